@@ -1,0 +1,411 @@
+/**
+ * The tensor graph: a hash-consed DAG of primitive ops (see `ops.ts`).
+ *
+ * Invariants:
+ *  - a node is an integer id; its op, inputs, attributes and shape never change;
+ *  - inputs always have smaller ids than the node (ids are a topological order);
+ *  - two requests for the same (op, inputs, attributes) return the same id, so common
+ *    subexpressions are shared, including between a model and its derivative graphs, which all
+ *    live in the same `Graph`;
+ *  - the smart constructors (`add`, `mul`, …) simplify as they build: constant folding,
+ *    identities (x+0, x·1, x^1, reshape to the same shape, …) and symbolic zeros (a `const` 0
+ *    of any shape) that make derivative graphs small. `node()` builds without simplifying.
+ */
+import { OP_INFO, ShapeError, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
+import { broadcastAxes, broadcastShapes, sameShape, shapeStr, sizeOf } from './shape.ts';
+
+export type NodeId = number;
+
+function keyOfNumber(v: number): string {
+  return Object.is(v, -0) ? '-0' : String(v);
+}
+
+function attrsKey(a: Attrs): string {
+  let k = '';
+  if (a.name !== undefined) k += `n${a.name}|r${a.role}|`;
+  if (a.value !== undefined) k += `v${keyOfNumber(a.value)}|`;
+  if (a.key !== undefined) k += `k${a.key}|`;
+  if (a.shape) k += `s${a.shape.join(',')}|`;
+  if (a.axes) k += `a${a.axes.join(',')}|`;
+  if (a.perm) k += `p${a.perm.join(',')}|`;
+  if (a.starts) k += `b${a.starts.join(',')}|`;
+  if (a.ends) k += `e${a.ends.join(',')}|`;
+  if (a.axis !== undefined) k += `x${a.axis}|`;
+  return k;
+}
+
+/** FNV-1a over the bytes of a Float64Array: the identity of a literal for hash-consing. */
+function hashData(data: Float64Array): string {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let h1 = 0x811c9dc5, h2 = 0x01000193 ^ bytes.length;
+  for (let i = 0; i < bytes.length; i++) {
+    h1 = Math.imul(h1 ^ bytes[i]!, 0x01000193);
+    h2 = Math.imul(h2 ^ bytes[i]!, 0x5bd1e995);
+  }
+  return `${(h1 >>> 0).toString(16)}${(h2 >>> 0).toString(16)}:${data.length}`;
+}
+
+/** A graph error that names the op and the shapes, for the elaborator to locate. */
+export class GraphShapeError extends ShapeError {}
+
+export class Graph {
+  readonly ops: Op[] = [];
+  readonly inputsOf: NodeId[][] = [];
+  readonly attrsOf: Attrs[] = [];
+  readonly shapes: number[][] = [];
+  private readonly memo = new Map<string, NodeId>();
+  private freshCounter = 0;
+
+  get size(): number {
+    return this.ops.length;
+  }
+
+  op(id: NodeId): Op {
+    return this.ops[id]!;
+  }
+  args(id: NodeId): NodeId[] {
+    return this.inputsOf[id]!;
+  }
+  attrs(id: NodeId): Attrs {
+    return this.attrsOf[id]!;
+  }
+  shape(id: NodeId): number[] {
+    return this.shapes[id]!;
+  }
+  sizeOf(id: NodeId): number {
+    return sizeOf(this.shapes[id]!);
+  }
+
+  /** Builds (or finds) a node without simplification; checks arity and shapes. */
+  node(op: Op, inputs: NodeId[], attrs: Attrs = {}): NodeId {
+    const info = OP_INFO[op];
+    if (info.arity >= 0 && inputs.length !== info.arity)
+      throw new Error(`internal: ${op} takes ${info.arity} inputs, got ${inputs.length}`);
+    const key = `${op}(${inputs.join(',')})${attrsKey(attrs)}`;
+    const found = this.memo.get(key);
+    if (found !== undefined) return found;
+    const shape = info.shape(inputs.map((i) => this.shapes[i]!), attrs);
+    const id = this.ops.length;
+    this.ops.push(op);
+    this.inputsOf.push(inputs);
+    this.attrsOf.push(attrs);
+    this.shapes.push(shape);
+    this.memo.set(key, id);
+    return id;
+  }
+
+  // ------------------------------------------------------------------ leaves
+
+  /** An input bound at run time: a parameter, a data array, a loss variable or a tangent. */
+  input(name: string, role: InputRole, shape: number[]): NodeId {
+    return this.node('input', [], { name, role, shape: shape.slice() });
+  }
+
+  /** A new input whose name is unique in this graph (tangents and cotangents of AD). */
+  fresh(role: InputRole, shape: number[], stem = role[0]!): NodeId {
+    return this.input(`${stem}#${this.freshCounter++}`, role, shape);
+  }
+
+  /** A tensor of the given shape with every element equal to `value`. */
+  constant(value: number, shape: number[] = []): NodeId {
+    return this.node('const', [], { value, shape: shape.slice() });
+  }
+
+  zeros(shape: number[]): NodeId {
+    return this.constant(0, shape);
+  }
+
+  /** A tensor with explicit row-major data; identical data gives the same node. */
+  literal(data: Float64Array, shape: number[]): NodeId {
+    if (data.length !== sizeOf(shape))
+      throw new Error(`internal: literal of ${data.length} values for shape ${shapeStr(shape)}`);
+    let allSame = data.length > 0;
+    for (let i = 1; i < data.length && allSame; i++) allSame = Object.is(data[i], data[0]);
+    if (allSame) return this.constant(data[0]!, shape);
+    return this.node('literal', [], { data, key: hashData(data), shape: shape.slice() });
+  }
+
+  // ------------------------------------------------------------------ queries used by the simplifier
+
+  /** The value of a `const` node, or undefined. */
+  constValue(id: NodeId): number | undefined {
+    return this.ops[id] === 'const' ? this.attrsOf[id]!.value : undefined;
+  }
+  isZero(id: NodeId): boolean {
+    return this.constValue(id) === 0;
+  }
+  isConst(id: NodeId, v: number): boolean {
+    return this.constValue(id) === v;
+  }
+
+  // ------------------------------------------------------------------ elementwise
+
+  unary(op: UnaryOp, x: NodeId): NodeId {
+    const c = this.constValue(x);
+    if (c !== undefined) {
+      const v = foldUnary(op, c);
+      if (Number.isFinite(v) || !Number.isFinite(c)) return this.constant(v, this.shape(x));
+    }
+    if (op === 'neg' && this.ops[x] === 'neg') return this.inputsOf[x]![0]!;
+    return this.node(op, [x]);
+  }
+  neg(x: NodeId) { return this.unary('neg', x); }
+  exp(x: NodeId) { return this.unary('exp', x); }
+  log(x: NodeId) { return this.unary('log', x); }
+  sin(x: NodeId) { return this.unary('sin', x); }
+  cos(x: NodeId) { return this.unary('cos', x); }
+  tanh(x: NodeId) { return this.unary('tanh', x); }
+  erf(x: NodeId) { return this.unary('erf', x); }
+  softplus(x: NodeId) { return this.unary('softplus', x); }
+  sign(x: NodeId) { return this.unary('sign', x); }
+
+  /** The shape of an elementwise combination (numpy broadcasting). */
+  joinShape(a: NodeId, b: NodeId): number[] {
+    try {
+      return broadcastShapes(this.shape(a), this.shape(b));
+    } catch {
+      throw new GraphShapeError(`shapes ${shapeStr(this.shape(a))} and ${shapeStr(this.shape(b))} do not broadcast`);
+    }
+  }
+
+  binary(op: BinaryOp, a: NodeId, b: NodeId): NodeId {
+    const out = this.joinShape(a, b);
+    const ca = this.constValue(a), cb = this.constValue(b);
+    if (ca !== undefined && cb !== undefined) {
+      const v = foldBinary(op, ca, cb);
+      if (Number.isFinite(v)) return this.constant(v, out);
+    }
+    switch (op) {
+      case 'add':
+        if (ca === 0) return this.broadcast(b, out);
+        if (cb === 0) return this.broadcast(a, out);
+        if (this.ops[b] === 'neg') return this.binary('sub', a, this.inputsOf[b]![0]!);
+        break;
+      case 'sub':
+        if (cb === 0) return this.broadcast(a, out);
+        if (ca === 0) return this.neg(this.broadcast(b, out));
+        if (a === b) return this.zeros(out);
+        if (this.ops[b] === 'neg') return this.binary('add', a, this.inputsOf[b]![0]!);
+        break;
+      case 'mul':
+        if (ca === 0 || cb === 0) return this.zeros(out);
+        if (ca === 1) return this.broadcast(b, out);
+        if (cb === 1) return this.broadcast(a, out);
+        if (ca === -1) return this.neg(this.broadcast(b, out));
+        if (cb === -1) return this.neg(this.broadcast(a, out));
+        // Constants to the left, so that c·x and x·c are one node.
+        if (cb !== undefined && ca === undefined) return this.binary('mul', b, a);
+        // c1·(c2·x) = (c1·c2)·x for scalar constants.
+        if (ca !== undefined && this.sizeOf(a) === 1 && this.ops[b] === 'mul') {
+          const [b0, b1] = this.inputsOf[b] as [NodeId, NodeId];
+          const c2 = this.constValue(b0);
+          if (c2 !== undefined && this.sizeOf(b0) === 1 && sameShape(out, this.shape(b)))
+            return this.binary('mul', this.constant(ca * c2), b1);
+        }
+        break;
+      case 'div':
+        if (ca === 0) return this.zeros(out);
+        if (cb === 1) return this.broadcast(a, out);
+        if (cb !== undefined && cb !== 0 && this.sizeOf(b) === 1) return this.binary('mul', this.constant(1 / cb, []), a);
+        break;
+      case 'pow':
+        if (cb === 0) return this.constant(1, out);
+        if (cb === 1) return this.broadcast(a, out);
+        break;
+    }
+    return this.node(op, [a, b]);
+  }
+  add(a: NodeId, b: NodeId) { return this.binary('add', a, b); }
+  sub(a: NodeId, b: NodeId) { return this.binary('sub', a, b); }
+  mul(a: NodeId, b: NodeId) { return this.binary('mul', a, b); }
+  div(a: NodeId, b: NodeId) { return this.binary('div', a, b); }
+  pow(a: NodeId, b: NodeId) { return this.binary('pow', a, b); }
+
+  /** Sum of several nodes of possibly different (broadcastable) shapes; zeros if empty. */
+  addAll(terms: NodeId[], shape: number[]): NodeId {
+    if (terms.length === 0) return this.zeros(shape);
+    let acc = terms[0]!;
+    for (let i = 1; i < terms.length; i++) acc = this.add(acc, terms[i]!);
+    return this.broadcast(acc, shape);
+  }
+
+  // ------------------------------------------------------------------ structural
+
+  broadcast(x: NodeId, shape: number[]): NodeId {
+    const xs = this.shape(x);
+    if (sameShape(xs, shape)) return x;
+    const c = this.constValue(x);
+    if (c !== undefined) {
+      this.node('broadcast', [this.constant(0, xs)], { shape }); // validates the shapes
+      return this.constant(c, shape);
+    }
+    if (this.ops[x] === 'broadcast') {
+      const inner = this.inputsOf[x]![0]!;
+      return this.node('broadcast', [inner], { shape: shape.slice() });
+    }
+    return this.node('broadcast', [x], { shape: shape.slice() });
+  }
+
+  /** Sum over `axes` (any order; negative counts from the end). */
+  sum(x: NodeId, axes: number[]): NodeId {
+    const xs = this.shape(x);
+    const norm = [...new Set(axes.map((a) => (a < 0 ? a + xs.length : a)))].sort((p, q) => p - q);
+    if (norm.length === 0) return x;
+    const c = this.constValue(x);
+    if (c !== undefined) {
+      const out = this.node('sum', [this.constant(0, xs)], { axes: norm });
+      let count = 1;
+      for (const a of norm) count *= xs[a]!;
+      return this.constant(c * count, this.shape(out));
+    }
+    // Summing away axes of size 1 is a reshape.
+    if (norm.every((a) => xs[a] === 1)) return this.reshape(x, xs.filter((_, i) => !norm.includes(i)));
+    return this.node('sum', [x], { axes: norm });
+  }
+
+  /** Sum over every axis: a scalar. */
+  sumAll(x: NodeId): NodeId {
+    return this.sum(x, this.shape(x).map((_, i) => i));
+  }
+
+  /** Undo a numpy broadcast: sum `x` down to `shape` (which must broadcast to x's shape). */
+  sumTo(x: NodeId, shape: number[]): NodeId {
+    const xs = this.shape(x);
+    if (sameShape(xs, shape)) return x;
+    return this.reshape(this.sum(x, broadcastAxes(shape, xs)), shape);
+  }
+
+  reshape(x: NodeId, shape: number[]): NodeId {
+    const xs = this.shape(x);
+    if (sameShape(xs, shape)) return x;
+    const c = this.constValue(x);
+    if (c !== undefined) {
+      if (sizeOf(xs) !== sizeOf(shape)) this.node('reshape', [x], { shape }); // throws
+      return this.constant(c, shape);
+    }
+    if (this.ops[x] === 'reshape') return this.reshape(this.inputsOf[x]![0]!, shape);
+    return this.node('reshape', [x], { shape: shape.slice() });
+  }
+
+  transpose(x: NodeId, perm: number[]): NodeId {
+    if (perm.every((p, i) => p === i) && perm.length === this.shape(x).length) return x;
+    const c = this.constValue(x);
+    if (c !== undefined) return this.constant(c, this.shape(this.node('transpose', [this.zeros(this.shape(x))], { perm })));
+    if (this.ops[x] === 'transpose') {
+      const inner = this.attrs(x).perm!;
+      return this.transpose(this.inputsOf[x]![0]!, perm.map((p) => inner[p]!));
+    }
+    return this.node('transpose', [x], { perm: perm.slice() });
+  }
+
+  /** Swap the last two axes (matrix transpose, batched). */
+  swapLast(x: NodeId): NodeId {
+    const r = this.shape(x).length;
+    const perm = [...Array(r).keys()];
+    [perm[r - 2], perm[r - 1]] = [perm[r - 1]!, perm[r - 2]!];
+    return this.transpose(x, perm);
+  }
+
+  slice(x: NodeId, starts: number[], ends: number[]): NodeId {
+    const xs = this.shape(x);
+    if (starts.every((s) => s === 0) && ends.every((e, i) => e === xs[i]) && starts.length === xs.length) return x;
+    const c = this.constValue(x);
+    const id = this.node('slice', [c !== undefined ? this.zeros(xs) : x], { starts: starts.slice(), ends: ends.slice() });
+    if (c !== undefined) return this.constant(c, this.shape(id));
+    return id;
+  }
+
+  /** Zeros of `shape` with `x` placed at offsets `before`: the transpose of `slice`. */
+  pad(x: NodeId, before: number[], shape: number[]): NodeId {
+    if (this.isZero(x)) return this.zeros(shape);
+    if (sameShape(this.shape(x), shape)) return x;
+    return this.node('pad', [x], { starts: before.slice(), shape: shape.slice() });
+  }
+
+  concat(xs: NodeId[], axis: number): NodeId {
+    if (xs.length === 1) return xs[0]!;
+    return this.node('concat', xs, { axis });
+  }
+
+  /** numpy `matmul` on the last two axes, batch axes broadcast. */
+  matmul(a: NodeId, b: NodeId): NodeId {
+    if (this.isZero(a) || this.isZero(b)) {
+      const probe = OP_INFO.matmul.shape([this.shape(a), this.shape(b)], {});
+      return this.zeros(probe);
+    }
+    return this.node('matmul', [a, b]);
+  }
+
+  /**
+   * Build `op(inputs)` through the simplifying constructors: the way transforms (AD, vmap)
+   * re-emit a node with new inputs.
+   */
+  apply(op: Op, inputs: NodeId[], a: Attrs): NodeId {
+    switch (op) {
+      case 'input':
+      case 'const':
+      case 'literal':
+        return this.node(op, [], a);
+      case 'neg': case 'exp': case 'log': case 'sin': case 'cos':
+      case 'tanh': case 'erf': case 'softplus': case 'sign':
+        return this.unary(op, inputs[0]!);
+      case 'add': case 'sub': case 'mul': case 'div': case 'pow':
+        return this.binary(op, inputs[0]!, inputs[1]!);
+      case 'broadcast': return this.broadcast(inputs[0]!, a.shape!);
+      case 'sum': return this.sum(inputs[0]!, a.axes!);
+      case 'reshape': return this.reshape(inputs[0]!, a.shape!);
+      case 'transpose': return this.transpose(inputs[0]!, a.perm!);
+      case 'slice': return this.slice(inputs[0]!, a.starts!, a.ends!);
+      case 'pad': return this.pad(inputs[0]!, a.starts!, a.shape!);
+      case 'concat': return this.concat(inputs, a.axis!);
+      case 'matmul': return this.matmul(inputs[0]!, inputs[1]!);
+    }
+  }
+
+  /** The nodes that `roots` depend on (including them), in topological (id) order. */
+  cone(roots: NodeId[]): NodeId[] {
+    const seen = new Uint8Array(this.size);
+    const stack = [...roots];
+    while (stack.length) {
+      const n = stack.pop()!;
+      if (seen[n]) continue;
+      seen[n] = 1;
+      for (const i of this.inputsOf[n]!) if (!seen[i]) stack.push(i);
+    }
+    const out: NodeId[] = [];
+    for (let i = 0; i < seen.length; i++) if (seen[i]) out.push(i);
+    return out;
+  }
+
+  /** Does any node in the cone of `roots` use a non-smooth op (sign)? */
+  hasNonSmooth(roots: NodeId[]): boolean {
+    return this.cone(roots).some((n) => !OP_INFO[this.ops[n]!].smooth);
+  }
+}
+
+/** Constant folding of unary ops; must agree with the runtime kernels. */
+export function foldUnary(op: UnaryOp, x: number): number {
+  switch (op) {
+    case 'neg': return -x;
+    case 'exp': return Math.exp(x);
+    case 'log': return Math.log(x);
+    case 'sin': return Math.sin(x);
+    case 'cos': return Math.cos(x);
+    case 'tanh': return Math.tanh(x);
+    case 'sign': return Math.sign(x);
+    // erf and softplus are left to the runtime (one implementation of each).
+    case 'erf':
+    case 'softplus':
+      return NaN;
+  }
+}
+
+export function foldBinary(op: BinaryOp, a: number, b: number): number {
+  switch (op) {
+    case 'add': return a + b;
+    case 'sub': return a - b;
+    case 'mul': return a * b;
+    case 'div': return a / b;
+    case 'pow': return Math.pow(a, b);
+  }
+}

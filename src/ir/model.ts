@@ -1,0 +1,61 @@
+/**
+ * A compiled model: the result of elaborating a `.ntk` program. Everything downstream (AD,
+ * kernels, flows) works on this: one graph, the parameter inputs with their initial values
+ * flattened in declaration order (row-major), the data inputs with their values, the model's
+ * output node h(w) and the loss R(v).
+ */
+import type { Diagnostic } from '../parser/diagnostics.ts';
+import type { Span } from '../parser/ast.ts';
+import type { Graph, NodeId } from './graph.ts';
+
+export interface ParamInfo {
+  name: string;
+  shape: number[];
+  node: NodeId;
+  /** Offset of this parameter's first element in the flattened weight vector. */
+  offset: number;
+  size: number;
+  span: Span;
+}
+
+export interface DataInfo {
+  name: string;
+  shape: number[];
+  node: NodeId;
+  value: Float64Array;
+  span: Span;
+}
+
+/**
+ * The loss R: R^k → R applied to the (rescaled) model output v = α·h(w).
+ *  - `square`: R(v) = ½‖v − target‖², with `target` a node of the output's shape (it may
+ *    depend on data inputs);
+ *  - `custom`: `value` is a scalar node depending on the input `v` (role 'var').
+ */
+export type Loss =
+  | { kind: 'square'; target: NodeId; span: Span }
+  | { kind: 'custom'; v: NodeId; value: NodeId; span: Span };
+
+export interface Model {
+  file: string;
+  source: string;
+  graph: Graph;
+  params: ParamInfo[];
+  /** Total number of scalar parameters p. */
+  paramCount: number;
+  /** w0, all parameters flattened in declaration order, row-major. */
+  w0: Float64Array;
+  data: DataInfo[];
+  /** The model's output node h (any shape; k = its size) and its declared name. */
+  output: NodeId;
+  outputName: string;
+  outputShape: number[];
+  loss: Loss | null;
+  /** Values of all dims and consts after `--set` overrides. */
+  constants: Map<string, number>;
+  /** True when h uses a non-smooth function (relu, abs, sign). */
+  nonSmooth: boolean;
+  /** Warnings and notes from elaboration. */
+  diagnostics: Diagnostic[];
+  seed: number;
+}
