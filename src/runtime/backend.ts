@@ -1,0 +1,70 @@
+/**
+ * The kernel interface of the runtime. A compiled plan calls only these functions, so a faster
+ * backend (WASM SIMD, a native BLAS addon) replaces the reference TypeScript kernels without
+ * touching any caller: implement `Backend` and register it in `backends.ts`.
+ *
+ * Conventions for every kernel:
+ *  - arrays are float64, row-major (C order), dense, and start at offset 0;
+ *  - `out` is preallocated with exactly the output's size and never aliases an input
+ *    (except where a kernel says otherwise);
+ *  - shapes are passed explicitly; the kernel may assume they were checked by the graph.
+ */
+import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
+
+export interface Backend {
+  readonly name: string;
+
+  /** out[i] = op(x[i]) for i < n. `x` and `out` may alias. */
+  unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void;
+
+  /**
+   * out = op(a, b) with numpy broadcasting of `aShape` and `bShape` to `outShape`.
+   * `out` may alias `a` or `b` when that operand already has the output's shape.
+   */
+  binary(
+    op: BinaryOp,
+    a: Float64Array, aShape: readonly number[],
+    b: Float64Array, bShape: readonly number[],
+    out: Float64Array, outShape: readonly number[],
+  ): void;
+
+  /**
+   * Batched matrix product with numpy `matmul` semantics on the batch axes:
+   * a: [...batchA, M, K], b: [...batchB, K, N], out: [...broadcast(batchA, batchB), M, N].
+   */
+  matmul(
+    a: Float64Array, aShape: readonly number[],
+    b: Float64Array, bShape: readonly number[],
+    out: Float64Array, outShape: readonly number[],
+  ): void;
+
+  /**
+   * The BLAS-style core: C ← alpha·op(A)·op(B) + beta·C, op(X) = X or Xᵀ, with leading
+   * dimensions (row strides) lda, ldb, ldc and element offsets into each array.
+   * op(A) is M×K, op(B) is K×N, C is M×N.
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float64Array, aOff: number, lda: number,
+    B: Float64Array, bOff: number, ldb: number,
+    beta: number, C: Float64Array, cOff: number, ldc: number,
+  ): void;
+
+  /** out = x summed over `axes` (sorted, distinct); out has x's shape without those axes. */
+  sum(x: Float64Array, xShape: readonly number[], axes: readonly number[], out: Float64Array): void;
+
+  /** out = x broadcast (numpy rules) to outShape. */
+  broadcast(x: Float64Array, xShape: readonly number[], out: Float64Array, outShape: readonly number[]): void;
+
+  /** out[i0..] = x[...] with out axis j = x axis perm[j]. */
+  transpose(x: Float64Array, xShape: readonly number[], perm: readonly number[], out: Float64Array): void;
+
+  /** out = x[starts[0]:ends[0], starts[1]:ends[1], …]. */
+  slice(x: Float64Array, xShape: readonly number[], starts: readonly number[], ends: readonly number[], out: Float64Array): void;
+
+  /** out = zeros(outShape) with x placed at offset `before` (the transpose of slice). */
+  pad(x: Float64Array, xShape: readonly number[], before: readonly number[], out: Float64Array, outShape: readonly number[]): void;
+
+  /** out = the xs joined along `axis` (all of the same rank, equal off that axis). */
+  concat(xs: readonly Float64Array[], shapes: readonly (readonly number[])[], axis: number, out: Float64Array): void;
+}

@@ -1,0 +1,264 @@
+/**
+ * The compiler from a graph to an executable plan over Float64Arrays.
+ *
+ * A plan is a topological schedule of the cone of the requested outputs. Each node's value
+ * lives in a buffer; buffers are assigned at compile time by simulating the schedule, so a
+ * buffer is reused as soon as the last reader of its value has run, and no allocation happens
+ * while a plan runs (after the first run). Reshapes alias their input's buffer.
+ *
+ * Nodes that depend only on "fixed" inputs (everything not listed as `varying`) are computed in
+ * a first phase that is skipped when the same fixed arrays are bound again: a Jacobian computed
+ * in blocks evaluates the forward pass once, then only the parts that depend on each block of
+ * cotangents.
+ */
+import type { Graph, NodeId } from '../ir/graph.ts';
+import { isBinary, isUnary, type Attrs, type Op } from '../ir/ops.ts';
+import { shapeStr } from '../ir/shape.ts';
+import type { Backend } from './backend.ts';
+import { defaultBackend } from './backends.ts';
+
+interface Instr {
+  node: NodeId;
+  op: Op;
+  attrs: Attrs;
+  shape: number[];
+  /** Buffer indices of the inputs and of the output. */
+  ins: number[];
+  inShapes: number[][];
+  out: number;
+}
+
+interface Phase {
+  instrs: Instr[];
+}
+
+export interface CompileOptions {
+  /** Inputs that change between runs; nodes that depend on none of them are cached. */
+  varying?: NodeId[];
+  backend?: Backend;
+}
+
+/** A value bound to an input node: its data, row-major, of the input's size. */
+export type Bindings = Map<NodeId, Float64Array>;
+
+export class Plan {
+  readonly graph: Graph;
+  readonly outputs: NodeId[];
+  /** The input nodes the outputs depend on: each must be bound on `run`. */
+  readonly inputs: NodeId[];
+  readonly backend: Backend;
+  private readonly pre: Phase;
+  private readonly main: Phase;
+  private readonly bufferSizes: number[];
+  private buffers: Float64Array[] | null = null;
+  /** Buffer of each node's value (inputs: filled from the bindings on run). */
+  private readonly bufOf: Map<NodeId, number>;
+  private readonly fixedInputs: NodeId[];
+  private readonly varyingInputs: NodeId[];
+  private lastFixed: Float64Array[] | null = null;
+  /** Peak number of float64 values held at once, for memory guards. */
+  readonly peakValues: number;
+  /** Floating-point operations of one run of each phase (matmul 2·M·N·K, one per element otherwise). */
+  readonly flops: { fixed: number; varying: number };
+
+  constructor(g: Graph, outputs: NodeId[], opts: CompileOptions = {}) {
+    this.graph = g;
+    this.outputs = outputs;
+    this.backend = opts.backend ?? defaultBackend();
+    const cone = g.cone(outputs);
+    const varyingSet = new Set(opts.varying ?? []);
+    const dependsOnVarying = new Set<NodeId>();
+    for (const n of cone)
+      if (varyingSet.has(n) || g.args(n).some((a) => dependsOnVarying.has(a))) dependsOnVarying.add(n);
+    this.inputs = cone.filter((n) => g.op(n) === 'input');
+    this.varyingInputs = this.inputs.filter((n) => dependsOnVarying.has(n));
+    this.fixedInputs = this.inputs.filter((n) => !dependsOnVarying.has(n));
+
+    // ---- storage: one "storage" per value; reshape shares its input's storage.
+    const storageOf = new Map<NodeId, NodeId>();
+    for (const n of cone) storageOf.set(n, g.op(n) === 'reshape' ? storageOf.get(g.args(n)[0]!)! : n);
+
+    // Last reader of each storage, per phase order (pre nodes first, then main).
+    const order = [...cone.filter((n) => !dependsOnVarying.has(n)), ...cone.filter((n) => dependsOnVarying.has(n))];
+    const position = new Map(order.map((n, k) => [n, k]));
+    const lastUse = new Map<NodeId, number>();
+    const pinned = new Set<NodeId>(); // storages that must survive the whole run
+    for (const n of order) {
+      for (const a of g.args(n)) {
+        const s = storageOf.get(a)!;
+        lastUse.set(s, Math.max(lastUse.get(s) ?? -1, position.get(n)!));
+        // A fixed value read by the varying phase must survive between runs.
+        if (dependsOnVarying.has(n) && !dependsOnVarying.has(a)) pinned.add(s);
+      }
+    }
+    for (const o of outputs) pinned.add(storageOf.get(o)!);
+    for (const n of cone) {
+      const op = g.op(n);
+      if (op === 'input' || op === 'const' || op === 'literal') pinned.add(storageOf.get(n)!);
+    }
+
+    // ---- buffer assignment by simulation.
+    const sizes: number[] = [];
+    const free = new Map<number, number[]>(); // size → free buffer ids
+    const bufOf = new Map<NodeId, number>();
+    let live = 0, peak = 0;
+    const allocate = (size: number) => {
+      const list = free.get(size);
+      live += size;
+      peak = Math.max(peak, live);
+      if (list && list.length) return list.pop()!;
+      sizes.push(size);
+      return sizes.length - 1;
+    };
+    const pre: Instr[] = [], main: Instr[] = [];
+    for (const n of order) {
+      const op = g.op(n);
+      const s = storageOf.get(n)!;
+      if (s !== n) {
+        bufOf.set(n, bufOf.get(s)!);
+      } else {
+        bufOf.set(n, allocate(g.sizeOf(n)));
+      }
+      if (op !== 'input' && op !== 'reshape') {
+        const instr: Instr = {
+          node: n,
+          op,
+          attrs: g.attrs(n),
+          shape: g.shape(n),
+          ins: g.args(n).map((a) => bufOf.get(a)!),
+          inShapes: g.args(n).map((a) => g.shape(a)),
+          out: bufOf.get(n)!,
+        };
+        (dependsOnVarying.has(n) ? main : pre).push(instr);
+      }
+      // Release the storages whose last reader was n.
+      for (const a of new Set(g.args(n).map((x) => storageOf.get(x)!))) {
+        if (lastUse.get(a) === position.get(n) && !pinned.has(a)) {
+          const b = bufOf.get(a)!;
+          const size = sizes[b]!;
+          live -= size;
+          const list = free.get(size);
+          if (list) list.push(b);
+          else free.set(size, [b]);
+        }
+      }
+    }
+    const count = (list: Instr[]) => list.reduce((f, i) => f + instrFlops(i), 0);
+    this.flops = { fixed: count(pre), varying: count(main) };
+    this.pre = { instrs: pre };
+    this.main = { instrs: main };
+    this.bufferSizes = sizes;
+    this.bufOf = bufOf;
+    this.peakValues = peak;
+  }
+
+  /**
+   * Evaluate the outputs. `bindings` gives a Float64Array for every input node of the plan
+   * (`plan.inputs`); the returned arrays are fresh copies owned by the caller.
+   */
+  run(bindings: Bindings): Float64Array[] {
+    const g = this.graph;
+    if (!this.buffers) this.buffers = this.bufferSizes.map((s) => new Float64Array(s));
+    const bufs = this.buffers;
+    const bind = (n: NodeId) => {
+      const data = bindings.get(n);
+      const a = g.attrs(n);
+      if (!data) throw new Error(`input '${a.name}' (${a.role}) is not bound`);
+      if (data.length !== g.sizeOf(n))
+        throw new Error(`input '${a.name}' has ${data.length} values, expected ${g.sizeOf(n)} for shape ${shapeStr(g.shape(n))}`);
+      bufs[this.bufOf.get(n)!]!.set(data);
+      return data;
+    };
+    const fixed = this.fixedInputs.map((n) => bindings.get(n)!);
+    const sameFixed = this.lastFixed !== null && fixed.every((d, k) => d === this.lastFixed![k]);
+    if (!sameFixed) {
+      this.fixedInputs.forEach(bind);
+      this.execute(this.pre);
+      this.lastFixed = fixed;
+    }
+    this.varyingInputs.forEach(bind);
+    this.execute(this.main);
+    return this.outputs.map((o) => bufs[this.bufOf.get(o)!]!.slice(0, g.sizeOf(o)));
+  }
+
+  /** Forget cached fixed values (call after mutating a bound array in place). */
+  invalidate(): void {
+    this.lastFixed = null;
+  }
+
+  private execute(phase: Phase): void {
+    const bufs = this.buffers!;
+    const k = this.backend;
+    for (const ins of phase.instrs) {
+      const out = bufs[ins.out]!;
+      const x = ins.ins.map((b) => bufs[b]!);
+      const op = ins.op;
+      if (isUnary(op)) {
+        k.unary(op, x[0]!, out, out.length);
+      } else if (isBinary(op)) {
+        k.binary(op, x[0]!, ins.inShapes[0]!, x[1]!, ins.inShapes[1]!, out, ins.shape);
+      } else {
+        switch (op) {
+          case 'const':
+            out.fill(ins.attrs.value!);
+            break;
+          case 'literal':
+            out.set(ins.attrs.data!);
+            break;
+          case 'matmul':
+            k.matmul(x[0]!, ins.inShapes[0]!, x[1]!, ins.inShapes[1]!, out, ins.shape);
+            break;
+          case 'sum':
+            k.sum(x[0]!, ins.inShapes[0]!, ins.attrs.axes!, out);
+            break;
+          case 'broadcast':
+            k.broadcast(x[0]!, ins.inShapes[0]!, out, ins.shape);
+            break;
+          case 'transpose':
+            k.transpose(x[0]!, ins.inShapes[0]!, ins.attrs.perm!, out);
+            break;
+          case 'slice':
+            k.slice(x[0]!, ins.inShapes[0]!, ins.attrs.starts!, ins.attrs.ends!, out);
+            break;
+          case 'pad':
+            k.pad(x[0]!, ins.inShapes[0]!, ins.attrs.starts!, out, ins.shape);
+            break;
+          case 'concat':
+            k.concat(x, ins.inShapes, ins.attrs.axis!, out);
+            break;
+          case 'input':
+          case 'reshape':
+            break; // bound on run / aliases its input
+          default:
+            throw new Error(`internal: no kernel for '${op}'`);
+        }
+      }
+    }
+  }
+}
+
+function instrFlops(i: Instr): number {
+  if (i.op === 'matmul') {
+    const a = i.inShapes[0]!;
+    const K = a[a.length - 1]!;
+    return 2 * K * i.shape.reduce((x, y) => x * y, 1);
+  }
+  if (i.op === 'const' || i.op === 'literal') return 0;
+  return i.inShapes.reduce((f, s) => Math.max(f, s.reduce((x, y) => x * y, 1)), i.shape.reduce((x, y) => x * y, 1));
+}
+
+/**
+ * Compile the cone of `outputs` into a plan.
+ * @example
+ *   const plan = compile(g, [h]);
+ *   const [value] = plan.run(new Map([[w, Float64Array.of(0.5)]]));
+ */
+export function compile(g: Graph, outputs: NodeId[], opts: CompileOptions = {}): Plan {
+  return new Plan(g, outputs, opts);
+}
+
+/** The number of float64 values a plan for these outputs needs at its peak. */
+export function planMemory(g: Graph, outputs: NodeId[], varying: NodeId[] = []): number {
+  return new Plan(g, outputs, { varying }).peakValues;
+}
+

@@ -1,0 +1,181 @@
+/**
+ * Numbers from a model: binds the data and a flat weight vector w to compiled plans of the
+ * derivative graphs of `ad/derivatives.ts`, caching each plan.
+ *
+ * The Jacobian is computed in blocks of rows (reverse mode, k ≤ p) or of columns (forward
+ * mode, p < k): one graph batched over a block of unit (co)tangents by `vmap`, its forward pass
+ * cached across blocks, the block size chosen so that one block's buffers fit a memory budget.
+ */
+import { directional, gradLoss, hvpLoss, jvpFlat, vjpFlat, flatOutput, lossGraph } from '../ad/derivatives.ts';
+import { vmap } from '../ad/vmap.ts';
+import type { NodeId } from '../ir/graph.ts';
+import type { Model } from '../ir/model.ts';
+import { sizeOf } from '../ir/shape.ts';
+import type { Backend } from './backend.ts';
+import { compile, type Bindings, type Plan } from './compile.ts';
+import { defaultBackend } from './backends.ts';
+
+export interface JacobianOptions {
+  /** 'reverse' (rows by VJPs), 'forward' (columns by JVPs) or 'auto' (fewer passes). */
+  mode?: 'auto' | 'forward' | 'reverse';
+  /** Max float64 values one block's buffers may hold (default 32M = 256 MB). */
+  blockBudget?: number;
+  /** Force a block size (tests). */
+  blockSize?: number;
+  /** Called after each block with the number of unit vectors done and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Refuses work whose result alone would not fit: size in bytes and what to try instead. */
+export class MemoryError extends Error {}
+
+const DEFAULT_BLOCK_BUDGET = 32 * 1024 * 1024;
+/** The largest Jacobian or kernel held in memory at once (bytes). */
+export const MAX_RESULT_BYTES = 4 * 1024 ** 3;
+
+export class Evaluator {
+  readonly model: Model;
+  readonly backend: Backend;
+  readonly k: number;
+  readonly p: number;
+  private readonly plans = new Map<string, { plan: Plan; ins: NodeId[] }>();
+  private readonly graphs = new Map<string, unknown>();
+  /** Work done by the last `jacobian` call: floating-point operations, blocks, block size. */
+  lastJacobian: { flops: number; blocks: number; blockSize: number; mode: 'forward' | 'reverse' } | null = null;
+
+  constructor(model: Model, backend: Backend = defaultBackend()) {
+    this.model = model;
+    this.backend = backend;
+    this.k = sizeOf(model.outputShape);
+    this.p = model.paramCount;
+  }
+
+  /** Bindings for every parameter (views into w) and data input, plus `extra`. */
+  bindings(w: Float64Array, extra: [NodeId, Float64Array][] = []): Bindings {
+    const m = this.model;
+    if (w.length !== m.paramCount) throw new Error(`w has ${w.length} values, the model has ${m.paramCount} parameters`);
+    const b: Bindings = new Map();
+    for (const q of m.params) b.set(q.node, w.subarray(q.offset, q.offset + q.size));
+    for (const d of m.data) b.set(d.node, d.value);
+    for (const [n, v] of extra) b.set(n, v);
+    return b;
+  }
+
+  /** A graph construction, built once per key. */
+  private built<T>(key: string, build: () => T): T {
+    if (!this.graphs.has(key)) this.graphs.set(key, build());
+    return this.graphs.get(key) as T;
+  }
+
+  /** A compiled plan, once per key. */
+  plan(key: string, outputs: NodeId[], varying: NodeId[] = []): Plan {
+    let entry = this.plans.get(key);
+    if (!entry) {
+      entry = { plan: compile(this.model.graph, outputs, { varying, backend: this.backend }), ins: varying };
+      this.plans.set(key, entry);
+    }
+    return entry.plan;
+  }
+
+  /** h(w), flattened to R^k. */
+  output(w: Float64Array): Float64Array {
+    const out = this.built('h', () => flatOutput(this.model));
+    return this.plan('h', [out]).run(this.bindings(w))[0]!;
+  }
+
+  /** Dh(w)·v ∈ R^k. */
+  jvp(w: Float64Array, v: Float64Array): Float64Array {
+    const f = this.built('jvp', () => jvpFlat(this.model));
+    return this.plan('jvp', [f.out], [f.v]).run(this.bindings(w, [[f.v, v]]))[0]!;
+  }
+
+  /** Dh(w)ᵀ·u ∈ R^p. */
+  vjp(w: Float64Array, u: Float64Array): Float64Array {
+    const f = this.built('vjp', () => vjpFlat(this.model));
+    return this.plan('vjp', [f.out], [f.u]).run(this.bindings(w, [[f.u, u]]))[0]!;
+  }
+
+  /** D^k h(w)[v1, …, vk] ∈ R^k for k = vs.length. */
+  directional(w: Float64Array, vs: Float64Array[]): Float64Array {
+    const key = `dir${vs.length}`;
+    const f = this.built(key, () => directional(this.model, vs.length));
+    return this.plan(key, [f.out], f.vs).run(this.bindings(w, f.vs.map((v, i) => [v, vs[i]!])))[0]!;
+  }
+
+  /** L(w) = R(α·h(w)). */
+  loss(w: Float64Array, alpha = 1): number {
+    const f = this.built('loss', () => lossGraph(this.model));
+    return this.plan('loss', [f.value]).run(this.bindings(w, [[f.alpha, Float64Array.of(alpha)]]))[0]![0]!;
+  }
+
+  /** (L(w), ∇L(w)). */
+  grad(w: Float64Array, alpha = 1): { value: number; grad: Float64Array } {
+    const f = this.built('grad', () => gradLoss(this.model));
+    const [value, grad] = this.plan('grad', [f.value, f.grad]).run(this.bindings(w, [[f.alpha, Float64Array.of(alpha)]]));
+    return { value: value![0]!, grad: grad! };
+  }
+
+  /** ∇²L(w)·v. */
+  hvp(w: Float64Array, v: Float64Array, alpha = 1): Float64Array {
+    const f = this.built('hvp', () => hvpLoss(this.model));
+    return this.plan('hvp', [f.out], [f.v]).run(this.bindings(w, [[f.alpha, Float64Array.of(alpha)], [f.v, v]]))[0]!;
+  }
+
+  /**
+   * The Jacobian Dh(w) as a row-major k×p array.
+   *
+   * Reverse mode evaluates Dhᵀ·U for a block U of B unit cotangents at once (one vmapped VJP),
+   * forward mode Dh·V for B unit tangents; both reuse the forward pass across blocks.
+   */
+  jacobian(w: Float64Array, opts: JacobianOptions = {}): Float64Array {
+    const { k, p } = this;
+    if (k * p * 8 > MAX_RESULT_BYTES)
+      throw new MemoryError(`the Jacobian has ${k}×${p} entries (${((k * p * 8) / 1024 ** 3).toFixed(1)} GB): too large to hold; use kernel-vector products or fewer outputs`);
+    const mode = opts.mode === 'forward' || (opts.mode !== 'reverse' && p < k) ? 'forward' : 'reverse';
+    const rows = mode === 'reverse' ? k : p; // number of unit vectors to push through
+    const B = Math.min(rows, opts.blockSize ?? this.blockSize(mode, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET));
+    const { unit, out } = this.batched(mode, B);
+    const plan = this.plan(`jac-${mode}-${B}`, [out], [unit]);
+    const E = new Float64Array(B * rows);
+    const bind = this.bindings(w, [[unit, E]]);
+    const J = new Float64Array(k * p);
+    for (let start = 0; start < rows; start += B) {
+      const count = Math.min(B, rows - start);
+      E.fill(0);
+      for (let i = 0; i < count; i++) E[i * rows + start + i] = 1;
+      const block = plan.run(bind)[0]!; // [B, p] rows of J (reverse) or [B, k] columns (forward)
+      if (mode === 'reverse') J.set(block.subarray(0, count * p), start * p);
+      else for (let i = 0; i < count; i++) for (let r = 0; r < k; r++) J[r * p + start + i] = block[i * k + r]!;
+      opts.onProgress?.(start + count, rows);
+    }
+    const blocks = Math.ceil(rows / B);
+    this.lastJacobian = { flops: plan.flops.fixed + blocks * plan.flops.varying, blocks, blockSize: B, mode };
+    return J;
+  }
+
+  /** The graph Dhᵀ·U (reverse) or Dh·V (forward) batched over B unit vectors. */
+  private batched(mode: 'forward' | 'reverse', B: number): { unit: NodeId; out: NodeId } {
+    return this.built(`jac-${mode}-${B}`, () => {
+      const g = this.model.graph;
+      const f = mode === 'reverse' ? vjpFlat(this.model) : jvpFlat(this.model);
+      const single = 'u' in f ? f.u : f.v;
+      const unit = g.fresh(mode === 'reverse' ? 'cotangent' : 'tangent', [B, g.shape(single)[0]!], 'E');
+      const [out] = vmap(g, [f.out], new Map([[single, unit]]), [B]);
+      return { unit, out: out! };
+    });
+  }
+
+  /** The largest block whose plan stays within `budget` values (peak grows linearly in B). */
+  private blockSize(mode: 'forward' | 'reverse', budget: number): number {
+    const rows = mode === 'reverse' ? this.k : this.p;
+    const peak = (b: number) => {
+      const { unit, out } = this.batched(mode, b);
+      return compile(this.model.graph, [out], { varying: [unit], backend: this.backend }).peakValues;
+    };
+    const p1 = peak(1);
+    if (rows === 1) return 1;
+    const p2 = peak(2);
+    const perRow = Math.max(1, p2 - p1);
+    return Math.max(1, Math.min(rows, Math.floor((budget - p1) / perRow) || 1));
+  }
+}

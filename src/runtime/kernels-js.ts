@@ -1,0 +1,899 @@
+/**
+ * The reference backend: every kernel of `Backend` in plain TypeScript over Float64Array.
+ *
+ * Rules that keep V8's optimizing compiler producing tight machine code here:
+ *  - an op is chosen by a `switch` outside the element loop, one loop per op, no closures or
+ *    objects per element (only a few small index arrays per call);
+ *  - shapes are first "coalesced": size-1 axes are dropped and adjacent axes that are
+ *    contiguous for every operand are merged, so most strided cases become one or two loops;
+ *  - gemm is cache-blocked with a 2×4 register-blocked micro-kernel (see `gemm` below).
+ */
+import type { Backend } from './backend.ts';
+import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
+import { sizeOf, stridesOf } from '../ir/shape.ts';
+import { erf } from './erf.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Shape plumbing
+
+/**
+ * Strides of an operand of shape `shape` broadcast (numpy rules) to `outShape`: the row-major
+ * stride on the axes it has, 0 on the axes it lacks or has as size 1.
+ */
+function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+  const lead = outShape.length - shape.length;
+  const own = stridesOf(shape);
+  const s = new Array<number>(outShape.length);
+  for (let i = 0; i < outShape.length; i++) {
+    const d = i < lead ? 1 : shape[i - lead]!;
+    s[i] = d === 1 ? 0 : own[i - lead]!;
+  }
+  return s;
+}
+
+interface Coalesced {
+  dims: number[];
+  /** strides[o][axis] for each operand o. */
+  strides: number[][];
+}
+
+/**
+ * Drops size-1 axes and merges axis i into axis i+1 wherever, for every operand,
+ * stride[i] = stride[i+1]·dims[i+1] (which includes stride 0 on both: a broadcast run). The
+ * iteration order and the offsets visited are unchanged; there are just fewer, longer axes.
+ * An empty `dims` means a single element.
+ */
+function coalesce(dims: readonly number[], strides: readonly (readonly number[])[]): Coalesced {
+  const outDims: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i]!;
+    if (d === 1) continue;
+    const last = outDims.length - 1;
+    let merge = last >= 0;
+    if (merge) {
+      for (let o = 0; o < strides.length; o++) {
+        if (outStrides[o]![last] !== strides[o]![i]! * d) {
+          merge = false;
+          break;
+        }
+      }
+    }
+    if (merge) {
+      outDims[last]! *= d;
+      for (let o = 0; o < strides.length; o++) outStrides[o]![last] = strides[o]![i]!;
+    } else {
+      outDims.push(d);
+      for (let o = 0; o < strides.length; o++) outStrides[o]!.push(strides[o]![i]!);
+    }
+  }
+  return { dims: outDims, strides: outStrides };
+}
+
+/** `shape` with its leading 1s removed. */
+function stripLeadingOnes(shape: readonly number[]): readonly number[] {
+  let i = 0;
+  while (i < shape.length && shape[i] === 1) i++;
+  return i === 0 ? shape : shape.slice(i);
+}
+
+/** Whether `suffix` (without its leading 1s) equals the trailing axes of `shape`. */
+function isSuffixOf(suffix: readonly number[], shape: readonly number[]): boolean {
+  const s = stripLeadingOnes(suffix);
+  if (s.length > shape.length) return false;
+  const off = shape.length - s.length;
+  for (let i = 0; i < s.length; i++) if (s[i] !== shape[off + i]) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unary
+
+function unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void {
+  switch (op) {
+    case 'neg':
+      for (let i = 0; i < n; i++) out[i] = -x[i]!;
+      return;
+    case 'exp':
+      for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]!);
+      return;
+    case 'log':
+      for (let i = 0; i < n; i++) out[i] = Math.log(x[i]!);
+      return;
+    case 'sin':
+      for (let i = 0; i < n; i++) out[i] = Math.sin(x[i]!);
+      return;
+    case 'cos':
+      for (let i = 0; i < n; i++) out[i] = Math.cos(x[i]!);
+      return;
+    case 'tanh':
+      for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]!);
+      return;
+    case 'erf':
+      for (let i = 0; i < n; i++) out[i] = erf(x[i]!);
+      return;
+    case 'softplus':
+      // log(1 + eˣ) without overflow (x > 0: x + log(1 + e⁻ˣ)) or loss of tiny values (log1p).
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        out[i] = v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
+      }
+      return;
+    case 'sign':
+      // −1, 0 (keeping the sign of a zero), +1; NaN stays NaN.
+      for (let i = 0; i < n; i++) out[i] = Math.sign(x[i]!);
+      return;
+    default:
+      throw new Error(`unknown unary op ${op as string}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binary
+
+/** out[i] = a[i] op b[i], i < n. */
+function binarySame(op: BinaryOp, a: Float64Array, b: Float64Array, out: Float64Array, n: number): void {
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
+      return;
+    case 'sub':
+      for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
+      return;
+    case 'mul':
+      for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
+      return;
+    case 'div':
+      for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
+      return;
+    case 'pow':
+      for (let i = 0; i < n; i++) out[i] = Math.pow(a[i]!, b[i]!);
+      return;
+    default:
+      throw new Error(`unknown binary op ${op as string}`);
+  }
+}
+
+/**
+ * out[i] = a[i] op s. pow has fast paths for the exponents 2, 0.5, 1, −1 and 3 (x·x, √x, x,
+ * 1/x, x·x·x); these agree with Math.pow up to rounding (x·x·x rounds twice) and, for 0.5, in
+ * the IEEE sqrt edge cases (√−0 = −0, √−∞ = NaN, where pow gives +0 and +∞).
+ */
+function binaryScalarB(op: BinaryOp, a: Float64Array, s: number, out: Float64Array, n: number): void {
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) out[i] = a[i]! + s;
+      return;
+    case 'sub':
+      for (let i = 0; i < n; i++) out[i] = a[i]! - s;
+      return;
+    case 'mul':
+      for (let i = 0; i < n; i++) out[i] = a[i]! * s;
+      return;
+    case 'div':
+      for (let i = 0; i < n; i++) out[i] = a[i]! / s;
+      return;
+    case 'pow':
+      if (s === 2) {
+        for (let i = 0; i < n; i++) {
+          const v = a[i]!;
+          out[i] = v * v;
+        }
+      } else if (s === 0.5) {
+        for (let i = 0; i < n; i++) out[i] = Math.sqrt(a[i]!);
+      } else if (s === 1) {
+        if (out !== a) for (let i = 0; i < n; i++) out[i] = a[i]!;
+      } else if (s === -1) {
+        for (let i = 0; i < n; i++) out[i] = 1 / a[i]!;
+      } else if (s === 3) {
+        for (let i = 0; i < n; i++) {
+          const v = a[i]!;
+          out[i] = v * v * v;
+        }
+      } else {
+        for (let i = 0; i < n; i++) out[i] = Math.pow(a[i]!, s);
+      }
+      return;
+    default:
+      throw new Error(`unknown binary op ${op as string}`);
+  }
+}
+
+/** out[i] = s op b[i]. */
+function binaryScalarA(op: BinaryOp, s: number, b: Float64Array, out: Float64Array, n: number): void {
+  switch (op) {
+    case 'add':
+      for (let i = 0; i < n; i++) out[i] = s + b[i]!;
+      return;
+    case 'sub':
+      for (let i = 0; i < n; i++) out[i] = s - b[i]!;
+      return;
+    case 'mul':
+      for (let i = 0; i < n; i++) out[i] = s * b[i]!;
+      return;
+    case 'div':
+      for (let i = 0; i < n; i++) out[i] = s / b[i]!;
+      return;
+    case 'pow':
+      for (let i = 0; i < n; i++) out[i] = Math.pow(s, b[i]!);
+      return;
+    default:
+      throw new Error(`unknown binary op ${op as string}`);
+  }
+}
+
+/** out[r·m + j] = a[r·m + j] op b[j]: b (m elements) repeats along the leading axes. */
+function binaryRepeatB(op: BinaryOp, a: Float64Array, b: Float64Array, m: number, out: Float64Array, n: number): void {
+  switch (op) {
+    case 'add':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[r + j]! + b[j]!;
+      return;
+    case 'sub':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[r + j]! - b[j]!;
+      return;
+    case 'mul':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[r + j]! * b[j]!;
+      return;
+    case 'div':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[r + j]! / b[j]!;
+      return;
+    case 'pow':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = Math.pow(a[r + j]!, b[j]!);
+      return;
+    default:
+      throw new Error(`unknown binary op ${op as string}`);
+  }
+}
+
+/** out[r·m + j] = a[j] op b[r·m + j]: a (m elements) repeats along the leading axes. */
+function binaryRepeatA(op: BinaryOp, a: Float64Array, m: number, b: Float64Array, out: Float64Array, n: number): void {
+  switch (op) {
+    case 'add':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[j]! + b[r + j]!;
+      return;
+    case 'sub':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[j]! - b[r + j]!;
+      return;
+    case 'mul':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[j]! * b[r + j]!;
+      return;
+    case 'div':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[j]! / b[r + j]!;
+      return;
+    case 'pow':
+      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = Math.pow(a[j]!, b[r + j]!);
+      return;
+    default:
+      throw new Error(`unknown binary op ${op as string}`);
+  }
+}
+
+/** out[o + j] = a[ia + j·sa] op b[ib + j·sb] for j < len: one row of the general case. */
+function binaryRow(
+  op: BinaryOp, a: Float64Array, ia: number, sa: number, b: Float64Array, ib: number, sb: number,
+  out: Float64Array, o: number, len: number,
+): void {
+  const end = o + len;
+  switch (op) {
+    case 'add':
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! + b[ib]!;
+      return;
+    case 'sub':
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! - b[ib]!;
+      return;
+    case 'mul':
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! * b[ib]!;
+      return;
+    case 'div':
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! / b[ib]!;
+      return;
+    case 'pow':
+      for (; o < end; o++, ia += sa, ib += sb) out[o] = Math.pow(a[ia]!, b[ib]!);
+      return;
+    default:
+      throw new Error(`unknown binary op ${op as string}`);
+  }
+}
+
+function binary(
+  op: BinaryOp,
+  a: Float64Array, aShape: readonly number[],
+  b: Float64Array, bShape: readonly number[],
+  out: Float64Array, outShape: readonly number[],
+): void {
+  const n = sizeOf(outShape);
+  if (n === 0) return;
+  const na = sizeOf(aShape);
+  const nb = sizeOf(bShape);
+  if (na === n && nb === n) return binarySame(op, a, b, out, n);
+  if (nb === 1) return binaryScalarB(op, a, b[0]!, out, n);
+  if (na === 1) return binaryScalarA(op, a[0]!, b, out, n);
+  if (na === n && isSuffixOf(bShape, outShape)) return binaryRepeatB(op, a, b, nb, out, n);
+  if (nb === n && isSuffixOf(aShape, outShape)) return binaryRepeatA(op, a, na, b, out, n);
+
+  // General case: odometer over the coalesced output axes but the last, which is one row.
+  const { dims, strides } = coalesce(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+  const sa = strides[0]!;
+  const sb = strides[1]!;
+  const r = dims.length; // ≥ 2 in practice: one axis would have been a case above
+  if (r === 0) return binarySame(op, a, b, out, 1);
+  const len = dims[r - 1]!;
+  const la = sa[r - 1]!;
+  const lb = sb[r - 1]!;
+  const idx = new Array<number>(r - 1).fill(0);
+  let ia = 0;
+  let ib = 0;
+  for (let o = 0; o < n; o += len) {
+    binaryRow(op, a, ia, la, b, ib, lb, out, o, len);
+    for (let ax = r - 2; ax >= 0; ax--) {
+      ia += sa[ax]!;
+      ib += sb[ax]!;
+      if (++idx[ax]! < dims[ax]!) break;
+      ia -= sa[ax]! * dims[ax]!;
+      ib -= sb[ax]! * dims[ax]!;
+      idx[ax] = 0;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemm
+//
+// Blocking scheme (Goto/BLIS style, sized for a 32 KiB L1 and a ≥ 512 KiB L2):
+//
+//   for j0 in N by NC                      (a column panel of C and op(B))
+//     for k0 in K by KC                    (a slab of the inner dimension)
+//       pack op(B)[k0:+KC, j0:+NC] into Bp, as NR-column micro-panels, each KC×NR contiguous
+//       (k-major, zero-padded to NR columns)
+//       for i0 in M by MC
+//         rows of op(A)[i0:+MC, k0:+KC]: read in place when A is not transposed (each row is
+//         contiguous), else packed row-major into Ap first
+//         for each NR-column micro-panel of Bp  (KC×NR·8 B = 8 KiB: stays in L1)
+//           for each MR = 2 rows of A          (the MC×KC block of A stays in L2)
+//             micro-kernel: a 2×4 tile of C held in 8 local accumulators over all KC.
+//
+// The first K-slab writes C ← beta·C + alpha·AB (beta = 0 never reads C, so NaNs in C are
+// ignored), later slabs accumulate C += alpha·AB. Measured in V8 at 512³: 2×4 ≈ 3.3–3.6
+// GFLOP/s, 4×4 / 3×4 / 4×2 a little slower (register pressure), a blocked i-k-j loop 0.8.
+// Reading A in place rather than packing it was as fast or faster (and much faster for small N).
+
+const NR = 4;
+const MC = 64;
+const KC = 256;
+const NC = 1024;
+/** Up to this many multiply-adds (≈3×3×3), the plain triple loop beats packing (measured). */
+const SMALL_GEMM = 32;
+
+let packedB = new Float64Array(0);
+let packedA = new Float64Array(0);
+let gemvScratch = new Float64Array(0);
+const tileScratch = new Float64Array(2 * NR);
+
+/**
+ * Packs op(B)[k0:k0+kc, j0:j0+nc] into `packedB` as ⌈nc/NR⌉ micro-panels: panel p holds, for
+ * k = 0..kc−1, the NR values op(B)(k0+k, j0+p·NR+t), t < NR. Past column nc the panel is
+ * zero-filled so the micro-kernel never needs a column count; those accumulators are discarded.
+ */
+function packB(transB: boolean, B: Float64Array, bOff: number, ldb: number, k0: number, kc: number, j0: number, nc: number): void {
+  const P = packedB;
+  let p = 0;
+  for (let jj = 0; jj < nc; jj += NR) {
+    const w = Math.min(NR, nc - jj);
+    if (!transB) {
+      // op(B)(k, j) = B[bOff + k·ldb + j]
+      let src = bOff + k0 * ldb + j0 + jj;
+      if (w === NR) {
+        for (let k = 0; k < kc; k++, src += ldb, p += NR) {
+          P[p] = B[src]!;
+          P[p + 1] = B[src + 1]!;
+          P[p + 2] = B[src + 2]!;
+          P[p + 3] = B[src + 3]!;
+        }
+      } else {
+        for (let k = 0; k < kc; k++, src += ldb) {
+          let t = 0;
+          for (; t < w; t++) P[p++] = B[src + t]!;
+          for (; t < NR; t++) P[p++] = 0;
+        }
+      }
+    } else {
+      // op(B)(k, j) = B[bOff + j·ldb + k]: NR contiguous source rows, read side by side
+      const r0 = bOff + (j0 + jj) * ldb + k0;
+      if (w === NR) {
+        const r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
+        for (let k = 0; k < kc; k++, p += NR) {
+          P[p] = B[r0 + k]!;
+          P[p + 1] = B[r1 + k]!;
+          P[p + 2] = B[r2 + k]!;
+          P[p + 3] = B[r3 + k]!;
+        }
+      } else {
+        for (let k = 0; k < kc; k++) {
+          let t = 0;
+          for (; t < w; t++) P[p++] = B[r0 + t * ldb + k]!;
+          for (; t < NR; t++) P[p++] = 0;
+        }
+      }
+    }
+  }
+}
+
+/** Packs op(A)[i0:i0+mc, k0:k0+kc] for transposed A (op(A)(i, k) = A[aOff + k·lda + i]) row-major, row stride kc. */
+function packATransposed(A: Float64Array, aOff: number, lda: number, i0: number, mc: number, k0: number, kc: number): void {
+  const P = packedA;
+  for (let k = 0; k < kc; k++) {
+    const src = aOff + (k0 + k) * lda + i0;
+    for (let i = 0, d = k; i < mc; i++, d += kc) P[d] = A[src + i]!;
+  }
+}
+
+/** C tile (h×w at pc) ← bet·C + alpha·acc, from the row-major h×NR accumulators in tileScratch. */
+function storeTile(C: Float64Array, pc: number, ldc: number, h: number, w: number, alpha: number, bet: number): void {
+  const acc = tileScratch;
+  for (let i = 0; i < h; i++, pc += ldc) {
+    for (let j = 0; j < w; j++) {
+      const v = alpha * acc[i * NR + j]!;
+      C[pc + j] = bet === 0 ? v : bet * C[pc + j]! + v;
+    }
+  }
+}
+
+/**
+ * The 2×4 micro-kernel: C[pc.., 2×w] ← bet·C + alpha·Σ_k a(i, k)·Bp(k, j) for rows
+ * i ∈ {pa, pa + lda} of A (contiguous along k) and one packed micro-panel of Bp at pb.
+ */
+function kernel2x4(
+  kc: number, A: Float64Array, pa: number, lda: number, Bp: Float64Array, pb: number,
+  C: Float64Array, pc: number, ldc: number, w: number, alpha: number, bet: number,
+): void {
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  const end = pa + kc;
+  for (let p = pa, q = pa + lda; p < end; p++, q++, pb += NR) {
+    const a0 = A[p]!;
+    const a1 = A[q]!;
+    const b0 = Bp[pb]!, b1 = Bp[pb + 1]!, b2 = Bp[pb + 2]!, b3 = Bp[pb + 3]!;
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+  }
+  if (w === NR) {
+    const q = pc + ldc;
+    if (bet === 0) {
+      C[pc] = alpha * c00; C[pc + 1] = alpha * c01; C[pc + 2] = alpha * c02; C[pc + 3] = alpha * c03;
+      C[q] = alpha * c10; C[q + 1] = alpha * c11; C[q + 2] = alpha * c12; C[q + 3] = alpha * c13;
+    } else if (bet === 1) {
+      C[pc] += alpha * c00; C[pc + 1] += alpha * c01; C[pc + 2] += alpha * c02; C[pc + 3] += alpha * c03;
+      C[q] += alpha * c10; C[q + 1] += alpha * c11; C[q + 2] += alpha * c12; C[q + 3] += alpha * c13;
+    } else {
+      C[pc] = bet * C[pc]! + alpha * c00; C[pc + 1] = bet * C[pc + 1]! + alpha * c01;
+      C[pc + 2] = bet * C[pc + 2]! + alpha * c02; C[pc + 3] = bet * C[pc + 3]! + alpha * c03;
+      C[q] = bet * C[q]! + alpha * c10; C[q + 1] = bet * C[q + 1]! + alpha * c11;
+      C[q + 2] = bet * C[q + 2]! + alpha * c12; C[q + 3] = bet * C[q + 3]! + alpha * c13;
+    }
+    return;
+  }
+  const t = tileScratch;
+  t[0] = c00; t[1] = c01; t[2] = c02; t[3] = c03;
+  t[4] = c10; t[5] = c11; t[6] = c12; t[7] = c13;
+  storeTile(C, pc, ldc, 2, w, alpha, bet);
+}
+
+/** The 1×4 micro-kernel for the last row when the block has an odd number of rows. */
+function kernel1x4(
+  kc: number, A: Float64Array, pa: number, Bp: Float64Array, pb: number,
+  C: Float64Array, pc: number, ldc: number, w: number, alpha: number, bet: number,
+): void {
+  let c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+  const end = pa + kc;
+  for (let p = pa; p < end; p++, pb += NR) {
+    const a0 = A[p]!;
+    c0 += a0 * Bp[pb]!; c1 += a0 * Bp[pb + 1]!; c2 += a0 * Bp[pb + 2]!; c3 += a0 * Bp[pb + 3]!;
+  }
+  const t = tileScratch;
+  t[0] = c0; t[1] = c1; t[2] = c2; t[3] = c3;
+  storeTile(C, pc, ldc, 1, w, alpha, bet);
+}
+
+/** C[cOff + i·ldc + j] ← beta·C (beta = 0: zeros, whatever C held) for an M×N block. */
+function scaleC(M: number, N: number, beta: number, C: Float64Array, cOff: number, ldc: number): void {
+  if (beta === 1) return;
+  for (let i = 0, p = cOff; i < M; i++, p += ldc) {
+    if (beta === 0) C.fill(0, p, p + N);
+    else for (let j = 0; j < N; j++) C[p + j]! *= beta;
+  }
+}
+
+/**
+ * y_i ← alpha·Σ_k opX(i, k)·v_k + beta·y_i for i < m, with opX(i, k) = X[xOff + i·ldx + k]
+ * or, if xT, X[xOff + k·ldx + i]; v_k = v[vOff + k·vInc], y_i = y[yOff + i·yInc].
+ * gemm's M = 1 and N = 1 cases, where packing would cost as much as the product.
+ */
+function gemv(
+  m: number, K: number, alpha: number, X: Float64Array, xOff: number, ldx: number, xT: boolean,
+  v: Float64Array, vOff: number, vInc: number, beta: number, y: Float64Array, yOff: number, yInc: number,
+): void {
+  if (!xT) {
+    // rows of X are contiguous: one dot product each
+    for (let i = 0, row = xOff, yi = yOff; i < m; i++, row += ldx, yi += yInc) {
+      let s = 0;
+      for (let k = 0, vk = vOff; k < K; k++, vk += vInc) s += X[row + k]! * v[vk]!;
+      y[yi] = beta === 0 ? alpha * s : beta * y[yi]! + alpha * s;
+    }
+    return;
+  }
+  // columns of X are contiguous: accumulate scaled rows (axpy) into a scratch vector
+  if (gemvScratch.length < m) gemvScratch = new Float64Array(Math.max(m, 2 * gemvScratch.length));
+  const t = gemvScratch;
+  t.fill(0, 0, m);
+  for (let k = 0, row = xOff, vk = vOff; k < K; k++, row += ldx, vk += vInc) {
+    const s = v[vk]!;
+    for (let i = 0; i < m; i++) t[i]! += X[row + i]! * s;
+  }
+  for (let i = 0, yi = yOff; i < m; i++, yi += yInc) {
+    y[yi] = beta === 0 ? alpha * t[i]! : beta * y[yi]! + alpha * t[i]!;
+  }
+}
+
+/** The plain triple loop with general strides, for tiny products. */
+function gemmSmall(
+  transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float64Array, aOff: number, lda: number, B: Float64Array, bOff: number, ldb: number,
+  beta: number, C: Float64Array, cOff: number, ldc: number,
+): void {
+  // op(A)(i, k) = A[aOff + i·ai + k·ak], op(B)(k, j) = B[bOff + k·bk + j·bj]
+  const ai = transA ? 1 : lda, ak = transA ? lda : 1;
+  const bk = transB ? 1 : ldb, bj = transB ? ldb : 1;
+  for (let i = 0; i < M; i++) {
+    const c = cOff + i * ldc;
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0, pa = aOff + i * ai, pb = bOff + j * bj; k < K; k++, pa += ak, pb += bk) s += A[pa]! * B[pb]!;
+      C[c + j] = beta === 0 ? alpha * s : beta * C[c + j]! + alpha * s;
+    }
+  }
+}
+
+function gemm(
+  transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float64Array, aOff: number, lda: number,
+  B: Float64Array, bOff: number, ldb: number,
+  beta: number, C: Float64Array, cOff: number, ldc: number,
+): void {
+  if (M <= 0 || N <= 0) return;
+  // BLAS: with alpha = 0 or K = 0, A and B are not read.
+  if (K <= 0 || alpha === 0) return scaleC(M, N, beta, C, cOff, ldc);
+  if (N === 1) {
+    // c_i = Σ_k op(A)(i, k)·op(B)(k, 0)
+    return gemv(M, K, alpha, A, aOff, lda, transA, B, bOff, transB ? 1 : ldb, beta, C, cOff, ldc);
+  }
+  if (M === 1) {
+    // c_j = Σ_k op(B)(k, j)·op(A)(0, k), op(B)(k, j) = B[j·ldb + k] if transB else B[k·ldb + j]
+    return gemv(N, K, alpha, B, bOff, ldb, !transB, A, aOff, transA ? lda : 1, beta, C, cOff, 1);
+  }
+  if (M * N * K <= SMALL_GEMM) return gemmSmall(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+
+  const ncMax = Math.min(N, NC);
+  const needB = Math.ceil(ncMax / NR) * NR * Math.min(K, KC);
+  if (packedB.length < needB) packedB = new Float64Array(needB);
+  if (transA) {
+    const needA = Math.min(M, MC) * Math.min(K, KC);
+    if (packedA.length < needA) packedA = new Float64Array(needA);
+  }
+  const Bp = packedB;
+
+  for (let j0 = 0; j0 < N; j0 += NC) {
+    const nc = Math.min(NC, N - j0);
+    for (let k0 = 0; k0 < K; k0 += KC) {
+      const kc = Math.min(KC, K - k0);
+      const bet = k0 === 0 ? beta : 1;
+      packB(transB, B, bOff, ldb, k0, kc, j0, nc);
+      for (let i0 = 0; i0 < M; i0 += MC) {
+        const mc = Math.min(MC, M - i0);
+        // rows of op(A)[i0:i0+mc, k0:k0+kc]: row i starts at src + i·ld and is contiguous
+        let src: Float64Array, srcOff: number, ld: number;
+        if (transA) {
+          packATransposed(A, aOff, lda, i0, mc, k0, kc);
+          src = packedA;
+          srcOff = 0;
+          ld = kc;
+        } else {
+          src = A;
+          srcOff = aOff + i0 * lda + k0;
+          ld = lda;
+        }
+        const mEven = mc & ~1;
+        for (let jj = 0; jj < nc; jj += NR) {
+          const w = Math.min(NR, nc - jj);
+          const pb = jj * kc;
+          const cBase = cOff + i0 * ldc + j0 + jj;
+          for (let ii = 0; ii < mEven; ii += 2) {
+            kernel2x4(kc, src, srcOff + ii * ld, ld, Bp, pb, C, cBase + ii * ldc, ldc, w, alpha, bet);
+          }
+          if (mEven < mc) kernel1x4(kc, src, srcOff + mEven * ld, Bp, pb, C, cBase + mEven * ldc, ldc, w, alpha, bet);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// matmul
+
+function matmul(
+  a: Float64Array, aShape: readonly number[],
+  b: Float64Array, bShape: readonly number[],
+  out: Float64Array, outShape: readonly number[],
+): void {
+  const ra = aShape.length, rb = bShape.length, ro = outShape.length;
+  const M = aShape[ra - 2]!, K = aShape[ra - 1]!, N = bShape[rb - 1]!;
+  const batch = outShape.slice(0, ro - 2);
+  const nBatch = sizeOf(batch);
+  if (nBatch === 0 || M === 0 || N === 0) return;
+  const aBatch = sizeOf(aShape.slice(0, ra - 2));
+  const bBatch = sizeOf(bShape.slice(0, rb - 2));
+
+  // b shared by every batch: a's batch is contiguous and so is out's, so stack a's matrices
+  // into one (batch·M)×K matrix and do one product.
+  if (bBatch === 1) return gemm(false, false, nBatch * M, N, K, 1, a, 0, K, b, 0, N, 0, out, 0, N);
+  // a shared and N = 1: out viewed as batch×M is (b viewed as batch×K)·aᵀ.
+  if (aBatch === 1 && N === 1) return gemm(false, true, nBatch, M, K, 1, b, 0, K, a, 0, K, 0, out, 0, M);
+
+  // General: one gemm per output batch; a batch axis of size 1 (or missing) has stride 0, so
+  // a shared operand is reused in place.
+  const sa = broadcastStrides(aShape.slice(0, ra - 2), batch);
+  const sb = broadcastStrides(bShape.slice(0, rb - 2), batch);
+  const nb = batch.length;
+  const idx = new Array<number>(nb).fill(0);
+  const mk = M * K, kn = K * N, mn = M * N;
+  let ia = 0, ib = 0;
+  for (let o = 0; o < nBatch; o++) {
+    gemm(false, false, M, N, K, 1, a, ia * mk, K, b, ib * kn, N, 0, out, o * mn, N);
+    for (let ax = nb - 1; ax >= 0; ax--) {
+      ia += sa[ax]!;
+      ib += sb[ax]!;
+      if (++idx[ax]! < batch[ax]!) break;
+      ia -= sa[ax]! * batch[ax]!;
+      ib -= sb[ax]! * batch[ax]!;
+      idx[ax] = 0;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions and structural ops
+
+function sum(x: Float64Array, xShape: readonly number[], axes: readonly number[], out: Float64Array): void {
+  out.fill(0);
+  const n = sizeOf(xShape);
+  if (n === 0) return;
+  // Merge runs of adjacent kept / reduced axes (size-1 axes are neither).
+  const dims: number[] = [];
+  const red: boolean[] = [];
+  for (let i = 0; i < xShape.length; i++) {
+    const d = xShape[i]!;
+    if (d === 1) continue;
+    const r = axes.includes(i);
+    if (dims.length > 0 && red[red.length - 1] === r) dims[dims.length - 1]! *= d;
+    else {
+      dims.push(d);
+      red.push(r);
+    }
+  }
+  const r = dims.length;
+  if (r === 0 || (r === 1 && !red[0])) {
+    for (let i = 0; i < n; i++) out[i] = x[i]!;
+    return;
+  }
+  if (r === 1) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i]!;
+    out[0] = s;
+    return;
+  }
+  if (r === 2 && !red[0]) {
+    // trailing axes reduced: row sums
+    const rows = dims[0]!, m = dims[1]!;
+    for (let i = 0, p = 0; i < rows; i++) {
+      let s = 0;
+      for (const end = p + m; p < end; p++) s += x[p]!;
+      out[i] = s;
+    }
+    return;
+  }
+  if (r === 2) {
+    // leading axes reduced: accumulate rows
+    const rows = dims[0]!, m = dims[1]!;
+    for (let i = 0, p = 0; i < rows; i++) for (let j = 0; j < m; j++, p++) out[j]! += x[p]!;
+    return;
+  }
+  // General: walk x in order; the out stride is 0 on reduced axes, row-major over kept ones.
+  const os = new Array<number>(r);
+  for (let i = r - 1, acc = 1; i >= 0; i--) {
+    os[i] = red[i] ? 0 : acc;
+    if (!red[i]) acc *= dims[i]!;
+  }
+  const len = dims[r - 1]!;
+  const innerReduced = red[r - 1]!;
+  const idx = new Array<number>(r - 1).fill(0);
+  let o = 0;
+  for (let p = 0; p < n; ) {
+    if (innerReduced) {
+      let s = 0;
+      for (const end = p + len; p < end; p++) s += x[p]!;
+      out[o]! += s;
+    } else {
+      for (let j = 0; j < len; j++, p++) out[o + j]! += x[p]!;
+    }
+    for (let ax = r - 2; ax >= 0; ax--) {
+      o += os[ax]!;
+      if (++idx[ax]! < dims[ax]!) break;
+      o -= os[ax]! * dims[ax]!;
+      idx[ax] = 0;
+    }
+  }
+}
+
+/**
+ * dst[dOff + Σ i_k·ds_k] = src[sOff + Σ i_k·ss_k] over the index box `dims`: the strided copy
+ * behind broadcast (ss = 0 on broadcast axes), slice and pad.
+ */
+function copyStrided(
+  src: Float64Array, sOff: number, ss: readonly number[],
+  dst: Float64Array, dOff: number, ds: readonly number[], dimsIn: readonly number[],
+): void {
+  const n = sizeOf(dimsIn);
+  if (n === 0) return;
+  const { dims, strides } = coalesce(dimsIn, [ss, ds]);
+  const s = strides[0]!, d = strides[1]!;
+  const r = dims.length;
+  if (r === 0) {
+    dst[dOff] = src[sOff]!;
+    return;
+  }
+  const len = dims[r - 1]!;
+  const ls = s[r - 1]!, ld = d[r - 1]!;
+  const idx = new Array<number>(r - 1).fill(0);
+  let ps = sOff, pd = dOff;
+  for (let row = 0, rows = n / len; row < rows; row++) {
+    if (ls === 1 && ld === 1) {
+      for (let j = 0; j < len; j++) dst[pd + j] = src[ps + j]!;
+    } else if (ls === 0 && ld === 1) {
+      dst.fill(src[ps]!, pd, pd + len);
+    } else {
+      for (let j = 0, q = ps, t = pd; j < len; j++, q += ls, t += ld) dst[t] = src[q]!;
+    }
+    for (let ax = r - 2; ax >= 0; ax--) {
+      ps += s[ax]!;
+      pd += d[ax]!;
+      if (++idx[ax]! < dims[ax]!) break;
+      ps -= s[ax]! * dims[ax]!;
+      pd -= d[ax]! * dims[ax]!;
+      idx[ax] = 0;
+    }
+  }
+}
+
+function broadcast(x: Float64Array, xShape: readonly number[], out: Float64Array, outShape: readonly number[]): void {
+  const n = sizeOf(outShape);
+  if (n === 0) return;
+  const nx = sizeOf(xShape);
+  if (nx === 1) {
+    out.fill(x[0]!);
+    return;
+  }
+  if (isSuffixOf(xShape, outShape)) {
+    // x repeats: write it once, then double the written prefix with native copies
+    for (let i = 0; i < nx; i++) out[i] = x[i]!;
+    for (let done = nx; done < n; done *= 2) out.copyWithin(done, 0, Math.min(done, n - done));
+    return;
+  }
+  copyStrided(x, 0, broadcastStrides(xShape, outShape), out, 0, stridesOf(outShape), outShape);
+}
+
+/** Square tile edge of the blocked 2-D transpose: 2·32² doubles = 16 KiB fit in L1. */
+const TRANSPOSE_TILE = 32;
+
+function transpose(x: Float64Array, xShape: readonly number[], perm: readonly number[], out: Float64Array): void {
+  const outShape = perm.map((p) => xShape[p]!);
+  const n = sizeOf(outShape);
+  if (n === 0) return;
+  const xs = stridesOf(xShape);
+  const { dims, strides } = coalesce(outShape, [perm.map((p) => xs[p]!)]);
+  const s = strides[0]!;
+  const r = dims.length;
+  if (r <= 1) {
+    // after coalescing an identity permutation is one contiguous run
+    for (let i = 0; i < n; i++) out[i] = x[i]!;
+    return;
+  }
+  if (s[r - 1] === 1) {
+    // the innermost axis is contiguous in x: a strided copy of rows
+    copyStrided(x, 0, s, out, 0, stridesOf(dims), dims);
+    return;
+  }
+  // Blocked: the last two out axes (p×q, x strides sp, sq) in T×T tiles, so both the reads
+  // and the writes of a tile stay within a few cache lines; outer axes by odometer.
+  const p = dims[r - 2]!, q = dims[r - 1]!;
+  const sp = s[r - 2]!, sq = s[r - 1]!;
+  const T = TRANSPOSE_TILE;
+  const idx = new Array<number>(r - 2).fill(0);
+  let px = 0;
+  for (let o = 0; o < n; o += p * q) {
+    for (let i0 = 0; i0 < p; i0 += T) {
+      const i1 = Math.min(p, i0 + T);
+      for (let j0 = 0; j0 < q; j0 += T) {
+        const j1 = Math.min(q, j0 + T);
+        for (let i = i0; i < i1; i++) {
+          const ox = o + i * q;
+          const xi = px + i * sp;
+          for (let j = j0; j < j1; j++) out[ox + j] = x[xi + j * sq]!;
+        }
+      }
+    }
+    for (let ax = r - 3; ax >= 0; ax--) {
+      px += s[ax]!;
+      if (++idx[ax]! < dims[ax]!) break;
+      px -= s[ax]! * dims[ax]!;
+      idx[ax] = 0;
+    }
+  }
+}
+
+function slice(x: Float64Array, xShape: readonly number[], starts: readonly number[], ends: readonly number[], out: Float64Array): void {
+  const xs = stridesOf(xShape);
+  const dims = starts.map((s, i) => ends[i]! - s);
+  let off = 0;
+  for (let i = 0; i < xShape.length; i++) off += starts[i]! * xs[i]!;
+  copyStrided(x, off, xs, out, 0, stridesOf(dims), dims);
+}
+
+function pad(x: Float64Array, xShape: readonly number[], before: readonly number[], out: Float64Array, outShape: readonly number[]): void {
+  out.fill(0);
+  const os = stridesOf(outShape);
+  let off = 0;
+  for (let i = 0; i < outShape.length; i++) off += before[i]! * os[i]!;
+  copyStrided(x, 0, stridesOf(xShape), out, off, os, xShape);
+}
+
+function concat(xs: readonly Float64Array[], shapes: readonly (readonly number[])[], axis: number, out: Float64Array): void {
+  // Every input is `outer` rows of its own length inner_i = Π shape_i[axis:]; an output row is
+  // the inputs' rows side by side.
+  const first = shapes[0]!;
+  const outer = sizeOf(first.slice(0, axis));
+  const inner = shapes.map((s) => sizeOf(s.slice(axis)));
+  let rowLen = 0;
+  for (const len of inner) rowLen += len;
+  for (let t = 0, col = 0; t < xs.length; col += inner[t]!, t++) {
+    const x = xs[t]!;
+    const len = inner[t]!;
+    if (outer === 1) {
+      out.set(x.length === len ? x : x.subarray(0, len), col);
+      continue;
+    }
+    for (let r = 0, ps = 0, pd = col; r < outer; r++, ps += len, pd += rowLen) {
+      for (let j = 0; j < len; j++) out[pd + j] = x[ps + j]!;
+    }
+  }
+}
+
+/**
+ * The reference backend: plain TypeScript kernels over Float64Array (see `Backend` for each
+ * kernel's contract).
+ *
+ * @example
+ * const c = new Float64Array(4);
+ * jsBackend.matmul(Float64Array.of(1, 2, 3, 4), [2, 2], Float64Array.of(5, 6, 7, 8), [2, 2], c, [2, 2]);
+ * // c = [19, 22, 43, 50]
+ */
+export const jsBackend: Backend = {
+  name: 'js',
+  unary,
+  binary,
+  matmul,
+  gemm,
+  sum,
+  broadcast,
+  transpose,
+  slice,
+  pad,
+  concat,
+};
