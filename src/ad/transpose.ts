@@ -37,7 +37,7 @@ export const TRANSPOSE_RULES: Record<Op, TransposeRule | null> = {
   add: (g, y, i, c) => g.sumTo(c, shapeOfArg(g, y, i)),
   sub: (g, y, i, c) => (i === 0 ? g.sumTo(c, shapeOfArg(g, y, 0)) : g.neg(g.sumTo(c, shapeOfArg(g, y, 1)))),
   // y = a·b, linear in the argument i with the other one (1−i) a coefficient.
-  mul: (g, y, i, c) => g.sumTo(g.mul(c, arg(g, y, 1 - i)), shapeOfArg(g, y, i)),
+  mul: (g, y, i, c) => g.sumTo(g.mul(arg(g, y, 1 - i), c), shapeOfArg(g, y, i)),
   div: (g, y, i, c) => {
     if (i !== 0) throw new Error('internal: division is linear in its numerator only');
     return g.sumTo(g.div(c, arg(g, y, 1)), shapeOfArg(g, y, 0));

@@ -8,6 +8,9 @@
 import type { Graph, NodeId } from './graph.ts';
 
 /** Binding strength of the printed form, to place parentheses. */
+/** Shared subexpressions up to this many characters are printed inline, not named. */
+const SHORT = 12;
+
 const PREC = { add: 1, sub: 1, mul: 2, div: 2, matmul: 2, neg: 3, pow: 4, atom: 5 } as const;
 
 function fmtNumber(v: number): string {
@@ -40,7 +43,7 @@ export function printGraph(g: Graph, roots: [string, NodeId][], opts: PrintOptio
   const lines: string[] = [];
   const rootOf = new Map(roots.map(([name, id]) => [id, name]));
 
-  const isTrivial = (n: NodeId) => {
+  const isTrivial = (n: NodeId): boolean => {
     const op = g.op(n);
     return op === 'input' || op === 'const' || (op === 'broadcast' && isTrivial(g.args(n)[0]!)) || op === 'reshape' && isTrivial(g.args(n)[0]!);
   };
@@ -107,6 +110,7 @@ export function printGraph(g: Graph, roots: [string, NodeId][], opts: PrintOptio
   for (const n of cone) {
     if (rootOf.has(n) || isTrivial(n) || (uses.get(n) ?? 0) < 2) continue;
     const text = render(n)[0];
+    if (text.length <= SHORT) continue; // cheaper to read inline than by name
     const name = `t${++counter}`;
     lines.push(`${name} = ${text}`);
     named.set(n, name);

@@ -111,12 +111,14 @@ export class Plan {
       return sizes.length - 1;
     };
     const pre: Instr[] = [], main: Instr[] = [];
+    // Inputs are written when a run starts, before any instruction: their buffers are their own.
+    for (const n of order) if (g.op(n) === 'input') bufOf.set(n, allocate(g.sizeOf(n)));
     for (const n of order) {
       const op = g.op(n);
       const s = storageOf.get(n)!;
       if (s !== n) {
         bufOf.set(n, bufOf.get(s)!);
-      } else {
+      } else if (op !== 'input') {
         bufOf.set(n, allocate(g.sizeOf(n)));
       }
       if (op !== 'input' && op !== 'reshape') {

@@ -45,6 +45,18 @@ describe('plans', () => {
     expect(plan.flops.varying).toBe(3);
   });
 
+  it('never lets an intermediate overwrite an input bound before the run', () => {
+    // Regression: an input scheduled after a released intermediate of the same size used to
+    // share its buffer, so the intermediate clobbered the input's value.
+    const g = new Graph();
+    const x = g.input('x', 'param', []);
+    const v1 = g.input('v1', 'tangent', []);
+    const v2 = g.input('v2', 'tangent', []);
+    const y = g.mul(v2, g.mul(g.cos(x), v1));
+    const [out] = compile(g, [y]).run(new Map([[x, Float64Array.of(0.7)], [v1, Float64Array.of(1)], [v2, Float64Array.of(1)]]));
+    expect(out![0]).toBe(Math.cos(0.7));
+  });
+
   it('rejects a missing or mis-sized binding', () => {
     const g = new Graph();
     const x = g.input('x', 'var', [2]);
