@@ -1,0 +1,75 @@
+/**
+ * `npm run bench`: times of the core workloads, with GFLOP/s where the work is counted
+ * (matrix products 2·M·N·K, one flop per element otherwise), and peak memory.
+ * A benchmark, not a test: nothing here asserts.
+ */
+import { performance } from 'node:perf_hooks';
+import { evaluate, evaluator, jacobian, loadModel, ntk, type Model } from '../src/index.ts';
+import { defaultBackend } from '../src/runtime/backends.ts';
+
+interface Row {
+  workload: string;
+  ms: number;
+  gflops: number | null;
+  note: string;
+}
+
+const rows: Row[] = [];
+
+/** Median wall time of `f` over repeated runs (at least `min` runs, about `budgetMs` in all). */
+function time(f: () => void, min = 3, budgetMs = 2000): number {
+  f(); // warm-up (compiles plans, JIT)
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < min || (performance.now() - start < budgetMs && times.length < 50)) {
+    const t0 = performance.now();
+    f();
+    times.push(performance.now() - t0);
+    if (times[times.length - 1]! > budgetMs) break;
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+function gemmBench() {
+  const be = defaultBackend();
+  for (const [M, N, K] of [[512, 512, 512], [256, 512, 512]] as const) {
+    const A = new Float64Array(M * K).map((_, i) => Math.sin(i));
+    const B = new Float64Array(K * N).map((_, i) => Math.cos(i));
+    const C = new Float64Array(M * N);
+    const ms = time(() => be.gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N));
+    rows.push({ workload: `gemm ${M}×${N}×${K} (${be.name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
+  }
+}
+
+function modelBench(name: string, path: string, opts: { heavy?: boolean } = {}) {
+  const t0 = performance.now();
+  const model: Model = loadModel(path);
+  const loadMs = performance.now() - t0;
+  const ev = evaluator(model);
+  const k = ev.k, p = ev.p;
+  rows.push({ workload: `${name}: parse + elaborate`, ms: loadMs, gflops: null, note: `k = ${k}, p = ${p}, ${model.graph.size} graph nodes` });
+  const hPlan = () => evaluate(model);
+  const ms = time(hPlan);
+  const hflops = ev.plan('h', []).flops; // the cached plan of h
+  rows.push({ workload: `${name}: eval h(w0)`, ms, gflops: (hflops.fixed + hflops.varying) / ms / 1e6, note: '' });
+  const jMs = time(() => jacobian(model), opts.heavy ? 1 : 3, opts.heavy ? 1 : 2000);
+  const js = ev.lastJacobian!;
+  rows.push({ workload: `${name}: Jacobian ${k}×${p}`, ms: jMs, gflops: js.flops / jMs / 1e6, note: `${js.mode} mode, ${js.blocks} blocks of ${js.blockSize}` });
+  const kMs = time(() => ntk(model), opts.heavy ? 1 : 3, opts.heavy ? 1 : 2000);
+  const kflops = ev.lastJacobian!.flops + 2 * k * k * p;
+  rows.push({ workload: `${name}: NTK ${k}×${k}`, ms: kMs, gflops: kflops / kMs / 1e6, note: 'Jacobian + J·Jᵀ' });
+}
+
+gemmBench();
+modelBench('converse', 'examples/converse.ntk');
+modelBench('meanfield', 'examples/meanfield.ntk');
+modelBench('deep', 'examples/deep.ntk');
+if (!process.argv.includes('--quick')) modelBench('mlp 271k', 'examples/mlp.ntk', { heavy: true });
+
+const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));
+const w = Math.max(...rows.map((r) => r.workload.length));
+console.log(`${'workload'.padEnd(w)}  ${'time (ms)'.padStart(10)}  ${'GFLOP/s'.padStart(8)}  notes`);
+for (const r of rows)
+  console.log(`${r.workload.padEnd(w)}  ${fmt(r.ms).padStart(10)}  ${(r.gflops === null ? '' : fmt(r.gflops)).padStart(8)}  ${r.note}`);
+console.log(`peak memory (max RSS): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; backend: ${defaultBackend().name}; node ${process.version}`);

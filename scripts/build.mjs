@@ -1,0 +1,25 @@
+// Bundles the command line (and the benchmark) into single ES modules with esbuild: one file
+// to load instead of hundreds of modules, which keeps `ntk`'s start-up short.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { dirname, resolve } from 'node:path';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// CommonJS dependencies (commander) call require() on Node built-ins; give the ESM bundle one.
+const banner = "import { createRequire as __ntkCreateRequire } from 'node:module';\nconst require = __ntkCreateRequire(import.meta.url);";
+
+await build({
+  entryPoints: {
+    ntk: resolve(root, 'src/cli/entry.ts'),
+    bench: resolve(root, 'bench/bench.ts'),
+    'make-data': resolve(root, 'scripts/make-data.ts'),
+  },
+  outdir: resolve(root, 'dist'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  banner: { js: banner },
+  logLevel: 'warning',
+});

@@ -1,0 +1,77 @@
+/** Formatting for the command line: numbers, arrays, matrices, tables, a progress bar. */
+
+/** A number in 6 significant digits (integers as is). */
+export function num(x: number, digits = 6): string {
+  if (Number.isInteger(x) && Math.abs(x) < 1e12) return String(x);
+  if (x === 0) return '0';
+  const a = Math.abs(x);
+  if (a >= 1e-4 && a < 1e6) return String(Number(x.toPrecision(digits)));
+  return x.toExponential(digits - 1);
+}
+
+/** A flat row-major array as nested JS arrays of the given shape (a number for shape []). */
+export function nest(data: ArrayLike<number>, shape: readonly number[]): unknown {
+  if (shape.length === 0) return data[0];
+  const build = (offset: number, axis: number): unknown[] => {
+    const n = shape[axis]!;
+    let stride = 1;
+    for (let i = axis + 1; i < shape.length; i++) stride *= shape[i]!;
+    const out: unknown[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = axis === shape.length - 1 ? data[offset + i] : build(offset + i * stride, axis + 1);
+    return out;
+  };
+  return build(0, 0);
+}
+
+/** A vector on one line, elided in the middle past `max` entries. */
+export function vector(data: ArrayLike<number>, max = 8): string {
+  const n = data.length;
+  const items: string[] = [];
+  if (n <= max) for (let i = 0; i < n; i++) items.push(num(data[i]!));
+  else {
+    for (let i = 0; i < max / 2; i++) items.push(num(data[i]!));
+    items.push('…');
+    for (let i = n - max / 2; i < n; i++) items.push(num(data[i]!));
+  }
+  return `[${items.join(', ')}]`;
+}
+
+/** A matrix as aligned rows, elided past `max` rows or columns. */
+export function matrix(data: ArrayLike<number>, rows: number, cols: number, max = 8): string {
+  const pick = (n: number) => (n <= max ? [...Array(n).keys()] : [...[...Array(max / 2).keys()], -1, ...[...Array(max / 2).keys()].map((i) => n - max / 2 + i)]);
+  const rs = pick(rows), cs = pick(cols);
+  const cells = rs.map((r) => cs.map((c) => (r < 0 ? (c < 0 ? '⋱' : '⋮') : c < 0 ? '…' : num(data[r * cols + c]!))));
+  const width = cs.map((_, j) => Math.max(...cells.map((row) => row[j]!.length)));
+  return cells.map((row) => '  ' + row.map((s, j) => s.padStart(width[j]!)).join('  ')).join('\n');
+}
+
+/** Two-column "key  value" lines. */
+export function table(rows: [string, string][]): string {
+  const w = Math.max(...rows.map((r) => r[0].length));
+  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+}
+
+/**
+ * A progress bar on stderr, shown only on a terminal (and never with --json); it erases itself
+ * when done. Updates at most every 100 ms.
+ */
+export function progress(label: string, enabled: boolean): { update: (done: number, total: number) => void; done: () => void } {
+  const on = enabled && process.stderr.isTTY === true;
+  let last = 0;
+  let shown = false;
+  return {
+    update(done, total) {
+      if (!on) return;
+      const now = Date.now();
+      if (now - last < 100 && done < total) return;
+      last = now;
+      const width = 30;
+      const filled = Math.round((done / total) * width);
+      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
+      shown = true;
+    },
+    done() {
+      if (on && shown) process.stderr.write('\r\x1b[2K');
+    },
+  };
+}

@@ -1,0 +1,132 @@
+/** The command line, in process: outputs, JSON keys, exit codes, located errors. */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.ts';
+
+async function ntk(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '', stderr = '';
+  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
+  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
+  try {
+    const code = await main(args);
+    return { code, stdout, stderr };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'ntk-cli-'));
+const file = (name: string, text: string) => {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+};
+
+describe('commands with --json', () => {
+  it('check', async () => {
+    const r = await ntk('check', 'examples/meanfield.ntk', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ ok: true, params: 256, outputs: 16, diagnostics: [] });
+  });
+  it('eval with --alpha and --set', async () => {
+    const r = await ntk('eval', 'examples/converse.ntk', '--json', '--alpha', '2', '--set', 'R0=2');
+    const j = JSON.parse(r.stdout);
+    expect(r.code).toBe(0);
+    expect(j.h).toBe(0);
+    expect(j.R0).toBeCloseTo(2, 15); // ½(0 − √(2·2))²
+    expect(j.params).toBe(1);
+    expect(j.outputs).toBe(1);
+  });
+  it('jacobian is k × p', async () => {
+    const r = await ntk('jacobian', 'examples/meanfield.ntk', '--json');
+    const J = JSON.parse(r.stdout).J;
+    expect(J.length).toBe(16);
+    expect(J[0].length).toBe(256);
+  });
+  it('kernel --order 2 is symmetric k × k', async () => {
+    const r = await ntk('kernel', 'examples/deep.ntk', '--json', '--order', '2');
+    const j = JSON.parse(r.stdout);
+    expect(j.order).toBe(2);
+    expect(j.shape).toEqual([8, 8]);
+    expect(j.K[2][5]).toBe(j.K[5][2]);
+    expect(j.K[3][3]).toBeGreaterThan(0);
+  });
+  it('print --derivative shows the model and its derivatives', async () => {
+    const r = await ntk('print', 'examples/converse.ntk', '--derivative');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('h = 0.1*w + w^2\ndh = 0.1*dw + 2*w*dw\nDhᵀu[w] = 2*w*u + 0.1*u\n');
+  });
+});
+
+describe('readable summaries', () => {
+  it('eval prints h and R0', async () => {
+    const r = await ntk('eval', 'examples/meanfield.ntk');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/parameters\s+256/);
+    expect(r.stdout).toMatch(/R0\s+\d/);
+  });
+});
+
+describe('errors and exit codes', () => {
+  it('a syntax error: exit 1, located, with the source line and a caret', async () => {
+    const f = file('bad.ntk', 'param w = 0\nmodel h = w +\n');
+    const r = await ntk('check', f);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: error: `));
+    expect(r.stdout).toBe('');
+  });
+  it('a shape error: exit 1 with a caret under the expression', async () => {
+    const f = file('shape.ntk', 'param a : [3] = 0\nparam b : [2] = 0\nmodel h = a + b\n');
+    const r = await ntk('eval', f);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`${f}:3:11: error: shape mismatch in '+': left is [3], right is [2]\n  model h = a + b\n            ^^^^^\n  hint: elementwise operations broadcast like numpy: trailing sizes must be equal or 1 (3:11 and 3:15)\n`);
+  });
+  it('a missing model file: exit 1', async () => {
+    const r = await ntk('check', join(dir, 'nope.ntk'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/cannot read .*nope\.ntk.*no such file/);
+  });
+  it.each([
+    [['frobnicate', 'examples/converse.ntk']],
+    [['eval', 'examples/converse.ntk', '--bogus']],
+    [['kernel', 'examples/converse.ntk', '--order', '0']],
+    [['kernel', 'examples/converse.ntk', '--order', 'two']],
+    [['eval', 'examples/converse.ntk', '--set', 'T']],
+    [['eval', 'examples/converse.ntk', '--set', 'T=abc']],
+    [['eval', 'examples/converse.ntk', '--set', 'nope=3']],
+    [['eval', 'examples/converse.ntk', '--alpha', '-1']],
+    [['eval', 'examples/converse.ntk', '--seed', '1.5']],
+    [['jacobian', 'examples/converse.ntk', '--mode', 'sideways']],
+  ])('usage error %j: exit 2', async (args) => {
+    const r = await ntk(...args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.length).toBeGreaterThan(0);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // never a stack trace
+  });
+  it('with --json an error still gives a JSON object on stdout', async () => {
+    const f = file('unk.ntk', 'param w = 0\nmodel h = v\n');
+    const r = await ntk('eval', f, '--json');
+    expect(r.code).toBe(1);
+    const j = JSON.parse(r.stdout);
+    expect(j.ok).toBe(false);
+    expect(j.diagnostics[0]).toMatchObject({ line: 2, col: 11, message: "unknown name 'v'" });
+  });
+  it('a NaN in h(w0) is reported, not printed', async () => {
+    const f = file('nan.ntk', 'param w = -1\nmodel h = sqrt(w)\n');
+    const r = await ntk('eval', f);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/h\(w0\) is NaN at entry 0/);
+  });
+});
+
+describe('the installed binary', () => {
+  it.skipIf(!existsSync('dist/ntk.js'))('bin/ntk.js runs an example', () => {
+    const r = spawnSync(process.execPath, ['bin/ntk.js', 'check', 'examples/converse.ntk', '--json'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).ok).toBe(true);
+  });
+});
