@@ -1,0 +1,105 @@
+/**
+ * Atomic file replacement: readers of the target see either the old content or the complete
+ * new content, never a truncated file, even if the process dies or the write fails mid-way.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return 'no such directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a directory';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    case 'ENOSPC':
+      return 'no space left on device';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return e instanceof Error ? e.message : String(err);
+  }
+}
+
+/**
+ * Write `data` (a string, encoded as UTF-8, or raw bytes) to `path` atomically.
+ *
+ * Technique: the content is written to a fresh temporary file in the same directory
+ * (`.<name>.<pid>.<random>.tmp`, created exclusively), flushed with `fsync`, then moved over
+ * the target with `fs.renameSync`, which replaces it atomically on POSIX file systems (and on
+ * NTFS). If anything fails, the temporary file is removed and the target is left untouched.
+ * When the target already exists, its permission bits are carried over to the new file.
+ *
+ * Throws an `Error` whose message reads `cannot write '<path>': <reason>`; the original
+ * error is attached as `cause`.
+ *
+ * @example
+ *   writeFileAtomic('out/report.json', JSON.stringify(report, null, 2) + '\n');
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  const dir = nodePath.dirname(path);
+  const tmp = nodePath.join(
+    dir,
+    `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
+  );
+  let fd: number | undefined;
+  let created = false;
+  try {
+    let mode = 0o666;
+    let existed = false;
+    try {
+      const st = fs.statSync(path);
+      if (st.isDirectory()) {
+        throw Object.assign(new Error('it is a directory'), { code: 'EISDIR' });
+      }
+      mode = st.mode & 0o7777;
+      existed = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    fd = fs.openSync(tmp, 'wx', mode);
+    created = true;
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (!(bytes instanceof Uint8Array)) {
+      throw new TypeError(`data must be a string or a Uint8Array, got ${typeof data}`);
+    }
+    let off = 0;
+    while (off < bytes.length) {
+      off += fs.writeSync(fd, bytes, off, bytes.length - off);
+    }
+    if (existed) {
+      try {
+        fs.fchmodSync(fd, mode); // openSync's mode is filtered by the umask; match the old file
+      } catch {
+        /* not supported everywhere (e.g. some network file systems); harmless */
+      }
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    fs.renameSync(tmp, path);
+    created = false;
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        /* already failing */
+      }
+    }
+    if (created) {
+      try {
+        fs.unlinkSync(tmp);
+      } catch {
+        /* best effort */
+      }
+    }
+    throw new Error(`cannot write '${path}': ${describe(err)}`, { cause: err });
+  }
+}
