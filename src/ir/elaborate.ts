@@ -141,7 +141,11 @@ class Elaborator {
   run(): Model {
     const p = this.program;
     // Defs may be called before their declaration; everything else is declared before use.
-    for (const d of p.decls) if (d.kind === 'def') this.declare(d.name, 'def', d.nameSpan), this.defs.set(d.name, { decl: d });
+    for (const d of p.decls)
+      if (d.kind === 'def') {
+        this.declare(d.name, 'def', d.nameSpan);
+        this.defs.set(d.name, { decl: d });
+      }
     let output: NodeId | null = null, outputName = '', outputSpan: A.Span | null = null;
     let lossDecl: A.LossDecl | null = null;
     for (const d of p.decls) {
@@ -216,9 +220,7 @@ class Elaborator {
 
   declare(name: string, kind: GlobalEntry['kind'], span: A.Span, value?: Val) {
     const prev = this.globals.get(name);
-    if (prev && !(prev.kind === 'def' && kind === 'def' && prev.span === span)) {
-      this.err(span, `'${name}' is already declared (as a ${prev.kind} at line ${prev.span.line})`);
-    }
+    if (prev) this.err(span, `'${name}' is already declared (as a ${prev.kind} at line ${prev.span.line})`);
     if (BUILTIN_NAMES.includes(name) && kind !== 'model' && kind !== 'loss')
       this.err(span, `'${name}' is the name of a built-in function; choose another name`);
     this.globals.set(name, value === undefined ? { kind, span } : { kind, span, value });
@@ -554,7 +556,7 @@ class Elaborator {
           return { kind: 'tensor', node: g.reshape(out, [...p, la[0]!]), batch };
         }
         const col = g.reshape(b.node, [...g.shape(b.node), 1]);
-        const [na, nb] = this.alignMatmul(a, { kind: 'tensor', node: col, batch: b.batch });
+        const [na, nb] = this.align([a, { kind: 'tensor', node: col, batch: b.batch }]);
         const out = g.matmul(na!, nb!);
         const s = g.shape(out);
         return { kind: 'tensor', node: g.reshape(out, s.slice(0, -1)), batch };
@@ -566,18 +568,14 @@ class Elaborator {
           return { kind: 'tensor', node: g.reshape(out, [...p, lb[1]!]), batch };
         }
         const row = g.reshape(a.node, [...g.shape(a.node).slice(0, -1), 1, K]);
-        const [na, nb] = this.alignMatmul({ kind: 'tensor', node: row, batch: a.batch }, b);
+        const [na, nb] = this.align([{ kind: 'tensor', node: row, batch: a.batch }, b]);
         const out = g.matmul(na!, nb!);
         const s = g.shape(out);
         return { kind: 'tensor', node: g.reshape(out, [...s.slice(0, -2), s[s.length - 1]!]), batch };
       }
-      const [na, nb] = this.alignMatmul(a, b);
+      const [na, nb] = this.align([a, b]);
       return { kind: 'tensor', node: g.matmul(na!, nb!), batch };
     });
-  }
-
-  alignMatmul(a: Ten, b: Ten): NodeId[] {
-    return this.align([a, b]);
   }
 
   // ------------------------------------------------------------------ indexing

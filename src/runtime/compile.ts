@@ -156,9 +156,10 @@ export class Plan {
 
   /**
    * Evaluate the outputs. `bindings` gives a Float64Array for every input node of the plan
-   * (`plan.inputs`); the returned arrays are fresh copies owned by the caller.
+   * (`plan.inputs`); the returned arrays are fresh copies owned by the caller, or with
+   * `{ copy: false }` views into the plan's buffers, valid until its next run.
    */
-  run(bindings: Bindings): Float64Array[] {
+  run(bindings: Bindings, opts: { copy?: boolean } = {}): Float64Array[] {
     const g = this.graph;
     if (!this.buffers) this.buffers = this.bufferSizes.map((s) => new Float64Array(s));
     const bufs = this.buffers;
@@ -180,7 +181,11 @@ export class Plan {
     }
     this.varyingInputs.forEach(bind);
     this.execute(this.main);
-    return this.outputs.map((o) => bufs[this.bufOf.get(o)!]!.slice(0, g.sizeOf(o)));
+    const copy = opts.copy ?? true;
+    return this.outputs.map((o) => {
+      const b = bufs[this.bufOf.get(o)!]!;
+      return copy ? b.slice(0, g.sizeOf(o)) : b.subarray(0, g.sizeOf(o));
+    });
   }
 
   /** Forget cached fixed values (call after mutating a bound array in place). */

@@ -18,7 +18,7 @@ import { defaultBackend } from './backends.ts';
 export interface JacobianOptions {
   /** 'reverse' (rows by VJPs), 'forward' (columns by JVPs) or 'auto' (fewer passes). */
   mode?: 'auto' | 'forward' | 'reverse';
-  /** Max float64 values one block's buffers may hold (default 32M = 256 MB). */
+  /** Max float64 values one block's buffers may hold (default 16M = 128 MB). */
   blockBudget?: number;
   /** Force a block size (tests). */
   blockSize?: number;
@@ -29,7 +29,7 @@ export interface JacobianOptions {
 /** Refuses work whose result alone would not fit: size in bytes and what to try instead. */
 export class MemoryError extends Error {}
 
-const DEFAULT_BLOCK_BUDGET = 32 * 1024 * 1024;
+const DEFAULT_BLOCK_BUDGET = 16 * 1024 * 1024;
 /** The largest Jacobian or kernel held in memory at once (bytes). */
 export const MAX_RESULT_BYTES = 4 * 1024 ** 3;
 
@@ -143,7 +143,7 @@ export class Evaluator {
       const count = Math.min(B, rows - start);
       E.fill(0);
       for (let i = 0; i < count; i++) E[i * rows + start + i] = 1;
-      const block = plan.run(bind)[0]!; // [B, p] rows of J (reverse) or [B, k] columns (forward)
+      const block = plan.run(bind, { copy: false })[0]!; // [B, p] rows of J (reverse) or [B, k] columns (forward)
       if (mode === 'reverse') J.set(block.subarray(0, count * p), start * p);
       else for (let i = 0; i < count; i++) for (let r = 0; r < k; r++) J[r * p + start + i] = block[i * k + r]!;
       opts.onProgress?.(start + count, rows);
