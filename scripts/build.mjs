@@ -21,5 +21,6 @@ await build({
   target: 'node20',
   sourcemap: true,
   banner: { js: banner },
+  external: ['@resvg/resvg-js', 'vega', 'vega-lite'],
   logLevel: 'warning',
 });
