@@ -8,10 +8,8 @@
  *   const J = jacobian(model);            // { rows: k, cols: p, data } row-major
  *   const K = ntk(model);                 // { rows: k, cols: k, data } = J Jᵀ
  */
-import { readFileSync } from 'node:fs';
-import { parseProgram } from './parser/index.ts';
-import { NtkError, type Diagnostic } from './parser/diagnostics.ts';
-import { elaborate, type ElaborateOptions } from './ir/elaborate.ts';
+import type { ElaborateOptions } from './ir/elaborate.ts';
+import { compile, loadModel, parse } from './ir/load.ts';
 import type { Model } from './ir/model.ts';
 import { Evaluator, type JacobianOptions } from './runtime/evaluator.ts';
 import { ntkFromJacobian } from './nth/ntk.ts';
@@ -31,6 +29,10 @@ export { transposeLinear } from './ad/transpose.ts';
 export { vmap } from './ad/vmap.ts';
 export { directional as directionalGraph, jvpFlat, vjpFlat, gradLoss, hvpLoss, lossGraph } from './ad/derivatives.ts';
 export { printGraph } from './ir/print.ts';
+export { flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
+export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
+export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
+export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
 export { parseProgram } from './parser/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export type { Backend } from './runtime/backend.ts';
@@ -43,37 +45,7 @@ export interface Matrix {
 }
 
 export interface CompileOptions extends ElaborateOptions {}
-
-/**
- * Parse a `.ntk` program. Returns the AST, or throws `NtkError` with every syntax error.
- * @example const program = parse('param w = 0\nmodel h = w^2', 'toy.ntk');
- */
-export function parse(source: string, file = '<input>') {
-  const { program, diagnostics } = parseProgram(source, file);
-  if (!program || diagnostics.some((d: Diagnostic) => d.severity === 'error')) throw new NtkError(diagnostics);
-  return program;
-}
-
-/**
- * Parse and elaborate source text into a `Model` (graph, parameters, data, output, loss).
- * @example const m = compile('const T = 100\nparam w = 0\nmodel h = w / sqrt(T)', 'toy.ntk');
- */
-export function compile(source: string, file = '<input>', opts: CompileOptions = {}): Model {
-  return elaborate(parse(source, file), opts);
-}
-
-/** Read, parse and elaborate a `.ntk` file (data files load relative to it). */
-export function loadModel(path: string, opts: CompileOptions = {}): Model {
-  let source: string;
-  try {
-    source = readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : String((e as Error).message);
-    throw new NtkError([{ severity: 'error', file: path, span: null, message: `cannot read '${path}': ${why}` }]);
-  }
-  return compile(source, path, opts);
-}
+export { parse, compile, loadModel };
 
 const evaluators = new WeakMap<Model, Evaluator>();
 

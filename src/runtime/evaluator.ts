@@ -95,6 +95,30 @@ export class Evaluator {
     return this.plan('vjp', [f.out], [f.u]).run(this.bindings(w, [[f.u, u]]))[0]!;
   }
 
+  /**
+   * u ↦ Dh(w)ᵀ·u at a fixed w (copied once): the forward pass runs on the first call only, each
+   * further call costs one reverse sweep. For the many VJPs of a flow's linearization at w0.
+   */
+  vjpAt(w: Float64Array): (u: Float64Array) => Float64Array {
+    const f = this.built('vjp', () => vjpFlat(this.model));
+    const plan = this.plan('vjp-at', [f.out], [f.u]);
+    const u0 = new Float64Array(this.k);
+    const bind = this.bindings(w.slice(), [[f.u, u0]]);
+    return (u) => {
+      bind.set(f.u, u);
+      return plan.run(bind)[0]!;
+    };
+  }
+
+  /** The square loss's target y* (flattened), or null for another loss. */
+  target(): Float64Array | null {
+    const loss = this.model.loss;
+    if (!loss || loss.kind !== 'square') return null;
+    const g = this.model.graph;
+    const flat = this.built('target', () => g.reshape(loss.target, [this.k]));
+    return this.plan('target', [flat]).run(this.bindings(this.model.w0))[0]!;
+  }
+
   /** D^k h(w)[v1, …, vk] ∈ R^k for k = vs.length. */
   directional(w: Float64Array, vs: Float64Array[]): Float64Array {
     const key = `dir${vs.length}`;

@@ -1,0 +1,109 @@
+/**
+ * Gradient descent with a learning rate η, for the model and for its linearization (seeds
+ * 003/004): the time discretization of the rescaled flow of `flow.ts`,
+ *
+ *   w_{j+1} = w_j − (η/α²) ∇_w R(α h(w_j)),          t_j = j·η,
+ *
+ * and, for the square loss, the linearized iteration in closed form (seed 003 §D, seed 004):
+ *
+ *   r̄_j = (I − η K0)^j r0,   w̄_j − w0 = (1/α) J0ᵀ V diag((1 − (1 − ηλ)^j)/λ) Vᵀ r0
+ *
+ * (the sum of the geometric series; kη where λ = 0). As η → 0 both tend to the flows.
+ * The linearized iteration diverges when η·λmax(K0) > 2; that is reported, not hidden.
+ */
+import type { Model } from '../ir/model.ts';
+import { Evaluator } from '../runtime/evaluator.ts';
+import { ntkFromJacobian } from '../nth/ntk.ts';
+import { FlowError, type FlowPoint } from './flow.ts';
+import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
+
+export interface DescentOptions {
+  alpha: number;
+  lr: number;
+  steps: number;
+  /** Step counts at which to report the error (the last step is always reported). */
+  at?: number[];
+  onProgress?: (step: number, steps: number) => void;
+}
+
+export interface DescentResult {
+  alpha: number;
+  lr: number;
+  steps: number;
+  /** Equivalent flow time η·N. */
+  T: number;
+  R0: number;
+  out: Float64Array;
+  linOut: Float64Array;
+  error: number;
+  weightChange: number;
+  linWeightChange: number;
+  loss: number;
+  linLoss: number;
+  /** η·λmax(K0): the linearized iteration contracts iff this is below 2. */
+  stability: number;
+  trajectory: FlowPoint[];
+  warnings: string[];
+}
+
+const norm = (a: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
+  return Math.sqrt(s);
+};
+
+/**
+ * N steps of gradient descent on the model and on its linearization.
+ * @example gradientDescent(model, { alpha: 10, lr: 0.1, steps: 1000 }).error
+ */
+export function gradientDescent(model: Model, opts: DescentOptions, ev: Evaluator = new Evaluator(model)): DescentResult {
+  const { alpha, lr, steps } = opts;
+  const warnings: string[] = [];
+  const ystar = ev.target();
+  if (!ystar) throw new FlowError("the closed-form linearization needs the square loss: declare 'loss square(target = …)'");
+  const k = ev.k, p = ev.p, w0 = model.w0;
+  const h0 = ev.output(w0);
+  const r0 = Float64Array.from(h0, (h, i) => ystar[i]! - alpha * h);
+  const R0 = 0.5 * norm(r0) ** 2;
+  const spectrum = kernelSpectrum(ntkFromJacobian(ev, ev.jacobian(w0)), k);
+  const lin = new LinearizedFlow(spectrum, r0);
+  const stability = lr * spectrum.values[k - 1]!;
+  if (stability >= 2) warnings.push(`η·λmax(K0) = ${stability.toPrecision(4)} ≥ 2: the linearized iteration diverges; take η < ${(2 / spectrum.values[k - 1]!).toPrecision(4)}`);
+  const J0t = ev.vjpAt(w0);
+  // Linearized: the eigenvalue functions of the discrete iteration.
+  const linState = (j: number) => {
+    const rb = lin.apply((l) => Math.pow(1 - lr * l, j));
+    const c = lin.apply((l) => (l === 0 ? j * lr : (1 - Math.pow(1 - lr * l, j)) / l));
+    const shift = J0t(c).map((x) => x / alpha);
+    return { rb, shift };
+  };
+  const report = new Set([...(opts.at ?? []).filter((j) => j > 0 && j < steps), steps]);
+  const w = w0.slice();
+  const trajectory: FlowPoint[] = [];
+  const a2 = lr / (alpha * alpha);
+  let last: { out: Float64Array; linOut: Float64Array; error: number; wc: number; lwc: number; rb: Float64Array } =
+    { out: new Float64Array(k), linOut: new Float64Array(k), error: NaN, wc: NaN, lwc: NaN, rb: new Float64Array(k) };
+  for (let j = 1; j <= steps; j++) {
+    const { grad } = ev.grad(w, alpha);
+    for (let i = 0; i < p; i++) w[i] -= a2 * grad[i]!;
+    if (!Number.isFinite(grad[0]!) || !w.every(Number.isFinite))
+      throw new FlowError(`gradient descent produced a non-finite weight at step ${j} (t = ${(j * lr).toPrecision(4)}): take a smaller learning rate (--lr) or a larger α`);
+    opts.onProgress?.(j, steps);
+    if (!report.has(j)) continue;
+    const { rb, shift } = linState(j);
+    const out = ev.output(w).map((x) => alpha * x);
+    const linOut = rb.map((x, i) => ystar[i]! - x);
+    const error = norm(out.map((x, i) => x - linOut[i]!));
+    const dw = w.map((x, i) => x - w0[i]!);
+    last = { out, linOut, error, wc: norm(dw), lwc: norm(shift), rb };
+    trajectory.push({ t: j * lr, error, weightChange: last.wc, linWeightChange: last.lwc });
+  }
+  return {
+    alpha, lr, steps, T: steps * lr, R0,
+    out: last.out, linOut: last.linOut, error: last.error,
+    weightChange: last.wc, linWeightChange: last.lwc,
+    loss: 0.5 * norm(last.out.map((x, i) => ystar[i]! - x)) ** 2,
+    linLoss: 0.5 * norm(last.rb) ** 2,
+    stability, trajectory, warnings,
+  };
+}

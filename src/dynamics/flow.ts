@@ -1,0 +1,222 @@
+/**
+ * The gradient flow of the rescaled model α·h next to its linearization, and the error of the
+ * NTK approximation (MATH.md §1):
+ *
+ *   dw/dt = −(1/α²) ∇_w R(α h(w)) = −(1/α) Dh(w)ᵀ ∇R(α h(w)),   w(0) = w0
+ *   E(T)  = ‖α h(w(T)) − α h̄(w̄(T))‖,  h̄ the linearization of h at w0.
+ *
+ * In the lazy regime E(T) is many orders of magnitude below the outputs, so it is not computed as
+ * the difference of two separately integrated flows. The linearized flow is exact (closed form,
+ * `linearized.ts`), and the ODE is solved for the deviation δ(t) = w(t) − w̄(t):
+ *
+ *   dδ/dt = −(1/α²) ∇L(w̄(t) + δ) − (1/α) J0ᵀ r̄(t),   δ(0) = 0,
+ *
+ * whose size is that of the nonlinear effect itself, so the solver's relative tolerance applies
+ * to δ, not to w. The achieved accuracy of E(T) is estimated by a second solve at a 100× looser
+ * tolerance.
+ */
+import type { Model } from '../ir/model.ts';
+import { Evaluator } from '../runtime/evaluator.ts';
+import { ntkFromJacobian } from '../nth/ntk.ts';
+import { boundsReport, type BoundsReport } from './bounds.ts';
+import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
+import { solve, type SolveResult } from './solvers/index.ts';
+
+export type FlowMethod = 'auto' | 'dopri5' | 'dop853' | 'rosenbrock';
+
+export interface FlowOptions {
+  alpha: number;
+  T: number;
+  /** Times (in (0, T]) at which to report E(t) and the weight changes. */
+  times?: number[];
+  method?: FlowMethod;
+  rtol?: number;
+  atol?: number;
+  /** Known constants on the ball B(w0, ρ); null/undefined: unknown. */
+  lipH?: number | null;
+  lipDh?: number | null;
+  radius?: number | null;
+  /** Estimate the achieved accuracy of E(T) with a second, looser solve (default true). */
+  accuracy?: boolean;
+  onProgress?: (t: number, T: number) => void;
+}
+
+export interface FlowPoint {
+  t: number;
+  error: number;
+  weightChange: number;
+  linWeightChange: number;
+}
+
+export interface FlowResult {
+  alpha: number;
+  T: number;
+  R0: number;
+  /** α·h(w(T)) and α·h̄(w̄(T)). */
+  out: Float64Array;
+  linOut: Float64Array;
+  error: number;
+  /** Estimated absolute accuracy of `error` (null when not estimated). */
+  errorAccuracy: number | null;
+  weightChange: number;
+  linWeightChange: number;
+  /** sup over accepted steps of ‖w(t) − w0‖ (whether the weights stayed in the ball). */
+  maxWeightChange: number;
+  loss: number;
+  linLoss: number;
+  lipH: number | null;
+  lipDh: number | null;
+  radius: number | null;
+  stayedInBall: boolean | null;
+  bounds: BoundsReport;
+  trajectory: FlowPoint[];
+  method: Exclude<FlowMethod, 'auto'>;
+  stats: SolveResult['stats'];
+  stiffness: SolveResult['stiffness'];
+  kernel: { lambdaMin: number; lambdaMax: number; clipped: number; indefinite: boolean };
+  warnings: string[];
+}
+
+/** A numerical fault in a flow: what happened, when, and what to try. */
+export class FlowError extends Error {}
+
+const norm = (a: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
+  return Math.sqrt(s);
+};
+
+/**
+ * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds.
+ * Requires the square loss (the closed form of the linearization).
+ *
+ * @example
+ *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
+ *   r.error <= r.bounds.theorem12.value!   // Theorem 1.2
+ */
+export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evaluator(model)): FlowResult {
+  const { alpha, T } = opts;
+  const warnings: string[] = [];
+  const ystar = ev.target();
+  if (!ystar) throw new FlowError("the flow's closed-form linearization needs the square loss: declare 'loss square(target = …)'");
+  const k = ev.k, p = ev.p;
+  const w0 = model.w0;
+  const h0 = ev.output(w0);
+  const r0 = new Float64Array(k);
+  for (let i = 0; i < k; i++) r0[i] = ystar[i]! - alpha * h0[i]!;
+  const R0 = 0.5 * norm(r0) ** 2;
+
+  const K0 = ntkFromJacobian(ev, ev.jacobian(w0));
+  const spectrum = kernelSpectrum(K0, k);
+  if (spectrum.indefinite)
+    warnings.push(`the kernel K0 has a negative eigenvalue ${spectrum.minRaw.toExponential(3)} beyond round-off; it was clipped to 0`);
+  const lin = new LinearizedFlow(spectrum, r0);
+  const J0t = ev.vjpAt(w0);
+
+  const c = new Float64Array(k), rbar = new Float64Array(k);
+  const w = new Float64Array(p);
+  /** w̄(t) − w0 = (1/α) J0ᵀ c(t), written into `out`. */
+  const linShift = (t: number, out: Float64Array) => {
+    const jc = J0t(lin.integral(t, c));
+    for (let i = 0; i < p; i++) out[i] = jc[i]! / alpha;
+    return out;
+  };
+  const shift = new Float64Array(p);
+  const rhs = (t: number, delta: Float64Array, ddelta: Float64Array) => {
+    linShift(t, shift);
+    const jr = J0t(lin.residual(t, rbar));
+    for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
+    const { grad } = ev.grad(w, alpha);
+    const a2 = 1 / (alpha * alpha);
+    for (let i = 0; i < p; i++) ddelta[i] = -a2 * grad[i]! - jr[i]! / alpha;
+  };
+  // Jacobian of the RHS in δ: −(1/α²) ∇²L(w) (for the stiff method).
+  const jvp = (t: number, delta: Float64Array, v: Float64Array, out: Float64Array) => {
+    linShift(t, shift);
+    for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
+    const hv = ev.hvp(w, v, alpha);
+    const a2 = 1 / (alpha * alpha);
+    for (let i = 0; i < p; i++) out[i] = -a2 * hv[i]!;
+  };
+
+  const times = [...new Set([...(opts.times ?? []).filter((t) => t > 0 && t < T), T])].sort((a, b) => a - b);
+  const rtol = opts.rtol ?? 1e-10, atol = opts.atol ?? 1e-14;
+  let maxWeightChange = 0;
+  const wt = new Float64Array(p);
+  const onStep = (t: number, delta: Float64Array) => {
+    linShift(t, shift);
+    for (let i = 0; i < p; i++) wt[i] = shift[i]! + delta[i]!;
+    maxWeightChange = Math.max(maxWeightChange, norm(wt));
+    opts.onProgress?.(t, T);
+  };
+  const run = (method: Exclude<FlowMethod, 'auto'>, tol: number, track: boolean) =>
+    solve(method, rhs, 0, new Float64Array(p), T, { rtol: tol, atol: atol * (tol / rtol), times, jvp, ...(track ? { onStep } : {}) });
+
+  let method: Exclude<FlowMethod, 'auto'> = opts.method === undefined || opts.method === 'auto' ? 'dop853' : opts.method;
+  let result = run(method, rtol, true);
+  if (result.stiffness.detected && (opts.method ?? 'auto') === 'auto') {
+    warnings.push(`the flow is stiff (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)} at t = ${result.stiffness.atTime?.toPrecision(3)}); switched to the Rosenbrock method`);
+    method = 'rosenbrock';
+    maxWeightChange = 0;
+    result = run(method, rtol, true);
+  } else if (result.stiffness.detected) {
+    warnings.push(`the flow looks stiff for the explicit method ${method} (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)}): --method rosenbrock may be much faster`);
+  }
+  if (result.status !== 'ok') throw new FlowError(result.message ?? `the solver stopped: ${result.status}`);
+
+  /** Everything at time t from δ(t). */
+  const at = (t: number, delta: Float64Array) => {
+    linShift(t, shift);
+    const wT = new Float64Array(p);
+    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shift[i]! + delta[i]!;
+    const hT = ev.output(wT);
+    const out = hT.map((x) => alpha * x);
+    const rb = lin.residual(t);
+    const linOut = rb.map((x, i) => ystar[i]! - x);
+    const diff = out.map((x, i) => x - linOut[i]!);
+    for (let i = 0; i < p; i++) wT[i] -= w0[i]!;
+    return { out, linOut, error: norm(diff), weightChange: norm(wT), linWeightChange: norm(shift), rbarNorm: norm(rb), residual: out.map((x, i) => ystar[i]! - x) };
+  };
+  const trajectory = result.t.map((t, i) => {
+    const r = at(t, result.y[i]!);
+    return { t, error: r.error, weightChange: r.weightChange, linWeightChange: r.linWeightChange };
+  });
+  const final = at(T, result.y[result.y.length - 1]!);
+  let errorAccuracy: number | null = null;
+  if (opts.accuracy ?? true) {
+    const loose = run(method, rtol * 100, false);
+    if (loose.status === 'ok') errorAccuracy = Math.abs(at(T, loose.y[loose.y.length - 1]!).error - final.error);
+  }
+  if (!Number.isFinite(final.error))
+    throw new FlowError(`the flow produced a non-finite output at T = ${T}: try a smaller T, a larger α, or a tighter --rtol`);
+
+  const lipH = opts.lipH ?? null, lipDh = opts.lipDh ?? null, radius = opts.radius ?? null;
+  const bounds = boundsReport({ alpha, T, R0, lipDh, lipH, radius, squareLoss: true, nonSmooth: model.nonSmooth });
+  for (const b of [bounds.theorem12, bounds.prop11]) if (b.valid === false && b.note) warnings.push(b.note);
+  const linLoss = 0.5 * final.rbarNorm ** 2;
+  return {
+    alpha,
+    T,
+    R0,
+    out: final.out,
+    linOut: final.linOut,
+    error: final.error,
+    errorAccuracy,
+    weightChange: final.weightChange,
+    linWeightChange: final.linWeightChange,
+    maxWeightChange,
+    loss: 0.5 * norm(final.residual) ** 2,
+    linLoss,
+    lipH,
+    lipDh,
+    radius,
+    stayedInBall: radius === null ? null : maxWeightChange <= radius,
+    bounds,
+    trajectory,
+    method,
+    stats: result.stats,
+    stiffness: result.stiffness,
+    kernel: { lambdaMin: spectrum.values[0]!, lambdaMax: spectrum.values[k - 1]!, clipped: spectrum.clipped, indefinite: spectrum.indefinite },
+    warnings,
+  };
+}

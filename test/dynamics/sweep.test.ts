@@ -1,0 +1,79 @@
+/** Sweeps: the grid, slope fits, CSV round trips, resuming, and the tight example's claims. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fitLogLog, fromCsv, grid, pointKey, toCsv, type SweepRow } from '../../src/dynamics/sweep.ts';
+import { runSweep, type SweepCliOptions } from '../../src/cli/sweep.ts';
+
+describe('grid and fits', () => {
+  it('the grid is the cartesian product, models adjacent', () => {
+    const g = grid([1, 4], [10, 100], { m: [8, 16] });
+    expect(g.length).toBe(8);
+    expect(g.slice(0, 4).every((p) => p.set.m === 8)).toBe(true);
+    expect(new Set(g.map((p) => pointKey(p))).size).toBe(8);
+  });
+  it('log-log fits recover exact power laws and report their uncertainty', () => {
+    const x = [1, 2, 4, 8, 16];
+    const f = fitLogLog(x, x.map((v) => 3 * v ** -1.5))!;
+    expect(f.slope).toBeCloseTo(-1.5, 12);
+    expect(f.stderr).toBeLessThan(1e-10);
+    const noisy = fitLogLog(x, x.map((v, i) => v * (1 + 0.1 * (-1) ** i)))!;
+    expect(noisy.stderr).toBeGreaterThan(0.01);
+    expect(fitLogLog([1, 2], [0, 1])).toBeNull(); // one usable point
+  });
+  it('CSV round-trips at full precision and refuses another sweep\'s file', () => {
+    const row: SweepRow = { alpha: 3, T: 0.1, set: { m: 8 }, R0: 1 / 3, kappa: null, error: Math.PI * 1e-9, errorAccuracy: null, bound: null, chizatBound: 2, weightChange: 0.5, linWeightChange: 0.25, loss: 1e-300, linLoss: 0, seconds: 0.01 };
+    const csv = toCsv([row], ['m'], 'abc');
+    expect(fromCsv(csv, ['m'], 'abc')).toEqual([row]);
+    expect(fromCsv(csv, ['m'], 'other')).toBeNull();
+    expect(fromCsv(csv, ['n'], 'abc')).toBeNull();
+  });
+});
+
+describe('runSweep on the tight example', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ntk-sweep-'));
+  const opts = (out: string): SweepCliOptions => ({
+    file: 'examples/converse.ntk',
+    alphas: [100, 1000],
+    Ts: [],
+    // Theorem 1.3's model depends on the horizon (a = 1/√T): vary both together.
+    axes: { T: [10, 100], b: [1, 4] },
+    shared: { file: 'examples/converse.ntk', lipDh: 'b', horizon: 'T' },
+    workers: 1,
+    out,
+    fresh: false,
+  });
+
+  it('reproduces Theorems 1.2 and 1.3: min(κ√R0, √R0)/5 ≤ E(T) ≤ min(6κ√R0, √(8R0)); E grows like κ', async () => {
+    const r = await runSweep(opts(join(dir, 'a.csv')));
+    expect(r.rows.length).toBe(8);
+    for (const row of r.rows) {
+      const lower = Math.min(row.kappa! * Math.sqrt(row.R0), Math.sqrt(row.R0)) / 5;
+      expect(row.error).toBeGreaterThanOrEqual(lower);
+      expect(row.error).toBeLessThanOrEqual(row.bound!);
+    }
+    // E ≈ c·κ for κ ≤ 1: slope 1 in κ
+    expect(Math.abs(r.fitKappa!.slope - 1)).toBeLessThan(0.15);
+  });
+
+  it('an interrupted sweep resumes from what it wrote', async () => {
+    const out = join(dir, 'b.csv');
+    const full = await runSweep(opts(out));
+    const text = readFileSync(out, 'utf8').split('\n');
+    writeFileSync(out, text.slice(0, 2 + 3).join('\n') + '\n'); // header + 3 rows survived
+    let computed = 0;
+    const again = await runSweep({ ...opts(out), onRow: () => computed++ });
+    expect(again.resumed).toBe(3);
+    expect(computed).toBe(5);
+    expect(again.rows.map((r) => r.error)).toEqual(full.rows.map((r) => r.error));
+  });
+
+  it('refuses to resume from another sweep\'s results unless --fresh', async () => {
+    const out = join(dir, 'c.csv');
+    await runSweep(opts(out));
+    const other = { ...opts(out), shared: { ...opts(out).shared, rtol: 1e-6 } };
+    await expect(runSweep(other)).rejects.toThrow(/another sweep/);
+    await expect(runSweep({ ...other, fresh: true })).resolves.toBeTruthy();
+  });
+});
