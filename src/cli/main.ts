@@ -10,6 +10,11 @@ import { readFileSync } from 'node:fs';
 import {
   NtkError,
   MemoryError,
+  FlowError,
+  boundsReport,
+  flow,
+  type FlowResult,
+  gradientDescent,
   evaluate,
   formatDiagnostic,
   loadModel,
@@ -21,6 +26,9 @@ import {
   type Model,
 } from '../index.ts';
 import { matrix, nest, num, progress, table, vector } from './format.ts';
+import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.ts';
+import { constantOf } from '../dynamics/sweep.ts';
+import type { Series } from './plot.ts';
 
 /** A usage error: exit 2. */
 class UsageError extends Error {}
@@ -151,6 +159,208 @@ function cmdKernel(file: string, o: Common & { order?: string }) {
   out(`${table([...summaryHeader(m), ['kernel', `K^(2) = Dh·Dhᵀ, ${K.rows} × ${K.cols}`], ['trace', num(trace)]])}\n${matrix(K.data, K.rows, K.cols)}`);
 }
 
+function parseTimes(raw: string | undefined, T: number): number[] {
+  if (raw === undefined) return [];
+  return raw.split(',').map((x) => {
+    const v = Number(x);
+    if (!Number.isFinite(v) || v <= 0 || v > T) throw new UsageError(`--times ${raw}: '${x}' is not a time in (0, T = ${T}]`);
+    return v;
+  });
+}
+
+/** A positive number, or the name of a dim/const of the model (resolved per model). */
+function constantOption(name: string, raw: string | undefined): number | string | null {
+  if (raw === undefined) return null;
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) return raw;
+  return positive(name, raw, 0);
+}
+
+interface FlowCli extends Common {
+  alpha?: string;
+  T?: string;
+  times?: string;
+  method?: string;
+  rtol?: string;
+  lipDh?: string;
+  lipH?: string;
+  radius?: string;
+  lr?: string;
+  steps?: string;
+  plot?: string;
+}
+
+/** `flow --lr η --steps N`: gradient descent on the model and its linearization. */
+function cmdDescent(file: string, o: FlowCli) {
+  const alpha = positive('--alpha', o.alpha, 1);
+  if (o.lr === undefined || o.steps === undefined) throw new UsageError('gradient descent needs both --lr η and --steps N');
+  if (o.T !== undefined) throw new UsageError('--T and --steps both set the horizon: give one (T = η·N)');
+  const lr = positive('--lr', o.lr, 0);
+  const steps = intOption('--steps', o.steps, 1, 1);
+  const at = o.times === undefined ? [] : parseTimes(o.times, lr * steps).map((t) => Math.max(1, Math.round(t / lr)));
+  const m = load(file, o);
+  const bar = progress('descent', !o.json);
+  const r = gradientDescent(m, { alpha, lr, steps, at, onProgress: bar.update });
+  bar.done();
+  if (o.json)
+    return emitJson({
+      alpha, lr, steps, T: r.T, R0: r.R0, error: r.error, weightChange: r.weightChange, linWeightChange: r.linWeightChange,
+      loss: r.loss, linLoss: r.linLoss, out: Array.from(r.out), linOut: Array.from(r.linOut), stability: r.stability,
+      trajectory: r.trajectory, warnings: r.warnings,
+    });
+  printWarnings(m, o.json);
+  for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+  out(table([
+    ...summaryHeader(m),
+    ['α, η, N', `${num(alpha)}, ${num(lr)}, ${steps} (T = η·N = ${num(r.T)})`],
+    ['R0', num(r.R0)],
+    ['E after N steps', num(r.error)],
+    ['η·λmax(K0)', `${num(r.stability)} (the linearized iteration converges iff < 2)`],
+    ['‖w_N − w0‖', `${num(r.weightChange)}  (linearized ${num(r.linWeightChange)})`],
+    ['loss', `${num(r.loss)}  (linearized ${num(r.linLoss)})`],
+    ...r.trajectory.slice(0, -1).map((q) => [`E(t = ${num(q.t)})`, num(q.error)] as [string, string]),
+  ]));
+}
+
+/** E(t) of a flow against the bounds of the theory at every t of its trajectory. */
+async function plotFlow(path: string, file: string, r: FlowResult, nonSmooth: boolean) {
+  const { writePlot } = await import('./plot.ts');
+  const ts = r.trajectory.map((q) => q.t);
+  const at = (t: number) => boundsReport({ alpha: r.alpha, T: t, R0: r.R0, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, squareLoss: true, nonSmooth });
+  const series: Series[] = [{ name: 'E(t)', x: ts, y: r.trajectory.map((q) => q.error), style: 'line' }];
+  const add = (name: string, pick: (b: ReturnType<typeof at>) => number | null) => {
+    const ys = ts.map((t) => pick(at(t)));
+    if (ys.every((y) => y !== null)) series.push({ name, x: ts, y: ys as number[], style: 'dashed' });
+  };
+  add('Thm 1.2', (b) => b.theorem12.value);
+  add('Thm 1.2, sharp', (b) => b.theorem12Sharp.value);
+  add('Prop 1.1', (b) => b.prop11.value);
+  await writePlot(path, { title: `E(t) of ${file}, α = ${r.alpha}`, xLabel: 't', yLabel: 'E(t)', logX: true, logY: true, series });
+}
+
+async function cmdFlow(file: string, o: FlowCli) {
+  if (o.lr !== undefined || o.steps !== undefined) return cmdDescent(file, o);
+  const alpha = positive('--alpha', o.alpha, 1);
+  if (o.T === undefined) throw new UsageError('flow needs a time horizon: --T 100 (or the name of a const, --T T)');
+  const rtol = positive('--rtol', o.rtol, 1e-10);
+  if (rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
+  const m = load(file, o);
+  const T = constantOf(m, constantOption('--T', o.T))!;
+  if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  // A plot of E(t) needs the trajectory: 48 log-spaced times from T/10⁴ to T.
+  const plotTimes = o.plot ? Array.from({ length: 48 }, (_, i) => T * 10 ** (-4 + (4 * i) / 47)) : [];
+  const userTimes = parseTimes(o.times, T);
+  const times = [...userTimes, ...plotTimes];
+  const bar = progress('flow', !o.json);
+  const r = flow(m, {
+    alpha, T, times, rtol,
+    method: (o.method ?? 'auto') as 'auto',
+    lipDh: constantOf(m, constantOption('--lip-dh', o.lipDh)),
+    lipH: constantOf(m, constantOption('--lip-h', o.lipH)),
+    radius: constantOf(m, constantOption('--radius', o.radius)),
+    onProgress: (t) => bar.update(Math.round((1000 * t) / T), 1000),
+  });
+  bar.done();
+  const b = r.bounds;
+  if (o.plot) await plotFlow(o.plot, file, r, m.nonSmooth);
+  if (o.json)
+    return emitJson({
+      alpha: r.alpha, T: r.T, R0: r.R0, kappa: b.kappa, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius,
+      error: r.error, errorAccuracy: r.errorAccuracy,
+      bound: b.theorem12.value, sharpBound: b.theorem12Sharp.value, chizatBound: b.prop11.value, weightBound: b.prop31.value,
+      boundNotes: { theorem12: b.theorem12.note, prop11: b.prop11.note },
+      horizons: { theorem12: b.theorem12.horizon, prop11: b.prop11.horizon },
+      weightChange: r.weightChange, linWeightChange: r.linWeightChange, maxWeightChange: r.maxWeightChange, stayedInBall: r.stayedInBall,
+      loss: r.loss, linLoss: r.linLoss, out: Array.from(r.out), linOut: Array.from(r.linOut),
+      trajectory: r.trajectory, method: r.method, stats: r.stats, kernel: r.kernel, warnings: r.warnings,
+    });
+  printWarnings(m, o.json);
+  for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+  const show = (x: { value: number | null; note: string | null }) => (x.value === null ? `n/a (${x.note})` : `${num(x.value)}${x.note ? `  (${x.note})` : ''}`);
+  out(table([
+    ...summaryHeader(m),
+    ['α, T', `${num(alpha)}, ${num(T)}`],
+    ['R0', num(r.R0)],
+    ['E(T)', `${num(r.error)}${r.errorAccuracy === null ? '' : `  (± ${num(r.errorAccuracy, 2)})`}`],
+    ['κ', b.kappa === null ? 'unknown (give --lip-dh)' : num(b.kappa)],
+    ['Thm 1.2 bound', show(b.theorem12)],
+    ['  sharper form', show(b.theorem12Sharp)],
+    ['Prop 1.1 bound', show(b.prop11)],
+    ['‖w(T) − w0‖', `${num(r.weightChange)}  (linearized ${num(r.linWeightChange)}; Prop 3.1 bound ${b.prop31.value === null ? 'n/a' : num(b.prop31.value)})`],
+    ...(r.radius === null ? [] : [['in the ball', `${r.stayedInBall ? 'yes' : 'no'} (max ‖w(t) − w0‖ = ${num(r.maxWeightChange)}, ρ = ${num(r.radius)})`] as [string, string]]),
+    ['loss at T', `${num(r.loss)}  (linearized ${num(r.linLoss)})`],
+    ['α·h(w(T))', vector(r.out)],
+    ['α·h̄(w̄(T))', vector(r.linOut)],
+    ['solver', `${r.method}: ${r.stats.steps} steps (${r.stats.rejected} rejected), ${r.stats.rhsEvals} gradient evaluations`],
+    ...r.trajectory.filter((p) => userTimes.includes(p.t) && p.t !== T).map((p) => [`E(${num(p.t)})`, num(p.error)] as [string, string]),
+  ]));
+}
+
+function numberList(name: string, raw: string | undefined, positiveOnly = true): number[] {
+  if (raw === undefined) throw new UsageError(`sweep needs ${name} v1,v2,…`);
+  return raw.split(',').map((x) => {
+    const v = Number(x);
+    if (!Number.isFinite(v) || (positiveOnly && v <= 0)) throw new UsageError(`${name} ${raw}: '${x}' is not a positive number`);
+    return v;
+  });
+}
+
+interface SweepCli extends FlowCli {
+  workers?: string;
+  out?: string;
+  fresh?: boolean;
+}
+
+async function cmdSweep(file: string, o: SweepCli) {
+  const alphas = numberList('--alpha', o.alpha);
+  const horizon = o.T !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(o.T) ? o.T : undefined;
+  const Ts = horizon === undefined ? numberList('--T', o.T) : [];
+  const axes: Record<string, number[]> = {};
+  for (const item of o.set) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(item.trim());
+    if (!match) throw new UsageError(`--set ${item}: expected NAME=v1,v2,…, e.g. --set m=64,256`);
+    if (axes[match[1]!]) throw new UsageError(`--set ${match[1]} is given twice`);
+    axes[match[1]!] = numberList(`--set ${match[1]}=`, match[2], false);
+  }
+  if (o.out && !/\.(csv|json)$/.test(o.out)) throw new UsageError(`--out ${o.out}: use a .csv or .json file`);
+  if (o.plot && !/\.(svg|png)$/.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  const rtol = positive('--rtol', o.rtol, 1e-10);
+  // Check the model once, with the first grid values, before starting any worker.
+  const first = Object.fromEntries(Object.entries(axes).map(([k, v]) => [k, v[0]!]));
+  loadModel(file, { overrides: new Map(Object.entries(first)), seed: intOption('--seed', o.seed, 0, 0) });
+  const bar = progress('sweep', !o.json);
+  const outcome = await runSweep({
+    file, alphas, Ts, axes,
+    shared: {
+      file, seed: intOption('--seed', o.seed, 0, 0), rtol,
+      lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
+      method: (o.method ?? 'auto') as 'auto',
+      ...(horizon === undefined ? {} : { horizon }),
+    },
+    workers: o.workers === undefined ? defaultWorkers() : intOption('--workers', o.workers, 1, 1),
+    out: o.out ?? null,
+    fresh: o.fresh === true,
+    onRow: bar.update,
+  });
+  bar.done();
+  if (o.plot) {
+    const { writePlot } = await import('./plot.ts');
+    const names = Object.keys(axes);
+    const groups = new Map<string, typeof outcome.rows>();
+    for (const r of outcome.rows) {
+      const key = names.length ? names.map((n) => `${n} = ${r.set[n]}`).join(', ') : 'E(T)';
+      groups.set(key, [...(groups.get(key) ?? []), r]);
+    }
+    const series = [...groups].map(([name, rs]) => {
+      const sortedRows = [...rs].sort((a, b) => a.T / a.alpha - b.T / b.alpha);
+      return { name, x: sortedRows.map((r) => r.T / r.alpha), y: sortedRows.map((r) => r.error), style: 'points' as const };
+    });
+    await writePlot(o.plot, { title: `E(T) of ${file}`, xLabel: 'T/α', yLabel: 'E(T)', logX: true, logY: true, series });
+  }
+  if (o.json) return emitJson({ rows: outcome.rows, fitTime: outcome.fitTime, fitKappa: outcome.fitKappa, resumed: outcome.resumed });
+  if (outcome.resumed) process.stderr.write(`resumed: ${outcome.resumed} points read from ${o.out}\n`);
+  out(formatSweep(outcome, Object.keys(axes).filter((n) => n !== horizon)));
+}
+
 function cmdPrint(file: string, o: Common & { derivative?: boolean }) {
   const m = load(file, o);
   const text = printModel(m, { derivative: o.derivative === true });
@@ -192,6 +402,39 @@ export function buildProgram(): Command {
   common(program.command('print').argument('<file>').description('the model (and with --derivative its derivative graphs) as mathematics'))
     .option('--derivative', 'also print Dh·dw and Dhᵀ·u')
     .action(wrap(cmdPrint));
+  common(program.command('flow').argument('<file>').description('the gradient flow of α·h next to its linearization: E(T) against the bounds'))
+    .option('--alpha <A>', 'the scale α of the model (default 1)')
+    .option('--T <T>', 'the time horizon')
+    .option('--times <t1,t2,…>', 'also report E(t) at these times')
+    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
+    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10)')
+    .option('--lip-dh <L>', 'a known Lip(Dh) on the ball (for κ and the bounds): a number or a const of the model')
+    .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
+    .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')
+    .option('--lr <η>', 'gradient descent with this learning rate instead of the flow (with --steps)')
+    .option('--steps <N>', 'the number of gradient descent steps')
+    .option('--plot <file.svg|file.png>', 'E(t) against the bounds over time, log-log')
+    .action((file: string, o: FlowCli) => cmdFlow(file, o));
+  program
+    .command('sweep')
+    .argument('<file>')
+    .description('the flow over a grid of α, T and --set values, in parallel; resumable; slope fits')
+    .option('--json', 'print one JSON object instead of a table')
+    .option('--set <NAME=v1,v2,…>', 'a grid axis over a dim or const (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--seed <S>', 'seed of random initializers (default 0)')
+    .option('--debug', 'show stack traces of internal errors')
+    .option('--alpha <a1,a2,…>', 'values of α')
+    .option('--T <T1,T2,…>', 'values of T, or the name of a const of the model to use as the horizon (e.g. --T T)')
+    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
+    .option('--rtol <r>', 'relative tolerance (default 1e-10)')
+    .option('--lip-dh <L>', 'a known Lip(Dh): a number, or a const of the model that follows the grid')
+    .option('--lip-h <L>', 'a known Lip(h): a number or a const')
+    .option('--radius <ρ>', 'the radius of the ball: a number or a const')
+    .option('--workers <N>', 'worker threads (default: one per core)')
+    .option('--out <file.csv|file.json>', 'write the results there after every point; a rerun resumes from it')
+    .option('--fresh', 'ignore (and overwrite) an existing --out')
+    .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
+    .action((file: string, o: SweepCli) => cmdSweep(file, o));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
@@ -208,7 +451,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof SweepUsageError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
@@ -228,7 +471,7 @@ export async function main(argv: string[]): Promise<number> {
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagJson) }));
       return e.diagnostics[0]?.file === '--set' ? 2 : 1;
     }
-    if (e instanceof MemoryError) {
+    if (e instanceof MemoryError || e instanceof FlowError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 1;
     }
