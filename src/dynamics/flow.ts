@@ -21,8 +21,9 @@ import { ntkFromJacobian } from '../nth/ntk.ts';
 import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { solve, type SolveResult } from './solvers/index.ts';
+import { phiScalar, solveEtd, type PhiOperator } from './solvers/etd.ts';
 
-export type FlowMethod = 'auto' | 'dopri5' | 'dop853' | 'rosenbrock';
+export type FlowMethod = 'auto' | 'exponential' | 'dopri5' | 'dop853' | 'rosenbrock';
 
 export interface FlowOptions {
   alpha: number;
@@ -106,37 +107,69 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   for (let i = 0; i < k; i++) r0[i] = ystar[i]! - alpha * h0[i]!;
   const R0 = 0.5 * norm(r0) ** 2;
 
-  const K0 = ntkFromJacobian(ev, ev.jacobian(w0));
+  const J0 = ev.jacobian(w0);
+  const K0 = ntkFromJacobian(ev, J0);
   const spectrum = kernelSpectrum(K0, k);
   if (spectrum.indefinite)
     warnings.push(`the kernel K0 has a negative eigenvalue ${spectrum.minRaw.toExponential(3)} beyond round-off; it was clipped to 0`);
   const lin = new LinearizedFlow(spectrum, r0);
-  const J0t = ev.vjpAt(w0);
-
-  const c = new Float64Array(k), rbar = new Float64Array(k);
-  const w = new Float64Array(p);
-  /** w̄(t) − w0 = (1/α) J0ᵀ c(t), written into `out`. */
-  const linShift = (t: number, out: Float64Array) => {
-    const jc = J0t(lin.integral(t, c));
-    for (let i = 0; i < p; i++) out[i] = jc[i]! / alpha;
+  // B = J0ᵀ V (p × k): its columns are orthogonal with ‖b_i‖² = λ_i, so J0ᵀ f(K0) r0 = B (f(λ) ⊙ q)
+  // with q = Vᵀ r0, and J0ᵀJ0 = B Bᵀ. Every linearized quantity is then one product with B.
+  const B = new Float64Array(p * k);
+  ev.backend.gemm(true, false, p, k, k, 1, J0, 0, p, spectrum.vectors, 0, k, 0, B, 0, k);
+  const lambda = spectrum.values;
+  const q = lin.eigenCoordinates;
+  const coef = new Float64Array(k);
+  /** out = B·(f(λ) ⊙ q)·scale. */
+  const alongB = (f: (l: number) => number, scale: number, out: Float64Array) => {
+    for (let j = 0; j < k; j++) coef[j] = f(lambda[j]!) * q[j]! * scale;
+    ev.backend.gemm(false, false, p, 1, k, 1, B, 0, k, coef, 0, 1, 0, out, 0, 1);
     return out;
   };
-  const shift = new Float64Array(p);
+  /** w̄(t) − w0 = (1/α) J0ᵀ c(t), c(t) = ∫₀ᵗ r̄. */
+  const linShift = (t: number, out: Float64Array) => alongB((l) => (l === 0 ? t : -Math.expm1(-l * t) / l), 1 / alpha, out);
+  /** (1/α) J0ᵀ r̄(t): the linearized flow's velocity. */
+  const linVelocity = (t: number, out: Float64Array) => alongB((l) => Math.exp(-l * t), 1 / alpha, out);
+
+  const w = new Float64Array(p), shift = new Float64Array(p), vel = new Float64Array(p);
+  const a2 = 1 / (alpha * alpha);
   const rhs = (t: number, delta: Float64Array, ddelta: Float64Array) => {
     linShift(t, shift);
-    const jr = J0t(lin.residual(t, rbar));
+    linVelocity(t, vel);
     for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
     const { grad } = ev.grad(w, alpha);
-    const a2 = 1 / (alpha * alpha);
-    for (let i = 0; i < p; i++) ddelta[i] = -a2 * grad[i]! - jr[i]! / alpha;
+    for (let i = 0; i < p; i++) ddelta[i] = -a2 * grad[i]! - vel[i]!;
   };
-  // Jacobian of the RHS in δ: −(1/α²) ∇²L(w) (for the stiff method).
+  // Jacobian of the RHS in δ: −(1/α²) ∇²L(w) (for the Rosenbrock method).
   const jvp = (t: number, delta: Float64Array, v: Float64Array, out: Float64Array) => {
     linShift(t, shift);
     for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
     const hv = ev.hvp(w, v, alpha);
-    const a2 = 1 / (alpha * alpha);
     for (let i = 0; i < p; i++) out[i] = -a2 * hv[i]!;
+  };
+  // The exponential integrator's split: dδ/dt = A δ + N(t, δ) with A = −J0ᵀJ0 = −B Bᵀ, the
+  // stiff Gauss–Newton part of −(1/α²)∇²L at w0. φ_k(hA) v = φ_k(0) v + B diag((φ_k(−hλ) − φ_k(0))/λ) Bᵀ v.
+  const btv = new Float64Array(k);
+  const phiOp: PhiOperator = {
+    dim: p,
+    phi(order, h, v, out) {
+      ev.backend.gemm(true, false, k, 1, p, 1, B, 0, k, v, 0, 1, 0, btv, 0, 1);
+      const f0 = order === 0 ? 1 : 1 / [1, 1, 2, 6][order]!;
+      for (let j = 0; j < k; j++) {
+        const l = lambda[j]!;
+        btv[j] = l === 0 ? 0 : (btv[j]! * (phiScalar(order, -h * l) - f0)) / l;
+      }
+      ev.backend.gemm(false, false, p, 1, k, 1, B, 0, k, btv, 0, 1, 0, out, 0, 1);
+      for (let i = 0; i < p; i++) out[i] += f0 * v[i]!;
+    },
+  };
+  const bbt = new Float64Array(p);
+  const nonlinear = (t: number, delta: Float64Array, out: Float64Array) => {
+    rhs(t, delta, out);
+    // N = F − Aδ = F + B Bᵀ δ
+    ev.backend.gemm(true, false, k, 1, p, 1, B, 0, k, delta, 0, 1, 0, btv, 0, 1);
+    ev.backend.gemm(false, false, p, 1, k, 1, B, 0, k, btv, 0, 1, 0, bbt, 0, 1);
+    for (let i = 0; i < p; i++) out[i] += bbt[i]!;
   };
 
   const times = [...new Set([...(opts.times ?? []).filter((t) => t > 0 && t < T), T])].sort((a, b) => a - b);
@@ -150,7 +183,9 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     opts.onProgress?.(t, T);
   };
   const run = (method: Exclude<FlowMethod, 'auto'>, tol: number, track: boolean) =>
-    solve(method, rhs, 0, new Float64Array(p), T, { rtol: tol, atol: atol * (tol / rtol), times, jvp, ...(track ? { onStep } : {}) });
+    method === 'exponential'
+      ? solveEtd(phiOp, nonlinear, 0, new Float64Array(p), T, { rtol: tol, atol: atol * (tol / rtol), times, ...(track ? { onStep } : {}) })
+      : solve(method, rhs, 0, new Float64Array(p), T, { rtol: tol, atol: atol * (tol / rtol), times, jvp, ...(track ? { onStep } : {}) });
 
   let method: Exclude<FlowMethod, 'auto'> = opts.method === undefined || opts.method === 'auto' ? 'dop853' : opts.method;
   let result = run(method, rtol, true);

@@ -73,19 +73,19 @@ export function kernelSpectrum(K: Float64Array, k: number): KernelSpectrum {
 export class LinearizedFlow {
   readonly k: number;
   readonly spectrum: KernelSpectrum;
-  /** Vᵀ r0: the initial residual in the eigenbasis of K0. */
-  private readonly r0hat: Float64Array;
+  /** q = Vᵀ r0: the initial residual in the eigenbasis of K0. */
+  readonly eigenCoordinates: Float64Array;
 
   constructor(spectrum: KernelSpectrum, r0: Float64Array) {
     this.k = r0.length;
     this.spectrum = spectrum;
     const { vectors: V } = spectrum;
     const k = this.k;
-    this.r0hat = new Float64Array(k);
+    this.eigenCoordinates = new Float64Array(k);
     for (let j = 0; j < k; j++) {
       let s = 0;
       for (let i = 0; i < k; i++) s += V[i * k + j]! * r0[i]!;
-      this.r0hat[j] = s;
+      this.eigenCoordinates[j] = s;
     }
   }
 
@@ -94,7 +94,7 @@ export class LinearizedFlow {
     const { values, vectors: V } = this.spectrum;
     const k = this.k;
     const coef = new Float64Array(k);
-    for (let j = 0; j < k; j++) coef[j] = f(values[j]!) * this.r0hat[j]!;
+    for (let j = 0; j < k; j++) coef[j] = f(values[j]!) * this.eigenCoordinates[j]!;
     for (let i = 0; i < k; i++) {
       let s = 0;
       for (let j = 0; j < k; j++) s += V[i * k + j]! * coef[j]!;
