@@ -237,7 +237,21 @@ export type LossDecl =
       span: Span;
     };
 
-export type Decl = DimDecl | ConstDecl | DataDecl | ParamDecl | DefDecl | ModelDecl | LossDecl;
+/**
+ * `test ht = f(Xt) / sqrt(n)` or `test ht = f(Xt) / sqrt(n), target = yt / sqrt(n)`: the model's
+ * outputs g(w) on held-out inputs, with the same parameters (MATH.md §2, eq. 19), and an
+ * optional target of the same shape. `target` is the only option (checked by the tree builder).
+ */
+export interface TestDecl {
+  kind: 'test';
+  name: string;
+  nameSpan: Span;
+  value: Expr;
+  target: NamedArg | null;
+  span: Span;
+}
+
+export type Decl = DimDecl | ConstDecl | DataDecl | ParamDecl | DefDecl | ModelDecl | LossDecl | TestDecl;
 
 export interface Program {
   file: string;

@@ -57,13 +57,14 @@ export const Param = keyword('param');
 export const Def = keyword('def');
 export const Model = keyword('model');
 export const Loss = keyword('loss');
+export const Test = keyword('test');
 export const Let = keyword('let');
 export const For = keyword('for');
 export const In = keyword('in');
 export const Return = keyword('return');
 
 /** The keywords that start a top-level declaration (used in error messages). */
-export const declarationKeywords = ['dim', 'const', 'data', 'param', 'def', 'model', 'loss'];
+export const declarationKeywords = ['dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test'];
 export const keywords = [...declarationKeywords, 'let', 'for', 'in', 'return'];
 
 // ---------------------------------------------------------------- literals
@@ -133,6 +134,7 @@ export const allTokens: TokenType[] = [
   Def,
   Model,
   Loss,
+  Test,
   Let,
   For,
   In,

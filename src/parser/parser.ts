@@ -54,6 +54,7 @@ import {
   Slash,
   Star,
   StringLit,
+  Test,
   Tilde,
 } from './lexer.ts';
 
@@ -264,6 +265,7 @@ export class NtkParser extends CstParser {
       { ALT: () => this.SUBRULE(this.defDecl) },
       { ALT: () => this.SUBRULE(this.modelDecl) },
       { ALT: () => this.SUBRULE(this.lossDecl) },
+      { ALT: () => this.SUBRULE(this.testDecl) },
     ]);
   });
 
@@ -425,6 +427,22 @@ export class NtkParser extends CstParser {
           },
         },
       ],
+    });
+  });
+
+  /**
+   * `test NAME = expr` or `test NAME = expr, target = expr`: the model's outputs on held-out
+   * inputs. The options are named arguments after a comma (an expression never contains a
+   * top-level comma), checked by the tree builder.
+   */
+  public testDecl = this.RULE('testDecl', () => {
+    this.CONSUME(Test);
+    this.declaredName(0, 'name');
+    this.CONSUME(Equals);
+    this.SUBRULE(this.expression);
+    this.MANY(() => {
+      this.CONSUME(Comma);
+      this.SUBRULE(this.namedArg);
     });
   });
 

@@ -114,6 +114,8 @@ class Builder {
       }
       case 'lossDecl':
         return this.lossDecl(child);
+      case 'testDecl':
+        return this.testDecl(child);
       default:
         throw new Error(`internal: unknown declaration '${child.name}'`);
     }
@@ -259,6 +261,34 @@ class Builder {
       this.report(args[0]!.span, "the square loss takes named arguments only, e.g. 'square(target = y)'");
     }
     return { kind: 'loss', form: 'square', named, span, nameSpan: tokenSpan(name) };
+  }
+
+  testDecl(n: CstNode): Decl {
+    const name = token(n, 'name');
+    const value = this.expression(node(n, 'expression'));
+    let target: NamedArg | null = null;
+    let last = value.span;
+    for (const a of nodes(n, 'namedArg')) {
+      const opt = this.namedArg(a);
+      last = opt.span;
+      if (opt.name !== 'target') this.report(opt.nameSpan, `unknown option '${opt.name}' of test (only 'target')`);
+      else if (target !== null) this.report(opt.nameSpan, "option 'target' is given twice");
+      else target = { name: opt.name, value: opt.value, span: opt.span };
+    }
+    return {
+      kind: 'test',
+      name: name.image,
+      nameSpan: tokenSpan(name),
+      value,
+      target,
+      span: joinSpans(tokenSpan(token(n, 'Test')), last),
+    };
+  }
+
+  private namedArg(n: CstNode): NamedArg & { nameSpan: Span } {
+    const name = token(n, 'Ident');
+    const value = this.expression(node(n, 'expression'));
+    return { name: name.image, nameSpan: tokenSpan(name), value, span: joinSpans(tokenSpan(name), value.span) };
   }
 
   // -------------------------------------------------------------- expressions

@@ -52,6 +52,17 @@ describe('syntax errors: one message each', () => {
     ['def f x = x', ["1:7: expected '(' after 'f', found 'x'"]],
     ['loss R(v) v', ["1:11: expected '=' after ')', found 'v'"]],
     ['loss R(v)\nmodel h = 1', ["1:10: expected '=' after ')', found keyword 'model'"]],
+    // test outputs
+    ['test = w', ["1:6: expected a name after 'test', found '='"]],
+    ['test g w', ["1:8: expected '=' after 'g', found 'w'"]],
+    ['test g = ', ["1:9: expected an expression after '='"]],
+    ['test g = w,', ["1:12: expected a name after ',', found end of file"]],
+    ['test g = w, target y', ["1:20: expected '=' after 'target', found 'y'"]],
+    ['test g = w, target =\nmodel h = w', ["1:21: expected an expression after '='"]],
+    ['test g = w, 3', ["1:13: expected a name after ',', found '3'"]],
+    ['test g = w target = 1', [
+      "1:12: unexpected 'target': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test')",
+    ]],
     // statements
     ['def f(x) { z 1 \n return z\n}', ["1:14: expected '=' after 'z', found '1'"]],
     ['def f(x) { for l in 0 H { z = 1 }\n return z\n}', ["1:23: expected '..' after '0', found 'H'"]],
@@ -61,11 +72,11 @@ describe('syntax errors: one message each', () => {
     ]],
     // top level
     ['model h = a b\nparam w = 0', [
-      "1:13: unexpected 'b': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss')",
+      "1:13: unexpected 'b': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test')",
     ]],
-    ['w = 0', ["1:1: unexpected 'w': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss')"]],
+    ['w = 0', ["1:1: unexpected 'w': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test')"]],
     ['return 1', [
-      "1:1: unexpected keyword 'return': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss')",
+      "1:1: unexpected keyword 'return': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test')",
     ]],
   ] as const)('%s', (src, expected) => {
     expect(errs(src)).toEqual(expected);
@@ -89,6 +100,17 @@ describe('errors the grammar leaves to the tree builder', () => {
     ]);
   });
 
+  it("a test declaration's only option is target, given once", () => {
+    expect(errs('test g = w, tgt = 1\ntest g = w, target = 1, target = 2')).toEqual([
+      "1:13: unknown option 'tgt' of test (only 'target')",
+      "2:25: option 'target' is given twice",
+    ]);
+  });
+
+  it("'test' is a keyword", () => {
+    expect(errs('param test = 0')).toEqual(["1:7: 'test' is a keyword and cannot be used as a name"]);
+  });
+
   it('a call-form loss must be square, with named arguments', () => {
     expect(errs('loss mse(target = y)\nloss square(y)\nloss square(y / 2)')).toEqual([
       "1:6: unknown loss 'mse': write 'loss square(target = …)' or 'loss NAME(v) = expression'",
@@ -108,7 +130,7 @@ dim = 3
 def f(x) { let z = x return z
 loss square(target = y`;
     expect(errs(src)).toEqual([
-      "2:13: unexpected '0': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss')",
+      "2:13: unexpected '0': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test')",
       "3:9: expected '=' or '~' after 'v' to give an initial value, found '3'",
       "4:15: expected an expression after '+'",
       "5:5: expected a name after 'dim', found '='",
@@ -122,7 +144,7 @@ loss square(target = y`;
       "1:13: unexpected character '!'",
       "2:14: expected an expression after '+'",
       '3:15: unterminated string: a string must be closed by \'"\' on the same line',
-      "4:13: unexpected '1': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss')",
+      "4:13: unexpected '1': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test')",
     ]);
   });
 

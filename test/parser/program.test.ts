@@ -174,6 +174,32 @@ data Z ~ normal(0, 1)`),
     ]);
   });
 
+  it('test outputs, with and without a target, anywhere among the declarations', () => {
+    expect(lines('test ht = f(Xt) / sqrt(n)\ntest g = w, target = yt / 2\nmodel h = w test t2 = sum(w)')).toEqual([
+      'test ht = (/ (f Xt) (sqrt n))',
+      'test g = w, target=(/ yt 2)',
+      'model h = w',
+      'test t2 = (sum w)',
+    ]);
+  });
+
+  it('a test declaration spans from its keyword to the end of its target', () => {
+    const src = 'param w = 0\ntest ht = w * 2, target = 3';
+    const t = parseOk(src).decls[1]!;
+    expect(t.kind).toBe('test');
+    if (t.kind !== 'test') return;
+    expect(src.slice(t.span.start, t.span.end)).toBe('test ht = w * 2, target = 3');
+    expect(t.nameSpan).toMatchObject({ line: 2, col: 6, endCol: 7 });
+    expect(src.slice(t.target!.span.start, t.target!.span.end)).toBe('target = 3');
+    expect(src.slice(t.value.span.start, t.value.span.end)).toBe('w * 2');
+    const bare = parseOk('test g = (w)').decls[0]!;
+    expect(bare).toMatchObject({ kind: 'test', target: null, span: { col: 1, endCol: 12 } });
+  });
+
+  it('`test` is a whole-word keyword: tests and testing are names', () => {
+    expect(lines('param tests = 1\nmodel testing = tests')).toEqual(['param tests = 1', 'model testing = tests']);
+  });
+
   it('`loss square(v) = e` is a custom loss that happens to be called square', () => {
     const p = parseOk('loss square(v) = v');
     expect(p.decls[0]).toMatchObject({ kind: 'loss', form: 'custom', name: 'square', variable: 'v' });

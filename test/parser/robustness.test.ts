@@ -26,9 +26,10 @@ def f(x : [d]) {
 model h = f(X)
 loss R(v) = sum((v - y)^2) / (2 * n)
 loss square(target = -y^2)
+test g = f(X[1:]) / 2, target = y[1:]
 `;
 
-const pieces = ['(', ')', '[', ']', '{', '}', ',', '=', '~', ':', '..', ';', '+', '-', '^', '@', 'x', '1', '"s"', 'def', 'loss', 'for', 'in', '\n', '$', '"'];
+const pieces = ['(', ')', '[', ']', '{', '}', ',', '=', '~', ':', '..', ';', '+', '-', '^', '@', 'x', '1', '"s"', 'def', 'loss', 'test', 'for', 'in', '\n', '$', '"'];
 
 describe('the parser never throws and never half-succeeds', () => {
   it('on 600 random mutations of a valid program', () => {

@@ -71,5 +71,7 @@ export function decl(d: Decl): string {
       return d.form === 'square'
         ? `loss square(${d.named.map(named).join(', ')})`
         : `loss ${d.name}(${d.variable}) = ${sx(d.value)}`;
+    case 'test':
+      return `test ${d.name} = ${sx(d.value)}${d.target ? `, ${named(d.target)}` : ''}`;
   }
 }
