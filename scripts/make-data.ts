@@ -6,6 +6,10 @@
  *  - examples/y.npy  [16]     targets y = tanh(⟨β, x⟩) with β ~ N(0, I)
  *  - examples/a.npy  [64]     second-layer weights a ~ Unif[−1/√m, 1/√m] (Section 2)
  *  - examples/y.csv  [8]      targets of examples/deep.ntk
+ *  - examples/Xt.npy [8, 3]   held-out inputs of examples/meanfield-test.ntk, same law as X
+ *  - examples/yt.npy [8]      their targets, yt = tanh(⟨β, x⟩) with the same β
+ *
+ * New files draw after the old ones from the same stream, so adding one never changes another.
  */
 import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -37,4 +41,16 @@ saveNpy(out('a.npy'), { shape: [m], data: a });
 const y8 = new Float64Array(8);
 rng.fillNormal(y8, 0, 1);
 writeFileSync(out('y.csv'), '# targets of examples/deep.ntk, one per input\n' + Array.from(y8, (v) => v.toPrecision(17)).join('\n') + '\n');
-console.log('wrote examples/X.npy, y.npy, a.npy, y.csv');
+
+const nt = 8;
+const Xt = new Float64Array(nt * d);
+rng.fillNormal(Xt, 0, 1 / Math.sqrt(d));
+const yt = new Float64Array(nt);
+for (let r = 0; r < nt; r++) {
+  let s = 0;
+  for (let c = 0; c < d; c++) s += beta[c]! * Xt[r * d + c]!;
+  yt[r] = Math.tanh(s);
+}
+saveNpy(out('Xt.npy'), { shape: [nt, d], data: Xt });
+saveNpy(out('yt.npy'), { shape: [nt], data: yt });
+console.log('wrote examples/X.npy, y.npy, a.npy, y.csv, Xt.npy, yt.npy');

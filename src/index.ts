@@ -17,7 +17,7 @@ import { printGraph } from './ir/print.ts';
 import { jvp as jvpGraph } from './ad/jvp.ts';
 import { vjp as vjpGraph } from './ad/transpose.ts';
 
-export type { Model, ParamInfo, DataInfo, Loss } from './ir/model.ts';
+export type { Model, ParamInfo, DataInfo, Loss, TestInfo } from './ir/model.ts';
 export type { Program } from './parser/ast.ts';
 export { NtkError, formatDiagnostic, type Diagnostic } from './parser/diagnostics.ts';
 export { Graph, type NodeId } from './ir/graph.ts';

@@ -24,7 +24,7 @@ import { erf } from '../runtime/erf.ts';
 import { ELEMENTWISE } from './composites.ts';
 import { Graph, type NodeId } from './graph.ts';
 import { ShapeError } from './ops.ts';
-import type { DataInfo, Loss, Model, ParamInfo } from './model.ts';
+import type { DataInfo, Loss, Model, ParamInfo, TestInfo } from './model.ts';
 import { sameShape, shapeStr, sizeOf } from './shape.ts';
 
 /** A compile-time number. */
@@ -80,7 +80,7 @@ interface DefEntry {
 }
 
 interface GlobalEntry {
-  kind: 'dim' | 'const' | 'data' | 'param' | 'def' | 'model' | 'loss';
+  kind: 'dim' | 'const' | 'data' | 'param' | 'def' | 'model' | 'loss' | 'test';
   span: A.Span;
   value?: Val;
 }
@@ -148,6 +148,7 @@ class Elaborator {
       }
     let output: NodeId | null = null, outputName = '', outputSpan: A.Span | null = null;
     let lossDecl: A.LossDecl | null = null;
+    let test: TestInfo | null = null;
     for (const d of p.decls) {
       switch (d.kind) {
         case 'dim':
@@ -173,6 +174,11 @@ class Elaborator {
         case 'loss':
           if (lossDecl) this.err(d.span, 'a second loss: a file declares one loss');
           lossDecl = d;
+          break;
+        case 'test':
+          if (test !== null)
+            this.err(d.span, `a second test declaration '${d.name}': a file declares at most one (the first is '${test.name}' at line ${test.span.line})`);
+          test = this.test(d);
           break;
       }
     }
@@ -211,6 +217,7 @@ class Elaborator {
       outputName,
       outputShape: g.shape(output),
       loss,
+      test,
       constants: this.constants,
       nonSmooth,
       diagnostics: this.warnings,
@@ -221,7 +228,7 @@ class Elaborator {
   declare(name: string, kind: GlobalEntry['kind'], span: A.Span, value?: Val) {
     const prev = this.globals.get(name);
     if (prev) this.err(span, `'${name}' is already declared (as a ${prev.kind} at line ${prev.span.line})`);
-    if (BUILTIN_NAMES.includes(name) && kind !== 'model' && kind !== 'loss')
+    if (BUILTIN_NAMES.includes(name) && kind !== 'model' && kind !== 'loss' && kind !== 'test')
       this.err(span, `'${name}' is the name of a built-in function; choose another name`);
     this.globals.set(name, value === undefined ? { kind, span } : { kind, span, value });
   }
@@ -369,6 +376,43 @@ class Elaborator {
     return { kind: 'custom', v: vNode, value, span: d.span };
   }
 
+  // ------------------------------------------------------------------ test outputs
+
+  /**
+   * `test NAME = expr[, target = expr]`: elaborated like the model's expression (at top level,
+   * so defs map over the leading axes of held-out data), then flattened. It may use params,
+   * data, dims and consts only — not the model, the loss or itself, which have no value.
+   */
+  test(d: A.TestDecl): TestInfo {
+    const g = this.g;
+    this.declare(d.name, 'test', d.nameSpan);
+    const v = this.expr(d.value, new Map());
+    if (v.kind === 'num') this.err(d.value.span, `the test outputs '${d.name}' are a constant: they must depend on a parameter`);
+    const node = v.node;
+    const cone = g.cone([node]);
+    const paramNodes = new Set(this.params.map((q) => q.node));
+    for (const n of cone) {
+      const role = g.op(n) === 'input' ? g.attrs(n).role : undefined;
+      if (role !== undefined && role !== 'param' && role !== 'data')
+        this.err(d.value.span, `the test outputs '${d.name}' depend on '${g.attrs(n).name}' (a ${role}): they may use parameters, data, dims and consts only`);
+    }
+    if (!cone.some((n) => paramNodes.has(n)))
+      this.err(d.value.span, `the test outputs '${d.name}' do not depend on any parameter`);
+    const shape = g.shape(node);
+    const kt = sizeOf(shape);
+    let target: NodeId | null = null;
+    if (d.target) {
+      const t = this.toNode(this.expr(d.target.value, new Map()));
+      const ts = g.shape(t);
+      if (!sameShape(ts, shape) && ts.length !== 0)
+        this.err(d.target.value.span, `the test target has shape ${shapeStr(ts)} but the test outputs '${d.name}' have shape ${shapeStr(shape)}`);
+      if (g.cone([t]).some((n) => paramNodes.has(n)))
+        this.err(d.target.value.span, 'the test target must not depend on the parameters');
+      target = g.reshape(g.broadcast(t, shape), [kt]);
+    }
+    return { name: d.name, output: g.reshape(node, [kt]), shape, target, nonSmooth: g.hasNonSmooth([node]), span: d.span };
+  }
+
   // ------------------------------------------------------------------ expressions
 
   /** Evaluate to a compile-time number, or fail with `what` in the message. */
@@ -430,10 +474,12 @@ class Elaborator {
     const global = this.globals.get(e.name);
     if (global?.value) return global.value;
     if (global?.kind === 'def') this.err(e.span, `'${e.name}' is a function: call it, e.g. ${e.name}(x)`);
+    if (global?.kind === 'test') this.err(e.span, `'${e.name}' cannot be used in an expression (it names the test outputs)`);
     if (global) this.err(e.span, `'${e.name}' cannot be used in an expression (it is the ${global.kind})`);
     const later = this.program.decls.find(
       (d) => ('name' in d && d.name === e.name) || ((d.kind === 'dim' || d.kind === 'const') && d.bindings.some((b) => b.name === e.name)),
     );
+    if (later?.kind === 'loss') this.err(e.span, `'${e.name}' is the loss: it cannot be used in an expression`);
     if (later) this.err(e.span, `'${e.name}' is used before its declaration at line ${later.span.line}`);
     const names = [...locals.keys(), ...this.globals.keys()];
     this.err(e.span, `unknown name '${e.name}'`, suggest(e.name, names));

@@ -36,6 +36,25 @@ export type Loss =
   | { kind: 'square'; target: NodeId; span: Span }
   | { kind: 'custom'; v: NodeId; value: NodeId; span: Span };
 
+/**
+ * The model's outputs on held-out inputs, from `test NAME = expr[, target = expr]`: a function
+ * g: R^p → R^kt of the same weights as h (MATH.md §2, eq. 19: f_lin_t(x) = f_0(x) + ∇f_0(x)·ω_t).
+ * `output` is the flat vector g(w) (shape [kt]); `shape` the declared expression's shape;
+ * `target`, if given, a flat [kt] node of data and constants only.
+ */
+export interface TestInfo {
+  name: string;
+  /** g(w) flattened: shape [kt]. */
+  output: NodeId;
+  /** The shape of the test expression (kt = its size). */
+  shape: number[];
+  /** The target y_t flattened to [kt], or null when none is declared. */
+  target: NodeId | null;
+  /** True when g uses a non-smooth function (relu, abs, sign). */
+  nonSmooth: boolean;
+  span: Span;
+}
+
 export interface Model {
   file: string;
   source: string;
@@ -51,6 +70,8 @@ export interface Model {
   outputName: string;
   outputShape: number[];
   loss: Loss | null;
+  /** The outputs on held-out inputs (`test` declaration), or null when there is none. */
+  test: TestInfo | null;
   /** Values of all dims and consts after `--set` overrides. */
   constants: Map<string, number>;
   /** True when h uses a non-smooth function (relu, abs, sign). */

@@ -5,6 +5,10 @@
  * The Jacobian is computed in blocks of rows (reverse mode, k ≤ p) or of columns (forward
  * mode, p < k): one graph batched over a block of unit (co)tangents by `vmap`, its forward pass
  * cached across blocks, the block size chosen so that one block's buffers fit a memory budget.
+ *
+ * With a `test` declaration the same machinery serves the test outputs g: R^p → R^kt (the
+ * model on held-out inputs): `testOutput`, `testJvp`, `testJacobian`, and the cross kernel
+ * Dg(w)·Dh(w)ᵀ (kt × k), Θ̂(x, X) of MATH.md §2 eq. 19.
  */
 import { directional, gradLoss, hvpLoss, jvpFlat, vjpFlat, flatOutput, lossGraph } from '../ad/derivatives.ts';
 import { vmap } from '../ad/vmap.ts';
@@ -26,6 +30,9 @@ export interface JacobianOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** Which flat output a Jacobian is of: the model h (k outputs) or the test outputs g (kt). */
+type Which = 'h' | 'test';
+
 /** Refuses work whose result alone would not fit: size in bytes and what to try instead. */
 export class MemoryError extends Error {}
 
@@ -38,6 +45,8 @@ export class Evaluator {
   readonly backend: Backend;
   readonly k: number;
   readonly p: number;
+  /** Number of test outputs kt (0 when the model has no `test` declaration). */
+  readonly kt: number;
   private readonly plans = new Map<string, { plan: Plan; ins: NodeId[] }>();
   private readonly graphs = new Map<string, unknown>();
   /** Work done by the last `jacobian` call: floating-point operations, blocks, block size. */
@@ -48,6 +57,7 @@ export class Evaluator {
     this.backend = backend;
     this.k = sizeOf(model.outputShape);
     this.p = model.paramCount;
+    this.kt = model.test ? sizeOf(model.test.shape) : 0;
   }
 
   /** Bindings for every parameter (views into w) and data input, plus `extra`. */
@@ -119,6 +129,52 @@ export class Evaluator {
     return this.plan('target', [flat]).run(this.bindings(this.model.w0))[0]!;
   }
 
+  /** The flat test-output node g (shape [kt]); throws when the model declares no `test`. */
+  private testNode(): NodeId {
+    const t = this.model.test;
+    if (!t) throw new Error("the model declares no test outputs: add 'test NAME = expression'");
+    return t.output;
+  }
+
+  /**
+   * g(w) ∈ R^kt: the model's outputs on the held-out inputs of its `test` declaration.
+   * @example const g0 = ev.testOutput(model.w0); // f_0(x) for every test input x
+   */
+  testOutput(w: Float64Array): Float64Array {
+    const g = this.testNode();
+    return this.plan('test', [g]).run(this.bindings(w))[0]!;
+  }
+
+  /**
+   * Dg(w)·v ∈ R^kt (forward mode): how the test outputs move when the weights move along v.
+   * @example ev.testJvp(w0, deltaW) // ∇_θ f_0(x)·ω of eq. 19 for every test input x
+   */
+  testJvp(w: Float64Array, v: Float64Array): Float64Array {
+    const f = this.built('test-jvp', () => jvpFlat(this.model, this.testNode()));
+    return this.plan('test-jvp', [f.out], [f.v]).run(this.bindings(w, [[f.v, v]]))[0]!;
+  }
+
+  /**
+   * v ↦ Dg(w)·v at a fixed w (copied once): the forward pass runs on the first call only, each
+   * further call costs one tangent sweep. For predictions at many times of a flow.
+   */
+  testJvpAt(w: Float64Array): (v: Float64Array) => Float64Array {
+    const f = this.built('test-jvp', () => jvpFlat(this.model, this.testNode()));
+    const plan = this.plan('test-jvp-at', [f.out], [f.v]);
+    const bind = this.bindings(w.slice(), [[f.v, new Float64Array(this.p)]]);
+    return (v) => {
+      bind.set(f.v, v);
+      return plan.run(bind)[0]!;
+    };
+  }
+
+  /** The test target y_t (flattened, [kt]) of `test …, target = …`, or null when none. */
+  testTarget(): Float64Array | null {
+    const t = this.model.test;
+    if (!t || t.target === null) return null;
+    return this.plan('test-target', [t.target]).run(this.bindings(this.model.w0))[0]!;
+  }
+
   /** D^k h(w)[v1, …, vk] ∈ R^k for k = vs.length. */
   directional(w: Float64Array, vs: Float64Array[]): Float64Array {
     const key = `dir${vs.length}`;
@@ -152,14 +208,49 @@ export class Evaluator {
    * forward mode Dh·V for B unit tangents; both reuse the forward pass across blocks.
    */
   jacobian(w: Float64Array, opts: JacobianOptions = {}): Float64Array {
-    const { k, p } = this;
+    return this.jacobianOf('h', w, opts);
+  }
+
+  /**
+   * The Jacobian Dg(w) of the test outputs as a row-major kt×p array (same blocks and modes as
+   * `jacobian`; the mode is chosen by kt against p).
+   * @example const Jt = ev.testJacobian(model.w0); // row i is ∇_θ f_0(x_i)
+   */
+  testJacobian(w: Float64Array, opts: JacobianOptions = {}): Float64Array {
+    this.testNode();
+    return this.jacobianOf('test', w, opts);
+  }
+
+  /**
+   * The cross kernel Θ̂(x, X) = Dg(w)·Dh(w)ᵀ ∈ R^{kt×k} (row-major): entry (i, a) is
+   * ⟨∇g_i(w), ∇h_a(w)⟩, the empirical NTK between test output i and training output a
+   * (MATH.md §2, eq. 19). One GEMM of the two Jacobians; pass them if already computed.
+   * @example const C = ev.crossKernel(model.w0, { jacobian: J0 }); // kt × k
+   */
+  crossKernel(w: Float64Array, opts: JacobianOptions & { jacobian?: Float64Array; testJacobian?: Float64Array } = {}): Float64Array {
+    const { k, p, kt } = this;
+    this.testNode();
+    if (kt * k * 8 > MAX_RESULT_BYTES) throw new MemoryError(`the cross kernel has ${kt}×${k} entries: too large to hold`);
+    const J = opts.jacobian ?? this.jacobian(w, opts);
+    const Jt = opts.testJacobian ?? this.testJacobian(w, opts);
+    if (J.length !== k * p || Jt.length !== kt * p) throw new Error(`crossKernel: Jacobians of sizes ${J.length} and ${Jt.length}, expected ${k}×${p} and ${kt}×${p}`);
+    const C = new Float64Array(kt * k);
+    this.backend.gemm(false, true, kt, k, p, 1, Jt, 0, p, J, 0, p, 0, C, 0, k);
+    return C;
+  }
+
+  /** The Jacobian of the flat output `which` (h: k rows, test: kt rows) as a row-major array. */
+  private jacobianOf(which: Which, w: Float64Array, opts: JacobianOptions): Float64Array {
+    const p = this.p;
+    const k = which === 'h' ? this.k : this.kt;
+    const what = which === 'h' ? 'the Jacobian' : 'the test Jacobian';
     if (k * p * 8 > MAX_RESULT_BYTES)
-      throw new MemoryError(`the Jacobian has ${k}×${p} entries (${((k * p * 8) / 1024 ** 3).toFixed(1)} GB): too large to hold; use kernel-vector products or fewer outputs`);
+      throw new MemoryError(`${what} has ${k}×${p} entries (${((k * p * 8) / 1024 ** 3).toFixed(1)} GB): too large to hold; use kernel-vector products or fewer outputs`);
     const mode = opts.mode === 'forward' || (opts.mode !== 'reverse' && p < k) ? 'forward' : 'reverse';
     const rows = mode === 'reverse' ? k : p; // number of unit vectors to push through
-    const B = Math.min(rows, opts.blockSize ?? this.blockSize(mode, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET));
-    const { unit, out } = this.batched(mode, B);
-    const plan = this.plan(`jac-${mode}-${B}`, [out], [unit]);
+    const B = Math.min(rows, opts.blockSize ?? this.blockSize(which, mode, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET));
+    const { unit, out } = this.batched(which, mode, B);
+    const plan = this.plan(`${which === 'h' ? '' : 'test-'}jac-${mode}-${B}`, [out], [unit]);
     const E = new Float64Array(B * rows);
     const bind = this.bindings(w, [[unit, E]]);
     const J = new Float64Array(k * p);
@@ -177,11 +268,12 @@ export class Evaluator {
     return J;
   }
 
-  /** The graph Dhᵀ·U (reverse) or Dh·V (forward) batched over B unit vectors. */
-  private batched(mode: 'forward' | 'reverse', B: number): { unit: NodeId; out: NodeId } {
-    return this.built(`jac-${mode}-${B}`, () => {
+  /** The graph Dᵀ·U (reverse) or D·V (forward) of output `which`, batched over B unit vectors. */
+  private batched(which: Which, mode: 'forward' | 'reverse', B: number): { unit: NodeId; out: NodeId } {
+    return this.built(`${which === 'h' ? '' : 'test-'}jac-${mode}-${B}`, () => {
       const g = this.model.graph;
-      const f = mode === 'reverse' ? vjpFlat(this.model) : jvpFlat(this.model);
+      const of = which === 'h' ? flatOutput(this.model) : this.testNode();
+      const f = mode === 'reverse' ? vjpFlat(this.model, of) : jvpFlat(this.model, of);
       const single = 'u' in f ? f.u : f.v;
       const unit = g.fresh(mode === 'reverse' ? 'cotangent' : 'tangent', [B, g.shape(single)[0]!], 'E');
       const [out] = vmap(g, [f.out], new Map([[single, unit]]), [B]);
@@ -190,10 +282,10 @@ export class Evaluator {
   }
 
   /** The largest block whose plan stays within `budget` values (peak grows linearly in B). */
-  private blockSize(mode: 'forward' | 'reverse', budget: number): number {
-    const rows = mode === 'reverse' ? this.k : this.p;
+  private blockSize(which: Which, mode: 'forward' | 'reverse', budget: number): number {
+    const rows = mode === 'reverse' ? (which === 'h' ? this.k : this.kt) : this.p;
     const peak = (b: number) => {
-      const { unit, out } = this.batched(mode, b);
+      const { unit, out } = this.batched(which, mode, b);
       return compile(this.model.graph, [out], { varying: [unit], backend: this.backend }).peakValues;
     };
     const p1 = peak(1);
