@@ -33,6 +33,13 @@ export { flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, typ
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
+export {
+  linearizedTestPrediction,
+  linearizedTestPredictor,
+  crossKernelPrediction,
+  crossKernelInputs,
+  type CrossKernelInputs,
+} from './dynamics/predict.ts';
 export { parseProgram } from './parser/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export type { Backend } from './runtime/backend.ts';
