@@ -72,6 +72,31 @@ export function evaluate(model: Model, w: Float64Array = model.w0): Float64Array
 }
 
 /**
+ * g(w) ∈ R^kt: the test outputs of `test NAME = expr` (the model on held-out inputs, flattened),
+ * at w0 by default. Throws when the model declares no test outputs.
+ * @example evaluateTest(loadModel('examples/meanfield-test.ntk')) // f_0(x)/√n on each row of Xt
+ */
+export function evaluateTest(model: Model, w: Float64Array = model.w0): Float64Array {
+  return evaluator(model).testOutput(w);
+}
+
+/**
+ * The square loss on the held-out inputs, ½‖α·g(w) − y_t‖², for `test …, target = y_t`; null
+ * when the test declaration has no target (or there is none).
+ * @example testLoss(model, { alpha: 1 }) // ½ Σ_i (g_i(w0) − y_t,i)²
+ */
+export function testLoss(model: Model, opts: { alpha?: number; w?: Float64Array } = {}): number | null {
+  const ev = evaluator(model);
+  const yt = model.test ? ev.testTarget() : null;
+  if (!yt) return null;
+  const g = ev.testOutput(opts.w ?? model.w0);
+  const alpha = opts.alpha ?? 1;
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += (alpha * g[i]! - yt[i]!) ** 2;
+  return 0.5 * s;
+}
+
+/**
  * The Jacobian Dh(w) (k×p): row a is ∇h_a(w), columns in the flattened parameter order.
  * @example jacobian(model).data[a * model.paramCount + j] // ∂h_a/∂w_j
  */

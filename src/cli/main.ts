@@ -16,6 +16,8 @@ import {
   type FlowResult,
   gradientDescent,
   evaluate,
+  evaluateTest,
+  testLoss,
   formatDiagnostic,
   loadModel,
   loss,
@@ -90,6 +92,7 @@ function summaryHeader(m: Model): [string, string][] {
     ['model', `${m.outputName} : [${m.outputShape.join(', ')}]`],
     ['parameters', `${m.paramCount} (${m.params.map((q) => `${q.name}[${q.shape.join(',')}]`).join(', ')})`],
     ['outputs', String(m.outputShape.reduce((a, b) => a * b, 1))],
+    ...(m.test ? [['test outputs', `${m.test.name} : [${m.test.shape.join(', ')}] (${m.test.shape.reduce((a, b) => a * b, 1)})`] as [string, string]] : []),
   ];
 }
 
@@ -97,6 +100,8 @@ function warnings(m: Model): Diagnostic[] {
   const ds = [...m.diagnostics];
   if (m.nonSmooth)
     ds.push({ severity: 'warning', file: m.file, span: null, message: 'the model uses a non-smooth function (relu, abs or sign): second derivatives are zero almost everywhere and Lip(Dh) has no finite bound' });
+  if (m.test?.nonSmooth && !m.nonSmooth)
+    ds.push({ severity: 'warning', file: m.file, span: m.test.span, message: `the test outputs '${m.test.name}' use a non-smooth function (relu, abs or sign)` });
   return ds;
 }
 
@@ -112,7 +117,9 @@ const diagJson = (d: Diagnostic) => ({ severity: d.severity, message: d.message,
 function cmdCheck(file: string, o: Common) {
   const m = load(file, o);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
-  if (o.json) return emitJson({ ok: true, params: m.paramCount, outputs: k, diagnostics: warnings(m).map(diagJson) });
+  // testOutputs (kt) only when the model declares test outputs, so that other models' keys are unchanged.
+  const test = m.test ? { testOutputs: m.test.shape.reduce((a, b) => a * b, 1) } : {};
+  if (o.json) return emitJson({ ok: true, params: m.paramCount, outputs: k, ...test, diagnostics: warnings(m).map(diagJson) });
   printWarnings(m, o.json);
   out(`${file}: ok\n${table(summaryHeader(m))}`);
 }
@@ -125,9 +132,17 @@ function cmdEval(file: string, o: Common & { alpha?: string }) {
   const R0 = m.loss ? loss(m, { alpha }) : null;
   if (R0 !== null && !Number.isFinite(R0)) checkFinite('R0', [R0], m, 'check the loss and the target');
   const k = h.length;
-  if (o.json) return emitJson({ h: nest(h, m.outputShape), R0, alpha, params: m.paramCount, outputs: k });
+  // The test outputs g(w0) on held-out inputs, and their square loss ½‖α·g(w0) − y_t‖² with a target.
+  const g = m.test ? evaluateTest(m) : null;
+  if (g) checkFinite(`${m.test!.name}(w0)`, g, m, 'check the held-out data and the initial weights');
+  const tLoss = m.test ? testLoss(m, { alpha }) : null;
+  const test = m.test ? { testH: nest(g!, m.test.shape), testOutputs: g!.length, testLoss: tLoss } : {};
+  if (o.json) return emitJson({ h: nest(h, m.outputShape), R0, alpha, params: m.paramCount, outputs: k, ...test });
   printWarnings(m, o.json);
-  out(table([...summaryHeader(m), ['h(w0)', vector(h)], ['‖h(w0)‖', num(Math.hypot(...h))], ['R0', R0 === null ? 'no loss declared' : `${num(R0)}  (loss of α·h(w0), α = ${num(alpha)})`]]));
+  const testRows: [string, string][] = m.test
+    ? [[`${m.test.name}(w0)`, `${vector(g!)}  (test outputs)`], ...(tLoss === null ? [] : [['test loss', `${num(tLoss)}  (½‖α·${m.test.name}(w0) − target‖², α = ${num(alpha)})`] as [string, string]])]
+    : [];
+  out(table([...summaryHeader(m), ['h(w0)', vector(h)], ['‖h(w0)‖', num(Math.hypot(...h))], ['R0', R0 === null ? 'no loss declared' : `${num(R0)}  (loss of α·h(w0), α = ${num(alpha)})`], ...testRows]));
 }
 
 function cmdJacobian(file: string, o: Common & { mode?: string }) {
