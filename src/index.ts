@@ -146,6 +146,7 @@ export function ntk(model: Model, w: Float64Array = model.w0, opts: JacobianOpti
 export function printModel(model: Model, opts: { derivative?: boolean } = {}): string {
   const g = model.graph;
   const roots: [string, number][] = [[model.outputName, model.output]];
+  if (model.test) roots.push([model.test.name, model.test.output]);
   if (opts.derivative) {
     // Tangents named after the parameters (dw for w), the cotangent u shaped like the output.
     const tangents = new Map(model.params.map((q) => [q.node, g.input(`d${q.name}`, 'tangent', q.shape)]));

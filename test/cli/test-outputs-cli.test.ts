@@ -53,6 +53,15 @@ describe('eval', () => {
   });
 });
 
+describe('print', () => {
+  it('prints the test outputs after the model', async () => {
+    const r = await ntk('print', 'examples/meanfield-test.ntk');
+    expect(r.stdout).toBe(
+      'h = 0.03125*sum(a*(0.5 + 0.5*tanh(4*X @ Uᵀ)), axes=[1])\nht = 0.03125*sum(a*(0.5 + 0.5*tanh(4*Xt @ Uᵀ)), axes=[1])\n',
+    );
+  });
+});
+
 describe('check', () => {
   it('--json counts the test outputs', async () => {
     const r = await ntk('check', 'examples/meanfield-test.ntk', '--json');
