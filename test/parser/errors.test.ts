@@ -60,6 +60,8 @@ describe('syntax errors: one message each', () => {
     ['test g = w, target y', ["1:20: expected '=' after 'target', found 'y'"]],
     ['test g = w, target =\nmodel h = w', ["1:21: expected an expression after '='"]],
     ['test g = w, 3', ["1:13: expected a name after ',', found '3'"]],
+    ['model h = f(X\ntest g = f(Xt)', ["1:14: expected ')' to close the call of 'f'"]],
+    ['loss R(v)\ntest g = w', ["1:10: expected '=' after ')', found keyword 'test'"]],
     ['test g = w target = 1', [
       "1:12: unexpected 'target': expected a declaration ('dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test')",
     ]],
