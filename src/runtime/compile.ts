@@ -16,6 +16,7 @@ import { isBinary, isUnary, type Attrs, type Op } from '../ir/ops.ts';
 import { shapeStr } from '../ir/shape.ts';
 import type { Backend } from './backend.ts';
 import { defaultBackend } from './backends.ts';
+import { canFuse, findClusters, fusedKernel, type Cluster, type FusedKernel } from './fuse.ts';
 
 interface Instr {
   node: NodeId;
@@ -26,6 +27,9 @@ interface Instr {
   ins: number[];
   inShapes: number[][];
   out: number;
+  /** A fused elementwise cluster rooted at `node` (ins: its leaves), and its work. */
+  fused?: FusedKernel;
+  fusedFlops?: number;
 }
 
 interface Phase {
@@ -36,6 +40,13 @@ export interface CompileOptions {
   /** Inputs that change between runs; nodes that depend on none of them are cached. */
   varying?: NodeId[];
   backend?: Backend;
+  /** Fuse chains of elementwise ops into generated loops (default: on, unless NTK_FUSE=0). */
+  fuse?: boolean;
+}
+
+/** Fusion is on by default; NTK_FUSE=0 turns it off (to compare against the reference path). */
+function fuseByDefault(): boolean {
+  return typeof process === 'undefined' || process.env.NTK_FUSE !== '0';
 }
 
 /** A value bound to an input node: its data, row-major, of the input's size. */
@@ -78,13 +89,34 @@ export class Plan {
     const storageOf = new Map<NodeId, NodeId>();
     for (const n of cone) storageOf.set(n, g.op(n) === 'reshape' ? storageOf.get(g.args(n)[0]!)! : n);
 
-    // Last reader of each storage, per phase order (pre nodes first, then main).
+    // Pre nodes first, then main: still a topological order (pre never reads main).
     const order = [...cone.filter((n) => !dependsOnVarying.has(n)), ...cone.filter((n) => dependsOnVarying.has(n))];
     const position = new Map(order.map((n, k) => [n, k]));
+
+    // ---- fusion: a cluster's members other than its root are not scheduled; the root reads
+    // the cluster's leaves. `argsOf` is what each scheduled node reads from buffers.
+    const clusterOf = new Map<NodeId, Cluster>();
+    const inCluster = new Set<NodeId>();
+    if ((opts.fuse ?? fuseByDefault()) && canFuse()) {
+      const uses = new Map<NodeId, number>();
+      for (const n of cone) for (const a of g.args(n)) uses.set(a, (uses.get(a) ?? 0) + 1);
+      for (const c of findClusters(g, order, uses, new Set(outputs), (n) => dependsOnVarying.has(n))) {
+        clusterOf.set(c.members[c.members.length - 1]!, c);
+        for (const m of c.members) inCluster.add(m);
+      }
+    }
+    const argsOf = (n: NodeId): readonly NodeId[] => clusterOf.get(n)?.leaves ?? g.args(n);
+    // A constant read only by clusters is inlined there: it needs no buffer.
+    const readConsts = new Set<NodeId>(outputs);
+    for (const n of cone) if (!inCluster.has(n) || clusterOf.has(n)) for (const a of argsOf(n)) readConsts.add(a);
+    const scheduled = (n: NodeId) => (!inCluster.has(n) || clusterOf.has(n)) && (g.op(n) !== 'const' || readConsts.has(n));
+
+    // Last reader of each storage, per phase order.
     const lastUse = new Map<NodeId, number>();
     const pinned = new Set<NodeId>(); // storages that must survive the whole run
     for (const n of order) {
-      for (const a of g.args(n)) {
+      if (!scheduled(n)) continue;
+      for (const a of argsOf(n)) {
         const s = storageOf.get(a)!;
         lastUse.set(s, Math.max(lastUse.get(s) ?? -1, position.get(n)!));
         // A fixed value read by the varying phase must survive between runs.
@@ -114,6 +146,7 @@ export class Plan {
     // Inputs are written when a run starts, before any instruction: their buffers are their own.
     for (const n of order) if (g.op(n) === 'input') bufOf.set(n, allocate(g.sizeOf(n)));
     for (const n of order) {
+      if (!scheduled(n)) continue;
       const op = g.op(n);
       const s = storageOf.get(n)!;
       if (s !== n) {
@@ -122,19 +155,25 @@ export class Plan {
         bufOf.set(n, allocate(g.sizeOf(n)));
       }
       if (op !== 'input' && op !== 'reshape') {
+        const args = argsOf(n);
         const instr: Instr = {
           node: n,
           op,
           attrs: g.attrs(n),
           shape: g.shape(n),
-          ins: g.args(n).map((a) => bufOf.get(a)!),
-          inShapes: g.args(n).map((a) => g.shape(a)),
+          ins: args.map((a) => bufOf.get(a)!),
+          inShapes: args.map((a) => g.shape(a)),
           out: bufOf.get(n)!,
         };
+        const cluster = clusterOf.get(n);
+        if (cluster) {
+          instr.fused = fusedKernel(g, cluster);
+          instr.fusedFlops = cluster.members.reduce((f, m) => f + (g.op(m) === 'broadcast' ? 0 : g.sizeOf(m)), 0);
+        }
         (dependsOnVarying.has(n) ? main : pre).push(instr);
       }
       // Release the storages whose last reader was n.
-      for (const a of new Set(g.args(n).map((x) => storageOf.get(x)!))) {
+      for (const a of new Set(argsOf(n).map((x) => storageOf.get(x)!))) {
         if (lastUse.get(a) === position.get(n) && !pinned.has(a)) {
           const b = bufOf.get(a)!;
           const size = sizes[b]!;
@@ -200,7 +239,9 @@ export class Plan {
       const out = bufs[ins.out]!;
       const x = ins.ins.map((b) => bufs[b]!);
       const op = ins.op;
-      if (isUnary(op)) {
+      if (ins.fused) {
+        ins.fused(x, out);
+      } else if (isUnary(op)) {
         k.unary(op, x[0]!, out, out.length);
       } else if (isBinary(op)) {
         k.binary(op, x[0]!, ins.inShapes[0]!, x[1]!, ins.inShapes[1]!, out, ins.shape);
@@ -245,6 +286,7 @@ export class Plan {
 }
 
 function instrFlops(i: Instr): number {
+  if (i.fusedFlops !== undefined) return i.fusedFlops;
   if (i.op === 'matmul') {
     const a = i.inShapes[0]!;
     const K = a[a.length - 1]!;

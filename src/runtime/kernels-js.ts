@@ -20,7 +20,7 @@ import { erf } from './erf.ts';
  * Strides of an operand of shape `shape` broadcast (numpy rules) to `outShape`: the row-major
  * stride on the axes it has, 0 on the axes it lacks or has as size 1.
  */
-function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
+export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
   const lead = outShape.length - shape.length;
   const own = stridesOf(shape);
   const s = new Array<number>(outShape.length);
@@ -43,7 +43,7 @@ interface Coalesced {
  * iteration order and the offsets visited are unchanged; there are just fewer, longer axes.
  * An empty `dims` means a single element.
  */
-function coalesce(dims: readonly number[], strides: readonly (readonly number[])[]): Coalesced {
+export function coalesce(dims: readonly number[], strides: readonly (readonly number[])[]): Coalesced {
   const outDims: number[] = [];
   const outStrides: number[][] = strides.map(() => []);
   for (let i = 0; i < dims.length; i++) {

@@ -1,0 +1,242 @@
+/**
+ * Elementwise fusion: a chain of elementwise nodes (unary, binary, broadcast, constants) that
+ * feeds one consumer is computed in one loop, without writing the intermediates to memory. The
+ * root of a cluster may also be a `sum` over some axes of an elementwise body (a fused reduction).
+ *
+ * Why: the gradient of a network is mostly elementwise work on [n, m] arrays (σ(z), σ'(z), the
+ * products with a and with the cotangent); one pass per op reads and writes every intermediate,
+ * so the run time is memory traffic and per-call overhead, not arithmetic. One generated loop
+ * per cluster reads each leaf once and writes the root once.
+ *
+ * A cluster is chosen on the graph (`findClusters`) and compiled to a JavaScript function
+ * specialized to its shapes (`fusedKernel`): nested loops over the output's coalesced axes, one
+ * pointer per leaf advancing by the leaf's broadcast stride, the members' values as local
+ * constants. The arithmetic of every op is the reference kernel's (`kernels-js.ts`), scalar by
+ * scalar, so a fused plan agrees with the unfused one up to rounding in `pow`'s fast paths and in
+ * the order of summation.
+ *
+ * Invariants of a cluster (checked by `findClusters`):
+ *  - every member other than the root has the root body's shape, is used only by members, is not
+ *    a plan output, and is in the same phase (fixed/varying) as the root;
+ *  - a leaf (a value read from a buffer) broadcasts to the body's shape;
+ *  - constants are inlined as literals: never members, never leaves.
+ */
+import type { Graph, NodeId } from '../ir/graph.ts';
+import { isBinary, isUnary, type BinaryOp, type Op, type UnaryOp } from '../ir/ops.ts';
+import { stridesOf } from '../ir/shape.ts';
+import { erf } from './erf.ts';
+import { broadcastStrides, coalesce } from './kernels-js.ts';
+
+export interface Cluster {
+  /** The members in topological order; the last is the root. */
+  members: NodeId[];
+  /** The values read from buffers, in the order the kernel takes them. */
+  leaves: NodeId[];
+  /** The shape the elementwise body is computed over (the root's, or the summed input's). */
+  bodyShape: number[];
+}
+
+/** Ops a cluster may contain besides its root (constants are not members: they are inlined). */
+const isElementwise = (op: Op) => isUnary(op) || isBinary(op) || op === 'broadcast';
+
+/**
+ * Clusters of the nodes of `schedule` (topological order). A cluster is returned only when it
+ * saves at least one pass over memory (two or more non-constant members).
+ *
+ * @param uses    number of readers of each node within the plan
+ * @param outputs nodes whose values must be materialized (plan outputs, inputs of other phases)
+ * @param phase   a key per node; members share their root's
+ */
+export function findClusters(
+  g: Graph, schedule: readonly NodeId[], uses: ReadonlyMap<NodeId, number>,
+  outputs: ReadonlySet<NodeId>, phase: (n: NodeId) => boolean,
+): Cluster[] {
+  const position = new Map(schedule.map((n, i) => [n, i]));
+  const taken = new Set<NodeId>();
+  const clusters: Cluster[] = [];
+  for (let i = schedule.length - 1; i >= 0; i--) {
+    const root = schedule[i]!;
+    const op = g.op(root);
+    if (taken.has(root) || !(isUnary(op) || isBinary(op) || op === 'sum')) continue;
+    const bodyShape = op === 'sum' ? g.shape(g.args(root)[0]!) : g.shape(root);
+    const members = new Set<NodeId>([root]);
+    // Users counted inside the cluster; a candidate joins once all its users are members.
+    const inside = new Map<NodeId, number>();
+    const candidates: NodeId[] = [];
+    const visit = (n: NodeId) => {
+      for (const a of new Set(g.args(n))) {
+        if (g.op(a) === 'const') continue;
+        const times = g.args(n).filter((x) => x === a).length;
+        inside.set(a, (inside.get(a) ?? 0) + times);
+        candidates.push(a);
+      }
+    };
+    visit(root);
+    // Members are added latest-first, so every user of a candidate that could join already has.
+    for (;;) {
+      let best = -1, bestPos = -1;
+      for (let c = 0; c < candidates.length; c++) {
+        const p = position.get(candidates[c]!) ?? -1;
+        if (p > bestPos) (bestPos = p), (best = c);
+      }
+      if (best < 0) break;
+      const a = candidates[best]!;
+      candidates.splice(best, 1);
+      if (members.has(a) || taken.has(a) || !position.has(a)) continue;
+      const aop = g.op(a);
+      const joins =
+        isElementwise(aop) &&
+        sameShape(g.shape(a), bodyShape) &&
+        !outputs.has(a) &&
+        phase(a) === phase(root) &&
+        inside.get(a) === uses.get(a);
+      if (!joins) continue;
+      members.add(a);
+      visit(a);
+    }
+    const ordered = [...members].sort((x, y) => position.get(x)! - position.get(y)!);
+    const work = ordered.filter((n) => g.op(n) !== 'broadcast').length;
+    if (work < 2) continue;
+    const leaves: NodeId[] = [];
+    for (const n of ordered)
+      for (const a of g.args(n)) if (!members.has(a) && g.op(a) !== 'const' && !leaves.includes(a)) leaves.push(a);
+    for (const n of ordered) taken.add(n);
+    clusters.push({ members: ordered, leaves, bodyShape: [...bodyShape] });
+  }
+  return clusters;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** A JavaScript literal that evaluates to exactly `v`. */
+function literal(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return 'Infinity';
+  if (v === -Infinity) return '(-Infinity)';
+  if (Object.is(v, -0)) return '(-0)';
+  return v < 0 ? `(${String(v)})` : String(v);
+}
+
+/** The scalar code of each unary op, over a variable name: the reference kernel's arithmetic. */
+const UNARY_CODE: Record<UnaryOp, (x: string) => string> = {
+  neg: (x) => `-${x}`,
+  exp: (x) => `Math.exp(${x})`,
+  log: (x) => `Math.log(${x})`,
+  sin: (x) => `Math.sin(${x})`,
+  cos: (x) => `Math.cos(${x})`,
+  tanh: (x) => `Math.tanh(${x})`,
+  erf: (x) => `erf(${x})`,
+  softplus: (x) => `(${x} > 0 ? ${x} + Math.log1p(Math.exp(-${x})) : Math.log1p(Math.exp(${x})))`,
+  sign: (x) => `Math.sign(${x})`,
+};
+
+/** The scalar code of each binary op; `cb` is b's value when b is a constant. */
+const BINARY_CODE: Record<BinaryOp, (a: string, b: string, cb: number | undefined) => string> = {
+  add: (a, b) => `${a} + ${b}`,
+  sub: (a, b) => `${a} - ${b}`,
+  mul: (a, b) => `${a} * ${b}`,
+  div: (a, b) => `${a} / ${b}`,
+  // The fast paths of kernels-js' binaryScalarB.
+  pow: (a, b, cb) =>
+    cb === 2 ? `${a} * ${a}`
+    : cb === 0.5 ? `Math.sqrt(${a})`
+    : cb === 1 ? a
+    : cb === -1 ? `1 / ${a}`
+    : cb === 3 ? `${a} * ${a} * ${a}`
+    : `Math.pow(${a}, ${b})`,
+};
+
+export type FusedKernel = (ins: readonly Float64Array[], out: Float64Array) => void;
+
+const kernelCache = new Map<string, FusedKernel>();
+let codegenAvailable: boolean | null = null;
+
+/** Whether this JavaScript engine may compile generated code (a browser's CSP may forbid it). */
+export function canFuse(): boolean {
+  if (codegenAvailable === null) {
+    try {
+      codegenAvailable = new Function('return 1')() === 1;
+    } catch {
+      codegenAvailable = false;
+    }
+  }
+  return codegenAvailable;
+}
+
+/**
+ * The generated kernel of a cluster: `kernel(leafBuffers, out)` writes the root's value.
+ *
+ * @example
+ *   // c = tanh(x) * y with x: [2, 3], y: [3] — one loop, y read with stride 0 along axis 0
+ *   const [cl] = findClusters(g, schedule, uses, new Set([c]), () => true);
+ *   fusedKernel(g, cl)([x, y], out);
+ */
+export function fusedKernel(g: Graph, cluster: Cluster): FusedKernel {
+  const { members, leaves, bodyShape } = cluster;
+  const root = members[members.length - 1]!;
+  const isSum = g.op(root) === 'sum';
+  // Operands of the loop nest: the output (written) and each leaf (read), strides over bodyShape.
+  let outStrides: number[];
+  if (isSum) {
+    const axes = new Set(g.attrs(root).axes!);
+    const kept = stridesOf(g.shape(root));
+    let k = 0;
+    outStrides = bodyShape.map((_, i) => (axes.has(i) ? 0 : kept[k++]!));
+  } else {
+    outStrides = stridesOf(bodyShape);
+  }
+  const { dims, strides } = coalesce(bodyShape, [outStrides, ...leaves.map((l) => broadcastStrides(g.shape(l), bodyShape))]);
+  if (dims.length === 0) dims.push(1), strides.forEach((s) => s.push(0));
+  const r = dims.length;
+  const lines: string[] = [];
+  const ptr = (o: number, level: number) => `p${o}_${level}`;
+  lines.push(...leaves.map((_, j) => `const x${j} = ins[${j}];`));
+  if (isSum) lines.push('out.fill(0);');
+  // A scalar operand (all strides 0) is loaded once; the others get a pointer per loop level.
+  const scalar = strides.map((s) => s.every((x) => x === 0));
+  leaves.forEach((_, j) => scalar[j + 1] && lines.push(`const v${j} = x${j}[0];`));
+  const moving = strides.map((_, o) => o).filter((o) => !scalar[o] || o === 0);
+  const names = new Map<NodeId, string>();
+  leaves.forEach((l, j) => names.set(l, `v${j}`));
+  const name = (x: NodeId) => (g.op(x) === 'const' ? literal(g.attrs(x).value!) : names.get(x)!);
+  const body: string[] = [];
+  for (const n of members) {
+    const op = g.op(n);
+    if (op === 'broadcast') {
+      names.set(n, name(g.args(n)[0]!));
+      continue;
+    }
+    if (n === root && isSum) {
+      body.push(`out[${ptr(0, r - 1)}] += ${name(g.args(n)[0]!)};`);
+      continue;
+    }
+    const v = `t${n}`;
+    const [a, b] = g.args(n).map(name);
+    const code = isUnary(op) ? UNARY_CODE[op](a!) : BINARY_CODE[op as BinaryOp](a!, b!, g.constValue(g.args(n)[1]!));
+    body.push(`const ${v} = ${code};`);
+    names.set(n, v);
+  }
+  if (!isSum) body.push(`out[${ptr(0, r - 1)}] = ${name(root)};`);
+  // Loop nest: level L advances each moving pointer by its stride on axis L.
+  let indent = '';
+  for (let L = 0; L < r; L++) {
+    const init = moving.map((o) => `${ptr(o, L)} = ${L === 0 ? '0' : ptr(o, L - 1)}`).join(', ');
+    const step = moving.filter((o) => strides[o]![L] !== 0).map((o) => `${ptr(o, L)} += ${strides[o]![L]}`);
+    lines.push(`${indent}for (let i${L} = 0, ${init}; i${L} < ${dims[L]}; i${L}++${step.length ? ', ' + step.join(', ') : ''}) {`);
+    indent += '  ';
+    if (L === r - 1) {
+      for (let j = 0; j < leaves.length; j++) if (!scalar[j + 1]) lines.push(`${indent}const v${j} = x${j}[${ptr(j + 1, L)}];`);
+      lines.push(...body.map((s) => indent + s));
+    }
+  }
+  for (let L = r - 1; L >= 0; L--) lines.push(`${' '.repeat(2 * L)}}`);
+  const source = lines.join('\n');
+  let kernel = kernelCache.get(source);
+  if (!kernel) {
+    kernel = new Function('erf', `return function fused(ins, out) {\n${source}\n};`)(erf) as FusedKernel;
+    kernelCache.set(source, kernel);
+  }
+  return kernel;
+}
