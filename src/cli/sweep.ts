@@ -162,11 +162,11 @@ export function defaultWorkers(): number {
 
 /** A readable table of the rows and the fits. */
 export function formatSweep(outcome: SweepOutcome, setNames: string[]): string {
-  const head = [...setNames, 'α', 'T', 'T/α', 'E(T)', 'Thm 1.2', 'κ', '‖Δw‖', 's'];
+  const head = [...setNames, 'α', 'T', 'T/α', 'E(T)', 'Thm 1.2', 'sharp', 'κ', '‖Δw‖', 's'];
   const rows = outcome.rows.map((r) => [
     ...setNames.map((n) => num(r.set[n]!)),
     num(r.alpha), num(r.T), num(r.T / r.alpha), num(r.error),
-    r.bound === null ? '–' : num(r.bound), r.kappa === null ? '–' : num(r.kappa),
+    r.bound === null ? '–' : num(r.bound), r.sharpBound === null ? '–' : num(r.sharpBound), r.kappa === null ? '–' : num(r.kappa),
     num(r.weightChange), r.seconds.toFixed(2),
   ]);
   const width = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));

@@ -20,7 +20,11 @@ export interface SweepRow extends GridPoint {
   kappa: number | null;
   error: number;
   errorAccuracy: number | null;
+  /** Theorem 1.2: min(6κ√R0, √(8R0)). */
   bound: number | null;
+  /** Theorem 1.2's sharper form from its proof: min(2κ + 3κ², 2)·√(2R0). */
+  sharpBound: number | null;
+  /** Proposition 1.1: T·Lip(h)²·κ·√R0. */
   chizatBound: number | null;
   weightChange: number;
   linWeightChange: number;
@@ -84,7 +88,7 @@ export function fitLogLog(x: number[], y: number[]): SlopeFit | null {
   return { slope, stderr, intercept, n };
 }
 
-const COLUMNS: (keyof SweepRow)[] = ['alpha', 'T', 'R0', 'kappa', 'error', 'errorAccuracy', 'bound', 'chizatBound', 'weightChange', 'linWeightChange', 'loss', 'linLoss', 'seconds'];
+const COLUMNS: (keyof SweepRow)[] = ['alpha', 'T', 'R0', 'kappa', 'error', 'errorAccuracy', 'bound', 'sharpBound', 'chizatBound', 'weightChange', 'linWeightChange', 'loss', 'linLoss', 'seconds'];
 
 /** Rows as CSV: a `# ntk sweep <fingerprint>` line, a header, one line per row (full precision). */
 export function toCsv(rows: SweepRow[], setNames: string[], fingerprint: string): string {
@@ -176,6 +180,7 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
     error: r.error,
     errorAccuracy: r.errorAccuracy,
     bound: r.bounds.theorem12.value,
+    sharpBound: r.bounds.theorem12Sharp.value,
     chizatBound: r.bounds.prop11.value,
     weightChange: r.weightChange,
     linWeightChange: r.linWeightChange,
