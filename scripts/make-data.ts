@@ -8,6 +8,9 @@
  *  - examples/y.csv  [8]      targets of examples/deep.ntk
  *  - examples/Xt.npy [8, 3]   held-out inputs of examples/meanfield-test.ntk, same law as X
  *  - examples/yt.npy [8]      their targets, yt = tanh(⟨β, x⟩) with the same β
+ *  - examples/U.npy  [64, 3]  the first-layer weights that examples/meanfield.ntk draws for
+ *                             `param U ~ uniform(−1/√m, 1/√m)` at --seed 0 (same stream), so that
+ *                             examples/meanfield-centered.ntk starts from the same w0
  *
  * New files draw after the old ones from the same stream, so adding one never changes another.
  */
@@ -15,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { saveNpy } from '../src/io/data.ts';
-import { Rng } from '../src/io/rng.ts';
+import { deriveSeed, Rng } from '../src/io/rng.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const out = (name: string) => resolve(root, 'examples', name);
@@ -53,4 +56,9 @@ for (let r = 0; r < nt; r++) {
 }
 saveNpy(out('Xt.npy'), { shape: [nt, d], data: Xt });
 saveNpy(out('yt.npy'), { shape: [nt], data: yt });
-console.log('wrote examples/X.npy, y.npy, a.npy, y.csv, Xt.npy, yt.npy');
+
+// The elaborator's own stream for `param U` at seed 0 (elaborate.ts: deriveSeed(seed, kind, name)).
+const U = new Float64Array(m * d);
+new Rng(deriveSeed(0, 'param', 'U')).fillUniform(U, -1 / Math.sqrt(m), 1 / Math.sqrt(m));
+saveNpy(out('U.npy'), { shape: [m, d], data: U });
+console.log('wrote examples/X.npy, y.npy, a.npy, y.csv, Xt.npy, yt.npy, U.npy');
