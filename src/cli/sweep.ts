@@ -162,10 +162,12 @@ export function defaultWorkers(): number {
 
 /** A readable table of the rows and the fits. */
 export function formatSweep(outcome: SweepOutcome, setNames: string[]): string {
-  const head = [...setNames, 'α', 'T', 'T/α', 'E(T)', 'Thm 1.2', 'sharp', 'κ', '‖Δw‖', 's'];
+  // R0 = R(α·h(w0)) changes with α unless h(w0) = 0; shown unless it is itself a grid axis.
+  const withR0 = !setNames.includes('R0');
+  const head = [...setNames, 'α', 'T', 'T/α', ...(withR0 ? ['R0'] : []), 'E(T)', 'Thm 1.2', 'sharp', 'κ', '‖Δw‖', 's'];
   const rows = outcome.rows.map((r) => [
     ...setNames.map((n) => num(r.set[n]!)),
-    num(r.alpha), num(r.T), num(r.T / r.alpha), num(r.error),
+    num(r.alpha), num(r.T), num(r.T / r.alpha), ...(withR0 ? [num(r.R0)] : []), num(r.error),
     r.bound === null ? '–' : num(r.bound), r.sharpBound === null ? '–' : num(r.sharpBound), r.kappa === null ? '–' : num(r.kappa),
     num(r.weightChange), r.seconds.toFixed(2),
   ]);

@@ -11,7 +11,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { directionalDerivative, evaluate, jacobian, loadModel } from '../../src/index.ts';
 import { loadArray } from '../../src/io/data.ts';
-import { fitLogLog, type SweepRow } from '../../src/dynamics/sweep.ts';
+import { fitLogLog, type SlopeFit, type SweepRow } from '../../src/dynamics/sweep.ts';
 import { ntk } from '../cli/run-cli.ts';
 
 /** The documented constants: Lip(Dh) ≤ 2.16 on the ball of radius 1. */
@@ -40,11 +40,12 @@ function closedFormLipDh(rho: number): number {
 
 describe('example 2: Corollary 2.2 on the mean-field network', () => {
   let rows: SweepRow[];
+  let fitTime: SlopeFit;
   let code: number;
   beforeAll(async () => {
     const r = await ntk(...COROLLARY, '--json');
     code = r.code;
-    rows = (JSON.parse(r.stdout) as { rows: SweepRow[] }).rows;
+    ({ rows, fitTime } = JSON.parse(r.stdout) as { rows: SweepRow[]; fitTime: SlopeFit });
   });
 
   it('the centered network has meanfield.ntk\'s w0 and Jacobian, and h(w0) = 0', () => {
@@ -103,6 +104,12 @@ describe('example 2: Corollary 2.2 on the mean-field network', () => {
     const C = Math.max(...lazy.filter((q) => q.alpha <= 16).map(ratio));
     expect(C).toBeLessThan(0.02);
     for (const q of lazy.filter((q) => q.alpha > 16)) expect(ratio(q)).toBeLessThanOrEqual(C);
+    // E falls at least as fast as T/α (the sweep's fit mixes E ∝ 1/α with E ∝ T^1.4–1.6: 1.475 here)
+    expect(fitTime.slope - 2 * fitTime.stderr!).toBeGreaterThan(1);
+    // Theorem 1.2's C = 6·Lip(Dh)·R0 is thousands of times above the measured E/(T/α) for T ≤ α
+    const measured = Math.max(...rows.filter((q) => q.T <= q.alpha).map((q) => q.error / (q.T / q.alpha)));
+    expect(measured).toBeLessThan(1e-3);
+    expect(6 * LIP_DH * rows[0]!.R0 / measured).toBeGreaterThan(1000);
   });
 
   it('the lazy limit: at fixed T, E(T) ∝ 1/α as α grows', () => {
