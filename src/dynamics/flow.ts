@@ -21,7 +21,7 @@ import { ntkFromJacobian } from '../nth/ntk.ts';
 import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { solve, type SolveResult } from './solvers/index.ts';
-import { phiScalar, solveEtd, type PhiOperator } from './solvers/etd.ts';
+import { solveEtd, type LowRankOps, type LowRankStiff } from './solvers/etd.ts';
 
 export type FlowMethod = 'auto' | 'exponential' | 'dopri5' | 'dop853' | 'rosenbrock';
 
@@ -72,11 +72,15 @@ export interface FlowResult {
   bounds: BoundsReport;
   trajectory: FlowPoint[];
   method: Exclude<FlowMethod, 'auto'>;
-  stats: SolveResult['stats'];
+  /** Solver work; `jacobians` counts the refreshes of the exponential method's Gauss–Newton part. */
+  stats: SolveResult['stats'] & { jacobians: number };
   stiffness: SolveResult['stiffness'];
   kernel: { lambdaMin: number; lambdaMax: number; clipped: number; indefinite: boolean };
   warnings: string[];
 }
+
+/** λmax(K0)·T above which 'auto' integrates with the exponential method. */
+const STIFF_AUTO = 200;
 
 /** A numerical fault in a flow: what happened, when, and what to try. */
 export class FlowError extends Error {}
@@ -119,26 +123,37 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   ev.backend.gemm(true, false, p, k, k, 1, J0, 0, p, spectrum.vectors, 0, k, 0, B, 0, k);
   const lambda = spectrum.values;
   const q = lin.eigenCoordinates;
-  const coef = new Float64Array(k);
-  /** out = B·(f(λ) ⊙ q)·scale. */
-  const alongB = (f: (l: number) => number, scale: number, out: Float64Array) => {
-    for (let j = 0; j < k; j++) coef[j] = f(lambda[j]!) * q[j]! * scale;
-    ev.backend.gemm(false, false, p, 1, k, 1, B, 0, k, coef, 0, 1, 0, out, 0, 1);
+  // The linearized flow at time t, both in one pass over B (p × 2, row-major; the last t cached:
+  // the stages of a step share their times):
+  //   w̄(t) − w0 = (1/α) J0ᵀ c(t), c(t) = ∫₀ᵗ r̄      (column 0, the shift)
+  //   dw̄/dt     = (1/α) J0ᵀ r̄(t)                      (column 1, the velocity)
+  const coef2 = new Float64Array(2 * k), lin2 = new Float64Array(2 * p);
+  let lin2Time = NaN;
+  const linAt = (t: number) => {
+    if (t === lin2Time) return lin2;
+    for (let j = 0; j < k; j++) {
+      const l = lambda[j]!;
+      coef2[2 * j] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
+      coef2[2 * j + 1] = (Math.exp(-l * t) * q[j]!) / alpha;
+    }
+    ev.backend.gemm(false, false, p, 2, k, 1, B, 0, k, coef2, 0, 2, 0, lin2, 0, 2);
+    lin2Time = t;
+    return lin2;
+  };
+  /** w̄(t) − w0. */
+  const linShift = (t: number, out: Float64Array) => {
+    const sv = linAt(t);
+    for (let i = 0; i < p; i++) out[i] = sv[2 * i]!;
     return out;
   };
-  /** w̄(t) − w0 = (1/α) J0ᵀ c(t), c(t) = ∫₀ᵗ r̄. */
-  const linShift = (t: number, out: Float64Array) => alongB((l) => (l === 0 ? t : -Math.expm1(-l * t) / l), 1 / alpha, out);
-  /** (1/α) J0ᵀ r̄(t): the linearized flow's velocity. */
-  const linVelocity = (t: number, out: Float64Array) => alongB((l) => Math.exp(-l * t), 1 / alpha, out);
 
-  const w = new Float64Array(p), shift = new Float64Array(p), vel = new Float64Array(p);
+  const w = new Float64Array(p), shift = new Float64Array(p);
   const a2 = 1 / (alpha * alpha);
   const rhs = (t: number, delta: Float64Array, ddelta: Float64Array) => {
-    linShift(t, shift);
-    linVelocity(t, vel);
-    for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
+    const sv = linAt(t);
+    for (let i = 0; i < p; i++) w[i] = w0[i]! + sv[2 * i]! + delta[i]!;
     const { grad } = ev.grad(w, alpha);
-    for (let i = 0; i < p; i++) ddelta[i] = -a2 * grad[i]! - vel[i]!;
+    for (let i = 0; i < p; i++) ddelta[i] = -a2 * grad[i]! - sv[2 * i + 1]!;
   };
   // Jacobian of the RHS in δ: −(1/α²) ∇²L(w) (for the Rosenbrock method).
   const jvp = (t: number, delta: Float64Array, v: Float64Array, out: Float64Array) => {
@@ -147,33 +162,56 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     const hv = ev.hvp(w, v, alpha);
     for (let i = 0; i < p; i++) out[i] = -a2 * hv[i]!;
   };
-  // The exponential integrator's split: dδ/dt = A δ + N(t, δ) with A = −J0ᵀJ0 = −B Bᵀ, the
-  // stiff Gauss–Newton part of −(1/α²)∇²L at w0. φ_k(hA) v = φ_k(0) v + B diag((φ_k(−hλ) − φ_k(0))/λ) Bᵀ v.
-  const btv = new Float64Array(k);
-  const phiOp: PhiOperator = {
-    dim: p,
-    phi(order, h, v, out) {
-      ev.backend.gemm(true, false, k, 1, p, 1, B, 0, k, v, 0, 1, 0, btv, 0, 1);
-      const f0 = order === 0 ? 1 : 1 / [1, 1, 2, 6][order]!;
-      for (let j = 0; j < k; j++) {
-        const l = lambda[j]!;
-        btv[j] = l === 0 ? 0 : (btv[j]! * (phiScalar(order, -h * l) - f0)) / l;
-      }
-      ev.backend.gemm(false, false, p, 1, k, 1, B, 0, k, btv, 0, 1, 0, out, 0, 1);
-      for (let i = 0; i < p; i++) out[i] += f0 * v[i]!;
-    },
+  // The exponential integrator's split: dδ/dt = A δ + N(t, δ) with A = −J_nᵀJ_n, the stiff
+  // Gauss–Newton part of −(1/α²)∇²L at a recent point w_n (w0 first), of rank ≤ k:
+  // A = −Q diag(λ) Qᵀ with Q = J_nᵀ V Λ^{-1/2} from the eigenpairs (λ, V) of K_n = J_n J_nᵀ.
+  const gaussNewton = (J: Float64Array, sp: ReturnType<typeof kernelSpectrum>, JtV?: Float64Array): LowRankStiff => {
+    // Only modes that can be stiff within the horizon need the exponential treatment: a mode with
+    // λ·T < 1/4 never has h·λ > 1/4 (h ≤ T), so N carries it explicitly, and Q stays small.
+    const lmax = sp.values[k - 1]!;
+    const keep: number[] = [];
+    for (let j = 0; j < k; j++) if (sp.values[j]! > Math.max(1e-12 * lmax, 0.25 / T)) keep.push(j);
+    let BV = JtV;
+    if (!BV) {
+      BV = new Float64Array(p * k);
+      ev.backend.gemm(true, false, p, k, k, 1, J, 0, p, sp.vectors, 0, k, 0, BV, 0, k);
+    }
+    const r = keep.length;
+    const Q = new Float64Array(p * r);
+    for (let jj = 0; jj < r; jj++) {
+      const j = keep[jj]!, s = 1 / Math.sqrt(sp.values[j]!);
+      for (let i = 0; i < p; i++) Q[i * r + jj] = BV[i * k + j]! * s;
+    }
+    return { Q, rank: r, lambda: Float64Array.from(keep, (j) => sp.values[j]!) };
   };
-  const bbt = new Float64Array(p);
-  const nonlinear = (t: number, delta: Float64Array, out: Float64Array) => {
-    rhs(t, delta, out);
-    // N = F − Aδ = F + B Bᵀ δ
-    ev.backend.gemm(true, false, k, 1, p, 1, B, 0, k, delta, 0, 1, 0, btv, 0, 1);
-    ev.backend.gemm(false, false, p, 1, k, 1, B, 0, k, btv, 0, 1, 0, bbt, 0, 1);
-    for (let i = 0; i < p; i++) out[i] += bbt[i]!;
+  const stiff0 = gaussNewton(J0, spectrum, B);
+  // Refreshing A costs a Jacobian and two p·k² products; a step costs four gradients and a dozen
+  // products with Q. Refreshing every `refreshEvery` steps balances the two (a deterministic
+  // count from flop estimates, so that a run is reproducible).
+  const refreshFlops = (ev.lastJacobian?.flops ?? 0) + 4 * p * k * k;
+  const stepFlops = 4 * ev.gradFlops() + 24 * p * k;
+  const refreshEvery = Math.min(64, Math.max(2, Math.round(refreshFlops / stepFlops)));
+  let refreshes = 0;
+  /** The Gauss–Newton part at the current point, every `refreshEvery` accepted steps. */
+  const linearPart = (t: number, delta: Float64Array, stepsSince: number, current: LowRankStiff): LowRankStiff => {
+    if (stepsSince < refreshEvery) return current;
+    linShift(t, shift);
+    for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
+    const J = ev.jacobian(w);
+    refreshes++;
+    return gaussNewton(J, kernelSpectrum(ntkFromJacobian(ev, J), k));
+  };
+  const lowRankOps: LowRankOps = {
+    project: (Q, n, r, v, out) => ev.backend.gemm(true, false, r, 1, n, 1, Q, 0, r, v, 0, 1, 0, out, 0, 1),
+    expand: (Q, n, r, c, out) => ev.backend.gemm(false, false, n, 1, r, 1, Q, 0, r, c, 0, 1, 0, out, 0, 1),
   };
 
   const times = [...new Set([...(opts.times ?? []).filter((t) => t > 0 && t < T), T])].sort((a, b) => a - b);
-  const rtol = opts.rtol ?? 1e-10, atol = opts.atol ?? 1e-14;
+  // Default tolerances on δ: the explicit methods are cheap at tight ones (order 8), the order-4
+  // exponential method is not; δ's relative accuracy carries over to E either way, and the
+  // achieved accuracy of E is measured below.
+  const rtolOf = (m: Exclude<FlowMethod, 'auto'>) => opts.rtol ?? (m === 'exponential' ? 1e-7 : 1e-10);
+  const atol = opts.atol ?? 1e-14;
   let maxWeightChange = 0;
   const wt = new Float64Array(p);
   const onStep = (t: number, delta: Float64Array) => {
@@ -184,19 +222,32 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   };
   const run = (method: Exclude<FlowMethod, 'auto'>, tol: number, track: boolean) =>
     method === 'exponential'
-      ? solveEtd(phiOp, nonlinear, 0, new Float64Array(p), T, { rtol: tol, atol: atol * (tol / rtol), times, ...(track ? { onStep } : {}) })
-      : solve(method, rhs, 0, new Float64Array(p), T, { rtol: tol, atol: atol * (tol / rtol), times, jvp, ...(track ? { onStep } : {}) });
+      ? solveEtd(rhs, 0, new Float64Array(p), T, (() => {
+          let current = stiff0;
+          return {
+            rtol: tol, atol: atol * (tol / rtolOf(method)), times, ops: lowRankOps, ...(track ? { onStep } : {}),
+            linearPart: (t: number, y: Float64Array, since: number) => (current = t === 0 ? stiff0 : linearPart(t, y, since, current)),
+          };
+        })())
+      : solve(method, rhs, 0, new Float64Array(p), T, { rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, ...(track ? { onStep } : {}) });
 
-  let method: Exclude<FlowMethod, 'auto'> = opts.method === undefined || opts.method === 'auto' ? 'dop853' : opts.method;
-  let result = run(method, rtol, true);
-  if (result.stiffness.detected && (opts.method ?? 'auto') === 'auto') {
-    warnings.push(`the flow is stiff (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)} at t = ${result.stiffness.atTime?.toPrecision(3)}); switched to the Rosenbrock method`);
-    method = 'rosenbrock';
+  // 'auto': the stiffness over the horizon is λmax(K0)·T (the δ-flow's Jacobian starts as −J0ᵀJ0).
+  // DOP853 needs at least λmax·T/6 steps of 12 evaluations when that is large, the exponential
+  // method only as many as accuracy asks; below ~200 the 8th-order method is cheaper.
+  const auto = (opts.method ?? 'auto') === 'auto';
+  const stiffness = spectrum.values[k - 1]! * T;
+  let method: Exclude<FlowMethod, 'auto'> = auto ? (stiffness > STIFF_AUTO ? 'exponential' : 'dop853') : (opts.method as Exclude<FlowMethod, 'auto'>);
+  let result = run(method, rtolOf(method), true);
+  if (result.stiffness.detected && auto) {
+    warnings.push(`the flow is stiff (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)} at t = ${result.stiffness.atTime?.toPrecision(3)}); switched to the exponential method`);
+    method = 'exponential';
     maxWeightChange = 0;
-    result = run(method, rtol, true);
+    refreshes = 0;
+    result = run(method, rtolOf(method), true);
   } else if (result.stiffness.detected) {
-    warnings.push(`the flow looks stiff for the explicit method ${method} (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)}): --method rosenbrock may be much faster`);
+    warnings.push(`the flow looks stiff for the explicit method ${method} (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)}): --method exponential may be much faster`);
   }
+  const jacobians = refreshes;
   if (result.status !== 'ok') throw new FlowError(result.message ?? `the solver stopped: ${result.status}`);
 
   /** Everything at time t from δ(t). */
@@ -219,7 +270,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const final = at(T, result.y[result.y.length - 1]!);
   let errorAccuracy: number | null = null;
   if (opts.accuracy ?? true) {
-    const loose = run(method, rtol * 100, false);
+    const loose = run(method, rtolOf(method) * 100, false);
     if (loose.status === 'ok') errorAccuracy = Math.abs(at(T, loose.y[loose.y.length - 1]!).error - final.error);
   }
   if (!Number.isFinite(final.error))
@@ -249,7 +300,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     bounds,
     trajectory,
     method,
-    stats: result.stats,
+    stats: { ...result.stats, jacobians },
     stiffness: result.stiffness,
     kernel: { lambdaMin: spectrum.values[0]!, lambdaMax: spectrum.values[k - 1]!, clipped: spectrum.clipped, indefinite: spectrum.indefinite },
     warnings,

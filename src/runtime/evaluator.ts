@@ -189,6 +189,13 @@ export class Evaluator {
   }
 
   /** (L(w), ∇L(w)). */
+  /** Floating-point operations of one `grad` call (its plan's work per run), for cost models. */
+  gradFlops(): number {
+    const f = this.built('grad', () => gradLoss(this.model));
+    const { fixed, varying } = this.plan('grad', [f.value, f.grad]).flops;
+    return fixed + varying;
+  }
+
   grad(w: Float64Array, alpha = 1): { value: number; grad: Float64Array } {
     const f = this.built('grad', () => gradLoss(this.model));
     const [value, grad] = this.plan('grad', [f.value, f.grad]).run(this.bindings(w, [[f.alpha, Float64Array.of(alpha)]]));

@@ -1,30 +1,51 @@
 /**
- * An exponential integrator for semilinear systems y' = A·y + N(t, y) whose stiff part A is a
- * linear operator with known φ-functions: ETDRK4 of Cox & Matthews (J. Comput. Phys. 176, 2002),
+ * An exponential integrator for y' = F(t, y) whose stiffness lives in a low-rank symmetric part:
+ * the split F(t, y) = A·y + N(t, y) with A = −Q diag(λ) Qᵀ (Q: n×r with orthonormal columns,
+ * λ ≥ 0), N = F − A·y. For a gradient flow on the square loss, A is the Gauss–Newton part
+ * −JᵀJ of the flow's Jacobian (rank ≤ k, the number of outputs) and holds all of its large
+ * eigenvalues; N is what is left (the second-order term and the drift of J), which is small.
+ * Any A gives an exact split; the caller may replace A at any accepted step (`linearPart`),
+ * e.g. with the Gauss–Newton matrix at the current point.
  *
- *   a = e^{hA/2} y + (h/2) φ1(hA/2) N(t, y)
- *   b = e^{hA/2} y + (h/2) φ1(hA/2) N(t + h/2, a)
- *   c = e^{hA/2} a + (h/2) φ1(hA/2) (2 N(t + h/2, b) − N(t, y))
- *   y⁺ = e^{hA} y + h [ (φ1 − 3φ2 + 4φ3) N(t, y) + 2 (φ2 − 2φ3)(N_a + N_b) + (4φ3 − φ2) N_c ]
+ * The step is ETDRK4 of Cox & Matthews (J. Comput. Phys. 176, 2002), with φ_j = φ_j(hA) or
+ * φ_j(hA/2) as written:
  *
- * with φ0(z) = e^z, φ1(z) = (e^z − 1)/z, φ2(z) = (e^z − 1 − z)/z², φ3(z) = (e^z − 1 − z − z²/2)/z³,
- * all evaluated at hA. The stiffness of A costs nothing: the step is limited by how fast N
- * changes, not by the largest eigenvalue of A. Step size by step doubling (one step of h
- * against two of h/2, Richardson: the error of the pair is ≈ (y_h/2 − y_h)/15) with the same
- * error norm and controller as the Runge–Kutta methods.
+ *   a  = φ0 y + (h/2) φ1 N(t, y)                          (at h/2)
+ *   b  = φ0 y + (h/2) φ1 N(t + h/2, a)                    (at h/2)
+ *   c  = φ0 a + (h/2) φ1 (2 N(t + h/2, b) − N(t, y))      (at h/2)
+ *   y⁺ = φ0 y + h [(φ1 − 3φ2 + 4φ3) N_y + 2(φ2 − 2φ3)(N_a + N_b) + (4φ3 − φ2) N_c]
  *
- * The gradient flow uses it on the deviation from the linearized flow, with A = −J0ᵀJ0, whose
- * φ-functions follow from the spectrum of the NTK K0 = J0 J0ᵀ (see `flow.ts`).
+ * φ0(z) = e^z, φ1(z) = (e^z − 1)/z, φ2(z) = (e^z − 1 − z)/z², φ3(z) = (e^z − 1 − z − z²/2)/z³.
+ * The step size comes from step doubling (one step of h against two of h/2; the error of the
+ * pair is ≈ (y_{h/2} − y_h)/15, and the Richardson-extrapolated value, of order 5, is kept).
+ * Cheaper embedded estimates fail here: the one that swaps N_c for N(t + h, y⁺) (RK4's classic
+ * embedding) is blind to how F depends on t — zero for y' = g(t) — and the flows this solver
+ * serves are non-autonomous (the deviation from the linearized flow w̄(t)); the exponential
+ * trapezoid rule is only second order and asked for four times the steps (measured).
+ *
+ * The low rank makes every φ cheap: φ_j(hA)v = v/j! + Q[(φ_j(−hλ) − 1/j!) ⊙ Qᵀv]. The solver
+ * keeps each vector as a full part x plus a Q-part z (v = x + Qz) with its projection
+ * v̂ = Qᵀx + z, so a stage costs one product with Q (its reconstruction) and one with Qᵀ (the
+ * projection of the new F), never one per φ.
  */
 import type { SolveResult } from './types.ts';
 
-/** The stiff linear part: out = φ_k(h·A)·v (k = 0 is the matrix exponential). */
-export interface PhiOperator {
-  readonly dim: number;
-  phi(k: 0 | 1 | 2 | 3, h: number, v: Float64Array, out: Float64Array): void;
+/** The stiff part A = −Q diag(λ) Qᵀ, Q row-major n×r with orthonormal columns. */
+export interface LowRankStiff {
+  readonly Q: Float64Array;
+  readonly lambda: Float64Array;
+  readonly rank: number;
 }
 
-export type Nonlinear = (t: number, y: Float64Array, out: Float64Array) => void;
+export type Rhs = (t: number, y: Float64Array, out: Float64Array) => void;
+
+/** The matrix products the solver needs (a backend's gemv). */
+export interface LowRankOps {
+  /** out (r) = Qᵀ v (v: n). */
+  project(Q: Float64Array, n: number, r: number, v: Float64Array, out: Float64Array): void;
+  /** out (n) = Q c (c: r). */
+  expand(Q: Float64Array, n: number, r: number, c: Float64Array, out: Float64Array): void;
+}
 
 export interface EtdOptions {
   rtol?: number;
@@ -34,6 +55,12 @@ export interface EtdOptions {
   /** Output times (sorted, in (t0, T]); the solver steps to each exactly. */
   times?: number[];
   onStep?: (t: number, y: Float64Array) => void;
+  /**
+   * The stiff part to use from (t, y) on, asked at t0 and after every accepted step: return the
+   * previous object to keep it. `stepsSince` counts the accepted steps since it last changed.
+   */
+  linearPart: (t: number, y: Float64Array, stepsSince: number) => LowRankStiff;
+  ops: LowRankOps;
 }
 
 /**
@@ -61,48 +88,101 @@ export function phiScalar(k: 0 | 1 | 2 | 3, z: number): number {
   return (e - z - (z * z) / 2) / (z * z * z);
 }
 
+const FACTORIAL_INV = [1, 1, 1 / 2, 1 / 6] as const;
+
+/** A vector v = x + Q z with its projection v̂ = Qᵀx + z (z absent: 0). */
+interface Split {
+  x: Float64Array;
+  z: Float64Array | null;
+  hat: Float64Array;
+}
+
 /**
- * Integrate y' = A·y + N(t, y) from t0 to T.
+ * Integrate y' = F(t, y) from t0 to T with the stiff part given by `opts.linearPart`.
  * @example
- *   const r = solveEtd(A, N, 0, y0, 10, { rtol: 1e-10 });
+ *   // y' = −diag(100, 0)·y + sin(t) with Q = e1, λ = 100
+ *   solveEtd(F, 0, y0, 10, { linearPart: () => ({ Q: Float64Array.of(1, 0), lambda: Float64Array.of(100), rank: 1 }), ops });
  */
-export function solveEtd(A: PhiOperator, N: Nonlinear, t0: number, y0: Float64Array, T: number, opts: EtdOptions = {}): SolveResult {
-  const n = A.dim;
+export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: EtdOptions): SolveResult {
+  const n = y0.length;
   const rtol = opts.rtol ?? 1e-8, atol = opts.atol ?? 1e-10;
   const maxSteps = opts.maxSteps ?? 100000;
   const stats = { steps: 0, rejected: 0, rhsEvals: 0, jvpEvals: 0 };
-  const buf = () => new Float64Array(n);
-  const Nn = buf(), Na = buf(), Nb = buf(), Nc = buf(), a = buf(), b = buf(), c = buf(), tmp = buf(), tmp2 = buf(), sum = buf();
-  const yFull = buf(), yHalf = buf(), yMid = buf();
-  const evalN = (t: number, y: Float64Array, out: Float64Array) => {
-    stats.rhsEvals++;
-    N(t, y, out);
+  const vec = () => new Float64Array(n);
+  let A = opts.linearPart(t0, y0, 0);
+  let r = A.rank;
+  const coefBuf = () => new Float64Array(Math.max(1, r));
+  // Stage storage: F values (full), states (full), projections.
+  const Fy = vec(), Fa = vec(), Fb = vec(), Fc = vec(), Fmid = vec(), a = vec(), b = vec(), c = vec(), qc = vec();
+  const yFull = vec(), yMid = vec(), yNew = vec();
+  let yHat = coefBuf(), FyHat = coefBuf(), FaHat = coefBuf(), FbHat = coefBuf(), FcHat = coefBuf();
+  let aHat = coefBuf(), bHat = coefBuf(), cHat = coefBuf(), coef = coefBuf();
+  let zy = coefBuf(), za = coefBuf(), zb = coefBuf(), zc = coefBuf(), FmidHat = coefBuf();
+  let yFullHat = coefBuf(), yMidHat = coefBuf(), yNewHat = coefBuf();
+  const resize = () => {
+    r = A.rank;
+    [yHat, FyHat, FaHat, FbHat, FcHat, aHat, bHat, cHat, coef, zy, za, zb, zc, FmidHat, yFullHat, yMidHat, yNewHat] = Array.from({ length: 17 }, coefBuf);
   };
-  /** One ETDRK4 step of size h from (t, y) into out; Nn = N(t, y) must be set. */
-  const step = (t: number, y: Float64Array, h: number, nAtY: Float64Array, out: Float64Array) => {
+  const evalF = (t: number, y: Float64Array, out: Float64Array, outHat: Float64Array) => {
+    stats.rhsEvals++;
+    F(t, y, out);
+    opts.ops.project(A.Q, n, r, out, outHat);
+  };
+  /** N_s = F_s − A s = F_s + Q(λ ⊙ ŝ): its Q-part and projection. */
+  const nonlinear = (Fs: Float64Array, FsHat: Float64Array, sHat: Float64Array, z: Float64Array): Split => {
+    for (let j = 0; j < r; j++) z[j] = A.lambda[j]! * sHat[j]!;
+    const hat = new Float64Array(r);
+    for (let j = 0; j < r; j++) hat[j] = FsHat[j]! + z[j]!;
+    return { x: Fs, z, hat };
+  };
+  /**
+   * out = Σ_i w_i φ_{k_i}(h_i A) v_i and its projection:
+   *   φ_k(hA)(x + Qz) = x/k! + Q[φ_k(−hλ) ⊙ z + (φ_k(−hλ) − 1/k!) ⊙ x̂],   Qᵀ(…) = φ_k(−hλ) ⊙ v̂.
+   */
+  const combine = (terms: [number, 0 | 1 | 2 | 3, number, Split][], out: Float64Array, outHat: Float64Array | null) => {
+    out.fill(0);
+    coef.fill(0);
+    if (outHat) outHat.fill(0);
+    for (const [w, k, h, v] of terms) {
+      const f = FACTORIAL_INV[k];
+      const xh = v.hat;
+      for (let i = 0; i < n; i++) out[i] += w * f * v.x[i]!;
+      for (let j = 0; j < r; j++) {
+        const phi = phiScalar(k, -h * A.lambda[j]!);
+        const z = v.z ? v.z[j]! : 0;
+        // x̂ = v̂ − z
+        coef[j] += w * (phi * z + (phi - f) * (xh[j]! - z));
+        if (outHat) outHat[j] += w * phi * xh[j]!;
+      }
+    }
+    opts.ops.expand(A.Q, n, r, coef, qc);
+    for (let i = 0; i < n; i++) out[i] += qc[i]!;
+  };
+
+  /**
+   * One ETDRK4 step of size h from (t, y) with F(t, y) = Fy0 (and the projections ŷ, F̂y0)
+   * into `out` and its projection `outHat`.
+   */
+  const step = (t: number, y: Float64Array, yH: Float64Array, Fy0: Float64Array, Fy0H: Float64Array, h: number, out: Float64Array, outHat: Float64Array) => {
     const h2 = h / 2;
-    A.phi(0, h2, y, tmp); // e^{hA/2} y
-    A.phi(1, h2, nAtY, tmp2);
-    for (let i = 0; i < n; i++) a[i] = tmp[i]! + h2 * tmp2[i]!;
-    evalN(t + h2, a, Na);
-    A.phi(1, h2, Na, tmp2);
-    for (let i = 0; i < n; i++) b[i] = tmp[i]! + h2 * tmp2[i]!;
-    evalN(t + h2, b, Nb);
-    A.phi(0, h2, a, tmp);
-    for (let i = 0; i < n; i++) sum[i] = 2 * Nb[i]! - nAtY[i]!;
-    A.phi(1, h2, sum, tmp2);
-    for (let i = 0; i < n; i++) c[i] = tmp[i]! + h2 * tmp2[i]!;
-    evalN(t + h, c, Nc);
-    // y⁺ = e^{hA} y + h[φ1 Nn + φ2 (−3Nn + 2Na + 2Nb − Nc) + φ3 (4Nn − 4Na − 4Nb + 4Nc)]
-    A.phi(0, h, y, out);
-    A.phi(1, h, nAtY, tmp);
-    for (let i = 0; i < n; i++) out[i] += h * tmp[i]!;
-    for (let i = 0; i < n; i++) sum[i] = -3 * nAtY[i]! + 2 * Na[i]! + 2 * Nb[i]! - Nc[i]!;
-    A.phi(2, h, sum, tmp);
-    for (let i = 0; i < n; i++) out[i] += h * tmp[i]!;
-    for (let i = 0; i < n; i++) sum[i] = 4 * (nAtY[i]! - Na[i]! - Nb[i]! + Nc[i]!);
-    A.phi(3, h, sum, tmp);
-    for (let i = 0; i < n; i++) out[i] += h * tmp[i]!;
+    const Y: Split = { x: y, z: null, hat: yH };
+    const Ny = nonlinear(Fy0, Fy0H, yH, zy);
+    combine([[1, 0, h2, Y], [h2, 1, h2, Ny]], a, aHat);
+    evalF(t + h2, a, Fa, FaHat);
+    const Na = nonlinear(Fa, FaHat, aHat, za);
+    combine([[1, 0, h2, Y], [h2, 1, h2, Na]], b, bHat);
+    evalF(t + h2, b, Fb, FbHat);
+    const Nb = nonlinear(Fb, FbHat, bHat, zb);
+    combine([[1, 0, h2, { x: a, z: null, hat: aHat }], [2 * h2, 1, h2, Nb], [-h2, 1, h2, Ny]], c, cHat);
+    evalF(t + h, c, Fc, FcHat);
+    const Nc = nonlinear(Fc, FcHat, cHat, zc);
+    // y⁺ in the φ basis: φ1 N_y + φ2 (−3N_y + 2N_a + 2N_b − N_c) + φ3 (4N_y − 4N_a − 4N_b + 4N_c)
+    combine([
+      [1, 0, h, Y],
+      [h, 1, h, Ny],
+      [-3 * h, 2, h, Ny], [2 * h, 2, h, Na], [2 * h, 2, h, Nb], [-h, 2, h, Nc],
+      [4 * h, 3, h, Ny], [-4 * h, 3, h, Na], [-4 * h, 3, h, Nb], [4 * h, 3, h, Nc],
+    ], out, outHat);
   };
 
   const targets = [...(opts.times ?? []).filter((t) => t > t0 && t < T), T];
@@ -110,11 +190,11 @@ export function solveEtd(A: PhiOperator, N: Nonlinear, t0: number, y0: Float64Ar
   let t = t0;
   const y = Float64Array.from(y0);
   let h = opts.h0 ?? (T - t0) / 100;
-  const Nhalf = buf();
-  let target = 0;
+  let target = 0, stepsSince = 0;
   let status: SolveResult['status'] = 'ok';
   let message: string | undefined;
-  evalN(t, y, Nn);
+  opts.ops.project(A.Q, n, r, y, yHat);
+  evalF(t, y, Fy, FyHat);
   while (target < targets.length) {
     if (stats.steps + stats.rejected >= maxSteps) {
       status = 'maxSteps';
@@ -124,17 +204,17 @@ export function solveEtd(A: PhiOperator, N: Nonlinear, t0: number, y0: Float64Ar
     const goal = targets[target]!;
     const last = t + h >= goal * (1 - 1e-14);
     const hh = last ? goal - t : h;
-    step(t, y, hh, Nn, yFull);
-    step(t, y, hh / 2, Nn, yMid);
-    evalN(t + hh / 2, yMid, Nhalf);
-    step(t + hh / 2, yMid, hh / 2, Nhalf, yHalf);
-    // Richardson: the error of yHalf is about (yHalf − yFull)/15 for a method of order 4.
+    // Step doubling: one step of h against two of h/2.
+    step(t, y, yHat, Fy, FyHat, hh, yFull, yFullHat);
+    step(t, y, yHat, Fy, FyHat, hh / 2, yMid, yMidHat);
+    evalF(t + hh / 2, yMid, Fmid, FmidHat);
+    step(t + hh / 2, yMid, yMidHat, Fmid, FmidHat, hh / 2, yNew, yNewHat);
     let err = 0, finite = true;
     for (let i = 0; i < n; i++) {
-      const sc = atol + rtol * Math.max(Math.abs(y[i]!), Math.abs(yHalf[i]!));
-      const e = (yHalf[i]! - yFull[i]!) / 15 / sc;
-      if (!Number.isFinite(e)) finite = false;
-      err += e * e;
+      const sc = atol + rtol * Math.max(Math.abs(y[i]!), Math.abs(yNew[i]!));
+      const q = (yNew[i]! - yFull[i]!) / 15 / sc;
+      if (!Number.isFinite(q)) finite = false;
+      err += q * q;
     }
     err = Math.sqrt(err / Math.max(1, n));
     if (!finite) {
@@ -147,20 +227,29 @@ export function solveEtd(A: PhiOperator, N: Nonlinear, t0: number, y0: Float64Ar
       stats.rejected++;
       continue;
     }
-    const factor = Math.min(5, Math.max(0.2, 0.9 * Math.pow(Math.max(err, 1e-10), -1 / 5)));
+    const factor = Math.min(5, Math.max(0.2, 0.9 * Math.pow(Math.max(err, 1e-12), -1 / 5)));
     if (err <= 1) {
       t = last ? goal : t + hh;
-      for (let i = 0; i < n; i++) y[i] = yHalf[i]! + (yHalf[i]! - yFull[i]!) / 15; // extrapolated (order 5)
+      // Richardson extrapolation (order 5); the projection is linear, so it extrapolates alike.
+      for (let i = 0; i < n; i++) y[i] = yNew[i]! + (yNew[i]! - yFull[i]!) / 15;
+      for (let j = 0; j < r; j++) yHat[j] = yNewHat[j]! + (yNewHat[j]! - yFullHat[j]!) / 15;
       stats.steps++;
-      evalN(t, y, Nn);
+      stepsSince++;
+      const next = opts.linearPart(t, y, stepsSince);
+      if (next !== A) {
+        A = next;
+        stepsSince = 0;
+        if (A.rank !== r) resize();
+        opts.ops.project(A.Q, n, r, y, yHat);
+      }
+      evalF(t, y, Fy, FyHat);
       opts.onStep?.(t, y);
       if (last) {
         outT.push(t);
         outY.push(Float64Array.from(y));
         target++;
       }
-      h = Math.max(h, hh) * factor;
-      if (!last) h = hh * factor;
+      h = last ? Math.max(h, hh * factor) : hh * factor;
     } else {
       stats.rejected++;
       h = hh * factor;
