@@ -16,6 +16,8 @@ import { ntkFromJacobian } from './nth/ntk.ts';
 import { printGraph } from './ir/print.ts';
 import { jvp as jvpGraph } from './ad/jvp.ts';
 import { vjp as vjpGraph } from './ad/transpose.ts';
+import { deriveKernel, kernelHierarchy, kernelTensor, type KernelOptions, type KernelTensor } from './nth/hierarchy.ts';
+import { tidy } from './ir/simplify.ts';
 
 export type { Model, ParamInfo, DataInfo, Loss } from './ir/model.ts';
 export type { Program } from './parser/ast.ts';
@@ -28,7 +30,12 @@ export { vjpGraph };
 export { transposeLinear } from './ad/transpose.ts';
 export { vmap } from './ad/vmap.ts';
 export { directional as directionalGraph, jvpFlat, vjpFlat, gradLoss, hvpLoss, lossGraph } from './ad/derivatives.ts';
-export { printGraph } from './ir/print.ts';
+export { printGraph, type PrintOptions } from './ir/print.ts';
+export { tidy } from './ir/simplify.ts';
+export {
+  deriveKernel, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
+  type KernelDerivation, type KernelOptions, type KernelTensor,
+} from './nth/hierarchy.ts';
 export { flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
@@ -124,4 +131,38 @@ export function printModel(model: Model, opts: { derivative?: boolean } = {}): s
     model.params.forEach((q, i) => roots.push([`D${model.outputName}ᵀu[${q.name}]`, grads[i]!]));
   }
   return printGraph(g, roots);
+}
+
+/**
+ * The kernel of order r of the Neural Tangent Hierarchy at w (MATH.md §3), on the outputs of h:
+ * K^(2)(a, b) = ⟨∇h_a, ∇h_b⟩, K^(r+1)(a1..ar, b) = ⟨∇_w K^(r)(a1..ar), ∇h_b⟩. The full tensor
+ * (k^r entries, row-major in a1..ar) or, with `slice: [a1..aj]`, K^(r)(a1..aj, ·, …, ·).
+ * Throws MemoryError (naming the slice to use) when it would not fit.
+ * @example kernel(model, 3).data[(a1 * k + a2) * k + b]   // K^(3)(a1, a2, b)
+ */
+export function kernel(model: Model, r: number, opts: KernelOptions = {}): KernelTensor {
+  return kernelTensor(evaluator(model), r, opts);
+}
+
+/**
+ * K^(2), …, K^(r) at w (full tensors): the initial values of the hierarchy's ODE (eq. 2.7).
+ * @example const [K2, K3, K4] = hierarchy(model, 4);
+ */
+export function hierarchy(model: Model, r: number, opts: Omit<KernelOptions, 'slice'> = {}): KernelTensor[] {
+  return kernelHierarchy(evaluator(model), r, opts);
+}
+
+/**
+ * The kernel of order r as mathematics: the graph of `deriveKernel` (K^(r)[u1..ur], an r-linear
+ * form of index vectors u_i ∈ R^k; a function of w alone when k = 1), tidied (`tidy`), with
+ * shared subexpressions named once; plain text or LaTeX (an `aligned` environment).
+ * @example printKernel(loadModel('examples/converse.ntk'), 3)   // "K3 = 4*(0.1 + 2*w)^2"
+ */
+export function printKernel(model: Model, r: number, opts: { latex?: boolean } = {}): string {
+  const d = deriveKernel(model, r);
+  const [value] = tidy(model.graph, [d.value]);
+  const k = evaluator(model).k;
+  const args = Array.from({ length: r }, (_, i) => (opts.latex ? `u_{${i + 1}}` : `u${i + 1}`)).join(', ');
+  const name = opts.latex ? `K^{(${r})}${k === 1 ? '' : `[${args}]`}` : `K${r}${k === 1 ? '' : `[${args}]`}`;
+  return printGraph(model.graph, [[name, value!]], { latex: opts.latex === true });
 }

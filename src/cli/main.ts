@@ -21,6 +21,10 @@ import {
   loss,
   ntk,
   jacobian,
+  kernel,
+  KernelUsageError,
+  MAX_ORDER,
+  printKernel,
   printModel,
   type Diagnostic,
   type Model,
@@ -144,19 +148,87 @@ function cmdJacobian(file: string, o: Common & { mode?: string }) {
   out(`${table([...summaryHeader(m), ['Dh(w0)', `${J.rows} × ${J.cols}`], ['‖Dh‖_F', num(Math.sqrt(fro))]])}\n${matrix(J.data, J.rows, J.cols)}`);
 }
 
-function cmdKernel(file: string, o: Common & { order?: string }) {
-  const order = intOption('--order', o.order, 2, 2);
-  if (order > 2) throw new UsageError(`--order ${order}: kernels of order 3 and more (the Neural Tangent Hierarchy) are not implemented yet; use --order 2`);
+/** The warning of kernels of order ≥ 3 for a model with relu/abs/sign. */
+function nonSmoothKernelWarning(m: Model, order: number): string | null {
+  if (!m.nonSmooth || order < 3) return null;
+  return `the model uses a non-smooth function (relu, abs or sign): kernels of order ${order} ≥ 3 involve second and higher derivatives of h, which are zero almost everywhere (the kernel shown drops the contributions of the kinks)`;
+}
+
+function parseOrder(raw: string | undefined): number {
+  const order = raw === undefined ? 2 : Number(raw);
+  if (!Number.isInteger(order) || order < 2 || order > MAX_ORDER)
+    throw new UsageError(`--order ${raw}: expected an integer from 2 (the NTK) to ${MAX_ORDER}`);
+  return order;
+}
+
+function parseSlice(raw: string | undefined): number[] {
+  if (raw === undefined) return [];
+  return raw.split(',').map((x) => {
+    const v = Number(x);
+    if (x.trim() === '' || !Number.isInteger(v) || v < 0) throw new UsageError(`--slice ${raw}: '${x}' is not an output index (0-based)`);
+    return v;
+  });
+}
+
+function cmdKernel(file: string, o: Common & { order?: string; slice?: string }) {
+  const order = parseOrder(o.order);
+  const slice = parseSlice(o.slice);
+  if (slice.length > order - 1) throw new UsageError(`--slice ${o.slice}: a kernel of order ${order} has ${order} indices; fix at most ${order - 1}`);
   const m = load(file, o);
+  const k = m.outputShape.reduce((a, b) => a * b, 1);
+  const bad = slice.find((a) => a >= k);
+  if (bad !== undefined) throw new UsageError(`--slice ${o.slice}: index ${bad} is out of range: the model has ${k} outputs (0..${k - 1})`);
   const bar = progress('kernel', !o.json);
-  const K = ntk(m, m.w0, { onProgress: bar.update });
+  const K = kernel(m, order, { slice, onProgress: bar.update });
   bar.done();
-  checkFinite('K(w0)', K.data, m, 'check the initial weights and data scale');
-  if (o.json) return emitJson({ order, shape: [K.rows, K.cols], K: nest(K.data, [K.rows, K.cols]) });
+  checkFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
+  const warning = nonSmoothKernelWarning(m, order);
+  if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, ...(warning ? { warnings: [warning] } : {}) });
   printWarnings(m, o.json);
-  let trace = 0;
-  for (let i = 0; i < K.rows; i++) trace += K.data[i * K.rows + i]!;
-  out(`${table([...summaryHeader(m), ['kernel', `K^(2) = Dh·Dhᵀ, ${K.rows} × ${K.cols}`], ['trace', num(trace)]])}\n${matrix(K.data, K.rows, K.cols)}`);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+  const fixed = slice.map(String);
+  const label = `K^(${order})(${[...fixed, ...Array(order - slice.length).fill('·')].join(', ')})`;
+  let maxAbs = 0, fro = 0;
+  for (const x of K.data) {
+    maxAbs = Math.max(maxAbs, Math.abs(x));
+    fro += x * x;
+  }
+  const rows: [string, string][] = [...summaryHeader(m), ['kernel', `${label}, ${K.shape.join(' × ') || 'a number'}`], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
+  if (order === 2 && slice.length === 0) {
+    let trace = 0;
+    for (let i = 0; i < k; i++) trace += K.data[i * k + i]!;
+    rows.push(['trace', num(trace)]);
+  }
+  out(table(rows));
+  // The tensor as matrices over its last two free indices, for the first few leading tuples.
+  const free = K.shape.length;
+  if (free === 1) return out(vector(K.data));
+  const lead = free - 2, shown = Math.min(4, k ** lead);
+  for (let t = 0; t < shown; t++) {
+    const idx: number[] = [];
+    for (let j = lead - 1, x = t; j >= 0; j--, x = Math.floor(x / k)) idx[j] = x % k;
+    if (lead > 0) out(`K^(${order})(${[...fixed, ...idx.map(String), '·', '·'].join(', ')}):`);
+    out(matrix(K.data.subarray(t * k * k, (t + 1) * k * k), k, k));
+  }
+  if (shown < k ** lead) out(`… ${k ** lead - shown} more ${k} × ${k} slices (--json prints the whole tensor)`);
+}
+
+function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }) {
+  const order = parseOrder(o.order);
+  const m = load(file, o);
+  const k = m.outputShape.reduce((a, b) => a * b, 1);
+  const text = printKernel(m, order);
+  const latex = printKernel(m, order, { latex: true });
+  const warning = nonSmoothKernelWarning(m, order);
+  if (o.json) return emitJson({ order, outputs: k, text, latex, ...(warning ? { warnings: [warning] } : {}) });
+  printWarnings(m, o.json);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+  const us = Array.from({ length: order }, (_, i) => `u${i + 1}`);
+  const intro =
+    k === 1
+      ? `# K^(${order}) of ${m.outputName}, a function of the weights (one output)`
+      : `# K${order}[${us.join(', ')}] = Σ ${us.map((u, i) => `${u}_a${i + 1}`).join(' ')} K^(${order})(${us.map((_, i) => `a${i + 1}`).join(', ')}): the kernel of order ${order} as an ${order}-linear form of index vectors u_i ∈ R^${k} (u_i = e_a gives an entry)`;
+  out(o.latex ? `% ${intro.slice(2)}\n${latex}` : `${intro}\n${text}`);
 }
 
 function parseTimes(raw: string | undefined, T: number): number[] {
@@ -396,9 +468,14 @@ export function buildProgram(): Command {
   common(program.command('jacobian').argument('<file>').description('the Jacobian Dh(w0), k × p'))
     .addOption(new Option('--mode <MODE>', 'forward or reverse mode').choices(['auto', 'forward', 'reverse']).default('auto'))
     .action(wrap(cmdJacobian));
-  common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ)'))
-    .option('--order <r>', 'order of the kernel (2 = the NTK)', '2')
+  common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ; r ≥ 3: the Neural Tangent Hierarchy)'))
+    .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
+    .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
     .action(wrap(cmdKernel));
+  common(program.command('derive').argument('<file>').description('the kernel of order r as mathematics (plain text, or LaTeX with --latex)'))
+    .option('--order <r>', `order of the kernel, 2 to ${MAX_ORDER}`, '2')
+    .option('--latex', 'print LaTeX (an aligned environment) instead of plain text')
+    .action(wrap(cmdDerive));
   common(program.command('print').argument('<file>').description('the model (and with --derivative its derivative graphs) as mathematics'))
     .option('--derivative', 'also print Dh·dw and Dhᵀ·u')
     .action(wrap(cmdPrint));
@@ -451,7 +528,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof SweepUsageError) {
+    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
