@@ -638,21 +638,38 @@ function matmul(
   if (aBatch === 1 && N === 1) return gemm(false, true, nBatch, M, K, 1, b, 0, K, a, 0, K, 0, out, 0, M);
 
   // General: one gemm per output batch; a batch axis of size 1 (or missing) has stride 0, so
-  // a shared operand is reused in place.
-  const sa = broadcastStrides(aShape.slice(0, ra - 2), batch);
-  const sb = broadcastStrides(bShape.slice(0, rb - 2), batch);
-  const nb = batch.length;
-  const idx = new Array<number>(nb).fill(0);
+  // a shared operand is reused in place. Batch axes are coalesced first. With M = 1, one batch
+  // axis along which b is shared (stride 0) and a is not is folded into the rows of a single
+  // gemm (A's rows at a constant stride); with N = 1 likewise into the columns, computing
+  // Cᵀ = Bᵀ·Aᵀ. A batch of row-vector × matrix products becomes one matrix product.
   const mk = M * K, kn = K * N, mn = M * N;
-  let ia = 0, ib = 0;
-  for (let o = 0; o < nBatch; o++) {
-    gemm(false, false, M, N, K, 1, a, ia * mk, K, b, ib * kn, N, 0, out, o * mn, N);
+  const so = stridesOf(batch);
+  const { dims, strides } = coalesce(batch, [broadcastStrides(aShape.slice(0, ra - 2), batch), broadcastStrides(bShape.slice(0, rb - 2), batch), so]);
+  const [sa, sb, sc] = strides as [number[], number[], number[]];
+  let fold = -1;
+  if (M === 1 || N === 1) {
+    for (let ax = 0; ax < dims.length; ax++) {
+      const ok = M === 1 ? sb[ax] === 0 && sa[ax] !== 0 : sa[ax] === 0 && sb[ax] !== 0;
+      if (ok && (fold < 0 || dims[ax]! > dims[fold]!)) fold = ax;
+    }
+  }
+  const nb = dims.length;
+  const idx = new Array<number>(nb).fill(0);
+  const steps = fold < 0 ? nBatch : nBatch / dims[fold]!;
+  let ia = 0, ib = 0, io = 0;
+  for (let t = 0; t < steps; t++) {
+    if (fold < 0) gemm(false, false, M, N, K, 1, a, ia * mk, K, b, ib * kn, N, 0, out, io * mn, N);
+    else if (M === 1) gemm(false, false, dims[fold]!, N, K, 1, a, ia * mk, sa[fold]! * mk, b, ib * kn, N, 0, out, io * mn, sc[fold]! * mn);
+    else gemm(false, true, dims[fold]!, M, K, 1, b, ib * kn, sb[fold]! * kn, a, ia * mk, K, 0, out, io * mn, sc[fold]! * mn);
     for (let ax = nb - 1; ax >= 0; ax--) {
+      if (ax === fold) continue;
       ia += sa[ax]!;
       ib += sb[ax]!;
-      if (++idx[ax]! < batch[ax]!) break;
-      ia -= sa[ax]! * batch[ax]!;
-      ib -= sb[ax]! * batch[ax]!;
+      io += sc[ax]!;
+      if (++idx[ax]! < dims[ax]!) break;
+      ia -= sa[ax]! * dims[ax]!;
+      ib -= sb[ax]! * dims[ax]!;
+      io -= sc[ax]! * dims[ax]!;
       idx[ax] = 0;
     }
   }
