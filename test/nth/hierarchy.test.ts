@@ -13,7 +13,9 @@ import { jvp } from '../../src/ad/jvp.ts';
 import { splitFlat, vjpFlat } from '../../src/ad/derivatives.ts';
 import { compile } from '../../src/ir/load.ts';
 import type { Model } from '../../src/ir/model.ts';
-import { deriveKernel, kernelHierarchy, kernelTensor, KernelUsageError, checkKernelMemory } from '../../src/nth/hierarchy.ts';
+import { deriveKernel, kernelHierarchy, kernelTensor, kernelTensor as kernelTensorAny, KernelUsageError, checkKernelMemory } from '../../src/nth/hierarchy.ts';
+import { rowRestriction } from '../../src/nth/rows.ts';
+import { loadModel } from '../../src/ir/load.ts';
 import { ntkFromJacobian } from '../../src/nth/ntk.ts';
 import { Evaluator, MemoryError } from '../../src/runtime/evaluator.ts';
 import { relErr } from '../helpers.ts';
@@ -124,12 +126,21 @@ describe('closed forms: h = a·w + b·w²/2', () => {
 });
 
 describe.each([
-  ['tanh MLP (2 hidden layers)', () => mlp()],
-  ['mean-field sigmoid network', () => meanfield()],
-])('%s', (_name, make) => {
+  ['tanh MLP (2 hidden layers), one row per index', () => mlp(), 'rows'],
+  ['tanh MLP (2 hidden layers), whole model per index', () => mlp(), 'dense'],
+  ['mean-field sigmoid network, one row per index', () => meanfield(), 'rows'],
+  ['mean-field sigmoid network, whole model per index', () => meanfield(), 'dense'],
+] as const)('%s', (_name, make, structure) => {
   const m = make();
   const ref = reference(m);
-  const { ev, k } = ref;
+  const { ev: ev0, k } = ref;
+  // Every call below goes through the structure under test.
+  const ev = ev0;
+  const kernelTensor = (e: Evaluator, r: number, o: Parameters<typeof kernelTensorAny>[2] = {}) => {
+    const K = kernelTensorAny(e, r, { structure, ...o });
+    if (r > 2) expect(K.structure).toBe(structure);
+    return K;
+  };
 
   it('K^(2) equals the NTK J·Jᵀ', () => {
     const K2 = kernelTensor(ev, 2);
@@ -251,6 +262,48 @@ describe('orders 5 and 6', () => {
       }
       expect(relErr(fd, ex)).toBeLessThan(1e-8);
     }
+  });
+});
+
+describe('row-separable models', () => {
+  it('the one-row graph reproduces every row of h, and the structures agree on the deep example (stacked weights)', () => {
+    const m = loadModel('examples/deep.ntk', { overrides: new Map([['m', 6]]) });
+    const rm = rowRestriction(m)!;
+    expect(rm).not.toBeNull();
+    expect([rm.n, rm.c]).toEqual([8, 1]);
+    const ev = new Evaluator(m);
+    const rows = kernelTensor(ev, 4, { structure: 'rows' });
+    const dense = kernelTensor(ev, 4, { structure: 'dense' });
+    expect(rows.structure).toBe('rows');
+    expect(relErr(rows.data, dense.data)).toBeLessThan(1e-12);
+    expect(kernelTensor(ev, 4).structure).toBe('rows'); // chosen automatically
+  });
+
+  it.each([
+    ['a reduction over the rows', 'model h = f(X) + sum(f(X)) / n'],
+    ['a matrix product contracting the rows', 'model h = A @ f(X)'],
+    ['a literal with n rows', 'model h = f(X) * [1, 2, 3]'],
+    ['a slice of the rows', 'model h = concat0(f(X))'],
+  ])('%s is not separable and uses the dense path', (_why, line) => {
+    const src = `dim n = 3, d = 2, m = 4
+data X : [n, d] = normal(0, 1, seed = 1)
+data A : [n, n] = normal(0, 1, seed = 2)
+param W : [m, d] ~ normal(0, 1)
+param a : [m] ~ normal(0, 1)
+def f(x : [d]) = dot(a, tanh(W @ x))
+def concat0(v : [n]) = v[1:] @ v[1:] + v
+${line}`;
+    const m = compile(src, 'ns.ntk');
+    expect(rowRestriction(m)).toBeNull();
+    const ev = new Evaluator(m);
+    const K = kernelTensor(ev, 3);
+    expect(K.structure).toBe('dense');
+    expect(() => kernelTensor(ev, 3, { structure: 'rows' })).toThrow(/not row-separable/);
+    // and the dense kernel is still right: K^(3) against d/dε K^(2)(w + ε∇h_b)
+    const ref = reference(m);
+    const want = new Float64Array(27);
+    for (let t = 0; t < 27; t++) want[t] = ref.K3(Math.floor(t / 9), Math.floor(t / 3) % 3, t % 3);
+    expect(relErr(K.data, want)).toBeLessThan(1e-12);
   });
 });
 

@@ -420,6 +420,9 @@ describe('matmul', () => {
       [[2, 1, 4, 5], [1, 3, 5, 1]], // N = 1, a shared along b's axis: Cᵀ = Bᵀ·Aᵀ
       [[1, 3, 1, 4, 5], [2, 1, 6, 5, 1]], // N = 1, mixed
       [[5, 1, 1, 7], [5, 3, 7, 1]], // M = N = 1
+      [[3, 1, 1, 4, 1, 7], [1, 2, 5, 1, 7, 1]], // M = N = 1, all pairs: one gemm and a gather
+      [[1, 7], [4, 7, 1]], // a shared, N = 1
+      [[4, 1, 7], [7, 1]], // b shared, M = N = 1
     ];
     for (const [as, bs] of cases) {
       const a = randomArray(rand, size(as));
