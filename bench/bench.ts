@@ -110,9 +110,11 @@ model h = f(X)`,
     'w3.ntk',
   );
   for (const r of [3, 4]) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     const K = kernel(model, r);
     const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(c0);
     const t1 = performance.now();
     kernel(model, r);
     const again = performance.now() - t1;
@@ -120,11 +122,14 @@ model h = f(X)`,
       workload: `W3 K^(${r}) tanh MLP n=16 d=8 m=128 (p = ${model.paramCount})`,
       ms,
       gflops: null,
-      note: `${K.shape.join('×')} entries, ${K.blocks} block(s) of ${K.blockSize}; again with plans cached ${again.toFixed(0)} ms`,
+      note: `${K.shape.join('×')} entries, ${K.structure} structure; CPU time ${((cpu.user + cpu.system) / 1000).toFixed(0)} ms; again with plans cached ${again.toFixed(0)} ms`,
     });
   }
 }
 
+if (process.argv.includes('--nth')) {
+  hierarchyBench(); // only W3: npm run bench -- --nth
+} else {
 gemmBench();
 modelBench('converse', 'examples/converse.ntk');
 modelBench('meanfield', 'examples/meanfield.ntk');
@@ -133,6 +138,7 @@ if (!process.argv.includes('--quick')) {
   flowBench();
   hierarchyBench();
   modelBench('mlp 271k', 'examples/mlp.ntk', { heavy: true });
+}
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));
