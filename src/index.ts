@@ -16,7 +16,7 @@ import { ntkFromJacobian } from './nth/ntk.ts';
 import { printGraph } from './ir/print.ts';
 import { jvp as jvpGraph } from './ad/jvp.ts';
 import { vjp as vjpGraph } from './ad/transpose.ts';
-import { deriveKernel, kernelHierarchy, kernelTensor, type KernelOptions, type KernelTensor } from './nth/hierarchy.ts';
+import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, type KernelOptions, type KernelTensor } from './nth/hierarchy.ts';
 import { tidy } from './ir/simplify.ts';
 
 export type { Model, ParamInfo, DataInfo, Loss } from './ir/model.ts';
@@ -33,8 +33,8 @@ export { directional as directionalGraph, jvpFlat, vjpFlat, gradLoss, hvpLoss, l
 export { printGraph, type PrintOptions } from './ir/print.ts';
 export { tidy } from './ir/simplify.ts';
 export {
-  deriveKernel, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
-  type KernelDerivation, type KernelOptions, type KernelTensor,
+  deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
+  type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor,
 } from './nth/hierarchy.ts';
 export { flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
@@ -153,16 +153,34 @@ export function hierarchy(model: Model, r: number, opts: Omit<KernelOptions, 'sl
 }
 
 /**
- * The kernel of order r as mathematics: the graph of `deriveKernel` (K^(r)[u1..ur], an r-linear
- * form of index vectors u_i ∈ R^k; a function of w alone when k = 1), tidied (`tidy`), with
- * shared subexpressions named once; plain text or LaTeX (an `aligned` environment).
+ * The kernel of order r as mathematics, tidied (`tidy`), with shared subexpressions named once;
+ * plain text or LaTeX (an `aligned` environment). For a model with one output per data row,
+ * K^(r)(X_1, …, X_r) as a function of r rows (`deriveRowKernel`); otherwise K^(r)[u1..ur], an
+ * r-linear form of index vectors u_i ∈ R^k (`deriveKernel`; a function of w alone when k = 1).
  * @example printKernel(loadModel('examples/converse.ntk'), 3)   // "K3 = 4*(0.1 + 2*w)^2"
  */
 export function printKernel(model: Model, r: number, opts: { latex?: boolean } = {}): string {
-  const d = deriveKernel(model, r);
-  const [value] = tidy(model.graph, [d.value]);
+  return describeKernel(model, r, opts).text;
+}
+
+/** `printKernel` with what its arguments are: 'rows' (data rows), 'vectors' (u_i) or 'none'. */
+export function describeKernel(model: Model, r: number, opts: { latex?: boolean } = {}): { text: string; form: 'rows' | 'vectors' | 'none'; args: string[] } {
+  const tex = opts.latex === true;
   const k = evaluator(model).k;
-  const args = Array.from({ length: r }, (_, i) => (opts.latex ? `u_{${i + 1}}` : `u${i + 1}`)).join(', ');
-  const name = opts.latex ? `K^{(${r})}${k === 1 ? '' : `[${args}]`}` : `K${r}${k === 1 ? '' : `[${args}]`}`;
-  return printGraph(model.graph, [[name, value!]], { latex: opts.latex === true });
+  const rows = k > 1 ? deriveRowKernel(model, r) : null;
+  let value: number, args: string[], form: 'rows' | 'vectors' | 'none';
+  if (rows) {
+    value = rows.value;
+    form = 'rows';
+    args = rows.rows.map((ins) => ins.map((n) => model.graph.attrs(n).name!).join(' '));
+  } else {
+    value = deriveKernel(model, r).value;
+    form = k === 1 ? 'none' : 'vectors';
+    args = k === 1 ? [] : Array.from({ length: r }, (_, i) => `u${i + 1}`);
+  }
+  const [tidied] = tidy(model.graph, [value]);
+  const texArg = (a: string) => a.replace(/^([A-Za-z]+)_?(\d+)$/, '$1_{$2}').replace(/_(\d+)$/, '_{$1}');
+  const list = (tex ? args.map(texArg) : args).join(', ');
+  const name = `${tex ? `K^{(${r})}` : `K${r}`}${form === 'rows' ? `(${list})` : form === 'vectors' ? `[${list}]` : ''}`;
+  return { text: printGraph(model.graph, [[name, tidied!]], { latex: tex }), form, args };
 }

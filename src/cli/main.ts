@@ -24,7 +24,8 @@ import {
   kernel,
   KernelUsageError,
   MAX_ORDER,
-  printKernel,
+  describeKernel,
+  nonSmoothWarning,
   printModel,
   type Diagnostic,
   type Model,
@@ -148,12 +149,6 @@ function cmdJacobian(file: string, o: Common & { mode?: string }) {
   out(`${table([...summaryHeader(m), ['Dh(w0)', `${J.rows} × ${J.cols}`], ['‖Dh‖_F', num(Math.sqrt(fro))]])}\n${matrix(J.data, J.rows, J.cols)}`);
 }
 
-/** The warning of kernels of order ≥ 3 for a model with relu/abs/sign. */
-function nonSmoothKernelWarning(m: Model, order: number): string | null {
-  if (!m.nonSmooth || order < 3) return null;
-  return `the model uses a non-smooth function (relu, abs or sign): kernels of order ${order} ≥ 3 involve second and higher derivatives of h, which are zero almost everywhere (the kernel shown drops the contributions of the kinks)`;
-}
-
 function parseOrder(raw: string | undefined): number {
   const order = raw === undefined ? 2 : Number(raw);
   if (!Number.isInteger(order) || order < 2 || order > MAX_ORDER)
@@ -182,7 +177,7 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string })
   const K = kernel(m, order, { slice, onProgress: bar.update });
   bar.done();
   checkFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
-  const warning = nonSmoothKernelWarning(m, order);
+  const warning = K.warnings[0] ?? null;
   if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, ...(warning ? { warnings: [warning] } : {}) });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
@@ -217,18 +212,20 @@ function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }
   const order = parseOrder(o.order);
   const m = load(file, o);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
-  const text = printKernel(m, order);
-  const latex = printKernel(m, order, { latex: true });
-  const warning = nonSmoothKernelWarning(m, order);
-  if (o.json) return emitJson({ order, outputs: k, text, latex, ...(warning ? { warnings: [warning] } : {}) });
+  const plain = describeKernel(m, order);
+  const latex = describeKernel(m, order, { latex: true }).text;
+  const warning = nonSmoothWarning(m, order);
+  if (o.json) return emitJson({ order, outputs: k, form: plain.form, text: plain.text, latex, ...(warning ? { warnings: [warning] } : {}) });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
-  const us = Array.from({ length: order }, (_, i) => `u${i + 1}`);
+  const as = Array.from({ length: order }, (_, i) => `a${i + 1}`);
   const intro =
-    k === 1
-      ? `# K^(${order}) of ${m.outputName}, a function of the weights (one output)`
-      : `# K${order}[${us.join(', ')}] = Σ ${us.map((u, i) => `${u}_a${i + 1}`).join(' ')} K^(${order})(${us.map((_, i) => `a${i + 1}`).join(', ')}): the kernel of order ${order} as an ${order}-linear form of index vectors u_i ∈ R^${k} (u_i = e_a gives an entry)`;
-  out(o.latex ? `% ${intro.slice(2)}\n${latex}` : `${intro}\n${text}`);
+    plain.form === 'none'
+      ? `K^(${order}) of ${m.outputName}, a function of the weights (one output)`
+      : plain.form === 'rows'
+        ? `K^(${order})(${as.join(', ')}) = K${order}(${plain.args.join(', ')}) with ${plain.args.map((x, i) => `${x} = row ${as[i]} of the data`).join(', ')}: ${m.outputName} is one output per row`
+        : `K${order}[${plain.args.join(', ')}] = Σ ${plain.args.map((u, i) => `${u}_${as[i]}`).join(' ')} K^(${order})(${as.join(', ')}): the kernel as an ${order}-linear form of index vectors u_i ∈ R^${k} (u_i = e_a gives an entry)`;
+  out(o.latex ? `% ${intro}\n${latex}` : `# ${intro}\n${plain.text}`);
 }
 
 function parseTimes(raw: string | undefined, T: number): number[] {

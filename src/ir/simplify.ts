@@ -16,12 +16,13 @@ import type { Graph, NodeId } from './graph.ts';
 
 /** The scalar constant factor of a node and the rest: x = c·rest (c = 1 if none). */
 function splitCoefficient(g: Graph, x: NodeId): [number, NodeId | null] {
+  // A constant of any shape is a scalar factor: the callers broadcast to the output's shape.
   const c = g.constValue(x);
-  if (c !== undefined && g.sizeOf(x) === 1) return [c, null];
+  if (c !== undefined) return [c, null];
   if (g.op(x) === 'mul') {
     const [a, b] = g.args(x) as [NodeId, NodeId];
     const ca = g.constValue(a);
-    if (ca !== undefined && g.sizeOf(a) === 1) return [ca, b];
+    if (ca !== undefined && g.sizeOf(b) >= g.sizeOf(a)) return [ca, b];
   }
   if (g.op(x) === 'broadcast') {
     const [c2, rest] = splitCoefficient(g, g.args(x)[0]!);

@@ -290,6 +290,47 @@ export function deriveKernel(m: Model, r: number): KernelDerivation {
   return { order: r, indices, value: value!, levels };
 }
 
+/** The graph of `deriveRowKernel`: K^(r) as a function of r rows of the data. */
+export interface RowKernelDerivation {
+  order: number;
+  /** For each index i, the one-row data inputs that stand for its row (named like X_1, X_2). */
+  rows: NodeId[][];
+  /** The names of the data arrays, in the order of each `rows[i]`. */
+  dataNames: string[];
+  value: NodeId;
+}
+
+/**
+ * For a row-separable model with one output per row (h_a = f(x_a), `rows.ts`), the kernel of
+ * order r as a function of r data rows, as the papers write it: K^(2)(x1, x2) =
+ * ⟨∇f(x1), ∇f(x2)⟩, K^(i)(x1..xi) = D_w K^(i−1)(x1..x(i−1)) [∇f(xi)]; K^(r)(a1..ar) is its value
+ * at the rows a1..ar. Null for other models (use `deriveKernel`).
+ * @example
+ *   const d = deriveRowKernel(model, 3);   // bind d.rows[i][0] to the row X[a_i] (shape [1, d])
+ */
+export function deriveRowKernel(m: Model, r: number): RowKernelDerivation | null {
+  checkOrder(r);
+  const rm = rowRestriction(m);
+  if (!rm || rm.c !== 1) return null;
+  const g = m.graph;
+  const taken = new Set([...m.data.map((d) => d.name), ...m.params.map((q) => q.name), ...m.constants.keys()]);
+  const rows = Array.from({ length: r }, (_, i) =>
+    rm.rows.map((x) => {
+      let name = `${x.data.name}_${i + 1}`;
+      while (taken.has(name)) name += "'";
+      return g.input(name, 'data', g.shape(x.row));
+    }),
+  );
+  const grads = rows.map((copies) => {
+    let out = rm.output;
+    rm.rows.forEach((x, j) => (out = substitute(g, out, x.row, copies[j]!)));
+    return vjp(g, [out], [g.constant(1, [1])], m.params.map((q) => q.node));
+  });
+  let value = dotSum(g, grads[0]!, grads[1]!);
+  for (let i = 2; i < r; i++) [value] = jvp(g, [value], new Map(m.params.map((q, j) => [q.node, grads[i]![j]!])));
+  return { order: r, rows, dataNames: rm.rows.map((x) => x.data.name), value: value! };
+}
+
 /**
  * How an output index enters the numeric graph: the inputs that select it (bound to one index,
  * or batched over all k by vmap) and the gradient ∇h_a they give, per parameter.
@@ -413,6 +454,14 @@ export interface KernelTensor {
   blocks: number;
   blockSize: number;
   structure: 'rows' | 'dense';
+  /** E.g. that kernels of order ≥ 3 of a model with relu/abs/sign drop the kinks. */
+  warnings: string[];
+}
+
+/** The warning of kernels of order ≥ 3 for a model with relu, abs or sign; null otherwise. */
+export function nonSmoothWarning(m: Model, r: number): string | null {
+  if (!m.nonSmooth || r < 3) return null;
+  return `the model uses a non-smooth function (relu, abs or sign): kernels of order ${r} ≥ 3 involve second and higher derivatives of h, which are zero almost everywhere (the kernel shown drops the contributions of the kinks)`;
 }
 
 /** Bytes we allow for a kernel: half the free memory, at most MAX_RESULT_BYTES. */
@@ -472,7 +521,7 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
   if (r === 2) {
     const K = ntkFromJacobian(ev, ev.jacobian(w));
     const data = fixed === 0 ? K : fixed === 1 ? K.slice(slice[0]! * k, (slice[0]! + 1) * k) : K;
-    return { order: 2, shape, data, slice, blocks: 1, blockSize: k, structure: 'dense' };
+    return { order: 2, shape, data, slice, blocks: 1, blockSize: k, structure: 'dense', warnings: [] };
   }
 
   const symmetric = fixed === 0 && (opts.symmetric ?? true);
@@ -520,7 +569,8 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
     opts.onProgress?.(b0 + count, k);
   }
   const structure = src.kind;
-  if (!symmetric) return { order: r, shape, data: F, slice, blocks, blockSize: B, structure };
+  const warnings = [nonSmoothWarning(m, r)].filter((x): x is string => x !== null);
+  if (!symmetric) return { order: r, shape, data: F, slice, blocks, blockSize: B, structure, warnings };
   // K(a1, a2, rest) = F(a1, a2, rest) + F(a2, a1, rest), exactly symmetric by construction.
   const inner = k ** (r - 2);
   const K = new Float64Array(F.length);
@@ -533,7 +583,7 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
         K[y + t] = s;
       }
     }
-  return { order: r, shape, data: K, slice, blocks, blockSize: B, structure };
+  return { order: r, shape, data: K, slice, blocks, blockSize: B, structure, warnings };
 }
 
 const sources = new WeakMap<Model, IndexSource>();

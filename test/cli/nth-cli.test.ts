@@ -104,20 +104,30 @@ describe('ntk derive', () => {
     expect(tex.stdout).toMatch(/\\begin\{aligned\}[\s\S]*\\end\{aligned\}/);
   });
 
-  it('the mean-field network: an r-linear form of index vectors, shared subexpressions named once', async () => {
+  it('the mean-field network (one output per row): a function of r data rows, shared subexpressions named once', async () => {
     const res = await ntk('derive', 'examples/meanfield.ntk', '--order', '3', '--json');
     expect(res.code).toBe(0);
     const j = JSON.parse(res.stdout);
     expect(j.order).toBe(3);
     expect(j.outputs).toBe(16);
-    expect(j.text).toMatch(/^t1 = tanh\(4\*X @ Uᵀ\)$/m);
-    expect(j.text).toMatch(/^K3\[u1, u2, u3\] = /m);
-    // every named subexpression is defined once and used
+    expect(j.form).toBe('rows');
+    expect(j.text).toMatch(/^t1 = tanh\(4\*X_1 @ Uᵀ\)$/m);
+    expect(j.text).toMatch(/^K3\(X_1, X_2, X_3\) = /m);
+    // every named subexpression is defined once and used at least twice
     const names = [...j.text.matchAll(/^(t\d+) = /gm)].map((m: RegExpMatchArray) => m[1]);
     expect(new Set(names).size).toBe(names.length);
     for (const n of names) expect(j.text.split(new RegExp(`\\b${n}\\b`)).length).toBeGreaterThan(2);
-    expect(j.latex).toMatch(/K\^\{\(3\)\}\[u_\{1\}, u_\{2\}, u_\{3\}\] &= /);
+    expect(j.latex).toMatch(/K\^\{\(3\)\}\(X_\{1\}, X_\{2\}, X_\{3\}\) &= /);
     expect(j.latex).toContain('\\tanh\\left(');
+    const plain = await ntk('derive', 'examples/meanfield.ntk', '--order', '3');
+    expect(plain.stdout).toMatch(/^# K\^\(3\)\(a1, a2, a3\) = K3\(X_1, X_2, X_3\) with X_1 = row a1/);
+  });
+
+  it('a model that is not one output per row: an r-linear form of index vectors', async () => {
+    const f = file('mix.ntk', 'dim n = 3\ndata X : [n] = [0.5, -1, 2]\nparam w : [2] = [0.3, -0.2]\nmodel h = tanh(w[0] * X) + w[1] * sum(X * w[0])\n');
+    const j = JSON.parse((await ntk('derive', f, '--order', '3', '--json')).stdout);
+    expect(j.form).toBe('vectors');
+    expect(j.text).toMatch(/^K3\[u1, u2, u3\] = /m);
   });
 
   it('order below 2 is a usage error', async () => {

@@ -13,7 +13,7 @@ import { jvp } from '../../src/ad/jvp.ts';
 import { splitFlat, vjpFlat } from '../../src/ad/derivatives.ts';
 import { compile } from '../../src/ir/load.ts';
 import type { Model } from '../../src/ir/model.ts';
-import { deriveKernel, kernelHierarchy, kernelTensor, kernelTensor as kernelTensorAny, KernelUsageError, checkKernelMemory } from '../../src/nth/hierarchy.ts';
+import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, kernelTensor as kernelTensorAny, KernelUsageError, checkKernelMemory } from '../../src/nth/hierarchy.ts';
 import { rowRestriction } from '../../src/nth/rows.ts';
 import { loadModel } from '../../src/ir/load.ts';
 import { ntkFromJacobian } from '../../src/nth/ntk.ts';
@@ -266,6 +266,26 @@ describe('orders 5 and 6', () => {
 });
 
 describe('row-separable models', () => {
+  it('deriveRowKernel: K^(r)(X_1..X_r) at rows a1..ar is the entry K^(r)(a1..ar) (r = 2..4)', () => {
+    const m = mlp();
+    const ev = new Evaluator(m);
+    const X = m.data[0]!;
+    expect(deriveRowKernel(converse(0.1, 2, 0.3), 3)).toBeNull(); // one output: not rows
+    for (const r of [2, 3, 4]) {
+      const K = kernelTensor(ev, r, { structure: 'dense' }).data;
+      const d = deriveRowKernel(m, r)!;
+      expect(d.dataNames).toEqual(['X']);
+      expect(m.graph.attrs(d.rows[1]![0]!).name).toBe('X_2');
+      const plan = ev.plan(`row-derive-${r}`, [d.value], d.rows.flat());
+      for (const tuple of [Array(r).fill(0), Array.from({ length: r }, (_, i) => (i + 1) % 3), [2, 0, 1, 1].slice(0, r)]) {
+        const extra = d.rows.map((ins, i) => [ins[0]!, X.value.subarray(tuple[i]! * 2, tuple[i]! * 2 + 2)] as [number, Float64Array]);
+        const v = plan.run(ev.bindings(m.w0, extra))[0]![0]!;
+        const want = at(K, 3, tuple);
+        expect(Math.abs(v - want)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want)));
+      }
+    }
+  });
+
   it('the one-row graph reproduces every row of h, and the structures agree on the deep example (stacked weights)', () => {
     const m = loadModel('examples/deep.ntk', { overrides: new Map([['m', 6]]) });
     const rm = rowRestriction(m)!;
@@ -316,6 +336,13 @@ describe('bad input', () => {
     expect(() => kernelTensor(ev, 2.5)).toThrow(KernelUsageError);
     expect(() => kernelTensor(ev, 3, { slice: [0, 1, 2] })).toThrow(/at most 2/);
     expect(() => kernelTensor(ev, 3, { slice: [3] })).toThrow(/0\.\.2/);
+  });
+  it('a model with relu gets a warning on kernels of order ≥ 3 only', () => {
+    const relu = compile('dim n = 3\ndata X : [n] = [0.5, -1, 2]\nparam w : [2] = [0.3, -0.2]\nmodel h = relu(w[0] * X) * w[1] + X * w[0]^2', 'relu.ntk');
+    const e = new Evaluator(relu);
+    expect(kernelTensor(e, 2).warnings).toEqual([]);
+    expect(kernelTensor(e, 3).warnings[0]).toMatch(/zero almost everywhere/);
+    expect(kernelTensor(ev, 3).warnings).toEqual([]);
   });
   it('a tensor that does not fit is refused before anything is allocated, naming the slice', () => {
     expect(() => kernelTensor(ev, 6, { memoryBytes: 1000 })).toThrow(MemoryError);
