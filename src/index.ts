@@ -18,6 +18,7 @@ import { jvp as jvpGraph } from './ad/jvp.ts';
 import { vjp as vjpGraph } from './ad/transpose.ts';
 import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, type KernelOptions, type KernelTensor } from './nth/hierarchy.ts';
 import { tidy } from './ir/simplify.ts';
+import { truncatedHierarchy, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 
 export type { Model, ParamInfo, DataInfo, Loss } from './ir/model.ts';
 export type { Program } from './parser/ast.ts';
@@ -32,6 +33,7 @@ export { vmap } from './ad/vmap.ts';
 export { directional as directionalGraph, jvpFlat, vjpFlat, gradLoss, hvpLoss, lossGraph } from './ad/derivatives.ts';
 export { printGraph, type PrintOptions } from './ir/print.ts';
 export { tidy } from './ir/simplify.ts';
+export { truncatedHierarchy, lossGradient, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor,
@@ -183,4 +185,13 @@ export function describeKernel(model: Model, r: number, opts: { latex?: boolean 
   const list = (tex ? args.map(texArg) : args).join(', ');
   const name = `${tex ? `K^{(${r})}` : `K${r}`}${form === 'rows' ? `(${list})` : form === 'vectors' ? `[${list}]` : ''}`;
   return { text: printGraph(model.graph, [[name, tidied!]], { latex: tex }), form, args };
+}
+
+/**
+ * The truncated Neural Tangent Hierarchy of order p (eq. 2.7) for the flow of α·h, next to the
+ * true flow: α·h̃(T), K̃^(2)(T), α·h(w(T)), K^(2)(w(T)) and the error between them.
+ * @example const r = nth(model, 3, { T: 1 }); r.error
+ */
+export function nth(model: Model, p: number, opts: TruncatedOptions): TruncatedResult {
+  return truncatedHierarchy(evaluator(model), p, opts);
 }

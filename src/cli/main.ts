@@ -25,6 +25,7 @@ import {
   KernelUsageError,
   MAX_ORDER,
   describeKernel,
+  nth,
   nonSmoothWarning,
   printModel,
   type Diagnostic,
@@ -226,6 +227,37 @@ function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }
         ? `K^(${order})(${as.join(', ')}) = K${order}(${plain.args.join(', ')}) with ${plain.args.map((x, i) => `${x} = row ${as[i]} of the data`).join(', ')}: ${m.outputName} is one output per row`
         : `K${order}[${plain.args.join(', ')}] = Σ ${plain.args.map((u, i) => `${u}_${as[i]}`).join(' ')} K^(${order})(${as.join(', ')}): the kernel as an ${order}-linear form of index vectors u_i ∈ R^${k} (u_i = e_a gives an entry)`;
   out(o.latex ? `% ${intro}\n${latex}` : `# ${intro}\n${plain.text}`);
+}
+
+function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string }) {
+  const order = parseOrder(o.order);
+  if (o.T === undefined) throw new UsageError('nth needs a time horizon: --T 1');
+  const T = positive('--T', o.T, 0);
+  const alpha = positive('--alpha', o.alpha, 1);
+  const rtol = positive('--rtol', o.rtol, 1e-10);
+  const m = load(file, o);
+  if (!m.loss) throw new UsageError(`${file} declares no loss: the hierarchy's flow needs one`);
+  const k = m.outputShape.reduce((a, b) => a * b, 1);
+  const r = nth(m, order, { T, alpha, rtol });
+  const warning = nonSmoothWarning(m, order);
+  if (o.json)
+    return emitJson({
+      order, T, alpha, out: Array.from(r.out), trueOut: Array.from(r.trueOut!), error: r.error,
+      K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats, ...(warning ? { warnings: [warning] } : {}),
+    });
+  printWarnings(m, o.json);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+  let dK = 0;
+  for (let i = 0; i < k * k; i++) dK = Math.max(dK, Math.abs(r.K2[i]! - r.trueK2![i]!));
+  out(table([
+    ...summaryHeader(m),
+    ['order p, α, T', `${order}, ${num(alpha)}, ${num(T)}`],
+    ['α·h̃(T) (hierarchy)', vector(r.out)],
+    ['α·h(w(T)) (flow)', vector(r.trueOut!)],
+    ['error ‖h̃ − h‖', num(r.error!)],
+    ['max |K̃2 − K2| at T', num(dK)],
+    ['steps', `${r.stats.hierarchySteps} (hierarchy), ${r.stats.flowSteps} (flow)`],
+  ]));
 }
 
 function parseTimes(raw: string | undefined, T: number): number[] {
@@ -476,6 +508,12 @@ export function buildProgram(): Command {
   common(program.command('print').argument('<file>').description('the model (and with --derivative its derivative graphs) as mathematics'))
     .option('--derivative', 'also print Dh·dw and Dhᵀ·u')
     .action(wrap(cmdPrint));
+  common(program.command('nth').argument('<file>').description('the truncated Neural Tangent Hierarchy of order p (eq. 2.7) next to the true flow'))
+    .option('--order <p>', `truncation order p, 2 (the linearized flow) to ${MAX_ORDER}`, '2')
+    .option('--T <T>', 'the time horizon')
+    .option('--alpha <A>', 'the scale α of the model (default 1)')
+    .option('--rtol <r>', 'relative tolerance of both integrations (default 1e-10)')
+    .action(wrap(cmdNth));
   common(program.command('flow').argument('<file>').description('the gradient flow of α·h next to its linearization: E(T) against the bounds'))
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--T <T>', 'the time horizon')

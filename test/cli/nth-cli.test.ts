@@ -134,3 +134,27 @@ describe('ntk derive', () => {
     expect((await ntk('derive', 'examples/converse.ntk', '--order', '1')).code).toBe(2);
   });
 });
+
+describe('ntk nth', () => {
+  it('JSON keys of DESIGN.md; the error shrinks with the order', async () => {
+    const errors: number[] = [];
+    for (const p of ['2', '3', '4']) {
+      const res = await ntk('nth', 'examples/deep.ntk', '--order', p, '--T', '0.5', '--set', 'm=16', '--json');
+      expect(res.code).toBe(0);
+      const j = JSON.parse(res.stdout);
+      expect(Object.keys(j)).toEqual(expect.arrayContaining(['order', 'T', 'out', 'trueOut', 'error', 'K2', 'trueK2']));
+      expect(j.out.length).toBe(8);
+      expect(j.K2.length).toBe(8);
+      errors.push(j.error);
+    }
+    expect(errors[0]).toBeGreaterThan(errors[1]!);
+    expect(errors[1]).toBeGreaterThan(errors[2]!);
+  });
+  it('usage errors: no horizon, no loss', async () => {
+    expect((await ntk('nth', 'examples/deep.ntk', '--order', '3')).code).toBe(2);
+    const noLoss = file('noloss.ntk', 'param w = 0.5\nmodel h = w^3\n');
+    const r = await ntk('nth', noLoss, '--order', '3', '--T', '1');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no loss/);
+  });
+});
