@@ -299,6 +299,34 @@ describe('row-separable models', () => {
     expect(kernelTensor(ev, 4).structure).toBe('rows'); // chosen automatically
   });
 
+  it('two outputs per row and two data arrays with rows: rows and dense agree, slices too', () => {
+    const m = compile(
+      `dim n = 3, d = 2, m = 4
+data X : [n, d] = normal(0, 1, seed = 1)
+data s : [n] = normal(0, 1, seed = 2)
+param W : [m, d] ~ normal(0, 1)
+param V : [2, m] ~ normal(0, 1)
+def f(x : [d], t) = V @ tanh(W @ x) * t + sin(t) * V[:, 0]
+model h = f(X, s)`,
+      'two.ntk',
+    );
+    const rm = rowRestriction(m)!;
+    expect([rm.n, rm.c, rm.rows.length]).toEqual([3, 2, 2]);
+    const ev = new Evaluator(m);
+    for (const r of [3, 4]) {
+      const rows = kernelTensor(ev, r, { structure: 'rows' });
+      const dense = kernelTensor(ev, r, { structure: 'dense' });
+      expect(relErr(rows.data, dense.data)).toBeLessThan(1e-12);
+      const sl = kernelTensor(ev, r, { structure: 'rows', slice: [5, 2] });
+      const off = (5 * 6 + 2) * 6 ** (r - 2);
+      expect(relErr(sl.data, dense.data.subarray(off, off + 6 ** (r - 2)))).toBeLessThan(1e-12);
+    }
+    const ref = reference(m);
+    const K3 = kernelTensor(ev, 3).data;
+    for (const [a1, a2, b] of [[0, 5, 3], [4, 1, 1], [2, 2, 5]] as const)
+      expect(Math.abs(at(K3, 6, [a1, a2, b]) - ref.K3(a1, a2, b))).toBeLessThan(1e-12 * Math.max(1, Math.abs(ref.K3(a1, a2, b))));
+  });
+
   it.each([
     ['a reduction over the rows', 'model h = f(X) + sum(f(X)) / n'],
     ['a matrix product contracting the rows', 'model h = A @ f(X)'],
