@@ -33,7 +33,8 @@ export { vmap } from './ad/vmap.ts';
 export { directional as directionalGraph, jvpFlat, vjpFlat, gradLoss, hvpLoss, lossGraph } from './ad/derivatives.ts';
 export { printGraph, type PrintOptions } from './ir/print.ts';
 export { tidy } from './ir/simplify.ts';
-export { truncatedHierarchy, lossGradient, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
+export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
+export { widthScaling, fitLogLog, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
 export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor,

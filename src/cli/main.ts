@@ -26,6 +26,7 @@ import {
   MAX_ORDER,
   describeKernel,
   nth,
+  widthScaling,
   nonSmoothWarning,
   printModel,
   type Diagnostic,
@@ -258,6 +259,57 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
     ['max |K̃2 − K2| at T', num(dK)],
     ['steps', `${r.stats.hierarchySteps} (hierarchy), ${r.stats.flowSteps} (flow)`],
   ]));
+}
+
+function intList(name: string, raw: string | undefined, min: number): number[] {
+  if (raw === undefined) throw new UsageError(`scaling needs ${name} v1,v2,…`);
+  return raw.split(',').map((x) => {
+    const v = Number(x);
+    if (x.trim() === '' || !Number.isInteger(v) || v < min) throw new UsageError(`${name} ${raw}: '${x}' is not an integer ≥ ${min}`);
+    return v;
+  });
+}
+
+async function cmdScaling(file: string, o: Common & { widths?: string; orders?: string; seeds?: string; dim?: string; T?: string; alpha?: string; plot?: string }) {
+  const widths = intList('--widths', o.widths, 1);
+  const orders = o.orders === undefined ? [2, 3, 4] : intList('--orders', o.orders, 2);
+  for (const r of orders) parseOrder(String(r));
+  const seeds = [...Array(intOption('--seeds', o.seeds, 1, 3)).keys()];
+  const dim = o.dim ?? 'm';
+  const T = o.T === undefined ? undefined : positive('--T', o.T, 0);
+  const alpha = positive('--alpha', o.alpha, 1);
+  if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  const base = parseSet(o.set);
+  const first = loadModel(file, { overrides: new Map([...base, [dim, widths[0]!]]), seed: 0 });
+  if (!first.constants.has(dim)) throw new UsageError(`--dim ${dim}: the model has no dim or const named '${dim}'`);
+  if (T !== undefined && !first.loss) throw new UsageError(`--T: ${file} declares no loss, so there is no flow to change the NTK`);
+  const bar = progress('scaling', !o.json);
+  const res = widthScaling({
+    load: (width, seed) => loadModel(file, { overrides: new Map([...base, [dim, width]]), seed }),
+    widths, orders, seeds, ...(T === undefined ? {} : { T, alpha }), onProgress: bar.update,
+  });
+  bar.done();
+  if (o.plot) {
+    const { writePlot } = await import('./plot.ts');
+    const quantities = res.fits.map((f) => f.quantity);
+    const series = quantities.map((q) => {
+      const ps = res.points.filter((p) => p.quantity === q);
+      return { name: q === 'dK2' ? `‖K2(T) − K2(0)‖∞` : `‖${q.replace('K', 'K^(')})‖∞`, x: ps.map((p) => p.width), y: ps.map((p) => p.value), style: 'points' as const };
+    });
+    await writePlot(o.plot, { title: `width scaling of ${file}`, xLabel: dim, yLabel: 'sup norm', logX: true, logY: true, series });
+  }
+  if (o.json) return emitJson({ dim, widths, orders, seeds: seeds.length, T: T ?? null, points: res.points, fits: res.fits });
+  const mean = (q: string, w: number) => {
+    const ps = res.points.filter((p) => p.quantity === q && p.width === w);
+    return ps.reduce((a, p) => a + p.value, 0) / ps.length;
+  };
+  const qs = res.fits.map((f) => f.quantity);
+  const header = [dim, ...qs.map((q) => (q === 'dK2' ? '‖ΔK2‖∞' : `‖${q}‖∞`))];
+  const lines = [header, ...widths.map((w) => [String(w), ...qs.map((q) => num(mean(q, w), 4))])];
+  const wcol = header.map((_, j) => Math.max(...lines.map((l) => l[j]!.length)));
+  out(lines.map((l) => l.map((c, j) => c.padStart(wcol[j]!)).join('  ')).join('\n'));
+  out(`slopes of log(norm) against log(${dim}) over ${seeds.length} seed(s) (± standard error):`);
+  for (const f of res.fits) out(`  ${f.quantity === 'dK2' ? 'ΔK2' : f.quantity}: ${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`}`);
 }
 
 function parseTimes(raw: string | undefined, T: number): number[] {
@@ -514,6 +566,15 @@ export function buildProgram(): Command {
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--rtol <r>', 'relative tolerance of both integrations (default 1e-10)')
     .action(wrap(cmdNth));
+  common(program.command('scaling').argument('<file>').description('width scaling of the hierarchy: ‖K^(r)_0‖∞ (and the NTK change) against a width, slopes'))
+    .option('--widths <m1,m2,…>', 'values of the width')
+    .option('--orders <r1,r2,…>', 'kernel orders (default 2,3,4)')
+    .option('--seeds <N>', 'seeds 0..N−1 per width (default 3)')
+    .option('--dim <name>', 'the dim varied (default m)')
+    .option('--T <T>', 'also ‖K^(2)_T − K^(2)_0‖∞ along the true flow up to T')
+    .option('--alpha <A>', 'the scale α for the flow (default 1)')
+    .option('--plot <file.svg|file.png>', 'the norms against the width, log-log')
+    .action((file: string, o: Common & { widths?: string }) => cmdScaling(file, o));
   common(program.command('flow').argument('<file>').description('the gradient flow of α·h next to its linearization: E(T) against the bounds'))
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--T <T>', 'the time horizon')

@@ -61,6 +61,25 @@ export function lossGradient(ev: Evaluator): (v: Float64Array) => Float64Array {
 }
 
 /**
+ * The weights w(T) of the true flow dw/dt = −(1/α)·Dh(w)ᵀ ∇R(α·h(w)) from w0 (DOP853): one
+ * forward and one reverse pass per evaluation.
+ * @example const { w } = trueFlow(ev, { T: 1 }); ntk(ev, w)  // the NTK after training
+ */
+export function trueFlow(ev: Evaluator, opts: { T: number; alpha?: number; rtol?: number; w0?: Float64Array }): { w: Float64Array; steps: number } {
+  const alpha = opts.alpha ?? 1;
+  const rtol = opts.rtol ?? 1e-10;
+  const grad = lossGradient(ev);
+  const f = (_t: number, w: Float64Array, dw: Float64Array) => {
+    const v = ev.output(w).map((x) => alpha * x);
+    const gw = ev.vjp(w, grad(v));
+    for (let i = 0; i < gw.length; i++) dw[i] = -gw[i]! / alpha;
+  };
+  const flow = solve('dop853', f, 0, (opts.w0 ?? ev.model.w0).slice(), opts.T, { rtol, atol: rtol * 1e-3 });
+  if (flow.status !== 'ok') throw new Error(`the true flow stopped: ${flow.message}`);
+  return { w: flow.y[flow.y.length - 1]!, steps: flow.stats.steps };
+}
+
+/**
  * Integrate the truncated hierarchy of order p ≥ 2 up to T (DOP853), and the true flow.
  * @example const r = truncatedHierarchy(evaluator(model), 3, { T: 1 }); // r.out, r.error
  */
@@ -105,21 +124,13 @@ export function truncatedHierarchy(ev: Evaluator, p: number, opts: TruncatedOpti
 
   let trueOut: Float64Array | null = null, trueK2: Float64Array | null = null, error: number | null = null, flowSteps: number | null = null;
   if (opts.trueFlow ?? true) {
-    // dw/dt = −(1/α)·Dhᵀ ∇R(α·h(w))
-    const f = (_t: number, w: Float64Array, dw: Float64Array) => {
-      const v = ev.output(w).map((x) => alpha * x);
-      const gw = ev.vjp(w, grad(v));
-      for (let i = 0; i < gw.length; i++) dw[i] = -gw[i]! / alpha;
-    };
-    const flow = solve('dop853', f, 0, w0.slice(), T, { rtol, atol: rtol * 1e-3 });
-    if (flow.status !== 'ok') throw new Error(`the true flow stopped: ${flow.message}`);
-    const wT = flow.y[flow.y.length - 1]!;
+    const { w: wT, steps } = trueFlow(ev, { T, alpha, rtol });
+    flowSteps = steps;
     trueOut = ev.output(wT).map((x) => alpha * x);
     trueK2 = ntkFromJacobian(ev, ev.jacobian(wT));
     let s = 0;
     for (let i = 0; i < k; i++) s += (out[i]! - trueOut[i]!) ** 2;
     error = Math.sqrt(s);
-    flowSteps = flow.stats.steps;
   }
   return { order: p, alpha, T, out, K2, trueOut, trueK2, error, stats: { hierarchySteps: res.stats.steps, flowSteps } };
 }

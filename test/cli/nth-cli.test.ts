@@ -158,3 +158,28 @@ describe('ntk nth', () => {
     expect(r.stderr).toMatch(/no loss/);
   });
 });
+
+describe('ntk scaling', () => {
+  const toy = file('toy.ntk', 'dim m = 4\nparam w : [m] ~ uniform(1, 1)\nmodel h = sum(w^2) / (2 * sqrt(m))\nloss square(target = 1)\n');
+  it('JSON: points and slope fits (exact on a power-law toy)', async () => {
+    const r = await ntk('scaling', toy, '--widths', '4,16,64', '--orders', '2,4', '--seeds', '2', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.dim).toBe('m');
+    expect(j.points.length).toBe(3 * 2 * 2);
+    const fit = (q: string) => j.fits.find((f: { quantity: string }) => f.quantity === q);
+    expect(fit('K2').slope).toBeCloseTo(0, 10);
+    expect(fit('K4').slope).toBeCloseTo(-1, 10);
+    const text = await ntk('scaling', toy, '--widths', '4,16', '--orders', '3', '--seeds', '1', '--T', '0.1');
+    expect(text.stdout).toMatch(/K3: -0\.5/);
+    expect(text.stdout).toMatch(/ΔK2:/);
+  });
+  it('usage errors', async () => {
+    expect((await ntk('scaling', toy, '--orders', '2')).code).toBe(2); // no --widths
+    const r = await ntk('scaling', toy, '--widths', '4,8', '--dim', 'width');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no dim or const named 'width'/);
+    expect((await ntk('scaling', toy, '--widths', '4,x')).code).toBe(2);
+    expect((await ntk('scaling', toy, '--widths', '4', '--orders', '1')).code).toBe(2);
+  });
+});
