@@ -57,7 +57,9 @@ export function rowRestriction(m: Model): RowModel | null {
     const c = sizeOf(m.outputShape) / n;
     return { n, c, rows, output: g.reshape(out.id, [c]) };
   } catch (e) {
-    if (e instanceof NotSeparable) return null;
+    // Not separable — or an op this transform does not know how to restrict: either way the
+    // dense path, which is always correct, is used instead.
+    if (e instanceof NotSeparable || e instanceof Error) return null;
     throw e;
   }
 }
