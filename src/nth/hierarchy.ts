@@ -461,7 +461,7 @@ export interface KernelTensor {
 /** The warning of kernels of order ≥ 3 for a model with relu, abs or sign; null otherwise. */
 export function nonSmoothWarning(m: Model, r: number): string | null {
   if (!m.nonSmooth || r < 3) return null;
-  return `the model uses a non-smooth function (relu, abs or sign): kernels of order ${r} ≥ 3 involve second and higher derivatives of h, which are zero almost everywhere (the kernel shown drops the contributions of the kinks)`;
+  return `the model uses a non-smooth function (relu, abs or sign): the kernel of order ${r} involves derivatives of h of order 2 to ${r - 1}, which are zero almost everywhere (it drops the contributions of the kinks)`;
 }
 
 /** Bytes we allow for a kernel: half the free memory, at most MAX_RESULT_BYTES. */
@@ -486,7 +486,7 @@ export function checkKernelMemory(k: number, r: number, fixed: number, limit: nu
   throw new MemoryError(
     `K^(${r}) ${fixed ? `with ${fixed} fixed indices ` : ''}has ${k}^${r - fixed} = ${entries.toExponential(3)} entries (${fmtBytes(bytes)}), more than the ${fmtBytes(limit)} available` +
       (fits
-        ? `; compute slices instead: --slice a1,…,a${j} fixes the first ${j} indices (0-based) and leaves ${k}^${r - j} entries (${fmtBytes(k ** (r - j) * 8)}), e.g. --slice ${Array(j).fill(0).join(',')}`
+        ? `; compute slices instead: ${j === 1 ? '--slice a1 fixes the first index' : `--slice a1,…,a${j} fixes the first ${j} indices`} (0-based) and leaves ${k}^${r - j} entries (${fmtBytes(k ** (r - j) * 8)}), e.g. --slice ${Array(j).fill(0).join(',')}`
         : `; even one slice K^(${r})(a1..a${r - 1}, ·) is too large`),
   );
 }

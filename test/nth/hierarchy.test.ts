@@ -376,5 +376,6 @@ describe('bad input', () => {
     expect(() => kernelTensor(ev, 6, { memoryBytes: 1000 })).toThrow(MemoryError);
     expect(() => checkKernelMemory(16, 8, 0, 1024 ** 3)).toThrow(/16\^8 = 4\.295e\+9 entries \(32\.0 GB\).*--slice a1,…,a2.*16\^6/);
     expect(() => checkKernelMemory(16, 8, 2, 1024 ** 3)).not.toThrow();
+    expect(() => checkKernelMemory(256, 4, 0, 4 * 1024 ** 3)).toThrow(/--slice a1 fixes the first index \(0-based\) and leaves 256\^3 entries \(128\.0 MB\), e\.g\. --slice 0$/);
   });
 });
