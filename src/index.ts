@@ -16,6 +16,9 @@ import { ntkFromJacobian } from './nth/ntk.ts';
 import { printGraph } from './ir/print.ts';
 import { jvp as jvpGraph } from './ad/jvp.ts';
 import { vjp as vjpGraph } from './ad/transpose.ts';
+import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, type KernelOptions, type KernelTensor } from './nth/hierarchy.ts';
+import { tidy } from './ir/simplify.ts';
+import { truncatedHierarchy, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 
 export type { Model, ParamInfo, DataInfo, Loss, TestInfo } from './ir/model.ts';
 export type { Program } from './parser/ast.ts';
@@ -28,7 +31,14 @@ export { vjpGraph };
 export { transposeLinear } from './ad/transpose.ts';
 export { vmap } from './ad/vmap.ts';
 export { directional as directionalGraph, jvpFlat, vjpFlat, gradLoss, hvpLoss, lossGraph } from './ad/derivatives.ts';
-export { printGraph } from './ir/print.ts';
+export { printGraph, type PrintOptions } from './ir/print.ts';
+export { tidy } from './ir/simplify.ts';
+export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
+export { widthScaling, fitLogLog, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
+export {
+  deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
+  type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor,
+} from './nth/hierarchy.ts';
 export { flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
@@ -157,4 +167,65 @@ export function printModel(model: Model, opts: { derivative?: boolean } = {}): s
     model.params.forEach((q, i) => roots.push([`D${model.outputName}ᵀu[${q.name}]`, grads[i]!]));
   }
   return printGraph(g, roots);
+}
+
+/**
+ * The kernel of order r of the Neural Tangent Hierarchy at w (MATH.md §3), on the outputs of h:
+ * K^(2)(a, b) = ⟨∇h_a, ∇h_b⟩, K^(r+1)(a1..ar, b) = ⟨∇_w K^(r)(a1..ar), ∇h_b⟩. The full tensor
+ * (k^r entries, row-major in a1..ar) or, with `slice: [a1..aj]`, K^(r)(a1..aj, ·, …, ·).
+ * Throws MemoryError (naming the slice to use) when it would not fit.
+ * @example kernel(model, 3).data[(a1 * k + a2) * k + b]   // K^(3)(a1, a2, b)
+ */
+export function kernel(model: Model, r: number, opts: KernelOptions = {}): KernelTensor {
+  return kernelTensor(evaluator(model), r, opts);
+}
+
+/**
+ * K^(2), …, K^(r) at w (full tensors): the initial values of the hierarchy's ODE (eq. 2.7).
+ * @example const [K2, K3, K4] = hierarchy(model, 4);
+ */
+export function hierarchy(model: Model, r: number, opts: Omit<KernelOptions, 'slice'> = {}): KernelTensor[] {
+  return kernelHierarchy(evaluator(model), r, opts);
+}
+
+/**
+ * The kernel of order r as mathematics, tidied (`tidy`), with shared subexpressions named once;
+ * plain text or LaTeX (an `aligned` environment). For a model with one output per data row,
+ * K^(r)(X_1, …, X_r) as a function of r rows (`deriveRowKernel`); otherwise K^(r)[u1..ur], an
+ * r-linear form of index vectors u_i ∈ R^k (`deriveKernel`; a function of w alone when k = 1).
+ * @example printKernel(loadModel('examples/converse.ntk'), 3)   // "K3 = 4*(0.1 + 2*w)^2"
+ */
+export function printKernel(model: Model, r: number, opts: { latex?: boolean } = {}): string {
+  return describeKernel(model, r, opts).text;
+}
+
+/** `printKernel` with what its arguments are: 'rows' (data rows), 'vectors' (u_i) or 'none'. */
+export function describeKernel(model: Model, r: number, opts: { latex?: boolean } = {}): { text: string; form: 'rows' | 'vectors' | 'none'; args: string[] } {
+  const tex = opts.latex === true;
+  const k = evaluator(model).k;
+  const rows = k > 1 ? deriveRowKernel(model, r) : null;
+  let value: number, args: string[], form: 'rows' | 'vectors' | 'none';
+  if (rows) {
+    value = rows.value;
+    form = 'rows';
+    args = rows.rows.map((ins) => ins.map((n) => model.graph.attrs(n).name!).join(' '));
+  } else {
+    value = deriveKernel(model, r).value;
+    form = k === 1 ? 'none' : 'vectors';
+    args = k === 1 ? [] : Array.from({ length: r }, (_, i) => `u${i + 1}`);
+  }
+  const [tidied] = tidy(model.graph, [value]);
+  const texArg = (a: string) => a.replace(/^([A-Za-z]+)_?(\d+)$/, '$1_{$2}').replace(/_(\d+)$/, '_{$1}');
+  const list = (tex ? args.map(texArg) : args).join(', ');
+  const name = `${tex ? `K^{(${r})}` : `K${r}`}${form === 'rows' ? `(${list})` : form === 'vectors' ? `[${list}]` : ''}`;
+  return { text: printGraph(model.graph, [[name, tidied!]], { latex: tex }), form, args };
+}
+
+/**
+ * The truncated Neural Tangent Hierarchy of order p (eq. 2.7) for the flow of α·h, next to the
+ * true flow: α·h̃(T), K̃^(2)(T), α·h(w(T)), K^(2)(w(T)) and the error between them.
+ * @example const r = nth(model, 3, { T: 1 }); r.error
+ */
+export function nth(model: Model, p: number, opts: TruncatedOptions): TruncatedResult {
+  return truncatedHierarchy(evaluator(model), p, opts);
 }

@@ -23,6 +23,13 @@ import {
   loss,
   ntk,
   jacobian,
+  kernel,
+  KernelUsageError,
+  MAX_ORDER,
+  describeKernel,
+  nth,
+  widthScaling,
+  nonSmoothWarning,
   printModel,
   type Diagnostic,
   type Model,
@@ -159,19 +166,165 @@ function cmdJacobian(file: string, o: Common & { mode?: string }) {
   out(`${table([...summaryHeader(m), ['Dh(w0)', `${J.rows} × ${J.cols}`], ['‖Dh‖_F', num(Math.sqrt(fro))]])}\n${matrix(J.data, J.rows, J.cols)}`);
 }
 
-function cmdKernel(file: string, o: Common & { order?: string }) {
-  const order = intOption('--order', o.order, 2, 2);
-  if (order > 2) throw new UsageError(`--order ${order}: kernels of order 3 and more (the Neural Tangent Hierarchy) are not implemented yet; use --order 2`);
+function parseOrder(raw: string | undefined): number {
+  const order = raw === undefined ? 2 : Number(raw);
+  if (!Number.isInteger(order) || order < 2 || order > MAX_ORDER)
+    throw new UsageError(`--order ${raw}: expected an integer from 2 (the NTK) to ${MAX_ORDER}`);
+  return order;
+}
+
+function parseSlice(raw: string | undefined): number[] {
+  if (raw === undefined) return [];
+  return raw.split(',').map((x) => {
+    const v = Number(x);
+    if (x.trim() === '' || !Number.isInteger(v) || v < 0) throw new UsageError(`--slice ${raw}: '${x}' is not an output index (0-based)`);
+    return v;
+  });
+}
+
+function cmdKernel(file: string, o: Common & { order?: string; slice?: string }) {
+  const order = parseOrder(o.order);
+  const slice = parseSlice(o.slice);
+  if (slice.length > order - 1) throw new UsageError(`--slice ${o.slice}: a kernel of order ${order} has ${order} indices; fix at most ${order - 1}`);
   const m = load(file, o);
+  const k = m.outputShape.reduce((a, b) => a * b, 1);
+  const bad = slice.find((a) => a >= k);
+  if (bad !== undefined) throw new UsageError(`--slice ${o.slice}: index ${bad} is out of range: the model has ${k} outputs (0..${k - 1})`);
   const bar = progress('kernel', !o.json);
-  const K = ntk(m, m.w0, { onProgress: bar.update });
+  const K = kernel(m, order, { slice, onProgress: bar.update });
   bar.done();
-  checkFinite('K(w0)', K.data, m, 'check the initial weights and data scale');
-  if (o.json) return emitJson({ order, shape: [K.rows, K.cols], K: nest(K.data, [K.rows, K.cols]) });
+  checkFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
+  const warning = K.warnings[0] ?? null;
+  if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, ...(warning ? { warnings: [warning] } : {}) });
   printWarnings(m, o.json);
-  let trace = 0;
-  for (let i = 0; i < K.rows; i++) trace += K.data[i * K.rows + i]!;
-  out(`${table([...summaryHeader(m), ['kernel', `K^(2) = Dh·Dhᵀ, ${K.rows} × ${K.cols}`], ['trace', num(trace)]])}\n${matrix(K.data, K.rows, K.cols)}`);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+  const fixed = slice.map(String);
+  const label = `K^(${order})(${[...fixed, ...Array(order - slice.length).fill('·')].join(', ')})`;
+  let maxAbs = 0, fro = 0;
+  for (const x of K.data) {
+    maxAbs = Math.max(maxAbs, Math.abs(x));
+    fro += x * x;
+  }
+  const rows: [string, string][] = [...summaryHeader(m), ['kernel', `${label}, ${K.shape.join(' × ') || 'a number'}`], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
+  if (order === 2 && slice.length === 0) {
+    let trace = 0;
+    for (let i = 0; i < k; i++) trace += K.data[i * k + i]!;
+    rows.push(['trace', num(trace)]);
+  }
+  out(table(rows));
+  // The tensor as matrices over its last two free indices, for the first few leading tuples.
+  const free = K.shape.length;
+  if (free === 1) return out(vector(K.data));
+  const lead = free - 2, shown = Math.min(4, k ** lead);
+  for (let t = 0; t < shown; t++) {
+    const idx: number[] = [];
+    for (let j = lead - 1, x = t; j >= 0; j--, x = Math.floor(x / k)) idx[j] = x % k;
+    if (lead > 0) out(`K^(${order})(${[...fixed, ...idx.map(String), '·', '·'].join(', ')}):`);
+    out(matrix(K.data.subarray(t * k * k, (t + 1) * k * k), k, k));
+  }
+  if (shown < k ** lead) out(`… ${k ** lead - shown} more ${k} × ${k} slices (--json prints the whole tensor)`);
+}
+
+function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }) {
+  const order = parseOrder(o.order);
+  const m = load(file, o);
+  const k = m.outputShape.reduce((a, b) => a * b, 1);
+  const plain = describeKernel(m, order);
+  const latex = describeKernel(m, order, { latex: true }).text;
+  const warning = nonSmoothWarning(m, order);
+  if (o.json) return emitJson({ order, outputs: k, form: plain.form, text: plain.text, latex, ...(warning ? { warnings: [warning] } : {}) });
+  printWarnings(m, o.json);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+  const as = Array.from({ length: order }, (_, i) => `a${i + 1}`);
+  const intro =
+    plain.form === 'none'
+      ? `K^(${order}) of ${m.outputName}, a function of the weights (one output)`
+      : plain.form === 'rows'
+        ? `K^(${order})(${as.join(', ')}) = K${order}(${plain.args.join(', ')}) with ${plain.args.map((x, i) => `${x} = row ${as[i]} of the data`).join(', ')}: ${m.outputName} is one output per row`
+        : `K${order}[${plain.args.join(', ')}] = Σ ${plain.args.map((u, i) => `${u}_${as[i]}`).join(' ')} K^(${order})(${as.join(', ')}): the kernel as an ${order}-linear form of index vectors u_i ∈ R^${k} (u_i = e_a gives an entry)`;
+  out(o.latex ? `% ${intro}\n${latex}` : `# ${intro}\n${plain.text}`);
+}
+
+function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string }) {
+  const order = parseOrder(o.order);
+  if (o.T === undefined) throw new UsageError('nth needs a time horizon: --T 1');
+  const T = positive('--T', o.T, 0);
+  const alpha = positive('--alpha', o.alpha, 1);
+  const rtol = positive('--rtol', o.rtol, 1e-10);
+  const m = load(file, o);
+  if (!m.loss) throw new UsageError(`${file} declares no loss: the hierarchy's flow needs one`);
+  const k = m.outputShape.reduce((a, b) => a * b, 1);
+  const r = nth(m, order, { T, alpha, rtol });
+  const warning = nonSmoothWarning(m, order);
+  if (o.json)
+    return emitJson({
+      order, T, alpha, out: Array.from(r.out), trueOut: Array.from(r.trueOut!), error: r.error,
+      K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats, ...(warning ? { warnings: [warning] } : {}),
+    });
+  printWarnings(m, o.json);
+  if (warning) process.stderr.write(`warning: ${warning}\n`);
+  let dK = 0;
+  for (let i = 0; i < k * k; i++) dK = Math.max(dK, Math.abs(r.K2[i]! - r.trueK2![i]!));
+  out(table([
+    ...summaryHeader(m),
+    ['order p, α, T', `${order}, ${num(alpha)}, ${num(T)}`],
+    ['α·h̃(T) (hierarchy)', vector(r.out)],
+    ['α·h(w(T)) (flow)', vector(r.trueOut!)],
+    ['error ‖h̃ − h‖', num(r.error!)],
+    ['max |K̃2 − K2| at T', num(dK)],
+    ['steps', `${r.stats.hierarchySteps} (hierarchy), ${r.stats.flowSteps} (flow)`],
+  ]));
+}
+
+function intList(name: string, raw: string | undefined, min: number): number[] {
+  if (raw === undefined) throw new UsageError(`scaling needs ${name} v1,v2,…`);
+  return raw.split(',').map((x) => {
+    const v = Number(x);
+    if (x.trim() === '' || !Number.isInteger(v) || v < min) throw new UsageError(`${name} ${raw}: '${x}' is not an integer ≥ ${min}`);
+    return v;
+  });
+}
+
+async function cmdScaling(file: string, o: Common & { widths?: string; orders?: string; seeds?: string; dim?: string; T?: string; alpha?: string; plot?: string }) {
+  const widths = intList('--widths', o.widths, 1);
+  const orders = o.orders === undefined ? [2, 3, 4] : intList('--orders', o.orders, 2);
+  for (const r of orders) parseOrder(String(r));
+  const seeds = [...Array(intOption('--seeds', o.seeds, 1, 3)).keys()];
+  const dim = o.dim ?? 'm';
+  const T = o.T === undefined ? undefined : positive('--T', o.T, 0);
+  const alpha = positive('--alpha', o.alpha, 1);
+  if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  const base = parseSet(o.set);
+  const first = loadModel(file, { overrides: new Map([...base, [dim, widths[0]!]]), seed: 0 });
+  if (!first.constants.has(dim)) throw new UsageError(`--dim ${dim}: the model has no dim or const named '${dim}'`);
+  if (T !== undefined && !first.loss) throw new UsageError(`--T: ${file} declares no loss, so there is no flow to change the NTK`);
+  const bar = progress('scaling', !o.json);
+  const res = widthScaling({
+    load: (width, seed) => loadModel(file, { overrides: new Map([...base, [dim, width]]), seed }),
+    widths, orders, seeds, ...(T === undefined ? {} : { T, alpha }), onProgress: bar.update,
+  });
+  bar.done();
+  if (o.plot) {
+    const { writePlot } = await import('./plot.ts');
+    const quantities = res.fits.map((f) => f.quantity);
+    const series = quantities.map((q) => {
+      const ps = res.points.filter((p) => p.quantity === q);
+      return { name: q === 'dK2' ? `‖K2(T) − K2(0)‖∞` : `‖${q.replace('K', 'K^(')})‖∞`, x: ps.map((p) => p.width), y: ps.map((p) => p.value), style: 'points' as const };
+    });
+    await writePlot(o.plot, { title: `width scaling of ${file}`, xLabel: dim, yLabel: 'sup norm', logX: true, logY: true, series });
+  }
+  if (o.json) return emitJson({ dim, widths, orders, seeds: seeds.length, T: T ?? null, points: res.points, fits: res.fits });
+  const mean = (q: string, w: number) => {
+    const ps = res.points.filter((p) => p.quantity === q && p.width === w);
+    return ps.reduce((a, p) => a + p.value, 0) / ps.length;
+  };
+  const qs = res.fits.map((f) => f.quantity);
+  const header = [dim, ...qs.map((q) => (q === 'dK2' ? '‖ΔK2‖∞' : `‖${q}‖∞`))];
+  const lines = [header, ...widths.map((w) => [String(w), ...qs.map((q) => num(mean(q, w), 4))])];
+  const wcol = header.map((_, j) => Math.max(...lines.map((l) => l[j]!.length)));
+  out(lines.map((l) => l.map((c, j) => c.padStart(wcol[j]!)).join('  ')).join('\n'));
+  out(`slopes of log(norm) against log(${dim}) over ${seeds.length} seed(s) (± standard error):`);
+  for (const f of res.fits) out(`  ${f.quantity === 'dK2' ? 'ΔK2' : f.quantity}: ${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`}`);
 }
 
 function parseTimes(raw: string | undefined, T: number): number[] {
@@ -411,12 +564,32 @@ export function buildProgram(): Command {
   common(program.command('jacobian').argument('<file>').description('the Jacobian Dh(w0), k × p'))
     .addOption(new Option('--mode <MODE>', 'forward or reverse mode').choices(['auto', 'forward', 'reverse']).default('auto'))
     .action(wrap(cmdJacobian));
-  common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ)'))
-    .option('--order <r>', 'order of the kernel (2 = the NTK)', '2')
+  common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ; r ≥ 3: the Neural Tangent Hierarchy)'))
+    .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
+    .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
     .action(wrap(cmdKernel));
+  common(program.command('derive').argument('<file>').description('the kernel of order r as mathematics (plain text, or LaTeX with --latex)'))
+    .option('--order <r>', `order of the kernel, 2 to ${MAX_ORDER}`, '2')
+    .option('--latex', 'print LaTeX (an aligned environment) instead of plain text')
+    .action(wrap(cmdDerive));
   common(program.command('print').argument('<file>').description('the model (and with --derivative its derivative graphs) as mathematics'))
     .option('--derivative', 'also print Dh·dw and Dhᵀ·u')
     .action(wrap(cmdPrint));
+  common(program.command('nth').argument('<file>').description('the truncated Neural Tangent Hierarchy of order p (eq. 2.7) next to the true flow'))
+    .option('--order <p>', `truncation order p, 2 (the linearized flow) to ${MAX_ORDER}`, '2')
+    .option('--T <T>', 'the time horizon')
+    .option('--alpha <A>', 'the scale α of the model (default 1)')
+    .option('--rtol <r>', 'relative tolerance of both integrations (default 1e-10)')
+    .action(wrap(cmdNth));
+  common(program.command('scaling').argument('<file>').description('width scaling of the hierarchy: ‖K^(r)_0‖∞ (and the NTK change) against a width, slopes'))
+    .option('--widths <m1,m2,…>', 'values of the width')
+    .option('--orders <r1,r2,…>', 'kernel orders (default 2,3,4)')
+    .option('--seeds <N>', 'seeds 0..N−1 per width (default 3)')
+    .option('--dim <name>', 'the dim varied (default m)')
+    .option('--T <T>', 'also ‖K^(2)_T − K^(2)_0‖∞ along the true flow up to T')
+    .option('--alpha <A>', 'the scale α for the flow (default 1)')
+    .option('--plot <file.svg|file.png>', 'the norms against the width, log-log')
+    .action((file: string, o: Common & { widths?: string }) => cmdScaling(file, o));
   common(program.command('flow').argument('<file>').description('the gradient flow of α·h next to its linearization: E(T) against the bounds'))
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--T <T>', 'the time horizon')
@@ -466,7 +639,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof SweepUsageError) {
+    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }

@@ -618,6 +618,46 @@ function gemm(
 // ---------------------------------------------------------------------------------------------
 // matmul
 
+let dotScratch = new Float64Array(0);
+
+/**
+ * out[o] = ⟨a_ia(o), b_ib(o)⟩ for batched 1×K by K×1 products whose output batch pairs every a
+ * with every b once: G = A·Bᵀ by one gemm (A: aBatch×K, B: bBatch×K, both contiguous), then
+ * out[o] = G[ia(o), ib(o)] in the broadcast batch order.
+ */
+function outerDots(
+  a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
+  out: Float64Array, batch: readonly number[], K: number, aBatch: number, bBatch: number,
+): void {
+  if (dotScratch.length < aBatch * bBatch) dotScratch = new Float64Array(aBatch * bBatch);
+  const G = dotScratch;
+  gemm(false, true, aBatch, bBatch, K, 1, a, 0, K, b, 0, K, 0, G, 0, bBatch);
+  const { dims, strides } = coalesce(batch, [
+    broadcastStrides(aShape.slice(0, aShape.length - 2), batch),
+    broadcastStrides(bShape.slice(0, bShape.length - 2), batch),
+  ]);
+  const [sa, sb] = strides as [number[], number[]];
+  const nb = dims.length;
+  if (nb === 0) {
+    out[0] = G[0]!;
+    return;
+  }
+  const idx = new Array<number>(nb).fill(0);
+  const last = nb - 1, len = dims[last]!, la = sa[last]!, lb = sb[last]!;
+  let ia = 0, ib = 0;
+  for (let o = 0; o < out.length; o += len) {
+    for (let t = 0, pa = ia, pb = ib; t < len; t++, pa += la, pb += lb) out[o + t] = G[pa * bBatch + pb]!;
+    for (let ax = last - 1; ax >= 0; ax--) {
+      ia += sa[ax]!;
+      ib += sb[ax]!;
+      if (++idx[ax]! < dims[ax]!) break;
+      ia -= sa[ax]! * dims[ax]!;
+      ib -= sb[ax]! * dims[ax]!;
+      idx[ax] = 0;
+    }
+  }
+}
+
 function matmul(
   a: Float64Array, aShape: readonly number[],
   b: Float64Array, bShape: readonly number[],
@@ -637,22 +677,43 @@ function matmul(
   // a shared and N = 1: out viewed as batch×M is (b viewed as batch×K)·aᵀ.
   if (aBatch === 1 && N === 1) return gemm(false, true, nBatch, M, K, 1, b, 0, K, a, 0, K, 0, out, 0, M);
 
+  // Dot products of every a with every b (M = N = 1, no batch axis along which both vary):
+  // one gemm of all a's rows against all b's, then a gather into the output's batch order.
+  if (M === 1 && N === 1 && nBatch === aBatch * bBatch && aBatch * bBatch <= 1 << 24) return outerDots(a, aShape, b, bShape, out, batch, K, aBatch, bBatch);
+
   // General: one gemm per output batch; a batch axis of size 1 (or missing) has stride 0, so
-  // a shared operand is reused in place.
-  const sa = broadcastStrides(aShape.slice(0, ra - 2), batch);
-  const sb = broadcastStrides(bShape.slice(0, rb - 2), batch);
-  const nb = batch.length;
-  const idx = new Array<number>(nb).fill(0);
+  // a shared operand is reused in place. Batch axes are coalesced first. With M = 1, one batch
+  // axis along which b is shared (stride 0) and a is not is folded into the rows of a single
+  // gemm (A's rows at a constant stride); with N = 1 likewise into the columns, computing
+  // Cᵀ = Bᵀ·Aᵀ. A batch of row-vector × matrix products becomes one matrix product.
   const mk = M * K, kn = K * N, mn = M * N;
-  let ia = 0, ib = 0;
-  for (let o = 0; o < nBatch; o++) {
-    gemm(false, false, M, N, K, 1, a, ia * mk, K, b, ib * kn, N, 0, out, o * mn, N);
+  const so = stridesOf(batch);
+  const { dims, strides } = coalesce(batch, [broadcastStrides(aShape.slice(0, ra - 2), batch), broadcastStrides(bShape.slice(0, rb - 2), batch), so]);
+  const [sa, sb, sc] = strides as [number[], number[], number[]];
+  let fold = -1;
+  if (M === 1 || N === 1) {
+    for (let ax = 0; ax < dims.length; ax++) {
+      const ok = M === 1 ? sb[ax] === 0 && sa[ax] !== 0 : sa[ax] === 0 && sb[ax] !== 0;
+      if (ok && (fold < 0 || dims[ax]! > dims[fold]!)) fold = ax;
+    }
+  }
+  const nb = dims.length;
+  const idx = new Array<number>(nb).fill(0);
+  const steps = fold < 0 ? nBatch : nBatch / dims[fold]!;
+  let ia = 0, ib = 0, io = 0;
+  for (let t = 0; t < steps; t++) {
+    if (fold < 0) gemm(false, false, M, N, K, 1, a, ia * mk, K, b, ib * kn, N, 0, out, io * mn, N);
+    else if (M === 1) gemm(false, false, dims[fold]!, N, K, 1, a, ia * mk, sa[fold]! * mk, b, ib * kn, N, 0, out, io * mn, sc[fold]! * mn);
+    else gemm(false, true, dims[fold]!, M, K, 1, b, ib * kn, sb[fold]! * kn, a, ia * mk, K, 0, out, io * mn, sc[fold]! * mn);
     for (let ax = nb - 1; ax >= 0; ax--) {
+      if (ax === fold) continue;
       ia += sa[ax]!;
       ib += sb[ax]!;
-      if (++idx[ax]! < batch[ax]!) break;
-      ia -= sa[ax]! * batch[ax]!;
-      ib -= sb[ax]! * batch[ax]!;
+      io += sc[ax]!;
+      if (++idx[ax]! < dims[ax]!) break;
+      ia -= sa[ax]! * dims[ax]!;
+      ib -= sb[ax]! * dims[ax]!;
+      io -= sc[ax]! * dims[ax]!;
       idx[ax] = 0;
     }
   }

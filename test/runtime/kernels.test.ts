@@ -415,6 +415,14 @@ describe('matmul', () => {
       [[2, 17, 65], [2, 65, 3]],
       [[2, 0, 3], [2, 3, 4]], // empty
       [[2, 3, 0], [2, 0, 4]], // K = 0: zeros
+      [[3, 1, 1, 5], [1, 4, 5, 6]], // M = 1, b shared along a's axis: folded into rows
+      [[4, 1, 3, 1, 5], [4, 6, 1, 5, 2]], // M = 1, mixed sharing: one axis folded, others looped
+      [[2, 1, 4, 5], [1, 3, 5, 1]], // N = 1, a shared along b's axis: Cᵀ = Bᵀ·Aᵀ
+      [[1, 3, 1, 4, 5], [2, 1, 6, 5, 1]], // N = 1, mixed
+      [[5, 1, 1, 7], [5, 3, 7, 1]], // M = N = 1
+      [[3, 1, 1, 4, 1, 7], [1, 2, 5, 1, 7, 1]], // M = N = 1, all pairs: one gemm and a gather
+      [[1, 7], [4, 7, 1]], // a shared, N = 1
+      [[4, 1, 7], [7, 1]], // b shared, M = N = 1
     ];
     for (const [as, bs] of cases) {
       const a = randomArray(rand, size(as));

@@ -1,0 +1,683 @@
+/**
+ * The Neural Tangent Hierarchy (MATH.md §3; Huang & Yau 2019): the kernels of every order on the
+ * outputs of a model h: R^p → R^k, as graphs and as numbers.
+ *
+ *   K^(2)(a1, a2)          = ⟨∇h_a1, ∇h_a2⟩
+ *   K^(r+1)(a1..ar, b)     = ⟨∇_w K^(r)(a1..ar), ∇h_b⟩ = D K^(r)(a1..ar)[g_b],   g_b = ∇h_b(w).
+ *
+ * Each level is a directional derivative (a JVP) of the previous one along a gradient field
+ * g_b(w) = Dh(w)ᵀ e_b, which itself depends on w: in K^(4) = D(D K^(2)[g_a3])[g_b] the inner
+ * direction g_a3 is differentiated too (D K^(2)[D g_a3[g_b]] is one of its terms), while the
+ * outermost direction g_b is only a vector.
+ *
+ * ## Indices as cotangents
+ *
+ * An index a is the cotangent e_a ∈ R^k, and g(u) = Dhᵀu is one reverse-mode pass. The kernel
+ * of order r is then the r-linear form
+ *
+ *   K^(r)[u1, …, ur] = Σ u1_a1 ⋯ ur_ar K^(r)(a1, …, ar),
+ *
+ * a scalar graph in w and u1..ur (`deriveKernel`): entries are u_i = e_ai, and the graph can be
+ * printed, compiled, and differentiated again.
+ *
+ * ## The Leibniz form and the contraction order (`kernelTensor`)
+ *
+ * Let V3..Vr be the directions (V_i = g(u_i)(w) for i < r, and V_r a fixed vector), and for a
+ * vector field X(w) and an increasing set S = {s1 < … < sj} ⊆ {3..r} let
+ *
+ *   A_S X = D(⋯ D(D X[V_s1])[V_s2] ⋯)[V_sj]      (nested JVPs; A_∅ X = X).
+ *
+ * Applying the product rule r − 2 times to ⟨g(u1), g(u2)⟩ sends each derivative either to the
+ * first factor or to the second (including the directions already inside that factor), so
+ *
+ *   K^(r)[u1..ur] = Σ_{S ⊆ {3..r}} ⟨A_S g(u1), A_{S^c} g(u2)⟩.                         (1)
+ *
+ * Swapping u1 and u2 maps the term of S to the term of its complement, so with
+ *
+ *   F[u1..ur] = Σ_{S ∋ r} ⟨A_S g(u1), A_{S^c} g(u2)⟩,   K(a1, a2, …) = F(a1, a2, …) + F(a2, a1, …):   (2)
+ *
+ * half of the 2^(r−2) terms, and only the towers A_S g(u1) with r ∈ S on the first index — the
+ * symmetry of the first two indices halves the work of the full tensor.
+ *
+ * Numbers: all index tuples at once by nested `vmap`, one batch axis per index. vmap shares
+ * every node that does not depend on a batched input, so a node is evaluated once per tuple of
+ * the indices it depends on: g(u) k times, A_{3} g(u1) k² times, A_{34} g(u1) k³ times, never
+ * k^r times. The last index b enters only as the direction g_b of the outermost derivative (never
+ * differentiated); it is batched in blocks, and the plan's fixed phase (everything that does not
+ * depend on b, i.e. all of K^(r−1)'s towers) runs once, each block only what depends on b.
+ *
+ * The contraction order, which decides the cost:
+ *  - Row-separable models (`rows.ts`; h = f(X) mapped over the rows, one output per input): an
+ *    index a selects a row of the data instead of a cotangent, and every tower runs through that
+ *    row's forward pass only — n times less work than through the whole model.
+ *  - On one row a weight matrix's gradient is an outer product δ·zᵀ, and its directional
+ *    derivatives are sums of 2^j such products. `reassociate` keeps them factored: a tangent
+ *    pushed through them is (x·δ)·zᵀ, O(m) instead of O(m²) (`cheapMatmul`), and the inner
+ *    products of (1) are ⟨P·Q, R·S⟩ = Σ (Pᵀ·R) ⊙ (Q·Sᵀ) (`dotPart`), again O(m) per pair of
+ *    terms instead of O(m²). Each choice compares the flop counts of both orders.
+ *  - Otherwise the inner products are [1, s]·[s, 1] matrix products per parameter, so batched
+ *    they are products of stacked rows, never a k^r × p tensor of elementwise products; the
+ *    runtime turns a batch of dot products of all pairs into one gemm.
+ *
+ * Cost on the W3 benchmark (2-hidden-layer tanh MLP, n = 16, m = 128, p = 17536): K^(4) in
+ * about 0.5 GFLOP; the plain dense order (whole model per index, dense gradients) needs 24.
+ */
+import { freemem } from 'node:os';
+import { flatOutput, splitFlat, substitute } from '../ad/derivatives.ts';
+import { jvp } from '../ad/jvp.ts';
+import { vjp } from '../ad/transpose.ts';
+import { vmap } from '../ad/vmap.ts';
+import type { Graph, NodeId } from '../ir/graph.ts';
+import type { Model } from '../ir/model.ts';
+import { sizeOf } from '../ir/shape.ts';
+import type { Evaluator } from '../runtime/evaluator.ts';
+import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
+import { ntkFromJacobian } from './ntk.ts';
+import { rowRestriction, type RowModel } from './rows.ts';
+
+/** The highest order accepted: beyond it the tensors and graphs are absurd for any k > 1. */
+export const MAX_ORDER = 12;
+
+/** An order outside 2..MAX_ORDER, or a slice that does not fit the kernel. */
+export class KernelUsageError extends Error {}
+
+export function checkOrder(r: number): void {
+  if (!Number.isInteger(r) || r < 2 || r > MAX_ORDER)
+    throw new KernelUsageError(`order ${r}: kernels of the hierarchy have an integer order from 2 (the NTK) to ${MAX_ORDER}`);
+}
+
+/** The gradient g(u) = Dh(w)ᵀu, one node per parameter (shaped like it). */
+function gradientParts(m: Model, u: NodeId): NodeId[] {
+  return vjp(m.graph, [flatOutput(m)], [u], m.params.map((q) => q.node));
+}
+
+/** D X[V] for a vector field X given per parameter, along V given per parameter. */
+function jvpParts(m: Model, xs: NodeId[], dir: NodeId[]): NodeId[] {
+  return jvp(m.graph, xs, new Map(m.params.map((q, i) => [q.node, dir[i]!])));
+}
+
+/** ⟨x, y⟩ = Σ_q Σ x_q ⊙ y_q, elementwise: the readable form, for printing. */
+function dotSum(g: Graph, xs: NodeId[], ys: NodeId[]): NodeId {
+  const terms = xs.map((x, i) => g.sumAll(g.mul(x, ys[i]!)));
+  return g.addAll(terms, []);
+}
+
+/** A 2-D node written as Σ_i s_i·P_i·Q_i with P_i [M, r_i] and Q_i [r_i, N]. */
+type LowRank = { s: number; P: NodeId; Q: NodeId }[];
+
+/**
+ * x as a sum of matrix products, looking through +, −, negation, scalar constant factors,
+ * 2-D transposes and reshapes that only drop size-1 batch axes; null if x is anything else.
+ * Gradients of weight matrices are such products (Σ over rows of δ·zᵀ), and so are their JVPs.
+ */
+function asLowRank(g: Graph, x: NodeId, depth = 0): LowRank | null {
+  const shape = g.shape(x);
+  if (shape.length !== 2 || depth > 64) return null;
+  if (g.isZero(x)) return [];
+  const [M, N] = shape as [number, number];
+  const args = g.args(x);
+  switch (g.op(x)) {
+    case 'matmul': {
+      const [a, b] = args as [NodeId, NodeId];
+      const sa = g.shape(a), sb = g.shape(b);
+      if (sa.length !== 2 || sb.length !== 2) return null;
+      return [{ s: 1, P: a, Q: b }];
+    }
+    case 'reshape': {
+      const inner = args[0]!;
+      const si = g.shape(inner);
+      if (g.op(inner) !== 'matmul' || si.length < 3 || si.slice(0, -2).some((d) => d !== 1) || si[si.length - 2] !== M || si[si.length - 1] !== N) return null;
+      const [a, b] = g.args(inner) as [NodeId, NodeId];
+      const sa = g.shape(a), sb = g.shape(b);
+      if (sa.slice(0, -2).some((d) => d !== 1) || sb.slice(0, -2).some((d) => d !== 1)) return null;
+      const r = sa[sa.length - 1]!;
+      return [{ s: 1, P: g.reshape(a, [M, r]), Q: g.reshape(b, [r, N]) }];
+    }
+    case 'transpose': {
+      const t = asLowRank(g, args[0]!, depth + 1);
+      return t && t.map(({ s, P, Q }) => ({ s, P: g.swapLast(Q), Q: g.swapLast(P) }));
+    }
+    case 'neg': {
+      const t = asLowRank(g, args[0]!, depth + 1);
+      return t && t.map((e) => ({ ...e, s: -e.s }));
+    }
+    case 'add': case 'sub': {
+      const [a, b] = args as [NodeId, NodeId];
+      if (g.shape(a).length !== 2 || g.shape(b).length !== 2 || g.shape(a).some((d, i) => d !== shape[i]) || g.shape(b).some((d, i) => d !== shape[i])) return null;
+      const ta = asLowRank(g, a, depth + 1), tb = asLowRank(g, b, depth + 1);
+      if (!ta || !tb) return null;
+      return [...ta, ...tb.map((e) => (g.op(x) === 'sub' ? { ...e, s: -e.s } : e))];
+    }
+    case 'mul': {
+      const [a, b] = args as [NodeId, NodeId];
+      const c = g.constValue(a);
+      if (c === undefined || g.sizeOf(a) !== 1) return null;
+      const t = asLowRank(g, b, depth + 1);
+      return t && t.map((e) => ({ ...e, s: c * e.s }));
+    }
+    default:
+      return null;
+  }
+}
+
+const rankOf = (g: Graph, t: LowRank[number]) => g.shape(t.P)[1]!;
+
+/**
+ * ⟨x, y⟩ for two parts of the same parameter, in the cheaper of two contraction orders:
+ *  - dense: x_qᵀ y_q as the matrix product [1, s]·[s, 1] (batched by vmap over disjoint index
+ *    axes, a product of stacked rows; never an elementwise tensor of all pairs);
+ *  - factored, when both are sums of products of small inner size (a weight matrix's gradient
+ *    on one row is an outer product δ·zᵀ):
+ *      ⟨P·Q, R·S⟩ = Σ (Pᵀ·R) ⊙ (Q·Sᵀ),   2·r1·r2·(M + N) flops instead of 2·M·N
+ *    (plus forming P·Q and R·S, 2·M·N·r each, which the factored order never does).
+ */
+function dotPart(g: Graph, x: NodeId, y: NodeId): NodeId | null {
+  if (g.isZero(x) || g.isZero(y)) return null;
+  const s = g.sizeOf(x);
+  const dense = () => g.matmul(g.reshape(x, [1, s]), g.reshape(y, [s, 1]));
+  const lx = asLowRank(g, x), ly = lx && asLowRank(g, y);
+  if (!lx || !ly) return dense();
+  if (lx.length === 0 || ly.length === 0) return null;
+  const [M, N] = g.shape(x) as [number, number];
+  let factored = 0;
+  for (const a of lx) for (const b of ly) factored += 2 * rankOf(g, a) * rankOf(g, b) * (M + N);
+  const denseCost = 2 * M * N * (1 + lx.reduce((t, a) => t + rankOf(g, a), 0) + ly.reduce((t, b) => t + rankOf(g, b), 0));
+  if (factored >= denseCost) return dense();
+  const terms: NodeId[] = [];
+  for (const a of lx)
+    for (const b of ly) {
+      const inner = g.sumAll(g.mul(g.matmul(g.swapLast(a.P), b.P), g.matmul(a.Q, g.swapLast(b.Q))));
+      terms.push(g.mul(g.constant(a.s * b.s), g.reshape(inner, [1, 1])));
+    }
+  return g.addAll(terms, [1, 1]);
+}
+
+/** ⟨x, y⟩ = Σ_q ⟨x_q, y_q⟩ over the parameters, each part by `dotPart`; a scalar node. */
+function dotMatmul(g: Graph, xs: NodeId[], ys: NodeId[]): NodeId {
+  const terms: NodeId[] = [];
+  xs.forEach((x, i) => {
+    const t = dotPart(g, x, ys[i]!);
+    if (t !== null) terms.push(t);
+  });
+  return g.reshape(g.addAll(terms, [1, 1]), []);
+}
+
+/**
+ * The cheapest order of a matrix product A·B [M, K]·[K, N] when one factor is a sum of products
+ * of small inner size r (asLowRank):
+ *   A·(Σ P_i Q_i) = Σ (A·P_i)·Q_i   costs Σ 2·M·r_i·(K + N),
+ *   (Σ P_i Q_i)·B = Σ P_i·(Q_i·B)   costs Σ 2·N·r_i·(K + M),
+ * against 2·M·K·N as written (not counting the product P·Q itself, which the factored orders
+ * never form). A forward tangent pushed through a weight matrix whose tangent is a rank-one
+ * gradient δ·zᵀ (or its JVPs) costs O(m) instead of O(m²) this way.
+ */
+function cheapMatmul(g: Graph, A: NodeId, B: NodeId, depth = 0): NodeId {
+  const sa = g.shape(A), sb = g.shape(B);
+  if (sa.length !== 2 || sb.length !== 2 || depth > 4) return g.matmul(A, B);
+  const [M, K] = sa as [number, number];
+  const N = sb[1]!;
+  const lb = asLowRank(g, B), la = asLowRank(g, A);
+  if ((lb && lb.length === 0) || (la && la.length === 0)) return g.zeros([M, N]);
+  const cost = (l: LowRank | null, f: (r: number) => number) => (l ? l.reduce((t, e) => t + f(rankOf(g, e)), 0) : Infinity);
+  const dense = 2 * M * K * N;
+  const right = cost(lb, (r) => 2 * M * r * (K + N));
+  const left = cost(la, (r) => 2 * N * r * (K + M));
+  if (dense <= right && dense <= left) return g.matmul(A, B);
+  const scale = (c: number, x: NodeId) => (c === 1 ? x : g.mul(g.constant(c), x));
+  const terms =
+    right <= left
+      ? lb!.map(({ s, P, Q }) => scale(s, g.matmul(cheapMatmul(g, A, P, depth + 1), Q)))
+      : la!.map(({ s, P, Q }) => scale(s, g.matmul(P, cheapMatmul(g, Q, B, depth + 1))));
+  return g.addAll(terms, [M, N]);
+}
+
+/**
+ * The cone of `roots` with every 2-D matrix product in its cheapest order (`cheapMatmul`);
+ * values unchanged up to rounding (associativity and distributivity).
+ */
+export function reassociate(g: Graph, roots: NodeId[]): NodeId[] {
+  const map = new Map<NodeId, NodeId>();
+  for (const n of g.cone(roots)) {
+    const args = g.args(n);
+    if (args.length === 0) {
+      map.set(n, n);
+      continue;
+    }
+    const ins = args.map((a) => map.get(a)!);
+    if (g.op(n) === 'matmul') map.set(n, cheapMatmul(g, ins[0]!, ins[1]!));
+    else map.set(n, ins.every((x, i) => x === args[i]) ? n : g.apply(g.op(n), ins, g.attrs(n)));
+  }
+  return roots.map((r) => map.get(r)!);
+}
+
+/** The graph K^(r)[u1..ur] of `deriveKernel`. */
+export interface KernelDerivation {
+  order: number;
+  /**
+   * The index cotangents u1..ur (inputs of shape [k], role 'cotangent'), or, for a model with
+   * one output (k = 1), constant ones: the kernel is then a function of w alone.
+   */
+  indices: NodeId[];
+  /** The scalar node K^(r)[u1, …, ur]. */
+  value: NodeId;
+  /** The lower orders: levels[j] = K^(j+2)[u1..u(j+2)], levels[order − 2] = value. */
+  levels: NodeId[];
+}
+
+/**
+ * The kernel of order r as a graph: K^(2)[u1, u2] = ⟨Dhᵀu1, Dhᵀu2⟩ and
+ * K^(i)[u1..ui] = D_w K^(i−1)[u1..u(i−1)] [Dhᵀu_i], by nested JVPs along reverse-mode gradients
+ * (every direction is a graph node of w, so it is differentiated by the later levels).
+ * The inputs are named u1..ur (the same nodes on every call for a model).
+ *
+ * @example
+ *   // h = a·w + b·w²/2: K^(2) = s², K^(3) = 2b·s², K^(r) = (2b)^(r−2)·s² with s = a + b·w.
+ *   const d = deriveKernel(model, 3);
+ *   printGraph(model.graph, [['K3', d.value]]);
+ */
+export function deriveKernel(m: Model, r: number): KernelDerivation {
+  checkOrder(r);
+  const g = m.graph;
+  const k = sizeOf(m.outputShape);
+  const indices = Array.from({ length: r }, (_, i) => (k === 1 ? g.constant(1, [1]) : g.input(`u${i + 1}`, 'cotangent', [k])));
+  const grads = indices.map((u) => gradientParts(m, u));
+  let value = dotSum(g, grads[0]!, grads[1]!);
+  const levels = [value];
+  for (let i = 2; i < r; i++) {
+    [value] = jvp(g, [value], new Map(m.params.map((q, j) => [q.node, grads[i]![j]!])));
+    levels.push(value!);
+  }
+  return { order: r, indices, value: value!, levels };
+}
+
+/** The graph of `deriveRowKernel`: K^(r) as a function of r rows of the data. */
+export interface RowKernelDerivation {
+  order: number;
+  /** For each index i, the one-row data inputs that stand for its row (named like X_1, X_2). */
+  rows: NodeId[][];
+  /** The names of the data arrays, in the order of each `rows[i]`. */
+  dataNames: string[];
+  value: NodeId;
+}
+
+/**
+ * For a row-separable model with one output per row (h_a = f(x_a), `rows.ts`), the kernel of
+ * order r as a function of r data rows, as the papers write it: K^(2)(x1, x2) =
+ * ⟨∇f(x1), ∇f(x2)⟩, K^(i)(x1..xi) = D_w K^(i−1)(x1..x(i−1)) [∇f(xi)]; K^(r)(a1..ar) is its value
+ * at the rows a1..ar. Null for other models (use `deriveKernel`).
+ * @example
+ *   const d = deriveRowKernel(model, 3);   // bind d.rows[i][0] to the row X[a_i] (shape [1, d])
+ */
+export function deriveRowKernel(m: Model, r: number): RowKernelDerivation | null {
+  checkOrder(r);
+  const rm = rowRestriction(m);
+  if (!rm || rm.c !== 1) return null;
+  const g = m.graph;
+  const taken = new Set([...m.data.map((d) => d.name), ...m.params.map((q) => q.name), ...m.constants.keys()]);
+  const rows = Array.from({ length: r }, (_, i) =>
+    rm.rows.map((x) => {
+      let name = `${x.data.name}_${i + 1}`;
+      while (taken.has(name)) name += "'";
+      return g.input(name, 'data', g.shape(x.row));
+    }),
+  );
+  const grads = rows.map((copies) => {
+    let out = rm.output;
+    rm.rows.forEach((x, j) => (out = substitute(g, out, x.row, copies[j]!)));
+    return vjp(g, [out], [g.constant(1, [1])], m.params.map((q) => q.node));
+  });
+  let value = dotSum(g, grads[0]!, grads[1]!);
+  for (let i = 2; i < r; i++) [value] = jvp(g, [value], new Map(m.params.map((q, j) => [q.node, grads[i]![j]!])));
+  return { order: r, rows, dataNames: rm.rows.map((x) => x.data.name), value: value! };
+}
+
+/**
+ * How an output index enters the numeric graph: the inputs that select it (bound to one index,
+ * or batched over all k by vmap) and the gradient ∇h_a they give, per parameter.
+ *  - dense: a cotangent u ∈ R^k, ∇h = Dhᵀu over the whole model;
+ *  - rows (row-separable models, `rows.ts`): copies of the one-row data inputs (the row i of
+ *    output a = i·c + j) and, when a row has c > 1 outputs, a cotangent u ∈ R^c (e_j): the
+ *    gradient is taken through one row's forward pass only.
+ */
+export interface IndexGraph {
+  inputs: NodeId[];
+  parts: NodeId[];
+}
+
+export type IndexSource = { kind: 'dense' } | { kind: 'rows'; rm: RowModel };
+
+function makeIndex(m: Model, src: IndexSource, i: number): IndexGraph {
+  const g = m.graph;
+  if (src.kind === 'dense') {
+    const u = g.fresh('cotangent', [sizeOf(m.outputShape)], `u${i + 1}_`);
+    return { inputs: [u], parts: gradientParts(m, u) };
+  }
+  const { rm } = src;
+  const copies = rm.rows.map((r) => g.fresh('data', g.shape(r.row), `${r.data.name}${i + 1}_`));
+  let out = rm.output;
+  rm.rows.forEach((r, j) => (out = substitute(g, out, r.row, copies[j]!)));
+  const u = rm.c === 1 ? g.constant(1, [1]) : g.fresh('cotangent', [rm.c], `u${i + 1}_`);
+  const parts = vjp(g, [out], [u], m.params.map((q) => q.node));
+  return { inputs: rm.c === 1 ? copies : [...copies, u], parts };
+}
+
+/** The values selecting output a (0-based) for the inputs of `makeIndex`, or all k stacked. */
+function indexValues(m: Model, src: IndexSource, a: number | 'all'): Float64Array[] {
+  const k = sizeOf(m.outputShape);
+  const list = a === 'all' ? [...Array(k).keys()] : [a];
+  if (src.kind === 'dense') {
+    const U = new Float64Array(list.length * k);
+    list.forEach((b, t) => (U[t * k + b] = 1));
+    return [U];
+  }
+  const { rm } = src;
+  const out = rm.rows.map((r) => {
+    const size = r.data.value.length / rm.n;
+    const X = new Float64Array(list.length * size);
+    list.forEach((b, t) => X.set(r.data.value.subarray(Math.floor(b / rm.c) * size, (Math.floor(b / rm.c) + 1) * size), t * size));
+    return X;
+  });
+  if (rm.c > 1) {
+    const U = new Float64Array(list.length * rm.c);
+    list.forEach((b, t) => (U[t * rm.c + (b % rm.c)] = 1));
+    out.push(U);
+  }
+  return out;
+}
+
+/**
+ * The Leibniz form (1) (or its half (2) with `symmetricHalf`) of K^(r), every index from `src`
+ * (the last one only as a direction, never differentiated), in the contraction order of
+ * `reassociate`: the graph `kernelTensor` batches.
+ */
+export function kernelGraph(m: Model, r: number, symmetricHalf: boolean, src: IndexSource = { kind: 'dense' }): { indices: IndexGraph[]; value: NodeId } {
+  checkOrder(r);
+  const g = m.graph;
+  const indices = Array.from({ length: r }, (_, i) => makeIndex(m, src, i));
+  const grads = indices.map((x) => x.parts);
+  // dirs[j] is V_(j+3): the gradient fields of indices 3..r.
+  const dirs = grads.slice(2);
+  const towers = [new Map<number, NodeId[]>(), new Map<number, NodeId[]>()];
+  // A_S g(u_which) for S given as a bit mask over dirs, built from its largest-prefix tower.
+  const tower = (which: 0 | 1, mask: number): NodeId[] => {
+    const memo = towers[which]!;
+    const found = memo.get(mask);
+    if (found) return found;
+    let result: NodeId[];
+    if (mask === 0) result = grads[which]!;
+    else {
+      const top = 31 - Math.clz32(mask);
+      result = jvpParts(m, tower(which, mask & ~(1 << top)), dirs[top]!);
+    }
+    memo.set(mask, result);
+    return result;
+  };
+  const n = dirs.length, all = (1 << n) - 1, last = 1 << (n - 1);
+  const terms: NodeId[] = [];
+  for (let mask = 0; mask <= all; mask++) {
+    if (symmetricHalf && !(mask & last)) continue;
+    terms.push(dotMatmul(g, tower(0, mask), tower(1, all & ~mask)));
+  }
+  const [value] = reassociate(g, [g.addAll(terms, [])]);
+  return { indices, value: value! };
+}
+
+export interface KernelOptions {
+  /** Weights (default w0). */
+  w?: Float64Array;
+  /**
+   * Fix the leading indices a1..aj (0-based): the result is the slice
+   * K^(r)(a1..aj, ·, …, ·) with k^(r−j) entries. Default: none (the full tensor).
+   */
+  slice?: number[];
+  /** Memory for the result and one block's buffers, in bytes (default: see `memoryLimit`). */
+  memoryBytes?: number;
+  /** Force the number of b per block (tests). */
+  blockSize?: number;
+  /** Use the symmetric half (2) for full tensors (default true; false = the plain form (1)). */
+  symmetric?: boolean;
+  /**
+   * 'rows': one row's forward pass per index (row-separable models only, see `rows.ts`);
+   * 'dense': the whole model per index; 'auto' (default): rows when the model is separable.
+   */
+  structure?: 'auto' | 'rows' | 'dense';
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A kernel tensor: row-major, `shape` = [k, …, k] (r − j axes for a slice of j indices). */
+export interface KernelTensor {
+  order: number;
+  shape: number[];
+  data: Float64Array;
+  slice: number[];
+  /** Work done: blocks of b and their size, and the structure used. */
+  blocks: number;
+  blockSize: number;
+  structure: 'rows' | 'dense';
+  /** E.g. that kernels of order ≥ 3 of a model with relu/abs/sign drop the kinks. */
+  warnings: string[];
+}
+
+/** The warning of kernels of order ≥ 3 for a model with relu, abs or sign; null otherwise. */
+export function nonSmoothWarning(m: Model, r: number): string | null {
+  if (!m.nonSmooth || r < 3) return null;
+  return `the model uses a non-smooth function (relu, abs or sign): the kernel of order ${r} involves derivatives of h of order 2 to ${r - 1}, which are zero almost everywhere (it drops the contributions of the kinks)`;
+}
+
+/** Bytes we allow for a kernel: half the free memory, at most MAX_RESULT_BYTES. */
+export function memoryLimit(): number {
+  return Math.min(MAX_RESULT_BYTES, Math.floor(freemem() / 2));
+}
+
+const fmtBytes = (b: number) =>
+  b >= 1024 ** 3 ? `${(b / 1024 ** 3).toFixed(1)} GB` : b >= 1024 ** 2 ? `${(b / 1024 ** 2).toFixed(1)} MB` : `${Math.ceil(b / 1024)} kB`;
+
+/**
+ * Refuse a kernel of order r whose slice (j fixed indices) would not fit in `limit` bytes,
+ * naming the size and the smallest slice that fits.
+ */
+export function checkKernelMemory(k: number, r: number, fixed: number, limit: number): void {
+  const entries = k ** (r - fixed);
+  const bytes = entries * 8;
+  if (bytes <= limit) return;
+  let j = fixed;
+  while (j < r - 1 && k ** (r - j) * 8 > limit) j++;
+  const fits = k ** (r - j) * 8 <= limit;
+  throw new MemoryError(
+    `K^(${r}) ${fixed ? `with ${fixed} fixed indices ` : ''}has ${k}^${r - fixed} = ${entries.toExponential(3)} entries (${fmtBytes(bytes)}), more than the ${fmtBytes(limit)} available` +
+      (fits
+        ? `; compute slices instead: ${j === 1 ? '--slice a1 fixes the first index' : `--slice a1,…,a${j} fixes the first ${j} indices`} (0-based) and leaves ${k}^${r - j} entries (${fmtBytes(k ** (r - j) * 8)}), e.g. --slice ${Array(j).fill(0).join(',')}`
+        : `; even one slice K^(${r})(a1..a${r - 1}, ·) is too large`),
+  );
+}
+
+/**
+ * The kernel K^(r) at w as numbers: the full tensor (k^r entries, row-major in (a1, …, ar)) or,
+ * with `slice: [a1..aj]`, the tensor K^(r)(a1..aj, ·, …, ·) of k^(r−j) entries.
+ *
+ * r = 2 is the NTK J·Jᵀ. For r ≥ 3 the graph of (1) (or (2) for a full tensor) is batched by
+ * vmap over the free indices (the fixed ones are bound to unit vectors) and evaluated in blocks
+ * of the last index b, whose direction g_b is a row of the Jacobian J (computed once). Refuses
+ * (MemoryError) when the result or one block would not fit, naming the slice to use instead.
+ *
+ * @example
+ *   const K3 = kernelTensor(evaluator(model), 3);     // K3.data[(a1·k + a2)·k + b]
+ *   const row = kernelTensor(evaluator(model), 4, { slice: [0, 1, 2] });  // K^(4)(0, 1, 2, ·)
+ */
+export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {}): KernelTensor {
+  checkOrder(r);
+  const m = ev.model;
+  const { k, p } = ev;
+  const w = opts.w ?? m.w0;
+  const slice = opts.slice ?? [];
+  if (slice.length > r - 1) throw new KernelUsageError(`a slice of K^(${r}) fixes at most ${r - 1} indices, got ${slice.length}`);
+  for (const a of slice)
+    if (!Number.isInteger(a) || a < 0 || a >= k) throw new KernelUsageError(`slice index ${a} is not an output index in 0..${k - 1}`);
+  const limit = opts.memoryBytes ?? memoryLimit();
+  const fixed = slice.length;
+  checkKernelMemory(k, r, fixed, limit);
+  const shape = Array<number>(r - fixed).fill(k);
+
+  if (r === 2) {
+    const K = ntkFromJacobian(ev, ev.jacobian(w));
+    const data = fixed === 0 ? K : fixed === 1 ? K.slice(slice[0]! * k, (slice[0]! + 1) * k) : K;
+    return { order: 2, shape, data, slice, blocks: 1, blockSize: k, structure: 'dense', warnings: [] };
+  }
+
+  const symmetric = fixed === 0 && (opts.symmetric ?? true);
+  const src = indexSource(ev, opts.structure ?? 'auto');
+  const resultBytes = k ** (r - fixed) * 8 * (symmetric ? 2 : 1);
+  const budgetValues = Math.max(1, Math.floor((limit - resultBytes) / 8));
+  const B = Math.min(k, opts.blockSize ?? chooseBlock(ev, src, r, fixed, symmetric, budgetValues));
+  const built = batchedGraph(ev, src, r, fixed, symmetric, B);
+  const last = built.indices[r - 1]!;
+  const plan = ev.plan(built.key, [built.value], last);
+  if (plan.peakValues > budgetValues)
+    throw new MemoryError(
+      `one block of K^(${r}) needs ${fmtBytes(plan.peakValues * 8)} of buffers, more than the ${fmtBytes(budgetValues * 8)} left; fix more leading indices with --slice`,
+    );
+
+  // Bindings made once, so the plan's fixed phase (everything but the block of b) is cached.
+  const extra: [NodeId, Float64Array][] = [];
+  built.indices.slice(0, r - 1).forEach((ins, i) => {
+    const values = indexValues(m, src, i < fixed ? slice[i]! : 'all');
+    ins.forEach((node, j) => extra.push([node, values[j]!]));
+  });
+  const all = indexValues(m, src, 'all');
+  const blockValues = all.map((v) => new Float64Array((v.length / k) * B));
+  last.forEach((node, j) => extra.push([node, blockValues[j]!]));
+  const bind = ev.bindings(w.slice(), extra);
+
+  // The block's output has shape [k (free indices, in order)…, B]; the result is [k…, k].
+  const rows = k ** (r - 1 - fixed);
+  const F = new Float64Array(rows * k);
+  let blocks = 0;
+  for (let b0 = 0; b0 < k; b0 += B) {
+    const count = Math.min(B, k - b0);
+    // The last block is padded by repeating its last index (its results are dropped).
+    all.forEach((v, j) => {
+      const size = v.length / k;
+      for (let t = 0; t < B; t++) {
+        const b = b0 + Math.min(t, count - 1);
+        blockValues[j]!.set(v.subarray(b * size, (b + 1) * size), t * size);
+      }
+    });
+    const out = plan.run(bind, { copy: false })[0]!;
+    for (let row = 0; row < rows; row++)
+      for (let j = 0; j < count; j++) F[row * k + b0 + j] = out[row * B + j]!;
+    blocks++;
+    opts.onProgress?.(b0 + count, k);
+  }
+  const structure = src.kind;
+  const warnings = [nonSmoothWarning(m, r)].filter((x): x is string => x !== null);
+  if (!symmetric) return { order: r, shape, data: F, slice, blocks, blockSize: B, structure, warnings };
+  // K(a1, a2, rest) = F(a1, a2, rest) + F(a2, a1, rest), exactly symmetric by construction.
+  const inner = k ** (r - 2);
+  const K = new Float64Array(F.length);
+  for (let a1 = 0; a1 < k; a1++)
+    for (let a2 = a1; a2 < k; a2++) {
+      const x = (a1 * k + a2) * inner, y = (a2 * k + a1) * inner;
+      for (let t = 0; t < inner; t++) {
+        const s = F[x + t]! + F[y + t]!;
+        K[x + t] = s;
+        K[y + t] = s;
+      }
+    }
+  return { order: r, shape, data: K, slice, blocks, blockSize: B, structure, warnings };
+}
+
+const sources = new WeakMap<Model, IndexSource>();
+
+/**
+ * The index source of a model: rows when it is row-separable (and its one-row graph reproduces
+ * h(w0) row by row, a cheap check of the transform), dense otherwise or when asked.
+ */
+function indexSource(ev: Evaluator, want: 'auto' | 'rows' | 'dense'): IndexSource {
+  if (want === 'dense') return { kind: 'dense' };
+  const m = ev.model;
+  let src = sources.get(m);
+  if (!src) {
+    const rm = rowRestriction(m);
+    src = rm && rowsReproduce(ev, rm) ? { kind: 'rows', rm } : { kind: 'dense' };
+    sources.set(m, src);
+  }
+  if (want === 'rows' && src.kind !== 'rows') throw new KernelUsageError('the model is not row-separable (an output depends on more than its own row of the data)');
+  return src;
+}
+
+function rowsReproduce(ev: Evaluator, rm: RowModel): boolean {
+  const m = ev.model;
+  const h = ev.output(m.w0);
+  const src: IndexSource = { kind: 'rows', rm };
+  const plan = ev.plan('nth-row-check', [rm.output]);
+  for (let i = 0; i < rm.n; i++) {
+    const values = indexValues(m, src, i * rm.c);
+    const out = plan.run(ev.bindings(m.w0, rm.rows.map((r, j) => [r.row, values[j]!])))[0]!;
+    for (let j = 0; j < rm.c; j++) {
+      const want = h[i * rm.c + j]!;
+      if (!(Math.abs(out[j]! - want) <= 1e-12 * Math.max(1, Math.abs(want)))) return false;
+    }
+  }
+  return true;
+}
+
+interface Batched {
+  key: string;
+  /** The inputs of each index 1..r: batched ones for the free indices and the block of b. */
+  indices: NodeId[][];
+  value: NodeId;
+}
+
+const batchedCache = new WeakMap<Model, Map<string, Batched>>();
+
+/**
+ * The graph of `kernelGraph` with the last index batched over a block of B outputs (axis last)
+ * and the free indices (j+1)..(r−1) over all k outputs (axes first, in order).
+ */
+function batchedGraph(ev: Evaluator, src: IndexSource, r: number, fixed: number, symmetric: boolean, B: number): Batched {
+  const m = ev.model;
+  let cache = batchedCache.get(m);
+  if (!cache) batchedCache.set(m, (cache = new Map()));
+  const key = `nth-${src.kind}-${r}-${fixed}-${symmetric ? 's' : 'f'}-${B}`;
+  const found = cache.get(key);
+  if (found) return found;
+  const g = m.graph;
+  const base = kernelGraph(m, r, symmetric, src);
+  const indices = base.indices.map((x) => x.inputs);
+  let value = base.value;
+  for (let i = r - 1; i >= fixed; i--) {
+    const size = i === r - 1 ? B : ev.k;
+    const batched = new Map(indices[i]!.map((x) => [x, g.fresh(g.attrs(x).role!, [size, ...g.shape(x)], `${g.attrs(x).name}b`)]));
+    [value] = vmap(g, [value], batched, [size]);
+    indices[i] = [...batched.values()];
+  }
+  const result = { key, indices, value };
+  cache.set(key, result);
+  return result;
+}
+
+/**
+ * The block of b: all k at once when that plan fits `budget` values (one graph, one compile),
+ * else the largest B under the budget, the peak growing linearly in B from the plan of B = 1.
+ */
+function chooseBlock(ev: Evaluator, src: IndexSource, r: number, fixed: number, symmetric: boolean, budget: number): number {
+  const k = ev.k;
+  const peak = (B: number) => {
+    const b = batchedGraph(ev, src, r, fixed, symmetric, B);
+    return ev.plan(b.key, [b.value], b.indices[r - 1]).peakValues;
+  };
+  const pk = peak(k);
+  if (k === 1 || pk <= budget) return k;
+  const p1 = peak(1);
+  if (p1 > budget) return 1;
+  const perB = Math.max(1, (pk - p1) / (k - 1));
+  return Math.max(1, Math.min(k, Math.floor((budget - p1) / perB) + 1));
+}
+
+/** The hierarchy K^(2), …, K^(r) at w (full tensors), e.g. the initial values of eq. 2.7. */
+export function kernelHierarchy(ev: Evaluator, r: number, opts: Omit<KernelOptions, 'slice'> = {}): KernelTensor[] {
+  checkOrder(r);
+  const out: KernelTensor[] = [];
+  for (let i = 2; i <= r; i++) out.push(kernelTensor(ev, i, opts));
+  return out;
+}

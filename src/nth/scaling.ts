@@ -1,0 +1,98 @@
+/**
+ * Width scaling of the hierarchy (MATH.md §3, Theorem 2.3 and Corollary 2.4): for a dim of the
+ * model (the width m) over a list of values and several seeds, the sup norms ‖K^(r)_0‖∞ of the
+ * kernels at initialization and, with a horizon T, the change of the NTK along the true flow
+ * ‖K^(2)_T − K^(2)_0‖∞; then least-squares slopes of log(norm) against log(m), with their
+ * standard errors. The theorem predicts slopes ≈ 0 for r = 2, ≈ −1 for r = 3 and 4 (the odd
+ * leading term vanishes), and ≈ −1 for the NTK change, up to logarithms.
+ */
+import type { Model } from '../ir/model.ts';
+import { Evaluator } from '../runtime/evaluator.ts';
+import { kernelTensor } from './hierarchy.ts';
+import { ntkFromJacobian } from './ntk.ts';
+import { trueFlow } from './truncated.ts';
+
+export interface ScalingOptions {
+  /** The model at a given width and seed (e.g. loadModel with --set m=width and the seed). */
+  load: (width: number, seed: number) => Model;
+  widths: number[];
+  orders: number[];
+  seeds: number[];
+  /** Horizon of the flow for the NTK change (none: not computed). */
+  T?: number;
+  alpha?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ScalingPoint {
+  width: number;
+  seed: number;
+  /** 'K2', 'K3', … for ‖K^(r)_0‖∞, 'dK2' for ‖K^(2)_T − K^(2)_0‖∞. */
+  quantity: string;
+  value: number;
+}
+
+/** log(value) = intercept + slope·log(width), least squares over every point (all seeds). */
+export interface SlopeFit {
+  quantity: string;
+  slope: number;
+  /** Standard error of the slope (null with fewer than 3 points). */
+  stderr: number | null;
+  intercept: number;
+  points: number;
+}
+
+const supNorm = (x: Float64Array) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+
+/**
+ * Least-squares line through (log x, log y); the slope's standard error is
+ * sqrt(RSS/(N − 2) / Σ(log x − mean)²).
+ * @example fitLogLog([1, 2, 4], [1, 0.5, 0.25]).slope // −1
+ */
+export function fitLogLog(xs: number[], ys: number[], quantity = ''): SlopeFit {
+  const X = xs.map(Math.log), Y = ys.map(Math.log);
+  const N = X.length;
+  const mx = X.reduce((a, b) => a + b, 0) / N, my = Y.reduce((a, b) => a + b, 0) / N;
+  let sxx = 0, sxy = 0;
+  for (let i = 0; i < N; i++) {
+    sxx += (X[i]! - mx) ** 2;
+    sxy += (X[i]! - mx) * (Y[i]! - my);
+  }
+  const slope = sxy / sxx;
+  const intercept = my - slope * mx;
+  let rss = 0;
+  for (let i = 0; i < N; i++) rss += (Y[i]! - intercept - slope * X[i]!) ** 2;
+  const stderr = N > 2 ? Math.sqrt(rss / (N - 2) / sxx) : null;
+  return { quantity, slope, stderr, intercept, points: N };
+}
+
+/**
+ * The norms of the kernels (and the NTK change) at every width and seed, and their slopes.
+ * @example
+ *   widthScaling({ load: (m, s) => loadModel(f, { overrides: new Map([['m', m]]), seed: s }),
+ *                  widths: [64, 128, 256], orders: [2, 3, 4], seeds: [0, 1, 2] })
+ */
+export function widthScaling(opts: ScalingOptions): { points: ScalingPoint[]; fits: SlopeFit[] } {
+  const points: ScalingPoint[] = [];
+  const total = opts.widths.length * opts.seeds.length;
+  let done = 0;
+  for (const width of opts.widths)
+    for (const seed of opts.seeds) {
+      const model = opts.load(width, seed);
+      const ev = new Evaluator(model);
+      for (const r of opts.orders) points.push({ width, seed, quantity: `K${r}`, value: supNorm(kernelTensor(ev, r).data) });
+      if (opts.T !== undefined) {
+        const K0 = ntkFromJacobian(ev, ev.jacobian(model.w0));
+        const { w } = trueFlow(ev, { T: opts.T, alpha: opts.alpha ?? 1 });
+        const KT = ntkFromJacobian(ev, ev.jacobian(w));
+        points.push({ width, seed, quantity: 'dK2', value: supNorm(KT.map((x, i) => x - K0[i]!)) });
+      }
+      opts.onProgress?.(++done, total);
+    }
+  const quantities = [...new Set(points.map((p) => p.quantity))];
+  const fits = quantities.map((q) => {
+    const ps = points.filter((p) => p.quantity === q && p.value > 0);
+    return fitLogLog(ps.map((p) => p.width), ps.map((p) => p.value), q);
+  });
+  return { points, fits };
+}
