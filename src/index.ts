@@ -34,6 +34,7 @@ export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } 
 export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
 export { parseProgram } from './parser/index.ts';
+export { lipschitz, LipUsageError, certifiedBounds, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export type { Backend } from './runtime/backend.ts';
 
