@@ -113,7 +113,13 @@ interface Fn {
   d1: (x: number) => number;
   d2: (x: number) => number;
   sup: (j: 1 | 2 | 3, lo: number, hi: number) => number;
+  /** The exact range f([lo, hi]) (rounded outwards), where it is cheap: intersected with f(vm) ± S1·vr. */
+  range?: (lo: number, hi: number) => [number, number];
 }
+
+/** Outward rounding of a computed range (a few ulps of Math.* error). */
+const outward = (a: number, b: number): [number, number] => [a - Math.abs(a) * 8 * U - 1e-300, b + Math.abs(b) * 8 * U + 1e-300];
+const increasing = (f: (x: number) => number) => (lo: number, hi: number) => outward(f(lo), f(hi));
 
 /** sup of |x| and inf of |x| over [lo, hi]. */
 const absMax = (lo: number, hi: number) => Math.max(Math.abs(lo), Math.abs(hi));
@@ -141,17 +147,19 @@ const sigm = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 
 const SQRT_PI = Math.sqrt(Math.PI);
 
 const FNS: Record<Exclude<UnaryOp, 'neg' | 'sign'>, Fn> = {
-  exp: { f: Math.exp, d1: Math.exp, d2: Math.exp, sup: (_j, _lo, hi) => up(Math.exp(hi)) },
+  exp: { f: Math.exp, d1: Math.exp, d2: Math.exp, sup: (_j, _lo, hi) => up(Math.exp(hi)), range: increasing(Math.exp) },
   log: {
     f: Math.log,
     d1: (x) => 1 / x,
     d2: (x) => -1 / (x * x),
     sup: (j, lo) => (lo <= 0 ? Infinity : up(j === 1 ? 1 / lo : j === 2 ? 1 / (lo * lo) : 2 / (lo * lo * lo))),
+    range: (lo, hi) => (lo <= 0 ? [-Infinity, Infinity] : outward(Math.log(lo), Math.log(hi))),
   },
   sin: { f: Math.sin, d1: Math.cos, d2: (x) => -Math.sin(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? Math.PI / 2 : 0) },
   cos: { f: Math.cos, d1: (x) => -Math.sin(x), d2: (x) => -Math.cos(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? 0 : Math.PI / 2) },
   tanh: {
     f: Math.tanh,
+    range: increasing(Math.tanh),
     d1: (x) => 1 - Math.tanh(x) ** 2,
     d2: (x) => { const t = Math.tanh(x); return -2 * t * (1 - t * t); },
     sup: (j, lo, hi) => {
@@ -163,6 +171,7 @@ const FNS: Record<Exclude<UnaryOp, 'neg' | 'sign'>, Fn> = {
   },
   erf: {
     f: erf,
+    range: increasing(erf),
     d1: (x) => (2 / SQRT_PI) * Math.exp(-x * x),
     d2: (x) => (-4 / SQRT_PI) * x * Math.exp(-x * x),
     sup: (j, lo, hi) => {
@@ -175,6 +184,7 @@ const FNS: Record<Exclude<UnaryOp, 'neg' | 'sign'>, Fn> = {
   },
   softplus: {
     f: (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))),
+    range: increasing((x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))),
     d1: sigm,
     d2: (x) => { const s = sigm(x); return s * (1 - s); },
     sup: (j, lo, hi) => {
@@ -203,6 +213,7 @@ function clip(c: number, r: number, S: number): [number, number] {
 /** 1/x: derivatives −1/x², 2/x³, −6/x⁴; unbounded when 0 is in the range. */
 const RECIP: Fn = {
   f: (x) => 1 / x,
+  range: (lo, hi) => (lo <= 0 && hi >= 0 ? [-Infinity, Infinity] : outward(1 / hi, 1 / lo)),
   d1: (x) => -1 / (x * x),
   d2: (x) => 2 / (x * x * x),
   sup: (j, lo, hi) => {
@@ -227,6 +238,16 @@ function powFn(c: number): Fn {
   };
   return {
     f: (x) => x ** c,
+    range: (lo, hi) => {
+      if (integer && c % 2 === 0) {
+        // even power: a function of |x|, increasing in |x| for c > 0, decreasing for c < 0
+        const a = absMin(lo, hi), b = absMax(lo, hi);
+        return c > 0 ? outward(a ** c, b ** c) : a === 0 ? [-Infinity, Infinity] : outward(b ** c, a ** c);
+      }
+      if (integer && c > 0) return outward(lo ** c, hi ** c); // odd power: increasing
+      if (lo <= 0) return [-Infinity, Infinity];
+      return c > 0 ? outward(lo ** c, hi ** c) : outward(hi ** c, lo ** c);
+    },
     d1: (x) => c * x ** (c - 1),
     d2: (x) => c * (c - 1) * x ** (c - 2),
     sup: (j, lo, hi) => {
@@ -469,6 +490,18 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
       y.vm[i] = fm;
       y.vr[i] = infl(fm, times(S1, r) + 4 * U * Math.abs(fm));
       y.ve[i] = infl(fm, times(S1, x.ve[i]!) + 4 * U * Math.abs(fm));
+      if (fn.range && r > 0) {
+        // Both fm ± vr and the exact range enclose f over [lo, hi]: keep their intersection,
+        // re-centred (the centre moves by |mid − fm|, added to the centre's error ve).
+        const [rl, rh] = fn.range(lo, hi);
+        const a = Math.max(fm - y.vr[i]!, rl), b = Math.min(fm + y.vr[i]!, rh);
+        if (a <= b && (a > fm - y.vr[i]! || b < fm + y.vr[i]!)) {
+          const mid = 0.5 * (a + b);
+          y.vm[i] = mid;
+          y.vr[i] = infl(mid, 0.5 * (b - a));
+          y.ve[i] = infl(mid, y.ve[i]! + Math.abs(mid - fm));
+        }
+      }
       if (x.g[i]!.i.length === 0) continue;
       if (!Number.isFinite(S1) || !Number.isFinite(y.vr[i]!)) {
         y.gInf ??= `${name}'s argument may reach a singular point on the ball`;
@@ -619,6 +652,11 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
           const absOf = g.op(x1) === 'sign' && g.args(x1)[0] === x0 ? x0 : g.op(x0) === 'sign' && g.args(x0)[0] === x1 ? x1 : null;
           if (absOf !== null && sameShape(g.shape(x0), g.shape(x1))) {
             y = absEnc(enc.get(absOf)!);
+            break;
+          }
+          if (x0 === x1) {
+            // x·x = x²: its range is nonnegative, which the product rule alone does not see.
+            y = unaryEnc(X[0]!, powFn(2), 'a square');
             break;
           }
           const m0 = broadcastMap(g.shape(x0), shape), m1 = broadcastMap(g.shape(x1), shape);
