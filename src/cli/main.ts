@@ -396,7 +396,7 @@ function cmdLip(file: string, o: LipCli) {
   if (o.json)
     return emitJson({
       radius, lipH: est(r.lipH), lipDh: est(r.lipDh), time: r.time, evaluations: r.evaluations,
-      enclosure: r.enclosure && { blocks: r.enclosure.blocks, largestBlock: r.enclosure.largestBlock, relaxation: r.enclosure.relaxation, entries: r.enclosure.entries },
+      enclosure: r.enclosure && { blocks: r.enclosure.blocks, largestBlock: r.enclosure.largestBlock, relaxation: r.enclosure.relaxation, lipHMethod: r.enclosure.lipHMethod, entries: r.enclosure.entries },
     });
   printWarnings(m, o.json);
   const show = (e: typeof r.lipH) =>

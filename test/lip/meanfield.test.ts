@@ -42,7 +42,8 @@ describe('mean-field network', () => {
     expect(r.lipDh.upper!).toBeLessThanOrEqual(closed);
     expect(r.lipDh.upper! / r.lipDh.lower).toBeLessThan(1.5);
     expect(r.lipH.upper!).toBeGreaterThanOrEqual(r.lipH.lower);
-    expect(r.lipH.upper! / r.lipH.lower).toBeLessThan(1.5);
+    expect(r.lipH.upper! / r.lipH.lower).toBeLessThan(1.1); // the mean value bound ‖Dh(w0)‖ + ρ·Lip(Dh)
+    expect(r.enclosure!.lipHMethod).toBe('mean value');
     expect(r.time.total).toBeLessThan(10000);
     expect(r.enclosure!.blocks).toBe(m); // one block of the Hessian bound per neuron (a_i, u_i)
     expect(r.enclosure!.largestBlock).toBe(d + 1);
