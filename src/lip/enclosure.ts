@@ -84,7 +84,7 @@ interface Enc {
 export interface EnclosureOptions {
   radius: number;
   w0?: Float64Array;
-  /** Max total stored derivative entries (default 2e7) before giving up. */
+  /** Max derivative entries held at once (default 2e7, about 0.5 GB) before giving up. */
   budget?: number;
   evaluator?: Evaluator;
 }
@@ -98,14 +98,28 @@ export interface EnclosureResult {
   blocks: number;
   largestBlock: number;
   /** The relaxation that gave the bound of the worst block. */
-  relaxation: 'per-output' | 'stacked' | 'frobenius' | null;
-  /** Total stored derivative entries. */
+  relaxation: 'per-output' | 'stacked' | 'frobenius' | 'signed' | null;
+  /** The most derivative entries held at once by the pass over the ball. */
   entries: number;
   /** Which bound gave Lip(h): the enclosure of Dh over the ball, or ‖Dh(w0)‖ + ρ·Lip(Dh). */
   lipHMethod: 'enclosure' | 'mean value' | null;
 }
 
 class TooLarge extends Error {}
+
+/** The running count of stored derivative entries of one pass, against its budget. */
+class Budget {
+  /** Live entries now, and the most at any time. */
+  n = 0;
+  peak = 0;
+  constructor(readonly limit: number, readonly p: number) {}
+  charge(k: number): void {
+    this.n += k;
+    if (this.n > this.peak) this.peak = this.n;
+    if (this.n > this.limit)
+      throw new TooLarge(`the enclosure needs more than ${this.limit} stored derivative entries (p = ${this.p}); no certified bound for a model this large`);
+  }
+}
 
 // ------------------------------------------------------------------ unary functions
 
@@ -272,7 +286,7 @@ class VecAcc {
   private readonly c: Float64Array;
   private readonly mark: Uint8Array;
   private touched: number[] = [];
-  constructor(p: number) {
+  constructor(p: number, private readonly budget: Budget) {
     this.m = new Float64Array(p);
     this.r = new Float64Array(p);
     this.a = new Float64Array(p);
@@ -293,6 +307,7 @@ class VecAcc {
   }
   take(): SVec {
     if (this.touched.length === 0) return EMPTY_V;
+    this.budget.charge(this.touched.length);
     this.touched.sort((a, b) => a - b);
     const n = this.touched.length;
     const out: SVec = { i: new Int32Array(this.touched), m: new Float64Array(n), r: new Float64Array(n) };
@@ -316,10 +331,11 @@ class MatAcc {
   private as: number[] = [];
   private cs: number[] = [];
   private keys: number[] = [];
-  constructor(private readonly p: number) {}
+  constructor(private readonly p: number, private readonly budget: Budget) {}
   private slot(key: number): number {
     let s = this.map.get(key);
     if (s === undefined) {
+      if (this.budget.n + this.keys.length > this.budget.limit) this.budget.charge(this.keys.length);
       s = this.keys.length;
       this.map.set(key, s);
       this.keys.push(key); this.ms.push(0); this.rs.push(0); this.as.push(0); this.cs.push(0);
@@ -364,6 +380,7 @@ class MatAcc {
   take(): SMat {
     const n = this.keys.length;
     if (n === 0) return EMPTY_M;
+    this.budget.charge(n);
     const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => this.keys[x]! - this.keys[y]!);
     const out: SMat = { k: new Float64Array(n), m: new Float64Array(n), r: new Float64Array(n) };
     order.forEach((s, t) => {
@@ -459,6 +476,9 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
       return { lipH: null, lipDh: null, lipHNote: e.message, lipDhNote: e.message, blocks: 0, largestBlock: 0, relaxation: null, entries, lipHMethod: null };
     throw e;
   };
+  const estimate = estimateEntries(model);
+  if (estimate > budget)
+    return fail(new TooLarge(`the enclosure would need about ${estimate.toExponential(1)} stored derivative entries (budget ${budget}, p = ${p}); no certified bound for a model this large`), 0);
   let ball: { h: Enc; entries: number };
   try {
     ball = enclose(model, opts.radius, w0, budget);
@@ -482,20 +502,125 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
   return res;
 }
 
+/** How many nodes of the cone read each node (the output counts once more): for releasing. */
+function useCounts(g: Graph, cone: NodeId[], out: NodeId): Map<NodeId, number> {
+  const uses = new Map<NodeId, number>([[out, 1]]);
+  for (const n of cone) for (const a of new Set(g.args(n))) uses.set(a, (uses.get(a) ?? 0) + 1);
+  return uses;
+}
+
+/**
+ * A cheap estimate of the derivative entries the enclosure pass will store, from per-element
+ * support sizes only: s (gradient support) and e (Hessian entries) follow the same rules as the
+ * pass (a product's Hessian gains s_a·s_b cross entries, a nonlinear function's gains
+ * s(s+1)/2), without the index sets. Lets a model far too large be refused in milliseconds.
+ */
+function estimateEntries(model: Model): number {
+  const g = model.graph, p = model.paramCount;
+  const cap = (x: number) => Math.min(x, p);
+  const capH = (x: number) => Math.min(x, (p * (p + 1)) / 2);
+  const S = new Map<NodeId, { s: Float64Array; e: Float64Array }>();
+  const paramNodes = new Set(model.params.map((q) => q.node));
+  let live = 0, peak = 0;
+  const own = new Map<NodeId, number>();
+  const out = g.reshape(model.output, [model.outputShape.reduce((a, b) => a * b, 1)]);
+  const cone = g.cone([out]);
+  const uses = useCounts(g, cone, out);
+  const release = (node: NodeId) => {
+    for (const a of new Set(g.args(node))) {
+      const u = uses.get(a)! - 1;
+      uses.set(a, u);
+      if (u === 0) { live -= own.get(a) ?? 0; S.delete(a); }
+    }
+  };
+  for (const node of cone) {
+    const op = g.op(node), args = g.args(node), n = g.sizeOf(node), shape = g.shape(node);
+    const s = new Float64Array(n), e = new Float64Array(n);
+    const X = args.map((x) => S.get(x)!);
+    const unary = (x: { s: Float64Array; e: Float64Array }, map: (i: number) => number) => {
+      for (let i = 0; i < n; i++) { const j = map(i); s[i] = x.s[j]!; e[i] = x.s[j]! ? capH(x.e[j]! + (x.s[j]! * (x.s[j]! + 1)) / 2) : 0; }
+    };
+    switch (op) {
+      case 'input': if (paramNodes.has(node)) s.fill(1); break;
+      case 'const': case 'literal': break;
+      case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus': case 'sign':
+        unary(X[0]!, (i) => i); break;
+      case 'neg': s.set(X[0]!.s); e.set(X[0]!.e); break;
+      case 'add': case 'sub': case 'mul': case 'div': case 'pow': {
+        const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
+        const [A, B] = X as [{ s: Float64Array; e: Float64Array }, { s: Float64Array; e: Float64Array }];
+        const nonlin = op !== 'add' && op !== 'sub';
+        for (let i = 0; i < n; i++) {
+          const sa = A.s[m0[i]!]!, sb = B.s[m1[i]!]!;
+          s[i] = cap(sa + sb);
+          e[i] = capH(A.e[m0[i]!]! + B.e[m1[i]!]! + (nonlin ? sa * sb + (op === 'mul' ? 0 : (sb * (sb + 1)) / 2) : 0));
+        }
+        break;
+      }
+      case 'sum': {
+        const xs = g.shape(args[0]!), axes = g.attrs(node).axes!;
+        const idx = new Array<number>(xs.length).fill(0);
+        for (let i = 0; i < g.sizeOf(args[0]!); i++) {
+          let o = 0;
+          for (let d = 0; d < xs.length; d++) if (!axes.includes(d)) o = o * xs[d]! + idx[d]!;
+          s[o] = cap(s[o]! + X[0]!.s[i]!);
+          e[o] = capH(e[o]! + X[0]!.e[i]!);
+          for (let d = xs.length - 1; d >= 0; d--) { if (++idx[d]! < xs[d]!) break; idx[d] = 0; }
+        }
+        break;
+      }
+      case 'matmul': {
+        const [sa, sb] = [g.shape(args[0]!), g.shape(args[1]!)];
+        const M = sa[sa.length - 2]!, K = sa[sa.length - 1]!, N = sb[sb.length - 1]!;
+        const batch = shape.slice(0, -2);
+        const ba = broadcastMap(sa.slice(0, -2), batch), bb = broadcastMap(sb.slice(0, -2), batch);
+        const [A, B] = X as [{ s: Float64Array; e: Float64Array }, { s: Float64Array; e: Float64Array }];
+        for (let o = 0; o < n; o++) {
+          const b = Math.floor(o / (M * N)), i = Math.floor((o % (M * N)) / N), j = o % N;
+          const oa = ba[b]! * M * K, ob = bb[b]! * K * N;
+          let ss = 0, ee = 0;
+          for (let t = 0; t < K; t++) {
+            const x = A.s[oa + i * K + t]!, y = B.s[ob + t * N + j]!;
+            ss += x + y;
+            ee += A.e[oa + i * K + t]! + B.e[ob + t * N + j]! + x * y;
+          }
+          s[o] = cap(ss);
+          e[o] = capH(ee);
+        }
+        break;
+      }
+      default: {
+        // structural: a gather
+        const { input, index } = op === 'broadcast'
+          ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
+          : gatherMap(op, args.map((x) => g.shape(x)), g.attrs(node));
+        for (let i = 0; i < n; i++) if (input[i]! >= 0) { s[i] = X[input[i]!]!.s[index[i]!]!; e[i] = X[input[i]!]!.e[index[i]!]!; }
+        S.set(node, { s, e });
+        release(node);
+        continue; // gathers share their inputs' storage
+      }
+    }
+    let t = 0;
+    for (let i = 0; i < n; i++) t += s[i]! + e[i]!;
+    own.set(node, t);
+    live += t;
+    peak = Math.max(peak, live);
+    S.set(node, { s, e });
+    release(node);
+  }
+  return peak;
+}
+
 /** The enclosures of the flattened output over B(w0, ρ) (ρ = 0: at w0, up to rounding). */
 function enclose(model: Model, rho: number, w0: Float64Array, budget: number): { h: Enc; entries: number } {
   const p = model.paramCount;
   const g = model.graph;
-  let entries = 0;
-  const charge = (n: number) => {
-    entries += n;
-    if (entries > budget) throw new TooLarge(`the enclosure needs more than ${budget} stored derivative entries (p = ${p}); no certified bound for a model this large`);
-  };
+  const counter = new Budget(budget, p);
   const enc = new Map<NodeId, Enc>();
   const paramOf = new Map(model.params.map((q) => [q.node, q]));
   const dataOf = new Map(model.data.map((d) => [d.node, d]));
-  const vacc = new VecAcc(p);
-  const macc = new MatAcc(p);
+  const vacc = new VecAcc(p, counter);
+  const macc = new MatAcc(p, counter);
 
   const fresh = (n: number): Enc => ({
     vm: new Float64Array(n), vr: new Float64Array(n), ve: new Float64Array(n),
@@ -507,7 +632,6 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number): {
       if (e.g[i]!.i.length === 0) continue;
       const mv = infl(e.vm[i]!, rho * gradNormBound(e.g[i]!) + e.ve[i]!);
       if (!e.gInf && mv < e.vr[i]!) e.vr[i] = mv;
-      charge(e.g[i]!.i.length + e.H[i]!.k.length);
     }
     return e;
   };
@@ -650,9 +774,13 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number): {
 
   try {
     const out = g.reshape(model.output, [model.outputShape.reduce((a, b) => a * b, 1)]);
-    for (const node of g.cone([out])) {
+    const cone = g.cone([out]);
+    const uses = useCounts(g, cone, out);
+    const own = new Map<NodeId, number>();
+    for (const node of cone) {
       const op = g.op(node), args = g.args(node), a = g.attrs(node), n = g.sizeOf(node), shape = g.shape(node);
       const X = args.map((x) => enc.get(x)!);
+      const before = counter.n;
       let y: Enc;
       switch (op) {
         case 'input': {
@@ -794,8 +922,19 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number): {
         }
       }
       enc.set(node, finish(y));
+      own.set(node, counter.n - before);
+      // Release the enclosures no later node reads: the budget counts live entries (gathers
+      // share their input's vectors and count nothing of their own).
+      for (const x of new Set(args)) {
+        const u = uses.get(x)! - 1;
+        uses.set(x, u);
+        if (u === 0) {
+          counter.n -= own.get(x) ?? 0;
+          enc.delete(x);
+        }
+      }
     }
-    return { h: enc.get(out)!, entries };
+    return { h: enc.get(out)!, entries: counter.peak };
   } finally {
     enc.clear();
   }
@@ -841,6 +980,7 @@ function perronUpper(apply: (x: Float64Array) => Float64Array, n: number, iters 
   if (n === 0) return 0;
   let x: Float64Array = new Float64Array(n).fill(1);
   let best = Infinity;
+  let stall = 0;
   for (let it = 0; it < iters; it++) {
     let mx = 0;
     for (const v of x) mx = Math.max(mx, v);
@@ -850,12 +990,13 @@ function perronUpper(apply: (x: Float64Array) => Float64Array, n: number, iters 
     const y = apply(x);
     let cw = 0;
     for (let i = 0; i < n; i++) cw = Math.max(cw, y[i]! / x[i]!);
+    // Stop when the bound has stopped improving (reducible matrices never close the gap
+    // between the largest and smallest ratios, so that cannot be the test).
+    stall = cw < best * (1 - 1e-10) ? 0 : stall + 1;
     best = Math.min(best, cw);
-    let lower = Infinity;
-    for (let i = 0; i < n; i++) lower = Math.min(lower, y[i]! / x[i]!);
     x = y;
-    if (cw - lower <= 1e-9 * cw) break;
     if (cw === 0) return 0;
+    if (stall >= 3) break;
   }
   // Each (Mx)_i was summed in floating point from nonnegative terms: relative error ≤ n·2⁻⁵³.
   return best * (1 + (n + 4) * 2 ** -52);
@@ -914,6 +1055,95 @@ function jacobianBound(h: Enc, p: number): number {
   return Math.min(b1, b2);
 }
 
+type Entry = [number, number, number, number];
+type Entry3 = [number, number, number];
+
+/** o += T x for a symmetric matrix given by its upper-triangle entries. */
+function symMul(list: Entry3[], x: Float64Array, o: Float64Array): void {
+  for (const [j, l, v] of list) {
+    o[j] += v * x[l]!;
+    if (j !== l) o[l] += v * x[j]!;
+  }
+}
+
+/**
+ * ‖T‖ for a nonnegative tensor given as q symmetric n×n matrices T_a: the smallest of
+ * B1 = (Σ_a ρ(T_a)²)^{1/2}, B2 = ρ(Σ_a T_a²)^{1/2}, B3 = ρ(G)^{1/2} with G_ab = ⟨T_a, T_b⟩_F
+ * (see the file comment), each by Collatz–Wielandt.
+ */
+function nonnegTensorBound(mats: Entry3[][], n: number): { bound: number; how: 'per-output' | 'stacked' | 'frobenius' } {
+  const apply1 = (list: Entry3[]) => (x: Float64Array) => { const o = new Float64Array(n); symMul(list, x, o); return o; };
+  let s1 = 0;
+  for (const list of mats) s1 += perronUpper(apply1(list), n) ** 2;
+  const b1 = Math.sqrt(s1 * (1 + 8 * U));
+  const b2 = Math.sqrt(perronUpper((x) => {
+    const o = new Float64Array(n);
+    for (const list of mats) symMul(list, apply1(list)(x), o);
+    return o;
+  }, n));
+  let b3 = Infinity;
+  const q = mats.length;
+  if (q * q * n * n <= 4e7) {
+    const dense = mats.map((list) => { const d = new Float64Array(n * n); for (const [j, l, v] of list) { d[j * n + l] = v; d[l * n + j] = v; } return d; });
+    const G = new Float64Array(q * q);
+    for (let x = 0; x < q; x++) for (let y = x; y < q; y++) {
+      let s = 0;
+      const dx = dense[x]!, dy = dense[y]!;
+      for (let i = 0; i < n * n; i++) s += dx[i]! * dy[i]!;
+      G[x * q + y] = G[y * q + x] = s;
+    }
+    b3 = Math.sqrt(perronUpper((z) => { const o = new Float64Array(q); for (let x = 0; x < q; x++) { let s = 0; for (let y = 0; y < q; y++) s += G[x * q + y]! * z[y]!; o[x] = s; } return o; }, q));
+  }
+  const bound = Math.min(b1, b2, b3) * (1 + (n + 8) * U);
+  return { bound, how: b1 <= Math.min(b2, b3) ? 'per-output' : b2 <= b3 ? 'stacked' : 'frobenius' };
+}
+
+/**
+ * ‖T‖ for signed symmetric matrices M_a (the midpoints), keeping their signs: the smaller of
+ *   ρ(Σ_a M_a²)^{1/2} — Σ_a M_a² is positive semidefinite, its largest eigenvalue is at most
+ *     ρ(|Σ_a M_a²| + E) where E = γ·Σ_a |M_a|² covers the rounding of the q·n-term sums;
+ *   ρ(G)^{1/2}, G_ab = ⟨M_a, M_b⟩_F, at most ρ(|G| + γ'·⟨|M_a|, |M_b|⟩).
+ * Infinity when the block is too large for dense n×n work.
+ */
+function signedTensorBound(mats: Entry[][], n: number): number {
+  const q = mats.length;
+  if (n > 400 || q * n * n * n > 5e7) return Infinity;
+  const dense = mats.map((list) => { const d = new Float64Array(n * n); for (const [j, l, m] of list) { d[j * n + l] = m; d[l * n + j] = m; } return d; });
+  const S = new Float64Array(n * n), Sabs = new Float64Array(n * n);
+  for (const d of dense)
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0, sa = 0;
+        for (let t = 0; t < n; t++) { s += d[i * n + t]! * d[t * n + j]!; sa += Math.abs(d[i * n + t]! * d[t * n + j]!); }
+        S[i * n + j] += s;
+        Sabs[i * n + j] += sa;
+      }
+  const gamma = (q * n + 4) * 2 ** -52;
+  const mulDense = (A: Float64Array, B: Float64Array | null, c: number, m: number) => (x: Float64Array) => {
+    const o = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      for (let j = 0; j < m; j++) s += (Math.abs(A[i * m + j]!) + (B ? c * B[i * m + j]! : 0)) * x[j]!;
+      o[i] = s;
+    }
+    return o;
+  };
+  const b2 = Math.sqrt(perronUpper(mulDense(S, Sabs, gamma, n), n));
+  let b3 = Infinity;
+  if (q * q * n * n <= 4e7) {
+    const G = new Float64Array(q * q), Gabs = new Float64Array(q * q);
+    for (let x = 0; x < q; x++) for (let y = x; y < q; y++) {
+      let s = 0, sa = 0;
+      const dx = dense[x]!, dy = dense[y]!;
+      for (let i = 0; i < n * n; i++) { s += dx[i]! * dy[i]!; sa += Math.abs(dx[i]! * dy[i]!); }
+      G[x * q + y] = G[y * q + x] = s;
+      Gabs[x * q + y] = Gabs[y * q + x] = sa;
+    }
+    b3 = Math.sqrt(perronUpper(mulDense(G, Gabs, (n * n + 4) * 2 ** -52, q), q));
+  }
+  return Math.min(b2, b3) * (1 + 8 * U);
+}
+
 function summarize(h: Enc, p: number, entries: number): EnclosureResult {
   const k = h.vm.length;
   let lipH: number | null = null;
@@ -936,8 +1166,8 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
       const a = find(j), b = find(l);
       if (a !== b) parent[a] = b;
     }
-    // Per component: the outputs' blocks as lists of (local j, local l, value) entries.
-    const compOf = new Map<number, { vars: Map<number, number>; mats: Map<number, [number, number, number][]> }>();
+    // Per component: each output's block as a list of (local j, local l, mid, radius) entries.
+    const compOf = new Map<number, { vars: Map<number, number>; mats: Map<number, Entry[]> }>();
     h.H.forEach((H, a) => {
       for (let t = 0; t < H.k.length; t++) {
         const key = H.k[t]!, j = Math.floor(key / p), l = key - j * p;
@@ -948,7 +1178,7 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
         const ll = c.vars.get(l) ?? (c.vars.set(l, c.vars.size), c.vars.size - 1);
         let list = c.mats.get(a);
         if (!list) c.mats.set(a, (list = []));
-        list.push([lj, ll, Math.abs(H.m[t]!) + H.r[t]!]);
+        list.push([lj, ll, H.m[t]!, H.r[t]!]);
       }
     });
     let worst = 0;
@@ -957,41 +1187,19 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
       const n = c.vars.size;
       largest = Math.max(largest, n);
       const mats = [...c.mats.values()];
-      const mul = (list: [number, number, number][], x: Float64Array, o: Float64Array) => {
-        for (const [j, l, v] of list) {
-          o[j] += v * x[l]!;
-          if (j !== l) o[l] += v * x[j]!;
-        }
-      };
-      const apply1 = (list: [number, number, number][]) => (x: Float64Array) => { const o = new Float64Array(n); mul(list, x, o); return o; };
-      // B1: per output.
-      let s1 = 0;
-      for (const list of mats) s1 += perronUpper(apply1(list), n) ** 2;
-      const b1 = Math.sqrt(s1 * (1 + 8 * U));
-      // B2: stacked, Σ_a T_a².
-      const b2 = Math.sqrt(perronUpper((x) => {
-        const o = new Float64Array(n);
-        for (const list of mats) { const t = apply1(list)(x); mul(list, t, o); }
-        return o;
-      }, n));
-      // B3: Gram of the outputs' blocks (Frobenius inner products), when it is small.
-      let b3 = Infinity;
-      const q = mats.length;
-      if (q * q * n <= 4e6) {
-        const dense = mats.map((list) => { const d = new Float64Array(n * n); for (const [j, l, v] of list) { d[j * n + l] = v; d[l * n + j] = v; } return d; });
-        const G = new Float64Array(q * q);
-        for (let x = 0; x < q; x++) for (let y = x; y < q; y++) {
-          let s = 0;
-          const dx = dense[x]!, dy = dense[y]!;
-          for (let i = 0; i < n * n; i++) s += dx[i]! * dy[i]!;
-          G[x * q + y] = G[y * q + x] = s;
-        }
-        b3 = Math.sqrt(perronUpper((z) => { const o = new Float64Array(q); for (let x = 0; x < q; x++) { let s = 0; for (let y = 0; y < q; y++) s += G[x * q + y]! * z[y]!; o[x] = s; } return o; }, q));
+      // ‖T_c‖ ≤ ‖(|M| + R)_c‖ (majorant), and ≤ ‖M_c‖ + ‖R_c‖ (triangle inequality).
+      const major = nonnegTensorBound(mats.map((list) => list.map(([j, l, m, r]) => [j, l, Math.abs(m) + r] as Entry3)), n);
+      let b = major.bound;
+      let how: EnclosureResult['relaxation'] = major.how;
+      const signed = signedTensorBound(mats, n);
+      if (signed < Infinity) {
+        const rad = nonnegTensorBound(mats.map((list) => list.map(([j, l, , r]) => [j, l, r] as Entry3)), n).bound;
+        const sb = (signed + rad) * (1 + 4 * U);
+        if (sb < b) { b = sb; how = 'signed'; }
       }
-      const b = Math.min(b1, b2, b3) * (1 + 8 * U);
       if (b > worst) {
         worst = b;
-        relaxation = b1 <= Math.min(b2, b3) ? 'per-output' : b2 <= b3 ? 'stacked' : 'frobenius';
+        relaxation = how;
       }
     }
     lipDh = worst;

@@ -268,10 +268,11 @@ export function hessianNorm(
   w: Float64Array,
   u0: Float64Array,
   z0?: Float64Array,
-  opts: { maxIter?: number; tol?: number } = {},
+  opts: { maxIter?: number; tol?: number; deadline?: number } = {},
 ): Attained {
   const { k, p } = probe;
   const maxIter = opts.maxIter ?? 60;
+  const deadline = opts.deadline ?? Infinity;
   const tol = opts.tol ?? 1e-10;
   let u = scaled(u0, 1 / (nrm(u0) || 1));
   let y = probe.d2(w, u);
@@ -280,6 +281,7 @@ export function hessianNorm(
   let z = value > 0 ? scaled(y, 1 / value) : z0 ? scaled(z0, 1 / nrm(z0)) : seededUnit(k, 5);
   let converged = false;
   for (let it = 0; it < maxIter; it++) {
+    if (Date.now() > deadline) break; // converged stays false
     const e = lanczosExtreme((x) => probe.hvp(w, z, x), p, u, { steps: Math.min(p, 24), restarts: 4, tol: 1e-11 });
     if (!Number.isFinite(e.value)) break;
     if (e.value === 0) {
@@ -481,13 +483,14 @@ export function lipHLower(probe: Probe, w0: Float64Array, opts: AscentOptions): 
 /** A lower bound of Lip(Dh) = sup_{w∈B} ‖D²h(w)‖, attained at the returned point. */
 export function lipDhLower(probe: Probe, w0: Float64Array, opts: AscentOptions, seed = 0): AscentResult {
   const p = probe.p;
+  const deadline = Date.now() + (opts.timeBudgetMs ?? Infinity);
   const evalAt = (w: Float64Array, warm: Attained | null): Attained => {
-    if (warm) return hessianNorm(probe, w, warm.u, warm.z);
+    if (warm) return hessianNorm(probe, w, warm.u, warm.z, { deadline });
     // Cold start: a few seeded directions plus the top right singular vector of Dh.
     let best: Attained | null = null;
     const tries = [jacobianNorm(probe, w).u, seededUnit(p, seed * 7919 + 1), seededUnit(p, seed * 7919 + 2)];
     for (const u of tries) {
-      const a = hessianNorm(probe, w, u);
+      const a = hessianNorm(probe, w, u, undefined, { deadline });
       if (!best || a.value > best.value) best = a;
     }
     return best!;
