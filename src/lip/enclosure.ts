@@ -502,6 +502,34 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
   return res;
 }
 
+/**
+ * The enclosures of the flattened output over B(w0, ρ) as dense arrays, for tests and small
+ * models: h_a(w) ∈ value.mid[a] ± value.rad[a], ∂h_a/∂w_j ∈ grad.mid[a·p + j] ± grad.rad[a·p + j],
+ * ∂²h_a/∂w_j∂w_l ∈ hess.mid[(a·p + j)·p + l] ± hess.rad[…] for every w in the ball (gradient or
+ * Hessian null where unbounded).
+ */
+export function outputEnclosure(model: Model, radius: number, w0: Float64Array = model.w0) {
+  const p = model.paramCount;
+  const { h } = enclose(model, radius, w0, 2e7);
+  const k = h.vm.length;
+  const grad = h.gInf ? null : { mid: new Float64Array(k * p), rad: new Float64Array(k * p) };
+  const hess = h.hInf ? null : { mid: new Float64Array(k * p * p), rad: new Float64Array(k * p * p) };
+  for (let a = 0; a < k; a++) {
+    const g = h.g[a]!;
+    if (grad) for (let t = 0; t < g.i.length; t++) { grad.mid[a * p + g.i[t]!] = g.m[t]!; grad.rad[a * p + g.i[t]!] = g.r[t]!; }
+    const H = h.H[a]!;
+    if (hess)
+      for (let t = 0; t < H.k.length; t++) {
+        const j = Math.floor(H.k[t]! / p), l = H.k[t]! - j * p;
+        for (const [x, y] of [[j, l], [l, j]] as const) {
+          hess.mid[(a * p + x) * p + y] = H.m[t]!;
+          hess.rad[(a * p + x) * p + y] = H.r[t]!;
+        }
+      }
+  }
+  return { value: { mid: h.vm, rad: h.vr }, grad, hess };
+}
+
 /** How many nodes of the cone read each node (the output counts once more): for releasing. */
 function useCounts(g: Graph, cone: NodeId[], out: NodeId): Map<NodeId, number> {
   const uses = new Map<NodeId, number>([[out, 1]]);

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile, directionalDerivative, type Model } from '../../src/index.ts';
 import { lipschitz } from '../../src/lip/index.ts';
+import { outputEnclosure } from '../../src/lip/enclosure.ts';
 import { hessianNorm, jacobianNorm, Probe, seededUnit } from '../../src/lip/power.ts';
 import { Evaluator } from '../../src/runtime/evaluator.ts';
 import { lcg } from '../helpers.ts';
@@ -33,7 +34,7 @@ function randomModel(seed: number): string {
     'param v : [3] ~ normal(0, 0.7)',
     'param u : [3] ~ normal(0, 0.7)',
     'param W : [3, 3] ~ normal(0, 0.5)',
-    `model h = ${expr(3)}`,
+    `model h = ${expr(3)} + 0.1 * tanh(u)`, // the tail keeps h from simplifying to a constant
   ].join('\n');
 }
 
@@ -83,4 +84,40 @@ describe('the bilinear norm ‖D²h(w)‖ against brute force', () => {
       expect(est.value).toBeGreaterThan(brute * (1 - 1e-7));
     }
   });
+});
+
+describe('the enclosures themselves contain the values, gradients and Hessians at sampled points', () => {
+  const seeds = Array.from({ length: 16 }, (_, i) => 501 + i);
+  it.each(seeds)('model seed %i', (seed) => {
+    const src = randomModel(seed);
+    const model = compile(src, `random${seed}.ntk`, { seed });
+    const rho = [0.05, 0.3][seed % 2]!;
+    const enc = outputEnclosure(model, rho);
+    const p = model.paramCount;
+    const ev = new Evaluator(model);
+    const k = ev.k;
+    const inside = (x: number, m: number, r: number) => Math.abs(x - m) <= r * (1 + 1e-9) + 1e-12 * Math.abs(x);
+    for (let s = 0; s < 8; s++) {
+      // points inside and on the sphere (where the enclosures are tightest against the truth)
+      const d = seededUnit(p, seed * 31 + s);
+      const w = model.w0.map((x, i) => x + (s % 2 ? rho : rho * lcg(seed + s)()) * d[i]!);
+      const h = ev.output(w);
+      const J = ev.jacobian(w);
+      for (let a = 0; a < k; a++) {
+        expect(inside(h[a]!, enc.value.mid[a]!, enc.value.rad[a]!), `${src}\nh[${a}]`).toBe(true);
+        for (let j = 0; j < p; j++) expect(inside(J[a * p + j]!, enc.grad!.mid[a * p + j]!, enc.grad!.rad[a * p + j]!), `${src}\nJ[${a},${j}]`).toBe(true);
+      }
+      // Hessian entries by polarization of directional derivatives: D²h[e_j, e_l]
+      for (let j = 0; j < p; j++)
+        for (let l = j; l < p; l++) {
+          const ej = new Float64Array(p), el = new Float64Array(p);
+          ej[j] = 1; el[l] = 1;
+          const H = ev.directional(w, [ej, el]);
+          for (let a = 0; a < k; a++) {
+            const at = (a * p + j) * p + l;
+            expect(inside(H[a]!, enc.hess!.mid[at]!, enc.hess!.rad[at]!), `${src}\nH[${a},${j},${l}] = ${H[a]} ∉ ${enc.hess!.mid[at]} ± ${enc.hess!.rad[at]}`).toBe(true);
+          }
+        }
+    }
+  }, 60000);
 });
