@@ -398,7 +398,11 @@ function cmdLip(file: string, o: LipCli) {
       radius, lipH: est(r.lipH), lipDh: est(r.lipDh), time: r.time, evaluations: r.evaluations,
       enclosure: r.enclosure && { blocks: r.enclosure.blocks, largestBlock: r.enclosure.largestBlock, relaxation: r.enclosure.relaxation, lipHMethod: r.enclosure.lipHMethod, entries: r.enclosure.entries },
     });
-  printWarnings(m, o.json);
+  // Not the generic non-smooth warning: whether Lip(Dh) has a bound depends on the ball, and the
+  // notes below say it.
+  for (const d of m.diagnostics) process.stderr.write(formatDiagnostic(d, m.source) + '\n');
+  if (m.nonSmooth && r.lipDh.upper !== null)
+    process.stderr.write('note: the model uses a non-smooth function, but its kinks stay outside this ball: h is smooth there\n');
   const show = (e: typeof r.lipH) =>
     `${num(e.lower)} ≤ · ≤ ${e.upper === null ? 'no certified bound' : num(e.upper)}${e.upper !== null && e.lower > 0 ? `  (ratio ${num(e.upper / e.lower, 3)})` : ''}${e.converged ? '' : '  [search did not converge]'}`;
   const rows: [string, string][] = [

@@ -205,9 +205,9 @@ export function lanczosExtreme(
 // ------------------------------------------------------------------ norms at a point
 
 /** ‖Dh(w)‖ with its top singular pair (z ∈ R^k, v ∈ R^p). */
-export function jacobianNorm(probe: Probe, w: Float64Array, warm?: Float64Array): Attained {
+export function jacobianNorm(probe: Probe, w: Float64Array, warm?: Float64Array, mode: 'auto' | 'matrix-free' = 'auto'): Attained {
   const { k, p } = probe;
-  if (k * p <= 4e6 && Math.min(k, p) <= 1200) {
+  if (mode === 'auto' && k * p <= 4e6 && Math.min(k, p) <= 1200) {
     const J = probe.jacobian(w);
     if (!J.every(Number.isFinite)) return { value: NaN, w: w.slice(), z: unit(k, 0), u: unit(p, 0), converged: false };
     const small = Math.min(k, p);

@@ -121,3 +121,15 @@ describe('the enclosures themselves contain the values, gradients and Hessians a
     }
   }, 60000);
 });
+
+describe('‖Dh(w)‖: the matrix-free path (Lanczos on JᵀJ with JVPs and VJPs) agrees with the Gram path', () => {
+  it.each([201, 202, 203])('model seed %i', (seed) => {
+    const model = compile(randomModel(seed), `random${seed}.ntk`, { seed });
+    const probe = new Probe(model, new Evaluator(model));
+    const w = sampleBall(model.w0, 0.3, seed);
+    const a = jacobianNorm(probe, w);
+    const b = jacobianNorm(probe, w, undefined, 'matrix-free');
+    expect(b.value).toBeCloseTo(a.value, 9);
+    expect(b.converged).toBe(true);
+  });
+});
