@@ -4,7 +4,7 @@
  * A benchmark, not a test: nothing here asserts.
  */
 import { performance } from 'node:perf_hooks';
-import { compile, evaluate, evaluator, flow, jacobian, loadModel, ntk, type Model } from '../src/index.ts';
+import { compile, evaluate, evaluator, flow, jacobian, lipschitz, loadModel, ntk, type Model } from '../src/index.ts';
 import { defaultBackend } from '../src/runtime/backends.ts';
 
 interface Row {
@@ -88,8 +88,21 @@ loss square(target = y / sqrt(n))`,
   });
 }
 
+/** Issue 4: the Lipschitz estimates of the mean-field network at ρ = 0.1 (target: under 10 s). */
+function lipBench() {
+  const model = loadModel('examples/meanfield.ntk');
+  const r = lipschitz(model, { radius: 0.1 });
+  rows.push({
+    workload: 'lip meanfield ρ=0.1 (lower + certified upper)',
+    ms: r.time.total,
+    gflops: null,
+    note: `Lip(h) ∈ [${r.lipH.lower.toPrecision(4)}, ${r.lipH.upper?.toPrecision(4)}], Lip(Dh) ∈ [${r.lipDh.lower.toPrecision(4)}, ${r.lipDh.upper?.toPrecision(4)}]; upper ${r.time.upper.toFixed(0)} ms`,
+  });
+}
+
 gemmBench();
 modelBench('converse', 'examples/converse.ntk');
+lipBench();
 modelBench('meanfield', 'examples/meanfield.ntk');
 modelBench('deep', 'examples/deep.ntk');
 if (!process.argv.includes('--quick')) {
