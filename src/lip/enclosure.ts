@@ -324,30 +324,23 @@ class VecAcc {
 
 /** Accumulator of sparse symmetric interval matrices (upper triangle, keyed j·p + l). */
 class MatAcc {
-  private readonly map = new Map<number, number>();
-  private ms: number[] = [];
-  private rs: number[] = [];
-  /** Σ|terms| and term counts per entry (summation rounding ≤ c·2⁻⁵³·a). */
-  private as: number[] = [];
-  private cs: number[] = [];
-  private keys: number[] = [];
+  // Terms as (key, mid, radius) triples appended in any order; `take` sorts them by key and
+  // combines equal keys (cheaper than hashing every term).
+  private keys = new Float64Array(1024);
+  private ms = new Float64Array(1024);
+  private rs = new Float64Array(1024);
+  private n = 0;
   constructor(private readonly p: number, private readonly budget: Budget) {}
-  private slot(key: number): number {
-    let s = this.map.get(key);
-    if (s === undefined) {
-      if (this.budget.n + this.keys.length > this.budget.limit) this.budget.charge(this.keys.length);
-      s = this.keys.length;
-      this.map.set(key, s);
-      this.keys.push(key); this.ms.push(0); this.rs.push(0); this.as.push(0); this.cs.push(0);
-    }
-    return s;
-  }
   private put(key: number, pm: number, pr: number) {
-    const s = this.slot(key);
-    this.ms[s] += pm;
-    this.as[s] += Math.abs(pm);
-    this.cs[s]++;
-    this.rs[s] += infl(pm, pr);
+    if (this.n === this.keys.length) {
+      if (this.budget.n + this.n > this.budget.limit) this.budget.charge(this.n);
+      const grow = (a: Float64Array) => { const b = new Float64Array(a.length * 2); b.set(a); return b; };
+      this.keys = grow(this.keys); this.ms = grow(this.ms); this.rs = grow(this.rs);
+    }
+    this.keys[this.n] = key;
+    this.ms[this.n] = pm;
+    this.rs[this.n] = infl(pm, pr);
+    this.n++;
   }
   /** += (cm ± cr)·H */
   add(H: SMat, cm: number, cr: number): void {
@@ -374,21 +367,38 @@ class MatAcc {
       }
     }
   }
-  size(): number {
-    return this.keys.length;
-  }
   take(): SMat {
-    const n = this.keys.length;
+    const n = this.n;
     if (n === 0) return EMPTY_M;
-    this.budget.charge(n);
-    const order = Array.from({ length: n }, (_, i) => i).sort((x, y) => this.keys[x]! - this.keys[y]!);
-    const out: SMat = { k: new Float64Array(n), m: new Float64Array(n), r: new Float64Array(n) };
-    order.forEach((s, t) => {
-      out.k[t] = this.keys[s]!;
-      out.m[t] = this.ms[s]!;
-      out.r[t] = infl(this.ms[s]!, this.rs[s]! + this.cs[s]! * 2 ** -52 * (this.as[s]! + this.rs[s]!));
-    });
-    this.map.clear(); this.keys = []; this.ms = []; this.rs = []; this.as = []; this.cs = [];
+    const keys = this.keys, ms = this.ms, rs = this.rs;
+    const perm = new Uint32Array(n);
+    for (let i = 0; i < n; i++) perm[i] = i;
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) sorted = keys[i - 1]! < keys[i]!;
+    if (!sorted) perm.sort((a, b) => keys[a]! - keys[b]!);
+    // Distinct keys, each with Σ mid, Σ radius, Σ|mid| and the term count c: the summation's
+    // rounding is at most c·2⁻⁵³·Σ|terms|.
+    let distinct = 0;
+    for (let t = 0; t < n; t++) if (t === 0 || keys[perm[t]!] !== keys[perm[t - 1]!]) distinct++;
+    this.budget.charge(distinct);
+    const out: SMat = { k: new Float64Array(distinct), m: new Float64Array(distinct), r: new Float64Array(distinct) };
+    let o = -1, sa = 0, c = 0;
+    const close = () => { if (o >= 0) out.r[o] = infl(out.m[o]!, out.r[o]! + c * 2 ** -52 * (sa + out.r[o]!)); };
+    for (let t = 0; t < n; t++) {
+      const i = perm[t]!;
+      if (o < 0 || keys[i] !== out.k[o]) {
+        close();
+        o++;
+        out.k[o] = keys[i]!;
+        sa = 0; c = 0;
+      }
+      out.m[o] += ms[i]!;
+      out.r[o] += rs[i]!;
+      sa += Math.abs(ms[i]!);
+      c++;
+    }
+    close();
+    this.n = 0;
     return out;
   }
 }

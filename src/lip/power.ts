@@ -437,7 +437,7 @@ function ascend(
         break;
       }
       let moved = false;
-      while (step >= 1e-9 * rho) {
+      while (step >= 1e-8 * rho) {
         const trial = projectBall(cur.w.map((x, i) => x + (step * g[i]!) / gn), w0, rho);
         const next = evalAt(trial, Number.isFinite(cur.value) ? cur : null);
         if (next.value > cur.value * (1 + 1e-15)) {
@@ -446,7 +446,7 @@ function ascend(
           moved = true;
           break;
         }
-        step /= 4;
+        step /= 8;
       }
       if (!moved) {
         ascentConverged = true;
