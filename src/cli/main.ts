@@ -367,6 +367,7 @@ interface LipCli extends Common {
   radius?: string;
   starts?: string;
   steps?: string;
+  budget?: string;
   lowerOnly?: boolean;
 }
 
@@ -376,13 +377,14 @@ function cmdLip(file: string, o: LipCli) {
   const raw = constantOption('--radius', o.radius);
   const starts = intOption('--starts', o.starts, 1, 6);
   const maxSteps = intOption('--steps', o.steps, 1, 60);
+  const budgetS = positive('--budget', o.budget, 30);
   const m = load(file, o);
   if (typeof raw === 'string' && !m.constants.has(raw)) throw new UsageError(`--radius ${raw}: neither a number nor a dim or const of the model`);
   const radius = constantOf(m, raw)!;
   if (!(Number.isFinite(radius) && radius > 0)) throw new UsageError(`--radius ${o.radius}: expected a positive number, got ${radius}`);
   let r;
   try {
-    r = lipschitz(m, { radius, starts, maxSteps, seed: intOption('--seed', o.seed, 0, 0), lowerOnly: o.lowerOnly === true });
+    r = lipschitz(m, { radius, starts, maxSteps, seed: intOption('--seed', o.seed, 0, 0), lowerOnly: o.lowerOnly === true, timeBudgetMs: budgetS * 1000 });
   } catch (e) {
     if (e instanceof LipUsageError) throw new UsageError(`--radius ${o.radius}: ${e.message}`);
     throw e;
@@ -466,6 +468,7 @@ export function buildProgram(): Command {
     .option('--radius <ρ>', 'the radius ρ of the ball: a number or a const of the model')
     .option('--starts <N>', 'starting points of the search for the sup (default 6)')
     .option('--steps <N>', 'ascent steps per start (default 60)')
+    .option('--budget <seconds>', 'wall-clock budget of each search for the sup (default 30); past it: converged false')
     .option('--lower-only', 'skip the certified upper bounds')
     .action(wrap(cmdLip));
   common(program.command('flow').argument('<file>').description('the gradient flow of α·h next to its linearization: E(T) against the bounds'))

@@ -65,3 +65,18 @@ describe('ntk lip', () => {
     expect(r.stderr).toMatch(/bad\.ntk:2:/);
   });
 });
+
+describe('ntk lip budgets', () => {
+  it('--budget and --steps cut the search short, and say so', async () => {
+    const r = await ntk('lip', 'examples/tanh.ntk', '--radius', '1', '--steps', '1', '--starts', '1', '--set', 'w0=0', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.lipDh.converged).toBe(false);
+    expect(j.lipDh.note).toMatch(/budget/);
+    expect(j.lipDh.upper).toBeGreaterThanOrEqual(j.lipDh.lower);
+  });
+  it('--budget must be positive', async () => {
+    const r = await ntk('lip', 'examples/tanh.ntk', '--radius', '1', '--budget', '0');
+    expect(r.code).toBe(2);
+  });
+});
