@@ -472,7 +472,9 @@ function broadcastMap(s: number[], out: number[]): Int32Array {
  *
  * Lip(h) is the smaller of the bound from the enclosure of Dh over the ball and the mean value
  * bound ‖Dh(w)‖ ≤ ‖Dh(w0)‖ + ‖w − w0‖·sup_B ‖D²h‖ ≤ ‖Dh(w0)‖ + ρ·Lip(Dh)-upper, with ‖Dh(w0)‖
- * bounded from a second pass at radius 0 (where the enclosures are Dh(w0) up to rounding).
+ * bounded from a second pass at radius 0 (where the enclosures are Dh(w0) up to rounding);
+ * when the second term matters (over 10% of the first), Lip(Dh) is bounded on four concentric
+ * balls and integrated along the radius instead.
  *
  * @example
  *   certifiedBounds(loadModel('examples/sin.ntk'), { radius: 0.2 }).lipDh // ≥ sup_{|w−w0|≤0.2} |sin w|
@@ -500,7 +502,20 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
     try {
       const centre = enclose(model, 0, w0, budget, false);
       const j0 = jacobianBound(centre.h, p);
-      const mv = (j0 + opts.radius * res.lipDh) * (1 + 4 * U);
+      let mv = (j0 + opts.radius * res.lipDh) * (1 + 4 * U);
+      if (opts.radius * res.lipDh > 0.1 * j0) {
+        // Shells: along a segment from w0, ‖D²h‖ at distance s is at most U(t) for any t ≥ s
+        // (U(t) the certified Lip(Dh) on B(w0, t), increasing in t), so
+        // ‖Dh(w)‖ ≤ ‖Dh(w0)‖ + Σ_i (t_{i+1} − t_i)·U(t_{i+1}) with t_i = iρ/4.
+        let integral = 0;
+        for (let i = 1; i <= 4; i++) {
+          const t = (opts.radius * i) / 4;
+          const u = i === 4 ? res.lipDh : summarize(enclose(model, t, w0, budget).h, p, 0).lipDh;
+          if (u === null) { integral = Infinity; break; }
+          integral += (opts.radius / 4) * u;
+        }
+        mv = Math.min(mv, (j0 + integral) * (1 + 8 * U));
+      }
       if (mv < res.lipH) {
         res.lipH = mv;
         res.lipHMethod = 'mean value';
