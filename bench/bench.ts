@@ -4,7 +4,7 @@
  * A benchmark, not a test: nothing here asserts.
  */
 import { performance } from 'node:perf_hooks';
-import { compile, evaluate, evaluator, flow, jacobian, kernel, loadModel, ntk, type Model } from '../src/index.ts';
+import { compile, evaluate, evaluator, flow, jacobian, kernel, lipschitz, loadModel, ntk, type Model } from '../src/index.ts';
 import { defaultBackend } from '../src/runtime/backends.ts';
 
 interface Row {
@@ -88,6 +88,18 @@ loss square(target = y / sqrt(n))`,
   });
 }
 
+/** Issue 4: the Lipschitz estimates of the mean-field network at ρ = 0.1 (target: under 10 s). */
+function lipBench() {
+  const model = loadModel('examples/meanfield.ntk');
+  const r = lipschitz(model, { radius: 0.1 });
+  rows.push({
+    workload: 'lip meanfield ρ=0.1 (lower + certified upper)',
+    ms: r.time.total,
+    gflops: null,
+    note: `Lip(h) ∈ [${r.lipH.lower.toPrecision(4)}, ${r.lipH.upper?.toPrecision(4)}], Lip(Dh) ∈ [${r.lipDh.lower.toPrecision(4)}, ${r.lipDh.upper?.toPrecision(4)}]; upper ${r.time.upper.toFixed(0)} ms`,
+  });
+}
+
 /**
  * W3 of the hierarchy issue: K^(4) (16^4 entries) of a 2-hidden-layer tanh MLP in the
  * parametrization of Huang & Yau, n = 16 inputs, d = 8, m = 128 (PyTorch nested autograd takes
@@ -127,18 +139,23 @@ model h = f(X)`,
   }
 }
 
-if (process.argv.includes('--nth')) {
-  hierarchyBench(); // only W3: npm run bench -- --nth
-} else {
-gemmBench();
-modelBench('converse', 'examples/converse.ntk');
-modelBench('meanfield', 'examples/meanfield.ntk');
-modelBench('deep', 'examples/deep.ntk');
-if (!process.argv.includes('--quick')) {
-  flowBench();
+// npm run bench [-- --quick | --nth | --flow]: everything, the fast rows, W3 only, W2 only.
+const only = (flag: string) => process.argv.includes(flag);
+if (only('--nth')) {
   hierarchyBench();
-  modelBench('mlp 271k', 'examples/mlp.ntk', { heavy: true });
-}
+} else if (only('--flow')) {
+  flowBench();
+} else {
+  gemmBench();
+  modelBench('converse', 'examples/converse.ntk');
+  modelBench('meanfield', 'examples/meanfield.ntk');
+  modelBench('deep', 'examples/deep.ntk');
+  lipBench();
+  if (!only('--quick')) {
+    flowBench();
+    hierarchyBench();
+    modelBench('mlp 271k', 'examples/mlp.ntk', { heavy: true });
+  }
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));

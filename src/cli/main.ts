@@ -31,6 +31,8 @@ import {
   widthScaling,
   nonSmoothWarning,
   printModel,
+  lipschitz,
+  LipUsageError,
   type Diagnostic,
   type Model,
 } from '../index.ts';
@@ -529,6 +531,66 @@ async function cmdSweep(file: string, o: SweepCli) {
   out(formatSweep(outcome, Object.keys(axes).filter((n) => n !== horizon)));
 }
 
+interface LipCli extends Common {
+  radius?: string;
+  starts?: string;
+  steps?: string;
+  budget?: string;
+  lowerOnly?: boolean;
+}
+
+/** `lip --radius ρ`: lower (attained) and certified upper bounds of Lip(h) and Lip(Dh) on B(w0, ρ). */
+function cmdLip(file: string, o: LipCli) {
+  if (o.radius === undefined) throw new UsageError('lip needs the radius of the ball: --radius 0.1 (or the name of a const of the model)');
+  const raw = constantOption('--radius', o.radius);
+  const starts = intOption('--starts', o.starts, 1, 6);
+  const maxSteps = intOption('--steps', o.steps, 1, 60);
+  const budgetS = positive('--budget', o.budget, 30);
+  const m = load(file, o);
+  if (typeof raw === 'string' && !m.constants.has(raw)) throw new UsageError(`--radius ${raw}: neither a number nor a dim or const of the model`);
+  const radius = constantOf(m, raw)!;
+  if (!(Number.isFinite(radius) && radius > 0)) throw new UsageError(`--radius ${o.radius}: expected a positive number, got ${radius}`);
+  let r;
+  try {
+    r = lipschitz(m, { radius, starts, maxSteps, seed: intOption('--seed', o.seed, 0, 0), lowerOnly: o.lowerOnly === true, timeBudgetMs: budgetS * 1000 });
+  } catch (e) {
+    if (e instanceof LipUsageError) throw new UsageError(`--radius ${o.radius}: ${e.message}`);
+    throw e;
+  }
+  for (const [what, est] of [['Lip(h)', r.lipH], ['Lip(Dh)', r.lipDh]] as const)
+    if (!Number.isFinite(est.lower)) checkFinite(`the lower bound of ${what}`, [est.lower], m, 'check the initial weights, the radius, and functions that blow up on the ball');
+  const est = (e: typeof r.lipH) => ({
+    lower: e.lower, upper: e.upper, converged: e.converged, note: e.note,
+    argmax: Array.from(e.argmax.w), direction: Array.from(e.argmax.u), outputDirection: Array.from(e.argmax.z),
+  });
+  if (o.json)
+    return emitJson({
+      radius, lipH: est(r.lipH), lipDh: est(r.lipDh), time: r.time, evaluations: r.evaluations,
+      enclosure: r.enclosure && { blocks: r.enclosure.blocks, largestBlock: r.enclosure.largestBlock, relaxation: r.enclosure.relaxation, lipHMethod: r.enclosure.lipHMethod, entries: r.enclosure.entries },
+    });
+  // Not the generic non-smooth warning: whether Lip(Dh) has a bound depends on the ball, and the
+  // notes below say it.
+  for (const d of m.diagnostics) process.stderr.write(formatDiagnostic(d, m.source) + '\n');
+  if (m.nonSmooth && r.lipDh.upper !== null)
+    process.stderr.write('note: the model uses a non-smooth function, but its kinks stay outside this ball: h is smooth there\n');
+  const show = (e: typeof r.lipH) =>
+    `${num(e.lower)} ≤ · ≤ ${e.upper === null ? 'no certified bound' : num(e.upper)}${e.upper !== null && e.lower > 0 ? `  (ratio ${num(e.upper / e.lower, 3)})` : ''}${e.converged ? '' : '  [search did not converge]'}`;
+  const rows: [string, string][] = [
+    ...summaryHeader(m),
+    ['ball', `B(w0, ρ), ρ = ${num(radius)}`],
+    ['Lip(h)', show(r.lipH)],
+    ['  attained at', `‖w − w0‖ = ${num(dist(r.lipH.argmax.w, m.w0))}${vectorHint(r.lipH.argmax.w)}`],
+    ['Lip(Dh)', show(r.lipDh)],
+    ['  attained at', `‖w − w0‖ = ${num(dist(r.lipDh.argmax.w, m.w0))}${vectorHint(r.lipDh.argmax.w)}`],
+    ['time', `${num(r.time.total / 1000, 3)} s (lower ${num(r.time.lower / 1000, 3)} s, upper ${num(r.time.upper / 1000, 3)} s)`],
+  ];
+  for (const [what, e] of [['Lip(h)', r.lipH], ['Lip(Dh)', r.lipDh]] as const) if (e.note) rows.push([`note on ${what}`, e.note]);
+  out(table(rows));
+}
+
+const dist = (a: Float64Array, b: Float64Array) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0));
+const vectorHint = (w: Float64Array) => (w.length <= 4 ? `  (w = ${vector(w)})` : '');
+
 function cmdPrint(file: string, o: Common & { derivative?: boolean }) {
   const m = load(file, o);
   const text = printModel(m, { derivative: o.derivative === true });
@@ -590,6 +652,13 @@ export function buildProgram(): Command {
     .option('--alpha <A>', 'the scale α for the flow (default 1)')
     .option('--plot <file.svg|file.png>', 'the norms against the width, log-log')
     .action((file: string, o: Common & { widths?: string }) => cmdScaling(file, o));
+  common(program.command('lip').argument('<file>').description('Lipschitz constants of h and Dh on the ball B(w0, ρ): attained lower bounds and certified upper bounds'))
+    .option('--radius <ρ>', 'the radius ρ of the ball: a number or a const of the model')
+    .option('--starts <N>', 'starting points of the search for the sup (default 6)')
+    .option('--steps <N>', 'ascent steps per start (default 60)')
+    .option('--budget <seconds>', 'wall-clock budget of each search for the sup (default 30); past it: converged false')
+    .option('--lower-only', 'skip the certified upper bounds')
+    .action(wrap(cmdLip));
   common(program.command('flow').argument('<file>').description('the gradient flow of α·h next to its linearization: E(T) against the bounds'))
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--T <T>', 'the time horizon')

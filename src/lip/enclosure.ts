@@ -1,0 +1,1286 @@
+/**
+ * Certified upper bounds of Lip(h) = sup_{w∈B} ‖Dh(w)‖ and Lip(Dh) = sup_{w∈B} ‖D²h(w)‖ on the
+ * ball B = B(w0, ρ), by propagating enclosures through the graph, node by node, element by
+ * element (interval Taylor arithmetic of order 2 with sparse derivatives).
+ *
+ * For every element x of every node the pass computes, valid for EVERY w ∈ B:
+ *   - value:    x(w) ∈ [vm − vr, vm + vr];
+ *   - gradient: ∂x/∂w_j (w) ∈ [gm_j − gr_j, gm_j + gr_j] for the j in a sparse support; outside
+ *               it the partial derivative is identically zero (structural zero);
+ *   - Hessian:  ∂²x/∂w_j∂w_l (w) ∈ [Hm_jl − Hr_jl, Hm_jl + Hr_jl] on a sparse support (j ≤ l
+ *               stored), structurally zero elsewhere.
+ * Each rule below states why its output enclosures hold given its inputs'. The mid-radius
+ * arithmetic is (a ± r)(b ± s) ⊂ ab ± (|a|s + r|b| + rs) and (a ± r) + (b ± s) ⊂ (a+b) ± (r+s);
+ * every radius is inflated by 2⁻⁵⁰·(|mid| + radius) after each operation, which covers the
+ * rounding of the few floating-point operations that produced it (and the few-ulp errors of
+ * Math.exp/sin/tanh/…, whose results are used only as midpoints).
+ *
+ * Ranges of σ', σ'' over the actual range of the argument (not the whole line): each unary op
+ * has bounds sup_{[lo,hi]} |σ^{(j)}|, j = 1, 2, 3, exact or safely rounded up. Then for y = σ(x):
+ *   y(w) − σ(vm) = σ'(ξ)(x(w) − vm)                    ⇒ |y − σ(vm)| ≤ S1·vr (mean value),
+ *   ∇y = σ'(x)∇x,  σ'(x) ∈ σ'(vm) ± S2·vr,
+ *   ∇²y = σ'(x)∇²x + σ''(x)∇x∇xᵀ,  σ''(x) ∈ σ''(vm) ± min(S3·vr, S2 + |σ''(vm)|).
+ * Where a bound is infinite (log or 1/x with 0 in the range, a kink of |x| inside the ball) the
+ * derivative of that order is marked unbounded and the corresponding Lipschitz bound is null.
+ *
+ * The value ranges are refined by the mean value theorem after each node: |x(w) − x(w0)| ≤
+ * ρ·sup_B ‖∇x‖ ≤ ρ·‖(|gm| + gr)‖₂, so vr ← min(vr, ρ‖|gm| + gr‖₂ + ve) with ve a bound on the
+ * error of vm as a value of x(w0) (tracked alongside). This is what keeps the ranges of
+ * pre-activations from growing like ρ·(Σ|x_k|) instead of ρ·‖x‖.
+ *
+ * From the enclosures of the output h (k elements) to the norms:
+ *   - |Dh(w)| ≤ A entrywise with A = |gm| + gr (k×p, nonnegative), so ‖Dh(w)‖ ≤ ‖|Dh(w)|‖ ≤ ‖A‖,
+ *     and ‖A‖² = ρ(AᵀA) ≤ max_i (AᵀA x)_i / x_i for any x > 0 (Collatz–Wielandt).
+ *   - |D²h(w)| ≤ T entrywise with T_a = |Hm| + Hr (k symmetric p×p nonnegative matrices), so
+ *     ‖D²h(w)‖ ≤ ‖T‖ = sup_{z,u,v ≥ 0, unit} Σ_a z_a uᵀT_a v. The weights split into the connected
+ *     components of the graph whose edges are the (j, l) with some T_a,jl ≠ 0; T is block diagonal
+ *     over them and then ‖T‖ = max_c ‖T_c‖ (Cauchy–Schwarz: Σ_c ‖T_c‖‖u_c‖‖v_c‖ ≤ max_c ‖T_c‖).
+ *     For each block the minimum of three relaxations, each ≥ ‖T_c‖:
+ *       B1 = (Σ_a ρ(T_a)²)^{1/2}          (‖Σ z_a T_a‖ ≤ Σ |z_a| ‖T_a‖, Cauchy–Schwarz),
+ *       B2 = ρ(Σ_a T_a²)^{1/2}            (the stacked matrix [T_1; …; T_k] as a map R^p → R^{kp}),
+ *       B3 = ρ(G)^{1/2}, G_ab = ⟨T_a, T_b⟩_F (sup_z ‖Σ z_a T_a‖_F),
+ *     each spectral radius of a nonnegative matrix bounded above by Collatz–Wielandt.
+ *   On the mean-field network the blocks are the neurons (a_i, u_i), and B1 reproduces the
+ *   closed-form per-neuron bound of MATH.md (Lemma C.1 note) with sup|σ'|, sup|σ''| taken over
+ *   the reachable pre-activations instead of the line, so the bound is never worse than it.
+ */
+import { Graph, type NodeId } from '../ir/graph.ts';
+import type { Model } from '../ir/model.ts';
+import type { UnaryOp } from '../ir/ops.ts';
+import { compile } from '../runtime/compile.ts';
+import { erf } from '../runtime/erf.ts';
+import type { Evaluator } from '../runtime/evaluator.ts';
+
+const U = 2 ** -50;
+const infl = (m: number, r: number) => r + (Math.abs(m) + r) * U;
+
+/** Sparse interval vector: sorted indices, midpoints, radii. */
+interface SVec {
+  i: Int32Array;
+  m: Float64Array;
+  r: Float64Array;
+}
+/** Sparse interval symmetric matrix, upper triangle: keys j·p + l (j ≤ l), sorted. */
+interface SMat {
+  k: Float64Array;
+  m: Float64Array;
+  r: Float64Array;
+}
+const EMPTY_V: SVec = { i: new Int32Array(0), m: new Float64Array(0), r: new Float64Array(0) };
+const EMPTY_M: SMat = { k: new Float64Array(0), m: new Float64Array(0), r: new Float64Array(0) };
+
+/** Enclosures of every element of one node (see the file comment). */
+interface Enc {
+  vm: Float64Array;
+  vr: Float64Array;
+  ve: Float64Array;
+  g: SVec[];
+  H: SMat[];
+  /** Why the gradient / Hessian enclosure is unbounded (null: bounded). */
+  gInf: string | null;
+  hInf: string | null;
+}
+
+export interface EnclosureOptions {
+  radius: number;
+  w0?: Float64Array;
+  /** Max derivative entries held at once (default 2e7, about 0.5 GB) before giving up. */
+  budget?: number;
+  evaluator?: Evaluator;
+}
+
+export interface EnclosureResult {
+  lipH: number | null;
+  lipDh: number | null;
+  lipHNote: string | null;
+  lipDhNote: string | null;
+  /** Number of weight blocks the Hessian bound split into, and the largest. */
+  blocks: number;
+  largestBlock: number;
+  /** The relaxation that gave the bound of the worst block. */
+  relaxation: 'per-output' | 'stacked' | 'frobenius' | 'signed' | null;
+  /** The most derivative entries held at once by the pass over the ball. */
+  entries: number;
+  /** Which bound gave Lip(h): the enclosure of Dh over the ball, or ‖Dh(w0)‖ + ρ·Lip(Dh). */
+  lipHMethod: 'enclosure' | 'mean value' | null;
+}
+
+class TooLarge extends Error {}
+
+/** The running count of stored derivative entries of one pass, against its budget. */
+class Budget {
+  /** Live entries now, and the most at any time. */
+  n = 0;
+  peak = 0;
+  constructor(readonly limit: number, readonly p: number) {}
+  charge(k: number): void {
+    this.n += k;
+    if (this.n > this.peak) this.peak = this.n;
+    if (this.n > this.limit)
+      throw new TooLarge(`the enclosure needs more than ${this.limit} stored derivative entries (p = ${this.p}); no certified bound for a model this large`);
+  }
+}
+
+// ------------------------------------------------------------------ unary functions
+
+/** f, f′, f″ at a point and sup |f^(j)| over [lo, hi] (j = 1, 2, 3), Infinity if unbounded. */
+interface Fn {
+  f: (x: number) => number;
+  d1: (x: number) => number;
+  d2: (x: number) => number;
+  sup: (j: 1 | 2 | 3, lo: number, hi: number) => number;
+  /** The exact range f([lo, hi]) (rounded outwards), where it is cheap: intersected with f(vm) ± S1·vr. */
+  range?: (lo: number, hi: number) => [number, number];
+}
+
+/** Outward rounding of a computed range (a few ulps of Math.* error). */
+const outward = (a: number, b: number): [number, number] => [a - Math.abs(a) * 8 * U - 1e-300, b + Math.abs(b) * 8 * U + 1e-300];
+const increasing = (f: (x: number) => number) => (lo: number, hi: number) => outward(f(lo), f(hi));
+
+/** sup of |x| and inf of |x| over [lo, hi]. */
+const absMax = (lo: number, hi: number) => Math.max(Math.abs(lo), Math.abs(hi));
+const absMin = (lo: number, hi: number) => (lo <= 0 && hi >= 0 ? 0 : Math.min(Math.abs(lo), Math.abs(hi)));
+/** sup over [lo, hi] of a function of |x| that increases on [0, x*] and decreases after. */
+function unimodalAbs(g: (t: number) => number, xStar: number, lo: number, hi: number): number {
+  const a = absMin(lo, hi), b = absMax(lo, hi);
+  if (a <= xStar && xStar <= b) return g(xStar);
+  return Math.max(g(a), g(b));
+}
+/** Rounded-up safety for sups computed with Math functions (a few ulps). */
+const up = (x: number) => x * (1 + 1e-14) + 1e-300;
+
+/** sup_{[lo,hi]} |sin x| (phase 0) or |cos x| (phase π/2): 1 if a crest lies inside. */
+function supSinLike(lo: number, hi: number, phase: number): number {
+  if (hi - lo >= Math.PI) return 1;
+  // crests of |sin(x + phase)| at x = π/2 − phase + nπ
+  const n = Math.ceil((lo + phase - Math.PI / 2) / Math.PI - 1e-12);
+  const crest = Math.PI / 2 - phase + n * Math.PI;
+  if (crest <= hi + 1e-12) return 1;
+  return up(Math.max(Math.abs(Math.sin(lo + phase)), Math.abs(Math.sin(hi + phase))));
+}
+
+const sigm = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+const SQRT_PI = Math.sqrt(Math.PI);
+
+const FNS: Record<Exclude<UnaryOp, 'neg' | 'sign'>, Fn> = {
+  exp: { f: Math.exp, d1: Math.exp, d2: Math.exp, sup: (_j, _lo, hi) => up(Math.exp(hi)), range: increasing(Math.exp) },
+  log: {
+    f: Math.log,
+    d1: (x) => 1 / x,
+    d2: (x) => -1 / (x * x),
+    sup: (j, lo) => (lo <= 0 ? Infinity : up(j === 1 ? 1 / lo : j === 2 ? 1 / (lo * lo) : 2 / (lo * lo * lo))),
+    range: (lo, hi) => (lo <= 0 ? [-Infinity, Infinity] : outward(Math.log(lo), Math.log(hi))),
+  },
+  sin: { f: Math.sin, d1: Math.cos, d2: (x) => -Math.sin(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? Math.PI / 2 : 0) },
+  cos: { f: Math.cos, d1: (x) => -Math.sin(x), d2: (x) => -Math.cos(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? 0 : Math.PI / 2) },
+  tanh: {
+    f: Math.tanh,
+    range: increasing(Math.tanh),
+    d1: (x) => 1 - Math.tanh(x) ** 2,
+    d2: (x) => { const t = Math.tanh(x); return -2 * t * (1 - t * t); },
+    sup: (j, lo, hi) => {
+      // 1 − t² decreases in |x|; 2|t|(1 − t²) peaks at t = 1/√3; |2(1 − t²)(1 − 3t²)| ≤ 2.
+      if (j === 1) return up(1 - Math.tanh(absMin(lo, hi)) ** 2);
+      if (j === 2) return up(unimodalAbs((x) => { const t = Math.tanh(x); return 2 * t * (1 - t * t); }, Math.atanh(1 / Math.sqrt(3)), lo, hi));
+      return 2;
+    },
+  },
+  erf: {
+    f: erf,
+    range: increasing(erf),
+    d1: (x) => (2 / SQRT_PI) * Math.exp(-x * x),
+    d2: (x) => (-4 / SQRT_PI) * x * Math.exp(-x * x),
+    sup: (j, lo, hi) => {
+      // erf′ = (2/√π)e^{−x²} decreases in |x|; |erf″| = (4/√π)|x|e^{−x²} peaks at |x| = 1/√2;
+      // |erf‴| = (2/√π)|4x² − 2|e^{−x²} ≤ 4/√π.
+      if (j === 1) return up((2 / SQRT_PI) * Math.exp(-(absMin(lo, hi) ** 2)));
+      if (j === 2) return up(unimodalAbs((x) => (4 / SQRT_PI) * x * Math.exp(-x * x), Math.SQRT1_2, lo, hi));
+      return up(4 / SQRT_PI);
+    },
+  },
+  softplus: {
+    f: (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))),
+    range: increasing((x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))),
+    d1: sigm,
+    d2: (x) => { const s = sigm(x); return s * (1 - s); },
+    sup: (j, lo, hi) => {
+      // softplus′ = σ increases; softplus″ = σ(1−σ) decreases in |x|; |σ(1−σ)(1−2σ)| ≤ 1/(6√3).
+      if (j === 1) return up(sigm(hi));
+      if (j === 2) { const s = sigm(absMin(lo, hi)); return up(s * (1 - s)); }
+      return up(1 / (6 * Math.sqrt(3)));
+    },
+  },
+};
+
+/**
+ * The interval (c ± r) ∩ [−S, S] as (mid, radius), both enclosures of σ^{(j)} over the range
+ * (mean value form around c = σ^{(j)}(vm), and the sup bound S), inflated for rounding.
+ */
+function clip(c: number, r: number, S: number): [number, number] {
+  const e = 4 * U * Math.abs(c);
+  let lo = c - r - e, hi = c + r + e;
+  if (!(lo >= -S)) lo = -S;
+  if (!(hi <= S)) hi = S;
+  if (lo > hi) { lo = Math.min(lo, hi); hi = lo; } // only by rounding: keep a valid point
+  const m = 0.5 * (lo + hi);
+  return [m, infl(m, 0.5 * (hi - lo))];
+}
+
+/** 1/x: derivatives −1/x², 2/x³, −6/x⁴; unbounded when 0 is in the range. */
+const RECIP: Fn = {
+  f: (x) => 1 / x,
+  range: (lo, hi) => (lo <= 0 && hi >= 0 ? [-Infinity, Infinity] : outward(1 / hi, 1 / lo)),
+  d1: (x) => -1 / (x * x),
+  d2: (x) => 2 / (x * x * x),
+  sup: (j, lo, hi) => {
+    const a = absMin(lo, hi);
+    if (a === 0) return Infinity;
+    return up(j === 1 ? 1 / (a * a) : j === 2 ? 2 / (a * a * a) : 6 / (a * a * a * a));
+  },
+};
+
+/**
+ * x^c for a fixed exponent c. The j-th derivative is c(c−1)…(c−j+1)·x^{c−j}; its sup over the
+ * range is |coefficient|·sup |x|^{c−j}, monotone in |x|. Non-integer c needs x > 0 on the range.
+ */
+function powFn(c: number): Fn {
+  const integer = Number.isInteger(c);
+  const coef = (j: number) => { let s = 1; for (let i = 0; i < j; i++) s *= c - i; return s; };
+  const supAbsPow = (q: number, lo: number, hi: number) => {
+    if (q === 0) return 1;
+    if (q > 0) return absMax(lo, hi) ** q;
+    const a = absMin(lo, hi);
+    return a === 0 ? Infinity : a ** q;
+  };
+  return {
+    f: (x) => x ** c,
+    range: (lo, hi) => {
+      if (integer && c % 2 === 0) {
+        // even power: a function of |x|, increasing in |x| for c > 0, decreasing for c < 0
+        const a = absMin(lo, hi), b = absMax(lo, hi);
+        return c > 0 ? outward(a ** c, b ** c) : a === 0 ? [-Infinity, Infinity] : outward(b ** c, a ** c);
+      }
+      if (integer && c > 0) return outward(lo ** c, hi ** c); // odd power: increasing
+      if (lo <= 0) return [-Infinity, Infinity];
+      return c > 0 ? outward(lo ** c, hi ** c) : outward(hi ** c, lo ** c);
+    },
+    d1: (x) => c * x ** (c - 1),
+    d2: (x) => c * (c - 1) * x ** (c - 2),
+    sup: (j, lo, hi) => {
+      const k = coef(j);
+      if (k === 0) return 0;
+      if (!integer && lo <= 0) return Infinity;
+      return up(Math.abs(k) * supAbsPow(c - j, lo, hi));
+    },
+  };
+}
+
+// ------------------------------------------------------------------ sparse helpers
+
+/** Dense accumulator over R^p with a touched list, for sums of sparse interval vectors. */
+class VecAcc {
+  private readonly m: Float64Array;
+  private readonly r: Float64Array;
+  /** Σ|terms| and the number of terms of each entry: the summation's rounding is ≤ c·2⁻⁵³·a. */
+  private readonly a: Float64Array;
+  private readonly c: Float64Array;
+  private readonly mark: Uint8Array;
+  private touched: number[] = [];
+  constructor(p: number, private readonly budget: Budget) {
+    this.m = new Float64Array(p);
+    this.r = new Float64Array(p);
+    this.a = new Float64Array(p);
+    this.c = new Float64Array(p);
+    this.mark = new Uint8Array(p);
+  }
+  /** += (cm ± cr)·v */
+  add(v: SVec, cm: number, cr: number): void {
+    for (let t = 0; t < v.i.length; t++) {
+      const j = v.i[t]!, a = v.m[t]!, ar = v.r[t]!;
+      if (!this.mark[j]) { this.mark[j] = 1; this.touched.push(j); }
+      const pm = cm * a;
+      this.m[j] += pm;
+      this.a[j] += Math.abs(pm);
+      this.c[j]++;
+      this.r[j] += infl(pm, Math.abs(cm) * ar + cr * Math.abs(a) + cr * ar);
+    }
+  }
+  take(): SVec {
+    if (this.touched.length === 0) return EMPTY_V;
+    this.budget.charge(this.touched.length);
+    this.touched.sort((a, b) => a - b);
+    const n = this.touched.length;
+    const out: SVec = { i: new Int32Array(this.touched), m: new Float64Array(n), r: new Float64Array(n) };
+    for (let t = 0; t < n; t++) {
+      const j = this.touched[t]!;
+      out.m[t] = this.m[j]!;
+      out.r[t] = infl(this.m[j]!, this.r[j]! + this.c[j]! * 2 ** -52 * (this.a[j]! + this.r[j]!));
+      this.m[j] = 0; this.r[j] = 0; this.a[j] = 0; this.c[j] = 0; this.mark[j] = 0;
+    }
+    this.touched = [];
+    return out;
+  }
+}
+
+/** Accumulator of sparse symmetric interval matrices (upper triangle, keyed j·p + l). */
+class MatAcc {
+  // Terms as (key, mid, radius) triples appended in any order; `take` sorts them by key and
+  // combines equal keys (cheaper than hashing every term).
+  private keys = new Float64Array(1024);
+  private ms = new Float64Array(1024);
+  private rs = new Float64Array(1024);
+  private n = 0;
+  constructor(private readonly p: number, private readonly budget: Budget) {}
+  private put(key: number, pm: number, pr: number) {
+    if (this.n === this.keys.length) {
+      if (this.budget.n + this.n > this.budget.limit) this.budget.charge(this.n);
+      const grow = (a: Float64Array) => { const b = new Float64Array(a.length * 2); b.set(a); return b; };
+      this.keys = grow(this.keys); this.ms = grow(this.ms); this.rs = grow(this.rs);
+    }
+    this.keys[this.n] = key;
+    this.ms[this.n] = pm;
+    this.rs[this.n] = infl(pm, pr);
+    this.n++;
+  }
+  /** += (cm ± cr)·H */
+  add(H: SMat, cm: number, cr: number): void {
+    for (let t = 0; t < H.k.length; t++) {
+      const a = H.m[t]!, ar = H.r[t]!;
+      this.put(H.k[t]!, cm * a, Math.abs(cm) * ar + cr * Math.abs(a) + cr * ar);
+    }
+  }
+  /** += (cm ± cr)·(a bᵀ + b aᵀ) (or (cm ± cr)·a aᵀ when b is a and `self`). */
+  outer(a: SVec, b: SVec, cm: number, cr: number, self = false): void {
+    const p = this.p;
+    for (let s = 0; s < a.i.length; s++) {
+      const j = a.i[s]!, am = a.m[s]!, ar = a.r[s]!;
+      for (let t = self ? s : 0; t < b.i.length; t++) {
+        const l = b.i[t]!, bm = b.m[t]!, br = b.r[t]!;
+        // product x = a_j·b_l (interval), then scaled by c
+        const xm = am * bm, xr = infl(xm, Math.abs(am) * br + ar * Math.abs(bm) + ar * br);
+        // self: (a aᵀ)_jl = a_j a_l, j ≤ l visited once (a is sorted).
+        // pair: (a bᵀ + b aᵀ)_xy = a_x b_y + a_y b_x for x < y — the pairs (j, l) = (x, y) and
+        // (y, x) both land on key (x, y) — and 2 a_x b_x on the diagonal.
+        const f = !self && j === l ? 2 : 1;
+        const key = j <= l ? j * p + l : l * p + j;
+        this.put(key, f * cm * xm, f * (Math.abs(cm) * xr + cr * Math.abs(xm) + cr * xr));
+      }
+    }
+  }
+  take(): SMat {
+    const n = this.n;
+    if (n === 0) return EMPTY_M;
+    const keys = this.keys, ms = this.ms, rs = this.rs;
+    const perm = new Uint32Array(n);
+    for (let i = 0; i < n; i++) perm[i] = i;
+    let sorted = true;
+    for (let i = 1; i < n && sorted; i++) sorted = keys[i - 1]! < keys[i]!;
+    if (!sorted) perm.sort((a, b) => keys[a]! - keys[b]!);
+    // Distinct keys, each with Σ mid, Σ radius, Σ|mid| and the term count c: the summation's
+    // rounding is at most c·2⁻⁵³·Σ|terms|.
+    let distinct = 0;
+    for (let t = 0; t < n; t++) if (t === 0 || keys[perm[t]!] !== keys[perm[t - 1]!]) distinct++;
+    this.budget.charge(distinct);
+    const out: SMat = { k: new Float64Array(distinct), m: new Float64Array(distinct), r: new Float64Array(distinct) };
+    let o = -1, sa = 0, c = 0;
+    const close = () => { if (o >= 0) out.r[o] = infl(out.m[o]!, out.r[o]! + c * 2 ** -52 * (sa + out.r[o]!)); };
+    for (let t = 0; t < n; t++) {
+      const i = perm[t]!;
+      if (o < 0 || keys[i] !== out.k[o]) {
+        close();
+        o++;
+        out.k[o] = keys[i]!;
+        sa = 0; c = 0;
+      }
+      out.m[o] += ms[i]!;
+      out.r[o] += rs[i]!;
+      sa += Math.abs(ms[i]!);
+      c++;
+    }
+    close();
+    this.n = 0;
+    return out;
+  }
+}
+
+/** ‖(|m| + r)‖₂ of a sparse interval vector: a bound on sup ‖∇x‖ over the ball. */
+function gradNormBound(v: SVec): number {
+  let s = 0;
+  for (let t = 0; t < v.i.length; t++) s += (Math.abs(v.m[t]!) + v.r[t]!) ** 2;
+  return Math.sqrt(s) * (1 + 4 * U);
+}
+
+// ------------------------------------------------------------------ index maps of structural ops
+
+/** out element e ← input element map[e] (−1: zero), by running the op on an iota. */
+function gatherMap(op: Parameters<Graph['apply']>[0], inShapes: number[][], attrs: Parameters<Graph['apply']>[2]): { input: Int32Array; index: Int32Array } {
+  const g = new Graph();
+  let base = 0;
+  const lits: NodeId[] = [];
+  const bases: number[] = [];
+  for (const s of inShapes) {
+    const n = s.reduce((a, b) => a * b, 1);
+    const data = new Float64Array(n);
+    for (let i = 0; i < n; i++) data[i] = base + i + 1;
+    bases.push(base);
+    base += n;
+    lits.push(g.node('literal', [], { data, key: `iota${base}`, shape: s.slice() }));
+  }
+  const out = g.node(op, lits, attrs);
+  const [vals] = compile(g, [out]).run(new Map());
+  const input = new Int32Array(vals!.length), index = new Int32Array(vals!.length);
+  for (let e = 0; e < vals!.length; e++) {
+    const v = vals![e]! - 1;
+    if (v < 0) { input[e] = -1; index[e] = -1; continue; }
+    let which = bases.length - 1;
+    while (bases[which]! > v) which--;
+    input[e] = which;
+    index[e] = v - bases[which]!;
+  }
+  return { input, index };
+}
+
+/** For broadcasting an input of shape `s` to `out`: the input element of each output element. */
+function broadcastMap(s: number[], out: number[]): Int32Array {
+  const n = out.reduce((a, b) => a * b, 1);
+  const map = new Int32Array(n);
+  const r = out.length, off = r - s.length;
+  const inStrides = new Array<number>(r).fill(0);
+  let st = 1;
+  for (let i = s.length - 1; i >= 0; i--) {
+    inStrides[i + off] = s[i] === 1 ? 0 : st;
+    st *= s[i]!;
+  }
+  const idx = new Array<number>(r).fill(0);
+  for (let e = 0; e < n; e++) {
+    let src = 0;
+    for (let i = 0; i < r; i++) src += idx[i]! * inStrides[i]!;
+    map[e] = src;
+    for (let i = r - 1; i >= 0; i--) {
+      if (++idx[i]! < out[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return map;
+}
+
+// ------------------------------------------------------------------ the pass
+
+/**
+ * Certified upper bounds of Lip(h) and Lip(Dh) on B(w0, ρ) (see the file comment for why each
+ * rule is valid). A bound is null, with a note, where no finite bound follows.
+ *
+ * Lip(h) is the smaller of the bound from the enclosure of Dh over the ball and the mean value
+ * bound ‖Dh(w)‖ ≤ ‖Dh(w0)‖ + ‖w − w0‖·sup_B ‖D²h‖ ≤ ‖Dh(w0)‖ + ρ·Lip(Dh)-upper, with ‖Dh(w0)‖
+ * bounded from a second pass at radius 0 (where the enclosures are Dh(w0) up to rounding);
+ * when the second term matters (over 10% of the first), Lip(Dh) is bounded on four concentric
+ * balls and integrated along the radius instead.
+ *
+ * @example
+ *   certifiedBounds(loadModel('examples/sin.ntk'), { radius: 0.2 }).lipDh // ≥ sup_{|w−w0|≤0.2} |sin w|
+ */
+export function certifiedBounds(model: Model, opts: EnclosureOptions): EnclosureResult {
+  const w0 = opts.w0 ?? model.w0;
+  const budget = opts.budget ?? 2e7;
+  const p = model.paramCount;
+  const fail = (e: unknown, entries: number): EnclosureResult => {
+    if (e instanceof TooLarge)
+      return { lipH: null, lipDh: null, lipHNote: e.message, lipDhNote: e.message, blocks: 0, largestBlock: 0, relaxation: null, entries, lipHMethod: null };
+    throw e;
+  };
+  const estimate = estimateEntries(model);
+  if (estimate > budget)
+    return fail(new TooLarge(`the enclosure would need about ${estimate.toExponential(1)} stored derivative entries (budget ${budget}, p = ${p}); no certified bound for a model this large`), 0);
+  let ball: { h: Enc; entries: number };
+  try {
+    ball = enclose(model, opts.radius, w0, budget);
+  } catch (e) {
+    return fail(e, budget);
+  }
+  const res = summarize(ball.h, p, ball.entries);
+  if (res.lipH !== null && res.lipDh !== null) {
+    try {
+      const centre = enclose(model, 0, w0, budget, false);
+      const j0 = jacobianBound(centre.h, p);
+      let mv = (j0 + opts.radius * res.lipDh) * (1 + 4 * U);
+      if (opts.radius * res.lipDh > 0.1 * j0) {
+        // Shells: along a segment from w0, ‖D²h‖ at distance s is at most U(t) for any t ≥ s
+        // (U(t) the certified Lip(Dh) on B(w0, t), increasing in t), so
+        // ‖Dh(w)‖ ≤ ‖Dh(w0)‖ + Σ_i (t_{i+1} − t_i)·U(t_{i+1}) with t_i = iρ/4.
+        let integral = 0;
+        for (let i = 1; i <= 4; i++) {
+          const t = (opts.radius * i) / 4;
+          const u = i === 4 ? res.lipDh : summarize(enclose(model, t, w0, budget).h, p, 0).lipDh;
+          if (u === null) { integral = Infinity; break; }
+          integral += (opts.radius / 4) * u;
+        }
+        mv = Math.min(mv, (j0 + integral) * (1 + 8 * U));
+      }
+      if (mv < res.lipH) {
+        res.lipH = mv;
+        res.lipHMethod = 'mean value';
+      }
+    } catch (e) {
+      if (!(e instanceof TooLarge)) throw e;
+    }
+  }
+  return res;
+}
+
+/**
+ * The enclosures of the flattened output over B(w0, ρ) as dense arrays, for tests and small
+ * models: h_a(w) ∈ value.mid[a] ± value.rad[a], ∂h_a/∂w_j ∈ grad.mid[a·p + j] ± grad.rad[a·p + j],
+ * ∂²h_a/∂w_j∂w_l ∈ hess.mid[(a·p + j)·p + l] ± hess.rad[…] for every w in the ball (gradient or
+ * Hessian null where unbounded).
+ */
+export function outputEnclosure(model: Model, radius: number, w0: Float64Array = model.w0) {
+  const p = model.paramCount;
+  const { h } = enclose(model, radius, w0, 2e7);
+  const k = h.vm.length;
+  const grad = h.gInf ? null : { mid: new Float64Array(k * p), rad: new Float64Array(k * p) };
+  const hess = h.hInf ? null : { mid: new Float64Array(k * p * p), rad: new Float64Array(k * p * p) };
+  for (let a = 0; a < k; a++) {
+    const g = h.g[a]!;
+    if (grad) for (let t = 0; t < g.i.length; t++) { grad.mid[a * p + g.i[t]!] = g.m[t]!; grad.rad[a * p + g.i[t]!] = g.r[t]!; }
+    const H = h.H[a]!;
+    if (hess)
+      for (let t = 0; t < H.k.length; t++) {
+        const j = Math.floor(H.k[t]! / p), l = H.k[t]! - j * p;
+        for (const [x, y] of [[j, l], [l, j]] as const) {
+          hess.mid[(a * p + x) * p + y] = H.m[t]!;
+          hess.rad[(a * p + x) * p + y] = H.r[t]!;
+        }
+      }
+  }
+  return { value: { mid: h.vm, rad: h.vr }, grad, hess };
+}
+
+/** How many nodes of the cone read each node (the output counts once more): for releasing. */
+function useCounts(g: Graph, cone: NodeId[], out: NodeId): Map<NodeId, number> {
+  const uses = new Map<NodeId, number>([[out, 1]]);
+  for (const n of cone) for (const a of new Set(g.args(n))) uses.set(a, (uses.get(a) ?? 0) + 1);
+  return uses;
+}
+
+/**
+ * A cheap estimate of the derivative entries the enclosure pass will store, from per-element
+ * support sizes only: s (gradient support) and e (Hessian entries) follow the same rules as the
+ * pass (a product's Hessian gains s_a·s_b cross entries, a nonlinear function's gains
+ * s(s+1)/2), without the index sets. Lets a model far too large be refused in milliseconds.
+ */
+function estimateEntries(model: Model): number {
+  const g = model.graph, p = model.paramCount;
+  const cap = (x: number) => Math.min(x, p);
+  const capH = (x: number) => Math.min(x, (p * (p + 1)) / 2);
+  const S = new Map<NodeId, { s: Float64Array; e: Float64Array }>();
+  const paramNodes = new Set(model.params.map((q) => q.node));
+  let live = 0, peak = 0;
+  const own = new Map<NodeId, number>();
+  const out = g.reshape(model.output, [model.outputShape.reduce((a, b) => a * b, 1)]);
+  const cone = g.cone([out]);
+  const uses = useCounts(g, cone, out);
+  const release = (node: NodeId) => {
+    for (const a of new Set(g.args(node))) {
+      const u = uses.get(a)! - 1;
+      uses.set(a, u);
+      if (u === 0) { live -= own.get(a) ?? 0; S.delete(a); }
+    }
+  };
+  for (const node of cone) {
+    const op = g.op(node), args = g.args(node), n = g.sizeOf(node), shape = g.shape(node);
+    const s = new Float64Array(n), e = new Float64Array(n);
+    const X = args.map((x) => S.get(x)!);
+    const unary = (x: { s: Float64Array; e: Float64Array }, map: (i: number) => number) => {
+      for (let i = 0; i < n; i++) { const j = map(i); s[i] = x.s[j]!; e[i] = x.s[j]! ? capH(x.e[j]! + (x.s[j]! * (x.s[j]! + 1)) / 2) : 0; }
+    };
+    switch (op) {
+      case 'input': if (paramNodes.has(node)) s.fill(1); break;
+      case 'const': case 'literal': break;
+      case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus': case 'sign':
+        unary(X[0]!, (i) => i); break;
+      case 'neg': s.set(X[0]!.s); e.set(X[0]!.e); break;
+      case 'add': case 'sub': case 'mul': case 'div': case 'pow': {
+        const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
+        const [A, B] = X as [{ s: Float64Array; e: Float64Array }, { s: Float64Array; e: Float64Array }];
+        const nonlin = op !== 'add' && op !== 'sub';
+        for (let i = 0; i < n; i++) {
+          const sa = A.s[m0[i]!]!, sb = B.s[m1[i]!]!;
+          s[i] = cap(sa + sb);
+          e[i] = capH(A.e[m0[i]!]! + B.e[m1[i]!]! + (nonlin ? sa * sb + (op === 'mul' ? 0 : (sb * (sb + 1)) / 2) : 0));
+        }
+        break;
+      }
+      case 'sum': {
+        const xs = g.shape(args[0]!), axes = g.attrs(node).axes!;
+        const idx = new Array<number>(xs.length).fill(0);
+        for (let i = 0; i < g.sizeOf(args[0]!); i++) {
+          let o = 0;
+          for (let d = 0; d < xs.length; d++) if (!axes.includes(d)) o = o * xs[d]! + idx[d]!;
+          s[o] = cap(s[o]! + X[0]!.s[i]!);
+          e[o] = capH(e[o]! + X[0]!.e[i]!);
+          for (let d = xs.length - 1; d >= 0; d--) { if (++idx[d]! < xs[d]!) break; idx[d] = 0; }
+        }
+        break;
+      }
+      case 'matmul': {
+        const [sa, sb] = [g.shape(args[0]!), g.shape(args[1]!)];
+        const M = sa[sa.length - 2]!, K = sa[sa.length - 1]!, N = sb[sb.length - 1]!;
+        const batch = shape.slice(0, -2);
+        const ba = broadcastMap(sa.slice(0, -2), batch), bb = broadcastMap(sb.slice(0, -2), batch);
+        const [A, B] = X as [{ s: Float64Array; e: Float64Array }, { s: Float64Array; e: Float64Array }];
+        for (let o = 0; o < n; o++) {
+          const b = Math.floor(o / (M * N)), i = Math.floor((o % (M * N)) / N), j = o % N;
+          const oa = ba[b]! * M * K, ob = bb[b]! * K * N;
+          let ss = 0, ee = 0;
+          for (let t = 0; t < K; t++) {
+            const x = A.s[oa + i * K + t]!, y = B.s[ob + t * N + j]!;
+            ss += x + y;
+            ee += A.e[oa + i * K + t]! + B.e[ob + t * N + j]! + x * y;
+          }
+          s[o] = cap(ss);
+          e[o] = capH(ee);
+        }
+        break;
+      }
+      default: {
+        // structural: a gather
+        const { input, index } = op === 'broadcast'
+          ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
+          : gatherMap(op, args.map((x) => g.shape(x)), g.attrs(node));
+        for (let i = 0; i < n; i++) if (input[i]! >= 0) { s[i] = X[input[i]!]!.s[index[i]!]!; e[i] = X[input[i]!]!.e[index[i]!]!; }
+        S.set(node, { s, e });
+        release(node);
+        continue; // gathers share their inputs' storage
+      }
+    }
+    let t = 0;
+    for (let i = 0; i < n; i++) t += s[i]! + e[i]!;
+    own.set(node, t);
+    live += t;
+    peak = Math.max(peak, live);
+    S.set(node, { s, e });
+    release(node);
+  }
+  return peak;
+}
+
+/** The enclosures of the flattened output over B(w0, ρ) (ρ = 0: at w0, up to rounding). */
+function enclose(model: Model, rho: number, w0: Float64Array, budget: number, withH = true): { h: Enc; entries: number } {
+  const p = model.paramCount;
+  const g = model.graph;
+  const counter = new Budget(budget, p);
+  const enc = new Map<NodeId, Enc>();
+  const paramOf = new Map(model.params.map((q) => [q.node, q]));
+  const dataOf = new Map(model.data.map((d) => [d.node, d]));
+  const vacc = new VecAcc(p, counter);
+  const macc = new MatAcc(p, counter);
+
+  const fresh = (n: number): Enc => ({
+    vm: new Float64Array(n), vr: new Float64Array(n), ve: new Float64Array(n),
+    g: new Array<SVec>(n).fill(EMPTY_V), H: new Array<SMat>(n).fill(EMPTY_M), gInf: null, hInf: null,
+  });
+  const finish = (e: Enc) => {
+    // Mean value refinement of the value ranges.
+    for (let i = 0; i < e.vm.length; i++) {
+      if (e.g[i]!.i.length === 0) continue;
+      const mv = infl(e.vm[i]!, rho * gradNormBound(e.g[i]!) + e.ve[i]!);
+      if (!e.gInf && mv < e.vr[i]!) e.vr[i] = mv;
+    }
+    return e;
+  };
+
+  /** y = f(x) elementwise (see the file comment for the three rules). */
+  const unaryEnc = (x: Enc, fn: Fn, name: string): Enc => {
+    const n = x.vm.length;
+    const y = fresh(n);
+    y.gInf = x.gInf;
+    y.hInf = x.hInf;
+    for (let i = 0; i < n; i++) {
+      const m = x.vm[i]!, r = x.vr[i]!, lo = m - r, hi = m + r;
+      const S1 = fn.sup(1, lo, hi), S2 = fn.sup(2, lo, hi), S3 = fn.sup(3, lo, hi);
+      const times = (S: number, t: number) => (t === 0 ? 0 : S * t);
+      const fm = fn.f(m);
+      y.vm[i] = fm;
+      y.vr[i] = infl(fm, times(S1, r) + 4 * U * Math.abs(fm));
+      y.ve[i] = infl(fm, times(S1, x.ve[i]!) + 4 * U * Math.abs(fm));
+      if (fn.range && r > 0) {
+        // Both fm ± vr and the exact range enclose f over [lo, hi]: keep their intersection,
+        // re-centred (the centre moves by |mid − fm|, added to the centre's error ve).
+        const [rl, rh] = fn.range(lo, hi);
+        const a = Math.max(fm - y.vr[i]!, rl), b = Math.min(fm + y.vr[i]!, rh);
+        if (a <= b && (a > fm - y.vr[i]! || b < fm + y.vr[i]!)) {
+          const mid = 0.5 * (a + b);
+          y.vm[i] = mid;
+          y.vr[i] = infl(mid, 0.5 * (b - a));
+          y.ve[i] = infl(mid, y.ve[i]! + Math.abs(mid - fm));
+        }
+      }
+      if (x.g[i]!.i.length === 0) continue;
+      if (!Number.isFinite(S1) || !Number.isFinite(y.vr[i]!)) {
+        y.gInf ??= `${name}'s argument may reach a singular point on the ball`;
+        y.hInf ??= y.gInf;
+        continue;
+      }
+      // σ'(x) ∈ σ'(vm) ± S2·vr (mean value) and ⊂ ±S1.
+      const [d1m, d1r] = clip(fn.d1(m), times(S2, r), S1);
+      vacc.add(x.g[i]!, d1m, d1r);
+      y.g[i] = vacc.take();
+      if (!withH) continue; // first order only: Hessians stay empty (and are not used)
+      if (!Number.isFinite(S2)) {
+        y.hInf ??= `the second derivative of ${name} is unbounded on the range its argument reaches`;
+        continue;
+      }
+      const [d2m, d2r] = clip(fn.d2(m), times(S3, r), S2);
+      macc.add(x.H[i]!, d1m, d1r);
+      macc.outer(x.g[i]!, x.g[i]!, d2m, d2r, true);
+      y.H[i] = macc.take();
+    }
+    return y;
+  };
+
+  /**
+   * Σ_t a_t·b_t for each output element (elementwise product: one term; matmul: K terms). Product
+   * rule: ∇(ab) = a∇b + b∇a, ∇²(ab) = a∇²b + b∇²a + ∇a∇bᵀ + ∇b∇aᵀ, each factor's value taken
+   * over its range on the ball; a factor with no gradient (data) enters as its exact value.
+   */
+  const productSum = (A: Enc, B: Enc, n: number, terms: (e: number, emit: (ia: number, ib: number) => void) => void): Enc => {
+    const y = fresh(n);
+    y.gInf = A.gInf ?? B.gInf;
+    y.hInf = A.hInf ?? B.hInf;
+    for (let e = 0; e < n; e++) {
+      let vm = 0, vr = 0, ve = 0, sa = 0, cnt = 0;
+      let anyG = false, anyH = false;
+      terms(e, (ia, ib) => {
+        const am = A.vm[ia]!, ar = A.vr[ia]!, bm = B.vm[ib]!, br = B.vr[ib]!;
+        const pm = am * bm;
+        vm += pm;
+        sa += Math.abs(pm);
+        cnt++;
+        vr += infl(pm, Math.abs(am) * br + ar * Math.abs(bm) + ar * br);
+        ve += infl(pm, Math.abs(am) * B.ve[ib]! + A.ve[ia]! * Math.abs(bm) + A.ve[ia]! * B.ve[ib]!);
+        const ga = A.g[ia]!, gb = B.g[ib]!;
+        if (gb.i.length) { vacc.add(gb, am, ar); anyG = true; }
+        if (ga.i.length) { vacc.add(ga, bm, br); anyG = true; }
+        if (!withH) return;
+        if (B.H[ib]!.k.length) { macc.add(B.H[ib]!, am, ar); anyH = true; }
+        if (A.H[ia]!.k.length) { macc.add(A.H[ia]!, bm, br); anyH = true; }
+        if (ga.i.length && gb.i.length) {
+          macc.outer(ga, gb, 1, 0);
+          anyH = true;
+        }
+      });
+      y.vm[e] = vm;
+      y.vr[e] = infl(vm, vr + cnt * 2 ** -52 * sa);
+      y.ve[e] = infl(vm, ve + cnt * 2 ** -52 * sa);
+      if (anyG) y.g[e] = vacc.take();
+      if (anyH) y.H[e] = macc.take();
+    }
+    return y;
+  };
+
+  /** Linear combination: output e = Σ over (input element, coefficient) pairs. */
+  const linear = (X: Enc[], n: number, terms: (e: number, emit: (x: number, i: number, c: number) => void) => void): Enc => {
+    const y = fresh(n);
+    y.gInf = X.find((x) => x.gInf)?.gInf ?? null;
+    y.hInf = X.find((x) => x.hInf)?.hInf ?? null;
+    for (let e = 0; e < n; e++) {
+      let vm = 0, vr = 0, ve = 0, sa = 0, cnt = 0, anyG = false, anyH = false;
+      terms(e, (xi, i, c) => {
+        const x = X[xi]!;
+        const pm = c * x.vm[i]!;
+        vm += pm;
+        sa += Math.abs(pm);
+        cnt++;
+        vr += infl(pm, Math.abs(c) * x.vr[i]!);
+        ve += infl(pm, Math.abs(c) * x.ve[i]!);
+        if (x.g[i]!.i.length) { vacc.add(x.g[i]!, c, 0); anyG = true; }
+        if (withH && x.H[i]!.k.length) { macc.add(x.H[i]!, c, 0); anyH = true; }
+      });
+      y.vm[e] = vm;
+      y.vr[e] = infl(vm, vr + cnt * 2 ** -52 * sa);
+      y.ve[e] = infl(vm, ve + cnt * 2 ** -52 * sa);
+      if (anyG) y.g[e] = vacc.take();
+      if (anyH) y.H[e] = macc.take();
+    }
+    return y;
+  };
+
+  /** A pure gather (structural op): copies, no arithmetic. */
+  const gather = (X: Enc[], input: Int32Array, index: Int32Array): Enc => {
+    const n = input.length;
+    const y = fresh(n);
+    y.gInf = X.find((x) => x.gInf)?.gInf ?? null;
+    y.hInf = X.find((x) => x.hInf)?.hInf ?? null;
+    for (let e = 0; e < n; e++) {
+      const xi = input[e]!;
+      if (xi < 0) continue;
+      const x = X[xi]!, i = index[e]!;
+      y.vm[e] = x.vm[i]!; y.vr[e] = x.vr[i]!; y.ve[e] = x.ve[i]!; y.g[e] = x.g[i]!; y.H[e] = x.H[i]!;
+    }
+    return y;
+  };
+
+  const constEnc = (data: Float64Array | number, n: number): Enc => {
+    const y = fresh(n);
+    if (typeof data === 'number') y.vm.fill(data);
+    else y.vm.set(data);
+    return y;
+  };
+
+  try {
+    const out = g.reshape(model.output, [model.outputShape.reduce((a, b) => a * b, 1)]);
+    const cone = g.cone([out]);
+    const uses = useCounts(g, cone, out);
+    const own = new Map<NodeId, number>();
+    for (const node of cone) {
+      const op = g.op(node), args = g.args(node), a = g.attrs(node), n = g.sizeOf(node), shape = g.shape(node);
+      const X = args.map((x) => enc.get(x)!);
+      const before = counter.n;
+      let y: Enc;
+      switch (op) {
+        case 'input': {
+          const q = paramOf.get(node);
+          if (q) {
+            // w_j ∈ [w0_j − ρ, w0_j + ρ] on the ball; ∂w_j/∂w = e_j exactly; ∂²w_j = 0.
+            y = fresh(n);
+            for (let i = 0; i < n; i++) {
+              const j = q.offset + i;
+              y.vm[i] = w0[j]!;
+              y.vr[i] = rho;
+              y.g[i] = { i: Int32Array.of(j), m: Float64Array.of(1), r: Float64Array.of(0) };
+            }
+          } else {
+            const d = dataOf.get(node);
+            if (!d) throw new Error(`internal: input '${a.name}' (${a.role}) in the model's output`);
+            y = constEnc(d.value, n);
+          }
+          break;
+        }
+        case 'const': y = constEnc(a.value!, n); break;
+        case 'literal': y = constEnc(a.data!, n); break;
+        case 'neg': y = linear(X, n, (e, emit) => emit(0, e, -1)); break;
+        case 'add': case 'sub': {
+          const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
+          const c1 = op === 'add' ? 1 : -1;
+          y = linear(X, n, (e, emit) => { emit(0, m0[e]!, 1); emit(1, m1[e]!, c1); });
+          break;
+        }
+        case 'mul': {
+          const [x0, x1] = args as [NodeId, NodeId];
+          // |x| = x·sign(x) (abs, relu): 1-Lipschitz; smooth where the ball keeps x away from 0.
+          const absOf = g.op(x1) === 'sign' && g.args(x1)[0] === x0 ? x0 : g.op(x0) === 'sign' && g.args(x0)[0] === x1 ? x1 : null;
+          if (absOf !== null && sameShape(g.shape(x0), g.shape(x1))) {
+            y = absEnc(enc.get(absOf)!);
+            break;
+          }
+          if (x0 === x1) {
+            // x·x = x²: its range is nonnegative, which the product rule alone does not see.
+            y = unaryEnc(X[0]!, powFn(2), 'a square');
+            break;
+          }
+          const m0 = broadcastMap(g.shape(x0), shape), m1 = broadcastMap(g.shape(x1), shape);
+          y = productSum(X[0]!, X[1]!, n, (e, emit) => emit(m0[e]!, m1[e]!));
+          break;
+        }
+        case 'div': {
+          // a/b = a·(1/b): the reciprocal by the unary rules (unbounded if 0 ∈ range of b).
+          const r = unaryEnc(X[1]!, RECIP, 'a division');
+          const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
+          y = productSum(X[0]!, r, n, (e, emit) => emit(m0[e]!, m1[e]!));
+          break;
+        }
+        case 'pow': {
+          const [base, ex] = X as [Enc, Enc];
+          const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
+          const constExp = ex.g.every((v) => v.i.length === 0) && ex.vr.every((r) => r === 0);
+          if (!constExp) {
+            // a^b = exp(b·log a) when the exponent depends on the weights.
+            const la = unaryEnc(base, FNS.log, 'pow');
+            y = unaryEnc(productSum(ex, la, n, (e, emit) => emit(m1[e]!, m0[e]!)), FNS.exp, 'pow');
+            break;
+          }
+          // Elementwise with a fixed exponent per element: group by exponent value.
+          const bEl = gather([base], new Int32Array(n), m0);
+          y = fresh(n);
+          const cache = new Map<number, Fn>();
+          const single = fresh(1);
+          for (let e = 0; e < n; e++) {
+            const c = ex.vm[m1[e]!]!;
+            let fn = cache.get(c);
+            if (!fn) cache.set(c, (fn = powFn(c)));
+            single.vm[0] = bEl.vm[e]!; single.vr[0] = bEl.vr[e]!; single.ve[0] = bEl.ve[e]!;
+            single.g[0] = bEl.g[e]!; single.H[0] = bEl.H[e]!; single.gInf = base.gInf; single.hInf = base.hInf;
+            const r = unaryEnc(single, fn, 'a power');
+            y.vm[e] = r.vm[0]!; y.vr[e] = r.vr[0]!; y.ve[e] = r.ve[0]!; y.g[e] = r.g[0]!; y.H[e] = r.H[0]!;
+            y.gInf ??= r.gInf; y.hInf ??= r.hInf;
+          }
+          break;
+        }
+        case 'sign': {
+          // Constant (±1, zero derivatives) where the range excludes 0; otherwise a jump.
+          const x = X[0]!;
+          y = fresh(n);
+          for (let i = 0; i < n; i++) {
+            const lo = x.vm[i]! - x.vr[i]!, hi = x.vm[i]! + x.vr[i]!;
+            if (lo > 0 || hi < 0) y.vm[i] = Math.sign(x.vm[i]!);
+            else {
+              y.vr[i] = 1; y.ve[i] = 1;
+              if (x.g[i]!.i.length) {
+                y.gInf ??= 'a sign (jump) inside the ball';
+                y.hInf ??= y.gInf;
+              }
+            }
+          }
+          break;
+        }
+        case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus':
+          y = unaryEnc(X[0]!, FNS[op], op);
+          break;
+        case 'broadcast': case 'reshape': case 'transpose': case 'slice': case 'pad': case 'concat': {
+          const { input, index } = op === 'broadcast'
+            ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
+            : gatherMap(op, args.map((x) => g.shape(x)), a);
+          y = gather(X, input, index);
+          break;
+        }
+        case 'sum': {
+          const xs = g.shape(args[0]!), axes = a.axes!;
+          const N = xs.reduce((s, d) => s * d, 1);
+          // Each input element's output index: drop the summed axes.
+          const lists: number[][] = Array.from({ length: n }, () => []);
+          const idx = new Array<number>(xs.length).fill(0);
+          for (let i = 0; i < N; i++) {
+            let o = 0;
+            for (let d = 0; d < xs.length; d++) if (!axes.includes(d)) o = o * xs[d]! + idx[d]!;
+            lists[o]!.push(i);
+            for (let d = xs.length - 1; d >= 0; d--) { if (++idx[d]! < xs[d]!) break; idx[d] = 0; }
+          }
+          y = linear(X, n, (e, emit) => { for (const i of lists[e]!) emit(0, i, 1); });
+          break;
+        }
+        case 'matmul': {
+          const [sa, sb] = [g.shape(args[0]!), g.shape(args[1]!)];
+          const M = sa[sa.length - 2]!, K = sa[sa.length - 1]!, N = sb[sb.length - 1]!;
+          const batch = shape.slice(0, -2);
+          const nb = batch.reduce((s, d) => s * d, 1);
+          const ba = broadcastMap([...sa.slice(0, -2)], batch), bb = broadcastMap([...sb.slice(0, -2)], batch);
+          y = productSum(X[0]!, X[1]!, n, (e, emit) => {
+            const b = Math.floor(e / (M * N)), i = Math.floor((e % (M * N)) / N), j = e % N;
+            const oa = (nb ? ba[b]! : 0) * M * K, ob = (nb ? bb[b]! : 0) * K * N;
+            for (let t = 0; t < K; t++) emit(oa + i * K + t, ob + t * N + j);
+          });
+          break;
+        }
+        default: {
+          const never: never = op;
+          throw new Error(`internal: no enclosure rule for ${never}`);
+        }
+      }
+      enc.set(node, finish(y));
+      own.set(node, counter.n - before);
+      // Release the enclosures no later node reads: the budget counts live entries (gathers
+      // share their input's vectors and count nothing of their own).
+      for (const x of new Set(args)) {
+        const u = uses.get(x)! - 1;
+        uses.set(x, u);
+        if (u === 0) {
+          counter.n -= own.get(x) ?? 0;
+          enc.delete(x);
+        }
+      }
+    }
+    return { h: enc.get(out)!, entries: counter.peak };
+  } finally {
+    enc.clear();
+  }
+
+  /**
+   * |x| where x·sign(x) appears (abs, relu = (x + |x|)/2). Value: ||x(w)| − |vm|| ≤ |x(w) − vm|.
+   * Where the range excludes 0, |x| = ±x there and the derivatives follow exactly. Otherwise |x|
+   * is 1-Lipschitz in x with ∇|x| = sign(x)∇x almost everywhere, so each partial derivative lies
+   * in ±(|gm| + gr) (enough for Lip(h), since a Lipschitz function's constant on a convex set is
+   * the essential sup of its gradient norm); the Hessian has a jump: unbounded.
+   */
+  function absEnc(x: Enc): Enc {
+    const n = x.vm.length;
+    const y = fresh(n);
+    y.gInf = x.gInf; y.hInf = x.hInf;
+    for (let i = 0; i < n; i++) {
+      const m = x.vm[i]!, r = x.vr[i]!;
+      y.vm[i] = Math.abs(m); y.vr[i] = r; y.ve[i] = x.ve[i]!;
+      const gv = x.g[i]!;
+      if (m - r > 0 || m + r < 0) {
+        const s = Math.sign(m);
+        y.g[i] = s > 0 ? gv : { i: gv.i, m: gv.m.map((v) => -v), r: gv.r };
+        const H = x.H[i]!;
+        y.H[i] = s > 0 ? H : { k: H.k, m: H.m.map((v) => -v), r: H.r };
+      } else if (gv.i.length) {
+        y.g[i] = { i: gv.i, m: new Float64Array(gv.i.length), r: gv.m.map((v, t) => infl(0, Math.abs(v) + gv.r[t]!)) };
+        y.hInf ??= 'a kink of abs or relu lies inside the ball (the function is not twice differentiable there)';
+      }
+    }
+    return y;
+  }
+}
+
+const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+// ------------------------------------------------------------------ from enclosures to norms
+
+/**
+ * ρ(M) of a nonnegative matrix given as x ↦ Mx: power iteration for a good positive x, then the
+ * Collatz–Wielandt bound max_i (Mx)_i/x_i ≥ ρ(M), valid for every x > 0 (entries floored).
+ */
+function perronUpper(apply: (x: Float64Array) => Float64Array, n: number, iters = 200): number {
+  if (n === 0) return 0;
+  let x: Float64Array = new Float64Array(n).fill(1);
+  let best = Infinity;
+  let stall = 0;
+  for (let it = 0; it < iters; it++) {
+    let mx = 0;
+    for (const v of x) mx = Math.max(mx, v);
+    if (mx === 0) return 0;
+    const floor = mx * 1e-9;
+    for (let i = 0; i < n; i++) x[i] = Math.max(x[i]! / mx, floor / mx);
+    const y = apply(x);
+    let cw = 0;
+    for (let i = 0; i < n; i++) cw = Math.max(cw, y[i]! / x[i]!);
+    // Stop when the bound has stopped improving (reducible matrices never close the gap
+    // between the largest and smallest ratios, so that cannot be the test).
+    stall = cw < best * (1 - 1e-10) ? 0 : stall + 1;
+    best = Math.min(best, cw);
+    x = y;
+    if (cw === 0) return 0;
+    if (stall >= 3) break;
+  }
+  // Each (Mx)_i was summed in floating point from nonnegative terms: relative error ≤ n·2⁻⁵³.
+  return best * (1 + (n + 4) * 2 ** -52);
+}
+
+/**
+ * A bound on sup_B ‖Dh‖ from the enclosures J(w) ∈ M ± R (k×p, M the midpoints, R ≥ 0 the
+ * radii), the smaller of
+ *   (i)  ‖|M| + R‖, since |J(w)| ≤ |M| + R entrywise and ‖J‖ ≤ ‖|J|‖ ≤ ‖|M| + R‖;
+ *   (ii) ‖M‖ + ‖R‖ (triangle inequality), with ‖M‖² = ρ(MMᵀ) ≤ ρ(|MMᵀ| + E), E = γ|M||M|ᵀ
+ *        covering the rounding of the Gram matrix's sums of p products (γ = (p + 2)·2⁻⁵²);
+ *        kept signed, it keeps the cancellations between outputs that (i) loses.
+ * Each spectral radius of a nonnegative matrix is bounded by Collatz–Wielandt.
+ */
+function jacobianBound(h: Enc, p: number): number {
+  const k = h.vm.length;
+  const sparseOps = (vals: (v: SVec, t: number) => number) => {
+    const rows = h.g.map((v) => ({ i: v.i, a: Float64Array.from(v.m, (_m, t) => vals(v, t)) }));
+    const Ax = (x: Float64Array) => Float64Array.from(rows, (r) => { let s = 0; for (let t = 0; t < r.i.length; t++) s += r.a[t]! * x[r.i[t]!]!; return s; });
+    const ATy = (y: Float64Array) => { const o = new Float64Array(p); rows.forEach((r, a) => { for (let t = 0; t < r.i.length; t++) o[r.i[t]!] += r.a[t]! * y[a]!; }); return o; };
+    return { rows, Ax, ATy };
+  };
+  const normOf = (ops: ReturnType<typeof sparseOps>) =>
+    Math.sqrt(k <= p ? perronUpper((y) => ops.Ax(ops.ATy(y)), k) : perronUpper((x) => ops.ATy(ops.Ax(x)), p)) * (1 + 4 * U);
+  const b1 = normOf(sparseOps((v, t) => Math.abs(v.m[t]!) + v.r[t]!));
+  let b2 = Infinity;
+  const nnz = h.g.reduce((s, v) => s + v.i.length, 0);
+  if (k * nnz <= 5e7) {
+    const R = normOf(sparseOps((v, t) => v.r[t]!));
+    const absM = sparseOps((v, t) => Math.abs(v.m[t]!));
+    // |MMᵀ| (k×k) from the sparse rows, by a dense scatter of each row.
+    const G = new Float64Array(k * k);
+    const dense = new Float64Array(p);
+    h.g.forEach((va, a) => {
+      for (let t = 0; t < va.i.length; t++) dense[va.i[t]!] = va.m[t]!;
+      for (let b = 0; b < k; b++) {
+        const vb = h.g[b]!;
+        let s = 0;
+        for (let t = 0; t < vb.i.length; t++) s += dense[vb.i[t]!]! * vb.m[t]!;
+        G[a * k + b] = Math.abs(s);
+      }
+      for (let t = 0; t < va.i.length; t++) dense[va.i[t]!] = 0;
+    });
+    const gamma = (p + 2) * 2 ** -52;
+    const M2 = perronUpper((y) => {
+      const o = absM.Ax(absM.ATy(y));
+      for (let a = 0; a < k; a++) {
+        let s = 0;
+        for (let b = 0; b < k; b++) s += G[a * k + b]! * y[b]!;
+        o[a] = s + gamma * o[a]!;
+      }
+      return o;
+    }, k);
+    b2 = (Math.sqrt(M2) + R) * (1 + 4 * U);
+  }
+  return Math.min(b1, b2);
+}
+
+type Entry = [number, number, number, number];
+type Entry3 = [number, number, number];
+
+/** o += T x for a symmetric matrix given by its upper-triangle entries. */
+function symMul(list: Entry3[], x: Float64Array, o: Float64Array): void {
+  for (const [j, l, v] of list) {
+    o[j] += v * x[l]!;
+    if (j !== l) o[l] += v * x[j]!;
+  }
+}
+
+/**
+ * ‖T‖ for a nonnegative tensor given as q symmetric n×n matrices T_a: the smallest of
+ * B1 = (Σ_a ρ(T_a)²)^{1/2}, B2 = ρ(Σ_a T_a²)^{1/2}, B3 = ρ(G)^{1/2} with G_ab = ⟨T_a, T_b⟩_F
+ * (see the file comment), each by Collatz–Wielandt.
+ */
+function nonnegTensorBound(mats: Entry3[][], n: number): { bound: number; how: 'per-output' | 'stacked' | 'frobenius' } {
+  const apply1 = (list: Entry3[]) => (x: Float64Array) => { const o = new Float64Array(n); symMul(list, x, o); return o; };
+  let s1 = 0;
+  for (const list of mats) s1 += perronUpper(apply1(list), n) ** 2;
+  const b1 = Math.sqrt(s1 * (1 + 8 * U));
+  let b2: number;
+  const q0 = mats.length;
+  if (n <= 400 && q0 * n * n * n <= 5e7) {
+    // Σ_a T_a² formed densely once (nonnegative sums: rounding ≤ (qn)·2⁻⁵³ relative, covered
+    // by the final inflation), then Collatz–Wielandt on the n×n matrix.
+    const S = new Float64Array(n * n);
+    const d = new Float64Array(n * n);
+    for (const list of mats) {
+      d.fill(0);
+      for (const [j, l, v] of list) { d[j * n + l] = v; d[l * n + j] = v; }
+      for (let i = 0; i < n; i++)
+        for (let t = 0; t < n; t++) {
+          const dit = d[i * n + t]!;
+          if (dit === 0) continue;
+          for (let j = 0; j < n; j++) S[i * n + j] += dit * d[t * n + j]!;
+        }
+    }
+    b2 = Math.sqrt(perronUpper((x) => {
+      const o = new Float64Array(n);
+      for (let i = 0; i < n; i++) { let acc = 0; for (let j = 0; j < n; j++) acc += S[i * n + j]! * x[j]!; o[i] = acc; }
+      return o;
+    }, n) * (1 + (q0 * n + 4) * 2 ** -52));
+  } else
+    b2 = Math.sqrt(perronUpper((x) => {
+      const o = new Float64Array(n);
+      for (const list of mats) symMul(list, apply1(list)(x), o);
+      return o;
+    }, n));
+  let b3 = Infinity;
+  const q = mats.length;
+  if (q * q * n * n <= 4e7) {
+    const dense = mats.map((list) => { const d = new Float64Array(n * n); for (const [j, l, v] of list) { d[j * n + l] = v; d[l * n + j] = v; } return d; });
+    const G = new Float64Array(q * q);
+    for (let x = 0; x < q; x++) for (let y = x; y < q; y++) {
+      let s = 0;
+      const dx = dense[x]!, dy = dense[y]!;
+      for (let i = 0; i < n * n; i++) s += dx[i]! * dy[i]!;
+      G[x * q + y] = G[y * q + x] = s;
+    }
+    b3 = Math.sqrt(perronUpper((z) => { const o = new Float64Array(q); for (let x = 0; x < q; x++) { let s = 0; for (let y = 0; y < q; y++) s += G[x * q + y]! * z[y]!; o[x] = s; } return o; }, q));
+  }
+  const bound = Math.min(b1, b2, b3) * (1 + (n + 8) * U);
+  return { bound, how: b1 <= Math.min(b2, b3) ? 'per-output' : b2 <= b3 ? 'stacked' : 'frobenius' };
+}
+
+/**
+ * ‖T‖ for signed symmetric matrices M_a (the midpoints), keeping their signs: the smaller of
+ *   ρ(Σ_a M_a²)^{1/2} — Σ_a M_a² is positive semidefinite, its largest eigenvalue is at most
+ *     ρ(|Σ_a M_a²| + E) where E = γ·Σ_a |M_a|² covers the rounding of the q·n-term sums;
+ *   ρ(G)^{1/2}, G_ab = ⟨M_a, M_b⟩_F, at most ρ(|G| + γ'·⟨|M_a|, |M_b|⟩).
+ * Infinity when the block is too large for dense n×n work.
+ */
+function signedTensorBound(mats: Entry[][], n: number): number {
+  const q = mats.length;
+  if (n > 400 || q * n * n * n > 5e7) return Infinity;
+  const dense = mats.map((list) => { const d = new Float64Array(n * n); for (const [j, l, m] of list) { d[j * n + l] = m; d[l * n + j] = m; } return d; });
+  const S = new Float64Array(n * n), Sabs = new Float64Array(n * n);
+  for (const d of dense)
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0, sa = 0;
+        for (let t = 0; t < n; t++) { s += d[i * n + t]! * d[t * n + j]!; sa += Math.abs(d[i * n + t]! * d[t * n + j]!); }
+        S[i * n + j] += s;
+        Sabs[i * n + j] += sa;
+      }
+  const gamma = (q * n + 4) * 2 ** -52;
+  const mulDense = (A: Float64Array, B: Float64Array | null, c: number, m: number) => (x: Float64Array) => {
+    const o = new Float64Array(m);
+    for (let i = 0; i < m; i++) {
+      let s = 0;
+      for (let j = 0; j < m; j++) s += (Math.abs(A[i * m + j]!) + (B ? c * B[i * m + j]! : 0)) * x[j]!;
+      o[i] = s;
+    }
+    return o;
+  };
+  const b2 = Math.sqrt(perronUpper(mulDense(S, Sabs, gamma, n), n));
+  let b3 = Infinity;
+  if (q * q * n * n <= 4e7) {
+    const G = new Float64Array(q * q), Gabs = new Float64Array(q * q);
+    for (let x = 0; x < q; x++) for (let y = x; y < q; y++) {
+      let s = 0, sa = 0;
+      const dx = dense[x]!, dy = dense[y]!;
+      for (let i = 0; i < n * n; i++) { s += dx[i]! * dy[i]!; sa += Math.abs(dx[i]! * dy[i]!); }
+      G[x * q + y] = G[y * q + x] = s;
+      Gabs[x * q + y] = Gabs[y * q + x] = sa;
+    }
+    b3 = Math.sqrt(perronUpper(mulDense(G, Gabs, (n * n + 4) * 2 ** -52, q), q));
+  }
+  return Math.min(b2, b3) * (1 + 8 * U);
+}
+
+function summarize(h: Enc, p: number, entries: number): EnclosureResult {
+  const k = h.vm.length;
+  let lipH: number | null = null;
+  let lipDh: number | null = null;
+  let lipHNote: string | null = null;
+  let lipDhNote: string | null = null;
+  if (h.gInf) lipHNote = `no certified bound: ${h.gInf}`;
+  else {
+    lipH = jacobianBound(h, p);
+  }
+  let blocks = 0, largest = 0;
+  let relaxation: EnclosureResult['relaxation'] = null;
+  if (h.hInf) lipDhNote = `no certified bound: ${h.hInf}`;
+  else {
+    // Components of the weights linked by a nonzero Hessian entry of some output.
+    const parent = new Int32Array(p).map((_, i) => i);
+    const find = (x: number): number => { while (parent[x] !== x) { parent[x] = parent[parent[x]!]!; x = parent[x]!; } return x; };
+    for (const H of h.H) for (const key of H.k) {
+      const j = Math.floor(key / p), l = key - j * p;
+      const a = find(j), b = find(l);
+      if (a !== b) parent[a] = b;
+    }
+    // Per component: each output's block as a list of (local j, local l, mid, radius) entries.
+    const compOf = new Map<number, { vars: Map<number, number>; mats: Map<number, Entry[]> }>();
+    h.H.forEach((H, a) => {
+      for (let t = 0; t < H.k.length; t++) {
+        const key = H.k[t]!, j = Math.floor(key / p), l = key - j * p;
+        const root = find(j);
+        let c = compOf.get(root);
+        if (!c) compOf.set(root, (c = { vars: new Map(), mats: new Map() }));
+        const lj = c.vars.get(j) ?? (c.vars.set(j, c.vars.size), c.vars.size - 1);
+        const ll = c.vars.get(l) ?? (c.vars.set(l, c.vars.size), c.vars.size - 1);
+        let list = c.mats.get(a);
+        if (!list) c.mats.set(a, (list = []));
+        list.push([lj, ll, H.m[t]!, H.r[t]!]);
+      }
+    });
+    let worst = 0;
+    for (const c of compOf.values()) {
+      blocks++;
+      const n = c.vars.size;
+      largest = Math.max(largest, n);
+      const mats = [...c.mats.values()];
+      // ‖T_c‖ ≤ ‖(|M| + R)_c‖ (majorant), and ≤ ‖M_c‖ + ‖R_c‖ (triangle inequality).
+      const major = nonnegTensorBound(mats.map((list) => list.map(([j, l, m, r]) => [j, l, Math.abs(m) + r] as Entry3)), n);
+      let b = major.bound;
+      let how: EnclosureResult['relaxation'] = major.how;
+      const signed = signedTensorBound(mats, n);
+      if (signed < Infinity) {
+        const rad = nonnegTensorBound(mats.map((list) => list.map(([j, l, , r]) => [j, l, r] as Entry3)), n).bound;
+        const sb = (signed + rad) * (1 + 4 * U);
+        if (sb < b) { b = sb; how = 'signed'; }
+      }
+      if (b > worst) {
+        worst = b;
+        relaxation = how;
+      }
+    }
+    lipDh = worst;
+  }
+  return { lipH, lipDh, lipHNote, lipDhNote, blocks, largestBlock: largest, relaxation, entries, lipHMethod: lipH === null ? null : 'enclosure' };
+}

@@ -1,0 +1,111 @@
+/**
+ * Lipschitz estimates of h and Dh on the ball B(w0, ρ) (MATH.md §1):
+ *
+ *   Lip(h)  = sup_{w∈B} ‖Dh(w)‖            (operator norm R^p → R^k)
+ *   Lip(Dh) = sup_{w∈B} ‖D²h(w)‖,  ‖D²h(w)‖ = sup_{‖u‖=‖v‖=1} ‖D²h(w)[u, v]‖
+ *
+ * each as an interval [lower, upper]: `lower` is a value attained at a reported point of the ball
+ * (`power.ts`), `upper` a bound valid by construction (`enclosure.ts`), or null where none exists
+ * (a non-smooth function whose kink the ball reaches, a log or a division whose argument may reach
+ * 0 on the ball, a model too large for the enclosure) with the reason in `note`.
+ */
+import type { Model } from '../ir/model.ts';
+import { Evaluator } from '../runtime/evaluator.ts';
+import { certifiedBounds, type EnclosureResult } from './enclosure.ts';
+import { lipDhLower, lipHLower, Probe, type AscentResult } from './power.ts';
+
+export interface LipOptions {
+  /** The radius ρ > 0 of the ball B(w0, ρ). */
+  radius: number;
+  /** The centre (default the model's w0). */
+  w0?: Float64Array;
+  /** Starting points of the ascent (default 6; 1-D models use a grid of at least 9). */
+  starts?: number;
+  /** Ascent steps per start (default 60). */
+  maxSteps?: number;
+  /** Seed of the starting points and directions (default 0). */
+  seed?: number;
+  /** Wall-clock budget of each lower-bound search, ms (default 30 000). */
+  timeBudgetMs?: number;
+  /** Skip the certified upper bounds (default false). */
+  lowerOnly?: boolean;
+  /** Max stored derivative entries of the enclosure before it gives up (default 2e7). */
+  enclosureBudget?: number;
+  /** An existing evaluator of the model (its compiled plans are reused). */
+  evaluator?: Evaluator;
+}
+
+export interface LipEstimate {
+  /** Attained value: a lower bound of the sup. */
+  lower: number;
+  /** Certified upper bound, or null where none exists (see `note`). */
+  upper: number | null;
+  /** The point of the ball where `lower` is attained, and the maximizing directions. */
+  argmax: { w: Float64Array; z: Float64Array; u: Float64Array };
+  /** Whether the lower-bound search met its tolerances within its budget. */
+  converged: boolean;
+  /** Why upper is null, or why the search did not converge; null if nothing to say. */
+  note: string | null;
+}
+
+export interface LipResult {
+  radius: number;
+  lipH: LipEstimate;
+  lipDh: LipEstimate;
+  /** Milliseconds spent on the lower bounds, the upper bounds, and in all. */
+  time: { lower: number; upper: number; total: number };
+  /** Details of the certified bounds (null with `lowerOnly`). */
+  enclosure: EnclosureResult | null;
+  /** Work done by the lower-bound search. */
+  evaluations: { jacobian: number; hvp: number; d2: number; d3: number; starts: number; steps: number };
+}
+
+/** A bad radius or option: the CLI exits 2 on it. */
+export class LipUsageError extends Error {}
+
+/**
+ * Lower and upper bounds of Lip(h) and Lip(Dh) on B(w0, ρ).
+ *
+ * @example
+ *   // h(w) = sin(w), w0 = 0.3: Lip(Dh) = sup_{|w−0.3|≤0.2} |sin w| = sin(0.5).
+ *   const r = lipschitz(loadModel('examples/sin.ntk'), { radius: 0.2 });
+ *   r.lipDh.lower; // 0.479425538604203 (attained at w = 0.5)
+ *   r.lipDh.upper; // ≥ 0.4794255386…, certified
+ */
+export function lipschitz(model: Model, opts: LipOptions): LipResult {
+  const rho = opts.radius;
+  if (!(Number.isFinite(rho) && rho > 0)) throw new LipUsageError(`the radius must be a positive finite number, got ${rho}`);
+  const w0 = opts.w0 ?? model.w0;
+  if (w0.length !== model.paramCount) throw new LipUsageError(`w0 has ${w0.length} values, the model has ${model.paramCount} parameters`);
+  let scale = 0;
+  for (const x of w0) scale = Math.max(scale, Math.abs(x));
+  if (rho > 1e6 * Math.max(1, scale))
+    throw new LipUsageError(`the radius ${rho} is absurdly large next to the weights (‖w0‖∞ = ${scale}): the estimates would be meaningless`);
+  const t0 = performance.now();
+  const ev = opts.evaluator ?? new Evaluator(model);
+  const probe = new Probe(model, ev);
+  const ascent = { radius: rho, starts: opts.starts, maxSteps: opts.maxSteps, seed: opts.seed ?? 0, timeBudgetMs: opts.timeBudgetMs ?? 30000 };
+  const h = lipHLower(probe, w0, ascent);
+  const d = lipDhLower(probe, w0, ascent, opts.seed ?? 0);
+  const t1 = performance.now();
+  const enclosure = opts.lowerOnly ? null : certifiedBounds(model, { radius: rho, w0, budget: opts.enclosureBudget, evaluator: ev });
+  const t2 = performance.now();
+  const estimate = (a: AscentResult, upper: number | null, upperNote: string | null): LipEstimate => ({
+    lower: a.value,
+    upper,
+    argmax: { w: a.w, z: a.z, u: a.u },
+    converged: a.converged,
+    note: [upperNote, a.note].filter((x) => x).join('; ') || null,
+  });
+  return {
+    radius: rho,
+    lipH: estimate(h, enclosure?.lipH ?? null, enclosure ? enclosure.lipHNote : 'upper bound not computed (lowerOnly)'),
+    lipDh: estimate(d, enclosure?.lipDh ?? null, enclosure ? enclosure.lipDhNote : 'upper bound not computed (lowerOnly)'),
+    time: { lower: t1 - t0, upper: t2 - t1, total: t2 - t0 },
+    enclosure,
+    evaluations: { ...probe.counts, starts: h.starts + d.starts, steps: h.steps + d.steps },
+  };
+}
+
+export { Probe, lipHLower, lipDhLower, jacobianNorm, hessianNorm, lanczosExtreme, projectBall } from './power.ts';
+export { certifiedBounds, type EnclosureResult } from './enclosure.ts';
