@@ -411,8 +411,9 @@ async function cmdFlow(file: string, o: FlowCli) {
   if (o.lr !== undefined || o.steps !== undefined) return cmdDescent(file, o);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.T === undefined) throw new UsageError('flow needs a time horizon: --T 100 (or the name of a const, --T T)');
-  const rtol = positive('--rtol', o.rtol, 1e-10);
-  if (rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
+  // No --rtol: the method's own default (tight for the explicit methods, 1e-7 for the exponential one).
+  const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
+  if (rtol !== undefined && rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
   const m = load(file, o);
   const T = constantOf(m, constantOption('--T', o.T))!;
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
@@ -441,6 +442,7 @@ async function cmdFlow(file: string, o: FlowCli) {
       horizons: { theorem12: b.theorem12.horizon, prop11: b.prop11.horizon },
       weightChange: r.weightChange, linWeightChange: r.linWeightChange, maxWeightChange: r.maxWeightChange, stayedInBall: r.stayedInBall,
       loss: r.loss, linLoss: r.linLoss, out: Array.from(r.out), linOut: Array.from(r.linOut),
+      ...(r.test ? { testOut: Array.from(r.test.out), linTestOut: Array.from(r.test.linOut), testError: r.test.error } : {}),
       trajectory: r.trajectory, method: r.method, stats: r.stats, kernel: r.kernel, warnings: r.warnings,
     });
   printWarnings(m, o.json);
@@ -460,6 +462,13 @@ async function cmdFlow(file: string, o: FlowCli) {
     ['loss at T', `${num(r.loss)}  (linearized ${num(r.linLoss)})`],
     ['α·h(w(T))', vector(r.out)],
     ['α·h̄(w̄(T))', vector(r.linOut)],
+    ...(r.test
+      ? ([
+          [`α·${m.test!.name}(w(T))`, vector(r.test.out)],
+          [`α·${m.test!.name}̄(w̄(T))`, vector(r.test.linOut)],
+          ['E on test inputs', num(r.test.error)],
+        ] as [string, string][])
+      : []),
     ['solver', `${r.method}: ${r.stats.steps} steps (${r.stats.rejected} rejected), ${r.stats.rhsEvals} gradient evaluations`],
     ...r.trajectory.filter((p) => userTimes.includes(p.t) && p.t !== T).map((p) => [`E(${num(p.t)})`, num(p.error)] as [string, string]),
   ]));
@@ -493,7 +502,7 @@ async function cmdSweep(file: string, o: SweepCli) {
   }
   if (o.out && !/\.(csv|json)$/.test(o.out)) throw new UsageError(`--out ${o.out}: use a .csv or .json file`);
   if (o.plot && !/\.(svg|png)$/.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
-  const rtol = positive('--rtol', o.rtol, 1e-10);
+  const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   // Check the model once, with the first grid values, before starting any worker.
   const first = Object.fromEntries(Object.entries(axes).map(([k, v]) => [k, v[0]!]));
   loadModel(file, { overrides: new Map(Object.entries(first)), seed: intOption('--seed', o.seed, 0, 0) });
@@ -501,7 +510,7 @@ async function cmdSweep(file: string, o: SweepCli) {
   const outcome = await runSweep({
     file, alphas, Ts, axes,
     shared: {
-      file, seed: intOption('--seed', o.seed, 0, 0), rtol,
+      file, seed: intOption('--seed', o.seed, 0, 0), ...(rtol === undefined ? {} : { rtol }),
       lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
       method: (o.method ?? 'auto') as 'auto',
       ...(horizon === undefined ? {} : { horizon }),
@@ -664,7 +673,7 @@ export function buildProgram(): Command {
     .option('--T <T>', 'the time horizon')
     .option('--times <t1,t2,…>', 'also report E(t) at these times')
     .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
-    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10)')
+    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-7 for the exponential method)')
     .option('--lip-dh <L>', 'a known Lip(Dh) on the ball (for κ and the bounds): a number or a const of the model')
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
     .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')

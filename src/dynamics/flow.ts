@@ -22,6 +22,7 @@ import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { solve, type SolveResult } from './solvers/index.ts';
 import { solveEtd, type LowRankOps, type LowRankStiff } from './solvers/etd.ts';
+import { linearizedTestPredictor } from './predict.ts';
 
 export type FlowMethod = 'auto' | 'exponential' | 'dopri5' | 'dop853' | 'rosenbrock';
 
@@ -56,6 +57,12 @@ export interface FlowResult {
   /** α·h(w(T)) and α·h̄(w̄(T)). */
   out: Float64Array;
   linOut: Float64Array;
+  /**
+   * On the model's held-out inputs (a `test` declaration; null without one): α·g(w(T)), the
+   * linearized prediction α·ḡ(w̄(T)) = α(g(w0) + Dg(w0)(w̄(T) − w0)) (seed 003 eq. 19), and
+   * their distance, the NTK approximation's error off the training set.
+   */
+  test: { out: Float64Array; linOut: Float64Array; error: number } | null;
   error: number;
   /** Estimated absolute accuracy of `error` (null when not estimated). */
   errorAccuracy: number | null;
@@ -276,6 +283,17 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   if (!Number.isFinite(final.error))
     throw new FlowError(`the flow produced a non-finite output at T = ${T}: try a smaller T, a larger α, or a tighter --rtol`);
 
+  let test: FlowResult['test'] = null;
+  if (model.test) {
+    const wT = new Float64Array(p);
+    const shiftT = linShift(T, new Float64Array(p));
+    const deltaT = result.y[result.y.length - 1]!;
+    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shiftT[i]! + deltaT[i]!;
+    const out = ev.testOutput(wT).map((x) => alpha * x);
+    const linOut = linearizedTestPredictor(ev)(shiftT).map((x) => alpha * x);
+    test = { out, linOut, error: norm(out.map((x, i) => x - linOut[i]!)) };
+  }
+
   const lipH = opts.lipH ?? null, lipDh = opts.lipDh ?? null, radius = opts.radius ?? null;
   const bounds = boundsReport({ alpha, T, R0, lipDh, lipH, radius, squareLoss: true, nonSmooth: model.nonSmooth });
   for (const b of [bounds.theorem12, bounds.prop11]) if (b.valid === false && b.note) warnings.push(b.note);
@@ -286,6 +304,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     R0,
     out: final.out,
     linOut: final.linOut,
+    test,
     error: final.error,
     errorAccuracy,
     weightChange: final.weightChange,

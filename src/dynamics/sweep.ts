@@ -165,7 +165,7 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
   const r = flow(model, {
     alpha: point.alpha,
     T,
-    rtol: o.rtol ?? 1e-10,
+    ...(o.rtol === undefined ? {} : { rtol: o.rtol }),
     lipDh: constantOf(model, o.lipDh),
     lipH: constantOf(model, o.lipH),
     radius: constantOf(model, o.radius),
