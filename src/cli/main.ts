@@ -357,6 +357,8 @@ interface FlowCli extends Common {
   lr?: string;
   steps?: string;
   plot?: string;
+  /** commander's negated `--no-lip`: false skips the estimate. */
+  lip?: boolean;
 }
 
 /** `flow --lr η --steps N`: gradient descent on the model and its linearization. */
@@ -421,21 +423,39 @@ async function cmdFlow(file: string, o: FlowCli) {
   const plotTimes = o.plot ? Array.from({ length: 48 }, (_, i) => T * 10 ** (-4 + (4 * i) / 47)) : [];
   const userTimes = parseTimes(o.times, T);
   const times = [...userTimes, ...plotTimes];
+  let lipDh = constantOf(m, constantOption('--lip-dh', o.lipDh));
+  let lipH = constantOf(m, constantOption('--lip-h', o.lipH));
+  let radius = constantOf(m, constantOption('--radius', o.radius));
+  // Without --lip-h/--lip-dh, the certified upper bounds of `ntk lip` on a ball that holds the
+  // whole trajectory: Proposition 3.1 gives ‖w(t) − w0‖ ≤ √(T R0)/α, unless --radius says otherwise.
+  let lipEstimate: ReturnType<typeof lipschitz> | null = null;
+  if (lipDh === null && lipH === null && o.lip !== false && m.loss.kind === 'square') {
+    radius ??= Math.sqrt(T * loss(m, { alpha })) / alpha;
+    if (radius > 0) {
+      lipEstimate = lipschitz(m, { radius, timeBudgetMs: 10_000 });
+      lipDh = lipEstimate.lipDh.upper;
+      lipH = lipEstimate.lipH.upper;
+    }
+  }
   const bar = progress('flow', !o.json);
   const r = flow(m, {
-    alpha, T, times, rtol,
+    alpha, T, times, rtol, lipDh, lipH, radius,
     method: (o.method ?? 'auto') as 'auto',
-    lipDh: constantOf(m, constantOption('--lip-dh', o.lipDh)),
-    lipH: constantOf(m, constantOption('--lip-h', o.lipH)),
-    radius: constantOf(m, constantOption('--radius', o.radius)),
     onProgress: (t) => bar.update(Math.round((1000 * t) / T), 1000),
   });
+  const lipSource = lipEstimate ? 'estimated' : lipDh !== null || lipH !== null ? 'given' : null;
+  const estimateJson = lipEstimate && {
+    radius: lipEstimate.radius,
+    lipH: { lower: lipEstimate.lipH.lower, upper: lipEstimate.lipH.upper, note: lipEstimate.lipH.note },
+    lipDh: { lower: lipEstimate.lipDh.lower, upper: lipEstimate.lipDh.upper, note: lipEstimate.lipDh.note },
+    time: lipEstimate.time.total,
+  };
   bar.done();
   const b = r.bounds;
   if (o.plot) await plotFlow(o.plot, file, r, m.nonSmooth);
   if (o.json)
     return emitJson({
-      alpha: r.alpha, T: r.T, R0: r.R0, kappa: b.kappa, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius,
+      alpha: r.alpha, T: r.T, R0: r.R0, kappa: b.kappa, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, lipSource, lipEstimate: estimateJson,
       error: r.error, errorAccuracy: r.errorAccuracy,
       bound: b.theorem12.value, sharpBound: b.theorem12Sharp.value, chizatBound: b.prop11.value, weightBound: b.prop31.value,
       boundNotes: { theorem12: b.theorem12.note, prop11: b.prop11.note },
@@ -454,6 +474,14 @@ async function cmdFlow(file: string, o: FlowCli) {
     ['R0', num(r.R0)],
     ['E(T)', `${num(r.error)}${r.errorAccuracy === null ? '' : `  (± ${num(r.errorAccuracy, 2)})`}`],
     ['κ', b.kappa === null ? 'unknown (give --lip-dh)' : num(b.kappa)],
+    ...(lipEstimate
+      ? ([
+          ['Lip(h), Lip(Dh)', `${lipH === null ? 'n/a' : num(lipH)}, ${lipDh === null ? 'n/a' : num(lipDh)}  (certified upper bounds on B(w0, ${num(lipEstimate.radius)}) by ntk lip; attained ${num(lipEstimate.lipH.lower)}, ${num(lipEstimate.lipDh.lower)})`],
+          ...(lipEstimate.lipDh.upper === null && lipEstimate.lipDh.note ? [['  Lip(Dh) note', lipEstimate.lipDh.note]] : []),
+        ] as [string, string][])
+      : lipSource === 'given'
+        ? ([['Lip(h), Lip(Dh)', `${lipH === null ? 'unknown' : num(lipH)}, ${lipDh === null ? 'unknown' : num(lipDh)}  (given)`]] as [string, string][])
+        : []),
     ['Thm 1.2 bound', show(b.theorem12)],
     ['  sharper form', show(b.theorem12Sharp)],
     ['Prop 1.1 bound', show(b.prop11)],
@@ -677,6 +705,7 @@ export function buildProgram(): Command {
     .option('--lip-dh <L>', 'a known Lip(Dh) on the ball (for κ and the bounds): a number or a const of the model')
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
     .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')
+    .option('--no-lip', 'without --lip-h/--lip-dh, do not estimate them (by default: ntk lip on the ball of radius √(T·R0)/α, Prop. 3.1)')
     .option('--lr <η>', 'gradient descent with this learning rate instead of the flow (with --steps)')
     .option('--steps <N>', 'the number of gradient descent steps')
     .option('--plot <file.svg|file.png>', 'E(t) against the bounds over time, log-log')

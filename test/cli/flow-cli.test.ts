@@ -20,6 +20,33 @@ describe('ntk flow', () => {
     expect(j.error).toBeLessThanOrEqual(j.bound);
     expect(j.errorAccuracy).toBeLessThan(1e-6 * j.error);
   });
+  it('without --lip-dh/--lip-h: the certified estimates of ntk lip on the Prop. 3.1 ball, and says so', async () => {
+    const r = await ntk('flow', 'examples/meanfield.ntk', '--alpha', '4', '--T', '10', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.lipSource).toBe('estimated');
+    expect(j.radius).toBeCloseTo(Math.sqrt(10 * j.R0) / 4, 12);
+    expect(j.lipDh).toBe(j.lipEstimate.lipDh.upper);
+    expect(j.lipEstimate.lipDh.lower).toBeLessThanOrEqual(j.lipDh);
+    expect(j.kappa).toBeCloseTo((10 / 4) * j.lipDh * Math.sqrt(j.R0), 12);
+    expect(j.stayedInBall).toBe(true); // Prop. 3.1
+    expect(j.error).toBeLessThanOrEqual(j.bound);
+    const text = await ntk('flow', 'examples/meanfield.ntk', '--alpha', '4', '--T', '10');
+    expect(text.stdout).toMatch(/certified upper bounds on B\(w0, [0-9.]+\) by ntk lip/);
+    const none = JSON.parse((await ntk('flow', 'examples/meanfield.ntk', '--alpha', '4', '--T', '10', '--no-lip', '--json')).stdout);
+    expect(none.lipSource).toBeNull();
+    expect(none.kappa).toBeNull();
+    const given = JSON.parse((await ntk('flow', 'examples/meanfield.ntk', '--alpha', '4', '--T', '10', '--lip-dh', '3', '--json')).stdout);
+    expect(given.lipSource).toBe('given');
+    expect(given.lipDh).toBe(3);
+  });
+  it('reports predictions on held-out inputs when the model declares them', async () => {
+    const j = JSON.parse((await ntk('flow', 'examples/meanfield-test.ntk', '--alpha', '4', '--T', '10', '--no-lip', '--json')).stdout);
+    expect(j.testOut).toHaveLength(8);
+    expect(j.linTestOut).toHaveLength(8);
+    const d = Math.hypot(...j.testOut.map((x: number, i: number) => x - j.linTestOut[i]));
+    expect(j.testError).toBeCloseTo(d, 14);
+  });
   it('warns, and goes on, beyond the validity horizon', async () => {
     const r = await ntk('flow', 'examples/converse.ntk', '--alpha', '1', '--T', '100', '--lip-dh', '2', '--radius', '0.1');
     expect(r.code).toBe(0);
