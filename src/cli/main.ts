@@ -429,7 +429,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   // Without --lip-h/--lip-dh, the certified upper bounds of `ntk lip` on a ball that holds the
   // whole trajectory: Proposition 3.1 gives ‖w(t) − w0‖ ≤ √(T R0)/α, unless --radius says otherwise.
   let lipEstimate: ReturnType<typeof lipschitz> | null = null;
-  if (lipDh === null && lipH === null && o.lip !== false && m.loss.kind === 'square') {
+  if (lipDh === null && lipH === null && o.lip !== false && m.loss?.kind === 'square') {
     radius ??= Math.sqrt(T * loss(m, { alpha })) / alpha;
     if (radius > 0) {
       lipEstimate = lipschitz(m, { radius, timeBudgetMs: 10_000 });

@@ -14,6 +14,12 @@
  * whose size is that of the nonlinear effect itself, so the solver's relative tolerance applies
  * to δ, not to w. The achieved accuracy of E(T) is estimated by a second solve at a 100× looser
  * tolerance.
+ *
+ * Any other loss R: the linearized flow has no closed form, but it lives in function space,
+ * dv̄/dt = −K0 ∇R(v̄) for v̄ = α·h̄(w̄), with w̄(t) − w0 = −(1/α) J0ᵀ ∫₀ᵗ ∇R(v̄); v̄ and that
+ * integral (2k numbers) are integrated next to δ. Stiff flows under the square loss use a
+ * low-rank exponential integrator (`solvers/etd.ts`) whose stiff part is the Gauss–Newton
+ * matrix −JᵀJ; the bounds of the theory are for the square loss and say so otherwise.
  */
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../runtime/evaluator.ts';
@@ -99,8 +105,8 @@ const norm = (a: ArrayLike<number>) => {
 };
 
 /**
- * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds.
- * Requires the square loss (the closed form of the linearization).
+ * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds (which
+ * hold for the square loss; for any other loss they are reported as not applying).
  *
  * @example
  *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
@@ -109,14 +115,17 @@ const norm = (a: ArrayLike<number>) => {
 export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evaluator(model)): FlowResult {
   const { alpha, T } = opts;
   const warnings: string[] = [];
+  if (!model.loss) throw new FlowError("the flow needs a loss: declare 'loss square(target = …)' or 'loss R(v) = …'");
+  // The square loss has the linearized flow in closed form; any other loss integrates it in
+  // function space next to the flow (see `linAt`).
   const ystar = ev.target();
-  if (!ystar) throw new FlowError("the flow's closed-form linearization needs the square loss: declare 'loss square(target = …)'");
+  const square = ystar !== null;
   const k = ev.k, p = ev.p;
   const w0 = model.w0;
   const h0 = ev.output(w0);
   const r0 = new Float64Array(k);
-  for (let i = 0; i < k; i++) r0[i] = ystar[i]! - alpha * h0[i]!;
-  const R0 = 0.5 * norm(r0) ** 2;
+  if (square) for (let i = 0; i < k; i++) r0[i] = ystar[i]! - alpha * h0[i]!;
+  const R0 = square ? 0.5 * norm(r0) ** 2 : ev.outputLoss(h0.map((x) => alpha * x)).value;
 
   const J0 = ev.jacobian(w0);
   const K0 = ntkFromJacobian(ev, J0);
@@ -130,41 +139,58 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   ev.backend.gemm(true, false, p, k, k, 1, J0, 0, p, spectrum.vectors, 0, k, 0, B, 0, k);
   const lambda = spectrum.values;
   const q = lin.eigenCoordinates;
-  // The linearized flow at time t, both in one pass over B (p × 2, row-major; the last t cached:
-  // the stages of a step share their times):
-  //   w̄(t) − w0 = (1/α) J0ᵀ c(t), c(t) = ∫₀ᵗ r̄      (column 0, the shift)
-  //   dw̄/dt     = (1/α) J0ᵀ r̄(t)                      (column 1, the velocity)
-  const coef2 = new Float64Array(2 * k), lin2 = new Float64Array(2 * p);
+  // The linearized flow at time t as two columns of a p × 2 array (row-major), in one pass:
+  //   column 0: w̄(t) − w0 = −(1/α) J0ᵀ c(t), c(t) = ∫₀ᵗ ∇R(v̄)      (the shift)
+  //   column 1: dw̄/dt     = −(1/α) J0ᵀ ∇R(v̄(t))                    (the velocity)
+  // with v̄ = α·h̄(w̄), dv̄/dt = −K0 ∇R(v̄). Square loss: ∇R(v̄) = −r̄ = −exp(−K0 t) r0, so both
+  // are products with B of the closed form in the eigenbasis (the last t cached: the stages of a
+  // step share their times). Other losses: v̄ and c are integrated with the flow, as the state's
+  // tail y = (δ, v̄, c), and read from it.
+  const coef2 = new Float64Array(2 * k), lin2 = new Float64Array(2 * p), gradR = new Float64Array(k);
   let lin2Time = NaN;
-  const linAt = (t: number) => {
-    if (t === lin2Time) return lin2;
-    for (let j = 0; j < k; j++) {
-      const l = lambda[j]!;
-      coef2[2 * j] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
-      coef2[2 * j + 1] = (Math.exp(-l * t) * q[j]!) / alpha;
+  const linAt = (t: number, y: Float64Array) => {
+    if (square) {
+      if (t === lin2Time) return lin2;
+      for (let j = 0; j < k; j++) {
+        const l = lambda[j]!;
+        coef2[2 * j] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
+        coef2[2 * j + 1] = (Math.exp(-l * t) * q[j]!) / alpha;
+      }
+      ev.backend.gemm(false, false, p, 2, k, 1, B, 0, k, coef2, 0, 2, 0, lin2, 0, 2);
+      lin2Time = t;
+      return lin2;
     }
-    ev.backend.gemm(false, false, p, 2, k, 1, B, 0, k, coef2, 0, 2, 0, lin2, 0, 2);
-    lin2Time = t;
+    gradR.set(ev.outputLoss(y.subarray(p, p + k)).grad);
+    for (let j = 0; j < k; j++) {
+      coef2[2 * j] = -y[p + k + j]! / alpha;
+      coef2[2 * j + 1] = -gradR[j]! / alpha;
+    }
+    ev.backend.gemm(true, false, p, 2, k, 1, J0, 0, p, coef2, 0, 2, 0, lin2, 0, 2);
     return lin2;
   };
   /** w̄(t) − w0. */
-  const linShift = (t: number, out: Float64Array) => {
-    const sv = linAt(t);
+  const linShift = (t: number, y: Float64Array, out: Float64Array) => {
+    const sv = linAt(t, y);
     for (let i = 0; i < p; i++) out[i] = sv[2 * i]!;
     return out;
   };
 
   const w = new Float64Array(p), shift = new Float64Array(p);
   const a2 = 1 / (alpha * alpha);
-  const rhs = (t: number, delta: Float64Array, ddelta: Float64Array) => {
-    const sv = linAt(t);
-    for (let i = 0; i < p; i++) w[i] = w0[i]! + sv[2 * i]! + delta[i]!;
+  const rhs = (t: number, y: Float64Array, dy: Float64Array) => {
+    const sv = linAt(t, y);
+    for (let i = 0; i < p; i++) w[i] = w0[i]! + sv[2 * i]! + y[i]!;
     const { grad } = ev.grad(w, alpha);
-    for (let i = 0; i < p; i++) ddelta[i] = -a2 * grad[i]! - sv[2 * i + 1]!;
+    for (let i = 0; i < p; i++) dy[i] = -a2 * grad[i]! - sv[2 * i + 1]!;
+    if (!square) {
+      // dv̄/dt = −K0 ∇R(v̄), dc/dt = ∇R(v̄)
+      ev.backend.gemm(false, false, k, 1, k, -1, K0, 0, k, gradR, 0, 1, 0, dy, p, 1);
+      dy.set(gradR, p + k);
+    }
   };
   // Jacobian of the RHS in δ: −(1/α²) ∇²L(w) (for the Rosenbrock method).
   const jvp = (t: number, delta: Float64Array, v: Float64Array, out: Float64Array) => {
-    linShift(t, shift);
+    linShift(t, delta, shift);
     for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
     const hv = ev.hvp(w, v, alpha);
     for (let i = 0; i < p; i++) out[i] = -a2 * hv[i]!;
@@ -202,7 +228,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   /** The Gauss–Newton part at the current point, every `refreshEvery` accepted steps. */
   const linearPart = (t: number, delta: Float64Array, stepsSince: number, current: LowRankStiff): LowRankStiff => {
     if (stepsSince < refreshEvery) return current;
-    linShift(t, shift);
+    linShift(t, delta, shift);
     for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
     const J = ev.jacobian(w);
     refreshes++;
@@ -222,30 +248,40 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   let maxWeightChange = 0;
   const wt = new Float64Array(p);
   const onStep = (t: number, delta: Float64Array) => {
-    linShift(t, shift);
+    linShift(t, delta, shift);
     for (let i = 0; i < p; i++) wt[i] = shift[i]! + delta[i]!;
     maxWeightChange = Math.max(maxWeightChange, norm(wt));
     opts.onProgress?.(t, T);
   };
+  /** The initial state: δ = 0, and for a non-square loss v̄ = α·h(w0), c = 0. */
+  const start = () => {
+    const y0 = new Float64Array(square ? p : p + 2 * k);
+    if (!square) for (let i = 0; i < k; i++) y0[p + i] = alpha * h0[i]!;
+    return y0;
+  };
   const run = (method: Exclude<FlowMethod, 'auto'>, tol: number, track: boolean) =>
     method === 'exponential'
-      ? solveEtd(rhs, 0, new Float64Array(p), T, (() => {
+      ? solveEtd(rhs, 0, start(), T, (() => {
           let current = stiff0;
           return {
             rtol: tol, atol: atol * (tol / rtolOf(method)), times, ops: lowRankOps, ...(track ? { onStep } : {}),
             linearPart: (t: number, y: Float64Array, since: number) => (current = t === 0 ? stiff0 : linearPart(t, y, since, current)),
           };
         })())
-      : solve(method, rhs, 0, new Float64Array(p), T, { rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, ...(track ? { onStep } : {}) });
+      : solve(method, rhs, 0, start(), T, { rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, ...(track ? { onStep } : {}) });
 
   // 'auto': the stiffness over the horizon is λmax(K0)·T (the δ-flow's Jacobian starts as −J0ᵀJ0).
   // DOP853 needs at least λmax·T/6 steps of 12 evaluations when that is large, the exponential
   // method only as many as accuracy asks; below ~200 the 8th-order method is cheaper.
+  // The exponential and Rosenbrock methods use the square loss's structure (the Gauss–Newton
+  // part; the Hessian of δ alone): other losses integrate with the explicit methods.
   const auto = (opts.method ?? 'auto') === 'auto';
+  if (!square && (opts.method === 'exponential' || opts.method === 'rosenbrock'))
+    throw new FlowError(`--method ${opts.method} needs the square loss; with another loss use dop853 or dopri5`);
   const stiffness = spectrum.values[k - 1]! * T;
-  let method: Exclude<FlowMethod, 'auto'> = auto ? (stiffness > STIFF_AUTO ? 'exponential' : 'dop853') : (opts.method as Exclude<FlowMethod, 'auto'>);
+  let method: Exclude<FlowMethod, 'auto'> = auto ? (square && stiffness > STIFF_AUTO ? 'exponential' : 'dop853') : (opts.method as Exclude<FlowMethod, 'auto'>);
   let result = run(method, rtolOf(method), true);
-  if (result.stiffness.detected && auto) {
+  if (result.stiffness.detected && auto && square) {
     warnings.push(`the flow is stiff (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)} at t = ${result.stiffness.atTime?.toPrecision(3)}); switched to the exponential method`);
     method = 'exponential';
     maxWeightChange = 0;
@@ -257,19 +293,19 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const jacobians = refreshes;
   if (result.status !== 'ok') throw new FlowError(result.message ?? `the solver stopped: ${result.status}`);
 
-  /** Everything at time t from δ(t). */
-  const at = (t: number, delta: Float64Array) => {
-    linShift(t, shift);
+  /** Everything at time t from the state y(t) = (δ, [v̄, c]). */
+  const at = (t: number, y: Float64Array) => {
+    linShift(t, y, shift);
     const wT = new Float64Array(p);
-    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shift[i]! + delta[i]!;
+    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shift[i]! + y[i]!;
     const hT = ev.output(wT);
     const out = hT.map((x) => alpha * x);
-    const rb = lin.residual(t);
-    const linOut = rb.map((x, i) => ystar[i]! - x);
+    const linOut = square ? lin.residual(t).map((x, i) => ystar[i]! - x) : y.slice(p, p + k);
     const diff = out.map((x, i) => x - linOut[i]!);
     for (let i = 0; i < p; i++) wT[i] -= w0[i]!;
-    return { out, linOut, error: norm(diff), weightChange: norm(wT), linWeightChange: norm(shift), rbarNorm: norm(rb), residual: out.map((x, i) => ystar[i]! - x) };
+    return { out, linOut, error: norm(diff), weightChange: norm(wT), linWeightChange: norm(shift), wT };
   };
+  const lossAt = (v: Float64Array) => (square ? 0.5 * norm(v.map((x, i) => x - ystar[i]!)) ** 2 : ev.outputLoss(v).value);
   const trajectory = result.t.map((t, i) => {
     const r = at(t, result.y[i]!);
     return { t, error: r.error, weightChange: r.weightChange, linWeightChange: r.linWeightChange };
@@ -285,19 +321,15 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
 
   let test: FlowResult['test'] = null;
   if (model.test) {
-    const wT = new Float64Array(p);
-    const shiftT = linShift(T, new Float64Array(p));
-    const deltaT = result.y[result.y.length - 1]!;
-    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shiftT[i]! + deltaT[i]!;
-    const out = ev.testOutput(wT).map((x) => alpha * x);
+    const shiftT = linShift(T, result.y[result.y.length - 1]!, new Float64Array(p));
+    const out = ev.testOutput(final.wT.map((x, i) => x + w0[i]!)).map((x) => alpha * x);
     const linOut = linearizedTestPredictor(ev)(shiftT).map((x) => alpha * x);
     test = { out, linOut, error: norm(out.map((x, i) => x - linOut[i]!)) };
   }
 
   const lipH = opts.lipH ?? null, lipDh = opts.lipDh ?? null, radius = opts.radius ?? null;
-  const bounds = boundsReport({ alpha, T, R0, lipDh, lipH, radius, squareLoss: true, nonSmooth: model.nonSmooth });
+  const bounds = boundsReport({ alpha, T, R0, lipDh, lipH, radius, squareLoss: square, nonSmooth: model.nonSmooth });
   for (const b of [bounds.theorem12, bounds.prop11]) if (b.valid === false && b.note) warnings.push(b.note);
-  const linLoss = 0.5 * final.rbarNorm ** 2;
   return {
     alpha,
     T,
@@ -310,8 +342,8 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     weightChange: final.weightChange,
     linWeightChange: final.linWeightChange,
     maxWeightChange,
-    loss: 0.5 * norm(final.residual) ** 2,
-    linLoss,
+    loss: lossAt(final.out),
+    linLoss: lossAt(final.linOut),
     lipH,
     lipDh,
     radius,

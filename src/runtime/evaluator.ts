@@ -12,6 +12,7 @@
  */
 import { directional, gradLoss, hvpLoss, jvpFlat, vjpFlat, flatOutput, lossGraph } from '../ad/derivatives.ts';
 import { vmap } from '../ad/vmap.ts';
+import { vjp } from '../ad/transpose.ts';
 import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
@@ -188,7 +189,6 @@ export class Evaluator {
     return this.plan('loss', [f.value]).run(this.bindings(w, [[f.alpha, Float64Array.of(alpha)]]))[0]![0]!;
   }
 
-  /** (L(w), ∇L(w)). */
   /** Floating-point operations of one `grad` call (its plan's work per run), for cost models. */
   gradFlops(): number {
     const f = this.built('grad', () => gradLoss(this.model));
@@ -196,6 +196,25 @@ export class Evaluator {
     return fixed + varying;
   }
 
+  /**
+   * The loss as a function of the outputs, R(v) and ∇R(v) for v ∈ R^k (flat): what the flow of
+   * the linearized model needs in function space, dv̄/dt = −K0 ∇R(v̄).
+   * @example ev.outputLoss(Float64Array.of(0.5)).grad   // v − y* for the square loss
+   */
+  outputLoss(v: Float64Array): { value: number; grad: Float64Array } {
+    const f = this.built('outputLoss', () => {
+      const g = this.model.graph, loss = this.model.loss;
+      if (!loss) throw new Error('the model declares no loss');
+      const vIn = loss.kind === 'custom' ? loss.v : g.input('v', 'var', this.model.outputShape);
+      const value = loss.kind === 'custom' ? loss.value : g.mul(g.constant(0.5), g.sumAll(g.mul(g.sub(vIn, loss.target), g.sub(vIn, loss.target))));
+      const [grad] = vjp(g, [value], [g.constant(1)], [vIn]);
+      return { vIn, value, grad: g.reshape(grad!, [this.k]) };
+    });
+    const [value, grad] = this.plan('outputLoss', [f.value, f.grad]).run(this.bindings(this.model.w0, [[f.vIn, v]]));
+    return { value: value![0]!, grad: grad! };
+  }
+
+  /** (L(w), ∇L(w)). */
   grad(w: Float64Array, alpha = 1): { value: number; grad: Float64Array } {
     const f = this.built('grad', () => gradLoss(this.model));
     const [value, grad] = this.plan('grad', [f.value, f.grad]).run(this.bindings(w, [[f.alpha, Float64Array.of(alpha)]]));

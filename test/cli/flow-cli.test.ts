@@ -80,10 +80,17 @@ describe('ntk flow', () => {
     const r = await ntk('flow', 'examples/converse.ntk', ...args);
     expect(r.code).toBe(2);
   });
-  it('a model without the square loss: exit 1 with the reason', async () => {
-    const r = await ntk('flow', 'examples/deep.ntk', '--alpha', '1', '--T', '1');
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/square loss/);
+  it('a model with another loss: the flow and its linearization, the bounds marked as not applying', async () => {
+    const r = await ntk('flow', 'examples/deep.ntk', '--alpha', '4', '--T', '1', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.error).toBeGreaterThan(0);
+    expect(j.bound).toBeNull();
+    expect(j.boundNotes.theorem12).toMatch(/square loss/);
+    expect(j.lipSource).toBeNull(); // no estimate where no bound would use it
+    const bad = await ntk('flow', 'examples/deep.ntk', '--alpha', '4', '--T', '1', '--method', 'exponential');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/needs the square loss/);
   });
 });
 
