@@ -243,7 +243,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // Default tolerances on δ: the explicit methods are cheap at tight ones (order 8), the order-4
   // exponential method is not; δ's relative accuracy carries over to E either way, and the
   // achieved accuracy of E is measured below.
-  const rtolOf = (m: Exclude<FlowMethod, 'auto'>) => opts.rtol ?? (m === 'exponential' ? 1e-7 : 1e-10);
+  const rtolOf = (m: Exclude<FlowMethod, 'auto'>) => opts.rtol ?? (m === 'exponential' ? 1e-6 : 1e-10);
   const atol = opts.atol ?? 1e-14;
   let maxWeightChange = 0;
   const wt = new Float64Array(p);
