@@ -59,7 +59,7 @@ describe('the exponential method on a stiff flow', () => {
     expect(auto.kernel.lambdaMax * 3000).toBeGreaterThan(200);
     const ref = flow(model, { alpha: 2, T: 3000, method: 'dop853', rtol: 1e-11, accuracy: false });
     expect(Math.abs(auto.error - ref.error) / ref.error).toBeLessThan(1e-6);
-    expect(relErr(auto.out, ref.out)).toBeLessThan(1e-6); // rtol 1e-7 on δ
+    expect(relErr(auto.out, ref.out)).toBeLessThan(1e-5); // the default rtol 1e-6 on δ
     // the reported accuracy is an honest bound on the actual discrepancy
     expect(auto.errorAccuracy!).toBeGreaterThanOrEqual(Math.abs(auto.error - ref.error) / 10);
     // and far fewer gradients than the explicit method needs
