@@ -93,15 +93,7 @@ export function lossGraph(m: Model): { alpha: NodeId; value: NodeId } {
 
 /** Replace input `from` by node `to` (same shape) in the cone of `root`. */
 export function substitute(g: Graph, root: NodeId, from: NodeId, to: NodeId): NodeId {
-  const map = new Map<NodeId, NodeId>([[from, to]]);
-  for (const n of g.cone([root])) {
-    if (map.has(n)) continue;
-    const args = g.args(n);
-    if (args.length === 0) continue;
-    const ins = args.map((a) => map.get(a) ?? a);
-    if (ins.some((x, i) => x !== args[i])) map.set(n, g.apply(g.op(n), ins, g.attrs(n)));
-  }
-  return map.get(root) ?? root;
+  return g.rewrite([root], new Map([[from, to]]))[0]!;
 }
 
 /** ∇_w L as a flat node [p] (L from `lossGraph`). */

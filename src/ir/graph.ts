@@ -377,6 +377,31 @@ export class Graph {
     return out;
   }
 
+  /**
+   * The cone of `roots` rebuilt bottom-up. `seed` maps nodes to their replacements (a
+   * substitution); every other node with inputs is `rule(n, ins)` given its rebuilt inputs, or,
+   * where the rule returns undefined, n itself when no input changed and the same op on `ins`
+   * otherwise (so the graph's simplifications apply to what changed).
+   * @example
+   *   const [y2] = g.rewrite([y], new Map([[x, z]]));               // y with x replaced by z
+   *   g.rewrite([y], new Map(), (n, ins) => g.op(n) === 'neg' ? ins[0] : undefined);
+   */
+  rewrite(roots: NodeId[], seed: ReadonlyMap<NodeId, NodeId> = new Map(), rule?: (n: NodeId, ins: NodeId[]) => NodeId | undefined): NodeId[] {
+    const map = new Map(seed);
+    for (const n of this.cone(roots)) {
+      if (map.has(n)) continue;
+      const args = this.inputsOf[n]!;
+      if (args.length === 0) {
+        map.set(n, n);
+        continue;
+      }
+      const ins = args.map((a) => map.get(a)!);
+      const out = rule?.(n, ins);
+      map.set(n, out ?? (ins.every((x, i) => x === args[i]) ? n : this.apply(this.ops[n]!, ins, this.attrsOf[n]!)));
+    }
+    return roots.map((r) => map.get(r)!);
+  }
+
   /** Does any node in the cone of `roots` use a non-smooth op (sign)? */
   hasNonSmooth(roots: NodeId[]): boolean {
     return this.cone(roots).some((n) => !OP_INFO[this.ops[n]!].smooth);

@@ -83,24 +83,15 @@ function tidyAdd(g: Graph, a: NodeId, b: NodeId, sign: 1 | -1): NodeId {
  *   const [k] = tidy(g, [g.add(g.mul(x, y), g.mul(y, x))]);
  */
 export function tidy(g: Graph, roots: NodeId[]): NodeId[] {
-  const map = new Map<NodeId, NodeId>();
-  for (const n of g.cone(roots)) {
-    const args = g.args(n);
-    if (args.length === 0) {
-      map.set(n, n);
-      continue;
+  return g.rewrite(roots, new Map(), (n, ins) => {
+    switch (g.op(n)) {
+      case 'mul': return tidyMul(g, ins[0]!, ins[1]!);
+      case 'add': return tidyAdd(g, ins[0]!, ins[1]!, 1);
+      case 'sub': return tidyAdd(g, ins[0]!, ins[1]!, -1);
+      case 'neg': return tidyNeg(g, ins[0]!);
+      default: return g.apply(g.op(n), ins, g.attrs(n));
     }
-    const ins = args.map((a) => map.get(a)!);
-    const op = g.op(n);
-    let out: NodeId;
-    if (op === 'mul') out = tidyMul(g, ins[0]!, ins[1]!);
-    else if (op === 'add') out = tidyAdd(g, ins[0]!, ins[1]!, 1);
-    else if (op === 'sub') out = tidyAdd(g, ins[0]!, ins[1]!, -1);
-    else if (op === 'neg') out = tidyNeg(g, ins[0]!);
-    else out = g.apply(op, ins, g.attrs(n));
-    map.set(n, out);
-  }
-  return roots.map((r) => map.get(r)!);
+  });
 }
 
 function tidyNeg(g: Graph, x: NodeId): NodeId {

@@ -93,7 +93,7 @@ export class Probe {
       const { vs, out } = directional(m, 2, flatOutput(m));
       // Bind both tangents to one input u: D²h[u, u].
       const u = g.fresh('tangent', [this.p], 'lu');
-      const { substitute } = substituteBoth(g, out, vs, u);
+      const [substitute] = g.rewrite([out], new Map(vs.map((v) => [v, u])));
       const zc = g.fresh('cotangent', [this.k], 'lz');
       const grads = vjpGraph(g, [substitute], [zc], m.params.map((q) => q.node));
       this.d3G = { z: zc, u, out: joinFlat(g, grads) };
@@ -107,19 +107,6 @@ export class Probe {
     this.counts.jacobian++;
     return this.ev.jacobian(w);
   }
-}
-
-/** Replace the tangent inputs `vs` by the single node `u` in the cone of `root`. */
-function substituteBoth(g: Model['graph'], root: NodeId, vs: NodeId[], u: NodeId): { substitute: NodeId } {
-  const map = new Map<NodeId, NodeId>(vs.map((v) => [v, u]));
-  for (const n of g.cone([root])) {
-    if (map.has(n)) continue;
-    const args = g.args(n);
-    if (args.length === 0) continue;
-    const ins = args.map((a) => map.get(a) ?? a);
-    if (ins.some((x, i) => x !== args[i])) map.set(n, g.apply(g.op(n), ins, g.attrs(n)));
-  }
-  return { substitute: map.get(root) ?? root };
 }
 
 // ------------------------------------------------------------------ Lanczos

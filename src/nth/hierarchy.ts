@@ -236,18 +236,7 @@ function cheapMatmul(g: Graph, A: NodeId, B: NodeId, depth = 0): NodeId {
  * values unchanged up to rounding (associativity and distributivity).
  */
 export function reassociate(g: Graph, roots: NodeId[]): NodeId[] {
-  const map = new Map<NodeId, NodeId>();
-  for (const n of g.cone(roots)) {
-    const args = g.args(n);
-    if (args.length === 0) {
-      map.set(n, n);
-      continue;
-    }
-    const ins = args.map((a) => map.get(a)!);
-    if (g.op(n) === 'matmul') map.set(n, cheapMatmul(g, ins[0]!, ins[1]!));
-    else map.set(n, ins.every((x, i) => x === args[i]) ? n : g.apply(g.op(n), ins, g.attrs(n)));
-  }
-  return roots.map((r) => map.get(r)!);
+  return g.rewrite(roots, new Map(), (n, ins) => (g.op(n) === 'matmul' ? cheapMatmul(g, ins[0]!, ins[1]!) : undefined));
 }
 
 /** The graph K^(r)[u1..ur] of `deriveKernel`. */
