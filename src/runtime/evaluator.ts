@@ -16,6 +16,7 @@ import { vjp } from '../ad/transpose.ts';
 import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
+import { rowRestriction } from '../nth/rows.ts';
 import type { Backend } from './backend.ts';
 import { compile, type Bindings, type Plan } from './compile.ts';
 import { defaultBackend } from './backends.ts';
@@ -27,6 +28,12 @@ export interface JacobianOptions {
   blockBudget?: number;
   /** Force a block size (tests). */
   blockSize?: number;
+  /**
+   * 'rows': one-row backward passes for a row-separable model (each output row depends on one
+   * data row; `nth/rows.ts`), 'dense': whole-model passes; 'auto' (default): rows when the model
+   * is row-separable and the mode is reverse.
+   */
+  structure?: 'auto' | 'rows' | 'dense';
   /** Called after each block with the number of unit vectors done and the total. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -273,6 +280,11 @@ export class Evaluator {
     if (k * p * 8 > MAX_RESULT_BYTES)
       throw new MemoryError(`${what} has ${k}×${p} entries (${((k * p * 8) / 1024 ** 3).toFixed(1)} GB): too large to hold; use kernel-vector products or fewer outputs`);
     const mode = opts.mode === 'forward' || (opts.mode !== 'reverse' && p < k) ? 'forward' : 'reverse';
+    if (which === 'h' && (mode === 'reverse' || opts.structure === 'rows') && opts.structure !== 'dense') {
+      const J = this.rowJacobian(w, opts);
+      if (J) return J;
+      if (opts.structure === 'rows') throw new Error('structure rows: the model is not row-separable');
+    }
     const rows = mode === 'reverse' ? k : p; // number of unit vectors to push through
     const B = Math.min(rows, opts.blockSize ?? this.blockSize(which, mode, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET));
     const { unit, out } = this.batched(which, mode, B);
@@ -294,6 +306,51 @@ export class Evaluator {
     return J;
   }
 
+  /**
+   * The Jacobian of a row-separable model (h_{i·c+a} depends on data row i alone, `nth/rows.ts`),
+   * or null for any other model. Row i·c + a of Dh is ∇_w of output a of the ONE-row graph
+   * evaluated at row i, so a block of B rows is one backward pass of the one-row graph batched
+   * over B (row, unit cotangent) pairs: n times less work than B backward passes of the whole
+   * model, which is what a structured per-example Jacobian is.
+   */
+  private rowJacobian(w: Float64Array, opts: JacobianOptions): Float64Array | null {
+    const rm = this.built('rowModel', () => rowRestriction(this.model));
+    if (!rm) return null;
+    const { k, p } = this;
+    const { n, c } = rm;
+    const build = (b: number) =>
+      this.built(`rowjac-${b}`, () => {
+        const g = this.model.graph;
+        const f = vjpFlat(this.model, rm.output);
+        const unit = g.fresh('cotangent', [b, c], 'E');
+        const rows = rm.rows.map((r) => g.fresh('data', [b, ...g.shape(r.row)], `${r.data.name}_rows`));
+        const [out] = vmap(g, [f.out], new Map([[f.u, unit], ...rm.rows.map((r, j): [NodeId, NodeId] => [r.row, rows[j]!])]), [b]);
+        return { varying: [unit, ...rows], out: out! };
+      });
+    const B = Math.min(k, opts.blockSize ?? this.blockSizeOf(k, build, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET));
+    const { varying, out } = build(B);
+    const plan = this.plan(`rowjac-${B}`, [out], varying);
+    const E = new Float64Array(B * c);
+    const rowSizes = rm.rows.map((r) => sizeOf(r.data.shape) / n);
+    const R = rowSizes.map((size) => new Float64Array(B * size));
+    const bind = this.bindings(w, [[varying[0]!, E], ...R.map((r, j): [NodeId, Float64Array] => [varying[j + 1]!, r])]);
+    const J = new Float64Array(k * p);
+    for (let start = 0; start < k; start += B) {
+      const count = Math.min(B, k - start);
+      E.fill(0);
+      for (let b = 0; b < count; b++) {
+        const a = start + b, i = Math.floor(a / c);
+        E[b * c + (a % c)] = 1;
+        rm.rows.forEach((r, j) => R[j]!.set(r.data.value.subarray(i * rowSizes[j]!, (i + 1) * rowSizes[j]!), b * rowSizes[j]!));
+      }
+      J.set(plan.run(bind, { copy: false })[0]!.subarray(0, count * p), start * p);
+      opts.onProgress?.(start + count, k);
+    }
+    const blocks = Math.ceil(k / B);
+    this.lastJacobian = { flops: plan.flops.fixed + blocks * plan.flops.varying, blocks, blockSize: B, mode: 'reverse' };
+    return J;
+  }
+
   /** The graph Dᵀ·U (reverse) or D·V (forward) of output `which`, batched over B unit vectors. */
   private batched(which: Which, mode: 'forward' | 'reverse', B: number): { unit: NodeId; out: NodeId } {
     return this.built(`${which === 'h' ? '' : 'test-'}jac-${mode}-${B}`, () => {
@@ -310,9 +367,17 @@ export class Evaluator {
   /** The largest block whose plan stays within `budget` values (peak grows linearly in B). */
   private blockSize(which: Which, mode: 'forward' | 'reverse', budget: number): number {
     const rows = mode === 'reverse' ? (which === 'h' ? this.k : this.kt) : this.p;
-    const peak = (b: number) => {
+    return this.blockSizeOf(rows, (b) => {
       const { unit, out } = this.batched(which, mode, b);
-      return compile(this.model.graph, [out], { varying: [unit], backend: this.backend }).peakValues;
+      return { varying: [unit], out };
+    }, budget);
+  }
+
+  /** The same for any graph batched over b vectors: `build(b)` gives its output and varying inputs. */
+  private blockSizeOf(rows: number, build: (b: number) => { varying: NodeId[]; out: NodeId }, budget: number): number {
+    const peak = (b: number) => {
+      const { varying, out } = build(b);
+      return compile(this.model.graph, [out], { varying, backend: this.backend }).peakValues;
     };
     const p1 = peak(1);
     if (rows === 1) return 1;
