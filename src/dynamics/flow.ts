@@ -204,24 +204,23 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     const lmax = sp.values[k - 1]!;
     const keep: number[] = [];
     for (let j = 0; j < k; j++) if (sp.values[j]! > Math.max(1e-12 * lmax, 0.25 / T)) keep.push(j);
-    let BV = JtV;
-    if (!BV) {
-      BV = new Float64Array(p * k);
-      ev.backend.gemm(true, false, p, k, k, 1, J, 0, p, sp.vectors, 0, k, 0, BV, 0, k);
-    }
     const r = keep.length;
+    // Q = Jᵀ V_keep Λ_keep^{-1/2}: only the kept eigenvectors (p·k·r work, not p·k²).
+    const Vs = new Float64Array(k * r);
+    keep.forEach((j, jj) => {
+      const s = 1 / Math.sqrt(sp.values[j]!);
+      for (let i = 0; i < k; i++) Vs[i * r + jj] = sp.vectors[i * k + j]! * s;
+    });
     const Q = new Float64Array(p * r);
-    for (let jj = 0; jj < r; jj++) {
-      const j = keep[jj]!, s = 1 / Math.sqrt(sp.values[j]!);
-      for (let i = 0; i < p; i++) Q[i * r + jj] = BV[i * k + j]! * s;
-    }
+    if (JtV) keep.forEach((j, jj) => { for (let i = 0; i < p; i++) Q[i * r + jj] = JtV[i * k + j]! / Math.sqrt(sp.values[j]!); });
+    else ev.backend.gemm(true, false, p, r, k, 1, J, 0, p, Vs, 0, r, 0, Q, 0, r);
     return { Q, rank: r, lambda: Float64Array.from(keep, (j) => sp.values[j]!) };
   };
   const stiff0 = gaussNewton(J0, spectrum, B);
-  // Refreshing A costs a Jacobian and two p·k² products; a step costs four gradients and a dozen
-  // products with Q. Refreshing every `refreshEvery` steps balances the two (a deterministic
-  // count from flop estimates, so that a run is reproducible).
-  const refreshFlops = (ev.lastJacobian?.flops ?? 0) + 4 * p * k * k;
+  // Refreshing A costs a Jacobian, the kernel J·Jᵀ (2p·k²) and Q (2p·k·r); a step costs four
+  // gradients and a dozen products with Q. Refreshing every `refreshEvery` steps balances the two
+  // (a deterministic count from flop estimates, so that a run is reproducible).
+  const refreshFlops = (ev.lastJacobian?.flops ?? 0) + 2 * p * k * (k + stiff0.rank);
   const stepFlops = 4 * ev.gradFlops() + 24 * p * k;
   const refreshEvery = Math.min(64, Math.max(2, Math.round(refreshFlops / stepFlops)));
   let refreshes = 0;
