@@ -147,18 +147,27 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // step share their times). Other losses: v̄ and c are integrated with the flow, as the state's
   // tail y = (δ, v̄, c), and read from it.
   const coef2 = new Float64Array(2 * k), lin2 = new Float64Array(2 * p), gradR = new Float64Array(k);
-  let lin2Time = NaN;
+  // The square loss's values by time, the last four kept: a step-doubling step of the exponential
+  // method asks for t + h/4, h/2, 3h/4 and h, several times each.
+  const linCache = new Map<number, Float64Array>();
   const linAt = (t: number, y: Float64Array) => {
     if (square) {
-      if (t === lin2Time) return lin2;
+      const hit = linCache.get(t);
+      if (hit) return hit;
       for (let j = 0; j < k; j++) {
         const l = lambda[j]!;
         coef2[2 * j] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
         coef2[2 * j + 1] = (Math.exp(-l * t) * q[j]!) / alpha;
       }
-      ev.backend.gemm(false, false, p, 2, k, 1, B, 0, k, coef2, 0, 2, 0, lin2, 0, 2);
-      lin2Time = t;
-      return lin2;
+      let out: Float64Array = new Float64Array(2 * p);
+      if (linCache.size >= 4) {
+        const oldest = linCache.keys().next().value!;
+        out = linCache.get(oldest)!;
+        linCache.delete(oldest);
+      }
+      ev.backend.gemm(false, false, p, 2, k, 1, B, 0, k, coef2, 0, 2, 0, out, 0, 2);
+      linCache.set(t, out);
+      return out;
     }
     gradR.set(ev.outputLoss(y.subarray(p, p + k)).grad);
     for (let j = 0; j < k; j++) {
