@@ -250,6 +250,120 @@ export function reassociate(g: Graph, roots: NodeId[]): NodeId[] {
   return roots.map((r) => map.get(r)!);
 }
 
+/** Ops through which a value stays linear in an argument (each argument separately). */
+const LINEAR_OPS = new Set(['add', 'sub', 'neg', 'reshape', 'transpose', 'broadcast', 'sum', 'slice', 'pad', 'concat']);
+
+/** True when `root` is an affine function of node n (n enters only through linear ops). */
+function affineIn(g: Graph, cone: NodeId[], n: NodeId): boolean {
+  const dep = new Set<NodeId>([n]);
+  for (const x of cone) {
+    if (x === n) continue;
+    const args = g.args(x);
+    const hit = args.map((a) => dep.has(a));
+    if (!hit.some(Boolean)) continue;
+    const op = g.op(x);
+    const count = hit.filter(Boolean).length;
+    const ok = LINEAR_OPS.has(op) || ((op === 'mul' || op === 'matmul') && count === 1) || (op === 'div' && count === 1 && hit[0]);
+    if (!ok) return false;
+    dep.add(x);
+  }
+  return true;
+}
+
+/**
+ * Move work to the lighter side of the inner products (the transpose trick). After batching, a
+ * node costs its size (2·M·K·N for a product) times k per index it depends on. When V is
+ * affine in a node x that depends on many indices, then with c = ∂V/∂x (a VJP: it depends only
+ * on the indices of what x is contracted with)
+ *
+ *   V = V[x → 0] + ⟨x, c⟩,                                                   exact algebra.
+ *
+ * Two uses: x = X·M with M independent of the indices (e.g. a third-order tangent pushed
+ * through W2, k³·m² flops in K^(4)): ⟨X·M, c⟩ = ⟨X, c·Mᵀ⟩ forms the product k^|c| times
+ * instead of k^|X| times; and x read by several inner products ⟨x, y_i⟩·s_i: they become one,
+ * ⟨x, Σ s_i y_i⟩. Applied greedily, the most expensive node first, when the estimated cost of
+ * the whole graph drops by 10%.
+ */
+function transposeHeavy(g: Graph, value: NodeId, inputs: NodeId[][]): NodeId {
+  const index = new Map<NodeId, number>();
+  inputs.forEach((ins, i) => ins.forEach((x) => index.set(x, 1 << i)));
+  const masks = new Map<NodeId, number>();
+  const bits = (m: number) => {
+    let c = 0;
+    for (; m; m &= m - 1) c++;
+    return c;
+  };
+  const K = 16; // a nominal index range: only the comparison matters
+  const maskOf = (root: NodeId): number => {
+    for (const x of g.cone([root])) {
+      if (masks.has(x)) continue;
+      let m = index.get(x) ?? 0;
+      for (const a of g.args(x)) m |= masks.get(a)!;
+      masks.set(x, m);
+    }
+    return masks.get(root)!;
+  };
+  const costs = new Map<NodeId, number>();
+  const nodeCost = (x: NodeId): number => {
+    let c = costs.get(x);
+    if (c === undefined) costs.set(x, (c = nodeCost1(x)));
+    return c;
+  };
+  const nodeCost1 = (x: NodeId): number => {
+    const op = g.op(x);
+    if (op === 'input' || op === 'const' || op === 'literal' || op === 'reshape') return 0;
+    const scale = K ** bits(masks.get(x)!);
+    if (op === 'matmul') {
+      const sa = g.shape(g.args(x)[0]!);
+      return 2 * sa[sa.length - 1]! * g.sizeOf(x) * scale;
+    }
+    return g.sizeOf(x) * scale;
+  };
+  const costOf = (root: NodeId) => {
+    maskOf(root);
+    return g.cone([root]).reduce((t, x) => t + nodeCost(x), 0);
+  };
+  const tried = new Set<NodeId>();
+  let current = costOf(value);
+  for (let round = 0; round < 32; round++) {
+    const cone = g.cone([value]);
+    // The weight of a node: its own cost, or that of its readers (what rewriting it removes).
+    const users = new Map<NodeId, number>(), readCost = new Map<NodeId, number>();
+    for (const x of cone)
+      for (const a of new Set(g.args(x))) {
+        users.set(a, (users.get(a) ?? 0) + 1);
+        readCost.set(a, (readCost.get(a) ?? 0) + nodeCost(x));
+      }
+    const weight = (x: NodeId) => (g.op(x) === 'matmul' ? nodeCost(x) : readCost.get(x) ?? 0);
+    const candidates = cone
+      .filter((x) => !tried.has(x) && g.shape(x).length === 2 && bits(masks.get(x)!) >= 2)
+      .filter((x) => (g.op(x) === 'matmul' ? g.args(x).some((a) => masks.get(a) === 0) : (users.get(x) ?? 0) >= 2))
+      .filter((x) => weight(x) >= current / 50)
+      .sort((x, y) => weight(y) - weight(x));
+    let changed = false;
+    for (const x of candidates) {
+      tried.add(x);
+      if (!affineIn(g, cone, x)) continue;
+      const [c] = vjp(g, [value], [g.constant(1, g.shape(value))], [x]);
+      let dot: NodeId | null;
+      const [a, b] = g.args(x) as [NodeId, NodeId];
+      if (g.op(x) === 'matmul' && masks.get(b) === 0) dot = dotPart(g, a, g.matmul(c!, g.swapLast(b)));
+      else if (g.op(x) === 'matmul' && masks.get(a) === 0) dot = dotPart(g, b, g.matmul(g.swapLast(a), c!));
+      else dot = dotPart(g, x, c!);
+      const rest = substitute(g, value, x, g.zeros(g.shape(x)));
+      const next = dot === null ? rest : g.add(rest, g.reshape(dot, g.shape(value)));
+      const cost = costOf(next);
+      if (cost > 0.9 * current) continue;
+      value = next;
+      current = cost;
+      changed = true;
+      break;
+    }
+    if (!changed) break;
+  }
+  return value;
+}
+
 /** The graph K^(r)[u1..ur] of `deriveKernel`. */
 export interface KernelDerivation {
   order: number;
@@ -442,7 +556,7 @@ export function kernelGraph(
     terms.push(dotMatmul(g, tower(0, mask), tower(1, all & ~mask)));
   }
   const [value] = reassociate(g, [g.addAll(terms, [])]);
-  return { indices, value: value! };
+  return { indices, value: transposeHeavy(g, value!, indices.map((x) => x.inputs)) };
 }
 
 export interface KernelOptions {
@@ -571,7 +685,7 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
   const B = Math.min(k, opts.blockSize ?? chooseBlock(ev, src, r, fixed, symmetric, budgetValues, first));
   const built = batchedGraph(ev, src, r, fixed, symmetric, B, first);
   const last = built.indices[r - 1]!;
-  const plan = ev.plan(built.key, [built.value], last);
+  const plan = ev.plan(built.key, [built.value], last, { fuse: KERNEL_FUSE });
   if (plan.peakValues > budgetValues)
     throw new MemoryError(
       `one block of K^(${r}) needs ${fmtBytes(plan.peakValues * 8)} of buffers, more than the ${fmtBytes(budgetValues * 8)} left; fix more leading indices with --slice`,
@@ -691,6 +805,14 @@ function rowsReproduce(ev: Evaluator, rm: RowModel, h: Float64Array, which: 'tra
   return true;
 }
 
+/**
+ * Kernel plans are compiled without elementwise fusion: each runs once per block of b (usually
+ * once), and the generated code of a fused cluster is a fresh function that V8 runs in its
+ * interpreter until it is optimized — on W3's K^(4) that warm-up cost ~0.3 s of a 1.1 s process,
+ * more than fusion saves (the shared elementwise kernels are already optimized).
+ */
+const KERNEL_FUSE = false;
+
 interface Batched {
   key: string;
   /** The inputs of each index 1..r: batched ones for the free indices and the block of b. */
@@ -734,7 +856,7 @@ function chooseBlock(ev: Evaluator, src: IndexSource, r: number, fixed: number, 
   const k = ev.k;
   const peak = (B: number) => {
     const b = batchedGraph(ev, src, r, fixed, symmetric, B, first);
-    return ev.plan(b.key, [b.value], b.indices[r - 1]).peakValues;
+    return ev.plan(b.key, [b.value], b.indices[r - 1], { fuse: KERNEL_FUSE }).peakValues;
   };
   const pk = peak(k);
   if (k === 1 || pk <= budget) return k;
