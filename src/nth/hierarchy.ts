@@ -58,9 +58,14 @@
  *  - Otherwise the inner products are [1, s]·[s, 1] matrix products per parameter, so batched
  *    they are products of stacked rows, never a k^r × p tensor of elementwise products; the
  *    runtime turns a batch of dot products of all pairs into one gemm.
+ *  - Then `transposeHeavy` moves work to the lighter side of the inner products: a node that
+ *    depends on many indices and enters the kernel linearly (a third-order tangent pushed
+ *    through W2, k³·m² flops) is replaced by one inner product with its adjoint ∂K/∂x, which
+ *    depends only on the indices of what x meets (⟨X·M, c⟩ = ⟨X, c·Mᵀ⟩).
  *
  * Cost on the W3 benchmark (2-hidden-layer tanh MLP, n = 16, m = 128, p = 17536): K^(4) in
- * about 0.5 GFLOP; the plain dense order (whole model per index, dense gradients) needs 24.
+ * about 0.25 GFLOP (0.5 before `transposeHeavy`); the plain dense order (whole model per index,
+ * dense gradients) needs 24.
  */
 import { freemem } from 'node:os';
 import { flatOutput, splitFlat, substitute } from '../ad/derivatives.ts';
