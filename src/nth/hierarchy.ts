@@ -801,17 +801,14 @@ function indexSource(ev: Evaluator, want: 'auto' | 'rows' | 'dense', which: 'tra
 }
 
 function rowsReproduce(ev: Evaluator, rm: RowModel, h: Float64Array, which: 'train' | 'test'): boolean {
-  const m = which === 'train' ? ev.model : testView(ev.model);
-  const src: IndexSource = { kind: 'rows', rm };
-  const plan = ev.plan(`nth-row-check-${which}`, [rm.output]);
-  for (let i = 0; i < rm.n; i++) {
-    const values = indexValues(m, src, i * rm.c);
-    const out = plan.run(ev.bindings(m.w0, rm.rows.map((r, j) => [r.row, values[j]!])))[0]!;
-    for (let j = 0; j < rm.c; j++) {
-      const want = h[i * rm.c + j]!;
-      if (!(Math.abs(out[j]! - want) <= 1e-12 * Math.max(1, Math.abs(want)))) return false;
-    }
-  }
+  // The one-row graph batched over all n rows by vmap (one run): row i must give h's row i.
+  const g = ev.model.graph;
+  const batched = new Map(rm.rows.map((r) => [r.row, g.fresh('data', [rm.n, ...g.shape(r.row)], `${r.data.name}_rows`)] as [NodeId, NodeId]));
+  const [out] = vmap(g, [rm.output], batched, [rm.n]);
+  const plan = ev.plan(`nth-row-check-${which}`, [out!]);
+  const got = plan.run(ev.bindings(ev.model.w0, rm.rows.map((r) => [batched.get(r.row)!, r.data.value])))[0]!;
+  if (got.length !== h.length) return false;
+  for (let i = 0; i < h.length; i++) if (!(Math.abs(got[i]! - h[i]!) <= 1e-12 * Math.max(1, Math.abs(h[i]!)))) return false;
   return true;
 }
 
