@@ -529,6 +529,7 @@ export interface IndexSpace {
  * gradient field ∇s_a, and the directions V3..Vr stay those of the training outputs — so this
  * is the mixed kernel K^(r)(x, a2..ar) of eq. 2.11, from the same generator. Only the plain
  * form (1): the symmetry of the first two indices pairs a test index with a training one.
+ * `transpose: false` skips `transposeHeavy` (same values; for tests and comparisons).
  */
 export function kernelGraph(
   m: Model,
@@ -536,6 +537,7 @@ export function kernelGraph(
   symmetricHalf: boolean,
   src: IndexSource = { kind: 'dense' },
   first?: IndexSpace,
+  transpose = true,
 ): { indices: IndexGraph[]; value: NodeId } {
   checkOrder(r);
   if (first && symmetricHalf) throw new KernelUsageError('the symmetric half needs both leading indices from the same outputs');
@@ -566,7 +568,7 @@ export function kernelGraph(
     terms.push(dotMatmul(g, tower(0, mask), tower(1, all & ~mask)));
   }
   const [value] = reassociate(g, [g.addAll(terms, [])]);
-  return { indices, value: transposeHeavy(g, value!, indices.map((x) => x.inputs)) };
+  return { indices, value: transpose ? transposeHeavy(g, value!, indices.map((x) => x.inputs)) : value! };
 }
 
 export interface KernelOptions {
