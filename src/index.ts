@@ -37,7 +37,7 @@ export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type
 export { widthScaling, fitLogLog, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
 export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
-  type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor,
+  type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,
 } from './nth/hierarchy.ts';
 export { flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';

@@ -261,7 +261,9 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
   if (o.json)
     return emitJson({
       order, T, alpha, out: Array.from(r.out), trueOut: Array.from(r.trueOut!), error: r.error,
-      K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats, ...(warning ? { warnings: [warning] } : {}),
+      K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats,
+      ...(r.testOut ? { testOut: Array.from(r.testOut), trueTestOut: Array.from(r.trueTestOut!), testError: r.testError } : {}),
+      ...(warning ? { warnings: [warning] } : {}),
     });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
@@ -273,6 +275,13 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
     ['α·h̃(T) (hierarchy)', vector(r.out)],
     ['α·h(w(T)) (flow)', vector(r.trueOut!)],
     ['error ‖h̃ − h‖', num(r.error!)],
+    ...(r.testOut
+      ? ([
+          ['α·g̃(T) at test inputs (hierarchy)', vector(r.testOut)],
+          ['α·g(w(T)) at test inputs (flow)', vector(r.trueTestOut!)],
+          ['test error ‖g̃ − g‖', num(r.testError!)],
+        ] as [string, string][])
+      : []),
     ['max |K̃2 − K2| at T', num(dK)],
     ['steps', `${r.stats.hierarchySteps} (hierarchy), ${r.stats.flowSteps} (flow)`],
   ]));

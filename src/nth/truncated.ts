@@ -9,6 +9,19 @@
  * started from the true kernels at w0. p = 2 is the constant-NTK (linearized) flow. Since the
  * truncated system reproduces d^j v/dt^j for j < p exactly, its error is O(t^p) at small t.
  * The true flow is integrated in weight space next to it, for comparison.
+ *
+ * Predictions at new inputs (eq. 2.11): with a `test` declaration g: R^p → R^kt (the model on
+ * held-out inputs x), the same hierarchy with one index fixed to x, i.e. the kernels of the
+ * stacked outputs [h; g] whose first index is a test output (`kernelTensor` with
+ * firstIndex 'test'):
+ *
+ *   ∂_t (α g_x)             = −Σ_b K^(2)(x, b) g_b,
+ *   ∂_t K̃^(r)(x, a2..ar)    = −(1/α) Σ_b K^(r+1)(x, a2..ar, b) g_b,   2 ≤ r < p,
+ *   ∂_t K̃^(p)(x, ·)         = 0,
+ *
+ * driven by the training outputs' g = ∇R(v) (nothing flows back). These are the true flow's
+ * d/dt g_x(w) = ∇g_x·ẇ = −(1/α) Σ_b ⟨∇g_x, ∇h_b⟩ g_b and d/dt K^(r)(x, …) = D K^(r)(x, …)[ẇ],
+ * truncated at p; p = 2 is the linearized prediction α(g(w0) + Dg(w0)(w̄(t) − w0)).
  */
 import { vjp } from '../ad/transpose.ts';
 import type { NodeId } from '../ir/graph.ts';
@@ -27,6 +40,8 @@ export interface TruncatedOptions {
   rtol?: number;
   /** Also integrate the true flow (default true). */
   trueFlow?: boolean;
+  /** Predictions at the test inputs when the model declares `test` (default true). */
+  test?: boolean;
 }
 
 export interface TruncatedResult {
@@ -41,6 +56,14 @@ export interface TruncatedResult {
   trueK2: Float64Array | null;
   /** ‖out − trueOut‖ (null without the true flow). */
   error: number | null;
+  /**
+   * At the test inputs (eq. 2.11; null when the model declares no `test`): α·g̃(T) of the
+   * truncated hierarchy, the true flow's α·g(w(T)), and ‖testOut − trueTestOut‖ (both null
+   * without the true flow).
+   */
+  testOut: Float64Array | null;
+  trueTestOut: Float64Array | null;
+  testError: number | null;
   stats: { hierarchySteps: number; flowSteps: number | null };
 }
 
@@ -95,14 +118,31 @@ export function truncatedHierarchy(ev: Evaluator, p: number, opts: TruncatedOpti
   const Ks = [] as Float64Array[];
   for (let r = 2; r <= p; r++) Ks.push(r === 2 ? ntkFromJacobian(ev, ev.jacobian(w0)) : kernelTensor(ev, r, { w: w0 }).data);
   const v0 = ev.output(w0).map((x) => alpha * x);
-  // State: v (k), then K^(2) … K^(p−1) (k^r each); K^(p) stays fixed.
-  const sizes = [k, ...Ks.slice(0, -1).map((K) => K.length)];
-  const offsets = sizes.map((_, i) => sizes.slice(0, i).reduce((a, b) => a + b, 0));
-  const y0 = new Float64Array(sizes.reduce((a, b) => a + b, 0));
-  y0.set(v0, 0);
-  Ks.slice(0, -1).forEach((K, i) => y0.set(K, offsets[i + 1]!));
-  const fixed = Ks[Ks.length - 1]!;
-  const level = (y: Float64Array, j: number) => (j < Ks.length - 1 ? y.subarray(offsets[j + 1]!, offsets[j + 1]! + Ks[j]!.length) : fixed);
+  // The test chain (eq. 2.11): α·g(w0) and the mixed kernels K^(r)(x, ·) = kernelTensor(…, test).
+  const withTest = m.test !== null && (opts.test ?? true);
+  const Kt = [] as Float64Array[];
+  if (withTest) for (let r = 2; r <= p; r++) Kt.push(kernelTensor(ev, r, { w: w0, firstIndex: 'test' }).data);
+  const u0 = withTest ? ev.testOutput(w0).map((x) => alpha * x) : new Float64Array(0);
+  // State: v (k), K^(2) … K^(p−1) (k^r each), then α·g (kt), K̃^(2) … K̃^(p−1) (kt·k^(r−1)
+  // each); K^(p) and K̃^(p) stay fixed. A chain is [outputs, kernels of order 2..p].
+  const chains = [{ out: v0, Ks }, ...(withTest ? [{ out: u0, Ks: Kt }] : [])];
+  const layout = chains.map(() => [] as number[]);
+  let size = 0;
+  chains.forEach((c, i) => {
+    layout[i]!.push(size);
+    size += c.out.length;
+    for (const K of c.Ks.slice(0, -1)) {
+      layout[i]!.push(size);
+      size += K.length;
+    }
+  });
+  const y0 = new Float64Array(size);
+  chains.forEach((c, i) => [c.out, ...c.Ks.slice(0, -1)].forEach((x, j) => y0.set(x, layout[i]![j]!)));
+  // The kernel of order j + 2 of chain i in state y (the last one fixed).
+  const level = (y: Float64Array, i: number, j: number) => {
+    const Kc = chains[i]!.Ks;
+    return j < Kc.length - 1 ? y.subarray(layout[i]![j + 1]!, layout[i]![j + 1]! + Kc[j]!.length) : Kc[j]!;
+  };
   const rhs = (_t: number, y: Float64Array, dy: Float64Array) => {
     const g = grad(y.subarray(0, k));
     // ∂_t v = −K^(2)·g;  ∂_t K^(r) = −(1/α)·K^(r+1)·g, contracting the last index.
@@ -113,24 +153,32 @@ export function truncatedHierarchy(ev: Evaluator, p: number, opts: TruncatedOpti
         out[row] = -scale * s;
       }
     };
-    contract(level(y, 0), dy.subarray(0, k), 1);
-    for (let j = 0; j < Ks.length - 1; j++) contract(level(y, j + 1), dy.subarray(offsets[j + 1]!, offsets[j + 1]! + Ks[j]!.length), 1 / alpha);
+    chains.forEach((c, i) => {
+      const at = layout[i]!;
+      contract(level(y, i, 0), dy.subarray(at[0]!, at[0]! + c.out.length), 1);
+      for (let j = 0; j < c.Ks.length - 1; j++) contract(level(y, i, j + 1), dy.subarray(at[j + 1]!, at[j + 1]! + c.Ks[j]!.length), 1 / alpha);
+    });
   };
   const res = solve('dop853', rhs, 0, y0, T, { rtol, atol: rtol * 1e-3 });
   if (res.status !== 'ok') throw new Error(`the truncated hierarchy stopped: ${res.message}`);
   const yT = res.y[res.y.length - 1]!;
   const out = yT.slice(0, k);
-  const K2 = p === 2 ? Ks[0]!.slice() : yT.slice(offsets[1]!, offsets[1]! + k * k);
+  const K2 = level(yT, 0, 0).slice();
+  const testOut = withTest ? yT.slice(layout[1]![0]!, layout[1]![0]! + u0.length) : null;
 
   let trueOut: Float64Array | null = null, trueK2: Float64Array | null = null, error: number | null = null, flowSteps: number | null = null;
+  let trueTestOut: Float64Array | null = null, testError: number | null = null;
+  const dist = (a: Float64Array, b: Float64Array) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0));
   if (opts.trueFlow ?? true) {
     const { w: wT, steps } = trueFlow(ev, { T, alpha, rtol });
     flowSteps = steps;
     trueOut = ev.output(wT).map((x) => alpha * x);
     trueK2 = ntkFromJacobian(ev, ev.jacobian(wT));
-    let s = 0;
-    for (let i = 0; i < k; i++) s += (out[i]! - trueOut[i]!) ** 2;
-    error = Math.sqrt(s);
+    error = dist(out, trueOut);
+    if (testOut) {
+      trueTestOut = ev.testOutput(wT).map((x) => alpha * x);
+      testError = dist(testOut, trueTestOut);
+    }
   }
-  return { order: p, alpha, T, out, K2, trueOut, trueK2, error, stats: { hierarchySteps: res.stats.steps, flowSteps } };
+  return { order: p, alpha, T, out, K2, trueOut, trueK2, error, testOut, trueTestOut, testError, stats: { hierarchySteps: res.stats.steps, flowSteps } };
 }

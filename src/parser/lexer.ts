@@ -163,7 +163,14 @@ export const allTokens: TokenType[] = [
   RBrace,
 ];
 
-const lexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: true });
+/**
+ * Chevrotain's grammar validations (ambiguities, lexer optimizability) cost ~60 ms at every
+ * start of the command line; the grammar is fixed, so they run under the test suite (VITEST) or
+ * with NTK_VALIDATE_GRAMMAR=1, and are skipped otherwise.
+ */
+export const SKIP_VALIDATIONS = typeof process !== 'undefined' && process.env.VITEST === undefined && process.env.NTK_VALIDATE_GRAMMAR === undefined;
+
+const lexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: !SKIP_VALIDATIONS, skipValidations: SKIP_VALIDATIONS });
 
 // ---------------------------------------------------------------- spans
 

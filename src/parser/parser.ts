@@ -18,6 +18,7 @@
  *    visitor gets both in source order.
  */
 import { CstParser, EOF, type IToken, type TokenType, type IParserErrorMessageProvider } from 'chevrotain';
+import { SKIP_VALIDATIONS } from './lexer.ts';
 import {
   allTokens,
   AnyName,
@@ -224,7 +225,7 @@ const errorMessageProvider: IParserErrorMessageProvider = {
 
 export class NtkParser extends CstParser {
   constructor() {
-    super(allTokens, { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider });
+    super(allTokens, { recoveryEnabled: true, maxLookahead: 3, errorMessageProvider, skipValidations: SKIP_VALIDATIONS });
     this.performSelfAnalysis();
   }
 

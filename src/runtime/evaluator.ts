@@ -86,10 +86,10 @@ export class Evaluator {
   }
 
   /** A compiled plan, once per key. */
-  plan(key: string, outputs: NodeId[], varying: NodeId[] = []): Plan {
+  plan(key: string, outputs: NodeId[], varying: NodeId[] = [], opts: { fuse?: boolean } = {}): Plan {
     let entry = this.plans.get(key);
     if (!entry) {
-      entry = { plan: compile(this.model.graph, outputs, { varying, backend: this.backend }), ins: varying };
+      entry = { plan: compile(this.model.graph, outputs, { varying, backend: this.backend, ...opts }), ins: varying };
       this.plans.set(key, entry);
     }
     return entry.plan;

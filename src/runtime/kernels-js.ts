@@ -658,6 +658,58 @@ function outerDots(
   }
 }
 
+/**
+ * Batched 1×K by K×1 products whose batch axes are each shared (both operands vary along it),
+ * a's only or b's only: for each index s of the shared axes, the rows of a and of b at s are
+ * gathered and G_s = A_s·B_sᵀ is one gemm (a-only × b-only), scattered into the output. The
+ * dot products of all pairs within each shared index, e.g. ⟨x(a1, a3, a4), c(a1, a2)⟩ of the
+ * hierarchy's kernels. Returns false (nothing done) when some axis is broadcast in both.
+ */
+function sharedOuterDots(
+  a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
+  out: Float64Array, batch: readonly number[], K: number,
+): boolean {
+  const { dims, strides } = coalesce(batch, [
+    broadcastStrides(aShape.slice(0, aShape.length - 2), batch),
+    broadcastStrides(bShape.slice(0, bShape.length - 2), batch),
+    stridesOf(batch),
+  ]);
+  const [sa, sb, so] = strides as [number[], number[], number[]];
+  const shared: number[] = [], aOnly: number[] = [], bOnly: number[] = [];
+  for (let ax = 0; ax < dims.length; ax++) {
+    if (sa[ax] !== 0 && sb[ax] !== 0) shared.push(ax);
+    else if (sa[ax] !== 0) aOnly.push(ax);
+    else if (sb[ax] !== 0) bOnly.push(ax);
+    else return false;
+  }
+  if (aOnly.length === 0 || bOnly.length === 0) return false;
+  // Σ idx·stride over every combination of the indices of `axes` (row-major).
+  const offsets = (axes: number[], st: number[]): Int32Array => {
+    let list = [0];
+    for (const ax of axes) {
+      const next: number[] = [];
+      for (const o of list) for (let i = 0; i < dims[ax]!; i++) next.push(o + i * st[ax]!);
+      list = next;
+    }
+    return Int32Array.from(list);
+  };
+  const sA = offsets(shared, sa), sB = offsets(shared, sb), sO = offsets(shared, so);
+  const iA = offsets(aOnly, sa), iO = offsets(aOnly, so);
+  const jB = offsets(bOnly, sb), jO = offsets(bOnly, so);
+  const nI = iA.length, nJ = jB.length;
+  const A = new Float64Array(nI * K), B = new Float64Array(nJ * K), G = new Float64Array(nI * nJ);
+  for (let s = 0; s < sA.length; s++) {
+    for (let i = 0; i < nI; i++) A.set(a.subarray((sA[s]! + iA[i]!) * K, (sA[s]! + iA[i]! + 1) * K), i * K);
+    for (let j = 0; j < nJ; j++) B.set(b.subarray((sB[s]! + jB[j]!) * K, (sB[s]! + jB[j]! + 1) * K), j * K);
+    gemm(false, true, nI, nJ, K, 1, A, 0, K, B, 0, K, 0, G, 0, nJ);
+    for (let i = 0; i < nI; i++) {
+      const o = sO[s]! + iO[i]!;
+      for (let j = 0; j < nJ; j++) out[o + jO[j]!] = G[i * nJ + j]!;
+    }
+  }
+  return true;
+}
+
 function matmul(
   a: Float64Array, aShape: readonly number[],
   b: Float64Array, bShape: readonly number[],
@@ -680,6 +732,8 @@ function matmul(
   // Dot products of every a with every b (M = N = 1, no batch axis along which both vary):
   // one gemm of all a's rows against all b's, then a gather into the output's batch order.
   if (M === 1 && N === 1 && nBatch === aBatch * bBatch && aBatch * bBatch <= 1 << 24) return outerDots(a, aShape, b, bShape, out, batch, K, aBatch, bBatch);
+  // Likewise within each index of the batch axes along which both vary.
+  if (M === 1 && N === 1 && K >= 16 && nBatch >= 1024 && sharedOuterDots(a, aShape, b, bShape, out, batch, K)) return;
 
   // General: one gemm per output batch; a batch axis of size 1 (or missing) has stride 0, so
   // a shared operand is reused in place. Batch axes are coalesced first. With M = 1, one batch

@@ -150,6 +150,26 @@ describe('ntk nth', () => {
     expect(errors[0]).toBeGreaterThan(errors[1]!);
     expect(errors[1]).toBeGreaterThan(errors[2]!);
   });
+  it('with a test declaration: testOut, trueTestOut, testError at the held-out inputs (eq. 2.11)', async () => {
+    const errors: number[] = [];
+    for (const p of ['2', '3', '4']) {
+      const res = await ntk('nth', 'examples/meanfield-test.ntk', '--order', p, '--T', '0.1', '--json');
+      expect(res.code).toBe(0);
+      const j = JSON.parse(res.stdout);
+      expect(j.testOut.length).toBe(8);
+      expect(j.trueTestOut.length).toBe(8);
+      const d = Math.hypot(...(j.testOut as number[]).map((x, i) => x - j.trueTestOut[i]));
+      expect(Math.abs(d - j.testError)).toBeLessThan(1e-12 + 1e-9 * d);
+      errors.push(j.testError);
+    }
+    // At small t the error at new inputs shrinks with p (here 4.6e-7, 7.4e-8, 2.6e-11).
+    expect(errors[0]).toBeGreaterThan(errors[1]!);
+    expect(errors[1]).toBeGreaterThan(errors[2]!);
+    const table = await ntk('nth', 'examples/meanfield-test.ntk', '--order', '2', '--T', '0.5');
+    expect(table.stdout).toMatch(/test error/);
+    const plain = JSON.parse((await ntk('nth', 'examples/deep.ntk', '--order', '2', '--T', '0.1', '--set', 'm=16', '--json')).stdout);
+    expect(plain.testOut).toBeUndefined();
+  });
   it('usage errors: no horizon, no loss', async () => {
     expect((await ntk('nth', 'examples/deep.ntk', '--order', '3')).code).toBe(2);
     const noLoss = file('noloss.ntk', 'param w = 0.5\nmodel h = w^3\n');

@@ -421,6 +421,10 @@ describe('matmul', () => {
       [[1, 3, 1, 4, 5], [2, 1, 6, 5, 1]], // N = 1, mixed
       [[5, 1, 1, 7], [5, 3, 7, 1]], // M = N = 1
       [[3, 1, 1, 4, 1, 7], [1, 2, 5, 1, 7, 1]], // M = N = 1, all pairs: one gemm and a gather
+      // M = N = 1, pairs within a shared axis (≥ 1024 products, K ≥ 16): one gemm per shared index
+      [[4, 1, 8, 8, 1, 16], [4, 6, 1, 1, 16, 1]],
+      [[8, 1, 12, 1, 16], [1, 11, 12, 16, 1]], // shared axis inside, a-only and b-only outside
+      [[3, 4, 1, 9, 1, 17], [3, 1, 10, 9, 17, 1]], // two shared axes
       [[1, 7], [4, 7, 1]], // a shared, N = 1
       [[4, 1, 7], [7, 1]], // b shared, M = N = 1
     ];
