@@ -147,6 +147,9 @@ export function hvp(model: Model, v: Float64Array, opts: { alpha?: number; w?: F
  */
 export function ntk(model: Model, w: Float64Array = model.w0, opts: JacobianOptions = {}): Matrix {
   const ev = evaluator(model);
+  // Default options: `kernel`'s choice (the structured NTK of a large row-separable model);
+  // any Jacobian option asks for J·Jᵀ of that Jacobian.
+  if (Object.keys(opts).length === 0) return { rows: ev.k, cols: ev.k, data: kernelTensor(ev, 2, { w }).data };
   return { rows: ev.k, cols: ev.k, data: ntkFromJacobian(ev, ev.jacobian(w, opts)) };
 }
 

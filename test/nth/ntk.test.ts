@@ -4,6 +4,7 @@ import { ntkFromJacobian } from '../../src/nth/ntk.ts';
 import type { Evaluator } from '../../src/runtime/evaluator.ts';
 import { jsBackend } from '../../src/runtime/kernels-js.ts';
 import { lcg, randomArray, relErr } from '../helpers.ts';
+import { kernel, loadModel, ntk } from '../../src/index.ts';
 
 describe('ntkFromJacobian', () => {
   it.each([[7, 5], [96, 11], [97, 13], [150, 37], [200, 3]])('k = %s, p = %s: equals J·Jᵀ and is exactly symmetric', (k, p) => {
@@ -18,5 +19,17 @@ describe('ntkFromJacobian', () => {
       }
     expect(relErr(K, ref)).toBeLessThan(1e-14);
     for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) expect(K[a * k + b]).toBe(K[b * k + a]);
+  });
+});
+
+describe('the structured K^(2) of row-separable models', () => {
+  it.each(['examples/meanfield.ntk', 'examples/deep.ntk'])('%s: factored inner products equal J·Jᵀ', (file) => {
+    const m = loadModel(file);
+    const structured = kernel(m, 2, { structure: 'rows' });
+    expect(structured.structure).toBe('rows');
+    const dense = kernel(m, 2, { structure: 'dense' });
+    expect(dense.structure).toBe('dense');
+    expect(relErr(structured.data, dense.data)).toBeLessThan(1e-13);
+    expect(relErr(ntk(m).data, dense.data)).toBeLessThan(1e-13);
   });
 });
