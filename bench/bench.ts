@@ -114,20 +114,7 @@ function lipBench() {
  * the Jacobian included (a second run, with plans cached, is reported in the note).
  */
 function hierarchyBench() {
-  const model = compile(
-    `dim n = 16, d = 8, m = 128
-data X : [n, d] = normal(0, 1, seed = 1)
-param W1 : [m, d] ~ normal(0, 1)
-param W2 : [m, m] ~ normal(0, 1)
-param a : [m] ~ normal(0, 1)
-def f(x : [d]) {
-  let z1 = tanh(W1 @ x) / sqrt(m)
-  let z2 = tanh(W2 @ z1) / sqrt(m)
-  return dot(a, z2)
-}
-model h = f(X)`,
-    'w3.ntk',
-  );
+  const model = loadModel('examples/mlp-tanh.ntk');
   for (const r of [3, 4]) {
     const c0 = process.cpuUsage();
     const t0 = performance.now();

@@ -25,21 +25,7 @@ const converse = (a: number, b: number, w0: number) =>
 
 /** A 2-hidden-layer tanh MLP in the parametrization of Huang & Yau (MATH.md §3). */
 const mlp = (n = 3, d = 2, m = 4, seed = 0) =>
-  compile(
-    `dim n = ${n}, d = ${d}, m = ${m}
-data X : [n, d] = normal(0, 1, seed = 1)
-param W1 : [m, d] ~ normal(0, 1)
-param W2 : [m, m] ~ normal(0, 1)
-param a : [m] ~ normal(0, 1)
-def f(x : [d]) {
-  let z1 = tanh(W1 @ x) / sqrt(m)
-  let z2 = tanh(W2 @ z1) / sqrt(m)
-  return dot(a, z2)
-}
-model h = f(X)`,
-    'mlp.ntk',
-    { seed },
-  );
+  loadModel('examples/mlp-tanh.ntk', { overrides: new Map([['n', n], ['d', d], ['m', m]]), seed });
 
 /** The mean-field network of Section 2 (sigmoid), small. */
 const meanfield = () =>

@@ -4,27 +4,13 @@
  * and leaves every entry unchanged, for both index sources.
  */
 import { describe, expect, it } from 'vitest';
-import { compile } from '../../src/ir/load.ts';
+import { loadModel } from '../../src/ir/load.ts';
 import { kernelGraph } from '../../src/nth/hierarchy.ts';
 import { rowRestriction } from '../../src/nth/rows.ts';
 import { compile as compilePlan } from '../../src/runtime/compile.ts';
 import { relErr } from '../helpers.ts';
 
-const model = () =>
-  compile(
-    `dim n = 5, d = 3, m = 12
-data X : [n, d] = normal(0, 1, seed = 1)
-param W1 : [m, d] ~ normal(0, 1)
-param W2 : [m, m] ~ normal(0, 1)
-param a : [m] ~ normal(0, 1)
-def f(x : [d]) {
-  let z1 = tanh(W1 @ x) / sqrt(m)
-  let z2 = tanh(W2 @ z1) / sqrt(m)
-  return dot(a, z2)
-}
-model h = f(X)`,
-    'mlp.ntk',
-  );
+const model = () => loadModel('examples/mlp-tanh.ntk', { overrides: new Map([['n', 5], ['d', 3], ['m', 12]]) });
 
 describe('transposeHeavy', () => {
   for (const kind of ['rows', 'dense'] as const) {
