@@ -70,6 +70,31 @@ export function coalesce(dims: readonly number[], strides: readonly (readonly nu
   return { dims: outDims, strides: outStrides };
 }
 
+/**
+ * An odometer over the coalesced axes but the last (each position is one row, which the caller
+ * walks): `ia`, `ib` are two operands' offsets at the current row; `next()` moves to the next
+ * row, carrying into the earlier axes.
+ */
+function rowOdometer(dims: readonly number[], sa: readonly number[], sb: readonly number[]) {
+  const r = dims.length - 1;
+  const idx = new Array<number>(Math.max(0, r)).fill(0);
+  const state = {
+    ia: 0,
+    ib: 0,
+    next() {
+      for (let ax = r - 1; ax >= 0; ax--) {
+        state.ia += sa[ax]!;
+        state.ib += sb[ax]!;
+        if (++idx[ax]! < dims[ax]!) return;
+        state.ia -= sa[ax]! * dims[ax]!;
+        state.ib -= sb[ax]! * dims[ax]!;
+        idx[ax] = 0;
+      }
+    },
+  };
+  return state;
+}
+
 /** `shape` with its leading 1s removed. */
 function stripLeadingOnes(shape: readonly number[]): readonly number[] {
   let i = 0;
@@ -320,20 +345,8 @@ function binary(
   const len = dims[r - 1]!;
   const la = sa[r - 1]!;
   const lb = sb[r - 1]!;
-  const idx = new Array<number>(r - 1).fill(0);
-  let ia = 0;
-  let ib = 0;
-  for (let o = 0; o < n; o += len) {
-    binaryRow(op, a, ia, la, b, ib, lb, out, o, len);
-    for (let ax = r - 2; ax >= 0; ax--) {
-      ia += sa[ax]!;
-      ib += sb[ax]!;
-      if (++idx[ax]! < dims[ax]!) break;
-      ia -= sa[ax]! * dims[ax]!;
-      ib -= sb[ax]! * dims[ax]!;
-      idx[ax] = 0;
-    }
-  }
+  const row = rowOdometer(dims, sa, sb);
+  for (let o = 0; o < n; o += len, row.next()) binaryRow(op, a, row.ia, la, b, row.ib, lb, out, o, len);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -642,20 +655,10 @@ function outerDots(
     out[0] = G[0]!;
     return;
   }
-  const idx = new Array<number>(nb).fill(0);
   const last = nb - 1, len = dims[last]!, la = sa[last]!, lb = sb[last]!;
-  let ia = 0, ib = 0;
-  for (let o = 0; o < out.length; o += len) {
-    for (let t = 0, pa = ia, pb = ib; t < len; t++, pa += la, pb += lb) out[o + t] = G[pa * bBatch + pb]!;
-    for (let ax = last - 1; ax >= 0; ax--) {
-      ia += sa[ax]!;
-      ib += sb[ax]!;
-      if (++idx[ax]! < dims[ax]!) break;
-      ia -= sa[ax]! * dims[ax]!;
-      ib -= sb[ax]! * dims[ax]!;
-      idx[ax] = 0;
-    }
-  }
+  const row = rowOdometer(dims, sa, sb);
+  for (let o = 0; o < out.length; o += len, row.next())
+    for (let t = 0, pa = row.ia, pb = row.ib; t < len; t++, pa += la, pb += lb) out[o + t] = G[pa * bBatch + pb]!;
 }
 
 /**
