@@ -135,8 +135,9 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const lin = new LinearizedFlow(spectrum, r0);
   // B = J0ᵀ V (p × k): its columns are orthogonal with ‖b_i‖² = λ_i, so J0ᵀ f(K0) r0 = B (f(λ) ⊙ q)
   // with q = Vᵀ r0, and J0ᵀJ0 = B Bᵀ. Every linearized quantity is then one product with B.
-  const B = new Float64Array(p * k);
-  ev.backend.gemm(true, false, p, k, k, 1, J0, 0, p, spectrum.vectors, 0, k, 0, B, 0, k);
+  // (Square loss only: other losses read the linearized flow from the state.)
+  const B = new Float64Array(square ? p * k : 0);
+  if (square) ev.backend.gemm(true, false, p, k, k, 1, J0, 0, p, spectrum.vectors, 0, k, 0, B, 0, k);
   const lambda = spectrum.values;
   const q = lin.eigenCoordinates;
   // The linearized flow at time t as two columns of a p × 2 array (row-major), in one pass:
@@ -225,7 +226,8 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     else ev.backend.gemm(true, false, p, r, k, 1, J, 0, p, Vs, 0, r, 0, Q, 0, r);
     return { Q, rank: r, lambda: Float64Array.from(keep, (j) => sp.values[j]!) };
   };
-  const stiff0 = gaussNewton(J0, spectrum, B);
+  // The exponential method needs the square loss (checked below); other losses skip this work.
+  const stiff0: LowRankStiff = square ? gaussNewton(J0, spectrum, B) : { Q: new Float64Array(0), lambda: new Float64Array(0), rank: 0 };
   // Refreshing A costs a Jacobian, the kernel J·Jᵀ (2p·k²) and Q (2p·k·r); a step costs four
   // gradients and a dozen products with Q. Refreshing every `refreshEvery` steps balances the two
   // (a deterministic count from flop estimates, so that a run is reproducible).

@@ -739,6 +739,18 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
   };
 
   /**
+   * Element e of a sum of terms: its midpoint vm and radii (vr, ve) inflated by the rounding of the
+   * sum (`rounding`, cnt·2⁻⁵²·Σ|terms|), and the accumulated gradient and Hessian, if any.
+   */
+  const store = (y: Enc, e: number, vm: number, vr: number, ve: number, rounding: number, anyG: boolean, anyH: boolean) => {
+    y.vm[e] = vm;
+    y.vr[e] = infl(vm, vr + rounding);
+    y.ve[e] = infl(vm, ve + rounding);
+    if (anyG) y.g[e] = vacc.take();
+    if (anyH) y.H[e] = macc.take();
+  };
+
+  /**
    * Σ_t a_t·b_t for each output element (elementwise product: one term; matmul: K terms). Product
    * rule: ∇(ab) = a∇b + b∇a, ∇²(ab) = a∇²b + b∇²a + ∇a∇bᵀ + ∇b∇aᵀ, each factor's value taken
    * over its range on the ball; a factor with no gradient (data) enters as its exact value.
@@ -769,11 +781,7 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
           anyH = true;
         }
       });
-      y.vm[e] = vm;
-      y.vr[e] = infl(vm, vr + cnt * 2 ** -52 * sa);
-      y.ve[e] = infl(vm, ve + cnt * 2 ** -52 * sa);
-      if (anyG) y.g[e] = vacc.take();
-      if (anyH) y.H[e] = macc.take();
+      store(y, e, vm, vr, ve, cnt * 2 ** -52 * sa, anyG, anyH);
     }
     return y;
   };
@@ -796,11 +804,7 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
         if (x.g[i]!.i.length) { vacc.add(x.g[i]!, c, 0); anyG = true; }
         if (withH && x.H[i]!.k.length) { macc.add(x.H[i]!, c, 0); anyH = true; }
       });
-      y.vm[e] = vm;
-      y.vr[e] = infl(vm, vr + cnt * 2 ** -52 * sa);
-      y.ve[e] = infl(vm, ve + cnt * 2 ** -52 * sa);
-      if (anyG) y.g[e] = vacc.take();
-      if (anyH) y.H[e] = macc.take();
+      store(y, e, vm, vr, ve, cnt * 2 ** -52 * sa, anyG, anyH);
     }
     return y;
   };

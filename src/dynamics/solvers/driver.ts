@@ -64,6 +64,13 @@ export function allFinite(x: Float64Array): boolean {
   return s === 0;
 }
 
+/** out = f(t, y), counted; false when out has a NaN or an infinity (the steppers' one RHS call). */
+export function evalRhs(f: Rhs, counters: Counters, t: number, y: Float64Array, out: Float64Array): boolean {
+  counters.rhsEvals++;
+  f(t, y, out);
+  return allFinite(out);
+}
+
 /** Short decimal rendering of a time for messages. */
 export function fmt(x: number): string {
   return String(Number(x.toPrecision(8)));

@@ -18,7 +18,7 @@
  * ‖y_new − Y_{s−1}‖ with Y_{s−1} the argument of the last stage (c_{s−1} = 1), so ρ ≈ |λ|max
  * and h·ρ is compared with the method's real stability boundary.
  */
-import { allFinite, type Counters, type Fault, type Stepper, type Tolerances } from './driver.ts';
+import { allFinite, evalRhs, type Counters, type Fault, type Stepper, type Tolerances } from './driver.ts';
 import { lincomb as combine, sparse, type SparseRow } from './kernels.ts';
 import type { Rhs } from './types.ts';
 
@@ -128,9 +128,7 @@ export class ExplicitStepper implements Stepper {
   get f0(): Float64Array { return this.K[0]!; }
 
   private eval(t: number, y: Float64Array, out: Float64Array): boolean {
-    this.counters.rhsEvals++;
-    this.f(t, y, out);
-    return allFinite(out);
+    return evalRhs(this.f, this.counters, t, y, out);
   }
 
   init(t0: number, y0: Float64Array): Fault | null {

@@ -15,7 +15,7 @@
  * δ = ε^(1/3)·max(1, |t|), a second-order difference that looks only forward in time.
  * f(t+h, y_new) is evaluated after each accepted step and reused as the next first stage.
  */
-import { allFinite, type Counters, type Fault, type Stepper, type Tolerances } from './driver.ts';
+import { allFinite, evalRhs, type Counters, type Fault, type Stepper, type Tolerances } from './driver.ts';
 import { lincomb, sparse, type SparseRow } from './kernels.ts';
 import { Gmres, type LinearOperator } from './gmres.ts';
 import type { KrylovOptions, Rhs, RhsDt, RhsJvp } from './types.ts';
@@ -172,9 +172,7 @@ export class RosenbrockStepper implements Stepper {
   }
 
   private eval(t: number, y: Float64Array, out: Float64Array): boolean {
-    this.counters.rhsEvals++;
-    this.f(t, y, out);
-    return allFinite(out);
+    return evalRhs(this.f, this.counters, t, y, out);
   }
 
   init(t0: number, y0: Float64Array): Fault | null {
