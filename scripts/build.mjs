@@ -1,6 +1,7 @@
 // Bundles the command line (and the benchmark) into single ES modules with esbuild: one file
 // to load instead of hundreds of modules, which keeps `ntk`'s start-up short.
 import { build } from 'esbuild';
+import { buildWasm } from './wasm.mjs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
@@ -24,3 +25,6 @@ await build({
   external: ['@resvg/resvg-js', 'vega', 'vega-lite'],
   logLevel: 'warning',
 });
+
+// The WASM SIMD kernels, from their WAT source (throws, failing the build, if it does not compile).
+await buildWasm();

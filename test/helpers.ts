@@ -42,4 +42,18 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-12
   return num / den;
 }
 
+/** The distance in units in the last place between two doubles (0 for equal values or two NaNs). */
+export function ulpDistance(a: number, b: number): number {
+  if (a === b || (Number.isNaN(a) && Number.isNaN(b))) return 0;
+  if (Number.isNaN(a) || Number.isNaN(b)) return Infinity;
+  const v = new DataView(new ArrayBuffer(8));
+  // doubles ordered as integers: negative ones mirrored below zero
+  const ord = (x: number) => {
+    v.setFloat64(0, x);
+    const bits = v.getBigInt64(0);
+    return bits < 0n ? -(bits & 0x7fffffffffffffffn) : bits;
+  };
+  return Number(ord(a) - ord(b) < 0n ? ord(b) - ord(a) : ord(a) - ord(b));
+}
+
 export { Graph };

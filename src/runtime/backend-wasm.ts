@@ -1,0 +1,283 @@
+/**
+ * The WebAssembly SIMD backend: gemm, gemv, exp / tanh and the contiguous elementwise
+ * add / sub / mul / div run in hand-written f64x2 kernels (src/runtime/wasm/kernels.wat, compiled
+ * to dist/kernels.wasm by scripts/build.mjs); everything else, and every call too small to pay
+ * for the copies, is the JS backend's.
+ *
+ * Data moves by copying: operands are copied into the module's linear memory (grown on demand
+ * and kept between calls), one export runs, the result is copied back. The plans' buffers are
+ * ordinary Float64Arrays that cannot live in wasm memory (it would detach them on every grow),
+ * so copying is what makes the backend a drop-in `Backend`. The thresholds below (in elements or
+ * multiply-adds) are where the wasm path, copies included, was measured to win on this machine.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Backend } from './backend.ts';
+import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
+import { jsBackend, matmulWith } from './kernels-js.ts';
+
+interface Kernels {
+  memory: WebAssembly.Memory;
+  /** Bytes below this hold the kernels' constant table; operands go above. */
+  heap_base: WebAssembly.Global;
+  gemm(
+    transA: number, transB: number, M: number, N: number, K: number, alpha: number,
+    A: number, lda: number, B: number, ldb: number, beta: number, C: number, ldc: number,
+    MC: number, KC: number, NC: number, Ap: number, Bp: number, tile: number,
+  ): void;
+  gemv_n(m: number, K: number, alpha: number, X: number, ldx: number, v: number, beta: number, y: number): void;
+  gemv_t(m: number, K: number, alpha: number, X: number, ldx: number, v: number, beta: number, y: number, t: number): void;
+  exp(x: number, out: number, n: number): void;
+  tanh(x: number, out: number, n: number): void;
+  sigmoid(x: number, out: number, n: number): void;
+  add(a: number, b: number, out: number, n: number): void;
+  sub(a: number, b: number, out: number, n: number): void;
+  mul(a: number, b: number, out: number, n: number): void;
+  div(a: number, b: number, out: number, n: number): void;
+}
+
+/** Cache blocks of the wasm gemm (see kernels.wat): A block MC×KC in L2, B micro-panel KC×4 in L1. */
+const MC = 64;
+const KC = 256;
+const NC = 2048;
+
+/**
+ * Below these sizes the JS kernels are used: gemm and gemv in multiply-adds M·N·K, unary and
+ * binary in elements (measured with the copies included; see docs/decisions.md). Mutable so
+ * that tests can set them to 0 and run every case through the wasm kernels.
+ */
+export const wasmLimits = {
+  gemm: 24 * 24 * 24,
+  gemv: Infinity,
+  unary: 64,
+  binary: Infinity,
+};
+
+/**
+ * Where the compiled kernels are: `NTK_WASM` if set, else next to this module (the bundle in
+ * dist/), else the repo's dist/ seen from src/runtime/ (tests run the sources).
+ */
+function findBinary(): Uint8Array<ArrayBuffer> | null {
+  const candidates: string[] = [];
+  if (process.env.NTK_WASM) candidates.push(process.env.NTK_WASM);
+  for (const rel of ['./kernels.wasm', '../../dist/kernels.wasm']) {
+    try {
+      candidates.push(fileURLToPath(new URL(rel, import.meta.url)));
+    } catch {
+      // not a file: URL (e.g. bundled elsewhere): skip
+    }
+  }
+  for (const path of candidates) if (existsSync(path)) return new Uint8Array(readFileSync(path));
+  return null;
+}
+
+/** The linear memory as a bump allocator that is reset at every call. */
+class Arena {
+  private readonly base: number;
+  private top: number;
+  private view: Float64Array;
+  constructor(private readonly k: Kernels) {
+    this.view = new Float64Array(k.memory.buffer);
+    this.base = this.top = Number(k.heap_base.value);
+  }
+  /** The memory as doubles (a new view after the memory grew, which detaches the old buffer). */
+  get f64(): Float64Array {
+    if (this.view.buffer !== this.k.memory.buffer) this.view = new Float64Array(this.k.memory.buffer);
+    return this.view;
+  }
+  /** Starts a call: everything allocated before is free again. */
+  reset(): void {
+    this.top = this.base;
+  }
+  /** A 16-byte aligned region of n doubles (growing the memory if needed); returns its byte offset. */
+  alloc(n: number): number {
+    const at = this.top;
+    this.top += (n * 8 + 15) & ~15;
+    const have = this.k.memory.buffer.byteLength;
+    if (this.top > have) this.k.memory.grow(Math.ceil((this.top - have) / 65536));
+    return at;
+  }
+}
+
+/**
+ * A matrix of `rows` rows of `cols` values at src[off + i·ld + j] copied into wasm memory.
+ * When the padding is small (ld ≤ 2·cols) the whole span is copied with one `set` and keeps its
+ * row stride (so copying it back preserves the padding); otherwise the rows are packed densely.
+ */
+interface Placed {
+  ptr: number;
+  ld: number;
+  span: boolean;
+}
+
+function place(arena: Arena, src: Float64Array, off: number, rows: number, cols: number, ld: number, copy: boolean): Placed {
+  if (rows === 1 || ld <= 2 * cols) {
+    const len = (rows - 1) * ld + cols;
+    const ptr = arena.alloc(len);
+    if (copy) arena.f64.set(src.subarray(off, off + len), ptr >> 3);
+    return { ptr, ld, span: true };
+  }
+  const ptr = arena.alloc(rows * cols);
+  if (copy) {
+    const f = arena.f64;
+    for (let i = 0, d = ptr >> 3, s = off; i < rows; i++, d += cols, s += ld) {
+      for (let j = 0; j < cols; j++) f[d + j] = src[s + j]!;
+    }
+  }
+  return { ptr, ld: cols, span: false };
+}
+
+/** Copies a placed rows×cols matrix back to dst[off + i·ld + j]. */
+function unplace(arena: Arena, p: Placed, dst: Float64Array, off: number, rows: number, cols: number, ld: number): void {
+  const f = arena.f64;
+  if (p.span) {
+    const len = (rows - 1) * ld + cols;
+    dst.set(f.subarray(p.ptr >> 3, (p.ptr >> 3) + len), off);
+    return;
+  }
+  for (let i = 0, s = p.ptr >> 3, d = off; i < rows; i++, s += cols, d += ld) {
+    for (let j = 0; j < cols; j++) dst[d + j] = f[s + j]!;
+  }
+}
+
+/** Copies n values src[off + i·inc] into a fresh contiguous region; returns its byte offset. */
+function gather(arena: Arena, src: Float64Array, off: number, n: number, inc: number): number {
+  const ptr = arena.alloc(n);
+  const f = arena.f64, d = ptr >> 3;
+  if (inc === 1) f.set(src.subarray(off, off + n), d);
+  else for (let i = 0; i < n; i++) f[d + i] = src[off + i * inc]!;
+  return ptr;
+}
+
+function makeBackend(k: Kernels): Backend {
+  const arena = new Arena(k);
+  const js = jsBackend;
+
+  /**
+   * y_i ← alpha·Σ_k opX(i, k)·v_k + beta·y_i, opX(i, k) = X[xOff + i·ldx + k] (xT: X[xOff + k·ldx + i]),
+   * v_k = v[vOff + k·vInc], y_i = y[yOff + i·yInc]: gemm's N = 1 and M = 1 cases.
+   */
+  function gemv(
+    m: number, K: number, alpha: number, X: Float64Array, xOff: number, ldx: number, xT: boolean,
+    v: Float64Array, vOff: number, vInc: number, beta: number, y: Float64Array, yOff: number, yInc: number,
+  ): void {
+    arena.reset();
+    // alloc may grow (and so replace) the view: place everything first, read arena.f64 after
+    const px = place(arena, X, xOff, xT ? K : m, xT ? m : K, ldx, true);
+    const pv = gather(arena, v, vOff, K, vInc);
+    const py = beta === 0 ? arena.alloc(m) : gather(arena, y, yOff, m, yInc);
+    if (xT) k.gemv_t(m, K, alpha, px.ptr, px.ld, pv, beta, py, arena.alloc(m));
+    else k.gemv_n(m, K, alpha, px.ptr, px.ld, pv, beta, py);
+    const f = arena.f64, d = py >> 3;
+    if (yInc === 1) y.set(f.subarray(d, d + m), yOff);
+    else for (let i = 0; i < m; i++) y[yOff + i * yInc] = f[d + i]!;
+  }
+
+  const gemm: Backend['gemm'] = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
+    if (M <= 0 || N <= 0) return;
+    const madds = M * N * K;
+    if (K <= 0 || alpha === 0) return js.gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    if (N === 1 || M === 1) {
+      if (madds < wasmLimits.gemv) return js.gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+      // c_i = Σ_k op(A)(i, k)·op(B)(k, 0)
+      if (N === 1) return gemv(M, K, alpha, A, aOff, lda, transA, B, bOff, transB ? 1 : ldb, beta, C, cOff, ldc);
+      // c_j = Σ_k op(B)(k, j)·op(A)(0, k)
+      return gemv(N, K, alpha, B, bOff, ldb, !transB, A, aOff, transA ? lda : 1, beta, C, cOff, 1);
+    }
+    if (madds < wasmLimits.gemm) return js.gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    arena.reset();
+    const tile = arena.alloc(16);
+    const mc = Math.min(MC, M + 3) & ~3, kc = Math.min(KC, K), nc = Math.min(NC, N);
+    const Ap = arena.alloc(mc * kc);
+    const Bp = arena.alloc(kc * (Math.ceil(nc / 4) * 4));
+    const pa = place(arena, A, aOff, transA ? K : M, transA ? M : K, lda, true);
+    const pb = place(arena, B, bOff, transB ? N : K, transB ? K : N, ldb, true);
+    // C is read when beta ≠ 0, and when its padding must survive the copy back
+    const pc = place(arena, C, cOff, M, N, ldc, beta !== 0 || ldc !== N);
+    k.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, alpha, pa.ptr, pa.ld, pb.ptr, pb.ld, beta, pc.ptr, pc.ld, MC, KC, NC, Ap, Bp, tile);
+    unplace(arena, pc, C, cOff, M, N, ldc);
+  };
+
+  const unary: Backend['unary'] = (op: UnaryOp, x, out, n) => {
+    if (n < wasmLimits.unary || (op !== 'exp' && op !== 'tanh')) return js.unary(op, x, out, n);
+    arena.reset();
+    const p = gather(arena, x, 0, n, 1);
+    k[op](p, p, n);
+    out.set(arena.f64.subarray(p >> 3, (p >> 3) + n));
+  };
+
+  const binary: Backend['binary'] = (op: BinaryOp, a, aShape, b, bShape, out, outShape) => {
+    const n = out.length;
+    if (op === 'pow' || n < wasmLimits.binary || a.length !== n || b.length !== n || !sameShape(aShape, outShape) || !sameShape(bShape, outShape)) {
+      return js.binary(op, a, aShape, b, bShape, out, outShape);
+    }
+    arena.reset();
+    const pa = gather(arena, a, 0, n, 1);
+    const pb = gather(arena, b, 0, n, 1);
+    k[op](pa, pb, pa, n);
+    out.set(arena.f64.subarray(pa >> 3, (pa >> 3) + n));
+  };
+
+  return {
+    ...js,
+    name: 'wasm',
+    unary,
+    binary,
+    gemm,
+    matmul: matmulWith(gemm),
+  };
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+let cached: { backend: Backend | null; kernels: Kernels | null } | null = null;
+
+function load(): { backend: Backend | null; kernels: Kernels | null } {
+  if (cached) return cached;
+  cached = { backend: null, kernels: null };
+  const bytes = findBinary();
+  if (!bytes) return cached;
+  try {
+    // synchronous compile: the module is ~6 KB; throws where WASM SIMD is unsupported
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const kernels = instance.exports as unknown as Kernels;
+    cached = { backend: makeBackend(kernels), kernels };
+  } catch {
+    // no SIMD (or a corrupt file): the backend is simply unavailable
+  }
+  return cached;
+}
+
+/**
+ * The WASM SIMD backend, or null (silently) when dist/kernels.wasm is missing or the engine
+ * lacks WebAssembly SIMD. Loaded once.
+ *
+ * @example
+ * const be = wasmBackend() ?? jsBackend;
+ * be.gemm(false, false, 2, 2, 2, 1, Float64Array.of(1, 2, 3, 4), 0, 2, Float64Array.of(5, 6, 7, 8), 0, 2, 0, c, 0, 2);
+ * // c = [19, 22, 43, 50]
+ */
+export function wasmBackend(): Backend | null {
+  return load().backend;
+}
+
+/**
+ * The raw vectorized kernels out[i] = f(x[i]) for f = exp, tanh, sigmoid(x) = 1/(1 + e^−x),
+ * all n elements through wasm whatever n (for tests and benchmarks; the graph has no sigmoid op,
+ * it is composed). Null when the backend is unavailable.
+ */
+export function wasmUnary(): ((f: 'exp' | 'tanh' | 'sigmoid', x: Float64Array, out: Float64Array) => void) | null {
+  const { kernels } = load();
+  if (!kernels) return null;
+  const arena = new Arena(kernels);
+  return (f, x, out) => {
+    arena.reset();
+    const p = gather(arena, x, 0, x.length, 1);
+    kernels[f](p, p, x.length);
+    out.set(arena.f64.subarray(p >> 3, (p >> 3) + x.length));
+  };
+}
