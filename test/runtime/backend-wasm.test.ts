@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { wasmBackend, wasmLimits, wasmUnary } from '../../src/runtime/backend-wasm.ts';
 import { availableBackends, backendByName } from '../../src/runtime/backends.ts';
 import { jsBackend } from '../../src/runtime/kernels-js.ts';
+import { expScalar, sigmoidScalar, tanhScalar } from '../../src/runtime/wasm/scalar.ts';
 import { ulpDistance } from '../helpers.ts';
 
 const saved = { ...wasmLimits };
@@ -130,6 +131,41 @@ describe('vectorized exp, tanh, sigmoid', () => {
         const one = new Float64Array(1);
         wasmUnary()!(f, x.subarray(i, i + 1), one);
         expect(one[0], `${f}(${x[i]})`).toBe(all[i]);
+      }
+    }
+  });
+});
+
+describe('results do not depend on which kernel a call went to', () => {
+  it('the scalar twins of exp, tanh, sigmoid return bit for bit the wasm kernels’ values', () => {
+    const x = Float64Array.from([...sweep(-750, 712, 20_001), ...sweep(-2, 2, 20_001), 0, -0, Infinity, -Infinity, NaN, 5e-324, -1e-300, 22, -30]);
+    for (const [f, twin] of [['exp', expScalar], ['tanh', tanhScalar], ['sigmoid', sigmoidScalar]] as const) {
+      const out = new Float64Array(x.length);
+      wasmUnary()!(f, x, out);
+      let differ = 0;
+      for (let i = 0; i < x.length; i++) if (!Object.is(out[i], twin(x[i]!))) differ++;
+      expect(differ, f).toBe(0);
+    }
+  });
+
+  it('wasm gemm and gemv equal the JS kernels bit for bit (same summation order)', () => {
+    Object.assign(wasmLimits, { gemm: 0, gemv: 0 });
+    const be = wasmBackend()!;
+    let seed = 7;
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5;
+    for (const [M, N, K] of [[1, 1, 1], [5, 3, 2], [1, 37, 300], [41, 1, 9], [17, 33, 65], [70, 40, 600], [3, 1, 1], [1, 2, 3]] as const) {
+      for (const [tA, tB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        for (const beta of [0, 1, 0.3]) {
+          const A = Float64Array.from({ length: M * K }, rand);
+          const B = Float64Array.from({ length: K * N }, rand);
+          const C = Float64Array.from({ length: M * N }, rand);
+          const Cj = C.slice();
+          be.gemm(tA, tB, M, N, K, 1.1, A, 0, tA ? M : K, B, 0, tB ? K : N, beta, C, 0, N);
+          jsBackend.gemm(tA, tB, M, N, K, 1.1, A, 0, tA ? M : K, B, 0, tB ? K : N, beta, Cj, 0, N);
+          let differ = 0;
+          for (let i = 0; i < C.length; i++) if (C[i] !== Cj[i]) differ++;
+          expect(differ, `[${M}×${N}×${K}] ${tA} ${tB} beta ${beta}`).toBe(0);
+        }
       }
     }
   });

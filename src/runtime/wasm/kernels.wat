@@ -341,72 +341,93 @@
   ;; -------------------------------------------------------------------------------------------
   ;; gemv: memory-bound, so the point is to stream X once with v128 loads.
 
-  ;; y_i ← alpha·⟨X_i, v⟩ + beta·y_i for i < m; X_i = X + 8·i·ldx (K contiguous values), v and y
-  ;; contiguous. Two f64x2 accumulators per row (4 partial sums) hide the add latency; beta = 0
-  ;; does not read y.
+  ;; Both sum over k in increasing order, one accumulator per output, exactly as the JS kernels
+  ;; do (kernels-js.ts, gemv): the results are bitwise equal, so whichever backend a call goes to
+  ;; (the wasm backend sends small calls to JS) gives the same numbers.
+
+  ;; y_i ← alpha·Σ_k X[i·ldx + k]·v_k + beta·y_i for i < m (rows of X contiguous; v, y
+  ;; contiguous; beta = 0 does not read y). Two rows at a time in the two lanes: per two k,
+  ;; the 2×2 block [X_i(k, k+1); X_(i+1)(k, k+1)] is loaded as two rows and transposed by two
+  ;; shuffles into columns, each multiplied by a splatted v_k and added in k order.
   (func (export "gemv_n") (param $m i32) (param $K i32) (param $alpha f64) (param $X i32) (param $ldx i32)
         (param $v i32) (param $beta f64) (param $y i32)
-    (local $i i32) (local $row i32) (local $k i32) (local $K4 i32) (local $s0 v128) (local $s1 v128)
-    (local $s f64) (local $p i32) (local $q i32)
-    (local.set $K4 (i32.and (local.get $K) (i32.const -4)))
-    (local.set $row (local.get $X))
+    (local $i i32) (local $k i32) (local $K2 i32) (local $p0 i32) (local $p1 i32) (local $q i32) (local $ldxb i32)
+    (local $acc v128) (local $r0 v128) (local $r1 v128) (local $s f64) (local $o i32) (local $res v128)
+    (local.set $K2 (i32.and (local.get $K) (i32.const -2)))
+    (local.set $ldxb (i32.shl (local.get $ldx) (i32.const 3)))
+    (local.set $p0 (local.get $X))
     (block $idone (loop $is
-      (br_if $idone (i32.ge_s (local.get $i) (local.get $m)))
-      (local.set $s0 (v128.const i64x2 0 0))
-      (local.set $s1 (v128.const i64x2 0 0))
-      (local.set $p (local.get $row))
+      (br_if $idone (i32.ge_s (i32.add (local.get $i) (i32.const 1)) (local.get $m)))
+      (local.set $p1 (i32.add (local.get $p0) (local.get $ldxb)))
+      (local.set $acc (v128.const i64x2 0 0))
       (local.set $q (local.get $v))
       (local.set $k (i32.const 0))
       (block $kdone (loop $ks
-        (br_if $kdone (i32.ge_s (local.get $k) (local.get $K4)))
-        (local.set $s0 (f64x2.add (local.get $s0) (f64x2.mul (v128.load (local.get $p)) (v128.load (local.get $q)))))
-        (local.set $s1 (f64x2.add (local.get $s1) (f64x2.mul (v128.load offset=16 (local.get $p)) (v128.load offset=16 (local.get $q)))))
-        (local.set $p (i32.add (local.get $p) (i32.const 32)))
-        (local.set $q (i32.add (local.get $q) (i32.const 32)))
-        (local.set $k (i32.add (local.get $k) (i32.const 4)))
+        (br_if $kdone (i32.ge_s (local.get $k) (local.get $K2)))
+        (local.set $r0 (v128.load (i32.add (local.get $p0) (i32.shl (local.get $k) (i32.const 3)))))
+        (local.set $r1 (v128.load (i32.add (local.get $p1) (i32.shl (local.get $k) (i32.const 3)))))
+        (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $r0) (local.get $r1))
+          (v128.load64_splat (local.get $q)))))
+        (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $r0) (local.get $r1))
+          (v128.load64_splat offset=8 (local.get $q)))))
+        (local.set $q (i32.add (local.get $q) (i32.const 16)))
+        (local.set $k (i32.add (local.get $k) (i32.const 2)))
         (br $ks)))
-      (local.set $s0 (f64x2.add (local.get $s0) (local.get $s1)))
-      (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $s0)) (f64x2.extract_lane 1 (local.get $s0))))
-      (block $tdone (loop $ts
-        (br_if $tdone (i32.ge_s (local.get $k) (local.get $K)))
-        (local.set $s (f64.add (local.get $s) (f64.mul (f64.load (local.get $p)) (f64.load (local.get $q)))))
-        (local.set $p (i32.add (local.get $p) (i32.const 8)))
-        (local.set $q (i32.add (local.get $q) (i32.const 8)))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $ts)))
-      (local.set $p (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 3))))
-      (if (f64.eq (local.get $beta) (f64.const 0))
-        (then (f64.store (local.get $p) (f64.mul (local.get $alpha) (local.get $s))))
-        (else (f64.store (local.get $p) (f64.add (f64.mul (local.get $beta) (f64.load (local.get $p)))
-                                                 (f64.mul (local.get $alpha) (local.get $s))))))
-      (local.set $row (i32.add (local.get $row) (i32.shl (local.get $ldx) (i32.const 3))))
-      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br $is))))
+      (if (i32.lt_s (local.get $k) (local.get $K))
+        (then
+          (local.set $acc (f64x2.add (local.get $acc) (f64x2.mul
+            (v128.load64_lane 1 (i32.add (local.get $p1) (i32.shl (local.get $k) (i32.const 3)))
+              (v128.load64_zero (i32.add (local.get $p0) (i32.shl (local.get $k) (i32.const 3)))))
+            (v128.load64_splat (local.get $q)))))))
+      (local.set $o (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 3))))
+      (local.set $res (f64x2.mul (f64x2.splat (local.get $alpha)) (local.get $acc)))
+      (if (f64.ne (local.get $beta) (f64.const 0))
+        (then (local.set $res (f64x2.add (f64x2.mul (f64x2.splat (local.get $beta)) (v128.load (local.get $o))) (local.get $res)))))
+      (v128.store (local.get $o) (local.get $res))
+      (local.set $p0 (i32.add (local.get $p1) (local.get $ldxb)))
+      (local.set $i (i32.add (local.get $i) (i32.const 2)))
+      (br $is)))
+    ;; odd m: the last row alone
+    (if (i32.lt_s (local.get $i) (local.get $m))
+      (then
+        (local.set $s (f64.const 0))
+        (local.set $k (i32.const 0))
+        (block $kdone (loop $ks
+          (br_if $kdone (i32.ge_s (local.get $k) (local.get $K)))
+          (local.set $s (f64.add (local.get $s) (f64.mul
+            (f64.load (i32.add (local.get $p0) (i32.shl (local.get $k) (i32.const 3))))
+            (f64.load (i32.add (local.get $v) (i32.shl (local.get $k) (i32.const 3)))))))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $ks)))
+        (local.set $o (i32.add (local.get $y) (i32.shl (local.get $i) (i32.const 3))))
+        (local.set $s (f64.mul (local.get $alpha) (local.get $s)))
+        (if (f64.ne (local.get $beta) (f64.const 0))
+          (then (local.set $s (f64.add (f64.mul (local.get $beta) (f64.load (local.get $o))) (local.get $s)))))
+        (f64.store (local.get $o) (local.get $s)))))
 
   ;; y_i ← alpha·Σ_k X[k·ldx + i]·v_k + beta·y_i for i < m: the rows of X (each m contiguous
-  ;; values) are accumulated into the scratch t (m doubles) two at a time, t += v_k·X_k +
-  ;; v_{k+1}·X_{k+1}, so t is read and written once per two rows of X; then y is updated.
+  ;; values) are accumulated into the scratch t (m doubles), t ← t + X_k·v_k for k = 0, 1, …
+  ;; (two i per f64x2), then y ← alpha·t (+ beta·y).
   (func (export "gemv_t") (param $m i32) (param $K i32) (param $alpha f64) (param $X i32) (param $ldx i32)
         (param $v i32) (param $beta f64) (param $y i32) (param $t i32)
-    (local $k i32) (local $i i32) (local $m2 i32) (local $r0 i32) (local $r1 i32) (local $ldxb i32)
-    (local $a0 v128) (local $a1 v128) (local $o i32) (local $s f64)
+    (local $k i32) (local $i i32) (local $m2 i32) (local $r0 i32) (local $ldxb i32)
+    (local $a0 v128) (local $o i32) (local $s f64)
     (local.set $m2 (i32.and (local.get $m) (i32.const -2)))
     (local.set $ldxb (i32.shl (local.get $ldx) (i32.const 3)))
     (memory.fill (local.get $t) (i32.const 0) (i32.shl (local.get $m) (i32.const 3)))
     (local.set $r0 (local.get $X))
     (block $kdone (loop $ks
-      (br_if $kdone (i32.ge_s (i32.add (local.get $k) (i32.const 1)) (local.get $K)))
-      (local.set $r1 (i32.add (local.get $r0) (local.get $ldxb)))
+      (br_if $kdone (i32.ge_s (local.get $k) (local.get $K)))
       (local.set $a0 (v128.load64_splat (i32.add (local.get $v) (i32.shl (local.get $k) (i32.const 3)))))
-      (local.set $a1 (v128.load64_splat offset=8 (i32.add (local.get $v) (i32.shl (local.get $k) (i32.const 3)))))
       (local.set $i (i32.const 0))
       (block $idone (loop $is
         (br_if $idone (i32.ge_s (local.get $i) (local.get $m2)))
         (local.set $o (i32.shl (local.get $i) (i32.const 3)))
         (v128.store (i32.add (local.get $t) (local.get $o))
           (f64x2.add (v128.load (i32.add (local.get $t) (local.get $o)))
-            (f64x2.add (f64x2.mul (local.get $a0) (v128.load (i32.add (local.get $r0) (local.get $o))))
-                       (f64x2.mul (local.get $a1) (v128.load (i32.add (local.get $r1) (local.get $o)))))))
+                     (f64x2.mul (v128.load (i32.add (local.get $r0) (local.get $o))) (local.get $a0))))
         (local.set $i (i32.add (local.get $i) (i32.const 2)))
         (br $is)))
       (if (i32.lt_s (local.get $m2) (local.get $m))
@@ -414,30 +435,10 @@
           (local.set $o (i32.shl (local.get $m2) (i32.const 3)))
           (f64.store (i32.add (local.get $t) (local.get $o))
             (f64.add (f64.load (i32.add (local.get $t) (local.get $o)))
-              (f64.add (f64.mul (f64x2.extract_lane 0 (local.get $a0)) (f64.load (i32.add (local.get $r0) (local.get $o))))
-                       (f64.mul (f64x2.extract_lane 0 (local.get $a1)) (f64.load (i32.add (local.get $r1) (local.get $o)))))))))
-      (local.set $r0 (i32.add (local.get $r1) (local.get $ldxb)))
-      (local.set $k (i32.add (local.get $k) (i32.const 2)))
+                     (f64.mul (f64.load (i32.add (local.get $r0) (local.get $o))) (f64x2.extract_lane 0 (local.get $a0)))))))
+      (local.set $r0 (i32.add (local.get $r0) (local.get $ldxb)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $ks)))
-    ;; odd K: the last row alone
-    (if (i32.lt_s (local.get $k) (local.get $K))
-      (then
-        (local.set $a0 (v128.load64_splat (i32.add (local.get $v) (i32.shl (local.get $k) (i32.const 3)))))
-        (local.set $i (i32.const 0))
-        (block $idone (loop $is
-          (br_if $idone (i32.ge_s (local.get $i) (local.get $m2)))
-          (local.set $o (i32.shl (local.get $i) (i32.const 3)))
-          (v128.store (i32.add (local.get $t) (local.get $o))
-            (f64x2.add (v128.load (i32.add (local.get $t) (local.get $o)))
-                       (f64x2.mul (local.get $a0) (v128.load (i32.add (local.get $r0) (local.get $o))))))
-          (local.set $i (i32.add (local.get $i) (i32.const 2)))
-          (br $is)))
-        (if (i32.lt_s (local.get $m2) (local.get $m))
-          (then
-            (local.set $o (i32.shl (local.get $m2) (i32.const 3)))
-            (f64.store (i32.add (local.get $t) (local.get $o))
-              (f64.add (f64.load (i32.add (local.get $t) (local.get $o)))
-                       (f64.mul (f64x2.extract_lane 0 (local.get $a0)) (f64.load (i32.add (local.get $r0) (local.get $o))))))))))
     ;; y ← alpha·t + beta·y
     (local.set $i (i32.const 0))
     (block $ydone (loop $ys

@@ -1,0 +1,112 @@
+/**
+ * Scalar twins of the vectorized exp, tanh and sigmoid of kernels.wat: the same IEEE
+ * operations in the same order (JavaScript, like WebAssembly, never contracts a·b + c into an
+ * FMA), so each returns bit for bit what the wasm kernel returns for the same input. The wasm
+ * backend uses them below its size threshold, where copying into wasm memory costs more than
+ * it saves, so that a result never depends on how many elements happened to be computed
+ * together (block sizes, batch sizes). The maths is documented in kernels.wat.
+ */
+
+const LOG2E = 1.4426950408889634;
+const LN2_HI = 6.93147180369123816490e-01;
+const LN2_LO = 1.90821492927058770002e-10;
+/** 2²⁷ + 1, Veltkamp's splitting constant. */
+const SPLIT = 134217729;
+const Q0 = 0.5, Q1 = 1.6666666666666666e-1, Q2 = 4.1666666666666664e-2, Q3 = 8.3333333333333332e-3;
+const Q4 = 1.3888888888888889e-3, Q5 = 1.9841269841269841e-4, Q6 = 2.4801587301587302e-5;
+const Q7 = 2.7557319223985893e-6, Q8 = 2.7557319223985888e-7, Q9 = 2.5052108385441720e-8;
+const Q10 = 2.0876756987868100e-9, Q11 = 1.6059043836821613e-10, Q12 = 1.1470745597729725e-11;
+
+/** Round half to even, as f64x2.nearest. */
+function nearest(x: number): number {
+  const r = Math.round(x); // half up
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** 2^k for integral k ∈ [−1022, 1023] (exact). */
+const pow2 = (k: number): number => 2 ** k;
+
+/** The shared reduction: e^y = 2^k·(1 + r + h); returns k and sets R and H. */
+let R = 0, H = 0;
+function reduce(y: number): number {
+  const k = nearest(y * LOG2E);
+  const rhi = y - k * LN2_HI;
+  const lo = k * LN2_LO;
+  const r = rhi - lo;
+  const c = (rhi - r) - lo;
+  const r2 = r * r;
+  const r4 = r2 * r2;
+  const q = (((Q0 + Q1 * r) + (Q2 + Q3 * r) * r2) + ((Q4 + Q5 * r) + (Q6 + Q7 * r) * r2) * r4)
+    + (((Q8 + Q9 * r) + (Q10 + Q11 * r) * r2) + Q12 * r4) * (r4 * r4);
+  R = r;
+  H = r2 * q + c * (r + 1);
+  return k;
+}
+
+/** (nh + nl)/(dh + dl) by one correction of q = nh/dh with the exact residual (Dekker). */
+function divDD(nh: number, nl: number, dh: number, dl: number): number {
+  const q = nh / dh;
+  const p = q * dh;
+  let t = q * SPLIT;
+  const ah = t - (t - q), al = q - ah;
+  t = dh * SPLIT;
+  const bh = t - (t - dh), bl = dh - bh;
+  const pe = (((ah * bh - p) + ah * bl) + al * bh) + al * bl;
+  return q + ((((nh - p) - pe) + nl) - q * dl) / dh;
+}
+
+/** eˣ, bitwise equal to the wasm kernel's (≤ 1 ulp from Math.exp). */
+export function expScalar(x: number): number {
+  // pmax(pmin(x, 710), −746): NaN passes through
+  let y = 710 < x ? 710 : x;
+  y = y < -746 ? -746 : y;
+  const k = reduce(y);
+  const k1 = Math.floor(k * 0.5);
+  return ((1 + (R + H)) * pow2(k1)) * pow2(k - k1);
+}
+
+/** tanh x, bitwise equal to the wasm kernel's (≤ 2 ulp from Math.tanh). */
+export function tanhScalar(x: number): number {
+  const ax = Math.abs(x);
+  let y = 22 < ax ? 22 : ax;
+  y = y + y;
+  const k = reduce(y);
+  const s = pow2(k);
+  // u = expm1(y) = uh + ul
+  let A = s - 1, B = s * R;
+  const tt = A + B;
+  let bb = tt - A;
+  const te = (A - (tt - bb)) + (B - bb);
+  B = s * H;
+  const uh = tt + B;
+  bb = uh - tt;
+  const e2 = (tt - (uh - bb)) + (B - bb);
+  const ul = te + e2;
+  // v = u/2, d = 1 + v
+  const vh = uh * 0.5, vl = ul * 0.5;
+  A = 1;
+  const dh = A + vh;
+  bb = dh - A;
+  const dl = ((A - (dh - bb)) + (vh - bb)) + vl;
+  const z = Math.abs(divDD(vh, vl, dh, dl));
+  return x < 0 || Object.is(x, -0) ? -z : z;
+}
+
+/** 1/(1 + e⁻ˣ), bitwise equal to the wasm kernel's. */
+export function sigmoidScalar(x: number): number {
+  const nax = -Math.abs(x);
+  const y = nax < -746 ? -746 : nax;
+  const k = reduce(y);
+  const tt = R + H;
+  const te = H - (tt - R);
+  let eh = 1 + tt;
+  let el = (tt - (eh - 1)) + te;
+  const k1 = Math.floor(k * 0.5);
+  const s1 = pow2(k1), s2 = pow2(k - k1);
+  eh = (eh * s1) * s2;
+  el = (el * s1) * s2;
+  const dh = 1 + eh;
+  const dl = (eh - (dh - 1)) + el;
+  const pos = x >= 0;
+  return divDD(pos ? 1 : eh, pos ? 0 : el, dh, dl);
+}
