@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { compile, evaluate, evaluator, flow, jacobian, kernel, lipschitz, loadModel, type Model } from '../src/index.ts';
-import { defaultBackend } from '../src/runtime/backends.ts';
+import { availableBackends, backendByName, defaultBackend } from '../src/runtime/backends.ts';
 
 interface Row {
   workload: string;
@@ -31,14 +31,36 @@ function time(f: () => void, min = 3, budgetMs = 2000): number {
   return times[Math.floor(times.length / 2)]!;
 }
 
-function gemmBench() {
-  const be = defaultBackend();
-  for (const [M, N, K] of [[512, 512, 512], [256, 512, 512]] as const) {
-    const A = new Float64Array(M * K).map((_, i) => Math.sin(i));
-    const B = new Float64Array(K * N).map((_, i) => Math.cos(i));
-    const C = new Float64Array(M * N);
-    const ms = time(() => be.gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N));
-    rows.push({ workload: `gemm ${M}×${N}×${K} (${be.name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
+/**
+ * The kernels on every available backend: gemm at 512³ and at the mean-field gradient's shapes
+ * [64×8]·[8×1024] and [8×64]·[64×1024], gemv 9216×64 both ways, and exp / tanh over 65536
+ * elements (ns per element in the note).
+ */
+function kernelBench() {
+  for (const name of availableBackends()) {
+    const be = backendByName(name)!;
+    for (const [M, N, K] of [[512, 512, 512], [256, 512, 512], [64, 1024, 8], [8, 1024, 64]] as const) {
+      const A = new Float64Array(M * K).map((_, i) => Math.sin(i));
+      const B = new Float64Array(K * N).map((_, i) => Math.cos(i));
+      const C = new Float64Array(M * N);
+      const ms = time(() => be.gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N), 5, 1000);
+      rows.push({ workload: `gemm ${M}×${N}×${K} (${name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
+    }
+    const m = 9216, k = 64;
+    const X = new Float64Array(m * k).map((_, i) => Math.sin(i));
+    const v = new Float64Array(m).map((_, i) => Math.cos(i));
+    const y = new Float64Array(m);
+    const msN = time(() => be.gemm(false, false, m, 1, k, 1, X, 0, k, v, 0, 1, 0, y, 0, 1), 5, 500);
+    rows.push({ workload: `gemv ${m}×${k}·x (${name})`, ms: msN, gflops: (2 * m * k) / msN / 1e6, note: '' });
+    const msT = time(() => be.gemm(false, false, 1, m, k, 1, v, 0, k, X, 0, m, 0, y, 0, m), 5, 500);
+    rows.push({ workload: `gemv xᵀ·${k}×${m} (${name})`, ms: msT, gflops: (2 * m * k) / msT / 1e6, note: '' });
+    const n = 65536;
+    const x = new Float64Array(n).map((_, i) => 6 * Math.sin(i));
+    const out = new Float64Array(n);
+    for (const op of ['exp', 'tanh'] as const) {
+      const ms = time(() => be.unary(op, x, out, n), 5, 500);
+      rows.push({ workload: `${op} ×${n} (${name})`, ms, gflops: null, note: `${((ms * 1e6) / n).toFixed(2)} ns/element` });
+    }
   }
 }
 
@@ -133,14 +155,17 @@ function hierarchyBench() {
   }
 }
 
-// npm run bench [-- --quick | --nth | --flow]: everything, the fast rows, W3 only, W2 only.
+// npm run bench [-- --quick | --nth | --flow | --kernels]: everything, the fast rows, W3 only,
+// W2 only, the kernels on every backend only.
 const only = (flag: string) => process.argv.includes(flag);
-if (only('--nth')) {
+if (only('--kernels')) {
+  kernelBench();
+} else if (only('--nth')) {
   hierarchyBench();
 } else if (only('--flow')) {
   flowBench();
 } else {
-  gemmBench();
+  kernelBench();
   modelBench('converse', 'examples/converse.ntk');
   modelBench('meanfield', 'examples/meanfield.ntk');
   modelBench('deep', 'examples/deep.ntk');

@@ -59,6 +59,12 @@ export const wasmLimits = {
 };
 
 /**
+ * Calls whose operands would need more wasm memory than this (in doubles: 1 GiB) stay in JS:
+ * the memory is addressed by i32 and its growth may fail long before the 4 GiB limit.
+ */
+const MAX_DOUBLES = 1 << 27;
+
+/**
  * Where the compiled kernels are: `NTK_WASM` if set, else next to this module (the bundle in
  * dist/), else the repo's dist/ seen from src/runtime/ (tests run the sources).
  */
@@ -183,13 +189,15 @@ function makeBackend(k: Kernels): Backend {
     const madds = M * N * K;
     if (K <= 0 || alpha === 0) return js.gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
     if (N === 1 || M === 1) {
-      if (madds < wasmLimits.gemv) return js.gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+      if (madds < wasmLimits.gemv || 2 * madds + 3 * (M + N + K) > MAX_DOUBLES) return js.gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
       // c_i = Σ_k op(A)(i, k)·op(B)(k, 0)
       if (N === 1) return gemv(M, K, alpha, A, aOff, lda, transA, B, bOff, transB ? 1 : ldb, beta, C, cOff, ldc);
       // c_j = Σ_k op(B)(k, j)·op(A)(0, k)
       return gemv(N, K, alpha, B, bOff, ldb, !transB, A, aOff, transA ? lda : 1, beta, C, cOff, 1);
     }
-    if (madds < wasmLimits.gemm) return js.gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    // a placed operand may keep its padding (up to twice its size, see `place`)
+    const need = 2 * (M * K + K * N + M * N) + MC * KC + KC * (NC + 4);
+    if (madds < wasmLimits.gemm || need > MAX_DOUBLES) return js.gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
     arena.reset();
     const tile = arena.alloc(16);
     const mc = Math.min(MC, M + 3) & ~3, kc = Math.min(KC, K), nc = Math.min(NC, N);
@@ -205,7 +213,7 @@ function makeBackend(k: Kernels): Backend {
 
   const unary: Backend['unary'] = (op: UnaryOp, x, out, n) => {
     if (op !== 'exp' && op !== 'tanh') return js.unary(op, x, out, n);
-    if (n < wasmLimits.unary) {
+    if (n < wasmLimits.unary || n > MAX_DOUBLES) {
       // the scalar twins: bitwise the wasm kernel's values, without the copies
       const f = op === 'exp' ? expScalar : tanhScalar;
       for (let i = 0; i < n; i++) out[i] = f(x[i]!);
@@ -219,7 +227,7 @@ function makeBackend(k: Kernels): Backend {
 
   const binary: Backend['binary'] = (op: BinaryOp, a, aShape, b, bShape, out, outShape) => {
     const n = out.length;
-    if (op === 'pow' || n < wasmLimits.binary || a.length !== n || b.length !== n || !sameShape(aShape, outShape) || !sameShape(bShape, outShape)) {
+    if (op === 'pow' || n < wasmLimits.binary || 2 * n > MAX_DOUBLES || a.length !== n || b.length !== n || !sameShape(aShape, outShape) || !sameShape(bShape, outShape)) {
       return js.binary(op, a, aShape, b, bShape, out, outShape);
     }
     arena.reset();
