@@ -13,9 +13,10 @@ export const wasmPath = resolve(root, 'dist/kernels.wasm');
 /** Compiles kernels.wat to dist/kernels.wasm; returns the binary's size in bytes. */
 export async function buildWasm() {
   const wabt = await (await import('wabt')).default();
-  // bytes, not a string: wabt's binding sizes a string by its UTF-16 length and would cut a
-  // UTF-8 source with non-ASCII comments short
-  const text = readFileSync(watPath);
+  // Bytes, not a string: wabt's binding sizes a string by its UTF-16 length and would cut a
+  // UTF-8 source with non-ASCII comments short. A fresh Uint8Array, not the Buffer itself: a
+  // small Buffer is a view into a shared pool at a nonzero offset, which wabt does not honour.
+  const text = new Uint8Array(readFileSync(watPath));
   const features = { simd: true, multi_value: true, bulk_memory: true };
   let mod;
   try {
