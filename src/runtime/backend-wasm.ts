@@ -1,8 +1,12 @@
 /**
  * The WebAssembly SIMD backend: gemm, gemv, exp / tanh and the contiguous elementwise
  * add / sub / mul / div run in hand-written f64x2 kernels (src/runtime/wasm/kernels.wat, compiled
- * to dist/kernels.wasm by scripts/build.mjs); everything else, and every call too small to pay
- * for the copies, is the JS backend's.
+ * to dist/kernels.wasm by scripts/build.mjs); every other kernel, and every call too small to
+ * pay for the copies, is the JS backend's (small exp / tanh: the scalar twins in wasm/scalar.ts).
+ *
+ * Invariant: a result never depends on which path a call took. The wasm gemm and gemv sum in
+ * the JS kernels' order, add/sub/mul/div are single IEEE operations, and the scalar twins
+ * repeat the wasm exp/tanh arithmetic operation for operation: all bitwise equal (tested).
  *
  * Data moves by copying: operands are copied into the module's linear memory (grown on demand
  * and kept between calls), one export runs, the result is copied back. The plans' buffers are
@@ -277,6 +281,7 @@ function load(): { backend: Backend | null; kernels: Kernels | null } {
  *
  * @example
  * const be = wasmBackend() ?? jsBackend;
+ * const c = new Float64Array(4);
  * be.gemm(false, false, 2, 2, 2, 1, Float64Array.of(1, 2, 3, 4), 0, 2, Float64Array.of(5, 6, 7, 8), 0, 2, 0, c, 0, 2);
  * // c = [19, 22, 43, 50]
  */
