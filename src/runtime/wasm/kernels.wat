@@ -72,78 +72,180 @@
 
   ;; Packs op(A)[i0:i0+mc, k0:k0+kc] into MR = 4-row micro-panels at dst. op(A)(i, k) is at
   ;; A + 8·(i·si + k·sk): (si, sk) = (lda, 1) for A, (1, lda) for Aᵀ; likewise for B below.
+  ;; Full panels have fast paths (packing was a third of the kernel's time on tall, thin
+  ;; products): Aᵀ gives the 4 values of a column contiguously (two v128 copies per k); A gives
+  ;; 4 rows, read two k at a time and transposed 4×2 → 2×4 by shuffles. A partial last panel
+  ;; (fewer than 4 rows) goes element by element, zero-filled.
   (func $packA (param $A i32) (param $si i32) (param $sk i32) (param $i0 i32) (param $mc i32)
                (param $k0 i32) (param $kc i32) (param $dst i32)
     (local $ip i32) (local $k i32) (local $r i32) (local $h i32) (local $row i32) (local $src i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $kc2 i32) (local $skb i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (local.set $kc2 (i32.and (local.get $kc) (i32.const -2)))
     (local.set $ip (i32.const 0))
     (block $done (loop $panels
       (br_if $done (i32.ge_s (local.get $ip) (local.get $mc)))
       ;; h = rows of this panel that exist
       (local.set $h (i32.sub (local.get $mc) (local.get $ip)))
       (if (i32.gt_s (local.get $h) (i32.const 4)) (then (local.set $h (i32.const 4))))
-      (local.set $k (i32.const 0))
-      (block $kdone (loop $ks
-        (br_if $kdone (i32.ge_s (local.get $k) (local.get $kc)))
-        (local.set $r (i32.const 0))
-        (block $rdone (loop $rs
-          (br_if $rdone (i32.ge_s (local.get $r) (i32.const 4)))
-          (if (i32.lt_s (local.get $r) (local.get $h))
+      ;; p0 = &op(A)(i0 + ip, k0)
+      (local.set $p0 (i32.add (local.get $A) (i32.shl
+        (i32.add (i32.mul (i32.add (local.get $i0) (local.get $ip)) (local.get $si))
+                 (i32.mul (local.get $k0) (local.get $sk)))
+        (i32.const 3))))
+      (if (i32.and (i32.eq (local.get $h) (i32.const 4)) (i32.eq (local.get $si) (i32.const 1)))
+        (then
+          ;; Aᵀ: column k of the panel is 4 contiguous values
+          (local.set $skb (i32.shl (local.get $sk) (i32.const 3)))
+          (local.set $k (i32.const 0))
+          (block $kdone (loop $ks
+            (br_if $kdone (i32.ge_s (local.get $k) (local.get $kc)))
+            (v128.store (local.get $dst) (v128.load (local.get $p0)))
+            (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $p0)))
+            (local.set $p0 (i32.add (local.get $p0) (local.get $skb)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $ks))))
+      (else (if (i32.and (i32.eq (local.get $h) (i32.const 4)) (i32.eq (local.get $sk) (i32.const 1)))
+        (then
+          ;; A: 4 contiguous rows; per two k, [a0 a1], [b0 b1], [c0 c1], [d0 d1] →
+          ;; [a0 b0], [c0 d0], [a1 b1], [c1 d1]
+          (local.set $p1 (i32.add (local.get $p0) (i32.shl (local.get $si) (i32.const 3))))
+          (local.set $p2 (i32.add (local.get $p1) (i32.shl (local.get $si) (i32.const 3))))
+          (local.set $p3 (i32.add (local.get $p2) (i32.shl (local.get $si) (i32.const 3))))
+          (local.set $k (i32.const 0))
+          (block $kdone (loop $ks
+            (br_if $kdone (i32.ge_s (local.get $k) (local.get $kc2)))
+            (local.set $a (v128.load (local.get $p0)))
+            (local.set $b (v128.load (local.get $p1)))
+            (local.set $c (v128.load (local.get $p2)))
+            (local.set $d (v128.load (local.get $p3)))
+            (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b)))
+            (v128.store offset=16 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d)))
+            (v128.store offset=32 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b)))
+            (v128.store offset=48 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d)))
+            (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
+            (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+            (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
+            (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+            (local.set $k (i32.add (local.get $k) (i32.const 2)))
+            (br $ks)))
+          (if (i32.lt_s (local.get $kc2) (local.get $kc))
             (then
-              (local.set $row (i32.add (i32.add (local.get $i0) (local.get $ip)) (local.get $r)))
-              (local.set $src (i32.add (local.get $A) (i32.shl
-                (i32.add (i32.mul (local.get $row) (local.get $si))
-                         (i32.mul (i32.add (local.get $k0) (local.get $k)) (local.get $sk)))
-                (i32.const 3))))
-              (f64.store (local.get $dst) (f64.load (local.get $src))))
-            (else (f64.store (local.get $dst) (f64.const 0))))
-          (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-          (local.set $r (i32.add (local.get $r) (i32.const 1)))
-          (br $rs)))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $ks)))
+              (f64.store (local.get $dst) (f64.load (local.get $p0)))
+              (f64.store offset=8 (local.get $dst) (f64.load (local.get $p1)))
+              (f64.store offset=16 (local.get $dst) (f64.load (local.get $p2)))
+              (f64.store offset=24 (local.get $dst) (f64.load (local.get $p3)))
+              (local.set $dst (i32.add (local.get $dst) (i32.const 32))))))
+      (else
+        ;; partial panel: element by element, rows past h zero
+        (local.set $k (i32.const 0))
+        (block $kdone (loop $ks
+          (br_if $kdone (i32.ge_s (local.get $k) (local.get $kc)))
+          (local.set $r (i32.const 0))
+          (block $rdone (loop $rs
+            (br_if $rdone (i32.ge_s (local.get $r) (i32.const 4)))
+            (if (i32.lt_s (local.get $r) (local.get $h))
+              (then
+                (local.set $row (i32.add (i32.add (local.get $i0) (local.get $ip)) (local.get $r)))
+                (local.set $src (i32.add (local.get $A) (i32.shl
+                  (i32.add (i32.mul (local.get $row) (local.get $si))
+                           (i32.mul (i32.add (local.get $k0) (local.get $k)) (local.get $sk)))
+                  (i32.const 3))))
+                (f64.store (local.get $dst) (f64.load (local.get $src))))
+              (else (f64.store (local.get $dst) (f64.const 0))))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $rs)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $ks)))))))
       (local.set $ip (i32.add (local.get $ip) (i32.const 4)))
       (br $panels))))
 
   ;; Packs op(B)[k0:k0+kc, j0:j0+nc] into NR = 4-column micro-panels at dst; op(B)(k, j) is at
-  ;; B + 8·(k·sk + j·sj). A full panel of untransposed B is two v128 copies per k.
+  ;; B + 8·(k·sk + j·sj). Full panels have fast paths: B gives row k of the panel as 4
+  ;; contiguous values (two v128 copies per k), Bᵀ gives 4 contiguous rows transposed by
+  ;; shuffles as in packA; a partial last panel goes element by element, zero-filled.
   (func $packB (param $B i32) (param $sk i32) (param $sj i32) (param $k0 i32) (param $kc i32)
                (param $j0 i32) (param $nc i32) (param $dst i32)
     (local $jp i32) (local $k i32) (local $t i32) (local $w i32) (local $src i32) (local $col i32)
+    (local $p0 i32) (local $p1 i32) (local $p2 i32) (local $p3 i32) (local $kc2 i32) (local $skb i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (local.set $kc2 (i32.and (local.get $kc) (i32.const -2)))
     (local.set $jp (i32.const 0))
     (block $done (loop $panels
       (br_if $done (i32.ge_s (local.get $jp) (local.get $nc)))
       (local.set $w (i32.sub (local.get $nc) (local.get $jp)))
       (if (i32.gt_s (local.get $w) (i32.const 4)) (then (local.set $w (i32.const 4))))
-      (local.set $k (i32.const 0))
-      (block $kdone (loop $ks
-        (br_if $kdone (i32.ge_s (local.get $k) (local.get $kc)))
-        (if (i32.and (i32.eq (local.get $w) (i32.const 4)) (i32.eq (local.get $sj) (i32.const 1)))
-          (then
-            (local.set $src (i32.add (local.get $B) (i32.shl
-              (i32.add (i32.mul (i32.add (local.get $k0) (local.get $k)) (local.get $sk))
-                       (i32.add (local.get $j0) (local.get $jp)))
-              (i32.const 3))))
-            (v128.store (local.get $dst) (v128.load (local.get $src)))
-            (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $src)))
-            (local.set $dst (i32.add (local.get $dst) (i32.const 32))))
-          (else
-            (local.set $t (i32.const 0))
-            (block $tdone (loop $ts
-              (br_if $tdone (i32.ge_s (local.get $t) (i32.const 4)))
-              (if (i32.lt_s (local.get $t) (local.get $w))
-                (then
-                  (local.set $col (i32.add (i32.add (local.get $j0) (local.get $jp)) (local.get $t)))
-                  (local.set $src (i32.add (local.get $B) (i32.shl
-                    (i32.add (i32.mul (i32.add (local.get $k0) (local.get $k)) (local.get $sk))
-                             (i32.mul (local.get $col) (local.get $sj)))
-                    (i32.const 3))))
-                  (f64.store (local.get $dst) (f64.load (local.get $src))))
-                (else (f64.store (local.get $dst) (f64.const 0))))
-              (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
-              (local.set $t (i32.add (local.get $t) (i32.const 1)))
-              (br $ts)))))
-        (local.set $k (i32.add (local.get $k) (i32.const 1)))
-        (br $ks)))
+      ;; p0 = &op(B)(k0, j0 + jp)
+      (local.set $p0 (i32.add (local.get $B) (i32.shl
+        (i32.add (i32.mul (local.get $k0) (local.get $sk))
+                 (i32.mul (i32.add (local.get $j0) (local.get $jp)) (local.get $sj)))
+        (i32.const 3))))
+      (if (i32.and (i32.eq (local.get $w) (i32.const 4)) (i32.eq (local.get $sj) (i32.const 1)))
+        (then
+          (local.set $skb (i32.shl (local.get $sk) (i32.const 3)))
+          (local.set $k (i32.const 0))
+          (block $kdone (loop $ks
+            (br_if $kdone (i32.ge_s (local.get $k) (local.get $kc)))
+            (v128.store (local.get $dst) (v128.load (local.get $p0)))
+            (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $p0)))
+            (local.set $p0 (i32.add (local.get $p0) (local.get $skb)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $k (i32.add (local.get $k) (i32.const 1)))
+            (br $ks))))
+      (else (if (i32.and (i32.eq (local.get $w) (i32.const 4)) (i32.eq (local.get $sk) (i32.const 1)))
+        (then
+          (local.set $p1 (i32.add (local.get $p0) (i32.shl (local.get $sj) (i32.const 3))))
+          (local.set $p2 (i32.add (local.get $p1) (i32.shl (local.get $sj) (i32.const 3))))
+          (local.set $p3 (i32.add (local.get $p2) (i32.shl (local.get $sj) (i32.const 3))))
+          (local.set $k (i32.const 0))
+          (block $kdone (loop $ks
+            (br_if $kdone (i32.ge_s (local.get $k) (local.get $kc2)))
+            (local.set $a (v128.load (local.get $p0)))
+            (local.set $b (v128.load (local.get $p1)))
+            (local.set $c (v128.load (local.get $p2)))
+            (local.set $d (v128.load (local.get $p3)))
+            (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $a) (local.get $b)))
+            (v128.store offset=16 (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $c) (local.get $d)))
+            (v128.store offset=32 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $a) (local.get $b)))
+            (v128.store offset=48 (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $c) (local.get $d)))
+            (local.set $p0 (i32.add (local.get $p0) (i32.const 16)))
+            (local.set $p1 (i32.add (local.get $p1) (i32.const 16)))
+            (local.set $p2 (i32.add (local.get $p2) (i32.const 16)))
+            (local.set $p3 (i32.add (local.get $p3) (i32.const 16)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+            (local.set $k (i32.add (local.get $k) (i32.const 2)))
+            (br $ks)))
+          (if (i32.lt_s (local.get $kc2) (local.get $kc))
+            (then
+              (f64.store (local.get $dst) (f64.load (local.get $p0)))
+              (f64.store offset=8 (local.get $dst) (f64.load (local.get $p1)))
+              (f64.store offset=16 (local.get $dst) (f64.load (local.get $p2)))
+              (f64.store offset=24 (local.get $dst) (f64.load (local.get $p3)))
+              (local.set $dst (i32.add (local.get $dst) (i32.const 32))))))
+      (else
+        (local.set $k (i32.const 0))
+        (block $kdone (loop $ks
+          (br_if $kdone (i32.ge_s (local.get $k) (local.get $kc)))
+          (local.set $t (i32.const 0))
+          (block $tdone (loop $ts
+            (br_if $tdone (i32.ge_s (local.get $t) (i32.const 4)))
+            (if (i32.lt_s (local.get $t) (local.get $w))
+              (then
+                (local.set $col (i32.add (i32.add (local.get $j0) (local.get $jp)) (local.get $t)))
+                (local.set $src (i32.add (local.get $B) (i32.shl
+                  (i32.add (i32.mul (i32.add (local.get $k0) (local.get $k)) (local.get $sk))
+                           (i32.mul (local.get $col) (local.get $sj)))
+                  (i32.const 3))))
+                (f64.store (local.get $dst) (f64.load (local.get $src))))
+              (else (f64.store (local.get $dst) (f64.const 0))))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 8)))
+            (local.set $t (i32.add (local.get $t) (i32.const 1)))
+            (br $ts)))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))
+          (br $ks)))))))
       (local.set $jp (i32.add (local.get $jp) (i32.const 4)))
       (br $panels))))
 
