@@ -184,20 +184,30 @@ function parseSlice(raw: string | undefined): number[] {
   });
 }
 
-function cmdKernel(file: string, o: Common & { order?: string; slice?: string }) {
+const STRUCTURES = ['auto', 'rows', 'dense', 'products'] as const;
+const STRUCTURE_LABEL = {
+  rows: 'per-row passes (structured: factored inner products, no Jacobian)',
+  dense: 'whole-model passes (the Jacobian)',
+  products: 'NTK-vector products Dh·(Dhᵀ·e_i) (no Jacobian)',
+} as const;
+
+function cmdKernel(file: string, o: Common & { order?: string; slice?: string; structure?: string }) {
   const order = parseOrder(o.order);
   const slice = parseSlice(o.slice);
+  const structure = (o.structure ?? 'auto') as (typeof STRUCTURES)[number];
+  if (!STRUCTURES.includes(structure)) throw new UsageError(`--structure ${o.structure}: expected one of ${STRUCTURES.join(', ')}`);
+  if (structure === 'products' && order !== 2) throw new UsageError(`--structure products (NTK-vector products) computes the NTK: it needs --order 2, not ${order}`);
   if (slice.length > order - 1) throw new UsageError(`--slice ${o.slice}: a kernel of order ${order} has ${order} indices; fix at most ${order - 1}`);
   const m = load(file, o);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const bad = slice.find((a) => a >= k);
   if (bad !== undefined) throw new UsageError(`--slice ${o.slice}: index ${bad} is out of range: the model has ${k} outputs (0..${k - 1})`);
   const bar = progress('kernel', !o.json);
-  const K = kernel(m, order, { slice, onProgress: bar.update });
+  const K = kernel(m, order, { slice, structure, onProgress: bar.update });
   bar.done();
   checkFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
   const warning = K.warnings[0] ?? null;
-  if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, ...(warning ? { warnings: [warning] } : {}) });
+  if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
   const fixed = slice.map(String);
@@ -207,7 +217,7 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string })
     maxAbs = Math.max(maxAbs, Math.abs(x));
     fro += x * x;
   }
-  const rows: [string, string][] = [...summaryHeader(m), ['kernel', `${label}, ${K.shape.join(' × ') || 'a number'}`], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
+  const rows: [string, string][] = [...summaryHeader(m), ['kernel', `${label}, ${K.shape.join(' × ') || 'a number'}`], ['computed by', STRUCTURE_LABEL[K.structure]], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
   if (order === 2 && slice.length === 0) {
     let trace = 0;
     for (let i = 0; i < k; i++) trace += K.data[i * k + i]!;
@@ -675,6 +685,7 @@ export function buildProgram(): Command {
   common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ; r ≥ 3: the Neural Tangent Hierarchy)'))
     .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
     .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
+    .option('--structure <s>', 'auto (default), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
     .action(wrap(cmdKernel));
   common(program.command('derive').argument('<file>').description('the kernel of order r as mathematics (plain text, or LaTeX with --latex)'))
     .option('--order <r>', `order of the kernel, 2 to ${MAX_ORDER}`, '2')
