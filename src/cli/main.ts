@@ -432,7 +432,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   if (o.lr !== undefined || o.steps !== undefined) return cmdDescent(file, o);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.T === undefined) throw new UsageError('flow needs a time horizon: --T 100 (or the name of a const, --T T)');
-  // No --rtol: the method's own default (tight for the explicit methods, 1e-6 for the exponential one).
+  // No --rtol: the method's own default (tight for the explicit methods, 1e-6 for the exponential ones).
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   if (rtol !== undefined && rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
   const m = load(file, o);
@@ -720,8 +720,8 @@ export function buildProgram(): Command {
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--T <T>', 'the time horizon')
     .option('--times <t1,t2,…>', 'also report E(t) at these times')
-    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
-    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-6 for the exponential method)')
+    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
+    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-6 for exponential and etdrk4)')
     .option('--lip-dh <L>', 'a known Lip(Dh) on the ball (for κ and the bounds): a number or a const of the model')
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
     .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')
@@ -740,7 +740,7 @@ export function buildProgram(): Command {
     .option('--debug', 'show stack traces of internal errors')
     .option('--alpha <a1,a2,…>', 'values of α')
     .option('--T <T1,T2,…>', 'values of T, or the name of a const of the model to use as the horizon (e.g. --T T)')
-    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
+    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
     .option('--rtol <r>', 'relative tolerance (default 1e-10)')
     .option('--lip-dh <L>', 'a known Lip(Dh): a number, or a const of the model that follows the grid')
     .option('--lip-h <L>', 'a known Lip(h): a number or a const')

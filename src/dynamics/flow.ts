@@ -18,8 +18,10 @@
  * Any other loss R: the linearized flow has no closed form, but it lives in function space,
  * dv̄/dt = −K0 ∇R(v̄) for v̄ = α·h̄(w̄), with w̄(t) − w0 = −(1/α) J0ᵀ ∫₀ᵗ ∇R(v̄); v̄ and that
  * integral (2k numbers) are integrated next to δ. Stiff flows under the square loss use a
- * low-rank exponential integrator (`solvers/etd.ts`) whose stiff part is the Gauss–Newton
- * matrix −JᵀJ; the bounds of the theory are for the square loss and say so otherwise.
+ * low-rank exponential integrator whose stiff part is the Gauss–Newton matrix −JᵀJ: exponential
+ * Adams (`solvers/etd-adams.ts`, two gradients a step; `--method exponential`, what 'auto'
+ * picks) or ETDRK4 with step doubling (`solvers/etd.ts`, eleven; `--method etdrk4`, the
+ * one-step reference). The bounds of the theory are for the square loss and say so otherwise.
  */
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../runtime/evaluator.ts';
@@ -28,9 +30,10 @@ import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { solve, type SolveResult } from './solvers/index.ts';
 import { solveEtd, type LowRankOps, type LowRankStiff } from './solvers/etd.ts';
+import { solveEtdAdams } from './solvers/etd-adams.ts';
 import { linearizedTestPredictor } from './predict.ts';
 
-export type FlowMethod = 'auto' | 'exponential' | 'dopri5' | 'dop853' | 'rosenbrock';
+export type FlowMethod = 'auto' | 'exponential' | 'etdrk4' | 'dopri5' | 'dop853' | 'rosenbrock';
 
 export interface FlowOptions {
   alpha: number;
@@ -91,6 +94,9 @@ export interface FlowResult {
   kernel: { lambdaMin: number; lambdaMax: number; clipped: number; indefinite: boolean };
   warnings: string[];
 }
+
+/** The exponential Adams method's highest predictor order (its corrector is one higher). */
+const ADAMS_ORDER = 5;
 
 /** λmax(K0)·T above which 'auto' integrates with the exponential method. */
 const STIFF_AUTO = 200;
@@ -228,16 +234,22 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   };
   // The exponential method needs the square loss (checked below); other losses skip this work.
   const stiff0: LowRankStiff = square ? gaussNewton(J0, spectrum, B) : { Q: new Float64Array(0), lambda: new Float64Array(0), rank: 0 };
-  // Refreshing A costs a Jacobian, the kernel J·Jᵀ (2p·k²) and Q (2p·k·r); a step costs four
-  // gradients and a dozen products with Q. Refreshing every `refreshEvery` steps balances the two
-  // (a deterministic count from flop estimates, so that a run is reproducible).
-  const refreshFlops = (ev.lastJacobian?.flops ?? 0) + 2 * p * k * (k + stiff0.rank);
-  const stepFlops = 4 * ev.gradFlops() + 24 * p * k;
-  const refreshEvery = Math.min(64, Math.max(2, Math.round(refreshFlops / stepFlops)));
+  // Refreshing A costs a Jacobian, the kernel J·Jᵀ (2p·k²) and Q (2p·k·r) — and for the Adams
+  // method the re-projection of its history (2 products with Qᵀ per stored point). A step of
+  // ETDRK4 with step doubling costs about four gradients' worth and a dozen products with Q, one
+  // of exponential Adams two gradients and four products. Refreshing every `refreshEvery(m)`
+  // steps balances the two (a deterministic count from flop estimates, so that a run is
+  // reproducible; measured on W2 the Adams run's time is flat from 10 to 30).
+  const refreshEvery = (m: 'exponential' | 'etdrk4') => {
+    const r = stiff0.rank, grad = ev.gradFlops();
+    const refresh = (ev.lastJacobian?.flops ?? 0) + 2 * p * k * (k + r) + (m === 'exponential' ? 4 * ADAMS_ORDER * p * r : 0);
+    const step = m === 'exponential' ? 2 * grad + 8 * p * r : 4 * grad + 24 * p * k;
+    return Math.min(64, Math.max(2, Math.round(refresh / step)));
+  };
   let refreshes = 0;
-  /** The Gauss–Newton part at the current point, every `refreshEvery` accepted steps. */
-  const linearPart = (t: number, delta: Float64Array, stepsSince: number, current: LowRankStiff): LowRankStiff => {
-    if (stepsSince < refreshEvery) return current;
+  /** The Gauss–Newton part at the current point, every `every` accepted steps. */
+  const linearPart = (t: number, delta: Float64Array, stepsSince: number, current: LowRankStiff, every: number): LowRankStiff => {
+    if (stepsSince < every) return current;
     linShift(t, delta, shift);
     for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
     const J = ev.jacobian(w);
@@ -253,7 +265,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // Default tolerances on δ: the explicit methods are cheap at tight ones (order 8), the order-4
   // exponential method is not; δ's relative accuracy carries over to E either way, and the
   // achieved accuracy of E is measured below.
-  const rtolOf = (m: Exclude<FlowMethod, 'auto'>) => opts.rtol ?? (m === 'exponential' ? 1e-6 : 1e-10);
+  const rtolOf = (m: Exclude<FlowMethod, 'auto'>) => opts.rtol ?? (m === 'exponential' || m === 'etdrk4' ? 1e-6 : 1e-10);
   const atol = opts.atol ?? 1e-14;
   let maxWeightChange = 0;
   const wt = new Float64Array(p);
@@ -270,12 +282,13 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     return y0;
   };
   const run = (method: Exclude<FlowMethod, 'auto'>, tol: number, track: boolean) =>
-    method === 'exponential'
-      ? solveEtd(rhs, 0, start(), T, (() => {
+    method === 'exponential' || method === 'etdrk4'
+      ? (method === 'exponential' ? solveEtdAdams : solveEtd)(rhs, 0, start(), T, (() => {
           let current = stiff0;
+          const every = refreshEvery(method);
           return {
-            rtol: tol, atol: atol * (tol / rtolOf(method)), times, ops: lowRankOps, ...(track ? { onStep } : {}),
-            linearPart: (t: number, y: Float64Array, since: number) => (current = t === 0 ? stiff0 : linearPart(t, y, since, current)),
+            rtol: tol, atol: atol * (tol / rtolOf(method)), times, ops: lowRankOps, maxOrder: ADAMS_ORDER, ...(track ? { onStep } : {}),
+            linearPart: (t: number, y: Float64Array, since: number) => (current = t === 0 ? stiff0 : linearPart(t, y, since, current, every)),
           };
         })())
       : solve(method, rhs, 0, start(), T, { rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, ...(track ? { onStep } : {}) });
@@ -286,7 +299,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // The exponential and Rosenbrock methods use the square loss's structure (the Gauss–Newton
   // part; the Hessian of δ alone): other losses integrate with the explicit methods.
   const auto = (opts.method ?? 'auto') === 'auto';
-  if (!square && (opts.method === 'exponential' || opts.method === 'rosenbrock'))
+  if (!square && (opts.method === 'exponential' || opts.method === 'etdrk4' || opts.method === 'rosenbrock'))
     throw new FlowError(`--method ${opts.method} needs the square loss; with another loss use dop853 or dopri5`);
   const stiffness = spectrum.values[k - 1]! * T;
   let method: Exclude<FlowMethod, 'auto'> = auto ? (square && stiffness > STIFF_AUTO ? 'exponential' : 'dop853') : (opts.method as Exclude<FlowMethod, 'auto'>);

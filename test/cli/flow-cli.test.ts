@@ -88,9 +88,11 @@ describe('ntk flow', () => {
     expect(j.bound).toBeNull();
     expect(j.boundNotes.theorem12).toMatch(/square loss/);
     expect(j.lipSource).toBeNull(); // no estimate where no bound would use it
-    const bad = await ntk('flow', 'examples/deep.ntk', '--alpha', '4', '--T', '1', '--method', 'exponential');
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/needs the square loss/);
+    for (const method of ['exponential', 'etdrk4']) {
+      const bad = await ntk('flow', 'examples/deep.ntk', '--alpha', '4', '--T', '1', '--method', method);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/needs the square loss/);
+    }
   });
 });
 
