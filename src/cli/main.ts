@@ -583,6 +583,11 @@ async function cmdSweep(file: string, o: SweepCli) {
     await writePlot(o.plot, { title: `E(T) of ${file}`, xLabel: 'T/α', yLabel: 'E(T)', logX: true, logY: true, series });
   }
   if (o.json) return emitJson({ rows: outcome.rows, fitTime: outcome.fitTime, fitKappa: outcome.fitKappa, resumed: outcome.resumed });
+  // The flows' warnings, each once, with the points where it came up.
+  const where = new Map<string, string[]>();
+  for (const r of outcome.rows)
+    for (const w of r.warnings ?? []) where.set(w, [...(where.get(w) ?? []), [`α=${r.alpha}`, `T=${r.T}`, ...Object.entries(r.set).map(([k, v]) => `${k}=${v}`)].join(' ')]);
+  for (const [w, points] of where) process.stderr.write(`warning: ${w} (at ${points.length > 3 ? `${points.slice(0, 3).join('; ')} and ${points.length - 3} more` : points.join('; ')})\n`);
   if (outcome.resumed) process.stderr.write(`resumed: ${outcome.resumed} points read from ${o.out}\n`);
   out(formatSweep(outcome, Object.keys(axes).filter((n) => n !== horizon)));
 }

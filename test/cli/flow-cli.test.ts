@@ -108,6 +108,15 @@ describe('ntk sweep', () => {
     expect(JSON.parse(again.stdout).resumed).toBe(4);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp')).length).toBe(0);
   });
+  it("passes on the flows' warnings: on stderr with the points, in JSON per row", async () => {
+    const args = ['sweep', 'examples/converse.ntk', '--alpha', '1,2', '--T', '100', '--radius', '0.01', '--lip-dh', 'b', '--workers', '1'];
+    const r = await ntk(...args);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: T = 100 is beyond the horizon .* \(at α=1 T=100\)/);
+    expect(r.stderr).toMatch(/\(at α=2 T=100\)/);
+    const j = JSON.parse((await ntk(...args, '--json')).stdout);
+    for (const row of j.rows) expect(row.warnings.join(' ')).toMatch(/beyond the horizon/);
+  });
   it.skipIf(!existsSync('dist/ntk.js'))('on worker threads through the built binary, with a plot', () => {
     const out = join(dir, 'w.json');
     const plot = join(dir, 'w.png');
