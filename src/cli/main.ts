@@ -36,7 +36,7 @@ import {
   type Diagnostic,
   type Model,
 } from '../index.ts';
-import { matrix, nest, num, progress, table, vector } from './format.ts';
+import { displayWidth, matrix, nest, num, padStart, progress, table, vector } from './format.ts';
 import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import type { Series } from './plot.ts';
@@ -342,8 +342,8 @@ async function cmdScaling(file: string, o: Common & { widths?: string; orders?: 
   const qs = res.fits.map((f) => f.quantity);
   const header = [dim, ...qs.map((q) => (q === 'dK2' ? '‖ΔK2‖∞' : `‖${q}‖∞`))];
   const lines = [header, ...widths.map((w) => [String(w), ...qs.map((q) => num(mean(q, w), 4))])];
-  const wcol = header.map((_, j) => Math.max(...lines.map((l) => l[j]!.length)));
-  out(lines.map((l) => l.map((c, j) => c.padStart(wcol[j]!)).join('  ')).join('\n'));
+  const wcol = header.map((_, j) => Math.max(...lines.map((l) => displayWidth(l[j]!))));
+  out(lines.map((l) => l.map((c, j) => padStart(c, wcol[j]!)).join('  ')).join('\n'));
   out(`slopes of log(norm) against log(${dim}) over ${seeds.length} seed(s) (± standard error):`);
   for (const f of res.fits) out(`  ${f.quantity === 'dK2' ? 'ΔK2' : f.quantity}: ${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`}`);
 }
