@@ -15,6 +15,9 @@ const BACKENDS: readonly (readonly [name: string, make: () => Backend | null])[]
 
 let chosen: Backend | null = null;
 
+/** `NTK_BACKEND` names a backend that is unknown or cannot run here (the CLI's exit code 2). */
+export class BackendUnavailableError extends Error {}
+
 /** The names of the backends that can run on this machine, fastest first. */
 export function availableBackends(): string[] {
   return BACKENDS.filter(([, make]) => make() !== null).map(([name]) => name);
@@ -33,7 +36,7 @@ export function defaultBackend(): Backend {
   let b: Backend | null = null;
   if (forced) {
     b = backendByName(forced);
-    if (!b) throw new Error(`NTK_BACKEND=${forced} is not available here (available: ${availableBackends().join(', ')})`);
+    if (!b) throw new BackendUnavailableError(`NTK_BACKEND=${forced} is not available here (available: ${availableBackends().join(', ')})`);
   } else {
     for (const [, make] of BACKENDS) if ((b = make())) break;
   }

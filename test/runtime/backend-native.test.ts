@@ -5,6 +5,8 @@
  * U·diag(s)·Vᵀ = A, UᵀU = I, VᵀV = I for dgesdd. Skipped when the addon is not built.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { nativeAddon } from '../../src/runtime/backend-native.ts';
 import { availableBackends, defaultBackend, lapack } from '../../src/runtime/backends.ts';
@@ -305,5 +307,14 @@ describe('selection', () => {
     process.env.NTK_BACKEND = 'js';
     expect(lapack()).toBeNull();
     expect(symmetricEigen(A, 9)).toEqual(symmetricEigenMl(A, 9));
+  });
+
+  it.skipIf(!existsSync('dist/ntk.js'))('an unavailable NTK_BACKEND is a usage error of the command (exit 2), naming the available ones', () => {
+    const r = spawnSync(process.execPath, ['bin/ntk.js', 'eval', 'examples/converse.ntk'], {
+      encoding: 'utf8',
+      env: { ...process.env, NTK_BACKEND: 'no-such-backend' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(`ntk: error: NTK_BACKEND=no-such-backend is not available here (available: ${availableBackends().join(', ')})`);
   });
 });
