@@ -36,7 +36,8 @@ export interface NativeAddon {
 function candidatePaths(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const rel = 'build/Release/ntk_native.node';
-  return [resolve(here, '../..', rel), resolve(here, '..', rel)];
+  // dist/ is one level below the root, src/runtime/ two (src/build/ never exists)
+  return [resolve(here, '..', rel), resolve(here, '../..', rel)];
 }
 
 let addon: NativeAddon | null | undefined;
