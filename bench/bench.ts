@@ -6,8 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { evaluate, evaluator, flow, jacobian, kernel, lipschitz, loadModel, type Model } from '../src/index.ts';
-import { defaultBackend } from '../src/runtime/backends.ts';
+import { compile, evaluate, evaluator, flow, jacobian, kernel, lipschitz, loadModel, type Model } from '../src/index.ts';
+import { availableBackends, backendByName, defaultBackend, lapack } from '../src/runtime/backends.ts';
+import { symmetricEigenMl } from '../src/dynamics/linearized.ts';
 
 interface Row {
   workload: string;
@@ -33,14 +34,37 @@ function time(f: () => void, min = 3, budgetMs = 2000): number {
   return times[Math.floor(times.length / 2)]!;
 }
 
+/**
+ * gemm per available backend (native OpenBLAS, JS, …): cubes, and the shapes the workloads
+ * produce — [64×8]·[8×1024] and [8×64]·[64×1024] (the mean-field network's layers), and
+ * [64×9216]·[9216×64] (J·Jᵀ of W2's Jacobian).
+ */
 function gemmBench() {
-  const be = defaultBackend();
-  for (const [M, N, K] of [[512, 512, 512], [256, 512, 512]] as const) {
-    const A = new Float64Array(M * K).map((_, i) => Math.sin(i));
-    const B = new Float64Array(K * N).map((_, i) => Math.cos(i));
-    const C = new Float64Array(M * N);
-    const ms = time(() => be.gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N));
-    rows.push({ workload: `gemm ${M}×${N}×${K} (${be.name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
+  const shapes: [number, number, number][] = [[64, 64, 64], [256, 256, 256], [512, 512, 512], [1024, 1024, 1024], [64, 1024, 8], [8, 1024, 64], [64, 64, 9216]];
+  for (const name of availableBackends()) {
+    const be = backendByName(name)!;
+    for (const [M, N, K] of shapes) {
+      const A = new Float64Array(M * K).map((_, i) => Math.sin(i));
+      const B = new Float64Array(K * N).map((_, i) => Math.cos(i));
+      const C = new Float64Array(M * N);
+      const ms = time(() => be.gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N));
+      rows.push({ workload: `gemm [${M}×${K}]·[${K}×${N}] (${be.name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
+    }
+  }
+}
+
+/** Symmetric eigendecomposition (all vectors): ml-matrix, and LAPACK's dsyevd when the addon is built. */
+function eigenBench() {
+  const la = lapack();
+  for (const n of [64, 500]) {
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = Math.sin(i * n + j);
+    const ml = time(() => symmetricEigenMl(A, n), 1);
+    rows.push({ workload: `symmetric eigen ${n}×${n} (ml-matrix)`, ms: ml, gflops: null, note: '' });
+    if (la) {
+      const ms = time(() => la.dsyevd(n, A));
+      rows.push({ workload: `symmetric eigen ${n}×${n} (LAPACK dsyevd)`, ms, gflops: null, note: `${(ml / ms).toFixed(0)}× faster than ml-matrix` });
+    }
   }
 }
 
@@ -161,8 +185,8 @@ function processBench() {
   }
 }
 
-// npm run bench [-- --quick | --nth | --flow | --targets]: everything, the fast rows, W3 only,
-// W2 only, the whole-process targets only.
+// npm run bench [-- --quick | --nth | --flow | --gemm | --targets]: everything, the fast rows,
+// W3 only, W2 only, the matrix kernels only, the whole-process targets only.
 const only = (flag: string) => process.argv.includes(flag);
 if (only('--nth')) {
   hierarchyBench();
@@ -170,8 +194,12 @@ if (only('--nth')) {
   flowBench();
 } else if (only('--targets')) {
   processBench();
+} else if (only('--gemm')) {
+  gemmBench();
+  eigenBench();
 } else {
   gemmBench();
+  eigenBench();
   modelBench('converse', 'examples/converse.ntk');
   modelBench('meanfield', 'examples/meanfield.ntk');
   modelBench('deep', 'examples/deep.ntk');

@@ -38,6 +38,7 @@ import {
 } from '../index.ts';
 import { displayWidth, matrix, nest, num, padStart, progress, table, vector } from './format.ts';
 import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.ts';
+import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import type { Series } from './plot.ts';
 
@@ -771,7 +772,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError) {
+    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }

@@ -1,31 +1,56 @@
 /**
  * Backend selection. Every backend implements `Backend` and passes the same kernel tests; the
- * fastest available one is the default, and `NTK_BACKEND=<name>` forces one.
+ * first available one in `BACKENDS` (fastest first) is the default, and `NTK_BACKEND=<name>`
+ * forces one.
  */
 import type { Backend } from './backend.ts';
+import { nativeAddon, nativeBackend, type NativeAddon } from './backend-native.ts';
 import { jsBackend } from './kernels-js.ts';
 
-const BACKENDS: Record<string, () => Backend | null> = {
-  js: () => jsBackend,
-};
+/** In order of preference; each factory returns null when its backend cannot run here. */
+const BACKENDS: readonly (readonly [name: string, make: () => Backend | null])[] = [
+  ['native', nativeBackend],
+  ['js', () => jsBackend],
+];
 
 let chosen: Backend | null = null;
 
-/** The names of the backends that can run on this machine. */
+/** `NTK_BACKEND` names a backend that is unknown or cannot run here (the CLI's exit code 2). */
+export class BackendUnavailableError extends Error {}
+
+/** The names of the backends that can run on this machine, fastest first. */
 export function availableBackends(): string[] {
-  return Object.keys(BACKENDS).filter((name) => BACKENDS[name]!() !== null);
+  return BACKENDS.filter(([, make]) => make() !== null).map(([name]) => name);
+}
+
+/** The backend called `name`, or null if it is unknown or cannot run here. */
+export function backendByName(name: string): Backend | null {
+  const entry = BACKENDS.find(([n]) => n === name);
+  return entry ? entry[1]() : null;
 }
 
 /** The backend used when none is given: `NTK_BACKEND` if set, else the fastest available. */
 export function defaultBackend(): Backend {
   if (chosen) return chosen;
   const forced = process.env.NTK_BACKEND;
-  let b: Backend | null = jsBackend;
+  let b: Backend | null = null;
   if (forced) {
-    const make = BACKENDS[forced];
-    b = make ? make() : null;
-    if (!b) throw new Error(`NTK_BACKEND=${forced} is not available here (available: ${availableBackends().join(', ')})`);
+    b = backendByName(forced);
+    if (!b) throw new BackendUnavailableError(`NTK_BACKEND=${forced} is not available here (available: ${availableBackends().join(', ')})`);
+  } else {
+    for (const [, make] of BACKENDS) if ((b = make())) break;
   }
-  chosen = b;
-  return b;
+  chosen = b ?? jsBackend;
+  return chosen;
+}
+
+/**
+ * LAPACK (dsyevd, dgesdd) through the native addon, for the dense factorizations such as
+ * `symmetricEigen`; null when the addon is absent or `NTK_BACKEND` names another backend
+ * (`NTK_BACKEND=js` is the all-JavaScript reference path, factorizations included).
+ */
+export function lapack(): Pick<NativeAddon, 'dsyevd' | 'dgesdd'> | null {
+  const forced = process.env.NTK_BACKEND;
+  if (forced && forced !== 'native') return null;
+  return nativeAddon();
 }

@@ -639,6 +639,7 @@ let dotScratch = new Float64Array(0);
  * out[o] = G[ia(o), ib(o)] in the broadcast batch order.
  */
 function outerDots(
+  gemm: Backend['gemm'],
   a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
   out: Float64Array, batch: readonly number[], K: number, aBatch: number, bBatch: number,
 ): void {
@@ -669,6 +670,7 @@ function outerDots(
  * hierarchy's kernels. Returns false (nothing done) when some axis is broadcast in both.
  */
 function sharedOuterDots(
+  gemm: Backend['gemm'],
   a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
   out: Float64Array, batch: readonly number[], K: number,
 ): boolean {
@@ -713,7 +715,18 @@ function sharedOuterDots(
   return true;
 }
 
-function matmul(
+/**
+ * `Backend.matmul` on top of a given `gemm`: the batch-axis analysis below (folding, stacking,
+ * all-pairs dot products) is the same for every backend, only the products differ. A backend
+ * with a faster gemm gets its matmul from here.
+ * @example const matmul = matmulWith(myBackend.gemm); matmul(a, [2, 3], b, [3, 4], out, [2, 4]);
+ */
+export function matmulWith(gemm: Backend['gemm']): Backend['matmul'] {
+  return (a, aShape, b, bShape, out, outShape) => matmulBy(gemm, a, aShape, b, bShape, out, outShape);
+}
+
+function matmulBy(
+  gemm: Backend['gemm'],
   a: Float64Array, aShape: readonly number[],
   b: Float64Array, bShape: readonly number[],
   out: Float64Array, outShape: readonly number[],
@@ -734,9 +747,9 @@ function matmul(
 
   // Dot products of every a with every b (M = N = 1, no batch axis along which both vary):
   // one gemm of all a's rows against all b's, then a gather into the output's batch order.
-  if (M === 1 && N === 1 && nBatch === aBatch * bBatch && aBatch * bBatch <= 1 << 24) return outerDots(a, aShape, b, bShape, out, batch, K, aBatch, bBatch);
+  if (M === 1 && N === 1 && nBatch === aBatch * bBatch && aBatch * bBatch <= 1 << 24) return outerDots(gemm, a, aShape, b, bShape, out, batch, K, aBatch, bBatch);
   // Likewise within each index of the batch axes along which both vary.
-  if (M === 1 && N === 1 && K >= 16 && nBatch >= 1024 && sharedOuterDots(a, aShape, b, bShape, out, batch, K)) return;
+  if (M === 1 && N === 1 && K >= 16 && nBatch >= 1024 && sharedOuterDots(gemm, a, aShape, b, bShape, out, batch, K)) return;
 
   // General: one gemm per output batch; a batch axis of size 1 (or missing) has stride 0, so
   // a shared operand is reused in place. Batch axes are coalesced first. With M = 1, one batch
@@ -1006,7 +1019,7 @@ export const jsBackend: Backend = {
   name: 'js',
   unary,
   binary,
-  matmul,
+  matmul: matmulWith(gemm),
   gemm,
   sum,
   broadcast,

@@ -1,11 +1,26 @@
 /**
  * Every kernel of the reference backend against a naive implementation written here with
- * explicit index loops, on deterministic random shapes and data.
+ * explicit index loops, on deterministic random shapes and data. gemm and matmul, the kernels
+ * the faster backends replace, run for every backend available on this machine.
  */
 import { describe, expect, it } from 'vitest';
 import type { BinaryOp, UnaryOp } from '../../src/ir/ops.ts';
 import { erf } from '../../src/runtime/erf.ts';
-import { jsBackend as K } from '../../src/runtime/kernels-js.ts';
+import { jsBackend as K, matmulWith } from '../../src/runtime/kernels-js.ts';
+import type { Backend } from '../../src/runtime/backend.ts';
+import { availableBackends, backendByName } from '../../src/runtime/backends.ts';
+import { nativeAddon } from '../../src/runtime/backend-native.ts';
+
+/**
+ * Every available backend, plus (when the addon is built) the addon's dgemm called for every
+ * size: the native backend sends tiny products to the JS gemm, which would leave BLAS's
+ * small-size and gemv paths untested.
+ */
+const addon = nativeAddon();
+const BACKENDS: Backend[] = [
+  ...availableBackends().map((name) => backendByName(name)!),
+  ...(addon ? [{ ...K, name: 'native addon, no JS cut-off', gemm: addon.dgemm, matmul: matmulWith(addon.dgemm) }] : []),
+];
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -299,7 +314,7 @@ interface GemmCase {
 }
 
 /** Runs one gemm case and the naive triple loop on the same data; checks guards around C. */
-function checkGemm(rand: () => number, c: GemmCase): void {
+function checkGemm(K: Backend, rand: () => number, c: GemmCase): void {
   const { transA, transB, M, N, K: k, alpha, beta } = c;
   // stored shapes: A is M×K (K×M if transposed), B is K×N (N×K if transposed)
   const aRows = transA ? k : M, aCols = transA ? M : k;
@@ -325,7 +340,7 @@ function checkGemm(rand: () => number, c: GemmCase): void {
   expectClose(C, want, 1e-13, JSON.stringify(c));
 }
 
-describe('gemm', () => {
+describe.each(BACKENDS)('gemm ($name)', (K) => {
   const combos: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
 
   it('all transpose combinations × odd sizes 1, 3, 17, 65, 130', () => {
@@ -335,7 +350,7 @@ describe('gemm', () => {
     for (const [transA, transB] of combos) {
       for (const M of sizes) for (const N of sizes) for (const k of sizes) {
         if (M * N * k > 65 * 65 * 130) continue; // keeps the naive reference quick
-        checkGemm(rand, { transA, transB, M, N, K: k, alpha: 1, beta: 0, padA: 0, padB: 0, padC: 0, aOff: 0, bOff: 0, cOff: 0 });
+        checkGemm(K, rand, { transA, transB, M, N, K: k, alpha: 1, beta: 0, padA: 0, padB: 0, padC: 0, aOff: 0, bOff: 0, cOff: 0 });
         n++;
       }
     }
@@ -347,7 +362,7 @@ describe('gemm', () => {
     for (const [transA, transB] of combos) {
       for (const beta of [0, 1, 0.5]) {
         for (const [M, N, k] of [[17, 65, 3], [65, 17, 130], [3, 130, 17], [1, 17, 65], [17, 1, 65], [1, 1, 17], [2, 2, 2], [130, 66, 65]]) {
-          checkGemm(rand, {
+          checkGemm(K, rand, {
             transA, transB, M: M!, N: N!, K: k!, alpha: -0.7, beta,
             padA: 1 + Math.floor(rand() * 5), padB: Math.floor(rand() * 5), padC: 1 + Math.floor(rand() * 3),
             aOff: Math.floor(rand() * 7), bOff: Math.floor(rand() * 7), cOff: Math.floor(rand() * 7),
@@ -360,8 +375,8 @@ describe('gemm', () => {
   it('several K slabs and column panels (K > 256, N > 1024, M > 64)', () => {
     const rand = lcg(9);
     for (const [transA, transB] of combos) {
-      checkGemm(rand, { transA, transB, M: 70, N: 9, K: 600, alpha: 1.5, beta: 0.5, padA: 2, padB: 1, padC: 1, aOff: 3, bOff: 1, cOff: 2 });
-      checkGemm(rand, { transA, transB, M: 5, N: 1100, K: 7, alpha: 1, beta: 0, padA: 0, padB: 3, padC: 0, aOff: 0, bOff: 2, cOff: 1 });
+      checkGemm(K, rand, { transA, transB, M: 70, N: 9, K: 600, alpha: 1.5, beta: 0.5, padA: 2, padB: 1, padC: 1, aOff: 3, bOff: 1, cOff: 2 });
+      checkGemm(K, rand, { transA, transB, M: 5, N: 1100, K: 7, alpha: 1, beta: 0, padA: 0, padB: 3, padC: 0, aOff: 0, bOff: 2, cOff: 1 });
     }
   });
 
@@ -397,7 +412,7 @@ function naiveMatmul(a: Float64Array, as: number[], b: Float64Array, bs: number[
   return { out, shape };
 }
 
-describe('matmul', () => {
+describe.each(BACKENDS)('matmul ($name)', (K) => {
   it('batched with batch broadcasting both ways', () => {
     const rand = lcg(10);
     const cases: [number[], number[]][] = [
