@@ -3,9 +3,12 @@
  * (matrix products 2·M·N·K, one flop per element otherwise), and peak memory.
  * A benchmark, not a test: nothing here asserts.
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { compile, evaluate, evaluator, flow, jacobian, kernel, lipschitz, loadModel, type Model } from '../src/index.ts';
-import { availableBackends, backendByName, defaultBackend } from '../src/runtime/backends.ts';
+import { availableBackends, backendByName, defaultBackend, lapack } from '../src/runtime/backends.ts';
+import { symmetricEigenMl } from '../src/dynamics/linearized.ts';
 
 interface Row {
   workload: string;
@@ -32,34 +35,60 @@ function time(f: () => void, min = 3, budgetMs = 2000): number {
 }
 
 /**
- * The kernels on every available backend: gemm at 512³ and at the mean-field gradient's shapes
- * [64×8]·[8×1024] and [8×64]·[64×1024], gemv 9216×64 both ways, and exp / tanh over 65536
- * elements (ns per element in the note).
+ * gemm per available backend (native OpenBLAS, JS, …): cubes, and the shapes the workloads
+ * produce — [64×8]·[8×1024] and [8×64]·[64×1024] (the mean-field network's layers), and
+ * [64×9216]·[9216×64] (J·Jᵀ of W2's Jacobian).
  */
-function kernelBench() {
+function gemmBench() {
+  const shapes: [number, number, number][] = [[64, 64, 64], [256, 256, 256], [512, 512, 512], [1024, 1024, 1024], [64, 1024, 8], [8, 1024, 64], [64, 64, 9216]];
   for (const name of availableBackends()) {
     const be = backendByName(name)!;
-    for (const [M, N, K] of [[512, 512, 512], [256, 512, 512], [64, 1024, 8], [8, 1024, 64]] as const) {
+    for (const [M, N, K] of shapes) {
       const A = new Float64Array(M * K).map((_, i) => Math.sin(i));
       const B = new Float64Array(K * N).map((_, i) => Math.cos(i));
       const C = new Float64Array(M * N);
-      const ms = time(() => be.gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N), 5, 1000);
-      rows.push({ workload: `gemm ${M}×${N}×${K} (${name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
+      const ms = time(() => be.gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N));
+      rows.push({ workload: `gemm [${M}×${K}]·[${K}×${N}] (${be.name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
     }
+  }
+}
+
+/** Symmetric eigendecomposition (all vectors): ml-matrix, and LAPACK's dsyevd when the addon is built. */
+function eigenBench() {
+  const la = lapack();
+  for (const n of [64, 500]) {
+    const A = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = Math.sin(i * n + j);
+    const ml = time(() => symmetricEigenMl(A, n), 1);
+    rows.push({ workload: `symmetric eigen ${n}×${n} (ml-matrix)`, ms: ml, gflops: null, note: '' });
+    if (la) {
+      const ms = time(() => la.dsyevd(n, A));
+      rows.push({ workload: `symmetric eigen ${n}×${n} (LAPACK dsyevd)`, ms, gflops: null, note: `${(ml / ms).toFixed(0)}× faster than ml-matrix` });
+    }
+  }
+}
+
+/**
+ * The memory-bound and elementwise kernels per available backend: gemv 9216×64 both ways (the
+ * mean-field Jacobian's size) and exp / tanh over 65536 elements (ns per element in the note).
+ */
+function vectorBench() {
+  for (const name of availableBackends()) {
+    const be = backendByName(name)!;
     const m = 9216, k = 64;
     const X = new Float64Array(m * k).map((_, i) => Math.sin(i));
     const v = new Float64Array(m).map((_, i) => Math.cos(i));
     const y = new Float64Array(m);
     const msN = time(() => be.gemm(false, false, m, 1, k, 1, X, 0, k, v, 0, 1, 0, y, 0, 1), 5, 500);
-    rows.push({ workload: `gemv ${m}×${k}·x (${name})`, ms: msN, gflops: (2 * m * k) / msN / 1e6, note: '' });
+    rows.push({ workload: `gemv [${m}×${k}]·x (${be.name})`, ms: msN, gflops: (2 * m * k) / msN / 1e6, note: '' });
     const msT = time(() => be.gemm(false, false, 1, m, k, 1, v, 0, k, X, 0, m, 0, y, 0, m), 5, 500);
-    rows.push({ workload: `gemv xᵀ·${k}×${m} (${name})`, ms: msT, gflops: (2 * m * k) / msT / 1e6, note: '' });
+    rows.push({ workload: `gemv xᵀ·[${k}×${m}] (${be.name})`, ms: msT, gflops: (2 * m * k) / msT / 1e6, note: '' });
     const n = 65536;
     const x = new Float64Array(n).map((_, i) => 6 * Math.sin(i));
     const out = new Float64Array(n);
     for (const op of ['exp', 'tanh'] as const) {
       const ms = time(() => be.unary(op, x, out, n), 5, 500);
-      rows.push({ workload: `${op} ×${n} (${name})`, ms, gflops: null, note: `${((ms * 1e6) / n).toFixed(2)} ns/element` });
+      rows.push({ workload: `${op} ×${n} (${be.name})`, ms, gflops: null, note: `${((ms * 1e6) / n).toFixed(2)} ns/element` });
     }
   }
 }
@@ -95,17 +124,7 @@ function modelBench(name: string, path: string, opts: { heavy?: boolean } = {}) 
  * m = 1024, α = 4, T = 10⁴ (the full flow and its linearization).
  */
 function flowBench() {
-  const model = compile(
-    `dim n = 64, d = 8, m = 1024
-data X : [n, d] = normal(0, 1 / sqrt(d), seed = 1)
-data y : [n] = normal(0, 1, seed = 2)
-param a : [m] ~ uniform(-1/sqrt(m), 1/sqrt(m))
-param U : [m, d] ~ uniform(-1/sqrt(m), 1/sqrt(m))
-def f(x : [d]) = sum(a * sigmoid(sqrt(m) * (U @ x))) / sqrt(m)
-model h = f(X) / sqrt(n)
-loss square(target = y / sqrt(n))`,
-    'w2.ntk',
-  );
+  const model = loadModel('examples/meanfield-w2.ntk');
   const t0 = performance.now();
   const r = flow(model, { alpha: 4, T: 1e4 });
   const ms = performance.now() - t0;
@@ -155,17 +174,62 @@ function hierarchyBench() {
   }
 }
 
-// npm run bench [-- --quick | --nth | --flow | --kernels]: everything, the fast rows, W3 only,
-// W2 only, the kernels on every backend only.
+/**
+ * The speed issue's targets are whole processes against whole processes: `ntk` run as a user
+ * runs it (its bin, no npx), start-up included, against the PyTorch scripts' times measured on
+ * this machine when the issue was written (W1 2.6 s, W2 6–7 s, W3 12 s).
+ */
+function processBench() {
+  const cases = [
+    { name: 'W1 NTK of the 271k MLP', args: ['kernel', 'examples/mlp.ntk', '--json'], torch: 2.6, target: 10, runs: 3 },
+    { name: 'W2 flow meanfield α=4 T=1e4', args: ['flow', 'examples/meanfield-w2.ntk', '--alpha', '4', '--T', '1e4', '--no-lip', '--json'], torch: 6.5, target: 5, runs: 1 },
+    { name: 'W3 K^(4) tanh MLP', args: ['kernel', 'examples/mlp-tanh.ntk', '--order', '4', '--json'], torch: 12, target: 20, runs: 3 },
+  ];
+  const timer = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+  for (const c of cases) {
+    const walls: number[] = [];
+    let rssMb: number | null = null;
+    for (let i = 0; i < c.runs; i++) {
+      const cmd = timer ? timer : process.execPath;
+      const args = timer ? ['-f', '%M', process.execPath, 'bin/ntk.js', ...c.args] : ['bin/ntk.js', ...c.args];
+      const t0 = performance.now();
+      const run = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
+      walls.push(performance.now() - t0);
+      if (run.status !== 0) throw new Error(`ntk ${c.args.join(' ')} failed: ${run.stderr}`);
+      if (timer) rssMb = Number(run.stderr.trim().split('\n').pop()) / 1024;
+    }
+    walls.sort((a, b) => a - b);
+    const ms = walls[Math.floor(walls.length / 2)]!;
+    const ratio = (c.torch * 1000) / ms;
+    rows.push({
+      workload: `${c.name}, whole process`,
+      ms,
+      gflops: null,
+      note: `${ratio.toFixed(1)}× PyTorch's ${c.torch} s (target ${c.target}×: ${ratio >= c.target ? 'met' : 'not met'})${rssMb === null ? '' : `; peak RSS ${rssMb.toFixed(0)} MB`}`,
+    });
+  }
+}
+
+// npm run bench [-- --quick | --nth | --flow | --gemm | --kernels | --targets]: everything, the
+// fast rows, W3 only, W2 only, the matrix kernels only, all kernels (gemm, gemv, exp, tanh) only,
+// the whole-process targets only.
 const only = (flag: string) => process.argv.includes(flag);
 if (only('--kernels')) {
-  kernelBench();
+  gemmBench();
+  vectorBench();
 } else if (only('--nth')) {
   hierarchyBench();
 } else if (only('--flow')) {
   flowBench();
+} else if (only('--targets')) {
+  processBench();
+} else if (only('--gemm')) {
+  gemmBench();
+  eigenBench();
 } else {
-  kernelBench();
+  gemmBench();
+  eigenBench();
+  vectorBench();
   modelBench('converse', 'examples/converse.ntk');
   modelBench('meanfield', 'examples/meanfield.ntk');
   modelBench('deep', 'examples/deep.ntk');
@@ -174,6 +238,7 @@ if (only('--kernels')) {
     flowBench();
     hierarchyBench();
     modelBench('mlp 271k', 'examples/mlp.ntk', { heavy: true });
+    processBench();
   }
 }
 

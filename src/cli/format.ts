@@ -36,19 +36,41 @@ export function vector(data: ArrayLike<number>, max = 8): string {
   return `[${items.join(', ')}]`;
 }
 
+/**
+ * The columns a string takes on a terminal: its code points less the combining marks (the bar
+ * of w̄ or the tilde of h̃ sit on the letter before them), so that such labels still align.
+ * @example displayWidth('h̃') // 1
+ */
+export function displayWidth(s: string): number {
+  let n = 0;
+  for (const ch of s) if (!COMBINING.test(ch)) n++;
+  return n;
+}
+const COMBINING = /^\p{M}$/u;
+
+/** `s` padded with spaces on the left to `width` terminal columns. */
+export function padStart(s: string, width: number): string {
+  return ' '.repeat(Math.max(0, width - displayWidth(s))) + s;
+}
+
+/** `s` padded with spaces on the right to `width` terminal columns. */
+export function padEnd(s: string, width: number): string {
+  return s + ' '.repeat(Math.max(0, width - displayWidth(s)));
+}
+
 /** A matrix as aligned rows, elided past `max` rows or columns. */
 export function matrix(data: ArrayLike<number>, rows: number, cols: number, max = 8): string {
   const pick = (n: number) => (n <= max ? [...Array(n).keys()] : [...[...Array(max / 2).keys()], -1, ...[...Array(max / 2).keys()].map((i) => n - max / 2 + i)]);
   const rs = pick(rows), cs = pick(cols);
   const cells = rs.map((r) => cs.map((c) => (r < 0 ? (c < 0 ? '⋱' : '⋮') : c < 0 ? '…' : num(data[r * cols + c]!))));
-  const width = cs.map((_, j) => Math.max(...cells.map((row) => row[j]!.length)));
-  return cells.map((row) => '  ' + row.map((s, j) => s.padStart(width[j]!)).join('  ')).join('\n');
+  const width = cs.map((_, j) => Math.max(...cells.map((row) => displayWidth(row[j]!))));
+  return cells.map((row) => '  ' + row.map((s, j) => padStart(s, width[j]!)).join('  ')).join('\n');
 }
 
 /** Two-column "key  value" lines. */
 export function table(rows: [string, string][]): string {
-  const w = Math.max(...rows.map((r) => r[0].length));
-  return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n');
+  const w = Math.max(...rows.map((r) => displayWidth(r[0])));
+  return rows.map(([k, v]) => `  ${padEnd(k, w)}  ${v}`).join('\n');
 }
 
 /**

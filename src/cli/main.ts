@@ -36,8 +36,9 @@ import {
   type Diagnostic,
   type Model,
 } from '../index.ts';
-import { matrix, nest, num, progress, table, vector } from './format.ts';
+import { displayWidth, matrix, nest, num, padStart, progress, table, vector } from './format.ts';
 import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.ts';
+import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import type { Series } from './plot.ts';
 
@@ -184,20 +185,30 @@ function parseSlice(raw: string | undefined): number[] {
   });
 }
 
-function cmdKernel(file: string, o: Common & { order?: string; slice?: string }) {
+const STRUCTURES = ['auto', 'rows', 'dense', 'products'] as const;
+const STRUCTURE_LABEL = {
+  rows: 'per-row passes (structured: factored inner products, no Jacobian)',
+  dense: 'whole-model passes (the Jacobian)',
+  products: 'NTK-vector products Dh·(Dhᵀ·e_i) (no Jacobian)',
+} as const;
+
+function cmdKernel(file: string, o: Common & { order?: string; slice?: string; structure?: string }) {
   const order = parseOrder(o.order);
   const slice = parseSlice(o.slice);
+  const structure = (o.structure ?? 'auto') as (typeof STRUCTURES)[number];
+  if (!STRUCTURES.includes(structure)) throw new UsageError(`--structure ${o.structure}: expected one of ${STRUCTURES.join(', ')}`);
+  if (structure === 'products' && order !== 2) throw new UsageError(`--structure products (NTK-vector products) computes the NTK: it needs --order 2, not ${order}`);
   if (slice.length > order - 1) throw new UsageError(`--slice ${o.slice}: a kernel of order ${order} has ${order} indices; fix at most ${order - 1}`);
   const m = load(file, o);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const bad = slice.find((a) => a >= k);
   if (bad !== undefined) throw new UsageError(`--slice ${o.slice}: index ${bad} is out of range: the model has ${k} outputs (0..${k - 1})`);
   const bar = progress('kernel', !o.json);
-  const K = kernel(m, order, { slice, onProgress: bar.update });
+  const K = kernel(m, order, { slice, structure, onProgress: bar.update });
   bar.done();
   checkFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
   const warning = K.warnings[0] ?? null;
-  if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, ...(warning ? { warnings: [warning] } : {}) });
+  if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
   const fixed = slice.map(String);
@@ -207,7 +218,7 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string })
     maxAbs = Math.max(maxAbs, Math.abs(x));
     fro += x * x;
   }
-  const rows: [string, string][] = [...summaryHeader(m), ['kernel', `${label}, ${K.shape.join(' × ') || 'a number'}`], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
+  const rows: [string, string][] = [...summaryHeader(m), ['kernel', `${label}, ${K.shape.join(' × ') || 'a number'}`], ['computed by', STRUCTURE_LABEL[K.structure]], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
   if (order === 2 && slice.length === 0) {
     let trace = 0;
     for (let i = 0; i < k; i++) trace += K.data[i * k + i]!;
@@ -332,8 +343,8 @@ async function cmdScaling(file: string, o: Common & { widths?: string; orders?: 
   const qs = res.fits.map((f) => f.quantity);
   const header = [dim, ...qs.map((q) => (q === 'dK2' ? '‖ΔK2‖∞' : `‖${q}‖∞`))];
   const lines = [header, ...widths.map((w) => [String(w), ...qs.map((q) => num(mean(q, w), 4))])];
-  const wcol = header.map((_, j) => Math.max(...lines.map((l) => l[j]!.length)));
-  out(lines.map((l) => l.map((c, j) => c.padStart(wcol[j]!)).join('  ')).join('\n'));
+  const wcol = header.map((_, j) => Math.max(...lines.map((l) => displayWidth(l[j]!))));
+  out(lines.map((l) => l.map((c, j) => padStart(c, wcol[j]!)).join('  ')).join('\n'));
   out(`slopes of log(norm) against log(${dim}) over ${seeds.length} seed(s) (± standard error):`);
   for (const f of res.fits) out(`  ${f.quantity === 'dK2' ? 'ΔK2' : f.quantity}: ${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`}`);
 }
@@ -422,7 +433,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   if (o.lr !== undefined || o.steps !== undefined) return cmdDescent(file, o);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.T === undefined) throw new UsageError('flow needs a time horizon: --T 100 (or the name of a const, --T T)');
-  // No --rtol: the method's own default (tight for the explicit methods, 1e-6 for the exponential one).
+  // No --rtol: the method's own default (tight for the explicit methods, 1e-6 for the exponential ones).
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   if (rtol !== undefined && rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
   const m = load(file, o);
@@ -573,6 +584,11 @@ async function cmdSweep(file: string, o: SweepCli) {
     await writePlot(o.plot, { title: `E(T) of ${file}`, xLabel: 'T/α', yLabel: 'E(T)', logX: true, logY: true, series });
   }
   if (o.json) return emitJson({ rows: outcome.rows, fitTime: outcome.fitTime, fitKappa: outcome.fitKappa, resumed: outcome.resumed });
+  // The flows' warnings, each once, with the points where it came up.
+  const where = new Map<string, string[]>();
+  for (const r of outcome.rows)
+    for (const w of r.warnings ?? []) where.set(w, [...(where.get(w) ?? []), [`α=${r.alpha}`, `T=${r.T}`, ...Object.entries(r.set).map(([k, v]) => `${k}=${v}`)].join(' ')]);
+  for (const [w, points] of where) process.stderr.write(`warning: ${w} (at ${points.length > 3 ? `${points.slice(0, 3).join('; ')} and ${points.length - 3} more` : points.join('; ')})\n`);
   if (outcome.resumed) process.stderr.write(`resumed: ${outcome.resumed} points read from ${o.out}\n`);
   out(formatSweep(outcome, Object.keys(axes).filter((n) => n !== horizon)));
 }
@@ -675,6 +691,7 @@ export function buildProgram(): Command {
   common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ; r ≥ 3: the Neural Tangent Hierarchy)'))
     .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
     .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
+    .option('--structure <s>', 'auto (default), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
     .action(wrap(cmdKernel));
   common(program.command('derive').argument('<file>').description('the kernel of order r as mathematics (plain text, or LaTeX with --latex)'))
     .option('--order <r>', `order of the kernel, 2 to ${MAX_ORDER}`, '2')
@@ -709,8 +726,8 @@ export function buildProgram(): Command {
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--T <T>', 'the time horizon')
     .option('--times <t1,t2,…>', 'also report E(t) at these times')
-    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
-    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-6 for the exponential method)')
+    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
+    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-6 for exponential and etdrk4)')
     .option('--lip-dh <L>', 'a known Lip(Dh) on the ball (for κ and the bounds): a number or a const of the model')
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
     .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')
@@ -729,7 +746,7 @@ export function buildProgram(): Command {
     .option('--debug', 'show stack traces of internal errors')
     .option('--alpha <a1,a2,…>', 'values of α')
     .option('--T <T1,T2,…>', 'values of T, or the name of a const of the model to use as the horizon (e.g. --T T)')
-    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
+    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
     .option('--rtol <r>', 'relative tolerance (default 1e-10)')
     .option('--lip-dh <L>', 'a known Lip(Dh): a number, or a const of the model that follows the grid')
     .option('--lip-h <L>', 'a known Lip(h): a number or a const')
@@ -755,7 +772,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError) {
+    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { fitLogLog, fromCsv, grid, pointKey, sweepPoint, toCsv, type GridPoint, type SlopeFit, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { num, progress } from './format.ts';
+import { displayWidth, num, padStart, progress } from './format.ts';
 
 export class SweepUsageError extends Error {}
 
@@ -171,8 +171,8 @@ export function formatSweep(outcome: SweepOutcome, setNames: string[]): string {
     r.bound === null ? '–' : num(r.bound), r.sharpBound === null ? '–' : num(r.sharpBound), r.kappa === null ? '–' : num(r.kappa),
     num(r.weightChange), r.seconds.toFixed(2),
   ]);
-  const width = head.map((h, j) => Math.max(h.length, ...rows.map((r) => r[j]!.length)));
-  const line = (cells: string[]) => '  ' + cells.map((c, j) => c.padStart(width[j]!)).join('  ');
+  const width = head.map((h, j) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[j]!))));
+  const line = (cells: string[]) => '  ' + cells.map((c, j) => padStart(c, width[j]!)).join('  ');
   const fit = (name: string, f: SlopeFit | null) =>
     f === null ? `  ${name}: not enough points` : `  ${name}: slope ${f.slope.toFixed(3)}${f.stderr === null ? '' : ` ± ${f.stderr.toFixed(3)}`} over ${f.n} points`;
   return [line(head), ...rows.map(line), '', fit('log E against log(T/α)', outcome.fitTime), fit('log E against log κ', outcome.fitKappa)].join('\n');

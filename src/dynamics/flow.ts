@@ -18,8 +18,10 @@
  * Any other loss R: the linearized flow has no closed form, but it lives in function space,
  * dv̄/dt = −K0 ∇R(v̄) for v̄ = α·h̄(w̄), with w̄(t) − w0 = −(1/α) J0ᵀ ∫₀ᵗ ∇R(v̄); v̄ and that
  * integral (2k numbers) are integrated next to δ. Stiff flows under the square loss use a
- * low-rank exponential integrator (`solvers/etd.ts`) whose stiff part is the Gauss–Newton
- * matrix −JᵀJ; the bounds of the theory are for the square loss and say so otherwise.
+ * low-rank exponential integrator whose stiff part is the Gauss–Newton matrix −JᵀJ: exponential
+ * Adams (`solvers/etd-adams.ts`, two gradients a step; `--method exponential`, what 'auto'
+ * picks) or ETDRK4 with step doubling (`solvers/etd.ts`, eleven; `--method etdrk4`, the
+ * one-step reference). The bounds of the theory are for the square loss and say so otherwise.
  */
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../runtime/evaluator.ts';
@@ -28,9 +30,10 @@ import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { solve, type SolveResult } from './solvers/index.ts';
 import { solveEtd, type LowRankOps, type LowRankStiff } from './solvers/etd.ts';
+import { solveEtdAdams } from './solvers/etd-adams.ts';
 import { linearizedTestPredictor } from './predict.ts';
 
-export type FlowMethod = 'auto' | 'exponential' | 'dopri5' | 'dop853' | 'rosenbrock';
+export type FlowMethod = 'auto' | 'exponential' | 'etdrk4' | 'dopri5' | 'dop853' | 'rosenbrock';
 
 export interface FlowOptions {
   alpha: number;
@@ -92,6 +95,9 @@ export interface FlowResult {
   warnings: string[];
 }
 
+/** The exponential Adams method's highest predictor order (its corrector is one higher). */
+const ADAMS_ORDER = 5;
+
 /** λmax(K0)·T above which 'auto' integrates with the exponential method. */
 const STIFF_AUTO = 200;
 
@@ -140,16 +146,22 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   if (square) ev.backend.gemm(true, false, p, k, k, 1, J0, 0, p, spectrum.vectors, 0, k, 0, B, 0, k);
   const lambda = spectrum.values;
   const q = lin.eigenCoordinates;
-  // The linearized flow at time t as two columns of a p × 2 array (row-major), in one pass:
-  //   column 0: w̄(t) − w0 = −(1/α) J0ᵀ c(t), c(t) = ∫₀ᵗ ∇R(v̄)      (the shift)
-  //   column 1: dw̄/dt     = −(1/α) J0ᵀ ∇R(v̄(t))                    (the velocity)
+  // The linearized flow at time t as one array of 2p values, two matrix-vector products:
+  //   [0, p):  w̄(t) − w0 = −(1/α) J0ᵀ c(t), c(t) = ∫₀ᵗ ∇R(v̄)      (the shift)
+  //   [p, 2p): dw̄/dt     = −(1/α) J0ᵀ ∇R(v̄(t))                    (the velocity)
   // with v̄ = α·h̄(w̄), dv̄/dt = −K0 ∇R(v̄). Square loss: ∇R(v̄) = −r̄ = −exp(−K0 t) r0, so both
   // are products with B of the closed form in the eigenbasis (the last t cached: the stages of a
   // step share their times). Other losses: v̄ and c are integrated with the flow, as the state's
-  // tail y = (δ, v̄, c), and read from it.
-  const coef2 = new Float64Array(2 * k), lin2 = new Float64Array(2 * p), gradR = new Float64Array(k);
-  // The square loss's values by time, the last four kept: a step-doubling step of the exponential
-  // method asks for t + h/4, h/2, 3h/4 and h, several times each.
+  // tail y = (δ, v̄, c), and read from it. (Two gemv calls beat one product with a p × 2 result:
+  // BLAS streams B once per call either way, and its gemv is the faster kernel.)
+  const coefS = new Float64Array(k), coefV = new Float64Array(k), lin2 = new Float64Array(2 * p), gradR = new Float64Array(k);
+  const products = (M: Float64Array, transposed: boolean, out: Float64Array) => {
+    const ld = transposed ? p : k;
+    ev.backend.gemm(transposed, false, p, 1, k, 1, M, 0, ld, coefS, 0, 1, 0, out, 0, 1);
+    ev.backend.gemm(transposed, false, p, 1, k, 1, M, 0, ld, coefV, 0, 1, 0, out, p, 1);
+  };
+  // The square loss's values by time, the last four kept: the stages of a step ask for the same
+  // times more than once (ETDRK4 with step doubling: t + h/4, h/2, 3h/4 and h; Adams: t + h twice).
   const linCache = new Map<number, Float64Array>();
   const linAt = (t: number, y: Float64Array) => {
     if (square) {
@@ -157,8 +169,8 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
       if (hit) return hit;
       for (let j = 0; j < k; j++) {
         const l = lambda[j]!;
-        coef2[2 * j] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
-        coef2[2 * j + 1] = (Math.exp(-l * t) * q[j]!) / alpha;
+        coefS[j] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
+        coefV[j] = (Math.exp(-l * t) * q[j]!) / alpha;
       }
       let out: Float64Array = new Float64Array(2 * p);
       if (linCache.size >= 4) {
@@ -166,22 +178,21 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
         out = linCache.get(oldest)!;
         linCache.delete(oldest);
       }
-      ev.backend.gemm(false, false, p, 2, k, 1, B, 0, k, coef2, 0, 2, 0, out, 0, 2);
+      products(B, false, out);
       linCache.set(t, out);
       return out;
     }
     gradR.set(ev.outputLoss(y.subarray(p, p + k)).grad);
     for (let j = 0; j < k; j++) {
-      coef2[2 * j] = -y[p + k + j]! / alpha;
-      coef2[2 * j + 1] = -gradR[j]! / alpha;
+      coefS[j] = -y[p + k + j]! / alpha;
+      coefV[j] = -gradR[j]! / alpha;
     }
-    ev.backend.gemm(true, false, p, 2, k, 1, J0, 0, p, coef2, 0, 2, 0, lin2, 0, 2);
+    products(J0, true, lin2);
     return lin2;
   };
   /** w̄(t) − w0. */
   const linShift = (t: number, y: Float64Array, out: Float64Array) => {
-    const sv = linAt(t, y);
-    for (let i = 0; i < p; i++) out[i] = sv[2 * i]!;
+    out.set(linAt(t, y).subarray(0, p));
     return out;
   };
 
@@ -189,9 +200,9 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const a2 = 1 / (alpha * alpha);
   const rhs = (t: number, y: Float64Array, dy: Float64Array) => {
     const sv = linAt(t, y);
-    for (let i = 0; i < p; i++) w[i] = w0[i]! + sv[2 * i]! + y[i]!;
+    for (let i = 0; i < p; i++) w[i] = w0[i]! + sv[i]! + y[i]!;
     const { grad } = ev.grad(w, alpha);
-    for (let i = 0; i < p; i++) dy[i] = -a2 * grad[i]! - sv[2 * i + 1]!;
+    for (let i = 0; i < p; i++) dy[i] = -a2 * grad[i]! - sv[p + i]!;
     if (!square) {
       // dv̄/dt = −K0 ∇R(v̄), dc/dt = ∇R(v̄)
       ev.backend.gemm(false, false, k, 1, k, -1, K0, 0, k, gradR, 0, 1, 0, dy, p, 1);
@@ -228,16 +239,22 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   };
   // The exponential method needs the square loss (checked below); other losses skip this work.
   const stiff0: LowRankStiff = square ? gaussNewton(J0, spectrum, B) : { Q: new Float64Array(0), lambda: new Float64Array(0), rank: 0 };
-  // Refreshing A costs a Jacobian, the kernel J·Jᵀ (2p·k²) and Q (2p·k·r); a step costs four
-  // gradients and a dozen products with Q. Refreshing every `refreshEvery` steps balances the two
-  // (a deterministic count from flop estimates, so that a run is reproducible).
-  const refreshFlops = (ev.lastJacobian?.flops ?? 0) + 2 * p * k * (k + stiff0.rank);
-  const stepFlops = 4 * ev.gradFlops() + 24 * p * k;
-  const refreshEvery = Math.min(64, Math.max(2, Math.round(refreshFlops / stepFlops)));
+  // Refreshing A costs a Jacobian, the kernel J·Jᵀ (2p·k²) and Q (2p·k·r) — and for the Adams
+  // method the re-projection of its history (2 products with Qᵀ per stored point). A step of
+  // ETDRK4 with step doubling costs about four gradients' worth and a dozen products with Q, one
+  // of exponential Adams two gradients and four products. Refreshing every `refreshEvery(m)`
+  // steps balances the two (a deterministic count from flop estimates, so that a run is
+  // reproducible; measured on W2 the Adams run's time is flat from 10 to 30).
+  const refreshEvery = (m: 'exponential' | 'etdrk4') => {
+    const r = stiff0.rank, grad = ev.gradFlops();
+    const refresh = (ev.lastJacobian?.flops ?? 0) + 2 * p * k * (k + r) + (m === 'exponential' ? 4 * ADAMS_ORDER * p * r : 0);
+    const step = m === 'exponential' ? 2 * grad + 8 * p * r : 4 * grad + 24 * p * k;
+    return Math.min(64, Math.max(2, Math.round(refresh / step)));
+  };
   let refreshes = 0;
-  /** The Gauss–Newton part at the current point, every `refreshEvery` accepted steps. */
-  const linearPart = (t: number, delta: Float64Array, stepsSince: number, current: LowRankStiff): LowRankStiff => {
-    if (stepsSince < refreshEvery) return current;
+  /** The Gauss–Newton part at the current point, every `every` accepted steps. */
+  const linearPart = (t: number, delta: Float64Array, stepsSince: number, current: LowRankStiff, every: number): LowRankStiff => {
+    if (stepsSince < every) return current;
     linShift(t, delta, shift);
     for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
     const J = ev.jacobian(w);
@@ -253,7 +270,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // Default tolerances on δ: the explicit methods are cheap at tight ones (order 8), the order-4
   // exponential method is not; δ's relative accuracy carries over to E either way, and the
   // achieved accuracy of E is measured below.
-  const rtolOf = (m: Exclude<FlowMethod, 'auto'>) => opts.rtol ?? (m === 'exponential' ? 1e-6 : 1e-10);
+  const rtolOf = (m: Exclude<FlowMethod, 'auto'>) => opts.rtol ?? (m === 'exponential' || m === 'etdrk4' ? 1e-6 : 1e-10);
   const atol = opts.atol ?? 1e-14;
   let maxWeightChange = 0;
   const wt = new Float64Array(p);
@@ -270,12 +287,13 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     return y0;
   };
   const run = (method: Exclude<FlowMethod, 'auto'>, tol: number, track: boolean) =>
-    method === 'exponential'
-      ? solveEtd(rhs, 0, start(), T, (() => {
+    method === 'exponential' || method === 'etdrk4'
+      ? (method === 'exponential' ? solveEtdAdams : solveEtd)(rhs, 0, start(), T, (() => {
           let current = stiff0;
+          const every = refreshEvery(method);
           return {
-            rtol: tol, atol: atol * (tol / rtolOf(method)), times, ops: lowRankOps, ...(track ? { onStep } : {}),
-            linearPart: (t: number, y: Float64Array, since: number) => (current = t === 0 ? stiff0 : linearPart(t, y, since, current)),
+            rtol: tol, atol: atol * (tol / rtolOf(method)), times, ops: lowRankOps, maxOrder: ADAMS_ORDER, ...(track ? { onStep } : {}),
+            linearPart: (t: number, y: Float64Array, since: number) => (current = t === 0 ? stiff0 : linearPart(t, y, since, current, every)),
           };
         })())
       : solve(method, rhs, 0, start(), T, { rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, ...(track ? { onStep } : {}) });
@@ -286,7 +304,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // The exponential and Rosenbrock methods use the square loss's structure (the Gauss–Newton
   // part; the Hessian of δ alone): other losses integrate with the explicit methods.
   const auto = (opts.method ?? 'auto') === 'auto';
-  if (!square && (opts.method === 'exponential' || opts.method === 'rosenbrock'))
+  if (!square && (opts.method === 'exponential' || opts.method === 'etdrk4' || opts.method === 'rosenbrock'))
     throw new FlowError(`--method ${opts.method} needs the square loss; with another loss use dop853 or dopri5`);
   const stiffness = spectrum.values[k - 1]! * T;
   let method: Exclude<FlowMethod, 'auto'> = auto ? (square && stiffness > STIFF_AUTO ? 'exponential' : 'dop853') : (opts.method as Exclude<FlowMethod, 'auto'>);

@@ -11,6 +11,7 @@
  * φ is evaluated as −expm1(−λt)/λ, accurate for every λt ≥ 0.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
+import { lapack } from '../runtime/backends.ts';
 
 export interface SymmetricEigen {
   /** Eigenvalues, ascending. */
@@ -20,11 +21,25 @@ export interface SymmetricEigen {
 }
 
 /**
- * Eigendecomposition of a symmetric k×k matrix (row-major) by ml-matrix's symmetric solver
- * (tridiagonalization + QL).
- * @example const { values, vectors } = symmetricEigen(K, k);
+ * Eigendecomposition of a symmetric k×k matrix (row-major): A = V·diag(values)·Vᵀ with values
+ * ascending and V orthogonal, the eigenvector of values[j] in column j. By LAPACK's dsyevd
+ * (divide and conquer) when the native addon is built and not disabled (`NTK_BACKEND=js`), else
+ * by ml-matrix (`symmetricEigenMl`). Only the upper triangle matters to LAPACK; pass a
+ * symmetric matrix. Eigenvectors are determined up to sign (and, for a repeated eigenvalue, up
+ * to a rotation within its eigenspace), so the two paths may differ there.
+ * @example const { values, vectors } = symmetricEigen(Float64Array.of(2, 1, 1, 2), 2); // values [1, 3]
  */
 export function symmetricEigen(A: Float64Array, k: number): SymmetricEigen {
+  const la = lapack();
+  if (la && k > 0) return la.dsyevd(k, A);
+  return symmetricEigenMl(A, k);
+}
+
+/**
+ * `symmetricEigen` by ml-matrix's symmetric solver (Householder tridiagonalization + QL): the
+ * pure-JavaScript path, and the reference the LAPACK path is tested against.
+ */
+export function symmetricEigenMl(A: Float64Array, k: number): SymmetricEigen {
   const M = new Matrix(k, k);
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) M.set(i, j, A[i * k + j]!);
   const evd = new EigenvalueDecomposition(M, { assumeSymmetric: true });

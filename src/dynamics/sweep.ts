@@ -31,6 +31,8 @@ export interface SweepRow extends GridPoint {
   loss: number;
   linLoss: number;
   seconds: number;
+  /** The flow's warnings at this point (not kept in a CSV file: rows read back have none). */
+  warnings: string[];
 }
 
 /**
@@ -115,6 +117,7 @@ export function fromCsv(text: string, setNames: string[], fingerprint: string): 
     setNames.forEach((n, i) => (set[n] = num(i)!));
     const row: Record<string, unknown> = { set };
     COLUMNS.forEach((c, i) => (row[c] = num(setNames.length + i)));
+    row.warnings = [];
     return row as unknown as SweepRow;
   });
 }
@@ -187,5 +190,6 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
     loss: r.loss,
     linLoss: r.linLoss,
     seconds: (performance.now() - t0) / 1000,
+    warnings: r.warnings,
   };
 }

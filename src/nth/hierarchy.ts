@@ -77,7 +77,7 @@ import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
 import type { Evaluator } from '../runtime/evaluator.ts';
 import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
-import { ntkFromJacobian } from './ntk.ts';
+import { ntkByProducts, ntkFromJacobian } from './ntk.ts';
 import { rowRestriction, type RowModel } from './rows.ts';
 
 /** The highest order accepted: beyond it the tensors and graphs are absurd for any k > 1. */
@@ -576,9 +576,12 @@ export interface KernelOptions {
   symmetric?: boolean;
   /**
    * 'rows': one row's forward pass per index (row-separable models only, see `rows.ts`);
-   * 'dense': the whole model per index; 'auto' (default): rows when the model is separable.
+   * 'dense': the whole model per index; 'products' (order 2 only): k NTK-vector products
+   * Dh·(Dhᵀ·e_i), never forming the Jacobian; 'auto' (default): rows when the model is
+   * separable (and, at order 2, the product large), else for the NTK the cheaper of the dense
+   * Jacobian and the products that fits in memory (a flop estimate).
    */
-  structure?: 'auto' | 'rows' | 'dense';
+  structure?: 'auto' | 'rows' | 'dense' | 'products';
   /**
    * 'test': the first index ranges over the kt test outputs g of the model's `test`
    * declaration, the others over the training outputs: the mixed kernel K^(r)(x, a2..ar) of the
@@ -598,7 +601,7 @@ export interface KernelTensor {
   /** Work done: blocks of b and their size, and the structure used. */
   blocks: number;
   blockSize: number;
-  structure: 'rows' | 'dense';
+  structure: 'rows' | 'dense' | 'products';
   /** E.g. that kernels of order ≥ 3 of a model with relu/abs/sign drop the kinks. */
   warnings: string[];
 }
@@ -634,6 +637,16 @@ export function checkKernelMemory(k: number, r: number, fixed: number, limit: nu
         ? `; compute slices instead: ${j === 1 ? '--slice a1 fixes the first index' : `--slice a1,…,a${j} fixes the first ${j} indices`} (0-based) and leaves ${k}^${r - j} entries (${fmtBytes(k ** (r - j) * 8)}), e.g. --slice ${Array(j).fill(0).join(',')}`
         : `; even one slice K^(${r})(a1..a${r - 1}, ·) is too large`),
   );
+}
+
+/**
+ * Whether the NTK should come from NTK-vector products rather than the Jacobian: when J (k·p
+ * values) would not fit in `limit` bytes, or when the products' flop count is lower.
+ */
+function productsPreferred(ev: Evaluator, limit: number): boolean {
+  if (ev.k * ev.p * 8 > limit) return true;
+  const { dense, products } = ev.ntkFlops();
+  return products < dense;
 }
 
 /** 2k²p above which K^(2) of a row-separable model takes the structured path (≈ 0.1 s of GEMM). */
@@ -679,12 +692,17 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
   // ⟨δ_a z_aᵀ, δ_b z_bᵀ⟩ = (δ_a·δ_b)(z_a·z_b)) cost O(k²·(m_in + m_out)) per matrix instead: the
   // structured NTK. Taken when the dense product would be large (a flop estimate).
   const structured =
-    r === 2 && !test && (opts.structure === 'rows' || (opts.structure !== 'dense' && 2 * k * k * ev.p > STRUCTURED_K2_FLOPS && indexSource(ev, 'auto').kind === 'rows'));
+    r === 2 && !test && (opts.structure === 'rows' || (opts.structure === 'auto' || opts.structure === undefined) && 2 * k * k * ev.p > STRUCTURED_K2_FLOPS && indexSource(ev, 'auto').kind === 'rows');
   if (r === 2 && !structured) {
-    const K = test ? ev.crossKernel(w) : ntkFromJacobian(ev, ev.jacobian(w));
+    // Any model: J·Jᵀ from the Jacobian, or k NTK-vector products Dh·(Dhᵀ·e_i) when J would not
+    // fit in memory or when they cost fewer flops (a JVP cheaper than k·p: few outputs, or
+    // outputs that each read a small part of the model).
+    const viaProducts = !test && (opts.structure === 'products' || (opts.structure !== 'dense' && productsPreferred(ev, limit)));
+    const K = test ? ev.crossKernel(w) : viaProducts ? ntkByProducts(ev, w) : ntkFromJacobian(ev, ev.jacobian(w));
     const data = fixed === 0 ? K : fixed === 1 ? K.slice(slice[0]! * k, (slice[0]! + 1) * k) : K;
-    return { order: 2, shape, data, slice, blocks: 1, blockSize: k, structure: 'dense', warnings: [] };
+    return { order: 2, shape, data, slice, blocks: 1, blockSize: k, structure: viaProducts ? 'products' : 'dense', warnings: [] };
   }
+  if (opts.structure === 'products') throw new KernelUsageError(`structure 'products' (NTK-vector products) is for the NTK, order 2, not K^(${r})`);
 
   // The symmetric half (2) needs an index beyond the first two: not at r = 2.
   const symmetric = r > 2 && !test && fixed === 0 && (opts.symmetric ?? true);
@@ -797,7 +815,7 @@ function indexSource(ev: Evaluator, want: 'auto' | 'rows' | 'dense', which: 'tra
     cache.set(m, src);
   }
   if (want === 'rows' && src.kind !== 'rows')
-    throw new KernelUsageError(`the ${which === 'train' ? 'model' : 'test outputs'} are not row-separable (an output depends on more than its own row of the data)`);
+    throw new KernelUsageError(`${which === 'train' ? 'the model is' : 'the test outputs are'} not row-separable (an output depends on more than its own row of the data): use --structure dense`);
   return src;
 }
 

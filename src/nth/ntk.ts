@@ -40,3 +40,25 @@ export function ntkFromJacobian(ev: Evaluator, J: Float64Array): Float64Array {
 export function ntk(ev: Evaluator, w: Float64Array): Float64Array {
   return ntkFromJacobian(ev, ev.jacobian(w));
 }
+
+/**
+ * The empirical NTK without the Jacobian: column block E of K(w) is Dh·(Dhᵀ·E) for a block of
+ * unit vectors E (`Evaluator.ntkProducts`), so memory is one block's B·p values instead of J's
+ * k·p. K is symmetric in exact arithmetic; the two rounded halves are averaged.
+ * @example const K = ntkByProducts(ev, model.w0);   // = ntk(ev, model.w0) up to rounding
+ */
+export function ntkByProducts(ev: Evaluator, w: Float64Array, opts: { blockSize?: number } = {}): Float64Array {
+  const { k } = ev;
+  if (k * k * 8 > MAX_RESULT_BYTES) throw new MemoryError(`the kernel has ${k}×${k} entries: too large to hold`);
+  const I = new Float64Array(k * k);
+  for (let i = 0; i < k; i++) I[i * k + i] = 1;
+  // Row i of the result is K·e_i = column i of K.
+  const K = ev.ntkProducts(w, I, opts);
+  for (let a = 0; a < k; a++)
+    for (let c = a + 1; c < k; c++) {
+      const s = 0.5 * (K[a * k + c]! + K[c * k + a]!);
+      K[a * k + c] = s;
+      K[c * k + a] = s;
+    }
+  return K;
+}

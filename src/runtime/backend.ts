@@ -14,6 +14,13 @@ import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
 export interface Backend {
   readonly name: string;
 
+  /**
+   * Unary ops this backend computes over a whole array faster than a scalar call per element
+   * (a SIMD exp or tanh): elementwise fusion leaves them out of its generated loops, so that
+   * they reach `unary`. Absent: none.
+   */
+  readonly vectorUnary?: ReadonlySet<UnaryOp>;
+
   /** out[i] = op(x[i]) for i < n. `x` and `out` may alias. */
   unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void;
 

@@ -4,46 +4,55 @@
  * forces one.
  */
 import type { Backend } from './backend.ts';
+import { nativeAddon, nativeBackend, type NativeAddon } from './backend-native.ts';
 import { wasmBackend } from './backend-wasm.ts';
 import { jsBackend } from './kernels-js.ts';
 
-/**
- * The registry, in order of preference: a faster backend goes before a slower one. Each
- * factory returns null when its backend cannot run here (e.g. dist/kernels.wasm missing).
- * `js` is always available and last.
- */
-const BACKENDS: readonly (readonly [string, () => Backend | null])[] = [
+/** In order of preference; each factory returns null when its backend cannot run here. */
+const BACKENDS: readonly (readonly [name: string, make: () => Backend | null])[] = [
+  ['native', nativeBackend],
   ['wasm', wasmBackend],
   ['js', () => jsBackend],
 ];
 
 let chosen: Backend | null = null;
 
-/** The names of the backends that can run on this machine, in order of preference. */
+/** `NTK_BACKEND` names a backend that is unknown or cannot run here (the CLI's exit code 2). */
+export class BackendUnavailableError extends Error {}
+
+/** The names of the backends that can run on this machine, fastest first. */
 export function availableBackends(): string[] {
   return BACKENDS.filter(([, make]) => make() !== null).map(([name]) => name);
 }
 
-/** The backend called `name`, or null if there is none or it cannot run here. */
+/** The backend called `name`, or null if it is unknown or cannot run here. */
 export function backendByName(name: string): Backend | null {
   const entry = BACKENDS.find(([n]) => n === name);
   return entry ? entry[1]() : null;
 }
 
-/** The backend used when none is given: `NTK_BACKEND` if set, else the first available. */
+/** The backend used when none is given: `NTK_BACKEND` if set, else the fastest available. */
 export function defaultBackend(): Backend {
   if (chosen) return chosen;
   const forced = process.env.NTK_BACKEND;
   let b: Backend | null = null;
   if (forced) {
     b = backendByName(forced);
-    if (!b) throw new Error(`NTK_BACKEND=${forced} is not available here (available: ${availableBackends().join(', ')})`);
+    if (!b) throw new BackendUnavailableError(`NTK_BACKEND=${forced} is not available here (available: ${availableBackends().join(', ')})`);
   } else {
-    for (const [, make] of BACKENDS) {
-      b = make();
-      if (b) break;
-    }
+    for (const [, make] of BACKENDS) if ((b = make())) break;
   }
   chosen = b ?? jsBackend;
   return chosen;
+}
+
+/**
+ * LAPACK (dsyevd, dgesdd) through the native addon, for the dense factorizations such as
+ * `symmetricEigen`; null when the addon is absent or `NTK_BACKEND` names another backend
+ * (`NTK_BACKEND=js` is the all-JavaScript reference path, factorizations included).
+ */
+export function lapack(): Pick<NativeAddon, 'dsyevd' | 'dgesdd'> | null {
+  const forced = process.env.NTK_BACKEND;
+  if (forced && forced !== 'native') return null;
+  return nativeAddon();
 }

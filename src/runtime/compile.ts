@@ -12,7 +12,7 @@
  * cotangents.
  */
 import type { Graph, NodeId } from '../ir/graph.ts';
-import { isBinary, isUnary, type Attrs, type Op } from '../ir/ops.ts';
+import { isBinary, isUnary, type Attrs, type Op, type UnaryOp } from '../ir/ops.ts';
 import { shapeStr } from '../ir/shape.ts';
 import type { Backend } from './backend.ts';
 import { defaultBackend } from './backends.ts';
@@ -100,7 +100,9 @@ export class Plan {
     if ((opts.fuse ?? fuseByDefault()) && canFuse()) {
       const uses = new Map<NodeId, number>();
       for (const n of cone) for (const a of g.args(n)) uses.set(a, (uses.get(a) ?? 0) + 1);
-      for (const c of findClusters(g, order, uses, new Set(outputs), (n) => dependsOnVarying.has(n))) {
+      const vector = this.backend.vectorUnary;
+      const apart = (n: NodeId) => vector !== undefined && isUnary(g.op(n)) && vector.has(g.op(n) as UnaryOp);
+      for (const c of findClusters(g, order, uses, new Set(outputs), (n) => dependsOnVarying.has(n), apart)) {
         clusterOf.set(c.members[c.members.length - 1]!, c);
         for (const m of c.members) inCluster.add(m);
       }

@@ -307,6 +307,72 @@ export class Evaluator {
   }
 
   /**
+   * NTK-vector products K(w)·u_i = Dh(w)·(Dh(w)ᵀ·u_i) for the b vectors u_i, the rows of U
+   * (b×k, row-major); the result is b×k. Each block of B vectors is one batched VJP (B×p)
+   * followed by one batched JVP, so the Jacobian (k×p) is never formed: memory B·p. The
+   * forward pass at w is computed once and reused by every block.
+   * @example const Ke0 = ev.ntkProducts(model.w0, unit(k, 0));  // the first column of K(w0)
+   */
+  ntkProducts(w: Float64Array, U: Float64Array, opts: { blockSize?: number; blockBudget?: number } = {}): Float64Array {
+    const { k, p } = this;
+    const b = U.length / k;
+    if (!Number.isInteger(b)) throw new Error(`ntkProducts: U has ${U.length} values, not a multiple of k = ${k}`);
+    const out = new Float64Array(b * k);
+    if (b === 0) return out;
+    const B = Math.min(b, opts.blockSize ?? this.productBlock(opts.blockBudget ?? DEFAULT_BLOCK_BUDGET));
+    const rev = this.batched('h', 'reverse', B), fwd = this.batched('h', 'forward', B);
+    const back = this.plan(`jac-reverse-${B}`, [rev.out], [rev.unit]);
+    const forth = this.plan(`jac-forward-${B}`, [fwd.out], [fwd.unit]);
+    const Ub = new Float64Array(B * k), G = new Float64Array(B * p);
+    const bindBack = this.bindings(w, [[rev.unit, Ub]]);
+    const bindForth = this.bindings(w, [[fwd.unit, G]]);
+    for (let start = 0; start < b; start += B) {
+      const count = Math.min(B, b - start);
+      Ub.fill(0);
+      Ub.set(U.subarray(start * k, (start + count) * k));
+      G.set(back.run(bindBack, { copy: false })[0]!); // rows Dhᵀ·u_i
+      out.set(forth.run(bindForth, { copy: false })[0]!.subarray(0, count * k), start * k);
+    }
+    return out;
+  }
+
+  /**
+   * Floating-point operations of the two ways to the NTK at the model's w: 'dense' (the Jacobian
+   * by blocks of VJPs, then J·Jᵀ's upper half, k²p) and 'products' (k NTK-vector products).
+   * Plans are compiled (and cached) to count; nothing is evaluated.
+   */
+  ntkFlops(blockBudget = DEFAULT_BLOCK_BUDGET): { dense: number; products: number } {
+    const { k, p } = this;
+    const count = (mode: 'forward' | 'reverse', B: number) => {
+      const f = this.batched('h', mode, B);
+      const { fixed, varying } = this.plan(`jac-${mode}-${B}`, [f.out], [f.unit]).flops;
+      return { fixed, varying, blocks: Math.ceil(k / B) };
+    };
+    const Bj = Math.min(k, this.blockSize('h', 'reverse', blockBudget));
+    const j = count('reverse', Bj);
+    const Bp = Math.min(k, this.productBlock(blockBudget));
+    const r = count('reverse', Bp), f = count('forward', Bp);
+    return {
+      dense: j.fixed + j.blocks * j.varying + k * k * p,
+      products: r.fixed + f.fixed + r.blocks * (r.varying + f.varying),
+    };
+  }
+
+  /** The block size of `ntkProducts`: both batched plans within the budget. */
+  private productBlock(budget: number): number {
+    const { k } = this;
+    const rev = this.blockSizeOf(k, (b) => {
+      const { unit, out } = this.batched('h', 'reverse', b);
+      return { varying: [unit], out };
+    }, budget);
+    const fwd = this.blockSizeOf(k, (b) => {
+      const { unit, out } = this.batched('h', 'forward', b);
+      return { varying: [unit], out };
+    }, budget);
+    return Math.max(1, Math.min(rev, fwd));
+  }
+
+  /**
    * The Jacobian of a row-separable model (h_{i·c+a} depends on data row i alone, `nth/rows.ts`),
    * or null for any other model. Row i·c + a of Dh is ∇_w of output a of the ONE-row graph
    * evaluated at row i, so a block of B rows is one backward pass of the one-row graph batched

@@ -46,10 +46,12 @@ const isElementwise = (op: Op) => isUnary(op) || isBinary(op) || op === 'broadca
  * @param uses    number of readers of each node within the plan
  * @param outputs nodes whose values must be materialized (plan outputs, inputs of other phases)
  * @param phase   a key per node; members share their root's
+ * @param apart   nodes kept out of every cluster: ops the backend computes faster over a whole
+ *                array (a vectorized exp or tanh) than the generated loop's scalar call per element
  */
 export function findClusters(
   g: Graph, schedule: readonly NodeId[], uses: ReadonlyMap<NodeId, number>,
-  outputs: ReadonlySet<NodeId>, phase: (n: NodeId) => boolean,
+  outputs: ReadonlySet<NodeId>, phase: (n: NodeId) => boolean, apart: (n: NodeId) => boolean = () => false,
 ): Cluster[] {
   const position = new Map(schedule.map((n, i) => [n, i]));
   const taken = new Set<NodeId>();
@@ -57,7 +59,7 @@ export function findClusters(
   for (let i = schedule.length - 1; i >= 0; i--) {
     const root = schedule[i]!;
     const op = g.op(root);
-    if (taken.has(root) || !(isUnary(op) || isBinary(op) || op === 'sum')) continue;
+    if (taken.has(root) || apart(root) || !(isUnary(op) || isBinary(op) || op === 'sum')) continue;
     const bodyShape = op === 'sum' ? g.shape(g.args(root)[0]!) : g.shape(root);
     const members = new Set<NodeId>([root]);
     // Users counted inside the cluster; a candidate joins once all its users are members.
@@ -86,6 +88,7 @@ export function findClusters(
       const aop = g.op(a);
       const joins =
         isElementwise(aop) &&
+        !apart(a) &&
         sameShape(g.shape(a), bodyShape) &&
         !outputs.has(a) &&
         phase(a) === phase(root) &&

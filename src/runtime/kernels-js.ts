@@ -639,7 +639,8 @@ let dotScratch = new Float64Array(0);
  * out[o] = G[ia(o), ib(o)] in the broadcast batch order.
  */
 function outerDots(
-  gemm: GemmFn, a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
+  gemm: Backend['gemm'],
+  a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
   out: Float64Array, batch: readonly number[], K: number, aBatch: number, bBatch: number,
 ): void {
   if (dotScratch.length < aBatch * bBatch) dotScratch = new Float64Array(aBatch * bBatch);
@@ -669,7 +670,8 @@ function outerDots(
  * hierarchy's kernels. Returns false (nothing done) when some axis is broadcast in both.
  */
 function sharedOuterDots(
-  gemm: GemmFn, a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
+  gemm: Backend['gemm'],
+  a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
   out: Float64Array, batch: readonly number[], K: number,
 ): boolean {
   const { dims, strides } = coalesce(batch, [
@@ -713,19 +715,18 @@ function sharedOuterDots(
   return true;
 }
 
-/** The signature of `Backend.gemm`. */
-export type GemmFn = Backend['gemm'];
-
 /**
- * `Backend.matmul` on top of a given gemm: every batched product below reduces to calls of
- * `gemm`, so a backend with a faster gemm gets a faster matmul by `matmulWith(itsGemm)`.
+ * `Backend.matmul` on top of a given `gemm`: the batch-axis analysis below (folding, stacking,
+ * all-pairs dot products) is the same for every backend, only the products differ. A backend
+ * with a faster gemm gets its matmul from here.
+ * @example const matmul = matmulWith(myBackend.gemm); matmul(a, [2, 3], b, [3, 4], out, [2, 4]);
  */
-export function matmulWith(gemm: GemmFn): Backend['matmul'] {
-  return (a, aShape, b, bShape, out, outShape) => matmulVia(gemm, a, aShape, b, bShape, out, outShape);
+export function matmulWith(gemm: Backend['gemm']): Backend['matmul'] {
+  return (a, aShape, b, bShape, out, outShape) => matmulBy(gemm, a, aShape, b, bShape, out, outShape);
 }
 
-function matmulVia(
-  gemm: GemmFn,
+function matmulBy(
+  gemm: Backend['gemm'],
   a: Float64Array, aShape: readonly number[],
   b: Float64Array, bShape: readonly number[],
   out: Float64Array, outShape: readonly number[],

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ntk } from './run-cli.ts';
+import { relErr } from '../helpers.ts';
 
 
 const dir = mkdtempSync(join(tmpdir(), 'ntk-cli-'));
@@ -42,6 +43,16 @@ describe('commands with --json', () => {
     expect(j.shape).toEqual([8, 8]);
     expect(j.K[2][5]).toBe(j.K[5][2]);
     expect(j.K[3][3]).toBeGreaterThan(0);
+  });
+  it('kernel --structure: every way to the NTK gives the same kernel, and says which it took', async () => {
+    const K: Record<string, number[][]> = {};
+    for (const s of ['auto', 'rows', 'dense', 'products']) {
+      const j = JSON.parse((await ntk('kernel', 'examples/deep.ntk', '--json', '--structure', s)).stdout);
+      expect(j.structure).toBe(s === 'auto' ? 'dense' : s);
+      K[s] = j.K;
+    }
+    for (const s of ['rows', 'products']) expect(relErr(K[s]!.flat(), K.dense!.flat())).toBeLessThan(1e-13);
+    expect((await ntk('kernel', 'examples/deep.ntk', '--structure', 'products')).stdout).toMatch(/computed by\s+NTK-vector products/);
   });
   it('print --derivative shows the model and its derivatives', async () => {
     const r = await ntk('print', 'examples/converse.ntk', '--derivative');
@@ -83,6 +94,9 @@ describe('errors and exit codes', () => {
     [['eval', 'examples/converse.ntk', '--bogus']],
     [['kernel', 'examples/converse.ntk', '--order', '0']],
     [['kernel', 'examples/converse.ntk', '--order', 'two']],
+    [['kernel', 'examples/converse.ntk', '--structure', 'sparse']],
+    [['kernel', 'examples/meanfield.ntk', '--structure', 'products', '--order', '3']],
+    [['kernel', 'examples/converse.ntk', '--structure', 'rows']],
     [['eval', 'examples/converse.ntk', '--set', 'T']],
     [['eval', 'examples/converse.ntk', '--set', 'T=abc']],
     [['eval', 'examples/converse.ntk', '--set', 'nope=3']],

@@ -88,9 +88,11 @@ describe('ntk flow', () => {
     expect(j.bound).toBeNull();
     expect(j.boundNotes.theorem12).toMatch(/square loss/);
     expect(j.lipSource).toBeNull(); // no estimate where no bound would use it
-    const bad = await ntk('flow', 'examples/deep.ntk', '--alpha', '4', '--T', '1', '--method', 'exponential');
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/needs the square loss/);
+    for (const method of ['exponential', 'etdrk4']) {
+      const bad = await ntk('flow', 'examples/deep.ntk', '--alpha', '4', '--T', '1', '--method', method);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toMatch(/needs the square loss/);
+    }
   });
 });
 
@@ -105,6 +107,15 @@ describe('ntk sweep', () => {
     const again = await ntk(...args, '--json');
     expect(JSON.parse(again.stdout).resumed).toBe(4);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp')).length).toBe(0);
+  });
+  it("passes on the flows' warnings: on stderr with the points, in JSON per row", async () => {
+    const args = ['sweep', 'examples/converse.ntk', '--alpha', '1,2', '--T', '100', '--radius', '0.01', '--lip-dh', 'b', '--workers', '1'];
+    const r = await ntk(...args);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: T = 100 is beyond the horizon .* \(at α=1 T=100\)/);
+    expect(r.stderr).toMatch(/\(at α=2 T=100\)/);
+    const j = JSON.parse((await ntk(...args, '--json')).stdout);
+    for (const row of j.rows) expect(row.warnings.join(' ')).toMatch(/beyond the horizon/);
   });
   it.skipIf(!existsSync('dist/ntk.js'))('on worker threads through the built binary, with a plot', () => {
     const out = join(dir, 'w.json');

@@ -7,6 +7,7 @@ import { loadModel } from '../../src/ir/load.ts';
 import { kernel } from '../../src/index.ts';
 import { relErr } from '../helpers.ts';
 import { ntk } from './run-cli.ts';
+import { displayWidth } from '../../src/cli/format.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ntk-nth-'));
 const file = (name: string, text: string) => {
@@ -201,5 +202,18 @@ describe('ntk scaling', () => {
     expect(r.stderr).toMatch(/no dim or const named 'width'/);
     expect((await ntk('scaling', toy, '--widths', '4,x')).code).toBe(2);
     expect((await ntk('scaling', toy, '--widths', '4', '--orders', '1')).code).toBe(2);
+  });
+});
+
+describe('tables on a terminal', () => {
+  it('align labels with combining marks (h̃, K̃2) by their displayed width', async () => {
+    const r = await ntk('nth', 'examples/meanfield-test.ntk', '--order', '3', '--T', '0.1');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => /^ {2}\S/.test(l));
+    // every value starts in the same terminal column: after the widest label and two spaces
+    const starts = lines.map((l) => displayWidth(/^( {2}.*?\S) {2,}(?=\S)/.exec(l)![0]));
+    expect(new Set(starts).size).toBe(1);
+    expect(lines.some((l) => l.includes('h̃'))).toBe(true);
+    expect(displayWidth('α·h̃(T)')).toBe(6);
   });
 });

@@ -64,6 +64,11 @@ describe('the exponential method on a stiff flow', () => {
     expect(auto.errorAccuracy!).toBeGreaterThanOrEqual(Math.abs(auto.error - ref.error) / 10);
     // and far fewer gradients than the explicit method needs
     expect(auto.stats.rhsEvals).toBeLessThan(ref.stats.rhsEvals / 2);
+    // the one-step exponential method (ETDRK4, step doubling) gets the same E with more work
+    const rk = flow(model, { alpha: 2, T: 3000, method: 'etdrk4', accuracy: false });
+    expect(rk.method).toBe('etdrk4');
+    expect(Math.abs(rk.error - ref.error) / ref.error).toBeLessThan(1e-6);
+    expect(auto.stats.rhsEvals).toBeLessThan(rk.stats.rhsEvals / 2);
   });
 });
 

@@ -23,7 +23,7 @@ describe('grid and fits', () => {
     expect(fitLogLog([1, 2], [0, 1])).toBeNull(); // one usable point
   });
   it('CSV round-trips at full precision and refuses another sweep\'s file', () => {
-    const row: SweepRow = { alpha: 3, T: 0.1, set: { m: 8 }, R0: 1 / 3, kappa: null, error: Math.PI * 1e-9, errorAccuracy: null, bound: null, sharpBound: 1.5, chizatBound: 2, weightChange: 0.5, linWeightChange: 0.25, loss: 1e-300, linLoss: 0, seconds: 0.01 };
+    const row: SweepRow = { alpha: 3, T: 0.1, set: { m: 8 }, R0: 1 / 3, kappa: null, error: Math.PI * 1e-9, errorAccuracy: null, bound: null, sharpBound: 1.5, chizatBound: 2, weightChange: 0.5, linWeightChange: 0.25, loss: 1e-300, linLoss: 0, seconds: 0.01, warnings: [] };
     const csv = toCsv([row], ['m'], 'abc');
     expect(fromCsv(csv, ['m'], 'abc')).toEqual([row]);
     expect(fromCsv(csv, ['m'], 'other')).toBeNull();

@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Graph, type NodeId } from '../../src/ir/graph.ts';
-import { BINARY_OPS, UNARY_OPS } from '../../src/ir/ops.ts';
+import { BINARY_OPS, UNARY_OPS, type UnaryOp } from '../../src/ir/ops.ts';
+import { jsBackend } from '../../src/runtime/kernels-js.ts';
 import { compile } from '../../src/runtime/compile.ts';
 import { loadModel } from '../../src/ir/load.ts';
 import { gradLoss, hvpLoss } from '../../src/ad/derivatives.ts';
@@ -42,6 +43,24 @@ describe('elementwise fusion', () => {
     expect(err).toBeLessThan(1e-15);
     expect(fusedCount(fused)).toBe(1);
     expect(fusedCount(plain)).toBeGreaterThan(4);
+  });
+
+  it("leaves out the ops a backend computes over whole arrays (its vectorUnary), which reach its unary kernel", () => {
+    const g = new Graph();
+    const z = g.input('z', 'var', [4, 5]);
+    const a = g.input('a', 'var', [5]);
+    const t = g.tanh(g.mul(g.constant(16), z));
+    const y = g.mul(g.sub(g.constant(1), g.mul(t, t)), a);
+    const seen: string[] = [];
+    const backend = { ...jsBackend, vectorUnary: new Set(['tanh'] as const), unary: (op: UnaryOp, x: Float64Array, out: Float64Array, n: number) => (seen.push(op), jsBackend.unary(op, x, out, n)) };
+    const bind = new Map([[z, randomArray(rand, 20)], [a, randomArray(rand, 5)]]);
+    const apart = compile(g, [y], { fuse: true, backend });
+    const ref = compile(g, [y], { fuse: false }).run(bind)[0]!;
+    expect(relErr(apart.run(bind)[0]!, ref)).toBeLessThan(1e-15);
+    expect(seen).toEqual(['tanh']);
+    // the constant 16, 16·z, tanh, then one loop for the rest
+    expect(fusedCount(apart)).toBe(4);
+    expect(fusedCount(compile(g, [y], { fuse: true }))).toBe(1);
   });
 
   it('fuses a reduction of an elementwise body (sum over each axis and all)', () => {

@@ -2,14 +2,17 @@
  * Every kernel of every available backend against a naive implementation written here with
  * explicit index loops, on deterministic random shapes and data. The wasm backend runs twice:
  * with every call forced through the wasm kernels (size thresholds 0), and with its default
- * thresholds (small calls delegated to the JS kernels).
+ * thresholds (small calls delegated to the JS kernels); the native addon's dgemm (when built)
+ * also runs for every size.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BinaryOp, UnaryOp } from '../../src/ir/ops.ts';
 import type { Backend } from '../../src/runtime/backend.ts';
 import { wasmLimits } from '../../src/runtime/backend-wasm.ts';
 import { availableBackends, backendByName } from '../../src/runtime/backends.ts';
+import { nativeAddon } from '../../src/runtime/backend-native.ts';
 import { erf } from '../../src/runtime/erf.ts';
+import { jsBackend, matmulWith } from '../../src/runtime/kernels-js.ts';
 import { ulpDistance } from '../helpers.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -125,6 +128,13 @@ for (const name of availableBackends()) {
     CASES.push(['wasm, every size through wasm', b, { gemm: 0, gemv: 0, unary: 0, binary: 0 }]);
     CASES.push(['wasm, default thresholds', b, null]);
   } else CASES.push([name, b, null]);
+}
+// When the native addon is built: its dgemm called for every size too (the native backend sends
+// tiny products to the JS gemm, which would leave BLAS's small-size and gemv paths untested).
+const addon = nativeAddon();
+if (addon) {
+  const be: Backend = { ...jsBackend, name: 'native addon, no JS cut-off', gemm: addon.dgemm, matmul: matmulWith(addon.dgemm) };
+  CASES.push([be.name, be, null]);
 }
 
 /** Ops whose wasm kernels are polynomial approximations: ≤ 2 ulp from Math, not bitwise equal. */

@@ -1,0 +1,281 @@
+// ntk_native: a small N-API addon that hands Float64Arrays to OpenBLAS (cblas_dgemm/dgemv) and
+// LAPACK (dsyevd, dgesdd) without copying them: each array's data pointer (already advanced by
+// its byteOffset, per napi_get_typedarray_info) is passed straight to the library.
+//
+// Every argument is checked here, before any library call: a wrong count or type throws a
+// TypeError, an offset/leading dimension that would make BLAS touch memory outside an array
+// throws a RangeError. No call can read or write out of bounds, and no input crashes the process.
+//
+// Conventions match src/runtime/backend.ts: row-major, op(A) is M×K, op(B) is K×N, C is M×N.
+#include <napi.h>
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+// OpenBLAS's own queries, declared here because cblas.h may be another vendor's (Debian's
+// alternatives); the addon links libopenblas, which defines them.
+extern "C" {
+char* openblas_get_config(void);
+int openblas_get_num_threads(void);
+}
+
+namespace {
+
+// A validated Float64Array view: the element pointer and the element count.
+struct F64 {
+  double* data;
+  size_t length;
+};
+
+bool ThrowType(Napi::Env env, const std::string& msg) {
+  Napi::TypeError::New(env, msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+bool ThrowRange(Napi::Env env, const std::string& msg) {
+  Napi::RangeError::New(env, msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+bool GetF64(const Napi::CallbackInfo& info, size_t i, const char* name, F64* out) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    return ThrowType(info.Env(), std::string(name) + " must be a Float64Array");
+  }
+  void* data = nullptr;
+  size_t length = 0;
+  napi_status s = napi_get_typedarray_info(info.Env(), v, nullptr, &length, &data, nullptr, nullptr);
+  if (s != napi_ok) return ThrowType(info.Env(), std::string(name) + ": cannot read the Float64Array");
+  out->data = static_cast<double*>(data);
+  out->length = length;
+  return true;
+}
+
+// A non-negative integer that fits BLAS's 32-bit int.
+bool GetInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t* out) {
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) return ThrowType(info.Env(), std::string(name) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d > INT_MAX || std::floor(d) != d) {
+    return ThrowRange(info.Env(), std::string(name) + " must be an integer in [0, 2^31 - 1], got " + std::to_string(d));
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+bool GetDouble(const Napi::CallbackInfo& info, size_t i, const char* name, double* out) {
+  Napi::Value v = info[i];
+  if (!v.IsNumber()) return ThrowType(info.Env(), std::string(name) + " must be a number");
+  *out = v.As<Napi::Number>().DoubleValue();
+  return true;
+}
+
+bool GetBool(const Napi::CallbackInfo& info, size_t i, const char* name, bool* out) {
+  Napi::Value v = info[i];
+  if (!v.IsBoolean()) return ThrowType(info.Env(), std::string(name) + " must be a boolean");
+  *out = v.As<Napi::Boolean>().Value();
+  return true;
+}
+
+bool CheckArgc(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() != n) {
+    return ThrowType(info.Env(), std::string(fn) + " expects " + std::to_string(n) + " arguments, got " +
+                                     std::to_string(info.Length()));
+  }
+  return true;
+}
+
+// A rows×cols row-major matrix at `off` with row stride `ld` lies inside `a`: the last element
+// read is off + (rows−1)·ld + cols − 1. With more than one row, ld ≥ cols (BLAS's rule; rows
+// would otherwise overlap). Computed in 64 bits: every factor is < 2^31, so nothing overflows.
+bool CheckMatrix(Napi::Env env, const char* name, const F64& a, int64_t off, int64_t rows, int64_t cols, int64_t ld) {
+  if (rows == 0 || cols == 0) return true;
+  if (rows > 1 && ld < cols) {
+    return ThrowRange(env, std::string(name) + ": leading dimension " + std::to_string(ld) + " < " + std::to_string(cols) + " columns");
+  }
+  int64_t end = off + (rows - 1) * ld + cols;
+  if (end > static_cast<int64_t>(a.length)) {
+    return ThrowRange(env, std::string(name) + ": a " + std::to_string(rows) + "×" + std::to_string(cols) + " matrix at offset " +
+                               std::to_string(off) + " with leading dimension " + std::to_string(ld) + " needs " +
+                               std::to_string(end) + " elements, the array has " + std::to_string(a.length));
+  }
+  return true;
+}
+
+// dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc):
+// C ← alpha·op(A)·op(B) + beta·C. With beta = 0, C is never read (NaNs in it are discarded);
+// with K = 0 or alpha = 0, A and B are not read. M = 1 or N = 1 go to dgemv.
+Napi::Value Dgemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArgc(info, 16, "dgemm")) return env.Undefined();
+  bool tA, tB;
+  int64_t M, N, K, aOff, lda, bOff, ldb, cOff, ldc;
+  double alpha, beta;
+  F64 A, B, C;
+  if (!GetBool(info, 0, "transA", &tA) || !GetBool(info, 1, "transB", &tB) || !GetInt(info, 2, "M", &M) ||
+      !GetInt(info, 3, "N", &N) || !GetInt(info, 4, "K", &K) || !GetDouble(info, 5, "alpha", &alpha) ||
+      !GetF64(info, 6, "A", &A) || !GetInt(info, 7, "aOff", &aOff) || !GetInt(info, 8, "lda", &lda) ||
+      !GetF64(info, 9, "B", &B) || !GetInt(info, 10, "bOff", &bOff) || !GetInt(info, 11, "ldb", &ldb) ||
+      !GetDouble(info, 12, "beta", &beta) || !GetF64(info, 13, "C", &C) || !GetInt(info, 14, "cOff", &cOff) ||
+      !GetInt(info, 15, "ldc", &ldc)) {
+    return env.Undefined();
+  }
+  if (M == 0 || N == 0) return env.Undefined();
+  if (!CheckMatrix(env, "C", C, cOff, M, N, ldc)) return env.Undefined();
+  // Stored shapes: A is M×K (K×M if transposed), B is K×N (N×K if transposed). Every region is
+  // checked before anything is written.
+  const bool readsAB = K > 0 && alpha != 0;
+  const int64_t aRows = tA ? K : M, aCols = tA ? M : K;
+  const int64_t bRows = tB ? N : K, bCols = tB ? K : N;
+  if (readsAB && (!CheckMatrix(env, "A", A, aOff, aRows, aCols, lda) || !CheckMatrix(env, "B", B, bOff, bRows, bCols, ldb))) {
+    return env.Undefined();
+  }
+  double* c = C.data + cOff;
+  // beta = 0 means "overwrite": clear C first so that NaN/Inf garbage in it cannot leak through
+  // any library path (BLAS defines beta = 0 this way; this makes it independent of the build).
+  if (beta == 0) {
+    for (int64_t i = 0; i < M; i++) std::memset(c + i * ldc, 0, sizeof(double) * N);
+  }
+  if (!readsAB) {
+    if (beta != 0 && beta != 1) {
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) c[i * ldc + j] *= beta;
+    }
+    return env.Undefined();
+  }
+  const double* a = A.data + aOff;
+  const double* b = B.data + bOff;
+  const double bet = beta == 0 ? 0.0 : beta;
+  if (N == 1) {
+    // c_i = Σ_k op(A)(i, k)·op(B)(k, 0); op(B)'s column has stride 1 if B is transposed, else ldb.
+    // Stored A is aRows×aCols with row stride lda (≥ 1 for BLAS even when it has one row).
+    cblas_dgemv(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, (int)aRows, (int)aCols, alpha, a,
+                (int)(aRows > 1 ? lda : std::max<int64_t>(aCols, 1)), b, tB ? 1 : (int)std::max<int64_t>(ldb, 1), bet, c,
+                (int)std::max<int64_t>(ldc, 1));
+    return env.Undefined();
+  }
+  if (M == 1) {
+    // c_j = Σ_k op(B)(k, j)·op(A)(0, k) = (op(B)ᵀ·a)_j; op(A)'s row has stride lda if A is transposed.
+    cblas_dgemv(CblasRowMajor, tB ? CblasNoTrans : CblasTrans, (int)bRows, (int)bCols, alpha, b,
+                (int)(bRows > 1 ? ldb : std::max<int64_t>(bCols, 1)), a, tA ? (int)std::max<int64_t>(lda, 1) : 1, bet, c, 1);
+    return env.Undefined();
+  }
+  // A one-row stored matrix may have any lda; BLAS still wants lda ≥ its column count.
+  const int64_t ldaEff = aRows > 1 ? lda : std::max<int64_t>(aCols, 1);
+  const int64_t ldbEff = bRows > 1 ? ldb : std::max<int64_t>(bCols, 1);
+  cblas_dgemm(CblasRowMajor, tA ? CblasTrans : CblasNoTrans, tB ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, a,
+              (int)ldaEff, b, (int)ldbEff, bet, c, (int)ldc);
+  return env.Undefined();
+}
+
+bool AllFinite(const double* a, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!std::isfinite(a[i])) return false;
+  return true;
+}
+
+// Reads (n, A) or (m, n, A) where A holds at least rows·cols elements (the first rows·cols are used).
+bool CheckSquareOrRect(Napi::Env env, const char* fn, const F64& A, int64_t rows, int64_t cols) {
+  const int64_t need = rows * cols;
+  if (need > static_cast<int64_t>(A.length)) {
+    return ThrowRange(env, std::string(fn) + ": a " + std::to_string(rows) + "×" + std::to_string(cols) + " matrix needs " +
+                               std::to_string(need) + " elements, the array has " + std::to_string(A.length));
+  }
+  return true;
+}
+
+// dsyevd(n, A) → { values, vectors }: the eigendecomposition of the symmetric n×n row-major A
+// (its upper triangle is read; A itself is not modified). values ascending; vectors n×n
+// row-major with the eigenvector of values[j] in column j, so A = V·diag(values)·Vᵀ.
+// A non-finite input gives NaN everywhere (LAPACK's result would be undefined).
+Napi::Value Dsyevd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArgc(info, 2, "dsyevd")) return env.Undefined();
+  int64_t n;
+  F64 A;
+  if (!GetInt(info, 0, "n", &n) || !GetF64(info, 1, "A", &A)) return env.Undefined();
+  if (n > 46340) {
+    ThrowRange(env, "dsyevd: n·n must fit a 32-bit int");
+    return env.Undefined();
+  }
+  if (!CheckSquareOrRect(env, "dsyevd", A, n, n)) return env.Undefined();
+  Napi::Float64Array values = Napi::Float64Array::New(env, n);
+  Napi::Float64Array vectors = Napi::Float64Array::New(env, n * n);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("values", values);
+  result.Set("vectors", vectors);
+  if (n == 0) return result;
+  double* V = vectors.Data();
+  std::memcpy(V, A.data, sizeof(double) * n * n);
+  if (!AllFinite(V, n * n)) {
+    std::fill(values.Data(), values.Data() + n, NAN);
+    std::fill(V, V + n * n, NAN);
+    return result;
+  }
+  lapack_int infoCode = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, V, (lapack_int)n, values.Data());
+  if (infoCode != 0) {
+    Napi::Error::New(env, "dsyevd failed to converge (info = " + std::to_string(infoCode) + ")").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return result;
+}
+
+// dgesdd(m, n, A) → { s, u, vt }: the thin SVD of the m×n row-major A = U·diag(s)·Vᵀ,
+// k = min(m, n): s (k, descending, ≥ 0), u (m×k, orthonormal columns), vt (k×n, orthonormal
+// rows). A is not modified. A non-finite input gives NaN everywhere.
+Napi::Value Dgesdd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArgc(info, 3, "dgesdd")) return env.Undefined();
+  int64_t m, n;
+  F64 A;
+  if (!GetInt(info, 0, "m", &m) || !GetInt(info, 1, "n", &n) || !GetF64(info, 2, "A", &A)) return env.Undefined();
+  if (m * n > INT_MAX) {
+    ThrowRange(env, "dgesdd: m·n must fit a 32-bit int");
+    return env.Undefined();
+  }
+  if (!CheckSquareOrRect(env, "dgesdd", A, m, n)) return env.Undefined();
+  const int64_t k = std::min(m, n);
+  Napi::Float64Array s = Napi::Float64Array::New(env, k);
+  Napi::Float64Array u = Napi::Float64Array::New(env, m * k);
+  Napi::Float64Array vt = Napi::Float64Array::New(env, k * n);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("s", s);
+  result.Set("u", u);
+  result.Set("vt", vt);
+  if (k == 0) return result;
+  std::vector<double> work(A.data, A.data + m * n);  // dgesdd destroys its input
+  if (!AllFinite(work.data(), work.size())) {
+    std::fill(s.Data(), s.Data() + k, NAN);
+    std::fill(u.Data(), u.Data() + m * k, NAN);
+    std::fill(vt.Data(), vt.Data() + k * n, NAN);
+    return result;
+  }
+  lapack_int infoCode = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', (lapack_int)m, (lapack_int)n, work.data(), (lapack_int)n, s.Data(),
+                                       u.Data(), (lapack_int)k, vt.Data(), (lapack_int)n);
+  if (infoCode != 0) {
+    Napi::Error::New(env, "dgesdd failed to converge (info = " + std::to_string(infoCode) + ")").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return result;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("dgemm", Napi::Function::New(env, Dgemm, "dgemm"));
+  exports.Set("dsyevd", Napi::Function::New(env, Dsyevd, "dsyevd"));
+  exports.Set("dgesdd", Napi::Function::New(env, Dgesdd, "dgesdd"));
+  exports.Set("openblasConfig", Napi::String::New(env, openblas_get_config()));
+  exports.Set("threads", Napi::Number::New(env, openblas_get_num_threads()));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ntk_native, Init)

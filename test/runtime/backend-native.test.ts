@@ -1,0 +1,320 @@
+/**
+ * The native addon's LAPACK routines and argument checks (its dgemm runs the whole gemm/matmul
+ * suite in kernels.test.ts). LAPACK is checked against ml-matrix (an independent JS
+ * implementation) and against the defining identities: A·V = V·diag(λ), VᵀV = I for dsyevd;
+ * U·diag(s)·Vᵀ = A, UᵀU = I, VᵀV = I for dgesdd. Skipped when the addon is not built.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Matrix, SingularValueDecomposition } from 'ml-matrix';
+import { nativeAddon } from '../../src/runtime/backend-native.ts';
+import { availableBackends, defaultBackend, lapack } from '../../src/runtime/backends.ts';
+import { symmetricEigen, symmetricEigenMl } from '../../src/dynamics/linearized.ts';
+import { lcg, randomArray } from '../helpers.ts';
+
+const addon = nativeAddon();
+
+/** C = A·B for row-major A (m×k) and B (k×n), by explicit loops. */
+function mul(A: ArrayLike<number>, B: ArrayLike<number>, m: number, k: number, n: number): Float64Array {
+  const C = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let p = 0; p < k; p++) {
+      const a = A[i * k + p]!;
+      for (let j = 0; j < n; j++) C[i * n + j]! += a * B[p * n + j]!;
+    }
+  return C;
+}
+
+function transposeOf(A: ArrayLike<number>, m: number, n: number): Float64Array {
+  const T = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) T[j * m + i] = A[i * n + j]!;
+  return T;
+}
+
+const maxAbs = (a: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s = Math.max(s, Math.abs(a[i]!));
+  return s;
+};
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s = Math.max(s, Math.abs(a[i]! - b[i]!));
+  return s;
+}
+
+function expectIdentity(G: Float64Array, n: number, tol: number): void {
+  const I = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) I[i * n + i] = 1;
+  expect(maxDiff(G, I)).toBeLessThan(tol);
+}
+
+/** A random symmetric n×n matrix with entries in [−1, 1]. */
+function randomSymmetric(rand: () => number, n: number): Float64Array {
+  const A = randomArray(rand, n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) A[i * n + j] = A[j * n + i]!;
+  return A;
+}
+
+/** Q·diag(d)·Qᵀ for a random orthogonal Q (a product of n Householder reflections): eigenvalues exactly d. */
+function withSpectrum(rand: () => number, d: number[]): Float64Array {
+  const n = d.length;
+  const Q = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) Q[i * n + i] = 1;
+  for (let r = 0; r < n; r++) {
+    const v = randomArray(rand, n);
+    const vv = v.reduce((s, x) => s + x * x, 0);
+    // Q ← Q·(I − 2vvᵀ/vᵀv)
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += Q[i * n + j]! * v[j]!;
+      for (let j = 0; j < n; j++) Q[i * n + j]! -= (2 * s * v[j]!) / vv;
+    }
+  }
+  const QD = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) QD[i * n + j] = Q[i * n + j]! * d[j]!;
+  const A = mul(QD, transposeOf(Q, n, n), n, n, n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) A[i * n + j] = A[j * n + i] = (A[i * n + j]! + A[j * n + i]!) / 2;
+  return A;
+}
+
+/** Checks A·V = V·diag(λ), VᵀV = I and ascending λ, to tol relative to ‖A‖max·n. */
+function checkEigen(A: Float64Array, n: number, values: Float64Array, vectors: Float64Array, tol: number): void {
+  expect(values.length).toBe(n);
+  expect(vectors.length).toBe(n * n);
+  for (let i = 1; i < n; i++) expect(values[i]!).toBeGreaterThanOrEqual(values[i - 1]!);
+  const AV = mul(A, vectors, n, n, n);
+  const VL = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) VL[i * n + j] = vectors[i * n + j]! * values[j]!;
+  const scale = Math.max(1, maxAbs(A) * n);
+  expect(maxDiff(AV, VL) / scale).toBeLessThan(tol);
+  expectIdentity(mul(transposeOf(vectors, n, n), vectors, n, n, n), n, tol * n);
+}
+
+/** The orthogonal projector onto the span of columns [from, to) of the n×n V. */
+function projector(V: Float64Array, n: number, from: number, to: number): Float64Array {
+  const P = new Float64Array(n * n);
+  for (let c = from; c < to; c++) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) P[i * n + j]! += V[i * n + c]! * V[j * n + c]!;
+  return P;
+}
+
+describe.skipIf(!addon)('native addon: dsyevd', () => {
+  const la = addon!;
+
+  it.each([1, 2, 5, 37, 300])('n = %i: A·V = V·diag(λ), VᵀV = I, and the same spectrum as ml-matrix', (n) => {
+    const rand = lcg(100 + n);
+    const A = randomSymmetric(rand, n);
+    const before = A.slice();
+    const { values, vectors } = la.dsyevd(n, A);
+    expect(A).toEqual(before); // the input is not overwritten
+    checkEigen(A, n, values, vectors, 1e-14);
+    const ref = symmetricEigenMl(A, n);
+    expect(maxDiff(values, ref.values)).toBeLessThan(1e-13 * Math.max(1, maxAbs(ref.values)));
+    // Eigenvalues of a random matrix are simple: each eigenvector agrees with ml-matrix's up to sign.
+    for (let c = 0; c < n; c++) {
+      let dot = 0;
+      for (let i = 0; i < n; i++) dot += vectors[i * n + c]! * ref.vectors[i * n + c]!;
+      const gap = Math.min(c > 0 ? values[c]! - values[c - 1]! : Infinity, c < n - 1 ? values[c + 1]! - values[c]! : Infinity);
+      // the eigenvector's error is about ε‖A‖/gap (Davis–Kahan)
+      expect(1 - Math.abs(dot)).toBeLessThan(Math.max(1e-12, (1e-13 * n) / gap) ** 2 + 1e-12);
+    }
+  });
+
+  it('repeated eigenvalues: exact spectrum, orthonormal vectors, the same eigenspaces as ml-matrix', () => {
+    const d = [-2, 1, 1, 1, 3, 3, 7, 7, 7, 7, 0, 0];
+    const n = d.length;
+    const A = withSpectrum(lcg(5), d);
+    const { values, vectors } = la.dsyevd(n, A);
+    checkEigen(A, n, values, vectors, 1e-14);
+    const sorted = d.slice().sort((a, b) => a - b);
+    expect(maxDiff(values, sorted)).toBeLessThan(1e-13);
+    // Within a repeated eigenvalue the basis is arbitrary; the eigenspace (its projector) is not.
+    const ref = symmetricEigenMl(A, n);
+    for (let from = 0; from < n; ) {
+      let to = from + 1;
+      while (to < n && sorted[to] === sorted[from]) to++;
+      expect(maxDiff(projector(vectors, n, from, to), projector(ref.vectors, n, from, to))).toBeLessThan(1e-12);
+      from = to;
+    }
+  });
+
+  it('the identity and the zero matrix (every eigenvalue repeated)', () => {
+    for (const c of [0, 1]) {
+      const n = 6;
+      const A = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) A[i * n + i] = c;
+      const { values, vectors } = la.dsyevd(n, A);
+      expect(Array.from(values)).toEqual(new Array(n).fill(c));
+      expectIdentity(mul(transposeOf(vectors, n, n), vectors, n, n, n), n, 1e-15);
+    }
+  });
+
+  it('n = 0 gives empty arrays; a longer array uses its first n² entries; non-finite input gives NaN', () => {
+    const e = la.dsyevd(0, new Float64Array(0));
+    expect(e.values.length).toBe(0);
+    expect(e.vectors.length).toBe(0);
+    const long = Float64Array.of(2, 1, 1, 2, 99, 99);
+    expect(Array.from(la.dsyevd(2, long).values).map((v) => Math.round(v * 1e12) / 1e12)).toEqual([1, 3]);
+    for (const bad of [NaN, Infinity]) {
+      const r = la.dsyevd(2, Float64Array.of(1, bad, bad, 1));
+      expect(Array.from(r.values).every(Number.isNaN)).toBe(true);
+      expect(Array.from(r.vectors).every(Number.isNaN)).toBe(true);
+    }
+  });
+});
+
+describe.skipIf(!addon)('native addon: dgesdd', () => {
+  const la = addon!;
+
+  it.each([
+    [1, 1], [1, 7], [7, 1], [5, 5], [40, 13], [13, 40], [120, 120],
+  ])('%i×%i: U·diag(s)·Vᵀ = A, orthonormal factors, s descending and equal to ml-matrix’s', (m, n) => {
+    const rand = lcg(7 * m + n);
+    const A = randomArray(rand, m * n);
+    const before = A.slice();
+    const { s, u, vt } = la.dgesdd(m, n, A);
+    expect(A).toEqual(before);
+    const k = Math.min(m, n);
+    expect([s.length, u.length, vt.length]).toEqual([k, m * k, k * n]);
+    for (let i = 0; i < k; i++) {
+      expect(s[i]!).toBeGreaterThanOrEqual(0);
+      if (i > 0) expect(s[i]!).toBeLessThanOrEqual(s[i - 1]!);
+    }
+    const US = new Float64Array(m * k);
+    for (let i = 0; i < m; i++) for (let j = 0; j < k; j++) US[i * k + j] = u[i * k + j]! * s[j]!;
+    expect(maxDiff(mul(US, vt, m, k, n), A)).toBeLessThan(1e-13 * Math.max(m, n));
+    expectIdentity(mul(transposeOf(u, m, k), u, k, m, k), k, 1e-13);
+    expectIdentity(mul(vt, transposeOf(vt, k, n), k, n, k), k, 1e-13);
+    const M = new Matrix(m, n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) M.set(i, j, A[i * n + j]!);
+    const ref = new SingularValueDecomposition(M, { autoTranspose: true }).diagonal;
+    expect(maxDiff(s, ref.slice(0, k))).toBeLessThan(1e-12);
+  });
+
+  it('a rank-deficient matrix has zero singular values; a zero-sized one empty factors', () => {
+    // rank 1: the outer product x·yᵀ has the single singular value ‖x‖·‖y‖
+    const x = [1, 2, 2], y = [3, 4];
+    const A = Float64Array.from(x.flatMap((a) => y.map((b) => a * b)));
+    const { s } = la.dgesdd(3, 2, A);
+    expect(s[0]).toBeCloseTo(15, 13);
+    expect(Math.abs(s[1]!)).toBeLessThan(1e-14);
+    const z = la.dgesdd(0, 4, new Float64Array(0));
+    expect([z.s.length, z.u.length, z.vt.length]).toEqual([0, 0, 0]);
+  });
+});
+
+describe.skipIf(!addon)('native addon: argument checks (errors, never a crash or a stray write)', () => {
+  const la = addon!;
+  const A = Float64Array.of(1, 2, 3, 4), B = Float64Array.of(5, 6, 7, 8);
+  const gemmArgs = (over: Record<number, unknown> = {}): unknown[] => {
+    const args: unknown[] = [false, false, 2, 2, 2, 1, A, 0, 2, B, 0, 2, 0, new Float64Array(4), 0, 2];
+    for (const [i, v] of Object.entries(over)) args[Number(i)] = v;
+    return args;
+  };
+  const call = (args: unknown[]) => (la.dgemm as unknown as (...a: unknown[]) => void)(...args);
+
+  it('a correct call works (the baseline the cases below vary)', () => {
+    const C = new Float64Array(4);
+    call(gemmArgs({ 13: C }));
+    expect(Array.from(C)).toEqual([19, 22, 43, 50]);
+  });
+
+  it('wrong argument counts and types throw TypeError', () => {
+    expect(() => call([])).toThrow(TypeError);
+    expect(() => call(gemmArgs().slice(0, 15))).toThrow(/16 arguments/);
+    expect(() => call([...gemmArgs(), 0])).toThrow(TypeError);
+    expect(() => call(gemmArgs({ 0: 0 }))).toThrow(/transA must be a boolean/);
+    expect(() => call(gemmArgs({ 2: '2' }))).toThrow(/M must be a number/);
+    expect(() => call(gemmArgs({ 5: null }))).toThrow(/alpha must be a number/);
+    expect(() => call(gemmArgs({ 6: [1, 2, 3, 4] }))).toThrow(/A must be a Float64Array/);
+    expect(() => call(gemmArgs({ 9: new Float32Array(4) }))).toThrow(/B must be a Float64Array/);
+    expect(() => call(gemmArgs({ 13: new DataView(new ArrayBuffer(32)) }))).toThrow(/C must be a Float64Array/);
+    expect(() => (la.dsyevd as unknown as (...a: unknown[]) => void)(2)).toThrow(TypeError);
+    expect(() => (la.dsyevd as unknown as (...a: unknown[]) => void)(2, [2, 1, 1, 2])).toThrow(TypeError);
+    expect(() => (la.dgesdd as unknown as (...a: unknown[]) => void)(2, 2, new Float32Array(4))).toThrow(TypeError);
+  });
+
+  it('negative, fractional or huge sizes, and regions past an array’s end, throw RangeError and write nothing', () => {
+    const cases: Record<number, unknown>[] = [
+      { 2: -1 }, { 3: 1.5 }, { 4: 2 ** 31 }, { 7: -1 }, { 4: NaN },
+      { 7: 1 }, // A at offset 1: needs 5 elements
+      { 10: 3 }, // B at offset 3
+      { 14: 1 }, // C at offset 1
+      { 8: 3 }, // lda 3: needs 5 elements
+      { 8: 1 }, // lda < columns
+      { 15: 1 }, // ldc < columns
+      { 2: 3 }, // M = 3: A and C too short
+      { 4: 3 }, // K = 3
+      { 0: true, 8: 3 }, // transposed A (2×2 stored) with lda 3
+    ];
+    for (const over of cases) {
+      const C = Float64Array.of(-1, -1, -1, -1);
+      expect(() => call(gemmArgs({ ...over, 13: C })), JSON.stringify(over)).toThrow(RangeError);
+      expect(Array.from(C)).toEqual([-1, -1, -1, -1]);
+    }
+    expect(() => la.dsyevd(3, new Float64Array(8))).toThrow(RangeError);
+    expect(() => la.dsyevd(-1, new Float64Array(8))).toThrow(RangeError);
+    expect(() => la.dgesdd(3, 4, new Float64Array(11))).toThrow(RangeError);
+  });
+
+  it('gemv shapes (M = 1 or N = 1) check their strided vectors too', () => {
+    // N = 1, op(B) a column of B stored 2×2 (ldb 2): reads B[0], B[2]
+    const C = new Float64Array(2);
+    call([false, false, 2, 1, 2, 1, A, 0, 2, B, 0, 2, 0, C, 0, 1]);
+    expect(Array.from(C)).toEqual([1 * 5 + 2 * 7, 3 * 5 + 4 * 7]);
+    expect(() => call([false, false, 2, 1, 2, 1, A, 0, 2, B, 0, 4, 0, C, 0, 1])).toThrow(RangeError);
+    // M = 1 with transposed A: op(A)'s row is A's column (stride lda)
+    const D = new Float64Array(2);
+    call([true, false, 1, 2, 2, 1, A, 0, 2, B, 0, 2, 0, D, 0, 2]);
+    expect(Array.from(D)).toEqual([1 * 5 + 3 * 7, 1 * 6 + 3 * 8]);
+    expect(() => call([true, false, 1, 2, 2, 1, A, 1, 3, B, 0, 2, 0, D, 0, 2])).toThrow(RangeError);
+  });
+
+  it('zero copy: a subarray is read and written through its own byteOffset, nothing outside it', () => {
+    const bufA = Float64Array.of(9, 9, 1, 2, 3, 4, 9);
+    const bufC = new Float64Array(8).fill(-3);
+    const Av = bufA.subarray(2, 6), Cv = bufC.subarray(3, 7);
+    la.dgemm(false, false, 2, 2, 2, 1, Av, 0, 2, B, 0, 2, 0, Cv, 0, 2);
+    expect(Array.from(bufC)).toEqual([-3, -3, -3, 19, 22, 43, 50, -3]);
+    // the view's bounds are its own: offset 1 into a 4-element view is out of bounds even
+    // though the underlying buffer has room
+    expect(() => la.dgemm(false, false, 2, 2, 2, 1, Av, 1, 2, B, 0, 2, 0, Cv, 0, 2)).toThrow(RangeError);
+  });
+});
+
+describe('selection', () => {
+  const saved = process.env.NTK_BACKEND;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.NTK_BACKEND;
+    else process.env.NTK_BACKEND = saved;
+  });
+
+  it('native is listed first when built, js always; the default is the first unless forced', () => {
+    const names = availableBackends();
+    expect(names[names.length - 1]).toBe('js');
+    expect(names.includes('native')).toBe(addon !== null);
+    if (addon) expect(names[0]).toBe('native');
+    expect(availableBackends()).toContain(defaultBackend().name);
+    if (!saved) expect(defaultBackend().name).toBe(names[0]);
+  });
+
+  it('symmetricEigen goes through LAPACK when the addon is loaded, through ml-matrix under NTK_BACKEND=js', () => {
+    const A = randomSymmetric(lcg(3), 9);
+    delete process.env.NTK_BACKEND;
+    expect(lapack() !== null).toBe(addon !== null);
+    if (addon) expect(symmetricEigen(A, 9)).toEqual(addon.dsyevd(9, A));
+    process.env.NTK_BACKEND = 'js';
+    expect(lapack()).toBeNull();
+    expect(symmetricEigen(A, 9)).toEqual(symmetricEigenMl(A, 9));
+  });
+
+  it.skipIf(!existsSync('dist/ntk.js'))('an unavailable NTK_BACKEND is a usage error of the command (exit 2), naming the available ones', () => {
+    const r = spawnSync(process.execPath, ['bin/ntk.js', 'eval', 'examples/converse.ntk'], {
+      encoding: 'utf8',
+      env: { ...process.env, NTK_BACKEND: 'no-such-backend' },
+    });
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toBe(`ntk: error: NTK_BACKEND=no-such-backend is not available here (available: ${availableBackends().join(', ')})`);
+  });
+});
