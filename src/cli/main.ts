@@ -433,7 +433,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   if (o.lr !== undefined || o.steps !== undefined) return cmdDescent(file, o);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.T === undefined) throw new UsageError('flow needs a time horizon: --T 100 (or the name of a const, --T T)');
-  // No --rtol: the method's own default (tight for the explicit methods, 1e-6 for the exponential ones).
+  // No --rtol: the method's own default (tight for the explicit methods, 1e-5 for exponential Adams, 1e-6 for etdrk4).
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   if (rtol !== undefined && rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
   const m = load(file, o);
@@ -727,7 +727,7 @@ export function buildProgram(): Command {
     .option('--T <T>', 'the time horizon')
     .option('--times <t1,t2,…>', 'also report E(t) at these times')
     .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
-    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-6 for exponential and etdrk4)')
+    .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-5 for exponential, 1e-6 for etdrk4)')
     .option('--lip-dh <L>', 'a known Lip(Dh) on the ball (for κ and the bounds): a number or a const of the model')
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
     .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')

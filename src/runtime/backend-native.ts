@@ -14,6 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.ts';
 import { jsBackend, matmulWith } from './kernels-js.ts';
+import { wasmBackend } from './backend-wasm.ts';
 
 /** The addon's exports (see native/ntk_native.cc for each one's contract). */
 export interface NativeAddon {
@@ -74,8 +75,9 @@ let backend: Backend | null | undefined;
 
 /**
  * The native backend: gemm by OpenBLAS (tiny products stay in JS, see NATIVE_GEMM_MIN_WORK),
- * matmul's batch logic from the JS backend over that gemm, every other kernel the JS one
- * (elementwise and structural kernels are memory-bound; BLAS has nothing faster for them).
+ * matmul's batch logic from the JS backend over that gemm, every other kernel from the wasm
+ * backend when it loads (its SIMD exp and tanh) and the JS one otherwise (BLAS has nothing for
+ * elementwise and structural kernels).
  * Null when the addon is not built.
  */
 export function nativeBackend(): Backend | null {
@@ -88,6 +90,8 @@ export function nativeBackend(): Backend | null {
     if (M * N * K < NATIVE_GEMM_MIN_WORK) jsGemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
     else dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   };
-  backend = { ...jsBackend, name: 'native', gemm, matmul: matmulWith(gemm) };
+  // BLAS for the products; every other kernel from the best of the rest (wasm's SIMD exp, tanh
+  // and elementwise arithmetic where it loads, else the JS reference).
+  backend = { ...(wasmBackend() ?? jsBackend), name: 'native', gemm, matmul: matmulWith(gemm) };
   return backend;
 }
