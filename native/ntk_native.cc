@@ -25,6 +25,7 @@
 extern "C" {
 char* openblas_get_config(void);
 int openblas_get_num_threads(void);
+void openblas_set_num_threads(int);
 }
 
 namespace {
@@ -267,12 +268,31 @@ Napi::Value Dgesdd(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// setThreads(n): the number of threads OpenBLAS uses from now on (1 ≤ n); returns it as set.
+// Small products run faster on the calling thread alone: a second thread's hand-off costs more
+// than it saves, and two JS threads each calling BLAS then use both cores without contention.
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "setThreads(n): n must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 1 && n <= 1024) || n != std::floor(n)) {
+    Napi::RangeError::New(env, "setThreads(n): n must be an integer in 1..1024").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  openblas_set_num_threads((int)n);
+  return Napi::Number::New(env, openblas_get_num_threads());
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dgemm", Napi::Function::New(env, Dgemm, "dgemm"));
   exports.Set("dsyevd", Napi::Function::New(env, Dsyevd, "dsyevd"));
   exports.Set("dgesdd", Napi::Function::New(env, Dgesdd, "dgesdd"));
   exports.Set("openblasConfig", Napi::String::New(env, openblas_get_config()));
   exports.Set("threads", Napi::Number::New(env, openblas_get_num_threads()));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   return exports;
 }
 

@@ -1,14 +1,19 @@
 #!/usr/bin/env node
 /**
  * Entry point of the `ntk` binary (bundled to dist/ntk.js by scripts/build.mjs). The same file
- * runs sweep workers: a worker thread started with workerData { ntk: 'sweep' }.
+ * runs the CLI's worker threads: sweep points (workerData { ntk: 'sweep' }) and the flow's
+ * accuracy check ({ ntk: 'flow-check' }).
  */
 import { isMainThread, workerData } from 'node:worker_threads';
 import { main } from './main.ts';
 import { sweepWorker } from './sweep.ts';
+import { flowCheckWorker } from './flow-check.ts';
 
-if (!isMainThread && (workerData as { ntk?: string } | null)?.ntk === 'sweep') {
+const role = isMainThread ? null : (workerData as { ntk?: string } | null)?.ntk;
+if (role === 'sweep') {
   sweepWorker();
+} else if (role === 'flow-check') {
+  flowCheckWorker();
 } else {
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;

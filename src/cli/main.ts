@@ -33,13 +33,16 @@ import {
   printModel,
   lipschitz,
   LipUsageError,
+  accuracyFrom,
   type Diagnostic,
+  type FlowMethod,
   type Model,
 } from '../index.ts';
 import { displayWidth, matrix, nest, num, padStart, progress, table, vector } from './format.ts';
 import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.ts';
 import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
+import { startFlowCheck } from './flow-check.ts';
 import type { Series } from './plot.ts';
 
 /** A usage error: exit 2. */
@@ -446,23 +449,46 @@ async function cmdFlow(file: string, o: FlowCli) {
   let lipDh = constantOf(m, constantOption('--lip-dh', o.lipDh));
   let lipH = constantOf(m, constantOption('--lip-h', o.lipH));
   let radius = constantOf(m, constantOption('--radius', o.radius));
+  // The accuracy check, a second independent solve, starts first: it runs on a worker thread
+  // while this one estimates the Lipschitz constants and integrates the flow.
+  const check = m.loss
+    ? startFlowCheck({ file, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method: (o.method ?? 'auto') as FlowMethod })
+    : null;
   // Without --lip-h/--lip-dh, the certified upper bounds of `ntk lip` on a ball that holds the
   // whole trajectory: Proposition 3.1 gives ‖w(t) − w0‖ ≤ √(T R0)/α, unless --radius says otherwise.
   let lipEstimate: ReturnType<typeof lipschitz> | null = null;
   if (lipDh === null && lipH === null && o.lip !== false && m.loss?.kind === 'square') {
     radius ??= Math.sqrt(T * loss(m, { alpha })) / alpha;
     if (radius > 0) {
-      lipEstimate = lipschitz(m, { radius, timeBudgetMs: 10_000 });
+      try {
+        lipEstimate = lipschitz(m, { radius, timeBudgetMs: 10_000 });
+      } catch (e) {
+        check?.cancel();
+        throw e;
+      }
       lipDh = lipEstimate.lipDh.upper;
       lipH = lipEstimate.lipH.upper;
     }
   }
   const bar = progress('flow', !o.json);
-  const r = flow(m, {
-    alpha, T, times, rtol, lipDh, lipH, radius,
-    method: (o.method ?? 'auto') as 'auto',
-    onProgress: (t) => bar.update(Math.round((1000 * t) / T), 1000),
-  });
+  const method = (o.method ?? 'auto') as FlowMethod;
+  let r: ReturnType<typeof flow>;
+  try {
+    r = flow(m, {
+      alpha, T, times, rtol, lipDh, lipH, radius, method,
+      accuracy: check === null,
+      onProgress: (t) => bar.update(Math.round((1000 * t) / T), 1000),
+    });
+  } catch (e) {
+    check?.cancel();
+    throw e;
+  }
+  if (check) {
+    // The check ran on the other core; an inline one only if it failed or took another method.
+    const c = await check.result;
+    const accuracy = 'failure' in c ? null : accuracyFrom(r, c);
+    r.errorAccuracy = accuracy ?? accuracyFrom(r, flow(m, { alpha, T, rtol, method, check: true }));
+  }
   const lipSource = lipEstimate ? 'estimated' : lipDh !== null || lipH !== null ? 'given' : null;
   const estimateJson = lipEstimate && {
     radius: lipEstimate.radius,

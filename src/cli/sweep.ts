@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { capNativeThreads } from '../runtime/backend-native.ts';
 import { fitLogLog, fromCsv, grid, pointKey, sweepPoint, toCsv, type GridPoint, type SlopeFit, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { displayWidth, num, padStart, progress } from './format.ts';
@@ -146,6 +147,7 @@ function inWorkers(script: string, todo: GridPoint[], shared: SweepOptions, n: n
 /** The worker side: compute the points the main thread sends. */
 export function sweepWorker(): void {
   const { shared } = workerData as { shared: SweepOptions };
+  capNativeThreads(1); // one BLAS thread per worker: the workers already fill the cores
   parentPort!.on('message', (p: GridPoint) => {
     try {
       parentPort!.postMessage({ row: sweepPoint(p, shared) });

@@ -49,6 +49,13 @@ export interface FlowOptions {
   radius?: number | null;
   /** Estimate the achieved accuracy of E(T) with a second, looser solve (default true). */
   accuracy?: boolean;
+  /**
+   * This solve is the accuracy check of another one with the same options: it runs at the
+   * check tolerance (rtol 10× looser for exponential Adams, 100× for the other methods) and
+   * makes no check of its own. Its E(T) against the other's is the other's `errorAccuracy`
+   * (`accuracyFrom`); the CLI runs it on a worker thread, next to the main solve.
+   */
+  check?: boolean;
   onProgress?: (t: number, T: number) => void;
 }
 
@@ -312,13 +319,14 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     throw new FlowError(`--method ${opts.method} needs the square loss; with another loss use dop853 or dopri5`);
   const stiffness = spectrum.values[k - 1]! * T;
   let method: Exclude<FlowMethod, 'auto'> = auto ? (square && stiffness > STIFF_AUTO ? 'exponential' : 'dop853') : (opts.method as Exclude<FlowMethod, 'auto'>);
-  let result = run(method, rtolOf(method), true);
+  const tolFor = (m: Exclude<FlowMethod, 'auto'>) => rtolOf(m) * (opts.check ? checkFactor(m) : 1);
+  let result = run(method, tolFor(method), true);
   if (result.stiffness.detected && auto && square) {
     warnings.push(`the flow is stiff (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)} at t = ${result.stiffness.atTime?.toPrecision(3)}); switched to the exponential method`);
     method = 'exponential';
     maxWeightChange = 0;
     refreshes = 0;
-    result = run(method, rtolOf(method), true);
+    result = run(method, tolFor(method), true);
   } else if (result.stiffness.detected) {
     warnings.push(`the flow looks stiff for the explicit method ${method} (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)}): --method exponential may be much faster`);
   }
@@ -344,7 +352,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   });
   const final = at(T, result.y[result.y.length - 1]!);
   let errorAccuracy: number | null = null;
-  if (opts.accuracy ?? true) {
+  if (!opts.check && (opts.accuracy ?? true)) {
     const loose = run(method, rtolOf(method) * checkFactor(method), false);
     if (loose.status === 'ok') errorAccuracy = Math.abs(at(T, loose.y[loose.y.length - 1]!).error - final.error);
   }
@@ -388,4 +396,14 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     kernel: { lambdaMin: spectrum.values[0]!, lambdaMax: spectrum.values[k - 1]!, clipped: spectrum.clipped, indefinite: spectrum.indefinite },
     warnings,
   };
+}
+
+/**
+ * The achieved accuracy of `primary`'s E(T) from a separate check solve (`check: true`, same
+ * options): |E − E_check|, or null when the two took different methods (an 'auto' flow that
+ * switched on detecting stiffness), which are not comparable this way.
+ * @example accuracyFrom(flow(m, { alpha, T, accuracy: false }), flow(m, { alpha, T, check: true }))
+ */
+export function accuracyFrom(primary: Pick<FlowResult, 'error' | 'method'>, check: Pick<FlowResult, 'error' | 'method'>): number | null {
+  return primary.method === check.method ? Math.abs(check.error - primary.error) : null;
 }

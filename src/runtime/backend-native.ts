@@ -26,8 +26,10 @@ export interface NativeAddon {
   dgesdd(m: number, n: number, A: Float64Array): { s: Float64Array; u: Float64Array; vt: Float64Array };
   /** OpenBLAS's build string (version, target CPU). */
   openblasConfig: string;
-  /** OpenBLAS's thread count. */
+  /** OpenBLAS's thread count when the addon loaded. */
   threads: number;
+  /** Set OpenBLAS's thread count (an integer ≥ 1); returns the count now in effect. */
+  setThreads(n: number): number;
 }
 
 /**
@@ -71,6 +73,26 @@ export function nativeAddon(): NativeAddon | null {
  */
 export const NATIVE_GEMM_MIN_WORK = 1024;
 
+/**
+ * From this many multiply-adds on, OpenBLAS may use its threads; below, one: the products of a
+ * flow's steps (matrix-vector products with p × 64 matrices, the gradient's [64×8]·[8×1024])
+ * lose to the hand-off between threads, while W1's 256×512×256 gains (0.51–0.56 s against
+ * 0.60–0.62 s with the threshold at 2^27).
+ */
+export const NATIVE_THREADED_WORK = 1 << 24;
+
+let threadCap = Infinity;
+
+/**
+ * At most `n` OpenBLAS threads per product from now on (Infinity: no cap). Set to 1 while other
+ * JS threads compute too — the flow's accuracy check on a worker, a sweep's workers — so that
+ * each calls single-threaded BLAS and the cores are not oversubscribed: W2 took 4.7–5.2 s so,
+ * against 8.0–8.8 s with two BLAS threads under each JS thread (2-core machine).
+ */
+export function capNativeThreads(n: number): void {
+  threadCap = n;
+}
+
 let backend: Backend | null | undefined;
 
 /**
@@ -86,9 +108,15 @@ export function nativeBackend(): Backend | null {
   if (!blas) return (backend = null);
   const dgemm = blas.dgemm;
   const jsGemm = jsBackend.gemm;
+  // OpenBLAS's threads only for large products (see NATIVE_THREADED_WORK).
+  const maxThreads = blas.threads;
+  let threads = maxThreads;
   const gemm: Backend['gemm'] = (transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc) => {
-    if (M * N * K < NATIVE_GEMM_MIN_WORK) jsGemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
-    else dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    const work = M * N * K;
+    if (work < NATIVE_GEMM_MIN_WORK) return jsGemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
+    const want = work >= NATIVE_THREADED_WORK ? Math.max(1, Math.min(maxThreads, threadCap)) : 1;
+    if (want !== threads) threads = blas.setThreads(want);
+    dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   };
   // BLAS for the products; every other kernel from the best of the rest (wasm's SIMD exp, tanh
   // and elementwise arithmetic where it loads, else the JS reference).

@@ -128,3 +128,25 @@ describe('ntk sweep', () => {
     expect(readFileSync(plot).subarray(1, 4).toString()).toBe('PNG');
   });
 });
+
+describe('the accuracy check on a worker thread (the built binary)', () => {
+  it.skipIf(!existsSync('dist/ntk.js'))('gives the errorAccuracy of the inline check, on a stiff flow with the Lipschitz estimate running alongside', async () => {
+    const args = ['flow', 'examples/meanfield.ntk', '--alpha', '2', '--T', '3000', '--json'];
+    const bin = spawnSync(process.execPath, ['bin/ntk.js', ...args], { encoding: 'utf8' });
+    expect(bin.status).toBe(0);
+    const viaWorker = JSON.parse(bin.stdout);
+    const inline = JSON.parse((await ntk(...args)).stdout); // in process, from the sources: inline
+    expect(viaWorker.method).toBe('exponential');
+    expect(viaWorker.lipSource).toBe('estimated');
+    expect(viaWorker.error).toBeCloseTo(inline.error, 14);
+    expect(viaWorker.errorAccuracy).toBeGreaterThan(0);
+    expect(Math.abs(viaWorker.errorAccuracy - inline.errorAccuracy) / inline.errorAccuracy).toBeLessThan(1e-4);
+  });
+  it.skipIf(!existsSync('dist/ntk.js'))('does not keep a failing flow waiting', () => {
+    const t0 = Date.now();
+    const bad = spawnSync(process.execPath, ['bin/ntk.js', 'flow', 'examples/deep.ntk', '--alpha', '4', '--T', '1000', '--method', 'exponential'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/needs the square loss/);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+  });
+});

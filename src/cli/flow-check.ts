@@ -1,0 +1,67 @@
+/**
+ * The flow's accuracy check on a worker thread. `ntk flow` reports the achieved accuracy of
+ * E(T) from a second, looser solve (`FlowOptions.check`); that solve shares nothing with the
+ * main one but the model, so it runs on the other core while the main thread estimates the
+ * Lipschitz constants and integrates the flow. The worker runs this same bundled file
+ * (dist/ntk.js, see entry.ts) and loads the model from the file itself; when the CLI runs from
+ * its TypeScript sources (the tests) there is no bundle to start, and the check runs inline.
+ */
+import { fileURLToPath } from 'node:url';
+import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { flow, type FlowMethod } from '../dynamics/flow.ts';
+import { loadModel } from '../ir/load.ts';
+import { capNativeThreads } from '../runtime/backend-native.ts';
+
+/** What the worker needs: the model as the main thread loaded it, and the flow's options. */
+export interface FlowCheckJob {
+  file: string;
+  overrides: [string, number][];
+  seed: number;
+  alpha: number;
+  T: number;
+  rtol: number | undefined;
+  method: FlowMethod;
+}
+
+/** The check's outcome: E(T) at the check tolerance and the method it took, or why it failed. */
+export type FlowCheckResult = { error: number; method: Exclude<FlowMethod, 'auto'> } | { failure: string };
+
+/**
+ * Start the check on a worker thread; null when the CLI is not running from its bundle.
+ * `cancel` stops it (when the main solve failed: the process must not wait for it).
+ * @example const pending = startFlowCheck(job); … const c = pending && (await pending.result);
+ */
+export function startFlowCheck(job: FlowCheckJob): { result: Promise<FlowCheckResult>; cancel: () => void } | null {
+  const self = fileURLToPath(import.meta.url);
+  if (!self.endsWith('.js')) return null;
+  const w = new Worker(self, { workerData: { ntk: 'flow-check', job } });
+  // two JS threads computing: one BLAS thread each until the check is done
+  capNativeThreads(1);
+  const result = new Promise<FlowCheckResult>((resolve) => {
+    let settled = false;
+    const done = (r: FlowCheckResult) => {
+      if (settled) return;
+      settled = true;
+      capNativeThreads(Infinity);
+      resolve(r);
+      void w.terminate();
+    };
+    w.on('message', done);
+    w.on('error', (e) => done({ failure: e.message }));
+    w.on('exit', () => done({ failure: 'the worker exited early' }));
+  });
+  return { result, cancel: () => void w.terminate() };
+}
+
+/** The worker side: one check solve, posted back. */
+export function flowCheckWorker(): void {
+  const { job } = workerData as { job: FlowCheckJob };
+  capNativeThreads(1);
+  try {
+    const model = loadModel(job.file, { overrides: new Map(job.overrides), seed: job.seed });
+    const r = flow(model, { alpha: job.alpha, T: job.T, ...(job.rtol === undefined ? {} : { rtol: job.rtol }), method: job.method, check: true });
+    parentPort!.postMessage({ error: r.error, method: r.method } satisfies FlowCheckResult);
+  } catch (e) {
+    parentPort!.postMessage({ failure: (e as Error).message } satisfies FlowCheckResult);
+  }
+}
