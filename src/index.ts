@@ -51,7 +51,7 @@ export {
   type CrossKernelInputs,
 } from './dynamics/predict.ts';
 export { parseProgram } from './parser/index.ts';
-export { lipschitz, LipUsageError, certifiedBounds, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
+export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export type { Backend } from './runtime/backend.ts';
 

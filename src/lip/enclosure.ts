@@ -568,7 +568,7 @@ function useCounts(g: Graph, cone: NodeId[], out: NodeId): Map<NodeId, number> {
  * pass (a product's Hessian gains s_a·s_b cross entries, a nonlinear function's gains
  * s(s+1)/2), without the index sets. Lets a model far too large be refused in milliseconds.
  */
-function estimateEntries(model: Model): number {
+export function estimateEntries(model: Model): number {
   const g = model.graph, p = model.paramCount;
   const cap = (x: number) => Math.min(x, p);
   const capH = (x: number) => Math.min(x, (p * (p + 1)) / 2);

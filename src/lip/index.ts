@@ -108,4 +108,4 @@ export function lipschitz(model: Model, opts: LipOptions): LipResult {
 }
 
 export { Probe, lipHLower, lipDhLower, jacobianNorm, hessianNorm, lanczosExtreme, projectBall } from './power.ts';
-export { certifiedBounds, type EnclosureResult } from './enclosure.ts';
+export { certifiedBounds, estimateEntries, type EnclosureResult } from './enclosure.ts';

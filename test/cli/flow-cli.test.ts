@@ -129,6 +129,17 @@ describe('ntk sweep', () => {
   });
 });
 
+describe('the automatic Lipschitz estimate of flow', () => {
+  it('is skipped, with the command that gives it, where its certified bounds would be expensive', async () => {
+    const r = await ntk('flow', 'examples/meanfield-w2.ntk', '--set', 'm=128', '--alpha', '4', '--T', '10', '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.lipSource).toBeNull();
+    expect(j.kappa).toBeNull();
+    expect(j.warnings.join(' ')).toMatch(/no automatic Lipschitz estimate: .* run 'ntk lip examples\/meanfield-w2.ntk --set m=128 --radius [\d.e+-]+'/);
+  });
+});
+
 describe('the accuracy check on a worker thread (the built binary)', () => {
   it.skipIf(!existsSync('dist/ntk.js'))('gives the errorAccuracy of the inline check, on a stiff flow with the Lipschitz estimate running alongside', async () => {
     const args = ['flow', 'examples/meanfield.ntk', '--alpha', '2', '--T', '3000', '--json'];
