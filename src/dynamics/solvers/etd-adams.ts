@@ -29,7 +29,7 @@
  * and two with Q (the reconstructions of the predicted and corrected states).
  */
 import type { SolveResult } from './types.ts';
-import type { EtdOptions, LowRankStiff, Rhs } from './etd.ts';
+import { scaledErrorNorm, type EtdOptions, type LowRankStiff, type Rhs } from './etd.ts';
 
 /** Gauss–Legendre nodes and weights on [0, 1] (48 points: exact for degree 95). */
 const GL = gaussLegendre(48);
@@ -261,15 +261,8 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
     advance(hh, pts, null, yPred, yPredHat);
     evalF(t + hh, yPred, FPred, FPredHat);
     advance(hh, pts, { F: FPred, FHat: FPredHat, yHat: yPredHat }, yCorr, yCorrHat);
-    let err = 0, finite = true;
-    for (let i = 0; i < n; i++) {
-      const sc = atol + rtol * Math.max(Math.abs(history[0]!.y[i]!), Math.abs(yCorr[i]!));
-      const q = (yCorr[i]! - yPred[i]!) / sc;
-      if (!Number.isFinite(q)) finite = false;
-      err += q * q;
-    }
-    err = Math.sqrt(err / Math.max(1, n));
-    if (!finite) {
+    const err = scaledErrorNorm(history[0]!.y, yCorr, yPred, 1, rtol, atol);
+    if (Number.isNaN(err)) {
       if (hh < 1e-14 * Math.max(1, Math.abs(t))) {
         status = 'nonFinite';
         message = `the flow produced a non-finite value at t = ${t.toPrecision(4)}: try a smaller T, a larger α, or check the model`;

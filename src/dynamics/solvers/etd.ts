@@ -90,6 +90,24 @@ export function phiScalar(k: 0 | 1 | 2 | 3, z: number): number {
 
 const FACTORIAL_INV = [1, 1, 1 / 2, 1 / 6] as const;
 
+/**
+ * The step's error norm: the RMS over i of (a_i − b_i)/(d·(atol + rtol·max(|y_i|, |a_i|))) for
+ * the state y before the step, a the value kept and b the one it is compared with, d what turns
+ * their difference into the error estimate (Hairer–Nørsett–Wanner I, II.4). A step is accepted
+ * when the norm is ≤ 1; NaN when a term is not finite.
+ * @example scaledErrorNorm(y, yNew, yFull, 15, 1e-6, 1e-12) // step doubling of an order-4 method
+ */
+export function scaledErrorNorm(y: Float64Array, a: Float64Array, b: Float64Array, d: number, rtol: number, atol: number): number {
+  const n = y.length;
+  let err = 0;
+  for (let i = 0; i < n; i++) {
+    const q = (a[i]! - b[i]!) / d / (atol + rtol * Math.max(Math.abs(y[i]!), Math.abs(a[i]!)));
+    if (!Number.isFinite(q)) return NaN;
+    err += q * q;
+  }
+  return Math.sqrt(err / Math.max(1, n));
+}
+
 /** A vector v = x + Q z with its projection v̂ = Qᵀx + z (z absent: 0). */
 interface Split {
   x: Float64Array;
@@ -209,15 +227,9 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
     step(t, y, yHat, Fy, FyHat, hh / 2, yMid, yMidHat);
     evalF(t + hh / 2, yMid, Fmid, FmidHat);
     step(t + hh / 2, yMid, yMidHat, Fmid, FmidHat, hh / 2, yNew, yNewHat);
-    let err = 0, finite = true;
-    for (let i = 0; i < n; i++) {
-      const sc = atol + rtol * Math.max(Math.abs(y[i]!), Math.abs(yNew[i]!));
-      const q = (yNew[i]! - yFull[i]!) / 15 / sc;
-      if (!Number.isFinite(q)) finite = false;
-      err += q * q;
-    }
-    err = Math.sqrt(err / Math.max(1, n));
-    if (!finite) {
+    // the pair's error is ≈ (y_{h/2} − y_h)/15
+    const err = scaledErrorNorm(y, yNew, yFull, 15, rtol, atol);
+    if (Number.isNaN(err)) {
       if (hh < 1e-14 * Math.max(1, Math.abs(t))) {
         status = 'nonFinite';
         message = `the flow produced a non-finite value at t = ${t.toPrecision(4)}: try a smaller T, a larger α, or check the model`;
