@@ -243,8 +243,15 @@ if (only('--kernels')) {
 }
 
 const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toPrecision(3));
+// The machine's limit line: the best dgemm rate of this run (OpenBLAS where the addon is built;
+// numpy's dgemm reached 35–38 GFLOP/s on this 2-core machine), against which every row with a
+// counted rate is given as a fraction.
+const peak = Math.max(0, ...rows.filter((r) => r.workload.startsWith('gemm [') && r.gflops !== null).map((r) => r.gflops!));
 const w = Math.max(...rows.map((r) => r.workload.length));
-console.log(`${'workload'.padEnd(w)}  ${'time (ms)'.padStart(10)}  ${'GFLOP/s'.padStart(8)}  notes`);
-for (const r of rows)
-  console.log(`${r.workload.padEnd(w)}  ${fmt(r.ms).padStart(10)}  ${(r.gflops === null ? '' : fmt(r.gflops)).padStart(8)}  ${r.note}`);
+console.log(`${'workload'.padEnd(w)}  ${'time (ms)'.padStart(10)}  ${'GFLOP/s'.padStart(8)}  ${peak ? '% peak  ' : ''}notes`);
+for (const r of rows) {
+  const share = peak && r.gflops !== null ? `${((100 * r.gflops) / peak).toFixed(0).padStart(5)}%  ` : peak ? ' '.repeat(8) : '';
+  console.log(`${r.workload.padEnd(w)}  ${fmt(r.ms).padStart(10)}  ${(r.gflops === null ? '' : fmt(r.gflops)).padStart(8)}  ${share}${r.note}`);
+}
+if (peak) console.log(`% peak: against the best gemm of this run, ${fmt(peak)} GFLOP/s (the machine's dgemm limit line)`);
 console.log(`peak memory (max RSS): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; backend: ${defaultBackend().name}; node ${process.version}`);
