@@ -226,7 +226,7 @@ describe('wasm gemm and gemv', () => {
 
 describe('wasm linear memory', () => {
   it('grows for a large call, is reused by small ones, and is shared with wasmUnary', () => {
-    Object.assign(wasmLimits, { gemm: 0, gemv: 0, unary: 0, binary: 0 });
+    Object.assign(wasmLimits, { gemm: 0, gemv: 0, unary: 0, binary: 0, binaryMax: Infinity });
     const be = wasmBackend()!;
     const unary = wasmUnary()!;
     const small = Float64Array.of(1, 2, 3);
@@ -247,7 +247,7 @@ describe('wasm linear memory', () => {
   });
 
   it('delegates what it has no kernel for (broadcasting, pow, sin) to the JS kernels', () => {
-    Object.assign(wasmLimits, { gemm: 0, gemv: 0, unary: 0, binary: 0 });
+    Object.assign(wasmLimits, { gemm: 0, gemv: 0, unary: 0, binary: 0, binaryMax: Infinity });
     const be = wasmBackend()!;
     const out = new Float64Array(6);
     be.binary('add', Float64Array.of(1, 2, 3, 4, 5, 6), [2, 3], Float64Array.of(10, 20, 30), [3], out, [2, 3]);
