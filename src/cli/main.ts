@@ -466,13 +466,14 @@ async function cmdFlow(file: string, o: FlowCli) {
   let lipEstimate: ReturnType<typeof lipschitz> | null = null;
   let lipSkipped: string | null = null;
   if (lipDh === null && lipH === null && o.lip !== false && m.loss?.kind === 'square') {
-    radius ??= Math.sqrt(T * loss(m, { alpha })) / alpha;
+    const ball = radius ?? Math.sqrt(T * loss(m, { alpha })) / alpha;
     // The certified bounds' cost grows with the model's Hessian structure; past a budget of
     // stored entries the flow does not wait for them (and says how to get them).
     const entries = estimateEntries(m);
     if (entries > FLOW_LIP_ENTRIES) {
-      lipSkipped = `no automatic Lipschitz estimate: its certified bounds would store about ${entries.toExponential(1)} derivative entries (the flow allows ${FLOW_LIP_ENTRIES.toExponential(0)}); run 'ntk lip ${file}${o.set.map((x) => ` --set ${x}`).join('')} --radius ${num(radius)}' (it may take minutes) and pass --lip-dh and --lip-h`;
-    } else if (radius > 0) {
+      lipSkipped = `no automatic Lipschitz estimate: its certified bounds would store about ${entries.toExponential(1)} derivative entries (the flow allows ${FLOW_LIP_ENTRIES.toExponential(0)}); run 'ntk lip ${file}${o.set.map((x) => ` --set ${x}`).join('')} --radius ${num(ball)}' (it may take minutes) and pass --lip-dh and --lip-h`;
+    } else if (ball > 0) {
+      radius = ball;
       try {
         lipEstimate = lipschitz(m, { radius, timeBudgetMs: 10_000 });
       } catch (e) {
