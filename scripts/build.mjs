@@ -21,6 +21,10 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: true,
+  // Half the bytes to parse at every start (1.06 MB → 0.5 MB; about 15–30 ms of a 0.3–0.8 s
+  // process here); names are kept, so error classes and profiles still read as in the source.
+  minify: true,
+  keepNames: true,
   banner: { js: banner },
   external: ['@resvg/resvg-js', 'vega', 'vega-lite'],
   logLevel: 'warning',
