@@ -47,7 +47,7 @@
  * depend on b, i.e. all of K^(r−1)'s towers) runs once, each block only what depends on b.
  *
  * The contraction order, which decides the cost:
- *  - Row-separable models (`rows.ts`; h = f(X) mapped over the rows, one output per input): an
+ *  - Row-separable models (`ir/rows.ts`; h = f(X) mapped over the rows, one output per input): an
  *    index a selects a row of the data instead of a cotangent, and every tower runs through that
  *    row's forward pass only — n times less work than through the whole model.
  *  - On one row a weight matrix's gradient is an outer product δ·zᵀ, and its directional
@@ -78,7 +78,7 @@ import { sizeOf } from '../ir/shape.ts';
 import type { Evaluator } from '../runtime/evaluator.ts';
 import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
 import { ntkByProducts, ntkFromJacobian } from './ntk.ts';
-import { rowRestriction, type RowModel } from './rows.ts';
+import { rowRestriction, type RowModel } from '../ir/rows.ts';
 
 /** The highest order accepted: beyond it the tensors and graphs are absurd for any k > 1. */
 export const MAX_ORDER = 12;
@@ -414,7 +414,7 @@ export interface RowKernelDerivation {
 }
 
 /**
- * For a row-separable model with one output per row (h_a = f(x_a), `rows.ts`), the kernel of
+ * For a row-separable model with one output per row (h_a = f(x_a), `ir/rows.ts`), the kernel of
  * order r as a function of r data rows, as the papers write it: K^(2)(x1, x2) =
  * ⟨∇f(x1), ∇f(x2)⟩, K^(i)(x1..xi) = D_w K^(i−1)(x1..x(i−1)) [∇f(xi)]; K^(r)(a1..ar) is its value
  * at the rows a1..ar. Null for other models (use `deriveKernel`).
@@ -448,7 +448,7 @@ export function deriveRowKernel(m: Model, r: number): RowKernelDerivation | null
  * How an output index enters the numeric graph: the inputs that select it (bound to one index,
  * or batched over all k by vmap) and the gradient ∇h_a they give, per parameter.
  *  - dense: a cotangent u ∈ R^k, ∇h = Dhᵀu over the whole model;
- *  - rows (row-separable models, `rows.ts`): copies of the one-row data inputs (the row i of
+ *  - rows (row-separable models, `ir/rows.ts`): copies of the one-row data inputs (the row i of
  *    output a = i·c + j) and, when a row has c > 1 outputs, a cotangent u ∈ R^c (e_j): the
  *    gradient is taken through one row's forward pass only.
  */
@@ -575,7 +575,7 @@ export interface KernelOptions {
   /** Use the symmetric half (2) for full tensors (default true; false = the plain form (1)). */
   symmetric?: boolean;
   /**
-   * 'rows': one row's forward pass per index (row-separable models only, see `rows.ts`);
+   * 'rows': one row's forward pass per index (row-separable models only, see `ir/rows.ts`);
    * 'dense': the whole model per index; 'products' (order 2 only): k NTK-vector products
    * Dh·(Dhᵀ·e_i), never forming the Jacobian; 'auto' (default): rows when the model is
    * separable (and, at order 2, the product large), else for the NTK the cheaper of the dense

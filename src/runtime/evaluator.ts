@@ -16,7 +16,7 @@ import { vjp } from '../ad/transpose.ts';
 import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
-import { rowRestriction } from '../nth/rows.ts';
+import { rowRestriction } from '../ir/rows.ts';
 import type { Backend } from './backend.ts';
 import { compile, type Bindings, type Plan } from './compile.ts';
 import { defaultBackend } from './backends.ts';
@@ -30,7 +30,7 @@ export interface JacobianOptions {
   blockSize?: number;
   /**
    * 'rows': one-row backward passes for a row-separable model (each output row depends on one
-   * data row; `nth/rows.ts`), 'dense': whole-model passes; 'auto' (default): rows when the model
+   * data row; `ir/rows.ts`), 'dense': whole-model passes; 'auto' (default): rows when the model
    * is row-separable and the mode is reverse.
    */
   structure?: 'auto' | 'rows' | 'dense';
@@ -373,7 +373,7 @@ export class Evaluator {
   }
 
   /**
-   * The Jacobian of a row-separable model (h_{i·c+a} depends on data row i alone, `nth/rows.ts`),
+   * The Jacobian of a row-separable model (h_{i·c+a} depends on data row i alone, `ir/rows.ts`),
    * or null for any other model. Row i·c + a of Dh is ∇_w of output a of the ONE-row graph
    * evaluated at row i, so a block of B rows is one backward pass of the one-row graph batched
    * over B (row, unit cotangent) pairs: n times less work than B backward passes of the whole

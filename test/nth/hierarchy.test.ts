@@ -14,7 +14,7 @@ import { splitFlat, vjpFlat } from '../../src/ad/derivatives.ts';
 import { compile } from '../../src/ir/load.ts';
 import type { Model } from '../../src/ir/model.ts';
 import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, kernelTensor as kernelTensorAny, KernelUsageError, checkKernelMemory } from '../../src/nth/hierarchy.ts';
-import { rowRestriction } from '../../src/nth/rows.ts';
+import { rowRestriction } from '../../src/ir/rows.ts';
 import { loadModel } from '../../src/ir/load.ts';
 import { ntkFromJacobian } from '../../src/nth/ntk.ts';
 import { Evaluator, MemoryError } from '../../src/runtime/evaluator.ts';

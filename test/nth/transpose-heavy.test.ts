@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../../src/ir/load.ts';
 import { kernelGraph } from '../../src/nth/hierarchy.ts';
-import { rowRestriction } from '../../src/nth/rows.ts';
+import { rowRestriction } from '../../src/ir/rows.ts';
 import { compile as compilePlan } from '../../src/runtime/compile.ts';
 import { relErr } from '../helpers.ts';
 

@@ -14,9 +14,9 @@
  * separable, and the caller uses the dense path. An operand that does not depend on the rows but
  * has size n on the row axis must be a broadcast (or a constant) along it.
  */
-import type { Graph, NodeId } from '../ir/graph.ts';
-import type { DataInfo, Model } from '../ir/model.ts';
-import { sizeOf } from '../ir/shape.ts';
+import type { Graph, NodeId } from './graph.ts';
+import type { DataInfo, Model } from './model.ts';
+import { sizeOf } from './shape.ts';
 
 export interface RowModel {
   /** Rows (the output's leading size) and outputs per row: k = n·c. */
