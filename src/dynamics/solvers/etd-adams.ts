@@ -29,7 +29,7 @@
  * and two with Q (the reconstructions of the predicted and corrected states).
  */
 import type { SolveResult } from './types.ts';
-import { scaledErrorNorm, type EtdOptions, type LowRankStiff, type Rhs } from './etd.ts';
+import { scaledErrorNorm, stuck, type EtdOptions, type LowRankStiff, type Rhs } from './etd.ts';
 
 /** Gauss–Legendre nodes and weights on [0, 1] (48 points: exact for degree 95). */
 const GL = gaussLegendre(48);
@@ -263,9 +263,9 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
     advance(hh, pts, { F: FPred, FHat: FPredHat, yHat: yPredHat }, yCorr, yCorrHat);
     const err = scaledErrorNorm(history[0]!.y, yCorr, yPred, 1, rtol, atol);
     if (Number.isNaN(err)) {
-      if (hh < 1e-14 * Math.max(1, Math.abs(t))) {
-        status = 'nonFinite';
-        message = `the flow produced a non-finite value at t = ${t.toPrecision(4)}: try a smaller T, a larger α, or check the model`;
+      const end = stuck('nonFinite', hh, t);
+      if (end) {
+        ({ status, message } = end);
         break;
       }
       h = hh / 10;
@@ -276,9 +276,9 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
     if (err > 1) {
       stats.rejected++;
       h = hh * factor;
-      if (h < 1e-14 * Math.max(1, Math.abs(t))) {
-        status = 'stepTooSmall';
-        message = `the step size fell below 1e-14·t at t = ${t.toPrecision(4)}: the flow may be singular there`;
+      const end = stuck('stepTooSmall', h, t);
+      if (end) {
+        ({ status, message } = end);
         break;
       }
       continue;

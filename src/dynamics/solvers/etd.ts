@@ -91,6 +91,18 @@ export function phiScalar(k: 0 | 1 | 2 | 3, z: number): number {
 const FACTORIAL_INV = [1, 1, 1 / 2, 1 / 6] as const;
 
 /**
+ * How a solve ends when a rejected step leaves a step size below 1e-14·t: the status and what to
+ * try; null while the step may still shrink. `kind` is why the step was rejected.
+ * @example stuck('nonFinite', 1e-20, 3) // { status: 'nonFinite', message: 'the flow produced …' }
+ */
+export function stuck(kind: 'nonFinite' | 'stepTooSmall', h: number, t: number): { status: SolveResult['status']; message: string } | null {
+  if (h >= 1e-14 * Math.max(1, Math.abs(t))) return null;
+  return kind === 'nonFinite'
+    ? { status: 'nonFinite', message: `the flow produced a non-finite value at t = ${t.toPrecision(4)}: try a smaller T, a larger α, or check the model` }
+    : { status: 'stepTooSmall', message: `the step size fell below 1e-14·t at t = ${t.toPrecision(4)}: the flow may be singular there` };
+}
+
+/**
  * The step's error norm: the RMS over i of (a_i − b_i)/(d·(atol + rtol·max(|y_i|, |a_i|))) for
  * the state y before the step, a the value kept and b the one it is compared with, d what turns
  * their difference into the error estimate (Hairer–Nørsett–Wanner I, II.4). A step is accepted
@@ -230,9 +242,9 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
     // the pair's error is ≈ (y_{h/2} − y_h)/15
     const err = scaledErrorNorm(y, yNew, yFull, 15, rtol, atol);
     if (Number.isNaN(err)) {
-      if (hh < 1e-14 * Math.max(1, Math.abs(t))) {
-        status = 'nonFinite';
-        message = `the flow produced a non-finite value at t = ${t.toPrecision(4)}: try a smaller T, a larger α, or check the model`;
+      const end = stuck('nonFinite', hh, t);
+      if (end) {
+        ({ status, message } = end);
         break;
       }
       h = hh / 10;
@@ -265,9 +277,9 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
     } else {
       stats.rejected++;
       h = hh * factor;
-      if (h < 1e-14 * Math.max(1, Math.abs(t))) {
-        status = 'stepTooSmall';
-        message = `the step size fell below 1e-14·t at t = ${t.toPrecision(4)}: the flow may be singular there`;
+      const end = stuck('stepTooSmall', h, t);
+      if (end) {
+        ({ status, message } = end);
         break;
       }
     }

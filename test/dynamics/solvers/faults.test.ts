@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { METHODS, solve } from '../../../src/dynamics/solvers/index.ts';
+import { solveEtd, type LowRankOps } from '../../../src/dynamics/solvers/etd.ts';
+import { solveEtdAdams } from '../../../src/dynamics/solvers/etd-adams.ts';
 
 const jvpLinear = (_t: number, _y: Float64Array, v: Float64Array, out: Float64Array) => { out[0] = -v[0]!; };
 
@@ -79,4 +81,34 @@ describe('faults end the solve with a status and a message', () => {
     expect(r.t).toEqual([3, 3]);
     expect(r.y.map((v) => v[0])).toEqual([2, 2]);
   });
+});
+
+describe('faults end the exponential solvers too, with a status and a message', () => {
+  // y' = −100·y + g(t, y) with the stiff part A = −100 (Q = e1 in R^1)
+  const linearPart = () => ({ Q: Float64Array.of(1), lambda: Float64Array.of(100), rank: 1 });
+  const ops: LowRankOps = {
+    project: (Q, n, r, v, out) => { out[0] = Q[0]! * v[0]!; },
+    expand: (Q, n, r, c, out) => { out[0] = Q[0]! * c[0]!; },
+  };
+  for (const [name, solver] of [['ETDRK4', solveEtd], ['exponential Adams', solveEtdAdams]] as const) {
+    it(`${name}: NaN from the RHS at t ≥ 0.5 → 'nonFinite' naming the time`, () => {
+      const f = (t: number, y: Float64Array, d: Float64Array) => { d[0] = t >= 0.5 ? NaN : -100 * y[0]! + 1; };
+      const r = solver(f, 0, Float64Array.of(1), 2, { rtol: 1e-6, atol: 1e-9, ops, linearPart });
+      expect(r.status).toBe('nonFinite');
+      // the step before the fault shrinks onto it: the time named is 0.5 to four digits
+      const tBad = Number(/at t = ([-0-9.e+]+)/.exec(r.message!)![1]);
+      expect(tBad).toBeGreaterThan(0.49);
+      expect(tBad).toBeLessThanOrEqual(0.5);
+      expect(r.tFinal).toBeLessThan(0.5);
+      expect(r.message).toMatch(/try a smaller T/);
+      expect(Number.isFinite(r.yFinal[0]!)).toBe(true);
+    });
+    it(`${name}: blow-up y' = y² (singular at t = 1, A = 0) → ends near t = 1`, () => {
+      const f = (_t: number, y: Float64Array, d: Float64Array) => { d[0] = y[0]! * y[0]!; };
+      const r = solver(f, 0, Float64Array.of(1), 2, { rtol: 1e-8, atol: 1e-12, ops, linearPart: () => ({ Q: Float64Array.of(1), lambda: Float64Array.of(0), rank: 1 }) });
+      expect(['stepTooSmall', 'nonFinite']).toContain(r.status);
+      expect(Math.abs(r.tFinal - 1)).toBeLessThan(1e-3);
+      expect(r.message).toMatch(/t = (0\.99|1\b)/);
+    });
+  }
 });
