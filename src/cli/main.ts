@@ -190,17 +190,20 @@ function parseSlice(raw: string | undefined): number[] {
 }
 
 const STRUCTURES = ['auto', 'rows', 'dense', 'products'] as const;
+const STRUCTURE_LABEL = {
+  rows: 'per-row passes (structured: factored inner products, no Jacobian)',
+  dense: 'whole-model passes (the Jacobian)',
+  products: 'NTK-vector products Dh·(Dhᵀ·e_i) (no Jacobian)',
+} as const;
+
+/** The ODE methods of `flow` and `sweep` (`FlowMethod`). */
+const FLOW_METHODS: FlowMethod[] = ['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock'];
 
 /**
  * Stored derivative entries up to which `flow` runs the Lipschitz estimate by itself: about a
  * second per enclosure pass here (W2's network, 7e6 entries, took 13 s a pass and five passes).
  */
 const FLOW_LIP_ENTRIES = 5e5;
-const STRUCTURE_LABEL = {
-  rows: 'per-row passes (structured: factored inner products, no Jacobian)',
-  dense: 'whole-model passes (the Jacobian)',
-  products: 'NTK-vector products Dh·(Dhᵀ·e_i) (no Jacobian)',
-} as const;
 
 function cmdKernel(file: string, o: Common & { order?: string; slice?: string; structure?: string }) {
   const order = parseOrder(o.order);
@@ -456,10 +459,11 @@ async function cmdFlow(file: string, o: FlowCli) {
   let lipDh = constantOf(m, constantOption('--lip-dh', o.lipDh));
   let lipH = constantOf(m, constantOption('--lip-h', o.lipH));
   let radius = constantOf(m, constantOption('--radius', o.radius));
+  const method = (o.method ?? 'auto') as FlowMethod;
   // The accuracy check, a second independent solve, starts first: it runs on a worker thread
   // while this one estimates the Lipschitz constants and integrates the flow.
   const check = m.loss
-    ? startFlowCheck({ file, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method: (o.method ?? 'auto') as FlowMethod })
+    ? startFlowCheck({ file, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method })
     : null;
   // Without --lip-h/--lip-dh, the certified upper bounds of `ntk lip` on a ball that holds the
   // whole trajectory: Proposition 3.1 gives ‖w(t) − w0‖ ≤ √(T R0)/α, unless --radius says otherwise.
@@ -485,7 +489,6 @@ async function cmdFlow(file: string, o: FlowCli) {
     }
   }
   const bar = progress('flow', !o.json);
-  const method = (o.method ?? 'auto') as FlowMethod;
   let r: ReturnType<typeof flow>;
   try {
     r = flow(m, {
@@ -767,7 +770,7 @@ export function buildProgram(): Command {
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--T <T>', 'the time horizon')
     .option('--times <t1,t2,…>', 'also report E(t) at these times')
-    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
+    .addOption(new Option('--method <M>', 'ODE method').choices(FLOW_METHODS).default('auto'))
     .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-5 for exponential, 1e-6 for etdrk4)')
     .option('--lip-dh <L>', 'a known Lip(Dh) on the ball (for κ and the bounds): a number or a const of the model')
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
@@ -787,7 +790,7 @@ export function buildProgram(): Command {
     .option('--debug', 'show stack traces of internal errors')
     .option('--alpha <a1,a2,…>', 'values of α')
     .option('--T <T1,T2,…>', 'values of T, or the name of a const of the model to use as the horizon (e.g. --T T)')
-    .addOption(new Option('--method <M>', 'ODE method').choices(['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock']).default('auto'))
+    .addOption(new Option('--method <M>', 'ODE method').choices(FLOW_METHODS).default('auto'))
     .option('--rtol <r>', 'relative tolerance (default 1e-10)')
     .option('--lip-dh <L>', 'a known Lip(Dh): a number, or a const of the model that follows the grid')
     .option('--lip-h <L>', 'a known Lip(h): a number or a const')
