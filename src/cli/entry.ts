@@ -1,6 +1,5 @@
-#!/usr/bin/env node
 /**
- * Entry point of the `ntk` binary (bundled to dist/ntk.js by scripts/build.mjs). The same file
+ * Entry point of the `ntk` binary (bundled to dist/ntk.cjs by scripts/build.mjs). The same file
  * runs the CLI's worker threads: sweep points (workerData { ntk: 'sweep' }) and the flow's
  * accuracy check ({ ntk: 'flow-check' }).
  */
@@ -15,6 +14,12 @@ if (role === 'sweep') {
 } else if (role === 'flow-check') {
   flowCheckWorker();
 } else {
+  // `ntk … | head`: once the reader has gone there is nobody to tell anything; stop quietly
+  // (exit code 0 like other Unix tools under a closed pipe), not with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

@@ -3,10 +3,10 @@
  * E(T) from a second, looser solve (`FlowOptions.check`); that solve shares nothing with the
  * main one but the model, so it runs on the other core while the main thread estimates the
  * Lipschitz constants and integrates the flow. The worker runs this same bundled file
- * (dist/ntk.js, see entry.ts) and loads the model from the file itself; when the CLI runs from
+ * (dist/ntk.cjs, see entry.ts) and loads the model from the file itself; when the CLI runs from
  * its TypeScript sources (the tests) there is no bundle to start, and the check runs inline.
  */
-import { fileURLToPath } from 'node:url';
+import { bundleFile } from './bundle.ts';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { flow, type FlowMethod } from '../dynamics/flow.ts';
 import { loadModel } from '../ir/load.ts';
@@ -32,8 +32,8 @@ export type FlowCheckResult = { error: number; method: Exclude<FlowMethod, 'auto
  * @example const pending = startFlowCheck(job); … const c = pending && (await pending.result);
  */
 export function startFlowCheck(job: FlowCheckJob): { result: Promise<FlowCheckResult>; cancel: () => void } | null {
-  const self = fileURLToPath(import.meta.url);
-  if (!self.endsWith('.js')) return null;
+  const self = bundleFile();
+  if (!self) return null;
   const w = new Worker(self, { workerData: { ntk: 'flow-check', job } });
   // two JS threads computing: one BLAS thread each until the check is done
   capNativeThreads(1);

@@ -6,7 +6,7 @@
  * spec (`vega-lite`'s compiler) → SVG (`vega`'s headless `View`, no browser, no canvas) → PNG
  * (`@resvg/resvg-js`, a Rust SVG renderer shipped as a prebuilt native module).
  *
- * `vega`, `vega-lite` and `@resvg/resvg-js` are loaded lazily with dynamic `import()` inside the
+ * `vega`, `vega-lite` and `@resvg/resvg-js` are loaded lazily (`importPackage`) inside the
  * render functions, so that importing this module (and starting `ntk`) costs nothing when no
  * plot is requested. `@resvg/resvg-js` is native and stays external to the esbuild bundle.
  */
@@ -159,10 +159,22 @@ export function vegaLiteSpec(spec: PlotSpec): object {
   };
 }
 
+/**
+ * `import(spec)` of an external package at run time. bin/ntk.js runs the bundle as a vm script,
+ * where `import()` has no module loader of its own (Node 20 leaves it to a per-script callback,
+ * which a script compiled from a code cache loses), so it hands over its own `import` under
+ * `Symbol.for('ntk.import')`; from the sources (vitest) or in a worker the plain `import()` works.
+ * @example const vega = await importPackage<typeof import('vega')>('vega');
+ */
+function importPackage<T>(spec: string): Promise<T> {
+  const viaBin = (globalThis as Record<symbol, unknown>)[Symbol.for('ntk.import')] as ((s: string) => Promise<T>) | undefined;
+  return viaBin ? viaBin(spec) : (import(spec) as Promise<T>);
+}
+
 /** Render to an SVG string (vega-lite → vega → SVG, headless, no browser). */
 export async function renderSvg(spec: PlotSpec): Promise<string> {
   const lite = vegaLiteSpec(spec);
-  const [vl, vega] = await Promise.all([import('vega-lite'), import('vega')]);
+  const [vl, vega] = await Promise.all([importPackage<typeof import('vega-lite')>('vega-lite'), importPackage<typeof import('vega')>('vega')]);
   const compiled = vl.compile(lite as Parameters<typeof vl.compile>[0]).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
   try {
@@ -175,7 +187,7 @@ export async function renderSvg(spec: PlotSpec): Promise<string> {
 /** Render to PNG bytes via resvg (scale 2 for crisp text). */
 export async function renderPng(spec: PlotSpec): Promise<Uint8Array> {
   const svg = await renderSvg(spec);
-  const { Resvg } = await import('@resvg/resvg-js');
+  const { Resvg } = await importPackage<typeof import('@resvg/resvg-js')>('@resvg/resvg-js');
   const resvg = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: 2 },
     background: 'white',

@@ -3,13 +3,13 @@
  * points in parallel on worker threads, results rewritten atomically after every point so that
  * an interrupted sweep resumes from what it wrote (`--out`), log-log slope fits and a plot.
  *
- * Workers run this same bundled file (dist/ntk.js) in worker mode (see entry.ts); when the CLI
+ * Workers run this same bundled file (dist/ntk.cjs) in worker mode (see entry.ts); when the CLI
  * runs from TypeScript sources (tests), points run in-process.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { bundleFile } from './bundle.ts';
 import { Worker, parentPort, workerData } from 'node:worker_threads';
 import { capNativeThreads } from '../runtime/backend-native.ts';
 import { fitLogLog, fromCsv, grid, pointKey, sweepPoint, toCsv, type GridPoint, type SlopeFit, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
@@ -92,9 +92,8 @@ export async function runSweep(o: SweepCliOptions): Promise<SweepOutcome> {
     o.onRow?.(done, points.length);
   };
 
-  const self = fileURLToPath(import.meta.url);
-  const canFork = self.endsWith('.js') && o.workers > 1 && todo.length > 1;
-  if (!canFork) {
+  const self = bundleFile();
+  if (!self || o.workers <= 1 || todo.length <= 1) {
     for (const p of todo) record(sweepPoint(p, o.shared));
   } else {
     await inWorkers(self, todo, o.shared, Math.min(o.workers, todo.length), record);

@@ -34,7 +34,7 @@ export interface NativeAddon {
 
 /**
  * Where the compiled addon may be: the repository's build/ seen from src/runtime/ (vitest, tsx)
- * or from dist/ (the esbuild bundle, which inlines this module into dist/ntk.js).
+ * or from dist/ (the esbuild bundle, which inlines this module into dist/ntk.cjs).
  */
 function candidatePaths(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));

@@ -126,9 +126,27 @@ describe('errors and exit codes', () => {
 });
 
 describe('the installed binary', () => {
-  it.skipIf(!existsSync('dist/ntk.js'))('bin/ntk.js runs an example', () => {
+  it.skipIf(!existsSync('dist/ntk.cjs'))('bin/ntk.js runs an example', () => {
     const r = spawnSync(process.execPath, ['bin/ntk.js', 'check', 'examples/converse.ntk', '--json'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout).ok).toBe(true);
+  });
+
+  it.skipIf(!existsSync('dist/ntk.cjs.cache'))('starts from the code cache the build recorded, and gives the same output without it', () => {
+    const args = ['bin/ntk.js', 'kernel', 'examples/mlp-tanh.ntk', '--order', '3', '--set', 'm=4', '--json'];
+    const withCache = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NTK_CODE_CACHE: 'check' } });
+    expect(withCache.status).toBe(0);
+    expect(withCache.stderr).toMatch(/code cache accepted/);
+    const without = spawnSync(process.execPath, args, { encoding: 'utf8', env: { ...process.env, NTK_CODE_CACHE: 'off' } });
+    expect(without.status).toBe(0);
+    expect(without.stdout).toBe(withCache.stdout);
+  });
+
+  it.skipIf(!existsSync('dist/ntk.cjs') || process.platform === 'win32')('stops quietly when the reader of its output goes away (ntk … | head)', () => {
+    const cmd = `set -o pipefail; "${process.execPath}" bin/ntk.js kernel examples/mlp-tanh.ntk --order 3 --json | head -c 20`;
+    const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
+    expect(r.stdout).toBe('{"order":3,"shape":[');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 });

@@ -117,7 +117,7 @@ describe('ntk sweep', () => {
     const j = JSON.parse((await ntk(...args, '--json')).stdout);
     for (const row of j.rows) expect(row.warnings.join(' ')).toMatch(/beyond the horizon/);
   });
-  it.skipIf(!existsSync('dist/ntk.js'))('on worker threads through the built binary, with a plot', () => {
+  it.skipIf(!existsSync('dist/ntk.cjs'))('on worker threads through the built binary, with a plot', () => {
     const out = join(dir, 'w.json');
     const plot = join(dir, 'w.png');
     const r = spawnSync(process.execPath, ['bin/ntk.js', 'sweep', 'examples/meanfield.ntk', '--alpha', '2,4', '--T', '1,10', '--workers', '2', '--out', out, '--plot', plot, '--json'], { encoding: 'utf8' });
@@ -141,7 +141,7 @@ describe('the automatic Lipschitz estimate of flow', () => {
 });
 
 describe('the accuracy check on a worker thread (the built binary)', () => {
-  it.skipIf(!existsSync('dist/ntk.js'))('gives the errorAccuracy of the inline check, on a stiff flow with the Lipschitz estimate running alongside', async () => {
+  it.skipIf(!existsSync('dist/ntk.cjs'))('gives the errorAccuracy of the inline check, on a stiff flow with the Lipschitz estimate running alongside', async () => {
     const args = ['flow', 'examples/meanfield.ntk', '--alpha', '2', '--T', '3000', '--json'];
     const bin = spawnSync(process.execPath, ['bin/ntk.js', ...args], { encoding: 'utf8' });
     expect(bin.status).toBe(0);
@@ -153,7 +153,7 @@ describe('the accuracy check on a worker thread (the built binary)', () => {
     expect(viaWorker.errorAccuracy).toBeGreaterThan(0);
     expect(Math.abs(viaWorker.errorAccuracy - inline.errorAccuracy) / inline.errorAccuracy).toBeLessThan(1e-4);
   });
-  it.skipIf(!existsSync('dist/ntk.js'))('does not keep a failing flow waiting', () => {
+  it.skipIf(!existsSync('dist/ntk.cjs'))('does not keep a failing flow waiting', () => {
     const t0 = Date.now();
     const bad = spawnSync(process.execPath, ['bin/ntk.js', 'flow', 'examples/deep.ntk', '--alpha', '4', '--T', '1000', '--method', 'exponential'], { encoding: 'utf8' });
     expect(bad.status).toBe(1);

@@ -41,7 +41,7 @@ describe('example 3: gradient descent tends to the gradient flow at first order 
     expect(gap[steps.length - 1]! / ref.error).toBeLessThan(0.005);
   });
 
-  it.skipIf(!existsSync('dist/ntk.js'))('examples/descent-vs-flow.mjs prints the table with order ≈ 1', () => {
+  it.skipIf(!existsSync('dist/ntk.cjs'))('examples/descent-vs-flow.mjs prints the table with order ≈ 1', () => {
     const r = spawnSync(process.execPath, ['examples/descent-vs-flow.mjs', '--steps', '25,50'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     const last = r.stdout.trim().split('\n').pop()!.trim().split(/\s+/);

@@ -309,7 +309,7 @@ describe('selection', () => {
     expect(symmetricEigen(A, 9)).toEqual(symmetricEigenMl(A, 9));
   });
 
-  it.skipIf(!existsSync('dist/ntk.js'))('an unavailable NTK_BACKEND is a usage error of the command (exit 2), naming the available ones', () => {
+  it.skipIf(!existsSync('dist/ntk.cjs'))('an unavailable NTK_BACKEND is a usage error of the command (exit 2), naming the available ones', () => {
     const r = spawnSync(process.execPath, ['bin/ntk.js', 'eval', 'examples/converse.ntk'], {
       encoding: 'utf8',
       env: { ...process.env, NTK_BACKEND: 'no-such-backend' },
