@@ -39,6 +39,7 @@ interface Kernels {
   sub(a: number, b: number, out: number, n: number): void;
   mul(a: number, b: number, out: number, n: number): void;
   div(a: number, b: number, out: number, n: number): void;
+  polar_pairs(state: number, out: number, pairs: number): void;
 }
 
 /** Cache blocks of the wasm gemm (see kernels.wat): A block MC×KC in L2, B micro-panel KC×4 in L1. */
@@ -309,5 +310,29 @@ export function wasmUnary(): ((f: 'exp' | 'tanh' | 'sigmoid', x: Float64Array, o
     const p = gather(arena, x, 0, x.length, 1);
     kernels[f](p, p, x.length);
     out.set(arena.f64.subarray(p >> 3, (p >> 3) + x.length));
+  };
+}
+
+/**
+ * The uniform half of the random generator's normal draws (`polar_pairs` in kernels.wat, for
+ * src/io/rng.ts): `draw(state, pairs)` advances the xoshiro256** state, 8 u32 words (low then
+ * high half of s0..s3), in place and returns `pairs` accepted triples (u, v, s) of the polar
+ * method, 0 < s = u² + v² < 1, as a view into wasm memory valid until the next call. Null when
+ * the kernels are unavailable (rng.ts then draws the same values in JS).
+ * @example const draw = wasmPolarPairs(); if (draw) { const uvs = draw(state, 1024); … }
+ */
+export function wasmPolarPairs(): ((state: Uint32Array, pairs: number) => Float64Array) | null {
+  const { kernels } = load();
+  if (!kernels) return null;
+  const arena = new Arena(kernels);
+  return (state, pairs) => {
+    arena.reset();
+    const st = arena.alloc(4);
+    const out = arena.alloc(3 * pairs);
+    const words = new Uint32Array(kernels.memory.buffer, st, 8);
+    words.set(state);
+    kernels.polar_pairs(st, out, pairs);
+    state.set(new Uint32Array(kernels.memory.buffer, st, 8));
+    return arena.f64.subarray(out >> 3, (out >> 3) + 3 * pairs);
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { Rng, deriveSeed, splitmix64Sequence } from '../../src/io/rng.ts';
+import { wasmPolarPairs } from '../../src/runtime/backend-wasm.ts';
 
 // Reference values computed with the public-domain C reference code of splitmix64 and
 // xoshiro256** 1.0 (Blackman & Vigna), compiled with gcc (x86-64).
@@ -163,6 +164,22 @@ describe('distributions', () => {
     const y = new Float64Array(11);
     a.fillNormal(y, 1, 2);
     for (let i = 0; i < 11; i++) expect(y[i]).toBe(b.normal(1, 2));
+  });
+
+  // Large fills take the uniforms from wasm (polar_pairs in kernels.wat): the same bits as the
+  // JS draws, the stream left where the JS draws leave it (odd counts, a cached spare value).
+  test.skipIf(!wasmPolarPairs())('a large fillNormal (wasm uniforms) ≡ repeated normal(), and the stream continues the same', () => {
+    for (const [seed, sizes] of [[3, [1000]], [4, [257, 4096 * 2 + 3, 1]], [5, [1, 9001, 300]]] as const) {
+      const a = new Rng(seed);
+      const b = new Rng(seed);
+      for (const n of sizes) {
+        const y = new Float64Array(n);
+        a.fillNormal(y, 0.5, 3);
+        for (let i = 0; i < n; i++) if (y[i] !== b.normal(0.5, 3)) expect.fail(`seed ${seed}, fill of ${n}: entry ${i} differs`);
+      }
+      for (let i = 0; i < 5; i++) expect(a.normal(0, 1)).toBe(b.normal(0, 1));
+      expect(a.nextU64()).toBe(b.nextU64());
+    }
   });
 
   test('polar method values match a C implementation over the same stream (seed 2024)', () => {

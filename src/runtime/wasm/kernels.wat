@@ -12,6 +12,7 @@
 ;;   gemv_t     y ← alpha·Xᵀ·v + beta·y      (columns of Xᵀ = rows of X contiguous)
 ;;   exp, tanh, sigmoid (x, out, n)         vectorized, ≤ ~1–2 ulp (see each function)
 ;;   add, sub, mul, div (a, b, out, n)      elementwise on contiguous equal shapes
+;;   polar_pairs (state, out, pairs)        the uniform part of the RNG's normal draws (src/io/rng.ts)
 (module
   (memory (export "memory") 1)
 
@@ -813,4 +814,49 @@
       (br $l)))
     (if (i32.and (local.get $n) (i32.const 1))
       (then (f64.store (local.get $out) (f64.div (f64.load (local.get $a)) (f64.load (local.get $b)))))))
+;; -------------------------------------------------------------------------------------------
+  ;; Random draws for src/io/rng.ts: the part of the Marsaglia polar method that needs no
+  ;; logarithm. xoshiro256** (Blackman & Vigna) with its state s0..s3 (four i64 at $st, updated
+  ;; in place); each output x gives the double d = (x >> 11)·2^-53, the top 53 bits, exactly
+  ;; Rng.nextDouble's value. polar_pairs draws u = 2·d − 1 and v = 2·d' − 1 until
+  ;; 0 < s = u·u + v·v < 1 and stores (u, v, s) at out, `pairs` times. These are the IEEE
+  ;; operations of Rng.standardNormal in its order (WebAssembly never fuses a multiply-add), so
+  ;; the bits are the same; the logarithm stays in JS, where V8's fdlibm port is the reference.
+  (func $next (param $st i32) (result f64)
+    (local $s0 i64) (local $s1 i64) (local $s2 i64) (local $s3 i64) (local $r i64) (local $t i64)
+    (local.set $s0 (i64.load offset=0 (local.get $st)))
+    (local.set $s1 (i64.load offset=8 (local.get $st)))
+    (local.set $s2 (i64.load offset=16 (local.get $st)))
+    (local.set $s3 (i64.load offset=24 (local.get $st)))
+    ;; result = rotl(s1·5, 7)·9;  t = s1 << 17
+    (local.set $r (i64.mul (i64.rotl (i64.mul (local.get $s1) (i64.const 5)) (i64.const 7)) (i64.const 9)))
+    (local.set $t (i64.shl (local.get $s1) (i64.const 17)))
+    ;; s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = rotl(s3, 45)
+    (local.set $s2 (i64.xor (local.get $s2) (local.get $s0)))
+    (local.set $s3 (i64.xor (local.get $s3) (local.get $s1)))
+    (local.set $s1 (i64.xor (local.get $s1) (local.get $s2)))
+    (local.set $s0 (i64.xor (local.get $s0) (local.get $s3)))
+    (local.set $s2 (i64.xor (local.get $s2) (local.get $t)))
+    (local.set $s3 (i64.rotl (local.get $s3) (i64.const 45)))
+    (i64.store offset=0 (local.get $st) (local.get $s0))
+    (i64.store offset=8 (local.get $st) (local.get $s1))
+    (i64.store offset=16 (local.get $st) (local.get $s2))
+    (i64.store offset=24 (local.get $st) (local.get $s3))
+    (f64.mul (f64.convert_i64_u (i64.shr_u (local.get $r) (i64.const 11))) (f64.const 0x1p-53)))
+
+  (func (export "polar_pairs") (param $st i32) (param $out i32) (param $pairs i32)
+    (local $u f64) (local $v f64) (local $s f64) (local $end i32)
+    (local.set $end (i32.add (local.get $out) (i32.mul (local.get $pairs) (i32.const 24))))
+    (block $done (loop $pair
+      (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
+      (loop $draw
+        (local.set $u (f64.sub (f64.mul (f64.const 2) (call $next (local.get $st))) (f64.const 1)))
+        (local.set $v (f64.sub (f64.mul (f64.const 2) (call $next (local.get $st))) (f64.const 1)))
+        (local.set $s (f64.add (f64.mul (local.get $u) (local.get $u)) (f64.mul (local.get $v) (local.get $v))))
+        (br_if $draw (i32.or (f64.ge (local.get $s) (f64.const 1)) (f64.eq (local.get $s) (f64.const 0)))))
+      (f64.store offset=0 (local.get $out) (local.get $u))
+      (f64.store offset=8 (local.get $out) (local.get $v))
+      (f64.store offset=16 (local.get $out) (local.get $s))
+      (local.set $out (i32.add (local.get $out) (i32.const 24)))
+      (br $pair))))
 )
