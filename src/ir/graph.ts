@@ -295,6 +295,11 @@ export class Graph {
       const inner = this.attrs(x).perm!;
       return this.transpose(this.inputsOf[x]![0]!, perm.map((p) => inner[p]!));
     }
+    // Moving only axes of size 1 keeps the row-major order of the values: a reshape, which
+    // costs nothing at run time (it aliases its input), where a transpose copies.
+    const xs = this.shape(x);
+    const moved = perm.filter((p) => xs[p] !== 1);
+    if (moved.every((p, i) => i === 0 || moved[i - 1]! < p)) return this.reshape(x, perm.map((p) => xs[p]!));
     return this.node('transpose', [x], { perm: perm.slice() });
   }
 

@@ -882,6 +882,14 @@ function batchedGraph(ev: Evaluator, src: IndexSource, r: number, fixed: number,
     [value] = vmap(g, [value], batched, [size]);
     indices[i] = [...batched.values()];
   }
+  // When the first two indices take the same values — both all k outputs of the same space (no
+  // slice, no test index; for r = 2, one block of all k) — their gradient towers A_S ∇h_a1 and
+  // A_S ∇h_a2 are the same functions of the same data. Reading index 2's inputs from index 1's
+  // lets hash-consing build each shared tower once: the structured NTK ran every row's forward
+  // and backward pass twice before, and K^(r)'s towers shared by a1 and a2 likewise. Index 2's
+  // own input nodes leave the graph; binding them (kernelTensor does) is harmless.
+  if (fixed === 0 && !first && (r > 2 || B === ev.k))
+    [value] = g.rewrite([value], new Map(indices[1]!.map((x, j) => [x, indices[0]![j]!])));
   const result = { key, indices, value };
   cache.set(key, result);
   return result;

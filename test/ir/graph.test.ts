@@ -46,6 +46,15 @@ describe('simplification', () => {
     expect(g.transpose(g.transpose(m, [1, 0]), [1, 0])).toBe(m);
     expect(g.slice(m, [0, 0], [2, 3])).toBe(m);
   });
+  it('a transpose that only moves axes of size 1 is a reshape (no copy); others stay transposes', () => {
+    const v = g.input('V', 'param', [4, 1, 5]);
+    const t = g.transpose(v, [0, 2, 1]);
+    expect(g.op(t)).toBe('reshape');
+    expect(g.shape(t)).toEqual([4, 5, 1]);
+    expect(g.op(g.transpose(v, [1, 0, 2]))).toBe('reshape');
+    expect(g.op(g.transpose(v, [2, 1, 0]))).toBe('transpose');
+    expect(g.op(g.transpose(g.input('N', 'param', [2, 3]), [1, 0]))).toBe('transpose');
+  });
 });
 
 describe('shapes', () => {
