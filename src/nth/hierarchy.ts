@@ -882,14 +882,16 @@ function batchedGraph(ev: Evaluator, src: IndexSource, r: number, fixed: number,
     [value] = vmap(g, [value], batched, [size]);
     indices[i] = [...batched.values()];
   }
-  // When the first two indices take the same values — both all k outputs of the same space (no
-  // slice, no test index; for r = 2, one block of all k) — their gradient towers A_S ∇h_a1 and
-  // A_S ∇h_a2 are the same functions of the same data. Reading index 2's inputs from index 1's
-  // lets hash-consing build each shared tower once: the structured NTK ran every row's forward
-  // and backward pass twice before, and K^(r)'s towers shared by a1 and a2 likewise. Index 2's
-  // own input nodes leave the graph; binding them (kernelTensor does) is harmless.
-  if (fixed === 0 && !first && (r > 2 || B === ev.k))
-    [value] = g.rewrite([value], new Map(indices[1]!.map((x, j) => [x, indices[0]![j]!])));
+  // Every free index of the training outputs takes the same values, all k outputs (the last one
+  // too when its block is all of them), so the towers they share — ∇h_a, the per-row forward
+  // pass, A_S ∇h_a — are the same functions of the same data. Reading all of them from the
+  // first one's inputs lets hash-consing build each shared tower once: the structured NTK ran
+  // every row's forward and backward pass twice before. The other indices' own input nodes
+  // leave the graph; binding them (kernelTensor does) is harmless.
+  const rep = Math.max(fixed, first ? 1 : 0);
+  const same = new Map<NodeId, NodeId>();
+  for (let i = rep + 1; i < r; i++) if (i < r - 1 || B === ev.k) indices[i]!.forEach((x, j) => same.set(x, indices[rep]![j]!));
+  if (same.size > 0) [value] = g.rewrite([value], same);
   const result = { key, indices, value };
   cache.set(key, result);
   return result;
