@@ -333,6 +333,11 @@ model h = f(X, s)`,
       const off = (5 * 6 + 2) * 6 ** (r - 2);
       expect(relErr(sl.data, dense.data.subarray(off, off + 6 ** (r - 2)))).toBeLessThan(1e-12);
     }
+    // blocks of the last index smaller than k (its towers are then not shared with a1's), r = 2 too
+    for (const r of [2, 3, 4]) {
+      const dense = kernelTensor(ev, r, { structure: 'dense' });
+      for (const blockSize of [2, 6]) expect(relErr(kernelTensor(ev, r, { structure: 'rows', blockSize }).data, dense.data)).toBeLessThan(1e-12);
+    }
     const ref = reference(m);
     const K3 = kernelTensor(ev, 3).data;
     for (const [a1, a2, b] of [[0, 5, 3], [4, 1, 1], [2, 2, 5]] as const)
