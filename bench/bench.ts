@@ -180,6 +180,23 @@ function hierarchyBench() {
  * this machine when the issue was written (W1 2.6 s, W2 6–7 s, W3 12 s).
  */
 function processBench() {
+  // The floor under every workload: Node starting and stopping, and `ntk` starting (its bundle,
+  // code cache, parser) and printing its version.
+  const floors = [
+    { name: 'node -e 0 (the runtime alone)', cmd: [process.execPath, '-e', '0'] },
+    { name: 'ntk --version (start-up)', cmd: [process.execPath, 'bin/ntk.js', '--version'] },
+  ];
+  for (const f of floors) {
+    const walls: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      const run = spawnSync(f.cmd[0]!, f.cmd.slice(1), { encoding: 'utf8' });
+      walls.push(performance.now() - t0);
+      if (run.status !== 0) throw new Error(`${f.cmd.join(' ')} failed: ${run.stderr}`);
+    }
+    walls.sort((a, b) => a - b);
+    rows.push({ workload: f.name, ms: walls[2]!, gflops: null, note: 'median of 5 runs' });
+  }
   const cases = [
     { name: 'W1 NTK of the 271k MLP', args: ['kernel', 'examples/mlp.ntk', '--json'], torch: 2.6, target: 10, runs: 3 },
     { name: 'W2 flow meanfield α=4 T=1e4', args: ['flow', 'examples/meanfield-w2.ntk', '--alpha', '4', '--T', '1e4', '--no-lip', '--json'], torch: 6.5, target: 5, runs: 1 },
