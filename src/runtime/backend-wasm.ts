@@ -18,7 +18,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.ts';
 import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
-import { jsBackend, matmulWith } from './kernels-js.ts';
+import { broadcastStrides, coalesce, jsBackend, matmulWith } from './kernels-js.ts';
+import { stridesOf } from '../ir/shape.ts';
 import { expScalar, tanhScalar } from './wasm/scalar.ts';
 import type { FusedKernel, FusedProgram } from './fuse.ts';
 import { compileFusedWasm } from './wasm/fused.ts';
@@ -236,18 +237,6 @@ function makeBackend(k: Kernels): Backend {
     out.set(arena.f64.subarray(p >> 3, (p >> 3) + n));
   };
 
-  const binary: Backend['binary'] = (op: BinaryOp, a, aShape, b, bShape, out, outShape) => {
-    const n = out.length;
-    if (op === 'pow' || n < wasmLimits.binary || n > wasmLimits.binaryMax || 2 * n > MAX_DOUBLES || a.length !== n || b.length !== n || !sameShape(aShape, outShape) || !sameShape(bShape, outShape)) {
-      return js.binary(op, a, aShape, b, bShape, out, outShape);
-    }
-    arena.reset();
-    const pa = gather(arena, a, 0, n, 1);
-    const pb = gather(arena, b, 0, n, 1);
-    k[op](pa, pb, pa, n);
-    out.set(arena.f64.subarray(pa >> 3, (pa >> 3) + n));
-  };
-
   /**
    * A fused loop compiled to wasm SIMD (wasm/fused.ts), bitwise the JS loop's values: the leaves
    * are copied in, the loop runs, the output is copied back (copies run at memcpy speed, the
@@ -273,6 +262,39 @@ function makeBackend(k: Kernels): Backend {
       run(...ptrs);
       out.set(arena.f64.subarray(o, o + outSize));
     };
+  };
+
+  /**
+   * A broadcasting add/sub/mul/div as a one-step fused loop (compiled once per shapes): the same
+   * IEEE operation per element as the JS kernel, without its scalar loop.
+   */
+  const broadcastLoops = new Map<string, FusedKernel | null>();
+  const broadcastBinary = (op: BinaryOp, a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[], out: Float64Array, outShape: readonly number[]): boolean => {
+    const key = `${op}|${aShape.join(',')}|${bShape.join(',')}|${outShape.join(',')}`;
+    let kernel = broadcastLoops.get(key);
+    if (kernel === undefined) {
+      const { dims, strides } = coalesce(outShape, [stridesOf(outShape), broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
+      if (dims.length === 0) dims.push(1), strides.forEach((st) => st.push(0));
+      const size = (s: readonly number[]) => s.reduce((x, y) => x * y, 1);
+      kernel = fused({ dims, strides, leafSizes: [size(aShape), size(bShape)], outSize: size(outShape), sum: false, steps: [{ op, args: [{ leaf: 0 }, { leaf: 1 }] }], result: { step: 0 } });
+      broadcastLoops.set(key, kernel);
+    }
+    if (!kernel) return false;
+    kernel([a, b], out);
+    return true;
+  };
+
+  const binary: Backend['binary'] = (op: BinaryOp, a, aShape, b, bShape, out, outShape) => {
+    const n = out.length;
+    if (op !== 'pow' && n >= wasmLimits.fused && (!sameShape(aShape, outShape) || !sameShape(bShape, outShape)) && broadcastBinary(op, a, aShape, b, bShape, out, outShape)) return;
+    if (op === 'pow' || n < wasmLimits.binary || n > wasmLimits.binaryMax || 2 * n > MAX_DOUBLES || a.length !== n || b.length !== n || !sameShape(aShape, outShape) || !sameShape(bShape, outShape)) {
+      return js.binary(op, a, aShape, b, bShape, out, outShape);
+    }
+    arena.reset();
+    const pa = gather(arena, a, 0, n, 1);
+    const pb = gather(arena, b, 0, n, 1);
+    k[op](pa, pb, pa, n);
+    out.set(arena.f64.subarray(pa >> 3, (pa >> 3) + n));
   };
 
   return {

@@ -202,7 +202,6 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
     const Vinv = inverse(V, m);
     // weight of node i in the φ_{j+1} term: h·j!·Vinv[j][i]; in full: Σ_j weight·(x_i/(j+1)!).
     setPhi(h);
-    out.set(yn.y);
     coef.fill(0);
     outHat.fill(0);
     // φ0 term on y_n = x (z = 0): x + Q[(φ0 − 1)·x̂]; projection φ0·ŷ.
@@ -210,6 +209,9 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
       coef[l] += (phi[l]! - 1) * yn.yHat[l]!;
       outHat[l] += phi[l]! * yn.yHat[l]!;
     }
+    // the n-vector part y_n + Σ_i full_i·F_i + Q·coef, summed below in one pass
+    weights.length = 0;
+    values.length = 0;
     for (let i = 0; i < m; i++) {
       const node = extra ? (i === 0 ? extra : pts[i - 1]!) : pts[i]!;
       let full = 0;
@@ -227,11 +229,18 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
           outHat[l] += wgt * ph * (node.FHat[l]! + z);
         }
       }
-      if (full !== 0) for (let q = 0; q < n; q++) out[q] += full * node.F[q]!;
+      if (full !== 0) weights.push(full), values.push(node.F);
     }
     expand(A.Q, n, r, coef, qc);
-    for (let q = 0; q < n; q++) out[q] += qc[q]!;
+    // one pass instead of one per node, adding in the same order: ((y + w_0F_0) + w_1F_1 …) + qc
+    const terms = weights.length, y = yn.y;
+    for (let q = 0; q < n; q++) {
+      let v = y[q]!;
+      for (let i = 0; i < terms; i++) v += weights[i]! * values[i]![q]!;
+      out[q] = v + qc[q]!;
+    }
   };
+  const weights: number[] = [], values: Float64Array[] = [];
 
   const targets = [...(opts.times ?? []).filter((t) => t > t0 && t < T), T];
   const outT: number[] = [], outY: Float64Array[] = [];
