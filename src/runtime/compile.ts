@@ -30,6 +30,8 @@ interface Instr {
   /** A fused elementwise cluster rooted at `node` (ins: its leaves), and its work. */
   fused?: FusedKernel;
   fusedFlops?: number;
+  /** A transpose computed as the outer product of its two inputs viewed with these shapes. */
+  outer?: number[][];
 }
 
 interface Phase {
@@ -107,7 +109,29 @@ export class Plan {
         for (const m of c.members) inCluster.add(m);
       }
     }
-    const argsOf = (n: NodeId): readonly NodeId[] => clusterOf.get(n)?.leaves ?? g.args(n);
+    // ---- outer products read transposed: a matmul with K = 1 is the elementwise product of
+    // a [.., M, 1] and a [.., 1, N] (see `execute`); when its one reader swaps its last two axes,
+    // the transpose computes B·A broadcast as [.., N, 1]·[.., 1, M] itself, in the transposed
+    // layout (exact: IEEE products commute, a transpose moves values), and the matmul is not
+    // scheduled. (A vmapped VJP of W2's U·x makes one: [64,8,1]·[64,1,1024], then [64,1024,8].)
+    const outerOf = new Map<NodeId, { args: NodeId[]; shapes: number[][] }>();
+    {
+      const readers = new Map<NodeId, number>();
+      for (const n of cone) for (const a of g.args(n)) readers.set(a, (readers.get(a) ?? 0) + 1);
+      const swapLast = (s: readonly number[]) => [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!];
+      for (const n of cone) {
+        if (g.op(n) !== 'transpose' || inCluster.has(n)) continue;
+        const m = g.args(n)[0]!;
+        if (g.op(m) !== 'matmul' || outputs.includes(m) || readers.get(m) !== 1 || inCluster.has(m)) continue;
+        const [a, b] = g.args(m) as [NodeId, NodeId];
+        const sa = g.shape(a), sb = g.shape(b), perm = g.attrs(n).perm!, r = perm.length;
+        if (sa.length < 2 || sb.length < 2 || sa[sa.length - 1] !== 1) continue;
+        if (!perm.every((p, i) => (i < r - 2 ? p === i : p === (i === r - 2 ? r - 1 : r - 2)))) continue;
+        outerOf.set(n, { args: [b, a], shapes: [swapLast(sb), swapLast(sa)] });
+        inCluster.add(m);
+      }
+    }
+    const argsOf = (n: NodeId): readonly NodeId[] => clusterOf.get(n)?.leaves ?? outerOf.get(n)?.args ?? g.args(n);
     // A constant read only by clusters is inlined there: it needs no buffer.
     const readConsts = new Set<NodeId>(outputs);
     for (const n of cone) if (!inCluster.has(n) || clusterOf.has(n)) for (const a of argsOf(n)) readConsts.add(a);
@@ -167,6 +191,8 @@ export class Plan {
           inShapes: args.map((a) => g.shape(a)),
           out: bufOf.get(n)!,
         };
+        const outer = outerOf.get(n);
+        if (outer) instr.outer = outer.shapes;
         const cluster = clusterOf.get(n);
         if (cluster) {
           // the backend's own loop (wasm SIMD) where it has one, else the generated JS
@@ -244,6 +270,8 @@ export class Plan {
       const op = ins.op;
       if (ins.fused) {
         ins.fused(x, out);
+      } else if (ins.outer) {
+        k.binary('mul', x[0]!, ins.outer[0]!, x[1]!, ins.outer[1]!, out, ins.shape);
       } else if (isUnary(op)) {
         k.unary(op, x[0]!, out, out.length);
       } else if (isBinary(op)) {
@@ -256,9 +284,15 @@ export class Plan {
           case 'literal':
             out.set(ins.attrs.data!);
             break;
-          case 'matmul':
-            k.matmul(x[0]!, ins.inShapes[0]!, x[1]!, ins.inShapes[1]!, out, ins.shape);
+          case 'matmul': {
+            // K = 1: each entry is one product a_i·b_j, which the broadcasting multiply computes
+            // without a product kernel's per-call and packing costs (the same value; a zero
+            // product keeps its IEEE sign, where a gemm's 0 + a·b gives +0)
+            const sa = ins.inShapes[0]!, sb = ins.inShapes[1]!;
+            if (sa.length >= 2 && sb.length >= 2 && sa[sa.length - 1] === 1) k.binary('mul', x[0]!, sa, x[1]!, sb, out, ins.shape);
+            else k.matmul(x[0]!, sa, x[1]!, sb, out, ins.shape);
             break;
+          }
           case 'sum':
             k.sum(x[0]!, ins.inShapes[0]!, ins.attrs.axes!, out);
             break;

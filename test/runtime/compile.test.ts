@@ -65,3 +65,52 @@ describe('plans', () => {
     expect(() => plan.run(new Map([[x, new Float64Array(3)]]))).toThrow(/3 values, expected 2/);
   });
 });
+
+describe('matmuls with K = 1 (outer products)', () => {
+  /** out[b, i, j] = a[b, i]·c[b, j], the naive outer products. */
+  const outer = (a: Float64Array, c: Float64Array, B: number, M: number, N: number) => {
+    const out = new Float64Array(B * M * N);
+    for (let b = 0; b < B; b++) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) out[(b * M + i) * N + j] = a[b * M + i]! * c[b * N + j]!;
+    return out;
+  };
+  const data = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed + 1.7 * i) * (i % 5 === 0 ? 0 : 1));
+  const instrCount = (plan: ReturnType<typeof compile>) => (plan as unknown as { pre: { instrs: unknown[] } }).pre.instrs.length;
+
+  it('compute each entry as the one product (alone, and read through a transpose written in its layout)', () => {
+    const [B, M, N] = [3, 5, 7];
+    const g = new Graph();
+    const a = g.input('a', 'var', [B, M, 1]);
+    const c = g.input('c', 'var', [B, 1, N]);
+    const av = data(B * M, 1), cv = data(B * N, 2);
+    const ref = outer(av, cv, B, M, N);
+    const bind = new Map([[a, av], [c, cv]]);
+    // alone
+    const [plain] = compile(g, [g.matmul(a, c)]).run(bind);
+    expect(Array.from(plain!)).toEqual(Array.from(ref));
+    // read through a swap of the last two axes: one instruction (the matmul is not scheduled)
+    const t = g.swapLast(g.matmul(a, c));
+    const folded = compile(g, [t]);
+    expect(instrCount(folded)).toBe(1);
+    const [got] = folded.run(bind);
+    for (let b = 0; b < B; b++) for (let j = 0; j < N; j++) for (let i = 0; i < M; i++) expect(got![(b * N + j) * M + i]).toBe(ref[(b * M + i) * N + j]);
+    // with a second reader the product is materialized, and the transpose reads it: same values
+    const two = g.add(g.matmul(a, c), g.constant(0));
+    const [viaBoth, sum] = compile(g, [g.swapLast(g.matmul(a, c)), two]).run(bind);
+    expect(Array.from(viaBoth!)).toEqual(Array.from(got!));
+    expect(Array.from(sum!)).toEqual(Array.from(ref));
+  });
+
+  it('broadcast a shared operand over the batch, and leave other permutations alone', () => {
+    const g = new Graph();
+    const a = g.input('a', 'var', [4, 1]);
+    const c = g.input('c', 'var', [2, 1, 6]);
+    const av = data(4, 3), cv = data(12, 4);
+    const bind = new Map([[a, av], [c, cv]]);
+    const ref = outer(Float64Array.from([...av, ...av]), cv, 2, 4, 6);
+    const [got] = compile(g, [g.swapLast(g.matmul(a, c))]).run(bind);
+    for (let b = 0; b < 2; b++) for (let j = 0; j < 6; j++) for (let i = 0; i < 4; i++) expect(got![(b * 6 + j) * 4 + i]).toBe(ref[(b * 4 + i) * 6 + j]);
+    // a permutation that moves the batch axis is an ordinary transpose of the product
+    const [moved] = compile(g, [g.transpose(g.matmul(a, c), [2, 0, 1])]).run(bind);
+    for (let b = 0; b < 2; b++) for (let i = 0; i < 4; i++) for (let j = 0; j < 6; j++) expect(moved![(j * 2 + b) * 4 + i]).toBe(ref[(b * 4 + i) * 6 + j]);
+  });
+});
