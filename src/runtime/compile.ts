@@ -32,6 +32,18 @@ interface Instr {
   fusedFlops?: number;
   /** A transpose computed as the outer product of its two inputs viewed with these shapes. */
   outer?: number[][];
+  /** A 2-D product (or its transpose) as one gemm with transpose flags (see the constructor). */
+  gemm?: GemmFold;
+}
+
+/** op(A)·op(B), M×N with inner dimension K; `swap`: written transposed, N×M. */
+interface GemmFold {
+  transA: boolean;
+  transB: boolean;
+  swap: boolean;
+  M: number;
+  N: number;
+  K: number;
 }
 
 interface Phase {
@@ -131,7 +143,35 @@ export class Plan {
         inCluster.add(m);
       }
     }
-    const argsOf = (n: NodeId): readonly NodeId[] => clusterOf.get(n)?.leaves ?? outerOf.get(n)?.args ?? g.args(n);
+    // ---- matrix products (2-D) whose operand is a transpose, or whose one reader transposes
+    // them: gemm's transpose flags instead of transpose kernels. C = op(A)·op(B), or its
+    // transpose written directly as Cᵀ = op(B)ᵀ·op(A)ᵀ (the same products summed in the same
+    // order over K: a transpose only moves values). The folded transposes are not scheduled.
+    // (W2's gradient: X·Uᵀ and (Xᵀ·G)ᵀ, two transposes of [1024, 8] per gradient.)
+    const gemmOf = new Map<NodeId, { args: NodeId[]; gemm: GemmFold }>();
+    {
+      const readers = new Map<NodeId, NodeId[]>();
+      for (const n of cone) for (const a of new Set(g.args(n))) readers.set(a, [...(readers.get(a) ?? []), n]);
+      const alone = (x: NodeId) => !outputs.includes(x) && !inCluster.has(x) && readers.get(x)?.length === 1 && g.args(readers.get(x)![0]!).filter((y) => y === x).length === 1;
+      // a transpose another fold already computes (outer, or a swapped product) is a value here
+      const isT = (x: NodeId) => g.op(x) === 'transpose' && g.shape(x).length === 2 && alone(x) && !gemmOf.has(x) && !outerOf.has(x);
+      for (const n of cone) {
+        if (g.op(n) !== 'matmul' || inCluster.has(n)) continue;
+        const [a, b] = g.args(n) as [NodeId, NodeId];
+        const sa = g.shape(a), sb = g.shape(b);
+        if (sa.length !== 2 || sb.length !== 2) continue;
+        const transA = isT(a), transB = isT(b) && a !== b;
+        const reader = alone(n) ? readers.get(n)![0]! : null;
+        const swap = reader !== null && g.op(reader) === 'transpose' && !inCluster.has(reader) && !outerOf.has(reader);
+        if (!transA && !transB && !swap) continue;
+        const args = [transA ? g.args(a)[0]! : a, transB ? g.args(b)[0]! : b];
+        if (transA) inCluster.add(a);
+        if (transB) inCluster.add(b);
+        if (swap) inCluster.add(n);
+        gemmOf.set(swap ? reader! : n, { args, gemm: { transA, transB, swap, M: sa[0]!, N: sb[1]!, K: sa[1]! } });
+      }
+    }
+    const argsOf = (n: NodeId): readonly NodeId[] => clusterOf.get(n)?.leaves ?? outerOf.get(n)?.args ?? gemmOf.get(n)?.args ?? g.args(n);
     // A constant read only by clusters is inlined there: it needs no buffer.
     const readConsts = new Set<NodeId>(outputs);
     for (const n of cone) if (!inCluster.has(n) || clusterOf.has(n)) for (const a of argsOf(n)) readConsts.add(a);
@@ -193,6 +233,8 @@ export class Plan {
         };
         const outer = outerOf.get(n);
         if (outer) instr.outer = outer.shapes;
+        const folded = gemmOf.get(n);
+        if (folded) instr.gemm = folded.gemm;
         const cluster = clusterOf.get(n);
         if (cluster) {
           // the backend's own loop (wasm SIMD) where it has one, else the generated JS
@@ -270,6 +312,11 @@ export class Plan {
       const op = ins.op;
       if (ins.fused) {
         ins.fused(x, out);
+      } else if (ins.gemm) {
+        const { transA, transB, swap, M, N, K } = ins.gemm;
+        const lda = transA ? M : K, ldb = transB ? K : N;
+        if (swap) k.gemm(!transB, !transA, N, M, K, 1, x[1]!, 0, ldb, x[0]!, 0, lda, 0, out, 0, M);
+        else k.gemm(transA, transB, M, N, K, 1, x[0]!, 0, lda, x[1]!, 0, ldb, 0, out, 0, N);
       } else if (ins.outer) {
         k.binary('mul', x[0]!, ins.outer[0]!, x[1]!, ins.outer[1]!, out, ins.shape);
       } else if (isUnary(op)) {
@@ -324,6 +371,7 @@ export class Plan {
 
 function instrFlops(i: Instr): number {
   if (i.fusedFlops !== undefined) return i.fusedFlops;
+  if (i.gemm) return 2 * i.gemm.M * i.gemm.N * i.gemm.K;
   if (i.op === 'matmul') {
     const a = i.inShapes[0]!;
     const K = a[a.length - 1]!;

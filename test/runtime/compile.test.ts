@@ -114,3 +114,59 @@ describe('matmuls with K = 1 (outer products)', () => {
     for (let b = 0; b < 2; b++) for (let i = 0; i < 4; i++) for (let j = 0; j < 6; j++) expect(moved![(j * 2 + b) * 4 + i]).toBe(ref[(b * 4 + i) * 6 + j]);
   });
 });
+
+describe('2-D products with transposed operands or result (gemm flags)', () => {
+  /** C = A·B for row-major A (M×K), B (K×N). */
+  const naive = (A: Float64Array, B: Float64Array, M: number, K: number, N: number) => {
+    const C = new Float64Array(M * N);
+    for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += A[i * K + k]! * B[k * N + j]!;
+      C[i * N + j] = s;
+    }
+    return C;
+  };
+  const tr = (A: Float64Array, R: number, C: number) => Float64Array.from({ length: R * C }, (_, i) => A[(i % R) * C + Math.floor(i / R)]!);
+  const data = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed + 0.37 * i));
+  const instrCount = (plan: ReturnType<typeof compile>) => (plan as unknown as { pre: { instrs: unknown[] } }).pre.instrs.length;
+  const close = (a: Float64Array, b: Float64Array) => {
+    expect(a.length).toBe(b.length);
+    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThanOrEqual(1e-13 * Math.max(1, Math.abs(b[i]!)));
+  };
+
+  it('every combination of transposed operands and a transposed result is one instruction with the right values', () => {
+    const [M, K, N] = [13, 37, 21];
+    for (const tA of [false, true]) for (const tB of [false, true]) for (const tC of [false, true]) {
+      const g = new Graph();
+      // the inputs hold op(A) and op(B) transposed when the graph transposes them back
+      const a = g.input('a', 'var', tA ? [K, M] : [M, K]);
+      const b = g.input('b', 'var', tB ? [N, K] : [K, N]);
+      const A = data(M * K, 1), B = data(K * N, 2);
+      const prod = g.matmul(tA ? g.transpose(a, [1, 0]) : a, tB ? g.transpose(b, [1, 0]) : b);
+      const out = tC ? g.transpose(prod, [1, 0]) : prod;
+      const plan = compile(g, [out]);
+      expect(instrCount(plan), `${tA} ${tB} ${tC}`).toBe(1);
+      const [got] = plan.run(new Map([[a, tA ? tr(A, M, K) : A], [b, tB ? tr(B, K, N) : B]]));
+      const C = naive(A, B, M, K, N);
+      close(got!, tC ? tr(C, M, N) : C);
+    }
+  });
+
+  it('keeps a transpose that has other readers, and chains folds without reading an unscheduled value', () => {
+    const g = new Graph();
+    const x = g.input('x', 'var', [6, 4]);
+    const y = g.input('y', 'var', [6, 5]);
+    const X = data(24, 3), Y = data(30, 4);
+    // (xᵀ·y)ᵀ = yᵀ·x (5×4), then used transposed again: ((xᵀ·y)ᵀ)ᵀ·(yᵀ·y)… and xᵀ also read alone
+    const p1 = g.transpose(g.matmul(g.transpose(x, [1, 0]), y), [1, 0]); // 5×4
+    const p2 = g.matmul(g.transpose(p1, [1, 0]), g.matmul(g.transpose(y, [1, 0]), y)); // (4×5)·(5×5)
+    const xt = g.transpose(x, [1, 0]);
+    const both = g.matmul(xt, y); // xᵀ·y again (hash-consed: the same node as inside p1)
+    const [r1, r2, r3, r4] = compile(g, [p1, p2, both, xt]).run(new Map([[x, X], [y, Y]]));
+    const XtY = naive(tr(X, 6, 4), Y, 4, 6, 5);
+    close(r1!, tr(XtY, 4, 5));
+    close(r2!, naive(XtY, naive(tr(Y, 6, 5), Y, 5, 6, 5), 4, 5, 5));
+    close(r3!, XtY);
+    close(r4!, tr(X, 6, 4));
+  });
+});
