@@ -28,6 +28,13 @@ export interface Backend {
    */
   fused?(program: FusedProgram): FusedKernel | null;
 
+  /**
+   * out[i] = op(c·x[i]) for i < n, the product rounded first: bitwise `binary('mul')` then
+   * `unary`, without the product leaving the backend's memory. For ops in `vectorUnary` only;
+   * absent: the compiler runs the two kernels.
+   */
+  scaledUnary?(op: UnaryOp, c: number, x: Float64Array, out: Float64Array, n: number): void;
+
   /** out[i] = op(x[i]) for i < n. `x` and `out` may alias. */
   unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void;
 

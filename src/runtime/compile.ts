@@ -34,6 +34,8 @@ interface Instr {
   outer?: number[][];
   /** A 2-D product (or its transpose) as one gemm with transpose flags (see the constructor). */
   gemm?: GemmFold;
+  /** A unary op of its input times this constant (see the constructor). */
+  scale?: number;
 }
 
 /** op(A)·op(B), M×N with inner dimension K; `swap`: written transposed, N×M. */
@@ -171,7 +173,29 @@ export class Plan {
         gemmOf.set(swap ? reader! : n, { args, gemm: { transA, transB, swap, M: sa[0]!, N: sb[1]!, K: sa[1]! } });
       }
     }
-    const argsOf = (n: NodeId): readonly NodeId[] => clusterOf.get(n)?.leaves ?? outerOf.get(n)?.args ?? gemmOf.get(n)?.args ?? g.args(n);
+    // ---- a backend's vector unary (kept out of clusters) of a product with a constant, c·y,
+    // whose only reader it is: op(c·y) in one backend call (`scaledUnary`); the product is not
+    // scheduled. (W2's sigmoid: tanh(16·z) over [64, 1024].)
+    const scaledOf = new Map<NodeId, { args: NodeId[]; c: number }>();
+    if (this.backend.vectorUnary) {
+      const vector = this.backend.vectorUnary;
+      const readers = new Map<NodeId, number>();
+      for (const n of cone) for (const a of g.args(n)) readers.set(a, (readers.get(a) ?? 0) + 1);
+      for (const n of cone) {
+        const op = g.op(n);
+        if (!isUnary(op) || !vector.has(op as UnaryOp) || inCluster.has(n)) continue;
+        const m = g.args(n)[0]!;
+        if (g.op(m) !== 'mul' || inCluster.has(m) || outputs.includes(m) || readers.get(m) !== 1) continue;
+        const [a, b] = g.args(m) as [NodeId, NodeId];
+        const ca = g.constValue(a), cb = g.constValue(b);
+        const [c, y] = ca !== undefined ? [ca, b] : cb !== undefined ? [cb, a] : [undefined, a];
+        if (c === undefined || g.op(y) === 'const' || g.sizeOf(y) !== g.sizeOf(m)) continue;
+        scaledOf.set(n, { args: [y], c });
+        inCluster.add(m);
+      }
+    }
+    const argsOf = (n: NodeId): readonly NodeId[] =>
+      clusterOf.get(n)?.leaves ?? outerOf.get(n)?.args ?? gemmOf.get(n)?.args ?? scaledOf.get(n)?.args ?? g.args(n);
     // A constant read only by clusters is inlined there: it needs no buffer.
     const readConsts = new Set<NodeId>(outputs);
     for (const n of cone) if (!inCluster.has(n) || clusterOf.has(n)) for (const a of argsOf(n)) readConsts.add(a);
@@ -235,6 +259,8 @@ export class Plan {
         if (outer) instr.outer = outer.shapes;
         const folded = gemmOf.get(n);
         if (folded) instr.gemm = folded.gemm;
+        const scaled = scaledOf.get(n);
+        if (scaled) instr.scale = scaled.c;
         const cluster = clusterOf.get(n);
         if (cluster) {
           // the backend's own loop (wasm SIMD) where it has one, else the generated JS
@@ -319,6 +345,13 @@ export class Plan {
         else k.gemm(transA, transB, M, N, K, 1, x[0]!, 0, lda, x[1]!, 0, ldb, 0, out, 0, N);
       } else if (ins.outer) {
         k.binary('mul', x[0]!, ins.outer[0]!, x[1]!, ins.outer[1]!, out, ins.shape);
+      } else if (ins.scale !== undefined) {
+        const c = ins.scale, n = out.length;
+        if (k.scaledUnary) k.scaledUnary(op as UnaryOp, c, x[0]!, out, n);
+        else {
+          k.binary('mul', Float64Array.of(c), [], x[0]!, ins.inShapes[0]!, out, ins.inShapes[0]!);
+          k.unary(op as UnaryOp, out, out, n);
+        }
       } else if (isUnary(op)) {
         k.unary(op, x[0]!, out, out.length);
       } else if (isBinary(op)) {

@@ -153,6 +153,24 @@ describe('vectorized exp, tanh, sigmoid', () => {
   });
 });
 
+describe('scaledUnary: op(c·x) in one call', () => {
+  it('equals the product then the kernel bit for bit, through the twins and through wasm, odd lengths too', () => {
+    const be = wasmBackend()!;
+    for (const n of [1, 7, 127, 128, 1001]) {
+      const x = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) * (1 + (i % 9)));
+      for (const op of ['exp', 'tanh', 'sin'] as const) {
+        for (const c of [16, -0.5, 0, -0]) {
+          const got = new Float64Array(n), want = new Float64Array(n);
+          be.scaledUnary!(op, c, x, got, n);
+          be.binary('mul', Float64Array.of(c), [], x, [n], want, [n]);
+          be.unary(op, want, want, n);
+          for (let i = 0; i < n; i++) expect(Object.is(got[i], want[i]), `${op}(${c}·${x[i]})`).toBe(true);
+        }
+      }
+    }
+  });
+});
+
 describe('results do not depend on which kernel a call went to', () => {
   it('the scalar twins of exp, tanh, sigmoid return bit for bit the wasm kernels’ values', () => {
     const x = Float64Array.from([...sweep(-750, 712, 20_001), ...sweep(-2, 2, 20_001), 0, -0, Infinity, -Infinity, NaN, 5e-324, -1e-300, 22, -30]);

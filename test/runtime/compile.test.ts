@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.ts';
 import { compile } from '../../src/runtime/compile.ts';
+import { availableBackends, backendByName } from '../../src/runtime/backends.ts';
 
 describe('plans', () => {
   it('reuses buffers: a long chain holds two values at a time, not all of them', () => {
@@ -168,5 +169,29 @@ describe('2-D products with transposed operands or result (gemm flags)', () => {
     close(r2!, naive(XtY, naive(tr(Y, 6, 5), Y, 5, 6, 5), 4, 5, 5));
     close(r3!, XtY);
     close(r4!, tr(X, 6, 4));
+  });
+});
+
+describe("a backend's vector unary of a product with a constant", () => {
+  it('is one instruction on every backend, with the values of the product then the unary kernel', () => {
+    for (const name of availableBackends()) {
+      const backend = backendByName(name)!;
+      for (const op of ['tanh', 'exp'] as const) {
+        const g = new Graph();
+        const x = g.input('x', 'var', [33, 65]);
+        const X = Float64Array.from({ length: 33 * 65 }, (_, i) => Math.cos(0.3 * i));
+        const c = g.constant(16);
+        const y = g.unary(op, g.mul(x, c));
+        const plan = compile(g, [y], { backend });
+        const count = (plan as unknown as { pre: { instrs: unknown[] } }).pre.instrs.length;
+        // one instruction where the backend keeps op out of clusters (the const is inlined)
+        if (backend.vectorUnary?.has(op)) expect(count, name).toBe(1);
+        const [got] = plan.run(new Map([[x, X]]));
+        const want = new Float64Array(X.length);
+        backend.binary('mul', X, [33, 65], Float64Array.of(16), [], want, [33, 65]);
+        backend.unary(op, want, want, want.length);
+        expect(Array.from(got!), `${name} ${op}`).toEqual(Array.from(want));
+      }
+    }
   });
 });

@@ -774,6 +774,21 @@
       (local.set $out (i32.add (local.get $out) (i32.const 16)))
       (br $l))))
 
+  ;; out[i] = c·x[i] (one IEEE product per element; out may alias x): the scaling in front of a
+  ;; vectorized exp or tanh (a sigmoid's tanh(x/2), a scaled pre-activation), run in place
+  ;; before the kernel so that the product never leaves wasm memory.
+  (func (export "scale") (param $x i32) (param $out i32) (param $n i32) (param $c f64)
+    (local $end i32) (local $cv v128)
+    (local.set $cv (f64x2.splat (local.get $c)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -2)) (i32.const 3))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (v128.store (local.get $out) (f64x2.mul (local.get $cv) (v128.load (local.get $x))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $l)))
+    (if (i32.and (local.get $n) (i32.const 1))
+      (then (f64.store (local.get $out) (f64.mul (local.get $c) (f64.load (local.get $x)))))))
   ;; -------------------------------------------------------------------------------------------
   ;; Elementwise binary ops on contiguous equal shapes: out[i] = a[i] ∘ b[i], two lanes at a
   ;; time plus an odd last element. out may alias a or b.
