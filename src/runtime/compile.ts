@@ -120,8 +120,19 @@ export class Plan {
       const apart = (n: NodeId) => vector !== undefined && isUnary(g.op(n)) && vector.has(g.op(n) as UnaryOp);
       for (const c of findClusters(g, order, uses, new Set(outputs), (n) => dependsOnVarying.has(n), apart)) {
         clusterOf.set(c.members[c.members.length - 1]!, c);
-        for (const m of c.members) inCluster.add(m);
+        for (const m of c.members) if (!c.shared.includes(m)) inCluster.add(m);
       }
+      // A broadcast that clusters share is not materialized when every reader is a member of a
+      // cluster holding it (each computes it as a stride-0 read).
+      const holders = new Map<NodeId, Set<NodeId>>(); // shared broadcast → members of the clusters holding it
+      for (const c of clusterOf.values())
+        for (const b of c.shared) {
+          const set = holders.get(b) ?? new Set<NodeId>();
+          for (const m of c.members) set.add(m);
+          holders.set(b, set);
+        }
+      for (const [b, set] of holders)
+        if (cone.every((n) => n === b || !g.args(n).includes(b) || set.has(n))) inCluster.add(b);
     }
     // ---- outer products read transposed: a matmul with K = 1 is the elementwise product of
     // a [.., M, 1] and a [.., 1, N] (see `execute`); when its one reader swaps its last two axes,

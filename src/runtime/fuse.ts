@@ -34,6 +34,12 @@ export interface Cluster {
   leaves: NodeId[];
   /** The shape the elementwise body is computed over (the root's, or the summed input's). */
   bodyShape: number[];
+  /**
+   * Broadcast members that nodes outside the cluster read too: recomputed here (a broadcast is
+   * only a stride-0 read of its input), and still materialized unless every reader is a
+   * cluster that holds them (see compile.ts).
+   */
+  shared: NodeId[];
 }
 
 /** Ops a cluster may contain besides its root (constants are not members: they are inlined). */
@@ -62,6 +68,7 @@ export function findClusters(
     if (taken.has(root) || apart(root) || !(isUnary(op) || isBinary(op) || op === 'sum')) continue;
     const bodyShape = op === 'sum' ? g.shape(g.args(root)[0]!) : g.shape(root);
     const members = new Set<NodeId>([root]);
+    const shared = new Set<NodeId>();
     // Users counted inside the cluster; a candidate joins once all its users are members.
     const inside = new Map<NodeId, number>();
     const candidates: NodeId[] = [];
@@ -86,15 +93,18 @@ export function findClusters(
       candidates.splice(best, 1);
       if (members.has(a) || taken.has(a) || !position.has(a)) continue;
       const aop = g.op(a);
+      // a broadcast joins even when others read it too: it costs nothing inside a loop, and
+      // reading its (smaller) input instead saves a materialized array
       const joins =
         isElementwise(aop) &&
         !apart(a) &&
         sameShape(g.shape(a), bodyShape) &&
         !outputs.has(a) &&
         phase(a) === phase(root) &&
-        inside.get(a) === uses.get(a);
+        (inside.get(a) === uses.get(a) || aop === 'broadcast');
       if (!joins) continue;
       members.add(a);
+      if (inside.get(a) !== uses.get(a)) shared.add(a);
       visit(a);
     }
     const ordered = [...members].sort((x, y) => position.get(x)! - position.get(y)!);
@@ -103,8 +113,8 @@ export function findClusters(
     const leaves: NodeId[] = [];
     for (const n of ordered)
       for (const a of g.args(n)) if (!members.has(a) && g.op(a) !== 'const' && !leaves.includes(a)) leaves.push(a);
-    for (const n of ordered) taken.add(n);
-    clusters.push({ members: ordered, leaves, bodyShape: [...bodyShape] });
+    for (const n of ordered) if (!shared.has(n)) taken.add(n);
+    clusters.push({ members: ordered, leaves, bodyShape: [...bodyShape], shared: [...shared] });
   }
   return clusters;
 }

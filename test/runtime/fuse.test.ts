@@ -78,6 +78,26 @@ describe('elementwise fusion', () => {
     }
   });
 
+  it('recomputes a broadcast inside every cluster that reads it, materializing it only for other readers', () => {
+    const g = new Graph();
+    const z = g.input('z', 'var', [6, 9]);
+    const r = g.input('r', 'var', [6, 1]);
+    const b = g.broadcast(g.mul(r, r), [6, 9]);
+    // two clusters read b (the backward pass of W2's gradient has this shape: r broadcast over m)
+    const s1 = g.sum(g.mul(g.sin(z), b), [0]);
+    const m1 = g.mul(g.cos(z), g.add(b, z));
+    const bind: Bind = [[z, randomArray(rand, 54)], [r, randomArray(rand, 6)]];
+    const { fused, err } = compare(g, [s1, m1], bind);
+    expect(err).toBeLessThan(1e-15);
+    // r·r, then the two loops: b is not an instruction of its own
+    expect(fusedCount(fused)).toBe(3);
+    // a reader outside any cluster (a matmul) still gets it materialized, with the same values
+    const mm = g.matmul(b, g.transpose(z, [1, 0]));
+    const both = compare(g, [s1, m1, mm], bind);
+    expect(both.err).toBeLessThan(1e-15);
+    expect(fusedCount(both.fused)).toBe(5);
+  });
+
   it('keeps values that other nodes, outputs or the other phase read', () => {
     const g = new Graph();
     const w = g.input('w', 'param', [6]);
