@@ -195,3 +195,18 @@ describe("a backend's vector unary of a product with a constant", () => {
     }
   });
 });
+
+describe('Evaluator.grad without a copy', () => {
+  it('gives the copied gradient’s values, as a view that the next call overwrites', async () => {
+    const { Evaluator, loadModel } = await import('../../src/index.ts');
+    const m = loadModel('examples/meanfield.ntk');
+    const ev = new Evaluator(m);
+    const w1 = m.w0.slice(), w2 = m.w0.map((x, i) => x + 1e-3 * Math.sin(i));
+    const g1 = ev.grad(w1, 2).grad, g2 = ev.grad(w2, 2).grad;
+    const view = ev.grad(w1, 2, { copy: false }).grad;
+    expect(Array.from(view)).toEqual(Array.from(g1));
+    ev.grad(w2, 2, { copy: false });
+    expect(Array.from(view)).toEqual(Array.from(g2));
+    expect(Array.from(g1)).not.toEqual(Array.from(g2));
+  });
+});
