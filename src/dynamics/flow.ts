@@ -208,7 +208,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const rhs = (t: number, y: Float64Array, dy: Float64Array) => {
     const sv = linAt(t, y);
     for (let i = 0; i < p; i++) w[i] = w0[i]! + sv[i]! + y[i]!;
-    const { grad } = ev.grad(w, alpha);
+    const { grad } = ev.grad(w, alpha, { copy: false }); // read at once, before the next grad call
     for (let i = 0; i < p; i++) dy[i] = -a2 * grad[i]! - sv[p + i]!;
     if (!square) {
       // dv̄/dt = −K0 ∇R(v̄), dc/dt = ∇R(v̄)

@@ -10,6 +10,7 @@
  *  - shapes are passed explicitly; the kernel may assume they were checked by the graph.
  */
 import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
+import type { FusedKernel, FusedProgram } from './fuse.ts';
 
 export interface Backend {
   readonly name: string;
@@ -20,6 +21,19 @@ export interface Backend {
    * they reach `unary`. Absent: none.
    */
   readonly vectorUnary?: ReadonlySet<UnaryOp>;
+
+  /**
+   * A backend's own kernel for a fused elementwise loop (fuse.ts), called as the generated JS
+   * loop would be and bitwise equal to it; null (or absent) where the JS loop is to be used.
+   */
+  fused?(program: FusedProgram): FusedKernel | null;
+
+  /**
+   * out[i] = op(c·x[i]) for i < n, the product rounded first: bitwise `binary('mul')` then
+   * `unary`, without the product leaving the backend's memory. For ops in `vectorUnary` only;
+   * absent: the compiler runs the two kernels.
+   */
+  scaledUnary?(op: UnaryOp, c: number, x: Float64Array, out: Float64Array, n: number): void;
 
   /** out[i] = op(x[i]) for i < n. `x` and `out` may alias. */
   unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void;

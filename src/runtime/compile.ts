@@ -16,7 +16,7 @@ import { isBinary, isUnary, type Attrs, type Op, type UnaryOp } from '../ir/ops.
 import { shapeStr } from '../ir/shape.ts';
 import type { Backend } from './backend.ts';
 import { defaultBackend } from './backends.ts';
-import { canFuse, findClusters, fusedKernel, type Cluster, type FusedKernel } from './fuse.ts';
+import { canFuse, findClusters, fusedKernel, fusedProgram, type Cluster, type FusedKernel } from './fuse.ts';
 
 interface Instr {
   node: NodeId;
@@ -30,6 +30,22 @@ interface Instr {
   /** A fused elementwise cluster rooted at `node` (ins: its leaves), and its work. */
   fused?: FusedKernel;
   fusedFlops?: number;
+  /** A transpose computed as the outer product of its two inputs viewed with these shapes. */
+  outer?: number[][];
+  /** A 2-D product (or its transpose) as one gemm with transpose flags (see the constructor). */
+  gemm?: GemmFold;
+  /** A unary op of its input times this constant (see the constructor). */
+  scale?: number;
+}
+
+/** op(A)·op(B), M×N with inner dimension K; `swap`: written transposed, N×M. */
+interface GemmFold {
+  transA: boolean;
+  transB: boolean;
+  swap: boolean;
+  M: number;
+  N: number;
+  K: number;
 }
 
 interface Phase {
@@ -104,10 +120,93 @@ export class Plan {
       const apart = (n: NodeId) => vector !== undefined && isUnary(g.op(n)) && vector.has(g.op(n) as UnaryOp);
       for (const c of findClusters(g, order, uses, new Set(outputs), (n) => dependsOnVarying.has(n), apart)) {
         clusterOf.set(c.members[c.members.length - 1]!, c);
-        for (const m of c.members) inCluster.add(m);
+        for (const m of c.members) if (!c.shared.includes(m)) inCluster.add(m);
+      }
+      // A broadcast that clusters share is not materialized when every reader is a member of a
+      // cluster holding it (each computes it as a stride-0 read).
+      const holders = new Map<NodeId, Set<NodeId>>(); // shared broadcast → members of the clusters holding it
+      for (const c of clusterOf.values())
+        for (const b of c.shared) {
+          const set = holders.get(b) ?? new Set<NodeId>();
+          for (const m of c.members) set.add(m);
+          holders.set(b, set);
+        }
+      for (const [b, set] of holders)
+        if (cone.every((n) => n === b || !g.args(n).includes(b) || set.has(n))) inCluster.add(b);
+    }
+    // ---- outer products read transposed: a matmul with K = 1 is the elementwise product of
+    // a [.., M, 1] and a [.., 1, N] (see `execute`); when its one reader swaps its last two axes,
+    // the transpose computes B·A broadcast as [.., N, 1]·[.., 1, M] itself, in the transposed
+    // layout (exact: IEEE products commute, a transpose moves values), and the matmul is not
+    // scheduled. (A vmapped VJP of W2's U·x makes one: [64,8,1]·[64,1,1024], then [64,1024,8].)
+    const outerOf = new Map<NodeId, { args: NodeId[]; shapes: number[][] }>();
+    {
+      const readers = new Map<NodeId, number>();
+      for (const n of cone) for (const a of g.args(n)) readers.set(a, (readers.get(a) ?? 0) + 1);
+      const swapLast = (s: readonly number[]) => [...s.slice(0, -2), s[s.length - 1]!, s[s.length - 2]!];
+      for (const n of cone) {
+        if (g.op(n) !== 'transpose' || inCluster.has(n)) continue;
+        const m = g.args(n)[0]!;
+        if (g.op(m) !== 'matmul' || outputs.includes(m) || readers.get(m) !== 1 || inCluster.has(m)) continue;
+        const [a, b] = g.args(m) as [NodeId, NodeId];
+        const sa = g.shape(a), sb = g.shape(b), perm = g.attrs(n).perm!, r = perm.length;
+        if (sa.length < 2 || sb.length < 2 || sa[sa.length - 1] !== 1) continue;
+        if (!perm.every((p, i) => (i < r - 2 ? p === i : p === (i === r - 2 ? r - 1 : r - 2)))) continue;
+        outerOf.set(n, { args: [b, a], shapes: [swapLast(sb), swapLast(sa)] });
+        inCluster.add(m);
       }
     }
-    const argsOf = (n: NodeId): readonly NodeId[] => clusterOf.get(n)?.leaves ?? g.args(n);
+    // ---- matrix products (2-D) whose operand is a transpose, or whose one reader transposes
+    // them: gemm's transpose flags instead of transpose kernels. C = op(A)·op(B), or its
+    // transpose written directly as Cᵀ = op(B)ᵀ·op(A)ᵀ (the same products summed in the same
+    // order over K: a transpose only moves values). The folded transposes are not scheduled.
+    // (W2's gradient: X·Uᵀ and (Xᵀ·G)ᵀ, two transposes of [1024, 8] per gradient.)
+    const gemmOf = new Map<NodeId, { args: NodeId[]; gemm: GemmFold }>();
+    {
+      const readers = new Map<NodeId, NodeId[]>();
+      for (const n of cone) for (const a of new Set(g.args(n))) readers.set(a, [...(readers.get(a) ?? []), n]);
+      const alone = (x: NodeId) => !outputs.includes(x) && !inCluster.has(x) && readers.get(x)?.length === 1 && g.args(readers.get(x)![0]!).filter((y) => y === x).length === 1;
+      // a transpose another fold already computes (outer, or a swapped product) is a value here
+      const isT = (x: NodeId) => g.op(x) === 'transpose' && g.shape(x).length === 2 && alone(x) && !gemmOf.has(x) && !outerOf.has(x);
+      for (const n of cone) {
+        if (g.op(n) !== 'matmul' || inCluster.has(n)) continue;
+        const [a, b] = g.args(n) as [NodeId, NodeId];
+        const sa = g.shape(a), sb = g.shape(b);
+        if (sa.length !== 2 || sb.length !== 2) continue;
+        const transA = isT(a), transB = isT(b) && a !== b;
+        const reader = alone(n) ? readers.get(n)![0]! : null;
+        const swap = reader !== null && g.op(reader) === 'transpose' && !inCluster.has(reader) && !outerOf.has(reader);
+        if (!transA && !transB && !swap) continue;
+        const args = [transA ? g.args(a)[0]! : a, transB ? g.args(b)[0]! : b];
+        if (transA) inCluster.add(a);
+        if (transB) inCluster.add(b);
+        if (swap) inCluster.add(n);
+        gemmOf.set(swap ? reader! : n, { args, gemm: { transA, transB, swap, M: sa[0]!, N: sb[1]!, K: sa[1]! } });
+      }
+    }
+    // ---- a backend's vector unary (kept out of clusters) of a product with a constant, c·y,
+    // whose only reader it is: op(c·y) in one backend call (`scaledUnary`); the product is not
+    // scheduled. (W2's sigmoid: tanh(16·z) over [64, 1024].)
+    const scaledOf = new Map<NodeId, { args: NodeId[]; c: number }>();
+    if (this.backend.vectorUnary) {
+      const vector = this.backend.vectorUnary;
+      const readers = new Map<NodeId, number>();
+      for (const n of cone) for (const a of g.args(n)) readers.set(a, (readers.get(a) ?? 0) + 1);
+      for (const n of cone) {
+        const op = g.op(n);
+        if (!isUnary(op) || !vector.has(op as UnaryOp) || inCluster.has(n)) continue;
+        const m = g.args(n)[0]!;
+        if (g.op(m) !== 'mul' || inCluster.has(m) || outputs.includes(m) || readers.get(m) !== 1) continue;
+        const [a, b] = g.args(m) as [NodeId, NodeId];
+        const ca = g.constValue(a), cb = g.constValue(b);
+        const [c, y] = ca !== undefined ? [ca, b] : cb !== undefined ? [cb, a] : [undefined, a];
+        if (c === undefined || g.op(y) === 'const' || g.sizeOf(y) !== g.sizeOf(m)) continue;
+        scaledOf.set(n, { args: [y], c });
+        inCluster.add(m);
+      }
+    }
+    const argsOf = (n: NodeId): readonly NodeId[] =>
+      clusterOf.get(n)?.leaves ?? outerOf.get(n)?.args ?? gemmOf.get(n)?.args ?? scaledOf.get(n)?.args ?? g.args(n);
     // A constant read only by clusters is inlined there: it needs no buffer.
     const readConsts = new Set<NodeId>(outputs);
     for (const n of cone) if (!inCluster.has(n) || clusterOf.has(n)) for (const a of argsOf(n)) readConsts.add(a);
@@ -167,9 +266,16 @@ export class Plan {
           inShapes: args.map((a) => g.shape(a)),
           out: bufOf.get(n)!,
         };
+        const outer = outerOf.get(n);
+        if (outer) instr.outer = outer.shapes;
+        const folded = gemmOf.get(n);
+        if (folded) instr.gemm = folded.gemm;
+        const scaled = scaledOf.get(n);
+        if (scaled) instr.scale = scaled.c;
         const cluster = clusterOf.get(n);
         if (cluster) {
-          instr.fused = fusedKernel(g, cluster);
+          // the backend's own loop (wasm SIMD) where it has one, else the generated JS
+          instr.fused = this.backend.fused?.(fusedProgram(g, cluster)) ?? fusedKernel(g, cluster);
           instr.fusedFlops = cluster.members.reduce((f, m) => f + (g.op(m) === 'broadcast' ? 0 : g.sizeOf(m)), 0);
         }
         (dependsOnVarying.has(n) ? main : pre).push(instr);
@@ -243,6 +349,20 @@ export class Plan {
       const op = ins.op;
       if (ins.fused) {
         ins.fused(x, out);
+      } else if (ins.gemm) {
+        const { transA, transB, swap, M, N, K } = ins.gemm;
+        const lda = transA ? M : K, ldb = transB ? K : N;
+        if (swap) k.gemm(!transB, !transA, N, M, K, 1, x[1]!, 0, ldb, x[0]!, 0, lda, 0, out, 0, M);
+        else k.gemm(transA, transB, M, N, K, 1, x[0]!, 0, lda, x[1]!, 0, ldb, 0, out, 0, N);
+      } else if (ins.outer) {
+        k.binary('mul', x[0]!, ins.outer[0]!, x[1]!, ins.outer[1]!, out, ins.shape);
+      } else if (ins.scale !== undefined) {
+        const c = ins.scale, n = out.length;
+        if (k.scaledUnary) k.scaledUnary(op as UnaryOp, c, x[0]!, out, n);
+        else {
+          k.binary('mul', Float64Array.of(c), [], x[0]!, ins.inShapes[0]!, out, ins.inShapes[0]!);
+          k.unary(op as UnaryOp, out, out, n);
+        }
       } else if (isUnary(op)) {
         k.unary(op, x[0]!, out, out.length);
       } else if (isBinary(op)) {
@@ -255,9 +375,15 @@ export class Plan {
           case 'literal':
             out.set(ins.attrs.data!);
             break;
-          case 'matmul':
-            k.matmul(x[0]!, ins.inShapes[0]!, x[1]!, ins.inShapes[1]!, out, ins.shape);
+          case 'matmul': {
+            // K = 1: each entry is one product a_i·b_j, which the broadcasting multiply computes
+            // without a product kernel's per-call and packing costs (the same value; a zero
+            // product keeps its IEEE sign, where a gemm's 0 + a·b gives +0)
+            const sa = ins.inShapes[0]!, sb = ins.inShapes[1]!;
+            if (sa.length >= 2 && sb.length >= 2 && sa[sa.length - 1] === 1) k.binary('mul', x[0]!, sa, x[1]!, sb, out, ins.shape);
+            else k.matmul(x[0]!, sa, x[1]!, sb, out, ins.shape);
             break;
+          }
           case 'sum':
             k.sum(x[0]!, ins.inShapes[0]!, ins.attrs.axes!, out);
             break;
@@ -289,6 +415,7 @@ export class Plan {
 
 function instrFlops(i: Instr): number {
   if (i.fusedFlops !== undefined) return i.fusedFlops;
+  if (i.gemm) return 2 * i.gemm.M * i.gemm.N * i.gemm.K;
   if (i.op === 'matmul') {
     const a = i.inShapes[0]!;
     const K = a[a.length - 1]!;

@@ -221,10 +221,15 @@ export class Evaluator {
     return { value: value![0]!, grad: grad! };
   }
 
-  /** (L(w), ∇L(w)). */
-  grad(w: Float64Array, alpha = 1): { value: number; grad: Float64Array } {
+  /**
+   * (L(w), ∇L(w)). With `{ copy: false }` the gradient is a view into the plan's buffer, valid
+   * until the next `grad` call (no 8p-byte copy and allocation per call: an ODE's right-hand
+   * side that consumes it at once).
+   * @example const { grad } = ev.grad(w, alpha, { copy: false }); for (…) dy[i] = −grad[i];
+   */
+  grad(w: Float64Array, alpha = 1, opts: { copy?: boolean } = {}): { value: number; grad: Float64Array } {
     const f = this.built('grad', () => gradLoss(this.model));
-    const [value, grad] = this.plan('grad', [f.value, f.grad]).run(this.bindings(w, [[f.alpha, Float64Array.of(alpha)]]));
+    const [value, grad] = this.plan('grad', [f.value, f.grad]).run(this.bindings(w, [[f.alpha, Float64Array.of(alpha)]]), opts);
     return { value: value![0]!, grad: grad! };
   }
 

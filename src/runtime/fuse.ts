@@ -34,6 +34,12 @@ export interface Cluster {
   leaves: NodeId[];
   /** The shape the elementwise body is computed over (the root's, or the summed input's). */
   bodyShape: number[];
+  /**
+   * Broadcast members that nodes outside the cluster read too: recomputed here (a broadcast is
+   * only a stride-0 read of its input), and still materialized unless every reader is a
+   * cluster that holds them (see compile.ts).
+   */
+  shared: NodeId[];
 }
 
 /** Ops a cluster may contain besides its root (constants are not members: they are inlined). */
@@ -62,6 +68,7 @@ export function findClusters(
     if (taken.has(root) || apart(root) || !(isUnary(op) || isBinary(op) || op === 'sum')) continue;
     const bodyShape = op === 'sum' ? g.shape(g.args(root)[0]!) : g.shape(root);
     const members = new Set<NodeId>([root]);
+    const shared = new Set<NodeId>();
     // Users counted inside the cluster; a candidate joins once all its users are members.
     const inside = new Map<NodeId, number>();
     const candidates: NodeId[] = [];
@@ -86,15 +93,18 @@ export function findClusters(
       candidates.splice(best, 1);
       if (members.has(a) || taken.has(a) || !position.has(a)) continue;
       const aop = g.op(a);
+      // a broadcast joins even when others read it too: it costs nothing inside a loop, and
+      // reading its (smaller) input instead saves a materialized array
       const joins =
         isElementwise(aop) &&
         !apart(a) &&
         sameShape(g.shape(a), bodyShape) &&
         !outputs.has(a) &&
         phase(a) === phase(root) &&
-        inside.get(a) === uses.get(a);
+        (inside.get(a) === uses.get(a) || aop === 'broadcast');
       if (!joins) continue;
       members.add(a);
+      if (inside.get(a) !== uses.get(a)) shared.add(a);
       visit(a);
     }
     const ordered = [...members].sort((x, y) => position.get(x)! - position.get(y)!);
@@ -103,8 +113,8 @@ export function findClusters(
     const leaves: NodeId[] = [];
     for (const n of ordered)
       for (const a of g.args(n)) if (!members.has(a) && g.op(a) !== 'const' && !leaves.includes(a)) leaves.push(a);
-    for (const n of ordered) taken.add(n);
-    clusters.push({ members: ordered, leaves, bodyShape: [...bodyShape] });
+    for (const n of ordered) if (!shared.has(n)) taken.add(n);
+    clusters.push({ members: ordered, leaves, bodyShape: [...bodyShape], shared: [...shared] });
   }
   return clusters;
 }
@@ -153,6 +163,86 @@ const BINARY_CODE: Record<BinaryOp, (a: string, b: string, cb: number | undefine
 
 export type FusedKernel = (ins: readonly Float64Array[], out: Float64Array) => void;
 
+/** A value inside a fused body: a leaf (by index), a constant, or an earlier step's result. */
+export type FusedRef = { leaf: number } | { value: number } | { step: number };
+
+/**
+ * A cluster as a backend-neutral loop program, for backends that compile their own kernels
+ * (`Backend.fused`): the loop nest over `dims` (coalesced, outermost first, at least one axis),
+ * operand o's offset advancing by `strides[o][axis]` elements per step on each axis (o = 0 the
+ * output, o = j + 1 leaf j), and the body's steps in order. A step applies an op to its
+ * arguments exactly as the generated JS loop does (`pow` only with a constant exponent, whose
+ * fast paths the backend must repeat). `result` is the root's value at an element; for a sum
+ * (`sum: true`) the output starts at zero and each element's `result` is added to
+ * out[offset] in loop order.
+ */
+export interface FusedProgram {
+  dims: number[];
+  strides: number[][];
+  /** Elements of each leaf's buffer, and of the output. */
+  leafSizes: number[];
+  outSize: number;
+  sum: boolean;
+  steps: { op: UnaryOp | BinaryOp; args: FusedRef[] }[];
+  result: FusedRef;
+}
+
+/** The loop nest of a cluster: coalesced dims and the strides of the output and each leaf. */
+function loopNest(g: Graph, cluster: Cluster): { dims: number[]; strides: number[][]; isSum: boolean } {
+  const { members, leaves, bodyShape } = cluster;
+  const root = members[members.length - 1]!;
+  const isSum = g.op(root) === 'sum';
+  let outStrides: number[];
+  if (isSum) {
+    const axes = new Set(g.attrs(root).axes!);
+    const kept = stridesOf(g.shape(root));
+    let k = 0;
+    outStrides = bodyShape.map((_, i) => (axes.has(i) ? 0 : kept[k++]!));
+  } else {
+    outStrides = stridesOf(bodyShape);
+  }
+  const { dims, strides } = coalesce(bodyShape, [outStrides, ...leaves.map((l) => broadcastStrides(g.shape(l), bodyShape))]);
+  if (dims.length === 0) dims.push(1), strides.forEach((s) => s.push(0));
+  return { dims, strides, isSum };
+}
+
+/**
+ * The cluster's `FusedProgram` (the same loop nest and arithmetic as `fusedKernel`'s JS).
+ * @example fusedProgram(g, cluster).steps.map((s) => s.op) // e.g. ['mul', 'sub', 'mul']
+ */
+export function fusedProgram(g: Graph, cluster: Cluster): FusedProgram {
+  const { members, leaves } = cluster;
+  const root = members[members.length - 1]!;
+  const { dims, strides, isSum } = loopNest(g, cluster);
+  const refs = new Map<NodeId, FusedRef>();
+  leaves.forEach((l, j) => refs.set(l, { leaf: j }));
+  const ref = (x: NodeId): FusedRef => (g.op(x) === 'const' ? { value: g.attrs(x).value! } : refs.get(x)!);
+  const steps: FusedProgram['steps'] = [];
+  let result: FusedRef | null = null;
+  for (const n of members) {
+    const op = g.op(n);
+    if (op === 'broadcast') {
+      refs.set(n, ref(g.args(n)[0]!));
+      continue;
+    }
+    if (n === root && isSum) {
+      result = ref(g.args(n)[0]!);
+      continue;
+    }
+    steps.push({ op: op as UnaryOp | BinaryOp, args: g.args(n).map(ref) });
+    refs.set(n, { step: steps.length - 1 });
+  }
+  return {
+    dims,
+    strides,
+    leafSizes: leaves.map((l) => g.sizeOf(l)),
+    outSize: g.sizeOf(root),
+    sum: isSum,
+    steps,
+    result: result ?? ref(root),
+  };
+}
+
 const kernelCache = new Map<string, FusedKernel>();
 let codegenAvailable: boolean | null = null;
 
@@ -177,21 +267,10 @@ export function canFuse(): boolean {
  *   fusedKernel(g, cl)([x, y], out);
  */
 export function fusedKernel(g: Graph, cluster: Cluster): FusedKernel {
-  const { members, leaves, bodyShape } = cluster;
+  const { members, leaves } = cluster;
   const root = members[members.length - 1]!;
-  const isSum = g.op(root) === 'sum';
   // Operands of the loop nest: the output (written) and each leaf (read), strides over bodyShape.
-  let outStrides: number[];
-  if (isSum) {
-    const axes = new Set(g.attrs(root).axes!);
-    const kept = stridesOf(g.shape(root));
-    let k = 0;
-    outStrides = bodyShape.map((_, i) => (axes.has(i) ? 0 : kept[k++]!));
-  } else {
-    outStrides = stridesOf(bodyShape);
-  }
-  const { dims, strides } = coalesce(bodyShape, [outStrides, ...leaves.map((l) => broadcastStrides(g.shape(l), bodyShape))]);
-  if (dims.length === 0) dims.push(1), strides.forEach((s) => s.push(0));
+  const { dims, strides, isSum } = loopNest(g, cluster);
   const r = dims.length;
   const lines: string[] = [];
   const ptr = (o: number, level: number) => `p${o}_${level}`;

@@ -1000,6 +1000,11 @@ function concat(xs: readonly Float64Array[], shapes: readonly (readonly number[]
       out.set(x.length === len ? x : x.subarray(0, len), col);
       continue;
     }
+    if (len >= 32) {
+      // long rows: a memcpy each (6.5 → 0.4 ms for W2's [64, 1024] ‖ [64, 8192] Jacobian rows)
+      for (let r = 0, ps = 0, pd = col; r < outer; r++, ps += len, pd += rowLen) out.set(x.subarray(ps, ps + len), pd);
+      continue;
+    }
     for (let r = 0, ps = 0, pd = col; r < outer; r++, ps += len, pd += rowLen) {
       for (let j = 0; j < len; j++) out[pd + j] = x[ps + j]!;
     }

@@ -97,6 +97,22 @@ describe('vectorized exp, tanh, sigmoid', () => {
     expect(ulp, `worst at ${at}`).toBeLessThanOrEqual(2);
   });
 
+  it('tanh across its switch of formula at |x| = 0.625: within 2 ulp on both sides, and a lane takes its own formula whatever its neighbour', () => {
+    const x: number[] = [];
+    for (let i = -2000; i <= 2000; i++) x.push(0.625 + i * 2 ** -40, -(0.625 + i * 2 ** -50));
+    const { ulp, at } = worstUlp('tanh', Math.tanh, Float64Array.from(x));
+    expect(ulp, `worst at ${at}`).toBeLessThanOrEqual(2);
+    // pairs mixing the two sides (and NaN), in both orders: each value as when computed alone
+    const mixed = Float64Array.of(0.3, 3, 3, 0.3, -0.624, 0.626, NaN, 0.1, 0.1, NaN, 0.7, -0.7, 0.5, -0.5);
+    const both = new Float64Array(mixed.length);
+    wasmUnary()!('tanh', mixed, both);
+    for (let i = 0; i < mixed.length; i++) {
+      const one = new Float64Array(1);
+      wasmUnary()!('tanh', mixed.subarray(i, i + 1), one);
+      expect(Object.is(one[0], both[i]), `tanh(${mixed[i]})`).toBe(true);
+    }
+  });
+
   it('tanh at the edges: ±0 keeps its sign, ±∞ → ±1, |x| ≥ 22 → ±1, NaN', () => {
     const x = Float64Array.of(0, -0, Infinity, -Infinity, 22, -22, 30, 1e300, NaN, 5e-324, -5e-324, 1e-300);
     const out = new Float64Array(x.length);
@@ -132,6 +148,24 @@ describe('vectorized exp, tanh, sigmoid', () => {
         const one = new Float64Array(1);
         wasmUnary()!(f, x.subarray(i, i + 1), one);
         expect(one[0], `${f}(${x[i]})`).toBe(all[i]);
+      }
+    }
+  });
+});
+
+describe('scaledUnary: op(c·x) in one call', () => {
+  it('equals the product then the kernel bit for bit, through the twins and through wasm, odd lengths too', () => {
+    const be = wasmBackend()!;
+    for (const n of [1, 7, 127, 128, 1001]) {
+      const x = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) * (1 + (i % 9)));
+      for (const op of ['exp', 'tanh', 'sin'] as const) {
+        for (const c of [16, -0.5, 0, -0]) {
+          const got = new Float64Array(n), want = new Float64Array(n);
+          be.scaledUnary!(op, c, x, got, n);
+          be.binary('mul', Float64Array.of(c), [], x, [n], want, [n]);
+          be.unary(op, want, want, n);
+          for (let i = 0; i < n; i++) expect(Object.is(got[i], want[i]), `${op}(${c}·${x[i]})`).toBe(true);
+        }
       }
     }
   });

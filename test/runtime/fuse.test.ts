@@ -2,11 +2,13 @@
  * Elementwise fusion against the reference path: every fused plan must give the values of the
  * unfused plan (one kernel call per op), on hand-picked shapes and on random graphs.
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { Graph, type NodeId } from '../../src/ir/graph.ts';
 import { BINARY_OPS, UNARY_OPS, type UnaryOp } from '../../src/ir/ops.ts';
 import { jsBackend } from '../../src/runtime/kernels-js.ts';
 import { compile } from '../../src/runtime/compile.ts';
+import { wasmBackend, wasmLimits } from '../../src/runtime/backend-wasm.ts';
+import type { FusedProgram } from '../../src/runtime/fuse.ts';
 import { loadModel } from '../../src/ir/load.ts';
 import { gradLoss, hvpLoss } from '../../src/ad/derivatives.ts';
 import { lcg, randomArray, relErr } from '../helpers.ts';
@@ -59,8 +61,8 @@ describe('elementwise fusion', () => {
     const ref = compile(g, [y], { fuse: false }).run(bind)[0]!;
     expect(relErr(apart.run(bind)[0]!, ref)).toBeLessThan(1e-15);
     expect(seen).toEqual(['tanh']);
-    // the constant 16, 16·z, tanh, then one loop for the rest
-    expect(fusedCount(apart)).toBe(4);
+    // tanh(16·z) (the product with a constant folded into the vector unary), then one loop
+    expect(fusedCount(apart)).toBe(2);
     expect(fusedCount(compile(g, [y], { fuse: true, backend: jsBackend }))).toBe(1);
   });
 
@@ -74,6 +76,26 @@ describe('elementwise fusion', () => {
       expect(err).toBeLessThan(1e-14);
       expect(fusedCount(fused)).toBe(1);
     }
+  });
+
+  it('recomputes a broadcast inside every cluster that reads it, materializing it only for other readers', () => {
+    const g = new Graph();
+    const z = g.input('z', 'var', [6, 9]);
+    const r = g.input('r', 'var', [6, 1]);
+    const b = g.broadcast(g.mul(r, r), [6, 9]);
+    // two clusters read b (the backward pass of W2's gradient has this shape: r broadcast over m)
+    const s1 = g.sum(g.mul(g.sin(z), b), [0]);
+    const m1 = g.mul(g.cos(z), g.add(b, z));
+    const bind: Bind = [[z, randomArray(rand, 54)], [r, randomArray(rand, 6)]];
+    const { fused, err } = compare(g, [s1, m1], bind);
+    expect(err).toBeLessThan(1e-15);
+    // r·r, then the two loops: b is not an instruction of its own
+    expect(fusedCount(fused)).toBe(3);
+    // a reader outside any cluster (a matmul) still gets it materialized, with the same values
+    const mm = g.matmul(b, g.transpose(z, [1, 0]));
+    const both = compare(g, [s1, m1, mm], bind);
+    expect(both.err).toBeLessThan(1e-15);
+    expect(fusedCount(both.fused)).toBe(5);
   });
 
   it('keeps values that other nodes, outputs or the other phase read', () => {
@@ -141,5 +163,106 @@ describe('elementwise fusion', () => {
     const { err, fused, plain } = compare(g, [grad, hv.out], bind);
     expect(err).toBeLessThan(1e-13);
     expect(fusedCount(fused)).toBeLessThan(fusedCount(plain) / 2);
+  });
+});
+
+/**
+ * The wasm backend's own fused loops (src/runtime/wasm/fused.ts) against the generated JS
+ * loops: bit for bit (Object.is, so −0 and NaN count), on every loop shape they compile (odd and
+ * even innermost lengths, broadcast leaves, scalars, sums along the innermost and outer axes)
+ * and on random graphs. `wasmLimits.fused = 0` sends every size through wasm.
+ */
+describe('wasm fused loops', () => {
+  const wasm = wasmBackend();
+  const saved = { ...wasmLimits };
+  afterEach(() => void Object.assign(wasmLimits, saved));
+  const rand = lcg(11);
+
+  /** Fused plans on the JS backend and on the wasm one; the count of wasm loops used. */
+  function both(g: Graph, outputs: NodeId[], bind: Bind) {
+    wasmLimits.fused = 0;
+    let compiled = 0;
+    const counting = { ...wasm!, fused: (p: FusedProgram) => { const k = wasm!.fused!(p); if (k) compiled++; return k; } };
+    const a = compile(g, outputs, { fuse: true, backend: counting }).run(new Map(bind));
+    // the JS fused loops with the wasm backend's other kernels (so only the loops differ)
+    const b = compile(g, outputs, { fuse: true, backend: { ...wasm!, fused: undefined } }).run(new Map(bind));
+    return { a, b, compiled };
+  }
+  const bitwise = (a: Float64Array[], b: Float64Array[]) => {
+    for (let o = 0; o < a.length; o++) {
+      expect(a[o]!.length).toBe(b[o]!.length);
+      for (let i = 0; i < a[o]!.length; i++) if (!Object.is(a[o]![i], b[o]![i])) expect([o, i, a[o]![i]]).toEqual([o, i, b[o]![i]]);
+    }
+  };
+
+  it.skipIf(!wasm)('equal the JS loops bit for bit on every loop shape, odd lengths and sums included', () => {
+    for (const [R, C] of [[3, 5], [4, 6], [1, 7], [5, 1], [2, 2], [33, 17]]) {
+      // one graph per loop, so that each is one cluster
+      for (const which of ['map', 0, 1, 'all'] as const) {
+        const g = new Graph();
+        const z = g.input('z', 'var', [R, C]);
+        const a = g.input('a', 'var', [C]);
+        const r = g.input('r', 'var', [R, 1]);
+        const s = g.input('s', 'var', []);
+        const t = g.mul(z, z);
+        // the backward loop of a sigmoid network, 16·(1 − t²)·0.5·a·r, over a scalar; and sums
+        const out = which === 'map'
+          ? g.div(g.mul(g.mul(g.mul(g.mul(g.constant(16), g.sub(g.constant(1), g.mul(t, t))), g.constant(0.5)), a), r), s)
+          : g.sum(g.mul(g.neg(g.sub(z, a)), r), which === 'all' ? [0, 1] : [which]);
+        const bind: Bind = [[z, randomArray(rand, R * C)], [a, randomArray(rand, C)], [r, randomArray(rand, R)], [s, Float64Array.of(0.3)]];
+        const { a: got, b: want, compiled } = both(g, [out], bind);
+        bitwise(got, want);
+        expect(compiled).toBe(1);
+      }
+    }
+  });
+
+  it.skipIf(!wasm)('repeats the pow fast paths and keeps −0, ±∞ and NaN', () => {
+    const X = Float64Array.of(-2, -0.5, -0, 0, 0.25, 1.5, 3, Infinity, NaN);
+    for (const e of [2, 0.5, -1, 3, null]) {
+      const g = new Graph();
+      const x = g.input('x', 'var', [9]);
+      const out = e === null
+        ? g.div(g.neg(x), g.mul(x, g.constant(0)))
+        : g.mul(g.pow(g.add(g.mul(x, x), g.constant(-0.25)), g.constant(e)), g.constant(-1));
+      const { a, b, compiled } = both(g, [out], [[x, X]]);
+      bitwise(a, b);
+      expect(compiled).toBe(1);
+    }
+  });
+
+  it.skipIf(!wasm)('equal the JS loops on random graphs; loops with ops it lacks stay in JS', () => {
+    let used = 0;
+    for (let trial = 0; trial < 40; trial++) {
+      const g = new Graph();
+      const shapes = [[5, 7], [7], [5, 1], [], [1, 7]];
+      const inputs = shapes.map((s, i) => g.input(`x${i}`, 'var', s));
+      const pool: NodeId[] = [...inputs];
+      for (let k = 0; k < 12; k++) {
+        const pick = () => pool[Math.floor(rand() * pool.length)]!;
+        if (rand() < 0.15) pool.push(g.unary((['neg', 'sin', 'exp'] as const)[Math.floor(rand() * 3)]!, pick()));
+        else {
+          const op = BINARY_OPS[Math.floor(rand() * BINARY_OPS.length)]!;
+          const b = op === 'pow' ? g.constant([2, 0.5, 3, -1, 1.3][Math.floor(rand() * 5)]!) : pick();
+          pool.push(g.binary(op, op === 'pow' ? g.add(g.mul(pick(), pick()), g.constant(1)) : pick(), b));
+        }
+      }
+      const outs = [pool[pool.length - 1]!, g.sum(g.mul(pool[pool.length - 2]!, pool[pool.length - 3]!), [0]), g.sum(g.mul(pool[pool.length - 4]!, inputs[0]!), [])];
+      const bind: Bind = inputs.map((n, i) => [n, randomArray(rand, shapes[i]!.reduce((x, y) => x * y, 1), -0.9, 0.9)]);
+      const { a, b, compiled } = both(g, outs, bind);
+      bitwise(a, b);
+      used += compiled;
+    }
+    expect(used).toBeGreaterThan(20);
+  });
+
+  it.skipIf(!wasm)('give the mean-field gradient bit for bit as the JS loops do', () => {
+    const m = loadModel('examples/meanfield.ntk');
+    const { alpha, grad, value } = gradLoss(m);
+    const bind: Bind = [...m.params.map((q): [NodeId, Float64Array] => [q.node, m.w0.subarray(q.offset, q.offset + q.size)]),
+      ...m.data.map((d): [NodeId, Float64Array] => [d.node, d.value]), [alpha, Float64Array.of(3)]];
+    const { a, b, compiled } = both(m.graph, [value, grad], bind);
+    bitwise(a, b);
+    expect(compiled).toBeGreaterThan(2);
   });
 });

@@ -119,6 +119,37 @@ function inverse(V: Float64Array, m: number): Float64Array {
   return X;
 }
 
+/**
+ * out[q] = ((x[q] + w_0·v_0[q]) + w_1·v_1[q]) + … left to right, in passes of up to four terms
+ * (the sum carried in `out` between passes, so the order, and every bit, is that of one loop):
+ * straight-line loops instead of an inner loop over the terms, several times faster in V8.
+ * `out` may be `x`.
+ */
+export function sumTerms(out: Float64Array, x: Float64Array, w: readonly number[], v: readonly Float64Array[], n: number): void {
+  let src = x;
+  for (let i = 0; i < w.length; i += 4, src = out) {
+    const c = Math.min(4, w.length - i);
+    const w0 = w[i]!, v0 = v[i]!;
+    if (c === 1) {
+      for (let q = 0; q < n; q++) out[q] = src[q]! + w0 * v0[q]!;
+      continue;
+    }
+    const w1 = w[i + 1]!, v1 = v[i + 1]!;
+    if (c === 2) {
+      for (let q = 0; q < n; q++) out[q] = (src[q]! + w0 * v0[q]!) + w1 * v1[q]!;
+      continue;
+    }
+    const w2 = w[i + 2]!, v2 = v[i + 2]!;
+    if (c === 3) {
+      for (let q = 0; q < n; q++) out[q] = ((src[q]! + w0 * v0[q]!) + w1 * v1[q]!) + w2 * v2[q]!;
+      continue;
+    }
+    const w3 = w[i + 3]!, v3 = v[i + 3]!;
+    for (let q = 0; q < n; q++) out[q] = (((src[q]! + w0 * v0[q]!) + w1 * v1[q]!) + w2 * v2[q]!) + w3 * v3[q]!;
+  }
+  if (w.length === 0 && out !== x) out.set(x.subarray(0, n));
+}
+
 /** One stored point of the history: t, y, F(t, y) and their projections on the current Q. */
 interface Point {
   t: number;
@@ -202,7 +233,6 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
     const Vinv = inverse(V, m);
     // weight of node i in the φ_{j+1} term: h·j!·Vinv[j][i]; in full: Σ_j weight·(x_i/(j+1)!).
     setPhi(h);
-    out.set(yn.y);
     coef.fill(0);
     outHat.fill(0);
     // φ0 term on y_n = x (z = 0): x + Q[(φ0 − 1)·x̂]; projection φ0·ŷ.
@@ -210,6 +240,9 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
       coef[l] += (phi[l]! - 1) * yn.yHat[l]!;
       outHat[l] += phi[l]! * yn.yHat[l]!;
     }
+    // the n-vector part y_n + Σ_i full_i·F_i + Q·coef, summed below in one pass
+    weights.length = 0;
+    values.length = 0;
     for (let i = 0; i < m; i++) {
       const node = extra ? (i === 0 ? extra : pts[i - 1]!) : pts[i]!;
       let full = 0;
@@ -227,11 +260,14 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
           outHat[l] += wgt * ph * (node.FHat[l]! + z);
         }
       }
-      if (full !== 0) for (let q = 0; q < n; q++) out[q] += full * node.F[q]!;
+      if (full !== 0) weights.push(full), values.push(node.F);
     }
     expand(A.Q, n, r, coef, qc);
-    for (let q = 0; q < n; q++) out[q] += qc[q]!;
+    // qc as a last term of weight 1 (1·x = x exactly): out = ((y + w_0F_0) + w_1F_1 …) + qc
+    weights.push(1), values.push(qc);
+    sumTerms(out, yn.y, weights, values, n);
   };
+  const weights: number[] = [], values: Float64Array[] = [];
 
   const targets = [...(opts.times ?? []).filter((t) => t > t0 && t < T), T];
   const outT: number[] = [], outY: Float64Array[] = [];

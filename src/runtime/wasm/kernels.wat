@@ -47,7 +47,20 @@
     (f64.store offset=160 (i32.const 0) (f64.const 710))  ;; exp clamp above
     (f64.store offset=168 (i32.const 0) (f64.const 22))  ;; tanh clamp
     (i64.store offset=176 (i32.const 0) (i64.const 1023))  ;; the exponent bias
-    (i64.store offset=184 (i32.const 0) (i64.const 0x8000000000000000)))  ;; the sign bit
+    (i64.store offset=184 (i32.const 0) (i64.const 0x8000000000000000))  ;; the sign bit
+    (f64.store offset=192 (i32.const 0) (f64.const 0.625))  ;; tanh: polynomial below, exp above
+    (f64.store offset=200 (i32.const 0) (f64.const -0.3333333333333333))  ;; tanh P0
+    (f64.store offset=208 (i32.const 0) (f64.const 0.13333333333333042))  ;; tanh P1
+    (f64.store offset=216 (i32.const 0) (f64.const -0.05396825396789699))  ;; tanh P2
+    (f64.store offset=224 (i32.const 0) (f64.const 0.021869488519008305))  ;; tanh P3
+    (f64.store offset=232 (i32.const 0) (f64.const -0.008863235103240878))  ;; tanh P4
+    (f64.store offset=240 (i32.const 0) (f64.const 0.0035921217511549622))  ;; tanh P5
+    (f64.store offset=248 (i32.const 0) (f64.const -0.0014557754120478055))  ;; tanh P6
+    (f64.store offset=256 (i32.const 0) (f64.const 0.0005896606577757043))  ;; tanh P7
+    (f64.store offset=264 (i32.const 0) (f64.const -0.0002375906496055562))  ;; tanh P8
+    (f64.store offset=272 (i32.const 0) (f64.const 9.257116129556769e-05))  ;; tanh P9
+    (f64.store offset=280 (i32.const 0) (f64.const -3.12011014257974e-05))  ;; tanh P10
+    (f64.store offset=288 (i32.const 0) (f64.const 6.485163482793113e-06)))  ;; tanh P11
   (start $init)
 
   ;; -------------------------------------------------------------------------------------------
@@ -623,19 +636,28 @@
       (local.set $out (i32.add (local.get $out) (i32.const 16)))
       (br $l))))
 
-  ;; tanh(x) = sign(x)·v/(1 + v), a = min(|x|, 22), v = expm1(2a)/2 ≥ 0 (halving is exact).
-  ;; expm1(y) = 2^k·(e^r − 1) + (2^k − 1) = ((2^k − 1) + 2^k·r) + 2^k·h, where 2^k − 1 (k ≤ 53)
-  ;; and 2^k·r are exact and both additions are two_sums, so u = uh + ul carries everything but
-  ;; h's own rounding; 1 + v is a two_sum and the quotient is div_dd's. The division form never
-  ;; cancels, tiny |x| keeps full relative accuracy (v = a, 1 + v = 1, z = a), and for
-  ;; |x| ≥ 22, 1/(1 + v) < 2⁻⁶² so z rounds to 1. The sign is copied from x: tanh(−0) = −0.
-  ;; Error ≤ 2 ulp against Math.tanh (which has its own ≈ 1 ulp).
+  ;; tanh(x) = sign(x)·z(|x|), two formulas on either side of a = |x| = 0.625 (a lane takes its
+  ;; own, so a value never depends on its neighbour; the scalar twin in wasm/scalar.ts repeats
+  ;; both operation for operation):
+  ;;  a < 0.625:  z = a + (a·s)·P(s), s = a², P of degree 11 the Chebyshev fit of
+  ;;              (tanh √s − √s)/s^{3/2} on [0, 0.625²] (error 4e-18; coefficients by mpmath);
+  ;;              the correction is < 12% of a, so z is within 0.87 ulp of tanh a.
+  ;;  a ≥ 0.625:  z = 1 − 2/(1 + e^{2a}) with e^{2a} = 2^k·(1 + (r + h)) kept as eh + el (the
+  ;;              exp reduction below; 2^k exact for k ≤ 64), d = 1 + e a fast two_sum, and
+  ;;              2/(dh + dl) ≈ q − q²·dl/2 with q = 2/dh (the dropped term is 2⁻¹⁰⁶ relative);
+  ;;              2/d ≤ 0.45 < ½ ≤ z, so its error is at most a quarter ulp of z: within 1.0 ulp.
+  ;;              a is clamped to 22 (2/(1 + e^{44}) < 2⁻⁶², z rounds to 1).
+  ;; Both error bounds were measured against mpmath's tanh on 4·10⁵ points; the test bound is
+  ;; 2 ulp against Math.tanh. NaN propagates (it takes the exp side); tanh(−0) = −0.
+  ;; The polynomial side has no division and a third of the exp side's operations: a pair of
+  ;; lanes that are both below 0.625 (most of a sigmoid network's pre-activations) skips the
+  ;; exp side, and a pair both above skips the polynomial.
   (func (export "tanh") (param $x i32) (param $out i32) (param $n i32)
-    (local $end i32) (local $x0 v128) (local $y v128) (local $k v128) (local $rhi v128) (local $lo v128) (local $r v128) (local $c v128)
-    (local $r2 v128) (local $r4 v128) (local $q v128) (local $h v128) (local $k1 v128) (local $bb v128) (local $z v128)
-    (local $s v128) (local $A v128) (local $B v128) (local $tt v128) (local $te v128) (local $uh v128) (local $ul v128) (local $e2 v128)
-    (local $vh v128) (local $vl v128) (local $dh v128) (local $dl v128) (local $qt v128) (local $p v128) (local $t v128)
-    (local $ah v128) (local $al v128) (local $bh v128) (local $bl v128) (local $pe v128) (local $eh v128) (local $el v128) (local $nh v128) (local $nl v128) (local $pos v128)
+    (local $end i32) (local $x0 v128) (local $a v128) (local $small v128) (local $zs v128) (local $zl v128) (local $z v128)
+    (local $s v128) (local $s2 v128) (local $s4 v128)
+    (local $y v128) (local $k v128) (local $rhi v128) (local $lo v128) (local $r v128) (local $c v128)
+    (local $r2 v128) (local $r4 v128) (local $q v128) (local $h v128) (local $tt v128) (local $te v128) (local $eh v128) (local $el v128)
+    (local $sc v128) (local $dh v128) (local $dl v128)
     (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 3))))
     (block $done (loop $l
       (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
@@ -643,60 +665,53 @@
       (if (i32.ge_u (i32.sub (local.get $end) (local.get $x)) (i32.const 16))
         (then (local.set $x0 (v128.load (local.get $x))))
         (else (local.set $x0 (v128.load64_zero (local.get $x)))))
-      ;; a = min(|x|, 22), y = 2a
-      (local.set $y (f64x2.pmin (f64x2.abs (local.get $x0)) (v128.load64_splat offset=168 (i32.const 0))))
-      (local.set $y (f64x2.add (local.get $y) (local.get $y)))
-      ;; range reduction y = k·ln2 + r (+ c), e^r − 1 = r + h
-      (local.set $k (f64x2.nearest (f64x2.mul (local.get $y) (v128.load64_splat offset=0 (i32.const 0)))))
-      (local.set $rhi (f64x2.sub (local.get $y) (f64x2.mul (local.get $k) (v128.load64_splat offset=8 (i32.const 0)))))
-      (local.set $lo (f64x2.mul (local.get $k) (v128.load64_splat offset=16 (i32.const 0))))
-      (local.set $r (f64x2.sub (local.get $rhi) (local.get $lo)))
-      (local.set $c (f64x2.sub (f64x2.sub (local.get $rhi) (local.get $r)) (local.get $lo)))
-      (local.set $r2 (f64x2.mul (local.get $r) (local.get $r)))
-      (local.set $r4 (f64x2.mul (local.get $r2) (local.get $r2)))
-      ;; Q(r) by Estrin
-      (local.set $q (f64x2.add (f64x2.add (f64x2.add (f64x2.add (v128.load64_splat offset=24 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=32 (i32.const 0)) (local.get $r))) (f64x2.mul (f64x2.add (v128.load64_splat offset=40 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=48 (i32.const 0)) (local.get $r))) (local.get $r2))) (f64x2.mul (f64x2.add (f64x2.add (v128.load64_splat offset=56 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=64 (i32.const 0)) (local.get $r))) (f64x2.mul (f64x2.add (v128.load64_splat offset=72 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=80 (i32.const 0)) (local.get $r))) (local.get $r2))) (local.get $r4))) (f64x2.mul (f64x2.add (f64x2.add (f64x2.add (v128.load64_splat offset=88 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=96 (i32.const 0)) (local.get $r))) (f64x2.mul (f64x2.add (v128.load64_splat offset=104 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=112 (i32.const 0)) (local.get $r))) (local.get $r2))) (f64x2.mul (v128.load64_splat offset=120 (i32.const 0)) (local.get $r4))) (f64x2.mul (local.get $r4) (local.get $r4)))))
-      (local.set $h (f64x2.add (f64x2.mul (local.get $r2) (local.get $q)) (f64x2.mul (local.get $c) (f64x2.add (local.get $r) (v128.load64_splat offset=128 (i32.const 0))))))
-      ;; u = expm1(y) = ((2^k − 1) + 2^k·r) + 2^k·h as uh + ul (two two_sums)
-      (local.set $s (i64x2.shl (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k))) (v128.load64_splat offset=176 (i32.const 0))) (i32.const 52)))
-      (local.set $A (f64x2.sub (local.get $s) (v128.load64_splat offset=128 (i32.const 0))))
-      (local.set $B (f64x2.mul (local.get $s) (local.get $r)))
-      (local.set $tt (f64x2.add (local.get $A) (local.get $B)))
-      (local.set $bb (f64x2.sub (local.get $tt) (local.get $A)))
-      (local.set $te (f64x2.add (f64x2.sub (local.get $A) (f64x2.sub (local.get $tt) (local.get $bb))) (f64x2.sub (local.get $B) (local.get $bb))))
-      (local.set $B (f64x2.mul (local.get $s) (local.get $h)))
-      (local.set $uh (f64x2.add (local.get $tt) (local.get $B)))
-      (local.set $bb (f64x2.sub (local.get $uh) (local.get $tt)))
-      (local.set $e2 (f64x2.add (f64x2.sub (local.get $tt) (f64x2.sub (local.get $uh) (local.get $bb))) (f64x2.sub (local.get $B) (local.get $bb))))
-      (local.set $ul (f64x2.add (local.get $te) (local.get $e2)))
-      ;; v = u/2, d = 1 + v (two_sum), z = v/d
-      (local.set $vh (f64x2.mul (local.get $uh) (v128.load64_splat offset=24 (i32.const 0))))
-      (local.set $vl (f64x2.mul (local.get $ul) (v128.load64_splat offset=24 (i32.const 0))))
-      (local.set $A (v128.load64_splat offset=128 (i32.const 0)))
-      (local.set $dh (f64x2.add (local.get $A) (local.get $vh)))
-      (local.set $bb (f64x2.sub (local.get $dh) (local.get $A)))
-      (local.set $dl (f64x2.add (f64x2.sub (local.get $A) (f64x2.sub (local.get $dh) (local.get $bb))) (f64x2.sub (local.get $vh) (local.get $bb))))
-      (local.set $dl (f64x2.add (local.get $dl) (local.get $vl)))
-      ;; div_dd: q = nh/dh, p + pe = q·dh exactly (Veltkamp/Dekker), one correction step
-      (local.set $qt (f64x2.div (local.get $vh) (local.get $dh)))
-      (local.set $p (f64x2.mul (local.get $qt) (local.get $dh)))
-      (local.set $t (f64x2.mul (local.get $qt) (v128.load64_splat offset=144 (i32.const 0))))
-      (local.set $ah (f64x2.sub (local.get $t) (f64x2.sub (local.get $t) (local.get $qt))))
-      (local.set $al (f64x2.sub (local.get $qt) (local.get $ah)))
-      (local.set $t (f64x2.mul (local.get $dh) (v128.load64_splat offset=144 (i32.const 0))))
-      (local.set $bh (f64x2.sub (local.get $t) (f64x2.sub (local.get $t) (local.get $dh))))
-      (local.set $bl (f64x2.sub (local.get $dh) (local.get $bh)))
-      (local.set $pe (f64x2.add (f64x2.add (f64x2.add (f64x2.sub (f64x2.mul (local.get $ah) (local.get $bh)) (local.get $p)) (f64x2.mul (local.get $ah) (local.get $bl))) (f64x2.mul (local.get $al) (local.get $bh))) (f64x2.mul (local.get $al) (local.get $bl))))
-      (local.set $z (f64x2.add (local.get $qt) (f64x2.div (f64x2.sub (f64x2.add (f64x2.sub (f64x2.sub (local.get $vh) (local.get $p)) (local.get $pe)) (local.get $vl)) (f64x2.mul (local.get $qt) (local.get $dl))) (local.get $dh))))
+      (local.set $a (f64x2.abs (local.get $x0)))
+      (local.set $small (f64x2.lt (local.get $a) (v128.load64_splat offset=192 (i32.const 0))))
+      (if (v128.any_true (local.get $small))
+        (then
+          ;; zs = a + (a·s)·P(s), P by Estrin
+          (local.set $s (f64x2.mul (local.get $a) (local.get $a)))
+          (local.set $s2 (f64x2.mul (local.get $s) (local.get $s)))
+          (local.set $s4 (f64x2.mul (local.get $s2) (local.get $s2)))
+          (local.set $q (f64x2.add (f64x2.add (f64x2.add (f64x2.add (v128.load64_splat offset=200 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=208 (i32.const 0)) (local.get $s))) (f64x2.mul (f64x2.add (v128.load64_splat offset=216 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=224 (i32.const 0)) (local.get $s))) (local.get $s2))) (f64x2.mul (f64x2.add (f64x2.add (v128.load64_splat offset=232 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=240 (i32.const 0)) (local.get $s))) (f64x2.mul (f64x2.add (v128.load64_splat offset=248 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=256 (i32.const 0)) (local.get $s))) (local.get $s2))) (local.get $s4))) (f64x2.mul (f64x2.add (f64x2.add (v128.load64_splat offset=264 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=272 (i32.const 0)) (local.get $s))) (f64x2.mul (f64x2.add (v128.load64_splat offset=280 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=288 (i32.const 0)) (local.get $s))) (local.get $s2))) (f64x2.mul (local.get $s4) (local.get $s4)))))
+          (local.set $zs (f64x2.add (local.get $a) (f64x2.mul (f64x2.mul (local.get $a) (local.get $s)) (local.get $q))))))
+      (if (i32.eqz (i64x2.all_true (local.get $small)))
+        (then
+          ;; y = 2·min(a, 22); range reduction y = k·ln2 + r (+ c), e^r − 1 = r + h
+          (local.set $y (f64x2.pmin (local.get $a) (v128.load64_splat offset=168 (i32.const 0))))
+          (local.set $y (f64x2.add (local.get $y) (local.get $y)))
+          (local.set $k (f64x2.nearest (f64x2.mul (local.get $y) (v128.load64_splat offset=0 (i32.const 0)))))
+          (local.set $rhi (f64x2.sub (local.get $y) (f64x2.mul (local.get $k) (v128.load64_splat offset=8 (i32.const 0)))))
+          (local.set $lo (f64x2.mul (local.get $k) (v128.load64_splat offset=16 (i32.const 0))))
+          (local.set $r (f64x2.sub (local.get $rhi) (local.get $lo)))
+          (local.set $c (f64x2.sub (f64x2.sub (local.get $rhi) (local.get $r)) (local.get $lo)))
+          (local.set $r2 (f64x2.mul (local.get $r) (local.get $r)))
+          (local.set $r4 (f64x2.mul (local.get $r2) (local.get $r2)))
+          ;; Q(r) by Estrin
+          (local.set $q (f64x2.add (f64x2.add (f64x2.add (f64x2.add (v128.load64_splat offset=24 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=32 (i32.const 0)) (local.get $r))) (f64x2.mul (f64x2.add (v128.load64_splat offset=40 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=48 (i32.const 0)) (local.get $r))) (local.get $r2))) (f64x2.mul (f64x2.add (f64x2.add (v128.load64_splat offset=56 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=64 (i32.const 0)) (local.get $r))) (f64x2.mul (f64x2.add (v128.load64_splat offset=72 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=80 (i32.const 0)) (local.get $r))) (local.get $r2))) (local.get $r4))) (f64x2.mul (f64x2.add (f64x2.add (f64x2.add (v128.load64_splat offset=88 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=96 (i32.const 0)) (local.get $r))) (f64x2.mul (f64x2.add (v128.load64_splat offset=104 (i32.const 0)) (f64x2.mul (v128.load64_splat offset=112 (i32.const 0)) (local.get $r))) (local.get $r2))) (f64x2.mul (v128.load64_splat offset=120 (i32.const 0)) (local.get $r4))) (f64x2.mul (local.get $r4) (local.get $r4)))))
+          (local.set $h (f64x2.add (f64x2.mul (local.get $r2) (local.get $q)) (f64x2.mul (local.get $c) (f64x2.add (local.get $r) (v128.load64_splat offset=128 (i32.const 0))))))
+          ;; e = 2^k·(1 + (r + h)) as eh + el (fast_two_sums: |r| ≥ |h|, 1 ≥ |r + h|)
+          (local.set $tt (f64x2.add (local.get $r) (local.get $h)))
+          (local.set $te (f64x2.sub (local.get $h) (f64x2.sub (local.get $tt) (local.get $r))))
+          (local.set $eh (f64x2.add (v128.load64_splat offset=128 (i32.const 0)) (local.get $tt)))
+          (local.set $el (f64x2.add (f64x2.sub (local.get $tt) (f64x2.sub (local.get $eh) (v128.load64_splat offset=128 (i32.const 0)))) (local.get $te)))
+          (local.set $sc (i64x2.shl (i64x2.add (i64x2.extend_low_i32x4_s (i32x4.trunc_sat_f64x2_s_zero (local.get $k))) (v128.load64_splat offset=176 (i32.const 0))) (i32.const 52)))
+          (local.set $eh (f64x2.mul (local.get $eh) (local.get $sc)))
+          (local.set $el (f64x2.mul (local.get $el) (local.get $sc)))
+          ;; d = e + 1 (fast_two_sum: e ≥ 1), q = 2/dh, 2/d ≈ q − q²·dl/2, zl = 1 − 2/d
+          (local.set $dh (f64x2.add (local.get $eh) (v128.load64_splat offset=128 (i32.const 0))))
+          (local.set $dl (f64x2.add (f64x2.sub (v128.load64_splat offset=128 (i32.const 0)) (f64x2.sub (local.get $dh) (local.get $eh))) (local.get $el)))
+          (local.set $q (f64x2.div (v128.load64_splat offset=136 (i32.const 0)) (local.get $dh)))
+          (local.set $zl (f64x2.sub (v128.load64_splat offset=128 (i32.const 0)) (f64x2.sub (local.get $q) (f64x2.mul (f64x2.mul (local.get $q) (local.get $q)) (f64x2.mul (local.get $dl) (v128.load64_splat offset=24 (i32.const 0)))))))))
+      (local.set $z (v128.bitselect (local.get $zs) (local.get $zl) (local.get $small)))
       ;; sign of x
-      (local.set $z (v128.or (f64x2.abs (local.get $z)) (v128.and (local.get $x0) (v128.load64_splat offset=184 (i32.const 0)))))
+      (local.set $z (v128.or (local.get $z) (v128.and (local.get $x0) (v128.load64_splat offset=184 (i32.const 0)))))
       (if (i32.ge_u (i32.sub (local.get $end) (local.get $x)) (i32.const 16))
         (then (v128.store (local.get $out) (local.get $z)))
         (else (v128.store64_lane 0 (local.get $out) (local.get $z))))
       (local.set $x (i32.add (local.get $x) (i32.const 16)))
       (local.set $out (i32.add (local.get $out) (i32.const 16)))
       (br $l))))
-
   ;; sigmoid(x) = 1/(1 + e) for x ≥ 0 and e/(1 + e) for x < 0, with e = exp(−|x|) ≤ 1 as
   ;; eh + el (1 + (r + h) by fast_two_sums, then the exact scaling by 2^k): neither form
   ;; cancels and the quotient is div_dd's. σ(−∞) = 0, σ(+∞) = 1, NaN propagates.
@@ -760,6 +775,21 @@
       (local.set $out (i32.add (local.get $out) (i32.const 16)))
       (br $l))))
 
+  ;; out[i] = c·x[i] (one IEEE product per element; out may alias x): the scaling in front of a
+  ;; vectorized exp or tanh (a sigmoid's tanh(x/2), a scaled pre-activation), run in place
+  ;; before the kernel so that the product never leaves wasm memory.
+  (func (export "scale") (param $x i32) (param $out i32) (param $n i32) (param $c f64)
+    (local $end i32) (local $cv v128)
+    (local.set $cv (f64x2.splat (local.get $c)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -2)) (i32.const 3))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (v128.store (local.get $out) (f64x2.mul (local.get $cv) (v128.load (local.get $x))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $l)))
+    (if (i32.and (local.get $n) (i32.const 1))
+      (then (f64.store (local.get $out) (f64.mul (local.get $c) (f64.load (local.get $x)))))))
   ;; -------------------------------------------------------------------------------------------
   ;; Elementwise binary ops on contiguous equal shapes: out[i] = a[i] ∘ b[i], two lanes at a
   ;; time plus an odd last element. out may alias a or b.

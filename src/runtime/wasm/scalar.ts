@@ -65,30 +65,39 @@ export function expScalar(x: number): number {
   return ((1 + (R + H)) * pow2(k1)) * pow2(k - k1);
 }
 
-/** tanh x, bitwise equal to the wasm kernel's (≤ 2 ulp from Math.tanh). */
+/** The coefficients of tanh's polynomial side (kernels.wat: P of degree 11 in s = a²). */
+const P0 = -0.3333333333333333, P1 = 0.13333333333333042, P2 = -0.05396825396789699, P3 = 0.021869488519008305;
+const P4 = -0.008863235103240878, P5 = 0.0035921217511549622, P6 = -0.0014557754120478055, P7 = 0.0005896606577757043;
+const P8 = -0.0002375906496055562, P9 = 9.257116129556769e-05, P10 = -3.12011014257974e-05, P11 = 6.485163482793113e-06;
+
+/**
+ * tanh x, bitwise equal to the wasm kernel's (within 1 ulp of the exact value; see kernels.wat):
+ * a + (a·s)·P(s) below |x| = 0.625, 1 − 2/(1 + e^{2|x|}) (with e in double-double) above.
+ */
 export function tanhScalar(x: number): number {
-  const ax = Math.abs(x);
-  let y = 22 < ax ? 22 : ax;
-  y = y + y;
-  const k = reduce(y);
-  const s = pow2(k);
-  // u = expm1(y) = uh + ul
-  let A = s - 1, B = s * R;
-  const tt = A + B;
-  let bb = tt - A;
-  const te = (A - (tt - bb)) + (B - bb);
-  B = s * H;
-  const uh = tt + B;
-  bb = uh - tt;
-  const e2 = (tt - (uh - bb)) + (B - bb);
-  const ul = te + e2;
-  // v = u/2, d = 1 + v
-  const vh = uh * 0.5, vl = ul * 0.5;
-  A = 1;
-  const dh = A + vh;
-  bb = dh - A;
-  const dl = ((A - (dh - bb)) + (vh - bb)) + vl;
-  const z = Math.abs(divDD(vh, vl, dh, dl));
+  const a = Math.abs(x);
+  let z: number;
+  if (a < 0.625) {
+    const s = a * a, s2 = s * s, s4 = s2 * s2;
+    const q = (((P0 + P1 * s) + (P2 + P3 * s) * s2) + ((P4 + P5 * s) + (P6 + P7 * s) * s2) * s4)
+      + ((P8 + P9 * s) + (P10 + P11 * s) * s2) * (s4 * s4);
+    z = a + (a * s) * q;
+  } else {
+    let y = 22 < a ? 22 : a; // pmin: NaN passes through
+    y = y + y;
+    const k = reduce(y);
+    const tt = R + H;
+    const te = H - (tt - R);
+    let eh = 1 + tt;
+    let el = (tt - (eh - 1)) + te;
+    const sc = pow2(k);
+    eh = eh * sc;
+    el = el * sc;
+    const dh = eh + 1;
+    const dl = (1 - (dh - eh)) + el;
+    const q = 2 / dh;
+    z = 1 - (q - (q * q) * (dl * 0.5));
+  }
   return x < 0 || Object.is(x, -0) ? -z : z;
 }
 
