@@ -56,8 +56,13 @@ export interface CompileOptions {
   /** Inputs that change between runs; nodes that depend on none of them are cached. */
   varying?: NodeId[];
   backend?: Backend;
-  /** Fuse chains of elementwise ops into generated loops (default: on, unless NTK_FUSE=0). */
-  fuse?: boolean;
+  /**
+   * Fuse chains of elementwise ops into generated loops (default: on, unless NTK_FUSE=0);
+   * 'backend': only the clusters the backend runs with its own precompiled loops (wasm), none
+   * that would be generated JavaScript — for plans that run once, where V8's warm-up of a fresh
+   * function costs more than fusion saves.
+   */
+  fuse?: boolean | 'backend';
 }
 
 /** Fusion is on by default; NTK_FUSE=0 turns it off (to compare against the reference path). */
@@ -113,12 +118,18 @@ export class Plan {
     // the cluster's leaves. `argsOf` is what each scheduled node reads from buffers.
     const clusterOf = new Map<NodeId, Cluster>();
     const inCluster = new Set<NodeId>();
+    const backendKernels = new Map<Cluster, FusedKernel>();
     if ((opts.fuse ?? fuseByDefault()) && canFuse()) {
       const uses = new Map<NodeId, number>();
       for (const n of cone) for (const a of g.args(n)) uses.set(a, (uses.get(a) ?? 0) + 1);
       const vector = this.backend.vectorUnary;
       const apart = (n: NodeId) => vector !== undefined && isUnary(g.op(n)) && vector.has(g.op(n) as UnaryOp);
       for (const c of findClusters(g, order, uses, new Set(outputs), (n) => dependsOnVarying.has(n), apart)) {
+        if (opts.fuse === 'backend') {
+          const own = this.backend.fused?.(fusedProgram(g, c)) ?? null;
+          if (!own) continue;
+          backendKernels.set(c, own);
+        }
         clusterOf.set(c.members[c.members.length - 1]!, c);
         for (const m of c.members) if (!c.shared.includes(m)) inCluster.add(m);
       }
@@ -275,7 +286,7 @@ export class Plan {
         const cluster = clusterOf.get(n);
         if (cluster) {
           // the backend's own loop (wasm SIMD) where it has one, else the generated JS
-          instr.fused = this.backend.fused?.(fusedProgram(g, cluster)) ?? fusedKernel(g, cluster);
+          instr.fused = backendKernels.get(cluster) ?? this.backend.fused?.(fusedProgram(g, cluster)) ?? fusedKernel(g, cluster);
           instr.fusedFlops = cluster.members.reduce((f, m) => f + (g.op(m) === 'broadcast' ? 0 : g.sizeOf(m)), 0);
         }
         (dependsOnVarying.has(n) ? main : pre).push(instr);

@@ -86,7 +86,7 @@ export class Evaluator {
   }
 
   /** A compiled plan, once per key. */
-  plan(key: string, outputs: NodeId[], varying: NodeId[] = [], opts: { fuse?: boolean } = {}): Plan {
+  plan(key: string, outputs: NodeId[], varying: NodeId[] = [], opts: { fuse?: boolean | 'backend' } = {}): Plan {
     let entry = this.plans.get(key);
     if (!entry) {
       entry = { plan: compile(this.model.graph, outputs, { varying, backend: this.backend, ...opts }), ins: varying };

@@ -195,6 +195,30 @@ describe('wasm fused loops', () => {
     }
   };
 
+  // fuse: 'backend' (the kernel plans): only clusters the backend compiles itself, never
+  // generated JS; what it leaves unfused runs op by op, with the same values.
+  it.skipIf(!wasm)("fuse: 'backend' fuses only what the backend's own loops take, never generated JS", () => {
+    const g = new Graph();
+    const z = g.input('z', 'var', [64, 64]);
+    const a = g.input('a', 'var', [64]);
+    const y = g.mul(g.mul(g.sub(g.constant(1), g.mul(z, z)), a), g.constant(0.5));
+    const bind: Bind = [[z, randomArray(rand, 4096)], [a, randomArray(rand, 64)]];
+    const unfused = compile(g, [y], { fuse: false, backend: wasm! });
+    const plain = unfused.run(new Map(bind));
+    wasmLimits.fused = 0;
+    const own = compile(g, [y], { fuse: 'backend', backend: wasm! });
+    expect(fusedCount(own)).toBe(1);
+    bitwise(own.run(new Map(bind)), plain);
+    // a backend without loops of its own: nothing fused (the JS backend would generate code)
+    const none = compile(g, [y], { fuse: 'backend', backend: jsBackend });
+    expect(fusedCount(none)).toBe(fusedCount(unfused));
+    expect(fusedCount(none)).toBeGreaterThan(1);
+    bitwise(none.run(new Map(bind)), plain);
+    // below the wasm loops' threshold the cluster stays unfused too
+    wasmLimits.fused = 1 << 20;
+    expect(fusedCount(compile(g, [y], { fuse: 'backend', backend: wasm! }))).toBe(fusedCount(unfused));
+  });
+
   it.skipIf(!wasm)('equal the JS loops bit for bit on every loop shape, odd lengths and sums included', () => {
     for (const [R, C] of [[3, 5], [4, 6], [1, 7], [5, 1], [2, 2], [33, 17]]) {
       // one graph per loop, so that each is one cluster
