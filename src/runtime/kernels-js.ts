@@ -643,15 +643,21 @@ function outerDots(
   a: Float64Array, aShape: readonly number[], b: Float64Array, bShape: readonly number[],
   out: Float64Array, batch: readonly number[], K: number, aBatch: number, bBatch: number,
 ): void {
-  if (dotScratch.length < aBatch * bBatch) dotScratch = new Float64Array(aBatch * bBatch);
-  const G = dotScratch;
-  gemm(false, true, aBatch, bBatch, K, 1, a, 0, K, b, 0, K, 0, G, 0, bBatch);
   const { dims, strides } = coalesce(batch, [
     broadcastStrides(aShape.slice(0, aShape.length - 2), batch),
     broadcastStrides(bShape.slice(0, bShape.length - 2), batch),
   ]);
   const [sa, sb] = strides as [number[], number[]];
   const nb = dims.length;
+  // The common layout, out[i, j] = ⟨a_i, b_j⟩ row-major (a's axes before b's): the gemm writes
+  // the output itself, no scratch and no copy.
+  if (nb === 2 && dims[0] === aBatch && dims[1] === bBatch && sa[0] === 1 && sa[1] === 0 && sb[0] === 0 && sb[1] === 1) {
+    gemm(false, true, aBatch, bBatch, K, 1, a, 0, K, b, 0, K, 0, out, 0, bBatch);
+    return;
+  }
+  if (dotScratch.length < aBatch * bBatch) dotScratch = new Float64Array(aBatch * bBatch);
+  const G = dotScratch;
+  gemm(false, true, aBatch, bBatch, K, 1, a, 0, K, b, 0, K, 0, G, 0, bBatch);
   if (nb === 0) {
     out[0] = G[0]!;
     return;

@@ -471,6 +471,8 @@ describe.each(CASES)('%s', (label, K, limits) => {
         [[1, 3, 1, 4, 5], [2, 1, 6, 5, 1]], // N = 1, mixed
         [[5, 1, 1, 7], [5, 3, 7, 1]], // M = N = 1
         [[3, 1, 1, 4, 1, 7], [1, 2, 5, 1, 7, 1]], // M = N = 1, all pairs: one gemm and a gather
+        [[6, 1, 1, 9], [5, 9, 1]], // M = N = 1, all pairs in the output's own order: the gemm writes it
+        [[1, 6, 1, 9], [5, 1, 9, 1]], // … and with b's axis first: a gather
         // M = N = 1, pairs within a shared axis (≥ 1024 products, K ≥ 16): one gemm per shared index
         [[4, 1, 8, 8, 1, 16], [4, 6, 1, 1, 16, 1]],
         [[8, 1, 12, 1, 16], [1, 11, 12, 16, 1]], // shared axis inside, a-only and b-only outside
