@@ -805,7 +805,7 @@ const sources = [new WeakMap<Model, IndexSource>(), new WeakMap<Model, IndexSour
  * row-wise, anything else falls back to dense), so it is not re-checked numerically here: the
  * check (`rowsReproduce`) cost a dense forward pass plus a batched one, about 100 ms of the first
  * kernel of the 271k-parameter MLP, against 150 ms for the kernel itself. The tests run it on
- * every example model and on random ones instead.
+ * every example model instead, and compare the rows and dense kernels on others.
  */
 function indexSource(ev: Evaluator, want: 'auto' | 'rows' | 'dense', which: 'train' | 'test' = 'train'): IndexSource {
   if (want === 'dense') return { kind: 'dense' };
