@@ -119,13 +119,15 @@ export class Plan {
     const clusterOf = new Map<NodeId, Cluster>();
     const inCluster = new Set<NodeId>();
     const backendKernels = new Map<Cluster, FusedKernel>();
-    if ((opts.fuse ?? fuseByDefault()) && canFuse()) {
+    // NTK_FUSE=0 turns every kind of fusion off, the backend's own loops included
+    const fuse = opts.fuse === 'backend' ? fuseByDefault() && 'backend' : opts.fuse ?? fuseByDefault();
+    if (fuse && canFuse()) {
       const uses = new Map<NodeId, number>();
       for (const n of cone) for (const a of g.args(n)) uses.set(a, (uses.get(a) ?? 0) + 1);
       const vector = this.backend.vectorUnary;
       const apart = (n: NodeId) => vector !== undefined && isUnary(g.op(n)) && vector.has(g.op(n) as UnaryOp);
       for (const c of findClusters(g, order, uses, new Set(outputs), (n) => dependsOnVarying.has(n), apart)) {
-        if (opts.fuse === 'backend') {
+        if (fuse === 'backend') {
           const own = this.backend.fused?.(fusedProgram(g, c)) ?? null;
           if (!own) continue;
           backendKernels.set(c, own);
