@@ -16,7 +16,7 @@ import { isBinary, isUnary, type Attrs, type Op, type UnaryOp } from '../ir/ops.
 import { shapeStr } from '../ir/shape.ts';
 import type { Backend } from './backend.ts';
 import { defaultBackend } from './backends.ts';
-import { canFuse, findClusters, fusedKernel, fusedProgram, type Cluster, type FusedKernel } from './fuse.ts';
+import { canFuse, findClusters, fusedProgram, programKernel, type Cluster, type FusedKernel } from './fuse.ts';
 
 interface Instr {
   node: NodeId;
@@ -288,7 +288,12 @@ export class Plan {
         const cluster = clusterOf.get(n);
         if (cluster) {
           // the backend's own loop (wasm SIMD) where it has one, else the generated JS
-          instr.fused = backendKernels.get(cluster) ?? this.backend.fused?.(fusedProgram(g, cluster)) ?? fusedKernel(g, cluster);
+          let fused = backendKernels.get(cluster);
+          if (!fused) {
+            const program = fusedProgram(g, cluster);
+            fused = this.backend.fused?.(program) ?? programKernel(program);
+          }
+          instr.fused = fused;
           instr.fusedFlops = cluster.members.reduce((f, m) => f + (g.op(m) === 'broadcast' ? 0 : g.sizeOf(m)), 0);
         }
         (dependsOnVarying.has(n) ? main : pre).push(instr);

@@ -9,9 +9,9 @@
  * per cluster reads each leaf once and writes the root once.
  *
  * A cluster is chosen on the graph (`findClusters`) and compiled to a JavaScript function
- * specialized to its shapes (`fusedKernel`): nested loops over the output's coalesced axes, one
- * pointer per leaf advancing by the leaf's broadcast stride, the members' values as local
- * constants. The arithmetic of every op is the reference kernel's (`kernels-js.ts`), scalar by
+ * specialized to its shapes (`fusedProgram`, then `programKernel`): nested loops over the
+ * output's coalesced axes, one pointer per leaf advancing by the leaf's broadcast stride, the
+ * members' values as local constants. The arithmetic of every op is the reference kernel's (`kernels-js.ts`), scalar by
  * scalar, so a fused plan agrees with the unfused one up to rounding in `pow`'s fast paths and in
  * the order of summation.
  *
@@ -207,7 +207,8 @@ function loopNest(g: Graph, cluster: Cluster): { dims: number[]; strides: number
 }
 
 /**
- * The cluster's `FusedProgram` (the same loop nest and arithmetic as `fusedKernel`'s JS).
+ * The cluster's `FusedProgram`: the loop nest and the body's steps, from which `programKernel`
+ * generates the JS loop and a backend (`Backend.fused`) its own.
  * @example fusedProgram(g, cluster).steps.map((s) => s.op) // e.g. ['mul', 'sub', 'mul']
  */
 export function fusedProgram(g: Graph, cluster: Cluster): FusedProgram {
@@ -259,48 +260,33 @@ export function canFuse(): boolean {
 }
 
 /**
- * The generated kernel of a cluster: `kernel(leafBuffers, out)` writes the root's value.
+ * The generated JS loop of a cluster's `FusedProgram`: `kernel(leafBuffers, out)` writes the
+ * root's value (the reference that a backend's own loops, `Backend.fused`, must equal bitwise).
  *
  * @example
  *   // c = tanh(x) * y with x: [2, 3], y: [3] — one loop, y read with stride 0 along axis 0
  *   const [cl] = findClusters(g, schedule, uses, new Set([c]), () => true);
- *   fusedKernel(g, cl)([x, y], out);
+ *   programKernel(fusedProgram(g, cl))([x, y], out);
  */
-export function fusedKernel(g: Graph, cluster: Cluster): FusedKernel {
-  const { members, leaves } = cluster;
-  const root = members[members.length - 1]!;
-  // Operands of the loop nest: the output (written) and each leaf (read), strides over bodyShape.
-  const { dims, strides, isSum } = loopNest(g, cluster);
+export function programKernel(p: FusedProgram): FusedKernel {
+  // Operands of the loop nest: the output (written) and each leaf (read), strides over the body.
+  const { dims, strides, sum: isSum, steps, result } = p;
+  const nLeaves = p.leafSizes.length;
   const r = dims.length;
   const lines: string[] = [];
   const ptr = (o: number, level: number) => `p${o}_${level}`;
-  lines.push(...leaves.map((_, j) => `const x${j} = ins[${j}];`));
+  for (let j = 0; j < nLeaves; j++) lines.push(`const x${j} = ins[${j}];`);
   if (isSum) lines.push('out.fill(0);');
   // A scalar operand (all strides 0) is loaded once; the others get a pointer per loop level.
   const scalar = strides.map((s) => s.every((x) => x === 0));
-  leaves.forEach((_, j) => scalar[j + 1] && lines.push(`const v${j} = x${j}[0];`));
+  for (let j = 0; j < nLeaves; j++) if (scalar[j + 1]) lines.push(`const v${j} = x${j}[0];`);
   const moving = strides.map((_, o) => o).filter((o) => !scalar[o] || o === 0);
-  const names = new Map<NodeId, string>();
-  leaves.forEach((l, j) => names.set(l, `v${j}`));
-  const name = (x: NodeId) => (g.op(x) === 'const' ? literal(g.attrs(x).value!) : names.get(x)!);
-  const body: string[] = [];
-  for (const n of members) {
-    const op = g.op(n);
-    if (op === 'broadcast') {
-      names.set(n, name(g.args(n)[0]!));
-      continue;
-    }
-    if (n === root && isSum) {
-      body.push(`out[${ptr(0, r - 1)}] += ${name(g.args(n)[0]!)};`);
-      continue;
-    }
-    const v = `t${n}`;
-    const [a, b] = g.args(n).map(name);
-    const code = isUnary(op) ? UNARY_CODE[op](a!) : BINARY_CODE[op as BinaryOp](a!, b!, g.constValue(g.args(n)[1]!));
-    body.push(`const ${v} = ${code};`);
-    names.set(n, v);
-  }
-  if (!isSum) body.push(`out[${ptr(0, r - 1)}] = ${name(root)};`);
+  const name = (x: FusedRef) => ('leaf' in x ? `v${x.leaf}` : 'value' in x ? literal(x.value) : `t${x.step}`);
+  const body = steps.map(({ op, args: [a, b] }, i) => {
+    const code = isUnary(op) ? UNARY_CODE[op](name(a!)) : BINARY_CODE[op](name(a!), name(b!), b && 'value' in b ? b.value : undefined);
+    return `const t${i} = ${code};`;
+  });
+  body.push(`out[${ptr(0, r - 1)}] ${isSum ? '+=' : '='} ${name(result)};`);
   // Loop nest: level L advances each moving pointer by its stride on axis L.
   let indent = '';
   for (let L = 0; L < r; L++) {
@@ -309,7 +295,7 @@ export function fusedKernel(g: Graph, cluster: Cluster): FusedKernel {
     lines.push(`${indent}for (let i${L} = 0, ${init}; i${L} < ${dims[L]}; i${L}++${step.length ? ', ' + step.join(', ') : ''}) {`);
     indent += '  ';
     if (L === r - 1) {
-      for (let j = 0; j < leaves.length; j++) if (!scalar[j + 1]) lines.push(`${indent}const v${j} = x${j}[${ptr(j + 1, L)}];`);
+      for (let j = 0; j < nLeaves; j++) if (!scalar[j + 1]) lines.push(`${indent}const v${j} = x${j}[${ptr(j + 1, L)}];`);
       lines.push(...body.map((s) => indent + s));
     }
   }
