@@ -153,6 +153,24 @@ describe('2-D products with transposed operands or result (gemm flags)', () => {
     }
   });
 
+  it("a batched A [.., M, K] against a transposed 2-D B: one gemm over A's stacked rows", () => {
+    const [P, M, K, N] = [3, 2, 7, 5];
+    const g = new Graph();
+    const a = g.input('a', 'var', [P, M, K]);
+    const b = g.input('b', 'var', [N, K]);
+    const prod = g.matmul(a, g.transpose(b, [1, 0]));
+    // the result transposed too stays a transpose: only a 2-D product writes its transpose
+    const swapped = g.transpose(prod, [0, 2, 1]);
+    const A = data(P * M * K, 5), B = data(N * K, 6);
+    const plan = compile(g, [prod]);
+    expect(instrCount(plan)).toBe(1);
+    const [got] = plan.run(new Map([[a, A], [b, B]]));
+    close(got!, naive(A, tr(B, N, K), P * M, K, N));
+    const [again, t] = compile(g, [prod, swapped]).run(new Map([[a, A], [b, B]]));
+    close(again!, got!);
+    for (let p = 0; p < P; p++) for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) expect(t![(p * N + j) * M + i]).toBe(got![(p * M + i) * N + j]);
+  });
+
   it('keeps a transpose that has other readers, and chains folds without reading an unscheduled value', () => {
     const g = new Graph();
     const x = g.input('x', 'var', [6, 4]);
