@@ -26,8 +26,25 @@ const common = {
 // (vm.Script's cachedData; ES modules have none in Node 20) and worker threads can run the file
 // directly. Its modules locate their neighbours (the addon, kernels.wasm) from import.meta.url,
 // which becomes the bundle's own URL.
+// commander requires node:child_process at load for executable subcommands, which `ntk` has
+// none of; the built-in is not in Node's start-up snapshot and cost every start ~5 ms. Within
+// commander it resolves to a stand-in that loads the real module if a spawn is ever asked for.
+const lazyChildProcess = {
+  name: 'lazy-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'lazy-builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
+      contents: "module.exports = { spawn: (...args) => require('node:child_process').spawn(...args) };",
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
   ...common,
+  plugins: [lazyChildProcess],
   entryPoints: [resolve(root, 'src/cli/entry.ts')],
   outfile: resolve(root, 'dist/ntk.cjs'),
   format: 'cjs',

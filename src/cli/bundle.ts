@@ -3,14 +3,49 @@
  * flow's accuracy check) re-enter the same file in worker mode (see entry.ts). From the sources
  * (vitest), there is no bundle to re-enter, and the callers compute in-process instead.
  */
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 /**
  * The bundle's path (dist/ntk.cjs, a CommonJS file that Node can run as a worker), or null when
  * this module runs from the TypeScript sources.
- * @example const self = bundleFile(); if (self) new Worker(self, { workerData: { ntk: 'sweep' } });
+ * @example const self = bundleFile(); if (self) startWorker(self, 'sweep', { shared });
  */
 export function bundleFile(): string | null {
   const self = fileURLToPath(import.meta.url);
   return self.endsWith('.cjs') ? self : null;
+}
+
+/** What a worker thread finds in its process.argv: the sign to look at its workerData. */
+const WORKER_ARG = '--ntk-worker';
+
+let workerThreads: typeof import('node:worker_threads') | null = null;
+
+/**
+ * node:worker_threads, loaded on first use: it is not in Node's start-up snapshot, and loading
+ * it cost every start about 4 ms (`ntk --version` included) when entry.ts imported it to learn
+ * whether it ran as a worker.
+ * @example const { parentPort } = threads();
+ */
+export function threads(): typeof import('node:worker_threads') {
+  return (workerThreads ??= createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads'));
+}
+
+/**
+ * A worker thread on `file` (the bundle) in the given role, with `data` as its workerData.
+ * @example const w = startWorker(self, 'flow-check', { job });
+ */
+export function startWorker(file: string, role: string, data: Record<string, unknown>): import('node:worker_threads').Worker {
+  return new (threads().Worker)(file, { workerData: { ntk: role, ...data }, argv: [WORKER_ARG] });
+}
+
+/**
+ * This thread's worker role ('sweep', 'flow-check'), or null on the main thread. The argument
+ * alone decides nothing (a user may type it): the thread must also be a worker.
+ * @example if (workerRole() === 'sweep') sweepWorker();
+ */
+export function workerRole(): string | null {
+  if (!process.argv.includes(WORKER_ARG)) return null;
+  const t = threads();
+  return t.isMainThread ? null : ((t.workerData as { ntk?: string } | null)?.ntk ?? null);
 }

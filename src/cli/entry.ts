@@ -1,14 +1,14 @@
 /**
  * Entry point of the `ntk` binary (bundled to dist/ntk.cjs by scripts/build.mjs). The same file
- * runs the CLI's worker threads: sweep points (workerData { ntk: 'sweep' }) and the flow's
- * accuracy check ({ ntk: 'flow-check' }).
+ * runs the CLI's worker threads (bundle.ts: startWorker): sweep points (role 'sweep') and the
+ * flow's accuracy check ('flow-check').
  */
-import { isMainThread, workerData } from 'node:worker_threads';
 import { main } from './main.ts';
 import { sweepWorker } from './sweep.ts';
 import { flowCheckWorker } from './flow-check.ts';
+import { workerRole } from './bundle.ts';
 
-const role = isMainThread ? null : (workerData as { ntk?: string } | null)?.ntk;
+const role = workerRole();
 if (role === 'sweep') {
   sweepWorker();
 } else if (role === 'flow-check') {

@@ -6,8 +6,7 @@
  * (dist/ntk.cjs, see entry.ts) and loads the model from the file itself; when the CLI runs from
  * its TypeScript sources (the tests) there is no bundle to start, and the check runs inline.
  */
-import { bundleFile } from './bundle.ts';
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { bundleFile, startWorker, threads } from './bundle.ts';
 import { flow, type FlowMethod } from '../dynamics/flow.ts';
 import { loadModel } from '../ir/load.ts';
 import { capNativeThreads } from '../runtime/backend-native.ts';
@@ -34,7 +33,7 @@ export type FlowCheckResult = { error: number; method: Exclude<FlowMethod, 'auto
 export function startFlowCheck(job: FlowCheckJob): { result: Promise<FlowCheckResult>; cancel: () => void } | null {
   const self = bundleFile();
   if (!self) return null;
-  const w = new Worker(self, { workerData: { ntk: 'flow-check', job } });
+  const w = startWorker(self, 'flow-check', { job });
   // two JS threads computing: one BLAS thread each until the check is done
   capNativeThreads(1);
   const result = new Promise<FlowCheckResult>((resolve) => {
@@ -55,6 +54,7 @@ export function startFlowCheck(job: FlowCheckJob): { result: Promise<FlowCheckRe
 
 /** The worker side: one check solve, posted back. */
 export function flowCheckWorker(): void {
+  const { workerData, parentPort } = threads();
   const { job } = workerData as { job: FlowCheckJob };
   capNativeThreads(1);
   try {

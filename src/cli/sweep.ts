@@ -9,8 +9,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { bundleFile } from './bundle.ts';
-import { Worker, parentPort, workerData } from 'node:worker_threads';
+import { bundleFile, startWorker, threads } from './bundle.ts';
+import type { Worker } from 'node:worker_threads';
 import { capNativeThreads } from '../runtime/backend-native.ts';
 import { fitLogLog, fromCsv, grid, pointKey, sweepPoint, toCsv, type GridPoint, type SlopeFit, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
@@ -120,7 +120,7 @@ function inWorkers(script: string, todo: GridPoint[], shared: SweepOptions, n: n
       w.postMessage(todo[next++]);
     };
     for (let i = 0; i < n; i++) {
-      const w = new Worker(script, { workerData: { ntk: 'sweep', shared } });
+      const w = startWorker(script, 'sweep', { shared });
       workers.push(w);
       running++;
       w.on('message', (m: { row?: SweepRow; error?: string }) => {
@@ -145,6 +145,7 @@ function inWorkers(script: string, todo: GridPoint[], shared: SweepOptions, n: n
 
 /** The worker side: compute the points the main thread sends. */
 export function sweepWorker(): void {
+  const { workerData, parentPort } = threads();
   const { shared } = workerData as { shared: SweepOptions };
   capNativeThreads(1); // one BLAS thread per worker: the workers already fill the cores
   parentPort!.on('message', (p: GridPoint) => {

@@ -2,7 +2,6 @@
  * Sweeps: the flow over a grid of (α, T, overridden dims/consts), with results that can be
  * resumed, and log-log slope fits (e.g. E against T/α for Corollary 2.2, E ≤ C·min(T/α, 1)).
  */
-import { performance } from 'node:perf_hooks';
 import { loadModel } from '../ir/load.ts';
 import type { Model } from '../ir/model.ts';
 import { flow, FlowError, type FlowMethod } from './flow.ts';
