@@ -13,6 +13,14 @@
  * ordinary Float64Arrays that cannot live in wasm memory (it would detach them on every grow),
  * so copying is what makes the backend a drop-in `Backend`. The thresholds below (in elements or
  * multiply-adds) are where the wasm path, copies included, was measured to win on this machine.
+ *
+ * Elementwise work (exp/tanh, add/sub/mul/div, the fused loops) streams: it is copied in, run
+ * and copied back a chunk at a time (`wasmLimits.chunk` doubles of operands per chunk), so the
+ * copies land in the core's cache and the arena stays small. Copying whole operands of a few MB
+ * instead went to memory three times over and, on a first call, touched as many fresh pages of
+ * wasm memory as the operands have (page faults cost ~3–5 µs each on this machine's VM). A
+ * chunk's values are the whole call's: the loops run in the same order, one row block after
+ * another (`chunkRows`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -72,6 +80,9 @@ export const wasmLimits = {
   // … and from 2^17 elements no faster (524k: 4.6 against 4.2 ns/element steady, and twice the
   // JS time on a first call, when the arena grows): the three copies cost what the loop does
   binaryMax: 1 << 17,
+  // elementwise calls stream in chunks of this many doubles of operands (256 KB, half this
+  // machine's L2): the copies stay in cache (W3's 4 MB loops ran ~40% faster warm)
+  chunk: 1 << 15,
 };
 
 /**
@@ -176,9 +187,48 @@ function gather(arena: Arena, src: Float64Array, off: number, n: number, inc: nu
   return ptr;
 }
 
+/**
+ * How a fused loop streams: blocks of `rows` rows of its outermost axis (all of them when the
+ * loop fits in `wasmLimits.chunk` doubles, or when its operands' rows are not disjoint spans).
+ * Per operand (the output first), `step` is its stride along that axis (0: the operand does not
+ * move along it, it is copied once) and `span` the extent of one row of it, so a block of n rows
+ * starting at row r0 is the span [r0·step, r0·step + (n − 1)·step + span) of its buffer.
+ */
+export function chunkRows(prog: Pick<FusedProgram, 'dims' | 'strides'>, sizes: readonly number[]): { rows: number; step: number[]; span: number[] } {
+  const { dims, strides } = prog;
+  const d0 = dims[0]!;
+  const step = strides.map((s) => s[0]!);
+  const span = strides.map((s) => 1 + s.reduce((e, st, ax) => (ax === 0 ? e : e + (dims[ax]! - 1) * st), 0));
+  const whole = { rows: d0, step, span };
+  let perRow = 0, fixed = 0;
+  for (let o = 0; o < strides.length; o++) {
+    if (step[o] === 0) fixed += sizes[o]!;
+    else if (step[o]! < span[o]!) return whole; // rows that overlap would be copied again and again
+    else perRow += step[o]!;
+  }
+  if (perRow === 0) return whole;
+  const rows = Math.max(1, Math.floor((wasmLimits.chunk - fixed) / perRow));
+  return rows >= d0 ? whole : { rows, step, span };
+}
+
 function makeBackend(k: Kernels): Backend {
   const arena = new Arena(k);
   const js = jsBackend;
+
+  /**
+   * n contiguous elements of `streams` operands, in chunks of `wasmLimits.chunk` doubles in all:
+   * `each(regions, start, count)` copies a chunk in, runs a kernel and copies it out. The regions
+   * are allocated once per call (`ptr` byte offsets, `at` indices into `f`, the memory's view).
+   */
+  const regions = { ptr: [0, 0], at: [0, 0], f: arena.f64 };
+  const stream = (n: number, streams: number, each: (p: typeof regions, start: number, count: number) => void) => {
+    const size = Math.min(n, Math.max(2, Math.floor(wasmLimits.chunk / streams) & ~1));
+    arena.reset();
+    for (let s = 0; s < streams; s++) regions.ptr[s] = arena.alloc(size);
+    for (let s = 0; s < streams; s++) regions.at[s] = regions.ptr[s]! >> 3;
+    regions.f = arena.f64;
+    for (let at = 0; at < n; at += size) each(regions, at, Math.min(size, n - at));
+  };
 
   /**
    * y_i ← alpha·Σ_k opX(i, k)·v_k + beta·y_i, opX(i, k) = X[xOff + i·ldx + k] (xT: X[xOff + k·ldx + i]),
@@ -235,17 +285,19 @@ function makeBackend(k: Kernels): Backend {
       for (let i = 0; i < n; i++) out[i] = f(x[i]!);
       return;
     }
-    arena.reset();
-    const p = gather(arena, x, 0, n, 1);
-    k[op](p, p, n);
-    out.set(arena.f64.subarray(p >> 3, (p >> 3) + n));
+    stream(n, 1, (p, at, c) => {
+      p.f.set(x.subarray(at, at + c), p.at[0]!);
+      k[op](p.ptr[0]!, p.ptr[0]!, c);
+      out.set(p.f.subarray(p.at[0]!, p.at[0]! + c), at);
+    });
   };
 
   /**
-   * A fused loop compiled to wasm SIMD (wasm/fused.ts), bitwise the JS loop's values: the leaves
-   * are copied in, the loop runs, the output is copied back (copies run at memcpy speed, the
-   * loop about 5× faster than the JS one). Null below `wasmLimits.fused` elements, or when the
-   * program has no wasm form.
+   * A fused loop compiled to wasm SIMD (wasm/fused.ts), bitwise the JS loop's values, streamed
+   * through the arena in blocks of rows of its outermost axis (`chunkRows`): per block, the
+   * leaves' rows are copied in, the loop runs on them, the output's rows are copied back. A leaf
+   * broadcast along that axis, and an output summed over it, are copied once. Null below
+   * `wasmLimits.fused` elements, or when the program has no wasm form.
    */
   const fused = (prog: FusedProgram): FusedKernel | null => {
     const body = prog.dims.reduce((a, b) => a * b, 1);
@@ -254,17 +306,32 @@ function makeBackend(k: Kernels): Backend {
     const run = compileFusedWasm(prog, k.memory);
     if (!run) return null;
     const { leafSizes, outSize, sum } = prog;
-    const ptrs = new Array<number>(leafSizes.length + 1);
+    const d0 = prog.dims[0]!, nOps = leafSizes.length + 1;
+    const sizes = [outSize, ...leafSizes];
+    const blocks = chunkRows(prog, sizes);
+    const ptrs = new Array<number>(nOps + 1);
     return (ins, out) => {
       arena.reset();
-      ptrs[0] = arena.alloc(outSize);
-      for (let j = 0; j < leafSizes.length; j++) ptrs[j + 1] = arena.alloc(leafSizes[j]!);
+      const operand = (o: number) => (o === 0 ? out : ins[o - 1]!);
+      const { rows, step, span } = blocks;
+      // the regions: a block's rows of each operand that moves along the axis, all of the others
+      for (let o = 0; o < nOps; o++) ptrs[o] = arena.alloc(step[o] === 0 ? sizes[o]! : (rows - 1) * step[o]! + span[o]!);
       const f = arena.f64;
-      for (let j = 0; j < leafSizes.length; j++) f.set(ins[j]!.subarray(0, leafSizes[j]!), ptrs[j + 1]! >> 3);
-      const o = ptrs[0]! >> 3;
-      if (sum) f.fill(0, o, o + outSize);
-      run(...ptrs);
-      out.set(arena.f64.subarray(o, o + outSize));
+      for (let o = 1; o < nOps; o++) if (step[o] === 0) f.set(operand(o).subarray(0, sizes[o]!), ptrs[o]! >> 3);
+      if (step[0] === 0) f.fill(0, ptrs[0]! >> 3, (ptrs[0]! >> 3) + outSize); // summed over the axis
+      for (let r0 = 0; r0 < d0; r0 += rows) {
+        const n = Math.min(rows, d0 - r0);
+        for (let o = 1; o < nOps; o++) {
+          const s0 = step[o]!;
+          if (s0 !== 0) f.set(operand(o).subarray(r0 * s0, r0 * s0 + (n - 1) * s0 + span[o]!), ptrs[o]! >> 3);
+        }
+        const s0 = step[0]!, len = (n - 1) * s0 + span[0]!;
+        if (s0 !== 0 && sum) f.fill(0, ptrs[0]! >> 3, (ptrs[0]! >> 3) + len);
+        ptrs[nOps] = n;
+        run(...ptrs);
+        if (s0 !== 0) out.set(f.subarray(ptrs[0]! >> 3, (ptrs[0]! >> 3) + len), r0 * s0);
+      }
+      if (step[0] === 0) out.set(f.subarray(ptrs[0]! >> 3, (ptrs[0]! >> 3) + outSize));
     };
   };
 
@@ -298,11 +365,12 @@ function makeBackend(k: Kernels): Backend {
       for (let i = 0; i < n; i++) out[i] = f(c * x[i]!);
       return;
     }
-    arena.reset();
-    const p = gather(arena, x, 0, n, 1);
-    k.scale(p, p, n, c);
-    k[op](p, p, n);
-    out.set(arena.f64.subarray(p >> 3, (p >> 3) + n));
+    stream(n, 1, (p, at, m) => {
+      p.f.set(x.subarray(at, at + m), p.at[0]!);
+      k.scale(p.ptr[0]!, p.ptr[0]!, m, c);
+      k[op](p.ptr[0]!, p.ptr[0]!, m);
+      out.set(p.f.subarray(p.at[0]!, p.at[0]! + m), at);
+    });
   };
 
   const binary: Backend['binary'] = (op: BinaryOp, a, aShape, b, bShape, out, outShape) => {
@@ -311,11 +379,12 @@ function makeBackend(k: Kernels): Backend {
     if (op === 'pow' || n < wasmLimits.binary || n > wasmLimits.binaryMax || 2 * n > MAX_DOUBLES || a.length !== n || b.length !== n || !sameShape(aShape, outShape) || !sameShape(bShape, outShape)) {
       return js.binary(op, a, aShape, b, bShape, out, outShape);
     }
-    arena.reset();
-    const pa = gather(arena, a, 0, n, 1);
-    const pb = gather(arena, b, 0, n, 1);
-    k[op](pa, pb, pa, n);
-    out.set(arena.f64.subarray(pa >> 3, (pa >> 3) + n));
+    stream(n, 2, (p, at, c) => {
+      p.f.set(a.subarray(at, at + c), p.at[0]!);
+      p.f.set(b.subarray(at, at + c), p.at[1]!);
+      k[op](p.ptr[0]!, p.ptr[1]!, p.ptr[0]!, c);
+      out.set(p.f.subarray(p.at[0]!, p.at[0]! + c), at);
+    });
   };
 
   return {

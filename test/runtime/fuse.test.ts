@@ -178,7 +178,11 @@ describe('wasm fused loops', () => {
   afterEach(() => void Object.assign(wasmLimits, saved));
   const rand = lcg(11);
 
-  /** Fused plans on the JS backend and on the wasm one; the count of wasm loops used. */
+  /**
+   * Fused plans on the JS backend and on the wasm one; the count of wasm loops used. The wasm
+   * plan also runs streamed in chunks of a few doubles (blocks of one or two rows, the odd
+   * remainders included), which must give the same bits.
+   */
   function both(g: Graph, outputs: NodeId[], bind: Bind) {
     wasmLimits.fused = 0;
     let compiled = 0;
@@ -186,6 +190,11 @@ describe('wasm fused loops', () => {
     const a = compile(g, outputs, { fuse: true, backend: counting }).run(new Map(bind));
     // the JS fused loops with the wasm backend's other kernels (so only the loops differ)
     const b = compile(g, outputs, { fuse: true, backend: { ...wasm!, fused: undefined } }).run(new Map(bind));
+    for (const chunk of [3, 13]) {
+      wasmLimits.chunk = chunk;
+      bitwise(compile(g, outputs, { fuse: true, backend: wasm! }).run(new Map(bind)), b);
+    }
+    wasmLimits.chunk = saved.chunk;
     return { a, b, compiled };
   }
   const bitwise = (a: Float64Array[], b: Float64Array[]) => {

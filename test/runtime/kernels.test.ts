@@ -125,7 +125,8 @@ const CASES: [string, Backend, typeof wasmLimits | null][] = [];
 for (const name of availableBackends()) {
   const b = backendByName(name)!;
   if (name === 'wasm') {
-    CASES.push(['wasm, every size through wasm', b, { gemm: 0, gemv: 0, unary: 0, fused: 0, binary: 0, binaryMax: Infinity }]);
+    CASES.push(['wasm, every size through wasm', b, { gemm: 0, gemv: 0, unary: 0, fused: 0, binary: 0, binaryMax: Infinity, chunk: 1 << 15 }]);
+    CASES.push(['wasm, every size through wasm in chunks of 6', b, { gemm: 0, gemv: 0, unary: 0, fused: 0, binary: 0, binaryMax: Infinity, chunk: 6 }]);
     CASES.push(['wasm, default thresholds', b, null]);
   } else CASES.push([name, b, null]);
 }

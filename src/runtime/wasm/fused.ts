@@ -16,8 +16,12 @@
  */
 import type { FusedProgram, FusedRef } from '../fuse.ts';
 
-/** The compiled loop: call with the byte offsets of the output, then of each leaf. */
-export type WasmFusedFn = (...ptrs: number[]) => void;
+/**
+ * The compiled loop: call with the byte offsets of the output, then of each leaf, then the
+ * length of the outermost axis (the program's dims[0], or fewer: a block of its first rows,
+ * which is how the backend streams a loop through its cache in chunks).
+ */
+export type WasmFusedFn = (...ptrsThenRows: number[]) => void;
 
 const I32 = 0x7f, F64 = 0x7c, V128 = 0x7b;
 
@@ -56,8 +60,9 @@ function name(s: string, out: number[]): void {
 
 // Opcodes (core and the 0xFD SIMD prefix).
 const OP = {
-  block: 0x02, loop: 0x03, end: 0x0b, br_if: 0x0d, localGet: 0x20, localSet: 0x21, localTee: 0x22,
-  f64Load: 0x2b, f64Store: 0x39, i32Const: 0x41, f64Const: 0x44, i32LtU: 0x49, i32Add: 0x6a,
+  block: 0x02, loop: 0x03, if: 0x04, end: 0x0b, br_if: 0x0d, localGet: 0x20, localSet: 0x21, localTee: 0x22,
+  f64Load: 0x2b, f64Store: 0x39, i32Const: 0x41, f64Const: 0x44, i32Eqz: 0x45, i32LtU: 0x49, i32Add: 0x6a,
+  i32And: 0x71, i32ShrU: 0x76,
   f64Neg: 0x9a, f64Sqrt: 0x9f, f64Add: 0xa0, f64Sub: 0xa1, f64Mul: 0xa2, f64Div: 0xa3,
 };
 const SIMD = {
@@ -93,7 +98,7 @@ function kinds(p: FusedProgram): Kind[] | null {
 /**
  * Compiles `p` against `memory` (the kernels module's): null when some step or stride has no
  * wasm form here (see the module comment).
- * @example const fn = compileFusedWasm(fusedProgram(g, cluster), kernels.memory); fn?.(outPtr, ...leafPtrs);
+ * @example const fn = compileFusedWasm(fusedProgram(g, cluster), kernels.memory); fn?.(outPtr, ...leafPtrs, dims[0]);
  */
 export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): WasmFusedFn | null {
   const ks = kinds(p);
@@ -107,11 +112,12 @@ export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): W
   const inner = p.strides.map((s) => s[L]!);
   const accumulate = p.sum && inner[0] === 0; // reduction along the innermost axis
 
-  // ---- locals: params are the operands' base pointers (0..nOps−1)
-  let next = nOps;
+  // ---- locals: params are the operands' base pointers (0..nOps−1), then the outer length
+  const rows = nOps;
+  let next = nOps + 1;
   const counter = Array.from({ length: r }, () => next++); // i32
   const ptr = Array.from({ length: nOps }, () => Array.from({ length: r }, () => next++)); // i32
-  const i32Count = next - nOps;
+  const i32Count = next - (nOps + 1);
   const consts: number[] = [];
   const constIndex = new Map<string, number>();
   const noteConst = (v: number) => {
@@ -124,11 +130,11 @@ export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): W
   const vConst = consts.map(() => next++); // v128, set once at entry
   const vStep = p.steps.map(() => next++); // v128
   const vLeaf = inner.map(() => next++); // v128: a stride-0 leaf splatted at the row's start
-  const v128Count = next - nOps - i32Count;
+  const v128Count = next - (nOps + 1) - i32Count;
   const sStep = p.steps.map(() => next++); // f64 (the odd last element)
   const sLeaf = inner.map(() => next++); // f64
   const acc = next++; // f64
-  const f64Count = next - nOps - i32Count - v128Count;
+  const f64Count = next - (nOps + 1) - i32Count - v128Count;
 
   const c: number[] = [];
   const get = (i: number) => (c.push(OP.localGet), uleb(i, c));
@@ -246,7 +252,9 @@ export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): W
         get(ptr[o]![lv]!), i32(s * 8), c.push(OP.i32Add), set(ptr[o]![lv]!);
       }
       get(counter[lv]!), i32(1), c.push(OP.i32Add), c.push(OP.localTee), uleb(counter[lv]!, c);
-      i32(p.dims[lv]!), c.push(OP.i32LtU), c.push(OP.br_if), uleb(0, c);
+      if (lv === 0) get(rows);
+      else i32(p.dims[lv]!);
+      c.push(OP.i32LtU), c.push(OP.br_if), uleb(0, c);
       c.push(OP.end);
       return;
     }
@@ -257,20 +265,35 @@ export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): W
       simd(SIMD.f64x2Splat), set(vLeaf[o]!);
     }
     if (accumulate) get(ptr[0]![L]!), c.push(OP.f64Load), memarg(3), set(acc);
-    const D = p.dims[L]!, pairs = Math.floor(D / 2);
-    if (pairs > 0) {
+    // the pairs, then the odd last element; when the innermost axis is the outermost one too
+    // (a loop of one axis) its length is the run-time `rows`
+    const pairLoop = (pairs: () => void) => {
       i32(0), set(counter[L]!);
       c.push(OP.loop, 0x40);
       body(true);
       emitStore(true);
       for (let o = 0; o < nOps; o++) if (inner[o] === 1) get(ptr[o]![L]!), i32(16), c.push(OP.i32Add), set(ptr[o]![L]!);
       get(counter[L]!), i32(1), c.push(OP.i32Add), c.push(OP.localTee), uleb(counter[L]!, c);
-      i32(pairs), c.push(OP.i32LtU), c.push(OP.br_if), uleb(0, c);
+      pairs(), c.push(OP.i32LtU), c.push(OP.br_if), uleb(0, c);
       c.push(OP.end);
-    }
-    if (D % 2 === 1) {
+    };
+    if (L > 0) {
+      const D = p.dims[L]!, pairs = Math.floor(D / 2);
+      if (pairs > 0) pairLoop(() => i32(pairs));
+      if (D % 2 === 1) {
+        body(false);
+        emitStore(false);
+      }
+    } else {
+      const pairs = () => (get(rows), i32(1), c.push(OP.i32ShrU));
+      c.push(OP.block, 0x40);
+      pairs(), c.push(OP.i32Eqz, OP.br_if), uleb(0, c);
+      pairLoop(pairs);
+      c.push(OP.end);
+      get(rows), i32(1), c.push(OP.i32And), c.push(OP.if, 0x40);
       body(false);
       emitStore(false);
+      c.push(OP.end);
     }
     if (accumulate) get(ptr[0]![L]!), get(acc), c.push(OP.f64Store), memarg(3);
   };
@@ -280,8 +303,8 @@ export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): W
   // ---- the module: type, import (memory), function, export, code
   const m: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const type: number[] = [1, 0x60];
-  uleb(nOps, type);
-  for (let o = 0; o < nOps; o++) type.push(I32);
+  uleb(nOps + 1, type);
+  for (let o = 0; o <= nOps; o++) type.push(I32);
   type.push(0);
   section(1, type, m);
   const imp: number[] = [1];
