@@ -160,7 +160,7 @@ interface Point {
 }
 
 export interface EtdAdamsOptions extends EtdOptions {
-  /** Highest order of the predictor (default 5; the corrector is one order higher). */
+  /** Highest order of the predictor (default 5, at most 7; the corrector is one order higher). */
   maxOrder?: number;
 }
 
