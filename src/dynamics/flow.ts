@@ -274,9 +274,20 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     refreshes++;
     return gaussNewton(J, kernelSpectrum(ntkFromJacobian(ev, J), k));
   };
+  // Products with Q (n × r, memory-bound: Q is read from memory each time). projectMany stacks
+  // the vectors as the rows of one matrix, so a history of 2·7 vectors reads Q once, not 14 times.
+  let stacked = new Float64Array(0), stackedOut = new Float64Array(0);
   const lowRankOps: LowRankOps = {
     project: (Q, n, r, v, out) => ev.backend.gemm(true, false, r, 1, n, 1, Q, 0, r, v, 0, 1, 0, out, 0, 1),
     expand: (Q, n, r, c, out) => ev.backend.gemm(false, false, n, 1, r, 1, Q, 0, r, c, 0, 1, 0, out, 0, 1),
+    projectMany: (Q, n, r, vs, outs) => {
+      const m = vs.length;
+      if (stacked.length < m * n) stacked = new Float64Array(m * n);
+      if (stackedOut.length < m * r) stackedOut = new Float64Array(m * r);
+      vs.forEach((v, j) => stacked.set(v.subarray(0, n), j * n));
+      ev.backend.gemm(false, false, m, r, n, 1, stacked, 0, n, Q, 0, r, 0, stackedOut, 0, r);
+      outs.forEach((o, j) => o.set(stackedOut.subarray(j * r, (j + 1) * r)));
+    },
   };
 
   const times = [...new Set([...(opts.times ?? []).filter((t) => t > 0 && t < T), T])].sort((a, b) => a - b);

@@ -22,7 +22,8 @@
  * The order starts at 1 and rises by one per accepted step up to `maxOrder` (the start-up of
  * variable-order Adams codes); the step changes by at most a factor 2 per step, which keeps
  * the interpolation well conditioned. When the caller changes A, the stored values of N are
- * re-split against the new A from the stored y_i and F(y_i): N_i = F_i + Q(λ ⊙ Qᵀy_i).
+ * re-split against the new A from the stored y_i and F(y_i): N_i = F_i + Q(λ ⊙ Qᵀy_i) (their
+ * projections on the new Q in one pass over it, `projectMany`).
  *
  * φ_k(hA)v for v = x + Qz with v̂ = Qᵀx + z is x/k! + Q[φ_k(−hλ) ⊙ z + (φ_k(−hλ) − 1/k!) ⊙ x̂]
  * (x̂ = v̂ − z), so a step costs two products with Qᵀ (the projections of the new F values)
@@ -180,6 +181,7 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
   let A: LowRankStiff = opts.linearPart(t0, y0, 0);
   let r = A.rank;
   const { project, expand } = opts.ops;
+  const projectMany = opts.ops.projectMany ?? ((Q, n, r, vs, outs) => vs.forEach((v, j) => project(Q, n, r, v, outs[j]!)));
 
   const newPoint = (): Point => ({ t: 0, y: new Float64Array(n), F: new Float64Array(n), yHat: new Float64Array(r), FHat: new Float64Array(r) });
   // history[0] is the newest accepted point; at most maxOrder are kept.
@@ -335,10 +337,7 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
       stepsSince = 0;
       if (A.rank !== r) resize();
       phiH = NaN;
-      for (const q of history) {
-        project(A.Q, n, r, q.y, q.yHat);
-        project(A.Q, n, r, q.F, q.FHat);
-      }
+      projectMany(A.Q, n, r, history.flatMap((q) => [q.y, q.F]), history.flatMap((q) => [q.yHat, q.FHat]));
     }
     opts.onStep?.(p.t, p.y);
     if (last) {

@@ -45,6 +45,11 @@ export interface LowRankOps {
   project(Q: Float64Array, n: number, r: number, v: Float64Array, out: Float64Array): void;
   /** out (n) = Q c (c: r). */
   expand(Q: Float64Array, n: number, r: number, c: Float64Array, out: Float64Array): void;
+  /**
+   * outs[j] = Qᵀ vs[j] for all j at once (optional: one pass over Q instead of one per vector,
+   * for the re-projection of a history on a new Q).
+   */
+  projectMany?(Q: Float64Array, n: number, r: number, vs: Float64Array[], outs: Float64Array[]): void;
 }
 
 export interface EtdOptions {
