@@ -32,13 +32,13 @@
  * 0 < s = u² + v² < 1, then return u·m and v·m with m = sqrt(−2·ln(s)/s); the second value is
  * cached and returned by the next normal draw. Compared with Box–Muller it needs no cos/sin:
  * besides IEEE-754 `+ − × /` and `Math.sqrt` (all correctly rounded, hence identical
- * everywhere; JavaScript never contracts into FMA) the only transcendental is `Math.log`.
- * ECMAScript does *not* require `Math.log` to be correctly rounded, so strict bitwise
- * reproducibility holds within one engine family: V8 (Node, Chrome, Deno, Electron) computes
- * `Math.log` with its own port of fdlibm (`ieee754::log`) instead of the C library, so
- * results are identical on every OS and CPU V8 runs on. Another engine (SpiderMonkey,
- * JavaScriptCore) could differ in the last bit of some normal draws. Uniform draws
- * (`nextDouble`, `uniform`, `fillUniform`) are bitwise identical on every conforming engine.
+ * everywhere; JavaScript never contracts into FMA) the only transcendental is the logarithm.
+ * ECMAScript does *not* require `Math.log` to be correctly rounded, and engines differ in its
+ * last bit, so the draws take the logarithm from `logScalar` (wasm/scalar.ts), fdlibm's
+ * algorithm in IEEE operations and bit manipulation only: the same bits in every engine, and
+ * those of V8's `Math.log` (V8 runs fdlibm's code; tested on millions of inputs), so the
+ * stream is the one earlier versions drew in Node. Large fills run the same operations in
+ * wasm (`normal_pairs`). Normal and uniform draws are bitwise identical on every platform.
  *
  * @example
  *   const rng = new Rng(deriveSeed(42, 'param', 'U'));
@@ -46,12 +46,13 @@
  *   rng.fillNormal(w, 0, 1 / Math.sqrt(3));
  */
 
-import { wasmPolarPairs } from '../runtime/backend-wasm.ts';
+import { wasmNormalPairs } from '../runtime/backend-wasm.ts';
+import { logScalar } from '../runtime/wasm/scalar.ts';
 
 const MASK64 = (1n << 64n) - 1n;
 /** fillNormal draws through wasm from this many values on (below, the call costs more). */
 const WASM_FILL_MIN = 256;
-/** Pairs per wasm call (24 bytes each: 96 KB of wasm memory). */
+/** Pairs per wasm call (16 bytes each: 64 KB of wasm memory). */
 const FILL_CHUNK = 4096;
 const TWO32 = 4294967296;
 const TWO_M53 = 1 / 9007199254740992; // 2^-53
@@ -235,7 +236,7 @@ export class Rng {
       v = 2 * this.nextDouble() - 1;
       s = u * u + v * v;
     } while (s >= 1 || s === 0);
-    const m = Math.sqrt((-2 * Math.log(s)) / s);
+    const m = Math.sqrt((-2 * logScalar(s)) / s);
     this.spare = v * m;
     this.hasSpare = true;
     return u * m;
@@ -275,25 +276,18 @@ export class Rng {
       this.hasSpare = false;
       out[i++] = mean + std * this.spare;
     }
-    // Large fills draw the uniforms in wasm (`polar_pairs`: the same xoshiro outputs and the
-    // same accept test, so the same bits) and only the logarithm here: a first call of the JS
-    // loop runs mostly before V8 has optimized it (the 271k MLP's draws: 25–44 ms → 11–26).
-    const draw = n - i >= WASM_FILL_MIN ? wasmPolarPairs() : null;
+    // Large fills draw in wasm (`normal_pairs`: the same xoshiro outputs, accept test, logarithm
+    // and arithmetic, so the same bits), all but an odd last value, which the loop below draws
+    // (caching its pair's spare). In JS, a first call of the loop ran mostly before V8 had
+    // optimized it: the 271k MLP's draws took 25–44 ms.
+    const draw = n - i >= WASM_FILL_MIN ? wasmNormalPairs() : null;
     if (draw) {
       const st = Uint32Array.of(this.s0l, this.s0h, this.s1l, this.s1h, this.s2l, this.s2h, this.s3l, this.s3h);
-      while (i < n) {
-        const pairs = Math.min(FILL_CHUNK, Math.ceil((n - i) / 2));
-        const uvs = draw(st, pairs);
-        for (let p = 0; p < 3 * pairs; p += 3) {
-          const u = uvs[p]!, v = uvs[p + 1]!, s = uvs[p + 2]!;
-          const m = Math.sqrt((-2 * Math.log(s)) / s);
-          out[i++] = mean + std * (u * m);
-          if (i < n) out[i++] = mean + std * (v * m);
-          else {
-            this.spare = v * m;
-            this.hasSpare = true;
-          }
-        }
+      for (let left = (n - i) >> 1; left > 0; ) {
+        const pairs = Math.min(FILL_CHUNK, left);
+        out.set(draw(st, pairs, mean, std), i);
+        i += 2 * pairs;
+        left -= pairs;
       }
       [this.s0l, this.s0h, this.s1l, this.s1h, this.s2l, this.s2h, this.s3l, this.s3h] = st as unknown as [number, number, number, number, number, number, number, number];
     }

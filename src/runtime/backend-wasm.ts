@@ -51,7 +51,8 @@ interface Kernels {
   sub(a: number, b: number, out: number, n: number): void;
   mul(a: number, b: number, out: number, n: number): void;
   div(a: number, b: number, out: number, n: number): void;
-  polar_pairs(state: number, out: number, pairs: number): void;
+  log(x: number, out: number, n: number): void;
+  normal_pairs(state: number, out: number, pairs: number, mean: number, std: number): void;
 }
 
 /** Cache blocks of the wasm gemm (see kernels.wat): A block MC×KC in L2, B micro-panel KC×4 in L1. */
@@ -441,11 +442,11 @@ export function wasmBackend(): Backend | null {
 }
 
 /**
- * The raw vectorized kernels out[i] = f(x[i]) for f = exp, tanh, sigmoid(x) = 1/(1 + e^−x),
- * all n elements through wasm whatever n (for tests and benchmarks; the graph has no sigmoid op,
- * it is composed). Null when the backend is unavailable.
+ * The raw kernels out[i] = f(x[i]) for f = exp, tanh, sigmoid(x) = 1/(1 + e^−x) (vectorized) and
+ * log (fdlibm's, scalar), all n elements through wasm whatever n (for tests and benchmarks; the
+ * graph has no sigmoid op, it is composed). Null when the backend is unavailable.
  */
-export function wasmUnary(): ((f: 'exp' | 'tanh' | 'sigmoid', x: Float64Array, out: Float64Array) => void) | null {
+export function wasmUnary(): ((f: 'exp' | 'tanh' | 'sigmoid' | 'log', x: Float64Array, out: Float64Array) => void) | null {
   const { kernels } = load();
   if (!kernels) return null;
   const arena = new Arena(kernels);
@@ -458,25 +459,25 @@ export function wasmUnary(): ((f: 'exp' | 'tanh' | 'sigmoid', x: Float64Array, o
 }
 
 /**
- * The uniform half of the random generator's normal draws (`polar_pairs` in kernels.wat, for
- * src/io/rng.ts): `draw(state, pairs)` advances the xoshiro256** state, 8 u32 words (low then
- * high half of s0..s3), in place and returns `pairs` accepted triples (u, v, s) of the polar
- * method, 0 < s = u² + v² < 1, as a view into wasm memory valid until the next call. Null when
- * the kernels are unavailable (rng.ts then draws the same values in JS).
- * @example const draw = wasmPolarPairs(); if (draw) { const uvs = draw(state, 1024); … }
+ * The random generator's normal draws (`normal_pairs` in kernels.wat, for src/io/rng.ts):
+ * `draw(state, pairs, mean, std)` advances the xoshiro256** state, 8 u32 words (low then high
+ * half of s0..s3), in place and returns 2·`pairs` values mean + std·z, z by the polar method
+ * with fdlibm's logarithm, as a view into wasm memory valid until the next call. Null when the
+ * kernels are unavailable (rng.ts then draws the same values in JS).
+ * @example const draw = wasmNormalPairs(); if (draw) { const zs = draw(state, 1024, 0, 1); … }
  */
-export function wasmPolarPairs(): ((state: Uint32Array, pairs: number) => Float64Array) | null {
+export function wasmNormalPairs(): ((state: Uint32Array, pairs: number, mean: number, std: number) => Float64Array) | null {
   const { kernels } = load();
   if (!kernels) return null;
   const arena = new Arena(kernels);
-  return (state, pairs) => {
+  return (state, pairs, mean, std) => {
     arena.reset();
     const st = arena.alloc(4);
-    const out = arena.alloc(3 * pairs);
+    const out = arena.alloc(2 * pairs);
     const words = new Uint32Array(kernels.memory.buffer, st, 8);
     words.set(state);
-    kernels.polar_pairs(st, out, pairs);
+    kernels.normal_pairs(st, out, pairs, mean, std);
     state.set(new Uint32Array(kernels.memory.buffer, st, 8));
-    return arena.f64.subarray(out >> 3, (out >> 3) + 3 * pairs);
+    return arena.f64.subarray(out >> 3, (out >> 3) + 2 * pairs);
   };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { Rng, deriveSeed, splitmix64Sequence } from '../../src/io/rng.ts';
-import { wasmPolarPairs } from '../../src/runtime/backend-wasm.ts';
+import { wasmNormalPairs, wasmUnary } from '../../src/runtime/backend-wasm.ts';
+import { logScalar } from '../../src/runtime/wasm/scalar.ts';
 
 // Reference values computed with the public-domain C reference code of splitmix64 and
 // xoshiro256** 1.0 (Blackman & Vigna), compiled with gcc (x86-64).
@@ -166,9 +167,9 @@ describe('distributions', () => {
     for (let i = 0; i < 11; i++) expect(y[i]).toBe(b.normal(1, 2));
   });
 
-  // Large fills take the uniforms from wasm (polar_pairs in kernels.wat): the same bits as the
-  // JS draws, the stream left where the JS draws leave it (odd counts, a cached spare value).
-  test.skipIf(!wasmPolarPairs())('a large fillNormal (wasm uniforms) ≡ repeated normal(), and the stream continues the same', () => {
+  // Large fills draw in wasm (normal_pairs in kernels.wat): the same bits as the JS draws, the
+  // stream left where the JS draws leave it (odd counts, a cached spare value).
+  test.skipIf(!wasmNormalPairs())('a large fillNormal (wasm draws) ≡ repeated normal(), and the stream continues the same', () => {
     for (const [seed, sizes] of [[3, [1000]], [4, [257, 4096 * 2 + 3, 1]], [5, [1, 9001, 300]]] as const) {
       const a = new Rng(seed);
       const b = new Rng(seed);
@@ -179,6 +180,27 @@ describe('distributions', () => {
       }
       for (let i = 0; i < 5; i++) expect(a.normal(0, 1)).toBe(b.normal(0, 1));
       expect(a.nextU64()).toBe(b.nextU64());
+    }
+  });
+
+  // The draws' logarithm is fdlibm's (logScalar; $log in kernels.wat), so that every engine
+  // draws the same bits; in V8 it must be Math.log bit for bit, or the stream would have moved.
+  test("the draws' logarithm is Math.log bit for bit, in JS and in wasm", () => {
+    const xs: number[] = [0, -0, -1, Infinity, -Infinity, NaN, 5e-324, 1e-310, 2.2250738585072014e-308, 1, 2, 0.5, Math.E,
+      Number.MAX_VALUE, 1 - 2 ** -53, 1 + 2 ** -52, 1 + 2 ** -21, 1 - 2 ** -21, Math.SQRT2, Math.SQRT1_2];
+    const r = new Rng(99);
+    for (let i = 0; i < 200_000; i++) {
+      const d = r.nextDouble();
+      // (0, 1) as the polar method sees it; around 1 (the |f| < 2^-20 branch); every exponent
+      xs.push(d, 1 + (d - 0.5) * 2 ** -18, Math.exp((d - 0.5) * 1400), d * 1e-300);
+    }
+    const x = Float64Array.from(xs);
+    const viaWasm = new Float64Array(x.length);
+    wasmUnary()?.('log', x, viaWasm);
+    for (let i = 0; i < x.length; i++) {
+      const want = Math.log(x[i]!);
+      if (!Object.is(logScalar(x[i]!), want)) expect.fail(`logScalar(${x[i]}) = ${logScalar(x[i]!)}, Math.log: ${want}`);
+      if (wasmUnary() && !Object.is(viaWasm[i], want)) expect.fail(`wasm log(${x[i]}) = ${viaWasm[i]}, Math.log: ${want}`);
     }
   });
 

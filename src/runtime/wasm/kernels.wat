@@ -12,7 +12,8 @@
 ;;   gemv_t     y ← alpha·Xᵀ·v + beta·y      (columns of Xᵀ = rows of X contiguous)
 ;;   exp, tanh, sigmoid (x, out, n)         vectorized, ≤ ~1–2 ulp (see each function)
 ;;   add, sub, mul, div (a, b, out, n)      elementwise on contiguous equal shapes
-;;   polar_pairs (state, out, pairs)        the uniform part of the RNG's normal draws (src/io/rng.ts)
+;;   log (x, out, n)                        fdlibm's ln, bitwise V8's Math.log (scalar loop; for tests)
+;;   normal_pairs (state, out, pairs, mean, std)   the RNG's normal draws (src/io/rng.ts)
 (module
   (memory (export "memory") 1)
 
@@ -845,13 +846,13 @@
     (if (i32.and (local.get $n) (i32.const 1))
       (then (f64.store (local.get $out) (f64.div (f64.load (local.get $a)) (f64.load (local.get $b)))))))
 ;; -------------------------------------------------------------------------------------------
-  ;; Random draws for src/io/rng.ts: the part of the Marsaglia polar method that needs no
-  ;; logarithm. xoshiro256** (Blackman & Vigna) with its state s0..s3 (four i64 at $st, updated
-  ;; in place); each output x gives the double d = (x >> 11)·2^-53, the top 53 bits, exactly
-  ;; Rng.nextDouble's value. polar_pairs draws u = 2·d − 1 and v = 2·d' − 1 until
-  ;; 0 < s = u·u + v·v < 1 and stores (u, v, s) at out, `pairs` times. These are the IEEE
-  ;; operations of Rng.standardNormal in its order (WebAssembly never fuses a multiply-add), so
-  ;; the bits are the same; the logarithm stays in JS, where V8's fdlibm port is the reference.
+  ;; Normal draws for src/io/rng.ts, the Marsaglia polar method whole. xoshiro256** (Blackman &
+  ;; Vigna) with its state s0..s3 (four i64 at $st, updated in place); each output x gives the
+  ;; double d = (x >> 11)·2^-53, the top 53 bits, exactly Rng.nextDouble's value. normal_pairs
+  ;; draws u = 2·d − 1 and v = 2·d' − 1 until 0 < s = u·u + v·v < 1, then m = sqrt(−2·ln(s)/s),
+  ;; and stores mean + std·(u·m), mean + std·(v·m), `pairs` times. These are the IEEE operations
+  ;; of Rng.standardNormal in its order (WebAssembly never fuses a multiply-add), and ln is $log
+  ;; below, the operations of logScalar (wasm/scalar.ts): the bits are the same.
   (func $next (param $st i32) (result f64)
     (local $s0 i64) (local $s1 i64) (local $s2 i64) (local $s3 i64) (local $r i64) (local $t i64)
     (local.set $s0 (i64.load offset=0 (local.get $st)))
@@ -874,9 +875,83 @@
     (i64.store offset=24 (local.get $st) (local.get $s3))
     (f64.mul (f64.convert_i64_u (i64.shr_u (local.get $r) (i64.const 11))) (f64.const 0x1p-53)))
 
-  (func (export "polar_pairs") (param $st i32) (param $out i32) (param $pairs i32)
-    (local $u f64) (local $v f64) (local $s f64) (local $end i32)
-    (local.set $end (i32.add (local.get $out) (i32.mul (local.get $pairs) (i32.const 24))))
+  ;; ln(x), fdlibm's algorithm (Sun Microsystems, e_log.c; V8's Math.log is the same code) step
+  ;; for step, so the bits are Math.log's in V8 and logScalar's in every engine. x = 2^k·(1 + f)
+  ;; with 1 + f in [√2/2, √2); s = f/(2 + f); ln(1 + f) = f − s·(f − R(s²)) with R a degree-14
+  ;; polynomial (only even powers, Remez coefficients Lg1..Lg7), or f − (f²/2 − s·(f²/2 + R))
+  ;; where that cancels less; k·ln2 in two parts (ln2_hi has 32 trailing zero bits).
+  (func $log (param $x f64) (result f64)
+    (local $bits i64) (local $hx i32) (local $lx i32) (local $k i32) (local $i i32) (local $j i32)
+    (local $f f64) (local $s f64) (local $z f64) (local $w f64) (local $R f64) (local $dk f64) (local $hfsq f64)
+    (local.set $bits (i64.reinterpret_f64 (local.get $x)))
+    (local.set $hx (i32.wrap_i64 (i64.shr_u (local.get $bits) (i64.const 32))))
+    (local.set $lx (i32.wrap_i64 (local.get $bits)))
+    (if (i32.lt_s (local.get $hx) (i32.const 0x00100000))
+      (then
+        ;; ±0, negative, subnormal (scaled by 2^54)
+        (if (i32.eqz (i32.or (i32.and (local.get $hx) (i32.const 0x7fffffff)) (local.get $lx)))
+          (then (return (f64.const -inf))))
+        (if (i32.lt_s (local.get $hx) (i32.const 0)) (then (return (f64.const nan))))
+        (local.set $k (i32.const -54))
+        (local.set $x (f64.mul (local.get $x) (f64.const 0x1p54)))
+        (local.set $bits (i64.reinterpret_f64 (local.get $x)))
+        (local.set $hx (i32.wrap_i64 (i64.shr_u (local.get $bits) (i64.const 32))))))
+    (if (i32.ge_s (local.get $hx) (i32.const 0x7ff00000)) (then (return (f64.add (local.get $x) (local.get $x)))))
+    (local.set $k (i32.add (local.get $k) (i32.sub (i32.shr_s (local.get $hx) (i32.const 20)) (i32.const 1023))))
+    (local.set $hx (i32.and (local.get $hx) (i32.const 0x000fffff)))
+    (local.set $i (i32.and (i32.add (local.get $hx) (i32.const 0x95f64)) (i32.const 0x100000)))
+    ;; 1 + f: x's mantissa with the exponent of 1 (or of 1/2, above √2)
+    (local.set $x (f64.reinterpret_i64 (i64.or
+      (i64.shl (i64.extend_i32_u (i32.or (local.get $hx) (i32.xor (local.get $i) (i32.const 0x3ff00000)))) (i64.const 32))
+      (i64.and (local.get $bits) (i64.const 0xffffffff)))))
+    (local.set $k (i32.add (local.get $k) (i32.shr_s (local.get $i) (i32.const 20))))
+    (local.set $f (f64.sub (local.get $x) (f64.const 1)))
+    (local.set $dk (f64.convert_i32_s (local.get $k)))
+    (if (i32.lt_s (i32.and (i32.const 0x000fffff) (i32.add (i32.const 2) (local.get $hx))) (i32.const 3))
+      (then
+        ;; |f| < 2^-20
+        (if (f64.eq (local.get $f) (f64.const 0))
+          (then
+            (if (i32.eqz (local.get $k)) (then (return (f64.const 0))))
+            (return (f64.add (f64.mul (local.get $dk) (f64.const 0x1.62e42fee00000p-1)) (f64.mul (local.get $dk) (f64.const 0x1.a39ef35793c76p-33))))))
+        (local.set $R (f64.mul (f64.mul (local.get $f) (local.get $f)) (f64.sub (f64.const 0.5) (f64.mul (f64.const 0x1.5555555555555p-2) (local.get $f)))))
+        (if (i32.eqz (local.get $k)) (then (return (f64.sub (local.get $f) (local.get $R)))))
+        (return (f64.sub (f64.mul (local.get $dk) (f64.const 0x1.62e42fee00000p-1))
+          (f64.sub (f64.sub (local.get $R) (f64.mul (local.get $dk) (f64.const 0x1.a39ef35793c76p-33))) (local.get $f))))))
+    (local.set $s (f64.div (local.get $f) (f64.add (f64.const 2) (local.get $f))))
+    (local.set $z (f64.mul (local.get $s) (local.get $s)))
+    (local.set $i (i32.sub (local.get $hx) (i32.const 0x6147a)))
+    (local.set $w (f64.mul (local.get $z) (local.get $z)))
+    (local.set $j (i32.sub (i32.const 0x6b851) (local.get $hx)))
+    ;; R = t2 + t1: t1 = w·(Lg2 + w·(Lg4 + w·Lg6)), t2 = z·(Lg1 + w·(Lg3 + w·(Lg5 + w·Lg7)))
+    (local.set $R (f64.add
+      (f64.mul (local.get $z) (f64.add (f64.const 0x1.5555555555593p-1) (f64.mul (local.get $w) (f64.add (f64.const 0x1.2492494229359p-2) (f64.mul (local.get $w) (f64.add (f64.const 0x1.7466496cb03dep-3) (f64.mul (local.get $w) (f64.const 0x1.2f112df3e5244p-3))))))))
+      (f64.mul (local.get $w) (f64.add (f64.const 0x1.999999997fa04p-2) (f64.mul (local.get $w) (f64.add (f64.const 0x1.c71c51d8e78afp-3) (f64.mul (local.get $w) (f64.const 0x1.39a09d078c69fp-3))))))))
+    (if (i32.gt_s (i32.or (local.get $i) (local.get $j)) (i32.const 0))
+      (then
+        (local.set $hfsq (f64.mul (f64.mul (f64.const 0.5) (local.get $f)) (local.get $f)))
+        (if (i32.eqz (local.get $k))
+          (then (return (f64.sub (local.get $f) (f64.sub (local.get $hfsq) (f64.mul (local.get $s) (f64.add (local.get $hfsq) (local.get $R))))))))
+        (return (f64.sub (f64.mul (local.get $dk) (f64.const 0x1.62e42fee00000p-1))
+          (f64.sub (f64.sub (local.get $hfsq) (f64.add (f64.mul (local.get $s) (f64.add (local.get $hfsq) (local.get $R))) (f64.mul (local.get $dk) (f64.const 0x1.a39ef35793c76p-33)))) (local.get $f))))))
+    (if (i32.eqz (local.get $k))
+      (then (return (f64.sub (local.get $f) (f64.mul (local.get $s) (f64.sub (local.get $f) (local.get $R)))))))
+    (f64.sub (f64.mul (local.get $dk) (f64.const 0x1.62e42fee00000p-1))
+      (f64.sub (f64.sub (f64.mul (local.get $s) (f64.sub (local.get $f) (local.get $R))) (f64.mul (local.get $dk) (f64.const 0x1.a39ef35793c76p-33))) (local.get $f))))
+
+  (func (export "log") (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 3))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (f64.store (local.get $out) (call $log (f64.load (local.get $x))))
+      (local.set $x (i32.add (local.get $x) (i32.const 8)))
+      (local.set $out (i32.add (local.get $out) (i32.const 8)))
+      (br $l))))
+
+  (func (export "normal_pairs") (param $st i32) (param $out i32) (param $pairs i32) (param $mean f64) (param $std f64)
+    (local $u f64) (local $v f64) (local $s f64) (local $m f64) (local $end i32)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $pairs) (i32.const 4))))
     (block $done (loop $pair
       (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
       (loop $draw
@@ -884,9 +959,9 @@
         (local.set $v (f64.sub (f64.mul (f64.const 2) (call $next (local.get $st))) (f64.const 1)))
         (local.set $s (f64.add (f64.mul (local.get $u) (local.get $u)) (f64.mul (local.get $v) (local.get $v))))
         (br_if $draw (i32.or (f64.ge (local.get $s) (f64.const 1)) (f64.eq (local.get $s) (f64.const 0)))))
-      (f64.store offset=0 (local.get $out) (local.get $u))
-      (f64.store offset=8 (local.get $out) (local.get $v))
-      (f64.store offset=16 (local.get $out) (local.get $s))
-      (local.set $out (i32.add (local.get $out) (i32.const 24)))
+      (local.set $m (f64.sqrt (f64.div (f64.mul (f64.const -2) (call $log (local.get $s))) (local.get $s))))
+      (f64.store offset=0 (local.get $out) (f64.add (local.get $mean) (f64.mul (local.get $std) (f64.mul (local.get $u) (local.get $m)))))
+      (f64.store offset=8 (local.get $out) (f64.add (local.get $mean) (f64.mul (local.get $std) (f64.mul (local.get $v) (local.get $m)))))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
       (br $pair))))
 )
