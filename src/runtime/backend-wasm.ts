@@ -195,7 +195,7 @@ function gather(arena: Arena, src: Float64Array, off: number, n: number, inc: nu
  * move along it, it is copied once) and `span` the extent of one row of it, so a block of n rows
  * starting at row r0 is the span [r0·step, r0·step + (n − 1)·step + span) of its buffer.
  */
-export function chunkRows(prog: Pick<FusedProgram, 'dims' | 'strides'>, sizes: readonly number[]): { rows: number; step: number[]; span: number[] } {
+function chunkRows(prog: Pick<FusedProgram, 'dims' | 'strides'>, sizes: readonly number[]): { rows: number; step: number[]; span: number[] } {
   const { dims, strides } = prog;
   const d0 = dims[0]!;
   const step = strides.map((s) => s[0]!);
