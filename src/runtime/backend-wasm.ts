@@ -78,9 +78,10 @@ export const wasmLimits = {
   fused: 1024,
   // add/mul/div: 64 elements 2× slower through wasm, 1024 2× faster (IEEE ops: same bits)
   binary: 512,
-  // … and from 2^17 elements no faster (524k: 4.6 against 4.2 ns/element steady, and twice the
-  // JS time on a first call, when the arena grows): the three copies cost what the loop does
-  binaryMax: 1 << 17,
+  // … up to 2^20: streamed through the cache (`chunk`), 524k elements take 1.5 against 3.1
+  // ns/element; at 2M both are memory-bound (3.1 and 3.0). (Copied whole, before streaming,
+  // wasm stopped winning at 2^17: the three copies cost what the loop does.)
+  binaryMax: 1 << 20,
   // elementwise calls stream in chunks of this many doubles of operands (256 KB, half this
   // machine's L2): the copies stay in cache (W3's 4 MB loops ran ~40% faster warm)
   chunk: 1 << 15,
