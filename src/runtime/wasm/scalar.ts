@@ -127,7 +127,9 @@ const LG1 = 6.666666666666735130e-01, LG2 = 3.999999999940941908e-01, LG3 = 2.85
 const LG4 = 2.222219843214978396e-01, LG5 = 1.818357216161805012e-01, LG6 = 1.531383769920937332e-01;
 const LG7 = 1.479819860511658591e-01;
 const bits = new Float64Array(1);
-const words = new Int32Array(bits.buffer); // [low, high] on little-endian hosts (every wasm host)
+const words = new Int32Array(bits.buffer);
+/** Which of `words` holds the sign, exponent and top of the mantissa (1 on little-endian hosts). */
+const HI = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1 ? 1 : 0, LO = 1 - HI;
 
 /**
  * ln(x) as fdlibm computes it: x = 2^k·(1 + f) with 1 + f in [√2/2, √2), s = f/(2 + f),
@@ -138,8 +140,8 @@ const words = new Int32Array(bits.buffer); // [low, high] on little-endian hosts
  */
 export function logScalar(x: number): number {
   bits[0] = x;
-  let hx = words[1]!;
-  const lx = words[0]!;
+  let hx = words[HI]!;
+  const lx = words[LO]!;
   let k = 0;
   if (hx < 0x00100000) {
     if (((hx & 0x7fffffff) | lx) === 0) return -Infinity; // ±0
@@ -147,13 +149,13 @@ export function logScalar(x: number): number {
     k -= 54; // subnormal: scale up
     x *= 18014398509481984; // 2^54
     bits[0] = x;
-    hx = words[1]!;
+    hx = words[HI]!;
   }
   if (hx >= 0x7ff00000) return x + x; // +∞, NaN
   k += (hx >> 20) - 1023;
   hx &= 0x000fffff;
   const i = (hx + 0x95f64) & 0x100000;
-  words[1] = hx | (i ^ 0x3ff00000); // 1 + f: the exponent of 1, or of 1/2 above √2
+  words[HI] = hx | (i ^ 0x3ff00000); // 1 + f: the exponent of 1, or of 1/2 above √2
   k += i >> 20;
   const f = bits[0]! - 1.0;
   const dk = k;
