@@ -310,22 +310,20 @@ function makeBackend(k: Kernels): Backend {
     const { leafSizes, outSize, sum } = prog;
     const d0 = prog.dims[0]!, nOps = leafSizes.length + 1;
     const sizes = [outSize, ...leafSizes];
-    const blocks = chunkRows(prog, sizes);
+    const { rows, step, span } = chunkRows(prog, sizes);
     const ptrs = new Array<number>(nOps + 1);
     return (ins, out) => {
       arena.reset();
-      const operand = (o: number) => (o === 0 ? out : ins[o - 1]!);
-      const { rows, step, span } = blocks;
       // the regions: a block's rows of each operand that moves along the axis, all of the others
       for (let o = 0; o < nOps; o++) ptrs[o] = arena.alloc(step[o] === 0 ? sizes[o]! : (rows - 1) * step[o]! + span[o]!);
       const f = arena.f64;
-      for (let o = 1; o < nOps; o++) if (step[o] === 0) f.set(operand(o).subarray(0, sizes[o]!), ptrs[o]! >> 3);
+      for (let o = 1; o < nOps; o++) if (step[o] === 0) f.set(ins[o - 1]!.subarray(0, sizes[o]!), ptrs[o]! >> 3);
       if (step[0] === 0) f.fill(0, ptrs[0]! >> 3, (ptrs[0]! >> 3) + outSize); // summed over the axis
       for (let r0 = 0; r0 < d0; r0 += rows) {
         const n = Math.min(rows, d0 - r0);
         for (let o = 1; o < nOps; o++) {
           const s0 = step[o]!;
-          if (s0 !== 0) f.set(operand(o).subarray(r0 * s0, r0 * s0 + (n - 1) * s0 + span[o]!), ptrs[o]! >> 3);
+          if (s0 !== 0) f.set(ins[o - 1]!.subarray(r0 * s0, r0 * s0 + (n - 1) * s0 + span[o]!), ptrs[o]! >> 3);
         }
         const s0 = step[0]!, len = (n - 1) * s0 + span[0]!;
         if (s0 !== 0 && sum) f.fill(0, ptrs[0]! >> 3, (ptrs[0]! >> 3) + len);
