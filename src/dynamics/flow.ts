@@ -165,14 +165,13 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // with v̄ = α·h̄(w̄), dv̄/dt = −K0 ∇R(v̄). Square loss: ∇R(v̄) = −r̄ = −exp(−K0 t) r0, so both
   // are products with B of the closed form in the eigenbasis (the last t cached: the stages of a
   // step share their times). Other losses: v̄ and c are integrated with the flow, as the state's
-  // tail y = (δ, v̄, c), and read from it. (Two gemv calls read B twice, yet beat one product
-  // with a p × 2 result, whose packing costs more: 2 × 0.21 ms against 0.33–0.89 ms at p = 9216.)
-  const coefS = new Float64Array(k), coefV = new Float64Array(k), lin2 = new Float64Array(2 * p), gradR = new Float64Array(k);
-  const products = (M: Float64Array, transposed: boolean, out: Float64Array) => {
-    const ld = transposed ? p : k;
-    ev.backend.gemm(transposed, false, p, 1, k, 1, M, 0, ld, coefS, 0, 1, 0, out, 0, 1);
-    ev.backend.gemm(transposed, false, p, 1, k, 1, M, 0, ld, coefV, 0, 1, 0, out, p, 1);
-  };
+  // tail y = (δ, v̄, c), and read from it. Both products are one gemm with two rows, [coefS;
+  // coefV]·Bᵀ (or ·J0), written as the 2 × p result: the native backend reads B once for both
+  // (its few-row product; W2: 0.21–0.23 ms against 0.24–0.33 ms for two gemv calls).
+  const coef = new Float64Array(2 * k), coefS = coef.subarray(0, k), coefV = coef.subarray(k);
+  const lin2 = new Float64Array(2 * p), gradR = new Float64Array(k);
+  const products = (M: Float64Array, transposed: boolean, out: Float64Array) =>
+    ev.backend.gemm(false, !transposed, 2, p, k, 1, coef, 0, k, M, 0, transposed ? p : k, 0, out, 0, p);
   // The square loss's values by time, the last four kept: the stages of a step ask for the same
   // times more than once (ETDRK4 with step doubling: t + h/4, h/2, 3h/4 and h; Adams: t + h twice).
   const linCache = new Map<number, Float64Array>();
@@ -185,12 +184,12 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
         coefS[j] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
         coefV[j] = (Math.exp(-l * t) * q[j]!) / alpha;
       }
-      let out: Float64Array = new Float64Array(2 * p);
+      let out: Float64Array;
       if (linCache.size >= 4) {
         const oldest = linCache.keys().next().value!;
         out = linCache.get(oldest)!;
         linCache.delete(oldest);
-      }
+      } else out = new Float64Array(2 * p);
       products(B, false, out);
       linCache.set(t, out);
       return out;
@@ -232,7 +231,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // The exponential integrator's split: dδ/dt = A δ + N(t, δ) with A = −J_nᵀJ_n, the stiff
   // Gauss–Newton part of −(1/α²)∇²L at a recent point w_n (w0 first), of rank ≤ k:
   // A = −Q diag(λ) Qᵀ with Q = J_nᵀ V Λ^{-1/2} from the eigenpairs (λ, V) of K_n = J_n J_nᵀ.
-  const gaussNewton = (J: Float64Array, sp: ReturnType<typeof kernelSpectrum>, JtV?: Float64Array): LowRankStiff => {
+  const gaussNewton = (J: Float64Array, sp: ReturnType<typeof kernelSpectrum>, JtV?: Float64Array, into?: Float64Array): LowRankStiff => {
     // Only modes that can be stiff within the horizon need the exponential treatment: a mode with
     // λ·T < 1/4 never has h·λ > 1/4 (h ≤ T), so N carries it explicitly, and Q stays small.
     const lmax = sp.values[k - 1]!;
@@ -245,7 +244,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
       const s = 1 / Math.sqrt(sp.values[j]!);
       for (let i = 0; i < k; i++) Vs[i * r + jj] = sp.vectors[i * k + j]! * s;
     });
-    const Q = new Float64Array(p * r);
+    const Q = into ? into.subarray(0, p * r) : new Float64Array(p * r);
     if (JtV) keep.forEach((j, jj) => { for (let i = 0; i < p; i++) Q[i * r + jj] = JtV[i * k + j]! / Math.sqrt(sp.values[j]!); });
     else ev.backend.gemm(true, false, p, r, k, 1, J, 0, p, Vs, 0, r, 0, Q, 0, r);
     return { Q, rank: r, lambda: Float64Array.from(keep, (j) => sp.values[j]!) };
@@ -265,14 +264,21 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     return Math.min(64, Math.max(2, Math.round(refresh / step)));
   };
   let refreshes = 0;
+  // A refresh writes its Jacobian and its Q into buffers kept for the whole flow (Q alternates
+  // between two, the other holding the Q in use): fresh arrays of 8pk bytes each time cost a
+  // page fault per 4 KB (W2: 2300 faults a refresh, ~3–5 µs each on this machine's VM).
+  let jBuf: Float64Array | null = null;
+  const qBufs: Float64Array[] = [];
   /** The Gauss–Newton part at the current point, every `every` accepted steps. */
   const linearPart = (t: number, delta: Float64Array, stepsSince: number, current: LowRankStiff, every: number): LowRankStiff => {
     if (stepsSince < every) return current;
     linShift(t, delta, shift);
     for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
-    const J = ev.jacobian(w);
+    const J = ev.jacobian(w, { out: (jBuf ??= new Float64Array(k * p)) });
     refreshes++;
-    return gaussNewton(J, kernelSpectrum(ntkFromJacobian(ev, J), k));
+    if (qBufs.length < 2) qBufs.push(new Float64Array(p * k));
+    const into = qBufs.find((b) => b.buffer !== current.Q.buffer)!;
+    return gaussNewton(J, kernelSpectrum(ntkFromJacobian(ev, J), k), undefined, into);
   };
   // Products with Q (n × r, memory-bound: Q is read from memory each time). projectMany stacks
   // the vectors as the rows of one matrix, so a history of 2·7 vectors reads Q once, not 14 times.

@@ -78,3 +78,19 @@ describe('the NTK from NTK-vector products (no Jacobian)', () => {
     expect(() => kernel(loadModel('examples/meanfield.ntk'), 3, { structure: 'products' })).toThrow(/order 2/);
   });
 });
+
+describe('Jacobian into a caller buffer (a flow refreshes it again and again)', () => {
+  it.each([['rows', 'examples/meanfield.ntk'], ['dense', 'examples/deep.ntk'], ['forward', 'examples/deep.ntk']] as const)('%s: fills the buffer and returns its first k·p values', (how, file) => {
+    const m = loadModel(file);
+    const ev = evaluator(m);
+    const opts = how === 'forward' ? { mode: 'forward' as const } : { structure: how as 'rows' | 'dense' };
+    const fresh = ev.jacobian(m.w0, opts);
+    const buf = new Float64Array(fresh.length + 3).fill(NaN);
+    const J = ev.jacobian(m.w0, { ...opts, out: buf });
+    expect(J.buffer).toBe(buf.buffer);
+    expect(J.length).toBe(fresh.length);
+    expect(Array.from(J)).toEqual(Array.from(fresh)); // every entry written: no NaN left
+    expect(Number.isNaN(buf[fresh.length])).toBe(true); // nothing past k·p
+    expect(() => ev.jacobian(m.w0, { ...opts, out: new Float64Array(fresh.length - 1) })).toThrow(/out buffer has/);
+  });
+});

@@ -416,6 +416,23 @@ describe.each(CASES)('%s', (label, K, limits) => {
       }
     });
 
+    // (the native addon reads the large operand once when the other has at most 4 rows or
+    // columns and the large one ≥ 2^16 elements: a path of its own, checked across its cases)
+    it('2–4 rows or columns against a large operand: all transposes, odd K tails, strides, beta 0 / 1 / 0.5', () => {
+      const rand = lcg(10);
+      for (const [transA, transB] of combos) {
+        for (const beta of [0, 1, 0.5]) {
+          for (const [M, N, k] of [[2, 1100, 65], [3, 4100, 17], [4, 700, 130], [2, 16400, 4], [1100, 2, 65], [4100, 3, 17], [700, 4, 130]]) {
+            checkGemm(rand, {
+              transA, transB, M: M!, N: N!, K: k!, alpha: -0.7, beta,
+              padA: Math.floor(rand() * 3), padB: Math.floor(rand() * 3), padC: Math.floor(rand() * 3),
+              aOff: Math.floor(rand() * 5), bOff: Math.floor(rand() * 5), cOff: Math.floor(rand() * 5),
+            });
+          }
+        }
+      }
+    });
+
     it('K = 0 or alpha = 0 scales C by beta (beta = 0 clears it, NaN included)', () => {
       const C = Float64Array.of(NaN, 2, 3, 4);
       K.gemm(false, false, 2, 2, 0, 1, new Float64Array(0), 0, 0, new Float64Array(0), 0, 2, 0, C, 0, 2);
