@@ -1,11 +1,24 @@
-#!/usr/bin/env node
-// The `ntk` command. It runs the bundle built by `npm ci` (scripts/build.mjs, run as `prepare`),
-// dist/ntk.cjs, as a classic script compiled with V8's code cache dist/ntk.cjs.cache: the bytecode
-// of the functions a typical run compiles, recorded at build time, so that start-up deserializes
-// them instead of compiling ~0.5 MB of JavaScript (about 50 ms of every run here). A cache that
-// does not match (another build, another Node, other V8 flags) is rejected by V8 and the script
-// compiles as usual. NTK_CODE_CACHE: 'off' ignores the cache, 'write' records it at exit (the
-// build does this), 'check' says on stderr whether it was accepted.
+#!/bin/sh
+':' //; s=$0; [ -L "$s" ] && s=$(readlink -f -- "$s"); d=${s%/*}/../dist
+':' //; if [ "$NTK_SNAPSHOT" != off ] && [ -f "$d/ntk.blob" ] && { read -r n && read -r b; } 2>/dev/null <"$d/ntk.blob.env" && [ "$n" -ef "$(command -v node)" ] && [ "$b" -ef "$d/ntk.cjs" ] && [ ! "$n" -nt "$d/ntk.blob" ]; then exec "$n" --snapshot-blob "$d/ntk.blob" -- "$@"; fi
+':' //; exec node "$0" "$@"
+// The `ntk` command, in two languages. As a POSIX shell script (the lines above: each is a no-op
+// string and a comment to JavaScript) it restores the start-up snapshot dist/ntk.blob built by
+// `npm ci` (src/cli/snapshot.ts): the process as it stands once the bundle has loaded, parser
+// built, so a run skips all of that (`ntk --version` ~110 ms against ~160 from the bundle, here).
+// It does so only when dist/ntk.blob.env names the node on PATH (same file, not replaced since
+// the blob was built: a blob from another Node would crash it) and this very bundle (not moved).
+// Otherwise, and with NTK_SNAPSHOT=off, it runs this file with node.
+//
+// As JavaScript (run by node, by the launcher above or directly, `node bin/ntk.js`, as on systems
+// without a POSIX shell) it runs the bundle built by `npm ci` (scripts/build.mjs, run as
+// `prepare`), dist/ntk.cjs, as a classic script compiled with V8's code cache dist/ntk.cjs.cache:
+// the bytecode of the functions a typical run compiles, recorded at build time, so that start-up
+// deserializes them instead of compiling ~0.5 MB of JavaScript (about 50 ms of every run here).
+// A cache that does not match (another build, another Node, other V8 flags) is rejected by V8
+// and the script compiles as usual. NTK_CODE_CACHE: 'off' ignores the cache, 'write' records it
+// at exit (the build does this), 'check' says on stderr whether it was accepted. NTK_SNAPSHOT:
+// 'off' skips the snapshot, 'check' says on stderr whether the process started from it.
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
@@ -26,6 +39,7 @@ const script = new vm.Script(`(function (exports, require, module, __filename, _
   lineOffset: -1,
   cachedData,
 });
+if (process.env.NTK_SNAPSHOT === 'check') console.error('ntk: not started from the start-up snapshot');
 if (mode === 'check') console.error(`ntk: code cache ${cachedData === undefined ? 'missing' : script.cachedDataRejected ? 'rejected' : 'accepted'}`);
 if (mode === 'write')
   process.on('exit', () => {

@@ -1,10 +1,11 @@
 // Bundles the command line (and the benchmark) with esbuild: one file to load instead of hundreds
-// of modules, which keeps `ntk`'s start-up short; compiles the WASM kernels; and records V8's code
-// cache of the command's bundle, so that `ntk` skips most of its JavaScript compilation.
+// of modules, which keeps `ntk`'s start-up short; compiles the WASM kernels; records V8's code
+// cache of the command's bundle, so that `ntk` skips most of its JavaScript compilation; and
+// saves the start-up snapshot, from which `ntk` starts with all of that already done.
 import { build } from 'esbuild';
 import { buildWasm } from './wasm.mjs';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
@@ -85,3 +86,32 @@ for (const args of warmUps) {
   // Not fatal: without the cache `ntk` only starts more slowly.
   if (run.status !== 0) console.warn(`build: the code-cache warm-up 'ntk ${args.join(' ')}' failed (${run.stderr.trim().split('\n')[0]}); ntk will start without it`);
 }
+
+// The start-up snapshot (src/cli/snapshot.ts), built after the code cache, which it contains.
+// bin/ntk.js's POSIX launcher restores it when dist/ntk.blob.env names the node on PATH (the one
+// that built it, not upgraded since) and this bundle. The blob is checked by restoring it once
+// (a blob Node cannot read crashes it, so a bad one must never be left in place); any failure
+// here is not fatal: ntk then starts from the bundle, as it does with NTK_SNAPSHOT=off.
+function buildSnapshot() {
+  const blob = resolve(root, 'dist/ntk.blob');
+  const env = resolve(root, 'dist/ntk.blob.env');
+  rmSync(blob, { force: true });
+  rmSync(env, { force: true });
+  const tmp = `${blob}.tmp`;
+  const made = spawnSync(process.execPath, ['--no-warnings', '--snapshot-blob', tmp, '--build-snapshot', resolve(root, 'scripts/snapshot.cjs')], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  const version = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).version;
+  const restored = made.status === 0 ? spawnSync(process.execPath, ['--snapshot-blob', tmp, '--', '--version'], { encoding: 'utf8' }) : null;
+  if (!restored || restored.status !== 0 || restored.stdout.trim() !== version) {
+    rmSync(tmp, { force: true });
+    const why = (made.status !== 0 ? made.stderr : restored?.stderr || `printed '${restored?.stdout.trim()}'`).trim().split('\n')[0];
+    console.warn(`build: no start-up snapshot (${why}); ntk will start from its bundle`);
+    return;
+  }
+  writeFileSync(`${env}.tmp`, `${process.execPath}\n${resolve(root, 'dist/ntk.cjs')}\n`);
+  renameSync(tmp, blob);
+  renameSync(`${env}.tmp`, env);
+}
+buildSnapshot();

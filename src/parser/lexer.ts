@@ -166,7 +166,9 @@ export const allTokens: TokenType[] = [
 /**
  * Chevrotain's grammar validations (ambiguities, lexer optimizability) cost ~60 ms at every
  * start of the command line; the grammar is fixed, so they run under the test suite (VITEST) or
- * with NTK_VALIDATE_GRAMMAR=1, and are skipped otherwise.
+ * with NTK_VALIDATE_GRAMMAR=1, and are skipped otherwise. (Read when the module loads: a process
+ * restored from the start-up snapshot has its parser already built, so NTK_VALIDATE_GRAMMAR=1
+ * needs NTK_SNAPSHOT=off there; see cli/snapshot.ts.)
  */
 export const SKIP_VALIDATIONS = typeof process !== 'undefined' && process.env.VITEST === undefined && process.env.NTK_VALIDATE_GRAMMAR === undefined;
 

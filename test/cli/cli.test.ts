@@ -1,6 +1,6 @@
 /** The command line, in process: outputs, JSON keys, exit codes, located errors. */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -142,11 +142,71 @@ describe('the installed binary', () => {
     expect(without.stdout).toBe(withCache.stdout);
   });
 
+  // The POSIX launcher in bin/ntk.js restores dist/ntk.blob (src/cli/snapshot.ts) when it fits.
+  const snapshot = existsSync('dist/ntk.blob') && process.platform !== 'win32';
+  const launch = (args: string[], env: Record<string, string>, bin = 'bin/ntk.js') =>
+    spawnSync(bin, args, { encoding: 'utf8', env: { ...process.env, ...env } });
+
+  it.skipIf(!snapshot)('the launcher starts from the start-up snapshot the build saved, with the same output as from the bundle', () => {
+    for (const args of [['kernel', 'examples/mlp-tanh.ntk', '--order', '3', '--set', 'm=4', '--json'], ['eval', 'examples/meanfield.ntk'], ['--version']]) {
+      const from = launch(args, { NTK_SNAPSHOT: 'check' });
+      expect(from.status).toBe(0);
+      expect(from.stderr).toMatch(/started from the start-up snapshot/);
+      expect(from.stderr).not.toMatch(/not started/);
+      const without = launch(args, { NTK_SNAPSHOT: 'off' });
+      expect(without.status).toBe(0);
+      expect(without.stderr).not.toMatch(/snapshot/);
+      expect(from.stdout).toBe(without.stdout);
+    }
+  });
+
+  it.skipIf(!snapshot)('from the snapshot: worker threads (the flow’s accuracy check), plots (import of vega), errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ntk-snap-'));
+    const plot = join(dir, 'e.svg');
+    const r = launch(['flow', 'examples/meanfield.ntk', '--alpha', '4', '--T', '10', '--json', '--plot', plot], { NTK_SNAPSHOT: 'check' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/started from the start-up snapshot/);
+    expect(r.stderr).not.toMatch(/Warning|experimental/i); // Node's notice about the loader is not the user's concern
+    expect(JSON.parse(r.stdout).errorAccuracy).toBeGreaterThan(0); // the check ran on its worker
+    expect(readFileSync(plot, 'utf8')).toMatch(/^<svg/);
+    const bad = launch(['eval', join(dir, 'missing.ntk')], { NTK_SNAPSHOT: 'check' });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/missing\.ntk/);
+    expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it.skipIf(!snapshot)('falls back to the bundle when the snapshot does not fit: a moved copy, another node', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ntk-moved-'));
+    cpSync('bin', join(dir, 'bin'), { recursive: true });
+    cpSync('dist', join(dir, 'dist'), { recursive: true });
+    cpSync('package.json', join(dir, 'package.json'));
+    const moved = launch(['--version'], { NTK_SNAPSHOT: 'check' }, join(dir, 'bin/ntk.js'));
+    expect(moved.status).toBe(0);
+    expect(moved.stderr).toMatch(/not started from the start-up snapshot/);
+    expect(moved.stdout.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
+    // the blob names this copy's bundle but another node binary
+    writeFileSync(join(dir, 'dist/ntk.blob.env'), `/bin/sh\n${join(dir, 'dist/ntk.cjs')}\n`);
+    const other = launch(['--version'], { NTK_SNAPSHOT: 'check' }, join(dir, 'bin/ntk.js'));
+    expect(other.stderr).toMatch(/not started from the start-up snapshot/);
+    // … and with this node and this bundle, the copy does use it
+    writeFileSync(join(dir, 'dist/ntk.blob.env'), `${process.execPath}\n${join(dir, 'dist/ntk.cjs')}\n`);
+    const fits = launch(['--version'], { NTK_SNAPSHOT: 'check' }, join(dir, 'bin/ntk.js'));
+    expect(fits.stderr).toMatch(/^ntk: started from the start-up snapshot/);
+  });
+
   it.skipIf(!existsSync('dist/ntk.cjs') || process.platform === 'win32')('stops quietly when the reader of its output goes away (ntk … | head)', () => {
     const cmd = `set -o pipefail; "${process.execPath}" bin/ntk.js kernel examples/mlp-tanh.ntk --order 3 --json | head -c 20`;
     const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
     expect(r.stdout).toBe('{"order":3,"shape":[');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('the start-up snapshot', () => {
+  it('its warm-up program parses cleanly (the build fails over to the bundle otherwise)', async () => {
+    const { WARM_UP } = await import('../../src/cli/snapshot.ts');
+    const { parseProgram } = await import('../../src/parser/index.ts');
+    expect(parseProgram(WARM_UP, 'warm-up.ntk').diagnostics).toEqual([]);
   });
 });
