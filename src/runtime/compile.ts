@@ -135,17 +135,21 @@ export class Plan {
         clusterOf.set(c.members[c.members.length - 1]!, c);
         for (const m of c.members) if (!c.shared.includes(m)) inCluster.add(m);
       }
-      // A broadcast that clusters share is not materialized when every reader is a member of a
-      // cluster holding it (each computes it as a stride-0 read).
-      const holders = new Map<NodeId, Set<NodeId>>(); // shared broadcast → members of the clusters holding it
-      for (const c of clusterOf.values())
-        for (const b of c.shared) {
-          const set = holders.get(b) ?? new Set<NodeId>();
-          for (const m of c.members) set.add(m);
-          holders.set(b, set);
+      // A shared member (a broadcast, or a cheap affine map: fuse.ts) is recomputed by every
+      // cluster holding it, and materialized only if something still reads it from a buffer: a
+      // cluster's leaf, the argument of a node computed on its own, a plan output. Start from
+      // all of them dropped and keep those read by what runs; a kept one runs, and reads its
+      // own arguments in turn, hence the fixed point.
+      const dropped = new Set<NodeId>();
+      for (const c of clusterOf.values()) for (const b of c.shared) if (!clusterOf.has(b) && !inCluster.has(b) && !outputs.includes(b)) dropped.add(b);
+      for (let changed = dropped.size > 0; changed; ) {
+        changed = false;
+        for (const n of cone) {
+          if (dropped.has(n) || (inCluster.has(n) && !clusterOf.has(n))) continue; // not run on its own
+          for (const a of clusterOf.get(n)?.leaves ?? g.args(n)) if (dropped.delete(a)) changed = true;
         }
-      for (const [b, set] of holders)
-        if (cone.every((n) => n === b || !g.args(n).includes(b) || set.has(n))) inCluster.add(b);
+      }
+      for (const b of dropped) inCluster.add(b);
     }
     // ---- outer products read transposed: a matmul with K = 1 is the elementwise product of
     // a [.., M, 1] and a [.., 1, N] (see `execute`); when its one reader swaps its last two axes,

@@ -35,15 +35,27 @@ export interface Cluster {
   /** The shape the elementwise body is computed over (the root's, or the summed input's). */
   bodyShape: number[];
   /**
-   * Broadcast members that nodes outside the cluster read too: recomputed here (a broadcast is
-   * only a stride-0 read of its input), and still materialized unless every reader is a
-   * cluster that holds them (see compile.ts).
+   * Members that nodes outside the cluster read too: broadcasts (only a stride-0 read of their
+   * input) and cheap affine maps (`recomputable`), with what they read through; recomputed
+   * here, and still materialized unless every reader is a cluster that holds them (compile.ts).
    */
   shared: NodeId[];
 }
 
 /** Ops a cluster may contain besides its root (constants are not members: they are inlined). */
 const isElementwise = (op: Op) => isUnary(op) || isBinary(op) || op === 'broadcast';
+
+/**
+ * A member cheap enough to recompute in every cluster that reads it rather than write it to
+ * memory and read it back: a negation, or an add / sub / mul with a constant (an affine map, one
+ * flop per element). W2's σ = 0.5 + 0.5·tanh(…) is read by two reductions; recomputed in both,
+ * its [64, 1024] pass disappears.
+ */
+function recomputable(g: Graph, n: NodeId): boolean {
+  const op = g.op(n);
+  if (op === 'neg') return true;
+  return (op === 'add' || op === 'sub' || op === 'mul') && g.args(n).some((a) => g.op(a) === 'const');
+}
 
 /**
  * Clusters of the nodes of `schedule` (topological order). A cluster is returned only when it
@@ -60,15 +72,24 @@ export function findClusters(
   outputs: ReadonlySet<NodeId>, phase: (n: NodeId) => boolean, apart: (n: NodeId) => boolean = () => false,
 ): Cluster[] {
   const position = new Map(schedule.map((n, i) => [n, i]));
+  const readers = new Map<NodeId, NodeId[]>();
+  for (const n of schedule) for (const a of new Set(g.args(n))) readers.set(a, [...(readers.get(a) ?? []), n]);
   const taken = new Set<NodeId>();
+  // shared members → the members of every cluster that recomputes them
+  const heldBy = new Map<NodeId, Set<NodeId>>();
   const clusters: Cluster[] = [];
   for (let i = schedule.length - 1; i >= 0; i--) {
     const root = schedule[i]!;
     const op = g.op(root);
     if (taken.has(root) || apart(root) || !(isUnary(op) || isBinary(op) || op === 'sum')) continue;
+    // recomputed by every cluster that reads it: nothing left to materialize
+    const held = heldBy.get(root);
+    if (held && !outputs.has(root) && (readers.get(root) ?? []).every((r) => held.has(r))) continue;
     const bodyShape = op === 'sum' ? g.shape(g.args(root)[0]!) : g.shape(root);
     const members = new Set<NodeId>([root]);
     const shared = new Set<NodeId>();
+    // args of shared members: recomputed wherever those are, so shared themselves if they join
+    const underShared = new Set<NodeId>();
     // Users counted inside the cluster; a candidate joins once all its users are members.
     const inside = new Map<NodeId, number>();
     const candidates: NodeId[] = [];
@@ -101,10 +122,13 @@ export function findClusters(
         sameShape(g.shape(a), bodyShape) &&
         !outputs.has(a) &&
         phase(a) === phase(root) &&
-        (inside.get(a) === uses.get(a) || aop === 'broadcast');
+        (inside.get(a) === uses.get(a) || aop === 'broadcast' || recomputable(g, a));
       if (!joins) continue;
       members.add(a);
-      if (inside.get(a) !== uses.get(a)) shared.add(a);
+      if (inside.get(a) !== uses.get(a) || underShared.has(a)) {
+        shared.add(a);
+        for (const x of g.args(a)) underShared.add(x);
+      }
       visit(a);
     }
     const ordered = [...members].sort((x, y) => position.get(x)! - position.get(y)!);
@@ -114,6 +138,11 @@ export function findClusters(
     for (const n of ordered)
       for (const a of g.args(n)) if (!members.has(a) && g.op(a) !== 'const' && !leaves.includes(a)) leaves.push(a);
     for (const n of ordered) if (!shared.has(n)) taken.add(n);
+    for (const n of shared) {
+      const set = heldBy.get(n) ?? new Set<NodeId>();
+      for (const m of ordered) set.add(m);
+      heldBy.set(n, set);
+    }
     clusters.push({ members: ordered, leaves, bodyShape: [...bodyShape], shared: [...shared] });
   }
   return clusters;

@@ -98,6 +98,33 @@ describe('elementwise fusion', () => {
     expect(fusedCount(both.fused)).toBe(5);
   });
 
+
+  it('recomputes a cheap affine map (σ = 0.5 + 0.5·t) in each reduction that reads it, not as a pass of its own', () => {
+    const g = new Graph();
+    const z = g.input('z', 'var', [6, 9]);
+    const a = g.input('a', 'var', [9]);
+    const c = g.input('c', 'var', [6, 1]);
+    const t = g.tanh(z);
+    const sigma = g.add(g.constant(0.5), g.mul(g.constant(0.5), t));
+    // W2's gradient: f = Σ_j a_j σ_ij and ga = Σ_i c_i σ_ij both read σ
+    const f = g.sum(g.mul(a, sigma), [1]);
+    const ga = g.sum(g.mul(sigma, c), [0]);
+    const bind: Bind = [[z, randomArray(rand, 54)], [a, randomArray(rand, 9)], [c, randomArray(rand, 6)]];
+    const { fused, err } = compare(g, [f, ga], bind);
+    expect(err).toBe(0); // the same operations on each element, in the same order
+    // the two loops, each computing tanh and σ itself: σ is not an instruction of its own
+    expect(fusedCount(fused)).toBe(2);
+    // a chain of them is recomputed whole (−(2·σ) read by two loops as well)
+    const neg = g.neg(g.mul(g.constant(2), sigma));
+    const chain = compare(g, [g.sum(g.mul(neg, z), [1]), g.sum(g.mul(neg, c), [0])], bind);
+    expect(chain.err).toBe(0);
+    expect(fusedCount(chain.fused)).toBe(2);
+    // read by a node computed on its own (here a matmul), σ is materialized, with the same values
+    const mm = g.matmul(sigma, g.transpose(z, [1, 0]));
+    const both = compare(g, [f, ga, mm], bind);
+    expect(both.err).toBe(0);
+    expect(fusedCount(both.fused)).toBe(4); // σ's loop (tanh inside), the two reductions, the matmul (zᵀ folded into it)
+  });
   it('keeps values that other nodes, outputs or the other phase read', () => {
     const g = new Graph();
     const w = g.input('w', 'param', [6]);
