@@ -142,6 +142,16 @@ describe('the installed binary', () => {
     expect(without.stdout).toBe(withCache.stdout);
   });
 
+  it.skipIf(!existsSync('dist/ntk.cjs.cache'))('worker threads compile the bundle with its code cache too (the flow’s accuracy check)', () => {
+    const r = spawnSync(process.execPath, ['bin/ntk.js', 'flow', 'examples/meanfield.ntk', '--alpha', '4', '--T', '10', '--json'], {
+      encoding: 'utf8',
+      env: { ...process.env, NTK_CODE_CACHE: 'check' },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/ntk worker: code cache accepted/);
+    expect(JSON.parse(r.stdout).errorAccuracy).toBeGreaterThan(0);
+  });
+
   // The POSIX launcher in bin/ntk.js restores dist/ntk.blob (src/cli/snapshot.ts) when it fits.
   const snapshot = existsSync('dist/ntk.blob') && process.platform !== 'win32';
   const launch = (args: string[], env: Record<string, string>, bin = 'bin/ntk.js') =>
