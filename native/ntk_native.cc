@@ -196,6 +196,143 @@ void FewProduct(int64_t m, int64_t n, int64_t K, double alpha, const double* S, 
     }
 }
 
+// ---- tanh(c·x) over an array: the wasm kernel's algorithm (src/runtime/wasm/kernels.wat, and its
+// scalar twin tanhScalar in src/runtime/wasm/scalar.ts), operation for operation, so that every
+// value is bit for bit the one the wasm and JS paths give (no operation here may be contracted
+// into an FMA: C++ in ISO mode does not, and neither target below enables FMA). The gain over
+// wasm is width and copies: four lanes per AVX2 instruction where the CPU has AVX2 (two with
+// SSE2), and the caller's arrays are read and written in place instead of through wasm memory.
+// The maths, briefly (kernels.wat has it in full): a = |x|; below 0.625, a + (a·s)·P(s) with
+// s = a²; above, 1 − 2/(1 + e^{2a}) with e^{2a} = 2^k·(1 + r + h) kept in double-double; the sign
+// of x is put back last. Both sides are computed for every lane and the lane's own is selected.
+namespace tanhk {
+constexpr double kLog2e = 1.4426950408889634, kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
+constexpr double kQ[13] = {0.5, 1.6666666666666666e-1, 4.1666666666666664e-2, 8.3333333333333332e-3, 1.3888888888888889e-3,
+                           1.9841269841269841e-4, 2.4801587301587302e-5, 2.7557319223985893e-6, 2.7557319223985888e-7,
+                           2.5052108385441720e-8, 2.0876756987868100e-9, 1.6059043836821613e-10, 1.1470745597729725e-11};
+constexpr double kP[12] = {-0.3333333333333333,     0.13333333333333042,    -0.05396825396789699,  0.021869488519008305,
+                           -0.008863235103240878,   0.0035921217511549622,  -0.0014557754120478055, 0.0005896606577757043,
+                           -0.0002375906496055562,  9.257116129556769e-05,  -3.12011014257974e-05,  6.485163482793113e-06};
+// Round to nearest, ties to even, for |t| < 2^51 (here |t| ≤ 64): exactly f64x2.nearest.
+constexpr double kRound = 6755399441055744.0;  // 1.5·2^52
+
+// always inlined: compiled as part of its caller, so with the caller's target (AVX2 or not); an
+// out-of-line copy would be compiled without AVX and disagree with it on how a vector is passed
+// The polynomial side, a < 0.625: a + (a·s)·P(s), s = a².
+template <typename V>
+__attribute__((always_inline)) inline V Small(V a) {
+  const V s = a * a, s2 = s * s, s4 = s2 * s2;
+  const V p = (((kP[0] + kP[1] * s) + (kP[2] + kP[3] * s) * s2) + ((kP[4] + kP[5] * s) + (kP[6] + kP[7] * s) * s2) * s4) +
+              ((kP[8] + kP[9] * s) + (kP[10] + kP[11] * s) * s2) * (s4 * s4);
+  return a + (a * s) * p;
+}
+
+// The exponential side, a ≥ 0.625 (or NaN): 1 − 2/(1 + e^{2·min(a, 22)}).
+template <typename V, typename I>
+__attribute__((always_inline)) inline V Large(V a) {
+  V y = (V{} + 22.0 < a) ? V{} + 22.0 : a;  // pmin(a, 22): a NaN passes through
+  y = y + y;
+  const V k = ((y * kLog2e) + kRound) - kRound;
+  const V rhi = y - k * kLn2Hi;
+  const V lo = k * kLn2Lo;
+  const V r = rhi - lo;
+  const V c = (rhi - r) - lo;
+  const V r2 = r * r, r4 = r2 * r2;
+  const V q = (((kQ[0] + kQ[1] * r) + (kQ[2] + kQ[3] * r) * r2) + ((kQ[4] + kQ[5] * r) + (kQ[6] + kQ[7] * r) * r2) * r4) +
+              (((kQ[8] + kQ[9] * r) + (kQ[10] + kQ[11] * r) * r2) + kQ[12] * r4) * (r4 * r4);
+  const V h = r2 * q + c * (r + 1.0);
+  const V tt = r + h;
+  const V te = h - (tt - r);
+  V eh = 1.0 + tt;
+  V el = (tt - (eh - 1.0)) + te;
+  // 2^k exactly, k ∈ [2, 64] on this side (a NaN lane converts to some integer: harmless, its value is NaN)
+  const V sc = (V)((__builtin_convertvector(k, I) + 1023) << 52);
+  eh = eh * sc;
+  el = el * sc;
+  const V dh = eh + 1.0;
+  const V dl = (1.0 - (dh - eh)) + el;
+  const V qq = 2.0 / dh;
+  return 1.0 - (qq - (qq * qq) * (dl * 0.5));
+}
+
+// tanh of each lane: its own side (as the wasm kernel, a vector whose lanes are all on one side
+// computes that side only), then the sign of x.
+template <typename V, typename I>
+__attribute__((always_inline)) inline V Lanes(V x) {
+  constexpr int L = sizeof(V) / sizeof(double);
+  const I signBit = I{} + LLONG_MIN;  // the sign bit alone, in every lane
+  const I sign = (I)x & signBit;
+  const V a = (V)((I)x & ~signBit);
+  const I small = a < 0.625;
+  bool any = false, all = true;
+  for (int i = 0; i < L; i++) {
+    any = any || small[i] != 0;
+    all = all && small[i] != 0;
+  }
+  const V z = all ? Small(a) : !any ? Large<V, I>(a) : (small ? Small(a) : Large<V, I>(a));
+  return (V)((I)z | sign);
+}
+
+// out[i] = tanh(c·x[i]), the product rounded first; n elements, x and out may alias.
+template <typename V, typename I>
+__attribute__((always_inline)) inline void Block(const double* x, double* out, int64_t n, double c) {
+  constexpr int L = sizeof(V) / sizeof(double);
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    V v;
+    std::memcpy(&v, x + i, sizeof v);
+    v = Lanes<V, I>(v * c);
+    std::memcpy(out + i, &v, sizeof v);
+  }
+  if (i < n) {  // the last n − i lanes, the others zero (each lane's value is its own)
+    V v = V{};
+    for (int64_t j = i; j < n; j++) v[j - i] = x[j];
+    v = Lanes<V, I>(v * c);
+    for (int64_t j = i; j < n; j++) out[j] = v[j - i];
+  }
+}
+
+typedef double V2 __attribute__((vector_size(16)));
+typedef long long I2 __attribute__((vector_size(16)));
+typedef double V4 __attribute__((vector_size(32)));
+typedef long long I4 __attribute__((vector_size(32)));
+
+void Baseline(const double* x, double* out, int64_t n, double c) { Block<V2, I2>(x, out, n, c); }
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) void Avx2(const double* x, double* out, int64_t n, double c) { Block<V4, I4>(x, out, n, c); }
+#endif
+
+void Run(const double* x, double* out, int64_t n, double c, bool portable) {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2 && !portable) return Avx2(x, out, n, c);
+#endif
+  Baseline(x, out, n, c);
+}
+}  // namespace tanhk
+
+// tanh(x, out, n, c, portable): out[i] = tanh(c·x[i]) for i < n (c·x[i] rounded first; c = 1 is
+// plain tanh). x and out may be the same array. portable = true takes the two-lane path even
+// where AVX2 is available (the tests compare both paths bit for bit).
+Napi::Value Tanh(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArgc(info, 5, "tanh")) return env.Undefined();
+  F64 x, out;
+  int64_t n;
+  double c;
+  bool portable;
+  if (!GetF64(info, 0, "x", &x) || !GetF64(info, 1, "out", &out) || !GetInt(info, 2, "n", &n) || !GetDouble(info, 3, "c", &c) ||
+      !GetBool(info, 4, "portable", &portable))
+    return env.Undefined();
+  if ((size_t)n > x.length || (size_t)n > out.length) {
+    ThrowRange(env, "tanh: n = " + std::to_string(n) + " exceeds an array's length (" + std::to_string(x.length) + ", " +
+                        std::to_string(out.length) + ")");
+    return env.Undefined();
+  }
+  tanhk::Run(x.data, out.data, n, c, portable);
+  return env.Undefined();
+}
+
 // dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc):
 // C ← alpha·op(A)·op(B) + beta·C. With beta = 0, C is never read (NaNs in it are discarded);
 // with K = 0 or alpha = 0, A and B are not read. M = 1 or N = 1 go to dgemv.
@@ -384,6 +521,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dgemm", Napi::Function::New(env, Dgemm, "dgemm"));
   exports.Set("dsyevd", Napi::Function::New(env, Dsyevd, "dsyevd"));
+  exports.Set("tanh", Napi::Function::New(env, Tanh, "tanh"));
   exports.Set("dgesdd", Napi::Function::New(env, Dgesdd, "dgesdd"));
   exports.Set("openblasConfig", Napi::String::New(env, openblas_get_config()));
   exports.Set("threads", Napi::Number::New(env, openblas_get_num_threads()));

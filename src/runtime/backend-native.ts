@@ -13,8 +13,10 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.ts';
+import type { UnaryOp } from '../ir/ops.ts';
 import { jsBackend, matmulWith } from './kernels-js.ts';
 import { wasmBackend } from './backend-wasm.ts';
+import { tanhScalar } from './wasm/scalar.ts';
 
 /** The addon's exports (see native/ntk_native.cc for each one's contract). */
 export interface NativeAddon {
@@ -30,6 +32,12 @@ export interface NativeAddon {
   threads: number;
   /** Set OpenBLAS's thread count (an integer ≥ 1); returns the count now in effect. */
   setThreads(n: number): number;
+  /**
+   * out[i] = tanh(c·x[i]) for i < n, the product rounded first: the wasm kernel's algorithm
+   * operation for operation (bitwise its values and tanhScalar's), four lanes with AVX2, in
+   * place on the arrays; `portable` forces the two-lane path (tests).
+   */
+  tanh(x: Float64Array, out: Float64Array, n: number, c: number, portable: boolean): void;
 }
 
 /**
@@ -118,8 +126,27 @@ export function nativeBackend(): Backend | null {
     if (want !== threads) threads = blas.setThreads(want);
     dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   };
-  // BLAS for the products; every other kernel from the best of the rest (wasm's SIMD exp, tanh
-  // and elementwise arithmetic where it loads, else the JS reference).
-  backend = { ...(wasmBackend() ?? jsBackend), name: 'native', gemm, matmul: matmulWith(gemm) };
+  // BLAS for the products; tanh in the addon (the wasm kernel's arithmetic at twice its width,
+  // on the arrays in place: W2's 64k-element tanh 324 against 666 µs through wasm, copies
+  // included); every other kernel from the best of the rest (wasm's SIMD exp and elementwise
+  // arithmetic where it loads, else the JS reference). Tiny calls keep the rest's path (the
+  // scalar twin: the same bits without a native call's overhead, whether or not wasm loads).
+  const rest = wasmBackend() ?? jsBackend;
+  const tanh = (c: number, x: Float64Array, out: Float64Array, n: number) => {
+    if (n >= NATIVE_TANH_MIN) return blas.tanh(x, out, n, c, false);
+    for (let i = 0; i < n; i++) out[i] = tanhScalar(c * x[i]!);
+  };
+  const unary: Backend['unary'] = (op, x, out, n) => (op === 'tanh' ? tanh(1, x, out, n) : rest.unary(op, x, out, n));
+  const scaledUnary: NonNullable<Backend['scaledUnary']> = (op, c, x, out, n) => {
+    if (op === 'tanh') return tanh(c, x, out, n);
+    if (rest.scaledUnary) return rest.scaledUnary(op, c, x, out, n);
+    for (let i = 0; i < n; i++) out[i] = c * x[i]!;
+    rest.unary(op, out, out, n);
+  };
+  const vectorUnary = new Set<UnaryOp>([...(rest.vectorUnary ?? []), 'tanh']);
+  backend = { ...rest, name: 'native', gemm, matmul: matmulWith(gemm), unary, scaledUnary, vectorUnary };
   return backend;
 }
+
+/** Below this many elements tanh stays on the rest's path (the scalar twin, same bits). */
+const NATIVE_TANH_MIN = 64;

@@ -8,7 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
-import { nativeAddon } from '../../src/runtime/backend-native.ts';
+import { nativeAddon, nativeBackend } from '../../src/runtime/backend-native.ts';
+import { wasmBackend } from '../../src/runtime/backend-wasm.ts';
+import { tanhScalar } from '../../src/runtime/wasm/scalar.ts';
 import { availableBackends, defaultBackend, lapack } from '../../src/runtime/backends.ts';
 import { symmetricEigen, symmetricEigenMl } from '../../src/dynamics/linearized.ts';
 import { lcg, randomArray } from '../helpers.ts';
@@ -280,6 +282,61 @@ describe.skipIf(!addon)('native addon: argument checks (errors, never a crash or
     // the view's bounds are its own: offset 1 into a 4-element view is out of bounds even
     // though the underlying buffer has room
     expect(() => la.dgemm(false, false, 2, 2, 2, 1, Av, 1, 2, B, 0, 2, 0, Cv, 0, 2)).toThrow(RangeError);
+  });
+});
+
+describe.skipIf(!addon)('native addon: tanh, bit for bit the wasm kernel’s algorithm', () => {
+  // every exponent band, both sides of 0.625, the clamp at 22, the specials
+  const inputs = (): Float64Array => {
+    const xs: number[] = [0, -0, 0.625, -0.625, 0.6249999999999999, 0.6250000000000001, 22, -22, 22.000000000000004, 44, 354];
+    xs.push(1e300, -1e300, Infinity, -Infinity, NaN, 5e-324, -5e-324, 1e-310, 2 ** -1022);
+    const rand = lcg(21);
+    for (let e = -40; e <= 8; e++) for (let i = 0; i < 400; i++) xs.push((rand() * 2 - 1) * 2 ** e);
+    for (let i = 0; i < 20_000; i++) xs.push((rand() * 2 - 1) * 3);
+    return Float64Array.from(xs);
+  };
+  const same = (a: number, b: number) => Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b));
+
+  it.each([[1], [16], [-0.5], [0]])('tanh(c·x) for c = %s equals tanhScalar(c·x): AVX2 (where present) and the portable path', (c) => {
+    const x = inputs();
+    for (const portable of [false, true]) {
+      const out = new Float64Array(x.length);
+      addon!.tanh(x, out, x.length, c, portable);
+      let differ = 0;
+      for (let i = 0; i < x.length; i++) if (!same(out[i]!, tanhScalar(c * x[i]!))) differ++;
+      expect(differ, portable ? 'portable' : 'widest').toBe(0);
+    }
+  });
+
+  it('odd lengths (the tail lanes), in place, and nothing written past n', () => {
+    const x = inputs();
+    for (const n of [1, 2, 3, 5, 7, 1003]) {
+      const y = x.slice(0, n + 2);
+      const guard = y.slice(n);
+      addon!.tanh(y, y, n, 1, false);
+      for (let i = 0; i < n; i++) expect(same(y[i]!, tanhScalar(x[i]!)), `n = ${n}, i = ${i}`).toBe(true);
+      expect(Array.from(y.slice(n))).toEqual(Array.from(guard));
+    }
+    expect(() => addon!.tanh(new Float64Array(4), new Float64Array(3), 4, 1, false)).toThrow(RangeError);
+  });
+
+  it('the native backend’s tanh and scaled tanh give the wasm backend’s values at every size', () => {
+    const native = nativeBackend()!, wasm = wasmBackend();
+    for (const n of [3, 63, 64, 65, 5000]) {
+      const x = Float64Array.from({ length: n }, (_, i) => Math.sin(i * 0.7) * (1 + (i % 9)));
+      for (const c of [1, 16]) {
+        const got = new Float64Array(n), want = new Float64Array(n);
+        native.scaledUnary!('tanh', c, x, got, n);
+        for (let i = 0; i < n; i++) want[i] = tanhScalar(c * x[i]!);
+        for (let i = 0; i < n; i++) expect(Object.is(got[i], want[i])).toBe(true);
+        if (wasm && c === 1) {
+          const w = new Float64Array(n);
+          wasm.unary('tanh', x, w, n);
+          native.unary('tanh', x, got, n);
+          expect(Array.from(got)).toEqual(Array.from(w));
+        }
+      }
+    }
   });
 });
 
