@@ -1,14 +1,15 @@
 #!/bin/sh
 ':' //; s=$0; [ -L "$s" ] && s=$(readlink -f -- "$s"); d=${s%/*}/../dist
-':' //; if [ "$NTK_SNAPSHOT" != off ] && [ -f "$d/ntk.blob" ] && { read -r n && read -r b; } 2>/dev/null <"$d/ntk.blob.env" && [ "$n" -ef "$(command -v node)" ] && [ "$b" -ef "$d/ntk.cjs" ] && [ ! "$n" -nt "$d/ntk.blob" ]; then exec "$n" --snapshot-blob "$d/ntk.blob" -- "$@"; fi
+':' //; if [ "$NTK_SNAPSHOT" != off ] && [ -z "$NODE_OPTIONS" ] && [ -f "$d/ntk.blob" ] && { read -r n && read -r b; } 2>/dev/null <"$d/ntk.blob.env" && [ "$n" -ef "$(command -v node)" ] && [ "$b" -ef "$d/ntk.cjs" ] && [ ! "$n" -nt "$d/ntk.blob" ]; then exec "$n" --snapshot-blob "$d/ntk.blob" -- "$@"; fi
 ':' //; exec node "$0" "$@"
 // The `ntk` command, in two languages. As a POSIX shell script (the lines above: each is a no-op
 // string and a comment to JavaScript) it restores the start-up snapshot dist/ntk.blob built by
 // `npm ci` (src/cli/snapshot.ts): the process as it stands once the bundle has loaded, parser
 // built, so a run skips all of that (`ntk --version` ~110 ms against ~160 from the bundle, here).
 // It does so only when dist/ntk.blob.env names the node on PATH (same file, not replaced since
-// the blob was built: a blob from another Node would crash it) and this very bundle (not moved).
-// Otherwise, and with NTK_SNAPSHOT=off, it runs this file with node.
+// the blob was built: a blob from another Node would crash it) and this very bundle (not moved),
+// and NODE_OPTIONS is empty (a V8 flag there, --max-old-space-size say, makes Node refuse the
+// blob). Otherwise, and with NTK_SNAPSHOT=off, it runs this file with node.
 //
 // As JavaScript (run by node, by the launcher above or directly, `node bin/ntk.js`, as on systems
 // without a POSIX shell) it runs the bundle built by `npm ci` (scripts/build.mjs, run as

@@ -1,6 +1,7 @@
 /**
- * The optional native backend: OpenBLAS's dgemm and LAPACK's dsyevd / dgesdd through the small
- * N-API addon in `native/ntk_native.cc`, built at install by `scripts/build-native.mjs` when
+ * The optional native backend: OpenBLAS's dgemm and LAPACK's dsyevd / dgesdd (and two kernels of
+ * its own: products with 2–4 rows or columns in one pass, and the wasm kernel's tanh at AVX2
+ * width) through the small N-API addon in `native/ntk_native.cc`, built at install by `scripts/build-native.mjs` when
  * libopenblas-dev and liblapacke-dev are present (`build/Release/ntk_native.node`). When the
  * addon is absent, `nativeBackend()` and `nativeAddon()` return null and everything runs on the
  * TypeScript kernels.
@@ -105,9 +106,9 @@ let backend: Backend | null | undefined;
 
 /**
  * The native backend: gemm by OpenBLAS (tiny products stay in JS, see NATIVE_GEMM_MIN_WORK),
- * matmul's batch logic from the JS backend over that gemm, every other kernel from the wasm
- * backend when it loads (its SIMD exp and tanh) and the JS one otherwise (BLAS has nothing for
- * elementwise and structural kernels).
+ * matmul's batch logic from the JS backend over that gemm, tanh by the addon, every other kernel
+ * from the wasm backend when it loads (its SIMD exp) and the JS one otherwise (BLAS has nothing
+ * for elementwise and structural kernels).
  * Null when the addon is not built.
  */
 export function nativeBackend(): Backend | null {
@@ -127,8 +128,8 @@ export function nativeBackend(): Backend | null {
     dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   };
   // BLAS for the products; tanh in the addon (the wasm kernel's arithmetic at twice its width,
-  // on the arrays in place: W2's 64k-element tanh 324 against 666 µs through wasm, copies
-  // included); every other kernel from the best of the rest (wasm's SIMD exp and elementwise
+  // on the arrays in place: W2's gradient's 64k-element tanh 159 against 362 µs through wasm,
+  // copies included); every other kernel from the best of the rest (wasm's SIMD exp and elementwise
   // arithmetic where it loads, else the JS reference). Tiny calls keep the rest's path (the
   // scalar twin: the same bits without a native call's overhead, whether or not wasm loads).
   const rest = wasmBackend() ?? jsBackend;

@@ -185,7 +185,11 @@ describe('the installed binary', () => {
     expect(bad.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 
-  it.skipIf(!snapshot)('falls back to the bundle when the snapshot does not fit: a moved copy, another node', () => {
+  it.skipIf(!snapshot)('falls back to the bundle when the snapshot does not fit: a moved copy, another node, V8 flags in NODE_OPTIONS', () => {
+    // Node refuses a blob under other V8 flags (exit 14): the launcher does not try it then
+    const flags = launch(['--version'], { NTK_SNAPSHOT: 'check', NODE_OPTIONS: '--max-old-space-size=3000' });
+    expect(flags.status).toBe(0);
+    expect(flags.stderr).toMatch(/not started from the start-up snapshot/);
     const dir = mkdtempSync(join(tmpdir(), 'ntk-moved-'));
     cpSync('bin', join(dir, 'bin'), { recursive: true });
     cpSync('dist', join(dir, 'dist'), { recursive: true });
