@@ -1,13 +1,14 @@
 #!/bin/sh
 ':' //; s=$0; [ -L "$s" ] && s=$(readlink -f -- "$s"); d=${s%/*}/../dist
-':' //; if [ "$NTK_SNAPSHOT" != off ] && [ -z "$NODE_OPTIONS" ] && [ -f "$d/ntk.blob" ] && { read -r n && read -r b; } 2>/dev/null <"$d/ntk.blob.env" && [ "$n" -ef "$(command -v node)" ] && [ "$b" -ef "$d/ntk.cjs" ] && [ ! "$n" -nt "$d/ntk.blob" ]; then exec "$n" --snapshot-blob "$d/ntk.blob" -- "$@"; fi
+':' //; if [ "$NTK_SNAPSHOT" != off ] && [ -z "$NODE_OPTIONS" ] && [ -f "$d/ntk.blob" ] && { read -r n && read -r b; } 2>/dev/null <"$d/ntk.blob.env" && [ "$n" -ef "$(command -v node)" ] && [ "$b" -ef "$d/ntk.cjs" ] && [ ! "$n" -nt "$d/ntk.blob" ] && [ ! "$d/ntk.cjs" -nt "$d/ntk.blob" ]; then exec "$n" --snapshot-blob "$d/ntk.blob" -- "$@"; fi
 ':' //; exec node "$0" "$@"
 // The `ntk` command, in two languages. As a POSIX shell script (the lines above: each is a no-op
 // string and a comment to JavaScript) it restores the start-up snapshot dist/ntk.blob built by
 // `npm ci` (src/cli/snapshot.ts): the process as it stands once the bundle has loaded, parser
 // built, so a run skips all of that (`ntk --version` ~110 ms against ~160 from the bundle, here).
 // It does so only when dist/ntk.blob.env names the node on PATH (same file, not replaced since
-// the blob was built: a blob from another Node would crash it) and this very bundle (not moved),
+// the blob was built: a blob from another Node would crash it) and this very bundle (not moved,
+// not rebuilt since),
 // and NODE_OPTIONS is empty (a V8 flag there, --max-old-space-size say, makes Node refuse the
 // blob). Otherwise, and with NTK_SNAPSHOT=off, it runs this file with node.
 //

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+// A start-up snapshot holds the previous bundle: gone before the bundle changes (see buildSnapshot).
+rmSync(resolve(root, 'dist/ntk.blob'), { force: true });
+rmSync(resolve(root, 'dist/ntk.blob.env'), { force: true });
 const common = {
   bundle: true,
   platform: 'node',

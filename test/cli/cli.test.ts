@@ -1,6 +1,6 @@
 /** The command line, in process: outputs, JSON keys, exit codes, located errors. */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -202,10 +202,16 @@ describe('the installed binary', () => {
     writeFileSync(join(dir, 'dist/ntk.blob.env'), `/bin/sh\n${join(dir, 'dist/ntk.cjs')}\n`);
     const other = launch(['--version'], { NTK_SNAPSHOT: 'check' }, join(dir, 'bin/ntk.js'));
     expect(other.stderr).toMatch(/not started from the start-up snapshot/);
-    // … and with this node and this bundle, the copy does use it
+    // … and with this node and this bundle, the copy does use it (the blob newer than both)
     writeFileSync(join(dir, 'dist/ntk.blob.env'), `${process.execPath}\n${join(dir, 'dist/ntk.cjs')}\n`);
+    const later = Date.now() / 1000 + 60;
+    utimesSync(join(dir, 'dist/ntk.blob'), later, later);
     const fits = launch(['--version'], { NTK_SNAPSHOT: 'check' }, join(dir, 'bin/ntk.js'));
     expect(fits.stderr).toMatch(/^ntk: started from the start-up snapshot/);
+    // a bundle rebuilt after the blob: the blob holds the old one
+    utimesSync(join(dir, 'dist/ntk.cjs'), later + 60, later + 60);
+    const rebuilt = launch(['--version'], { NTK_SNAPSHOT: 'check' }, join(dir, 'bin/ntk.js'));
+    expect(rebuilt.stderr).toMatch(/not started from the start-up snapshot/);
   });
 
   it.skipIf(!existsSync('dist/ntk.cjs') || process.platform === 'win32')('stops quietly when the reader of its output goes away (ntk … | head)', () => {
