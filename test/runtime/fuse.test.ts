@@ -111,18 +111,18 @@ describe('elementwise fusion', () => {
     const ga = g.sum(g.mul(sigma, c), [0]);
     const bind: Bind = [[z, randomArray(rand, 54)], [a, randomArray(rand, 9)], [c, randomArray(rand, 6)]];
     const { fused, err } = compare(g, [f, ga], bind);
-    expect(err).toBe(0); // the same operations on each element, in the same order
+    expect(err).toBeLessThan(1e-15); // the same values up to the order of the row sums (four lanes)
     // the two loops, each computing tanh and σ itself: σ is not an instruction of its own
     expect(fusedCount(fused)).toBe(2);
     // a chain of them is recomputed whole (−(2·σ) read by two loops as well)
     const neg = g.neg(g.mul(g.constant(2), sigma));
     const chain = compare(g, [g.sum(g.mul(neg, z), [1]), g.sum(g.mul(neg, c), [0])], bind);
-    expect(chain.err).toBe(0);
+    expect(chain.err).toBeLessThan(1e-15);
     expect(fusedCount(chain.fused)).toBe(2);
     // read by a node computed on its own (here a matmul), σ is materialized, with the same values
     const mm = g.matmul(sigma, g.transpose(z, [1, 0]));
     const both = compare(g, [f, ga, mm], bind);
-    expect(both.err).toBe(0);
+    expect(both.err).toBeLessThan(1e-15);
     expect(fusedCount(both.fused)).toBe(4); // σ's loop (tanh inside), the two reductions, the matmul (zᵀ folded into it)
   });
   it('keeps values that other nodes, outputs or the other phase read', () => {
@@ -256,7 +256,7 @@ describe('wasm fused loops', () => {
   });
 
   it.skipIf(!wasm)('equal the JS loops bit for bit on every loop shape, odd lengths and sums included', () => {
-    for (const [R, C] of [[3, 5], [4, 6], [1, 7], [5, 1], [2, 2], [33, 17]]) {
+    for (const [R, C] of [[3, 5], [4, 6], [1, 7], [5, 1], [2, 2], [33, 17], [3, 8], [2, 12], [6, 11], [2, 4]]) {
       // one graph per loop, so that each is one cluster
       for (const which of ['map', 0, 1, 'all'] as const) {
         const g = new Graph();

@@ -8,13 +8,16 @@
  * Bitwise equal to the generated JavaScript loop: each step is one IEEE operation per lane in
  * the same order (wasm, like JS, never contracts into FMA; sqrt is correctly rounded in both;
  * `pow` keeps the JS loop's fast paths and no other exponent), constants are the same doubles,
- * and a sum adds each element's value to its output in the same loop order — along the
- * innermost axis into one f64 accumulator, lane 0 then lane 1, as the JS loop's `out[p] += t`.
+ * and a sum adds each element's value to its output in the same loop order: along an outer
+ * axis as the JS loop's `out[p] += t`; along the innermost axis of a loop of two or more axes
+ * (`innerLanes`) the row's quads go to two f64x2 accumulators, lanes (a0, a1) and (a2, a3),
+ * combined as ((a0 + a2) + (a1 + a3)), then the last D mod 4 values one by one, as the JS loop
+ * does; along the only axis of a one-axis loop, into one f64 accumulator, lane 0 then lane 1.
  *
  * What is not compiled (null: the caller keeps the JS loop): any op other than neg, add, sub,
  * mul, div and those `pow`s, and any operand whose innermost stride is neither 0 nor 1.
  */
-import type { FusedProgram, FusedRef } from '../fuse.ts';
+import { innerLanes, type FusedProgram, type FusedRef } from '../fuse.ts';
 
 /**
  * The compiled loop: call with the byte offsets of the output, then of each leaf, then the
@@ -130,6 +133,7 @@ export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): W
   const vConst = consts.map(() => next++); // v128, set once at entry
   const vStep = p.steps.map(() => next++); // v128
   const vLeaf = inner.map(() => next++); // v128: a stride-0 leaf splatted at the row's start
+  const vAcc = [next++, next++]; // v128: the partial sums (a0, a1) and (a2, a3) of a row (innerLanes)
   const v128Count = next - (nOps + 1) - i32Count;
   const sStep = p.steps.map(() => next++); // f64 (the odd last element)
   const sLeaf = inner.map(() => next++); // f64
@@ -277,7 +281,42 @@ export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): W
       pairs(), c.push(OP.i32LtU), c.push(OP.br_if), uleb(0, c);
       c.push(OP.end);
     };
-    if (L > 0) {
+    const advancePair = () => {
+      for (let o = 0; o < nOps; o++) if (inner[o] === 1) get(ptr[o]![L]!), i32(16), c.push(OP.i32Add), set(ptr[o]![L]!);
+    };
+    if (L > 0 && innerLanes(p)) {
+      // quads into the two vector accumulators, combined into acc; then the rest in order
+      const D = p.dims[L]!, quads = Math.floor(D / 4);
+      if (quads > 0) {
+        for (const v of vAcc) c.push(OP.f64Const, ...f64Bytes(0)), simd(SIMD.f64x2Splat), set(v);
+        i32(0), set(counter[L]!);
+        c.push(OP.loop, 0x40);
+        for (const v of vAcc) {
+          body(true);
+          set(vLeaf[0]!);
+          get(v), get(vLeaf[0]!), simd(SIMD.f64x2Add), set(v);
+          advancePair();
+        }
+        get(counter[L]!), i32(1), c.push(OP.i32Add), c.push(OP.localTee), uleb(counter[L]!, c);
+        i32(quads), c.push(OP.i32LtU), c.push(OP.br_if), uleb(0, c);
+        c.push(OP.end);
+        // acc + ((a0 + a2) + (a1 + a3))
+        get(vAcc[0]!), get(vAcc[1]!), simd(SIMD.f64x2Add), set(vLeaf[0]!);
+        get(acc);
+        get(vLeaf[0]!), simd(SIMD.f64x2ExtractLane), c.push(0);
+        get(vLeaf[0]!), simd(SIMD.f64x2ExtractLane), c.push(1);
+        c.push(OP.f64Add, OP.f64Add), set(acc);
+      }
+      if (D % 4 >= 2) {
+        body(true);
+        emitStore(true);
+        advancePair();
+      }
+      if (D % 2 === 1) {
+        body(false);
+        emitStore(false);
+      }
+    } else if (L > 0) {
       const D = p.dims[L]!, pairs = Math.floor(D / 2);
       if (pairs > 0) pairLoop(() => i32(pairs));
       if (D % 2 === 1) {
