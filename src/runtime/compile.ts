@@ -331,9 +331,14 @@ export class Plan {
   /**
    * Evaluate the outputs. `bindings` gives a Float64Array for every input node of the plan
    * (`plan.inputs`); the returned arrays are fresh copies owned by the caller, or with
-   * `{ copy: false }` views into the plan's buffers, valid until its next run.
+   * `{ copy: false }` views into the plan's buffers, valid until its next run. With `into` (an
+   * array of exactly the first output's size) the first output is written there and returned
+   * as is: when it is computed on every run (it depends on a varying input), the instruction
+   * that produces it writes into `into` directly, with no copy (a Jacobian's rows straight into
+   * the caller's J); else it is copied there.
+   * @example plan.run(bind, { into: J.subarray(start * p, (start + B) * p) });
    */
-  run(bindings: Bindings, opts: { copy?: boolean } = {}): Float64Array[] {
+  run(bindings: Bindings, opts: { copy?: boolean; into?: Float64Array } = {}): Float64Array[] {
     const g = this.graph;
     if (!this.buffers) this.buffers = this.bufferSizes.map((s) => new Float64Array(s));
     const bufs = this.buffers;
@@ -354,9 +359,27 @@ export class Plan {
       this.lastFixed = fixed;
     }
     this.varyingInputs.forEach(bind);
-    this.execute(this.main);
+    const into = opts.into;
+    const first = this.outputs[0]!;
+    if (into && into.length !== g.sizeOf(first)) throw new Error(`run: 'into' has ${into.length} values, the output ${into.length < g.sizeOf(first) ? 'needs' : 'has'} ${g.sizeOf(first)}`);
+    // The first output's buffer is the caller's for this run: whatever shared it earlier in the
+    // run (a value dead before the output was written) uses it as scratch, which is harmless.
+    let producer = first;
+    while (g.op(producer) === 'reshape') producer = g.args(producer)[0]!;
+    const direct = into !== undefined && this.main.instrs.some((i) => i.node === producer);
+    const saved = bufs[this.bufOf.get(first)!]!;
+    if (direct) bufs[this.bufOf.get(first)!] = into;
+    try {
+      this.execute(this.main);
+    } finally {
+      if (direct) bufs[this.bufOf.get(first)!] = saved;
+    }
     const copy = opts.copy ?? true;
-    return this.outputs.map((o) => {
+    return this.outputs.map((o, k) => {
+      if (k === 0 && into) {
+        if (!direct) into.set(bufs[this.bufOf.get(o)!]!.subarray(0, g.sizeOf(o)));
+        return into;
+      }
       const b = bufs[this.bufOf.get(o)!]!;
       return copy ? b.slice(0, g.sizeOf(o)) : b.subarray(0, g.sizeOf(o));
     });

@@ -314,9 +314,12 @@ export class Evaluator {
       const count = Math.min(B, rows - start);
       E.fill(0);
       for (let i = 0; i < count; i++) E[i * rows + start + i] = 1;
-      const block = plan.run(bind, { copy: false })[0]!; // [B, p] rows of J (reverse) or [B, k] columns (forward)
-      if (mode === 'reverse') J.set(block.subarray(0, count * p), start * p);
-      else for (let i = 0; i < count; i++) for (let r = 0; r < k; r++) J[r * p + start + i] = block[i * k + r]!;
+      // [B, p] rows of J (reverse: a whole block is written into J itself) or [B, k] columns
+      const whole = mode === 'reverse' && count === B;
+      const block = plan.run(bind, whole ? { into: J.subarray(start * p, (start + B) * p) } : { copy: false })[0]!;
+      if (mode === 'reverse') {
+        if (!whole) J.set(block.subarray(0, count * p), start * p);
+      } else for (let i = 0; i < count; i++) for (let r = 0; r < k; r++) J[r * p + start + i] = block[i * k + r]!;
       opts.onProgress?.(start + count, rows);
     }
     const blocks = Math.ceil(rows / B);
@@ -427,7 +430,9 @@ export class Evaluator {
         E[b * c + (a % c)] = 1;
         rm.rows.forEach((r, j) => R[j]!.set(r.data.value.subarray(i * rowSizes[j]!, (i + 1) * rowSizes[j]!), b * rowSizes[j]!));
       }
-      J.set(plan.run(bind, { copy: false })[0]!.subarray(0, count * p), start * p);
+      // a whole block's rows are written into J itself (no copy of p·B values)
+      if (count === B) plan.run(bind, { into: J.subarray(start * p, (start + B) * p) });
+      else J.set(plan.run(bind, { copy: false })[0]!.subarray(0, count * p), start * p);
       opts.onProgress?.(start + count, k);
     }
     const blocks = Math.ceil(k / B);

@@ -228,3 +228,41 @@ describe('Evaluator.grad without a copy', () => {
     expect(Array.from(g1)).not.toEqual(Array.from(g2));
   });
 });
+
+describe('run into the caller’s array', () => {
+  // y = (x·2 + 1)·v with x fixed, v varying; z = x·3 depends on the fixed input only
+  const g = new Graph();
+  const x = g.input('x', 'var', [4]);
+  const v = g.input('v', 'var', [4]);
+  const y = g.mul(g.add(g.mul(x, g.constant(2)), g.constant(1)), v);
+  const z = g.mul(x, g.constant(3));
+  const X = Float64Array.of(1, 2, 3, 4), V = Float64Array.of(0.5, -1, 2, 0);
+
+  it('an output computed on every run is written there directly, and the plan’s own buffer is left as it was', () => {
+    const plan = compile(g, [y], { varying: [v] });
+    const want = plan.run(new Map([[x, X], [v, V]]))[0]!;
+    const into = new Float64Array(4).fill(NaN);
+    const [got] = plan.run(new Map([[x, X], [v, V]]), { into });
+    expect(got).toBe(into);
+    expect(Array.from(into)).toEqual(Array.from(want));
+    // a later run without `into` still gives the right values, in its own buffer
+    const V2 = Float64Array.of(1, 1, 1, 1);
+    const again = plan.run(new Map([[x, X], [v, V2]]))[0]!;
+    expect(Array.from(again)).toEqual([3, 5, 7, 9]);
+    expect(Array.from(into)).toEqual(Array.from(want)); // untouched by the later run
+  });
+
+  it('a view into a larger array (rows of a Jacobian) and an output of the cached fixed phase (copied)', () => {
+    const big = new Float64Array(10).fill(-7);
+    const plan = compile(g, [y], { varying: [v] });
+    plan.run(new Map([[x, X], [v, V]]), { into: big.subarray(3, 7) });
+    expect(Array.from(big)).toEqual([-7, -7, -7, 1.5, -5, 14, 0, -7, -7, -7]);
+    const fixed = compile(g, [z], { varying: [v] });
+    const zInto = new Float64Array(4);
+    fixed.run(new Map([[x, X], [v, V]]));
+    const [zz] = fixed.run(new Map([[x, X], [v, V]]), { into: zInto }); // the fixed phase is skipped: a copy
+    expect(zz).toBe(zInto);
+    expect(Array.from(zInto)).toEqual([3, 6, 9, 12]);
+    expect(() => plan.run(new Map([[x, X], [v, V]]), { into: new Float64Array(3) })).toThrow(/'into' has 3 values/);
+  });
+});
