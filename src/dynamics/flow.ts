@@ -245,8 +245,11 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
       for (let i = 0; i < k; i++) Vs[i * r + jj] = sp.vectors[i * k + j]! * s;
     });
     const Q = into ? into.subarray(0, p * r) : new Float64Array(p * r);
-    if (JtV) keep.forEach((j, jj) => { for (let i = 0; i < p; i++) Q[i * r + jj] = JtV[i * k + j]! / Math.sqrt(sp.values[j]!); });
-    else ev.backend.gemm(true, false, p, r, k, 1, J, 0, p, Vs, 0, r, 0, Q, 0, r);
+    if (JtV) {
+      // the kept columns of B, scaled: one pass over B's rows (a pass per column read it r times)
+      const root = keep.map((j) => Math.sqrt(sp.values[j]!));
+      for (let i = 0; i < p; i++) for (let jj = 0; jj < r; jj++) Q[i * r + jj] = JtV[i * k + keep[jj]!]! / root[jj]!;
+    } else ev.backend.gemm(true, false, p, r, k, 1, J, 0, p, Vs, 0, r, 0, Q, 0, r);
     return { Q, rank: r, lambda: Float64Array.from(keep, (j) => sp.values[j]!) };
   };
   // The exponential method needs the square loss (checked below); other losses skip this work.
