@@ -204,7 +204,10 @@ void FewProduct(int64_t m, int64_t n, int64_t K, double alpha, const double* S, 
 // SSE2), and the caller's arrays are read and written in place instead of through wasm memory.
 // The maths, briefly (kernels.wat has it in full): a = |x|; below 0.625, a + (a·s)·P(s) with
 // s = a²; above, 1 − 2/(1 + e^{2a}) with e^{2a} = 2^k·(1 + r + h) kept in double-double; the sign
-// of x is put back last. Both sides are computed for every lane and the lane's own is selected.
+// of x is put back last. Each lane takes its own side (a vector computes only the sides its
+// lanes need). The helpers below are always inlined: compiled as part of their caller, with the
+// caller's target (AVX2 or not); an out-of-line copy would be compiled without AVX and disagree
+// with the AVX2 caller on how a vector argument is passed.
 namespace tanhk {
 constexpr double kLog2e = 1.4426950408889634, kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
 constexpr double kQ[13] = {0.5, 1.6666666666666666e-1, 4.1666666666666664e-2, 8.3333333333333332e-3, 1.3888888888888889e-3,
@@ -216,8 +219,6 @@ constexpr double kP[12] = {-0.3333333333333333,     0.13333333333333042,    -0.0
 // Round to nearest, ties to even, for |t| < 2^51 (here |t| ≤ 64): exactly f64x2.nearest.
 constexpr double kRound = 6755399441055744.0;  // 1.5·2^52
 
-// always inlined: compiled as part of its caller, so with the caller's target (AVX2 or not); an
-// out-of-line copy would be compiled without AVX and disagree with it on how a vector is passed
 // The polynomial side, a < 0.625: a + (a·s)·P(s), s = a².
 template <typename V>
 __attribute__((always_inline)) inline V Small(V a) {
@@ -292,7 +293,6 @@ __attribute__((always_inline)) inline void Block(const double* x, double* out, i
   }
 }
 
-typedef double V2 __attribute__((vector_size(16)));
 typedef long long I2 __attribute__((vector_size(16)));
 typedef double V4 __attribute__((vector_size(32)));
 typedef long long I4 __attribute__((vector_size(32)));
