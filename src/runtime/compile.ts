@@ -82,6 +82,7 @@ export class Plan {
   private readonly pre: Phase;
   private readonly main: Phase;
   private readonly bufferSizes: number[];
+  private readonly bufferViews: Map<number, { parent: number; offset: number }>;
   private buffers: Float64Array[] | null = null;
   /** Buffer of each node's value (inputs: filled from the bindings on run). */
   private readonly bufOf: Map<NodeId, number>;
@@ -252,10 +253,40 @@ export class Plan {
       if (op === 'input' || op === 'const' || op === 'literal') pinned.add(storageOf.get(n)!);
     }
 
+    // ---- a concatenation written in place: when its pieces are contiguous blocks of the result
+    // (every axis before the concat axis has length 1: a gradient's flat [p] from its parameters'
+    // pieces) and each piece is a value computed by this plan for it alone, the pieces are
+    // computed straight into their blocks of the result's buffer (views of it) and the concat
+    // itself does nothing (W2's gradient: a 9216-value copy per evaluation). A piece must die no
+    // later than the result (its memory is the result's), read once by it, in the same phase.
+    const inPlace = new Map<NodeId, { concat: NodeId; offset: number }>(); // piece storage → its block
+    const placed = new Set<NodeId>(); // concats written in place
+    for (const n of order) {
+      if (!scheduled(n) || g.op(n) !== 'concat' || storageOf.get(n) !== n) continue;
+      const axis = g.attrs(n).axis!;
+      if (!g.shape(n).slice(0, axis).every((d) => d === 1)) continue;
+      const pieces = g.args(n).map((a) => storageOf.get(a)!);
+      const ok = pieces.every((s, i) => {
+        const op = g.op(s);
+        return op !== 'input' && op !== 'const' && op !== 'literal' && op !== 'concat' && scheduled(s) && !pinned.has(s) &&
+          !inPlace.has(s) && pieces.indexOf(s) === i && dependsOnVarying.has(s) === dependsOnVarying.has(n) &&
+          (pinned.has(n) || lastUse.get(s) === position.get(n)) && lastUse.get(s)! <= (pinned.has(n) ? Infinity : lastUse.get(n) ?? -1);
+      });
+      if (!ok) continue;
+      let offset = 0;
+      for (const s of pieces) {
+        inPlace.set(s, { concat: n, offset });
+        offset += g.sizeOf(s);
+      }
+      placed.add(n);
+    }
+
     // ---- buffer assignment by simulation.
     const sizes: number[] = [];
     const free = new Map<number, number[]>(); // size → free buffer ids
     const bufOf = new Map<NodeId, number>();
+    // views: buffer id → the block of another buffer it is (pieces of an in-place concat)
+    const views = new Map<number, { parent: number; offset: number }>();
     let live = 0, peak = 0;
     const allocate = (size: number) => {
       const list = free.get(size);
@@ -272,12 +303,21 @@ export class Plan {
       if (!scheduled(n)) continue;
       const op = g.op(n);
       const s = storageOf.get(n)!;
+      const block = inPlace.get(n);
       if (s !== n) {
         bufOf.set(n, bufOf.get(s)!);
+      } else if (block) {
+        // the result's buffer, allocated with its first piece; this piece is a view of it
+        if (!bufOf.has(block.concat)) bufOf.set(block.concat, allocate(g.sizeOf(block.concat)));
+        sizes.push(g.sizeOf(n));
+        views.set(sizes.length - 1, { parent: bufOf.get(block.concat)!, offset: block.offset });
+        bufOf.set(n, sizes.length - 1);
+      } else if (placed.has(n)) {
+        // allocated with its first piece
       } else if (op !== 'input') {
         bufOf.set(n, allocate(g.sizeOf(n)));
       }
-      if (op !== 'input' && op !== 'reshape') {
+      if (op !== 'input' && op !== 'reshape' && !placed.has(n)) {
         const args = argsOf(n);
         const instr: Instr = {
           node: n,
@@ -309,7 +349,8 @@ export class Plan {
       }
       // Release the storages whose last reader was n.
       for (const a of new Set(argsOf(n).map((x) => storageOf.get(x)!))) {
-        if (lastUse.get(a) === position.get(n) && !pinned.has(a)) {
+        // a piece's memory is its concat's: released with it
+        if (lastUse.get(a) === position.get(n) && !pinned.has(a) && !inPlace.has(a)) {
           const b = bufOf.get(a)!;
           const size = sizes[b]!;
           live -= size;
@@ -324,6 +365,7 @@ export class Plan {
     this.pre = { instrs: pre };
     this.main = { instrs: main };
     this.bufferSizes = sizes;
+    this.bufferViews = views;
     this.bufOf = bufOf;
     this.peakValues = peak;
   }
@@ -340,7 +382,13 @@ export class Plan {
    */
   run(bindings: Bindings, opts: { copy?: boolean; into?: Float64Array } = {}): Float64Array[] {
     const g = this.graph;
-    if (!this.buffers) this.buffers = this.bufferSizes.map((s) => new Float64Array(s));
+    if (!this.buffers) {
+      const own = this.bufferSizes.map((s, b) => (this.bufferViews.has(b) ? null : new Float64Array(s)));
+      this.buffers = own.map((a, b) => {
+        const v = this.bufferViews.get(b);
+        return a ?? own[v!.parent]!.subarray(v!.offset, v!.offset + this.bufferSizes[b]!);
+      });
+    }
     const bufs = this.buffers;
     const bind = (n: NodeId) => {
       const data = bindings.get(n);

@@ -266,3 +266,45 @@ describe('run into the caller’s array', () => {
     expect(() => plan.run(new Map([[x, X], [v, V]]), { into: new Float64Array(3) })).toThrow(/'into' has 3 values/);
   });
 });
+
+describe('a concatenation written in place', () => {
+  const instrOps = (plan: ReturnType<typeof compile>) =>
+    [...(plan as unknown as { pre: { instrs: { op: string }[] } }).pre.instrs, ...(plan as unknown as { main: { instrs: { op: string }[] } }).main.instrs].map((i) => i.op);
+
+  it('pieces computed into their blocks of the result (a gradient’s flat vector); the same values as a plain concat', () => {
+    const g = new Graph();
+    const x = g.input('x', 'var', [6, 4]);
+    const w = g.input('w', 'var', [4, 3]);
+    const a = g.reshape(g.matmul(x, w), [18]); // a gemm's output
+    const b = g.sum(g.mul(g.tanh(x), g.constant(2)), [0]); // a fused reduction's
+    const c = g.concat([a, b, g.neg(b)], 0);
+    const X = Float64Array.from({ length: 24 }, (_, i) => Math.sin(i)), W = Float64Array.from({ length: 12 }, (_, i) => Math.cos(i));
+    const bind = new Map([[x, X], [w, W]]);
+    const placed = compile(g, [c]);
+    expect(instrOps(placed)).not.toContain('concat');
+    // the pieces as outputs of their own (outputs are never written in place), joined here
+    const nb = g.neg(b);
+    const pieces = compile(g, [a, b, nb]).run(bind);
+    const want = [...pieces[0]!, ...pieces[1]!, ...pieces[2]!];
+    expect(Array.from(placed.run(bind)[0]!)).toEqual(want);
+    expect(Array.from(placed.run(bind)[0]!)).toEqual(want); // again, with the buffers reused
+  });
+
+  it('stays a copy where it cannot be in place: an input piece, a piece read later, pieces that interleave', () => {
+    const g = new Graph();
+    const x = g.input('x', 'var', [5]);
+    const y = g.input('y', 'var', [2, 3]);
+    const t = g.tanh(x);
+    const withInput = g.concat([t, x], 0);
+    const later = g.concat([t, g.exp(x)], 0);
+    const readLater = g.add(g.sum(later, [0]), g.sum(t, [0])); // t read after its concat, which dies
+    const rows = g.concat([g.exp(y), g.neg(y)], 1); // [2, 6]: the pieces' rows interleave
+    const X = Float64Array.of(0.1, -0.2, 0.3, 0.5, -1), Y = Float64Array.of(1, 2, 3, -1, -2, -3);
+    const bind = new Map([[x, X], [y, Y]]);
+    for (const out of [withInput, readLater, rows]) {
+      const plan = compile(g, [out]);
+      expect(instrOps(plan)).toContain('concat');
+      expect(Array.from(plan.run(bind)[0]!)).toEqual(Array.from(compile(g, [out], { fuse: false }).run(bind)[0]!));
+    }
+  });
+});
