@@ -270,7 +270,9 @@ export class Plan {
         const op = g.op(s);
         return op !== 'input' && op !== 'const' && op !== 'literal' && op !== 'concat' && scheduled(s) && !pinned.has(s) &&
           !inPlace.has(s) && pieces.indexOf(s) === i && dependsOnVarying.has(s) === dependsOnVarying.has(n) &&
-          (pinned.has(n) || lastUse.get(s) === position.get(n)) && lastUse.get(s)! <= (pinned.has(n) ? Infinity : lastUse.get(n) ?? -1);
+          // its memory lives as long as the result's: all of it if the result is an output, else
+          // the concat must be its last reader
+          (pinned.has(n) || lastUse.get(s) === position.get(n));
       });
       if (!ok) continue;
       let offset = 0;
