@@ -138,12 +138,9 @@ export function nativeBackend(): Backend | null {
     for (let i = 0; i < n; i++) out[i] = tanhScalar(c * x[i]!);
   };
   const unary: Backend['unary'] = (op, x, out, n) => (op === 'tanh' ? tanh(1, x, out, n) : rest.unary(op, x, out, n));
-  const scaledUnary: NonNullable<Backend['scaledUnary']> = (op, c, x, out, n) => {
-    if (op === 'tanh') return tanh(c, x, out, n);
-    if (rest.scaledUnary) return rest.scaledUnary(op, c, x, out, n);
-    for (let i = 0; i < n; i++) out[i] = c * x[i]!;
-    rest.unary(op, out, out, n);
-  };
+  // only ops in vectorUnary reach it: tanh, or the rest's own (wasm's exp, with its scaledUnary)
+  const scaledUnary: NonNullable<Backend['scaledUnary']> = (op, c, x, out, n) =>
+    op === 'tanh' ? tanh(c, x, out, n) : rest.scaledUnary!(op, c, x, out, n);
   const vectorUnary = new Set<UnaryOp>([...(rest.vectorUnary ?? []), 'tanh']);
   backend = { ...rest, name: 'native', gemm, matmul: matmulWith(gemm), unary, scaledUnary, vectorUnary };
   return backend;

@@ -83,6 +83,8 @@ export class Plan {
   private readonly main: Phase;
   private readonly bufferSizes: number[];
   private readonly bufferViews: Map<number, { parent: number; offset: number }>;
+  /** Whether the first output is computed by the varying phase (so on every run). */
+  private readonly firstInMain: boolean;
   private buffers: Float64Array[] | null = null;
   /** Buffer of each node's value (inputs: filled from the bindings on run). */
   private readonly bufOf: Map<NodeId, number>;
@@ -370,6 +372,9 @@ export class Plan {
     this.bufferViews = views;
     this.bufOf = bufOf;
     this.peakValues = peak;
+    // `run({ into })` writes the first output in place when the main phase produces it
+    const firstStorage = storageOf.get(outputs[0]!);
+    this.firstInMain = main.some((i) => i.node === firstStorage);
   }
 
   /**
@@ -414,9 +419,7 @@ export class Plan {
     if (into && into.length !== g.sizeOf(first)) throw new Error(`run: 'into' has ${into.length} values, the output ${into.length < g.sizeOf(first) ? 'needs' : 'has'} ${g.sizeOf(first)}`);
     // The first output's buffer is the caller's for this run: whatever shared it earlier in the
     // run (a value dead before the output was written) uses it as scratch, which is harmless.
-    let producer = first;
-    while (g.op(producer) === 'reshape') producer = g.args(producer)[0]!;
-    const direct = into !== undefined && this.main.instrs.some((i) => i.node === producer);
+    const direct = into !== undefined && this.firstInMain;
     const saved = bufs[this.bufOf.get(first)!]!;
     if (direct) bufs[this.bufOf.get(first)!] = into;
     try {

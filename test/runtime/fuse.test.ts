@@ -26,6 +26,30 @@ function compare(g: Graph, outputs: NodeId[], bind: Bind, varying: NodeId[] = []
   return { fused, plain, err, a, b };
 }
 
+/**
+ * A random elementwise graph: inputs of `shapes`, then 12 nodes, each a unary op (with
+ * probability `unaryShare`, from `unary`) or a binary one (pow with a constant exponent of its
+ * fast paths or 1.3, of a positive base) of earlier nodes; and random input values in [−0.9, 0.9],
+ * drawn after the graph.
+ */
+function randomElementwise(rand: () => number, shapes: number[][], unary: readonly UnaryOp[], unaryShare: number) {
+  const g = new Graph();
+  const inputs = shapes.map((s, i) => g.input(`x${i}`, 'var', s));
+  const pool: NodeId[] = [...inputs];
+  for (let k = 0; k < 12; k++) {
+    const pick = () => pool[Math.floor(rand() * pool.length)]!;
+    if (rand() < unaryShare) {
+      pool.push(g.unary(unary[Math.floor(rand() * unary.length)]!, pick()));
+    } else {
+      const op = BINARY_OPS[Math.floor(rand() * BINARY_OPS.length)]!;
+      const b = op === 'pow' ? g.constant([2, 0.5, 3, -1, 1.3][Math.floor(rand() * 5)]!) : pick();
+      pool.push(g.binary(op, op === 'pow' ? g.add(g.mul(pick(), pick()), g.constant(1)) : pick(), b));
+    }
+  }
+  const last = (i: number) => pool[pool.length - 1 - i]!;
+  return { g, inputs, last, bind: () => inputs.map((n, i): [NodeId, Float64Array] => [n, randomArray(rand, shapes[i]!.reduce((x, y) => x * y, 1), -0.9, 0.9)]) };
+}
+
 const fusedCount = (plan: ReturnType<typeof compile>) =>
   // the number of instructions is what fusion reduces
   (plan as unknown as { main: { instrs: unknown[] }; pre: { instrs: unknown[] } }).main.instrs.length +
@@ -153,23 +177,10 @@ describe('elementwise fusion', () => {
   it('agrees with the reference on random elementwise graphs of every op', () => {
     const unary = UNARY_OPS.filter((op) => op !== 'log'); // log of negatives: NaN on both sides, checked elsewhere
     for (let trial = 0; trial < 40; trial++) {
-      const g = new Graph();
-      const shapes = [[3, 4], [4], [3, 1], [], [1, 4]];
-      const inputs = shapes.map((s, i) => g.input(`x${i}`, 'var', s));
-      const pool: NodeId[] = [...inputs];
-      for (let k = 0; k < 12; k++) {
-        const pick = () => pool[Math.floor(rand() * pool.length)]!;
-        if (rand() < 0.4) {
-          pool.push(g.unary(unary[Math.floor(rand() * unary.length)]!, pick()));
-        } else {
-          const op = BINARY_OPS[Math.floor(rand() * BINARY_OPS.length)]!;
-          const b = op === 'pow' ? g.constant([2, 0.5, 3, -1, 1.3][Math.floor(rand() * 5)]!) : pick();
-          pool.push(g.binary(op, op === 'pow' ? g.add(g.mul(pick(), pick()), g.constant(1)) : pick(), b));
-        }
-      }
-      const outs = [pool[pool.length - 1]!, g.sum(g.mul(pool[pool.length - 2]!, pool[pool.length - 3]!), [])];
-      const bind: Bind = inputs.map((n, i) => [n, randomArray(rand, shapes[i]!.reduce((x, y) => x * y, 1), -0.9, 0.9)]);
-      const { a, b } = compare(g, outs, bind);
+      const r = randomElementwise(rand, [[3, 4], [4], [3, 1], [], [1, 4]], unary, 0.4);
+      const g = r.g;
+      const outs = [r.last(0), g.sum(g.mul(r.last(1), r.last(2)), [])];
+      const { a, b } = compare(g, outs, r.bind());
       for (let o = 0; o < outs.length; o++)
         for (let i = 0; i < a[o]!.length; i++) {
           const x = a[o]![i]!, y = b[o]![i]!;
@@ -294,22 +305,10 @@ describe('wasm fused loops', () => {
   it.skipIf(!wasm)('equal the JS loops on random graphs; loops with ops it lacks stay in JS', () => {
     let used = 0;
     for (let trial = 0; trial < 40; trial++) {
-      const g = new Graph();
-      const shapes = [[5, 7], [7], [5, 1], [], [1, 7]];
-      const inputs = shapes.map((s, i) => g.input(`x${i}`, 'var', s));
-      const pool: NodeId[] = [...inputs];
-      for (let k = 0; k < 12; k++) {
-        const pick = () => pool[Math.floor(rand() * pool.length)]!;
-        if (rand() < 0.15) pool.push(g.unary((['neg', 'sin', 'exp'] as const)[Math.floor(rand() * 3)]!, pick()));
-        else {
-          const op = BINARY_OPS[Math.floor(rand() * BINARY_OPS.length)]!;
-          const b = op === 'pow' ? g.constant([2, 0.5, 3, -1, 1.3][Math.floor(rand() * 5)]!) : pick();
-          pool.push(g.binary(op, op === 'pow' ? g.add(g.mul(pick(), pick()), g.constant(1)) : pick(), b));
-        }
-      }
-      const outs = [pool[pool.length - 1]!, g.sum(g.mul(pool[pool.length - 2]!, pool[pool.length - 3]!), [0]), g.sum(g.mul(pool[pool.length - 4]!, inputs[0]!), [])];
-      const bind: Bind = inputs.map((n, i) => [n, randomArray(rand, shapes[i]!.reduce((x, y) => x * y, 1), -0.9, 0.9)]);
-      const { a, b, compiled } = both(g, outs, bind);
+      const r = randomElementwise(rand, [[5, 7], [7], [5, 1], [], [1, 7]], ['neg', 'sin', 'exp'], 0.15);
+      const g = r.g;
+      const outs = [r.last(0), g.sum(g.mul(r.last(1), r.last(2)), [0]), g.sum(g.mul(r.last(3), r.inputs[0]!), [])];
+      const { a, b, compiled } = both(g, outs, r.bind());
       bitwise(a, b);
       used += compiled;
     }
