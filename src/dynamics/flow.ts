@@ -111,6 +111,16 @@ export interface FlowResult {
  */
 const ADAMS_ORDER = 7;
 
+/**
+ * The exponential methods leave a mode of the Gauss–Newton part out of Q (to their explicit
+ * part) while h·λ ≤ STABLE_EXPLICIT, and choose Q for steps up to HEADROOM times the current
+ * one. The explicit part of exponential Adams is stable up to h·λ ≈ 0.5: on y' = −λy + f(t)
+ * with no Q, steps limited by stability settle at h·λ ≈ 0.58 whatever λ and rtol (measured,
+ * test/dynamics/flow-select.test.ts); ETDRK4's explicit part is RK4's, stable to 2.78.
+ */
+const STABLE_EXPLICIT = 0.1;
+const HEADROOM = 2;
+
 /** λmax(K0)·T above which 'auto' integrates with the exponential method. */
 const STIFF_AUTO = 200;
 
@@ -231,37 +241,51 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // The exponential integrator's split: dδ/dt = A δ + N(t, δ) with A = −J_nᵀJ_n, the stiff
   // Gauss–Newton part of −(1/α²)∇²L at a recent point w_n (w0 first), of rank ≤ k:
   // A = −Q diag(λ) Qᵀ with Q = J_nᵀ V Λ^{-1/2} from the eigenpairs (λ, V) of K_n = J_n J_nᵀ.
-  const gaussNewton = (J: Float64Array, sp: ReturnType<typeof kernelSpectrum>, JtV?: Float64Array, into?: Float64Array): LowRankStiff => {
-    // Only modes that can be stiff within the horizon need the exponential treatment: a mode with
-    // λ·T < 1/4 never has h·λ > 1/4 (h ≤ T), so N carries it explicitly, and Q stays small.
+  // Only the modes that are stiff at the step sizes in use go into Q: the solver integrates the
+  // others explicitly, stably while h·λ stays below ~0.5 (`STABLE_EXPLICIT`). A mode is kept when
+  // λ·min(T, HEADROOM·h) > STABLE_EXPLICIT for the step h about to be taken, and Q is re-selected
+  // from the same J_n and spectrum (no new Jacobian) as soon as h·λ of a left-out mode passes
+  // STABLE_EXPLICIT. Every product with Q costs p·r reads, four of them a step: W2's Q went from
+  // all 64 modes to about 10.
+  /** A Gauss–Newton part: J_n, its spectrum, and B = J_nᵀV when it is at hand (w0). */
+  interface GaussNewton { J: Float64Array; sp: ReturnType<typeof kernelSpectrum>; JtV?: Float64Array }
+  const select = (gn: GaussNewton, h: number, into?: Float64Array): { stiff: LowRankStiff; lambdaOut: number } => {
+    const { J, sp, JtV } = gn;
     const lmax = sp.values[k - 1]!;
+    const floor = Math.max(1e-12 * lmax, STABLE_EXPLICIT / Math.min(T, HEADROOM * h));
     const keep: number[] = [];
-    for (let j = 0; j < k; j++) if (sp.values[j]! > Math.max(1e-12 * lmax, 0.25 / T)) keep.push(j);
+    let lambdaOut = 0;
+    for (let j = 0; j < k; j++) {
+      if (sp.values[j]! > floor) keep.push(j);
+      else lambdaOut = Math.max(lambdaOut, sp.values[j]!);
+    }
     const r = keep.length;
-    // Q = Jᵀ V_keep Λ_keep^{-1/2}: only the kept eigenvectors (p·k·r work, not p·k²).
-    const Vs = new Float64Array(k * r);
-    keep.forEach((j, jj) => {
-      const s = 1 / Math.sqrt(sp.values[j]!);
-      for (let i = 0; i < k; i++) Vs[i * r + jj] = sp.vectors[i * k + j]! * s;
-    });
     const Q = into ? into.subarray(0, p * r) : new Float64Array(p * r);
     if (JtV) {
       // the kept columns of B, scaled: one pass over B's rows (a pass per column read it r times)
       const root = keep.map((j) => Math.sqrt(sp.values[j]!));
       for (let i = 0; i < p; i++) for (let jj = 0; jj < r; jj++) Q[i * r + jj] = JtV[i * k + keep[jj]!]! / root[jj]!;
-    } else ev.backend.gemm(true, false, p, r, k, 1, J, 0, p, Vs, 0, r, 0, Q, 0, r);
-    return { Q, rank: r, lambda: Float64Array.from(keep, (j) => sp.values[j]!) };
+    } else {
+      // Q = Jᵀ V_keep Λ_keep^{-1/2}: only the kept eigenvectors (p·k·r work, not p·k²)
+      const Vs = new Float64Array(k * r);
+      keep.forEach((j, jj) => {
+        const s = 1 / Math.sqrt(sp.values[j]!);
+        for (let i = 0; i < k; i++) Vs[i * r + jj] = sp.vectors[i * k + j]! * s;
+      });
+      ev.backend.gemm(true, false, p, r, k, 1, J, 0, p, Vs, 0, r, 0, Q, 0, r);
+    }
+    return { stiff: { Q, rank: r, lambda: Float64Array.from(keep, (j) => sp.values[j]!) }, lambdaOut };
   };
-  // The exponential method needs the square loss (checked below); other losses skip this work.
-  const stiff0: LowRankStiff = square ? gaussNewton(J0, spectrum, B) : { Q: new Float64Array(0), lambda: new Float64Array(0), rank: 0 };
+  const gn0: GaussNewton = { J: J0, sp: spectrum, JtV: B };
   // Refreshing A costs a Jacobian, the kernel J·Jᵀ (2p·k²) and Q (2p·k·r) — and for the Adams
   // method the re-projection of its history (2 products with Qᵀ per stored point). A step of
   // ETDRK4 with step doubling costs about four gradients' worth and a dozen products with Q, one
   // of exponential Adams two gradients and four products. Refreshing every `refreshEvery(m)`
   // steps balances the two (a deterministic count from flop estimates, so that a run is
-  // reproducible; measured on W2 the Adams run's time is flat from 10 to 30).
+  // reproducible; measured on W2 the Adams run's time is flat from 10 to 30). The estimate takes
+  // r as the modes of K0 that can be stiff within the horizon (λ·T > 1/4).
   const refreshEvery = (m: 'exponential' | 'etdrk4') => {
-    const r = stiff0.rank, grad = ev.gradFlops();
+    const r = spectrum.values.filter((l) => l * T > 0.25).length, grad = ev.gradFlops();
     const refresh = (ev.lastJacobian?.flops ?? 0) + 2 * p * k * (k + r) + (m === 'exponential' ? 4 * ADAMS_ORDER * p * r : 0);
     const step = m === 'exponential' ? 2 * grad + 8 * p * r : 4 * grad + 24 * p * k;
     return Math.min(64, Math.max(2, Math.round(refresh / step)));
@@ -272,16 +296,30 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // page fault per 4 KB (W2: 2300 faults a refresh, ~3–5 µs each on this machine's VM).
   let jBuf: Float64Array | null = null;
   const qBufs: Float64Array[] = [];
-  /** The Gauss–Newton part at the current point, every `every` accepted steps. */
-  const linearPart = (t: number, delta: Float64Array, stepsSince: number, current: LowRankStiff, every: number): LowRankStiff => {
-    if (stepsSince < every) return current;
-    linShift(t, delta, shift);
-    for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
-    const J = ev.jacobian(w, { out: (jBuf ??= new Float64Array(k * p)) });
-    refreshes++;
+  const otherQ = (current: LowRankStiff) => {
     if (qBufs.length < 2) qBufs.push(new Float64Array(p * k));
-    const into = qBufs.find((b) => b.buffer !== current.Q.buffer)!;
-    return gaussNewton(J, kernelSpectrum(ntkFromJacobian(ev, J), k), undefined, into);
+    return qBufs.find((b) => b.buffer !== current.Q.buffer)!;
+  };
+  /**
+   * The stiff part for one solve: asked at t0 and after each accepted step with the next step
+   * size h. A new Jacobian every `every` accepted steps; in between, a re-selection of the modes
+   * of the current one when h has outgrown it.
+   */
+  const stiffParts = (every: number) => {
+    let gn = gn0, sinceJacobian = 0;
+    let current: { stiff: LowRankStiff; lambdaOut: number } | null = null;
+    return (t: number, delta: Float64Array, _since: number, h: number): LowRankStiff => {
+      if (current === null) return (current = select(gn0, h)).stiff;
+      if (++sinceJacobian >= every) {
+        linShift(t, delta, shift);
+        for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
+        const J = ev.jacobian(w, { out: (jBuf ??= new Float64Array(k * p)) });
+        refreshes++;
+        sinceJacobian = 0;
+        gn = { J, sp: kernelSpectrum(ntkFromJacobian(ev, J), k) };
+      } else if (h * current.lambdaOut <= STABLE_EXPLICIT) return current.stiff;
+      return (current = select(gn, h, otherQ(current.stiff))).stiff;
+    };
   };
   // Products with Q (n × r, memory-bound: Q is read from memory each time). projectMany stacks
   // the vectors as the rows of one matrix, so a history of 2·7 vectors reads Q once, not 14 times.
@@ -326,11 +364,9 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const run = (method: Exclude<FlowMethod, 'auto'>, tol: number, track: boolean) =>
     method === 'exponential' || method === 'etdrk4'
       ? (method === 'exponential' ? solveEtdAdams : solveEtd)(rhs, 0, start(), T, (() => {
-          let current = stiff0;
-          const every = refreshEvery(method);
           return {
             rtol: tol, atol: atol * (tol / rtolOf(method)), times, ops: lowRankOps, maxOrder: ADAMS_ORDER, ...(track ? { onStep } : {}),
-            linearPart: (t: number, y: Float64Array, since: number) => (current = t === 0 ? stiff0 : linearPart(t, y, since, current, every)),
+            linearPart: stiffParts(refreshEvery(method)),
           };
         })())
       : solve(method, rhs, 0, start(), T, { rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, ...(track ? { onStep } : {}) });

@@ -8,6 +8,8 @@ import { flow } from '../../src/dynamics/flow.ts';
 import { relErr } from '../helpers.ts';
 import { Evaluator } from '../../src/runtime/evaluator.ts';
 import { solve } from '../../src/dynamics/solvers/index.ts';
+import { kernelSpectrum } from '../../src/dynamics/linearized.ts';
+import { ntkFromJacobian } from '../../src/nth/ntk.ts';
 
 const meanfield = (test: string, a = 'param a : [m] ~ uniform(-1/sqrt(m), 1/sqrt(m))') =>
   compile(
@@ -54,9 +56,23 @@ describe('predictions on held-out inputs', () => {
 describe('the exponential method on a stiff flow', () => {
   it("is what 'auto' picks when λmax(K0)·T is large, and agrees with DOP853 at a tight tolerance", () => {
     const model = meanfield('');
-    const auto = flow(model, { alpha: 2, T: 3000 });
+    // the ranks of Q in the solve's projections Qᵀv (r × 1 products over all p weights)
+    const ev = new Evaluator(model), ranks: number[] = [];
+    const gemm = ev.backend.gemm.bind(ev.backend);
+    ev.backend.gemm = (tA, tB, M, N, K, ...rest) => {
+      if (tA && !tB && N === 1 && K === ev.p) ranks.push(M);
+      return gemm(tA, tB, M, N, K, ...rest);
+    };
+    const auto = flow(model, { alpha: 2, T: 3000 }, ev);
     expect(auto.method).toBe('exponential');
     expect(auto.kernel.lambdaMax * 3000).toBeGreaterThan(200);
+    // Q holds the modes stiff at the steps in use (h·λ > 0.1 within a doubling of h), not all
+    // that are stiff over the horizon: few at the first, short steps, more as the steps grow
+    const spectrum = kernelSpectrum(ntkFromJacobian(ev, ev.jacobian(model.w0)), ev.k);
+    const overHorizon = spectrum.values.filter((l) => l * 3000 > 0.25).length;
+    expect(ranks[0]).toBeLessThan(overHorizon / 2);
+    expect(Math.max(...ranks)).toBeGreaterThan(ranks[0]!);
+    expect(Math.max(...ranks)).toBeLessThanOrEqual(ev.k);
     const ref = flow(model, { alpha: 2, T: 3000, method: 'dop853', rtol: 1e-11, accuracy: false });
     expect(Math.abs(auto.error - ref.error) / ref.error).toBeLessThan(1e-6);
     expect(relErr(auto.out, ref.out)).toBeLessThan(1e-5); // the default rtol 1e-6 on δ

@@ -178,7 +178,8 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
   const maxSteps = opts.maxSteps ?? 100000;
   const maxOrder = Math.max(1, Math.min(7, opts.maxOrder ?? 5)); // φ up to order 8: see phiAll
   const stats = { steps: 0, rejected: 0, rhsEvals: 0, jvpEvals: 0 };
-  let A: LowRankStiff = opts.linearPart(t0, y0, 0);
+  let h = opts.h0 ?? Math.min(T - t0, 1e-4 * (T - t0));
+  let A: LowRankStiff = opts.linearPart(t0, y0, 0, h);
   let r = A.rank;
   const { project, expand } = opts.ops;
   const projectMany = opts.ops.projectMany ?? ((Q, n, r, vs, outs) => vs.forEach((v, j) => project(Q, n, r, v, outs[j]!)));
@@ -282,7 +283,6 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
   project(A.Q, n, r, first.y, first.yHat);
   evalF(t0, first.y, first.F, first.FHat);
   history = [first];
-  let h = opts.h0 ?? Math.min(T - t0, 1e-4 * (T - t0));
   let order = 1, target = 0, stepsSince = 0;
   while (target < targets.length) {
     if (stats.steps + stats.rejected >= maxSteps) {
@@ -331,7 +331,8 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
     stats.steps++;
     stepsSince++;
     order = Math.min(maxOrder, order + 1);
-    const next = opts.linearPart(p.t, p.y, stepsSince);
+    h = last ? Math.max(h, hh * factor) : hh * factor;
+    const next = opts.linearPart(p.t, p.y, stepsSince, h);
     if (next !== A) {
       A = next;
       stepsSince = 0;
@@ -345,7 +346,6 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
       outY.push(Float64Array.from(p.y));
       target++;
     }
-    h = last ? Math.max(h, hh * factor) : hh * factor;
   }
   const y = history[0]!;
   return {

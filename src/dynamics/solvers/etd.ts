@@ -62,9 +62,12 @@ export interface EtdOptions {
   onStep?: (t: number, y: Float64Array) => void;
   /**
    * The stiff part to use from (t, y) on, asked at t0 and after every accepted step: return the
-   * previous object to keep it. `stepsSince` counts the accepted steps since it last changed.
+   * previous object to keep it. `stepsSince` counts the accepted steps since it last changed;
+   * `h` is the size of the step about to be taken (later ones may be smaller, after a
+   * rejection, or larger: it is asked again after each). Modes left out of A are integrated
+   * explicitly, so a caller may leave out those with h·λ small (see `flow.ts`).
    */
-  linearPart: (t: number, y: Float64Array, stepsSince: number) => LowRankStiff;
+  linearPart: (t: number, y: Float64Array, stepsSince: number, h: number) => LowRankStiff;
   ops: LowRankOps;
 }
 
@@ -144,7 +147,8 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
   const maxSteps = opts.maxSteps ?? 100000;
   const stats = { steps: 0, rejected: 0, rhsEvals: 0, jvpEvals: 0 };
   const vec = () => new Float64Array(n);
-  let A = opts.linearPart(t0, y0, 0);
+  let h = opts.h0 ?? (T - t0) / 100;
+  let A = opts.linearPart(t0, y0, 0, h);
   let r = A.rank;
   const coefBuf = () => new Float64Array(Math.max(1, r));
   // Stage storage: F values (full), states (full), projections.
@@ -224,7 +228,6 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
   const outT: number[] = [], outY: Float64Array[] = [];
   let t = t0;
   const y = Float64Array.from(y0);
-  let h = opts.h0 ?? (T - t0) / 100;
   let target = 0, stepsSince = 0;
   let status: SolveResult['status'] = 'ok';
   let message: string | undefined;
@@ -264,7 +267,8 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
       for (let j = 0; j < r; j++) yHat[j] = yNewHat[j]! + (yNewHat[j]! - yFullHat[j]!) / 15;
       stats.steps++;
       stepsSince++;
-      const next = opts.linearPart(t, y, stepsSince);
+      h = last ? Math.max(h, hh * factor) : hh * factor;
+      const next = opts.linearPart(t, y, stepsSince, h);
       if (next !== A) {
         A = next;
         stepsSince = 0;
@@ -278,7 +282,6 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
         outY.push(Float64Array.from(y));
         target++;
       }
-      h = last ? Math.max(h, hh * factor) : hh * factor;
     } else {
       stats.rejected++;
       h = hh * factor;

@@ -207,6 +207,54 @@ describe('exponential Adams: its parts', () => {
   });
 });
 
+describe('the step size handed to linearPart (what the flow chooses its stiff modes by)', () => {
+  it.each([
+    ['ETDRK4', solveEtd],
+    ['exponential Adams', solveEtdAdams],
+  ] as const)('%s asks with the size of the step it then takes, never a smaller one than it takes', (_name, solver) => {
+    const P = forcedLinear(5, [200, 3], 4);
+    const asked: { t: number; h: number }[] = [];
+    const taken: { t: number; h: number }[] = [];
+    let last = 0;
+    solver(P.F, 0, P.y0, 10, {
+      rtol: 1e-7, atol: 1e-10, ops, times: [2.5, 7],
+      linearPart: (t, _y, _since, h) => (asked.push({ t, h }), P.stiff),
+      onStep: (t) => (taken.push({ t: last, h: t - last }), (last = t)),
+    });
+    expect(asked.length).toBe(taken.length + 1); // at t0 and after every accepted step
+    // each accepted step starts where linearPart was last asked, and is no longer than asked
+    // (shorter after a rejection, or to land on an output time)
+    let equal = 0;
+    taken.forEach((s, i) => {
+      expect(asked[i]!.t).toBe(s.t);
+      expect(s.h).toBeLessThanOrEqual(asked[i]!.h * (1 + 1e-12));
+      if (Math.abs(s.h - asked[i]!.h) <= 1e-12 * s.h) equal++;
+    });
+    expect(equal).toBeGreaterThan(taken.length / 2);
+  });
+
+  it('exponential Adams integrates a mode left out of Q stably up to h·λ ≈ 0.5 (the flow leaves modes out below 0.1)', () => {
+    // y' = −λ(y − cos t) − sin t, y = cos t + e^{−λt}(y0 − 1), with no Q: the mode is explicit.
+    // Accuracy alone would take steps of order 1; stability holds h·λ where the method's real
+    // stability interval ends, whatever λ and the tolerance.
+    const none: LowRankStiff = { Q: new Float64Array(0), lambda: new Float64Array(0), rank: 0 };
+    for (const lambda of [10, 100]) for (const rtol of [1e-4, 1e-7]) {
+      const hs: number[] = [];
+      let last = 0;
+      const r = solveEtdAdams((t, y, dy) => (dy[0] = -lambda * (y[0]! - Math.cos(t)) - Math.sin(t)), 0, Float64Array.of(2), 60, {
+        rtol, atol: 1e-12, maxOrder: 7, ops, linearPart: () => none,
+        onStep: (t) => (hs.push(t - last), (last = t)),
+      });
+      expect(r.status).toBe('ok');
+      expect(Math.abs(r.yFinal[0]! - Math.cos(60))).toBeLessThan(100 * rtol); // stable, not blown up
+      const tail = hs.slice(hs.length / 2);
+      const meanHl = (tail.reduce((a, b) => a + b, 0) / tail.length) * lambda;
+      expect(meanHl).toBeGreaterThan(0.4);
+      expect(meanHl).toBeLessThan(0.8);
+    }
+  });
+});
+
 describe('sumTerms (the exponential Adams step’s n-vector sum)', () => {
   it('equals the one-loop left-to-right sum bit for bit, for 0 to 9 terms, in place or not', () => {
     const n = 37;
