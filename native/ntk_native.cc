@@ -333,6 +333,110 @@ Napi::Value Tanh(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- combine: out[i] = ((x[i] + w0·v0[i]) + w1·v1[i]) + … + w_{T−1}·v_{T−1}[i], each product
+// rounded before its sum and the terms added left to right, exactly the JS reference's order
+// (`combine` in src/runtime/kernels-js.ts), so the values are bitwise the same (no FMA: ISO C++
+// contracts nothing, and the AVX2 target does not enable FMA). Without x the chain starts at
+// w0·v0[i]. Every term is read in the same pass (the JS loop takes four per pass and writes out
+// between passes); out may be x (element i is written after all of its reads).
+namespace combinek {
+constexpr int kMaxTerms = 64;
+
+template <typename V>
+__attribute__((always_inline)) inline void Block(double* out, const double* x, const double* w, const double* const* v, int terms,
+                                                 int64_t n) {
+  constexpr int L = sizeof(V) / sizeof(double);
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    V acc, t;
+    int first = 0;
+    if (x) {
+      std::memcpy(&acc, x + i, sizeof acc);
+    } else {
+      std::memcpy(&t, v[0] + i, sizeof t);
+      acc = t * w[0];
+      first = 1;
+    }
+    for (int j = first; j < terms; j++) {
+      std::memcpy(&t, v[j] + i, sizeof t);
+      acc = acc + t * w[j];
+    }
+    std::memcpy(out + i, &acc, sizeof acc);
+  }
+  for (; i < n; i++) {
+    double acc = x ? x[i] : v[0][i] * w[0];
+    for (int j = x ? 0 : 1; j < terms; j++) acc = acc + v[j][i] * w[j];
+    out[i] = acc;
+  }
+}
+
+void Baseline(double* out, const double* x, const double* w, const double* const* v, int terms, int64_t n) {
+  Block<V2>(out, x, w, v, terms, n);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) void Avx2(double* out, const double* x, const double* w, const double* const* v, int terms, int64_t n) {
+  typedef double V4 __attribute__((vector_size(32)));
+  Block<V4>(out, x, w, v, terms, n);
+}
+#endif
+
+void Run(double* out, const double* x, const double* w, const double* const* v, int terms, int64_t n, bool portable) {
+#if defined(__x86_64__) || defined(__i386__)
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2 && !portable) return Avx2(out, x, w, v, terms, n);
+#endif
+  Baseline(out, x, w, v, terms, n);
+}
+}  // namespace combinek
+
+// combine(out, x, weights, vs, n, portable): the sum above for i < n, with x null or a
+// Float64Array, weights a Float64Array of T values and vs an array of T Float64Arrays
+// (T ≤ 64; T ≥ 1 when x is null). portable = true takes the two-lane path (tests).
+Napi::Value Combine(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArgc(info, 6, "combine")) return env.Undefined();
+  F64 out, x{nullptr, 0}, w;
+  int64_t n;
+  bool portable;
+  const bool hasX = !info[1].IsNull();
+  if (!GetF64(info, 0, "out", &out) || (hasX && !GetF64(info, 1, "x", &x)) || !GetF64(info, 2, "weights", &w) ||
+      !GetInt(info, 4, "n", &n) || !GetBool(info, 5, "portable", &portable))
+    return env.Undefined();
+  if (!info[3].IsArray()) {
+    ThrowType(env, "vs must be an array of Float64Arrays");
+    return env.Undefined();
+  }
+  Napi::Array arr = info[3].As<Napi::Array>();
+  const uint32_t terms = arr.Length();
+  if (terms != w.length || terms > combinek::kMaxTerms || (!hasX && terms == 0)) {
+    ThrowRange(env, "combine: " + std::to_string(terms) + " vectors and " + std::to_string(w.length) +
+                        " weights (equal, at most 64, at least 1 without x)");
+    return env.Undefined();
+  }
+  const double* v[combinek::kMaxTerms];
+  for (uint32_t j = 0; j < terms; j++) {
+    Napi::Value e = arr[j];
+    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+      ThrowType(env, "vs[" + std::to_string(j) + "] must be a Float64Array");
+      return env.Undefined();
+    }
+    void* data = nullptr;
+    size_t length = 0;
+    napi_get_typedarray_info(env, e, nullptr, &length, &data, nullptr, nullptr);
+    if ((size_t)n > length) {
+      ThrowRange(env, "combine: n = " + std::to_string(n) + " exceeds vs[" + std::to_string(j) + "]'s length " + std::to_string(length));
+      return env.Undefined();
+    }
+    v[j] = static_cast<const double*>(data);
+  }
+  if ((size_t)n > out.length || (hasX && (size_t)n > x.length)) {
+    ThrowRange(env, "combine: n = " + std::to_string(n) + " exceeds out's or x's length");
+    return env.Undefined();
+  }
+  combinek::Run(out.data, x.data, w.data, v, (int)terms, n, portable);
+  return env.Undefined();
+}
+
 // dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc):
 // C ← alpha·op(A)·op(B) + beta·C. With beta = 0, C is never read (NaNs in it are discarded);
 // with K = 0 or alpha = 0, A and B are not read. M = 1 or N = 1 go to dgemv.
@@ -522,6 +626,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dgemm", Napi::Function::New(env, Dgemm, "dgemm"));
   exports.Set("dsyevd", Napi::Function::New(env, Dsyevd, "dsyevd"));
   exports.Set("tanh", Napi::Function::New(env, Tanh, "tanh"));
+  exports.Set("combine", Napi::Function::New(env, Combine, "combine"));
   exports.Set("dgesdd", Napi::Function::New(env, Dgesdd, "dgesdd"));
   exports.Set("openblasConfig", Napi::String::New(env, openblas_get_config()));
   exports.Set("threads", Napi::Number::New(env, openblas_get_num_threads()));

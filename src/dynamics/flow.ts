@@ -220,11 +220,15 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
 
   const w = new Float64Array(p), shift = new Float64Array(p);
   const a2 = 1 / (alpha * alpha);
+  // w = (w0 + shift) + δ and dy = −(1/α²)∇L − dw̄/dt, as the backend's vector sums (bitwise the
+  // loops: 1·x = x and a + (−1)·b = a − b exactly)
+  const combine = ev.backend.combine;
+  const ones = Float64Array.of(1, 1), dyWeights = Float64Array.of(-a2, -1);
   const rhs = (t: number, y: Float64Array, dy: Float64Array) => {
     const sv = linAt(t, y);
-    for (let i = 0; i < p; i++) w[i] = w0[i]! + sv[i]! + y[i]!;
+    combine(w, w0, ones, [sv, y], p);
     const { grad } = ev.grad(w, alpha, { copy: false }); // read at once, before the next grad call
-    for (let i = 0; i < p; i++) dy[i] = -a2 * grad[i]! - sv[p + i]!;
+    combine(dy, null, dyWeights, [grad, sv.subarray(p)], p);
     if (!square) {
       // dv̄/dt = −K0 ∇R(v̄), dc/dt = ∇R(v̄)
       ev.backend.gemm(false, false, k, 1, k, -1, K0, 0, k, gradR, 0, 1, 0, dy, p, 1);
@@ -325,6 +329,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // the vectors as the rows of one matrix, so a history of 2·7 vectors reads Q once, not 14 times.
   let stacked = new Float64Array(0), stackedOut = new Float64Array(0);
   const lowRankOps: LowRankOps = {
+    combine,
     project: (Q, n, r, v, out) => ev.backend.gemm(true, false, r, 1, n, 1, Q, 0, r, v, 0, 1, 0, out, 0, 1),
     expand: (Q, n, r, c, out) => ev.backend.gemm(false, false, n, 1, r, 1, Q, 0, r, c, 0, 1, 0, out, 0, 1),
     projectMany: (Q, n, r, vs, outs) => {
@@ -348,11 +353,15 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const checkFactor = (m: Exclude<FlowMethod, 'auto'>) => (m === 'exponential' ? 10 : 100);
   const atol = opts.atol ?? 1e-14;
   let maxWeightChange = 0;
-  const wt = new Float64Array(p);
   const onStep = (t: number, delta: Float64Array) => {
-    linShift(t, delta, shift);
-    for (let i = 0; i < p; i++) wt[i] = shift[i]! + delta[i]!;
-    maxWeightChange = Math.max(maxWeightChange, norm(wt));
+    // ‖w(t) − w0‖ = ‖(w̄(t) − w0) + δ‖ in one pass
+    const sv = linAt(t, delta);
+    let s = 0;
+    for (let i = 0; i < p; i++) {
+      const d = sv[i]! + delta[i]!;
+      s += d * d;
+    }
+    maxWeightChange = Math.max(maxWeightChange, Math.sqrt(s));
     opts.onProgress?.(t, T);
   };
   /** The initial state: δ = 0, and for a non-square loss v̄ = α·h(w0), c = 0. */

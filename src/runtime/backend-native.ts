@@ -39,6 +39,12 @@ export interface NativeAddon {
    * place on the arrays; `portable` forces the two-lane path (tests).
    */
   tanh(x: Float64Array, out: Float64Array, n: number, c: number, portable: boolean): void;
+  /**
+   * out[i] = ((x[i] + w_0·v_0[i]) + w_1·v_1[i]) + … for i < n (x null: from w_0·v_0[i]), all
+   * terms in one pass, bitwise `combine` of kernels-js.ts; at most 64 terms; `portable` forces
+   * the two-lane path (tests).
+   */
+  combine(out: Float64Array, x: Float64Array | null, w: Float64Array, v: readonly Float64Array[], n: number, portable: boolean): void;
 }
 
 /**
@@ -142,9 +148,16 @@ export function nativeBackend(): Backend | null {
   const scaledUnary: NonNullable<Backend['scaledUnary']> = (op, c, x, out, n) =>
     op === 'tanh' ? tanh(c, x, out, n) : rest.scaledUnary!(op, c, x, out, n);
   const vectorUnary = new Set<UnaryOp>([...(rest.vectorUnary ?? []), 'tanh']);
-  backend = { ...rest, name: 'native', gemm, matmul: matmulWith(gemm), unary, scaledUnary, vectorUnary };
+  // The solvers' vector sums in one AVX2 pass over all terms, on the arrays in place (W2's
+  // nine-term sums of 9216 values: 102 µs in JS; the native figures in docs/decisions.md).
+  const combine: Backend['combine'] = (out, x, w, v, n) =>
+    n >= NATIVE_COMBINE_MIN && w.length <= 64 ? blas.combine(out, x, w, v, n, false) : jsBackend.combine(out, x, w, v, n);
+  backend = { ...rest, name: 'native', gemm, matmul: matmulWith(gemm), unary, scaledUnary, vectorUnary, combine };
   return backend;
 }
 
 /** Below this many elements tanh stays on the rest's path (the scalar twin, same bits). */
 const NATIVE_TANH_MIN = 64;
+
+/** Below this many elements `combine` stays in JS (the same bits without a native call). */
+const NATIVE_COMBINE_MIN = 256;

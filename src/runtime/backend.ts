@@ -88,4 +88,11 @@ export interface Backend {
 
   /** out = the xs joined along `axis` (all of the same rank, equal off that axis). */
   concat(xs: readonly Float64Array[], shapes: readonly (readonly number[])[], axis: number, out: Float64Array): void;
+
+  /**
+   * out[i] = ((x[i] + w_0·v_0[i]) + w_1·v_1[i]) + … for i < n (without x: from w_0·v_0[i]),
+   * bitwise `combine` of kernels-js.ts; `w` has one weight per vector of `v`. `out` may be x,
+   * not one of the v. The solvers' vector sums (a step's combination of past F values).
+   */
+  combine(out: Float64Array, x: Float64Array | null, w: Float64Array, v: readonly Float64Array[], n: number): void;
 }

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { nativeAddon, nativeBackend } from '../../src/runtime/backend-native.ts';
 import { wasmBackend } from '../../src/runtime/backend-wasm.ts';
+import { jsBackend } from '../../src/runtime/kernels-js.ts';
 import { tanhScalar } from '../../src/runtime/wasm/scalar.ts';
 import { availableBackends, defaultBackend, lapack } from '../../src/runtime/backends.ts';
 import { symmetricEigen, symmetricEigenMl } from '../../src/dynamics/linearized.ts';
@@ -373,5 +374,42 @@ describe('selection', () => {
     });
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toBe(`ntk: error: NTK_BACKEND=no-such-backend is not available here (available: ${availableBackends().join(', ')})`);
+  });
+});
+
+describe.skipIf(!addon)('native addon: combine, bit for bit the JS reference', () => {
+  it('both paths (AVX2 where present, two lanes) at every tail length, with and without x', () => {
+    const rand = lcg(23);
+    for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 1001]) {
+      for (const terms of [1, 2, 5, 9, 64]) {
+        for (const withX of [true, false]) {
+          const vec = () => Float64Array.from({ length: n }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 11 - 5));
+          const x = withX ? vec() : null;
+          const w = Float64Array.from({ length: terms }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 5 - 2));
+          const v = Array.from({ length: terms }, vec);
+          const want = new Float64Array(n);
+          jsBackend.combine(want, x, w, v, n);
+          for (const portable of [false, true]) {
+            const out = new Float64Array(n + 2).fill(NaN);
+            addon!.combine(out, x, w, v, n, portable);
+            const label = `n = ${n}, ${terms} terms, ${withX ? 'x' : 'no x'}, ${portable ? 'portable' : 'widest'}`;
+            expect(Array.from(out.subarray(0, n)), label).toEqual(Array.from(want));
+            expect(out[n], label).toBeNaN();
+          }
+        }
+      }
+    }
+  });
+
+  it('checks its arguments: counts, types, lengths', () => {
+    const a = new Float64Array(8), b = new Float64Array(8);
+    expect(() => addon!.combine(a, null, Float64Array.of(1, 2), [b], 8, false)).toThrow(RangeError); // weights ≠ vectors
+    expect(() => addon!.combine(a, null, new Float64Array(0), [], 8, false)).toThrow(RangeError); // nothing to start from
+    expect(() => addon!.combine(a, null, new Float64Array(65), Array.from({ length: 65 }, () => b), 8, false)).toThrow(RangeError);
+    expect(() => addon!.combine(a, null, Float64Array.of(1), [new Float64Array(4)], 8, false)).toThrow(RangeError); // short term
+    expect(() => addon!.combine(a, new Float64Array(4), Float64Array.of(1), [b], 8, false)).toThrow(RangeError); // short x
+    expect(() => addon!.combine(new Float64Array(4), null, Float64Array.of(1), [b], 8, false)).toThrow(RangeError); // short out
+    expect(() => addon!.combine(a, null, Float64Array.of(1), [[1, 2] as unknown as Float64Array], 2, false)).toThrow(TypeError);
+    expect(() => addon!.combine(a, null, Float64Array.of(1), b as unknown as Float64Array[], 2, false)).toThrow(TypeError);
   });
 });

@@ -678,4 +678,38 @@ describe.each(CASES)('%s', (label, K, limits) => {
       }
     });
   });
+
+  describe('combine', () => {
+    it('equals the one-loop left-to-right sum bit for bit: 0 to 12 terms, with and without x, in place, every size', () => {
+      const rand = lcg(19);
+      for (const n of [0, 1, 3, 37, 255, 256, 1027]) {
+        for (let terms = 0; terms <= 12; terms++) {
+          for (const withX of [true, false]) {
+            if (!withX && terms === 0) continue;
+            // values over eleven decades, so that a different order of the sums would show
+            const vec = () => Float64Array.from({ length: n }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 11 - 5));
+            const x = withX ? vec() : null;
+            const w = Float64Array.from({ length: terms }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 5 - 2));
+            const v = Array.from({ length: terms }, vec);
+            const want = new Float64Array(n);
+            for (let q = 0; q < n; q++) {
+              let acc = x ? x[q]! : w[0]! * v[0]![q]!;
+              for (let i = x ? 0 : 1; i < terms; i++) acc += w[i]! * v[i]![q]!;
+              want[q] = acc;
+            }
+            const out = new Float64Array(n + 1).fill(NaN);
+            K.combine(out, x, w, v, n);
+            const label = `n = ${n}, ${terms} terms, ${withX ? 'x' : 'no x'}`;
+            expect(Array.from(out.subarray(0, n)), label).toEqual(Array.from(want));
+            expect(out[n], `${label}: nothing written past n`).toBeNaN();
+            // in place: out = x
+            if (x) {
+              K.combine(x, x, w, v, n);
+              expect(Array.from(x), `${label}, out = x`).toEqual(Array.from(want));
+            }
+          }
+        }
+      }
+    });
+  });
 });

@@ -31,6 +31,7 @@
  */
 import type { SolveResult } from './types.ts';
 import { scaledErrorNorm, stuck, type EtdOptions, type LowRankStiff, type Rhs } from './etd.ts';
+import { combine as combineJs } from '../../runtime/kernels-js.ts';
 
 /** Gauss–Legendre nodes and weights on [0, 1] (48 points: exact for degree 95). */
 const GL = gaussLegendre(48);
@@ -120,37 +121,6 @@ function inverse(V: Float64Array, m: number): Float64Array {
   return X;
 }
 
-/**
- * out[q] = ((x[q] + w_0·v_0[q]) + w_1·v_1[q]) + … left to right, in passes of up to four terms
- * (the sum carried in `out` between passes, so the order, and every bit, is that of one loop):
- * straight-line loops instead of an inner loop over the terms, several times faster in V8.
- * `out` may be `x`.
- */
-export function sumTerms(out: Float64Array, x: Float64Array, w: readonly number[], v: readonly Float64Array[], n: number): void {
-  let src = x;
-  for (let i = 0; i < w.length; i += 4, src = out) {
-    const c = Math.min(4, w.length - i);
-    const w0 = w[i]!, v0 = v[i]!;
-    if (c === 1) {
-      for (let q = 0; q < n; q++) out[q] = src[q]! + w0 * v0[q]!;
-      continue;
-    }
-    const w1 = w[i + 1]!, v1 = v[i + 1]!;
-    if (c === 2) {
-      for (let q = 0; q < n; q++) out[q] = (src[q]! + w0 * v0[q]!) + w1 * v1[q]!;
-      continue;
-    }
-    const w2 = w[i + 2]!, v2 = v[i + 2]!;
-    if (c === 3) {
-      for (let q = 0; q < n; q++) out[q] = ((src[q]! + w0 * v0[q]!) + w1 * v1[q]!) + w2 * v2[q]!;
-      continue;
-    }
-    const w3 = w[i + 3]!, v3 = v[i + 3]!;
-    for (let q = 0; q < n; q++) out[q] = (((src[q]! + w0 * v0[q]!) + w1 * v1[q]!) + w2 * v2[q]!) + w3 * v3[q]!;
-  }
-  if (w.length === 0 && out !== x) out.set(x.subarray(0, n));
-}
-
 /** One stored point of the history: t, y, F(t, y) and their projections on the current Q. */
 interface Point {
   t: number;
@@ -182,6 +152,7 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
   let A: LowRankStiff = opts.linearPart(t0, y0, 0, h);
   let r = A.rank;
   const { project, expand } = opts.ops;
+  const combine = opts.ops.combine ?? combineJs;
   const projectMany = opts.ops.projectMany ?? ((Q, n, r, vs, outs) => vs.forEach((v, j) => project(Q, n, r, v, outs[j]!)));
 
   const newPoint = (): Point => ({ t: 0, y: new Float64Array(n), F: new Float64Array(n), yHat: new Float64Array(r), FHat: new Float64Array(r) });
@@ -268,7 +239,7 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
     expand(A.Q, n, r, coef, qc);
     // qc as a last term of weight 1 (1·x = x exactly): out = ((y + w_0F_0) + w_1F_1 …) + qc
     weights.push(1), values.push(qc);
-    sumTerms(out, yn.y, weights, values, n);
+    combine(out, yn.y, Float64Array.from(weights), values, n);
   };
   const weights: number[] = [], values: Float64Array[] = [];
 

@@ -50,6 +50,11 @@ export interface LowRankOps {
    * for the re-projection of a history on a new Q).
    */
   projectMany?(Q: Float64Array, n: number, r: number, vs: Float64Array[], outs: Float64Array[]): void;
+  /**
+   * out = ((x + w_0·v_0) + w_1·v_1) + … (optional: a backend's `combine`, bitwise the JS
+   * reference `combine` of runtime/kernels-js.ts, which is the default).
+   */
+  combine?(out: Float64Array, x: Float64Array | null, w: Float64Array, v: readonly Float64Array[], n: number): void;
 }
 
 export interface EtdOptions {

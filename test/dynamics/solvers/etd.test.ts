@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { phiScalar, solveEtd, type LowRankOps, type LowRankStiff } from '../../../src/dynamics/solvers/etd.ts';
-import { phiAll, phiQuadrature, solveEtdAdams, sumTerms } from '../../../src/dynamics/solvers/etd-adams.ts';
+import { phiAll, phiQuadrature, solveEtdAdams } from '../../../src/dynamics/solvers/etd-adams.ts';
 import { solve } from '../../../src/dynamics/solvers/index.ts';
 import { lcg, relErr } from '../../helpers.ts';
 
@@ -251,29 +251,6 @@ describe('the step size handed to linearPart (what the flow chooses its stiff mo
       const meanHl = (tail.reduce((a, b) => a + b, 0) / tail.length) * lambda;
       expect(meanHl).toBeGreaterThan(0.4);
       expect(meanHl).toBeLessThan(0.8);
-    }
-  });
-});
-
-describe('sumTerms (the exponential Adams step’s n-vector sum)', () => {
-  it('equals the one-loop left-to-right sum bit for bit, for 0 to 9 terms, in place or not', () => {
-    const n = 37;
-    const vec = (seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + i * 1.3) * 10 ** ((i % 7) - 3));
-    for (let terms = 0; terms <= 9; terms++) {
-      const x = vec(0.5);
-      const w = Array.from({ length: terms }, (_, i) => Math.cos(i + 0.3) * 3 ** i);
-      const v = w.map((_, i) => vec(i + 1));
-      const want = new Float64Array(n);
-      for (let q = 0; q < n; q++) {
-        let s = x[q]!;
-        for (let i = 0; i < terms; i++) s += w[i]! * v[i]![q]!;
-        want[q] = s;
-      }
-      const out = new Float64Array(n);
-      sumTerms(out, x, w, v, n);
-      expect(Array.from(out)).toEqual(Array.from(want));
-      sumTerms(x, x, w, v, n);
-      expect(Array.from(x)).toEqual(Array.from(want));
     }
   });
 });
