@@ -121,6 +121,14 @@ const ADAMS_ORDER = 7;
 const STABLE_EXPLICIT = 0.1;
 const HEADROOM = 2;
 
+/**
+ * The linearized flow's slow modes: λ·T ≤ SLOW_MODES (never stiff: SLOW_MODES ≤
+ * STABLE_EXPLICIT), summed through TAYLOR_TERMS moments of the power series of e^{−λt}, enough
+ * for x = λt ≤ 0.1: x^11/11! = 2.5e-19, below 1e-17 of the series' first term.
+ */
+const SLOW_MODES = 0.1;
+const TAYLOR_TERMS = 11;
+
 /** λmax(K0)·T above which 'auto' integrates with the exponential method. */
 const STIFF_AUTO = 200;
 
@@ -165,23 +173,48 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // B = J0ᵀ V (p × k): its columns are orthogonal with ‖b_i‖² = λ_i, so J0ᵀ f(K0) r0 = B (f(λ) ⊙ q)
   // with q = Vᵀ r0, and J0ᵀJ0 = B Bᵀ. Every linearized quantity is then one product with B.
   // (Square loss only: other losses read the linearized flow from the state.)
-  const B = new Float64Array(square ? p * k : 0);
-  if (square) ev.backend.gemm(true, false, p, k, k, 1, J0, 0, p, spectrum.vectors, 0, k, 0, B, 0, k);
   const lambda = spectrum.values;
   const q = lin.eigenCoordinates;
+  const B = new Float64Array(square ? p * k : 0);
+  if (square) ev.backend.gemm(true, false, p, k, k, 1, J0, 0, p, spectrum.vectors, 0, k, 0, B, 0, k);
+  // The slow modes, λ·T ≤ SLOW (the first `slow` of the ascending λ), enter the linearized flow
+  // only through a few moments: with x = λt ≤ SLOW their closed forms are power series,
+  //   e^{−λt} = Σ_m (−λ)^m t^m/m!,   (1 − e^{−λt})/λ = Σ_m (−λ)^m t^{m+1}/(m+1)!,
+  // whose terms past m = M fall below 1e-17 of the first, so the sum over slow modes of
+  // b_j f(λ_j t) q_j is Σ_{m ≤ M} U_m c_m(t) with U_m = Σ_slow b_j q_j (−λ_j)^m: M + 1 columns
+  // instead of one per slow mode (exact to rounding). W2 has 53 slow modes of 64 (M + 1 = 11):
+  // the per-step product reads 22 columns instead of 64. Lin = [U_0 … U_M | b_slow … b_{k−1}]
+  // (p × cols), B itself is only kept while the flow needs its other columns (none: a slow mode
+  // is never stiff at any step, SLOW ≤ STABLE_EXPLICIT, so Q never asks for it).
+  const slowAll = lambda.findIndex((l) => l * T > SLOW_MODES);
+  const slowCount = slowAll < 0 ? k : slowAll;
+  const terms = TAYLOR_TERMS;
+  const slow = slowCount > terms ? slowCount : 0; // compressed only when that saves columns
+  const moments = slow > 0 ? terms : 0;
+  const cols = moments + k - slow;
+  const col = (j: number) => moments + j - slow; // Lin's column of a mode j ≥ slow
+  let Lin = B;
+  if (square && slow > 0) {
+    Lin = new Float64Array(p * cols);
+    const W = new Float64Array(slow * moments); // W[j][m] = q_j (−λ_j)^m
+    for (let j = 0; j < slow; j++) for (let m = 0, x = q[j]!; m < moments; m++, x *= -lambda[j]!) W[j * moments + m] = x;
+    ev.backend.gemm(false, false, p, moments, slow, 1, B, 0, k, W, 0, moments, 0, Lin, 0, cols);
+    for (let i = 0; i < p; i++) for (let j = slow; j < k; j++) Lin[i * cols + col(j)] = B[i * k + j]!;
+  }
   // The linearized flow at time t as one array of 2p values, two matrix-vector products:
   //   [0, p):  w̄(t) − w0 = −(1/α) J0ᵀ c(t), c(t) = ∫₀ᵗ ∇R(v̄)      (the shift)
   //   [p, 2p): dw̄/dt     = −(1/α) J0ᵀ ∇R(v̄(t))                    (the velocity)
   // with v̄ = α·h̄(w̄), dv̄/dt = −K0 ∇R(v̄). Square loss: ∇R(v̄) = −r̄ = −exp(−K0 t) r0, so both
-  // are products with B of the closed form in the eigenbasis (the last t cached: the stages of a
-  // step share their times). Other losses: v̄ and c are integrated with the flow, as the state's
+  // are products with Lin of the closed form in the eigenbasis (the last t cached: the stages of
+  // a step share their times). Other losses: v̄ and c are integrated with the flow, as the state's
   // tail y = (δ, v̄, c), and read from it. Both products are one gemm with two rows, [coefS;
-  // coefV]·Bᵀ (or ·J0), written as the 2 × p result: the native backend reads B once for both
-  // (its few-row product; W2: 0.21–0.23 ms against 0.24–0.33 ms for two gemv calls).
-  const coef = new Float64Array(2 * k), coefS = coef.subarray(0, k), coefV = coef.subarray(k);
+  // coefV]·Linᵀ (or ·J0), written as the 2 × p result: the native backend reads Lin once for both
+  // (its few-row product; W2: 0.21–0.23 ms against 0.24–0.33 ms for two gemv calls with all of B).
+  const coefLen = square ? cols : k;
+  const coef = new Float64Array(2 * coefLen), coefS = coef.subarray(0, coefLen), coefV = coef.subarray(coefLen);
   const lin2 = new Float64Array(2 * p), gradR = new Float64Array(k);
   const products = (M: Float64Array, transposed: boolean, out: Float64Array) =>
-    ev.backend.gemm(false, !transposed, 2, p, k, 1, coef, 0, k, M, 0, transposed ? p : k, 0, out, 0, p);
+    ev.backend.gemm(false, !transposed, 2, p, coefLen, 1, coef, 0, coefLen, M, 0, transposed ? p : coefLen, 0, out, 0, p);
   // The square loss's values by time, the last four kept: the stages of a step ask for the same
   // times more than once (ETDRK4 with step doubling: t + h/4, h/2, 3h/4 and h; Adams: t + h twice).
   const linCache = new Map<number, Float64Array>();
@@ -189,10 +222,16 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     if (square) {
       const hit = linCache.get(t);
       if (hit) return hit;
-      for (let j = 0; j < k; j++) {
+      // the moments' coefficients t^m/m!/α and t^{m+1}/(m+1)!/α, then the other modes' closed forms
+      for (let m = 0, c = 1 / alpha; m < moments; m++) {
+        coefV[m] = c;
+        c *= t / (m + 1);
+        coefS[m] = c;
+      }
+      for (let j = slow; j < k; j++) {
         const l = lambda[j]!;
-        coefS[j] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
-        coefV[j] = (Math.exp(-l * t) * q[j]!) / alpha;
+        coefS[col(j)] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
+        coefV[col(j)] = (Math.exp(-l * t) * q[j]!) / alpha;
       }
       let out: Float64Array;
       if (linCache.size >= 4) {
@@ -200,7 +239,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
         out = linCache.get(oldest)!;
         linCache.delete(oldest);
       } else out = new Float64Array(2 * p);
-      products(B, false, out);
+      products(Lin, false, out);
       linCache.set(t, out);
       return out;
     }
@@ -251,8 +290,11 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // from the same J_n and spectrum (no new Jacobian) as soon as h·λ of a left-out mode passes
   // STABLE_EXPLICIT. Every product with Q costs p·r reads, four of them a step: W2's Q went from
   // all 64 modes to about 10.
-  /** A Gauss–Newton part: J_n, its spectrum, and B = J_nᵀV when it is at hand (w0). */
-  interface GaussNewton { J: Float64Array; sp: ReturnType<typeof kernelSpectrum>; JtV?: Float64Array }
+  /**
+   * A Gauss–Newton part: J_n, its spectrum, and the columns b_j of J_nᵀV when they are at hand
+   * (w0: b_j is column col(j) of Lin, with `ld` columns, for every mode that can be stiff).
+   */
+  interface GaussNewton { J: Float64Array; sp: ReturnType<typeof kernelSpectrum>; JtV?: { B: Float64Array; ld: number; col: (j: number) => number } }
   const select = (gn: GaussNewton, h: number, into?: Float64Array): { stiff: LowRankStiff; lambdaOut: number } => {
     const { J, sp, JtV } = gn;
     const lmax = sp.values[k - 1]!;
@@ -267,8 +309,8 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     const Q = into ? into.subarray(0, p * r) : new Float64Array(p * r);
     if (JtV) {
       // the kept columns of B, scaled: one pass over B's rows (a pass per column read it r times)
-      const root = keep.map((j) => Math.sqrt(sp.values[j]!));
-      for (let i = 0; i < p; i++) for (let jj = 0; jj < r; jj++) Q[i * r + jj] = JtV[i * k + keep[jj]!]! / root[jj]!;
+      const root = keep.map((j) => Math.sqrt(sp.values[j]!)), at = keep.map(JtV.col), ld = JtV.ld;
+      for (let i = 0; i < p; i++) for (let jj = 0; jj < r; jj++) Q[i * r + jj] = JtV.B[i * ld + at[jj]!]! / root[jj]!;
     } else {
       // Q = Jᵀ V_keep Λ_keep^{-1/2}: only the kept eigenvectors (p·k·r work, not p·k²)
       const Vs = new Float64Array(k * r);
@@ -280,7 +322,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     }
     return { stiff: { Q, rank: r, lambda: Float64Array.from(keep, (j) => sp.values[j]!) }, lambdaOut };
   };
-  const gn0: GaussNewton = { J: J0, sp: spectrum, JtV: B };
+  const gn0: GaussNewton = { J: J0, sp: spectrum, JtV: { B: Lin, ld: cols, col } };
   // Refreshing A costs a Jacobian, the kernel J·Jᵀ (2p·k²) and Q (2p·k·r) — and for the Adams
   // method the re-projection of its history (2 products with Qᵀ per stored point). A step of
   // ETDRK4 with step doubling costs about four gradients' worth and a dozen products with Q, one

@@ -88,6 +88,43 @@ describe('the exponential method on a stiff flow', () => {
   });
 });
 
+describe('the linearized flow of the square loss', () => {
+  it('through the moments of its slow modes (λT ≤ 0.1) equals the closed form mode by mode, to rounding', () => {
+    const model = compile(
+      `dim n = 24, d = 3, m = 40
+data X : [n, d] = normal(0, 1, seed = 1)
+data y : [n] = normal(0, 1, seed = 2)
+param a : [m] ~ uniform(-1/sqrt(m), 1/sqrt(m))
+param U : [m, d] ~ uniform(-1/sqrt(m), 1/sqrt(m))
+def f(x : [d]) = sum(a * tanh(sqrt(m) * (U @ x))) / sqrt(m)
+model h = f(X) / sqrt(n)
+loss square(target = y / sqrt(n))`,
+      'slow.ntk',
+    );
+    const ev = new Evaluator(model), k = ev.k, p = ev.p, alpha = 3;
+    const J0 = ev.jacobian(model.w0), h0 = ev.output(model.w0), target = ev.target()!;
+    const { values: lambda, vectors: V } = kernelSpectrum(ntkFromJacobian(ev, J0), k);
+    // a horizon at which all but the four fastest modes are slow (more than the 11 moments)
+    const T = 0.1 / lambda[k - 5]!;
+    expect(lambda.filter((l) => l * T <= 0.1).length).toBeGreaterThan(11);
+    const r = flow(model, { alpha, T, times: [T / 3], accuracy: false });
+    // w̄(t) − w0 = (1/α) Σ_j J0ᵀv_j (1 − e^{−λ_j t})/λ_j (v_jᵀ r0), every mode in closed form
+    const r0 = target.map((yi, i) => yi - alpha * h0[i]!);
+    const shift = (t: number) => {
+      const out = new Float64Array(p);
+      for (let j = 0; j < k; j++) {
+        let qj = 0;
+        for (let i = 0; i < k; i++) qj += V[i * k + j]! * r0[i]!;
+        const l = lambda[j]!, c = ((l === 0 ? t : -Math.expm1(-l * t) / l) * qj) / alpha;
+        for (let i = 0; i < k; i++) for (let w = 0; w < p; w++) out[w] += J0[i * p + w]! * V[i * k + j]! * c;
+      }
+      return Math.hypot(...out);
+    };
+    expect(r.trajectory.map((pt) => pt.t)).toEqual([T / 3, T]);
+    for (const pt of r.trajectory) expect(Math.abs(pt.linWeightChange - shift(pt.t))).toBeLessThan(1e-13 * shift(pt.t));
+  });
+});
+
 describe('flows under any loss', () => {
   const withLoss = (loss: string) =>
     compile(
