@@ -747,8 +747,10 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
       }
     });
     const out = plan.run(bind, { copy: false })[0]!;
-    for (let row = 0; row < rows; row++)
-      for (let j = 0; j < count; j++) F[row * k + b0 + j] = out[row * B + j]!;
+    // the block's columns b0 … b0 + count − 1 of every row (typed-array copies: a process that
+    // computes one kernel runs this once, before V8 would have compiled a loop of k² steps)
+    if (B === k && b0 === 0) F.set(out.subarray(0, rows * k));
+    else for (let row = 0; row < rows; row++) F.set(out.subarray(row * B, row * B + count), row * k + b0);
     blocks++;
     opts.onProgress?.(b0 + count, k);
   }
