@@ -1,8 +1,9 @@
 /**
- * The optional native backend: OpenBLAS's dgemm and LAPACK's dsyevd / dgesdd (and two kernels of
- * its own: products with 2–4 rows or columns in one pass, and the wasm kernel's tanh at AVX2
- * width) through the small N-API addon in `native/ntk_native.cc`, built at install by `scripts/build-native.mjs` when
- * libopenblas-dev and liblapacke-dev are present (`build/Release/ntk_native.node`). When the
+ * The optional native backend: OpenBLAS's dgemm and LAPACK's dsyevd / dgesdd (and kernels of its
+ * own: products with 2–4 rows or columns in one pass, products with K ≤ 16, the wasm kernel's
+ * tanh at AVX2 width, the solvers' vector sums) through the small N-API addon in
+ * `native/ntk_native.cc`, built at install by `scripts/build-native.mjs` when libopenblas-dev
+ * and liblapacke-dev are present (`build/Release/ntk_native.node`). When the
  * addon is absent, `nativeBackend()` and `nativeAddon()` return null and everything runs on the
  * TypeScript kernels.
  *
@@ -21,7 +22,11 @@ import { tanhScalar } from './wasm/scalar.ts';
 
 /** The addon's exports (see native/ntk_native.cc for each one's contract). */
 export interface NativeAddon {
-  /** C ← alpha·op(A)·op(B) + beta·C, the arguments of `Backend.gemm` (cblas_dgemm, or dgemv when M or N is 1). */
+  /**
+   * C ← alpha·op(A)·op(B) + beta·C, the arguments of `Backend.gemm`: cblas_dgemm, dgemv when M
+   * or N is 1, the addon's own loops for 2–4 rows or columns against a large operand and (with
+   * AVX2) for K ≤ 16.
+   */
   dgemm: Backend['gemm'];
   /** Symmetric n×n (upper triangle read): values ascending, eigenvectors as the columns of `vectors` (row-major). */
   dsyevd(n: number, A: Float64Array): { values: Float64Array; vectors: Float64Array };
@@ -29,6 +34,11 @@ export interface NativeAddon {
   dgesdd(m: number, n: number, A: Float64Array): { s: Float64Array; u: Float64Array; vt: Float64Array };
   /** OpenBLAS's build string (version, target CPU). */
   openblasConfig: string;
+  /**
+   * Whether the CPU has AVX2, which the addon's own kernels use (tanh, combine at four lanes;
+   * products with K ≤ 16 and M·N ≥ 4096 in its own loop, bitwise the JS gemm, only then).
+   */
+  avx2: boolean;
   /** OpenBLAS's thread count when the addon loaded. */
   threads: number;
   /** Set OpenBLAS's thread count (an integer ≥ 1); returns the count now in effect. */

@@ -413,3 +413,26 @@ describe.skipIf(!addon)('native addon: combine, bit for bit the JS reference', (
     expect(() => addon!.combine(a, null, Float64Array.of(1), b as unknown as Float64Array[], 2, false)).toThrow(TypeError);
   });
 });
+
+describe.skipIf(!addon?.avx2)('native addon: products with a short inner dimension (K ≤ 16), bitwise the JS gemm', () => {
+  it('every transpose, alpha and beta, padded strides and offsets; nothing outside C written', () => {
+    const rand = lcg(29);
+    const shapes = [[64, 1024, 8], [5, 1000, 3], [33, 130, 1], [256, 512, 16], [2, 4096, 16], [4099, 2, 5], [70, 70, 16]] as const;
+    for (const [M, N, K] of shapes)
+      for (const tA of [false, true])
+        for (const tB of [false, true])
+          for (const [alpha, beta] of [[1, 0], [0.7, 0], [1, 1], [-0.3, 0.45]]) {
+            const lda = (tA ? M : K) + 3, ldb = (tB ? K : N) + 2, ldc = N + 5;
+            const values = (n: number) => Float64Array.from({ length: n }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 6 - 3));
+            const A = values((tA ? K : M) * lda + 4), B = values((tB ? N : K) * ldb + 3);
+            const C0 = values(M * ldc + 7);
+            if (beta === 0) C0[3] = NaN; // beta = 0 overwrites: garbage in C must not leak
+            const got = C0.slice(), want = C0.slice();
+            addon!.dgemm(tA, tB, M, N, K, alpha, A, 2, lda, B, 1, ldb, beta, got, 3, ldc);
+            jsBackend.gemm(tA, tB, M, N, K, alpha, A, 2, lda, B, 1, ldb, beta, want, 3, ldc);
+            let differ = 0;
+            for (let i = 0; i < got.length; i++) if (!Object.is(got[i], want[i])) differ++;
+            expect(differ, `${M}×${N}×${K} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} alpha ${alpha} beta ${beta}`).toBe(0);
+          }
+  });
+});
