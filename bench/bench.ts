@@ -36,19 +36,24 @@ function time(f: () => void, min = 3, budgetMs = 2000): number {
 
 /**
  * gemm per available backend (native OpenBLAS, JS, …): cubes, and the shapes the workloads
- * produce — [64×8]·[8×1024] and [8×64]·[64×1024] (the mean-field network's layers), and
- * [64×9216]·[9216×64] (J·Jᵀ of W2's Jacobian).
+ * produce — [64×8]·[1024×8]ᵀ and [8×64]·[64×1024] (the mean-field network's layers; the first
+ * is the addon's own K ≤ 16 loop where the CPU has AVX2), and [64×9216]·[9216×64] (J·Jᵀ of W2's
+ * Jacobian).
  */
 function gemmBench() {
-  const shapes: [number, number, number][] = [[64, 64, 64], [256, 256, 256], [512, 512, 512], [1024, 1024, 1024], [64, 1024, 8], [8, 1024, 64], [64, 64, 9216]];
+  const shapes: [number, number, number, boolean][] = [
+    [64, 64, 64, false], [256, 256, 256, false], [512, 512, 512, false], [1024, 1024, 1024, false],
+    [64, 1024, 8, true], [8, 1024, 64, false], [64, 64, 9216, false],
+  ];
   for (const name of availableBackends()) {
     const be = backendByName(name)!;
-    for (const [M, N, K] of shapes) {
+    for (const [M, N, K, tB] of shapes) {
       const A = new Float64Array(M * K).map((_, i) => Math.sin(i));
       const B = new Float64Array(K * N).map((_, i) => Math.cos(i));
       const C = new Float64Array(M * N);
-      const ms = time(() => be.gemm(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N));
-      rows.push({ workload: `gemm [${M}×${K}]·[${K}×${N}] (${be.name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
+      const ms = time(() => be.gemm(false, tB, M, N, K, 1, A, 0, K, B, 0, tB ? K : N, 0, C, 0, N));
+      const right = tB ? `[${N}×${K}]ᵀ` : `[${K}×${N}]`;
+      rows.push({ workload: `gemm [${M}×${K}]·${right} (${be.name})`, ms, gflops: (2 * M * N * K) / ms / 1e6, note: '' });
     }
   }
 }
@@ -90,6 +95,11 @@ function vectorBench() {
       const ms = time(() => be.unary(op, x, out, n), 5, 500);
       rows.push({ workload: `${op} ×${n} (${be.name})`, ms, gflops: null, note: `${((ms * 1e6) / n).toFixed(2)} ns/element` });
     }
+    // exponential Adams' step: y plus nine weighted vectors of W2's size, one rounding per term
+    const terms = Array.from({ length: 9 }, (_, j) => new Float64Array(m).map((_, i) => Math.sin(i * (j + 1))));
+    const weights = Float64Array.from({ length: 9 }, (_, j) => 1 / (j + 2));
+    const msC = time(() => be.combine(y, v, weights, terms, m), 5, 500);
+    rows.push({ workload: `combine y + 9 terms ×${m} (${be.name})`, ms: msC, gflops: (2 * 9 * m) / msC / 1e6, note: '' });
   }
 }
 
@@ -248,7 +258,7 @@ function processBench() {
 }
 
 // npm run bench [-- --quick | --nth | --flow | --gemm | --kernels | --targets]: everything, the
-// fast rows, W3 only, W2 only, the matrix kernels only, all kernels (gemm, gemv, exp, tanh) only,
+// fast rows, W3 only, W2 only, the matrix kernels only, all kernels (gemm, gemv, exp, tanh, combine) only,
 // the whole-process targets only.
 const only = (flag: string) => process.argv.includes(flag);
 if (only('--kernels')) {
