@@ -26,6 +26,20 @@ ${test}`,
     'mf.ntk',
   );
 
+/** A two-layer tanh network of the given dims, output `h = model`, and a loss declaration. */
+const tanhNet = (dims: string, model: string, loss: string) =>
+  compile(
+    `dim ${dims}
+data X : [n, d] = normal(0, 1, seed = 1)
+data y : [n] = normal(0, 1, seed = 2)
+param a : [m] ~ uniform(-1/sqrt(m), 1/sqrt(m))
+param U : [m, d] ~ uniform(-1/sqrt(m), 1/sqrt(m))
+def f(x : [d]) = sum(a * tanh(sqrt(m) * (U @ x))) / sqrt(m)
+model h = ${model}
+${loss}`,
+    'net.ntk',
+  );
+
 describe('predictions on held-out inputs', () => {
   it('equal the training outputs, true and linearized, when the test inputs are the training inputs', () => {
     const r = flow(meanfield('test g = f(X) / sqrt(n)'), { alpha: 2, T: 20 });
@@ -90,17 +104,7 @@ describe('the exponential method on a stiff flow', () => {
 
 describe('the linearized flow of the square loss', () => {
   it('through the moments of its slow modes (λT ≤ 0.1) equals the closed form mode by mode, to rounding', () => {
-    const model = compile(
-      `dim n = 24, d = 3, m = 40
-data X : [n, d] = normal(0, 1, seed = 1)
-data y : [n] = normal(0, 1, seed = 2)
-param a : [m] ~ uniform(-1/sqrt(m), 1/sqrt(m))
-param U : [m, d] ~ uniform(-1/sqrt(m), 1/sqrt(m))
-def f(x : [d]) = sum(a * tanh(sqrt(m) * (U @ x))) / sqrt(m)
-model h = f(X) / sqrt(n)
-loss square(target = y / sqrt(n))`,
-      'slow.ntk',
-    );
+    const model = tanhNet('n = 24, d = 3, m = 40', 'f(X) / sqrt(n)', 'loss square(target = y / sqrt(n))');
     const ev = new Evaluator(model), k = ev.k, p = ev.p, alpha = 3;
     const J0 = ev.jacobian(model.w0), h0 = ev.output(model.w0), target = ev.target()!;
     const { values: lambda, vectors: V } = kernelSpectrum(ntkFromJacobian(ev, J0), k);
@@ -126,18 +130,7 @@ loss square(target = y / sqrt(n))`,
 });
 
 describe('flows under any loss', () => {
-  const withLoss = (loss: string) =>
-    compile(
-      `dim n = 10, d = 3, m = 24
-data X : [n, d] = normal(0, 1, seed = 1)
-data y : [n] = normal(0, 1, seed = 2)
-param a : [m] ~ uniform(-1/sqrt(m), 1/sqrt(m))
-param U : [m, d] ~ uniform(-1/sqrt(m), 1/sqrt(m))
-def f(x : [d]) = sum(a * tanh(sqrt(m) * (U @ x))) / sqrt(m)
-model h = f(X)
-${loss}`,
-      'loss.ntk',
-    );
+  const withLoss = (loss: string) => tanhNet('n = 10, d = 3, m = 24', 'f(X)', loss);
 
   it('a custom loss that is the square loss gives what the closed form gives', () => {
     const viaSquare = flow(withLoss('loss square(target = y)'), { alpha: 3, T: 5, accuracy: false });
