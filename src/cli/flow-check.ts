@@ -3,17 +3,23 @@
  * E(T) from a second, looser solve (`FlowOptions.check`); that solve shares nothing with the
  * main one but the model, so it runs on the other core while the main thread estimates the
  * Lipschitz constants and integrates the flow. The worker runs this same bundled file
- * (dist/ntk.cjs, see entry.ts) and loads the model from the file itself; when the CLI runs from
+ * (dist/ntk.cjs, see entry.ts) and elaborates the model from the AST the main thread parsed
+ * (building chevrotain's parser would add ~30 ms to its start-up); when the CLI runs from
  * its TypeScript sources (the tests) there is no bundle to start, and the check runs inline.
  */
 import { bundleFile, startWorker, threads } from './bundle.ts';
 import { flow, type FlowMethod } from '../dynamics/flow.ts';
-import { loadModel } from '../ir/load.ts';
+import { elaborate } from '../ir/elaborate.ts';
+import type { Program } from '../parser/ast.ts';
 import { capNativeThreads } from '../runtime/backend-native.ts';
 
-/** What the worker needs: the model as the main thread loaded it, and the flow's options. */
+/**
+ * What the worker needs: the model's AST as the main thread parsed it (plain data, elaborated
+ * again there: the worker never builds a parser) with its overrides and seed, and the flow's
+ * options.
+ */
 export interface FlowCheckJob {
-  file: string;
+  program: Program;
   overrides: [string, number][];
   seed: number;
   alpha: number;
@@ -58,7 +64,7 @@ export function flowCheckWorker(): void {
   const { job } = workerData as { job: FlowCheckJob };
   capNativeThreads(1);
   try {
-    const model = loadModel(job.file, { overrides: new Map(job.overrides), seed: job.seed });
+    const model = elaborate(job.program, { overrides: new Map(job.overrides), seed: job.seed });
     const r = flow(model, { alpha: job.alpha, T: job.T, ...(job.rtol === undefined ? {} : { rtol: job.rtol }), method: job.method, check: true });
     parentPort!.postMessage({ error: r.error, method: r.method } satisfies FlowCheckResult);
   } catch (e) {

@@ -463,7 +463,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   // The accuracy check, a second independent solve, starts first: it runs on a worker thread
   // while this one estimates the Lipschitz constants and integrates the flow.
   const check = m.loss
-    ? startFlowCheck({ file, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method })
+    ? startFlowCheck({ program: m.program, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method })
     : null;
   // Without --lip-h/--lip-dh, the certified upper bounds of `ntk lip` on a ball that holds the
   // whole trajectory: Proposition 3.1 gives ‖w(t) − w0‖ ≤ √(T R0)/α, unless --radius says otherwise.

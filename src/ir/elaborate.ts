@@ -208,6 +208,7 @@ class Elaborator {
     return {
       file: this.file,
       source: p.source,
+      program: p,
       graph: g,
       params: this.params,
       paramCount,

@@ -5,7 +5,7 @@
  * output node h(w) and the loss R(v).
  */
 import type { Diagnostic } from '../parser/diagnostics.ts';
-import type { Span } from '../parser/ast.ts';
+import type { Program, Span } from '../parser/ast.ts';
 import type { Graph, NodeId } from './graph.ts';
 
 export interface ParamInfo {
@@ -58,6 +58,8 @@ export interface TestInfo {
 export interface Model {
   file: string;
   source: string;
+  /** The AST it was elaborated from (plain data: a worker thread re-elaborates it without parsing). */
+  program: Program;
   graph: Graph;
   params: ParamInfo[];
   /** Total number of scalar parameters p. */

@@ -172,7 +172,9 @@ export const allTokens: TokenType[] = [
  */
 export const SKIP_VALIDATIONS = typeof process !== 'undefined' && process.env.VITEST === undefined && process.env.NTK_VALIDATE_GRAMMAR === undefined;
 
-const lexer = new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: !SKIP_VALIDATIONS, skipValidations: SKIP_VALIDATIONS });
+/** The lexer, built on first use like the parser (parser.ts: theParser). */
+let lexer: Lexer | null = null;
+const theLexer = (): Lexer => (lexer ??= new Lexer(allTokens, { positionTracking: 'full', ensureOptimizations: !SKIP_VALIDATIONS, skipValidations: SKIP_VALIDATIONS }));
 
 // ---------------------------------------------------------------- spans
 
@@ -248,7 +250,7 @@ export interface LexResult {
  * tokenize('dim n = 16 # sizes', 'm.ntk').tokens.map((t) => t.image) // ['dim', 'n', '=', '16']
  */
 export function tokenize(source: string, file: string): LexResult {
-  const result = lexer.tokenize(source);
+  const result = theLexer().tokenize(source);
   const diagnostics: Diagnostic[] = [];
   const damaged: { start: number; end: number }[] = [];
   const endOfTokenBefore = (offset: number): number => {

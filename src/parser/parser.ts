@@ -578,8 +578,13 @@ export class NtkParser extends CstParser {
   });
 }
 
-/** The one parser instance (building a chevrotain parser is expensive; reusing it is the norm). */
-export const parser = new NtkParser();
+/**
+ * The one parser instance, built on first use: building a chevrotain parser costs ~30 ms, which
+ * a process that never parses (the flow's accuracy-check worker, handed the AST) does not pay.
+ * The start-up snapshot holds it built (cli/snapshot.ts parses a warm-up program).
+ */
+let instance: NtkParser | null = null;
+export const theParser = (): NtkParser => (instance ??= new NtkParser());
 
 /**
  * Runs start rule `rule` over `tokens`. Returns the CST (partial if there were errors) and
@@ -590,6 +595,7 @@ export const parser = new NtkParser();
  */
 export function parseTokens(tokens: IToken[], rule: 'program' | 'expression') {
   activeTokens = tokens;
+  const parser = theParser();
   try {
     parser.input = tokens;
     parser.keywordNames = [];
