@@ -4,7 +4,7 @@
  * main one but the model, so it runs on the other core while the main thread estimates the
  * Lipschitz constants and integrates the flow. The worker runs this same bundled file
  * (dist/ntk.cjs, see entry.ts) and elaborates the model from the AST the main thread parsed
- * (building chevrotain's parser would add ~30 ms to its start-up); when the CLI runs from
+ * (building chevrotain's parser would add ~25 ms to its start-up); when the CLI runs from
  * its TypeScript sources (the tests) there is no bundle to start, and the check runs inline.
  */
 import { bundleFile, startWorker, threads } from './bundle.ts';

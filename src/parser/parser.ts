@@ -579,7 +579,7 @@ export class NtkParser extends CstParser {
 }
 
 /**
- * The one parser instance, built on first use: building a chevrotain parser costs ~30 ms, which
+ * The one parser instance, built on first use: building it and the lexer costs ~25 ms, which
  * a process that never parses (the flow's accuracy-check worker, handed the AST) does not pay.
  * The start-up snapshot holds it built (cli/snapshot.ts parses a warm-up program).
  */
