@@ -263,9 +263,14 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // loops: 1·x = x and a + (−1)·b = a − b exactly)
   const combine = ev.backend.combine;
   const ones = Float64Array.of(1, 1), dyWeights = Float64Array.of(-a2, -1);
+  /** w = w0 + (w̄(t) − w0) + δ into `w` (the linearized values at t returned too). */
+  const weightsAt = (t: number, delta: Float64Array) => {
+    const sv = linAt(t, delta);
+    combine(w, w0, ones, [sv, delta], p);
+    return sv;
+  };
   const rhs = (t: number, y: Float64Array, dy: Float64Array) => {
-    const sv = linAt(t, y);
-    combine(w, w0, ones, [sv, y], p);
+    const sv = weightsAt(t, y);
     const { grad } = ev.grad(w, alpha, { copy: false }); // read at once, before the next grad call
     combine(dy, null, dyWeights, [grad, sv.subarray(p)], p);
     if (!square) {
@@ -276,8 +281,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   };
   // Jacobian of the RHS in δ: −(1/α²) ∇²L(w) (for the Rosenbrock method).
   const jvp = (t: number, delta: Float64Array, v: Float64Array, out: Float64Array) => {
-    linShift(t, delta, shift);
-    for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
+    weightsAt(t, delta);
     const hv = ev.hvp(w, v, alpha);
     for (let i = 0; i < p; i++) out[i] = -a2 * hv[i]!;
   };
@@ -357,8 +361,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     return (t: number, delta: Float64Array, _since: number, h: number): LowRankStiff => {
       if (current === null) return (current = select(gn0, h)).stiff;
       if (++sinceJacobian >= every) {
-        linShift(t, delta, shift);
-        for (let i = 0; i < p; i++) w[i] = w0[i]! + shift[i]! + delta[i]!;
+        weightsAt(t, delta);
         const J = ev.jacobian(w, { out: (jBuf ??= new Float64Array(k * p)) });
         refreshes++;
         sinceJacobian = 0;
