@@ -92,7 +92,21 @@ export interface FlowResult {
   lipDh: number | null;
   radius: number | null;
   stayedInBall: boolean | null;
-  bounds: BoundsReport;
+  /** κ = (T/α)·Lip(Dh)·√R0 (null when Lip(Dh) is unknown or the theorems do not apply). */
+  kappa: number | null;
+  /**
+   * The bounds under the names of `ntk flow --json`: Theorem 1.2 (`bound`), its proof's sharper
+   * form, Proposition 1.1 (`chizatBound`), Proposition 3.1 on ‖w(T) − w0‖ (`weightBound`); null
+   * where a bound does not apply, with the reason in `boundNotes` and `theory`.
+   */
+  bound: number | null;
+  sharpBound: number | null;
+  chizatBound: number | null;
+  weightBound: number | null;
+  boundNotes: { theorem12: string | null; prop11: string | null };
+  horizons: { theorem12: number | null; prop11: number | null };
+  /** Every bound with its note, validity horizon and whether T is within it (`boundsReport`). */
+  theory: BoundsReport;
   trajectory: FlowPoint[];
   method: Exclude<FlowMethod, 'auto'>;
   /** Solver work; `jacobians` counts the refreshes of the exponential method's Gauss–Newton part. */
@@ -147,7 +161,7 @@ const norm = (a: ArrayLike<number>) => {
  *
  * @example
  *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
- *   r.error <= r.bounds.theorem12.value!   // Theorem 1.2
+ *   r.error <= r.bound!   // Theorem 1.2
  */
 export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evaluator(model)): FlowResult {
   const { alpha, T } = opts;
@@ -504,7 +518,14 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     lipDh,
     radius,
     stayedInBall: radius === null ? null : maxWeightChange <= radius,
-    bounds,
+    kappa: bounds.kappa,
+    bound: bounds.theorem12.value,
+    sharpBound: bounds.theorem12Sharp.value,
+    chizatBound: bounds.prop11.value,
+    weightBound: bounds.prop31.value,
+    boundNotes: { theorem12: bounds.theorem12.note, prop11: bounds.prop11.note },
+    horizons: { theorem12: bounds.theorem12.horizon, prop11: bounds.prop11.horizon },
+    theory: bounds,
     trajectory,
     method,
     stats: { ...result.stats, jacobians },

@@ -1,0 +1,193 @@
+/**
+ * The model-level calls of the public API (re-exported by `src/index.ts`): a model's cached
+ * evaluator, h, its derivatives, the loss, kernels of every order and their mathematics. The
+ * studies (`src/studies/`) build the commands' reports from these.
+ */
+import type { ElaborateOptions } from './ir/elaborate.ts';
+import type { Model } from './ir/model.ts';
+import { Evaluator, type JacobianOptions } from './runtime/evaluator.ts';
+import { ntkFromJacobian } from './nth/ntk.ts';
+import { printGraph } from './ir/print.ts';
+import { jvp as jvpGraph } from './ad/jvp.ts';
+import { vjp as vjpGraph } from './ad/transpose.ts';
+import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, type KernelOptions, type KernelTensor } from './nth/hierarchy.ts';
+import { tidy } from './ir/simplify.ts';
+import { truncatedHierarchy, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
+
+/** A dense row-major matrix. */
+export interface Matrix {
+  rows: number;
+  cols: number;
+  data: Float64Array;
+}
+
+export interface CompileOptions extends ElaborateOptions {}
+
+const evaluators = new WeakMap<Model, Evaluator>();
+
+/** The (cached) evaluator of a model: compiled plans for its derivative graphs. */
+export function evaluator(model: Model): Evaluator {
+  let ev = evaluators.get(model);
+  if (!ev) {
+    ev = new Evaluator(model);
+    evaluators.set(model, ev);
+  }
+  return ev;
+}
+
+/** h(w) ∈ R^k (flattened), at w0 by default. */
+export function evaluate(model: Model, w: Float64Array = model.w0): Float64Array {
+  return evaluator(model).output(w);
+}
+
+/**
+ * g(w) ∈ R^kt: the test outputs of `test NAME = expr` (the model on held-out inputs, flattened),
+ * at w0 by default. Throws when the model declares no test outputs.
+ * @example evaluateTest(loadModel('examples/meanfield-test.ntk')) // f_0(x)/√n on each row of Xt
+ */
+export function evaluateTest(model: Model, w: Float64Array = model.w0): Float64Array {
+  return evaluator(model).testOutput(w);
+}
+
+/**
+ * The square loss on the held-out inputs, ½‖α·g(w) − y_t‖², for `test …, target = y_t`; null
+ * when the test declaration has no target (or there is none).
+ * @example testLoss(model, { alpha: 1 }) // ½ Σ_i (g_i(w0) − y_t,i)²
+ */
+export function testLoss(model: Model, opts: { alpha?: number; w?: Float64Array } = {}): number | null {
+  const ev = evaluator(model);
+  const yt = model.test ? ev.testTarget() : null;
+  if (!yt) return null;
+  const g = ev.testOutput(opts.w ?? model.w0);
+  const alpha = opts.alpha ?? 1;
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += (alpha * g[i]! - yt[i]!) ** 2;
+  return 0.5 * s;
+}
+
+/**
+ * The Jacobian Dh(w) (k×p): row a is ∇h_a(w), columns in the flattened parameter order.
+ * @example jacobian(model).data[a * model.paramCount + j] // ∂h_a/∂w_j
+ */
+export function jacobian(model: Model, w: Float64Array = model.w0, opts: JacobianOptions = {}): Matrix {
+  const ev = evaluator(model);
+  return { rows: ev.k, cols: ev.p, data: ev.jacobian(w, opts) };
+}
+
+/** Dh(w)·v ∈ R^k. */
+export function jvp(model: Model, v: Float64Array, w: Float64Array = model.w0): Float64Array {
+  return evaluator(model).jvp(w, v);
+}
+
+/** Dh(w)ᵀ·u ∈ R^p. */
+export function vjp(model: Model, u: Float64Array, w: Float64Array = model.w0): Float64Array {
+  return evaluator(model).vjp(w, u);
+}
+
+/** D^k h(w)[v1, …, vk] ∈ R^k, k = vs.length (nested forward mode). */
+export function directionalDerivative(model: Model, vs: Float64Array[], w: Float64Array = model.w0): Float64Array {
+  return evaluator(model).directional(w, vs);
+}
+
+/** The loss L(w) = R(α·h(w)) of the model's declared loss. */
+export function loss(model: Model, opts: { alpha?: number; w?: Float64Array } = {}): number {
+  return evaluator(model).loss(opts.w ?? model.w0, opts.alpha ?? 1);
+}
+
+/** ∇²L(w)·v for L(w) = R(α·h(w)) (forward-over-reverse). */
+export function hvp(model: Model, v: Float64Array, opts: { alpha?: number; w?: Float64Array } = {}): Float64Array {
+  return evaluator(model).hvp(opts.w ?? model.w0, v, opts.alpha ?? 1);
+}
+
+/**
+ * The empirical NTK K(w) = Dh(w)·Dh(w)ᵀ (k×k), symmetric.
+ * @example ntk(model).data[a * k + b] // ⟨∇h_a, ∇h_b⟩
+ */
+export function ntk(model: Model, w: Float64Array = model.w0, opts: JacobianOptions = {}): Matrix {
+  const ev = evaluator(model);
+  // Default options: `kernel`'s choice (the structured NTK of a large row-separable model);
+  // any Jacobian option asks for J·Jᵀ of that Jacobian.
+  if (Object.keys(opts).length === 0) return { rows: ev.k, cols: ev.k, data: kernelTensor(ev, 2, { w }).data };
+  return { rows: ev.k, cols: ev.k, data: ntkFromJacobian(ev, ev.jacobian(w, opts)) };
+}
+
+/**
+ * The model as mathematics; with `derivative`, also Dh(w)·v and Dh(w)ᵀ·u.
+ * @example printModel(loadModel('examples/converse.ntk')) // "h = 0.1*w + w^2"
+ */
+export function printModel(model: Model, opts: { derivative?: boolean } = {}): string {
+  const g = model.graph;
+  const roots: [string, number][] = [[model.outputName, model.output]];
+  if (model.test) roots.push([model.test.name, model.test.output]);
+  if (opts.derivative) {
+    // Tangents named after the parameters (dw for w), the cotangent u shaped like the output.
+    const tangents = new Map(model.params.map((q) => [q.node, g.input(`d${q.name}`, 'tangent', q.shape)]));
+    const [dh] = jvpGraph(g, [model.output], tangents);
+    roots.push([`d${model.outputName}`, dh!]);
+    const u = g.input('u', 'cotangent', model.outputShape);
+    const grads = vjpGraph(g, [model.output], [u], model.params.map((q) => q.node));
+    model.params.forEach((q, i) => roots.push([`D${model.outputName}ᵀu[${q.name}]`, grads[i]!]));
+  }
+  return printGraph(g, roots);
+}
+
+/**
+ * The kernel of order r of the Neural Tangent Hierarchy at w (MATH.md §3), on the outputs of h:
+ * K^(2)(a, b) = ⟨∇h_a, ∇h_b⟩, K^(r+1)(a1..ar, b) = ⟨∇_w K^(r)(a1..ar), ∇h_b⟩. The full tensor
+ * (k^r entries, row-major in a1..ar) or, with `slice: [a1..aj]`, K^(r)(a1..aj, ·, …, ·).
+ * Throws MemoryError (naming the slice to use) when it would not fit.
+ * @example kernel(model, 3).data[(a1 * k + a2) * k + b]   // K^(3)(a1, a2, b)
+ */
+export function kernel(model: Model, r: number, opts: KernelOptions = {}): KernelTensor {
+  return kernelTensor(evaluator(model), r, opts);
+}
+
+/**
+ * K^(2), …, K^(r) at w (full tensors): the initial values of the hierarchy's ODE (eq. 2.7).
+ * @example const [K2, K3, K4] = hierarchy(model, 4);
+ */
+export function hierarchy(model: Model, r: number, opts: Omit<KernelOptions, 'slice'> = {}): KernelTensor[] {
+  return kernelHierarchy(evaluator(model), r, opts);
+}
+
+/**
+ * The kernel of order r as mathematics, tidied (`tidy`), with shared subexpressions named once;
+ * plain text or LaTeX (an `aligned` environment). For a model with one output per data row,
+ * K^(r)(X_1, …, X_r) as a function of r rows (`deriveRowKernel`); otherwise K^(r)[u1..ur], an
+ * r-linear form of index vectors u_i ∈ R^k (`deriveKernel`; a function of w alone when k = 1).
+ * @example printKernel(loadModel('examples/converse.ntk'), 3)   // "K3 = 4*(0.1 + 2*w)^2"
+ */
+export function printKernel(model: Model, r: number, opts: { latex?: boolean } = {}): string {
+  return describeKernel(model, r, opts).text;
+}
+
+/** `printKernel` with what its arguments are: 'rows' (data rows), 'vectors' (u_i) or 'none'. */
+export function describeKernel(model: Model, r: number, opts: { latex?: boolean } = {}): { text: string; form: 'rows' | 'vectors' | 'none'; args: string[] } {
+  const tex = opts.latex === true;
+  const k = evaluator(model).k;
+  const rows = k > 1 ? deriveRowKernel(model, r) : null;
+  let value: number, args: string[], form: 'rows' | 'vectors' | 'none';
+  if (rows) {
+    value = rows.value;
+    form = 'rows';
+    args = rows.rows.map((ins) => ins.map((n) => model.graph.attrs(n).name!).join(' '));
+  } else {
+    value = deriveKernel(model, r).value;
+    form = k === 1 ? 'none' : 'vectors';
+    args = k === 1 ? [] : Array.from({ length: r }, (_, i) => `u${i + 1}`);
+  }
+  const [tidied] = tidy(model.graph, [value]);
+  const texArg = (a: string) => a.replace(/^([A-Za-z]+)_?(\d+)$/, '$1_{$2}').replace(/_(\d+)$/, '_{$1}');
+  const list = (tex ? args.map(texArg) : args).join(', ');
+  const name = `${tex ? `K^{(${r})}` : `K${r}`}${form === 'rows' ? `(${list})` : form === 'vectors' ? `[${list}]` : ''}`;
+  return { text: printGraph(model.graph, [[name, tidied!]], { latex: tex }), form, args };
+}
+
+/**
+ * The truncated Neural Tangent Hierarchy of order p (eq. 2.7) for the flow of α·h, next to the
+ * true flow: α·h̃(T), K̃^(2)(T), α·h(w(T)), K^(2)(w(T)) and the error between them.
+ * @example const r = nth(model, 3, { T: 1 }); r.error
+ */
+export function nth(model: Model, p: number, opts: TruncatedOptions): TruncatedResult {
+  return truncatedHierarchy(evaluator(model), p, opts);
+}
