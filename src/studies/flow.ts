@@ -59,46 +59,29 @@ export interface FlowLipEstimate {
   time: number;
 }
 
-/** The report of `ntk flow` (its JSON keys; vectors as arrays). */
-export interface FlowReport {
-  alpha: number;
-  T: number;
-  R0: number;
-  /** κ = (T/α)·Lip(Dh)·√R0, null when Lip(Dh) is unknown. */
-  kappa: number | null;
-  lipDh: number | null;
-  lipH: number | null;
-  radius: number | null;
+/**
+ * The report of `ntk flow` (its JSON keys; vectors as arrays): the flow's scalars under the
+ * names `flow()` gives them (`FlowResult`: E(T), the bounds `bound`, `sharpBound`,
+ * `chizatBound`, `weightBound`, κ, the weight changes, …), where the constants came from, and
+ * the outputs at T.
+ */
+export interface FlowReport
+  extends Pick<
+    FlowResult,
+    | 'alpha' | 'T' | 'R0' | 'kappa' | 'lipDh' | 'lipH' | 'radius' | 'error' | 'errorAccuracy' | 'bound' | 'sharpBound' | 'chizatBound' | 'weightBound'
+    | 'boundNotes' | 'horizons' | 'weightChange' | 'linWeightChange' | 'maxWeightChange' | 'stayedInBall' | 'loss' | 'linLoss'
+    | 'trajectory' | 'method' | 'stats' | 'kernel' | 'warnings'
+  > {
   /** Where the constants came from: 'estimated' (by the flow), 'given', or null (unknown). */
   lipSource: 'estimated' | 'given' | null;
   lipEstimate: FlowLipEstimate | null;
-  /** E(T) = ‖α·h(w(T)) − α·h̄(w̄(T))‖ and its achieved accuracy (null when not estimated). */
-  error: number;
-  errorAccuracy: number | null;
-  /** Theorem 1.2, its proof's sharper form, Proposition 1.1, and Proposition 3.1's bound on ‖w(T) − w0‖. */
-  bound: number | null;
-  sharpBound: number | null;
-  chizatBound: number | null;
-  weightBound: number | null;
-  boundNotes: { theorem12: string | null; prop11: string | null };
-  horizons: { theorem12: number | null; prop11: number | null };
-  weightChange: number;
-  linWeightChange: number;
-  maxWeightChange: number;
-  stayedInBall: boolean | null;
-  loss: number;
-  linLoss: number;
+  /** α·h(w(T)) and α·h̄(w̄(T)). */
   out: number[];
   linOut: number[];
   /** With a `test` declaration: α·g(w(T)), α·ḡ(w̄(T)) and their distance. */
   testOut?: number[];
   linTestOut?: number[];
   testError?: number;
-  trajectory: FlowPoint[];
-  method: FlowResult['method'];
-  stats: FlowResult['stats'];
-  kernel: FlowResult['kernel'];
-  warnings: string[];
 }
 
 /**
