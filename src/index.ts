@@ -9,7 +9,7 @@
  *   const K = ntk(model);                 // { rows: k, cols: k, data } = J Jᵀ
  */
 import type { ElaborateOptions } from './ir/elaborate.ts';
-import { compile, loadModel, parse } from './ir/load.ts';
+import { compile, loadModel, parse, parseModel, type ModelOptions } from './ir/load.ts';
 import type { Model } from './ir/model.ts';
 import { Evaluator, type JacobianOptions } from './runtime/evaluator.ts';
 import { ntkFromJacobian } from './nth/ntk.ts';
@@ -63,7 +63,7 @@ export interface Matrix {
 }
 
 export interface CompileOptions extends ElaborateOptions {}
-export { parse, compile, loadModel };
+export { parse, compile, parseModel, loadModel, type ModelOptions };
 
 const evaluators = new WeakMap<Model, Evaluator>();
 
@@ -174,7 +174,7 @@ export function printModel(model: Model, opts: { derivative?: boolean } = {}): s
 }
 
 /**
- * The kernel of order r of the Neural Tangent Hierarchy at w (MATH.md §3), on the outputs of h:
+ * The kernel of order r of the Neural Tangent Hierarchy at w (docs/math.md §3), on the outputs of h:
  * K^(2)(a, b) = ⟨∇h_a, ∇h_b⟩, K^(r+1)(a1..ar, b) = ⟨∇_w K^(r)(a1..ar), ∇h_b⟩. The full tensor
  * (k^r entries, row-major in a1..ar) or, with `slice: [a1..aj]`, K^(r)(a1..aj, ·, …, ·).
  * Throws MemoryError (naming the slice to use) when it would not fit.

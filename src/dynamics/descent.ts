@@ -4,7 +4,7 @@
  *
  *   w_{j+1} = w_j − (η/α²) ∇_w R(α h(w_j)),          t_j = j·η,
  *
- * and, for the square loss, the linearized iteration in closed form (seed 003 §D, seed 004):
+ * and, for the square loss, the linearized iteration in closed form (Lee et al. 2019 §D; Hu et al. 2020):
  *
  *   r̄_j = (I − η K0)^j r0,   w̄_j − w0 = (1/α) J0ᵀ V diag((1 − (1 − ηλ)^j)/λ) Vᵀ r0
  *

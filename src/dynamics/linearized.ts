@@ -1,5 +1,5 @@
 /**
- * The linearized flow in closed form, for the square loss R(v) = ½‖v − y*‖² (MATH.md §1–2).
+ * The linearized flow in closed form, for the square loss R(v) = ½‖v − y*‖² (docs/math.md §1–2).
  *
  * With h̄(w) = h(w0) + J0 (w − w0), J0 = Dh(w0), K0 = J0 J0ᵀ = V Λ Vᵀ and the residual
  * r̄ = y* − α h̄(w̄), the rescaled flow dw̄/dt = (1/α) J0ᵀ r̄ gives
@@ -7,7 +7,7 @@
  *   r̄(t) = exp(−K0 t) r0                     = V e^{−Λt} Vᵀ r0,
  *   w̄(t) = w0 + (1/α) J0ᵀ c(t),  c(t) = ∫₀ᵗ r̄(s) ds = V φ_t(Λ) Vᵀ r0,  φ_t(λ) = (1 − e^{−λt})/λ
  *
- * (seed 003 eqs. 15 and 18 with η = 1; φ_t(0) = t, so a singular K0 needs no inverse).
+ * (Lee et al. 2019, eqs. 15 and 18 with η = 1; φ_t(0) = t, so a singular K0 needs no inverse).
  * φ is evaluated as −expm1(−λt)/λ, accurate for every λt ≥ 0.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';

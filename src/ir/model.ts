@@ -38,7 +38,7 @@ export type Loss =
 
 /**
  * The model's outputs on held-out inputs, from `test NAME = expr[, target = expr]`: a function
- * g: R^p → R^kt of the same weights as h (MATH.md §2, eq. 19: f_lin_t(x) = f_0(x) + ∇f_0(x)·ω_t).
+ * g: R^p → R^kt of the same weights as h (docs/math.md §2, eq. 19: f_lin_t(x) = f_0(x) + ∇f_0(x)·ω_t).
  * `output` is the flat vector g(w) (shape [kt]); `shape` the declared expression's shape;
  * `target`, if given, a flat [kt] node of data and constants only.
  */

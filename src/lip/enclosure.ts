@@ -41,7 +41,7 @@
  *       B3 = ρ(G)^{1/2}, G_ab = ⟨T_a, T_b⟩_F (sup_z ‖Σ z_a T_a‖_F),
  *     each spectral radius of a nonnegative matrix bounded above by Collatz–Wielandt.
  *   On the mean-field network the blocks are the neurons (a_i, u_i), and B1 reproduces the
- *   closed-form per-neuron bound of MATH.md (Lemma C.1 note) with sup|σ'|, sup|σ''| taken over
+ *   closed-form per-neuron bound of docs/math.md (Lemma C.1 note) with sup|σ'|, sup|σ''| taken over
  *   the reachable pre-activations instead of the line, so the bound is never worse than it.
  */
 import { Graph, type NodeId } from '../ir/graph.ts';

@@ -1,5 +1,5 @@
 /**
- * Lipschitz estimates of h and Dh on the ball B(w0, ρ) (MATH.md §1):
+ * Lipschitz estimates of h and Dh on the ball B(w0, ρ) (docs/math.md §1):
  *
  *   Lip(h)  = sup_{w∈B} ‖Dh(w)‖            (operator norm R^p → R^k)
  *   Lip(Dh) = sup_{w∈B} ‖D²h(w)‖,  ‖D²h(w)‖ = sup_{‖u‖=‖v‖=1} ‖D²h(w)[u, v]‖

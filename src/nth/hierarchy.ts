@@ -1,5 +1,5 @@
 /**
- * The Neural Tangent Hierarchy (MATH.md §3; Huang & Yau 2019): the kernels of every order on the
+ * The Neural Tangent Hierarchy (docs/math.md §3; Huang & Yau 2019): the kernels of every order on the
  * outputs of a model h: R^p → R^k, as graphs and as numbers.
  *
  *   K^(2)(a1, a2)          = ⟨∇h_a1, ∇h_a2⟩

@@ -239,7 +239,7 @@ export type LossDecl =
 
 /**
  * `test ht = f(Xt) / sqrt(n)` or `test ht = f(Xt) / sqrt(n), target = yt / sqrt(n)`: the model's
- * outputs g(w) on held-out inputs, with the same parameters (MATH.md §2, eq. 19), and an
+ * outputs g(w) on held-out inputs, with the same parameters (docs/math.md §2, eq. 19), and an
  * optional target of the same shape. `target` is the only option (checked by the tree builder).
  */
 export interface TestDecl {

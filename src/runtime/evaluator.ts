@@ -8,7 +8,7 @@
  *
  * With a `test` declaration the same machinery serves the test outputs g: R^p → R^kt (the
  * model on held-out inputs): `testOutput`, `testJvp`, `testJacobian`, and the cross kernel
- * Dg(w)·Dh(w)ᵀ (kt × k), Θ̂(x, X) of MATH.md §2 eq. 19.
+ * Dg(w)·Dh(w)ᵀ (kt × k), Θ̂(x, X) of docs/math.md §2 eq. 19.
  */
 import { directional, gradLoss, hvpLoss, jvpFlat, vjpFlat, flatOutput, lossGraph } from '../ad/derivatives.ts';
 import { vmap } from '../ad/vmap.ts';
@@ -275,7 +275,7 @@ export class Evaluator {
   /**
    * The cross kernel Θ̂(x, X) = Dg(w)·Dh(w)ᵀ ∈ R^{kt×k} (row-major): entry (i, a) is
    * ⟨∇g_i(w), ∇h_a(w)⟩, the empirical NTK between test output i and training output a
-   * (MATH.md §2, eq. 19). One GEMM of the two Jacobians; pass them if already computed.
+   * (docs/math.md §2, eq. 19). One GEMM of the two Jacobians; pass them if already computed.
    * @example const C = ev.crossKernel(model.w0, { jacobian: J0 }); // kt × k
    */
   crossKernel(w: Float64Array, opts: JacobianOptions & { jacobian?: Float64Array; testJacobian?: Float64Array } = {}): Float64Array {
