@@ -17,6 +17,9 @@ import { ntkFromJacobian } from '../nth/ntk.ts';
 import { FlowError, type FlowPoint } from './flow.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 
+/**
+ * Options of `gradientDescent`: α, the learning rate η and the number of steps.
+ */
 export interface DescentOptions {
   alpha: number;
   lr: number;
@@ -26,6 +29,10 @@ export interface DescentOptions {
   onProgress?: (step: number, steps: number) => void;
 }
 
+/**
+ * What `gradientDescent` reports: the error between descent on α·h and on its linearization,
+ * the losses, the weight changes and the stability number η·λmax.
+ */
 export interface DescentResult {
   alpha: number;
   lr: number;

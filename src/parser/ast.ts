@@ -253,6 +253,9 @@ export interface TestDecl {
 
 export type Decl = DimDecl | ConstDecl | DataDecl | ParamDecl | DefDecl | ModelDecl | LossDecl | TestDecl;
 
+/**
+ * A parsed `.ntk` file (`parse`): its declarations in order, each with its source span.
+ */
 export interface Program {
   file: string;
   source: string;

@@ -36,7 +36,7 @@ describe.skipIf(!built)('the npm package', () => {
   afterAll(() => {
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
     if (info) rmSync(resolve(info.tarball, '..'), { recursive: true, force: true });
-  });
+  }, 120_000);
 
   it('ships the prebuilt command, library, types and kernels, and nothing of the development tree', () => {
     const files = new Set(info.files.map((f) => f.path));
