@@ -3,7 +3,7 @@
  *
  * @example
  *   import { loadModel, evaluate, jacobian, ntk } from 'ntk-lab';
- *   const model = loadModel('examples/converse.ntk', { overrides: new Map([['T', 1000]]) });
+ *   const model = loadModel('examples/converse.ntk', { set: { T: 1000 } });
  *   const h = evaluate(model);            // h(w0), flattened
  *   const J = jacobian(model);            // { rows: k, cols: p, data } row-major
  *   const K = ntk(model);                 // { rows: k, cols: k, data } = J Jᵀ
@@ -43,7 +43,12 @@ export { parseProgram } from './parser/index.ts';
 export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export type { Backend } from './runtime/backend.ts';
-export { parse, compile, loadModel } from './ir/load.ts';
+export type { SymmetricEigen, KernelSpectrum } from './dynamics/linearized.ts';
+export type { ElaborateOptions } from './ir/elaborate.ts';
+export type { EnclosureOptions } from './lip/enclosure.ts';
+export type { Span } from './parser/ast.ts';
+export type { Severity } from './parser/diagnostics.ts';
+export { parse, compile, parseModel, loadModel, type ModelOptions } from './ir/load.ts';
 export {
   type Matrix, type CompileOptions, evaluator, evaluate, evaluateTest, testLoss, jacobian, jvp, vjp, directionalDerivative, loss, hvp, ntk,
   printModel, kernel, hierarchy, printKernel, describeKernel, nth,
