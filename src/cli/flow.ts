@@ -4,13 +4,11 @@
  * `flowStudy`, `descentReport` and `runSweep` of `src/index.ts`, and print the reports.
  */
 import { Option, type Command } from 'commander';
-import { boundsReport, descentReport, flowStudy, runSweep, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
+import { boundsReport, descentReport, flowStudy, runSweep, FLOW_METHODS, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import type { Series } from './plot.ts';
 import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 
-/** The ODE methods of `flow` and `sweep` (`FlowMethod`). */
-const FLOW_METHODS: FlowMethod[] = ['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock'];
 
 /** --times t1,t2,…: positive numbers, at most `max` when the horizon is known here. */
 function parseTimes(raw: string | undefined, max = Infinity): number[] {
@@ -234,7 +232,7 @@ export function registerFlowCommands(program: Command): void {
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--T <T>', 'the time horizon')
     .option('--times <t1,t2,…>', 'also report E(t) at these times')
-    .addOption(new Option('--method <M>', 'ODE method').choices(FLOW_METHODS).default('auto'))
+    .addOption(new Option('--method <M>', 'ODE method').choices([...FLOW_METHODS]).default('auto'))
     .option('--rtol <r>', 'relative tolerance on the deviation from the linearized flow (default 1e-10; 1e-5 for exponential, 1e-6 for etdrk4)')
     .option('--lip-dh <L>', 'a known Lip(Dh) on the ball (for κ and the bounds): a number or a const of the model')
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
@@ -254,7 +252,7 @@ export function registerFlowCommands(program: Command): void {
     .option('--debug', 'show stack traces of internal errors')
     .option('--alpha <a1,a2,…>', 'values of α')
     .option('--T <T1,T2,…>', 'values of T, or the name of a const of the model to use as the horizon (e.g. --T T)')
-    .addOption(new Option('--method <M>', 'ODE method').choices(FLOW_METHODS).default('auto'))
+    .addOption(new Option('--method <M>', 'ODE method').choices([...FLOW_METHODS]).default('auto'))
     .option('--rtol <r>', 'relative tolerance (default 1e-10)')
     .option('--lip-dh <L>', 'a known Lip(Dh): a number, or a const of the model that follows the grid')
     .option('--lip-h <L>', 'a known Lip(h): a number or a const')

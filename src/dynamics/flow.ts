@@ -28,12 +28,13 @@ import { Evaluator } from '../runtime/evaluator.ts';
 import { ntkFromJacobian } from '../nth/ntk.ts';
 import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
-import { solve, type SolveResult } from './solvers/index.ts';
-import { solveEtd, type LowRankOps, type LowRankStiff } from './solvers/etd.ts';
-import { solveEtdAdams } from './solvers/etd-adams.ts';
+import { METHODS, solve, type MethodName, type SolveResult, type LowRankOps, type LowRankStiff } from './solvers/index.ts';
 import { linearizedTestPredictor } from './predict.ts';
 
-export type FlowMethod = 'auto' | 'exponential' | 'etdrk4' | 'dopri5' | 'dop853' | 'rosenbrock';
+/** The flow's ODE methods: every method of the solvers' table, or 'auto' (chosen by the stiffness). */
+export type FlowMethod = 'auto' | MethodName;
+/** The values of `FlowMethod` (the CLI's --method choices). */
+export const FLOW_METHODS: readonly FlowMethod[] = ['auto', ...METHODS.map((m) => m.name)];
 
 export interface FlowOptions {
   alpha: number;
@@ -348,7 +349,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   // steps balances the two (a deterministic count from flop estimates, so that a run is
   // reproducible; measured on W2 the Adams run's time is flat from 10 to 30). The estimate takes
   // r as the modes of K0 that can be stiff within the horizon (λ·T > 1/4).
-  const refreshEvery = (m: 'exponential' | 'etdrk4') => {
+  const refreshEvery = (m: Exclude<FlowMethod, 'auto'>) => {
     const r = spectrum.values.filter((l) => l * T > 0.25).length, grad = ev.gradFlops();
     const refresh = (ev.lastJacobian?.flops ?? 0) + 2 * p * k * (k + r) + (m === 'exponential' ? 4 * ADAMS_ORDER * p * r : 0);
     const step = m === 'exponential' ? 2 * grad + 8 * p * r : 4 * grad + 24 * p * k;
@@ -429,15 +430,13 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     if (!square) for (let i = 0; i < k; i++) y0[p + i] = alpha * h0[i]!;
     return y0;
   };
+  // Every method through the one solver: each takes what it uses of the flow's structure (the
+  // Hessian product for RODAS4, the Gauss–Newton part for the exponential methods).
   const run = (method: Exclude<FlowMethod, 'auto'>, tol: number, track: boolean) =>
-    method === 'exponential' || method === 'etdrk4'
-      ? (method === 'exponential' ? solveEtdAdams : solveEtd)(rhs, 0, start(), T, (() => {
-          return {
-            rtol: tol, atol: atol * (tol / rtolOf(method)), times, ops: lowRankOps, maxOrder: ADAMS_ORDER, ...(track ? { onStep } : {}),
-            linearPart: stiffParts(refreshEvery(method)),
-          };
-        })())
-      : solve(method, rhs, 0, start(), T, { rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, ...(track ? { onStep } : {}) });
+    solve(method, rhs, 0, start(), T, {
+      rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, maxOrder: ADAMS_ORDER, ...(track ? { onStep } : {}),
+      lowRank: { linearPart: stiffParts(refreshEvery(method)), ops: lowRankOps },
+    });
 
   // 'auto': the stiffness over the horizon is λmax(K0)·T (the δ-flow's Jacobian starts as −J0ᵀJ0).
   // DOP853 needs at least λmax·T/6 steps of 12 evaluations when that is large, the exponential
