@@ -42,6 +42,7 @@ import {
   withRates,
   RateError,
   kernelName,
+  EarlyUsageError,
 } from '../index.ts';
 import { displayWidth, matrix, nest, num, padStart, progress, table, vector } from './format.ts';
 import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.ts';
@@ -49,6 +50,7 @@ import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import { startFlowCheck } from './flow-check.ts';
 import type { Series } from './plot.ts';
+import { cmdEarly, earlyOptions, type EarlyCli } from './early.ts';
 
 /** A usage error: exit 2. */
 class UsageError extends Error {}
@@ -816,6 +818,8 @@ export function buildProgram(): Command {
     .option('--fresh', 'ignore (and overwrite) an existing --out')
     .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
+  earlyOptions(common(program.command('early').argument('<file>').description('a two-layer network next to its linear model early in training (seed 004)')))
+    .action((file: string, o: EarlyCli) => cmdEarly(file, o, load, out));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
@@ -832,7 +836,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof RateError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
+    if (e instanceof UsageError || e instanceof RateError || e instanceof EarlyUsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
