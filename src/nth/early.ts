@@ -58,6 +58,8 @@ export interface Activation {
   dphi: NodeId;
   /** φ uses a non-smooth function (relu, abs, sign): φ′ is a step. */
   nonSmooth: boolean;
+  /** Where the arguments of its sign nodes change sign on [−12, 12] (grid step 0.01): its kinks. */
+  kinks: number[];
 }
 
 /** The two-layer form f(x) = vᵀφ(Wx/√d)/√m found in a model's graph. */
@@ -186,9 +188,20 @@ function activation(g: Graph, r: Readout): Activation {
   const scalar = build([]);
   const plans = new Map<number, { plan: Plan; z: NodeId }>();
   const nonSmooth = g.hasNonSmooth([scalar.phi]);
+  const kinks: number[] = [];
+  if (nonSmooth) {
+    const N = 2401, grid = Float64Array.from({ length: N }, (_, i) => -12 + i / 100);
+    const b = build([N]);
+    const args = g.cone([b.phi, b.dphi]).filter((n) => g.op(n) === 'sign').map((n) => g.args(n)[0]!);
+    const vals = compilePlan(g, args, { varying: [b.z] }).run(new Map([[b.z, grid]]), { copy: true });
+    for (const v of vals) {
+      const at = (i: number) => (v.length === 1 ? v[0]! : v[i]!);
+      for (let i = 1; i < N; i++) if (Math.sign(at(i - 1)) !== Math.sign(at(i))) kinks.push(at(i) === 0 ? grid[i]! : 0.5 * (grid[i - 1]! + grid[i]!));
+    }
+  }
   return {
     text: printGraph(g, [['φ(z)', scalar.phi]]).trim(),
-    graph: g, z: scalar.z, phi: scalar.phi, dphi: scalar.dphi, nonSmooth,
+    graph: g, z: scalar.z, phi: scalar.phi, dphi: scalar.dphi, nonSmooth, kinks,
     eval(z: Float64Array) {
       let e = plans.get(z.length);
       if (!e) {
@@ -306,6 +319,52 @@ export interface ActivationMoments {
   accuracy: number;
   /** How they were computed, e.g. 'closed form (erf)' or 'Gauss–Hermite, 96 nodes'. */
   method: string;
+}
+
+/**
+ * A scalar function for the shared Gaussian-expectation machinery (`src/math/gaussian.ts`'s
+ * `GaussFn`): vectorized values, and whether it has kinks (all at 0).
+ */
+export interface GaussFnLike {
+  name: string;
+  eval: (x: Float64Array, out: Float64Array) => void;
+  kinkAtZero: boolean;
+}
+
+/** The machinery's 1-D expectation E[g^power f(g)], g ~ N(0, s[i]), converged to `tol` (`expect1`). */
+export type Expect1 = (f: GaussFnLike, s: Float64Array, power?: number, tol?: number) => { value: Float64Array; order: number; accuracy: number };
+
+/**
+ * φ and φ′ as functions for the Gaussian machinery. A non-smooth φ (sign in its graph, as relu
+ * and abs are built) must have its kinks at 0 only, where the quadrature splits the line: the
+ * arguments of its sign nodes are checked for a change of sign elsewhere on [−12, 12].
+ */
+export function gaussFunctions(a: Activation): { phi: GaussFnLike; dphi: GaussFnLike } {
+  const g = a.graph;
+  const away = a.kinks.filter((z) => Math.abs(z) > 1e-2);
+  if (away.length) throw new EarlyUsageError(`${a.text} has a kink near z = ${away[0]!.toPrecision(3)}: the Gaussian constants split the line at 0 only; write φ with its kink at 0`);
+  const fn = (which: 'phi' | 'dphi', name: string): GaussFnLike => ({
+    name, kinkAtZero: a.nonSmooth,
+    eval: (x, out) => out.set(a.eval(x)[which]),
+  });
+  return { phi: fn('phi', a.text), dphi: fn('dphi', `${a.text}′`) };
+}
+
+/**
+ * E[φ(g)], E[φ′(g)], E[gφ′(g)], E[(½g³ − g)φ′(g)] for g ~ N(0, 1) by the shared machinery's
+ * converged quadrature (tolerance 1e-13 relative to Σ|terms|), with its accuracy.
+ * @example gaussianMoments(recognizeTwoLayer(model).activation, expect1).dphi // 2/√(3π) for erf
+ */
+export function gaussianMoments(a: Activation, expect1: Expect1): ActivationMoments {
+  const f = gaussFunctions(a);
+  const one = Float64Array.of(1), tol = 1e-13;
+  const e0 = expect1(f.phi, one, 0, tol), d0 = expect1(f.dphi, one, 0, tol), d1 = expect1(f.dphi, one, 1, tol), d3 = expect1(f.dphi, one, 3, tol);
+  const order = Math.max(e0.order, d0.order, d1.order, d3.order);
+  return {
+    phi: e0.value[0]!, dphi: d0.value[0]!, gdphi: d1.value[0]!, hermite3: 0.5 * d3.value[0]! - d1.value[0]!,
+    accuracy: Math.max(e0.accuracy, d0.accuracy, d1.accuracy, 0.5 * d3.accuracy + d1.accuracy),
+    method: `quadrature (src/math/gaussian.ts, up to ${order} nodes${a.nonSmooth ? ', split at the kink' : ''})`,
+  };
 }
 
 /** Statistics of the training inputs that the theory uses. */
