@@ -50,7 +50,6 @@ import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import { startFlowCheck } from './flow-check.ts';
 import type { Series } from './plot.ts';
-import { cmdEarly, earlyOptions, type EarlyCli } from './early.ts';
 
 /** A usage error: exit 2. */
 class UsageError extends Error {}
@@ -818,8 +817,6 @@ export function buildProgram(): Command {
     .option('--fresh', 'ignore (and overwrite) an existing --out')
     .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
-  earlyOptions(common(program.command('early').argument('<file>').description('a two-layer network next to its linear model early in training (seed 004)')))
-    .action((file: string, o: EarlyCli) => cmdEarly(file, o, load, out));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
