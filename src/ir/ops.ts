@@ -30,7 +30,7 @@ import {
   transposeShape, unaryShape,
 } from './shape.ts';
 
-export type UnaryOp = 'neg' | 'exp' | 'log' | 'sin' | 'cos' | 'tanh' | 'erf' | 'softplus' | 'sign';
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sin' | 'cos' | 'tanh' | 'erf' | 'softplus' | 'atan' | 'sign';
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'pow';
 export type StructOp = 'broadcast' | 'sum' | 'reshape' | 'transpose' | 'slice' | 'pad' | 'concat';
 export type LeafOp = 'input' | 'const' | 'literal';
@@ -287,6 +287,24 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     },
     // softplus′ = σ, the logistic function
     jvp: chain((g, x) => logisticGraph(g, x)),
+  }),
+  atan: unaryOp('atan', {
+    scalar: {
+      f: Math.atan,
+      range: increasing(Math.atan),
+      d1: (x) => 1 / (1 + x * x),
+      d2: (x) => { const q = 1 + x * x; return (-2 * x) / (q * q); },
+      sup: (j, lo, hi) => {
+        // atan′ = 1/(1 + x²) decreases in |x|; |atan″| = 2|x|/(1 + x²)² peaks at |x| = 1/√3;
+        // |atan‴| = |6x² − 2|/(1 + x²)³ ≤ 2 (its value at 0).
+        if (j === 1) { const a = absMin(lo, hi); return up(1 / (1 + a * a)); }
+        if (j === 2) return up(unimodalAbs((x) => (2 * x) / (1 + x * x) ** 2, 1 / Math.sqrt(3), lo, hi));
+        return 2;
+      },
+    },
+    // atan′ = 1/(1 + x²)
+    jvp: (g, _y, [x], [t]) => (t === null ? null : g.div(t, g.add(g.constant(1), g.mul(x!, x!)))),
+    tex: '\\arctan',
   }),
   sign: unaryOp('sign', {
     // −1, 0 (keeping the sign of a zero), +1; NaN stays NaN.

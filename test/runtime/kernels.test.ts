@@ -106,6 +106,7 @@ const UNARY: Record<UnaryOp, (x: number) => number> = {
   tanh: Math.tanh,
   erf,
   softplus: (x) => Math.log(1 + Math.exp(x)),
+  atan: Math.atan,
   sign: Math.sign,
 };
 
