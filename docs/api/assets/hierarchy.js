@@ -1,1 +1,1 @@
-window.hierarchyData = "eJyrVirKzy8pVrKKjtVRKkpNy0lNLsnMzytWsqqurQUAmx4Kpg=="
+window.hierarchyData = "eJyNkEEOwiAQRe/y11TbEm3C1rg0HsB0gUBT4hQawFXTuxs0MdUVq1nM+/lvZkHwPkWIW8Nr3jMEM5BRyXoXIRY0dZuHk5OBwMlPsyVznT97hod1GqI9HBmegSBgXTJhkMrE/S+8G9NEYFAkY4RAirrK6eqbwMqQJTZ9Z5J3H2QqbPzHCzoZ1GhJB+PyC+qWNZx3/duEdxuTi9eGyiy2aMnV6/oCQFeB9g=="
