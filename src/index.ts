@@ -8,6 +8,12 @@
  *   const J = jacobian(model);            // { rows: k, cols: p, data } row-major
  *   const K = ntk(model);                 // { rows: k, cols: k, data } = J Jᵀ
  */
+import { useNormalPairs } from './io/rng.ts';
+import { wasmNormalPairs } from './runtime/backend-wasm.ts';
+
+// Large seeded normal draws (initial weights) through the wasm kernels: the same bits as the JS
+// loop, faster; the front end (parser, ir, io) loads no backend itself.
+useNormalPairs(wasmNormalPairs);
 
 export type { Model, ParamInfo, DataInfo, Loss, TestInfo } from './ir/model.ts';
 export type { Program } from './parser/ast.ts';
@@ -32,6 +38,11 @@ export { accuracyFrom, flow, FlowError, FLOW_METHODS, type FlowOptions, type Flo
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
+export {
+  early, recognizeTwoLayer, earlyConstants, features, inputStats, EarlyUsageError,
+  type EarlyOptions, type EarlyResult, type EarlyRow, type EarlyConstants, type ActivationMoments, type Activation, type TwoLayerForm, type InputStats,
+} from './nth/early.ts';
+export { withRates, parseRates, kernelName, RateError, type Rates, type RatesInfo } from './ir/rates.ts';
 export {
   linearizedTestPrediction,
   linearizedTestPredictor,

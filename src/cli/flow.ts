@@ -4,7 +4,7 @@
  * `flowStudy`, `descentReport` and `runSweep` of `src/index.ts`, and print the reports.
  */
 import { Option, type Command } from 'commander';
-import { boundsReport, descentReport, flowStudy, runSweep, FLOW_METHODS, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
+import { boundsReport, descentReport, flowStudy, runSweep, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import type { Series } from './plot.ts';
 import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
@@ -41,19 +41,22 @@ function cmdDescent(file: string, o: FlowCli) {
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.lr === undefined || o.steps === undefined) throw new UsageError('gradient descent needs both --lr η and --steps N');
   if (o.T !== undefined) throw new UsageError('--T and --steps both set the horizon: give one (T = η·N)');
-  const lr = positive('--lr', o.lr, 0);
+  // --lr η, or per-parameter rates W=η1,v=η2 (the others frozen; then the step is 1 and T = N)
+  const rates = parseRates(o.lr);
+  const lr = typeof rates === 'number' ? rates : 1;
   const steps = intOption('--steps', o.steps, 1, 1);
   const times = parseTimes(o.times, lr * steps);
   const m = load(file, o);
   const bar = progress('descent', !o.json);
-  const r = descentReport(m, { alpha, lr, steps, times, onProgress: bar.update });
+  const r = descentReport(m, { alpha, lr: rates, steps, times, onProgress: bar.update });
   bar.done();
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   out(table([
     ...summaryHeader(m),
-    ['α, η, N', `${num(alpha)}, ${num(lr)}, ${steps} (T = η·N = ${num(r.T)})`],
+    ['α, η, N', `${num(alpha)}, ${r.rates ? r.rates.map((q) => `${q.name}: ${num(q.rate)}`).join(', ') : num(lr)}, ${steps} (T = ${r.rates ? 'N' : 'η·N'} = ${num(r.T)})`],
+    ['kernel', r.kernel],
     ['R0', num(r.R0)],
     ['E after N steps', num(r.error)],
     ['η·λmax(K0)', `${num(r.stability)} (the linearized iteration converges iff < 2)`],
@@ -80,13 +83,15 @@ async function plotFlow(path: string, file: string, r: FlowReport, nonSmooth: bo
 }
 
 async function cmdFlow(file: string, o: FlowCli) {
-  if (o.lr !== undefined || o.steps !== undefined) return cmdDescent(file, o);
+  // named rates without --steps: the flow dw/dt = −H∇L; a plain --lr η (or --steps) is gradient descent
+  const rates = o.lr !== undefined && o.steps === undefined ? parseRates(o.lr) : undefined;
+  if (o.steps !== undefined || typeof rates === 'number') return cmdDescent(file, o);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.T === undefined) throw new UsageError('flow needs a time horizon: --T 100 (or the name of a const, --T T)');
   // No --rtol: the method's own default (tight for the explicit methods, 1e-5 for exponential Adams, 1e-6 for etdrk4).
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   if (rtol !== undefined && rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
-  const m = load(file, o);
+  const m = rates ? withRates(load(file, o), rates) : load(file, o);
   const T = constantOption('--T', o.T)!;
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
   const userTimes = parseTimes(o.times, typeof T === 'number' ? T : Infinity);
@@ -107,6 +112,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   out(table([
     ...summaryHeader(m),
     ['α, T', `${num(alpha)}, ${num(r.T)}`],
+    ['kernel', r.kernel.name],
     ['R0', num(r.R0)],
     ['E(T)', `${num(r.error)}${r.errorAccuracy === null ? '' : `  (± ${num(r.errorAccuracy, 2)})`}`],
     ['κ', r.kappa === null ? 'unknown (give --lip-dh)' : num(r.kappa)],
@@ -238,7 +244,7 @@ export function registerFlowCommands(program: Command): void {
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
     .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')
     .option('--no-lip', 'without --lip-h/--lip-dh, do not estimate them (by default: ntk lip on the ball of radius √(T·R0)/α, Prop. 3.1)')
-    .option('--lr <η>', 'gradient descent with this learning rate instead of the flow (with --steps)')
+    .option('--lr <η|W=η1,v=η2>', 'gradient descent with this learning rate (with --steps); per-parameter rates (the others frozen): with --steps gradient descent, without it the flow dw/dt = −H∇L')
     .option('--steps <N>', 'the number of gradient descent steps')
     .option('--plot <file.svg|file.png>', 'E(t) against the bounds over time, log-log')
     .action((file: string, o: FlowCli) => cmdFlow(file, o));

@@ -4,18 +4,21 @@
  * `scalingStudy` of `src/index.ts`, and print the reports.
  */
 import type { Command } from 'commander';
-import { nthReport, scalingStudy, MAX_ORDER } from '../index.ts';
+import { nthReport, scalingStudy, MAX_ORDER, parseRates, withRates, kernelName } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import { common, emitJson, flat, intList, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 import { parseOrder } from './model.ts';
 
-function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string }) {
+function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string; lr?: string }) {
   const order = parseOrder(o.order);
   if (o.T === undefined) throw new UsageError('nth needs a time horizon: --T 1');
   const T = positive('--T', o.T, 0);
   const alpha = positive('--alpha', o.alpha, 1);
   const rtol = positive('--rtol', o.rtol, 1e-10);
-  const m = load(file, o);
+  // --lr: the flow dw/dt = −H∇L (one η: H = ηI; named rates: the others frozen), kernels in the metric H
+  const rates = o.lr === undefined ? undefined : parseRates(o.lr);
+  const plain = load(file, o);
+  const m = rates === undefined ? plain : withRates(plain, typeof rates === 'number' ? new Map(plain.params.map((q) => [q.name, rates])) : rates);
   const r = nthReport(m, { order, T, alpha, rtol });
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
@@ -27,6 +30,7 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
   out(table([
     ...summaryHeader(m),
     ['order p, α, T', `${order}, ${num(alpha)}, ${num(T)}`],
+    ['kernel K2', kernelName(m)],
     ['α·h̃(T) (hierarchy)', vector(r.out)],
     ['α·h(w(T)) (flow)', vector(r.trueOut)],
     ['error ‖h̃ − h‖', num(r.error)],
@@ -84,6 +88,7 @@ export function registerHierarchyCommands(program: Command): void {
     .option('--T <T>', 'the time horizon')
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--rtol <r>', 'relative tolerance of both integrations (default 1e-10)')
+    .option('--lr <η|W=η1,v=η2>', 'the flow dw/dt = −H∇L with rates H (one η for all, or per parameter: the others frozen)')
     .action(cmdNth);
   common(program.command('scaling').argument('<file>').description('width scaling of the hierarchy: ‖K^(r)_0‖∞ (and the NTK change) against a width, slopes'))
     .option('--widths <m1,m2,…>', 'values of the width')

@@ -9,7 +9,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { NtkError, MemoryError, FlowError, KernelUsageError, OptionError, BackendUnavailableError, formatDiagnostic, diagnosticJson } from '../index.ts';
+import { NtkError, MemoryError, FlowError, KernelUsageError, OptionError, BackendUnavailableError, RateError, EarlyUsageError, formatDiagnostic, diagnosticJson } from '../index.ts';
 import { out, UsageError } from './options.ts';
 import { registerLip, registerModelCommands } from './model.ts';
 import { registerHierarchyCommands } from './hierarchy.ts';
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof OptionError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
+    if (e instanceof UsageError || e instanceof OptionError || e instanceof RateError || e instanceof EarlyUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }

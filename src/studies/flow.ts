@@ -9,6 +9,7 @@
 import type { Model } from '../ir/model.ts';
 import { flow, accuracyFrom, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
 import { gradientDescent } from '../dynamics/descent.ts';
+import type { Rates, RatesInfo } from '../ir/rates.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import { lipschitz, estimateEntries } from '../lip/index.ts';
 import { loss } from '../api.ts';
@@ -108,7 +109,11 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   // The accuracy check, a second independent solve, starts first: it runs on a worker thread
   // while this one estimates the Lipschitz constants and integrates the flow. The worker
   // elaborates the model again with every dim and const at its value here (the same model).
-  const check = m.loss ? startFlowCheck({ program: m.program, overrides: [...m.constants], seed: m.seed, alpha, T, rtol, method }) : null;
+  // A model with per-parameter rates (`withRates`) is rebuilt there with the same rates.
+  const rated = (m as Model & { rates?: RatesInfo }).rates;
+  const check = m.loss
+    ? startFlowCheck({ program: m.program, overrides: [...m.constants], seed: m.seed, alpha, T, rtol, method, ...(rated ? { rates: rated.rates.map((q): [string, number] => [q.name, q.rate]) } : {}) })
+    : null;
   let lipEstimate: ReturnType<typeof lipschitz> | null = null;
   let lipSkipped: string | null = null;
   if (lipDh === null && lipH === null && o.lip !== false && m.loss?.kind === 'square') {
@@ -167,9 +172,10 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
 /** The report of `ntk flow --lr η --steps N` (its JSON keys). */
 export interface DescentReport {
   alpha: number;
+  /** The step size: η, or 1 with per-parameter rates (they are in the kernel). */
   lr: number;
   steps: number;
-  /** η·N, the flow time the N steps stand for. */
+  /** The flow time the N steps stand for: η·N (N with per-parameter rates). */
   T: number;
   R0: number;
   error: number;
@@ -181,22 +187,30 @@ export interface DescentReport {
   linOut: number[];
   /** η·λmax(K0): the linearized iteration converges iff it is below 2. */
   stability: number;
+  /** ‖I − η K0‖: the linearized residual's contraction factor per step. */
+  contraction: number;
+  /** The rates by parameter (0: frozen), or null for one plain η. */
+  rates: { name: string; rate: number }[] | null;
+  /** The kernel of the iteration: 'Dh·Dhᵀ', or 'Dh·H·Dhᵀ with H = diag(…)'. */
+  kernel: string;
   trajectory: FlowPoint[];
   warnings: string[];
 }
 
 /**
- * N steps of gradient descent on α·h and on its linearization (`gradientDescent`), E after each
- * reported step; `times` (flow times in (0, η·N]) are reported at the nearest step.
+ * N steps of gradient descent on α·h and on its linearization (`gradientDescent`), with one rate
+ * η or per-parameter rates (the others frozen; the step is then 1), E after each reported step;
+ * `times` (flow times in (0, T]) are reported at the nearest step.
  * @example descentReport(loadModel('examples/meanfield.ntk'), { alpha: 4, lr: 0.1, steps: 50 }).error
  */
-export function descentReport(m: Model, o: { alpha: number; lr: number; steps: number; times?: number[]; onProgress?: (done: number, total: number) => void }): DescentReport {
-  const { alpha, lr, steps } = o;
+export function descentReport(m: Model, o: { alpha: number; lr: number | Rates; steps: number; times?: number[]; onProgress?: (done: number, total: number) => void }): DescentReport {
+  const { alpha, steps } = o;
+  const lr = typeof o.lr === 'number' ? o.lr : 1;
   const at = (o.times ?? []).map((t) => Math.max(1, Math.round(t / lr)));
-  const r = gradientDescent(m, { alpha, lr, steps, at, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+  const r = gradientDescent(m, { alpha, lr: o.lr, steps, at, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   return {
     alpha, lr, steps, T: r.T, R0: r.R0, error: r.error, weightChange: r.weightChange, linWeightChange: r.linWeightChange,
     loss: r.loss, linLoss: r.linLoss, out: Array.from(r.out), linOut: Array.from(r.linOut), stability: r.stability,
-    trajectory: r.trajectory, warnings: r.warnings,
+    contraction: r.contraction, rates: r.rates, kernel: r.kernel, trajectory: r.trajectory, warnings: r.warnings,
   };
 }

@@ -8,6 +8,7 @@ import { loadModel } from '../ir/load.ts';
 import { nonSmoothWarning } from '../nth/hierarchy.ts';
 import { widthScaling, type ScalingPoint, type SlopeFit } from '../nth/scaling.ts';
 import { nth } from '../api.ts';
+import { kernelName, type RatesInfo } from '../ir/rates.ts';
 import { nest, OptionError, outputCount } from './common.ts';
 
 /** The report of `ntk nth` (its JSON keys; K2 and trueK2 as k × k nested arrays). */
@@ -28,11 +29,14 @@ export interface NthReport {
   trueTestOut?: number[];
   testError?: number | null;
   warnings?: string[];
+  /** With per-parameter rates (a model of `withRates`): the kernel, 'Dh·H·Dhᵀ with H = diag(…)'. */
+  kernel?: string;
 }
 
 /**
  * The report of `ntk nth`: the truncated hierarchy of order p to time T next to the true flow
- * (a model without a loss is an OptionError: the flow needs one).
+ * (a model without a loss is an OptionError: the flow needs one). A model with per-parameter
+ * rates (`withRates`) flows by dw/dt = −H∇L, its kernels in the metric H (`kernel` says which).
  * @example nthReport(loadModel('examples/converse.ntk'), { order: 3, T: 1 }).error
  */
 export function nthReport(m: Model, o: { order: number; T: number; alpha?: number; rtol?: number }): NthReport {
@@ -47,6 +51,7 @@ export function nthReport(m: Model, o: { order: number; T: number; alpha?: numbe
     K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats,
     ...(r.testOut ? { testOut: Array.from(r.testOut), trueTestOut: Array.from(r.trueTestOut!), testError: r.testError } : {}),
     ...(warning ? { warnings: [warning] } : {}),
+    ...((m as Model & { rates?: RatesInfo }).rates ? { kernel: kernelName(m) } : {}),
   };
 }
 
