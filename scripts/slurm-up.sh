@@ -17,7 +17,7 @@ mkdir -p "$dir/spool/ctld" "$dir/spool/d" "$dir/log" "$dir/run"
 dir=$(cd "$dir" && pwd)
 fail() { echo "slurm-up: $*" >&2; [ -n "${pids:-}" ] && kill $pids 2>/dev/null; exit 1; }
 [ "$(id -u)" -eq 0 ] || fail "needs root (munged --force and slurmd run as root here)"
-for b in munged slurmctld slurmd sbatch sinfo; do command -v $b >/dev/null || fail "$b is not installed (apt-get install slurm-wlm munge)"; done
+for b in munged munge unmunge slurmctld slurmd sbatch sinfo; do command -v $b >/dev/null || fail "$b is not installed (apt-get install slurm-wlm munge)"; done
 host=$(hostname -s)
 cpus=$(nproc)
 mem=$(awk '/MemTotal/ { print int($2 / 1024 / 2) }' /proc/meminfo)
@@ -52,11 +52,13 @@ PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscr
 CONF
 export SLURM_CONF=$dir/slurm.conf
 pids=
-if ! pgrep -x munged >/dev/null; then
+# munged: started (and later stopped) only when no munged answers already
+if ! munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; then
   mkdir -p /run/munge
-  munged --force || fail "munged did not start"
-  sleep 0.2
-  pids="$(pgrep -x -n munged || true)"
+  munged --force --pid-file="$dir/run/munged.pid" || fail "munged did not start"
+  for i in $(seq 1 50); do [ -s "$dir/run/munged.pid" ] && break; sleep 0.1; done
+  pids="$(cat "$dir/run/munged.pid" 2>/dev/null || true)"
+  munge -n </dev/null | unmunge >/dev/null 2>&1 || fail "munged started but does not answer"
 fi
 slurmctld -D -i >"$dir/log/slurmctld.stdout" 2>&1 &
 pids="$pids $!"

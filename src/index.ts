@@ -56,6 +56,7 @@ export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export type { Backend } from './runtime/backend.ts';
 export { AtomicFile, WriteError, writeFileAtomic } from './io/atomic.ts';
 export { NpyWriter, npyHeader, writeNpy } from './io/npy.ts';
+export { capNativeThreads } from './runtime/backend-native.ts';
 export { kernelTile, tileRange, upperTiles, writeKernelTiles, type KernelTile } from './nth/tiles.ts';
 export {
   ClusterError, PLAN_FORMAT, planSweep, planKernelTiles, writePlan, readPlan, readShard, runTask, mergePlan, planStatus, indexFromEnv,

@@ -14,6 +14,7 @@
 import * as nodePath from 'node:path';
 import { Command } from 'commander';
 import {
+  capNativeThreads,
   ClusterError,
   Evaluator,
   indexFromEnv,
@@ -39,7 +40,6 @@ import {
   type SweepOptions,
 } from '../index.ts';
 import { bundleFile } from './bundle.ts';
-import { capNativeThreads } from '../runtime/backend-native.ts';
 import { progress, table } from './format.ts';
 import { SweepUsageError } from './sweep.ts';
 

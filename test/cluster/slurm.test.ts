@@ -87,7 +87,7 @@ function arrayTasks(arrayJob: string): string {
 const withoutSeconds = (csv: string) => csv.split('\n').map((l) => l.split(',').slice(0, -1).join(',')).join('\n');
 
 describe.skipIf(!cluster.ok)(`on a real one-node Slurm${cluster.ok ? '' : ` (skipped: ${cluster.reason})`}`, () => {
-  it('a 3 × 3 sweep as an array job and an afterok merge: the local sweep, bit for bit', async () => {
+  it('a 3 × 3 sweep as an array job and an afterok merge: the local sweep\'s file, bit for bit but the seconds column', async () => {
     const dir = path.join(root, 'sweep');
     fs.mkdirSync(dir);
     const out = path.join(dir, 'r.csv');
