@@ -12,6 +12,7 @@
  * Parsing and formatting only; errors of plans and shards are `ClusterError` (exit 1).
  */
 import * as nodePath from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import {
   capNativeThreads,
@@ -94,7 +95,7 @@ function ntkCommand(): string[] {
   if (env) return env.split(' ').filter(Boolean);
   const self = bundleFile();
   // dist/ntk.cjs → bin/ntk.js; from the sources (tests) src/cli/cluster.ts → bin/ntk.js
-  const bin = self ? nodePath.resolve(nodePath.dirname(self), '../bin/ntk.js') : nodePath.resolve(import.meta.dirname ?? '.', '../../bin/ntk.js');
+  const bin = self ? nodePath.resolve(nodePath.dirname(self), '../bin/ntk.js') : nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), '../../bin/ntk.js');
   return [process.execPath, bin];
 }
 
