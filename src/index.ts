@@ -64,6 +64,16 @@ export {
   type Matrix, type CompileOptions, evaluator, evaluate, evaluateTest, testLoss, jacobian, jvp, vjp, directionalDerivative, loss, hvp, ntk,
   printModel, kernel, hierarchy, printKernel, describeKernel, nth,
 } from './api.ts';
+export { AtomicFile, WriteError, writeFileAtomic } from './io/atomic.ts';
+export { NpyWriter, npyHeader, writeNpy } from './io/npy.ts';
+export { capNativeThreads } from './runtime/backend-native.ts';
+export { kernelTile, tileRange, upperTiles, writeKernelTiles, type KernelTile } from './nth/tiles.ts';
+export {
+  ClusterError, PLAN_FORMAT, planSweep, planKernelTiles, writePlan, readPlan, readShard, runTask, mergePlan, planStatus, indexFromEnv,
+  redoCommand, compressIndices, shardDir, logPath, shellQuote,
+  type Plan as ClusterPlan, type PlanSpec, type PlanTask, type SweepSpec, type TilesSpec, type TaskOutcome, type MergeOutcome, type PlanStatus, type TaskStatus, type TaskState,
+} from './cluster/plan.ts';
+export { slurmScripts, submitPlan, queuedTasks, submissions, which, type SlurmOptions, type SlurmScripts, type SubmitOutcome } from './cluster/slurm.ts';
 
 // The studies: each command's work and its report, under the keys its --json prints (the CLI
 // parses arguments, calls these, and formats their reports).
@@ -76,6 +86,7 @@ export { lipReport, type LipReport, type LipBracket, type LipStudyOptions } from
 export { flowStudy, descentReport, FLOW_LIP_ENTRIES, type FlowStudyOptions, type FlowReport, type FlowLipEstimate, type DescentReport } from './studies/flow.ts';
 export { nthReport, scalingStudy, type NthReport, type ScalingReport, type ScalingStudyOptions } from './studies/hierarchy.ts';
 export { runSweep, defaultWorkers, type SweepStudyOptions, type SweepOutcome } from './studies/sweep.ts';
-export { grid, pointKey, toCsv, fromCsv, constantOf, type GridPoint, type SweepRow, type SweepOptions } from './dynamics/sweep.ts';
+export { grid, pointKey, sweepPoint, sweepFingerprint, sweepFileText, toCsv, fromCsv, constantOf, type GridPoint, type SweepRow, type SweepOptions } from './dynamics/sweep.ts';
 export { runWorkerRole } from './studies/workers.ts';
+export { bundleFile } from './studies/threads.ts';
 export { BackendUnavailableError } from './runtime/backends.ts';

@@ -4,9 +4,10 @@
  * `flowStudy`, `descentReport` and `runSweep` of `src/index.ts`, and print the reports.
  */
 import { Option, type Command } from 'commander';
-import { boundsReport, descentReport, flowStudy, runSweep, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
+import { boundsReport, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import type { Series } from './plot.ts';
+import { slurmOptions, sweepToCluster, type SlurmCli } from './cluster.ts';
 import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 
 
@@ -154,7 +155,7 @@ function numberList(name: string, raw: string | undefined, positiveOnly = true):
   });
 }
 
-interface SweepCli extends FlowCli {
+interface SweepCli extends FlowCli, SlurmCli {
   workers?: string;
   out?: string;
   fresh?: boolean;
@@ -193,15 +194,21 @@ async function cmdSweep(file: string, o: SweepCli) {
   if (o.plot && !/\.(svg|png)$/.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   const seed = intOption('--seed', o.seed, 0, 0);
+  const shared = {
+    file, seed, ...(rtol === undefined ? {} : { rtol }),
+    lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
+    method: (o.method ?? 'auto') as 'auto',
+    ...(horizon === undefined ? {} : { horizon }),
+  };
+  if (o.plan || o.slurm) {
+    // the model is checked once, with the first grid values, before the plan is written
+    loadModel(file, { overrides: new Map(Object.entries(axes).map(([k, v]) => [k, v[0]!])), seed });
+    return sweepToCluster({ alphas, Ts, axes, shared, ...(o.out ? { out: o.out } : {}) }, o);
+  }
   const bar = progress('sweep', !o.json);
   const outcome = await runSweep({
     file, alphas, Ts, axes,
-    shared: {
-      file, seed, ...(rtol === undefined ? {} : { rtol }),
-      lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
-      method: (o.method ?? 'auto') as 'auto',
-      ...(horizon === undefined ? {} : { horizon }),
-    },
+    shared,
     ...(o.workers === undefined ? {} : { workers: intOption('--workers', o.workers, 1, 1) }),
     out: o.out ?? null,
     fresh: o.fresh === true,
@@ -267,5 +274,7 @@ export function registerFlowCommands(program: Command): void {
     .option('--out <file.csv|file.json>', 'write the results there after every point; a rerun resumes from it')
     .option('--fresh', 'ignore (and overwrite) an existing --out')
     .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
+    .option('--chunk <N>', 'with --plan/--slurm: grid points per task (default 1, more past 1000 points)')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
+  slurmOptions(program.commands.find((c) => c.name() === 'sweep')!);
 }

@@ -9,7 +9,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { NtkError, MemoryError, FlowError, KernelUsageError, OptionError, BackendUnavailableError, RateError, EarlyUsageError, formatDiagnostic, diagnosticJson } from '../index.ts';
+import { NtkError, MemoryError, FlowError, KernelUsageError, OptionError, BackendUnavailableError, RateError, EarlyUsageError, ClusterError, WriteError, formatDiagnostic, diagnosticJson } from '../index.ts';
+import { buildPlanProgram, isPlanCommand } from './cluster.ts';
 import { out, UsageError } from './options.ts';
 import { registerLip, registerModelCommands } from './model.ts';
 import { registerHierarchyCommands } from './hierarchy.ts';
@@ -36,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const json = argv.includes('--json');
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await (isPlanCommand(argv) ? buildPlanProgram() : buildProgram()).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -63,7 +64,7 @@ export async function main(argv: string[]): Promise<number> {
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagnosticJson) }));
       return e.diagnostics[0]?.file === '--set' ? 2 : 1;
     }
-    if (e instanceof MemoryError || e instanceof FlowError) {
+    if (e instanceof MemoryError || e instanceof FlowError || e instanceof ClusterError || e instanceof WriteError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 1;
     }

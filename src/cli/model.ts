@@ -5,11 +5,12 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  checkReport, evalReport, jacobianReport, kernelReport, deriveReport, printReport, lipReport, describeKernel, formatDiagnostic, MAX_ORDER,
+  checkReport, evalReport, jacobianReport, kernelReport, deriveReport, printReport, lipReport, describeKernel, formatDiagnostic, MAX_ORDER, writeNpy,
   type KernelReport,
 } from '../index.ts';
 import { matrix, num, progress, table, vector } from './format.ts';
-import { common, constantOption, emitJson, flat, intOption, load, out, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
+import { common, constantOption, emitJson, flat, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
+import { kernelTiles, slurmOptions, type KernelOutCli } from './cluster.ts';
 
 function cmdCheck(file: string, o: Common) {
   const m = load(file, o);
@@ -69,7 +70,14 @@ const STRUCTURE_LABEL: Record<KernelReport['structure'], string> = {
   products: 'NTK-vector products Dh·(Dhᵀ·e_i) (no Jacobian)',
 };
 
-function cmdKernel(file: string, o: Common & { order?: string; slice?: string; structure?: string }) {
+function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; slice?: string; structure?: string }) {
+  if (o.out !== undefined && !o.out.endsWith('.npy')) throw new UsageError(`--out ${o.out}: the kernel is written as a .npy file (numpy.load reads it)`);
+  if (o.tiles !== undefined) {
+    if (o.order !== undefined && o.order !== '2') throw new UsageError(`--tiles: tiles are of the NTK (--order 2), not of K^(${o.order})`);
+    if (o.slice !== undefined) throw new UsageError('--tiles and --slice: a tile is already a part of the kernel; use one of them');
+    return kernelTiles(file, o, parseSet(o.set), intOption('--seed', o.seed, 0, 0));
+  }
+  if (o.tile !== undefined || o.slurm || o.plan) throw new UsageError(`${o.tile !== undefined ? '--tile' : o.slurm ? '--slurm' : '--plan'} needs --tiles B (the number of blocks of each axis)`);
   const order = parseOrder(o.order);
   const slice = parseSlice(o.slice);
   const structure = (o.structure ?? 'auto') as (typeof STRUCTURES)[number];
@@ -79,11 +87,14 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string; s
   const bar = progress('kernel', !o.json);
   const r = kernelReport(m, { order, slice, structure, onProgress: bar.update });
   bar.done();
+  const K = flat(r.K);
+  if (o.out !== undefined) writeNpy(o.out, r.shape, Float64Array.from(K));
+  // with --out the kernel is in the file, not in the JSON
+  if (o.out !== undefined && o.json) return emitJson({ order: r.order, shape: r.shape, out: o.out, slice: r.slice, structure: r.structure, ...(r.warnings ? { warnings: r.warnings } : {}) });
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
   const warning = r.warnings?.[0];
   if (warning) process.stderr.write(`warning: ${warning}\n`);
-  const K = flat(r.K);
   const fixed = slice.map(String);
   const label = `K^(${order})(${[...fixed, ...Array(order - slice.length).fill('·')].join(', ')})`;
   let maxAbs = 0, fro = 0;
@@ -97,7 +108,9 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string; s
     for (let i = 0; i < k; i++) trace += K[i * k + i]!;
     rows.push(['trace', num(trace)]);
   }
+  if (o.out !== undefined) rows.push(['written', `${o.out} (${r.shape.join(' × ') || 'a number'}, float64)`]);
   out(table(rows));
+  if (o.out !== undefined) return;
   // The tensor as matrices over its last two free indices, for the first few leading tuples.
   const free = r.shape.length;
   if (free === 1) {
@@ -196,7 +209,11 @@ export function registerModelCommands(program: Command): void {
     .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
     .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
     .option('--structure <s>', 'auto (default), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
+    .option('--out <K.npy>', 'write the kernel to a .npy file (numpy.load) instead of printing it')
+    .option('--tiles <B>', 'the NTK in B×B tiles (upper triangle computed, the rest by symmetry): one tile with --tile, all into --out, or a plan with --plan/--slurm')
+    .option('--tile <i,j>', 'with --tiles: compute only tile (i, j), i ≤ j (rows of block i, columns of block j)')
     .action(cmdKernel);
+  slurmOptions(program.commands.find((c) => c.name() === 'kernel')!);
   common(program.command('derive').argument('<file>').description('the kernel of order r as mathematics (plain text, or LaTeX with --latex)'))
     .option('--order <r>', `order of the kernel, 2 to ${MAX_ORDER}`, '2')
     .option('--latex', 'print LaTeX (an aligned environment) instead of plain text')
