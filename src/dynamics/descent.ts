@@ -12,8 +12,8 @@
  * The linearized iteration diverges when η·λmax(K0) > 2; that is reported, not hidden.
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
-import { ntkFromJacobian } from '../nth/ntk.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
 import { FlowError, type FlowPoint } from './flow.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 
@@ -72,7 +72,7 @@ export function gradientDescent(model: Model, opts: DescentOptions, ev: Evaluato
   const h0 = ev.output(w0);
   const r0 = Float64Array.from(h0, (h, i) => ystar[i]! - alpha * h);
   const R0 = 0.5 * norm(r0) ** 2;
-  const spectrum = kernelSpectrum(ntkFromJacobian(ev, ev.jacobian(w0)), k);
+  const spectrum = kernelSpectrum(ntkFromJacobian(ev, ev.jacobian(w0)), k, ev.backend);
   const lin = new LinearizedFlow(spectrum, r0);
   const stability = lr * spectrum.values[k - 1]!;
   if (stability >= 2) warnings.push(`η·λmax(K0) = ${stability.toPrecision(4)} ≥ 2: the linearized iteration diverges; take η < ${(2 / spectrum.values[k - 1]!).toPrecision(4)}`);

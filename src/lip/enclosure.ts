@@ -53,7 +53,7 @@ import type { EnclosureKit, ScalarBounds } from '../ir/rules.ts';
 import { broadcastIndex } from '../ir/shape.ts';
 import { U, absMax, absMin, outward, up } from '../math/scalar.ts';
 import { compile } from '../runtime/compile.ts';
-import type { Evaluator } from '../runtime/evaluator.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
 
 const infl = (m: number, r: number) => r + (Math.abs(m) + r) * U;
 
