@@ -14,9 +14,6 @@ import { symmetricEigen } from '../linalg/dense.ts';
 import type { Backend } from '../runtime/backend.ts';
 
 /**
- * A = V·diag(values)·Vᵀ: the eigendecomposition `symmetricEigen` returns.
- */
-/**
  * The NTK's eigendecomposition K0 = V diag(λ) Vᵀ with round-off negatives clipped to 0
  * (`kernelSpectrum`), and whether K0 was found indefinite beyond round-off.
  */
