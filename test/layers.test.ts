@@ -27,6 +27,7 @@ const LAYERS: string[][] = [
   ['linalg'],
   ['evaluator'],
   ['lip', 'dynamics', 'nth'],
+  ['symbolic', 'cluster'],
   ['.'],
   ['cli'],
 ];
