@@ -53,6 +53,7 @@ export {
 export { parseProgram } from './parser/index.ts';
 export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
+export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, type PlotSpec, type Series } from './plot/spec.ts';
 export type { Backend } from './runtime/backend.ts';
 
 /** A dense row-major matrix. */
