@@ -60,12 +60,6 @@ const common = {
   define: { global: 'globalThis' },
   loader: { '.woff2': 'file', '.woff': 'file', '.ttf': 'file' },
 };
-await build({ ...common, entryPoints: { worker: resolve(src, 'src/worker.ts') }, outdir: out });
-// The page: vega, vega-lite and KaTeX in chunks of their own, imported when first needed.
-await build({ ...common, entryPoints: { app: resolve(src, 'src/main.ts') }, outdir: out, splitting: true, chunkNames: 'chunks/[name]-[hash]', assetNames: 'fonts/[name]' });
-
-cpSync(resolve(root, 'dist/kernels.wasm'), resolve(out, 'kernels.wasm'));
-cpSync(resolve(src, 'index.html'), resolve(out, 'index.html'));
 // The examples: every .ntk of examples/ and the data files they load, with an index for the menu.
 mkdirSync(resolve(out, 'examples'));
 const examples = [];
@@ -76,10 +70,17 @@ for (const f of readdirSync(resolve(root, 'examples')).sort()) {
     const text = readFileSync(resolve(root, 'examples', f), 'utf8');
     const loads = [...text.matchAll(/load\("([^"]+)"\)/g)].map((m) => m[1]);
     const title = (text.split('\n')[0] ?? '').replace(/^#\s*/, '');
-    examples.push({ file: f, title, data: [...new Set(loads)] });
+    examples.push({ file: f, title, data: [...new Set(loads)], source: text });
   }
 }
 writeFileSync(resolve(out, 'examples/index.json'), JSON.stringify(examples, null, 1));
+await build({ ...common, entryPoints: { worker: resolve(src, 'src/worker.ts') }, outdir: out });
+// The page: vega, vega-lite and KaTeX in chunks of their own, imported when first needed. The
+// examples' texts are in it (a few kB), so that opening one waits only for its data files.
+await build({ ...common, define: { ...common.define, __NTK_EXAMPLES__: JSON.stringify(examples) }, entryPoints: { app: resolve(src, 'src/main.ts') }, outdir: out, splitting: true, chunkNames: 'chunks/[name]-[hash]', assetNames: 'fonts/[name]' });
+
+cpSync(resolve(root, 'dist/kernels.wasm'), resolve(out, 'kernels.wasm'));
+cpSync(resolve(src, 'index.html'), resolve(out, 'index.html'));
 
 // The page's weight: what a visit downloads (fonts are fetched only when a formula needs them).
 let bytes = 0, gz = 0;

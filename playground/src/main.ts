@@ -18,6 +18,7 @@ interface Example {
   file: string;
   title: string;
   data: string[];
+  source: string;
 }
 
 const DEFAULT_EXAMPLE = 'meanfield.ntk';
@@ -112,7 +113,7 @@ let editor: EditorView;
 const results: Partial<Record<StudyName, unknown>> = {};
 const timings: Record<string, number> = {};
 /** Exposed for the browser tests and for curious users: the last results (the CLI's --json objects). */
-(globalThis as Record<string, unknown>).__ntk = { results, timings, get state() { return state; }, setText: (s: string) => setText(s) };
+(globalThis as Record<string, unknown>).__ntk = { results, timings, get state() { return state; }, get editor() { return editor; }, setText: (s: string) => setText(s) };
 
 function message(text: string, kind: 'info' | 'error' = 'info') {
   const box = $('#message');
@@ -125,7 +126,15 @@ function job(): Job {
 }
 
 function saveUrl() {
+  clearTimeout(urlTimer);
   history.replaceState(null, '', encodeState(state));
+}
+
+/** While typing, the URL follows 300 ms after the last keystroke (browsers throttle replaceState). */
+let urlTimer: ReturnType<typeof setTimeout> | undefined;
+function saveUrlSoon() {
+  clearTimeout(urlTimer);
+  urlTimer = setTimeout(saveUrl, 300);
 }
 
 async function fetchBytes(path: string): Promise<Uint8Array> {
@@ -141,8 +150,7 @@ async function loadFiles(s: PageState): Promise<Record<string, Uint8Array>> {
 
 async function exampleState(file: string): Promise<PageState> {
   const ex = examples.find((e) => e.file === file) ?? examples.find((e) => e.file === DEFAULT_EXAMPLE)!;
-  const source = new TextDecoder().decode(await fetchBytes(`examples/${ex.file}`));
-  return { v: STATE_VERSION, file: ex.file, source, files: Object.fromEntries(ex.data.map((d) => [d, 'example'])), set: [], seed: 0, panel: 'kernel', options: {} };
+  return { v: STATE_VERSION, file: ex.file, source: ex.source, files: Object.fromEntries(ex.data.map((d) => [d, 'example'])), set: [], seed: 0, panel: 'kernel', options: {} };
 }
 
 // ---------------------------------------------------------------- the CLI command of a panel
@@ -500,6 +508,7 @@ const lang: LanguageClient = {
     if (r.kind !== 'result') return [];
     const ds = (r.result as { diagnostics: Diagnostic[] }).diagnostics;
     (globalThis as Record<string, unknown>).__ntkDiagnostics = ds;
+    (globalThis as Record<string, unknown>).__ntkDiagnosed = source === state.source ? state.file : null;
     return ds;
   },
   async hover(offset) {
@@ -519,20 +528,22 @@ function setText(text: string) {
 async function openState(s: PageState, autorun: boolean) {
   files = await loadFiles(s);
   state = s;
+  ($('#example') as HTMLSelectElement).value = examples.some((e) => e.file === s.file) ? s.file : '';
+  ($('#seed') as HTMLInputElement).value = String(s.seed);
+  ($('#set') as HTMLInputElement).value = s.set.map(([k, v]) => `${k}=${v}`).join(' ');
+  buildPanels();
+  // The study starts before the editor is made: the worker computes while the page builds it.
+  const run = autorun ? runPanel(s.panel) : null;
   if (editor) setText(s.source);
   else
     editor = createEditor($('#editor'), s.source, lang, (text) => {
       state.source = text;
       markStale();
       for (const p of PANEL_ORDER) updateCli(p);
-      saveUrl();
+      saveUrlSoon();
     }, () => void runPanel(state.panel));
-  ($('#example') as HTMLSelectElement).value = examples.some((e) => e.file === s.file) ? s.file : '';
-  ($('#seed') as HTMLInputElement).value = String(s.seed);
-  ($('#set') as HTMLInputElement).value = s.set.map(([k, v]) => `${k}=${v}`).join(' ');
-  buildPanels();
   saveUrl();
-  if (autorun) await runPanel(s.panel);
+  await run;
 }
 
 async function addFiles(list: FileList) {
@@ -561,7 +572,7 @@ async function addFiles(list: FileList) {
 
 async function start() {
   timings.start = performance.now();
-  examples = (await (await fetch('examples/index.json')).json()) as Example[];
+  examples = __NTK_EXAMPLES__;
   const select = $('#example') as HTMLSelectElement;
   select.append(el('option', { value: '' }, '(your model)'), ...examples.map((e) => el('option', { value: e.file, title: e.title }, e.file)));
   select.onchange = () => select.value && void exampleState(select.value).then((s) => openState(s, false));

@@ -115,7 +115,7 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     await page.screenshot({ path: join(OUT, 'page.png') });
     expect(await page.locator('.cm-content').innerText()).toContain('model h = f(X) / sqrt(n)');
     await page.close();
-  });
+  }, 240_000);
 
   it.skipIf(!haveCli)('shows a typo at the line and column of ntk check', async () => {
     const page = await open(base);
@@ -141,7 +141,7 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     await page.waitForSelector('.cm-tooltip-lint', { timeout: 10_000 });
     await page.screenshot({ path: join(OUT, 'diagnostic.png') });
     await page.close();
-  });
+  }, 240_000);
 
   it.skipIf(!haveCli)('runs check, kernel, flow, lip, derive and nth on meanfield.ntk with the CLI\'s numbers, and a shared link reproduces them', async () => {
     const page = await open(`${base}`);
@@ -184,6 +184,121 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     await again.close();
   }, 600_000);
 
+  it('hovers a name with its shape, completes builtins and names, lists every example without errors', async () => {
+    const page = await open(base);
+    // Hover: the shape of U (param U : [m, d] with m = 64, d = 3).
+    const u = page.locator('.cm-line', { hasText: 'param U' }).locator('text=U').first();
+    await u.hover();
+    await page.waitForSelector('.ntk-hover', { timeout: 15_000 });
+    expect(await page.locator('.ntk-hover').innerText()).toBe('param U : [64, 3]  (192 parameters)');
+    // Completion at the end of the text: builtins and the model's names by prefix.
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('\nmodel g = sig', { delay: 20 });
+    await page.waitForSelector('.cm-tooltip-autocomplete', { timeout: 15_000 });
+    const options = await page.locator('.cm-tooltip-autocomplete li').allInnerTexts();
+    const labels = await page.locator('.cm-tooltip-autocomplete .cm-completionLabel').allInnerTexts();
+    expect(labels).toEqual(expect.arrayContaining(['sigmoid', 'sign']));
+    expect(options.length).toBe(labels.length);
+    await page.screenshot({ path: join(OUT, 'completion.png') });
+    await page.keyboard.press('Escape');
+    // The examples menu holds every example of examples/, and each opens without an error.
+    const menu = (await page.locator('#example option').allInnerTexts()).filter((o) => o.endsWith('.ntk'));
+    const files = (await import('node:fs')).readdirSync('examples').filter((f) => f.endsWith('.ntk')).sort();
+    expect(menu).toEqual(files);
+    for (const f of files) {
+      await page.selectOption('#example', f);
+      await page.waitForFunction((name) => (globalThis as unknown as { __ntk: { state: { file: string } } }).__ntk.state.file === name, f);
+      await page.waitForFunction((name) => {
+        const g = globalThis as unknown as { __ntkDiagnosed?: string };
+        return g.__ntkDiagnosed === name;
+      }, f, { timeout: 30_000 });
+      const errors = (await diagnostics(page)).filter((d) => (d as { severity?: string }).severity === 'error');
+      expect(errors, f).toEqual([]);
+    }
+    await page.close();
+  }, 240_000);
+
+  it('cancels a long flow (progress shown), and runs again afterwards', async () => {
+    const page = await open(base);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    // α = 100 scales K by 10⁴: an explicit method needs ~10⁸ steps to reach T = 10⁵, on any machine.
+    await page.click('#tabs button[data-panel="flow"]');
+    const sel = '.panel[data-panel="flow"]';
+    for (const [k, v] of [['alpha', '100'], ['T', '100000']]) {
+      await page.fill(`${sel} [name="${k}"]`, v!);
+      await page.dispatchEvent(`${sel} [name="${k}"]`, 'change');
+    }
+    await page.selectOption(`${sel} [name="method"]`, 'dopri5');
+    await page.click(`${sel} button.run`);
+    await page.waitForFunction((s) => /(Lipschitz estimate|flow|accuracy check)…/.test(document.querySelector(`${s} .status`)!.textContent!), sel, { timeout: 60_000 });
+    await page.screenshot({ path: join(OUT, 'progress.png') });
+    expect(await page.locator(`${sel} button.cancel`).isVisible()).toBe(true);
+    await page.click(`${sel} button.cancel`);
+    await page.waitForSelector(`${sel}[data-state="failed"]`, { timeout: 10_000 });
+    expect(await page.locator(`${sel} .status`).innerText()).toBe('cancelled');
+    // A fresh worker serves the next run.
+    const r = await runPanel(page, 'check');
+    expect(r.ok).toBe(true);
+    await page.close();
+  }, 240_000);
+
+  it('downloads the panel\'s --json object, the kernel as .npy and the plot as .svg', async () => {
+    const page = await open(base);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    const fetchDownload = async (label: string) => {
+      const [d] = await Promise.all([page.waitForEvent('download'), page.click(`.panel[data-panel="kernel"] .tools button:text-is("${label}")`)]);
+      return { name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) };
+    };
+    const result = (await page.evaluate(() => (globalThis as unknown as { __ntk: { results: Record<string, unknown> } }).__ntk.results.kernel)) as { K: number[][]; spectrum: number[] };
+    const json = await fetchDownload('.json');
+    const parsed = JSON.parse(json.bytes.toString('utf8'));
+    expect(parsed.K).toEqual(result.K);
+    expect(parsed.spectrum).toBeUndefined(); // the CLI's object, without what only the page draws
+    const npy = await fetchDownload('.npy');
+    const { parseNpy } = await import('../../src/io/data.ts');
+    const arr = parseNpy(new Uint8Array(npy.bytes), npy.name);
+    expect(arr.shape).toEqual([16, 16]);
+    expect(Array.from(arr.data)).toEqual(result.K.flat());
+    const svg = await fetchDownload('spectrum.svg');
+    expect(svg.bytes.toString('utf8')).toMatch(/^<svg[\s\S]*spectrum of the NTK[\s\S]*<\/svg>$/);
+    await page.close();
+  }, 240_000);
+
+  it('measures typing with diagnostics on (a benchmark: recorded, not asserted)', async () => {
+    const page = await open(base);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    // Each keystroke's work on the page's thread: CodeMirror's update and layout (the
+    // diagnostics are computed in the worker, 250 ms after typing pauses).
+    const perKey = await page.evaluate(async () => {
+      const view = (globalThis as unknown as { __ntk: { editor: { state: { doc: { length: number } }; dispatch: (t: unknown) => void; coordsAtPos: (p: number) => unknown } } }).__ntk.editor;
+      const times: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const at = view.state.doc.length;
+        const t0 = performance.now();
+        view.dispatch({ changes: { from: at, insert: i % 40 === 39 ? '\n' : 'x' }, selection: { anchor: at + 1 } });
+        view.coordsAtPos(at + 1);
+        times.push(performance.now() - t0);
+        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 30));
+      }
+      times.sort((a, b) => a - b);
+      return { median: times[100], p95: times[190], max: times[199] };
+    });
+    // Real key presses, with Chromium's Event Timing: events whose input-to-paint time was ≥ 16 ms.
+    await page.evaluate(() => {
+      const g = globalThis as unknown as { __slow: number[] };
+      g.__slow = [];
+      new PerformanceObserver((l) => l.getEntries().forEach((e) => g.__slow.push(e.duration))).observe({ type: 'event', durationThreshold: 16, buffered: false } as PerformanceObserverInit);
+    });
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('\n# typing ' + 'abcdefghij'.repeat(10), { delay: 30 });
+    await page.waitForTimeout(500);
+    const slow = await page.evaluate(() => (globalThis as unknown as { __slow: number[] }).__slow);
+    timings.typing = { dispatchAndLayoutMs: perKey, keys: 110, eventsOver16ms: slow.length, slowest: Math.max(0, ...slow) };
+    await page.close();
+  }, 240_000);
+
   it('opens the default example with a message when the link does not decode', async () => {
     const page = await open(`${base}#s=this-is-not-a-state`);
     await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
@@ -191,7 +306,7 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     expect(await page.locator('.cm-content').innerText()).toContain('model h = f(X) / sqrt(n)');
     await page.screenshot({ path: join(OUT, 'bad-link.png') });
     await page.close();
-  });
+  }, 240_000);
 
   it('refuses a model too large for the tab before allocating, naming its size', async () => {
     const page = await open(base);
@@ -204,7 +319,7 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     const r = await runPanel(page, 'kernel');
     expect(String((r as { diagnostics: { message: string }[] }).diagnostics[0]!.message)).toMatch(/763 MB.*512 MB allowed here/);
     await page.close();
-  });
+  }, 240_000);
 
   it('never logged an exception to the console', () => {
     expect(pageErrors).toEqual([]);
