@@ -84,6 +84,7 @@ export const TRANSPOSE_RULES: Record<Op, TransposeRule | null> = {
  * Transpose a linear map. `outputs` must be linear in `linear` (a JVP graph's tangent inputs).
  *
  * @returns for each linear input, the node Lᵀ ū (zeros where the outputs do not depend on it).
+ * @example const [dw] = transposeLinear(g, [jv], [u], [v])   // Dhᵀu from the JVP graph jv = Dh·v
  */
 export function transposeLinear(g: Graph, outputs: NodeId[], cotangents: NodeId[], linear: NodeId[]): NodeId[] {
   const cone = g.cone(outputs);

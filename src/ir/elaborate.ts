@@ -42,6 +42,10 @@ interface Ten {
 
 type Val = Num | Ten;
 
+/**
+ * Options of elaboration: `--set` overrides of dims and consts, the seed of the random
+ * initializers, and the directory data files load from.
+ */
 export interface ElaborateOptions {
   /** `--set NAME=VALUE` overrides of dims and consts. */
   overrides?: Map<string, number>;

@@ -14,6 +14,9 @@
 import { OP_INFO, ShapeError, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
 import { broadcastAxes, broadcastShapes, sameShape, shapeStr, sizeOf } from './shape.ts';
 
+/**
+ * A node of a `Graph`: its index, in creation order (inputs before their users).
+ */
 export type NodeId = number;
 
 function keyOfNumber(v: number): string {
@@ -48,6 +51,11 @@ function hashData(data: Float64Array): string {
 /** A graph error that names the op and the shapes, for the elaborator to locate. */
 export class GraphShapeError extends ShapeError {}
 
+/**
+ * The hash-consed tensor graph of a model and of all its derivatives: each node an op, its
+ * inputs and attributes, with its shape; building a node that exists returns the existing one.
+ * @example const g = model.graph; g.shape(model.output)   // [k]
+ */
 export class Graph {
   readonly ops: Op[] = [];
   readonly inputsOf: NodeId[][] = [];

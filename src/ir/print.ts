@@ -28,6 +28,9 @@ function displayName(name: string): string {
   return m ? `${m[1]}${m[2]}` : name;
 }
 
+/**
+ * How `printGraph` prints: plain text or LaTeX, and how much literal data it shows.
+ */
 export interface PrintOptions {
   /** Show literal data up to this many values (default 6). */
   maxLiteral?: number;

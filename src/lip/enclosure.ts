@@ -41,7 +41,7 @@
  *       B3 = ρ(G)^{1/2}, G_ab = ⟨T_a, T_b⟩_F (sup_z ‖Σ z_a T_a‖_F),
  *     each spectral radius of a nonnegative matrix bounded above by Collatz–Wielandt.
  *   On the mean-field network the blocks are the neurons (a_i, u_i), and B1 reproduces the
- *   closed-form per-neuron bound of MATH.md (Lemma C.1 note) with sup|σ'|, sup|σ''| taken over
+ *   closed-form per-neuron bound of docs/math.md (Lemma C.1 note) with sup|σ'|, sup|σ''| taken over
  *   the reachable pre-activations instead of the line, so the bound is never worse than it.
  */
 import { Graph, type NodeId } from '../ir/graph.ts';
@@ -81,6 +81,9 @@ interface Enc {
   hInf: string | null;
 }
 
+/**
+ * Options of `certifiedBounds`: the ball B(w0, radius) and the most derivative entries to hold.
+ */
 export interface EnclosureOptions {
   radius: number;
   w0?: Float64Array;
@@ -89,6 +92,10 @@ export interface EnclosureOptions {
   evaluator?: Evaluator;
 }
 
+/**
+ * What `certifiedBounds` proves on B(w0, ρ): upper bounds of Lip(h) = sup ‖Dh‖ and
+ * Lip(Dh) = sup ‖D²h‖ (null, with the reason, when no finite bound exists).
+ */
 export interface EnclosureResult {
   lipH: number | null;
   lipDh: number | null;
@@ -567,6 +574,7 @@ function useCounts(g: Graph, cone: NodeId[], out: NodeId): Map<NodeId, number> {
  * support sizes only: s (gradient support) and e (Hessian entries) follow the same rules as the
  * pass (a product's Hessian gains s_a·s_b cross entries, a nonlinear function's gains
  * s(s+1)/2), without the index sets. Lets a model far too large be refused in milliseconds.
+ * @example estimateEntries(model) > 2e7   // true: certifiedBounds would refuse the model
  */
 export function estimateEntries(model: Model): number {
   const g = model.graph, p = model.paramCount;

@@ -73,6 +73,11 @@ function fuseByDefault(): boolean {
 /** A value bound to an input node: its data, row-major, of the input's size. */
 export type Bindings = Map<NodeId, Float64Array>;
 
+/**
+ * A compiled graph: the outputs' nodes scheduled into kernel calls on one backend, with buffers
+ * reused; `run` binds the inputs and returns the outputs.
+ * @example const plan = compilePlan(model.graph, [model.output]); plan.inputs   // the nodes to bind
+ */
 export class Plan {
   readonly graph: Graph;
   readonly outputs: NodeId[];
