@@ -468,8 +468,12 @@ async function runPanel(name: StudyName): Promise<unknown> {
   panel.classList.remove('stale');
   timings[`${name}Start`] ??= performance.now();
   const r = await computeWorker.request({ kind: 'run', study: name, job: job(), options: optionsOf(name) }, (p) => {
-    prog.max = p.total;
-    prog.value = p.done;
+    // A phase reported only as started (0 of 1) has no measure of its own: indeterminate.
+    if (p.total <= 1 && p.done === 0) prog.removeAttribute('value');
+    else {
+      prog.max = p.total;
+      prog.value = p.done;
+    }
     status.textContent = `${p.label}…`;
   });
   run.disabled = false;
