@@ -46,6 +46,9 @@ if (process.env.NTK_SNAPSHOT !== 'off' && mode !== 'write' && !process.argv.incl
   const { makeSnapshot } = await import('../scripts/startup.mjs');
   const r = makeSnapshot();
   console.error(r.ok ? `ntk: done in ${((Date.now() - t0) / 1000).toFixed(1)} s; the next commands start from it` : `ntk: no start-up snapshot (${r.why}); ntk starts from its bundle`);
+  // scripts/install.mjs leaves dist/ntk.install when it runs
+  if (!existsSync(`${dist}/ntk.install`) && !existsSync(resolve(dist, '../build/Release/ntk_native.node')))
+    console.error("ntk: npm did not run ntk-lab's install step, so the optional OpenBLAS backend is not built either (`npm install-scripts approve ntk-lab`, then `npm rebuild ntk-lab`, builds it)");
 }
 const cachedData = mode !== 'off' && mode !== 'write' && existsSync(cacheFile) ? readFileSync(cacheFile) : undefined;
 // The CommonJS wrapper, on its own line so that the bundle's lines keep their numbers.

@@ -16,7 +16,7 @@
 // `prepare` again on the clone itself: with the work already done there, both return at once
 // (npm_command is 'exec'), instead of silently rebuilding for 10–30 s before the first command.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { makeSnapshot, root, snapshotFiles } from './startup.mjs';
 
@@ -33,3 +33,6 @@ if (process.env.NTK_SNAPSHOT !== 'off' && existsSync(bundle) && !(underNpx && ex
     ? `ntk-lab: start-up snapshot made for node ${process.version} (${((Date.now() - t0) / 1000).toFixed(1)} s)`
     : `ntk-lab: no start-up snapshot (${r.why}); ntk will start from its bundle`);
 }
+
+// The record that this step ran (bin/ntk.js: a first command without it explains the missing addon).
+if (existsSync(bundle)) writeFileSync(resolve(root, 'dist/ntk.install'), `node ${process.version}\n`);

@@ -19,6 +19,12 @@ import { vjp as vjpGraph } from './ad/transpose.ts';
 import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, type KernelOptions, type KernelTensor } from './nth/hierarchy.ts';
 import { tidy } from './ir/simplify.ts';
 import { truncatedHierarchy, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
+import { useNormalPairs } from './io/rng.ts';
+import { wasmNormalPairs } from './runtime/backend-wasm.ts';
+
+// Large seeded normal draws (initial weights) through the wasm kernels: the same bits as the JS
+// loop, faster; the front end (parser, ir, io) loads no backend itself.
+useNormalPairs(wasmNormalPairs);
 
 export type { Model, ParamInfo, DataInfo, Loss, TestInfo } from './ir/model.ts';
 export type { Program } from './parser/ast.ts';

@@ -46,12 +46,11 @@
  */
 import { Graph, type NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
-import type { UnaryOp } from '../ir/ops.ts';
+import { PRIMITIVES, isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
+import { U, absMax, absMin, outward, up } from '../math/scalar.ts';
 import { compile } from '../runtime/compile.ts';
-import { erf } from '../runtime/erf.ts';
 import type { Evaluator } from '../runtime/evaluator.ts';
 
-const U = 2 ** -50;
 const infl = (m: number, r: number) => r + (Math.abs(m) + r) * U;
 
 /** Sparse interval vector: sorted indices, midpoints, radii. */
@@ -140,84 +139,12 @@ interface Fn {
   range?: (lo: number, hi: number) => [number, number];
 }
 
-/** Outward rounding of a computed range (a few ulps of Math.* error). */
-const outward = (a: number, b: number): [number, number] => [a - Math.abs(a) * 8 * U - 1e-300, b + Math.abs(b) * 8 * U + 1e-300];
-const increasing = (f: (x: number) => number) => (lo: number, hi: number) => outward(f(lo), f(hi));
-
-/** sup of |x| and inf of |x| over [lo, hi]. */
-const absMax = (lo: number, hi: number) => Math.max(Math.abs(lo), Math.abs(hi));
-const absMin = (lo: number, hi: number) => (lo <= 0 && hi >= 0 ? 0 : Math.min(Math.abs(lo), Math.abs(hi)));
-/** sup over [lo, hi] of a function of |x| that increases on [0, x*] and decreases after. */
-function unimodalAbs(g: (t: number) => number, xStar: number, lo: number, hi: number): number {
-  const a = absMin(lo, hi), b = absMax(lo, hi);
-  if (a <= xStar && xStar <= b) return g(xStar);
-  return Math.max(g(a), g(b));
+/** The scalar function of a smooth unary op, with its bounds (the registry's entry). */
+function fnOf(op: UnaryOp): Fn {
+  const s = PRIMITIVES[op].scalar;
+  if (!s.sup) throw new Error(`internal: '${op}' has no derivative bounds (an enclosure rule of its own)`);
+  return { f: s.f, d1: s.d1, d2: s.d2, sup: s.sup, ...(s.range ? { range: s.range } : {}) };
 }
-/** Rounded-up safety for sups computed with Math functions (a few ulps). */
-const up = (x: number) => x * (1 + 1e-14) + 1e-300;
-
-/** sup_{[lo,hi]} |sin x| (phase 0) or |cos x| (phase π/2): 1 if a crest lies inside. */
-function supSinLike(lo: number, hi: number, phase: number): number {
-  if (hi - lo >= Math.PI) return 1;
-  // crests of |sin(x + phase)| at x = π/2 − phase + nπ
-  const n = Math.ceil((lo + phase - Math.PI / 2) / Math.PI - 1e-12);
-  const crest = Math.PI / 2 - phase + n * Math.PI;
-  if (crest <= hi + 1e-12) return 1;
-  return up(Math.max(Math.abs(Math.sin(lo + phase)), Math.abs(Math.sin(hi + phase))));
-}
-
-const sigm = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-const SQRT_PI = Math.sqrt(Math.PI);
-
-const FNS: Record<Exclude<UnaryOp, 'neg' | 'sign'>, Fn> = {
-  exp: { f: Math.exp, d1: Math.exp, d2: Math.exp, sup: (_j, _lo, hi) => up(Math.exp(hi)), range: increasing(Math.exp) },
-  log: {
-    f: Math.log,
-    d1: (x) => 1 / x,
-    d2: (x) => -1 / (x * x),
-    sup: (j, lo) => (lo <= 0 ? Infinity : up(j === 1 ? 1 / lo : j === 2 ? 1 / (lo * lo) : 2 / (lo * lo * lo))),
-    range: (lo, hi) => (lo <= 0 ? [-Infinity, Infinity] : outward(Math.log(lo), Math.log(hi))),
-  },
-  sin: { f: Math.sin, d1: Math.cos, d2: (x) => -Math.sin(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? Math.PI / 2 : 0) },
-  cos: { f: Math.cos, d1: (x) => -Math.sin(x), d2: (x) => -Math.cos(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? 0 : Math.PI / 2) },
-  tanh: {
-    f: Math.tanh,
-    range: increasing(Math.tanh),
-    d1: (x) => 1 - Math.tanh(x) ** 2,
-    d2: (x) => { const t = Math.tanh(x); return -2 * t * (1 - t * t); },
-    sup: (j, lo, hi) => {
-      // 1 − t² decreases in |x|; 2|t|(1 − t²) peaks at t = 1/√3; |2(1 − t²)(1 − 3t²)| ≤ 2.
-      if (j === 1) return up(1 - Math.tanh(absMin(lo, hi)) ** 2);
-      if (j === 2) return up(unimodalAbs((x) => { const t = Math.tanh(x); return 2 * t * (1 - t * t); }, Math.atanh(1 / Math.sqrt(3)), lo, hi));
-      return 2;
-    },
-  },
-  erf: {
-    f: erf,
-    range: increasing(erf),
-    d1: (x) => (2 / SQRT_PI) * Math.exp(-x * x),
-    d2: (x) => (-4 / SQRT_PI) * x * Math.exp(-x * x),
-    sup: (j, lo, hi) => {
-      // erf′ = (2/√π)e^{−x²} decreases in |x|; |erf″| = (4/√π)|x|e^{−x²} peaks at |x| = 1/√2;
-      // |erf‴| = (2/√π)|4x² − 2|e^{−x²} ≤ 4/√π.
-      if (j === 1) return up((2 / SQRT_PI) * Math.exp(-(absMin(lo, hi) ** 2)));
-      if (j === 2) return up(unimodalAbs((x) => (4 / SQRT_PI) * x * Math.exp(-x * x), Math.SQRT1_2, lo, hi));
-      return up(4 / SQRT_PI);
-    },
-  },
-  softplus: {
-    f: (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))),
-    range: increasing((x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))),
-    d1: sigm,
-    d2: (x) => { const s = sigm(x); return s * (1 - s); },
-    sup: (j, lo, hi) => {
-      // softplus′ = σ increases; softplus″ = σ(1−σ) decreases in |x|; |σ(1−σ)(1−2σ)| ≤ 1/(6√3).
-      if (j === 1) return up(sigm(hi));
-      if (j === 2) { const s = sigm(absMin(lo, hi)); return up(s * (1 - s)); }
-      return up(1 / (6 * Math.sqrt(3)));
-    },
-  },
-};
 
 /**
  * The interval (c ± r) ∩ [−S, S] as (mid, radius), both enclosures of σ^{(j)} over the range
@@ -417,6 +344,29 @@ function gradNormBound(v: SVec): number {
   return Math.sqrt(s) * (1 + 4 * U);
 }
 
+/**
+ * Marks the derivative enclosures of a node unbounded where its arithmetic overflowed: a NaN or
+ * ±∞ among the midpoints or radii is no enclosure at all, and must never reach a norm (where
+ * Math.min/Math.max or a comparison would silently drop it). Values or gradients not finite
+ * make both bounds null; a Hessian entry not finite, the Lip(Dh) bound. Run by the driver on
+ * every node, whatever rule produced it.
+ */
+function markOverflow(y: Enc, op: string): Enc {
+  const finite = (a: Float64Array) => { for (let t = 0; t < a.length; t++) if (!Number.isFinite(a[t]!)) return false; return true; };
+  const where = (what: string) => `overflow at ${op}: its ${what} enclosure is not finite in floating point`;
+  // (A value not finite matters where it depends on the weights: a constant's is the model's own.)
+  for (let i = 0; !y.gInf && i < y.g.length; i++) {
+    const g = y.g[i]!;
+    if (g.i.length === 0) continue;
+    if (!Number.isFinite(y.vm[i]!) || !Number.isFinite(y.vr[i]!)) y.gInf = where('value');
+    else if (!finite(g.m) || !finite(g.r)) y.gInf = where('gradient');
+    if (y.gInf) y.hInf ??= y.gInf;
+  }
+  if (!y.hInf) for (let i = 0; i < y.H.length; i++)
+    if (!finite(y.H[i]!.m) || !finite(y.H[i]!.r)) { y.hInf = where('Hessian'); break; }
+  return y;
+}
+
 // ------------------------------------------------------------------ index maps of structural ops
 
 /** out element e ← input element map[e] (−1: zero), by running the op on an iota. */
@@ -523,7 +473,8 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
         }
         mv = Math.min(mv, (j0 + integral) * (1 + 8 * U));
       }
-      if (mv < res.lipH) {
+      // A NaN or ∞ (overflow) replaces nothing: `mv < lipH` is then false.
+      if (Number.isFinite(mv) && mv < res.lipH) {
         res.lipH = mv;
         res.lipHMethod = 'mean value';
       }
@@ -601,11 +552,10 @@ export function estimateEntries(model: Model): number {
     const unary = (x: { s: Float64Array; e: Float64Array }, map: (i: number) => number) => {
       for (let i = 0; i < n; i++) { const j = map(i); s[i] = x.s[j]!; e[i] = x.s[j]! ? capH(x.e[j]! + (x.s[j]! * (x.s[j]! + 1)) / 2) : 0; }
     };
-    switch (op) {
+    if (isUnary(op) && op !== 'neg') unary(X[0]!, (i) => i);
+    else switch (op) {
       case 'input': if (paramNodes.has(node)) s.fill(1); break;
       case 'const': case 'literal': break;
-      case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus': case 'sign':
-        unary(X[0]!, (i) => i); break;
       case 'neg': s.set(X[0]!.s); e.set(X[0]!.e); break;
       case 'add': case 'sub': case 'mul': case 'div': case 'pow': {
         const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
@@ -650,7 +600,7 @@ export function estimateEntries(model: Model): number {
         }
         break;
       }
-      default: {
+      case 'broadcast': case 'reshape': case 'transpose': case 'slice': case 'pad': case 'concat': {
         // structural: a gather
         const { input, index } = op === 'broadcast'
           ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
@@ -660,6 +610,8 @@ export function estimateEntries(model: Model): number {
         release(node);
         continue; // gathers share their inputs' storage
       }
+      default:
+        unreachable(op);
     }
     let t = 0;
     for (let i = 0; i < n; i++) t += s[i]! + e[i]!;
@@ -725,7 +677,7 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
       }
       if (x.g[i]!.i.length === 0) continue;
       if (!Number.isFinite(S1) || !Number.isFinite(y.vr[i]!)) {
-        y.gInf ??= `${name}'s argument may reach a singular point on the ball`;
+        y.gInf ??= `${name} is unbounded or overflows on the range its argument reaches on the ball`;
         y.hInf ??= y.gInf;
         continue;
       }
@@ -907,8 +859,8 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
           const constExp = ex.g.every((v) => v.i.length === 0) && ex.vr.every((r) => r === 0);
           if (!constExp) {
             // a^b = exp(b·log a) when the exponent depends on the weights.
-            const la = unaryEnc(base, FNS.log, 'pow');
-            y = unaryEnc(productSum(ex, la, n, (e, emit) => emit(m1[e]!, m0[e]!)), FNS.exp, 'pow');
+            const la = unaryEnc(base, fnOf('log'), 'pow');
+            y = unaryEnc(productSum(ex, la, n, (e, emit) => emit(m1[e]!, m0[e]!)), fnOf('exp'), 'pow');
             break;
           }
           // Elementwise with a fixed exponent per element: group by exponent value.
@@ -945,9 +897,6 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
           }
           break;
         }
-        case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus':
-          y = unaryEnc(X[0]!, FNS[op], op);
-          break;
         case 'broadcast': case 'reshape': case 'transpose': case 'slice': case 'pad': case 'concat': {
           const { input, index } = op === 'broadcast'
             ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
@@ -983,12 +932,12 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
           });
           break;
         }
-        default: {
-          const never: never = op;
-          throw new Error(`internal: no enclosure rule for ${never}`);
-        }
+        default:
+          // every other unary op: smooth, by the registry's derivative bounds
+          if (isUnary(op)) y = unaryEnc(X[0]!, fnOf(op), op);
+          else unreachable(op);
       }
-      enc.set(node, finish(y));
+      enc.set(node, finish(markOverflow(y, op)));
       own.set(node, counter.n - before);
       // Release the enclosures no later node reads: the budget counts live entries (gathers
       // share their input's vectors and count nothing of their own).
@@ -1052,11 +1001,15 @@ function perronUpper(apply: (x: Float64Array) => Float64Array, n: number, iters 
     let mx = 0;
     for (const v of x) mx = Math.max(mx, v);
     if (mx === 0) return 0;
+    if (!Number.isFinite(mx)) return Infinity;
     const floor = mx * 1e-9;
     for (let i = 0; i < n; i++) x[i] = Math.max(x[i]! / mx, floor / mx);
     const y = apply(x);
     let cw = 0;
     for (let i = 0; i < n; i++) cw = Math.max(cw, y[i]! / x[i]!);
+    // An overflow (or a NaN from one) bounds nothing: say so with +∞, which every caller's
+    // Math.min keeps only when no finite relaxation exists (Math.max would keep NaN silently).
+    if (!Number.isFinite(cw)) return Infinity;
     // Stop when the bound has stopped improving (reducible matrices never close the gap
     // between the largest and smallest ratios, so that cannot be the test).
     stall = cw < best * (1 - 1e-10) ? 0 : stall + 1;
@@ -1078,7 +1031,7 @@ function perronUpper(apply: (x: Float64Array) => Float64Array, n: number, iters 
  *        kept signed, it keeps the cancellations between outputs that (i) loses.
  * Each spectral radius of a nonnegative matrix is bounded by Collatz–Wielandt.
  */
-function jacobianBound(h: Enc, p: number): number {
+function jacobianBoundUnscaled(h: Enc, p: number): number {
   const k = h.vm.length;
   const sparseOps = (vals: (v: SVec, t: number) => number) => {
     const rows = h.g.map((v) => ({ i: v.i, a: Float64Array.from(v.m, (_m, t) => vals(v, t)) }));
@@ -1120,6 +1073,37 @@ function jacobianBound(h: Enc, p: number): number {
     b2 = (Math.sqrt(M2) + R) * (1 + 4 * U);
   }
   return Math.min(b1, b2);
+}
+
+/**
+ * The power of two 2^e with 2^(e−1) < mx ≤ 2^e, for scaling a block so that its largest entry is
+ * at most 1: the norms square entries, and ‖T‖ of a tensor with entries near 1e181 is finite
+ * (1e181) while its squares are not. Multiplying by 2^−e is exact except for entries that
+ * underflow, each off by ≤ 2⁻¹⁰⁷⁴; `SCALED_SLACK` per entry covers them and the products
+ * that underflow inside the spectral bounds (≤ 2⁻¹⁰⁷⁴ each, at most a square root away: 2⁻⁵³⁷).
+ */
+function scaleOf(mx: number): number {
+  return 2 ** Math.min(1000, Math.max(-1000, Math.ceil(Math.log2(mx))));
+}
+const SCALED_SLACK = 2 ** -500;
+
+/**
+ * `jacobianBoundUnscaled` on Dh's enclosure scaled by a power of two (exact), so that squares of
+ * large entries do not overflow; +∞ when even the scaled arithmetic overflows (the caller makes
+ * that a null bound with its reason).
+ */
+function jacobianBound(h: Enc, p: number): number {
+  let mx = 0, nnz = 0;
+  for (const v of h.g) {
+    nnz += v.i.length;
+    for (let t = 0; t < v.i.length; t++) mx = Math.max(mx, Math.abs(v.m[t]!) + v.r[t]!);
+  }
+  if (!Number.isFinite(mx)) return Infinity;
+  if (mx === 0) return jacobianBoundUnscaled(h, p);
+  const s = scaleOf(mx);
+  const g = h.g.map((v) => ({ i: v.i, m: v.m.map((x) => x / s), r: v.r.map((x) => x / s) }));
+  const b = jacobianBoundUnscaled({ ...h, g }, p);
+  return Number.isFinite(b) ? (b + (nnz + 8) * SCALED_SLACK) * s : Infinity;
 }
 
 type Entry = [number, number, number, number];
@@ -1242,7 +1226,9 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
   let lipDhNote: string | null = null;
   if (h.gInf) lipHNote = `no certified bound: ${h.gInf}`;
   else {
-    lipH = jacobianBound(h, p);
+    const b = jacobianBound(h, p);
+    if (b < Infinity) lipH = b;
+    else lipHNote = 'no certified bound: the bound of ‖Dh‖ overflows in floating point';
   }
   let blocks = 0, largest = 0;
   let relaxation: EnclosureResult['relaxation'] = null;
@@ -1272,11 +1258,21 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
       }
     });
     let worst = 0;
+    let overflow: string | null = null;
     for (const c of compOf.values()) {
       blocks++;
       const n = c.vars.size;
       largest = Math.max(largest, n);
-      const mats = [...c.mats.values()];
+      // Scaled by a power of two so that the largest |m| + r is at most 1 (see scaleOf).
+      let mx = 0, cnt = 0;
+      for (const list of c.mats.values()) for (const [, , m, r] of list) { mx = Math.max(mx, Math.abs(m) + r); cnt++; }
+      if (!Number.isFinite(mx)) {
+        overflow = `the Hessian enclosure of a block of ${n} weights is not finite`;
+        break;
+      }
+      if (mx === 0) continue;
+      const s = scaleOf(mx);
+      const mats = [...c.mats.values()].map((list) => list.map(([j, l, m, r]) => [j, l, m / s, r / s] as Entry));
       // ‖T_c‖ ≤ ‖(|M| + R)_c‖ (majorant), and ≤ ‖M_c‖ + ‖R_c‖ (triangle inequality).
       const major = nonnegTensorBound(mats.map((list) => list.map(([j, l, m, r]) => [j, l, Math.abs(m) + r] as Entry3)), n);
       let b = major.bound;
@@ -1287,12 +1283,21 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
         const sb = (signed + rad) * (1 + 4 * U);
         if (sb < b) { b = sb; how = 'signed'; }
       }
+      b = (b + (cnt + 8) * SCALED_SLACK) * s;
+      // Never skip a block whose bound overflowed (NaN > worst is false): the bound is null.
+      if (!(b < Infinity)) {
+        overflow = `the bound of a block of ${n} weights overflows (its largest Hessian entry is ${(mx).toPrecision(3)})`;
+        break;
+      }
       if (b > worst) {
         worst = b;
         relaxation = how;
       }
     }
-    lipDh = worst;
+    if (overflow) {
+      lipDhNote = `no certified bound: ${overflow}`;
+      relaxation = null;
+    } else lipDh = worst;
   }
   return { lipH, lipDh, lipHNote, lipDhNote, blocks, largestBlock: largest, relaxation, entries, lipHMethod: lipH === null ? null : 'enclosure' };
 }

@@ -12,7 +12,7 @@
  * cotangents.
  */
 import type { Graph, NodeId } from '../ir/graph.ts';
-import { isBinary, isUnary, type Attrs, type Op, type UnaryOp } from '../ir/ops.ts';
+import { isBinary, isUnary, unreachable, type Attrs, type Op, type UnaryOp } from '../ir/ops.ts';
 import { shapeStr } from '../ir/shape.ts';
 import type { Backend } from './backend.ts';
 import { defaultBackend } from './backends.ts';
@@ -514,7 +514,7 @@ export class Plan {
           case 'reshape':
             break; // bound on run / aliases its input
           default:
-            throw new Error(`internal: no kernel for '${op}'`);
+            unreachable(op);
         }
       }
     }

@@ -53,6 +53,7 @@ describe.skipIf(!built)('the npm package', () => {
     expect(installOutput).toMatch(/ntk-lab: native OpenBLAS backend (built|not built \(.+\); using the JavaScript kernels)/);
     expect(installOutput).toMatch(/ntk-lab: start-up snapshot made for node v\d+/);
     expect(existsSync(join(dir, 'node_modules/ntk-lab/dist/ntk.blob'))).toBe(true);
+    expect(existsSync(join(dir, 'node_modules/ntk-lab/dist/ntk.install'))).toBe(true);
   });
 
   it('is imported by name as an ES module and required as CommonJS, from compiled JavaScript', () => {
@@ -129,7 +130,7 @@ describe.skipIf(!built)('the npm package', () => {
     const bin = join(r.dir, 'node_modules/.bin/ntk');
     const first = spawnSync(bin, ['--version'], { cwd: r.dir, encoding: 'utf8' });
     expect(first.status).toBe(0);
-    expect(first.stderr).toMatch(/^ntk: making the start-up snapshot for node v\d+\.\d+\.\d+, once \(NTK_SNAPSHOT=off skips it\)…\nntk: done in \d+\.\d s; the next commands start from it\n$/);
+    expect(first.stderr).toMatch(/^ntk: making the start-up snapshot for node v\d+\.\d+\.\d+, once \(NTK_SNAPSHOT=off skips it\)…\nntk: done in \d+\.\d s; the next commands start from it\nntk: npm did not run ntk-lab's install step, so the optional OpenBLAS backend is not built either \(`npm install-scripts approve ntk-lab`, then `npm rebuild ntk-lab`, builds it\)\n$/);
     const second = spawnSync(bin, ['--version'], { cwd: r.dir, encoding: 'utf8', env: { ...process.env, NTK_SNAPSHOT: 'check' } });
     expect(second.stderr).toBe('ntk: started from the start-up snapshot\n');
     expect(second.stdout).toBe(first.stdout);
