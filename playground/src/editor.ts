@@ -14,7 +14,9 @@ import { tags as t } from '@lezer/highlight';
 import type { Diagnostic } from '../../src/parser/diagnostics.ts';
 
 const KEYWORDS = new Set(['dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test', 'let', 'for', 'in', 'return']);
-const FUNCTIONS = /^(exp|log|sin|cos|tan|tanh|sqrt|abs|sign|erf|square|sigmoid|softplus|relu|sinh|cosh|identity|gelu|gauss|sum|mean|dot|norm|transpose|outer|load|normal|uniform)$/;
+/** The builtin functions (test/lang/names.test.ts keeps this list equal to the elaborator's). */
+export const BUILTINS = 'abs|atan|cos|cosh|dot|erf|exp|gauss|gelu|identity|load|log|mean|norm|normal|outer|relu|sigmoid|sign|sin|sinh|softplus|sqrt|square|sum|tan|tanh|transpose|uniform'.split('|');
+const FUNCTIONS = new Set(BUILTINS);
 
 /** The `.ntk` tokens (the same classes as editors/ntk.tmLanguage.json). */
 export const ntkLanguage = StreamLanguage.define<{ afterDecl: boolean }>({
@@ -39,7 +41,7 @@ export const ntkLanguage = StreamLanguage.define<{ afterDecl: boolean }>({
         state.afterDecl = false;
         return 'definition';
       }
-      if (FUNCTIONS.test(w) && stream.peek() === '(') return 'builtin';
+      if (FUNCTIONS.has(w) && stream.peek() === '(') return 'builtin';
       return 'variableName';
     }
     state.afterDecl = false;
