@@ -66,8 +66,8 @@ const style = HighlightStyle.define([
 export interface LanguageClient {
   /** Diagnostics of the current text (the worker parses and elaborates it). */
   diagnose(source: string): Promise<Diagnostic[]>;
-  hover(offset: number): Promise<{ text: string; start: number; end: number } | null>;
-  complete(offset: number): Promise<{ from: number; items: { label: string; kind: string; detail: string }[] } | null>;
+  hover(offset: number, source: string): Promise<{ text: string; start: number; end: number } | null>;
+  complete(offset: number, source: string): Promise<{ from: number; items: { label: string; kind: string; detail: string }[] } | null>;
 }
 
 /** A diagnostic's range as document offsets (a span without extent marks one character). */
@@ -97,14 +97,14 @@ export function createEditor(parent: HTMLElement, doc: string, client: LanguageC
         async (ctx: CompletionContext): Promise<CompletionResult | null> => {
           const word = ctx.matchBefore(/[A-Za-z_][A-Za-z0-9_]*/);
           if (!word && !ctx.explicit) return null;
-          const r = await client.complete(ctx.pos);
+          const r = await client.complete(ctx.pos, ctx.state.doc.toString());
           if (!r) return null;
           return { from: word ? word.from : ctx.pos, options: r.items.map((i) => ({ label: i.label, type: KIND[i.kind] ?? 'variable', detail: i.detail })), validFor: /^[A-Za-z0-9_]*$/ };
         },
       ],
     }),
-    hoverTooltip(async (_view, pos) => {
-      const h = await client.hover(pos);
+    hoverTooltip(async (view, pos) => {
+      const h = await client.hover(pos, view.state.doc.toString());
       if (!h) return null;
       return {
         pos: h.start, end: h.end, above: true,

@@ -515,12 +515,12 @@ const lang: LanguageClient = {
     (globalThis as Record<string, unknown>).__ntkDiagnosed = source === state.source ? state.file : null;
     return ds;
   },
-  async hover(offset) {
-    const r = await langWorker.request({ kind: 'hover', offset });
+  async hover(offset, source) {
+    const r = await langWorker.request({ kind: 'hover', offset, job: { ...job(), source } });
     return r.kind === 'result' ? (r.result as { text: string; start: number; end: number } | null) : null;
   },
-  async complete(offset) {
-    const r = await langWorker.request({ kind: 'complete', offset });
+  async complete(offset, source) {
+    const r = await langWorker.request({ kind: 'complete', offset, job: { ...job(), source } });
     return r.kind === 'result' ? (r.result as { from: number; items: { label: string; kind: string; detail: string }[] } | null) : null;
   },
 };

@@ -25,7 +25,8 @@ export interface StudyOptions {
 
 export type Request =
   | { id: number; kind: 'analyze'; job: Job }
-  | { id: number; kind: 'hover' | 'definition' | 'complete'; offset: number }
+  /** `job` is the current text: the last analysis is redone first when the text has changed since. */
+  | { id: number; kind: 'hover' | 'definition' | 'complete'; offset: number; job: Job }
   | { id: number; kind: 'run'; study: StudyName; job: Job; options: StudyOptions };
 
 export type Response =

@@ -29,6 +29,17 @@ function mount(job: Job): void {
 }
 
 let last: Analysis | null = null;
+let lastKey = '';
+
+/** The analysis of a job's text, options and data (the last one again when nothing changed). */
+function analysisOf(job: Job): Analysis {
+  const key = JSON.stringify([job.file, job.source, job.set, job.seed, Object.entries(job.files).map(([k, v]) => [k, v.length])]);
+  if (last && key === lastKey) return last;
+  mount(job);
+  last = analyze(job.source, `/${job.file}`, { overrides: new Map(job.set), seed: job.seed, maxBytes: MAX_MODEL_BYTES });
+  lastKey = key;
+  return last;
+}
 
 // Warm-up while the page sets itself up: the parser is built on first use (~25 ms and more on a
 // slow machine), and so are the first compiled plans.
@@ -38,17 +49,16 @@ async function handle(req: Request): Promise<void> {
   const t0 = performance.now();
   switch (req.kind) {
     case 'analyze': {
-      mount(req.job);
-      last = analyze(req.job.source, `/${req.job.file}`, { overrides: new Map(req.job.set), seed: req.job.seed, maxBytes: MAX_MODEL_BYTES });
+      last = analysisOf(req.job);
       const diagnostics = last.diagnostics.map((d) => ({ ...d, file: d.file.replace(/^\//, '') }));
       return post({ id: req.id, kind: 'result', result: { diagnostics }, ms: performance.now() - t0 });
     }
     case 'hover':
-      return post({ id: req.id, kind: 'result', result: last && hover(last, req.offset), ms: 0 });
+      return post({ id: req.id, kind: 'result', result: hover(analysisOf(req.job), req.offset), ms: 0 });
     case 'definition':
-      return post({ id: req.id, kind: 'result', result: last && definition(last, req.offset), ms: 0 });
+      return post({ id: req.id, kind: 'result', result: definition(analysisOf(req.job), req.offset), ms: 0 });
     case 'complete':
-      return post({ id: req.id, kind: 'result', result: last && completions(last, req.offset), ms: 0 });
+      return post({ id: req.id, kind: 'result', result: completions(analysisOf(req.job), req.offset), ms: 0 });
     case 'run': {
       await ready;
       mount(req.job);

@@ -195,7 +195,8 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     await page.click('.cm-content');
     await page.keyboard.press('Control+End');
     await page.keyboard.type('\nmodel g = sig', { delay: 20 });
-    await page.waitForSelector('.cm-tooltip-autocomplete', { timeout: 15_000 });
+    // The popup follows the typing: wait for the one of 'sig'.
+    await page.waitForFunction(() => [...document.querySelectorAll('.cm-tooltip-autocomplete .cm-completionLabel')].some((e) => e.textContent === 'sigmoid'), null, { timeout: 15_000 });
     const options = await page.locator('.cm-tooltip-autocomplete li').allInnerTexts();
     const labels = await page.locator('.cm-tooltip-autocomplete .cm-completionLabel').allInnerTexts();
     expect(labels).toEqual(expect.arrayContaining(['sigmoid', 'sign']));
