@@ -31,11 +31,11 @@ const browserShims = {
       'node:os': shim('os.ts'),
       'node:url': shim('url.ts'),
       'node:path': resolve(root, 'node_modules/path-browserify/index.js'),
-      'node:module': shim('unavailable.ts'), 'node:crypto': shim('unavailable.ts'), 'node:worker_threads': shim('unavailable.ts'),
+      'node:crypto': shim('unavailable.ts'),
     };
-    b.onResolve({ filter: /^(node:)?(fs|os|url|path|module|crypto|worker_threads)$/ }, (a) => {
+    b.onResolve({ filter: /^(node:)?(fs|os|url|path|module|crypto|worker_threads|child_process|http|https|net|zlib|stream|util|events|readline|process|v8|vm|perf_hooks|assert|buffer|tty)$/ }, (a) => {
       const key = a.path.startsWith('node:') ? a.path : `node:${a.path}`;
-      return map[a.path] || map[key] ? { path: map[a.path] ?? map[key] } : undefined;
+      return { path: map[a.path] ?? map[key] ?? shim('builtin.cjs') };
     });
     // No native addon in a browser: the WASM backend is the fastest available.
     b.onResolve({ filter: /backend-native(\.ts)?$/ }, () => ({ path: shim('native.ts') }));

@@ -26,10 +26,12 @@ function readOnly(): never {
   throw new Error('the browser playground cannot write files');
 }
 export const writeFileSync = readOnly, renameSync = readOnly, openSync = readOnly, mkdirSync = readOnly, rmSync = readOnly, unlinkSync = readOnly;
-export const fsyncSync = readOnly, closeSync = readOnly, writeSync = readOnly, fchmodSync = readOnly;
+export const fsyncSync = readOnly, closeSync = readOnly, writeSync = readOnly, fchmodSync = readOnly, ftruncateSync = readOnly;
+export const fstatSync = readOnly, readSync = readOnly, accessSync = readOnly, readdirSync = readOnly, appendFileSync = readOnly, copyFileSync = readOnly;
+export const constants = { X_OK: 1, W_OK: 2, R_OK: 4, F_OK: 0 };
 export function statSync(path: string): { size: number; isDirectory: () => boolean; isFile: () => boolean; mode: number } {
   const bytes = vfs.get(String(path));
   if (!bytes) throw enoent(String(path));
   return { size: bytes.length, isDirectory: () => false, isFile: () => true, mode: 0o644 };
 }
-export default { readFileSync, existsSync, statSync, writeFileSync, renameSync, openSync, mkdirSync, rmSync, unlinkSync, fsyncSync, closeSync, writeSync, fchmodSync };
+export default { readFileSync, existsSync, statSync, writeFileSync, renameSync, openSync, mkdirSync, rmSync, unlinkSync, fsyncSync, closeSync, writeSync, fchmodSync, ftruncateSync, fstatSync, readSync, accessSync, readdirSync, appendFileSync, copyFileSync, constants };
