@@ -38,6 +38,11 @@ import {
   type Diagnostic,
   type FlowMethod,
   type Model,
+  parseRates,
+  withRates,
+  RateError,
+  kernelName,
+  EarlyUsageError,
 } from '../index.ts';
 import { displayWidth, matrix, nest, num, padStart, progress, table, vector } from './format.ts';
 import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.ts';
@@ -271,13 +276,16 @@ function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }
   out(o.latex ? `% ${intro}\n${latex}` : `# ${intro}\n${plain.text}`);
 }
 
-function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string }) {
+function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string; lr?: string }) {
   const order = parseOrder(o.order);
   if (o.T === undefined) throw new UsageError('nth needs a time horizon: --T 1');
   const T = positive('--T', o.T, 0);
   const alpha = positive('--alpha', o.alpha, 1);
   const rtol = positive('--rtol', o.rtol, 1e-10);
-  const m = load(file, o);
+  // --lr: the flow dw/dt = −H∇L (one η: H = ηI; named rates: the others frozen), kernels in the metric H
+  const rates = o.lr === undefined ? undefined : parseRates(o.lr);
+  const plain = load(file, o);
+  const m = rates === undefined ? plain : withRates(plain, typeof rates === 'number' ? new Map(plain.params.map((q) => [q.name, rates])) : rates);
   if (!m.loss) throw new UsageError(`${file} declares no loss: the hierarchy's flow needs one`);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const r = nth(m, order, { T, alpha, rtol });
@@ -288,6 +296,7 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
       K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats,
       ...(r.testOut ? { testOut: Array.from(r.testOut), trueTestOut: Array.from(r.trueTestOut!), testError: r.testError } : {}),
       ...(warning ? { warnings: [warning] } : {}),
+      ...(rates === undefined ? {} : { kernel: kernelName(m) }),
     });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
@@ -296,6 +305,7 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
   out(table([
     ...summaryHeader(m),
     ['order p, α, T', `${order}, ${num(alpha)}, ${num(T)}`],
+    ['kernel K2', kernelName(m)],
     ['α·h̃(T) (hierarchy)', vector(r.out)],
     ['α·h(w(T)) (flow)', vector(r.trueOut!)],
     ['error ‖h̃ − h‖', num(r.error!)],
@@ -399,24 +409,27 @@ function cmdDescent(file: string, o: FlowCli) {
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.lr === undefined || o.steps === undefined) throw new UsageError('gradient descent needs both --lr η and --steps N');
   if (o.T !== undefined) throw new UsageError('--T and --steps both set the horizon: give one (T = η·N)');
-  const lr = positive('--lr', o.lr, 0);
+  // --lr η, or per-parameter rates W=η1,v=η2 (the others frozen; then the step is 1 and T = N)
+  const rates = parseRates(o.lr);
+  const lr = typeof rates === 'number' ? rates : 1;
   const steps = intOption('--steps', o.steps, 1, 1);
   const at = o.times === undefined ? [] : parseTimes(o.times, lr * steps).map((t) => Math.max(1, Math.round(t / lr)));
   const m = load(file, o);
   const bar = progress('descent', !o.json);
-  const r = gradientDescent(m, { alpha, lr, steps, at, onProgress: bar.update });
+  const r = gradientDescent(m, { alpha, lr: rates, steps, at, onProgress: bar.update });
   bar.done();
   if (o.json)
     return emitJson({
       alpha, lr, steps, T: r.T, R0: r.R0, error: r.error, weightChange: r.weightChange, linWeightChange: r.linWeightChange,
       loss: r.loss, linLoss: r.linLoss, out: Array.from(r.out), linOut: Array.from(r.linOut), stability: r.stability,
-      trajectory: r.trajectory, warnings: r.warnings,
+      contraction: r.contraction, rates: r.rates, kernel: r.kernel, trajectory: r.trajectory, warnings: r.warnings,
     });
   printWarnings(m, o.json);
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   out(table([
     ...summaryHeader(m),
-    ['α, η, N', `${num(alpha)}, ${num(lr)}, ${steps} (T = η·N = ${num(r.T)})`],
+    ['α, η, N', `${num(alpha)}, ${r.rates ? r.rates.map((q) => `${q.name}: ${num(q.rate)}`).join(', ') : num(lr)}, ${steps} (T = ${r.rates ? 'N' : 'η·N'} = ${num(r.T)})`],
+    ['kernel', r.kernel],
     ['R0', num(r.R0)],
     ['E after N steps', num(r.error)],
     ['η·λmax(K0)', `${num(r.stability)} (the linearized iteration converges iff < 2)`],
@@ -443,13 +456,15 @@ async function plotFlow(path: string, file: string, r: FlowResult, nonSmooth: bo
 }
 
 async function cmdFlow(file: string, o: FlowCli) {
-  if (o.lr !== undefined || o.steps !== undefined) return cmdDescent(file, o);
+  // named rates without --steps: the flow dw/dt = −H∇L; a plain --lr η (or --steps) is gradient descent
+  const rates = o.lr !== undefined && o.steps === undefined ? parseRates(o.lr) : undefined;
+  if (o.steps !== undefined || typeof rates === 'number') return cmdDescent(file, o);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.T === undefined) throw new UsageError('flow needs a time horizon: --T 100 (or the name of a const, --T T)');
   // No --rtol: the method's own default (tight for the explicit methods, 1e-5 for exponential Adams, 1e-6 for etdrk4).
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   if (rtol !== undefined && rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
-  const m = load(file, o);
+  const m = rates ? withRates(load(file, o), rates) : load(file, o);
   const T = constantOf(m, constantOption('--T', o.T))!;
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
   // A plot of E(t) needs the trajectory: 48 log-spaced times from T/10⁴ to T.
@@ -463,7 +478,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   // The accuracy check, a second independent solve, starts first: it runs on a worker thread
   // while this one estimates the Lipschitz constants and integrates the flow.
   const check = m.loss
-    ? startFlowCheck({ program: m.program, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method })
+    ? startFlowCheck({ program: m.program, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method, ...(rates ? { rates: [...rates] } : {}) })
     : null;
   // Without --lip-h/--lip-dh, the certified upper bounds of `ntk lip` on a ball that holds the
   // whole trajectory: Proposition 3.1 gives ‖w(t) − w0‖ ≤ √(T R0)/α, unless --radius says otherwise.
@@ -535,6 +550,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   out(table([
     ...summaryHeader(m),
     ['α, T', `${num(alpha)}, ${num(T)}`],
+    ['kernel', r.kernel.name],
     ['R0', num(r.R0)],
     ['E(T)', `${num(r.error)}${r.errorAccuracy === null ? '' : `  (± ${num(r.errorAccuracy, 2)})`}`],
     ['κ', b.kappa === null ? 'unknown (give --lip-dh)' : num(b.kappa)],
@@ -749,6 +765,7 @@ export function buildProgram(): Command {
     .option('--T <T>', 'the time horizon')
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--rtol <r>', 'relative tolerance of both integrations (default 1e-10)')
+    .option('--lr <η|W=η1,v=η2>', 'the flow dw/dt = −H∇L with rates H (one η for all, or per parameter: the others frozen)')
     .action(wrap(cmdNth));
   common(program.command('scaling').argument('<file>').description('width scaling of the hierarchy: ‖K^(r)_0‖∞ (and the NTK change) against a width, slopes'))
     .option('--widths <m1,m2,…>', 'values of the width')
@@ -776,7 +793,7 @@ export function buildProgram(): Command {
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
     .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')
     .option('--no-lip', 'without --lip-h/--lip-dh, do not estimate them (by default: ntk lip on the ball of radius √(T·R0)/α, Prop. 3.1)')
-    .option('--lr <η>', 'gradient descent with this learning rate instead of the flow (with --steps)')
+    .option('--lr <η|W=η1,v=η2>', 'gradient descent with this learning rate (with --steps); per-parameter rates (the others frozen): with --steps gradient descent, without it the flow dw/dt = −H∇L')
     .option('--steps <N>', 'the number of gradient descent steps')
     .option('--plot <file.svg|file.png>', 'E(t) against the bounds over time, log-log')
     .action((file: string, o: FlowCli) => cmdFlow(file, o));
@@ -816,7 +833,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
+    if (e instanceof UsageError || e instanceof RateError || e instanceof EarlyUsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
