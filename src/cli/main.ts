@@ -35,6 +35,9 @@ import {
   estimateEntries,
   LipUsageError,
   accuracyFrom,
+  ClusterError,
+  WriteError,
+  writeNpy,
   type Diagnostic,
   type FlowMethod,
   type Model,
@@ -49,6 +52,7 @@ import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.
 import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import { startFlowCheck } from './flow-check.ts';
+import { buildPlanProgram, isPlanCommand, kernelTiles, slurmOptions, sweepToCluster, type KernelOutCli, type SlurmCli } from './cluster.ts';
 import type { Series } from './plot.ts';
 
 /** A usage error: exit 2. */
@@ -210,7 +214,14 @@ const FLOW_METHODS: FlowMethod[] = ['auto', 'exponential', 'etdrk4', 'dopri5', '
  */
 const FLOW_LIP_ENTRIES = 5e5;
 
-function cmdKernel(file: string, o: Common & { order?: string; slice?: string; structure?: string }) {
+function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; slice?: string; structure?: string }) {
+  if (o.out !== undefined && !o.out.endsWith('.npy')) throw new UsageError(`--out ${o.out}: the kernel is written as a .npy file (numpy.load reads it)`);
+  if (o.tiles !== undefined) {
+    if (o.order !== undefined && o.order !== '2') throw new UsageError(`--tiles: tiles are of the NTK (--order 2), not of K^(${o.order})`);
+    if (o.slice !== undefined) throw new UsageError('--tiles and --slice: a tile is already a part of the kernel; use one of them');
+    return kernelTiles(file, o, parseSet(o.set), intOption('--seed', o.seed, 0, 0));
+  }
+  if (o.tile !== undefined || o.slurm || o.plan) throw new UsageError(`${o.tile !== undefined ? '--tile' : o.slurm ? '--slurm' : '--plan'} needs --tiles B (the number of blocks of each axis)`);
   const order = parseOrder(o.order);
   const slice = parseSlice(o.slice);
   const structure = (o.structure ?? 'auto') as (typeof STRUCTURES)[number];
@@ -226,6 +237,8 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string; s
   bar.done();
   checkFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
   const warning = K.warnings[0] ?? null;
+  if (o.out !== undefined) writeNpy(o.out, K.shape, K.data);
+  if (o.out !== undefined && o.json) return emitJson({ order, shape: K.shape, out: o.out, slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) });
   if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
@@ -242,7 +255,9 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string; s
     for (let i = 0; i < k; i++) trace += K.data[i * k + i]!;
     rows.push(['trace', num(trace)]);
   }
+  if (o.out !== undefined) rows.push(['written', `${o.out} (${K.shape.join(' × ') || 'a number'}, float64)`]);
   out(table(rows));
+  if (o.out !== undefined) return;
   // The tensor as matrices over its last two free indices, for the first few leading tuples.
   const free = K.shape.length;
   if (free === 1) return out(vector(K.data));
@@ -591,7 +606,7 @@ function numberList(name: string, raw: string | undefined, positiveOnly = true):
   });
 }
 
-interface SweepCli extends FlowCli {
+interface SweepCli extends FlowCli, SlurmCli {
   workers?: string;
   out?: string;
   fresh?: boolean;
@@ -614,15 +629,17 @@ async function cmdSweep(file: string, o: SweepCli) {
   // Check the model once, with the first grid values, before starting any worker.
   const first = Object.fromEntries(Object.entries(axes).map(([k, v]) => [k, v[0]!]));
   loadModel(file, { overrides: new Map(Object.entries(first)), seed: intOption('--seed', o.seed, 0, 0) });
+  const shared = {
+    file, seed: intOption('--seed', o.seed, 0, 0), ...(rtol === undefined ? {} : { rtol }),
+    lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
+    method: (o.method ?? 'auto') as 'auto',
+    ...(horizon === undefined ? {} : { horizon }),
+  };
+  if (o.plan || o.slurm) return sweepToCluster({ alphas, Ts, axes, shared, ...(o.out ? { out: o.out } : {}) }, o);
   const bar = progress('sweep', !o.json);
   const outcome = await runSweep({
     file, alphas, Ts, axes,
-    shared: {
-      file, seed: intOption('--seed', o.seed, 0, 0), ...(rtol === undefined ? {} : { rtol }),
-      lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
-      method: (o.method ?? 'auto') as 'auto',
-      ...(horizon === undefined ? {} : { horizon }),
-    },
+    shared,
     workers: o.workers === undefined ? defaultWorkers() : intOption('--workers', o.workers, 1, 1),
     out: o.out ?? null,
     fresh: o.fresh === true,
@@ -752,7 +769,11 @@ export function buildProgram(): Command {
     .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
     .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
     .option('--structure <s>', 'auto (default), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
+    .option('--out <K.npy>', 'write the kernel to a .npy file (numpy.load) instead of printing it')
+    .option('--tiles <B>', 'the NTK in B×B tiles (upper triangle computed, the rest by symmetry): one tile with --tile, all into --out, or a plan with --plan/--slurm')
+    .option('--tile <i,j>', 'with --tiles: compute only tile (i, j), i ≤ j (rows of block i, columns of block j)')
     .action(wrap(cmdKernel));
+  slurmOptions(program.commands.find((c) => c.name() === 'kernel')!);
   common(program.command('derive').argument('<file>').description('the kernel of order r as mathematics (plain text, or LaTeX with --latex)'))
     .option('--order <r>', `order of the kernel, 2 to ${MAX_ORDER}`, '2')
     .option('--latex', 'print LaTeX (an aligned environment) instead of plain text')
@@ -816,7 +837,9 @@ export function buildProgram(): Command {
     .option('--out <file.csv|file.json>', 'write the results there after every point; a rerun resumes from it')
     .option('--fresh', 'ignore (and overwrite) an existing --out')
     .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
+    .option('--chunk <N>', 'with --plan/--slurm: grid points per task (default 1, more past 1000 points)')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
+  slurmOptions(program.commands.find((c) => c.name() === 'sweep')!);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
@@ -826,7 +849,7 @@ export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const json = argv.includes('--json');
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await (isPlanCommand(argv) ? buildPlanProgram() : buildProgram()).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -853,7 +876,7 @@ export async function main(argv: string[]): Promise<number> {
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagJson) }));
       return e.diagnostics[0]?.file === '--set' ? 2 : 1;
     }
-    if (e instanceof MemoryError || e instanceof FlowError) {
+    if (e instanceof MemoryError || e instanceof FlowError || e instanceof ClusterError || e instanceof WriteError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 1;
     }
