@@ -27,7 +27,7 @@ const LAYERS: string[][] = [
   ['linalg'],
   ['evaluator'],
   ['lip', 'dynamics', 'nth'],
-  ['symbolic', 'cluster'],
+  ['symbolic', 'cluster', 'lang', 'plot'],
   ['.'],
   ['cli'],
 ];
