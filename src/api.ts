@@ -5,8 +5,8 @@
  */
 import type { ElaborateOptions } from './ir/elaborate.ts';
 import type { Model } from './ir/model.ts';
-import { Evaluator, type JacobianOptions } from './runtime/evaluator.ts';
-import { ntkFromJacobian } from './nth/ntk.ts';
+import { Evaluator, type JacobianOptions } from './evaluator/evaluator.ts';
+import { ntkFromJacobian } from './linalg/dense.ts';
 import { printGraph } from './ir/print.ts';
 import { jvp as jvpGraph } from './ad/jvp.ts';
 import { vjp as vjpGraph } from './ad/transpose.ts';

@@ -4,9 +4,8 @@
  * `flowStudy`, `descentReport` and `runSweep` of `src/index.ts`, and print the reports.
  */
 import { Option, type Command } from 'commander';
-import { boundsReport, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
+import { flowPlotSpec, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
-import type { Series } from './plot.ts';
 import { slurmOptions, sweepToCluster, type SlurmCli } from './cluster.ts';
 import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 
@@ -67,20 +66,10 @@ function cmdDescent(file: string, o: FlowCli) {
   ]));
 }
 
-/** E(t) of a flow against the bounds of the theory at every t of its trajectory. */
+/** E(t) of a flow against the bounds of the theory at every t of its trajectory (`flowPlotSpec`). */
 async function plotFlow(path: string, file: string, r: FlowReport, nonSmooth: boolean) {
   const { writePlot } = await import('./plot.ts');
-  const ts = r.trajectory.map((q) => q.t);
-  const at = (t: number) => boundsReport({ alpha: r.alpha, T: t, R0: r.R0, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, squareLoss: true, nonSmooth });
-  const series: Series[] = [{ name: 'E(t)', x: ts, y: r.trajectory.map((q) => q.error), style: 'line' }];
-  const add = (name: string, pick: (b: ReturnType<typeof at>) => number | null) => {
-    const ys = ts.map((t) => pick(at(t)));
-    if (ys.every((y) => y !== null)) series.push({ name, x: ts, y: ys as number[], style: 'dashed' });
-  };
-  add('Thm 1.2', (b) => b.theorem12.value);
-  add('Thm 1.2, sharp', (b) => b.theorem12Sharp.value);
-  add('Prop 1.1', (b) => b.prop11.value);
-  await writePlot(path, { title: `E(t) of ${file}, α = ${r.alpha}`, xLabel: 't', yLabel: 'E(t)', logX: true, logY: true, series });
+  await writePlot(path, flowPlotSpec(r, file, nonSmooth));
 }
 
 async function cmdFlow(file: string, o: FlowCli) {
@@ -98,7 +87,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   const userTimes = parseTimes(o.times, typeof T === 'number' ? T : Infinity);
   const bar = progress('flow', !o.json);
   const r = await flowStudy(m, {
-    alpha, T, times: userTimes, logTimes: o.plot ? 48 : 0, method: (o.method ?? 'auto') as FlowMethod, ...(rtol === undefined ? {} : { rtol }),
+    alpha, T, times: userTimes, plotTimes: o.plot !== undefined, method: (o.method ?? 'auto') as FlowMethod, ...(rtol === undefined ? {} : { rtol }),
     lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
     lip: o.lip !== false, overrides: parseSet(o.set),
     onProgress: (t, T) => bar.update(Math.round((1000 * t) / T), 1000),

@@ -28,6 +28,11 @@ export function buildProgram(): Command {
   registerHierarchyCommands(program);
   registerLip(program);
   registerFlowCommands(program);
+  program
+    .command('lsp')
+    .description('a language server for .ntk files on stdin/stdout (diagnostics, hover, go-to-definition, completion)')
+    .option('--stdio', 'talk over stdin/stdout (the default and only transport; accepted for editors that pass it)')
+    .action(async () => (await import('./lsp.ts')).startLanguageServer());
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }

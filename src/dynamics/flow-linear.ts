@@ -10,7 +10,7 @@
  * Other losses: v̄ = α·h̄ and c are state variables of the solve (dv̄/dt = −K0∇R(v̄), dc/dt =
  * ∇R(v̄)), and the same two products are taken with J0 of the values read from the state.
  */
-import type { Evaluator } from '../runtime/evaluator.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
 import type { KernelSpectrum } from './linearized.ts';
 
 /**

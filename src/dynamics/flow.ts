@@ -24,8 +24,8 @@
  * one-step reference). The bounds of the theory are for the square loss and say so otherwise.
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
-import { ntkFromJacobian } from '../nth/ntk.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
 import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { linearizedProducts } from './flow-linear.ts';
@@ -34,11 +34,21 @@ import { METHODS, solve, type MethodName, type SolveResult } from './solvers/ind
 import { linearizedTestPredictor } from './predict.ts';
 import { kernelName } from '../ir/rates.ts';
 
-/** The flow's ODE methods: every method of the solvers' table, or 'auto' (chosen by the stiffness). */
+/**
+ * The integrator of `flow`: every method of the solvers' table (`METHODS`), or 'auto', which picks
+ * DOP853 for mild flows and the exponential method when λmax(K0)·T is large (stiff).
+ */
 export type FlowMethod = 'auto' | MethodName;
-/** The values of `FlowMethod` (the CLI's --method choices). */
+/**
+ * The values of `FlowMethod` (the CLI's --method choices).
+ * @example FLOW_METHODS.includes('exponential') // true
+ */
 export const FLOW_METHODS: readonly FlowMethod[] = ['auto', ...METHODS.map((m) => m.name)];
 
+/**
+ * Options of `flow`: α, the horizon T, the times to report E(t) at, the method and tolerances, the
+ * Lipschitz constants on B(w0, ρ) when known (for the bounds), and whether to estimate E's accuracy.
+ */
 export interface FlowOptions {
   alpha: number;
   T: number;
@@ -63,6 +73,9 @@ export interface FlowOptions {
   onProgress?: (t: number, T: number) => void;
 }
 
+/**
+ * E(t) = ‖α h(w(t)) − α h̄(w̄(t))‖ and the weight changes ‖w(t) − w0‖, ‖w̄(t) − w0‖ at one reported time.
+ */
 export interface FlowPoint {
   t: number;
   error: number;
@@ -70,6 +83,11 @@ export interface FlowPoint {
   linWeightChange: number;
 }
 
+/**
+ * What `flow` reports: α·h(w(T)) and α·h̄(w̄(T)), their distance E(T) (`error`) with its estimated
+ * accuracy, the losses, the weight changes, the bounds of the theory (docs/math.md §1), the
+ * trajectory, and the solver's work.
+ */
 export interface FlowResult {
   alpha: number;
   T: number;
@@ -150,7 +168,10 @@ const FLOW_TOLERANCE: Record<MethodName, { rtol: number; check: number }> = {
 /** λmax(K0)·T above which 'auto' integrates with the exponential method. */
 const STIFF_AUTO = 200;
 
-/** A numerical fault in a flow: what happened, when, and what to try. */
+/**
+ * A numerical fault in a flow: what happened, when, and what to try.
+ * @example try { flow(model, { alpha: 1, T: 1e9 }) } catch (e) { if (e instanceof FlowError) console.error(e.message) } // what happened, when, what to try
+ */
 export class FlowError extends Error {}
 
 const norm = (a: ArrayLike<number>) => {
@@ -184,7 +205,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
 
   const J0 = ev.jacobian(w0);
   const K0 = ntkFromJacobian(ev, J0);
-  const spectrum = kernelSpectrum(K0, k);
+  const spectrum = kernelSpectrum(K0, k, ev.backend);
   if (spectrum.indefinite)
     warnings.push(`the kernel K0 has a negative eigenvalue ${spectrum.minRaw.toExponential(3)} beyond round-off; it was clipped to 0`);
   const lin = new LinearizedFlow(spectrum, r0);

@@ -10,8 +10,8 @@
  * STABLE_EXPLICIT. Every product with Q costs p·r reads, four of them a step: W2's Q has a
  * median of 9 columns and a mean of 21 (38 when every mode with λ·T > 1/4 was kept).
  */
-import type { Evaluator } from '../runtime/evaluator.ts';
-import { ntkFromJacobian } from '../nth/ntk.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
 import { kernelSpectrum, type KernelSpectrum } from './linearized.ts';
 import type { JtVColumns } from './flow-linear.ts';
 import type { LowRankOps, LowRankStiff, MethodName } from './solvers/index.ts';
@@ -117,7 +117,7 @@ export function gaussNewtonParts(ev: Evaluator, J0: Float64Array, spectrum: Kern
         const J = ev.jacobian(w, { out: (jBuf ??= new Float64Array(k * p)) });
         refreshes++;
         sinceJacobian = 0;
-        gn = { J, sp: kernelSpectrum(ntkFromJacobian(ev, J), k) };
+        gn = { J, sp: kernelSpectrum(ntkFromJacobian(ev, J), k, ev.backend) };
       } else if (h * current.lambdaOut <= STABLE_EXPLICIT) return current.stiff;
       return (current = select(gn, h, otherQ(current.stiff))).stiff;
     };

@@ -70,9 +70,10 @@
 import { vmap } from '../ad/vmap.ts';
 import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
-import type { Evaluator } from '../runtime/evaluator.ts';
-import { MemoryError } from '../runtime/evaluator.ts';
-import { ntkByProducts, ntkFromJacobian } from './ntk.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
+import { MemoryError } from '../runtime/memory.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
+import { ntkByProducts } from './ntk.ts';
 import { rowRestriction, type RowModel } from '../ir/rows.ts';
 
 import { checkOrder, indexValues, kernelGraph, KernelUsageError, testView, type IndexSource, type IndexSpace } from './derive.ts';

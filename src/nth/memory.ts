@@ -4,8 +4,8 @@
  * would), and when the NTK comes from NTK-vector products instead of the Jacobian.
  */
 import { freemem } from 'node:os';
-import type { Evaluator } from '../runtime/evaluator.ts';
-import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
+import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
 
 /**
  * Bytes we allow for a kernel: half the free memory, at most MAX_RESULT_BYTES.

@@ -14,6 +14,7 @@ import { constantOf } from '../dynamics/sweep.ts';
 import { lipschitz, estimateEntries } from '../lip/index.ts';
 import { loss } from '../api.ts';
 import { startFlowCheck } from './flow-check.ts';
+import { flowPlotTimes } from '../plot/spec.ts';
 import { formatNumber, OptionError } from './common.ts';
 
 /**
@@ -31,8 +32,8 @@ export interface FlowStudyOptions {
   T: number | string;
   /** Times in (0, T] at which to also report E(t) (in `trajectory`). */
   times?: number[];
-  /** This many more times, log-spaced from T/10⁴ to T, for a plot of E(t) against the bounds. */
-  logTimes?: number;
+  /** Also the 48 log-spaced times of a plot of E(t) against the bounds (`flowPlotTimes`). */
+  plotTimes?: boolean;
   method?: FlowMethod;
   /** Relative tolerance on δ = w − w̄ (default: the method's own, `FlowOptions.rtol`). */
   rtol?: number;
@@ -98,9 +99,7 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   const { alpha } = o;
   const T = constantOf(m, o.T)!;
   for (const t of o.times ?? []) if (!(t > 0 && t <= T)) throw new OptionError(`--times ${o.times!.join(',')}: '${t}' is not a time in (0, T = ${T}]`);
-  // The plot's times: log-spaced from T/10⁴ to T.
-  const n = o.logTimes ?? 0;
-  const times = [...(o.times ?? []), ...Array.from({ length: n }, (_, i) => T * 10 ** (-4 + (4 * i) / (n - 1)))];
+  const times = [...(o.times ?? []), ...(o.plotTimes ? flowPlotTimes(T) : [])];
   let lipDh = constantOf(m, o.lipDh);
   let lipH = constantOf(m, o.lipH);
   let radius = constantOf(m, o.radius);
