@@ -45,6 +45,7 @@ import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import { startFlowCheck } from './flow-check.ts';
 import type { Series } from './plot.ts';
+import { LimitUsageError, registerLimitCommands } from './limit.ts';
 
 /** A usage error: exit 2. */
 class UsageError extends Error {}
@@ -800,6 +801,7 @@ export function buildProgram(): Command {
     .option('--fresh', 'ignore (and overwrite) an existing --out')
     .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
+  registerLimitCommands(program, common);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
@@ -816,7 +818,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
+    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError || e instanceof LimitUsageError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
@@ -834,7 +836,7 @@ export async function main(argv: string[]): Promise<number> {
       };
       for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d, sourceOf(d.file)) + '\n');
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagJson) }));
-      return e.diagnostics[0]?.file === '--set' ? 2 : 1;
+      return ['--set', '--width', '--kernel'].includes(e.diagnostics[0]?.file ?? '') ? 2 : 1;
     }
     if (e instanceof MemoryError || e instanceof FlowError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);

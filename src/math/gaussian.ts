@@ -210,7 +210,7 @@ const panels = (np: number, per: number): Level => ({
   radius: () => panelRule(0, CUT, np, per, RAYLEIGH_DENSITY, 'rayleigh'),
   angle: () => gaussLegendre(Math.min(64, 2 * per + 8)),
 });
-const LEVELS: Level[] = [gh(10), gh(16), gh(24), gh(32), gh(48), gh(64), panels(9, 8), panels(12, 10), panels(18, 12), panels(27, 12)];
+const LEVELS: Level[] = [gh(10), gh(16), gh(24), panels(6, 8), panels(9, 8), panels(12, 10), panels(18, 12), panels(27, 12)];
 
 
 /**
@@ -238,12 +238,125 @@ export function pairExpectation(
     return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };
   }
   const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
-  return adaptivePair(f, g, s11, s12, s22, opts.tol ?? 1e-12, scheme);
+  const tol = opts.tol ?? 1e-12;
+  if (scheme === 'hermite' && !opts.scheme && P >= MEHLER_MIN_PAIRS) return mehlerPair(f, g, s11, s12, s22, tol);
+  return adaptivePair(f, g, s11, s12, s22, tol, scheme);
+}
+
+/** Below this many pairs the direct quadrature is cheaper than the expansion's set-up. */
+const MEHLER_MIN_PAIRS = 1;
+/** Terms of the Mehler expansion. */
+const MEHLER_K = 256;
+
+/**
+ * Normalized Hermite coefficients c_k = E[f(√s z) He_k(z)]/√k!, k ≤ K, z ~ N(0, 1), for each
+ * variance s: composite Gauss–Legendre on [−12, 12] (the weight folded in), refined until two
+ * rules agree to 1e-15 of the coefficients' norm. Returns null when they do not.
+ */
+function hermiteCoefficients(f: GaussFn, s: number, K: number): Float64Array | null {
+  let prev: Float64Array | null = null;
+  for (const panelsN of [48, 96, 192, 384]) {
+    const rule = panelRule(-12, 12, panelsN, 16, NORMAL_DENSITY, 'mehler');
+    const z = rule.nodes, w = rule.weights, Q = z.length;
+    const fx = new Float64Array(Q);
+    const sd = Math.sqrt(Math.max(s, 0));
+    f.eval(z.map((x) => sd * x), fx);
+    const c = new Float64Array(K + 1);
+    let pPrev = new Float64Array(Q), p = new Float64Array(Q).fill(1);
+    for (let k = 0; k <= K; k++) {
+      let acc = 0;
+      for (let i = 0; i < Q; i++) acc += w[i]! * fx[i]! * p[i]!;
+      c[k] = acc;
+      const next = pPrev; // reuse: p_{k+1} = (z p_k − √k p_{k−1})/√(k+1)
+      const a = Math.sqrt(k), b = 1 / Math.sqrt(k + 1);
+      for (let i = 0; i < Q; i++) next[i] = (z[i]! * p[i]! - a * pPrev[i]!) * b;
+      pPrev = p;
+      p = next;
+    }
+    if (prev) {
+      let d = 0, nrm = 0;
+      for (let k = 0; k <= K; k++) { d = Math.max(d, Math.abs(c[k]! - prev[k]!)); nrm += c[k]! * c[k]!; }
+      if (d <= 1e-15 * Math.sqrt(nrm) + 1e-300) return c;
+    }
+    prev = c;
+  }
+  return null;
+}
+
+/**
+ * The fast path for many pairs of smooth functions: Mehler's expansion
+ * E[f(u)g(v)] = Σ_k ρ^k c_k(f, s11) c_k(g, s22), ρ = s12/√(s11 s22), whose coefficients depend
+ * on one variance each (computed once per distinct variance), so each pair costs K
+ * multiply-adds instead of a 2-D rule. A pair is accepted when the second half of its series
+ * (terms K/2..K) is below tol·√(E[f²]E[g²]), which bounds the neglected tail when the terms
+ * decrease; the others (|ρ| near 1) go to the adaptive 2-D quadrature, the reference path.
+ */
+function mehlerPair(f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number): PairResult {
+  const P = s11.length, K = MEHLER_K;
+  const coefs = (fn: GaussFn, vars: Float64Array) => {
+    const cache = new Map<number, Float64Array | null>();
+    return Array.from(vars, (v) => {
+      if (!cache.has(v)) cache.set(v, hermiteCoefficients(fn, v, K));
+      return cache.get(v)!;
+    });
+  };
+  const cf = coefs(f, s11), cg = coefs(g, s22);
+  const value = new Float64Array(P);
+  const rejected: number[] = [];
+  let accuracy = 0;
+  for (let i = 0; i < P; i++) {
+    const a = cf[i], b = cg[i];
+    const pq = s11[i]! * s22[i]!;
+    if (!a || !b || !(pq > 0)) { rejected.push(i); continue; }
+    const rho = s12[i]! / Math.sqrt(pq);
+    if (Math.abs(rho) >= 1 - 1e-15) {
+      // v = (s12/s11)·u exactly: a 1-D expectation of the product
+      const c = s12[i]! / s11[i]!;
+      const prod: GaussFn = {
+        name: `${f.name}·${g.name}`, kinkAtZero: false,
+        eval: (x, out) => {
+          const y = new Float64Array(x.length);
+          f.eval(x, out);
+          g.eval(x.map((t) => c * t), y);
+          for (let j = 0; j < x.length; j++) out[j]! *= y[j]!;
+        },
+      };
+      const r1 = expect1(prod, Float64Array.of(s11[i]!), 0, tol);
+      value[i] = r1.value[0]!;
+      accuracy = Math.max(accuracy, r1.accuracy);
+      continue;
+    }
+    if (Math.abs(rho) > 0.98) { rejected.push(i); continue; }
+    let sum = 0, tail = 0, r = 1, na = 0, nb = 0;
+    for (let k = 0; k <= K; k++) {
+      const t = r * a[k]! * b[k]!;
+      sum += t;
+      if (k >= K / 2) tail += t;
+      na += a[k]! * a[k]!;
+      nb += b[k]! * b[k]!;
+      r *= rho;
+    }
+    const scale = Math.sqrt(na * nb);
+    const err = Math.abs(tail) + 16 * Number.EPSILON * scale;
+    if (err > tol * scale) { rejected.push(i); continue; }
+    value[i] = sum;
+    accuracy = Math.max(accuracy, err);
+  }
+  let order = 0;
+  if (rejected.length) {
+    const idx = Int32Array.from(rejected);
+    const pick = (x: Float64Array) => Float64Array.from(idx, (i) => x[i]!);
+    const r = adaptivePair(f, g, pick(s11), pick(s12), pick(s22), tol, 'hermite');
+    idx.forEach((i, j) => (value[i] = r.value[j]!));
+    accuracy = Math.max(accuracy, r.accuracy);
+    order = r.order;
+  }
+  return { value, method: 'quadrature', order: Math.max(order, K), accuracy };
 }
 
 /** Rounding of the closed forms: a few hundred ulps of the magnitude (arcsin near ±1, sums of terms). */
 function closedAccuracy(scale: number): number {
-  return Math.max(scale, 1e-300) * 1e-13;
+  return Math.max(scale * 1e-13, 1e-16);
 }
 
 interface Quad {
@@ -258,12 +371,14 @@ function quadPass(
 ): Quad {
   const n = idx.length;
   const value = new Float64Array(n), scale = new Float64Array(n);
-  const line = level.line(), radius = level.radius(), angle = level.angle();
+  const line = level.line();
+  const radius = scheme === 'polar' ? level.radius() : line, angle = scheme === 'polar' ? level.angle() : line;
   const perPair = scheme === 'hermite' ? line.nodes.length ** 2 : 4 * angle.nodes.length * radius.nodes.length;
   // Pairs per batch: about 2^18 points, so that f and g are called on long arrays.
   const batch = Math.max(1, Math.floor(262144 / perPair));
   const U = new Float64Array(batch * perPair), V = new Float64Array(batch * perPair), W = new Float64Array(batch * perPair);
   const fu = new Float64Array(batch * perPair), gv = new Float64Array(batch * perPair);
+  const q = line.nodes.length;
   for (let start = 0; start < n; start += batch) {
     const cnt = Math.min(batch, n - start);
     for (let j = 0; j < cnt; j++) {
@@ -273,8 +388,32 @@ function quadPass(
       else polarPoints(angle, radius, s11[i]!, s12[i]!, s22[i]!, f.kinkAtZero, g.kinkAtZero, U, V, W, off);
     }
     const len = cnt * perPair;
-    f.eval(U.subarray(0, len), fu.subarray(0, len));
     g.eval(V.subarray(0, len), gv.subarray(0, len));
+    if (scheme === 'hermite') {
+      // u depends on the first node only: f on q points per pair, g on q²
+      for (let j = 0; j < cnt; j++) for (let a = 0; a < q; a++) U[j * q + a] = U[j * perPair + a * q]!;
+      f.eval(U.subarray(0, cnt * q), fu.subarray(0, cnt * q));
+      for (let j = 0; j < cnt; j++) {
+        let s = 0, a2 = 0, b2 = 0;
+        const off = j * perPair;
+        for (let a = 0; a < q; a++) {
+          const fa = fu[j * q + a]!, wa = line.weights[a]!;
+          let inner = 0, inner2 = 0;
+          for (let b = 0; b < q; b++) {
+            const y = gv[off + a * q + b]!, wb = line.weights[b]!;
+            inner += wb * y;
+            inner2 += wb * y * y;
+          }
+          s += wa * fa * inner;
+          a2 += wa * fa * fa;
+          b2 += wa * inner2;
+        }
+        value[start + j] = s;
+        scale[start + j] = Math.sqrt(a2 * b2);
+      }
+      continue;
+    }
+    f.eval(U.subarray(0, len), fu.subarray(0, len));
     for (let j = 0; j < cnt; j++) {
       let s = 0, a = 0, b = 0;
       const off = j * perPair;
@@ -373,6 +512,7 @@ function adaptivePair(
     const level = LEVELS[o]!;
     used = level.order;
     const cur = quadPass(f, g, s11, s12, s22, active, level, scheme);
+    if (process.env.NTK_QDEBUG) console.error(f.name, g.name, "level", o, level.order, "active", active.length);
     const keep: number[] = [], pv: number[] = [], ps: number[] = [];
     for (let j = 0; j < active.length; j++) {
       const i = active[j]!;
@@ -411,8 +551,8 @@ export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12): { 
       let pts: Float64Array, wts: Float64Array;
       if (f.kinkAtZero) {
         // the half-line normal: the Rayleigh-free half rules, or panels on [0, 9]
-        const h = o < 6 ? halfGauss(level.order, 0) : panelRule(0, CUT, level.order / 8, 8, NORMAL_DENSITY, 'half');
-        const norm = o < 6 ? 0.5 : 1;
+        const h = o < 3 ? halfGauss(level.order, 0) : panelRule(0, CUT, level.order / 8, 8, NORMAL_DENSITY, 'half');
+        const norm = o < 3 ? 0.5 : 1;
         pts = new Float64Array(2 * h.nodes.length);
         wts = new Float64Array(2 * h.nodes.length);
         for (let k = 0; k < h.nodes.length; k++) {

@@ -99,6 +99,17 @@ describe('adaptive quadrature', () => {
     const good = pairExpectation(rt, rt, Float64Array.of(s), Float64Array.of(0.9), Float64Array.of(s));
     expect(Math.abs(bad.value[0]! - good.value[0]!)).toBeGreaterThan(1e-9);
   });
+  it('the Mehler fast path agrees with the direct 2-D quadrature (its reference) to 1e-12', () => {
+    const sig: GaussFn = { name: 'sigmoid', kinkAtZero: false, eval: (x, o) => { for (let i = 0; i < x.length; i++) o[i] = 1 / (1 + Math.exp(-x[i]!)); } };
+    const n = 40, s11 = new Float64Array(n), s12 = new Float64Array(n), s22 = new Float64Array(n);
+    for (let i = 0; i < n; i++) { s11[i] = 0.3 + (i % 7) * 0.2; s22[i] = 0.5 + (i % 5) * 0.3; s12[i] = Math.sqrt(s11[i]! * s22[i]!) * (-0.99 + (1.99 * i) / (n - 1)); }
+    for (const [f, g] of [[tanh, tanh], [sig, tanh]] as const) {
+      const fast = pairExpectation(f, g, s11, s12, s22);
+      const ref = pairExpectation(f, g, s11, s12, s22, { scheme: 'hermite' });
+      for (let i = 0; i < n; i++) expect(Math.abs(fast.value[i]! - ref.value[i]!)).toBeLessThan(1e-12);
+      expect(fast.accuracy).toBeLessThan(1e-11);
+    }
+  });
   it('1-D expectations: E[relu(g)], E[g·step(g)], E[cos g]', () => {
     expect(expect1(atomFn('relu'), Float64Array.of(2)).value[0]).toBeCloseTo(Math.sqrt(2 / (2 * Math.PI)), 14);
     expect(expect1(atomFn('step'), Float64Array.of(1), 1).value[0]).toBeCloseTo(1 / Math.sqrt(2 * Math.PI), 14);
