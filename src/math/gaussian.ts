@@ -512,7 +512,6 @@ function adaptivePair(
     const level = LEVELS[o]!;
     used = level.order;
     const cur = quadPass(f, g, s11, s12, s22, active, level, scheme);
-    if (process.env.NTK_QDEBUG) console.error(f.name, g.name, "level", o, level.order, "active", active.length);
     const keep: number[] = [], pv: number[] = [], ps: number[] = [];
     for (let j = 0; j < active.length; j++) {
       const i = active[j]!;

@@ -667,7 +667,7 @@ class Deriver {
       }
       case 'weight': return this.unary(n, op, this.weightAsVec(v.w, n));
       case 'vec':
-        if (op === 'neg') return { k: 'vec', node: n, blocks: v.blocks.map((b) => ({ kappa: b.kappa, terms: b.terms.map((t) => ({ ...t, coef: { c: -t.coef.c, e: t.coef.e } })) })) };
+        if (op === 'neg') return { ...(this.scale(n, v, { c: -1, e: 0 }) as AV & { k: 'vec' }), node: n };
         return { k: 'vec', node: n, blocks: this.applyUnary(op, v, n) };
       case 'out':
         if (op === 'neg') return { k: 'out', comps: v.comps.map((c) => c.map((t) => ({ ...t, c: { c: -t.c.c, e: t.c.e } }))) };
@@ -777,7 +777,18 @@ class Deriver {
 
   scale(n: NodeId, v: AV, k: Sc): AV {
     switch (v.k) {
-      case 'vec': return { k: 'vec', node: n, blocks: v.blocks.map((b) => ({ kappa: b.kappa, terms: b.terms.map((t) => ({ ...t, coef: scMul(t.coef, k) })) })) };
+      case 'vec':
+        // a linear term keeps coefficient 1: the scaling goes into its Gaussian sum, so that x and
+        // a function of x (relu's x·sign(x)) keep recognizably the same Gaussian
+        return {
+          k: 'vec', node: n,
+          blocks: v.blocks.map((b) => ({
+            kappa: b.kappa,
+            terms: b.terms.map((t) => (t.fn.op === 'var' && t.g.size > 0
+              ? { ...t, g: new Map([...t.g].map(([s, c]) => [s, scMul(c, scMul(t.coef, k))])), coef: { c: 1, e: 0 } }
+              : { ...t, coef: scMul(t.coef, k) })),
+          })),
+        };
       case 'weight': return { k: 'weight', w: { ...v.w, coef: scMul(v.w.coef, k) } };
       case 'out': return { k: 'out', comps: v.comps.map((c) => c.map((t) => ({ ...t, c: scMul(t.c, k) }))) };
       case 'prod': return { k: 'prod', w: { ...v.w, coef: scMul(v.w.coef, k) }, vec: v.vec };
