@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  ensemblePredict, gpPredict, limitKernels, loadModel, squareTargets, writeKernelFiles,
+  ensemblePredict, gpPredict, limitKernels, limitScaling, loadModel, squareTargets, writeKernelFiles,
   type GpPrediction, type LimitReport, type Model,
 } from '../index.ts';
 import { matrix, num, table } from './format.ts';
@@ -138,6 +138,36 @@ export async function cmdPredict(file: string, o: PredictCli) {
   if (!('seeds' in p)) rows.push(['condition number', `${num(p.condition, 3)}${p.ridge ? ` (ridge ${p.ridge})` : ''}`]);
   out(table(rows));
   out(`\nmean:\n${matrix(Float64Array.from(p.mean), 1, p.mean.length)}\nstandard deviation:\n${matrix(Float64Array.from(p.variance.map((v) => Math.sqrt(Math.max(v, 0)))), 1, p.variance.length)}`);
+}
+
+/** `ntk scaling FILE --widths … --limit`: ‖Θ̂_m − Θ‖ and ‖mean h hᵀ − 𝒦‖ against m, with slopes. */
+export async function cmdScalingLimit(file: string, o: Common & { widths?: string; seeds?: string; dim?: string; plot?: string; T?: string; orders?: string }) {
+  if (o.T !== undefined || o.orders !== undefined) throw new LimitUsageError('--limit compares the kernels at initialization with their limits: drop --T and --orders');
+  const ws = (o.widths ?? '').split(',').map(Number);
+  if (!o.widths || ws.some((w) => !Number.isInteger(w) || w < 1)) throw new LimitUsageError(`--widths ${o.widths ?? ''}: expected positive integers, e.g. --widths 64,256,1024`);
+  const seeds = o.seeds === undefined ? 3 : Number(o.seeds);
+  if (!Number.isInteger(seeds) || seeds < 1) throw new LimitUsageError(`--seeds ${o.seeds}: expected an integer ≥ 1`);
+  if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new LimitUsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  const dim = o.dim ?? 'm';
+  const overrides = parseSet(o.set);
+  const model = loadModel(file, { overrides, seed: 0 });
+  const r = limitScaling(model, { dim, widths: ws, seeds, overrides, modelAt: (m, s) => loadModel(file, { overrides: new Map([...overrides, [dim, m]]), seed: s }) });
+  if (o.plot) {
+    const { writePlot } = await import('./plot.ts');
+    const series = (['ntk', 'nngp'] as const).map((q) => {
+      const ps = r.points.filter((p) => p.quantity === q);
+      return { name: q === 'ntk' ? '‖Θ̂ − Θ‖/‖Θ‖' : '‖mean h hᵀ − 𝒦‖/‖𝒦‖', x: ps.map((p) => p.width), y: ps.map((p) => p.value), style: 'points' as const };
+    }).filter((s) => s.x.length);
+    await writePlot(o.plot, { title: `convergence to the infinite-width limit: ${file}`, xLabel: dim, yLabel: 'relative distance', logX: true, logY: true, series });
+  }
+  if (o.json) return out(JSON.stringify({ dim, widths: ws, seeds, points: r.points, fits: r.fits }));
+  const rows: [string, string][] = ws.map((w) => {
+    const nt = r.points.filter((p) => p.quantity === 'ntk' && p.width === w).map((p) => p.value);
+    const ng = r.points.find((p) => p.quantity === 'nngp' && p.width === w);
+    return [`${dim} = ${w}`, `‖Θ̂ − Θ‖/‖Θ‖ ${nt.length ? num(nt.reduce((a, b) => a + b, 0) / nt.length, 4) : '—'} (mean of ${nt.length})   ‖mean h hᵀ − 𝒦‖/‖𝒦‖ ${ng ? num(ng.value, 4) : '—'}`];
+  });
+  for (const f of r.fits) rows.push([`slope (${f.quantity})`, `${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`} (theory: −0.5${f.quantity === 'nngp' ? ' until the seeds\' sampling error dominates' : ''})`]);
+  out(table(rows));
 }
 
 /** Mean ± 2σ at 1-D test inputs, with the training points. */

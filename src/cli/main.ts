@@ -45,7 +45,7 @@ import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import { startFlowCheck } from './flow-check.ts';
 import type { Series } from './plot.ts';
-import { LimitUsageError, registerLimitCommands } from './limit.ts';
+import { cmdScalingLimit, LimitUsageError, registerLimitCommands } from './limit.ts';
 
 /** A usage error: exit 2. */
 class UsageError extends Error {}
@@ -759,7 +759,8 @@ export function buildProgram(): Command {
     .option('--T <T>', 'also ‖K^(2)_T − K^(2)_0‖∞ along the true flow up to T')
     .option('--alpha <A>', 'the scale α for the flow (default 1)')
     .option('--plot <file.svg|file.png>', 'the norms against the width, log-log')
-    .action((file: string, o: Common & { widths?: string }) => cmdScaling(file, o));
+    .option('--limit', 'instead: the distance of the empirical NTK and of E[h hᵀ] to their infinite-width limits, and slopes')
+    .action((file: string, o: Common & { widths?: string; limit?: boolean }) => (o.limit ? cmdScalingLimit(file, o) : cmdScaling(file, o)));
   common(program.command('lip').argument('<file>').description('Lipschitz constants of h and Dh on the ball B(w0, ρ): attained lower bounds and certified upper bounds'))
     .option('--radius <ρ>', 'the radius ρ of the ball: a number or a const of the model')
     .option('--starts <N>', 'starting points of the search for the sup (default 6)')

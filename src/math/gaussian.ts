@@ -163,6 +163,65 @@ export function atomPair(A: Atom, B: Atom, p: number, c: number, q: number): num
   }
 }
 
+/**
+ * The closed form of one atom pair as a specialized function of (s11, s12, s22), or null; the
+ * loops over many pairs call it monomorphically (no per-entry dispatch on the atoms).
+ */
+export function atomPairFn(A: Atom, B: Atom): ((p: number, c: number, q: number) => number) | null {
+  if (atomPair(A, B, 1, 0.3, 1.2) === null) return null;
+  if (A === 'id' && B === 'id') return (_p, c) => c;
+  if (A === B && A === 'abs') return (p, c, q) => {
+    const pq = p * q;
+    if (!(pq > 0)) return 0;
+    const rho = clampRho(c / Math.sqrt(pq));
+    return TWO_PI * Math.sqrt(pq) * (Math.sqrt(Math.max(0, 1 - rho * rho)) + rho * Math.asin(rho));
+  };
+  if (A === B && A === 'sign') return (p, c, q) => { const pq = p * q; return pq > 0 ? TWO_PI * Math.asin(clampRho(c / Math.sqrt(pq))) : 0; };
+  if (A === B && A === 'erf') return (p, c, q) => TWO_PI * Math.asin(clampRho((2 * c) / Math.sqrt((1 + 2 * p) * (1 + 2 * q))));
+  if (A === B && A === 'gauss') return (p, c, q) => 1 / Math.sqrt((1 + 2 * p) * (1 + 2 * q) - 4 * c * c);
+  if (PARITY[A] * PARITY[B] === -1) return () => 0;
+  return (p, c, q) => atomPair(A, B, p, c, q)!;
+}
+
+/**
+ * E[f(u) g(v)] on a grid of pairs: u has variance v1[i], v has variance v2[j], and their
+ * covariance is S12[i·N2 + j]. `symmetric` (f = g, v1 = v2, S12 symmetric) computes the upper
+ * triangle and mirrors it. Closed forms run one specialized loop per atom pair; otherwise the
+ * pairs go to `pairExpectation`'s quadrature.
+ * @example pairGrid(relu, relu, diag, diag, K, { symmetric: true }).value  // the next layer's E[relu relu]
+ */
+export function pairGrid(
+  f: GaussFn, g: GaussFn, v1: Float64Array, v2: Float64Array, S12: Float64Array, opts: PairOptions & { symmetric?: boolean } = {},
+): PairResult {
+  const N1 = v1.length, N2 = v2.length, sym = opts.symmetric === true;
+  const out = new Float64Array(N1 * N2);
+  if (!opts.quadrature && hasClosedForm(f, g)) {
+    let scale = 0;
+    for (const a of f.terms!) for (const b of g.terms!) {
+      const fn = atomPairFn(a.atom, b.atom)!;
+      const k = a.coef * b.coef, sa2 = a.scale * a.scale, sab = a.scale * b.scale, sb2 = b.scale * b.scale;
+      for (let i = 0; i < N1; i++) {
+        const p = sa2 * v1[i]!;
+        for (let j = sym ? i : 0; j < N2; j++) out[i * N2 + j]! += k * fn(p, sab * S12[i * N2 + j]!, sb2 * v2[j]!);
+      }
+    }
+    if (sym) for (let i = 0; i < N1; i++) for (let j = 0; j < i; j++) out[i * N2 + j] = out[j * N2 + i]!;
+    for (let i = 0; i < out.length; i++) scale = Math.max(scale, Math.abs(out[i]!));
+    return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };
+  }
+  const P = sym ? (N1 * (N1 + 1)) / 2 : N1 * N2;
+  const s11 = new Float64Array(P), s12 = new Float64Array(P), s22 = new Float64Array(P);
+  let k = 0;
+  for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++, k++) { s11[k] = v1[i]!; s12[k] = S12[i * N2 + j]!; s22[k] = v2[j]!; }
+  const r = pairExpectation(f, g, s11, s12, s22, opts);
+  k = 0;
+  for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++, k++) {
+    out[i * N2 + j] = r.value[k]!;
+    if (sym) out[j * N2 + i] = r.value[k]!;
+  }
+  return { ...r, value: out };
+}
+
 /** Whether every pair of terms of f and g has a closed form (checked symbolically). */
 export function hasClosedForm(f: GaussFn, g: GaussFn): boolean {
   if (!f.terms || !g.terms) return false;
@@ -228,11 +287,8 @@ export function pairExpectation(
     const out = new Float64Array(P);
     let scale = 0;
     for (const a of f.terms!) for (const b of g.terms!) {
-      const k = a.coef * b.coef, sa = a.scale, sb = b.scale;
-      for (let i = 0; i < P; i++) {
-        const v = atomPair(a.atom, b.atom, sa * sa * s11[i]!, sa * sb * s12[i]!, sb * sb * s22[i]!);
-        out[i]! += k * v!;
-      }
+      const k = a.coef * b.coef, sa = a.scale, sb = b.scale, fn = atomPairFn(a.atom, b.atom)!;
+      for (let i = 0; i < P; i++) out[i]! += k * fn(sa * sa * s11[i]!, sa * sb * s12[i]!, sb * sb * s22[i]!);
     }
     for (let i = 0; i < P; i++) scale = Math.max(scale, Math.abs(out[i]!));
     return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };

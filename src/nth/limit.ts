@@ -40,7 +40,7 @@ import { elaborate } from '../ir/elaborate.ts';
 import type { Model, ParamInfo } from '../ir/model.ts';
 import { restrictRows } from '../ir/rows.ts';
 import { sizeOf } from '../ir/shape.ts';
-import { atomFn, expect1, pairExpectation, type GaussFn } from '../math/gaussian.ts';
+import { atomFn, expect1, pairExpectation, pairGrid, type GaussFn } from '../math/gaussian.ts';
 
 const ONE = atomFn('one');
 import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
@@ -127,6 +127,26 @@ function smHadamard(a: SMat, b: SMat): SMat {
   return { e: a.e + b.e, M };
 }
 const scMul = (a: Sc, b: Sc): Sc => ({ c: a.c * b.c, e: a.e + b.e });
+
+/**
+ * acc + k·x (x transposed when `transpose`), keeping the leading exponent. `acc` must be null or
+ * an accumulator this function returned (it is updated in place: no N×N copy per term).
+ */
+function smAxpy(acc: SMat | null, x: SMat, k: Sc, N: number, transpose = false): SMat {
+  if (!x.M || k.c === 0) return acc ?? ZERO;
+  const e = x.e + k.e;
+  if (acc && acc.M && sameE(acc.e, e)) {
+    const A = acc.M, X = x.M, c = k.c;
+    if (!transpose) for (let i = 0; i < A.length; i++) A[i]! += c * X[i]!;
+    else for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) A[a * N + b]! += c * X[b * N + a]!;
+    return acc;
+  }
+  if (acc && acc.M && acc.e > e) return acc;
+  const M = new Float64Array(x.M.length), X = x.M, c = k.c;
+  if (!transpose) for (let i = 0; i < M.length; i++) M[i] = c * X[i]!;
+  else for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = c * X[b * N + a]!;
+  return { e, M };
+}
 
 // ------------------------------------------------------------------ abstract values
 
@@ -388,31 +408,35 @@ class Deriver {
   vecMoments(vec: { blocks: Block[]; node: NodeId }): { S: SMat; TT: SMat } {
     const cached = this.vecCache.get(vec.node);
     if (cached) return cached;
-    let S = ZERO, TT = ZERO;
+    let S: SMat | null = null, TT: SMat | null = null;
     for (const b of vec.blocks) {
       const { E, T } = this.blockMoments(b, vec.node);
-      S = smAdd(S, smScale(E, { c: b.kappa, e: 1 }));
-      TT = smAdd(TT, smScale(T, { c: b.kappa, e: 1 }));
+      S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.N);
+      TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.N);
     }
-    const r = { S, TT };
+    const r = { S: S ?? ZERO, TT: TT ?? ZERO };
     this.vecCache.set(vec.node, r);
     return r;
   }
 
   /** Per-coordinate second moment E(a,b) and tangent kernel of a block. */
   blockMoments(b: Block, node: NodeId): { E: SMat; T: SMat } {
-    let E = ZERO, T = ZERO;
-    const terms = b.terms;
+    let E: SMat | null = null, T: SMat | null = null;
+    const terms = b.terms, N = this.N;
     for (const t of terms) if (t.g.size > 0 && hasJump(t.fn)) this.jumps.push(show(t.fn));
     for (let i = 0; i < terms.length; i++)
       for (let j = i; j < terms.length; j++) {
         const ti = terms[i]!, tj = terms[j]!;
         const k = scMul(ti.coef, tj.coef);
-        const both = (M: SMat) => (i === j ? M : smAdd(M, transposeSM(M, this.N)));
-        E = smAdd(E, both(smScale(this.pairMoment(ti, tj, node, false), k)));
-        T = smAdd(T, both(smScale(this.pairMoment(ti, tj, node, true), k)));
+        const Eij = this.pairMoment(ti, tj, node, false, i === j), Tij = this.pairMoment(ti, tj, node, true, i === j);
+        E = smAxpy(E, Eij, k, N);
+        T = smAxpy(T, Tij, k, N);
+        if (i !== j) {
+          E = smAxpy(E, Eij, k, N, true);
+          T = smAxpy(T, Tij, k, N, true);
+        }
       }
-    return { E, T };
+    return { E: E ?? ZERO, T: T ?? ZERO };
   }
 
   /** Variances of a Gaussian sum at every input, with their common exponent. */
@@ -436,21 +460,20 @@ class Deriver {
 
   /** Σ_{shared s} c c' X_s(a,b) for X = C or T. */
   gaussCross(G1: GSum, G2: GSum, which: 'C' | 'T'): SMat {
-    let out = ZERO;
+    let out: SMat | null = null;
     for (const [s, c1] of G1) {
       const c2 = G2.get(s);
       if (!c2) continue;
-      out = smAdd(out, smScale(this.sources[s]![which], scMul(c1, c2)));
+      out = smAxpy(out, this.sources[s]![which], scMul(c1, c2), this.N);
     }
-    return out;
+    return out ?? ZERO;
   }
 
   /**
    * E[φ_i(G_i(a)) φ_j(G_j(b))] (tangent = false) or E[φ_i′ φ_j′]·Θ_{G_i,G_j}(a,b) (true) over all
    * input pairs.
    */
-  pairMoment(ti: Term, tj: Term, node: NodeId, tangent: boolean): SMat {
-    const N = this.N;
+  pairMoment(ti: Term, tj: Term, node: NodeId, tangent: boolean, same: boolean): SMat {
     const fi = tangent ? derivative(ti.fn) : ti.fn, fj = tangent ? derivative(tj.fn) : tj.fn;
     const cross = this.gaussCross(ti.g, tj.g, tangent ? 'T' : 'C');
     if (tangent && !cross.M) return ZERO;
@@ -459,14 +482,14 @@ class Deriver {
     if (ki === 0 || kj === 0) return ZERO;
     if (tangent) {
       // Θ_{G_i,G_j} ≠ 0 only through shared sources
-      const inner = this.expectPair(fi, fj, ti.g, tj.g, node);
+      const inner = this.expectPair(fi, fj, ti.g, tj.g, node, same);
       return smHadamard(inner, cross);
     }
-    return this.expectPair(fi, fj, ti.g, tj.g, node);
+    return this.expectPair(fi, fj, ti.g, tj.g, node, same);
   }
 
   /** E[f(G1(a)) g(G2(b))] for all pairs, with its exponent of t. */
-  expectPair(f: SE, h: SE, G1: GSum, G2: GSum, node: NodeId): SMat {
+  expectPair(f: SE, h: SE, G1: GSum, G2: GSum, node: NodeId, symmetric: boolean): SMat {
     const N = this.N;
     const kf = f.op === 'const' ? f.v : null, kh = h.op === 'const' ? h.v : null;
     if (kf !== null && kh !== null) return { e: 0, M: new Float64Array(N * N).fill(kf * kh) };
@@ -505,12 +528,9 @@ class Deriver {
       for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = k * mm[kf !== null ? b : a]!;
       return { e: 0, M };
     }
-    const s11 = new Float64Array(N * N), s12 = cross.M, s22 = new Float64Array(N * N);
-    for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) { s11[a * N + b] = v1.v[a]!; s22[a * N + b] = v2.v[b]!; }
-    const r = pairExpectation(F, H, s11, s12, s22, { tol: this.tol });
+    const r = pairGrid(F, H, v1.v, v2.v, cross.M, { tol: this.tol, symmetric });
     this.noteMethod(`E[${F.name} · ${H.name}]`, r.method, r.order, r.accuracy);
-    for (let i = 0; i < M.length; i++) M[i] = r.value[i]!;
-    return { e: 0, M };
+    return { e: 0, M: r.value };
   }
 
   mean(F: GaussFn, v: Float64Array): Float64Array {
@@ -854,7 +874,7 @@ class Deriver {
       if (!(wk[contracted]! > 0)) this.fail(n, `the weight ${w.key} contracts a finite axis with a hidden vector`);
       const { S, TT } = this.vecMoments(other);
       C = smScale(S, w.sigma2);
-      T = smAdd(S, smScale(TT, w.sigma2));
+      T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, w.sigma2, this.N);
       const yn = this.vecName(other);
       desc = `σ²·Σ_j ${yn}_j(a)${yn}_j(b)`;
       tdesc = `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`;
@@ -883,7 +903,7 @@ class Deriver {
         if (!overWidth) this.fail(n, 'a weight times a hidden vector, not summed over the width');
         this.useWeight(v.w, v.vec.node, n);
         const { S, TT } = this.vecMoments(v.vec);
-        const C = smScale(S, v.w.sigma2), T = smAdd(S, smScale(TT, v.w.sigma2));
+        const C = smScale(S, v.w.sigma2), T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, v.w.sigma2, this.N);
         const yn = this.vecName(v.vec);
         const src = this.addSource(`mm:${v.w.key}`, `⟨${v.w.key}, ${yn}⟩`, C, T, 1);
         this.recordSource(src, `⟨${v.w.key}, ${yn}⟩ (readout)`, `σ²=${fmtSc(v.w.sigma2)}: 𝒦 = σ²·Σ_j ${yn}_j(a)${yn}_j(b)`, `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`);
