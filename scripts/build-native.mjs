@@ -108,3 +108,4 @@ if (check.status !== 0) {
   skip(`the addon was built but does not load, see ${log}`);
 }
 rmSync(logDir, { recursive: true, force: true });
+console.log('ntk-lab: native OpenBLAS backend built (build/Release/ntk_native.node)');

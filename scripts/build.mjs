@@ -1,18 +1,19 @@
 // Bundles the command line (and the benchmark) with esbuild: one file to load instead of hundreds
-// of modules, which keeps `ntk`'s start-up short; compiles the WASM kernels; records V8's code
+// of modules, which keeps `ntk`'s start-up short; bundles the library (dist/index.js, index.cjs)
+// and writes its declarations (dist/types); compiles the WASM kernels; records V8's code
 // cache of the command's bundle, so that `ntk` skips most of its JavaScript compilation; and
 // saves the start-up snapshot, from which `ntk` starts with all of that already done.
 import { build } from 'esbuild';
 import { buildWasm } from './wasm.mjs';
+import { makeSnapshot, recordCodeCache, removeSnapshot } from './startup.mjs';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-// A start-up snapshot holds the previous bundle: gone before the bundle changes (see buildSnapshot).
-rmSync(resolve(root, 'dist/ntk.blob'), { force: true });
-rmSync(resolve(root, 'dist/ntk.blob.env'), { force: true });
+// A start-up snapshot holds the previous bundle: gone before the bundle changes.
+removeSnapshot();
 const common = {
   bundle: true,
   platform: 'node',
@@ -66,55 +67,54 @@ await build({
   banner: { js: "import { createRequire as __ntkCreateRequire } from 'node:module';\nconst require = __ntkCreateRequire(import.meta.url);" },
 });
 
+// The library (src/index.ts, what `import … from 'ntk-lab'` loads): an ES module and a CommonJS
+// twin, not minified, dependencies left to node_modules. Both sit in dist/ next to the command's
+// bundle, so that their modules find kernels.wasm and the addon as the command's do (from
+// import.meta.url, which the CommonJS one takes from its own file name). The source maps point
+// at src/, which the package ships; the declarations come from tsc (below).
+const library = {
+  ...common,
+  minify: false,
+  packages: 'external',
+  sourcesContent: false,
+  entryPoints: [resolve(root, 'src/index.ts')],
+};
+await build({ ...library, outfile: resolve(root, 'dist/index.js'), format: 'esm' });
+await build({
+  ...library,
+  outfile: resolve(root, 'dist/index.cjs'),
+  format: 'cjs',
+  banner: { js: 'var __ntkUrl = require("node:url").pathToFileURL(__filename).href;' },
+  define: { 'import.meta.url': '__ntkUrl' },
+});
+buildDeclarations();
+
+/**
+ * dist/types/: the library's declarations and their maps, by tsc (tsconfig.build.json). The
+ * sources import each other with their .ts extension; in the declarations those specifiers
+ * become .js, which a consumer's TypeScript resolves to the .d.ts next to it under any module
+ * resolution and without allowImportingTsExtensions.
+ */
+function buildDeclarations() {
+  const types = resolve(root, 'dist/types');
+  rmSync(types, { recursive: true, force: true });
+  const tsc = resolve(root, 'node_modules/typescript/bin/tsc');
+  const run = spawnSync(process.execPath, [tsc, '-p', resolve(root, 'tsconfig.build.json')], { cwd: root, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`build: the declarations did not compile:\n${run.stdout}${run.stderr}`);
+  for (const file of readdirSync(types, { recursive: true })) {
+    if (!String(file).endsWith('.d.ts')) continue;
+    const path = resolve(types, String(file));
+    const text = readFileSync(path, 'utf8');
+    const fixed = text.replace(/((?:from|import)\s*\(?\s*['"]\.{1,2}\/[^'"]*?)\.ts(['"])/g, '$1.js$2');
+    if (fixed !== text) writeFileSync(path, fixed);
+  }
+}
+
 // The WASM SIMD kernels, from their WAT source (throws, failing the build, if it does not compile).
 await buildWasm();
 
-// The code cache: bin/ntk.js records it at exit when NTK_CODE_CACHE=write, holding the bytecode of
-// every function compiled so far; each run below starts from the previous run's cache, so it
-// accumulates what parsing, kernels, flows and the printers compile. A cache from another build or
-// another Node is rejected by V8 and ignored (see bin/ntk.js), so this only ever makes starts faster.
-rmSync(resolve(root, 'dist/ntk.cjs.cache'), { force: true });
-const warmUps = [
-  ['kernel', 'examples/mlp-tanh.ntk', '--order', '3', '--set', 'm=8', '--json'],
-  ['kernel', 'examples/mlp-tanh.ntk', '--order', '3', '--set', 'm=8'],
-  ['flow', 'examples/meanfield.ntk', '--alpha', '4', '--T', '10', '--json'],
-  ['flow', 'examples/meanfield.ntk', '--alpha', '4', '--T', '10'],
-];
-for (const args of warmUps) {
-  const run = spawnSync(process.execPath, [resolve(root, 'bin/ntk.js'), ...args], {
-    cwd: root,
-    env: { ...process.env, NTK_CODE_CACHE: 'write' },
-    encoding: 'utf8',
-  });
-  // Not fatal: without the cache `ntk` only starts more slowly.
-  if (run.status !== 0) console.warn(`build: the code-cache warm-up 'ntk ${args.join(' ')}' failed (${run.stderr.trim().split('\n')[0]}); ntk will start without it`);
-}
-
-// The start-up snapshot (src/cli/snapshot.ts), built after the code cache, which it contains.
-// bin/ntk.js's POSIX launcher restores it when dist/ntk.blob.env names the node on PATH (the one
-// that built it, not upgraded since) and this bundle. The blob is checked by restoring it once
-// (a blob Node cannot read crashes it, so a bad one must never be left in place); any failure
-// here is not fatal: ntk then starts from the bundle, as it does with NTK_SNAPSHOT=off.
-function buildSnapshot() {
-  const blob = resolve(root, 'dist/ntk.blob');
-  const env = resolve(root, 'dist/ntk.blob.env');
-  rmSync(blob, { force: true });
-  rmSync(env, { force: true });
-  const tmp = `${blob}.tmp`;
-  const made = spawnSync(process.execPath, ['--no-warnings', '--snapshot-blob', tmp, '--build-snapshot', resolve(root, 'scripts/snapshot.cjs')], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  const version = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')).version;
-  const restored = made.status === 0 ? spawnSync(process.execPath, ['--snapshot-blob', tmp, '--', '--version'], { encoding: 'utf8' }) : null;
-  if (!restored || restored.status !== 0 || restored.stdout.trim() !== version) {
-    rmSync(tmp, { force: true });
-    const why = (made.status !== 0 ? made.stderr : restored?.stderr || `printed '${restored?.stdout.trim()}'`).trim().split('\n')[0];
-    console.warn(`build: no start-up snapshot (${why}); ntk will start from its bundle`);
-    return;
-  }
-  writeFileSync(`${env}.tmp`, `${process.execPath}\n${resolve(root, 'dist/ntk.cjs')}\n`);
-  renameSync(tmp, blob);
-  renameSync(`${env}.tmp`, env);
-}
-buildSnapshot();
+// The code cache, then the start-up snapshot, which contains it (scripts/startup.mjs). Neither is
+// fatal: without them `ntk` starts from its bundle, as it does with NTK_SNAPSHOT=off.
+recordCodeCache();
+const snapshot = makeSnapshot();
+if (!snapshot.ok) console.warn(`build: no start-up snapshot (${snapshot.why}); ntk will start from its bundle`);

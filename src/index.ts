@@ -3,13 +3,13 @@
  *
  * @example
  *   import { loadModel, evaluate, jacobian, ntk } from 'ntk-lab';
- *   const model = loadModel('examples/converse.ntk', { overrides: new Map([['T', 1000]]) });
+ *   const model = loadModel('examples/converse.ntk', { set: { T: 1000 } });
  *   const h = evaluate(model);            // h(w0), flattened
  *   const J = jacobian(model);            // { rows: k, cols: p, data } row-major
  *   const K = ntk(model);                 // { rows: k, cols: k, data } = J Jᵀ
  */
 import type { ElaborateOptions } from './ir/elaborate.ts';
-import { compile, loadModel, parse } from './ir/load.ts';
+import { compile, loadModel, parse, parseModel, type ModelOptions } from './ir/load.ts';
 import type { Model } from './ir/model.ts';
 import { Evaluator, type JacobianOptions } from './runtime/evaluator.ts';
 import { ntkFromJacobian } from './nth/ntk.ts';
@@ -19,6 +19,12 @@ import { vjp as vjpGraph } from './ad/transpose.ts';
 import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, type KernelOptions, type KernelTensor } from './nth/hierarchy.ts';
 import { tidy } from './ir/simplify.ts';
 import { truncatedHierarchy, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
+import { useNormalPairs } from './io/rng.ts';
+import { wasmNormalPairs } from './runtime/backend-wasm.ts';
+
+// Large seeded normal draws (initial weights) through the wasm kernels: the same bits as the JS
+// loop, faster; the front end (parser, ir, io) loads no backend itself.
+useNormalPairs(wasmNormalPairs);
 
 export type { Model, ParamInfo, DataInfo, Loss, TestInfo } from './ir/model.ts';
 export type { Program } from './parser/ast.ts';
@@ -59,6 +65,11 @@ export { parseProgram } from './parser/index.ts';
 export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export type { Backend } from './runtime/backend.ts';
+export type { SymmetricEigen, KernelSpectrum } from './dynamics/linearized.ts';
+export type { ElaborateOptions } from './ir/elaborate.ts';
+export type { EnclosureOptions } from './lip/enclosure.ts';
+export type { Span } from './parser/ast.ts';
+export type { Severity } from './parser/diagnostics.ts';
 
 /** A dense row-major matrix. */
 export interface Matrix {
@@ -67,12 +78,17 @@ export interface Matrix {
   data: Float64Array;
 }
 
+/** Options of `compile`: `--set` overrides, the seed, the directory data files load from. */
 export interface CompileOptions extends ElaborateOptions {}
-export { parse, compile, loadModel };
+export { parse, compile, parseModel, loadModel, type ModelOptions };
 
 const evaluators = new WeakMap<Model, Evaluator>();
 
-/** The (cached) evaluator of a model: compiled plans for its derivative graphs. */
+/**
+ * The (cached) evaluator of a model: the compiled plans of h and of its derivative graphs, built
+ * on first use and shared by every call on the same model.
+ * @example const ev = evaluator(model); ev.k; ev.p // outputs k, parameters p
+ */
 export function evaluator(model: Model): Evaluator {
   let ev = evaluators.get(model);
   if (!ev) {
@@ -82,7 +98,10 @@ export function evaluator(model: Model): Evaluator {
   return ev;
 }
 
-/** h(w) ∈ R^k (flattened), at w0 by default. */
+/**
+ * The model's outputs h(w) ∈ R^k (flattened row-major), at w0 by default.
+ * @example evaluate(parseModel('param w = 0.3\nmodel h = sin(w)'))   // Float64Array [sin 0.3]
+ */
 export function evaluate(model: Model, w: Float64Array = model.w0): Float64Array {
   return evaluator(model).output(w);
 }
@@ -121,27 +140,48 @@ export function jacobian(model: Model, w: Float64Array = model.w0, opts: Jacobia
   return { rows: ev.k, cols: ev.p, data: ev.jacobian(w, opts) };
 }
 
-/** Dh(w)·v ∈ R^k. */
+/**
+ * The Jacobian-vector product Dh(w)·v ∈ R^k (forward mode; v ∈ R^p in the flattened parameter
+ * order), at w0 by default: d/dε h(w + εv) at ε = 0.
+ * @example jvp(model, v)[a]   // Σ_j ∂h_a/∂w_j · v_j
+ */
 export function jvp(model: Model, v: Float64Array, w: Float64Array = model.w0): Float64Array {
   return evaluator(model).jvp(w, v);
 }
 
-/** Dh(w)ᵀ·u ∈ R^p. */
+/**
+ * The vector-Jacobian product Dh(w)ᵀ·u ∈ R^p (reverse mode; u ∈ R^k), at w0 by default: the
+ * gradient of ⟨u, h(w)⟩. With u = e_a it is ∇h_a(w), row a of the Jacobian.
+ * @example vjp(model, Float64Array.of(1, 0, 0))   // ∇h_0(w0)
+ */
 export function vjp(model: Model, u: Float64Array, w: Float64Array = model.w0): Float64Array {
   return evaluator(model).vjp(w, u);
 }
 
-/** D^k h(w)[v1, …, vk] ∈ R^k, k = vs.length (nested forward mode). */
+/**
+ * The directional derivative of order j = vs.length, D^j h(w)[v1, …, vj] ∈ R^k (nested forward
+ * mode): ∂^j/∂ε1…∂εj h(w + ε1 v1 + … + εj vj) at ε = 0. One direction gives `jvp`.
+ * @example directionalDerivative(model, [v, v])   // D²h(w0)[v, v], the curvature of h along v
+ */
 export function directionalDerivative(model: Model, vs: Float64Array[], w: Float64Array = model.w0): Float64Array {
   return evaluator(model).directional(w, vs);
 }
 
-/** The loss L(w) = R(α·h(w)) of the model's declared loss. */
+/**
+ * The loss L(w) = R(α·h(w)) of the model's declared loss (`loss square(target = y)`:
+ * R(v) = ½‖v − y‖²), at w0 and α = 1 by default.
+ * @example loss(model, { alpha: 4 })   // R0 = R(4·h(w0))
+ */
 export function loss(model: Model, opts: { alpha?: number; w?: Float64Array } = {}): number {
   return evaluator(model).loss(opts.w ?? model.w0, opts.alpha ?? 1);
 }
 
-/** ∇²L(w)·v for L(w) = R(α·h(w)) (forward-over-reverse). */
+/**
+ * The Hessian-vector product ∇²L(w)·v ∈ R^p for L(w) = R(α·h(w)) (forward over reverse mode),
+ * at w0 and α = 1 by default. For the square loss,
+ * ∇²L = α² DhᵀDh + α Σ_a (α h_a − y_a) ∇²h_a.
+ * @example const curvature = dot(v, hvp(model, v, { alpha: 4 }))   // vᵀ∇²L v
+ */
 export function hvp(model: Model, v: Float64Array, opts: { alpha?: number; w?: Float64Array } = {}): Float64Array {
   return evaluator(model).hvp(opts.w ?? model.w0, v, opts.alpha ?? 1);
 }
@@ -179,7 +219,7 @@ export function printModel(model: Model, opts: { derivative?: boolean } = {}): s
 }
 
 /**
- * The kernel of order r of the Neural Tangent Hierarchy at w (MATH.md §3), on the outputs of h:
+ * The kernel of order r of the Neural Tangent Hierarchy at w (docs/math.md §3), on the outputs of h:
  * K^(2)(a, b) = ⟨∇h_a, ∇h_b⟩, K^(r+1)(a1..ar, b) = ⟨∇_w K^(r)(a1..ar), ∇h_b⟩. The full tensor
  * (k^r entries, row-major in a1..ar) or, with `slice: [a1..aj]`, K^(r)(a1..aj, ·, …, ·).
  * Throws MemoryError (naming the slice to use) when it would not fit.
@@ -208,7 +248,11 @@ export function printKernel(model: Model, r: number, opts: { latex?: boolean } =
   return describeKernel(model, r, opts).text;
 }
 
-/** `printKernel` with what its arguments are: 'rows' (data rows), 'vectors' (u_i) or 'none'. */
+/**
+ * `printKernel` with what its arguments are: 'rows' (K^(r)(X_1, …, X_r) on data rows),
+ * 'vectors' (the r-linear form K^(r)[u1, …, ur]) or 'none' (one output: a function of w).
+ * @example describeKernel(model, 3).form   // 'rows' for h = f(X)
+ */
 export function describeKernel(model: Model, r: number, opts: { latex?: boolean } = {}): { text: string; form: 'rows' | 'vectors' | 'none'; args: string[] } {
   const tex = opts.latex === true;
   const k = evaluator(model).k;

@@ -45,6 +45,7 @@ export function jvpFlat(m: Model, of: NodeId = flatOutput(m)): { v: NodeId; out:
 /**
  * Reverse mode: returns (u, Dh(w)ᵀ·u) with u a fresh cotangent input of the output's flat shape
  * [k] and the result of shape [p].
+ * @example const { u, out } = vjpFlat(model)   // out = Dh(w)ᵀ·u as a graph node [p]
  */
 export function vjpFlat(m: Model, of: NodeId = flatOutput(m)): { u: NodeId; out: NodeId } {
   const g = m.graph;
@@ -78,6 +79,7 @@ export function directional(m: Model, order: number, of: NodeId = flatOutput(m))
 /**
  * The training loss L(w) = R(α·h(w)) as a scalar node, with α a fresh input (role 'var') so that
  * one graph serves every α. Square loss: R(v) = ½‖v − y*‖².
+ * @example const { alpha, value } = lossGraph(model)   // value = R(α·h(w)), α bound at run time
  */
 export function lossGraph(m: Model): { alpha: NodeId; value: NodeId } {
   const g = m.graph;
@@ -96,7 +98,12 @@ export function substitute(g: Graph, root: NodeId, from: NodeId, to: NodeId): No
   return g.rewrite([root], new Map([[from, to]]))[0]!;
 }
 
-/** ∇_w L as a flat node [p] (L from `lossGraph`). */
+/**
+ * ∇_w L as a flat node [p] (L from `lossGraph`).
+ *
+ * For L(w) = R(α·h(w)): ∇L = α·Dh(w)ᵀ ∇R(α·h(w)).
+ * @example const { grad } = gradLoss(model)   // a node [p]
+ */
 export function gradLoss(m: Model): { alpha: NodeId; value: NodeId; grad: NodeId } {
   const g = m.graph;
   const { alpha, value } = lossGraph(m);
@@ -107,6 +114,7 @@ export function gradLoss(m: Model): { alpha: NodeId; value: NodeId; grad: NodeId
 /**
  * Hessian-vector product ∇²L(w)·v by forward-over-reverse: the JVP of the gradient graph.
  * @returns the tangent input v [p] and the product [p].
+ * @example const { v, out } = hvpLoss(model)   // out = ∇²L(w)·v as a graph node [p]
  */
 export function hvpLoss(m: Model): { alpha: NodeId; v: NodeId; out: NodeId } {
   const { alpha, grad } = gradLoss(m);

@@ -1,5 +1,5 @@
 /**
- * The bounds of the NTK approximation (MATH.md §1; Boix-Adsera & Littwin 2023, Chizat et al.
+ * The bounds of the NTK approximation (docs/math.md §1; Boix-Adsera & Littwin 2023, Chizat et al.
  * 2019), as pure functions of the constants of a run. Each bound comes with its own validity
  * horizon; a bound whose assumptions fail is reported with the reason, never as a number.
  *

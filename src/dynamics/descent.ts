@@ -4,7 +4,7 @@
  *
  *   w_{j+1} = w_j − (η/α²) ∇_w R(α h(w_j)),          t_j = j·η,
  *
- * and, for the square loss, the linearized iteration in closed form (seed 003 §D, seed 004):
+ * and, for the square loss, the linearized iteration in closed form (Lee et al. 2019 §D; Hu et al. 2020):
  *
  *   r̄_j = (I − η K0)^j r0,   w̄_j − w0 = (1/α) J0ᵀ V diag((1 − (1 − ηλ)^j)/λ) Vᵀ r0
  *
@@ -17,6 +17,9 @@ import { ntkFromJacobian } from '../nth/ntk.ts';
 import { FlowError, type FlowPoint } from './flow.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 
+/**
+ * Options of `gradientDescent`: α, the learning rate η and the number of steps.
+ */
 export interface DescentOptions {
   alpha: number;
   lr: number;
@@ -26,6 +29,10 @@ export interface DescentOptions {
   onProgress?: (step: number, steps: number) => void;
 }
 
+/**
+ * What `gradientDescent` reports: the error between descent on α·h and on its linearization,
+ * the losses, the weight changes and the stability number η·λmax.
+ */
 export interface DescentResult {
   alpha: number;
   lr: number;

@@ -1,6 +1,6 @@
 /**
  * The gradient flow of the rescaled model α·h next to its linearization, and the error of the
- * NTK approximation (MATH.md §1):
+ * NTK approximation (docs/math.md §1):
  *
  *   dw/dt = −(1/α²) ∇_w R(α h(w)) = −(1/α) Dh(w)ᵀ ∇R(α h(w)),   w(0) = w0
  *   E(T)  = ‖α h(w(T)) − α h̄(w̄(T))‖,  h̄ the linearization of h at w0.
@@ -75,7 +75,7 @@ export interface FlowResult {
   linOut: Float64Array;
   /**
    * On the model's held-out inputs (a `test` declaration; null without one): α·g(w(T)), the
-   * linearized prediction α·ḡ(w̄(T)) = α(g(w0) + Dg(w0)(w̄(T) − w0)) (seed 003 eq. 19), and
+   * linearized prediction α·ḡ(w̄(T)) = α(g(w0) + Dg(w0)(w̄(T) − w0)) (Lee et al. 2019, eq. 19), and
    * their distance, the NTK approximation's error off the training set.
    */
   test: { out: Float64Array; linOut: Float64Array; error: number } | null;

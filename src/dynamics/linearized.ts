@@ -1,5 +1,5 @@
 /**
- * The linearized flow in closed form, for the square loss R(v) = ½‖v − y*‖² (MATH.md §1–2).
+ * The linearized flow in closed form, for the square loss R(v) = ½‖v − y*‖² (docs/math.md §1–2).
  *
  * With h̄(w) = h(w0) + J0 (w − w0), J0 = Dh(w0), K0 = J0 J0ᵀ = V Λ Vᵀ and the residual
  * r̄ = y* − α h̄(w̄), the rescaled flow dw̄/dt = (1/α) J0ᵀ r̄ gives
@@ -7,12 +7,15 @@
  *   r̄(t) = exp(−K0 t) r0                     = V e^{−Λt} Vᵀ r0,
  *   w̄(t) = w0 + (1/α) J0ᵀ c(t),  c(t) = ∫₀ᵗ r̄(s) ds = V φ_t(Λ) Vᵀ r0,  φ_t(λ) = (1 − e^{−λt})/λ
  *
- * (seed 003 eqs. 15 and 18 with η = 1; φ_t(0) = t, so a singular K0 needs no inverse).
+ * (Lee et al. 2019, eqs. 15 and 18 with η = 1; φ_t(0) = t, so a singular K0 needs no inverse).
  * φ is evaluated as −expm1(−λt)/λ, accurate for every λt ≥ 0.
  */
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { lapack } from '../runtime/backends.ts';
 
+/**
+ * A = V·diag(values)·Vᵀ: the eigendecomposition `symmetricEigen` returns.
+ */
 export interface SymmetricEigen {
   /** Eigenvalues, ascending. */
   values: Float64Array;
@@ -53,6 +56,10 @@ export function symmetricEigenMl(A: Float64Array, k: number): SymmetricEigen {
   return { values, vectors };
 }
 
+/**
+ * The NTK's eigendecomposition K0 = V diag(λ) Vᵀ with round-off negatives clipped to 0
+ * (`kernelSpectrum`), and whether K0 was found indefinite beyond round-off.
+ */
 export interface KernelSpectrum {
   /** Eigenvalues of K0 after clipping round-off negatives to 0. */
   values: Float64Array;
@@ -68,6 +75,7 @@ export interface KernelSpectrum {
 /**
  * The spectrum of the NTK, with eigenvalues below 0 by round-off clipped to 0. A Gram matrix
  * J Jᵀ is positive semi-definite; negative eigenvalues of size ≳ k·ε·λmax are round-off.
+ * @example const { values, clipped } = kernelSpectrum(ntk(model).data, k)   // λ ascending, ≥ 0
  */
 export function kernelSpectrum(K: Float64Array, k: number): KernelSpectrum {
   const { values, vectors } = symmetricEigen(K, k);
@@ -84,7 +92,13 @@ export function kernelSpectrum(K: Float64Array, k: number): KernelSpectrum {
   return { values, vectors, minRaw, clipped, indefinite: -minRaw > tol };
 }
 
-/** The closed-form linearized flow for one α and r0 = y* − α h(w0). */
+/**
+ * The closed-form linearized flow for one α and r0 = y* − α h(w0).
+ *
+ * Through K0 = V diag(λ) Vᵀ: r̄(t) = V exp(−λt) Vᵀ r0, and its integral c(t) = V φ_t(λ) Vᵀ r0
+ * with φ_t(λ) = (1 − exp(−λt))/λ (t for λ = 0, so a singular K0 needs no inverse).
+ * @example new LinearizedFlow(kernelSpectrum(ntk(model).data, k), r0).residual(1)   // r̄(1) = exp(−K0) r0
+ */
 export class LinearizedFlow {
   readonly k: number;
   readonly spectrum: KernelSpectrum;

@@ -1,5 +1,5 @@
 /**
- * Predictions at held-out inputs (MATH.md §2, seed 003 eq. 19), for a model with a `test`
+ * Predictions at held-out inputs (docs/math.md §2; Lee et al. 2019, eq. 19), for a model with a `test`
  * declaration: g(w) ∈ R^kt, the model's outputs on the test inputs, with the same weights as
  * the training outputs h(w) ∈ R^k.
  *

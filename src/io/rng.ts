@@ -34,11 +34,13 @@
  * besides IEEE-754 `+ − × /` and `Math.sqrt` (all correctly rounded, hence identical
  * everywhere; JavaScript never contracts into FMA) the only transcendental is the logarithm.
  * ECMAScript does *not* require `Math.log` to be correctly rounded, and engines differ in its
- * last bit, so the draws take the logarithm from `logScalar` (wasm/scalar.ts), fdlibm's
+ * last bit, so the draws take the logarithm from `logScalar` (math/log.ts), fdlibm's
  * algorithm in IEEE operations and bit manipulation only: the same bits in every engine, and
  * those of V8's `Math.log` (V8 runs fdlibm's code; tested on millions of inputs), so the
  * stream is the one earlier versions drew in Node. Large fills run the same operations in
- * wasm (`normal_pairs`). Normal and uniform draws are bitwise identical on every platform.
+ * wasm (`normal_pairs`) where the library entry has registered it (`useNormalPairs`; this
+ * module loads no backend itself). Normal and uniform draws are bitwise identical on every
+ * platform, with or without it.
  *
  * @example
  *   const rng = new Rng(deriveSeed(42, 'param', 'U'));
@@ -46,8 +48,25 @@
  *   rng.fillNormal(w, 0, 1 / Math.sqrt(3));
  */
 
-import { wasmNormalPairs } from '../runtime/backend-wasm.ts';
-import { logScalar } from '../runtime/wasm/scalar.ts';
+import { logScalar } from '../math/log.ts';
+
+/**
+ * A filler of normal pairs in another engine (the wasm kernels' `normal_pairs`): the same
+ * xoshiro outputs, accept test, logarithm and arithmetic as `standardNormal`, so the same bits.
+ * Advances `state` (the eight 32-bit halves of the xoshiro state) and returns 2·pairs draws.
+ */
+export type NormalPairs = (state: Uint32Array, pairs: number, mean: number, std: number) => Float64Array;
+
+let normalPairs: (() => NormalPairs | null) | null = null;
+
+/**
+ * Lets large `fillNormal` calls draw through `provider()` (null: not available here), e.g.
+ * `useNormalPairs(wasmNormalPairs)` from the library entry, so that the front end (parser, ir,
+ * io) never loads a backend itself.
+ */
+export function useNormalPairs(provider: (() => NormalPairs | null) | null): void {
+  normalPairs = provider;
+}
 
 const MASK64 = (1n << 64n) - 1n;
 /** fillNormal draws through wasm from this many values on (below, the call costs more). */
@@ -280,7 +299,7 @@ export class Rng {
     // and arithmetic, so the same bits), all but an odd last value, which the loop below draws
     // (caching its pair's spare). In JS, a first call of the loop ran mostly before V8 had
     // optimized it: the 271k MLP's draws took 25–44 ms.
-    const draw = n - i >= WASM_FILL_MIN ? wasmNormalPairs() : null;
+    const draw = n - i >= WASM_FILL_MIN && normalPairs ? normalPairs() : null;
     if (draw) {
       const st = Uint32Array.of(this.s0l, this.s0h, this.s1l, this.s1h, this.s2l, this.s2h, this.s3l, this.s3h);
       for (let left = (n - i) >> 1; left > 0; ) {

@@ -1,12 +1,18 @@
 /**
- * Elementwise functions of the language built from primitives. A function becomes a primitive
- * only when composing it would be numerically unstable (tanh, softplus, erf are primitives:
- * (e^{2x}−1)/(e^{2x}+1) and log(1+e^x) overflow; erf has no elementary form).
+ * Elementwise functions of the language built from primitives, one entry each. A function
+ * becomes a primitive (an entry of `ops.ts`) only when composing it would be numerically
+ * unstable (tanh, softplus, erf, atan are primitives: (e^{2x}−1)/(e^{2x}+1) and log(1+e^x)
+ * overflow; erf and atan have no stable elementary form).
  *
  * Every composite is smooth exactly where its formula is; relu and abs use `sign`, so results
  * that assume smoothness (Lip(Dh), the bounds) can detect them in the graph.
+ *
+ * A composite's numeric twin (its value on a compile-time number, e.g. `const c = sqrt(2)`) is
+ * derived: its graph evaluated on that number with the registry's scalar functions, the same
+ * arithmetic as the kernels would do at run time.
  */
-import type { Graph, NodeId } from './graph.ts';
+import { Graph, type NodeId } from './graph.ts';
+import { PRIMITIVES, UNARY_OPS, isBinary, isUnary, logisticGraph } from './ops.ts';
 
 export type Composite = (g: Graph, x: NodeId) => NodeId;
 
@@ -14,22 +20,11 @@ export type Composite = (g: Graph, x: NodeId) => NodeId;
  * sigmoid(x) = 1/(1+e^{−x}) written as ½ + ½·tanh(x/2), which never overflows and whose
  * derivatives (through tanh' = 1 − tanh²) stay finite for every x.
  */
-export function sigmoid(g: Graph, x: NodeId): NodeId {
-  const half = g.constant(0.5);
-  return g.add(half, g.mul(half, g.tanh(g.mul(half, x))));
-}
+export const sigmoid: Composite = logisticGraph;
 
-/** The elementwise functions callable in `.ntk` files, by name. */
-export const ELEMENTWISE: Record<string, Composite> = {
-  exp: (g, x) => g.exp(x),
-  log: (g, x) => g.log(x),
-  sin: (g, x) => g.sin(x),
-  cos: (g, x) => g.cos(x),
+/** The composites of the language, by name. */
+export const COMPOSITES: Record<string, Composite> = {
   tan: (g, x) => g.div(g.sin(x), g.cos(x)),
-  tanh: (g, x) => g.tanh(x),
-  erf: (g, x) => g.erf(x),
-  softplus: (g, x) => g.softplus(x),
-  sign: (g, x) => g.sign(x),
   sqrt: (g, x) => g.pow(x, g.constant(0.5)),
   square: (g, x) => g.mul(x, x),
   sigmoid,
@@ -45,3 +40,46 @@ export const ELEMENTWISE: Record<string, Composite> = {
   gauss: (g, x) => g.mul(g.constant(1 / Math.sqrt(2 * Math.PI)), g.exp(g.mul(g.constant(-0.5), g.mul(x, x)))),
   identity: (_g, x) => x,
 };
+
+/**
+ * The elementwise functions callable in `.ntk` files, by name: the unary primitives that have a
+ * name in the language (derived from the registry), then the composites.
+ */
+export const ELEMENTWISE: Record<string, Composite> = {
+  ...Object.fromEntries(UNARY_OPS.filter((op) => PRIMITIVES[op].language).map((op) => [op, (g: Graph, x: NodeId) => g.unary(op, x)])),
+  ...COMPOSITES,
+};
+
+const twins = new Map<string, (x: number) => number>();
+
+/**
+ * The numeric twin of an elementwise function of the language: its graph on one number,
+ * evaluated with the registry's scalar functions (no folding shortcuts, so a non-finite
+ * intermediate gives what the kernels would give).
+ * @example numericTwin('sigmoid')(0) // 0.5
+ */
+export function numericTwin(name: string): (x: number) => number {
+  let twin = twins.get(name);
+  if (twin) return twin;
+  const build = ELEMENTWISE[name];
+  if (!build) throw new Error(`internal: no elementwise function '${name}'`);
+  const g = new Graph();
+  const x = g.input('x', 'data', []);
+  const y = build(g, x);
+  const cone = g.cone([y]);
+  twin = (v: number) => {
+    const val = new Float64Array(g.size);
+    for (const n of cone) {
+      const op = g.op(n), a = g.args(n);
+      if (n === x) val[n] = v;
+      else if (op === 'const') val[n] = g.attrs(n).value!;
+      else if (isUnary(op)) val[n] = PRIMITIVES[op].scalar.f(val[a[0]!]!);
+      else if (isBinary(op)) val[n] = PRIMITIVES[op].f(val[a[0]!]!, val[a[1]!]!);
+      else if (op === 'broadcast' || op === 'reshape') val[n] = val[a[0]!]!; // of a scalar: the same number
+      else throw new Error(`internal: '${op}' in the scalar function '${name}'`);
+    }
+    return val[y]!;
+  };
+  twins.set(name, twin);
+  return twin;
+}

@@ -20,12 +20,10 @@ import type * as A from '../parser/ast.ts';
 import { NtkError, fail, type Diagnostic } from '../parser/diagnostics.ts';
 import { DataError, findNonFinite, formatIndex, loadArray } from '../io/data.ts';
 import { Rng, deriveSeed } from '../io/rng.ts';
-import { erf } from '../runtime/erf.ts';
-import { ELEMENTWISE } from './composites.ts';
+import { ELEMENTWISE, numericTwin } from './composites.ts';
 import { Graph, type NodeId } from './graph.ts';
-import { ShapeError } from './ops.ts';
 import type { DataInfo, Loss, Model, ParamInfo, ParamInit, TestInfo } from './model.ts';
-import { sameShape, shapeStr, sizeOf } from './shape.ts';
+import { ShapeError, sameShape, shapeStr, sizeOf } from './shape.ts';
 
 /** A compile-time number. */
 interface Num {
@@ -42,6 +40,10 @@ interface Ten {
 
 type Val = Num | Ten;
 
+/**
+ * Options of elaboration: `--set` overrides of dims and consts, the seed of the random
+ * initializers, and the directory data files load from.
+ */
 export interface ElaborateOptions {
   /** `--set NAME=VALUE` overrides of dims and consts. */
   overrides?: Map<string, number>;
@@ -50,16 +52,6 @@ export interface ElaborateOptions {
   /** Load data files relative to this directory (default: the .ntk file's directory). */
   baseDir?: string;
 }
-
-const NUMERIC: Record<string, (x: number) => number> = {
-  exp: Math.exp, log: Math.log, sin: Math.sin, cos: Math.cos, tan: Math.tan, tanh: Math.tanh,
-  sqrt: Math.sqrt, abs: Math.abs, sign: Math.sign, erf, square: (x) => x * x,
-  sigmoid: (x) => 0.5 + 0.5 * Math.tanh(0.5 * x),
-  softplus: (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))),
-  relu: (x) => Math.max(x, 0), sinh: Math.sinh, cosh: Math.cosh, identity: (x) => x,
-  gelu: (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)),
-  gauss: (x) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI),
-};
 
 /** Reductions and other structural builtins, with their positional arity. */
 const STRUCTURAL: Record<string, { args: number; named: string[] }> = {
@@ -694,8 +686,7 @@ class Elaborator {
       if (e.args.length !== 1 || e.named.length) this.err(e.span, `${e.callee} takes 1 argument, got ${e.args.length + e.named.length}`);
       const v = this.expr(e.args[0]!, locals);
       if (v.kind === 'num') {
-        const f = NUMERIC[e.callee]!;
-        return { kind: 'num', value: f(v.value) };
+        return { kind: 'num', value: numericTwin(e.callee)(v.value) };
       }
       return { kind: 'tensor', node: elementwise(this.g, v.node), batch: v.batch };
     }

@@ -11,9 +11,12 @@
  *    identities (x+0, x·1, x^1, reshape to the same shape, …) and symbolic zeros (a `const` 0
  *    of any shape) that make derivative graphs small. `node()` builds without simplifying.
  */
-import { OP_INFO, ShapeError, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
-import { broadcastAxes, broadcastShapes, sameShape, shapeStr, sizeOf } from './shape.ts';
+import { PRIMITIVES, isBinary, isUnary, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
+import { ShapeError, broadcastAxes, broadcastShapes, sameShape, shapeStr, sizeOf } from './shape.ts';
 
+/**
+ * A node of a `Graph`: its index, in creation order (inputs before their users).
+ */
 export type NodeId = number;
 
 function keyOfNumber(v: number): string {
@@ -48,6 +51,11 @@ function hashData(data: Float64Array): string {
 /** A graph error that names the op and the shapes, for the elaborator to locate. */
 export class GraphShapeError extends ShapeError {}
 
+/**
+ * The hash-consed tensor graph of a model and of all its derivatives: each node an op, its
+ * inputs and attributes, with its shape; building a node that exists returns the existing one.
+ * @example const g = model.graph; g.shape(model.output)   // [k]
+ */
 export class Graph {
   readonly ops: Op[] = [];
   readonly inputsOf: NodeId[][] = [];
@@ -78,7 +86,7 @@ export class Graph {
 
   /** Builds (or finds) a node without simplification; checks arity and shapes. */
   node(op: Op, inputs: NodeId[], attrs: Attrs = {}): NodeId {
-    const info = OP_INFO[op];
+    const info = PRIMITIVES[op];
     if (info.arity >= 0 && inputs.length !== info.arity)
       throw new Error(`internal: ${op} takes ${info.arity} inputs, got ${inputs.length}`);
     const key = `${op}(${inputs.join(',')})${attrsKey(attrs)}`;
@@ -335,7 +343,7 @@ export class Graph {
   /** numpy `matmul` on the last two axes, batch axes broadcast. */
   matmul(a: NodeId, b: NodeId): NodeId {
     if (this.isZero(a) || this.isZero(b)) {
-      const probe = OP_INFO.matmul.shape([this.shape(a), this.shape(b)], {});
+      const probe = PRIMITIVES.matmul.shape([this.shape(a), this.shape(b)], {});
       return this.zeros(probe);
     }
     return this.node('matmul', [a, b]);
@@ -346,16 +354,13 @@ export class Graph {
    * re-emit a node with new inputs.
    */
   apply(op: Op, inputs: NodeId[], a: Attrs): NodeId {
+    if (isUnary(op)) return this.unary(op, inputs[0]!);
+    if (isBinary(op)) return this.binary(op, inputs[0]!, inputs[1]!);
     switch (op) {
       case 'input':
       case 'const':
       case 'literal':
         return this.node(op, [], a);
-      case 'neg': case 'exp': case 'log': case 'sin': case 'cos':
-      case 'tanh': case 'erf': case 'softplus': case 'sign':
-        return this.unary(op, inputs[0]!);
-      case 'add': case 'sub': case 'mul': case 'div': case 'pow':
-        return this.binary(op, inputs[0]!, inputs[1]!);
       case 'broadcast': return this.broadcast(inputs[0]!, a.shape!);
       case 'sum': return this.sum(inputs[0]!, a.axes!);
       case 'reshape': return this.reshape(inputs[0]!, a.shape!);
@@ -364,6 +369,10 @@ export class Graph {
       case 'pad': return this.pad(inputs[0]!, a.starts!, a.shape!);
       case 'concat': return this.concat(inputs, a.axis!);
       case 'matmul': return this.matmul(inputs[0]!, inputs[1]!);
+      default: {
+        const never: never = op;
+        throw new Error(`internal: no constructor for ${never as string}`);
+      }
     }
   }
 
@@ -409,33 +418,16 @@ export class Graph {
 
   /** Does any node in the cone of `roots` use a non-smooth op (sign)? */
   hasNonSmooth(roots: NodeId[]): boolean {
-    return this.cone(roots).some((n) => !OP_INFO[this.ops[n]!].smooth);
+    return this.cone(roots).some((n) => !PRIMITIVES[this.ops[n]!].smooth);
   }
 }
 
-/** Constant folding of unary ops; must agree with the runtime kernels. */
+/** Constant folding of unary ops: the registry's scalar function, which the kernels run too. */
 export function foldUnary(op: UnaryOp, x: number): number {
-  switch (op) {
-    case 'neg': return -x;
-    case 'exp': return Math.exp(x);
-    case 'log': return Math.log(x);
-    case 'sin': return Math.sin(x);
-    case 'cos': return Math.cos(x);
-    case 'tanh': return Math.tanh(x);
-    case 'sign': return Math.sign(x);
-    // erf and softplus are left to the runtime (one implementation of each).
-    case 'erf':
-    case 'softplus':
-      return NaN;
-  }
+  return PRIMITIVES[op].scalar.f(x);
 }
 
+/** Constant folding of binary ops (pow with the kernels' fast paths). */
 export function foldBinary(op: BinaryOp, a: number, b: number): number {
-  switch (op) {
-    case 'add': return a + b;
-    case 'sub': return a - b;
-    case 'mul': return a * b;
-    case 'div': return a / b;
-    case 'pow': return Math.pow(a, b);
-  }
+  return PRIMITIVES[op].f(a, b);
 }

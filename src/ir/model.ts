@@ -8,6 +8,10 @@ import type { Diagnostic } from '../parser/diagnostics.ts';
 import type { Program, Span } from '../parser/ast.ts';
 import type { Graph, NodeId } from './graph.ts';
 
+/**
+ * A declared parameter (`param W : [m, d] ~ …`): its shape, its graph node and its slice
+ * `[offset, offset + size)` of the flattened weight vector w ∈ R^p.
+ */
 export interface ParamInfo {
   name: string;
   shape: number[];
@@ -26,6 +30,9 @@ export type ParamInit =
   | { dist: 'uniform'; lo: number; hi: number; span: Span }
   | { dist: 'fixed' };
 
+/**
+ * A declared data array (`data X : [n, d] = …`), loaded or drawn: its shape, graph node and values.
+ */
 export interface DataInfo {
   name: string;
   shape: number[];
@@ -46,7 +53,7 @@ export type Loss =
 
 /**
  * The model's outputs on held-out inputs, from `test NAME = expr[, target = expr]`: a function
- * g: R^p → R^kt of the same weights as h (MATH.md §2, eq. 19: f_lin_t(x) = f_0(x) + ∇f_0(x)·ω_t).
+ * g: R^p → R^kt of the same weights as h (docs/math.md §2, eq. 19: f_lin_t(x) = f_0(x) + ∇f_0(x)·ω_t).
  * `output` is the flat vector g(w) (shape [kt]); `shape` the declared expression's shape;
  * `target`, if given, a flat [kt] node of data and constants only.
  */
@@ -63,6 +70,12 @@ export interface TestInfo {
   span: Span;
 }
 
+/**
+ * A model elaborated from `.ntk` text (`parseModel`, `loadModel`): the tensor graph of
+ * h : R^p → R^k, the initial weights w0 ∈ R^p (`paramCount` = p), the data, the loss R and the
+ * optional test outputs g. Every analysis takes one.
+ * @example const model = parseModel('param w = 0.5\nmodel h = w^2'); model.paramCount; model.w0 // 1, [0.5]
+ */
 export interface Model {
   file: string;
   source: string;

@@ -16,6 +16,7 @@
  */
 import type { Graph, NodeId } from './graph.ts';
 import type { DataInfo, Model } from './model.ts';
+import { isUnary, unreachable } from './ops.ts';
 import { sizeOf } from './shape.ts';
 
 export interface RowModel {
@@ -105,11 +106,11 @@ function restrict(g: Graph, root: NodeId, n: number, replaced: Map<NodeId, NodeI
     const rank = shape.length;
     let id: NodeId;
     let row: number;
-    switch (op) {
-      case 'neg': case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus': case 'sign':
-        id = g.apply(op, [xs[0]!.id], a);
-        row = xs[0]!.row!;
-        break;
+    if (isUnary(op)) {
+      // elementwise: the rows stay where they are
+      id = g.apply(op, [xs[0]!.id], a);
+      row = xs[0]!.row!;
+    } else switch (op) {
       case 'add': case 'sub': case 'mul': case 'div': case 'pow': case 'concat': {
         const positions = xs.map((x, i) => (x.row === null ? null : x.row + rank - g.shape(args[i]!).length));
         const live = positions.filter((p): p is number => p !== null);
@@ -185,6 +186,8 @@ function restrict(g: Graph, root: NodeId, n: number, replaced: Map<NodeId, NodeI
       }
       case 'input': case 'const': case 'literal':
         throw new Error('internal: a leaf with rows');
+      default:
+        unreachable(op);
     }
     const want = shape.slice();
     want[row] = 1;

@@ -1,3 +1,5 @@
+import type { Attrs } from './ops.ts';
+
 /** Static shapes: row-major, `[]` a scalar. Numpy's broadcasting rules. */
 
 export class BroadcastError extends Error {}
@@ -58,3 +60,93 @@ export function broadcastAxes(x: readonly number[], out: readonly number[]): num
   }
   return axes;
 }
+
+// ------------------------------------------------------------------ shape rules of the primitives
+
+export class ShapeError extends Error {}
+
+export const unaryShape = (inputs: number[][]) => inputs[0]!.slice();
+export const elementwiseShape = (inputs: number[][]) => broadcastShapes(inputs[0]!, inputs[1]!);
+export const leafShape = (_: number[][], a: Attrs) => {
+  if (!a.shape) throw new ShapeError('a leaf needs a shape');
+  return a.shape.slice();
+};
+
+export function matmulShape([a, b]: number[][]): number[] {
+  if (a!.length < 2 || b!.length < 2)
+    throw new ShapeError(`matmul needs matrices, got ${shapeStr(a!)} and ${shapeStr(b!)}`);
+  const [m, k1] = a!.slice(-2) as [number, number];
+  const [k2, n] = b!.slice(-2) as [number, number];
+  if (k1 !== k2)
+    throw new ShapeError(`cannot multiply ${shapeStr(a!)} by ${shapeStr(b!)}: inner sizes ${k1} and ${k2} differ`);
+  const batch = broadcastShapes(a!.slice(0, -2), b!.slice(0, -2));
+  return [...batch, m, n];
+}
+
+export function broadcastShape([x]: number[][], a: Attrs): number[] {
+  const target = a.shape!;
+  const joined = broadcastShapes(x!, target);
+  if (joined.length !== target.length || joined.some((d, i) => d !== target[i]))
+    throw new ShapeError(`cannot broadcast ${shapeStr(x!)} to ${shapeStr(target)}`);
+  return target.slice();
+}
+
+export function sumShape([x]: number[][], a: Attrs): number[] {
+  const axes = a.axes!;
+  for (const ax of axes)
+    if (!Number.isInteger(ax) || ax < 0 || ax >= x!.length)
+      throw new ShapeError(`axis ${ax} is out of range for shape ${shapeStr(x!)}`);
+  return x!.filter((_, i) => !axes.includes(i));
+}
+
+export function reshapeShape([x]: number[][], a: Attrs): number[] {
+  if (sizeOf(x!) !== sizeOf(a.shape!))
+    throw new ShapeError(`cannot reshape ${shapeStr(x!)} (${sizeOf(x!)} elements) to ${shapeStr(a.shape!)}`);
+  return a.shape!.slice();
+}
+
+export function transposeShape([x]: number[][], a: Attrs): number[] {
+  const perm = a.perm!;
+  if (perm.length !== x!.length || [...perm].sort((p, q) => p - q).some((p, i) => p !== i))
+    throw new ShapeError(`[${perm}] is not a permutation of the ${x!.length} axes of ${shapeStr(x!)}`);
+  return perm.map((p) => x![p]!);
+}
+
+export function sliceShape([x]: number[][], a: Attrs): number[] {
+  const { starts, ends } = a;
+  if (starts!.length !== x!.length || ends!.length !== x!.length)
+    throw new ShapeError(`slice needs a range for each of the ${x!.length} axes`);
+  return x!.map((d, i) => {
+    const lo = starts![i]!, hi = ends![i]!;
+    if (!(Number.isInteger(lo) && Number.isInteger(hi) && 0 <= lo && lo <= hi && hi <= d))
+      throw new ShapeError(`range ${lo}:${hi} is out of bounds for an axis of size ${d}`);
+    return hi - lo;
+  });
+}
+
+export function padShape([x]: number[][], a: Attrs): number[] {
+  const out = a.shape!, before = a.starts!;
+  if (out.length !== x!.length || before.length !== x!.length)
+    throw new ShapeError(`pad needs an offset for each of the ${x!.length} axes`);
+  x!.forEach((d, i) => {
+    if (before[i]! < 0 || before[i]! + d > out[i]!)
+      throw new ShapeError(`cannot place ${shapeStr(x!)} at [${before}] in ${shapeStr(out)}`);
+  });
+  return out.slice();
+}
+
+export function concatShape(inputs: number[][], a: Attrs): number[] {
+  const axis = a.axis!;
+  const first = inputs[0]!;
+  if (axis < 0 || axis >= first.length) throw new ShapeError(`concat axis ${axis} out of range`);
+  let total = 0;
+  for (const s of inputs) {
+    if (s.length !== first.length || s.some((d, i) => i !== axis && d !== first[i]))
+      throw new ShapeError(`cannot join ${shapeStr(first)} and ${shapeStr(s)} along axis ${axis}`);
+    total += s[axis]!;
+  }
+  const out = first.slice();
+  out[axis] = total;
+  return out;
+}
+

@@ -41,17 +41,16 @@
  *       B3 = ρ(G)^{1/2}, G_ab = ⟨T_a, T_b⟩_F (sup_z ‖Σ z_a T_a‖_F),
  *     each spectral radius of a nonnegative matrix bounded above by Collatz–Wielandt.
  *   On the mean-field network the blocks are the neurons (a_i, u_i), and B1 reproduces the
- *   closed-form per-neuron bound of MATH.md (Lemma C.1 note) with sup|σ'|, sup|σ''| taken over
+ *   closed-form per-neuron bound of docs/math.md (Lemma C.1 note) with sup|σ'|, sup|σ''| taken over
  *   the reachable pre-activations instead of the line, so the bound is never worse than it.
  */
 import { Graph, type NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
-import type { UnaryOp } from '../ir/ops.ts';
+import { PRIMITIVES, isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
+import { U, absMax, absMin, outward, up } from '../math/scalar.ts';
 import { compile } from '../runtime/compile.ts';
-import { erf } from '../runtime/erf.ts';
 import type { Evaluator } from '../runtime/evaluator.ts';
 
-const U = 2 ** -50;
 const infl = (m: number, r: number) => r + (Math.abs(m) + r) * U;
 
 /** Sparse interval vector: sorted indices, midpoints, radii. */
@@ -81,6 +80,9 @@ interface Enc {
   hInf: string | null;
 }
 
+/**
+ * Options of `certifiedBounds`: the ball B(w0, radius) and the most derivative entries to hold.
+ */
 export interface EnclosureOptions {
   radius: number;
   w0?: Float64Array;
@@ -89,6 +91,10 @@ export interface EnclosureOptions {
   evaluator?: Evaluator;
 }
 
+/**
+ * What `certifiedBounds` proves on B(w0, ρ): upper bounds of Lip(h) = sup ‖Dh‖ and
+ * Lip(Dh) = sup ‖D²h‖ (null, with the reason, when no finite bound exists).
+ */
 export interface EnclosureResult {
   lipH: number | null;
   lipDh: number | null;
@@ -133,84 +139,12 @@ interface Fn {
   range?: (lo: number, hi: number) => [number, number];
 }
 
-/** Outward rounding of a computed range (a few ulps of Math.* error). */
-const outward = (a: number, b: number): [number, number] => [a - Math.abs(a) * 8 * U - 1e-300, b + Math.abs(b) * 8 * U + 1e-300];
-const increasing = (f: (x: number) => number) => (lo: number, hi: number) => outward(f(lo), f(hi));
-
-/** sup of |x| and inf of |x| over [lo, hi]. */
-const absMax = (lo: number, hi: number) => Math.max(Math.abs(lo), Math.abs(hi));
-const absMin = (lo: number, hi: number) => (lo <= 0 && hi >= 0 ? 0 : Math.min(Math.abs(lo), Math.abs(hi)));
-/** sup over [lo, hi] of a function of |x| that increases on [0, x*] and decreases after. */
-function unimodalAbs(g: (t: number) => number, xStar: number, lo: number, hi: number): number {
-  const a = absMin(lo, hi), b = absMax(lo, hi);
-  if (a <= xStar && xStar <= b) return g(xStar);
-  return Math.max(g(a), g(b));
+/** The scalar function of a smooth unary op, with its bounds (the registry's entry). */
+function fnOf(op: UnaryOp): Fn {
+  const s = PRIMITIVES[op].scalar;
+  if (!s.sup) throw new Error(`internal: '${op}' has no derivative bounds (an enclosure rule of its own)`);
+  return { f: s.f, d1: s.d1, d2: s.d2, sup: s.sup, ...(s.range ? { range: s.range } : {}) };
 }
-/** Rounded-up safety for sups computed with Math functions (a few ulps). */
-const up = (x: number) => x * (1 + 1e-14) + 1e-300;
-
-/** sup_{[lo,hi]} |sin x| (phase 0) or |cos x| (phase π/2): 1 if a crest lies inside. */
-function supSinLike(lo: number, hi: number, phase: number): number {
-  if (hi - lo >= Math.PI) return 1;
-  // crests of |sin(x + phase)| at x = π/2 − phase + nπ
-  const n = Math.ceil((lo + phase - Math.PI / 2) / Math.PI - 1e-12);
-  const crest = Math.PI / 2 - phase + n * Math.PI;
-  if (crest <= hi + 1e-12) return 1;
-  return up(Math.max(Math.abs(Math.sin(lo + phase)), Math.abs(Math.sin(hi + phase))));
-}
-
-const sigm = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
-const SQRT_PI = Math.sqrt(Math.PI);
-
-const FNS: Record<Exclude<UnaryOp, 'neg' | 'sign'>, Fn> = {
-  exp: { f: Math.exp, d1: Math.exp, d2: Math.exp, sup: (_j, _lo, hi) => up(Math.exp(hi)), range: increasing(Math.exp) },
-  log: {
-    f: Math.log,
-    d1: (x) => 1 / x,
-    d2: (x) => -1 / (x * x),
-    sup: (j, lo) => (lo <= 0 ? Infinity : up(j === 1 ? 1 / lo : j === 2 ? 1 / (lo * lo) : 2 / (lo * lo * lo))),
-    range: (lo, hi) => (lo <= 0 ? [-Infinity, Infinity] : outward(Math.log(lo), Math.log(hi))),
-  },
-  sin: { f: Math.sin, d1: Math.cos, d2: (x) => -Math.sin(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? Math.PI / 2 : 0) },
-  cos: { f: Math.cos, d1: (x) => -Math.sin(x), d2: (x) => -Math.cos(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? 0 : Math.PI / 2) },
-  tanh: {
-    f: Math.tanh,
-    range: increasing(Math.tanh),
-    d1: (x) => 1 - Math.tanh(x) ** 2,
-    d2: (x) => { const t = Math.tanh(x); return -2 * t * (1 - t * t); },
-    sup: (j, lo, hi) => {
-      // 1 − t² decreases in |x|; 2|t|(1 − t²) peaks at t = 1/√3; |2(1 − t²)(1 − 3t²)| ≤ 2.
-      if (j === 1) return up(1 - Math.tanh(absMin(lo, hi)) ** 2);
-      if (j === 2) return up(unimodalAbs((x) => { const t = Math.tanh(x); return 2 * t * (1 - t * t); }, Math.atanh(1 / Math.sqrt(3)), lo, hi));
-      return 2;
-    },
-  },
-  erf: {
-    f: erf,
-    range: increasing(erf),
-    d1: (x) => (2 / SQRT_PI) * Math.exp(-x * x),
-    d2: (x) => (-4 / SQRT_PI) * x * Math.exp(-x * x),
-    sup: (j, lo, hi) => {
-      // erf′ = (2/√π)e^{−x²} decreases in |x|; |erf″| = (4/√π)|x|e^{−x²} peaks at |x| = 1/√2;
-      // |erf‴| = (2/√π)|4x² − 2|e^{−x²} ≤ 4/√π.
-      if (j === 1) return up((2 / SQRT_PI) * Math.exp(-(absMin(lo, hi) ** 2)));
-      if (j === 2) return up(unimodalAbs((x) => (4 / SQRT_PI) * x * Math.exp(-x * x), Math.SQRT1_2, lo, hi));
-      return up(4 / SQRT_PI);
-    },
-  },
-  softplus: {
-    f: (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))),
-    range: increasing((x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)))),
-    d1: sigm,
-    d2: (x) => { const s = sigm(x); return s * (1 - s); },
-    sup: (j, lo, hi) => {
-      // softplus′ = σ increases; softplus″ = σ(1−σ) decreases in |x|; |σ(1−σ)(1−2σ)| ≤ 1/(6√3).
-      if (j === 1) return up(sigm(hi));
-      if (j === 2) { const s = sigm(absMin(lo, hi)); return up(s * (1 - s)); }
-      return up(1 / (6 * Math.sqrt(3)));
-    },
-  },
-};
 
 /**
  * The interval (c ± r) ∩ [−S, S] as (mid, radius), both enclosures of σ^{(j)} over the range
@@ -567,6 +501,7 @@ function useCounts(g: Graph, cone: NodeId[], out: NodeId): Map<NodeId, number> {
  * support sizes only: s (gradient support) and e (Hessian entries) follow the same rules as the
  * pass (a product's Hessian gains s_a·s_b cross entries, a nonlinear function's gains
  * s(s+1)/2), without the index sets. Lets a model far too large be refused in milliseconds.
+ * @example estimateEntries(model) > 2e7   // true: certifiedBounds would refuse the model
  */
 export function estimateEntries(model: Model): number {
   const g = model.graph, p = model.paramCount;
@@ -593,11 +528,10 @@ export function estimateEntries(model: Model): number {
     const unary = (x: { s: Float64Array; e: Float64Array }, map: (i: number) => number) => {
       for (let i = 0; i < n; i++) { const j = map(i); s[i] = x.s[j]!; e[i] = x.s[j]! ? capH(x.e[j]! + (x.s[j]! * (x.s[j]! + 1)) / 2) : 0; }
     };
-    switch (op) {
+    if (isUnary(op) && op !== 'neg') unary(X[0]!, (i) => i);
+    else switch (op) {
       case 'input': if (paramNodes.has(node)) s.fill(1); break;
       case 'const': case 'literal': break;
-      case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus': case 'sign':
-        unary(X[0]!, (i) => i); break;
       case 'neg': s.set(X[0]!.s); e.set(X[0]!.e); break;
       case 'add': case 'sub': case 'mul': case 'div': case 'pow': {
         const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
@@ -642,7 +576,7 @@ export function estimateEntries(model: Model): number {
         }
         break;
       }
-      default: {
+      case 'broadcast': case 'reshape': case 'transpose': case 'slice': case 'pad': case 'concat': {
         // structural: a gather
         const { input, index } = op === 'broadcast'
           ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
@@ -652,6 +586,8 @@ export function estimateEntries(model: Model): number {
         release(node);
         continue; // gathers share their inputs' storage
       }
+      default:
+        unreachable(op);
     }
     let t = 0;
     for (let i = 0; i < n; i++) t += s[i]! + e[i]!;
@@ -899,8 +835,8 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
           const constExp = ex.g.every((v) => v.i.length === 0) && ex.vr.every((r) => r === 0);
           if (!constExp) {
             // a^b = exp(b·log a) when the exponent depends on the weights.
-            const la = unaryEnc(base, FNS.log, 'pow');
-            y = unaryEnc(productSum(ex, la, n, (e, emit) => emit(m1[e]!, m0[e]!)), FNS.exp, 'pow');
+            const la = unaryEnc(base, fnOf('log'), 'pow');
+            y = unaryEnc(productSum(ex, la, n, (e, emit) => emit(m1[e]!, m0[e]!)), fnOf('exp'), 'pow');
             break;
           }
           // Elementwise with a fixed exponent per element: group by exponent value.
@@ -937,9 +873,6 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
           }
           break;
         }
-        case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus':
-          y = unaryEnc(X[0]!, FNS[op], op);
-          break;
         case 'broadcast': case 'reshape': case 'transpose': case 'slice': case 'pad': case 'concat': {
           const { input, index } = op === 'broadcast'
             ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
@@ -975,10 +908,10 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
           });
           break;
         }
-        default: {
-          const never: never = op;
-          throw new Error(`internal: no enclosure rule for ${never}`);
-        }
+        default:
+          // every other unary op: smooth, by the registry's derivative bounds
+          if (isUnary(op)) y = unaryEnc(X[0]!, fnOf(op), op);
+          else unreachable(op);
       }
       enc.set(node, finish(y));
       own.set(node, counter.n - before);

@@ -1,5 +1,5 @@
 /**
- * Lipschitz estimates of h and Dh on the ball B(w0, ρ) (MATH.md §1):
+ * Lipschitz estimates of h and Dh on the ball B(w0, ρ) (docs/math.md §1):
  *
  *   Lip(h)  = sup_{w∈B} ‖Dh(w)‖            (operator norm R^p → R^k)
  *   Lip(Dh) = sup_{w∈B} ‖D²h(w)‖,  ‖D²h(w)‖ = sup_{‖u‖=‖v‖=1} ‖D²h(w)[u, v]‖
@@ -14,6 +14,9 @@ import { Evaluator } from '../runtime/evaluator.ts';
 import { certifiedBounds, type EnclosureResult } from './enclosure.ts';
 import { lipDhLower, lipHLower, Probe, type AscentResult } from './power.ts';
 
+/**
+ * Options of `lipschitz`: the ball's radius ρ, the search's starts, steps and time budget.
+ */
 export interface LipOptions {
   /** The radius ρ > 0 of the ball B(w0, ρ). */
   radius: number;
@@ -35,6 +38,10 @@ export interface LipOptions {
   evaluator?: Evaluator;
 }
 
+/**
+ * One Lipschitz constant as an interval: `lower` ≤ the constant ≤ `upper` (null when no finite
+ * bound exists), with the point of the ball where `lower` is attained.
+ */
 export interface LipEstimate {
   /** Attained value: a lower bound of the sup. */
   lower: number;
@@ -48,6 +55,10 @@ export interface LipEstimate {
   note: string | null;
 }
 
+/**
+ * What `lipschitz` reports (the keys of `ntk lip --json`): Lip(h) = sup_B ‖Dh‖ and
+ * Lip(Dh) = sup_B ‖D²h‖ on B(w0, ρ), each as a `LipEstimate`.
+ */
 export interface LipResult {
   radius: number;
   lipH: LipEstimate;
@@ -60,7 +71,10 @@ export interface LipResult {
   evaluations: { jacobian: number; hvp: number; d2: number; d3: number; starts: number; steps: number };
 }
 
-/** A bad radius or option: the CLI exits 2 on it. */
+/**
+ * A bad radius or option: the CLI exits 2 on it.
+ * @example lipschitz(model, { radius: -1 })   // throws LipUsageError
+ */
 export class LipUsageError extends Error {}
 
 /**

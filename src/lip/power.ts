@@ -1,6 +1,6 @@
 /**
  * Lower bounds (attained values) of Lip(h) = sup_{w∈B} ‖Dh(w)‖ and Lip(Dh) = sup_{w∈B} ‖D²h(w)‖
- * on the ball B = B(w0, ρ), with ‖D²h(w)‖ = sup_{‖u‖=‖v‖=1} ‖D²h(w)[u, v]‖ (MATH.md §1).
+ * on the ball B = B(w0, ρ), with ‖D²h(w)‖ = sup_{‖u‖=‖v‖=1} ‖D²h(w)[u, v]‖ (docs/math.md §1).
  *
  * Every number returned here is a value actually attained at a reported point w ∈ B (up to
  * floating-point rounding), hence a lower bound of the sup; the iterations only decide how close

@@ -31,7 +31,7 @@
  *   const r = pairExpectation(relu, relu, Float64Array.of(1), Float64Array.of(0.5), Float64Array.of(1));
  *   r.value[0]; // (sin θ + (π − θ) cos θ)/(2π) with θ = arccos ½, r.method === 'closed'
  */
-import { erf } from '../runtime/erf.ts';
+import { erf } from './erf.ts';
 import { gaussHermite, gaussLegendre, halfGauss, panelRule, type Rule } from './quadrature.ts';
 
 export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp';

@@ -1,5 +1,5 @@
 /**
- * The Neural Tangent Hierarchy (MATH.md §3; Huang & Yau 2019): the kernels of every order on the
+ * The Neural Tangent Hierarchy (docs/math.md §3; Huang & Yau 2019): the kernels of every order on the
  * outputs of a model h: R^p → R^k, as graphs and as numbers.
  *
  *   K^(2)(a1, a2)          = ⟨∇h_a1, ∇h_a2⟩
@@ -80,10 +80,16 @@ import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
 import { ntkByProducts, ntkFromJacobian } from './ntk.ts';
 import { rowRestriction, type RowModel } from '../ir/rows.ts';
 
-/** The highest order accepted: beyond it the tensors and graphs are absurd for any k > 1. */
+/**
+ * The highest order accepted: beyond it the tensors and graphs are absurd for any k > 1.
+ * @example kernel(model, MAX_ORDER + 1)   // throws KernelUsageError
+ */
 export const MAX_ORDER = 12;
 
-/** An order outside 2..MAX_ORDER, or a slice that does not fit the kernel. */
+/**
+ * An order outside 2..MAX_ORDER, or a slice that does not fit the kernel.
+ * @example try { kernel(model, 1) } catch (e) { e instanceof KernelUsageError }   // true: orders start at 2
+ */
 export class KernelUsageError extends Error {}
 
 export function checkOrder(r: number): void {
@@ -519,6 +525,7 @@ export interface IndexSpace {
  * is the mixed kernel K^(r)(x, a2..ar) of eq. 2.11, from the same generator. Only the plain
  * form (1): the symmetry of the first two indices pairs a test index with a training one.
  * `transpose: false` skips `transposeHeavy` (same values; for tests and comparisons).
+ * @example const { indices, value } = kernelGraph(model, 3)   // K^(3)[u1, u2, u3] as a graph node
  */
 export function kernelGraph(
   m: Model,
@@ -560,6 +567,10 @@ export function kernelGraph(
   return { indices, value: transpose ? transposeHeavy(g, value!, indices.map((x) => x.inputs)) : value! };
 }
 
+/**
+ * Options of `kernel` and `hierarchy`: the weights w, a slice K^(r)(a1..aj, ·, …, ·), memory,
+ * and the way the kernel is computed (`structure`).
+ */
 export interface KernelOptions {
   /** Weights (default w0). */
   w?: Float64Array;
@@ -606,13 +617,19 @@ export interface KernelTensor {
   warnings: string[];
 }
 
-/** The warning of kernels of order ≥ 3 for a model with relu, abs or sign; null otherwise. */
+/**
+ * The warning of kernels of order ≥ 3 for a model with relu, abs or sign; null otherwise.
+ * @example nonSmoothWarning(parseModel('param w = 1\nmodel h = relu(w)'), 3)   // the warning; null for r = 2
+ */
 export function nonSmoothWarning(m: Model, r: number): string | null {
   if (!m.nonSmooth || r < 3) return null;
   return `the model uses a non-smooth function (relu, abs or sign): the kernel of order ${r} involves derivatives of h of order 2 to ${r - 1}, which are zero almost everywhere (it drops the contributions of the kinks)`;
 }
 
-/** Bytes we allow for a kernel: half the free memory, at most MAX_RESULT_BYTES. */
+/**
+ * Bytes we allow for a kernel: half the free memory, at most MAX_RESULT_BYTES.
+ * @example checkKernelMemory(k, r, 0, memoryLimit())
+ */
 export function memoryLimit(): number {
   return Math.min(MAX_RESULT_BYTES, Math.floor(freemem() / 2));
 }
@@ -623,6 +640,7 @@ const fmtBytes = (b: number) =>
 /**
  * Refuse a kernel of order r whose slice (j fixed indices) would not fit in `limit` bytes,
  * naming the size and the smallest slice that fits.
+ * @example checkKernelMemory(64, 6, 0, 2 ** 30)   // throws MemoryError: 64⁶ entries need 512 GB; try a slice
  */
 export function checkKernelMemory(k: number, r: number, fixed: number, limit: number): void {
   const entries = k ** (r - fixed);
@@ -786,6 +804,7 @@ const views = new WeakMap<Model, Model>();
 /**
  * The model's test outputs g (its `test` declaration) as a model of the same graph and weights:
  * output g in its declared shape, so that `rowRestriction` and `makeIndex` serve it unchanged.
+ * @example evaluate(testView(model))   // g(w0), the same as evaluateTest(model)
  */
 export function testView(m: Model): Model {
   const t = m.test;
@@ -918,7 +937,10 @@ function chooseBlock(ev: Evaluator, src: IndexSource, r: number, fixed: number, 
   return Math.max(1, Math.min(k, Math.floor((budget - p1) / perB) + 1));
 }
 
-/** The hierarchy K^(2), …, K^(r) at w (full tensors), e.g. the initial values of eq. 2.7. */
+/**
+ * The hierarchy K^(2), …, K^(r) at w (full tensors), e.g. the initial values of eq. 2.7.
+ * @example const [K2, K3] = kernelHierarchy(evaluator(model), 3)
+ */
 export function kernelHierarchy(ev: Evaluator, r: number, opts: Omit<KernelOptions, 'slice'> = {}): KernelTensor[] {
   checkOrder(r);
   const out: KernelTensor[] = [];

@@ -8,54 +8,51 @@
  *
  * @example
  *   const phi = un('tanh', VAR);          // tanh(u)
- *   toGaussFn(derivative(phi)).name        // "1 − tanh(u)²" style text
+ *   toGaussFn(derivative(phi)).name        // "tanh′(u)"
  */
-import { erf } from '../runtime/erf.ts';
+import { PRIMITIVES, type UnaryOp } from '../ir/ops.ts';
 import { termsFn, type AtomTerm, type GaussFn } from '../math/gaussian.ts';
 
-export type SUnary = 'neg' | 'exp' | 'log' | 'sin' | 'cos' | 'tanh' | 'erf' | 'softplus' | 'sign' | 'gauss' | 'sigmoid';
 export type SBinary = 'add' | 'sub' | 'mul' | 'div' | 'pow';
+/**
+ * A scalar function of u: the variable, a constant, a unary primitive applied (`un`), its first
+ * or second derivative applied (`d1`, `d2`: the NTK needs φ′), or a binary arithmetic node. The
+ * per-op knowledge — values, derivatives, closed-form atoms — is read from the primitive
+ * registry (`ir/ops.ts`: `scalar` and `gaussian` of each entry).
+ */
 export type SE =
   | { op: 'var' }
   | { op: 'const'; v: number }
-  | { op: SUnary; x: SE }
+  | { op: 'un' | 'd1' | 'd2'; name: UnaryOp; x: SE }
   | { op: SBinary; a: SE; b: SE };
 
 export const VAR: SE = { op: 'var' };
 export const cst = (v: number): SE => ({ op: 'const', v });
-const isC = (e: SE, v?: number): e is { op: 'const'; v: number } => e.op === 'const' && (v === undefined || e.v === v);
+const isC = (e: SE, v?: number): boolean => e.op === 'const' && (v === undefined || e.v === v);
+const cv = (e: SE) => (e as { v: number }).v;
 
-const UNARY_NUM: Record<SUnary, (x: number) => number> = {
-  neg: (x) => -x,
-  exp: Math.exp,
-  log: Math.log,
-  sin: Math.sin,
-  cos: Math.cos,
-  tanh: Math.tanh,
-  erf,
-  softplus: (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))),
-  sign: Math.sign,
-  gauss: (x) => Math.exp(-x * x),
-  sigmoid: (x) => 0.5 + 0.5 * Math.tanh(0.5 * x),
+const scalarOf = (kind: 'un' | 'd1' | 'd2', name: UnaryOp): ((x: number) => number) => {
+  const s = PRIMITIVES[name].scalar;
+  return kind === 'un' ? s.f : kind === 'd1' ? s.d1 : s.d2;
 };
 const BINARY_NUM: Record<SBinary, (a: number, b: number) => number> = {
   add: (a, b) => a + b,
   sub: (a, b) => a - b,
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
-  pow: (a, b) => a ** b,
+  pow: (a, b) => PRIMITIVES.pow.f(a, b),
 };
 
-/** A unary node, constant-folded. */
-export function un(op: SUnary, x: SE): SE {
-  if (isC(x)) return cst(UNARY_NUM[op](x.v));
-  if (op === 'neg' && x.op === 'neg') return x.x;
-  return { op, x };
+/** name(x), constant-folded. */
+export function un(name: UnaryOp, x: SE, kind: 'un' | 'd1' | 'd2' = 'un'): SE {
+  if (x.op === 'const') return cst(scalarOf(kind, name)(x.v));
+  if (kind === 'un' && name === 'neg' && x.op === 'un' && x.name === 'neg') return x.x;
+  return { op: kind, name, x };
 }
 
 /** A binary node, with constant folding and the identities x+0, x·1, x·0, x^1. */
 export function bin(op: SBinary, a: SE, b: SE): SE {
-  if (isC(a) && isC(b)) return cst(BINARY_NUM[op](a.v, b.v));
+  if (isC(a) && isC(b)) return cst(BINARY_NUM[op](cv(a), cv(b)));
   switch (op) {
     case 'add':
       if (isC(a, 0)) return b;
@@ -74,7 +71,7 @@ export function bin(op: SBinary, a: SE, b: SE): SE {
     case 'div':
       if (isC(b, 1)) return a;
       if (isC(a, 0)) return cst(0);
-      if (isC(b)) return bin('mul', cst(1 / (b as { v: number }).v), a);
+      if (isC(b)) return bin('mul', cst(1 / cv(b)), a);
       break;
     case 'pow':
       if (isC(b, 1)) return a;
@@ -84,17 +81,7 @@ export function bin(op: SBinary, a: SE, b: SE): SE {
   return { op, a, b };
 }
 
-/** Replace the variable of `e` by `x`: composition e(x). */
-export function compose(e: SE, x: SE): SE {
-  switch (e.op) {
-    case 'var': return x;
-    case 'const': return e;
-    case 'add': case 'sub': case 'mul': case 'div': case 'pow': return bin(e.op, compose(e.a, x), compose(e.b, x));
-    default: return un(e.op, compose(e.x, x));
-  }
-}
-
-/** dφ/du, almost everywhere (sign′ = 0: callers check for jumps with `hasJump`). */
+/** dφ/du, almost everywhere (a jump's δ is not represented: callers check with `hasJump`). */
 export function derivative(e: SE): SE {
   switch (e.op) {
     case 'var': return cst(1);
@@ -105,33 +92,22 @@ export function derivative(e: SE): SE {
     case 'div':
       return bin('sub', bin('div', derivative(e.a), e.b), bin('div', bin('mul', e.a, derivative(e.b)), bin('mul', e.b, e.b)));
     case 'pow': {
-      if (!isC(e.b)) {
-        // a^b = exp(b log a)
-        return derivative(un('exp', bin('mul', e.b, un('log', e.a))));
-      }
-      return bin('mul', bin('mul', e.b, bin('pow', e.a, cst(e.b.v - 1))), derivative(e.a));
+      if (!isC(e.b)) return derivative(un('exp', bin('mul', e.b, un('log', e.a))));
+      return bin('mul', bin('mul', e.b, bin('pow', e.a, cst(cv(e.b) - 1))), derivative(e.a));
+    }
+    case 'un': case 'd1': case 'd2': {
+      const dx = derivative(e.x);
+      if (isC(dx, 0)) return cst(0);
+      if (e.op === 'd2') throw new Error(`internal: a third derivative of ${e.name}`);
+      // f′ = 0 almost everywhere (sign: the registry's Gaussian rule has no terms for it)
+      const rule = PRIMITIVES[e.name].gaussian.d1;
+      if (e.op === 'un' && rule && rule.length === 0) return cst(0);
+      return bin('mul', un(e.name, e.x, e.op === 'un' ? 'd1' : 'd2'), dx);
     }
   }
-  const dx = derivative(e.x);
-  if (isC(dx, 0)) return cst(0);
-  let outer: SE;
-  switch (e.op) {
-    case 'neg': return un('neg', dx);
-    case 'exp': outer = e; break;
-    case 'log': outer = bin('div', cst(1), e.x); break;
-    case 'sin': outer = un('cos', e.x); break;
-    case 'cos': outer = un('neg', un('sin', e.x)); break;
-    case 'tanh': outer = bin('sub', cst(1), bin('mul', e, e)); break;
-    case 'erf': outer = bin('mul', cst(2 / Math.sqrt(Math.PI)), un('gauss', e.x)); break;
-    case 'softplus': outer = un('sigmoid', e.x); break;
-    case 'sign': return cst(0);
-    case 'gauss': outer = bin('mul', bin('mul', cst(-2), e.x), e); break;
-    case 'sigmoid': outer = bin('mul', e, bin('sub', cst(1), e)); break;
-  }
-  return bin('mul', outer, dx);
 }
 
-/** Vectorized evaluation: out[i] = e(x[i]) (one tight loop per node, no per-element calls). */
+/** Vectorized evaluation: out[i] = e(x[i]) (one tight loop per node). */
 export function evaluate(e: SE, x: Float64Array): Float64Array {
   const n = x.length;
   switch (e.op) {
@@ -145,24 +121,15 @@ export function evaluate(e: SE, x: Float64Array): Float64Array {
         case 'sub': for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!; break;
         case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!; break;
         case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!; break;
-        case 'pow': for (let i = 0; i < n; i++) out[i] = a[i]! ** b[i]!; break;
+        case 'pow': { const f = BINARY_NUM.pow; for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!); }
       }
       return out;
     }
     default: {
       const a = evaluate(e.x, x);
       const out = a !== x ? a : new Float64Array(n);
-      switch (e.op) {
-        case 'neg': for (let i = 0; i < n; i++) out[i] = -a[i]!; break;
-        case 'exp': for (let i = 0; i < n; i++) out[i] = Math.exp(a[i]!); break;
-        case 'log': for (let i = 0; i < n; i++) out[i] = Math.log(a[i]!); break;
-        case 'sin': for (let i = 0; i < n; i++) out[i] = Math.sin(a[i]!); break;
-        case 'cos': for (let i = 0; i < n; i++) out[i] = Math.cos(a[i]!); break;
-        case 'tanh': for (let i = 0; i < n; i++) out[i] = Math.tanh(a[i]!); break;
-        case 'sign': for (let i = 0; i < n; i++) out[i] = Math.sign(a[i]!); break;
-        case 'gauss': for (let i = 0; i < n; i++) out[i] = Math.exp(-a[i]! * a[i]!); break;
-        default: { const f = UNARY_NUM[e.op]; for (let i = 0; i < n; i++) out[i] = f(a[i]!); }
-      }
+      const f = scalarOf(e.op, e.name);
+      for (let i = 0; i < n; i++) out[i] = f(a[i]!);
       return out;
     }
   }
@@ -180,8 +147,9 @@ export function show(e: SE): string {
     case 'mul': return `${show(e.a)}·${show(e.b)}`;
     case 'div': return `${show(e.a)}/${show(e.b)}`;
     case 'pow': return `${show(e.a)}^${show(e.b)}`;
-    case 'neg': return `−${show(e.x)}`;
-    default: return `${e.op}(${show(e.x)})`;
+    case 'un': return e.name === 'neg' ? `−${show(e.x)}` : `${e.name}(${show(e.x)})`;
+    case 'd1': return `${e.name}′(${show(e.x)})`;
+    case 'd2': return `${e.name}″(${show(e.x)})`;
   }
 }
 
@@ -191,43 +159,52 @@ export function toTerms(e: SE): AtomTerm[] | null {
   /** e = α·u exactly: α, else null. */
   const linear = (x: SE): number | null => {
     const t = toTerms(x);
-    return t && t.length === 1 && t[0]!.atom === 'id' ? t[0]!.coef * t[0]!.scale : null;
+    if (!t) return null;
+    let al = 0;
+    for (const a of t) {
+      if (a.atom === 'id') al += a.coef * a.scale;
+      else if (!(a.atom === 'one' && a.coef === 0)) return null;
+    }
+    return al;
   };
   switch (e.op) {
     case 'var': return [{ atom: 'id', coef: 1, scale: 1 }];
     case 'const': return [{ atom: 'one', coef: e.v, scale: 1 }];
-    case 'neg': return scale(toTerms(e.x), -1);
     case 'add': case 'sub': {
       const a = toTerms(e.a), b = toTerms(e.b);
       return a && b ? [...a, ...(e.op === 'sub' ? scale(b, -1)! : b)] : null;
     }
     case 'mul': {
-      if (isC(e.a)) return scale(toTerms(e.b), e.a.v);
-      if (isC(e.b)) return scale(toTerms(e.a), e.b.v);
+      if (isC(e.a)) return scale(toTerms(e.b), cv(e.a));
+      if (isC(e.b)) return scale(toTerms(e.a), cv(e.b));
       // α·u · sign(β·u) = α·sign(β)·|u|
       for (const [x, s] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
-        if (s.op !== 'sign') continue;
+        if (s.op !== 'un' || s.name !== 'sign') continue;
         const al = linear(x), be = linear(s.x);
         if (al !== null && be !== null) return [{ atom: 'abs', coef: al * Math.sign(be), scale: 1 }];
       }
       return null;
     }
-    case 'div': return isC(e.b) ? scale(toTerms(e.a), 1 / e.b.v) : null;
-    case 'erf': case 'sin': case 'cos': case 'exp': case 'sign': case 'gauss': {
+    case 'div': return isC(e.b) ? scale(toTerms(e.a), 1 / cv(e.b)) : null;
+    case 'pow': return null;
+    case 'un': case 'd1': {
+      // the registry's closed-form atoms of f (or f′), at the argument α·u
+      const rule = PRIMITIVES[e.name].gaussian[e.op === 'un' ? 'f' : 'd1'];
       const al = linear(e.x);
-      return al === null ? null : [{ atom: e.op, coef: 1, scale: al }];
+      if (!rule || al === null) return null;
+      return rule.map((t) => ({ ...t, scale: t.scale * al }));
     }
-    default: return null;
+    case 'd2': return null;
   }
 }
 
-/** The arguments of every sign(·) in e. */
+/** The arguments of every non-smooth primitive (sign: the registry's `smooth: false`) in e. */
 function signArgs(e: SE, out: SE[] = []): SE[] {
   switch (e.op) {
     case 'var': case 'const': return out;
     case 'add': case 'sub': case 'mul': case 'div': case 'pow': signArgs(e.a, out); signArgs(e.b, out); return out;
     default:
-      if (e.op === 'sign') out.push(e.x);
+      if (!PRIMITIVES[e.name].smooth) out.push(e.x);
       return signArgs(e.x, out);
   }
 }
@@ -297,6 +274,6 @@ export function sameSE(a: SE, b: SE): boolean {
     case 'const': return a.v === (b as typeof a).v;
     case 'add': case 'sub': case 'mul': case 'div': case 'pow':
       return sameSE(a.a, (b as typeof a).a) && sameSE(a.b, (b as typeof a).b);
-    default: return sameSE(a.x, (b as typeof a).x);
+    default: return a.name === (b as typeof a).name && sameSE(a.x, (b as typeof a).x);
   }
 }

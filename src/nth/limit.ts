@@ -38,6 +38,7 @@ import { vmap } from '../ad/vmap.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import { elaborate } from '../ir/elaborate.ts';
 import type { Model, ParamInfo } from '../ir/model.ts';
+import { isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
 import { restrictRows } from '../ir/rows.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { atomFn, expect1, pairExpectation, pairGrid, type GaussFn } from '../math/gaussian.ts';
@@ -47,7 +48,7 @@ import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
 import type { Span } from '../parser/ast.ts';
 import { compile as compilePlan } from '../runtime/compile.ts';
 import {
-  bin, cst, derivative, hasJump, isLinear, kinkOutsideZero, sameSE, show, toGaussFn, toTerms, un, VAR, type SE, type SUnary,
+  bin, cst, derivative, hasJump, isLinear, kinkOutsideZero, sameSE, show, toGaussFn, toTerms, un, VAR, type SE,
 } from './limit-scalar.ts';
 
 export interface LimitOptions {
@@ -614,7 +615,7 @@ class Deriver {
     return { coef, fn, g: main.g };
   }
 
-  applyUnary(op: SUnary, v: { blocks: Block[] }, node: NodeId): Block[] {
+  applyUnary(op: UnaryOp, v: { blocks: Block[] }, node: NodeId): Block[] {
     return v.blocks.map((b) => {
       const s = this.single(b);
       if (!s) throw new Unsupported(node, `${op} of a sum of two hidden vectors (${b.terms.map((t) => show(t.fn)).join(' + ')}): a nonlinearity must act on one preactivation (one matrix product plus biases); a sum of two nonlinear hidden vectors is outside the supported class`);
@@ -643,6 +644,8 @@ class Deriver {
     const x = args.map((i) => this.av.get(i)!);
     const kap = this.kappaOf(n);
     const hasWidth = kap.some((k) => k > 0);
+    // every unary primitive: its values, derivatives and closed forms come from the registry
+    if (isUnary(op)) return this.unary(n, op, x[0]!);
     switch (op) {
       case 'input': {
         const p = this.params.get(n);
@@ -662,8 +665,6 @@ class Deriver {
         if (d[0] !== d[1] || d[1] !== d[2]) this.fail(n, 'an array constant that depends on the width');
         return { k: 'det', node: n };
       }
-      case 'neg': case 'exp': case 'log': case 'sin': case 'cos': case 'tanh': case 'erf': case 'softplus': case 'sign':
-        return this.unary(n, op, x[0]!);
       case 'add': case 'sub': case 'mul': case 'div': case 'pow':
         return this.binary(n, op, x[0]!, x[1]!);
       case 'matmul':
@@ -672,12 +673,14 @@ class Deriver {
         return this.sum(n, x[0]!);
       case 'reshape': case 'transpose': case 'broadcast': case 'slice': case 'pad': case 'concat':
         return this.structural(n, x);
+      default:
+        return unreachable(op);
     }
   }
 
   isDet(v: AV) { return v.k === 'det' || v.k === 'scalar'; }
 
-  unary(n: NodeId, op: SUnary, v: AV): AV {
+  unary(n: NodeId, op: UnaryOp, v: AV): AV {
     switch (v.k) {
       case 'det': return { k: 'det', node: n };
       case 'scalar': {

@@ -1,7 +1,7 @@
 /**
  * The empirical neural tangent kernel on the model's outputs:
  *   K(w) = Dh(w)·Dh(w)ᵀ ∈ R^{k×k},  K_ab = ⟨∇h_a(w), ∇h_b(w)⟩
- * (MATH.md §1; for a network with one output per data point this is Θ̂(X, X) of §2).
+ * (docs/math.md §1; for a network with one output per data point this is Θ̂(X, X) of §2).
  */
 import type { Evaluator } from '../runtime/evaluator.ts';
 import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';

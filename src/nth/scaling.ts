@@ -1,5 +1,5 @@
 /**
- * Width scaling of the hierarchy (MATH.md §3, Theorem 2.3 and Corollary 2.4): for a dim of the
+ * Width scaling of the hierarchy (docs/math.md §3, Theorem 2.3 and Corollary 2.4): for a dim of the
  * model (the width m) over a list of values and several seeds, the sup norms ‖K^(r)_0‖∞ of the
  * kernels at initialization and, with a horizon T, the change of the NTK along the true flow
  * ‖K^(2)_T − K^(2)_0‖∞; then least-squares slopes of log(norm) against log(m), with their

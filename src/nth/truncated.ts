@@ -1,5 +1,5 @@
 /**
- * The truncated Neural Tangent Hierarchy (MATH.md §3, eq. 2.7) for the rescaled gradient flow
+ * The truncated Neural Tangent Hierarchy (docs/math.md §3, eq. 2.7) for the rescaled gradient flow
  * dw/dt = −(1/α)·Dh(w)ᵀ g, g = ∇R(α·h(w)), with the kernels on the outputs of h:
  *
  *   ∂_t v          = −Σ_b K^(2)(·, b) g_b,                     v = α·h,  g = ∇R(v),

@@ -239,7 +239,7 @@ export type LossDecl =
 
 /**
  * `test ht = f(Xt) / sqrt(n)` or `test ht = f(Xt) / sqrt(n), target = yt / sqrt(n)`: the model's
- * outputs g(w) on held-out inputs, with the same parameters (MATH.md §2, eq. 19), and an
+ * outputs g(w) on held-out inputs, with the same parameters (docs/math.md §2, eq. 19), and an
  * optional target of the same shape. `target` is the only option (checked by the tree builder).
  */
 export interface TestDecl {
@@ -253,6 +253,9 @@ export interface TestDecl {
 
 export type Decl = DimDecl | ConstDecl | DataDecl | ParamDecl | DefDecl | ModelDecl | LossDecl | TestDecl;
 
+/**
+ * A parsed `.ntk` file (`parse`): its declarations in order, each with its source span.
+ */
 export interface Program {
   file: string;
   source: string;

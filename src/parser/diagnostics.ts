@@ -10,8 +10,15 @@
  */
 import type { Span } from './ast.ts';
 
+/**
+ * How bad a `Diagnostic` is: an error stops the model; a warning or a note does not.
+ */
 export type Severity = 'error' | 'warning' | 'note';
 
+/**
+ * A located message about a model: `file:line:col: severity: message` once formatted
+ * (`formatDiagnostic`). `span` is null for messages about the whole file or an option.
+ */
 export interface Diagnostic {
   severity: Severity;
   message: string;
@@ -23,7 +30,10 @@ export interface Diagnostic {
   hint?: string;
 }
 
-/** An exception that carries diagnostics through code paths that cannot return them. */
+/**
+ * An exception that carries diagnostics through code paths that cannot return them.
+ * @example try { parseModel('model h = w') } catch (e) { if (e instanceof NtkError) console.error(e.diagnostics.map((d) => formatDiagnostic(d)).join('\n')) }
+ */
 export class NtkError extends Error {
   readonly diagnostics: Diagnostic[];
   constructor(diagnostics: Diagnostic[]) {
@@ -59,6 +69,7 @@ export function joinSpans(a: Span, b: Span): Span {
 /**
  * `file:line:col: severity: message`, then (when the source is known) the source line and a
  * caret line underlining the span (on its first line only), then the hint if any.
+ * @example formatDiagnostic(e.diagnostics[0], source)   // "toy.ntk:2:13: error: unknown name 'x'" + the line and a caret
  */
 export function formatDiagnostic(d: Diagnostic, source?: string): string {
   const where = d.span ? `${d.file}:${d.span.line}:${d.span.col}` : d.file;

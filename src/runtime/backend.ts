@@ -12,6 +12,10 @@
 import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
 import type { FusedKernel, FusedProgram } from './fuse.ts';
 
+/**
+ * A set of numeric kernels on Float64Arrays (gemm, elementwise ops, reductions, fused loops):
+ * 'native' (OpenBLAS), 'wasm' (SIMD) or 'js'. Plans run on one; results agree to rounding.
+ */
 export interface Backend {
   readonly name: string;
 

@@ -20,7 +20,10 @@ let chosen: Backend | null = null;
 /** `NTK_BACKEND` names a backend that is unknown or cannot run here (the CLI's exit code 2). */
 export class BackendUnavailableError extends Error {}
 
-/** The names of the backends that can run on this machine, fastest first. */
+/**
+ * The names of the backends that can run on this machine, fastest first.
+ * @example availableBackends()   // ['native', 'wasm', 'js'] with the OpenBLAS addon built, else ['wasm', 'js']
+ */
 export function availableBackends(): string[] {
   return BACKENDS.filter(([, make]) => make() !== null).map(([name]) => name);
 }
@@ -31,7 +34,10 @@ export function backendByName(name: string): Backend | null {
   return entry ? entry[1]() : null;
 }
 
-/** The backend used when none is given: `NTK_BACKEND` if set, else the fastest available. */
+/**
+ * The backend used when none is given: `NTK_BACKEND` if set, else the fastest available.
+ * @example defaultBackend().name   // 'native', 'wasm' or 'js'
+ */
 export function defaultBackend(): Backend {
   if (chosen) return chosen;
   const forced = process.env.NTK_BACKEND;

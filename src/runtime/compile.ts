@@ -12,7 +12,7 @@
  * cotangents.
  */
 import type { Graph, NodeId } from '../ir/graph.ts';
-import { isBinary, isUnary, type Attrs, type Op, type UnaryOp } from '../ir/ops.ts';
+import { isBinary, isUnary, unreachable, type Attrs, type Op, type UnaryOp } from '../ir/ops.ts';
 import { shapeStr } from '../ir/shape.ts';
 import type { Backend } from './backend.ts';
 import { defaultBackend } from './backends.ts';
@@ -73,6 +73,11 @@ function fuseByDefault(): boolean {
 /** A value bound to an input node: its data, row-major, of the input's size. */
 export type Bindings = Map<NodeId, Float64Array>;
 
+/**
+ * A compiled graph: the outputs' nodes scheduled into kernel calls on one backend, with buffers
+ * reused; `run` binds the inputs and returns the outputs.
+ * @example const plan = compilePlan(model.graph, [model.output]); plan.inputs   // the nodes to bind
+ */
 export class Plan {
   readonly graph: Graph;
   readonly outputs: NodeId[];
@@ -509,7 +514,7 @@ export class Plan {
           case 'reshape':
             break; // bound on run / aliases its input
           default:
-            throw new Error(`internal: no kernel for '${op}'`);
+            unreachable(op);
         }
       }
     }

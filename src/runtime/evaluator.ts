@@ -8,7 +8,7 @@
  *
  * With a `test` declaration the same machinery serves the test outputs g: R^p → R^kt (the
  * model on held-out inputs): `testOutput`, `testJvp`, `testJacobian`, and the cross kernel
- * Dg(w)·Dh(w)ᵀ (kt × k), Θ̂(x, X) of MATH.md §2 eq. 19.
+ * Dg(w)·Dh(w)ᵀ (kt × k), Θ̂(x, X) of docs/math.md §2 eq. 19.
  */
 import { directional, gradLoss, hvpLoss, jvpFlat, vjpFlat, flatOutput, lossGraph } from '../ad/derivatives.ts';
 import { vmap } from '../ad/vmap.ts';
@@ -21,6 +21,9 @@ import type { Backend } from './backend.ts';
 import { compile, type Bindings, type Plan } from './compile.ts';
 import { defaultBackend } from './backends.ts';
 
+/**
+ * How `jacobian` (and `ntk` through it) forms Dh(w): forward or reverse mode, and memory per block.
+ */
 export interface JacobianOptions {
   /** 'reverse' (rows by VJPs), 'forward' (columns by JVPs) or 'auto' (fewer passes). */
   mode?: 'auto' | 'forward' | 'reverse';
@@ -54,13 +57,21 @@ function jacobianBuffer(out: Float64Array | undefined, size: number): Float64Arr
 /** Which flat output a Jacobian is of: the model h (k outputs) or the test outputs g (kt). */
 type Which = 'h' | 'test';
 
-/** Refuses work whose result alone would not fit: size in bytes and what to try instead. */
+/**
+ * Refuses work whose result alone would not fit: size in bytes and what to try instead.
+ * @example try { kernel(model, 6) } catch (e) { if (e instanceof MemoryError) console.error(e.message) } // names the --slice that fits
+ */
 export class MemoryError extends Error {}
 
 const DEFAULT_BLOCK_BUDGET = 16 * 1024 * 1024;
 /** The largest Jacobian or kernel held in memory at once (bytes). */
 export const MAX_RESULT_BYTES = 4 * 1024 ** 3;
 
+/**
+ * A model's compiled plans: h(w), Dh(w)·v, Dh(w)ᵀ·u, Jacobians in blocks, the loss and its
+ * derivatives, on the chosen backend. `evaluator(model)` returns the cached one.
+ * @example const ev = evaluator(model); ev.jacobian(model.w0)   // Dh(w0), k × p row-major
+ */
 export class Evaluator {
   readonly model: Model;
   readonly backend: Backend;
@@ -275,7 +286,7 @@ export class Evaluator {
   /**
    * The cross kernel Θ̂(x, X) = Dg(w)·Dh(w)ᵀ ∈ R^{kt×k} (row-major): entry (i, a) is
    * ⟨∇g_i(w), ∇h_a(w)⟩, the empirical NTK between test output i and training output a
-   * (MATH.md §2, eq. 19). One GEMM of the two Jacobians; pass them if already computed.
+   * (docs/math.md §2, eq. 19). One GEMM of the two Jacobians; pass them if already computed.
    * @example const C = ev.crossKernel(model.w0, { jacobian: J0 }); // kt × k
    */
   crossKernel(w: Float64Array, opts: JacobianOptions & { jacobian?: Float64Array; testJacobian?: Float64Array } = {}): Float64Array {

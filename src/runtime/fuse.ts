@@ -22,9 +22,8 @@
  *  - constants are inlined as literals: never members, never leaves.
  */
 import type { Graph, NodeId } from '../ir/graph.ts';
-import { isBinary, isUnary, type BinaryOp, type Op, type UnaryOp } from '../ir/ops.ts';
+import { PRIMITIVES, SCALAR_FUNCTIONS, isBinary, isUnary, unaryCode, type BinaryOp, type Op, type UnaryOp } from '../ir/ops.ts';
 import { stridesOf } from '../ir/shape.ts';
-import { erf } from './erf.ts';
 import { broadcastStrides, coalesce } from './kernels-js.ts';
 
 export interface Cluster {
@@ -160,35 +159,6 @@ function literal(v: number): string {
   if (Object.is(v, -0)) return '(-0)';
   return v < 0 ? `(${String(v)})` : String(v);
 }
-
-/** The scalar code of each unary op, over a variable name: the reference kernel's arithmetic. */
-const UNARY_CODE: Record<UnaryOp, (x: string) => string> = {
-  neg: (x) => `-${x}`,
-  exp: (x) => `Math.exp(${x})`,
-  log: (x) => `Math.log(${x})`,
-  sin: (x) => `Math.sin(${x})`,
-  cos: (x) => `Math.cos(${x})`,
-  tanh: (x) => `Math.tanh(${x})`,
-  erf: (x) => `erf(${x})`,
-  softplus: (x) => `(${x} > 0 ? ${x} + Math.log1p(Math.exp(-${x})) : Math.log1p(Math.exp(${x})))`,
-  sign: (x) => `Math.sign(${x})`,
-};
-
-/** The scalar code of each binary op; `cb` is b's value when b is a constant. */
-const BINARY_CODE: Record<BinaryOp, (a: string, b: string, cb: number | undefined) => string> = {
-  add: (a, b) => `${a} + ${b}`,
-  sub: (a, b) => `${a} - ${b}`,
-  mul: (a, b) => `${a} * ${b}`,
-  div: (a, b) => `${a} / ${b}`,
-  // The fast paths of kernels-js' binaryScalarB.
-  pow: (a, b, cb) =>
-    cb === 2 ? `${a} * ${a}`
-    : cb === 0.5 ? `Math.sqrt(${a})`
-    : cb === 1 ? a
-    : cb === -1 ? `1 / ${a}`
-    : cb === 3 ? `${a} * ${a} * ${a}`
-    : `Math.pow(${a}, ${b})`,
-};
 
 export type FusedKernel = (ins: readonly Float64Array[], out: Float64Array) => void;
 
@@ -326,7 +296,8 @@ export function programKernel(p: FusedProgram): FusedKernel {
   const moving = strides.map((_, o) => o).filter((o) => !scalar[o] || o === 0);
   const name = (x: FusedRef) => ('leaf' in x ? `v${x.leaf}` : 'value' in x ? literal(x.value) : `t${x.step}`);
   const body = steps.map(({ op, args: [a, b] }, i) => {
-    const code = isUnary(op) ? UNARY_CODE[op](name(a!)) : BINARY_CODE[op](name(a!), name(b!), b && 'value' in b ? b.value : undefined);
+    // the registry's scalar code of each op: the reference kernels' arithmetic
+    const code = isUnary(op) ? unaryCode(op, name(a!)) : PRIMITIVES[op].code(name(a!), name(b!), b && 'value' in b ? b.value : undefined);
     return `const t${i} = ${code};`;
   });
   const loads = (L: number) => Array.from({ length: nLeaves }, (_, j) => j).filter((j) => !scalar[j + 1]).map((j) => `const v${j} = x${j}[${ptr(j + 1, L)}];`);
@@ -364,7 +335,7 @@ export function programKernel(p: FusedProgram): FusedKernel {
   const source = lines.join('\n');
   let kernel = kernelCache.get(source);
   if (!kernel) {
-    kernel = new Function('erf', `return function fused(ins, out) {\n${source}\n};`)(erf) as FusedKernel;
+    kernel = new Function('S', `return function fused(ins, out) {\n${source}\n};`)(SCALAR_FUNCTIONS) as FusedKernel;
     kernelCache.set(source, kernel);
   }
   return kernel;

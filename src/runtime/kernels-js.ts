@@ -2,16 +2,16 @@
  * The reference backend: every kernel of `Backend` in plain TypeScript over Float64Array.
  *
  * Rules that keep V8's optimizing compiler producing tight machine code here:
- *  - an op is chosen by a `switch` outside the element loop, one loop per op, no closures or
- *    objects per element (only a few small index arrays per call);
+ *  - an op is chosen outside the element loop, one loop per op, no closures or objects per
+ *    element (only a few small index arrays per call); the unary loops are generated from the
+ *    registry's scalar code (`ir/ops.ts`), the binary ones written out per op;
  *  - shapes are first "coalesced": size-1 axes are dropped and adjacent axes that are
  *    contiguous for every operand are merged, so most strided cases become one or two loops;
  *  - gemm is cache-blocked with a 2×4 register-blocked micro-kernel (see `gemm` below).
  */
 import type { Backend } from './backend.ts';
-import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
+import { PRIMITIVES, SCALAR_FUNCTIONS, unaryCode, unreachable, type BinaryOp, type UnaryOp } from '../ir/ops.ts';
 import { sizeOf, stridesOf } from '../ir/shape.ts';
-import { erf } from './erf.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Shape plumbing
@@ -114,43 +114,31 @@ function isSuffixOf(suffix: readonly number[], shape: readonly number[]): boolea
 // ---------------------------------------------------------------------------------------------
 // Unary
 
-function unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void {
-  switch (op) {
-    case 'neg':
-      for (let i = 0; i < n; i++) out[i] = -x[i]!;
-      return;
-    case 'exp':
-      for (let i = 0; i < n; i++) out[i] = Math.exp(x[i]!);
-      return;
-    case 'log':
-      for (let i = 0; i < n; i++) out[i] = Math.log(x[i]!);
-      return;
-    case 'sin':
-      for (let i = 0; i < n; i++) out[i] = Math.sin(x[i]!);
-      return;
-    case 'cos':
-      for (let i = 0; i < n; i++) out[i] = Math.cos(x[i]!);
-      return;
-    case 'tanh':
-      for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]!);
-      return;
-    case 'erf':
-      for (let i = 0; i < n; i++) out[i] = erf(x[i]!);
-      return;
-    case 'softplus':
-      // log(1 + eˣ) without overflow (x > 0: x + log(1 + e⁻ˣ)) or loss of tiny values (log1p).
-      for (let i = 0; i < n; i++) {
-        const v = x[i]!;
-        out[i] = v > 0 ? v + Math.log1p(Math.exp(-v)) : Math.log1p(Math.exp(v));
-      }
-      return;
-    case 'sign':
-      // −1, 0 (keeping the sign of a zero), +1; NaN stays NaN.
-      for (let i = 0; i < n; i++) out[i] = Math.sign(x[i]!);
-      return;
-    default:
-      throw new Error(`unknown unary op ${op as string}`);
+const unaryLoops = new Map<UnaryOp, (x: Float64Array, out: Float64Array, n: number) => void>();
+
+/**
+ * The loop out[i] = f(x[i]) of a unary op, generated from the registry's scalar code
+ * (`unaryCode`: the same expression the fused loops inline), one function per op so that each
+ * loop stays monomorphic; where the engine forbids generated code, a loop calling f.
+ */
+function unaryLoop(op: UnaryOp): (x: Float64Array, out: Float64Array, n: number) => void {
+  let loop = unaryLoops.get(op);
+  if (loop) return loop;
+  try {
+    const body = `for (let i = 0; i < n; i++) { const v = x[i]; out[i] = ${unaryCode(op, 'v')}; }`;
+    loop = new Function('S', `return function unary_${op}(x, out, n) { ${body} };`)(SCALAR_FUNCTIONS) as typeof loop;
+  } catch {
+    const f = PRIMITIVES[op].scalar.f;
+    loop = (x, out, n) => {
+      for (let i = 0; i < n; i++) out[i] = f(x[i]!);
+    };
   }
+  unaryLoops.set(op, loop!);
+  return loop!;
+}
+
+function unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void {
+  unaryLoop(op)(x, out, n);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,7 +163,7 @@ function binarySame(op: BinaryOp, a: Float64Array, b: Float64Array, out: Float64
       for (let i = 0; i < n; i++) out[i] = Math.pow(a[i]!, b[i]!);
       return;
     default:
-      throw new Error(`unknown binary op ${op as string}`);
+      unreachable(op);
   }
 }
 
@@ -220,7 +208,7 @@ function binaryScalarB(op: BinaryOp, a: Float64Array, s: number, out: Float64Arr
       }
       return;
     default:
-      throw new Error(`unknown binary op ${op as string}`);
+      unreachable(op);
   }
 }
 
@@ -243,7 +231,7 @@ function binaryScalarA(op: BinaryOp, s: number, b: Float64Array, out: Float64Arr
       for (let i = 0; i < n; i++) out[i] = Math.pow(s, b[i]!);
       return;
     default:
-      throw new Error(`unknown binary op ${op as string}`);
+      unreachable(op);
   }
 }
 
@@ -266,7 +254,7 @@ function binaryRepeatB(op: BinaryOp, a: Float64Array, b: Float64Array, m: number
       for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = Math.pow(a[r + j]!, b[j]!);
       return;
     default:
-      throw new Error(`unknown binary op ${op as string}`);
+      unreachable(op);
   }
 }
 
@@ -289,7 +277,7 @@ function binaryRepeatA(op: BinaryOp, a: Float64Array, m: number, b: Float64Array
       for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = Math.pow(a[j]!, b[r + j]!);
       return;
     default:
-      throw new Error(`unknown binary op ${op as string}`);
+      unreachable(op);
   }
 }
 
@@ -316,7 +304,7 @@ function binaryRow(
       for (; o < end; o++, ia += sa, ib += sb) out[o] = Math.pow(a[ia]!, b[ib]!);
       return;
     default:
-      throw new Error(`unknown binary op ${op as string}`);
+      unreachable(op);
   }
 }
 

@@ -37,6 +37,7 @@ const CASES: Record<Op, Case[]> = {
   tanh: [c('tanh', [[2, 2]], (g, [x]) => g.tanh(x!))],
   erf: [c('erf', [[5]], (g, [x]) => g.erf(x!))],
   softplus: [c('softplus', [[5]], (g, [x]) => g.softplus(g.mul(g.constant(3), x!)))],
+  atan: [c('atan', [[5]], (g, [x]) => g.unary('atan', g.mul(g.constant(2), x!)))],
   sign: [c('x * sign(x)', [[5]], (g, [x]) => g.mul(x!, g.sign(x!)))],
   add: [
     c('add broadcast row', [[2, 3], [3]], (g, [a, b]) => g.add(a!, b!)),

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { Rng, deriveSeed, splitmix64Sequence } from '../../src/io/rng.ts';
 import { wasmNormalPairs, wasmUnary } from '../../src/runtime/backend-wasm.ts';
-import { logScalar } from '../../src/runtime/wasm/scalar.ts';
+import { logScalar } from '../../src/math/log.ts';
 
 // Reference values computed with the public-domain C reference code of splitmix64 and
 // xoshiro256** 1.0 (Blackman & Vigna), compiled with gcc (x86-64).

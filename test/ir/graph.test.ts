@@ -1,7 +1,7 @@
 /** The graph: hash-consing, shapes, simplification. */
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/ir/graph.ts';
-import { ShapeError } from '../../src/ir/ops.ts';
+import { ShapeError } from '../../src/ir/shape.ts';
 import { printGraph } from '../../src/ir/print.ts';
 
 describe('hash-consing', () => {

@@ -16,7 +16,7 @@ import { lcg } from '../helpers.ts';
 function randomModel(seed: number): string {
   const rand = lcg(seed);
   const pick = <T,>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
-  const unary = ['sin', 'cos', 'tanh', 'erf', 'softplus', 'sigmoid', 'gelu'];
+  const unary = ['sin', 'cos', 'tanh', 'erf', 'softplus', 'atan', 'sigmoid', 'gelu'];
   const expr = (depth: number): string => {
     if (depth === 0 || rand() < 0.2)
       return pick(['v', 'u', 'x * v', 'W @ x', 'W @ v', 'sum(x * u)', '(W @ u) * v', '0.7 * v - u']);

@@ -11,7 +11,7 @@ import type { Backend } from '../../src/runtime/backend.ts';
 import { wasmLimits } from '../../src/runtime/backend-wasm.ts';
 import { availableBackends, backendByName } from '../../src/runtime/backends.ts';
 import { nativeAddon } from '../../src/runtime/backend-native.ts';
-import { erf } from '../../src/runtime/erf.ts';
+import { erf } from '../../src/math/erf.ts';
 import { jsBackend, matmulWith } from '../../src/runtime/kernels-js.ts';
 import { ulpDistance } from '../helpers.ts';
 
@@ -106,6 +106,7 @@ const UNARY: Record<UnaryOp, (x: number) => number> = {
   tanh: Math.tanh,
   erf,
   softplus: (x) => Math.log(1 + Math.exp(x)),
+  atan: Math.atan,
   sign: Math.sign,
 };
 

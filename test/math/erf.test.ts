@@ -1,6 +1,6 @@
 /** erf and erfc against well-known values and an independent arbitrary-precision reference. */
 import { describe, expect, it } from 'vitest';
-import { erf, erfc } from '../../src/runtime/erf.ts';
+import { erf, erfc } from '../../src/math/erf.ts';
 import { erfReference } from './bigref.ts';
 
 const relErr = (got: number, want: number) => (got === want ? 0 : Math.abs(got - want) / Math.abs(want));

@@ -12,7 +12,7 @@
  * rounding of x² (which would cost a relative error of x²·2⁻⁵³) does not leak into the result.
  * erfc(x) for x ≥ 0.5 uses the continued fraction directly (no 1 − erf cancellation).
  * Measured relative error is a few ulps (< 1e-14) on the whole line; see
- * test/runtime/erf.test.ts, which checks against an independent arbitrary-precision reference.
+ * test/math/erf.test.ts, which checks against an independent arbitrary-precision reference.
  */
 
 const TWO_OVER_SQRT_PI = 1.1283791670955126; // 2/√π
