@@ -33,9 +33,21 @@ export interface SymmetricEigen {
  * @example const { values, vectors } = symmetricEigen(Float64Array.of(2, 1, 1, 2), 2); // values [1, 3]
  */
 export function symmetricEigen(A: Float64Array, k: number): SymmetricEigen {
+  assertFiniteMatrix(A, k);
   const la = lapack();
   if (la && k > 0) return la.dsyevd(k, A);
   return symmetricEigenMl(A, k);
+}
+
+/**
+ * A matrix with a NaN or ±∞ has no eigendecomposition; LAPACK returns garbage and ml-matrix's
+ * QL iteration reads past its arrays ("Cannot read properties of undefined"). Callers check
+ * their inputs and report the overflow in their own terms; this is the last guard.
+ */
+export class NonFiniteMatrixError extends RangeError {}
+function assertFiniteMatrix(A: Float64Array, k: number): void {
+  for (let i = 0; i < k * k; i++)
+    if (!Number.isFinite(A[i]!)) throw new NonFiniteMatrixError(`a ${k}×${k} matrix to decompose has a non-finite entry (${A[i]} at ${Math.floor(i / k)},${i % k}): an overflow upstream`);
 }
 
 /**
@@ -43,6 +55,7 @@ export function symmetricEigen(A: Float64Array, k: number): SymmetricEigen {
  * pure-JavaScript path, and the reference the LAPACK path is tested against.
  */
 export function symmetricEigenMl(A: Float64Array, k: number): SymmetricEigen {
+  assertFiniteMatrix(A, k);
   const M = new Matrix(k, k);
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) M.set(i, j, A[i * k + j]!);
   const evd = new EigenvalueDecomposition(M, { assumeSymmetric: true });

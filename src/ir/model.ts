@@ -26,8 +26,8 @@ export interface ParamInfo {
 
 /** A parameter's initializer: `~ normal(mean, std)`, `~ uniform(lo, hi)`, or fixed values (load, numbers). */
 export type ParamInit =
-  | { dist: 'normal'; mean: number; std: number; span: Span }
-  | { dist: 'uniform'; lo: number; hi: number; span: Span }
+  | { dist: 'normal'; mean: number; std: number; span: Span; mirror?: number }
+  | { dist: 'uniform'; lo: number; hi: number; span: Span; mirror?: number }
   | { dist: 'fixed' };
 
 /**

@@ -344,6 +344,29 @@ function gradNormBound(v: SVec): number {
   return Math.sqrt(s) * (1 + 4 * U);
 }
 
+/**
+ * Marks the derivative enclosures of a node unbounded where its arithmetic overflowed: a NaN or
+ * ±∞ among the midpoints or radii is no enclosure at all, and must never reach a norm (where
+ * Math.min/Math.max or a comparison would silently drop it). Values or gradients not finite
+ * make both bounds null; a Hessian entry not finite, the Lip(Dh) bound. Run by the driver on
+ * every node, whatever rule produced it.
+ */
+function markOverflow(y: Enc, op: string): Enc {
+  const finite = (a: Float64Array) => { for (let t = 0; t < a.length; t++) if (!Number.isFinite(a[t]!)) return false; return true; };
+  const where = (what: string) => `overflow at ${op}: its ${what} enclosure is not finite in floating point`;
+  // (A value not finite matters where it depends on the weights: a constant's is the model's own.)
+  for (let i = 0; !y.gInf && i < y.g.length; i++) {
+    const g = y.g[i]!;
+    if (g.i.length === 0) continue;
+    if (!Number.isFinite(y.vm[i]!) || !Number.isFinite(y.vr[i]!)) y.gInf = where('value');
+    else if (!finite(g.m) || !finite(g.r)) y.gInf = where('gradient');
+    if (y.gInf) y.hInf ??= y.gInf;
+  }
+  if (!y.hInf) for (let i = 0; i < y.H.length; i++)
+    if (!finite(y.H[i]!.m) || !finite(y.H[i]!.r)) { y.hInf = where('Hessian'); break; }
+  return y;
+}
+
 // ------------------------------------------------------------------ index maps of structural ops
 
 /** out element e ← input element map[e] (−1: zero), by running the op on an iota. */
@@ -450,7 +473,8 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
         }
         mv = Math.min(mv, (j0 + integral) * (1 + 8 * U));
       }
-      if (mv < res.lipH) {
+      // A NaN or ∞ (overflow) replaces nothing: `mv < lipH` is then false.
+      if (Number.isFinite(mv) && mv < res.lipH) {
         res.lipH = mv;
         res.lipHMethod = 'mean value';
       }
@@ -653,7 +677,7 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
       }
       if (x.g[i]!.i.length === 0) continue;
       if (!Number.isFinite(S1) || !Number.isFinite(y.vr[i]!)) {
-        y.gInf ??= `${name}'s argument may reach a singular point on the ball`;
+        y.gInf ??= `${name} is unbounded or overflows on the range its argument reaches on the ball`;
         y.hInf ??= y.gInf;
         continue;
       }
@@ -913,7 +937,7 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
           if (isUnary(op)) y = unaryEnc(X[0]!, fnOf(op), op);
           else unreachable(op);
       }
-      enc.set(node, finish(y));
+      enc.set(node, finish(markOverflow(y, op)));
       own.set(node, counter.n - before);
       // Release the enclosures no later node reads: the budget counts live entries (gathers
       // share their input's vectors and count nothing of their own).
@@ -977,11 +1001,15 @@ function perronUpper(apply: (x: Float64Array) => Float64Array, n: number, iters 
     let mx = 0;
     for (const v of x) mx = Math.max(mx, v);
     if (mx === 0) return 0;
+    if (!Number.isFinite(mx)) return Infinity;
     const floor = mx * 1e-9;
     for (let i = 0; i < n; i++) x[i] = Math.max(x[i]! / mx, floor / mx);
     const y = apply(x);
     let cw = 0;
     for (let i = 0; i < n; i++) cw = Math.max(cw, y[i]! / x[i]!);
+    // An overflow (or a NaN from one) bounds nothing: say so with +∞, which every caller's
+    // Math.min keeps only when no finite relaxation exists (Math.max would keep NaN silently).
+    if (!Number.isFinite(cw)) return Infinity;
     // Stop when the bound has stopped improving (reducible matrices never close the gap
     // between the largest and smallest ratios, so that cannot be the test).
     stall = cw < best * (1 - 1e-10) ? 0 : stall + 1;
@@ -1003,7 +1031,7 @@ function perronUpper(apply: (x: Float64Array) => Float64Array, n: number, iters 
  *        kept signed, it keeps the cancellations between outputs that (i) loses.
  * Each spectral radius of a nonnegative matrix is bounded by Collatz–Wielandt.
  */
-function jacobianBound(h: Enc, p: number): number {
+function jacobianBoundUnscaled(h: Enc, p: number): number {
   const k = h.vm.length;
   const sparseOps = (vals: (v: SVec, t: number) => number) => {
     const rows = h.g.map((v) => ({ i: v.i, a: Float64Array.from(v.m, (_m, t) => vals(v, t)) }));
@@ -1045,6 +1073,37 @@ function jacobianBound(h: Enc, p: number): number {
     b2 = (Math.sqrt(M2) + R) * (1 + 4 * U);
   }
   return Math.min(b1, b2);
+}
+
+/**
+ * The power of two 2^e with 2^(e−1) < mx ≤ 2^e, for scaling a block so that its largest entry is
+ * at most 1: the norms square entries, and ‖T‖ of a tensor with entries near 1e181 is finite
+ * (1e181) while its squares are not. Multiplying by 2^−e is exact except for entries that
+ * underflow, each off by ≤ 2⁻¹⁰⁷⁴; `SCALED_SLACK` per entry covers them and the products
+ * that underflow inside the spectral bounds (≤ 2⁻¹⁰⁷⁴ each, at most a square root away: 2⁻⁵³⁷).
+ */
+function scaleOf(mx: number): number {
+  return 2 ** Math.min(1000, Math.max(-1000, Math.ceil(Math.log2(mx))));
+}
+const SCALED_SLACK = 2 ** -500;
+
+/**
+ * `jacobianBoundUnscaled` on Dh's enclosure scaled by a power of two (exact), so that squares of
+ * large entries do not overflow; +∞ when even the scaled arithmetic overflows (the caller makes
+ * that a null bound with its reason).
+ */
+function jacobianBound(h: Enc, p: number): number {
+  let mx = 0, nnz = 0;
+  for (const v of h.g) {
+    nnz += v.i.length;
+    for (let t = 0; t < v.i.length; t++) mx = Math.max(mx, Math.abs(v.m[t]!) + v.r[t]!);
+  }
+  if (!Number.isFinite(mx)) return Infinity;
+  if (mx === 0) return jacobianBoundUnscaled(h, p);
+  const s = scaleOf(mx);
+  const g = h.g.map((v) => ({ i: v.i, m: v.m.map((x) => x / s), r: v.r.map((x) => x / s) }));
+  const b = jacobianBoundUnscaled({ ...h, g }, p);
+  return Number.isFinite(b) ? (b + (nnz + 8) * SCALED_SLACK) * s : Infinity;
 }
 
 type Entry = [number, number, number, number];
@@ -1167,7 +1226,9 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
   let lipDhNote: string | null = null;
   if (h.gInf) lipHNote = `no certified bound: ${h.gInf}`;
   else {
-    lipH = jacobianBound(h, p);
+    const b = jacobianBound(h, p);
+    if (b < Infinity) lipH = b;
+    else lipHNote = 'no certified bound: the bound of ‖Dh‖ overflows in floating point';
   }
   let blocks = 0, largest = 0;
   let relaxation: EnclosureResult['relaxation'] = null;
@@ -1197,11 +1258,21 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
       }
     });
     let worst = 0;
+    let overflow: string | null = null;
     for (const c of compOf.values()) {
       blocks++;
       const n = c.vars.size;
       largest = Math.max(largest, n);
-      const mats = [...c.mats.values()];
+      // Scaled by a power of two so that the largest |m| + r is at most 1 (see scaleOf).
+      let mx = 0, cnt = 0;
+      for (const list of c.mats.values()) for (const [, , m, r] of list) { mx = Math.max(mx, Math.abs(m) + r); cnt++; }
+      if (!Number.isFinite(mx)) {
+        overflow = `the Hessian enclosure of a block of ${n} weights is not finite`;
+        break;
+      }
+      if (mx === 0) continue;
+      const s = scaleOf(mx);
+      const mats = [...c.mats.values()].map((list) => list.map(([j, l, m, r]) => [j, l, m / s, r / s] as Entry));
       // ‖T_c‖ ≤ ‖(|M| + R)_c‖ (majorant), and ≤ ‖M_c‖ + ‖R_c‖ (triangle inequality).
       const major = nonnegTensorBound(mats.map((list) => list.map(([j, l, m, r]) => [j, l, Math.abs(m) + r] as Entry3)), n);
       let b = major.bound;
@@ -1212,12 +1283,21 @@ function summarize(h: Enc, p: number, entries: number): EnclosureResult {
         const sb = (signed + rad) * (1 + 4 * U);
         if (sb < b) { b = sb; how = 'signed'; }
       }
+      b = (b + (cnt + 8) * SCALED_SLACK) * s;
+      // Never skip a block whose bound overflowed (NaN > worst is false): the bound is null.
+      if (!(b < Infinity)) {
+        overflow = `the bound of a block of ${n} weights overflows (its largest Hessian entry is ${(mx).toPrecision(3)})`;
+        break;
+      }
       if (b > worst) {
         worst = b;
         relaxation = how;
       }
     }
-    lipDh = worst;
+    if (overflow) {
+      lipDhNote = `no certified bound: ${overflow}`;
+      relaxation = null;
+    } else lipDh = worst;
   }
   return { lipH, lipDh, lipHNote, lipDhNote, blocks, largestBlock: largest, relaxation, entries, lipHMethod: lipH === null ? null : 'enclosure' };
 }

@@ -104,13 +104,16 @@ export function lipschitz(model: Model, opts: LipOptions): LipResult {
   const t1 = performance.now();
   const enclosure = opts.lowerOnly ? null : certifiedBounds(model, { radius: rho, w0, budget: opts.enclosureBudget, evaluator: ev });
   const t2 = performance.now();
-  const estimate = (a: AscentResult, upper: number | null, upperNote: string | null): LipEstimate => ({
-    lower: a.value,
-    upper,
-    argmax: { w: a.w, z: a.z, u: a.u },
-    converged: a.converged,
-    note: [upperNote, a.note].filter((x) => x).join('; ') || null,
-  });
+  const estimate = (a: AscentResult, upper: number | null, upperNote: string | null): LipEstimate => {
+    [upper, upperNote] = checkedUpper(a.value, upper, upperNote);
+    return {
+      lower: a.value,
+      upper,
+      argmax: { w: a.w, z: a.z, u: a.u },
+      converged: a.converged,
+      note: [upperNote, a.note].filter((x) => x).join('; ') || null,
+    };
+  };
   return {
     radius: rho,
     lipH: estimate(h, enclosure?.lipH ?? null, enclosure ? enclosure.lipHNote : 'upper bound not computed (lowerOnly)'),
@@ -119,6 +122,27 @@ export function lipschitz(model: Model, opts: LipOptions): LipResult {
     enclosure,
     evaluations: { ...probe.counts, starts: h.starts + d.starts, steps: h.steps + d.steps },
   };
+}
+
+/**
+ * Relative slack between an attained value and a certified bound: the attained value is computed
+ * in floating point (a norm of a derivative evaluated at a point, ~p·2⁻⁵³ relative error), the
+ * bound encloses the exact value; beyond this an upper bound below the lower one is a bug.
+ */
+export const LIP_CONSISTENCY_RTOL = 1e-9;
+
+/**
+ * The certified upper bound as reported: a finite number ≥ the attained lower bound, or null with
+ * the reason. A NaN or ∞ (overflow) is never a bound; an upper bound below an attained value
+ * (beyond LIP_CONSISTENCY_RTOL) contradicts its own certificate and is withheld as a bug.
+ * @example checkedUpper(2, 1, null) // [null, 'no certified bound: … (a bug: please report it)']
+ */
+export function checkedUpper(lower: number, upper: number | null, note: string | null): [number | null, string | null] {
+  if (upper === null) return [null, note];
+  if (!Number.isFinite(upper)) return [null, `no certified bound: the bound overflowed (${upper})`];
+  if (Number.isFinite(lower) && upper < lower * (1 - LIP_CONSISTENCY_RTOL))
+    return [null, `no certified bound: the computed bound ${upper} is below the attained value ${lower} (a bug: please report it)`];
+  return [upper, note];
 }
 
 export { Probe, lipHLower, lipDhLower, jacobianNorm, hessianNorm, lanczosExtreme, projectBall } from './power.ts';

@@ -32,7 +32,20 @@ const dot = (a: Float64Array, b: Float64Array) => {
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
 };
-const nrm = (a: Float64Array) => Math.sqrt(dot(a, a));
+/**
+ * ‖a‖₂, without overflow or underflow of the squares: where Σa² leaves the normal range, the sum
+ * is taken over a/max|a| (values up to 1e308 have finite norms, and the ascent reaches them).
+ */
+const nrm = (a: Float64Array) => {
+  const s = dot(a, a);
+  if (s < Infinity && s > 1e-290) return Math.sqrt(s);
+  let mx = 0;
+  for (let i = 0; i < a.length; i++) mx = Math.max(mx, Math.abs(a[i]!));
+  if (!(mx > 0) || mx === Infinity) return mx; // 0, ∞ or NaN
+  let t = 0;
+  for (let i = 0; i < a.length; i++) t += (a[i]! / mx) ** 2;
+  return mx * Math.sqrt(t);
+};
 function scaled(a: Float64Array, c: number): Float64Array {
   const out = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i]! * c;
@@ -145,6 +158,9 @@ export function lanczosExtreme(
       steps++;
       if (!w.every(Number.isFinite)) return { value: NaN, vector: Q[j]!, converged: false, steps };
       const a = dot(w, Q[j]!);
+      // Finite vectors whose products overflow: no tridiagonal matrix to decompose (the
+      // eigensolver must never see a NaN or ∞), so no value either.
+      if (!Number.isFinite(a)) return { value: NaN, vector: Q[j]!, converged: false, steps };
       alpha.push(a);
       // Full reorthogonalization (twice) against every Lanczos vector.
       for (let pass = 0; pass < 2; pass++)
@@ -153,6 +169,7 @@ export function lanczosExtreme(
           for (let i = 0; i < n; i++) w[i] -= c * q[i]!;
         }
       const b = nrm(w);
+      if (!Number.isFinite(b)) return { value: NaN, vector: Q[j]!, converged: false, steps };
       if (j === maxSteps - 1 || b <= 1e-13 * (Math.abs(a) + (beta[j - 1] ?? 0) + 1e-300)) break;
       beta.push(b);
       Q.push(scaled(w, 1 / b));
@@ -195,8 +212,14 @@ export function lanczosExtreme(
 export function jacobianNorm(probe: Probe, w: Float64Array, warm?: Float64Array, mode: 'auto' | 'matrix-free' = 'auto'): Attained {
   const { k, p } = probe;
   if (mode === 'auto' && k * p <= 4e6 && Math.min(k, p) <= 1200) {
-    const J = probe.jacobian(w);
-    if (!J.every(Number.isFinite)) return { value: NaN, w: w.slice(), z: unit(k, 0), u: unit(p, 0), converged: false };
+    const J0 = probe.jacobian(w);
+    if (!J0.every(Number.isFinite)) return { value: NaN, w: w.slice(), z: unit(k, 0), u: unit(p, 0), converged: false };
+    // The Gram matrix squares J: scaled by a power of two (exact) so that it cannot overflow.
+    // The directions do not depend on the scale; the value is recomputed from J0 below.
+    let mx = 0;
+    for (const x of J0) mx = Math.max(mx, Math.abs(x));
+    const scale = mx > 0 ? 2 ** -Math.ceil(Math.log2(mx)) : 1;
+    const J = scale === 1 ? J0 : J0.map((x) => x * scale);
     const small = Math.min(k, p);
     // Gram matrix of the smaller side: JJᵀ (k×k) or JᵀJ (p×p).
     const G = new Float64Array(small * small);
@@ -215,6 +238,8 @@ export function jacobianNorm(probe: Probe, w: Float64Array, warm?: Float64Array,
           G[i * p + j] = G[j * p + i] = s;
         }
     }
+    // The Gram matrix squares the entries: it can overflow where J does not.
+    if (!G.every(Number.isFinite)) return { value: NaN, w: w.slice(), z: unit(k, 0), u: unit(p, 0), converged: false };
     const { values, vectors } = symmetricEigen(G, small);
     const top = new Float64Array(small);
     for (let i = 0; i < small; i++) top[i] = vectors[i * small + small - 1]!;
@@ -232,7 +257,7 @@ export function jacobianNorm(probe: Probe, w: Float64Array, warm?: Float64Array,
       return { value: 0, w: w.slice(), z: unit(k, 0), u: unit(p, 0), converged: true };
     const vv = scaled(v, 1 / nv);
     const Jv = new Float64Array(k);
-    for (let a = 0; a < k; a++) for (let j = 0; j < p; j++) Jv[a] += J[a * p + j]! * vv[j]!;
+    for (let a = 0; a < k; a++) for (let j = 0; j < p; j++) Jv[a] += J0[a * p + j]! * vv[j]!;
     const value = nrm(Jv);
     return { value, w: w.slice(), z: scaled(Jv, 1 / value), u: vv, converged: true };
   }

@@ -653,6 +653,8 @@ class Deriver {
           if (hasWidth) this.fail(n, `data '${a.name}' has a width axis: data must not depend on the width`);
           return { k: 'det', node: n };
         }
+        if (p.init && p.init.dist !== 'fixed' && p.init.mirror)
+          this.fail(n, `the parameter ${p.name} has a mirrored (symmetric) initialization: its two halves are not independent, which the limit assumes (drop mirror)`);
         const s2 = this.paramScale.get(n);
         if (!s2) this.fail(n, `the parameter ${p.name} has fixed initial values (load or a number): the limit needs i.i.d. random entries, e.g. '~ normal(0, 1)'`);
         if (Number.isNaN(s2.c)) this.fail(n, `the weights ${p.name} are not centred: the limit needs mean-zero entries (normal(0, σ) or uniform(−a, a))`);

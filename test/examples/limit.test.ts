@@ -1,5 +1,5 @@
 /**
- * docs/examples.md, examples 4–6: the empirical NTK converges to the derived Θ like m^(−1/2);
+ * docs/examples.md, examples 5–7: the empirical NTK converges to the derived Θ like m^(−1/2);
  * an ensemble of finite networks approaches the NTK-GP; a network stax cannot express
  * (sin ∘ tanh, a residual block) next to its empirical NTK. Run through the CLI as the page shows.
  */
@@ -12,7 +12,7 @@ const json = async (...args: string[]) => {
   return JSON.parse(r.stdout);
 };
 
-describe('example 4: the empirical NTK converges to Θ', () => {
+describe('example 5: the empirical NTK converges to Θ', () => {
   it('its distance falls like m^(−1/2) (slope within 3 standard errors), the printed figures', { timeout: 120_000 }, async () => {
     const j = await json('scaling', 'examples/limit-erf.ntk', '--widths', '64,256,1024,4096', '--seeds', '4', '--limit');
     const fit = j.fits.find((f: { quantity: string }) => f.quantity === 'ntk');
@@ -27,7 +27,7 @@ describe('example 4: the empirical NTK converges to Θ', () => {
   });
 });
 
-describe('example 5: the ensemble approaches the NTK-GP', () => {
+describe('example 6: the ensemble approaches the NTK-GP', () => {
   it('the mean distance falls with the width; the variance reaches the sampling error', { timeout: 120_000 }, async () => {
     const gp = await json('predict', 'examples/limit-erf.ntk', '--width', 'm', '--T', '10');
     const rel = (a: number[], b: number[]) => Math.sqrt(a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0) / b.reduce((s, x) => s + x * x, 0));
@@ -44,7 +44,7 @@ describe('example 5: the ensemble approaches the NTK-GP', () => {
   });
 });
 
-describe('example 6: sin ∘ tanh and a residual block', () => {
+describe('example 7: sin ∘ tanh and a residual block', () => {
   it('the derived kernels are finite, partly by quadrature, and the empirical NTK approaches Θ', { timeout: 300_000 }, async () => {
     const lim = await json('limit', 'examples/limit-sintanh.ntk', '--width', 'm');
     expect(lim.nngpGrowth).toBe(0);
