@@ -31,6 +31,11 @@ export { printGraph, type PrintOptions } from './ir/print.ts';
 export { tidy } from './ir/simplify.ts';
 export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 export { widthScaling, fitLogLog, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
+export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
+export { gpPredict, ensemblePredict, squareTargets, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
+export { writeKernelFiles } from './nth/limit-out.ts';
+export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
+export { pairExpectation, expect1, atomFn, type GaussFn, type PairResult } from './math/gaussian.ts';
 export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,

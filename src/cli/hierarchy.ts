@@ -8,6 +8,7 @@ import { nthReport, scalingStudy, MAX_ORDER, parseRates, withRates, kernelName }
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import { common, emitJson, flat, intList, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 import { parseOrder } from './model.ts';
+import { cmdScalingLimit } from './limit.ts';
 
 function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string; lr?: string }) {
   const order = parseOrder(o.order);
@@ -98,5 +99,6 @@ export function registerHierarchyCommands(program: Command): void {
     .option('--T <T>', 'also ‖K^(2)_T − K^(2)_0‖∞ along the true flow up to T')
     .option('--alpha <A>', 'the scale α for the flow (default 1)')
     .option('--plot <file.svg|file.png>', 'the norms against the width, log-log')
-    .action((file: string, o: Common & { widths?: string }) => cmdScaling(file, o));
+    .option('--limit', 'instead: the distance of the empirical NTK and of E[h hᵀ] to their infinite-width limits, and slopes')
+    .action((file: string, o: Common & { widths?: string; limit?: boolean }) => (o.limit ? cmdScalingLimit(file, o) : cmdScaling(file, o)));
 }

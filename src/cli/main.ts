@@ -11,10 +11,11 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { NtkError, MemoryError, FlowError, KernelUsageError, OptionError, BackendUnavailableError, RateError, EarlyUsageError, ClusterError, WriteError, formatDiagnostic, diagnosticJson } from '../index.ts';
 import { buildPlanProgram, isPlanCommand } from './cluster.ts';
-import { out, UsageError } from './options.ts';
+import { common, out, UsageError } from './options.ts';
 import { registerLip, registerModelCommands } from './model.ts';
 import { registerHierarchyCommands } from './hierarchy.ts';
 import { registerFlowCommands } from './flow.ts';
+import { LimitUsageError, registerLimitCommands } from './limit.ts';
 
 /** The program: every command registered, errors thrown to `main` rather than exiting. */
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     .description('a language server for .ntk files on stdin/stdout (diagnostics, hover, go-to-definition, completion)')
     .option('--stdio', 'talk over stdin/stdout (the default and only transport; accepted for editors that pass it)')
     .action(async () => (await import('./lsp.ts')).startLanguageServer());
+  registerLimitCommands(program, common);
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
@@ -49,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof OptionError || e instanceof RateError || e instanceof EarlyUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
+    if (e instanceof UsageError || e instanceof OptionError || e instanceof RateError || e instanceof EarlyUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError || e instanceof LimitUsageError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
@@ -67,7 +69,7 @@ export async function main(argv: string[]): Promise<number> {
       };
       for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d, sourceOf(d.file)) + '\n');
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagnosticJson) }));
-      return e.diagnostics[0]?.file === '--set' ? 2 : 1;
+      return ['--set', '--width', '--kernel'].includes(e.diagnostics[0]?.file ?? '') ? 2 : 1;
     }
     if (e instanceof MemoryError || e instanceof FlowError || e instanceof ClusterError || e instanceof WriteError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);

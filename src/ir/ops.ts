@@ -19,6 +19,7 @@
  * Shapes are static: `number[]`, row-major, `[]` for a scalar.
  */
 import { erf } from '../math/erf.ts';
+import type { AtomTerm } from '../math/gaussian.ts';
 import { absMax, absMin, increasing, logistic, outward, softplus, supSinLike, unimodalAbs, up } from '../math/scalar.ts';
 import type { Graph, NodeId } from './graph.ts';
 import {
@@ -106,9 +107,20 @@ export interface ScalarFunction extends ScalarBounds {
   code?: (x: string) => string;
 }
 
+/**
+ * The Gaussian-expectation rule of a unary op (infinite-width limits, `nth/limit.ts`): f and f′
+ * as combinations Σ c·A(β·x) of the closed-form atoms of `math/gaussian.ts`, or null where there
+ * is none (then the pair expectations are integrated numerically from `scalar.f`, `scalar.d1`).
+ */
+export interface GaussianRule {
+  f: AtomTerm[] | null;
+  d1: AtomTerm[] | null;
+}
+
 export interface UnaryPrimitive extends Primitive {
   kind: 'unary';
   scalar: ScalarFunction;
+  gaussian: GaussianRule;
   /** Callable by this name in `.ntk` files (neg is written `-x`). */
   language: boolean;
   /** LaTeX of the function's name (default \operatorname{name}). */
@@ -135,7 +147,7 @@ const fnPrint =
 /** A unary elementwise op: shape of its input, batched by aligning ranks, printed as name(x). */
 function unaryOp(
   name: UnaryOp,
-  spec: { scalar: ScalarFunction; jvp: JvpRule; tex?: string } & Partial<Pick<UnaryPrimitive, 'linearity' | 'smooth' | 'transpose' | 'print' | 'language' | 'enclose'>>,
+  spec: { scalar: ScalarFunction; gaussian: GaussianRule; jvp: JvpRule; tex?: string } & Partial<Pick<UnaryPrimitive, 'linearity' | 'smooth' | 'transpose' | 'print' | 'language' | 'enclose'>>,
 ): UnaryPrimitive {
   return {
     // by default a smooth function: enclosed through the bounds of its derivatives
@@ -150,6 +162,7 @@ function unaryOp(
     print: spec.print ?? fnPrint(name, spec.tex),
     language: spec.language ?? true,
     scalar: spec.scalar,
+    gaussian: spec.gaussian,
     jvp: spec.jvp,
     ...(spec.tex !== undefined ? { tex: spec.tex } : {}),
   };
@@ -247,6 +260,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
   literal: leafOp((p, a) => [p.literal(a.data!, a.shape!), PREC.atom], (k, g, y) => k.exact(g.attrs(y).data!, g.sizeOf(y))),
 
   neg: unaryOp('neg', {
+    gaussian: { f: [{ atom: 'id', coef: -1, scale: 1 }], d1: [{ atom: 'one', coef: -1, scale: 1 }] },
     scalar: { f: (x) => -x, code: (x) => `-${x}`, d1: () => -1, d2: () => 0, sup: null },
     linearity: 'all',
     language: false,
@@ -256,11 +270,13 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     enclose: (k, g, y, X) => k.linear(X, g.sizeOf(y), (e, emit) => emit(0, e, -1)),
   }),
   exp: unaryOp('exp', {
+    gaussian: { f: [{ atom: 'exp', coef: 1, scale: 1 }], d1: [{ atom: 'exp', coef: 1, scale: 1 }] },
     scalar: { f: Math.exp, d1: Math.exp, d2: Math.exp, sup: (_j, _lo, hi) => up(Math.exp(hi)), range: increasing(Math.exp) },
     jvp: chain((_g, _x, y) => y),
     print: (p, _a, [x]) => (p.tex ? [`e^{${p.render(x!)[0]}}`, PREC.pow] : [p.fn('exp', p.render(x!)[0]), PREC.atom]),
   }),
   log: unaryOp('log', {
+    gaussian: { f: null, d1: null },
     scalar: {
       f: Math.log,
       d1: (x) => 1 / x,
@@ -272,16 +288,19 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     tex: '\\log',
   }),
   sin: unaryOp('sin', {
+    gaussian: { f: [{ atom: 'sin', coef: 1, scale: 1 }], d1: [{ atom: 'cos', coef: 1, scale: 1 }] },
     scalar: { f: Math.sin, d1: Math.cos, d2: (x) => -Math.sin(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? Math.PI / 2 : 0) },
     jvp: chain((g, x) => g.cos(x)),
     tex: '\\sin',
   }),
   cos: unaryOp('cos', {
+    gaussian: { f: [{ atom: 'cos', coef: 1, scale: 1 }], d1: [{ atom: 'sin', coef: -1, scale: 1 }] },
     scalar: { f: Math.cos, d1: (x) => -Math.sin(x), d2: (x) => -Math.cos(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? 0 : Math.PI / 2) },
     jvp: chain((g, x) => g.neg(g.sin(x))),
     tex: '\\cos',
   }),
   tanh: unaryOp('tanh', {
+    gaussian: { f: null, d1: null },
     scalar: {
       f: Math.tanh,
       range: increasing(Math.tanh),
@@ -299,6 +318,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     tex: '\\tanh',
   }),
   erf: unaryOp('erf', {
+    gaussian: { f: [{ atom: 'erf', coef: 1, scale: 1 }], d1: [{ atom: 'gauss', coef: TWO_OVER_SQRT_PI, scale: 1 }] },
     scalar: {
       f: erf,
       range: increasing(erf),
@@ -317,6 +337,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     tex: '\\operatorname{erf}',
   }),
   softplus: unaryOp('softplus', {
+    gaussian: { f: null, d1: null },
     scalar: {
       f: softplus,
       range: increasing(softplus),
@@ -333,6 +354,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     jvp: chain((g, x) => logisticGraph(g, x)),
   }),
   atan: unaryOp('atan', {
+    gaussian: { f: null, d1: null },
     scalar: {
       f: Math.atan,
       range: increasing(Math.atan),
@@ -351,6 +373,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     tex: '\\arctan',
   }),
   sign: unaryOp('sign', {
+    gaussian: { f: [{ atom: 'sign', coef: 1, scale: 1 }], d1: [] },
     // −1, 0 (keeping the sign of a zero), +1; NaN stays NaN.
     scalar: { f: Math.sign, d1: () => 0, d2: () => 0, sup: null },
     smooth: false,
