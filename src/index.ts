@@ -55,7 +55,7 @@ export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } 
 export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
 export {
-  early, recognizeTwoLayer, earlyConstants, features, inputStats, EarlyUsageError,
+  early, recognizeTwoLayer, gaussianMoments, earlyConstants, features, inputStats, EarlyUsageError,
   type EarlyOptions, type EarlyResult, type EarlyRow, type EarlyConstants, type ActivationMoments, type Activation, type TwoLayerForm, type InputStats,
 } from './nth/early.ts';
 export { withRates, parseRates, kernelName, RateError, type Rates, type RatesInfo } from './ir/rates.ts';

@@ -54,6 +54,7 @@ import { constantOf } from '../dynamics/sweep.ts';
 import { startFlowCheck } from './flow-check.ts';
 import { buildPlanProgram, isPlanCommand, kernelTiles, slurmOptions, sweepToCluster, type KernelOutCli, type SlurmCli } from './cluster.ts';
 import type { Series } from './plot.ts';
+import { cmdEarly, earlyOptions, type EarlyCli } from './early.ts';
 import { cmdScalingLimit, LimitUsageError, registerLimitCommands } from './limit.ts';
 
 /** A usage error: exit 2. */
@@ -843,6 +844,8 @@ export function buildProgram(): Command {
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
   slurmOptions(program.commands.find((c) => c.name() === 'sweep')!);
   registerLimitCommands(program, common);
+  earlyOptions(common(program.command('early').argument('<file>').description('a two-layer network next to its linear model early in training (seed 004)')))
+    .action((file: string, o: EarlyCli) => cmdEarly(file, o, load, out));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
