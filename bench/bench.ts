@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { compile, evaluate, evaluator, flow, jacobian, kernel, limitKernels, lipschitz, loadModel, type Model } from '../src/index.ts';
-import { availableBackends, backendByName, defaultBackend, lapack } from '../src/runtime/backends.ts';
-import { symmetricEigenMl } from '../src/dynamics/linearized.ts';
+import { availableBackends, backendByName, defaultBackend } from '../src/runtime/backends.ts';
+import { symmetricEigenMl } from '../src/linalg/dense.ts';
 
 interface Row {
   workload: string;
@@ -60,7 +60,7 @@ function gemmBench() {
 
 /** Symmetric eigendecomposition (all vectors): ml-matrix, and LAPACK's dsyevd when the addon is built. */
 function eigenBench() {
-  const la = lapack();
+  const la = backendByName('native')?.lapack ?? null;
   for (const n of [64, 500]) {
     const A = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = Math.sin(i * n + j);

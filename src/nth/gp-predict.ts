@@ -19,9 +19,9 @@
  *   const p = gpPredict(lim, targets(model), { t: Infinity });   // p.mean, p.cov
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
 import { crossKernelInputs, crossKernelPrediction } from '../dynamics/predict.ts';
-import { symmetricEigen } from '../dynamics/linearized.ts';
+import { symmetricEigen } from '../linalg/dense.ts';
 import { NtkError } from '../parser/diagnostics.ts';
 import type { LimitReport } from './limit.ts';
 

@@ -10,7 +10,7 @@
  *     modelAt: (m, s) => loadModel(file, { overrides: new Map([['m', m]]), seed: s }) })
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
 import { kernelTensor } from './hierarchy.ts';
 import { limitKernels, type LimitReport } from './limit.ts';
 import { fitLogLog, type SlopeFit } from './scaling.ts';
