@@ -46,7 +46,7 @@ export { LinearizedFlow, kernelSpectrum } from './dynamics/linearized.ts';
 export { symmetricEigen } from './linalg/dense.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
 export {
-  early, recognizeTwoLayer, earlyConstants, features, inputStats, EarlyUsageError,
+  early, recognizeTwoLayer, gaussianMoments, earlyConstants, features, inputStats, EarlyUsageError,
   type EarlyOptions, type EarlyResult, type EarlyRow, type EarlyConstants, type ActivationMoments, type Activation, type TwoLayerForm, type InputStats,
 } from './nth/early.ts';
 export { withRates, parseRates, kernelName, RateError, type Rates, type RatesInfo } from './ir/rates.ts';

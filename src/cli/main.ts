@@ -11,11 +11,12 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { NtkError, MemoryError, FlowError, KernelUsageError, OptionError, BackendUnavailableError, RateError, EarlyUsageError, ClusterError, WriteError, formatDiagnostic, diagnosticJson } from '../index.ts';
 import { buildPlanProgram, isPlanCommand } from './cluster.ts';
-import { common, out, UsageError } from './options.ts';
+import { common, load, out, UsageError } from './options.ts';
 import { registerLip, registerModelCommands } from './model.ts';
 import { registerHierarchyCommands } from './hierarchy.ts';
 import { registerFlowCommands } from './flow.ts';
 import { LimitUsageError, registerLimitCommands } from './limit.ts';
+import { cmdEarly, earlyOptions, type EarlyCli } from './early.ts';
 
 /** The program: every command registered, errors thrown to `main` rather than exiting. */
 export function buildProgram(): Command {
@@ -35,6 +36,8 @@ export function buildProgram(): Command {
     .option('--stdio', 'talk over stdin/stdout (the default and only transport; accepted for editors that pass it)')
     .action(async () => (await import('./lsp.ts')).startLanguageServer());
   registerLimitCommands(program, common);
+  earlyOptions(common(program.command('early').argument('<file>').description('a two-layer network next to its linear model early in training (seed 004)')))
+    .action((file: string, o: EarlyCli) => cmdEarly(file, o, load, out));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
