@@ -9,6 +9,7 @@ import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
 /**
  * A bad option value found by a study (a slice index past the outputs, a radius naming no const
  * of the model): the message starts with the option's name, and the CLI exits 2 on it.
+ * @example lipReport(model, { radius: 'nope' }) // throws OptionError('--radius nope: neither a number nor a dim or const of the model')
  */
 export class OptionError extends Error {}
 
@@ -22,7 +23,10 @@ export interface DiagnosticJson {
   hint?: string;
 }
 
-/** A diagnostic as the plain value the reports hold (line and col null without a span). */
+/**
+ * A diagnostic as the plain value the reports hold (line and col null without a span).
+ * @example diagnosticJson({ severity: 'warning', file: 'm.ntk', span: null, message: 'x' }) // { severity: 'warning', message: 'x', file: 'm.ntk', line: null, col: null }
+ */
 export const diagnosticJson = (d: Diagnostic): DiagnosticJson => ({
   severity: d.severity, message: d.message, file: d.file, line: d.span?.line ?? null, col: d.span?.col ?? null, ...(d.hint ? { hint: d.hint } : {}),
 });

@@ -20,12 +20,14 @@ import { formatNumber, OptionError } from './common.ts';
 /**
  * Stored derivative entries up to which `flowStudy` runs the Lipschitz estimate by itself: about a
  * second per enclosure pass here (W2's network, 7e6 entries, took 13 s a pass and five passes).
+ * @example estimateEntries(model) <= FLOW_LIP_ENTRIES // flowStudy estimates Lip(h), Lip(Dh) itself
  */
 export const FLOW_LIP_ENTRIES = 5e5;
 
 /** Wall-clock budget of the automatic Lipschitz estimate's search for the sup (ms). */
 const FLOW_LIP_BUDGET_MS = 10_000;
 
+/** Options of `flowStudy`: those of `flow`, the constants by value or by name, and the Lipschitz policy. */
 export interface FlowStudyOptions {
   alpha: number;
   /** The horizon: a number, or the name of a dim/const of the model (`--T T`). */

@@ -55,6 +55,7 @@ export function nthReport(m: Model, o: { order: number; T: number; alpha?: numbe
   };
 }
 
+/** Options of `scalingStudy`: the widths (values of `dim`), orders, seeds, and the flow's horizon. */
 export interface ScalingStudyOptions {
   /** The widths: values of the dim `dim` (default 'm'). */
   widths: number[];

@@ -30,6 +30,7 @@ export interface LipReport {
   enclosure: Pick<EnclosureResult, 'blocks' | 'largestBlock' | 'relaxation' | 'lipHMethod' | 'entries'> | null;
 }
 
+/** Options of `lipReport`: the ball's radius and the search's budget. */
 export interface LipStudyOptions {
   /** ρ: a number, or the name of a dim/const of the model. */
   radius: number | string;

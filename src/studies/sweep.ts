@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { OptionError } from './common.ts';
 import { loadModel } from '../ir/load.ts';
 
+/** Options of `runSweep`: the model file, the grid (α, T and `--set` axes), the flow's shared options, workers, and the file to resume from. */
 export interface SweepStudyOptions {
   file: string;
   alphas: number[];
@@ -32,6 +33,7 @@ export interface SweepStudyOptions {
   onRow?: (done: number, total: number) => void;
 }
 
+/** What `runSweep` returns (the report of `ntk sweep --json`): the rows and the log-log slope fits. */
 export interface SweepOutcome {
   rows: SweepRow[];
   /** E against T/α over all rows (Corollary 2.2's regime has slope 1). */
@@ -161,7 +163,10 @@ export function sweepWorker(): void {
   });
 }
 
-/** The default number of workers: one per core, at least 1. */
+/**
+ * The default number of workers: one per core, at least 1.
+ * @example runSweep({ ..., workers: defaultWorkers() })
+ */
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
