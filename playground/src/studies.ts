@@ -23,8 +23,8 @@ import {
   type Diagnostic,
   type FlowMethod,
   type Model,
+  nest,
 } from '../../src/index.ts';
-import { nest } from '../../src/cli/format.ts';
 import { BROWSER_MEMORY_BYTES } from '../shims/os.ts';
 import type { Job, StudyName, StudyOptions } from './protocol.ts';
 
@@ -159,7 +159,7 @@ function flowStudy(m: Model, job: Job, o: StudyOptions, progress: Progress): unk
     progress('accuracy check', 0, 1);
     r.errorAccuracy = accuracyFrom(r, flow(m, { alpha, T, ...(rtol === undefined ? {} : { rtol }), method, check: true }));
   }
-  const b = r.bounds;
+  const b = r.theory; // every bound with its note and horizon (the flat keys: r.bound, r.chizatBound, …)
   const lipSource = lipEstimate ? 'estimated' : null;
   return {
     alpha: r.alpha, T: r.T, R0: r.R0, kappa: b.kappa, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, lipSource,
