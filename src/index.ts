@@ -31,6 +31,7 @@ export type { Program } from './parser/ast.ts';
 export { NtkError, formatDiagnostic, type Diagnostic } from './parser/diagnostics.ts';
 export { Graph, type NodeId } from './ir/graph.ts';
 export { Evaluator, MemoryError, type JacobianOptions } from './runtime/evaluator.ts';
+export { setMemoryBudget, memoryBudget, parseBytes, ensureMemory } from './runtime/memory.ts';
 export { compile as compilePlan, Plan } from './runtime/compile.ts';
 export { jvpGraph };
 export { vjpGraph };

@@ -35,6 +35,8 @@ import {
   estimateEntries,
   LipUsageError,
   accuracyFrom,
+  parseBytes,
+  setMemoryBudget,
   type Diagnostic,
   type FlowMethod,
   type Model,
@@ -74,7 +76,7 @@ function parseSet(items: string[]): Map<string, number> {
 function intOption(name: string, raw: string | undefined, min: number, dflt: number): number {
   if (raw === undefined) return dflt;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} ${raw}: expected an integer ≥ ${min}`);
+  if (!Number.isSafeInteger(v) || v < min) throw new UsageError(`${name} ${raw}: expected an integer ≥ ${min} (and below 2^53)`);
   return v;
 }
 
@@ -711,7 +713,8 @@ function common(cmd: Command): Command {
     .option('--json', 'print one JSON object instead of a summary')
     .option('--set <NAME=VALUE>', 'override a dim or const (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--seed <S>', 'seed of random initializers (default 0)')
-    .option('--debug', 'show stack traces of internal errors');
+    .option('--debug', 'show stack traces of internal errors')
+    .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: the memory available)');
 }
 
 export function buildProgram(): Command {
@@ -799,7 +802,15 @@ export function buildProgram(): Command {
     .option('--out <file.csv|file.json>', 'write the results there after every point; a rerun resumes from it')
     .option('--fresh', 'ignore (and overwrite) an existing --out')
     .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
+    .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: the memory available)')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
+  // One memory budget for the whole run (runtime/memory.ts), set before any command runs.
+  program.hook('preAction', (_p, cmd) => {
+    const raw = cmd.opts().maxMemory as string | undefined;
+    const bytes = raw === undefined ? null : parseBytes(raw);
+    if (raw !== undefined && bytes === null) throw new UsageError(`--max-memory ${raw}: expected a size such as 2G, 512M or 1000000 (bytes)`);
+    setMemoryBudget(bytes);
+  });
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
   return program;
 }
@@ -834,7 +845,7 @@ export async function main(argv: string[]): Promise<number> {
       };
       for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d, sourceOf(d.file)) + '\n');
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagJson) }));
-      return e.diagnostics[0]?.file === '--set' ? 2 : 1;
+      return ['--set', '--seed'].includes(e.diagnostics[0]?.file ?? '') ? 2 : 1;
     }
     if (e instanceof MemoryError || e instanceof FlowError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
@@ -842,6 +853,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const err = e as Error;
     process.stderr.write(`ntk: internal error: ${err.message}\n${debug ? `${err.stack}\n` : '(run with --debug for a stack trace; please report it)\n'}`);
+    if (json) out(JSON.stringify({ ok: false, internalError: err.message }));
     return 3;
   }
 }

@@ -67,7 +67,6 @@
  * about 0.25 GFLOP (0.5 before `transposeHeavy`); the plain dense order (whole model per index,
  * dense gradients) needs 24.
  */
-import { freemem } from 'node:os';
 import { flatOutput, splitFlat, substitute } from '../ad/derivatives.ts';
 import { jvp } from '../ad/jvp.ts';
 import { vjp } from '../ad/transpose.ts';
@@ -77,6 +76,7 @@ import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
 import type { Evaluator } from '../runtime/evaluator.ts';
 import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
+import { fmtBytes, memoryBudget } from '../runtime/memory.ts';
 import { ntkByProducts, ntkFromJacobian } from './ntk.ts';
 import { rowRestriction, type RowModel } from '../ir/rows.ts';
 
@@ -627,15 +627,14 @@ export function nonSmoothWarning(m: Model, r: number): string | null {
 }
 
 /**
- * Bytes we allow for a kernel: half the free memory, at most MAX_RESULT_BYTES.
+ * Bytes we allow for a kernel: the memory budget (runtime/memory.ts: --max-memory, or half the
+ * available memory), at most MAX_RESULT_BYTES.
  * @example checkKernelMemory(k, r, 0, memoryLimit())
  */
 export function memoryLimit(): number {
-  return Math.min(MAX_RESULT_BYTES, Math.floor(freemem() / 2));
+  return Math.min(MAX_RESULT_BYTES, memoryBudget());
 }
 
-const fmtBytes = (b: number) =>
-  b >= 1024 ** 3 ? `${(b / 1024 ** 3).toFixed(1)} GB` : b >= 1024 ** 2 ? `${(b / 1024 ** 2).toFixed(1)} MB` : `${Math.ceil(b / 1024)} kB`;
 
 /**
  * Refuse a kernel of order r whose slice (j fixed indices) would not fit in `limit` bytes,
@@ -732,7 +731,7 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
   const B = Math.min(k, opts.blockSize ?? chooseBlock(ev, src, r, fixed, symmetric, budgetValues, first));
   const built = batchedGraph(ev, src, r, fixed, symmetric, B, first);
   const last = built.indices[r - 1]!;
-  const plan = ev.plan(built.key, [built.value], last, { fuse: KERNEL_FUSE });
+  const plan = ev.plan(built.key, [built.value], last, { fuse: KERNEL_FUSE, memoryChecked: true });
   if (plan.peakValues > budgetValues)
     throw new MemoryError(
       `one block of K^(${r}) needs ${fmtBytes(plan.peakValues * 8)} of buffers, more than the ${fmtBytes(budgetValues * 8)} left; fix more leading indices with --slice`,
@@ -927,7 +926,7 @@ function chooseBlock(ev: Evaluator, src: IndexSource, r: number, fixed: number, 
   const k = ev.k;
   const peak = (B: number) => {
     const b = batchedGraph(ev, src, r, fixed, symmetric, B, first);
-    return ev.plan(b.key, [b.value], b.indices[r - 1], { fuse: KERNEL_FUSE }).peakValues;
+    return ev.plan(b.key, [b.value], b.indices[r - 1], { fuse: KERNEL_FUSE, memoryChecked: true }).peakValues;
   };
   const pk = peak(k);
   if (k === 1 || pk <= budget) return k;

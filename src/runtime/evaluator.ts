@@ -61,7 +61,8 @@ type Which = 'h' | 'test';
  * Refuses work whose result alone would not fit: size in bytes and what to try instead.
  * @example try { kernel(model, 6) } catch (e) { if (e instanceof MemoryError) console.error(e.message) } // names the --slice that fits
  */
-export class MemoryError extends Error {}
+export { MemoryError } from './memory.ts';
+import { ensureMemory, MemoryError } from './memory.ts';
 
 const DEFAULT_BLOCK_BUDGET = 16 * 1024 * 1024;
 /** The largest Jacobian or kernel held in memory at once (bytes). */
@@ -110,10 +111,15 @@ export class Evaluator {
   }
 
   /** A compiled plan, once per key. */
-  plan(key: string, outputs: NodeId[], varying: NodeId[] = [], opts: { fuse?: boolean | 'backend' } = {}): Plan {
+  plan(key: string, outputs: NodeId[], varying: NodeId[] = [], opts: { fuse?: boolean | 'backend'; memoryChecked?: boolean } = {}): Plan {
     let entry = this.plans.get(key);
     if (!entry) {
-      entry = { plan: compile(this.model.graph, outputs, { varying, backend: this.backend, ...opts }), ins: varying };
+      const { memoryChecked, ...copts } = opts;
+      entry = { plan: compile(this.model.graph, outputs, { varying, backend: this.backend, ...copts }), ins: varying };
+      // Its buffers are allocated when it first runs: refused now if they cannot fit (unless the
+      // caller compares them with its own share of the budget and says what to change).
+      if (!memoryChecked) ensureMemory(entry.plan.peakValues * 8, `evaluating the model (${key}: ${entry.plan.peakValues.toExponential(2)} values of buffers)`,
+        'use smaller dims (--set NAME=…) or a larger --max-memory');
       this.plans.set(key, entry);
     }
     return entry.plan;
