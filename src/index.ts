@@ -32,6 +32,7 @@ export { NtkError, formatDiagnostic, type Diagnostic } from './parser/diagnostic
 export { Graph, type NodeId } from './ir/graph.ts';
 export { Evaluator, MemoryError, type JacobianOptions } from './runtime/evaluator.ts';
 export { setMemoryBudget, memoryBudget, parseBytes, ensureMemory } from './runtime/memory.ts';
+export { checkOutputPath, OutputPathError, WriteError } from './io/atomic.ts';
 export { compile as compilePlan, Plan } from './runtime/compile.ts';
 export { jvpGraph };
 export { vjpGraph };
@@ -46,7 +47,7 @@ export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,
 } from './nth/hierarchy.ts';
-export { accuracyFrom, flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
+export { accuracyFrom, checkFlowStart, flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';

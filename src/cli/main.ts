@@ -37,6 +37,10 @@ import {
   accuracyFrom,
   parseBytes,
   setMemoryBudget,
+  checkFlowStart,
+  checkOutputPath,
+  OutputPathError,
+  WriteError,
   type Diagnostic,
   type FlowMethod,
   type Model,
@@ -331,6 +335,7 @@ async function cmdScaling(file: string, o: Common & { widths?: string; orders?: 
   const T = o.T === undefined ? undefined : positive('--T', o.T, 0);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  if (o.plot) checkOutputPath(o.plot, '--plot');
   const base = parseSet(o.set);
   const first = loadModel(file, { overrides: new Map([...base, [dim, widths[0]!]]), seed: 0 });
   if (!first.constants.has(dim)) throw new UsageError(`--dim ${dim}: the model has no dim or const named '${dim}'`);
@@ -376,7 +381,8 @@ function parseTimes(raw: string | undefined, T: number): number[] {
 /** A positive number, or the name of a dim/const of the model (resolved per model). */
 function constantOption(name: string, raw: string | undefined): number | string | null {
   if (raw === undefined) return null;
-  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) return raw;
+  // NaN and Infinity are values (bad ones), not names of consts: a usage error like -1.
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw) && !/^(nan|inf|infinity)$/i.test(raw)) return raw;
   return positive(name, raw, 0);
 }
 
@@ -454,6 +460,8 @@ async function cmdFlow(file: string, o: FlowCli) {
   const m = load(file, o);
   const T = constantOf(m, constantOption('--T', o.T))!;
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  if (o.plot) checkOutputPath(o.plot, '--plot');
+  checkFlowStart(m, alpha, T);
   // A plot of E(t) needs the trajectory: 48 log-spaced times from T/10⁴ to T.
   const plotTimes = o.plot ? Array.from({ length: 48 }, (_, i) => T * 10 ** (-4 + (4 * i) / 47)) : [];
   const userTimes = parseTimes(o.times, T);
@@ -596,10 +604,16 @@ async function cmdSweep(file: string, o: SweepCli) {
   }
   if (o.out && !/\.(csv|json)$/.test(o.out)) throw new UsageError(`--out ${o.out}: use a .csv or .json file`);
   if (o.plot && !/\.(svg|png)$/.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  if (o.out) checkOutputPath(o.out, '--out');
+  if (o.plot) checkOutputPath(o.plot, '--plot');
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
-  // Check the model once, with the first grid values, before starting any worker.
+  // Check the model before starting any worker: with the first grid values, then with every
+  // other value of each axis (a dim of 0 in the grid is a located error here, not a failed point).
   const first = Object.fromEntries(Object.entries(axes).map(([k, v]) => [k, v[0]!]));
-  loadModel(file, { overrides: new Map(Object.entries(first)), seed: intOption('--seed', o.seed, 0, 0) });
+  const seed = intOption('--seed', o.seed, 0, 0);
+  loadModel(file, { overrides: new Map(Object.entries(first)), seed });
+  for (const [name, values] of Object.entries(axes))
+    for (const v of new Set(values.slice(1))) loadModel(file, { overrides: new Map(Object.entries({ ...first, [name]: v })), seed });
   const bar = progress('sweep', !o.json);
   const outcome = await runSweep({
     file, alphas, Ts, axes,
@@ -847,7 +861,11 @@ export async function main(argv: string[]): Promise<number> {
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagJson) }));
       return ['--set', '--seed'].includes(e.diagnostics[0]?.file ?? '') ? 2 : 1;
     }
-    if (e instanceof MemoryError || e instanceof FlowError) {
+    if (e instanceof OutputPathError) {
+      process.stderr.write(`ntk: error: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof MemoryError || e instanceof FlowError || e instanceof WriteError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 1;
     }
