@@ -32,7 +32,7 @@ export { NtkError, formatDiagnostic, type Diagnostic } from './parser/diagnostic
 export { Graph, type NodeId } from './ir/graph.ts';
 export { Evaluator, MemoryError, type JacobianOptions } from './runtime/evaluator.ts';
 export { setMemoryBudget, memoryBudget, parseBytes, ensureMemory } from './runtime/memory.ts';
-export { checkOutputPath, OutputPathError, WriteError } from './io/atomic.ts';
+export { checkOutputPath, OutputPathError } from './io/atomic.ts';
 export { compile as compilePlan, Plan } from './runtime/compile.ts';
 export { jvpGraph };
 export { vjpGraph };
@@ -52,6 +52,11 @@ export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } 
 export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
 export {
+  early, recognizeTwoLayer, earlyConstants, features, inputStats, EarlyUsageError,
+  type EarlyOptions, type EarlyResult, type EarlyRow, type EarlyConstants, type ActivationMoments, type Activation, type TwoLayerForm, type InputStats,
+} from './nth/early.ts';
+export { withRates, parseRates, kernelName, RateError, type Rates, type RatesInfo } from './ir/rates.ts';
+export {
   linearizedTestPrediction,
   linearizedTestPredictor,
   crossKernelPrediction,
@@ -67,6 +72,17 @@ export type { ElaborateOptions } from './ir/elaborate.ts';
 export type { EnclosureOptions } from './lip/enclosure.ts';
 export type { Span } from './parser/ast.ts';
 export type { Severity } from './parser/diagnostics.ts';
+export { AtomicFile, WriteError, writeFileAtomic } from './io/atomic.ts';
+export { NpyWriter, npyHeader, writeNpy } from './io/npy.ts';
+export { capNativeThreads } from './runtime/backend-native.ts';
+export { kernelTile, tileRange, upperTiles, writeKernelTiles, type KernelTile } from './nth/tiles.ts';
+export {
+  ClusterError, PLAN_FORMAT, planSweep, planKernelTiles, writePlan, readPlan, readShard, runTask, mergePlan, planStatus, indexFromEnv,
+  redoCommand, compressIndices, shardDir, logPath, shellQuote,
+  type Plan as ClusterPlan, type PlanSpec, type PlanTask, type SweepSpec, type TilesSpec, type TaskOutcome, type MergeOutcome, type PlanStatus, type TaskStatus, type TaskState,
+} from './cluster/plan.ts';
+export { slurmScripts, submitPlan, queuedTasks, submissions, which, type SlurmOptions, type SlurmScripts, type SubmitOutcome } from './cluster/slurm.ts';
+export { grid, sweepPoint, sweepFingerprint, sweepFileText, toCsv, fromCsv, type GridPoint, type SweepRow, type SweepOptions } from './dynamics/sweep.ts';
 
 /** A dense row-major matrix. */
 export interface Matrix {

@@ -10,6 +10,7 @@
 import { bundleFile, startWorker, threads } from './bundle.ts';
 import { flow, type FlowMethod } from '../dynamics/flow.ts';
 import { elaborate } from '../ir/elaborate.ts';
+import { withRates } from '../ir/rates.ts';
 import type { Program } from '../parser/ast.ts';
 import { capNativeThreads } from '../runtime/backend-native.ts';
 
@@ -26,6 +27,8 @@ export interface FlowCheckJob {
   T: number;
   rtol: number | undefined;
   method: FlowMethod;
+  /** Per-parameter rates (`--lr W=η1,…`): the model is reparametrized by `withRates` first. */
+  rates?: [string, number][];
 }
 
 /** The check's outcome: E(T) at the check tolerance and the method it took, or why it failed. */
@@ -64,7 +67,8 @@ export function flowCheckWorker(): void {
   const { job } = workerData as { job: FlowCheckJob };
   capNativeThreads(1);
   try {
-    const model = elaborate(job.program, { overrides: new Map(job.overrides), seed: job.seed });
+    const plain = elaborate(job.program, { overrides: new Map(job.overrides), seed: job.seed });
+    const model = job.rates ? withRates(plain, new Map(job.rates)) : plain;
     const r = flow(model, { alpha: job.alpha, T: job.T, ...(job.rtol === undefined ? {} : { rtol: job.rtol }), method: job.method, check: true });
     parentPort!.postMessage({ error: r.error, method: r.method } satisfies FlowCheckResult);
   } catch (e) {

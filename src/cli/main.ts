@@ -40,16 +40,24 @@ import {
   checkFlowStart,
   checkOutputPath,
   OutputPathError,
+  ClusterError,
   WriteError,
+  writeNpy,
   type Diagnostic,
   type FlowMethod,
   type Model,
+  parseRates,
+  withRates,
+  RateError,
+  kernelName,
+  EarlyUsageError,
 } from '../index.ts';
 import { displayWidth, matrix, nest, num, padStart, progress, table, vector } from './format.ts';
 import { defaultWorkers, formatSweep, runSweep, SweepUsageError } from './sweep.ts';
 import { BackendUnavailableError } from '../runtime/backends.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import { startFlowCheck } from './flow-check.ts';
+import { buildPlanProgram, isPlanCommand, kernelTiles, slurmOptions, sweepToCluster, type KernelOutCli, type SlurmCli } from './cluster.ts';
 import type { Series } from './plot.ts';
 
 /** A usage error: exit 2. */
@@ -211,7 +219,14 @@ const FLOW_METHODS: FlowMethod[] = ['auto', 'exponential', 'etdrk4', 'dopri5', '
  */
 const FLOW_LIP_ENTRIES = 5e5;
 
-function cmdKernel(file: string, o: Common & { order?: string; slice?: string; structure?: string }) {
+function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; slice?: string; structure?: string }) {
+  if (o.out !== undefined && !o.out.endsWith('.npy')) throw new UsageError(`--out ${o.out}: the kernel is written as a .npy file (numpy.load reads it)`);
+  if (o.tiles !== undefined) {
+    if (o.order !== undefined && o.order !== '2') throw new UsageError(`--tiles: tiles are of the NTK (--order 2), not of K^(${o.order})`);
+    if (o.slice !== undefined) throw new UsageError('--tiles and --slice: a tile is already a part of the kernel; use one of them');
+    return kernelTiles(file, o, parseSet(o.set), intOption('--seed', o.seed, 0, 0));
+  }
+  if (o.tile !== undefined || o.slurm || o.plan) throw new UsageError(`${o.tile !== undefined ? '--tile' : o.slurm ? '--slurm' : '--plan'} needs --tiles B (the number of blocks of each axis)`);
   const order = parseOrder(o.order);
   const slice = parseSlice(o.slice);
   const structure = (o.structure ?? 'auto') as (typeof STRUCTURES)[number];
@@ -227,6 +242,8 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string; s
   bar.done();
   checkFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
   const warning = K.warnings[0] ?? null;
+  if (o.out !== undefined) writeNpy(o.out, K.shape, K.data);
+  if (o.out !== undefined && o.json) return emitJson({ order, shape: K.shape, out: o.out, slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) });
   if (o.json) return emitJson({ order, shape: K.shape, K: nest(K.data, K.shape), slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
@@ -243,7 +260,9 @@ function cmdKernel(file: string, o: Common & { order?: string; slice?: string; s
     for (let i = 0; i < k; i++) trace += K.data[i * k + i]!;
     rows.push(['trace', num(trace)]);
   }
+  if (o.out !== undefined) rows.push(['written', `${o.out} (${K.shape.join(' × ') || 'a number'}, float64)`]);
   out(table(rows));
+  if (o.out !== undefined) return;
   // The tensor as matrices over its last two free indices, for the first few leading tuples.
   const free = K.shape.length;
   if (free === 1) return out(vector(K.data));
@@ -277,13 +296,16 @@ function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }
   out(o.latex ? `% ${intro}\n${latex}` : `# ${intro}\n${plain.text}`);
 }
 
-function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string }) {
+function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string; lr?: string }) {
   const order = parseOrder(o.order);
   if (o.T === undefined) throw new UsageError('nth needs a time horizon: --T 1');
   const T = positive('--T', o.T, 0);
   const alpha = positive('--alpha', o.alpha, 1);
   const rtol = positive('--rtol', o.rtol, 1e-10);
-  const m = load(file, o);
+  // --lr: the flow dw/dt = −H∇L (one η: H = ηI; named rates: the others frozen), kernels in the metric H
+  const rates = o.lr === undefined ? undefined : parseRates(o.lr);
+  const plain = load(file, o);
+  const m = rates === undefined ? plain : withRates(plain, typeof rates === 'number' ? new Map(plain.params.map((q) => [q.name, rates])) : rates);
   if (!m.loss) throw new UsageError(`${file} declares no loss: the hierarchy's flow needs one`);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const r = nth(m, order, { T, alpha, rtol });
@@ -294,6 +316,7 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
       K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats,
       ...(r.testOut ? { testOut: Array.from(r.testOut), trueTestOut: Array.from(r.trueTestOut!), testError: r.testError } : {}),
       ...(warning ? { warnings: [warning] } : {}),
+      ...(rates === undefined ? {} : { kernel: kernelName(m) }),
     });
   printWarnings(m, o.json);
   if (warning) process.stderr.write(`warning: ${warning}\n`);
@@ -302,6 +325,7 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
   out(table([
     ...summaryHeader(m),
     ['order p, α, T', `${order}, ${num(alpha)}, ${num(T)}`],
+    ['kernel K2', kernelName(m)],
     ['α·h̃(T) (hierarchy)', vector(r.out)],
     ['α·h(w(T)) (flow)', vector(r.trueOut!)],
     ['error ‖h̃ − h‖', num(r.error!)],
@@ -407,24 +431,27 @@ function cmdDescent(file: string, o: FlowCli) {
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.lr === undefined || o.steps === undefined) throw new UsageError('gradient descent needs both --lr η and --steps N');
   if (o.T !== undefined) throw new UsageError('--T and --steps both set the horizon: give one (T = η·N)');
-  const lr = positive('--lr', o.lr, 0);
+  // --lr η, or per-parameter rates W=η1,v=η2 (the others frozen; then the step is 1 and T = N)
+  const rates = parseRates(o.lr);
+  const lr = typeof rates === 'number' ? rates : 1;
   const steps = intOption('--steps', o.steps, 1, 1);
   const at = o.times === undefined ? [] : parseTimes(o.times, lr * steps).map((t) => Math.max(1, Math.round(t / lr)));
   const m = load(file, o);
   const bar = progress('descent', !o.json);
-  const r = gradientDescent(m, { alpha, lr, steps, at, onProgress: bar.update });
+  const r = gradientDescent(m, { alpha, lr: rates, steps, at, onProgress: bar.update });
   bar.done();
   if (o.json)
     return emitJson({
       alpha, lr, steps, T: r.T, R0: r.R0, error: r.error, weightChange: r.weightChange, linWeightChange: r.linWeightChange,
       loss: r.loss, linLoss: r.linLoss, out: Array.from(r.out), linOut: Array.from(r.linOut), stability: r.stability,
-      trajectory: r.trajectory, warnings: r.warnings,
+      contraction: r.contraction, rates: r.rates, kernel: r.kernel, trajectory: r.trajectory, warnings: r.warnings,
     });
   printWarnings(m, o.json);
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   out(table([
     ...summaryHeader(m),
-    ['α, η, N', `${num(alpha)}, ${num(lr)}, ${steps} (T = η·N = ${num(r.T)})`],
+    ['α, η, N', `${num(alpha)}, ${r.rates ? r.rates.map((q) => `${q.name}: ${num(q.rate)}`).join(', ') : num(lr)}, ${steps} (T = ${r.rates ? 'N' : 'η·N'} = ${num(r.T)})`],
+    ['kernel', r.kernel],
     ['R0', num(r.R0)],
     ['E after N steps', num(r.error)],
     ['η·λmax(K0)', `${num(r.stability)} (the linearized iteration converges iff < 2)`],
@@ -451,13 +478,15 @@ async function plotFlow(path: string, file: string, r: FlowResult, nonSmooth: bo
 }
 
 async function cmdFlow(file: string, o: FlowCli) {
-  if (o.lr !== undefined || o.steps !== undefined) return cmdDescent(file, o);
+  // named rates without --steps: the flow dw/dt = −H∇L; a plain --lr η (or --steps) is gradient descent
+  const rates = o.lr !== undefined && o.steps === undefined ? parseRates(o.lr) : undefined;
+  if (o.steps !== undefined || typeof rates === 'number') return cmdDescent(file, o);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.T === undefined) throw new UsageError('flow needs a time horizon: --T 100 (or the name of a const, --T T)');
   // No --rtol: the method's own default (tight for the explicit methods, 1e-5 for exponential Adams, 1e-6 for etdrk4).
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   if (rtol !== undefined && rtol >= 1) throw new UsageError(`--rtol ${o.rtol}: a relative tolerance must be below 1`);
-  const m = load(file, o);
+  const m = rates ? withRates(load(file, o), rates) : load(file, o);
   const T = constantOf(m, constantOption('--T', o.T))!;
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
   if (o.plot) checkOutputPath(o.plot, '--plot');
@@ -473,7 +502,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   // The accuracy check, a second independent solve, starts first: it runs on a worker thread
   // while this one estimates the Lipschitz constants and integrates the flow.
   const check = m.loss
-    ? startFlowCheck({ program: m.program, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method })
+    ? startFlowCheck({ program: m.program, overrides: [...parseSet(o.set)], seed: intOption('--seed', o.seed, 0, 0), alpha, T, rtol, method, ...(rates ? { rates: [...rates] } : {}) })
     : null;
   // Without --lip-h/--lip-dh, the certified upper bounds of `ntk lip` on a ball that holds the
   // whole trajectory: Proposition 3.1 gives ‖w(t) − w0‖ ≤ √(T R0)/α, unless --radius says otherwise.
@@ -545,6 +574,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   out(table([
     ...summaryHeader(m),
     ['α, T', `${num(alpha)}, ${num(T)}`],
+    ['kernel', r.kernel.name],
     ['R0', num(r.R0)],
     ['E(T)', `${num(r.error)}${r.errorAccuracy === null ? '' : `  (± ${num(r.errorAccuracy, 2)})`}`],
     ['κ', b.kappa === null ? 'unknown (give --lip-dh)' : num(b.kappa)],
@@ -585,7 +615,7 @@ function numberList(name: string, raw: string | undefined, positiveOnly = true):
   });
 }
 
-interface SweepCli extends FlowCli {
+interface SweepCli extends FlowCli, SlurmCli {
   workers?: string;
   out?: string;
   fresh?: boolean;
@@ -614,15 +644,17 @@ async function cmdSweep(file: string, o: SweepCli) {
   loadModel(file, { overrides: new Map(Object.entries(first)), seed });
   for (const [name, values] of Object.entries(axes))
     for (const v of new Set(values.slice(1))) loadModel(file, { overrides: new Map(Object.entries({ ...first, [name]: v })), seed });
+  const shared = {
+    file, seed, ...(rtol === undefined ? {} : { rtol }),
+    lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
+    method: (o.method ?? 'auto') as 'auto',
+    ...(horizon === undefined ? {} : { horizon }),
+  };
+  if (o.plan || o.slurm) return sweepToCluster({ alphas, Ts, axes, shared, ...(o.out ? { out: o.out } : {}) }, o);
   const bar = progress('sweep', !o.json);
   const outcome = await runSweep({
     file, alphas, Ts, axes,
-    shared: {
-      file, seed: intOption('--seed', o.seed, 0, 0), ...(rtol === undefined ? {} : { rtol }),
-      lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
-      method: (o.method ?? 'auto') as 'auto',
-      ...(horizon === undefined ? {} : { horizon }),
-    },
+    shared,
     workers: o.workers === undefined ? defaultWorkers() : intOption('--workers', o.workers, 1, 1),
     out: o.out ?? null,
     fresh: o.fresh === true,
@@ -728,7 +760,7 @@ function common(cmd: Command): Command {
     .option('--set <NAME=VALUE>', 'override a dim or const (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--seed <S>', 'seed of random initializers (default 0)')
     .option('--debug', 'show stack traces of internal errors')
-    .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: the memory available)');
+    .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: half the memory available)');
 }
 
 export function buildProgram(): Command {
@@ -753,7 +785,11 @@ export function buildProgram(): Command {
     .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
     .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
     .option('--structure <s>', 'auto (default), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
+    .option('--out <K.npy>', 'write the kernel to a .npy file (numpy.load) instead of printing it')
+    .option('--tiles <B>', 'the NTK in B×B tiles (upper triangle computed, the rest by symmetry): one tile with --tile, all into --out, or a plan with --plan/--slurm')
+    .option('--tile <i,j>', 'with --tiles: compute only tile (i, j), i ≤ j (rows of block i, columns of block j)')
     .action(wrap(cmdKernel));
+  slurmOptions(program.commands.find((c) => c.name() === 'kernel')!);
   common(program.command('derive').argument('<file>').description('the kernel of order r as mathematics (plain text, or LaTeX with --latex)'))
     .option('--order <r>', `order of the kernel, 2 to ${MAX_ORDER}`, '2')
     .option('--latex', 'print LaTeX (an aligned environment) instead of plain text')
@@ -766,6 +802,7 @@ export function buildProgram(): Command {
     .option('--T <T>', 'the time horizon')
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--rtol <r>', 'relative tolerance of both integrations (default 1e-10)')
+    .option('--lr <η|W=η1,v=η2>', 'the flow dw/dt = −H∇L with rates H (one η for all, or per parameter: the others frozen)')
     .action(wrap(cmdNth));
   common(program.command('scaling').argument('<file>').description('width scaling of the hierarchy: ‖K^(r)_0‖∞ (and the NTK change) against a width, slopes'))
     .option('--widths <m1,m2,…>', 'values of the width')
@@ -793,7 +830,7 @@ export function buildProgram(): Command {
     .option('--lip-h <L>', 'a known Lip(h) on the ball (for Proposition 1.1): a number or a const')
     .option('--radius <ρ>', 'the radius ρ of the ball B(w0, ρ) (for the validity horizons): a number or a const')
     .option('--no-lip', 'without --lip-h/--lip-dh, do not estimate them (by default: ntk lip on the ball of radius √(T·R0)/α, Prop. 3.1)')
-    .option('--lr <η>', 'gradient descent with this learning rate instead of the flow (with --steps)')
+    .option('--lr <η|W=η1,v=η2>', 'gradient descent with this learning rate (with --steps); per-parameter rates (the others frozen): with --steps gradient descent, without it the flow dw/dt = −H∇L')
     .option('--steps <N>', 'the number of gradient descent steps')
     .option('--plot <file.svg|file.png>', 'E(t) against the bounds over time, log-log')
     .action((file: string, o: FlowCli) => cmdFlow(file, o));
@@ -816,8 +853,10 @@ export function buildProgram(): Command {
     .option('--out <file.csv|file.json>', 'write the results there after every point; a rerun resumes from it')
     .option('--fresh', 'ignore (and overwrite) an existing --out')
     .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
-    .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: the memory available)')
+    .option('--chunk <N>', 'with --plan/--slurm: grid points per task (default 1, more past 1000 points)')
+    .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: half the memory available)')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
+  slurmOptions(program.commands.find((c) => c.name() === 'sweep')!);
   // One memory budget for the whole run (runtime/memory.ts), set before any command runs.
   program.hook('preAction', (_p, cmd) => {
     const raw = cmd.opts().maxMemory as string | undefined;
@@ -834,14 +873,14 @@ export async function main(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');
   const json = argv.includes('--json');
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await (isPlanCommand(argv) ? buildPlanProgram() : buildProgram()).parseAsync(argv, { from: 'user' });
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
+    if (e instanceof UsageError || e instanceof RateError || e instanceof EarlyUsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
@@ -865,7 +904,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof MemoryError || e instanceof FlowError || e instanceof WriteError) {
+    if (e instanceof MemoryError || e instanceof FlowError || e instanceof ClusterError || e instanceof WriteError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 1;
     }

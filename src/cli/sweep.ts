@@ -6,13 +6,12 @@
  * Workers run this same bundled file (dist/ntk.cjs) in worker mode (see entry.ts); when the CLI
  * runs from TypeScript sources (tests), points run in-process.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { bundleFile, startWorker, threads } from './bundle.ts';
 import type { Worker } from 'node:worker_threads';
 import { capNativeThreads } from '../runtime/backend-native.ts';
-import { fitLogLog, fromCsv, grid, pointKey, sweepPoint, toCsv, type GridPoint, type SlopeFit, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
+import { fitLogLog, fromCsv, grid, pointKey, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SlopeFit, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { displayWidth, num, padStart, progress } from './format.ts';
 
@@ -42,10 +41,7 @@ export interface SweepOutcome {
 
 /** Identifies a sweep's configuration (not its grid values), so that a rerun can resume it. */
 function fingerprint(o: SweepCliOptions): string {
-  const h = createHash('sha256');
-  h.update(readFileSync(o.file));
-  h.update(JSON.stringify({ ...o.shared, file: undefined, axes: Object.keys(o.axes).sort() }));
-  return h.digest('hex').slice(0, 16);
+  return sweepFingerprint(readFileSync(o.file), o.shared, Object.keys(o.axes));
 }
 
 function readPrevious(o: SweepCliOptions, fp: string): SweepRow[] {
@@ -69,8 +65,7 @@ function readPrevious(o: SweepCliOptions, fp: string): SweepRow[] {
 
 function write(o: SweepCliOptions, rows: SweepRow[], fp: string) {
   if (!o.out) return;
-  if (o.out.endsWith('.json')) writeFileAtomic(o.out, JSON.stringify({ fingerprint: fp, rows }, null, 1) + '\n');
-  else writeFileAtomic(o.out, toCsv(rows, Object.keys(o.axes), fp));
+  writeFileAtomic(o.out, sweepFileText(o.out, rows, Object.keys(o.axes), fp));
 }
 
 /** Run the grid; resumes rows already in `--out`. */

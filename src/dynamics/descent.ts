@@ -10,19 +10,26 @@
  *
  * (the sum of the geometric series; kη where λ = 0). As η → 0 both tend to the flows.
  * The linearized iteration diverges when η·λmax(K0) > 2; that is reported, not hidden.
+ *
+ * Per-parameter rates (`lr: { W: η1, v: η2 }`, names not given frozen) run w_{j+1} = w_j −
+ * (1/α²) H ∇_w R(α h(w_j)) with H = diag(η_P): gradient descent with step 1 on the model
+ * reparametrized by `withRates`, whose kernel is K0 = Dh·H·Dhᵀ (t_j = j; weight changes in the
+ * metric of H⁻¹, see `ir/rates.ts`).
  */
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../runtime/evaluator.ts';
 import { ntkFromJacobian } from '../nth/ntk.ts';
 import { FlowError, type FlowPoint } from './flow.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
+import { kernelName, withRates, type Rates } from '../ir/rates.ts';
 
 /**
  * Options of `gradientDescent`: α, the learning rate η and the number of steps.
  */
 export interface DescentOptions {
   alpha: number;
-  lr: number;
+  /** One rate η for every weight, or rates by parameter name (the others frozen). */
+  lr: number | Rates;
   steps: number;
   /** Step counts at which to report the error (the last step is always reported). */
   at?: number[];
@@ -35,7 +42,12 @@ export interface DescentOptions {
  */
 export interface DescentResult {
   alpha: number;
+  /** The step size: η, or 1 with per-parameter rates (they are in the kernel). */
   lr: number;
+  /** The rates by parameter (0: frozen), or null for one plain η. */
+  rates: { name: string; rate: number }[] | null;
+  /** The kernel of the iteration: 'Dh·Dhᵀ', or 'Dh·H·Dhᵀ with H = diag(…)'. */
+  kernel: string;
   steps: number;
   /** Equivalent flow time η·N. */
   T: number;
@@ -49,6 +61,8 @@ export interface DescentResult {
   linLoss: number;
   /** η·λmax(K0): the linearized iteration contracts iff this is below 2. */
   stability: number;
+  /** ‖I − η K0‖ = max_λ |1 − ηλ|: the linearized residual's contraction factor per step (> 1: it grows). */
+  contraction: number;
   trajectory: FlowPoint[];
   warnings: string[];
 }
@@ -63,8 +77,18 @@ const norm = (a: ArrayLike<number>) => {
  * N steps of gradient descent on the model and on its linearization.
  * @example gradientDescent(model, { alpha: 10, lr: 0.1, steps: 1000 }).error
  */
-export function gradientDescent(model: Model, opts: DescentOptions, ev: Evaluator = new Evaluator(model)): DescentResult {
-  const { alpha, lr, steps } = opts;
+export function gradientDescent(model: Model, opts: DescentOptions, ev?: Evaluator): DescentResult {
+  if (typeof opts.lr !== 'number') {
+    const scaled = withRates(model, opts.lr);
+    const r = gradientDescent(scaled, { ...opts, lr: 1 });
+    // the step is 1 with the rates in the kernel: a stable step means smaller rates
+    const warnings = r.warnings.map((w) => w.replace(/take η < (\S+)$/, 'multiply every rate by less than $1'));
+    return { ...r, warnings, rates: scaled.rates.rates, kernel: kernelName(scaled) };
+  }
+  ev ??= new Evaluator(model);
+  const { alpha, steps } = opts;
+  const lr = opts.lr;
+  if (!(Number.isFinite(lr) && lr > 0)) throw new FlowError(`the learning rate must be a positive number, got ${lr}`);
   const warnings: string[] = [];
   const ystar = ev.target();
   if (!ystar) throw new FlowError("the closed-form linearization needs the square loss: declare 'loss square(target = …)'");
@@ -75,7 +99,8 @@ export function gradientDescent(model: Model, opts: DescentOptions, ev: Evaluato
   const spectrum = kernelSpectrum(ntkFromJacobian(ev, ev.jacobian(w0)), k);
   const lin = new LinearizedFlow(spectrum, r0);
   const stability = lr * spectrum.values[k - 1]!;
-  if (stability >= 2) warnings.push(`η·λmax(K0) = ${stability.toPrecision(4)} ≥ 2: the linearized iteration diverges; take η < ${(2 / spectrum.values[k - 1]!).toPrecision(4)}`);
+  const contraction = Math.max(Math.abs(1 - lr * spectrum.values[0]!), Math.abs(1 - stability));
+  if (stability >= 2) warnings.push(`η·λmax(K0) = ${stability.toPrecision(4)} ≥ 2: the linearized iteration diverges (‖I − ηK0‖ = ${contraction.toPrecision(4)} > 1); take η < ${(2 / spectrum.values[k - 1]!).toPrecision(4)}`);
   const J0t = ev.vjpAt(w0);
   // Linearized: the eigenvalue functions of the discrete iteration.
   const linState = (j: number) => {
@@ -106,11 +131,11 @@ export function gradientDescent(model: Model, opts: DescentOptions, ev: Evaluato
     trajectory.push({ t: j * lr, error, weightChange: last.wc, linWeightChange: last.lwc });
   }
   return {
-    alpha, lr, steps, T: steps * lr, R0,
+    alpha, lr, rates: null, kernel: kernelName(model), steps, T: steps * lr, R0,
     out: last.out, linOut: last.linOut, error: last.error,
     weightChange: last.wc, linWeightChange: last.lwc,
     loss: 0.5 * norm(last.out.map((x, i) => ystar[i]! - x)) ** 2,
     linLoss: 0.5 * norm(last.rb) ** 2,
-    stability, trajectory, warnings,
+    stability, contraction, trajectory, warnings,
   };
 }

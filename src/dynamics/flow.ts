@@ -32,6 +32,7 @@ import { solve, type SolveResult } from './solvers/index.ts';
 import { solveEtd, type LowRankOps, type LowRankStiff } from './solvers/etd.ts';
 import { solveEtdAdams } from './solvers/etd-adams.ts';
 import { linearizedTestPredictor } from './predict.ts';
+import { kernelName } from '../ir/rates.ts';
 
 export type FlowMethod = 'auto' | 'exponential' | 'etdrk4' | 'dopri5' | 'dop853' | 'rosenbrock';
 
@@ -98,7 +99,8 @@ export interface FlowResult {
   /** Solver work; `jacobians` counts the refreshes of the exponential method's Gauss–Newton part. */
   stats: SolveResult['stats'] & { jacobians: number };
   stiffness: SolveResult['stiffness'];
-  kernel: { lambdaMin: number; lambdaMax: number; clipped: number; indefinite: boolean };
+  /** K0's spectrum, and which kernel it is (`name`: 'Dh·Dhᵀ', or 'Dh·H·Dhᵀ with H = …' under per-parameter rates). */
+  kernel: { name: string; lambdaMin: number; lambdaMax: number; clipped: number; indefinite: boolean };
   warnings: string[];
 }
 
@@ -528,7 +530,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     method,
     stats: { ...result.stats, jacobians },
     stiffness: result.stiffness,
-    kernel: { lambdaMin: spectrum.values[0]!, lambdaMax: spectrum.values[k - 1]!, clipped: spectrum.clipped, indefinite: spectrum.indefinite },
+    kernel: { name: kernelName(model), lambdaMin: spectrum.values[0]!, lambdaMax: spectrum.values[k - 1]!, clipped: spectrum.clipped, indefinite: spectrum.indefinite },
     warnings,
   };
 }

@@ -2,6 +2,7 @@
  * Sweeps: the flow over a grid of (α, T, overridden dims/consts), with results that can be
  * resumed, and log-log slope fits (e.g. E against T/α for Corollary 2.2, E ≤ C·min(T/α, 1)).
  */
+import { createHash } from 'node:crypto';
 import { loadModel } from '../ir/load.ts';
 import type { Model } from '../ir/model.ts';
 import { flow, FlowError, type FlowMethod } from './flow.ts';
@@ -97,6 +98,28 @@ export function toCsv(rows: SweepRow[], setNames: string[], fingerprint: string)
   const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
   const lines = rows.map((r) => [...setNames.map((n) => cell(r.set[n])), ...COLUMNS.map((c) => cell(r[c]))].join(','));
   return `# ntk sweep ${fingerprint}\n${head.join(',')}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+}
+
+/**
+ * Identifies a sweep's configuration (not its grid values): the model file's bytes, the shared
+ * options but the file's path, the names of the grid axes; 16 hex digits of a sha256. A rerun
+ * with the same fingerprint resumes an `--out` file, and a cluster's merge writes it too.
+ * @example sweepFingerprint(readFileSync(file), shared, ['m'])
+ */
+export function sweepFingerprint(model: Uint8Array, shared: SweepOptions, axisNames: string[]): string {
+  const h = createHash('sha256');
+  h.update(model);
+  h.update(JSON.stringify({ ...shared, file: undefined, axes: [...axisNames].sort() }));
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * The text of a sweep's results file: `toCsv` for a .csv path, else JSON
+ * `{ fingerprint, rows }` (one space of indent): what `ntk sweep --out` and the merge of a
+ * cluster's shards write.
+ */
+export function sweepFileText(path: string, rows: SweepRow[], setNames: string[], fingerprint: string): string {
+  return path.endsWith('.json') ? JSON.stringify({ fingerprint, rows }, null, 1) + '\n' : toCsv(rows, setNames, fingerprint);
 }
 
 /**

@@ -6,6 +6,9 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 
+/** A file that could not be written (message `cannot write '<path>': <reason>`): exit 1 in the CLI. */
+export class WriteError extends Error {}
+
 function describe(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   switch (e?.code) {
@@ -26,9 +29,6 @@ function describe(err: unknown): string {
       return e instanceof Error ? e.message : String(err);
   }
 }
-
-/** A write that failed (disk full, permission changed mid-run): the CLI exits 1 with the message. */
-export class WriteError extends Error {}
 
 /** An output path that cannot be written, found before any computation: the CLI exits 2. */
 export class OutputPathError extends Error {}
@@ -110,7 +110,7 @@ function alive(pid: number): boolean {
  * NTFS). If anything fails, the temporary file is removed and the target is left untouched.
  * When the target already exists, its permission bits are carried over to the new file.
  *
- * Throws a `WriteError` whose message reads `cannot write '<path>': <reason>`; the original
+ * Throws an `Error` whose message reads `cannot write '<path>': <reason>`; the original
  * error is attached as `cause`.
  *
  * @example
@@ -176,5 +176,111 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
       }
     }
     throw new WriteError(`cannot write '${path}': ${describe(err)}`, { cause: err });
+  }
+}
+
+/**
+ * A file written in pieces and made visible at once: the content goes to a fresh temporary file
+ * in the target's directory (created exclusively, as by `writeFileAtomic`), by positioned or
+ * sequential writes, and `commit()` flushes it (`fsync`) and renames it over the target. Until
+ * then readers see the old target or none; `abort()` (or a failed write, which aborts by itself)
+ * removes the temporary file. For outputs too large to hold in memory, written block by block
+ * (`NpyWriter`).
+ *
+ * Errors read `cannot write '<path>': <reason>` (e.g. `no space left on device`), the original
+ * error as `cause`.
+ *
+ * @example
+ *   const f = AtomicFile.open('K.npy', header.length + 8 * n * n);
+ *   f.write(header, 0); f.write(rowBytes, header.length); f.commit();
+ */
+export class AtomicFile {
+  private fd: number | undefined;
+  private done = false;
+
+  private constructor(
+    readonly path: string,
+    readonly tmp: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  /**
+   * Create the temporary file; with `size`, preallocate it to that many bytes (sparse zeros),
+   * so that positioned writes in any order fill it.
+   */
+  static open(path: string, size?: number): AtomicFile {
+    const dir = nodePath.dirname(path);
+    removeStaleTemps(path);
+    const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+    let fd: number | undefined;
+    try {
+      try {
+        if (fs.statSync(path).isDirectory()) throw Object.assign(new Error('it is a directory'), { code: 'EISDIR' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      fd = fs.openSync(tmp, 'wx', 0o666);
+      if (size !== undefined) fs.ftruncateSync(fd, size);
+      return new AtomicFile(path, tmp, fd);
+    } catch (err) {
+      if (fd !== undefined) {
+        try {
+          fs.closeSync(fd);
+          fs.unlinkSync(tmp);
+        } catch {
+          /* best effort */
+        }
+      }
+      throw new WriteError(`cannot write '${path}': ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /** Write all of `bytes` at byte `position` (default: after the last write). */
+  write(bytes: Uint8Array, position?: number): void {
+    if (this.fd === undefined) throw new WriteError(`cannot write '${this.path}': the file is already ${this.done ? 'committed' : 'aborted'}`);
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        off += fs.writeSync(this.fd, bytes, off, bytes.length - off, position === undefined ? null : position + off);
+      }
+    } catch (err) {
+      this.abort();
+      throw new WriteError(`cannot write '${this.path}': ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /** Flush and rename over the target: from now on readers see the whole new content. */
+  commit(): void {
+    if (this.fd === undefined) throw new WriteError(`cannot write '${this.path}': the file is already ${this.done ? 'committed' : 'aborted'}`);
+    try {
+      fs.fsyncSync(this.fd);
+      fs.closeSync(this.fd);
+      this.fd = undefined;
+      fs.renameSync(this.tmp, this.path);
+      this.done = true;
+    } catch (err) {
+      this.abort();
+      throw new WriteError(`cannot write '${this.path}': ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /** Drop the temporary file; the target is left as it was. Harmless after commit or abort. */
+  abort(): void {
+    if (this.done) return;
+    if (this.fd !== undefined) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already failing */
+      }
+      this.fd = undefined;
+    }
+    try {
+      fs.unlinkSync(this.tmp);
+    } catch {
+      /* gone already */
+    }
   }
 }

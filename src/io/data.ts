@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
-import { writeFileAtomic } from './atomic.ts';
+import { npyHeader, writeNpy } from './npy.ts';
 
 /** A float64 array in row-major order; `data.length` is the product of `shape` (1 for []). */
 export interface LoadedArray {
@@ -359,44 +359,27 @@ export function parseNpy(bytes: Uint8Array, file: string): LoadedArray {
 }
 
 /**
- * Encode an array as a `.npy` file: format 1.0 (2.0 if the header exceeds 65535 bytes),
- * dtype `<f8`, C order, header padded with spaces and a newline so that the data starts at a
- * multiple of 64 bytes, exactly as `numpy.save` does.
+ * Encode an array as a `.npy` file: dtype `<f8`, C order, the header byte for byte what
+ * `numpy.save` writes (`npyHeader` in io/npy.ts), the data at a multiple of 64 bytes.
  *
  * @example encodeNpy({ shape: [2], data: new Float64Array([1, 2]) }) // 144 bytes
  */
 export function encodeNpy(a: LoadedArray): Uint8Array {
-  const shapeTuple =
-    a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
-  const dict = `{'descr': '<f8', 'fortran_order': False, 'shape': ${shapeTuple}, }`;
-  let version = 1;
-  let prefix = 10;
-  let total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
-  if (total - prefix > 0xffff) {
-    version = 2;
-    prefix = 12;
-    total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
-  }
-  const headerLen = total - prefix;
-  const header = dict + ' '.repeat(headerLen - dict.length - 1) + '\n';
+  const header = npyHeader(a.shape);
+  const total = header.length;
   const out = new Uint8Array(total + 8 * a.data.length);
-  out.set(NPY_MAGIC, 0);
-  out[6] = version;
-  out[7] = 0;
-  const view = new DataView(out.buffer);
-  if (version === 1) view.setUint16(8, headerLen, true);
-  else view.setUint32(8, headerLen, true);
-  for (let i = 0; i < header.length; i++) out[prefix + i] = header.charCodeAt(i);
+  out.set(header, 0);
   if (HOST_LE) {
     out.set(new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength), total);
   } else {
+    const view = new DataView(out.buffer);
     for (let i = 0; i < a.data.length; i++) view.setFloat64(total + 8 * i, a.data[i]!, true);
   }
   return out;
 }
 
 /**
- * Write `a` to `path` as a `.npy` file (`<f8`, C order, format 1.0 — see `encodeNpy`),
+ * Write `a` to `path` as a `.npy` file (`<f8`, C order, numpy's header — see `encodeNpy`),
  * atomically (temporary file in the same directory, then rename; see `writeFileAtomic`).
  * Throws `DataError` if `data.length` does not match the shape or the file cannot be written.
  *
@@ -413,7 +396,7 @@ export function saveNpy(path: string, a: LoadedArray): void {
     );
   }
   try {
-    writeFileAtomic(path, encodeNpy(a));
+    writeNpy(path, a.shape, a.data); // streamed from the data: no second copy of the array
   } catch (err) {
     throw new DataError(err instanceof Error ? err.message : String(err), path);
   }

@@ -319,7 +319,7 @@ class Elaborator {
       if (e.callee === 'load') return this.load(e, declared, what);
       const shape = declared ?? [];
       const named = new Map(e.named.map((a) => [a.name, a]));
-      for (const a of e.named) if (a.name !== 'seed') this.err(a.span, `unknown option '${a.name}' of ${e.callee} (only 'seed')`);
+      for (const a of e.named) if (a.name !== 'seed' && a.name !== 'mirror') this.err(a.span, `unknown option '${a.name}' of ${e.callee} (only 'seed' and 'mirror')`);
       if (e.args.length !== 2)
         this.err(e.span, `${e.callee} takes 2 arguments (${e.callee === 'normal' ? 'mean, std' : 'lo, hi'}), got ${e.args.length}`);
       const p1 = this.num(e.args[0]!, new Map(), `an argument of ${e.callee}`);
@@ -335,10 +335,23 @@ class Elaborator {
       } else {
         seed = deriveSeed(this.seed, d.kind, d.name);
       }
+      // mirror = ±1: symmetric initialization (seed 004). The first half along the first axis is
+      // drawn, the second half is ±1 times it: W = [W0; W0] (mirror = 1), v = [v0; −v0]
+      // (mirror = −1), so that f = vᵀφ(W x)/√m is 0 at w0 while W0, v0 stay i.i.d. draws.
+      const mirrorArg = named.get('mirror');
+      let mirror = 0;
+      if (mirrorArg) {
+        mirror = this.num(mirrorArg.value, new Map(), 'mirror');
+        if (mirror !== 1 && mirror !== -1) this.err(mirrorArg.value.span, `mirror must be 1 (W = [W0; W0]) or -1 (v = [v0; -v0]), got ${mirror}`);
+        if (shape.length === 0 || shape[0]! % 2 !== 0)
+          this.err(mirrorArg.span, `mirror needs an even first dimension to split in two halves, but ${what} has shape ${shapeStr(shape)}`);
+      }
       const rng = new Rng(seed);
       const data = this.allocate(shape, d.span, what, d.kind === 'param');
-      if (e.callee === 'normal') rng.fillNormal(data, p1, p2);
-      else rng.fillUniform(data, p1, p2);
+      const drawn = mirror === 0 ? data : data.subarray(0, data.length / 2);
+      if (e.callee === 'normal') rng.fillNormal(drawn, p1, p2);
+      else rng.fillUniform(drawn, p1, p2);
+      if (mirror !== 0) for (let i = 0, h = drawn.length; i < h; i++) data[h + i] = mirror * drawn[i]!;
       return { data, shape };
     }
     if (d.init.kind === 'draw')

@@ -7,13 +7,14 @@ import type { Evaluator } from '../runtime/evaluator.ts';
 import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
 
 /**
- * K = J·Jᵀ from the Jacobian J (k×p, row-major): only the blocks on and above the diagonal, by
+ * K = J·Jᵀ from the Jacobian J (k×p, row-major; or `rows` of its rows): only the blocks on and above the diagonal, by
  * GEMMs over row blocks of J (about half the flops of the full product, k²p + k·b·p for blocks
  * of b rows), the rest mirrored, so K is exactly symmetric.
  * @example const K = ntkFromJacobian(ev, ev.jacobian(model.w0));
  */
-export function ntkFromJacobian(ev: Evaluator, J: Float64Array): Float64Array {
-  const { k, p } = ev;
+export function ntkFromJacobian(ev: Evaluator, J: Float64Array, rows: number = ev.k): Float64Array {
+  const { p } = ev;
+  const k = rows; // J may hold only some rows of Dh (a diagonal tile: Dh_I·Dh_Iᵀ)
   if (k * k * 8 > MAX_RESULT_BYTES) throw new MemoryError(`the kernel has ${k}×${k} entries: too large to hold`);
   const K = new Float64Array(k * k);
   const b = k <= 96 ? k : 64;

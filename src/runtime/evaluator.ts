@@ -45,6 +45,13 @@ export interface JacobianOptions {
    * touching 8kp fresh bytes of memory each time.
    */
   out?: Float64Array;
+  /**
+   * Only the rows r0 ≤ a < r1 of Dh (the gradients ∇h_a of those outputs), row-major
+   * (r1 − r0)×p: what a tile of the kernel, Dh_I·Dh_Jᵀ, needs without the whole Jacobian.
+   * Reverse mode (and the row-separable path) push only those unit cotangents; forward mode
+   * (p < k) computes the whole Jacobian, k·p < k² values, and copies the rows out.
+   */
+  rows?: [number, number];
 }
 
 /** The caller's buffer (its first `size` values, checked) or a fresh one. */
@@ -312,25 +319,39 @@ export class Evaluator {
     const p = this.p;
     const k = which === 'h' ? this.k : this.kt;
     const what = which === 'h' ? 'the Jacobian' : 'the test Jacobian';
-    if (k * p * 8 > MAX_RESULT_BYTES)
-      throw new MemoryError(`${what} has ${k}×${p} entries (${((k * p * 8) / 1024 ** 3).toFixed(1)} GB): too large to hold; use kernel-vector products or fewer outputs`);
+    const [r0, r1] = opts.rows ?? [0, k];
+    if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= k))
+      throw new RangeError(`jacobian: rows [${r0}, ${r1}) are not a range of 0..${k}`);
     const mode = opts.mode === 'forward' || (opts.mode !== 'reverse' && p < k) ? 'forward' : 'reverse';
+    if (opts.rows && (r0 !== 0 || r1 !== k) && mode === 'forward') {
+      const { rows: _, out, ...rest } = opts;
+      const whole = this.jacobianOf(which, w, rest);
+      const J = jacobianBuffer(out, (r1 - r0) * p);
+      J.set(whole.subarray(r0 * p, r1 * p));
+      return J;
+    }
+    const kr = mode === 'reverse' ? r1 - r0 : k; // rows of the result
+    if (kr * p * 8 > MAX_RESULT_BYTES)
+      throw new MemoryError(`${what} has ${kr}×${p} entries (${((kr * p * 8) / 1024 ** 3).toFixed(1)} GB): too large to hold; use kernel-vector products or fewer outputs`);
     if (which === 'h' && (mode === 'reverse' || opts.structure === 'rows') && opts.structure !== 'dense') {
       const J = this.rowJacobian(w, opts);
       if (J) return J;
       if (opts.structure === 'rows') throw new Error('structure rows: the model is not row-separable');
     }
-    const rows = mode === 'reverse' ? k : p; // number of unit vectors to push through
-    const B = Math.min(rows, opts.blockSize ?? this.blockSize(which, mode, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET));
+    // unit vectors to push through: e_a for the rows r0 ≤ a < r1 (reverse), every e_j (forward)
+    const dim = mode === 'reverse' ? k : p; // their length
+    const first = mode === 'reverse' ? r0 : 0;
+    const rows = mode === 'reverse' ? r1 - r0 : p;
+    const B = Math.max(1, Math.min(rows, opts.blockSize ?? this.blockSize(which, mode, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET)));
     const { unit, out } = this.batched(which, mode, B);
     const plan = this.plan(`${which === 'h' ? '' : 'test-'}jac-${mode}-${B}`, [out], [unit]);
-    const E = new Float64Array(B * rows);
+    const E = new Float64Array(B * dim);
     const bind = this.bindings(w, [[unit, E]]);
-    const J = jacobianBuffer(opts.out, k * p);
+    const J = jacobianBuffer(opts.out, kr * p);
     for (let start = 0; start < rows; start += B) {
       const count = Math.min(B, rows - start);
       E.fill(0);
-      for (let i = 0; i < count; i++) E[i * rows + start + i] = 1;
+      for (let i = 0; i < count; i++) E[i * dim + first + start + i] = 1;
       // [B, p] rows of J (reverse: a whole block is written into J itself) or [B, k] columns
       const whole = mode === 'reverse' && count === B;
       const block = plan.run(bind, whole ? { into: J.subarray(start * p, (start + B) * p) } : { copy: false })[0]!;
@@ -431,28 +452,30 @@ export class Evaluator {
         const [out] = vmap(g, [f.out], new Map([[f.u, unit], ...rm.rows.map((r, j): [NodeId, NodeId] => [r.row, rows[j]!])]), [b]);
         return { varying: [unit, ...rows], out: out! };
       });
-    const B = Math.min(k, opts.blockSize ?? this.blockSizeOf(k, build, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET, (b) => `rowjac-${b}`));
+    const [r0, r1] = opts.rows ?? [0, k];
+    const rows = r1 - r0;
+    const B = Math.max(1, Math.min(rows, opts.blockSize ?? this.blockSizeOf(k, build, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET, (b) => `rowjac-${b}`)));
     const { varying, out } = build(B);
     const plan = this.plan(`rowjac-${B}`, [out], varying);
     const E = new Float64Array(B * c);
     const rowSizes = rm.rows.map((r) => sizeOf(r.data.shape) / n);
     const R = rowSizes.map((size) => new Float64Array(B * size));
     const bind = this.bindings(w, [[varying[0]!, E], ...R.map((r, j): [NodeId, Float64Array] => [varying[j + 1]!, r])]);
-    const J = jacobianBuffer(opts.out, k * p);
-    for (let start = 0; start < k; start += B) {
-      const count = Math.min(B, k - start);
+    const J = jacobianBuffer(opts.out, rows * p);
+    for (let start = 0; start < rows; start += B) {
+      const count = Math.min(B, rows - start);
       E.fill(0);
       for (let b = 0; b < count; b++) {
-        const a = start + b, i = Math.floor(a / c);
+        const a = r0 + start + b, i = Math.floor(a / c);
         E[b * c + (a % c)] = 1;
         rm.rows.forEach((r, j) => R[j]!.set(r.data.value.subarray(i * rowSizes[j]!, (i + 1) * rowSizes[j]!), b * rowSizes[j]!));
       }
       // a whole block's rows are written into J itself (no copy of p·B values)
       if (count === B) plan.run(bind, { into: J.subarray(start * p, (start + B) * p) });
       else J.set(plan.run(bind, { copy: false })[0]!.subarray(0, count * p), start * p);
-      opts.onProgress?.(start + count, k);
+      opts.onProgress?.(start + count, rows);
     }
-    const blocks = Math.ceil(k / B);
+    const blocks = Math.ceil(rows / B);
     this.lastJacobian = { flops: plan.flops.fixed + blocks * plan.flops.varying, blocks, blockSize: B, mode: 'reverse' };
     return J;
   }

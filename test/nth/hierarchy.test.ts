@@ -287,8 +287,9 @@ describe('row-separable models', () => {
       if (rt) expect(rowsReproduce(ev, rt, 'test')).toBeLessThan(1e-12);
     }
     // the check can fail: the same one-row graph fed the rows in reverse order does not give h
-    // (unless h(w0) vanishes, as for the centered mean-field model)
-    if (rm && ev.output(m.w0).some((v) => v !== 0)) {
+    // (unless h(w0) vanishes, as for the centered mean-field model, or is rounding, as under the
+    // symmetric initialization of examples/early-*.ntk)
+    if (rm && ev.output(m.w0).some((v) => Math.abs(v) > 1e-9)) {
       const X = rm.rows[0]!.data;
       const w = X.shape.slice(1).reduce((a, b) => a * b, 1);
       const rev = new Float64Array(X.value.length);

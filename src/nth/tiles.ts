@@ -1,0 +1,87 @@
+/**
+ * Tiles of the NTK: with the k outputs cut into B contiguous blocks I_0, …, I_{B−1}, tile (i, j)
+ * is the block K[I_i, I_j] = Dh_{I_i}·Dh_{I_j}ᵀ of K = Dh·Dhᵀ (MATH.md §1), computed from the
+ * rows I_i and I_j of the Jacobian alone — never the whole Jacobian or the whole kernel. K is
+ * symmetric, so only the tiles i ≤ j are computed; tile (j, i) is the transpose of (i, j).
+ * A cluster computes the B(B+1)/2 tiles as independent tasks and merges them into one `.npy`
+ * (`cluster/plan.ts`).
+ */
+import type { Evaluator } from '../runtime/evaluator.ts';
+import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
+import { ntkFromJacobian } from './ntk.ts';
+import { NpyWriter } from '../io/npy.ts';
+
+/**
+ * The outputs of block i of B: [⌊i·k/B⌋, ⌊(i+1)·k/B⌋), so that sizes differ by at most one.
+ * @example tileRange(10, 3, 1) // [3, 6]
+ */
+export function tileRange(k: number, B: number, i: number): [number, number] {
+  if (!(Number.isInteger(B) && B >= 1 && B <= Math.max(1, k))) throw new RangeError(`--tiles ${B}: expected an integer from 1 to k = ${k}`);
+  if (!(Number.isInteger(i) && i >= 0 && i < B)) throw new RangeError(`tile index ${i} is out of range 0..${B - 1}`);
+  return [Math.floor((i * k) / B), Math.floor(((i + 1) * k) / B)];
+}
+
+/** The tiles (i, j), i ≤ j, of B blocks, in row-major order of the upper triangle. */
+export function upperTiles(B: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < B; i++) for (let j = i; j < B; j++) out.push([i, j]);
+  return out;
+}
+
+/** One tile: rows [r0, r1) and columns [c0, c1) of K, row-major (r1 − r0)×(c1 − c0). */
+export interface KernelTile {
+  rows: [number, number];
+  cols: [number, number];
+  data: Float64Array;
+}
+
+/**
+ * Tile (i, j), i ≤ j, of the NTK at w: K[I_i, I_j] = J_I·J_Jᵀ where J_I are the rows I_i of the
+ * Jacobian (`Evaluator.jacobian` with `rows`). A diagonal tile is J_I·J_Iᵀ by the same
+ * upper-triangle GEMMs as the whole kernel (`ntkFromJacobian`), hence exactly symmetric; an
+ * off-diagonal one is one GEMM. Memory: (|I| + |J|)·p + |I|·|J| values.
+ *
+ * @example const T = kernelTile(evaluator(model), model.w0, 2, 0, 1); // K[0:k/2, k/2:k]
+ */
+export function kernelTile(ev: Evaluator, w: Float64Array, B: number, i: number, j: number, opts: { onProgress?: (done: number, total: number) => void } = {}): KernelTile {
+  const { k, p } = ev;
+  const rows = tileRange(k, B, i), cols = tileRange(k, B, j);
+  if (i > j) throw new RangeError(`tile ${i},${j} is below the diagonal: K is symmetric, compute tile ${j},${i} (its transpose)`);
+  const ni = rows[1] - rows[0], nj = cols[1] - cols[0];
+  if ((ni + nj) * p * 8 > MAX_RESULT_BYTES) throw new MemoryError(`the Jacobian rows of tile ${i},${j} have ${ni + nj}×${p} entries: too large to hold; use more tiles`);
+  const total = i === j ? ni : ni + nj;
+  const JI = ev.jacobian(w, { rows, mode: 'reverse', onProgress: (d) => opts.onProgress?.(d, total) });
+  if (i === j) return { rows, cols, data: ntkFromJacobian(ev, JI, ni) };
+  const JJ = ev.jacobian(w, { rows: cols, mode: 'reverse', onProgress: (d) => opts.onProgress?.(ni + d, total) });
+  const C = new Float64Array(ni * nj);
+  ev.backend.gemm(false, true, ni, nj, p, 1, JI, 0, p, JJ, 0, p, 0, C, 0, nj);
+  return { rows, cols, data: C };
+}
+
+/**
+ * The NTK at w in B×B tiles written into the k×k `.npy` file `out`, in one process: tile after
+ * tile (i ≤ j), each written in place and, transposed, in place of (j, i), so that memory is
+ * one tile and its Jacobian rows, never K or J whole. The same tiles as the tasks of a cluster
+ * plan, merged the same way: the file is bit for bit the one a cluster merges.
+ * @example writeKernelTiles(evaluator(model), model.w0, 4, 'K.npy');
+ */
+export function writeKernelTiles(ev: Evaluator, w: Float64Array, B: number, out: string, opts: { onProgress?: (done: number, total: number) => void } = {}): { shape: [number, number]; tiles: number } {
+  const { k } = ev;
+  const tiles = upperTiles(B);
+  tileRange(k, B, 0); // checks B
+  const writer = NpyWriter.create(out, [k, k]);
+  try {
+    tiles.forEach(([i, j], n) => {
+      const t = kernelTile(ev, w, B, i, j);
+      const nr = t.rows[1] - t.rows[0], nc = t.cols[1] - t.cols[0];
+      writer.writeBlock(t.rows[0], t.cols[0], nr, nc, t.data);
+      if (i !== j) writer.writeBlock(t.cols[0], t.rows[0], nc, nr, t.data, true);
+      opts.onProgress?.(n + 1, tiles.length);
+    });
+    writer.commit();
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+  return { shape: [k, k], tiles: tiles.length };
+}
