@@ -19,6 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { compile } from '../src/ir/load.ts';
 import { NtkError } from '../src/parser/diagnostics.ts';
 import { Evaluator } from '../src/runtime/evaluator.ts';
@@ -129,8 +130,17 @@ const OPTIONS = [
   ['flow', '--T', 'nan'], ['flow', '--T', '1', '--alpha', '1e300'], ['flow', '--T', '1e-3', '--plot', '/nonexistent/x.svg'],
 ];
 
+/**
+ * How much longer than its CPU time a process takes on this machine now: the load average per
+ * core, at least 1. A child's CPU time is not reported by spawnSync, so its hang limit is the
+ * wall-time limit scaled by this (10 s on an idle machine; 100 s at a load of 20 on 2 cores).
+ */
+export function loadFactor(): number {
+  return Math.max(1, loadavg()[0]! / Math.max(1, cpus().length));
+}
+
 /** Through the CLI (the bundle dist/ntk.cjs): the exit code, or a signal, or the time limit. */
-export function runCli(root: string, file: string, args: string[], hangMs = 10_000): { outcome: Outcome; ms: number; message: string } {
+export function runCli(root: string, file: string, args: string[], hangMs = 10_000 * loadFactor()): { outcome: Outcome; ms: number; message: string } {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [join(root, 'dist/ntk.cjs'), args[0]!, file, ...args.slice(1), '--max-memory', '256M'], {
     encoding: 'utf8', timeout: hangMs, env: { ...process.env, NTK_SNAPSHOT: 'off' },
