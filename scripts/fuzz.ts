@@ -143,7 +143,7 @@ export function loadFactor(): number {
 export function runCli(root: string, file: string, args: string[], hangMs = 10_000 * loadFactor()): { outcome: Outcome; ms: number; message: string } {
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [join(root, 'dist/ntk.cjs'), args[0]!, file, ...args.slice(1), '--max-memory', '256M'], {
-    encoding: 'utf8', timeout: hangMs, env: { ...process.env, NTK_SNAPSHOT: 'off' },
+    encoding: 'utf8', timeout: Math.ceil(hangMs), env: { ...process.env, NTK_SNAPSHOT: 'off' },
   });
   const ms = performance.now() - t0;
   const first = (r.stderr ?? '').split('\n')[0] ?? '';
