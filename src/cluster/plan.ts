@@ -290,7 +290,7 @@ export function runTask(plan: Plan, index: number, opts: { onProgress?: (done: n
   try {
     const base = { plan: plan.id, index, host: hostname() };
     if ('points' in t) {
-      const shared = plan.spec.kind === 'sweep' ? plan.spec.shared : undefined!;
+      const { shared } = plan.spec as SweepSpec; // a task with points is a sweep's
       const rows: SweepRow[] = [];
       for (const p of t.points) {
         rows.push(sweepPoint(p, shared));

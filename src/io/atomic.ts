@@ -117,71 +117,19 @@ function alive(pid: number): boolean {
  *   writeFileAtomic('out/report.json', JSON.stringify(report, null, 2) + '\n');
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  removeStaleTemps(path);
-  const dir = nodePath.dirname(path);
-  const tmp = nodePath.join(
-    dir,
-    `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`,
-  );
-  let fd: number | undefined;
-  let created = false;
-  try {
-    let mode = 0o666;
-    let existed = false;
-    try {
-      const st = fs.statSync(path);
-      if (st.isDirectory()) {
-        throw Object.assign(new Error('it is a directory'), { code: 'EISDIR' });
-      }
-      mode = st.mode & 0o7777;
-      existed = true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    fd = fs.openSync(tmp, 'wx', mode);
-    created = true;
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError(`data must be a string or a Uint8Array, got ${typeof data}`);
-    }
-    let off = 0;
-    while (off < bytes.length) {
-      off += fs.writeSync(fd, bytes, off, bytes.length - off);
-    }
-    if (existed) {
-      try {
-        fs.fchmodSync(fd, mode); // openSync's mode is filtered by the umask; match the old file
-      } catch {
-        /* not supported everywhere (e.g. some network file systems); harmless */
-      }
-    }
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = undefined;
-    fs.renameSync(tmp, path);
-    created = false;
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        /* already failing */
-      }
-    }
-    if (created) {
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        /* best effort */
-      }
-    }
-    throw new WriteError(`cannot write '${path}': ${describe(err)}`, { cause: err });
+  const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  if (!(bytes instanceof Uint8Array)) {
+    throw new WriteError(`cannot write '${path}': ${describe(new TypeError(`data must be a string or a Uint8Array, got ${typeof data}`))}`);
   }
+  const f = AtomicFile.open(path);
+  f.write(bytes, 0);
+  f.commit();
 }
 
 /**
  * A file written in pieces and made visible at once: the content goes to a fresh temporary file
- * in the target's directory (created exclusively, as by `writeFileAtomic`), by positioned or
+ * in the target's directory (`.<name>.<pid>.<random>.tmp`, created exclusively, with the old
+ * target's permission bits), by positioned or
  * sequential writes, and `commit()` flushes it (`fsync`) and renames it over the target. Until
  * then readers see the old target or none; `abort()` (or a failed write, which aborts by itself)
  * removes the temporary file. For outputs too large to hold in memory, written block by block
@@ -221,7 +169,21 @@ export class AtomicFile {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
-      fd = fs.openSync(tmp, 'wx', 0o666);
+      let mode = 0o666, existed = false;
+      try {
+        mode = fs.statSync(path).mode & 0o7777;
+        existed = true;
+      } catch {
+        /* a new file */
+      }
+      fd = fs.openSync(tmp, 'wx', mode);
+      if (existed) {
+        try {
+          fs.fchmodSync(fd, mode); // openSync's mode is filtered by the umask; match the old file
+        } catch {
+          /* not supported everywhere (e.g. some network file systems); harmless */
+        }
+      }
       if (size !== undefined) fs.ftruncateSync(fd, size);
       return new AtomicFile(path, tmp, fd);
     } catch (err) {
