@@ -23,7 +23,9 @@ const common = {
   // process here); names are kept, so error classes and profiles still read as in the source.
   minify: true,
   keepNames: true,
-  external: ['@resvg/resvg-js', 'vega', 'vega-lite'],
+  // Loaded at run time from node_modules: a native module, the plotting libraries, and the
+  // language server's protocol libraries (only `ntk lsp` loads them).
+  external: ['@resvg/resvg-js', 'vega', 'vega-lite', 'vscode-languageserver', 'vscode-languageserver-textdocument'],
   logLevel: 'warning',
 };
 

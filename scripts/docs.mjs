@@ -3,7 +3,7 @@
 // TypeScript 7, no longer has; so TypeDoc and a TypeScript 6 for it live in their own folder,
 // tools/typedoc/, with their own lockfile, installed here on first use (npm ci, once).
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { root } from './startup.mjs';
 
@@ -15,6 +15,14 @@ if (!existsSync(typedoc)) {
   const ci = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: tools, stdio: 'inherit' });
   if (ci.status !== 0) process.exit(ci.status ?? 1);
 }
-rmSync(resolve(root, 'docs/api'), { recursive: true, force: true });
-const run = spawnSync(process.execPath, [typedoc, '--options', resolve(tools, 'typedoc.json'), '--treatWarningsAsErrors'], { cwd: root, stdio: 'inherit' });
-process.exit(run.status ?? 1);
+// Into a new folder, which replaces docs/api only when TypeDoc succeeded.
+const out = resolve(root, 'docs/api');
+const tmp = `${out}.tmp`;
+rmSync(tmp, { recursive: true, force: true });
+const run = spawnSync(process.execPath, [typedoc, '--options', resolve(tools, 'typedoc.json'), '--treatWarningsAsErrors', '--out', tmp], { cwd: root, stdio: 'inherit' });
+if (run.status !== 0) {
+  rmSync(tmp, { recursive: true, force: true });
+  process.exit(run.status ?? 1);
+}
+rmSync(out, { recursive: true, force: true });
+renameSync(tmp, out);

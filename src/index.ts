@@ -66,6 +66,7 @@ export {
 export { parseProgram } from './parser/index.ts';
 export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
+export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, type PlotSpec, type Series } from './plot/spec.ts';
 export type { Backend } from './runtime/backend.ts';
 export type { SymmetricEigen, KernelSpectrum } from './dynamics/linearized.ts';
 export type { ElaborateOptions } from './ir/elaborate.ts';

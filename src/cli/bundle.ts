@@ -3,17 +3,23 @@
  * flow's accuracy check) re-enter the same file in worker mode (see entry.ts). From the sources
  * (vitest), there is no bundle to re-enter, and the callers compute in-process instead.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /**
- * The bundle's path (dist/ntk.cjs, a CommonJS file that Node can run as a worker), or null when
- * this module runs from the TypeScript sources.
+ * The command's bundle (dist/ntk.cjs, a CommonJS file that Node can run as a worker), or null
+ * when this module runs from the TypeScript sources. From the library's bundles (dist/index.js,
+ * dist/index.cjs, which have no worker entry) it is their neighbour dist/ntk.cjs, built and
+ * shipped with them, so a script's studies get the same worker threads as the command.
  * @example const self = bundleFile(); if (self) startWorker(self, 'sweep', { shared });
  */
 export function bundleFile(): string | null {
   const self = fileURLToPath(import.meta.url);
-  return self.endsWith('.cjs') ? self : null;
+  if (self.endsWith('.ts')) return null;
+  const command = join(dirname(self), 'ntk.cjs');
+  return existsSync(command) ? command : null;
 }
 
 /** What a worker thread finds in its process.argv: the sign to look at its workerData. */

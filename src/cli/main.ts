@@ -46,6 +46,8 @@ import {
   type Diagnostic,
   type FlowMethod,
   type Model,
+  flowPlotSpec,
+  flowPlotTimes,
   parseRates,
   withRates,
   RateError,
@@ -461,20 +463,10 @@ function cmdDescent(file: string, o: FlowCli) {
   ]));
 }
 
-/** E(t) of a flow against the bounds of the theory at every t of its trajectory. */
+/** E(t) of a flow against the bounds of the theory at every t of its trajectory (`flowPlotSpec`). */
 async function plotFlow(path: string, file: string, r: FlowResult, nonSmooth: boolean) {
   const { writePlot } = await import('./plot.ts');
-  const ts = r.trajectory.map((q) => q.t);
-  const at = (t: number) => boundsReport({ alpha: r.alpha, T: t, R0: r.R0, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, squareLoss: true, nonSmooth });
-  const series: Series[] = [{ name: 'E(t)', x: ts, y: r.trajectory.map((q) => q.error), style: 'line' }];
-  const add = (name: string, pick: (b: ReturnType<typeof at>) => number | null) => {
-    const ys = ts.map((t) => pick(at(t)));
-    if (ys.every((y) => y !== null)) series.push({ name, x: ts, y: ys as number[], style: 'dashed' });
-  };
-  add('Thm 1.2', (b) => b.theorem12.value);
-  add('Thm 1.2, sharp', (b) => b.theorem12Sharp.value);
-  add('Prop 1.1', (b) => b.prop11.value);
-  await writePlot(path, { title: `E(t) of ${file}, α = ${r.alpha}`, xLabel: 't', yLabel: 'E(t)', logX: true, logY: true, series });
+  await writePlot(path, flowPlotSpec(r, file, nonSmooth));
 }
 
 async function cmdFlow(file: string, o: FlowCli) {
@@ -492,7 +484,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   if (o.plot) checkOutputPath(o.plot, '--plot');
   checkFlowStart(m, alpha, T);
   // A plot of E(t) needs the trajectory: 48 log-spaced times from T/10⁴ to T.
-  const plotTimes = o.plot ? Array.from({ length: 48 }, (_, i) => T * 10 ** (-4 + (4 * i) / 47)) : [];
+  const plotTimes = o.plot ? flowPlotTimes(T) : [];
   const userTimes = parseTimes(o.times, T);
   const times = [...userTimes, ...plotTimes];
   let lipDh = constantOf(m, constantOption('--lip-dh', o.lipDh));
@@ -856,6 +848,11 @@ export function buildProgram(): Command {
     .option('--chunk <N>', 'with --plan/--slurm: grid points per task (default 1, more past 1000 points)')
     .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: half the memory available)')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
+  program
+    .command('lsp')
+    .description('a language server for .ntk files on stdin/stdout (diagnostics, hover, go-to-definition, completion)')
+    .option('--stdio', 'talk over stdin/stdout (the default and only transport; accepted for editors that pass it)')
+    .action(async () => (await import('./lsp.ts')).startLanguageServer());
   slurmOptions(program.commands.find((c) => c.name() === 'sweep')!);
   // One memory budget for the whole run (runtime/memory.ts), set before any command runs.
   program.hook('preAction', (_p, cmd) => {

@@ -21,6 +21,10 @@ export interface Bound {
   valid: boolean | null;
 }
 
+/**
+ * What `boundsReport` needs: α, T, R0 = R(α·h(w0)), the Lipschitz constants on B(w0, ρ) (null when
+ * unknown), ρ, and whether the loss is the square loss and the model smooth.
+ */
 export interface BoundInputs {
   alpha: number;
   T: number;
@@ -37,6 +41,10 @@ export interface BoundInputs {
   nonSmooth: boolean;
 }
 
+/**
+ * Every bound of the theory for one run (docs/math.md §1), each a `Bound` (a value, or null with
+ * the reason), with κ = (T/α)·Lip(Dh)·√R0.
+ */
 export interface BoundsReport {
   kappa: number | null;
   theorem12: Bound;
@@ -58,7 +66,10 @@ export const withinHorizon = (T: number, horizon: number) => T <= horizon * (1 +
 
 const na = (note: string): Bound => ({ value: null, note, horizon: null, valid: null });
 
-/** κ = (T/α)·Lip(Dh)·√R0, or null when Lip(Dh) is unknown. */
+/**
+ * κ = (T/α)·Lip(Dh)·√R0, or null when Lip(Dh) is unknown.
+ * @example kappa(10, 100, 2, 0.5)   // (100/10)·2·√0.5 ≈ 14.14
+ */
 export function kappa(alpha: number, T: number, lipDh: number | null, R0: number): number | null {
   return lipDh === null ? null : (T / alpha) * lipDh * Math.sqrt(R0);
 }

@@ -34,8 +34,16 @@ import { solveEtdAdams } from './solvers/etd-adams.ts';
 import { linearizedTestPredictor } from './predict.ts';
 import { kernelName } from '../ir/rates.ts';
 
+/**
+ * The integrator of `flow`: 'auto' picks DOP853 for mild flows and the exponential method when
+ * λmax(K0)·T is large (stiff); the others force one.
+ */
 export type FlowMethod = 'auto' | 'exponential' | 'etdrk4' | 'dopri5' | 'dop853' | 'rosenbrock';
 
+/**
+ * Options of `flow`: α, the horizon T, the times to report E(t) at, the method and tolerances, the
+ * Lipschitz constants on B(w0, ρ) when known (for the bounds), and whether to estimate E's accuracy.
+ */
 export interface FlowOptions {
   alpha: number;
   T: number;
@@ -60,6 +68,9 @@ export interface FlowOptions {
   onProgress?: (t: number, T: number) => void;
 }
 
+/**
+ * E(t) = ‖α h(w(t)) − α h̄(w̄(t))‖ and the weight changes ‖w(t) − w0‖, ‖w̄(t) − w0‖ at one reported time.
+ */
 export interface FlowPoint {
   t: number;
   error: number;
@@ -67,6 +78,11 @@ export interface FlowPoint {
   linWeightChange: number;
 }
 
+/**
+ * What `flow` reports: α·h(w(T)) and α·h̄(w̄(T)), their distance E(T) (`error`) with its estimated
+ * accuracy, the losses, the weight changes, the bounds of the theory (docs/math.md §1), the
+ * trajectory, and the solver's work.
+ */
 export interface FlowResult {
   alpha: number;
   T: number;
@@ -134,7 +150,10 @@ const TAYLOR_TERMS = 11;
 /** λmax(K0)·T above which 'auto' integrates with the exponential method. */
 const STIFF_AUTO = 200;
 
-/** A numerical fault in a flow: what happened, when, and what to try. */
+/**
+ * A numerical fault in a flow: what happened, when, and what to try.
+ * @example try { flow(model, { alpha: 1, T: 1e9 }) } catch (e) { if (e instanceof FlowError) console.error(e.message) } // what happened, when, what to try
+ */
 export class FlowError extends Error {}
 
 const norm = (a: ArrayLike<number>) => {

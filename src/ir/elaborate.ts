@@ -52,6 +52,12 @@ export interface ElaborateOptions {
   seed?: number;
   /** Load data files relative to this directory (default: the .ntk file's directory). */
   baseDir?: string;
+  /**
+   * Refuse (an error at the declaration, naming the size) a program whose declared data and
+   * parameters would take more than this many bytes, before allocating them: the browser
+   * playground's guard against a tab running out of memory. Default: no limit.
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -135,12 +141,15 @@ class Elaborator {
   /** Batch prefix of the current call context (empty at top level). */
   private prefix: number[] = [];
   private readonly usedOverrides = new Set<string>();
+  /** Bytes of the data and parameters declared so far (checked against `maxBytes`). */
+  private declaredBytes = 0;
 
   constructor(
     readonly program: A.Program,
     readonly overrides: Map<string, number>,
     readonly seed: number,
     readonly baseDir: string,
+    readonly maxBytes?: number,
   ) {}
 
   get file() {
@@ -298,6 +307,15 @@ class Elaborator {
 
   declareTensor(d: A.DataDecl | A.ParamDecl) {
     const declared = this.shapeOf(d.shape);
+    if (declared && this.maxBytes !== undefined) {
+      // Everything declared so far plus this one, 8 bytes an entry, before any of it is allocated.
+      const own = sizeOf(declared) * 8;
+      this.declaredBytes += own;
+      if (this.declaredBytes > this.maxBytes) {
+        const total = formatBytes(this.declaredBytes) !== formatBytes(own) ? `, ${formatBytes(this.declaredBytes)} with the tensors declared before it` : '';
+        this.err(d.shape!.span, `${d.kind} '${d.name}' : [${declared.join(', ')}] has ${sizeOf(declared).toExponential(2)} entries (${formatBytes(own)}${total}): more than the ${formatBytes(this.maxBytes)} allowed here`, 'use smaller dims (e.g. with --set), or the command line');
+      }
+    }
     const { data, shape } = this.initialValue(d, declared);
     this.declare(d.name, d.kind, d.nameSpan);
     const node = this.g.input(d.name, d.kind, shape);
@@ -932,9 +950,17 @@ class Elaborator {
  *   const model = elaborate(program!);
  *   model.paramCount; // 1
  */
+/** 1.5 GB, 64 MB, 512 bytes: a size for messages. */
+export function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(0)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(0)} kB`;
+  return `${n} bytes`;
+}
+
 export function elaborate(program: A.Program, opts: ElaborateOptions = {}): Model {
   if (opts.seed !== undefined && !(Number.isSafeInteger(opts.seed) && opts.seed >= 0))
     throw new NtkError([{ severity: 'error', message: `the seed must be an integer from 0 to 2^53 − 1, got ${opts.seed}`, file: '--seed', span: null }]);
   const baseDir = opts.baseDir ?? dirname(resolve(program.file));
-  return new Elaborator(program, opts.overrides ?? new Map(), opts.seed ?? 0, baseDir).run();
+  return new Elaborator(program, opts.overrides ?? new Map(), opts.seed ?? 0, baseDir, opts.maxBytes).run();
 }

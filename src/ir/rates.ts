@@ -22,7 +22,10 @@
 import type { Model, ParamInfo, DataInfo } from './model.ts';
 import type { NodeId } from './graph.ts';
 
-/** A bad learning-rate specification: which name or value, and why (a usage error). */
+/**
+ * A bad learning-rate specification: which name or value, and why (a usage error).
+ * @example withRates(model, { nosuch: 1 })   // throws RateError naming the parameters
+ */
 export class RateError extends Error {}
 
 /** Rates by parameter name. Names not listed are frozen (rate 0). */
@@ -72,7 +75,7 @@ function checkRate(name: string, v: number, raw: string | number = v): number {
  * negative or not finite, or every parameter would be frozen.
  * @example
  *   const readout = withRates(model, { v: 1 });   // only v trained: h̃ is linear in its weights
- *   flow(readout, { alpha: 1, T: 10 }).error       // 0 to rounding (seed 003 §5)
+ *   flow(readout, { alpha: 1, T: 10 }).error       // 0 to rounding (Lee et al. 2019 §5)
  */
 export function withRates(model: Model, rates: Rates): Model & { rates: RatesInfo } {
   const given = entries(rates);

@@ -378,6 +378,11 @@ export interface InputStats {
   meanNorm: number;
 }
 
+/**
+ * The inputs' statistics the early-time constants need (docs/math.md §4): with x̄ the mean and
+ * Σ = (1/n) Σ_i (x_i − x̄)(x_i − x̄)ᵀ, Tr Σ, Tr Σ², Σ's extreme eigenvalues and ‖x̄‖.
+ * @example inputStats(X, n, d).traceSigma   // ≈ d for data normalized as the paper assumes
+ */
 export function inputStats(X: Float64Array, n: number, d: number): InputStats {
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += X[i * d + j]!;
@@ -395,7 +400,10 @@ export function inputStats(X: Float64Array, n: number, d: number): InputStats {
   return { traceSigma: tr, traceSigma2: tr2, lambdaMin: values[0]!, lambdaMax: values[d - 1]!, meanNorm: Math.hypot(...mean) };
 }
 
-/** ζ, ν, ϑ0, ϑ1, ϑ2 from φ's Gaussian moments and the inputs' covariance. */
+/**
+ * ζ, ν, ϑ0, ϑ1, ϑ2 from φ's Gaussian moments and the inputs' covariance.
+ * @example earlyConstants(moments, inputStats(X, n, d), d).zeta   // ζ = E[φ'(g)], g ~ N(0, 1)
+ */
 export function earlyConstants(mo: Pick<ActivationMoments, 'phi' | 'dphi' | 'gdphi' | 'hermite3'>, stats: Pick<InputStats, 'traceSigma2'>, d: number): EarlyConstants {
   return { zeta: mo.dphi, nu: mo.gdphi * Math.sqrt(stats.traceSigma2 / d), theta0: mo.phi, theta1: mo.gdphi, theta2: mo.hermite3 };
 }
@@ -450,6 +458,10 @@ export function spectralNorm(A: Float64Array, n: number, symmetric = false): num
 
 // ------------------------------------------------------------------ the dynamics
 
+/**
+ * Options of `early`: the learning rates by parameter name (η1 for W, η2 for v), the number of
+ * steps and how often to report.
+ */
 export interface EarlyOptions {
   /** Rates by parameter name (W's and v's names); a name not given is frozen. */
   lr: Rates;
@@ -461,6 +473,10 @@ export interface EarlyOptions {
   onProgress?: (step: number, steps: number) => void;
 }
 
+/**
+ * One reported step of `early`: the gap (1/n) Σ_i (f(x_i) − f_lin(x_i))² between the network and
+ * its linear model, and the quantities of the paper's bound.
+ */
 export interface EarlyRow {
   step: number;
   /** (1/n) Σ_i (f(x_i) − f_lin(x_i))² on the training inputs, and on the test inputs (null without). */
@@ -477,6 +493,10 @@ export interface EarlyRow {
   bound: number;
 }
 
+/**
+ * What `early` reports (the keys of `ntk early --json`): the network's form, the rates, the
+ * constants ζ, ν, ϑ0..ϑ2, the rows of the run, and the linear iteration's stability.
+ */
 export interface EarlyResult {
   form: { W: string; v: string; X: string; n: number; d: number; m: number; activation: string; testInputs: string | null };
   rates: { eta1: number; eta2: number };
@@ -501,7 +521,10 @@ export interface EarlyResult {
   warnings: string[];
 }
 
-/** A usage problem with `early`'s options (exit 2). */
+/**
+ * A usage problem with `early`'s options (exit 2).
+ * @example early(model, { lr: { W: 1 }, steps: 0, every: 1 })   // throws EarlyUsageError: --steps 0: expected an integer ≥ 1
+ */
 export class EarlyUsageError extends Error {}
 
 /**

@@ -12,6 +12,10 @@ import { kernelTensor } from './hierarchy.ts';
 import { ntkFromJacobian } from './ntk.ts';
 import { trueFlow } from './truncated.ts';
 
+/**
+ * Options of `widthScaling`: how to load the model at a width and a seed, the widths, the
+ * orders r of K^(r), the seeds, and an optional horizon T for the NTK's change along the flow.
+ */
 export interface ScalingOptions {
   /** The model at a given width and seed (e.g. loadModel with --set m=width and the seed). */
   load: (width: number, seed: number) => Model;
@@ -24,6 +28,10 @@ export interface ScalingOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * One measurement of `widthScaling`: ‖K^(r)_0‖∞ (quantity 'K2', 'K3', …) or ‖K^(2)_T − K^(2)_0‖∞
+ * ('dK2') at one width and seed.
+ */
 export interface ScalingPoint {
   width: number;
   seed: number;

@@ -31,6 +31,10 @@ import type { Evaluator } from '../runtime/evaluator.ts';
 import { ntkFromJacobian } from './ntk.ts';
 import { kernelTensor, KernelUsageError } from './hierarchy.ts';
 
+/**
+ * Options of `nth` (the truncated hierarchy of order p): the horizon T, α, the tolerance, and
+ * whether to integrate the true flow and the test outputs next to it.
+ */
 export interface TruncatedOptions {
   /** Scale α of the model (default 1). */
   alpha?: number;
@@ -44,6 +48,10 @@ export interface TruncatedOptions {
   test?: boolean;
 }
 
+/**
+ * What `nth` reports (the keys of `ntk nth --json`): α·h̃(T) of the truncated hierarchy, α·h(w(T))
+ * of the true flow, their distance `error`, K̃^(2)(T) and K^(2)(w(T)), and the same at the test inputs.
+ */
 export interface TruncatedResult {
   order: number;
   alpha: number;
@@ -67,7 +75,10 @@ export interface TruncatedResult {
   stats: { hierarchySteps: number; flowSteps: number | null };
 }
 
-/** g = ∇R(v) for the model's loss, as a function of v ∈ R^k. */
+/**
+ * g = ∇R(v) for the model's loss, as a function of v ∈ R^k.
+ * @example lossGradient(evaluator(model))(v)   // v − y for loss square(target = y)
+ */
 export function lossGradient(ev: Evaluator): (v: Float64Array) => Float64Array {
   const m = ev.model;
   const loss = m.loss;

@@ -1,0 +1,126 @@
+/**
+ * The playground's editor: CodeMirror 6 with `.ntk` highlighting, diagnostics from the real
+ * parser and elaborator (asked of the editor's worker, shown by @codemirror/lint at their spans),
+ * completion and hover (also the worker's: src/lang/service.ts, the same code as `ntk lsp`).
+ */
+import { EditorView, basicSetup } from 'codemirror';
+import { keymap, hoverTooltip } from '@codemirror/view';
+import { EditorState, type Extension } from '@codemirror/state';
+import { StreamLanguage, HighlightStyle, syntaxHighlighting } from '@codemirror/language';
+import { linter, lintGutter, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
+import { autocompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
+import { indentWithTab } from '@codemirror/commands';
+import { tags as t } from '@lezer/highlight';
+import type { Diagnostic } from '../../src/parser/diagnostics.ts';
+
+const KEYWORDS = new Set(['dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test', 'let', 'for', 'in', 'return']);
+/** The builtin functions (test/lang/names.test.ts keeps this list equal to the elaborator's). */
+export const BUILTINS = 'abs|atan|cos|cosh|dot|erf|exp|gauss|gelu|identity|load|log|mean|norm|normal|outer|relu|sigmoid|sign|sin|sinh|softplus|sqrt|square|sum|tan|tanh|transpose|uniform'.split('|');
+const FUNCTIONS = new Set(BUILTINS);
+
+/** The `.ntk` tokens (the same classes as editors/ntk.tmLanguage.json). */
+export const ntkLanguage = StreamLanguage.define<{ afterDecl: boolean }>({
+  name: 'ntk',
+  startState: () => ({ afterDecl: false }),
+  token(stream, state) {
+    if (stream.eatSpace()) return null;
+    if (stream.match('#')) {
+      stream.skipToEnd();
+      return 'comment';
+    }
+    if (stream.match(/^"[^"\n]*"?/)) return 'string';
+    if (stream.match(/^(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?/)) return 'number';
+    const word = stream.match(/^[A-Za-z_][A-Za-z0-9_]*/) as RegExpMatchArray | null;
+    if (word) {
+      const w = word[0];
+      if (KEYWORDS.has(w)) {
+        state.afterDecl = w !== 'in' && w !== 'return';
+        return 'keyword';
+      }
+      if (state.afterDecl) {
+        state.afterDecl = false;
+        return 'definition';
+      }
+      if (FUNCTIONS.has(w) && stream.peek() === '(') return 'builtin';
+      return 'variableName';
+    }
+    state.afterDecl = false;
+    if (stream.match(/^(\.\.|[-+*/^@=~])/)) return 'operator';
+    stream.next();
+    return 'punctuation';
+  },
+  languageData: { commentTokens: { line: '#' } },
+  tokenTable: { definition: t.definition(t.variableName), builtin: t.standard(t.function(t.variableName)) },
+});
+
+const style = HighlightStyle.define([
+  { tag: t.keyword, color: '#7c3aed', fontWeight: '600' },
+  { tag: t.comment, color: '#6b7280', fontStyle: 'italic' },
+  { tag: t.number, color: '#b45309' },
+  { tag: t.string, color: '#047857' },
+  { tag: t.definition(t.variableName), color: '#1d4ed8', fontWeight: '600' },
+  { tag: t.standard(t.function(t.variableName)), color: '#0e7490' },
+  { tag: t.operator, color: '#9f1239' },
+]);
+
+export interface LanguageClient {
+  /** Diagnostics of the current text (the worker parses and elaborates it). */
+  diagnose(source: string): Promise<Diagnostic[]>;
+  hover(offset: number, source: string): Promise<{ text: string; start: number; end: number } | null>;
+  complete(offset: number, source: string): Promise<{ from: number; items: { label: string; kind: string; detail: string }[] } | null>;
+}
+
+/** A diagnostic's range as document offsets (a span without extent marks one character). */
+export function toCm(d: Diagnostic, length: number): CmDiagnostic {
+  const from = d.span ? Math.min(d.span.start, length) : 0;
+  const to = d.span ? Math.min(Math.max(d.span.end, from + (from < length ? 1 : 0)), length) : Math.min(length, 1);
+  return { from, to, severity: d.severity === 'note' ? 'info' : d.severity, message: d.hint ? `${d.message}\nhint: ${d.hint}` : d.message, source: 'ntk' };
+}
+
+const KIND: Record<string, string> = { keyword: 'keyword', function: 'function', def: 'function', param: 'variable', data: 'variable', dim: 'constant', const: 'constant', model: 'class', test: 'class' };
+
+export function createEditor(parent: HTMLElement, doc: string, client: LanguageClient, onChange: (text: string) => void, onRun: () => void): EditorView {
+  const extensions: Extension[] = [
+    basicSetup,
+    ntkLanguage,
+    syntaxHighlighting(style),
+    keymap.of([indentWithTab, { key: 'Mod-Enter', run: () => (onRun(), true) }]),
+    lintGutter(),
+    linter(async (view) => {
+      const text = view.state.doc.toString();
+      const ds = await client.diagnose(text);
+      // A newer text may have arrived meanwhile; lint runs again for it.
+      return ds.map((d) => toCm(d, view.state.doc.length));
+    }, { delay: 250 }),
+    autocompletion({
+      override: [
+        async (ctx: CompletionContext): Promise<CompletionResult | null> => {
+          const word = ctx.matchBefore(/[A-Za-z_][A-Za-z0-9_]*/);
+          if (!word && !ctx.explicit) return null;
+          const r = await client.complete(ctx.pos, ctx.state.doc.toString());
+          if (!r) return null;
+          return { from: word ? word.from : ctx.pos, options: r.items.map((i) => ({ label: i.label, type: KIND[i.kind] ?? 'variable', detail: i.detail })), validFor: /^[A-Za-z0-9_]*$/ };
+        },
+      ],
+    }),
+    hoverTooltip(async (view, pos) => {
+      const h = await client.hover(pos, view.state.doc.toString());
+      if (!h) return null;
+      return {
+        pos: h.start, end: h.end, above: true,
+        create: () => {
+          const dom = document.createElement('div');
+          dom.className = 'ntk-hover';
+          dom.textContent = h.text;
+          return { dom };
+        },
+      };
+    }),
+    EditorView.lineWrapping,
+    EditorView.updateListener.of((u) => {
+      if (u.docChanged) onChange(u.state.doc.toString());
+    }),
+    EditorView.theme({ '&': { height: '100%', fontSize: '13.5px' }, '.cm-scroller': { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace' } }),
+  ];
+  return new EditorView({ state: EditorState.create({ doc, extensions }), parent });
+}

@@ -1,0 +1,643 @@
+/**
+ * The playground page: an editor, an examples menu, and panels that run the CLI's studies in a
+ * worker and draw them. The state lives in the URL (state.ts); every panel shows the command
+ * that prints the same numbers in a terminal.
+ */
+import 'katex/dist/katex.min.css';
+import type * as Vega from 'vega';
+import type { EditorView } from '@codemirror/view';
+import { vegaLiteSpec } from '../../src/plot/spec.ts';
+import { num } from '../../src/cli/format.ts';
+import { encodeNpy } from '../../src/io/data.ts';
+import type { Diagnostic } from '../../src/parser/diagnostics.ts';
+import { createEditor, type LanguageClient } from './editor.ts';
+import type { Job, Request, RequestBody, Response, StudyName, StudyOptions } from './protocol.ts';
+import { decodeState, encodeState, fromBase64, INLINE_LIMIT, inlineFile, STATE_VERSION, type PageState } from './state.ts';
+
+interface Example {
+  file: string;
+  title: string;
+  data: string[];
+  source: string;
+}
+
+const DEFAULT_EXAMPLE = 'meanfield.ntk';
+
+/** What each panel runs, its options (with the CLI's defaults or the page's) and how it is called. */
+const PANELS: Record<StudyName, { title: string; fields: { key: keyof StudyOptions; label: string; dflt: number | string; choices?: string[]; cliDefault?: number | string }[] }> = {
+  check: { title: 'check', fields: [] },
+  kernel: { title: 'NTK', fields: [{ key: 'order', label: '--order', dflt: 2 }] },
+  flow: {
+    title: 'flow',
+    fields: [
+      { key: 'alpha', label: '--alpha', dflt: 1, cliDefault: 1 },
+      { key: 'T', label: '--T', dflt: 10 },
+      { key: 'method', label: '--method', dflt: 'auto', cliDefault: 'auto', choices: ['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock'] },
+    ],
+  },
+  lip: { title: 'lip', fields: [{ key: 'radius', label: '--radius', dflt: 0.1 }] },
+  derive: { title: 'derive', fields: [{ key: 'order', label: '--order', dflt: 2 }] },
+  nth: {
+    title: 'hierarchy',
+    fields: [
+      { key: 'order', label: '--order', dflt: 3 },
+      { key: 'T', label: '--T', dflt: 1 },
+      { key: 'alpha', label: '--alpha', dflt: 1, cliDefault: 1 },
+    ],
+  },
+};
+const PANEL_ORDER: StudyName[] = ['check', 'kernel', 'flow', 'lip', 'derive', 'nth'];
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
+const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  e.append(...children);
+  return e;
+};
+
+// ---------------------------------------------------------------- workers
+
+const workerUrl = new URL('./worker.js', import.meta.url);
+
+class WorkerClient {
+  private w: Worker;
+  private next = 1;
+  private pending = new Map<number, { resolve: (r: Response) => void; onProgress?: (r: Response & { kind: 'progress' }) => void }>();
+  constructor() {
+    this.w = this.start();
+  }
+  private start(): Worker {
+    const w = new Worker(workerUrl, { type: 'module' });
+    w.onmessage = (ev: MessageEvent<Response>) => {
+      const r = ev.data;
+      const p = this.pending.get(r.id);
+      if (!p) return;
+      if (r.kind === 'progress') return p.onProgress?.(r);
+      this.pending.delete(r.id);
+      p.resolve(r);
+    };
+    w.onerror = (ev) => {
+      ev.preventDefault();
+      for (const [id, p] of this.pending) p.resolve({ id, kind: 'failure', message: `the worker failed: ${ev.message}`, diagnostics: [] });
+      this.pending.clear();
+    };
+    return w;
+  }
+  request(req: RequestBody, onProgress?: (r: Response & { kind: 'progress' }) => void): Promise<Response> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.pending.set(id, { resolve, onProgress });
+      this.w.postMessage({ ...req, id } as Request);
+    });
+  }
+  /** Stops whatever runs (the worker is terminated and replaced). */
+  cancel(): void {
+    this.w.terminate();
+    for (const [id, p] of this.pending) p.resolve({ id, kind: 'failure', message: 'cancelled', diagnostics: [] });
+    this.pending.clear();
+    this.w = this.start();
+  }
+}
+
+const langWorker = new WorkerClient();
+const computeWorker = new WorkerClient();
+
+// ---------------------------------------------------------------- state
+
+let examples: Example[] = [];
+let state: PageState;
+/** Bytes of the data files of the current model, by name. */
+let files: Record<string, Uint8Array> = {};
+let editor: EditorView;
+const results: Partial<Record<StudyName, unknown>> = {};
+const timings: Record<string, number> = {};
+/** Exposed for the browser tests and for curious users: the last results (the CLI's --json objects). */
+(globalThis as Record<string, unknown>).__ntk = { results, timings, get state() { return state; }, get editor() { return editor; }, setText: (s: string) => setText(s) };
+
+function message(text: string, kind: 'info' | 'error' = 'info') {
+  const box = $('#message');
+  box.textContent = text;
+  box.className = text ? kind : '';
+}
+
+function job(): Job {
+  return { file: state.file, source: state.source, files, set: state.set, seed: state.seed };
+}
+
+function saveUrl() {
+  clearTimeout(urlTimer);
+  history.replaceState(null, '', encodeState(state));
+}
+
+/** While typing, the URL follows 300 ms after the last keystroke (browsers throttle replaceState). */
+let urlTimer: ReturnType<typeof setTimeout> | undefined;
+function saveUrlSoon() {
+  clearTimeout(urlTimer);
+  urlTimer = setTimeout(saveUrl, 300);
+}
+
+async function fetchBytes(path: string): Promise<Uint8Array> {
+  const r = await fetch(path);
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function loadFiles(s: PageState): Promise<Record<string, Uint8Array>> {
+  const entries = await Promise.all(Object.entries(s.files).map(async ([name, v]) => [name, v === 'example' ? await fetchBytes(`examples/${name}`) : fromBase64(v)] as const));
+  return Object.fromEntries(entries);
+}
+
+async function exampleState(file: string): Promise<PageState> {
+  const ex = examples.find((e) => e.file === file) ?? examples.find((e) => e.file === DEFAULT_EXAMPLE)!;
+  return { v: STATE_VERSION, file: ex.file, source: ex.source, files: Object.fromEntries(ex.data.map((d) => [d, 'example'])), set: [], seed: 0, panel: 'kernel', options: {} };
+}
+
+// ---------------------------------------------------------------- the CLI command of a panel
+
+function cliCommand(panel: StudyName): string {
+  const isExample = examples.some((e) => e.file === state.file) && Object.values(state.files).every((v) => v === 'example');
+  const file = isExample ? `examples/${state.file}` : state.file;
+  const o = optionsOf(panel);
+  const parts = ['ntk', panel, file];
+  for (const f of PANELS[panel].fields) {
+    const v = o[f.key];
+    // The CLI's own defaults are left out, as one would type the command.
+    if (v === undefined || v === f.cliDefault) continue;
+    parts.push(f.label, String(v));
+  }
+  if (panel === 'flow') parts.push('--plot', 'flow.svg');
+  for (const [k, v] of state.set) parts.push('--set', `${k}=${v}`);
+  if (state.seed !== 0) parts.push('--seed', String(state.seed));
+  parts.push('--json');
+  return parts.join(' ');
+}
+
+function optionsOf(panel: StudyName): StudyOptions {
+  const o: StudyOptions = {};
+  for (const f of PANELS[panel].fields) (o as Record<string, unknown>)[f.key] = state.options[panel]?.[f.key] ?? f.dflt;
+  return o;
+}
+
+// ---------------------------------------------------------------- panels
+
+function table(rows: [string, string][]): HTMLTableElement {
+  return el('table', { class: 'summary' }, ...rows.map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v))));
+}
+
+function vec(xs: ArrayLike<number>, max = 6): string {
+  const a = Array.from(xs);
+  const shown = a.length <= max ? a.map((x) => num(x)) : [...a.slice(0, max - 2).map((x) => num(x)), '…', num(a[a.length - 1]!)];
+  return `[${shown.join(', ')}]${a.length > max ? ` (${a.length})` : ''}`;
+}
+
+function flat(x: unknown): number[] {
+  return Array.isArray(x) ? x.flatMap(flat) : [x as number];
+}
+
+function download(name: string, data: BlobPart, type: string) {
+  const a = el('a', { href: URL.createObjectURL(new Blob([data], { type })), download: name });
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+/** The CLI's --json object: the result without what only the page draws. */
+function cliJson(panel: StudyName, r: Record<string, unknown>): string {
+  const { spectrum: _s, plot: _p, summary: _m, ...rest } = r;
+  void _s, void _p, void _m;
+  return JSON.stringify(panel === 'kernel' || panel === 'check' || panel === 'flow' ? rest : r);
+}
+
+/**
+ * vega, vega-lite and KaTeX are most of the page's code: loaded after the editor and the first
+ * results are up (a chunk each, fetched in parallel once the page has started).
+ */
+let plotting: Promise<[typeof import('vega'), typeof import('vega-lite')]> | null = null;
+const loadPlotting = () => (plotting ??= Promise.all([import('vega'), import('vega-lite')]));
+let katexModule: Promise<typeof import('katex')> | null = null;
+const loadKatex = () => (katexModule ??= import('katex'));
+
+async function vegaView(container: HTMLElement, liteSpec: object): Promise<Vega.View> {
+  const [vega, vl] = await loadPlotting();
+  const spec = vl.compile(liteSpec as Parameters<typeof vl.compile>[0]).spec;
+  const view = new vega.View(vega.parse(spec), { renderer: 'svg', container, hover: true });
+  await view.runAsync();
+  return view;
+}
+
+/** Viridis at five stops, interpolated: the sequential scale of a kernel of one sign. */
+const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+
+/**
+ * The colour of each entry: viridis from min to max when all entries have one sign (an NTK is
+ * positive semi-definite, often with entries all > 0), blue–white–red around 0 otherwise.
+ */
+function colourScale(K: number[]): { colour: (v: number) => string; legend: string } {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of K) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+  if (lo >= 0 || hi <= 0) {
+    const span = hi - lo || 1;
+    return {
+      legend: `viridis from ${num(lo, 3)} (dark) to ${num(hi, 3)} (yellow)`,
+      colour: (v) => {
+        const x = Math.min(1, Math.max(0, (v - lo) / span)) * 4;
+        const i = Math.min(3, Math.floor(x)), f = x - i;
+        const c = VIRIDIS[i]!.map((a, j) => Math.round(a + f * (VIRIDIS[i + 1]![j]! - a)));
+        return `rgb(${c[0]},${c[1]},${c[2]})`;
+      },
+    };
+  }
+  const max = Math.max(-lo, hi);
+  return {
+    legend: `blue < 0 < red, scale ±${num(max, 3)}`,
+    colour: (v) => {
+      const a = Math.round(255 * (1 - Math.abs(v / max)));
+      return v >= 0 ? `rgb(255,${a},${a})` : `rgb(${a},${a},255)`;
+    },
+  };
+}
+
+/** K (k × k, row-major) as a heat map on a canvas. */
+function heatMap(K: number[], k: number): HTMLCanvasElement {
+  const px = Math.max(1, Math.floor(280 / k));
+  const c = el('canvas', { width: String(k * px), height: String(k * px), class: 'heat' });
+  const ctx = c.getContext('2d')!;
+  const { colour } = colourScale(K);
+  for (let i = 0; i < k; i++)
+    for (let j = 0; j < k; j++) {
+      ctx.fillStyle = colour(K[i * k + j]!);
+      ctx.fillRect(j * px, i * px, px, px);
+    }
+  return c;
+}
+
+function heatMapSvg(K: number[], k: number): string {
+  const { colour } = colourScale(K);
+  let rects = '';
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) rects += `<rect x="${j}" y="${i}" width="1" height="1" fill="${colour(K[i * k + j]!)}"/>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${k} ${k}" width="${8 * k}" height="${8 * k}" shape-rendering="crispEdges">${rects}</svg>`;
+}
+
+/** Drawings still on their way (the tests wait for them before a screenshot). */
+let pendingDrawings: Promise<unknown>[] = [];
+
+async function render(panel: StudyName, r: Record<string, unknown>, out: HTMLElement, tools: HTMLElement) {
+  const dl = (label: string, f: () => void) => {
+    const b = el('button', { class: 'dl' }, label);
+    b.onclick = f;
+    tools.append(b);
+  };
+  dl('.json', () => download(`${panel}.json`, cliJson(panel, r), 'application/json'));
+  switch (panel) {
+    case 'check': {
+      const s = r.summary as { model: string; parameters: string[]; data: string[]; loss: string | null };
+      out.append(table([
+        ['status', 'ok'], ['model', s.model], ['parameters', `${r.params} (${s.parameters.join(', ')})`], ['outputs', String(r.outputs)],
+        ['data', s.data.join(', ') || 'none'], ['loss', s.loss ?? 'none'],
+        ...((r.diagnostics as { severity: string; message: string }[]).map((d) => [d.severity, d.message] as [string, string])),
+      ]));
+      break;
+    }
+    case 'kernel': {
+      const shape = r.shape as number[];
+      const K = flat(r.K);
+      const k = shape[shape.length - 1] ?? 1;
+      const first = K.slice(0, k * k);
+      let maxAbs = 0, fro = 0;
+      for (const x of K) (maxAbs = Math.max(maxAbs, Math.abs(x))), (fro += x * x);
+      const rows: [string, string][] = [['kernel', `K^(${r.order}), ${shape.join(' × ')}`], ['computed by', String(r.structure)], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
+      if (r.order === 2) rows.push(['trace', num(first.reduce((s, _, i) => s + (i % (k + 1) === 0 ? first[i]! : 0), 0))]);
+      const spectrum = r.spectrum as number[] | null;
+      if (spectrum) rows.push(['λmax, λmin', `${num(spectrum[spectrum.length - 1]!)}, ${num(spectrum[0]!)}`]);
+      out.append(table(rows));
+      const figs = el('div', { class: 'figs' });
+      const hm = el('figure', {}, heatMap(first, k), el('figcaption', {}, `${shape.length > 2 ? `K^(${r.order})(0, …, 0, ·, ·)` : `K^(2)`}, ${k} × ${k}: ${colourScale(first).legend}`));
+      figs.append(hm);
+      out.append(figs);
+      if (spectrum) {
+        const desc = [...spectrum].reverse();
+        const spec = vegaLiteSpec({ title: 'spectrum of the NTK', xLabel: 'i', yLabel: 'λ_i', logY: true, width: 220, height: 230, series: [{ name: 'eigenvalues', x: desc.map((_, i) => i + 1), y: desc, style: 'points' }] });
+        const box = el('figure', { class: 'spectrum' });
+        figs.append(box);
+        // Drawn when vega has arrived; the table and the heat map do not wait for it.
+        const view = vegaView(box, spec);
+        dl('spectrum.svg', async () => download('spectrum.svg', await (await view).toSVG(), 'image/svg+xml'));
+        pendingDrawings.push(view);
+      }
+      dl('.npy', () => download(`K${r.order}.npy`, encodeNpy({ shape, data: Float64Array.from(K) }) as BlobPart, 'application/octet-stream'));
+      dl('heatmap.svg', () => download('heatmap.svg', heatMapSvg(first, k), 'image/svg+xml'));
+      break;
+    }
+    case 'flow': {
+      const acc = r.errorAccuracy as number | null;
+      const lipE = r.lipEstimate as { radius: number; lipH: { upper: number | null; lower: number }; lipDh: { upper: number | null; lower: number } } | null;
+      const show = (v: unknown, note?: unknown) => (v === null ? `n/a${note ? ` (${note})` : ''}` : num(v as number));
+      const notes = r.boundNotes as { theorem12: string | null; prop11: string | null };
+      out.append(table([
+        ['α, T', `${num(r.alpha as number)}, ${num(r.T as number)}`], ['R0', num(r.R0 as number)],
+        ['E(T)', `${num(r.error as number)}${acc === null ? '' : `  (± ${num(acc, 2)})`}`],
+        ['κ', r.kappa === null ? 'unknown' : num(r.kappa as number)],
+        ...(lipE ? [['Lip(h), Lip(Dh)', `${show(r.lipH)}, ${show(r.lipDh)}  (certified on B(w0, ${num(lipE.radius)}); attained ${num(lipE.lipH.lower)}, ${num(lipE.lipDh.lower)})`] as [string, string]] : []),
+        ['Thm 1.2 bound', show(r.bound, notes.theorem12)], ['  sharper form', show(r.sharpBound)], ['Prop 1.1 bound', show(r.chizatBound, notes.prop11)],
+        ['‖w(T) − w0‖', `${num(r.weightChange as number)}  (linearized ${num(r.linWeightChange as number)}; Prop 3.1 bound ${show(r.weightBound)})`],
+        ['loss at T', `${num(r.loss as number)}  (linearized ${num(r.linLoss as number)})`],
+        ['solver', `${r.method}: ${(r.stats as { steps: number }).steps} steps`],
+        ...((r.warnings as string[]).map((w) => ['warning', w] as [string, string])),
+      ]));
+      const box = el('figure', { class: 'plot' });
+      out.append(box);
+      const view = await vegaView(box, r.plot as object);
+      dl('.svg', async () => download('flow.svg', await view.toSVG(), 'image/svg+xml'));
+      const traj = r.trajectory as { t: number; error: number }[];
+      dl('.npy', () => download('trajectory.npy', encodeNpy({ shape: [traj.length, 2], data: Float64Array.from(traj.flatMap((p) => [p.t, p.error])) }) as BlobPart, 'application/octet-stream'));
+      break;
+    }
+    case 'lip': {
+      type E = { lower: number; upper: number | null; converged: boolean; note: string | null };
+      const e = (x: E) => `${num(x.lower)} ≤ · ≤ ${x.upper === null ? 'no certified bound' : num(x.upper)}${x.upper !== null && x.lower > 0 ? `  (ratio ${num(x.upper / x.lower, 3)})` : ''}${x.converged ? '' : '  [search did not converge]'}`;
+      const t = r.time as { total: number };
+      out.append(table([
+        ['ball', `B(w0, ρ), ρ = ${num(r.radius as number)}`], ['Lip(h)', e(r.lipH as E)], ['Lip(Dh)', e(r.lipDh as E)], ['time', `${num(t.total / 1000, 3)} s`],
+        ...(['lipH', 'lipDh'] as const).filter((q) => (r[q] as E).note).map((q) => [`note on ${q === 'lipH' ? 'Lip(h)' : 'Lip(Dh)'}`, (r[q] as E).note!] as [string, string]),
+      ]));
+      break;
+    }
+    case 'derive': {
+      const tex = el('div', { class: 'tex' });
+      const katex = (await loadKatex()).default;
+      katex.render(r.latex as string, tex, { displayMode: true, throwOnError: false, maxSize: 50 });
+      out.append(tex, el('details', {}, el('summary', {}, 'plain text'), el('pre', {}, r.text as string)));
+      for (const w of (r.warnings as string[] | undefined) ?? []) out.append(el('p', { class: 'warning' }, `warning: ${w}`));
+      dl('.tex', () => download(`K${r.order}.tex`, r.latex as string, 'text/x-tex'));
+      break;
+    }
+    case 'nth': {
+      const s = r.stats as { hierarchySteps: number; flowSteps: number };
+      out.append(table([
+        ['order p, α, T', `${r.order}, ${num(r.alpha as number)}, ${num(r.T as number)}`],
+        ['α·h̃(T) (hierarchy)', vec(r.out as number[])], ['α·h(w(T)) (flow)', vec(r.trueOut as number[])], ['error ‖h̃ − h‖', num(r.error as number)],
+        ['steps', `${s.hierarchySteps} (hierarchy), ${s.flowSteps} (flow)`],
+      ]));
+      const k = (r.out as number[]).length;
+      const K2 = flat(r.K2);
+      out.append(el('div', { class: 'figs' }, el('figure', {}, heatMap(K2, k), el('figcaption', {}, `K̃^(2)(T) of the truncated hierarchy, ${k} × ${k}: ${colourScale(K2).legend}`))));
+      dl('.npy', () => download('K2T.npy', encodeNpy({ shape: [k, k], data: Float64Array.from(K2) }) as BlobPart, 'application/octet-stream'));
+      break;
+    }
+  }
+}
+
+function showPanel(panel: StudyName) {
+  state.panel = panel;
+  for (const b of document.querySelectorAll<HTMLButtonElement>('#tabs button')) b.classList.toggle('active', b.dataset.panel === panel);
+  for (const p of document.querySelectorAll<HTMLElement>('.panel')) p.hidden = p.dataset.panel !== panel;
+  saveUrl();
+}
+
+function buildPanels() {
+  const tabs = $('#tabs');
+  const host = $('#panels');
+  tabs.replaceChildren();
+  host.replaceChildren();
+  for (const name of PANEL_ORDER) {
+    const spec = PANELS[name];
+    const tab = el('button', { 'data-panel': name }, spec.title);
+    tab.onclick = () => showPanel(name);
+    tabs.append(tab);
+    const form = el('div', { class: 'options' });
+    for (const f of spec.fields) {
+      const v = String(state.options[name]?.[f.key] ?? f.dflt);
+      const input = f.choices
+        ? el('select', { name: f.key }, ...f.choices.map((c) => { const o = el('option', { value: c }, c); if (c === v) o.selected = true; return o; }))
+        : el('input', { name: f.key, value: v, size: '6', inputmode: 'decimal' });
+      input.onchange = () => {
+        const raw = (input as HTMLInputElement).value;
+        const value = f.choices ? raw : Number(raw);
+        state.options[name] = { ...state.options[name], [f.key]: value };
+        updateCli(name);
+        saveUrl();
+      };
+      form.append(el('label', {}, f.label, ' ', input));
+    }
+    const run = el('button', { class: 'run' }, 'Run');
+    const cancel = el('button', { class: 'cancel', hidden: '' }, 'Cancel');
+    const prog = el('progress', { hidden: '', max: '1', value: '0' });
+    const status = el('span', { class: 'status' });
+    run.onclick = () => void runPanel(name);
+    cancel.onclick = () => computeWorker.cancel();
+    form.append(run, cancel, prog, status);
+    const panel = el('section', { class: 'panel', 'data-panel': name },
+      form,
+      el('div', { class: 'cli' }, el('span', {}, '$ '), el('code', {}, cliCommand(name))),
+      el('div', { class: 'tools' }),
+      el('div', { class: 'out' }),
+    );
+    host.append(panel);
+  }
+  showPanel(state.panel);
+}
+
+/** Results of an older text stay visible, dimmed, with a note, until their panel runs again. */
+function markStale() {
+  for (const p of document.querySelectorAll<HTMLElement>('.panel[data-state="drawn"], .panel[data-state="failed"]')) {
+    p.classList.add('stale');
+    p.querySelector<HTMLElement>('.status')!.textContent = 'the model changed: Run again';
+  }
+}
+
+function updateCli(name: StudyName) {
+  const code = document.querySelector(`.panel[data-panel="${name}"] .cli code`);
+  if (code) code.textContent = cliCommand(name);
+}
+
+function formatDiagnostics(ds: Diagnostic[]): string {
+  return ds.map((d) => `${d.file}${d.span ? `:${d.span.line}:${d.span.col}` : ''}: ${d.severity}: ${d.message}${d.hint ? `\n  hint: ${d.hint}` : ''}`).join('\n');
+}
+
+async function runPanel(name: StudyName): Promise<unknown> {
+  const panel = document.querySelector<HTMLElement>(`.panel[data-panel="${name}"]`)!;
+  const run = panel.querySelector<HTMLButtonElement>('.run')!, cancel = panel.querySelector<HTMLButtonElement>('.cancel')!;
+  const prog = panel.querySelector<HTMLProgressElement>('progress')!, status = panel.querySelector<HTMLElement>('.status')!;
+  const out = panel.querySelector<HTMLElement>('.out')!, tools = panel.querySelector<HTMLElement>('.tools')!;
+  run.disabled = true;
+  cancel.hidden = false;
+  prog.hidden = false;
+  prog.removeAttribute('value');
+  status.textContent = 'running…';
+  panel.dataset.state = 'running';
+  panel.classList.remove('stale');
+  timings[`${name}Start`] ??= performance.now();
+  const r = await computeWorker.request({ kind: 'run', study: name, job: job(), options: optionsOf(name) }, (p) => {
+    // A phase reported only as started (0 of 1) has no measure of its own: indeterminate.
+    if (p.total <= 1 && p.done === 0) prog.removeAttribute('value');
+    else {
+      prog.max = p.total;
+      prog.value = p.done;
+    }
+    status.textContent = `${p.label}…`;
+  });
+  run.disabled = false;
+  cancel.hidden = true;
+  prog.hidden = true;
+  out.replaceChildren();
+  tools.replaceChildren();
+  if (r.kind === 'result') {
+    results[name] = r.result;
+    timings[`${name}WorkerMs`] ??= r.ms;
+    timings[`${name}Received`] ??= performance.now();
+    status.textContent = `done in ${(r.ms / 1000).toFixed(2)} s`;
+    await render(name, r.result as Record<string, unknown>, out, tools);
+    panel.dataset.state = 'done';
+    if (name === 'kernel' && timings.firstNtk === undefined) timings.firstNtk = performance.now();
+    const drawings = pendingDrawings;
+    pendingDrawings = [];
+    await Promise.all(drawings);
+    panel.dataset.state = 'drawn';
+  } else if (r.kind === 'failure') {
+    results[name] = { failure: r.message, diagnostics: r.diagnostics };
+    status.textContent = r.message === 'cancelled' ? 'cancelled' : 'failed';
+    out.append(el('pre', { class: 'failure' }, r.diagnostics.length ? formatDiagnostics(r.diagnostics) : `ntk: error: ${r.message}`));
+    panel.dataset.state = 'failed';
+  }
+  return results[name];
+}
+
+// ---------------------------------------------------------------- editor
+
+const lang: LanguageClient = {
+  async diagnose(source) {
+    const t0 = performance.now();
+    const r = await langWorker.request({ kind: 'analyze', job: { ...job(), source } });
+    timings.lastDiagnose = performance.now() - t0;
+    if (r.kind !== 'result') return [];
+    const ds = (r.result as { diagnostics: Diagnostic[] }).diagnostics;
+    (globalThis as Record<string, unknown>).__ntkDiagnostics = ds;
+    (globalThis as Record<string, unknown>).__ntkDiagnosed = source === state.source ? state.file : null;
+    return ds;
+  },
+  async hover(offset, source) {
+    const r = await langWorker.request({ kind: 'hover', offset, job: { ...job(), source } });
+    return r.kind === 'result' ? (r.result as { text: string; start: number; end: number } | null) : null;
+  },
+  async complete(offset, source) {
+    const r = await langWorker.request({ kind: 'complete', offset, job: { ...job(), source } });
+    return r.kind === 'result' ? (r.result as { from: number; items: { label: string; kind: string; detail: string }[] } | null) : null;
+  },
+};
+
+function setText(text: string) {
+  editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: text } });
+}
+
+async function openState(s: PageState, autorun: boolean) {
+  files = await loadFiles(s);
+  state = s;
+  ($('#example') as HTMLSelectElement).value = examples.some((e) => e.file === s.file) ? s.file : '';
+  ($('#seed') as HTMLInputElement).value = String(s.seed);
+  ($('#set') as HTMLInputElement).value = s.set.map(([k, v]) => `${k}=${v}`).join(' ');
+  buildPanels();
+  // The study starts before the editor is made: the worker computes while the page builds it.
+  const run = autorun ? runPanel(s.panel) : null;
+  if (editor) setText(s.source);
+  else
+    editor = createEditor($('#editor'), s.source, lang, (text) => {
+      state.source = text;
+      markStale();
+      for (const p of PANEL_ORDER) updateCli(p);
+      saveUrlSoon();
+    }, () => void runPanel(state.panel));
+  saveUrl();
+  await run;
+}
+
+async function addFiles(list: FileList) {
+  const notes: string[] = [];
+  for (const f of Array.from(list)) {
+    if (!/\.(npy|csv|json|ntk)$/i.test(f.name)) {
+      notes.push(`${f.name}: not a .ntk, .npy, .csv or .json file`);
+      continue;
+    }
+    const bytes = new Uint8Array(await f.arrayBuffer());
+    if (f.name.endsWith('.ntk')) {
+      state.file = f.name.replace(/[^\w.-]/g, '_');
+      setText(new TextDecoder().decode(bytes));
+      continue;
+    }
+    files[f.name] = bytes;
+    state.files[f.name] = bytes.length <= INLINE_LIMIT ? inlineFile(bytes) : 'too-large';
+    if (bytes.length > INLINE_LIMIT) notes.push(`${f.name} (${(bytes.length / 1024).toFixed(0)} kB) is too large for a link: who opens it must drop the file too`);
+    else notes.push(`${f.name} added (in the link)`);
+  }
+  message(notes.join('; '));
+  saveUrl();
+  // Diagnostics again, now that the data is there.
+  setText(editor.state.doc.toString());
+}
+
+async function start() {
+  timings.start = performance.now();
+  examples = __NTK_EXAMPLES__;
+  const select = $('#example') as HTMLSelectElement;
+  select.append(el('option', { value: '' }, '(your model)'), ...examples.map((e) => el('option', { value: e.file, title: e.title }, e.file)));
+  select.onchange = () => select.value && void exampleState(select.value).then((s) => openState(s, false));
+  ($('#seed') as HTMLInputElement).onchange = (ev) => {
+    const v = Number((ev.target as HTMLInputElement).value);
+    if (Number.isInteger(v) && v >= 0) state.seed = v;
+    else message(`--seed ${(ev.target as HTMLInputElement).value}: expected an integer ≥ 0`, 'error');
+    for (const p of PANEL_ORDER) updateCli(p);
+    saveUrl();
+  };
+  ($('#set') as HTMLInputElement).onchange = (ev) => {
+    const items = (ev.target as HTMLInputElement).value.split(/[\s,]+/).filter(Boolean);
+    const set: [string, number][] = [];
+    for (const item of items) {
+      const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(item);
+      if (!m || !Number.isFinite(Number(m[2]))) return message(`--set ${item}: expected NAME=VALUE, e.g. m=256`, 'error');
+      set.push([m[1]!, Number(m[2])]);
+    }
+    state.set = set;
+    message('');
+    for (const p of PANEL_ORDER) updateCli(p);
+    saveUrl();
+    setText(editor.state.doc.toString());
+  };
+  ($('#share') as HTMLButtonElement).onclick = async () => {
+    saveUrl();
+    try {
+      await navigator.clipboard.writeText(location.href);
+      message('link copied: it reproduces this model, its data, options and seed');
+    } catch {
+      message('the address bar holds the link to share');
+    }
+  };
+  ($('#files') as HTMLInputElement).onchange = (ev) => void addFiles((ev.target as HTMLInputElement).files!);
+  document.body.ondragover = (ev) => ev.preventDefault();
+  document.body.ondrop = (ev) => {
+    ev.preventDefault();
+    if (ev.dataTransfer?.files.length) void addFiles(ev.dataTransfer.files);
+  };
+  let s: PageState | null = null;
+  try {
+    s = decodeState(location.hash);
+    if (s && Object.values(s.files).includes('too-large')) message('this link names a data file too large for links: drop it on the page', 'error');
+  } catch (e) {
+    message(`${(e as Error).message}: opened the default example instead`, 'error');
+  }
+  if (s) {
+    try {
+      await openState(s, true);
+      return;
+    } catch (e) {
+      message(`the link's data could not be loaded (${(e as Error).message}): opened the default example instead`, 'error');
+    }
+  }
+  await openState(await exampleState(DEFAULT_EXAMPLE), true);
+}
+
+window.addEventListener('error', (ev) => message(`unexpected error: ${ev.message}`, 'error'));
+window.addEventListener('unhandledrejection', (ev) => message(`unexpected error: ${(ev.reason as Error)?.message ?? ev.reason}`, 'error'));
+void start().then(() => {
+  document.body.setAttribute('data-ready', 'true');
+  void loadPlotting();
+  void loadKatex();
+});

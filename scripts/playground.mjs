@@ -1,0 +1,111 @@
+// Builds the browser playground (playground/) into a static folder, playground/dist/: the page
+// (CodeMirror editor, panels), its worker (the library with the WASM backend), the WASM kernels,
+// KaTeX's fonts and every example of examples/. It works from any static server.
+//
+//   npm run playground                 build
+//   npm run playground -- --serve      build, then serve it on http://localhost:8137 (--port N)
+//
+// The library imports a few Node built-ins (fs for data files, os for the memory budget, the
+// native addon's loader) on paths the page takes; instead of forking the library, the bundle maps
+// them to small modules in playground/shims/ (an in-memory file system, the tab's memory budget,
+// "no native backend"), and injects a `process` with the environment the library reads.
+import { build } from 'esbuild';
+import { buildWasm } from './wasm.mjs';
+import { cpSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const src = resolve(root, 'playground');
+const out = resolve(src, 'dist');
+const args = process.argv.slice(2);
+
+const shim = (name) => resolve(src, 'shims', name);
+const browserShims = {
+  name: 'browser-shims',
+  setup(b) {
+    const map = {
+      'node:fs': shim('fs.ts'), fs: shim('fs.ts'),
+      'node:os': shim('os.ts'),
+      'node:url': shim('url.ts'),
+      'node:path': resolve(root, 'node_modules/path-browserify/index.js'),
+      'node:crypto': shim('unavailable.ts'),
+    };
+    b.onResolve({ filter: /^(node:)?(fs|os|url|path|module|crypto|worker_threads|child_process|http|https|net|zlib|stream|util|events|readline|process|v8|vm|perf_hooks|assert|buffer|tty)$/ }, (a) => {
+      const key = a.path.startsWith('node:') ? a.path : `node:${a.path}`;
+      return { path: map[a.path] ?? map[key] ?? shim('builtin.cjs') };
+    });
+    // No native addon in a browser: the WASM backend is the fastest available.
+    b.onResolve({ filter: /backend-native(\.ts)?$/ }, () => ({ path: shim('native.ts') }));
+  },
+};
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+if (!existsSync(resolve(root, 'dist/kernels.wasm'))) await buildWasm();
+
+const common = {
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['chrome110', 'firefox115', 'safari16'],
+  minify: true,
+  keepNames: true,
+  sourcemap: true,
+  logLevel: 'warning',
+  plugins: [browserShims],
+  inject: [shim('process.ts')],
+  define: { global: 'globalThis' },
+  loader: { '.woff2': 'file', '.woff': 'file', '.ttf': 'file' },
+};
+// The examples: every .ntk of examples/ and the data files they load, with an index for the menu.
+mkdirSync(resolve(out, 'examples'));
+const examples = [];
+for (const f of readdirSync(resolve(root, 'examples')).sort()) {
+  if (!/\.(ntk|npy|csv|json)$/.test(f)) continue;
+  cpSync(resolve(root, 'examples', f), resolve(out, 'examples', f));
+  if (f.endsWith('.ntk')) {
+    const text = readFileSync(resolve(root, 'examples', f), 'utf8');
+    const loads = [...text.matchAll(/load\("([^"]+)"\)/g)].map((m) => m[1]);
+    const title = (text.split('\n')[0] ?? '').replace(/^#\s*/, '');
+    examples.push({ file: f, title, data: [...new Set(loads)], source: text });
+  }
+}
+writeFileSync(resolve(out, 'examples/index.json'), JSON.stringify(examples, null, 1));
+await build({ ...common, entryPoints: { worker: resolve(src, 'src/worker.ts') }, outdir: out });
+// The page: vega, vega-lite and KaTeX in chunks of their own, imported when first needed. The
+// examples' texts are in it (a few kB), so that opening one waits only for its data files.
+await build({ ...common, define: { ...common.define, __NTK_EXAMPLES__: JSON.stringify(examples) }, entryPoints: { app: resolve(src, 'src/main.ts') }, outdir: out, splitting: true, chunkNames: 'chunks/[name]-[hash]', assetNames: 'fonts/[name]' });
+
+cpSync(resolve(root, 'dist/kernels.wasm'), resolve(out, 'kernels.wasm'));
+cpSync(resolve(src, 'index.html'), resolve(out, 'index.html'));
+
+// The page's weight: what a visit downloads (fonts are fetched only when a formula needs them).
+let bytes = 0, gz = 0;
+for (const f of [...readdirSync(out), ...readdirSync(resolve(out, 'chunks')).map((c) => `chunks/${c}`)]) {
+  const p = resolve(out, f);
+  if (statSync(p).isDirectory() || f.endsWith('.map')) continue;
+  const data = readFileSync(p);
+  bytes += data.length;
+  gz += gzipSync(data, { level: 9 }).length;
+}
+writeFileSync(resolve(out, 'weight.json'), JSON.stringify({ bytes, gzip: gz }));
+console.log(`playground: ${out} (${(bytes / 1024).toFixed(0)} kB, ${(gz / 1024).toFixed(0)} kB gzip, wasm included)`);
+
+if (args.includes('--serve')) {
+  const i = args.indexOf('--port');
+  const port = i >= 0 ? Number(args[i + 1]) : 8137;
+  const types = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.json': 'application/json', '.woff2': 'font/woff2', '.woff': 'font/woff', '.ttf': 'font/ttf', '.map': 'application/json' };
+  createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const file = join(out, path.endsWith('/') ? `${path}index.html` : path);
+    if (!file.startsWith(out) || !existsSync(file) || statSync(file).isDirectory()) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    createReadStream(file).pipe(res);
+  }).listen(port, '127.0.0.1', () => console.log(`playground: serving http://localhost:${port}/ (Ctrl-C stops)`));
+}

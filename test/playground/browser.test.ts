@@ -1,0 +1,328 @@
+/**
+ * The playground in a real browser: Debian's chromium (installed by .ci/run with apt), driven by
+ * playwright-core. The page is built (`npm run playground`), served locally, and checked against
+ * the command line: the same numbers to 1e-12, diagnostics at the CLI's line and column, a shared
+ * link that reproduces them, bad input shown as messages. Screenshots of every panel go to
+ * test-output/playground/ (with the measured timings). Without /usr/bin/chromium this file says
+ * so and skips; nothing is faked.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { BrowserContext, Page } from 'playwright-core';
+
+const CHROMIUM = '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`test/playground/browser.test.ts: skipped: ${CHROMIUM} is missing (CI installs it: apt-get install chromium, see .ci/run)`);
+const haveCli = existsSync('dist/ntk.cjs');
+const OUT = resolve('test-output/playground');
+
+/** `ntk ARGS --json` with the WASM backend, the page's (the same kernels, so the same bits). */
+function cli(args: string[]): Record<string, unknown> {
+  const r = spawnSync(process.execPath, ['bin/ntk.js', ...args, '--json'], { encoding: 'utf8', env: { ...process.env, NTK_BACKEND: 'wasm' } });
+  if (r.status !== 0) throw new Error(`ntk ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/** Every numeric leaf of `want` (the CLI's) equal in `got` (the page's) to 1e-12, relative to max(1, |x|). */
+function expectSameNumbers(got: unknown, want: unknown, path = '', skip: RegExp = /^$/): number {
+  if (skip.test(path)) return 0;
+  if (typeof want === 'number') {
+    expect(typeof got, path).toBe('number');
+    expect(Math.abs((got as number) - want), `${path}: page ${got} vs CLI ${want}`).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(want)));
+    return 1;
+  }
+  if (want === null || typeof want !== 'object') {
+    expect(got, path).toEqual(want);
+    return 0;
+  }
+  let n = 0;
+  for (const [k, v] of Object.entries(want as Record<string, unknown>)) n += expectSameNumbers((got as Record<string, unknown>)?.[k], v, `${path}.${k}`, skip);
+  return n;
+}
+
+describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
+  let server: ChildProcess;
+  let base = '';
+  let context: BrowserContext;
+  let profile = '';
+  const pageErrors: string[] = [];
+  const timings: Record<string, unknown> = {};
+
+  beforeAll(async () => {
+    mkdirSync(OUT, { recursive: true });
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    server = spawn(process.execPath, ['scripts/playground.mjs', '--serve', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let log = '';
+    await new Promise<void>((ok, fail) => {
+      server.stdout!.on('data', (d) => {
+        log += String(d);
+        if (log.includes('serving')) ok();
+      });
+      server.stderr!.on('data', (d) => (log += String(d)));
+      server.on('exit', (code) => fail(new Error(`the playground build failed (exit ${code}): ${log}`)));
+    });
+    timings.weight = JSON.parse(readFileSync('playground/dist/weight.json', 'utf8'));
+    base = `http://127.0.0.1:${port}/`;
+    const { chromium } = await import('playwright-core');
+    profile = mkdtempSync(join(tmpdir(), 'ntk-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1400, height: 900 },
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await context?.close();
+    server?.kill();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    writeFileSync(join(OUT, 'timings.json'), JSON.stringify(timings, null, 1));
+  });
+
+  async function open(url: string): Promise<Page> {
+    const page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(`console.error: ${m.text()}`);
+    });
+    await page.goto(url);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+    return page;
+  }
+
+  /** Opens a panel, sets its options, runs it and waits for its drawing; returns the result object. */
+  async function runPanel(page: Page, panel: string, options: Record<string, string> = {}): Promise<Record<string, unknown>> {
+    await page.click(`#tabs button[data-panel="${panel}"]`);
+    const sel = `.panel[data-panel="${panel}"]`;
+    for (const [k, v] of Object.entries(options)) await page.fill(`${sel} [name="${k}"]`, v).then(() => page.dispatchEvent(`${sel} [name="${k}"]`, 'change'));
+    await page.click(`${sel} button.run`);
+    await page.waitForSelector(`${sel}[data-state="drawn"], ${sel}[data-state="failed"]`, { timeout: 120_000 });
+    const r = (await page.evaluate((p) => (globalThis as unknown as { __ntk: { results: Record<string, unknown> } }).__ntk.results[p], panel)) as Record<string, unknown>;
+    await page.locator(sel).screenshot({ path: join(OUT, `${panel}.png`) });
+    return r;
+  }
+
+  const diagnostics = (page: Page) => page.evaluate(() => (globalThis as unknown as { __ntkDiagnostics?: { message: string; span: { line: number; col: number } | null }[] }).__ntkDiagnostics ?? []);
+
+  it('opens the default example and shows its NTK (timed from load)', async () => {
+    const page = await open(base);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    timings.load = await page.evaluate(() => (globalThis as unknown as { __ntk: { timings: unknown } }).__ntk.timings);
+    await page.screenshot({ path: join(OUT, 'page.png') });
+    expect(await page.locator('.cm-content').innerText()).toContain('model h = f(X) / sqrt(n)');
+    await page.close();
+  }, 240_000);
+
+  it.skipIf(!haveCli)('shows a typo at the line and column of ntk check', async () => {
+    const page = await open(base);
+    const source = 'dim n = 4\nparam w : [n] ~ normal(0, 1)\nmodel h = sigmoidd(w) * 2\n';
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.press('Delete');
+    await page.keyboard.type(source, { delay: 5 });
+    await page.waitForSelector('.cm-lintRange-error', { timeout: 30_000 });
+    const ds = await diagnostics(page);
+    const dir = mkdtempSync(join(tmpdir(), 'ntk-typo-'));
+    writeFileSync(join(dir, 'typo.ntk'), source);
+    const r = spawnSync(process.execPath, ['bin/ntk.js', 'check', join(dir, 'typo.ntk')], { encoding: 'utf8' });
+    rmSync(dir, { recursive: true });
+    expect(r.status).toBe(1);
+    const m = /typo\.ntk:(\d+):(\d+): error: (.*)/.exec(r.stderr)!;
+    expect(ds[0]!.message).toBe(m[3]);
+    expect([ds[0]!.span!.line, ds[0]!.span!.col]).toEqual([Number(m[1]), Number(m[2])]);
+    expect([Number(m[1]), Number(m[2])]).toEqual([3, 11]);
+    // The underline is under the misspelt name.
+    expect(await page.locator('.cm-lintRange-error').first().innerText()).toBe('sigmoidd');
+    await page.hover('.cm-lintRange-error');
+    await page.waitForSelector('.cm-tooltip-lint', { timeout: 10_000 });
+    await page.screenshot({ path: join(OUT, 'diagnostic.png') });
+    await page.close();
+  }, 240_000);
+
+  it.skipIf(!haveCli)('runs check, kernel, flow, lip, derive and nth on meanfield.ntk with the CLI\'s numbers, and a shared link reproduces them', async () => {
+    const page = await open(`${base}`);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    const file = 'examples/meanfield.ntk';
+    const runs: [string, Record<string, string>, string[], RegExp?][] = [
+      ['check', {}, ['check', file]],
+      ['kernel', { order: '2' }, ['kernel', file, '--order', '2']],
+      ['derive', { order: '2' }, ['derive', file, '--order', '2']],
+      ['lip', { radius: '0.1' }, ['lip', file, '--radius', '0.1'], /\.time$/],
+      ['flow', { alpha: '4', T: '10' }, ['flow', file, '--alpha', '4', '--T', '10', '--plot', join(tmpdir(), `ntk-play-${process.pid}.svg`)], /\.lipEstimate\.time$/],
+      ['nth', { order: '3', T: '1' }, ['nth', file, '--order', '3', '--T', '1']],
+    ];
+    const seen: Record<string, Record<string, unknown>> = {};
+    for (const [panel, options, args, skip] of runs) {
+      const got = await runPanel(page, panel, options);
+      expect(got.failure, `${panel}: ${JSON.stringify(got)}`).toBeUndefined();
+      const want = cli(args);
+      const compared = expectSameNumbers(got, want, panel, skip);
+      expect(compared, panel).toBeGreaterThan(0);
+      // The command shown in the panel is the one that printed `want`.
+      const shown = await page.locator(`.panel[data-panel="${panel}"] .cli code`).innerText();
+      expect(shown.replace('--plot flow.svg', '--plot X')).toBe(['ntk', ...args, '--json'].join(' ').replace(/--plot \S+/, '--plot X'));
+      seen[panel] = got;
+    }
+    const svg = await page.locator('.panel[data-panel="flow"] svg').count();
+    expect(svg).toBeGreaterThan(0);
+    const tex = await page.locator('.panel[data-panel="derive"] .katex').count();
+    expect(tex).toBeGreaterThan(0);
+    // The link holds the state: a fresh page from it runs the open panel (nth) and gets the same bits.
+    const url = page.url();
+    await page.close();
+    const again = await open(url);
+    await again.waitForSelector('.panel[data-panel="nth"][data-state="drawn"]', { timeout: 120_000 });
+    const nth = await again.evaluate(() => (globalThis as unknown as { __ntk: { results: Record<string, unknown> } }).__ntk.results.nth);
+    expect(nth).toEqual(seen.nth);
+    const flow = await runPanel(again, 'flow');
+    expect(flow.error).toBe(seen.flow!.error);
+    expect(flow.trajectory).toEqual(seen.flow!.trajectory);
+    await again.close();
+  }, 600_000);
+
+  it('hovers a name with its shape, completes builtins and names, lists every example without errors', async () => {
+    const page = await open(base);
+    // Hover: the shape of U (param U : [m, d] with m = 64, d = 3).
+    const u = page.locator('.cm-line', { hasText: 'param U' }).locator('text=U').first();
+    await u.hover();
+    await page.waitForSelector('.ntk-hover', { timeout: 15_000 });
+    expect(await page.locator('.ntk-hover').innerText()).toBe('param U : [64, 3]  (192 parameters)');
+    // Completion at the end of the text: builtins and the model's names by prefix.
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('\nmodel g = sig', { delay: 20 });
+    // The popup follows the typing: wait for the one of 'sig'.
+    await page.waitForFunction(() => [...document.querySelectorAll('.cm-tooltip-autocomplete .cm-completionLabel')].some((e) => e.textContent === 'sigmoid'), null, { timeout: 15_000 });
+    const options = await page.locator('.cm-tooltip-autocomplete li').allInnerTexts();
+    const labels = await page.locator('.cm-tooltip-autocomplete .cm-completionLabel').allInnerTexts();
+    expect(labels).toEqual(expect.arrayContaining(['sigmoid', 'sign']));
+    expect(options.length).toBe(labels.length);
+    await page.screenshot({ path: join(OUT, 'completion.png') });
+    await page.keyboard.press('Escape');
+    // The examples menu holds every example of examples/, and each opens without an error.
+    const menu = (await page.locator('#example option').allInnerTexts()).filter((o) => o.endsWith('.ntk'));
+    const files = (await import('node:fs')).readdirSync('examples').filter((f) => f.endsWith('.ntk')).sort();
+    expect(menu).toEqual(files);
+    for (const f of files) {
+      await page.selectOption('#example', f);
+      await page.waitForFunction((name) => (globalThis as unknown as { __ntk: { state: { file: string } } }).__ntk.state.file === name, f);
+      await page.waitForFunction((name) => {
+        const g = globalThis as unknown as { __ntkDiagnosed?: string };
+        return g.__ntkDiagnosed === name;
+      }, f, { timeout: 30_000 });
+      const errors = (await diagnostics(page)).filter((d) => (d as { severity?: string }).severity === 'error');
+      expect(errors, f).toEqual([]);
+    }
+    await page.close();
+  }, 240_000);
+
+  it('cancels a long flow (progress shown), and runs again afterwards', async () => {
+    const page = await open(base);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    // α = 100 scales K by 10⁴: an explicit method needs ~10⁸ steps to reach T = 10⁵, on any machine.
+    await page.click('#tabs button[data-panel="flow"]');
+    const sel = '.panel[data-panel="flow"]';
+    for (const [k, v] of [['alpha', '100'], ['T', '100000']]) {
+      await page.fill(`${sel} [name="${k}"]`, v!);
+      await page.dispatchEvent(`${sel} [name="${k}"]`, 'change');
+    }
+    await page.selectOption(`${sel} [name="method"]`, 'dopri5');
+    await page.click(`${sel} button.run`);
+    await page.waitForFunction((s) => /(Lipschitz estimate|flow|accuracy check)…/.test(document.querySelector(`${s} .status`)!.textContent!), sel, { timeout: 60_000 });
+    await page.screenshot({ path: join(OUT, 'progress.png') });
+    expect(await page.locator(`${sel} button.cancel`).isVisible()).toBe(true);
+    await page.click(`${sel} button.cancel`);
+    await page.waitForSelector(`${sel}[data-state="failed"]`, { timeout: 10_000 });
+    expect(await page.locator(`${sel} .status`).innerText()).toBe('cancelled');
+    // A fresh worker serves the next run.
+    const r = await runPanel(page, 'check');
+    expect(r.ok).toBe(true);
+    await page.close();
+  }, 240_000);
+
+  it('downloads the panel\'s --json object, the kernel as .npy and the plot as .svg', async () => {
+    const page = await open(base);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    const fetchDownload = async (label: string) => {
+      const [d] = await Promise.all([page.waitForEvent('download'), page.click(`.panel[data-panel="kernel"] .tools button:text-is("${label}")`)]);
+      return { name: d.suggestedFilename(), bytes: readFileSync((await d.path())!) };
+    };
+    const result = (await page.evaluate(() => (globalThis as unknown as { __ntk: { results: Record<string, unknown> } }).__ntk.results.kernel)) as { K: number[][]; spectrum: number[] };
+    const json = await fetchDownload('.json');
+    const parsed = JSON.parse(json.bytes.toString('utf8'));
+    expect(parsed.K).toEqual(result.K);
+    expect(parsed.spectrum).toBeUndefined(); // the CLI's object, without what only the page draws
+    const npy = await fetchDownload('.npy');
+    const { parseNpy } = await import('../../src/io/data.ts');
+    const arr = parseNpy(new Uint8Array(npy.bytes), npy.name);
+    expect(arr.shape).toEqual([16, 16]);
+    expect(Array.from(arr.data)).toEqual(result.K.flat());
+    const svg = await fetchDownload('spectrum.svg');
+    expect(svg.bytes.toString('utf8')).toMatch(/^<svg[\s\S]*spectrum of the NTK[\s\S]*<\/svg>$/);
+    await page.close();
+  }, 240_000);
+
+  it('measures typing with diagnostics on (a benchmark: recorded, not asserted)', async () => {
+    const page = await open(base);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    // Each keystroke's work on the page's thread: CodeMirror's update and layout (the
+    // diagnostics are computed in the worker, 250 ms after typing pauses).
+    const perKey = await page.evaluate(async () => {
+      const view = (globalThis as unknown as { __ntk: { editor: { state: { doc: { length: number } }; dispatch: (t: unknown) => void; coordsAtPos: (p: number) => unknown } } }).__ntk.editor;
+      const times: number[] = [];
+      for (let i = 0; i < 200; i++) {
+        const at = view.state.doc.length;
+        const t0 = performance.now();
+        view.dispatch({ changes: { from: at, insert: i % 40 === 39 ? '\n' : 'x' }, selection: { anchor: at + 1 } });
+        view.coordsAtPos(at + 1);
+        times.push(performance.now() - t0);
+        if (i % 10 === 9) await new Promise((r) => setTimeout(r, 30));
+      }
+      times.sort((a, b) => a - b);
+      return { median: times[100], p95: times[190], max: times[199] };
+    });
+    // Real key presses, with Chromium's Event Timing: events whose input-to-paint time was ≥ 16 ms.
+    await page.evaluate(() => {
+      const g = globalThis as unknown as { __slow: number[] };
+      g.__slow = [];
+      new PerformanceObserver((l) => l.getEntries().forEach((e) => g.__slow.push(e.duration))).observe({ type: 'event', durationThreshold: 16, buffered: false } as PerformanceObserverInit);
+    });
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('\n# typing ' + 'abcdefghij'.repeat(10), { delay: 30 });
+    await page.waitForTimeout(500);
+    const slow = await page.evaluate(() => (globalThis as unknown as { __slow: number[] }).__slow);
+    timings.typing = { dispatchAndLayoutMs: perKey, keys: 110, eventsOver16ms: slow.length, slowest: Math.max(0, ...slow) };
+    await page.close();
+  }, 240_000);
+
+  it('opens the default example with a message when the link does not decode', async () => {
+    const page = await open(`${base}#s=this-is-not-a-state`);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
+    expect(await page.locator('#message').innerText()).toMatch(/not valid.*opened the default example/);
+    expect(await page.locator('.cm-content').innerText()).toContain('model h = f(X) / sqrt(n)');
+    await page.screenshot({ path: join(OUT, 'bad-link.png') });
+    await page.close();
+  }, 240_000);
+
+  it('refuses a model too large for the tab before allocating, naming its size', async () => {
+    const page = await open(base);
+    await page.fill('#set', 'm=100000000');
+    await page.dispatchEvent('#set', 'change');
+    await page.waitForFunction(() => ((globalThis as unknown as { __ntkDiagnostics?: { message: string }[] }).__ntkDiagnostics ?? []).some((d) => /allowed here/.test(d.message)), null, { timeout: 30_000 });
+    const ds = await diagnostics(page);
+    // `param a : [m] = load("a.npy")` comes first: refused before its file is even read.
+    expect(ds[0]!.message).toBe("param 'a' : [100000000] has 1.00e+8 entries (763 MB): more than the 512 MB allowed here");
+    const r = await runPanel(page, 'kernel');
+    expect(String((r as { diagnostics: { message: string }[] }).diagnostics[0]!.message)).toMatch(/763 MB.*512 MB allowed here/);
+    await page.close();
+  }, 240_000);
+
+  it('never logged an exception to the console', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
