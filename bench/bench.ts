@@ -6,9 +6,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { compile, evaluate, evaluator, flow, jacobian, kernel, lipschitz, loadModel, type Model } from '../src/index.ts';
-import { availableBackends, backendByName, defaultBackend, lapack } from '../src/runtime/backends.ts';
-import { symmetricEigenMl } from '../src/dynamics/linearized.ts';
+import { compile, evaluate, evaluator, flow, jacobian, kernel, limitKernels, lipschitz, loadModel, type Model } from '../src/index.ts';
+import { availableBackends, backendByName, defaultBackend } from '../src/runtime/backends.ts';
+import { symmetricEigenMl } from '../src/linalg/dense.ts';
 
 interface Row {
   workload: string;
@@ -60,7 +60,7 @@ function gemmBench() {
 
 /** Symmetric eigendecomposition (all vectors): ml-matrix, and LAPACK's dsyevd when the addon is built. */
 function eigenBench() {
-  const la = lapack();
+  const la = backendByName('native')?.lapack ?? null;
   for (const n of [64, 500]) {
     const A = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) A[i * n + j] = A[j * n + i] = Math.sin(i * n + j);
@@ -257,7 +257,41 @@ function processBench() {
   }
 }
 
-// npm run bench [-- --quick | --nth | --flow | --gemm | --kernels | --targets]: everything, the
+/**
+ * The infinite-width limit of a depth-3 network on n = 2000 inputs (d = 8): relu (closed forms;
+ * the issue's target ≤ 2 s) and tanh (quadrature; target ≤ 10 s), next to the same recursion in
+ * plain NumPy (`bench/limit_numpy.py`: arc-cosine closed forms, and a fixed order-32 2-D
+ * Gauss–Hermite for tanh, not adaptive) when python3 has numpy. One run each (they are long);
+ * CPU time in the note, since the machine is shared.
+ */
+function limitBench(n = Number(process.env.NTK_LIMIT_N ?? 2000)) {
+  for (const act of ['relu', 'tanh']) {
+    const src = `dim n = ${n}, d = 8, m = 64
+data X : [n, d] = normal(0, 1, seed = 1)
+param W1 : [m, d] ~ normal(0, 1)
+param b1 : [m] ~ normal(0, 1)
+param W2 : [m, m] ~ normal(0, 1)
+param W3 : [m, m] ~ normal(0, 1)
+param v : [m] ~ normal(0, 1)
+def f(x : [d]) {
+  let z1 = ${act}(W1 @ x / sqrt(d) + 0.1 * b1)
+  let z2 = ${act}(W2 @ z1 / sqrt(m))
+  let z3 = ${act}(W3 @ z2 / sqrt(m))
+  return dot(v, z3) / sqrt(m)
+}
+model h = f(X)
+`;
+    const model = compile(src, `limit-${act}.ntk`);
+    const c0 = process.cpuUsage(), t0 = performance.now();
+    const r = limitKernels(model, { width: ['m'] });
+    const ms = performance.now() - t0, cpu = process.cpuUsage(c0).user / 1000;
+    const py = spawnSync('python3', ['bench/limit_numpy.py', String(n), act], { encoding: 'utf8', timeout: 600_000 });
+    const numpy = py.status === 0 ? `NumPy ${(Number(py.stdout) * 1000).toFixed(0)} ms` : 'NumPy: not available';
+    rows.push({ workload: `limit depth 3, n = ${n}, ${act}`, ms, gflops: null, note: `CPU ${cpu.toFixed(0)} ms; ${r.method.map((m) => m.method).join('/')}; accuracy ${r.accuracy.toExponential(1)}; ${numpy}` });
+  }
+}
+
+// npm run bench [-- --quick | --nth | --flow | --gemm | --kernels | --targets | --limit]: everything, the
 // fast rows, W3 only, W2 only, the matrix kernels only, all kernels (gemm, gemv, exp, tanh, combine) only,
 // the whole-process targets only.
 const only = (flag: string) => process.argv.includes(flag);
@@ -270,6 +304,8 @@ if (only('--kernels')) {
   flowBench();
 } else if (only('--targets')) {
   processBench();
+} else if (only('--limit')) {
+  limitBench();
 } else if (only('--gemm')) {
   gemmBench();
   eigenBench();
@@ -286,6 +322,7 @@ if (only('--kernels')) {
     hierarchyBench();
     modelBench('mlp 271k', 'examples/mlp.ntk', { heavy: true });
     processBench();
+    limitBench();
   }
 }
 

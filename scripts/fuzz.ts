@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { compile } from '../src/ir/load.ts';
 import { NtkError } from '../src/parser/diagnostics.ts';
-import { Evaluator } from '../src/runtime/evaluator.ts';
+import { Evaluator } from '../src/evaluator/evaluator.ts';
 import { setMemoryBudget } from '../src/runtime/memory.ts';
 
 export type Outcome = 'diagnostic' | 'unlocated' | 'accepted' | 'internal' | 'hang' | 'crash';

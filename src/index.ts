@@ -11,8 +11,8 @@
 import type { ElaborateOptions } from './ir/elaborate.ts';
 import { compile, loadModel, parse, parseModel, type ModelOptions } from './ir/load.ts';
 import type { Model } from './ir/model.ts';
-import { Evaluator, type JacobianOptions } from './runtime/evaluator.ts';
-import { ntkFromJacobian } from './nth/ntk.ts';
+import { Evaluator, type JacobianOptions } from './evaluator/evaluator.ts';
+import { ntkFromJacobian } from './linalg/dense.ts';
 import { printGraph } from './ir/print.ts';
 import { jvp as jvpGraph } from './ad/jvp.ts';
 import { vjp as vjpGraph } from './ad/transpose.ts';
@@ -30,7 +30,8 @@ export type { Model, ParamInfo, DataInfo, Loss, TestInfo } from './ir/model.ts';
 export type { Program } from './parser/ast.ts';
 export { NtkError, formatDiagnostic, type Diagnostic } from './parser/diagnostics.ts';
 export { Graph, type NodeId } from './ir/graph.ts';
-export { Evaluator, MemoryError, type JacobianOptions } from './runtime/evaluator.ts';
+export { Evaluator, type JacobianOptions } from './evaluator/evaluator.ts';
+export { MemoryError } from './runtime/memory.ts';
 export { setMemoryBudget, memoryBudget, parseBytes, ensureMemory } from './runtime/memory.ts';
 export { checkOutputPath, OutputPathError } from './io/atomic.ts';
 export { compile as compilePlan, Plan } from './runtime/compile.ts';
@@ -43,13 +44,19 @@ export { printGraph, type PrintOptions } from './ir/print.ts';
 export { tidy } from './ir/simplify.ts';
 export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 export { widthScaling, fitLogLog, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
+export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
+export { gpPredict, ensemblePredict, squareTargets, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
+export { writeKernelFiles } from './nth/limit-out.ts';
+export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
+export { pairExpectation, expect1, atomFn, type GaussFn, type PairResult } from './math/gaussian.ts';
 export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,
 } from './nth/hierarchy.ts';
 export { accuracyFrom, checkFlowStart, flow, FlowError, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
-export { LinearizedFlow, kernelSpectrum, symmetricEigen } from './dynamics/linearized.ts';
+export { LinearizedFlow, kernelSpectrum } from './dynamics/linearized.ts';
+export { symmetricEigen } from './linalg/dense.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
 export {
   early, recognizeTwoLayer, earlyConstants, features, inputStats, EarlyUsageError,
@@ -68,7 +75,8 @@ export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOpt
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, type PlotSpec, type Series } from './plot/spec.ts';
 export type { Backend } from './runtime/backend.ts';
-export type { SymmetricEigen, KernelSpectrum } from './dynamics/linearized.ts';
+export type { KernelSpectrum } from './dynamics/linearized.ts';
+export type { SymmetricEigen } from './linalg/dense.ts';
 export type { ElaborateOptions } from './ir/elaborate.ts';
 export type { EnclosureOptions } from './lip/enclosure.ts';
 export type { Span } from './parser/ast.ts';

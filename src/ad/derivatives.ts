@@ -1,7 +1,7 @@
 /**
  * Derivatives of a model h: R^p → R^k as graphs, with the weights seen as one flat vector
  * w ∈ R^p (parameters in declaration order, row-major) and the outputs as one flat vector in
- * R^k. Everything here builds graph nodes; `runtime/evaluator.ts` turns them into numbers.
+ * R^k. Everything here builds graph nodes; `evaluator/evaluator.ts` turns them into numbers.
  *
  *  - `jvpFlat`:   v ↦ Dh(w)·v            (forward mode)
  *  - `vjpFlat`:   u ↦ Dh(w)ᵀ·u           (reverse mode, linearize-and-transpose)

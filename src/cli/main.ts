@@ -61,6 +61,7 @@ import { constantOf } from '../dynamics/sweep.ts';
 import { startFlowCheck } from './flow-check.ts';
 import { buildPlanProgram, isPlanCommand, kernelTiles, slurmOptions, sweepToCluster, type KernelOutCli, type SlurmCli } from './cluster.ts';
 import type { Series } from './plot.ts';
+import { cmdScalingLimit, LimitUsageError, registerLimitCommands } from './limit.ts';
 
 /** A usage error: exit 2. */
 class UsageError extends Error {}
@@ -804,7 +805,8 @@ export function buildProgram(): Command {
     .option('--T <T>', 'also ‖K^(2)_T − K^(2)_0‖∞ along the true flow up to T')
     .option('--alpha <A>', 'the scale α for the flow (default 1)')
     .option('--plot <file.svg|file.png>', 'the norms against the width, log-log')
-    .action((file: string, o: Common & { widths?: string }) => cmdScaling(file, o));
+    .option('--limit', 'instead: the distance of the empirical NTK and of E[h hᵀ] to their infinite-width limits, and slopes')
+    .action((file: string, o: Common & { widths?: string; limit?: boolean }) => (o.limit ? cmdScalingLimit(file, o) : cmdScaling(file, o)));
   common(program.command('lip').argument('<file>').description('Lipschitz constants of h and Dh on the ball B(w0, ρ): attained lower bounds and certified upper bounds'))
     .option('--radius <ρ>', 'the radius ρ of the ball: a number or a const of the model')
     .option('--starts <N>', 'starting points of the search for the sup (default 6)')
@@ -854,6 +856,7 @@ export function buildProgram(): Command {
     .option('--stdio', 'talk over stdin/stdout (the default and only transport; accepted for editors that pass it)')
     .action(async () => (await import('./lsp.ts')).startLanguageServer());
   slurmOptions(program.commands.find((c) => c.name() === 'sweep')!);
+  registerLimitCommands(program, common);
   // One memory budget for the whole run (runtime/memory.ts), set before any command runs.
   program.hook('preAction', (_p, cmd) => {
     const raw = cmd.opts().maxMemory as string | undefined;
@@ -877,7 +880,7 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
       return 2;
     }
-    if (e instanceof UsageError || e instanceof RateError || e instanceof EarlyUsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError) {
+    if (e instanceof UsageError || e instanceof RateError || e instanceof EarlyUsageError || e instanceof SweepUsageError || e instanceof KernelUsageError || e instanceof BackendUnavailableError || e instanceof LimitUsageError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
       return 2;
     }
@@ -895,7 +898,7 @@ export async function main(argv: string[]): Promise<number> {
       };
       for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d, sourceOf(d.file)) + '\n');
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagJson) }));
-      return ['--set', '--seed'].includes(e.diagnostics[0]?.file ?? '') ? 2 : 1;
+      return ['--set', '--seed', '--width', '--kernel'].includes(e.diagnostics[0]?.file ?? '') ? 2 : 1;
     }
     if (e instanceof OutputPathError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);

@@ -26,7 +26,7 @@ import { writeFileAtomic } from '../io/atomic.ts';
 import { parseNpy } from '../io/data.ts';
 import { NpyWriter, writeNpy } from '../io/npy.ts';
 import { loadModel } from '../ir/load.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
 import { grid, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { kernelTile, tileRange, upperTiles } from '../nth/tiles.ts';
 

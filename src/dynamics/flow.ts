@@ -24,8 +24,8 @@
  * one-step reference). The bounds of the theory are for the square loss and say so otherwise.
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
-import { ntkFromJacobian } from '../nth/ntk.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
 import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { solve, type SolveResult } from './solvers/index.ts';
@@ -206,7 +206,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
 
   const J0 = ev.jacobian(w0);
   const K0 = ntkFromJacobian(ev, J0);
-  const spectrum = kernelSpectrum(K0, k);
+  const spectrum = kernelSpectrum(K0, k, ev.backend);
   if (spectrum.indefinite)
     warnings.push(`the kernel K0 has a negative eigenvalue ${spectrum.minRaw.toExponential(3)} beyond round-off; it was clipped to 0`);
   const lin = new LinearizedFlow(spectrum, r0);
@@ -405,7 +405,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
         const J = ev.jacobian(w, { out: (jBuf ??= new Float64Array(k * p)) });
         refreshes++;
         sinceJacobian = 0;
-        gn = { J, sp: kernelSpectrum(ntkFromJacobian(ev, J), k) };
+        gn = { J, sp: kernelSpectrum(ntkFromJacobian(ev, J), k, ev.backend) };
       } else if (h * current.lambdaOut <= STABLE_EXPLICIT) return current.stiff;
       return (current = select(gn, h, otherQ(current.stiff))).stiff;
     };

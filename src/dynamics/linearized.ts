@@ -10,64 +10,8 @@
  * (Lee et al. 2019, eqs. 15 and 18 with η = 1; φ_t(0) = t, so a singular K0 needs no inverse).
  * φ is evaluated as −expm1(−λt)/λ, accurate for every λt ≥ 0.
  */
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
-import { lapack } from '../runtime/backends.ts';
-
-/**
- * A = V·diag(values)·Vᵀ: the eigendecomposition `symmetricEigen` returns.
- */
-export interface SymmetricEigen {
-  /** Eigenvalues, ascending. */
-  values: Float64Array;
-  /** Eigenvectors as the columns of a k×k row-major matrix. */
-  vectors: Float64Array;
-}
-
-/**
- * Eigendecomposition of a symmetric k×k matrix (row-major): A = V·diag(values)·Vᵀ with values
- * ascending and V orthogonal, the eigenvector of values[j] in column j. By LAPACK's dsyevd
- * (divide and conquer) when the native addon is built and not disabled (`NTK_BACKEND=js`), else
- * by ml-matrix (`symmetricEigenMl`). Only the upper triangle matters to LAPACK; pass a
- * symmetric matrix. Eigenvectors are determined up to sign (and, for a repeated eigenvalue, up
- * to a rotation within its eigenspace), so the two paths may differ there.
- * @example const { values, vectors } = symmetricEigen(Float64Array.of(2, 1, 1, 2), 2); // values [1, 3]
- */
-export function symmetricEigen(A: Float64Array, k: number): SymmetricEigen {
-  assertFiniteMatrix(A, k);
-  const la = lapack();
-  if (la && k > 0) return la.dsyevd(k, A);
-  return symmetricEigenMl(A, k);
-}
-
-/**
- * A matrix with a NaN or ±∞ has no eigendecomposition; LAPACK returns garbage and ml-matrix's
- * QL iteration reads past its arrays ("Cannot read properties of undefined"). Callers check
- * their inputs and report the overflow in their own terms; this is the last guard.
- */
-export class NonFiniteMatrixError extends RangeError {}
-function assertFiniteMatrix(A: Float64Array, k: number): void {
-  for (let i = 0; i < k * k; i++)
-    if (!Number.isFinite(A[i]!)) throw new NonFiniteMatrixError(`a ${k}×${k} matrix to decompose has a non-finite entry (${A[i]} at ${Math.floor(i / k)},${i % k}): an overflow upstream`);
-}
-
-/**
- * `symmetricEigen` by ml-matrix's symmetric solver (Householder tridiagonalization + QL): the
- * pure-JavaScript path, and the reference the LAPACK path is tested against.
- */
-export function symmetricEigenMl(A: Float64Array, k: number): SymmetricEigen {
-  assertFiniteMatrix(A, k);
-  const M = new Matrix(k, k);
-  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) M.set(i, j, A[i * k + j]!);
-  const evd = new EigenvalueDecomposition(M, { assumeSymmetric: true });
-  const order = evd.realEigenvalues.map((v, i) => [v, i] as const).sort((a, b) => a[0] - b[0]);
-  const values = Float64Array.from(order, ([v]) => v);
-  const V = evd.eigenvectorMatrix;
-  const vectors = new Float64Array(k * k);
-  order.forEach(([, src], dst) => {
-    for (let i = 0; i < k; i++) vectors[i * k + dst] = V.get(i, src);
-  });
-  return { values, vectors };
-}
+import { symmetricEigen } from '../linalg/dense.ts';
+import type { Backend } from '../runtime/backend.ts';
 
 /**
  * The NTK's eigendecomposition K0 = V diag(λ) Vᵀ with round-off negatives clipped to 0
@@ -90,8 +34,8 @@ export interface KernelSpectrum {
  * J Jᵀ is positive semi-definite; negative eigenvalues of size ≳ k·ε·λmax are round-off.
  * @example const { values, clipped } = kernelSpectrum(ntk(model).data, k)   // λ ascending, ≥ 0
  */
-export function kernelSpectrum(K: Float64Array, k: number): KernelSpectrum {
-  const { values, vectors } = symmetricEigen(K, k);
+export function kernelSpectrum(K: Float64Array, k: number, backend?: Backend): KernelSpectrum {
+  const { values, vectors } = symmetricEigen(K, k, backend);
   const lmax = Math.max(0, values[k - 1] ?? 0);
   const tol = 64 * k * Number.EPSILON * Math.max(lmax, Number.MIN_VALUE);
   let minRaw = 0, clipped = 0;

@@ -21,9 +21,8 @@
  * definite).
  */
 import { CholeskyDecomposition, Matrix } from 'ml-matrix';
-import type { Evaluator } from '../runtime/evaluator.ts';
-import { ntkFromJacobian } from '../nth/ntk.ts';
-import { symmetricEigen } from './linearized.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
+import { ntkFromJacobian, symmetricEigen } from '../linalg/dense.ts';
 
 /**
  * The linearized test outputs ḡ = g(w0) + Dg(w0)·Δw ∈ R^kt for a weight change Δw ∈ R^p

@@ -22,7 +22,7 @@ import { DataError, findNonFinite, formatIndex, loadArray } from '../io/data.ts'
 import { Rng, deriveSeed } from '../io/rng.ts';
 import { ELEMENTWISE, numericTwin } from './composites.ts';
 import { Graph, type NodeId } from './graph.ts';
-import type { DataInfo, Loss, Model, ParamInfo, TestInfo } from './model.ts';
+import type { DataInfo, Loss, Model, ParamInfo, ParamInit, TestInfo } from './model.ts';
 import { ShapeError, sameShape, shapeStr, sizeOf } from './shape.ts';
 import { overBudget } from '../runtime/memory.ts';
 
@@ -247,6 +247,7 @@ class Elaborator {
       nonSmooth,
       diagnostics: this.warnings,
       seed: this.seed,
+      spans: this.spans,
     };
   }
 
@@ -322,7 +323,7 @@ class Elaborator {
     this.globals.get(d.name)!.value = { kind: 'tensor', node, batch: 0 };
     if (d.kind === 'param') {
       const offset = this.params.reduce((s, q) => s + q.size, 0);
-      this.params.push({ name: d.name, shape, node, offset, size: sizeOf(shape), span: d.span });
+      this.params.push({ name: d.name, shape, node, offset, size: sizeOf(shape), span: d.span, init: this.lastInit });
       this.paramValues.push(data);
     } else {
       this.data.push({ name: d.name, shape, node, value: data, span: d.span });
@@ -330,8 +331,12 @@ class Elaborator {
   }
 
   /** Evaluate an initializer to an array of the declared shape. */
+  /** The distribution of the last initializer evaluated (for ParamInfo.init). */
+  lastInit: ParamInit = { dist: 'fixed' };
+
   initialValue(d: A.DataDecl | A.ParamDecl, declared: number[] | null): { data: Float64Array; shape: number[] } {
     const e = d.init.expr;
+    this.lastInit = { dist: 'fixed' };
     const what = `${d.kind} '${d.name}'`;
     if (e.kind === 'call' && INITIALIZERS.includes(e.callee) && !this.defs.has(e.callee)) {
       if (e.callee === 'load') return this.load(e, declared, what);
@@ -370,6 +375,7 @@ class Elaborator {
       if (e.callee === 'normal') rng.fillNormal(drawn, p1, p2);
       else rng.fillUniform(drawn, p1, p2);
       if (mirror !== 0) for (let i = 0, h = drawn.length; i < h; i++) data[h + i] = mirror * drawn[i]!;
+      this.lastInit = e.callee === 'normal' ? { dist: 'normal', mean: p1, std: p2, span: e.span, mirror } : { dist: 'uniform', lo: p1, hi: p2, span: e.span, mirror };
       return { data, shape };
     }
     if (d.init.kind === 'draw')
@@ -512,9 +518,18 @@ class Elaborator {
   /** Expressions evaluated so far (against MAX_ELABORATION_STEPS). */
   private steps = 0;
 
+  /** Every tensor expression's node → the span of the first (innermost) expression that built it. */
+  readonly spans = new Map<NodeId, A.Span>();
+
   expr(e: A.Expr, locals: Map<string, Val>): Val {
     if (++this.steps > MAX_ELABORATION_STEPS)
       this.err(e.span, `the model unrolls to more than ${MAX_ELABORATION_STEPS} expressions (loops and calls of defs, expanded): use fewer or shorter loops`);
+    const v = this.exprAt(e, locals);
+    if (v.kind === 'tensor' && !this.spans.has(v.node)) this.spans.set(v.node, e.span);
+    return v;
+  }
+
+  exprAt(e: A.Expr, locals: Map<string, Val>): Val {
     switch (e.kind) {
       case 'number':
         return { kind: 'num', value: e.value };

@@ -20,7 +20,15 @@ export interface ParamInfo {
   offset: number;
   size: number;
   span: Span;
+  /** How the initial values were drawn (infinite-width limits need i.i.d. centred entries). */
+  init?: ParamInit;
 }
+
+/** A parameter's initializer: `~ normal(mean, std)`, `~ uniform(lo, hi)`, or fixed values (load, numbers). */
+export type ParamInit =
+  | { dist: 'normal'; mean: number; std: number; span: Span; mirror?: number }
+  | { dist: 'uniform'; lo: number; hi: number; span: Span; mirror?: number }
+  | { dist: 'fixed' };
 
 /**
  * A declared data array (`data X : [n, d] = …`), loaded or drawn: its shape, graph node and values.
@@ -94,4 +102,6 @@ export interface Model {
   /** Warnings and notes from elaboration. */
   diagnostics: Diagnostic[];
   seed: number;
+  /** The source span of the expression that built each node (elaboration only; derivative nodes have none). */
+  spans?: Map<NodeId, Span>;
 }

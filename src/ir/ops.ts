@@ -19,14 +19,15 @@
  * Shapes are static: `number[]`, row-major, `[]` for a scalar.
  */
 import { erf } from '../math/erf.ts';
+import type { AtomTerm } from '../math/gaussian.ts';
 import { absMax, absMin, increasing, logistic, outward, softplus, supSinLike, unimodalAbs, up } from '../math/scalar.ts';
 import type { Graph, NodeId } from './graph.ts';
 import {
   PREC, aligned, argOf, chain, lift, noBatch, sameOp, shapeOfArg, shifted, total, zeroTangent,
-  type BatchRule, type JvpRule, type PrintRule, type TransposeRule,
+  broadcastMaps, type BatchRule, type EncloseRule, type JvpRule, type PrintRule, type ScalarBounds, type TransposeRule,
 } from './rules.ts';
 import {
-  broadcastShape, concatShape, elementwiseShape, leafShape, matmulShape, padShape, reshapeShape, sliceShape, sumShape,
+  broadcastIndex, broadcastShape, concatShape, sameShape, sizeOf, elementwiseShape, leafShape, matmulShape, padShape, reshapeShape, sliceShape, sumShape,
   transposeShape, unaryShape,
 } from './shape.ts';
 
@@ -89,37 +90,37 @@ export interface Primitive {
   transpose: TransposeRule | null;
   batch: BatchRule;
   print: PrintRule;
+  /** The enclosure rule (run by `lip/enclosure.ts` for certified bounds and their memory estimate). */
+  enclose: EncloseRule;
 }
 
 /**
  * A function of one real variable as the project uses it: its value, its first two derivatives
- * and bounds of its derivatives over intervals. (Per-function knowledge added later — e.g.
- * Gaussian expectations E[f(u)g(v)] — goes here as one more field.)
+ * and bounds of its derivatives over intervals (`ScalarBounds`), and its code. Per-function
+ * knowledge added later (e.g. Gaussian expectations E[f(u)g(v)]) goes here as one more field.
  */
-export interface ScalarFunction {
-  /** f(x): constant folding, the reference kernels, enclosures. */
-  f: (x: number) => number;
-  /** f′(x) and f″(x) at a point. */
-  d1: (x: number) => number;
-  d2: (x: number) => number;
+export interface ScalarFunction extends ScalarBounds {
   /**
    * f as an inline JavaScript expression over a variable, bitwise equal to `f` (the generated
    * loops use it). Default: `Math.name(x)` when f is that Math function, else a call of f.
    */
   code?: (x: string) => string;
-  /**
-   * sup over [lo, hi] of |f^{(j)}|, j = 1, 2, 3, exact or rounded up, Infinity where unbounded:
-   * what the enclosures need. Null where the enclosure has a rule of its own (neg: linear;
-   * sign: a jump).
-   */
-  sup: ((j: 1 | 2 | 3, lo: number, hi: number) => number) | null;
-  /** The exact range f([lo, hi]), rounded outwards, where it is cheap. */
-  range?: (lo: number, hi: number) => [number, number];
+}
+
+/**
+ * The Gaussian-expectation rule of a unary op (infinite-width limits, `nth/limit.ts`): f and f′
+ * as combinations Σ c·A(β·x) of the closed-form atoms of `math/gaussian.ts`, or null where there
+ * is none (then the pair expectations are integrated numerically from `scalar.f`, `scalar.d1`).
+ */
+export interface GaussianRule {
+  f: AtomTerm[] | null;
+  d1: AtomTerm[] | null;
 }
 
 export interface UnaryPrimitive extends Primitive {
   kind: 'unary';
   scalar: ScalarFunction;
+  gaussian: GaussianRule;
   /** Callable by this name in `.ntk` files (neg is written `-x`). */
   language: boolean;
   /** LaTeX of the function's name (default \operatorname{name}). */
@@ -146,9 +147,11 @@ const fnPrint =
 /** A unary elementwise op: shape of its input, batched by aligning ranks, printed as name(x). */
 function unaryOp(
   name: UnaryOp,
-  spec: { scalar: ScalarFunction; jvp: JvpRule; tex?: string } & Partial<Pick<UnaryPrimitive, 'linearity' | 'smooth' | 'transpose' | 'print' | 'language'>>,
+  spec: { scalar: ScalarFunction; gaussian: GaussianRule; jvp: JvpRule; tex?: string } & Partial<Pick<UnaryPrimitive, 'linearity' | 'smooth' | 'transpose' | 'print' | 'language' | 'enclose'>>,
 ): UnaryPrimitive {
   return {
+    // by default a smooth function: enclosed through the bounds of its derivatives
+    enclose: spec.enclose ?? ((k, _g, _y, [x]) => k.smooth(x!, spec.scalar, name)),
     kind: 'unary',
     arity: 1,
     shape: unaryShape,
@@ -159,6 +162,7 @@ function unaryOp(
     print: spec.print ?? fnPrint(name, spec.tex),
     language: spec.language ?? true,
     scalar: spec.scalar,
+    gaussian: spec.gaussian,
     jvp: spec.jvp,
     ...(spec.tex !== undefined ? { tex: spec.tex } : {}),
   };
@@ -168,13 +172,16 @@ function binaryOp(spec: Omit<BinaryPrimitive, 'kind' | 'arity' | 'shape' | 'batc
   return { kind: 'binary', arity: 2, shape: elementwiseShape, batch: aligned, ...spec };
 }
 
-const leafOp = (print: PrintRule): Primitive => ({
-  kind: 'leaf', arity: 0, linearity: 'none', smooth: true, shape: leafShape, jvp: zeroTangent, transpose: null, batch: noBatch, print,
+const leafOp = (print: PrintRule, enclose: EncloseRule): Primitive => ({
+  kind: 'leaf', arity: 0, linearity: 'none', smooth: true, shape: leafShape, jvp: zeroTangent, transpose: null, batch: noBatch, print, enclose,
 });
 
-/** A structural op: linear in all its inputs, the tangent is the same op applied to it. */
-function structOp(spec: Pick<Primitive, 'shape' | 'transpose' | 'batch' | 'print'> & Partial<Pick<Primitive, 'arity' | 'jvp'>>): Primitive {
-  return { kind: 'structural', arity: 1, linearity: 'all', smooth: true, jvp: sameOp, ...spec };
+/**
+ * A structural op: linear in all its inputs, the tangent is the same op applied to it, and its
+ * enclosure by default a gather of its inputs' elements.
+ */
+function structOp(spec: Pick<Primitive, 'shape' | 'transpose' | 'batch' | 'print'> & Partial<Pick<Primitive, 'arity' | 'jvp' | 'enclose'>>): Primitive {
+  return { kind: 'structural', arity: 1, linearity: 'all', smooth: true, jvp: sameOp, enclose: (k, _g, y, X) => k.gather(y, X), ...spec };
 }
 
 /** The logistic function as a graph: ½ + ½·tanh(x/2), which never overflows (softplus′). */
@@ -195,28 +202,81 @@ export function powScalar(a: number, b: number): number {
   return b === 2 ? a * a : b === 0.5 ? Math.sqrt(a) : b === 1 ? a : b === -1 ? 1 / a : b === 3 ? a * a * a : Math.pow(a, b);
 }
 
+/** 1/x (for the enclosure of a division a·(1/b)): derivatives −1/x², 2/x³, −6/x⁴; unbounded when 0 is in the range. */
+export const RECIPROCAL: ScalarBounds = {
+  f: (x) => 1 / x,
+  range: (lo, hi) => (lo <= 0 && hi >= 0 ? [-Infinity, Infinity] : outward(1 / hi, 1 / lo)),
+  d1: (x) => -1 / (x * x),
+  d2: (x) => 2 / (x * x * x),
+  sup: (j, lo, hi) => {
+    const a = absMin(lo, hi);
+    if (a === 0) return Infinity;
+    return up(j === 1 ? 1 / (a * a) : j === 2 ? 2 / (a * a * a) : 6 / (a * a * a * a));
+  },
+};
+
+/**
+ * x^c for a fixed exponent c. The j-th derivative is c(c−1)…(c−j+1)·x^{c−j}; its sup over the
+ * range is |coefficient|·sup |x|^{c−j}, monotone in |x|. Non-integer c needs x > 0 on the range.
+ */
+export function powerFunction(c: number): ScalarBounds {
+  const integer = Number.isInteger(c);
+  const coef = (j: number) => { let s = 1; for (let i = 0; i < j; i++) s *= c - i; return s; };
+  const supAbsPow = (q: number, lo: number, hi: number) => {
+    if (q === 0) return 1;
+    if (q > 0) return absMax(lo, hi) ** q;
+    const a = absMin(lo, hi);
+    return a === 0 ? Infinity : a ** q;
+  };
+  return {
+    f: (x) => x ** c,
+    range: (lo, hi) => {
+      if (integer && c % 2 === 0) {
+        // even power: a function of |x|, increasing in |x| for c > 0, decreasing for c < 0
+        const a = absMin(lo, hi), b = absMax(lo, hi);
+        return c > 0 ? outward(a ** c, b ** c) : a === 0 ? [-Infinity, Infinity] : outward(b ** c, a ** c);
+      }
+      if (integer && c > 0) return outward(lo ** c, hi ** c); // odd power: increasing
+      if (lo <= 0) return [-Infinity, Infinity];
+      return c > 0 ? outward(lo ** c, hi ** c) : outward(hi ** c, lo ** c);
+    },
+    d1: (x) => c * x ** (c - 1),
+    d2: (x) => c * (c - 1) * x ** (c - 2),
+    sup: (j, lo, hi) => {
+      const k = coef(j);
+      if (k === 0) return 0;
+      if (!integer && lo <= 0) return Infinity;
+      return up(Math.abs(k) * supAbsPow(c - j, lo, hi));
+    },
+  };
+}
+
 // ------------------------------------------------------------------ the registry
 
 /** The one table of primitive ops. */
 export const PRIMITIVES: { [K in Op]: Entry<K> } = {
-  input: leafOp((p, a) => [p.name(a.name!), PREC.atom]),
-  const: leafOp((p, a) => [p.number(a.value!), a.value! < 0 ? PREC.neg : PREC.atom]),
-  literal: leafOp((p, a) => [p.literal(a.data!, a.shape!), PREC.atom]),
+  input: leafOp((p, a) => [p.name(a.name!), PREC.atom], (k, _g, y) => k.input(y)),
+  const: leafOp((p, a) => [p.number(a.value!), a.value! < 0 ? PREC.neg : PREC.atom], (k, g, y) => k.exact(g.attrs(y).value!, g.sizeOf(y))),
+  literal: leafOp((p, a) => [p.literal(a.data!, a.shape!), PREC.atom], (k, g, y) => k.exact(g.attrs(y).data!, g.sizeOf(y))),
 
   neg: unaryOp('neg', {
+    gaussian: { f: [{ atom: 'id', coef: -1, scale: 1 }], d1: [{ atom: 'one', coef: -1, scale: 1 }] },
     scalar: { f: (x) => -x, code: (x) => `-${x}`, d1: () => -1, d2: () => 0, sup: null },
     linearity: 'all',
     language: false,
     jvp: (g, _y, _x, [t]) => (t === null ? null : g.neg(t)),
     transpose: (g, _y, _i, c) => g.neg(c),
     print: (p, _a, [x]) => [`-${p.wrap(x!, PREC.neg + 1)}`, PREC.neg],
+    enclose: (k, g, y, X) => k.linear(X, g.sizeOf(y), (e, emit) => emit(0, e, -1)),
   }),
   exp: unaryOp('exp', {
+    gaussian: { f: [{ atom: 'exp', coef: 1, scale: 1 }], d1: [{ atom: 'exp', coef: 1, scale: 1 }] },
     scalar: { f: Math.exp, d1: Math.exp, d2: Math.exp, sup: (_j, _lo, hi) => up(Math.exp(hi)), range: increasing(Math.exp) },
     jvp: chain((_g, _x, y) => y),
     print: (p, _a, [x]) => (p.tex ? [`e^{${p.render(x!)[0]}}`, PREC.pow] : [p.fn('exp', p.render(x!)[0]), PREC.atom]),
   }),
   log: unaryOp('log', {
+    gaussian: { f: null, d1: null },
     scalar: {
       f: Math.log,
       d1: (x) => 1 / x,
@@ -228,16 +288,19 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     tex: '\\log',
   }),
   sin: unaryOp('sin', {
+    gaussian: { f: [{ atom: 'sin', coef: 1, scale: 1 }], d1: [{ atom: 'cos', coef: 1, scale: 1 }] },
     scalar: { f: Math.sin, d1: Math.cos, d2: (x) => -Math.sin(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? Math.PI / 2 : 0) },
     jvp: chain((g, x) => g.cos(x)),
     tex: '\\sin',
   }),
   cos: unaryOp('cos', {
+    gaussian: { f: [{ atom: 'cos', coef: 1, scale: 1 }], d1: [{ atom: 'sin', coef: -1, scale: 1 }] },
     scalar: { f: Math.cos, d1: (x) => -Math.sin(x), d2: (x) => -Math.cos(x), sup: (j, lo, hi) => supSinLike(lo, hi, j % 2 === 1 ? 0 : Math.PI / 2) },
     jvp: chain((g, x) => g.neg(g.sin(x))),
     tex: '\\cos',
   }),
   tanh: unaryOp('tanh', {
+    gaussian: { f: null, d1: null },
     scalar: {
       f: Math.tanh,
       range: increasing(Math.tanh),
@@ -255,6 +318,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     tex: '\\tanh',
   }),
   erf: unaryOp('erf', {
+    gaussian: { f: [{ atom: 'erf', coef: 1, scale: 1 }], d1: [{ atom: 'gauss', coef: TWO_OVER_SQRT_PI, scale: 1 }] },
     scalar: {
       f: erf,
       range: increasing(erf),
@@ -273,6 +337,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     tex: '\\operatorname{erf}',
   }),
   softplus: unaryOp('softplus', {
+    gaussian: { f: null, d1: null },
     scalar: {
       f: softplus,
       range: increasing(softplus),
@@ -289,6 +354,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     jvp: chain((g, x) => logisticGraph(g, x)),
   }),
   atan: unaryOp('atan', {
+    gaussian: { f: null, d1: null },
     scalar: {
       f: Math.atan,
       range: increasing(Math.atan),
@@ -307,11 +373,14 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     tex: '\\arctan',
   }),
   sign: unaryOp('sign', {
+    gaussian: { f: [{ atom: 'sign', coef: 1, scale: 1 }], d1: [] },
     // −1, 0 (keeping the sign of a zero), +1; NaN stays NaN.
     scalar: { f: Math.sign, d1: () => 0, d2: () => 0, sup: null },
     smooth: false,
     // sign′ = 0 almost everywhere (the graph remembers that sign is non-smooth).
     jvp: zeroTangent,
+    // constant (±1, zero derivatives) where the range excludes 0; otherwise a jump
+    enclose: (k, _g, _y, [x]) => k.sign(x!),
   }),
 
   add: binaryOp({
@@ -322,6 +391,10 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     jvp: (g, y, _x, [ta, tb]) => total(g, y, [ta!, tb!]),
     transpose: (g, y, i, c) => g.sumTo(c, shapeOfArg(g, y, i)),
     print: (p, _a, [x, y]) => [`${p.wrap(x!, PREC.add)} + ${p.wrap(y!, PREC.add)}`, PREC.add],
+    enclose: (k, g, y, X) => {
+      const [m0, m1] = broadcastMaps(g, y);
+      return k.linear(X, g.sizeOf(y), (e, emit) => { emit(0, m0![e]!, 1); emit(1, m1![e]!, 1); });
+    },
   }),
   sub: binaryOp({
     linearity: 'all',
@@ -331,6 +404,10 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     jvp: (g, y, _x, [ta, tb]) => total(g, y, [ta!, tb === null ? null : g.neg(tb!)]),
     transpose: (g, y, i, c) => (i === 0 ? g.sumTo(c, shapeOfArg(g, y, 0)) : g.neg(g.sumTo(c, shapeOfArg(g, y, 1)))),
     print: (p, _a, [x, y]) => [`${p.wrap(x!, PREC.add)} - ${p.wrap(y!, PREC.add + 1)}`, PREC.add],
+    enclose: (k, g, y, X) => {
+      const [m0, m1] = broadcastMaps(g, y);
+      return k.linear(X, g.sizeOf(y), (e, emit) => { emit(0, m0![e]!, 1); emit(1, m1![e]!, -1); });
+    },
   }),
   mul: binaryOp({
     linearity: 'each',
@@ -341,6 +418,16 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     // y = a·b, linear in the argument i with the other one (1−i) a coefficient.
     transpose: (g, y, i, c) => g.sumTo(g.mul(argOf(g, y, 1 - i), c), shapeOfArg(g, y, i)),
     print: (p, _a, [x, y]) => [`${p.wrap(x!, PREC.mul)}${p.tex ? ' \\, ' : '*'}${p.wrap(y!, PREC.mul)}`, PREC.mul],
+    enclose: (k, g, y, X) => {
+      const [x0, x1] = g.args(y) as [NodeId, NodeId];
+      // |x| = x·sign(x) (abs, relu): 1-Lipschitz; smooth where the ball keeps x away from 0.
+      const abs = g.op(x1) === 'sign' && g.args(x1)[0] === x0 ? 0 : g.op(x0) === 'sign' && g.args(x0)[0] === x1 ? 1 : -1;
+      if (abs >= 0 && sameShape(g.shape(x0), g.shape(x1))) return k.abs(X[abs]!);
+      // x·x = x²: its range is nonnegative, which the product rule alone does not see.
+      if (x0 === x1) return k.smooth(X[0]!, powerFunction(2), 'a square');
+      const [m0, m1] = broadcastMaps(g, y);
+      return k.product(X[0]!, X[1]!, g.sizeOf(y), (e, emit) => emit(m0![e]!, m1![e]!));
+    },
   }),
   div: binaryOp({
     linearity: 'each',
@@ -356,6 +443,12 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     },
     print: (p, _a, [x, y]) =>
       p.tex ? [`\\frac{${p.render(x!)[0]}}{${p.render(y!)[0]}}`, PREC.atom] : [`${p.wrap(x!, PREC.mul)}/${p.wrap(y!, PREC.mul + 1)}`, PREC.mul],
+    // a/b = a·(1/b): the reciprocal by the unary rules (unbounded if 0 ∈ range of b)
+    enclose: (k, g, y, X) => {
+      const r = k.smooth(X[1]!, RECIPROCAL, 'a division');
+      const [m0, m1] = broadcastMaps(g, y);
+      return k.product(X[0]!, r, g.sizeOf(y), (e, emit) => emit(m0![e]!, m1![e]!));
+    },
   }),
   pow: binaryOp({
     linearity: 'none',
@@ -380,6 +473,24 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
       if (p.tex) return [`${p.wrap(x!, PREC.pow + 1)}^{${p.render(y!)[0]}}`, PREC.pow];
       return [`${p.wrap(x!, PREC.pow + 1)}^${p.wrap(y!, PREC.pow)}`, PREC.pow];
     },
+    enclose: (k, g, y, [base, ex]) => {
+      const [m0, m1] = broadcastMaps(g, y);
+      const n = g.sizeOf(y);
+      // a^b = exp(b·log a) when the exponent depends on the weights
+      if (!k.isConstant(ex!)) {
+        const la = k.smooth(base!, PRIMITIVES.log.scalar, 'pow');
+        return k.smooth(k.product(ex!, la, n, (e, emit) => emit(m1![e]!, m0![e]!)), PRIMITIVES.exp.scalar, 'pow');
+      }
+      // a fixed exponent per element: x^c by its own bounds
+      const fns = new Map<number, ScalarBounds>();
+      const fnAt = (e: number) => {
+        const c = k.mid(ex!, m1![e]!);
+        let fn = fns.get(c);
+        if (!fn) fns.set(c, (fn = powerFunction(c)));
+        return fn;
+      };
+      return k.smooth(k.select(base!, m0!), fnAt, 'a power');
+    },
   }),
 
   broadcast: structOp({
@@ -403,6 +514,19 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
       return g.broadcast(g.reshape(c, kept), xs);
     },
     batch: shifted((a, p) => ({ axes: a.axes!.map((ax) => ax + p) })),
+    enclose: (k, g, y, X) => {
+      const xs = g.shape(g.args(y)[0]!), axes = g.attrs(y).axes!;
+      // each input element's output index: drop the summed axes
+      const lists: number[][] = Array.from({ length: g.sizeOf(y) }, () => []);
+      const idx = new Array<number>(xs.length).fill(0);
+      for (let i = 0, N = sizeOf(xs); i < N; i++) {
+        let o = 0;
+        for (let d = 0; d < xs.length; d++) if (!axes.includes(d)) o = o * xs[d]! + idx[d]!;
+        lists[o]!.push(i);
+        for (let d = xs.length - 1; d >= 0; d--) { if (++idx[d]! < xs[d]!) break; idx[d] = 0; }
+      }
+      return k.linear(X, g.sizeOf(y), (e, emit) => { for (const i of lists[e]!) emit(0, i, 1); });
+    },
     print: (p, a, [x]) =>
       p.tex
         ? [`\\sum_{${a.axes!.join(',')}}\\left(${p.render(x!)[0]}\\right)`, PREC.atom]
@@ -499,6 +623,18 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
         : g.sumTo(g.matmul(g.swapLast(argOf(g, y, 0)), c), shapeOfArg(g, y, 1)),
     batch: aligned,
     print: (p, _a, [x, y]) => [`${p.wrap(x!, PREC.mul)}${p.tex ? ' \\, ' : ' @ '}${p.wrap(y!, PREC.mul + 1)}`, PREC.mul],
+    // C_bij = Σ_t A_bit·B_btj, batch axes broadcast
+    enclose: (k, g, y, X) => {
+      const [sa, sb] = g.args(y).map((a) => g.shape(a)) as [number[], number[]];
+      const M = sa[sa.length - 2]!, K = sa[sa.length - 1]!, N = sb[sb.length - 1]!;
+      const batch = g.shape(y).slice(0, -2);
+      const ba = broadcastIndex(sa.slice(0, -2), batch), bb = broadcastIndex(sb.slice(0, -2), batch);
+      return k.product(X[0]!, X[1]!, g.sizeOf(y), (e, emit) => {
+        const b = Math.floor(e / (M * N)), i = Math.floor((e % (M * N)) / N), j = e % N;
+        const oa = ba[b]! * M * K, ob = bb[b]! * K * N;
+        for (let t = 0; t < K; t++) emit(oa + i * K + t, ob + t * N + j);
+      });
+    },
   },
 };
 

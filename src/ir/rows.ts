@@ -65,7 +65,7 @@ export function rowRestriction(m: Model): RowModel | null {
   }
 }
 
-function restrict(g: Graph, root: NodeId, n: number, replaced: Map<NodeId, NodeId>): RVal {
+function restrict(g: Graph, root: NodeId, n: number, replaced: Map<NodeId, NodeId>, trace?: Map<NodeId, NodeId>): RVal {
   const val = new Map<NodeId, RVal>();
   const fail = (why: string): never => {
     throw new NotSeparable(why);
@@ -194,6 +194,28 @@ function restrict(g: Graph, root: NodeId, n: number, replaced: Map<NodeId, NodeI
     const got = g.shape(id);
     if (got.length !== want.length || got.some((d, i) => d !== want[i])) fail(`internal shape mismatch in ${op}`);
     val.set(node, { id, row });
+    if (trace && !trace.has(id)) trace.set(id, node);
   }
   return val.get(root)!;
+}
+
+/**
+ * The one-row graph of `root` (leading size n) with the row inputs given: `replaced` maps each
+ * data input with n rows to its one-row stand-in. Returns the one-row node (row axis of size 1
+ * at `row`), or null when `root` is not row-separable. Restricting two outputs with the same
+ * stand-ins gives the same node exactly when they are the same function of their rows
+ * (hash-consing), which is how the infinite-width limit pairs a model with its `test`.
+ * `trace`, if given, receives each new one-row node → the node it restricts (for source spans).
+ * @example const r = restrictRows(g, model.output, n, new Map([[X.node, xRow]]));
+ */
+export function restrictRows(
+  g: Graph, root: NodeId, n: number, replaced: Map<NodeId, NodeId>, trace?: Map<NodeId, NodeId>,
+): { id: NodeId; row: number } | null {
+  try {
+    const out = restrict(g, root, n, replaced, trace);
+    return out.row === null ? null : { id: out.id, row: out.row };
+  } catch (e) {
+    if (e instanceof Error) return null;
+    throw e;
+  }
 }

@@ -5,6 +5,7 @@
  */
 import type { Graph, NodeId } from './graph.ts';
 import type { Attrs } from './ops.ts';
+import { broadcastIndex } from './shape.ts';
 
 // ------------------------------------------------------------------ JVP
 
@@ -107,3 +108,54 @@ export interface Printer {
 
 /** A print rule: a node's text and precedence from its attributes and inputs. */
 export type PrintRule = (p: Printer, a: Attrs, x: NodeId[]) => [string, number];
+
+// ------------------------------------------------------------------ enclosures
+
+/**
+ * What an enclosure rule may ask of the pass that runs it (`lip/enclosure.ts`), generic in the
+ * pass's representation E of a node's enclosures. The certified pass implements it with
+ * interval Taylor arithmetic (value, gradient and Hessian enclosures over the ball); the
+ * estimate of its memory (`estimateEntries`) with support sizes only — so both follow the same
+ * per-op rules.
+ */
+export interface EnclosureKit<E> {
+  /** An input node: a parameter (w0 ± ρ, ∇ = e_j) or data (its exact values). */
+  input(y: NodeId): E;
+  /** Exact values: a const's value repeated n times, or a literal's data. */
+  exact(data: Float64Array | number, n: number): E;
+  /** y_i = f(x_i) elementwise, by the bounds of f (one function, or one per element i). */
+  smooth(x: E, f: ScalarBounds | ((i: number) => ScalarBounds), name: string): E;
+  /** y_e = Σ c·X[x]_i over the terms emit(x, i, c) of each output element e. */
+  linear(X: E[], n: number, terms: (e: number, emit: (x: number, i: number, c: number) => void) => void): E;
+  /** y_e = Σ A_ia·B_ib over the terms emit(ia, ib) of each output element e. */
+  product(A: E, B: E, n: number, terms: (e: number, emit: (ia: number, ib: number) => void) => void): E;
+  /** A structural op y as a pure gather of its inputs' elements (no arithmetic). */
+  gather(y: NodeId, X: E[]): E;
+  /** Element e of the result is element index[e] of x. */
+  select(x: E, index: Int32Array): E;
+  /** sign(x): constant where the range excludes 0, a jump otherwise. */
+  sign(x: E): E;
+  /** |x|: 1-Lipschitz, smooth where the range excludes 0. */
+  abs(x: E): E;
+  /** Whether x is the same at every point of the ball (no gradient, no radius). */
+  isConstant(x: E): boolean;
+  /** The midpoint of element i (exact where x is constant). */
+  mid(x: E, i: number): number;
+}
+
+/** A scalar function with the bounds an enclosure needs (see `ScalarFunction` in ops.ts). */
+export interface ScalarBounds {
+  f: (x: number) => number;
+  d1: (x: number) => number;
+  d2: (x: number) => number;
+  sup: ((j: 1 | 2 | 3, lo: number, hi: number) => number) | null;
+  range?: (lo: number, hi: number) => [number, number];
+}
+
+/** An enclosure rule: node y's enclosure from its inputs' (X), through the kit. */
+export type EncloseRule = <E>(k: EnclosureKit<E>, g: Graph, y: NodeId, X: E[]) => E;
+
+/** Each input's element read by each output element of an elementwise node (numpy broadcasting). */
+export function broadcastMaps(g: Graph, y: NodeId): Int32Array[] {
+  return g.args(y).map((a) => broadcastIndex(g.shape(a), g.shape(y)));
+}

@@ -61,6 +61,30 @@ export function broadcastAxes(x: readonly number[], out: readonly number[]): num
   return axes;
 }
 
+/** For broadcasting an input of shape `s` to `out`: the input element of each output element. */
+export function broadcastIndex(s: readonly number[], out: readonly number[]): Int32Array {
+  const n = out.reduce((a, b) => a * b, 1);
+  const map = new Int32Array(n);
+  const r = out.length, off = r - s.length;
+  const inStrides = new Array<number>(r).fill(0);
+  let st = 1;
+  for (let i = s.length - 1; i >= 0; i--) {
+    inStrides[i + off] = s[i] === 1 ? 0 : st;
+    st *= s[i]!;
+  }
+  const idx = new Array<number>(r).fill(0);
+  for (let e = 0; e < n; e++) {
+    let src = 0;
+    for (let i = 0; i < r; i++) src += idx[i]! * inStrides[i]!;
+    map[e] = src;
+    for (let i = r - 1; i >= 0; i--) {
+      if (++idx[i]! < out[i]!) break;
+      idx[i] = 0;
+    }
+  }
+  return map;
+}
+
 // ------------------------------------------------------------------ shape rules of the primitives
 
 export class ShapeError extends Error {}

@@ -9,7 +9,9 @@
  *               it the partial derivative is identically zero (structural zero);
  *   - Hessian:  ∂²x/∂w_j∂w_l (w) ∈ [Hm_jl − Hr_jl, Hm_jl + Hr_jl] on a sparse support (j ≤ l
  *               stored), structurally zero elsewhere.
- * Each rule below states why its output enclosures hold given its inputs'. The mid-radius
+ * The per-op rules are the registry's (`enclose` of each entry in ir/ops.ts), run by one
+ * traversal (`traverse`) through a kit whose operations are below: each states why its output
+ * enclosures hold given its inputs'. The mid-radius
  * arithmetic is (a ± r)(b ± s) ⊂ ab ± (|a|s + r|b| + rs) and (a ± r) + (b ± s) ⊂ (a+b) ± (r+s);
  * every radius is inflated by 2⁻⁵⁰·(|mid| + radius) after each operation, which covers the
  * rounding of the few floating-point operations that produced it (and the few-ulp errors of
@@ -46,10 +48,12 @@
  */
 import { Graph, type NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
-import { PRIMITIVES, isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
+import { PRIMITIVES } from '../ir/ops.ts';
+import type { EnclosureKit, ScalarBounds } from '../ir/rules.ts';
+import { broadcastIndex } from '../ir/shape.ts';
 import { U, absMax, absMin, outward, up } from '../math/scalar.ts';
 import { compile } from '../runtime/compile.ts';
-import type { Evaluator } from '../runtime/evaluator.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
 
 const infl = (m: number, r: number) => r + (Math.abs(m) + r) * U;
 
@@ -129,21 +133,10 @@ class Budget {
 
 // ------------------------------------------------------------------ unary functions
 
-/** f, f′, f″ at a point and sup |f^(j)| over [lo, hi] (j = 1, 2, 3), Infinity if unbounded. */
-interface Fn {
-  f: (x: number) => number;
-  d1: (x: number) => number;
-  d2: (x: number) => number;
-  sup: (j: 1 | 2 | 3, lo: number, hi: number) => number;
-  /** The exact range f([lo, hi]) (rounded outwards), where it is cheap: intersected with f(vm) ± S1·vr. */
-  range?: (lo: number, hi: number) => [number, number];
-}
-
-/** The scalar function of a smooth unary op, with its bounds (the registry's entry). */
-function fnOf(op: UnaryOp): Fn {
-  const s = PRIMITIVES[op].scalar;
-  if (!s.sup) throw new Error(`internal: '${op}' has no derivative bounds (an enclosure rule of its own)`);
-  return { f: s.f, d1: s.d1, d2: s.d2, sup: s.sup, ...(s.range ? { range: s.range } : {}) };
+/** The bounds of a scalar function (the registry's), checked to exist. */
+function boundsOf(fn: ScalarBounds): ScalarBounds & { sup: NonNullable<ScalarBounds['sup']> } {
+  if (!fn.sup) throw new Error('internal: a function without derivative bounds reached the smooth rule');
+  return fn as ScalarBounds & { sup: NonNullable<ScalarBounds['sup']> };
 }
 
 /**
@@ -158,55 +151,6 @@ function clip(c: number, r: number, S: number): [number, number] {
   if (lo > hi) { lo = Math.min(lo, hi); hi = lo; } // only by rounding: keep a valid point
   const m = 0.5 * (lo + hi);
   return [m, infl(m, 0.5 * (hi - lo))];
-}
-
-/** 1/x: derivatives −1/x², 2/x³, −6/x⁴; unbounded when 0 is in the range. */
-const RECIP: Fn = {
-  f: (x) => 1 / x,
-  range: (lo, hi) => (lo <= 0 && hi >= 0 ? [-Infinity, Infinity] : outward(1 / hi, 1 / lo)),
-  d1: (x) => -1 / (x * x),
-  d2: (x) => 2 / (x * x * x),
-  sup: (j, lo, hi) => {
-    const a = absMin(lo, hi);
-    if (a === 0) return Infinity;
-    return up(j === 1 ? 1 / (a * a) : j === 2 ? 2 / (a * a * a) : 6 / (a * a * a * a));
-  },
-};
-
-/**
- * x^c for a fixed exponent c. The j-th derivative is c(c−1)…(c−j+1)·x^{c−j}; its sup over the
- * range is |coefficient|·sup |x|^{c−j}, monotone in |x|. Non-integer c needs x > 0 on the range.
- */
-function powFn(c: number): Fn {
-  const integer = Number.isInteger(c);
-  const coef = (j: number) => { let s = 1; for (let i = 0; i < j; i++) s *= c - i; return s; };
-  const supAbsPow = (q: number, lo: number, hi: number) => {
-    if (q === 0) return 1;
-    if (q > 0) return absMax(lo, hi) ** q;
-    const a = absMin(lo, hi);
-    return a === 0 ? Infinity : a ** q;
-  };
-  return {
-    f: (x) => x ** c,
-    range: (lo, hi) => {
-      if (integer && c % 2 === 0) {
-        // even power: a function of |x|, increasing in |x| for c > 0, decreasing for c < 0
-        const a = absMin(lo, hi), b = absMax(lo, hi);
-        return c > 0 ? outward(a ** c, b ** c) : a === 0 ? [-Infinity, Infinity] : outward(b ** c, a ** c);
-      }
-      if (integer && c > 0) return outward(lo ** c, hi ** c); // odd power: increasing
-      if (lo <= 0) return [-Infinity, Infinity];
-      return c > 0 ? outward(lo ** c, hi ** c) : outward(hi ** c, lo ** c);
-    },
-    d1: (x) => c * x ** (c - 1),
-    d2: (x) => c * (c - 1) * x ** (c - 2),
-    sup: (j, lo, hi) => {
-      const k = coef(j);
-      if (k === 0) return 0;
-      if (!integer && lo <= 0) return Infinity;
-      return up(Math.abs(k) * supAbsPow(c - j, lo, hi));
-    },
-  };
 }
 
 // ------------------------------------------------------------------ sparse helpers
@@ -397,28 +341,11 @@ function gatherMap(op: Parameters<Graph['apply']>[0], inShapes: number[][], attr
   return { input, index };
 }
 
-/** For broadcasting an input of shape `s` to `out`: the input element of each output element. */
-function broadcastMap(s: number[], out: number[]): Int32Array {
-  const n = out.reduce((a, b) => a * b, 1);
-  const map = new Int32Array(n);
-  const r = out.length, off = r - s.length;
-  const inStrides = new Array<number>(r).fill(0);
-  let st = 1;
-  for (let i = s.length - 1; i >= 0; i--) {
-    inStrides[i + off] = s[i] === 1 ? 0 : st;
-    st *= s[i]!;
-  }
-  const idx = new Array<number>(r).fill(0);
-  for (let e = 0; e < n; e++) {
-    let src = 0;
-    for (let i = 0; i < r; i++) src += idx[i]! * inStrides[i]!;
-    map[e] = src;
-    for (let i = r - 1; i >= 0; i--) {
-      if (++idx[i]! < out[i]!) break;
-      idx[i] = 0;
-    }
-  }
-  return map;
+/** A structural node's gather: the input and the element of it that each output element reads. */
+function gatherIndex(g: Graph, y: NodeId): { input: Int32Array; index: Int32Array } {
+  const args = g.args(y);
+  if (g.op(y) === 'broadcast') return { input: new Int32Array(g.sizeOf(y)), index: broadcastIndex(g.shape(args[0]!), g.shape(y)) };
+  return gatherMap(g.op(y), args.map((x) => g.shape(x)), g.attrs(y));
 }
 
 // ------------------------------------------------------------------ the pass
@@ -522,106 +449,122 @@ function useCounts(g: Graph, cone: NodeId[], out: NodeId): Map<NodeId, number> {
 
 /**
  * A cheap estimate of the derivative entries the enclosure pass will store, from per-element
- * support sizes only: s (gradient support) and e (Hessian entries) follow the same rules as the
- * pass (a product's Hessian gains s_a·s_b cross entries, a nonlinear function's gains
- * s(s+1)/2), without the index sets. Lets a model far too large be refused in milliseconds.
+ * support sizes only: the same per-op rules and traversal as the pass, through a kit whose
+ * s (gradient support) and e (Hessian entries) are sums where the pass takes unions (a
+ * product's Hessian gains s_a·s_b cross entries, a nonlinear function's gains s(s+1)/2), so it
+ * bounds what the pass stores (test/lip/rules.test.ts). Lets a model far too large be refused
+ * in milliseconds.
  * @example estimateEntries(model) > 2e7   // true: certifiedBounds would refuse the model
  */
 export function estimateEntries(model: Model): number {
-  const g = model.graph, p = model.paramCount;
+  const p = model.paramCount;
   const cap = (x: number) => Math.min(x, p);
   const capH = (x: number) => Math.min(x, (p * (p + 1)) / 2);
-  const S = new Map<NodeId, { s: Float64Array; e: Float64Array }>();
   const paramNodes = new Set(model.params.map((q) => q.node));
-  let live = 0, peak = 0;
-  const own = new Map<NodeId, number>();
+  const g = model.graph;
+  const counter = new Budget(Infinity, p);
+  /** Support sizes of each element: s gradient entries, e Hessian entries. */
+  type Sizes = { s: Float64Array; e: Float64Array };
+  const sizes = (n: number): Sizes => ({ s: new Float64Array(n), e: new Float64Array(n) });
+  /** A result the pass stores (and charges to its budget), as the certified pass does. */
+  const stored = (y: Sizes) => {
+    let t = 0;
+    for (let i = 0; i < y.s.length; i++) t += y.s[i]! + y.e[i]!;
+    counter.charge(t);
+    return y;
+  };
+  const kit: PassKit<Sizes> = {
+    input: (y) => {
+      const out = sizes(g.sizeOf(y));
+      if (paramNodes.has(y)) out.s.fill(1);
+      return out;
+    },
+    exact: (_data, n) => sizes(n),
+    smooth: (x) => {
+      // a nonlinear function's Hessian gains s(s+1)/2 entries: ∇²y = f′∇²x + f″∇x∇xᵀ
+      const y = sizes(x.s.length);
+      for (let i = 0; i < x.s.length; i++) {
+        const si = x.s[i]!;
+        y.s[i] = si;
+        y.e[i] = si ? capH(x.e[i]! + (si * (si + 1)) / 2) : 0;
+      }
+      return stored(y);
+    },
+    linear: (X, n, terms) => {
+      const y = sizes(n);
+      for (let e = 0; e < n; e++)
+        terms(e, (x, i) => {
+          y.s[e] = cap(y.s[e]! + X[x]!.s[i]!);
+          y.e[e] = capH(y.e[e]! + X[x]!.e[i]!);
+        });
+      return stored(y);
+    },
+    product: (A, B, n, terms) => {
+      // a product's Hessian gains s_a·s_b cross entries: ∇a∇bᵀ + ∇b∇aᵀ
+      const y = sizes(n);
+      for (let e = 0; e < n; e++)
+        terms(e, (ia, ib) => {
+          const sa = A.s[ia]!, sb = B.s[ib]!;
+          y.s[e] = cap(y.s[e]! + sa + sb);
+          y.e[e] = capH(y.e[e]! + A.e[ia]! + B.e[ib]! + sa * sb);
+        });
+      return stored(y);
+    },
+    gather: (y, X) => {
+      const { input, index } = gatherIndex(g, y);
+      const out = sizes(input.length);
+      for (let i = 0; i < input.length; i++)
+        if (input[i]! >= 0) { out.s[i] = X[input[i]!]!.s[index[i]!]!; out.e[i] = X[input[i]!]!.e[index[i]!]!; }
+      return out; // gathers share their inputs' storage
+    },
+    select: (x, index) => ({ s: Float64Array.from(index, (i) => x.s[i]!), e: Float64Array.from(index, (i) => x.e[i]!) }),
+    sign: (x) => sizes(x.s.length),
+    abs: (x) => ({ s: x.s, e: x.e }),
+    isConstant: (x) => x.s.every((v) => v === 0),
+    mid: () => 0,
+    finish: (y) => y,
+  };
+  traverse(model, kit, counter);
+  return counter.peak;
+}
+
+/**
+ * The one traversal of the output's cone, for both passes: each node's enclosure by its op's
+ * rule (the registry's `enclose`), through the pass's kit; the enclosures no later node reads
+ * are released, so that the budget counts the live entries (a node owns what its rule stored).
+ */
+function traverse<E>(model: Model, kit: PassKit<E>, counter: Budget): E {
+  const g = model.graph;
   const out = g.reshape(model.output, [model.outputShape.reduce((a, b) => a * b, 1)]);
   const cone = g.cone([out]);
   const uses = useCounts(g, cone, out);
-  const release = (node: NodeId) => {
-    for (const a of new Set(g.args(node))) {
-      const u = uses.get(a)! - 1;
-      uses.set(a, u);
-      if (u === 0) { live -= own.get(a) ?? 0; S.delete(a); }
+  const own = new Map<NodeId, number>();
+  const val = new Map<NodeId, E>();
+  try {
+    for (const node of cone) {
+      const args = g.args(node);
+      const before = counter.n;
+      const y = PRIMITIVES[g.op(node)].enclose(kit, g, node, args.map((x) => val.get(x)!));
+      val.set(node, kit.finish(y, g.op(node)));
+      own.set(node, counter.n - before);
+      for (const x of new Set(args)) {
+        const u = uses.get(x)! - 1;
+        uses.set(x, u);
+        if (u === 0) {
+          counter.n -= own.get(x) ?? 0;
+          val.delete(x);
+        }
+      }
     }
-  };
-  for (const node of cone) {
-    const op = g.op(node), args = g.args(node), n = g.sizeOf(node), shape = g.shape(node);
-    const s = new Float64Array(n), e = new Float64Array(n);
-    const X = args.map((x) => S.get(x)!);
-    const unary = (x: { s: Float64Array; e: Float64Array }, map: (i: number) => number) => {
-      for (let i = 0; i < n; i++) { const j = map(i); s[i] = x.s[j]!; e[i] = x.s[j]! ? capH(x.e[j]! + (x.s[j]! * (x.s[j]! + 1)) / 2) : 0; }
-    };
-    if (isUnary(op) && op !== 'neg') unary(X[0]!, (i) => i);
-    else switch (op) {
-      case 'input': if (paramNodes.has(node)) s.fill(1); break;
-      case 'const': case 'literal': break;
-      case 'neg': s.set(X[0]!.s); e.set(X[0]!.e); break;
-      case 'add': case 'sub': case 'mul': case 'div': case 'pow': {
-        const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
-        const [A, B] = X as [{ s: Float64Array; e: Float64Array }, { s: Float64Array; e: Float64Array }];
-        const nonlin = op !== 'add' && op !== 'sub';
-        for (let i = 0; i < n; i++) {
-          const sa = A.s[m0[i]!]!, sb = B.s[m1[i]!]!;
-          s[i] = cap(sa + sb);
-          e[i] = capH(A.e[m0[i]!]! + B.e[m1[i]!]! + (nonlin ? sa * sb + (op === 'mul' ? 0 : (sb * (sb + 1)) / 2) : 0));
-        }
-        break;
-      }
-      case 'sum': {
-        const xs = g.shape(args[0]!), axes = g.attrs(node).axes!;
-        const idx = new Array<number>(xs.length).fill(0);
-        for (let i = 0; i < g.sizeOf(args[0]!); i++) {
-          let o = 0;
-          for (let d = 0; d < xs.length; d++) if (!axes.includes(d)) o = o * xs[d]! + idx[d]!;
-          s[o] = cap(s[o]! + X[0]!.s[i]!);
-          e[o] = capH(e[o]! + X[0]!.e[i]!);
-          for (let d = xs.length - 1; d >= 0; d--) { if (++idx[d]! < xs[d]!) break; idx[d] = 0; }
-        }
-        break;
-      }
-      case 'matmul': {
-        const [sa, sb] = [g.shape(args[0]!), g.shape(args[1]!)];
-        const M = sa[sa.length - 2]!, K = sa[sa.length - 1]!, N = sb[sb.length - 1]!;
-        const batch = shape.slice(0, -2);
-        const ba = broadcastMap(sa.slice(0, -2), batch), bb = broadcastMap(sb.slice(0, -2), batch);
-        const [A, B] = X as [{ s: Float64Array; e: Float64Array }, { s: Float64Array; e: Float64Array }];
-        for (let o = 0; o < n; o++) {
-          const b = Math.floor(o / (M * N)), i = Math.floor((o % (M * N)) / N), j = o % N;
-          const oa = ba[b]! * M * K, ob = bb[b]! * K * N;
-          let ss = 0, ee = 0;
-          for (let t = 0; t < K; t++) {
-            const x = A.s[oa + i * K + t]!, y = B.s[ob + t * N + j]!;
-            ss += x + y;
-            ee += A.e[oa + i * K + t]! + B.e[ob + t * N + j]! + x * y;
-          }
-          s[o] = cap(ss);
-          e[o] = capH(ee);
-        }
-        break;
-      }
-      case 'broadcast': case 'reshape': case 'transpose': case 'slice': case 'pad': case 'concat': {
-        // structural: a gather
-        const { input, index } = op === 'broadcast'
-          ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
-          : gatherMap(op, args.map((x) => g.shape(x)), g.attrs(node));
-        for (let i = 0; i < n; i++) if (input[i]! >= 0) { s[i] = X[input[i]!]!.s[index[i]!]!; e[i] = X[input[i]!]!.e[index[i]!]!; }
-        S.set(node, { s, e });
-        release(node);
-        continue; // gathers share their inputs' storage
-      }
-      default:
-        unreachable(op);
-    }
-    let t = 0;
-    for (let i = 0; i < n; i++) t += s[i]! + e[i]!;
-    own.set(node, t);
-    live += t;
-    peak = Math.max(peak, live);
-    S.set(node, { s, e });
-    release(node);
+    return val.get(out)!;
+  } finally {
+    val.clear();
   }
-  return peak;
+}
+
+/** A pass's kit: the rules' operations, and what it does to each node's result (of op `op`). */
+interface PassKit<E> extends EnclosureKit<E> {
+  finish(y: E, op: string): E;
 }
 
 /** The enclosures of the flattened output over B(w0, ρ) (ρ = 0: at w0, up to rounding). */
@@ -629,7 +572,6 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
   const p = model.paramCount;
   const g = model.graph;
   const counter = new Budget(budget, p);
-  const enc = new Map<NodeId, Enc>();
   const paramOf = new Map(model.params.map((q) => [q.node, q]));
   const dataOf = new Map(model.data.map((d) => [d.node, d]));
   const vacc = new VecAcc(p, counter);
@@ -650,12 +592,14 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
   };
 
   /** y = f(x) elementwise (see the file comment for the three rules). */
-  const unaryEnc = (x: Enc, fn: Fn, name: string): Enc => {
+  const unaryEnc = (x: Enc, f: ScalarBounds | ((i: number) => ScalarBounds), name: string): Enc => {
     const n = x.vm.length;
     const y = fresh(n);
     y.gInf = x.gInf;
     y.hInf = x.hInf;
+    const one = typeof f === 'function' ? null : boundsOf(f);
     for (let i = 0; i < n; i++) {
+      const fn = one ?? boundsOf((f as (i: number) => ScalarBounds)(i));
       const m = x.vm[i]!, r = x.vr[i]!, lo = m - r, hi = m + r;
       const S1 = fn.sup(1, lo, hi), S2 = fn.sup(2, lo, hi), S3 = fn.sup(3, lo, hi);
       const times = (S: number, t: number) => (t === 0 ? 0 : S * t);
@@ -791,168 +735,59 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
     return y;
   };
 
-  try {
-    const out = g.reshape(model.output, [model.outputShape.reduce((a, b) => a * b, 1)]);
-    const cone = g.cone([out]);
-    const uses = useCounts(g, cone, out);
-    const own = new Map<NodeId, number>();
-    for (const node of cone) {
-      const op = g.op(node), args = g.args(node), a = g.attrs(node), n = g.sizeOf(node), shape = g.shape(node);
-      const X = args.map((x) => enc.get(x)!);
-      const before = counter.n;
-      let y: Enc;
-      switch (op) {
-        case 'input': {
-          const q = paramOf.get(node);
-          if (q) {
-            // w_j ∈ [w0_j − ρ, w0_j + ρ] on the ball; ∂w_j/∂w = e_j exactly; ∂²w_j = 0.
-            y = fresh(n);
-            for (let i = 0; i < n; i++) {
-              const j = q.offset + i;
-              y.vm[i] = w0[j]!;
-              y.vr[i] = rho;
-              y.g[i] = { i: Int32Array.of(j), m: Float64Array.of(1), r: Float64Array.of(0) };
-            }
-          } else {
-            const d = dataOf.get(node);
-            if (!d) throw new Error(`internal: input '${a.name}' (${a.role}) in the model's output`);
-            y = constEnc(d.value, n);
-          }
-          break;
-        }
-        case 'const': y = constEnc(a.value!, n); break;
-        case 'literal': y = constEnc(a.data!, n); break;
-        case 'neg': y = linear(X, n, (e, emit) => emit(0, e, -1)); break;
-        case 'add': case 'sub': {
-          const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
-          const c1 = op === 'add' ? 1 : -1;
-          y = linear(X, n, (e, emit) => { emit(0, m0[e]!, 1); emit(1, m1[e]!, c1); });
-          break;
-        }
-        case 'mul': {
-          const [x0, x1] = args as [NodeId, NodeId];
-          // |x| = x·sign(x) (abs, relu): 1-Lipschitz; smooth where the ball keeps x away from 0.
-          const absOf = g.op(x1) === 'sign' && g.args(x1)[0] === x0 ? x0 : g.op(x0) === 'sign' && g.args(x0)[0] === x1 ? x1 : null;
-          if (absOf !== null && sameShape(g.shape(x0), g.shape(x1))) {
-            y = absEnc(enc.get(absOf)!);
-            break;
-          }
-          if (x0 === x1) {
-            // x·x = x²: its range is nonnegative, which the product rule alone does not see.
-            y = unaryEnc(X[0]!, powFn(2), 'a square');
-            break;
-          }
-          const m0 = broadcastMap(g.shape(x0), shape), m1 = broadcastMap(g.shape(x1), shape);
-          y = productSum(X[0]!, X[1]!, n, (e, emit) => emit(m0[e]!, m1[e]!));
-          break;
-        }
-        case 'div': {
-          // a/b = a·(1/b): the reciprocal by the unary rules (unbounded if 0 ∈ range of b).
-          const r = unaryEnc(X[1]!, RECIP, 'a division');
-          const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
-          y = productSum(X[0]!, r, n, (e, emit) => emit(m0[e]!, m1[e]!));
-          break;
-        }
-        case 'pow': {
-          const [base, ex] = X as [Enc, Enc];
-          const m0 = broadcastMap(g.shape(args[0]!), shape), m1 = broadcastMap(g.shape(args[1]!), shape);
-          const constExp = ex.g.every((v) => v.i.length === 0) && ex.vr.every((r) => r === 0);
-          if (!constExp) {
-            // a^b = exp(b·log a) when the exponent depends on the weights.
-            const la = unaryEnc(base, fnOf('log'), 'pow');
-            y = unaryEnc(productSum(ex, la, n, (e, emit) => emit(m1[e]!, m0[e]!)), fnOf('exp'), 'pow');
-            break;
-          }
-          // Elementwise with a fixed exponent per element: group by exponent value.
-          const bEl = gather([base], new Int32Array(n), m0);
-          y = fresh(n);
-          const cache = new Map<number, Fn>();
-          const single = fresh(1);
-          for (let e = 0; e < n; e++) {
-            const c = ex.vm[m1[e]!]!;
-            let fn = cache.get(c);
-            if (!fn) cache.set(c, (fn = powFn(c)));
-            single.vm[0] = bEl.vm[e]!; single.vr[0] = bEl.vr[e]!; single.ve[0] = bEl.ve[e]!;
-            single.g[0] = bEl.g[e]!; single.H[0] = bEl.H[e]!; single.gInf = base.gInf; single.hInf = base.hInf;
-            const r = unaryEnc(single, fn, 'a power');
-            y.vm[e] = r.vm[0]!; y.vr[e] = r.vr[0]!; y.ve[e] = r.ve[0]!; y.g[e] = r.g[0]!; y.H[e] = r.H[0]!;
-            y.gInf ??= r.gInf; y.hInf ??= r.hInf;
-          }
-          break;
-        }
-        case 'sign': {
-          // Constant (±1, zero derivatives) where the range excludes 0; otherwise a jump.
-          const x = X[0]!;
-          y = fresh(n);
-          for (let i = 0; i < n; i++) {
-            const lo = x.vm[i]! - x.vr[i]!, hi = x.vm[i]! + x.vr[i]!;
-            if (lo > 0 || hi < 0) y.vm[i] = Math.sign(x.vm[i]!);
-            else {
-              y.vr[i] = 1; y.ve[i] = 1;
-              if (x.g[i]!.i.length) {
-                y.gInf ??= 'a sign (jump) inside the ball';
-                y.hInf ??= y.gInf;
-              }
-            }
-          }
-          break;
-        }
-        case 'broadcast': case 'reshape': case 'transpose': case 'slice': case 'pad': case 'concat': {
-          const { input, index } = op === 'broadcast'
-            ? { input: new Int32Array(n), index: broadcastMap(g.shape(args[0]!), shape) }
-            : gatherMap(op, args.map((x) => g.shape(x)), a);
-          y = gather(X, input, index);
-          break;
-        }
-        case 'sum': {
-          const xs = g.shape(args[0]!), axes = a.axes!;
-          const N = xs.reduce((s, d) => s * d, 1);
-          // Each input element's output index: drop the summed axes.
-          const lists: number[][] = Array.from({ length: n }, () => []);
-          const idx = new Array<number>(xs.length).fill(0);
-          for (let i = 0; i < N; i++) {
-            let o = 0;
-            for (let d = 0; d < xs.length; d++) if (!axes.includes(d)) o = o * xs[d]! + idx[d]!;
-            lists[o]!.push(i);
-            for (let d = xs.length - 1; d >= 0; d--) { if (++idx[d]! < xs[d]!) break; idx[d] = 0; }
-          }
-          y = linear(X, n, (e, emit) => { for (const i of lists[e]!) emit(0, i, 1); });
-          break;
-        }
-        case 'matmul': {
-          const [sa, sb] = [g.shape(args[0]!), g.shape(args[1]!)];
-          const M = sa[sa.length - 2]!, K = sa[sa.length - 1]!, N = sb[sb.length - 1]!;
-          const batch = shape.slice(0, -2);
-          const nb = batch.reduce((s, d) => s * d, 1);
-          const ba = broadcastMap([...sa.slice(0, -2)], batch), bb = broadcastMap([...sb.slice(0, -2)], batch);
-          y = productSum(X[0]!, X[1]!, n, (e, emit) => {
-            const b = Math.floor(e / (M * N)), i = Math.floor((e % (M * N)) / N), j = e % N;
-            const oa = (nb ? ba[b]! : 0) * M * K, ob = (nb ? bb[b]! : 0) * K * N;
-            for (let t = 0; t < K; t++) emit(oa + i * K + t, ob + t * N + j);
-          });
-          break;
-        }
-        default:
-          // every other unary op: smooth, by the registry's derivative bounds
-          if (isUnary(op)) y = unaryEnc(X[0]!, fnOf(op), op);
-          else unreachable(op);
+  const kit: PassKit<Enc> = {
+    input: (y) => {
+      const n = g.sizeOf(y);
+      const q = paramOf.get(y);
+      if (!q) {
+        const d = dataOf.get(y);
+        if (!d) throw new Error(`internal: input '${g.attrs(y).name}' (${g.attrs(y).role}) in the model's output`);
+        return constEnc(d.value, n);
       }
-      enc.set(node, finish(markOverflow(y, op)));
-      own.set(node, counter.n - before);
-      // Release the enclosures no later node reads: the budget counts live entries (gathers
-      // share their input's vectors and count nothing of their own).
-      for (const x of new Set(args)) {
-        const u = uses.get(x)! - 1;
-        uses.set(x, u);
-        if (u === 0) {
-          counter.n -= own.get(x) ?? 0;
-          enc.delete(x);
+      // w_j ∈ [w0_j − ρ, w0_j + ρ] on the ball; ∂w_j/∂w = e_j exactly; ∂²w_j = 0.
+      const x = fresh(n);
+      for (let i = 0; i < n; i++) {
+        const j = q.offset + i;
+        x.vm[i] = w0[j]!;
+        x.vr[i] = rho;
+        x.g[i] = { i: Int32Array.of(j), m: Float64Array.of(1), r: Float64Array.of(0) };
+      }
+      return x;
+    },
+    exact: constEnc,
+    smooth: unaryEnc,
+    linear,
+    product: productSum,
+    gather: (y, X) => {
+      const { input, index } = gatherIndex(g, y);
+      return gather(X, input, index);
+    },
+    select: (x, index) => gather([x], new Int32Array(index.length), index),
+    sign: signEnc,
+    abs: absEnc,
+    isConstant: (x) => x.g.every((v) => v.i.length === 0) && x.vr.every((r) => r === 0),
+    mid: (x, i) => x.vm[i]!,
+    // every node, whatever rule produced it: overflow marked, then the mean value refinement
+    finish: (y, op) => finish(markOverflow(y, op)),
+  };
+  return { h: traverse(model, kit, counter), entries: counter.peak };
+
+  /** sign(x): constant (±1, zero derivatives) where the range excludes 0; otherwise a jump. */
+  function signEnc(x: Enc): Enc {
+    const n = x.vm.length;
+    const y = fresh(n);
+    for (let i = 0; i < n; i++) {
+      const lo = x.vm[i]! - x.vr[i]!, hi = x.vm[i]! + x.vr[i]!;
+      if (lo > 0 || hi < 0) y.vm[i] = Math.sign(x.vm[i]!);
+      else {
+        y.vr[i] = 1; y.ve[i] = 1;
+        if (x.g[i]!.i.length) {
+          y.gInf ??= 'a sign (jump) inside the ball';
+          y.hInf ??= y.gInf;
         }
       }
     }
-    return { h: enc.get(out)!, entries: counter.peak };
-  } finally {
-    enc.clear();
+    return y;
   }
 
   /**
@@ -984,7 +819,6 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
   }
 }
 
-const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 // ------------------------------------------------------------------ from enclosures to norms
 

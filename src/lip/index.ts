@@ -10,7 +10,7 @@
  * 0 on the ball, a model too large for the enclosure) with the reason in `note`.
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
 import { certifiedBounds, type EnclosureResult } from './enclosure.ts';
 import { lipDhLower, lipHLower, Probe, type AscentResult } from './power.ts';
 

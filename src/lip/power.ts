@@ -21,11 +21,11 @@
  */
 import { directional, flatOutput, joinFlat, jvpFlat, vjpFlat } from '../ad/derivatives.ts';
 import { vjp as vjpGraph } from '../ad/transpose.ts';
-import { symmetricEigen } from '../dynamics/linearized.ts';
+import { symmetricEigen } from '../linalg/dense.ts';
 import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { Rng } from '../io/rng.ts';
-import type { Evaluator } from '../runtime/evaluator.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
 
 const dot = (a: Float64Array, b: Float64Array) => {
   let s = 0;
@@ -240,7 +240,7 @@ export function jacobianNorm(probe: Probe, w: Float64Array, warm?: Float64Array,
     }
     // The Gram matrix squares the entries: it can overflow where J does not.
     if (!G.every(Number.isFinite)) return { value: NaN, w: w.slice(), z: unit(k, 0), u: unit(p, 0), converged: false };
-    const { values, vectors } = symmetricEigen(G, small);
+    const { values, vectors } = symmetricEigen(G, small, probe.ev.backend);
     const top = new Float64Array(small);
     for (let i = 0; i < small; i++) top[i] = vectors[i * small + small - 1]!;
     // The other singular vector, and the value recomputed as ‖J v‖ (attained).

@@ -34,11 +34,11 @@
 import type { Model, ParamInfo, DataInfo } from '../ir/model.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import { NtkError } from '../parser/diagnostics.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
 import { compile as compilePlan, type Plan } from '../runtime/compile.ts';
 import { jvp as jvpGraph } from '../ad/jvp.ts';
 import { printGraph } from '../ir/print.ts';
-import { symmetricEigen } from '../dynamics/linearized.ts';
+import { symmetricEigen } from '../linalg/dense.ts';
 import { RateError, type Rates } from '../ir/rates.ts';
 import { UNARY_OPS, BINARY_OPS } from '../ir/ops.ts';
 import { defaultBackend } from '../runtime/backends.ts';

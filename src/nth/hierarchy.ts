@@ -74,10 +74,11 @@ import { vmap } from '../ad/vmap.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
-import type { Evaluator } from '../runtime/evaluator.ts';
-import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
+import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
+import { ntkByProducts } from './ntk.ts';
 import { fmtBytes, memoryBudget } from '../runtime/memory.ts';
-import { ntkByProducts, ntkFromJacobian } from './ntk.ts';
 import { rowRestriction, type RowModel } from '../ir/rows.ts';
 
 /**

@@ -7,9 +7,9 @@
  * leading term vanishes), and ≈ −1 for the NTK change, up to logarithms.
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../runtime/evaluator.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
 import { kernelTensor } from './hierarchy.ts';
-import { ntkFromJacobian } from './ntk.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
 import { trueFlow } from './truncated.ts';
 
 /**

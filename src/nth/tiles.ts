@@ -6,9 +6,9 @@
  * A cluster computes the B(B+1)/2 tiles as independent tasks and merges them into one `.npy`
  * (`cluster/plan.ts`).
  */
-import type { Evaluator } from '../runtime/evaluator.ts';
-import { MAX_RESULT_BYTES, MemoryError } from '../runtime/evaluator.ts';
-import { ntkFromJacobian } from './ntk.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
+import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
 import { NpyWriter } from '../io/npy.ts';
 
 /**

@@ -27,8 +27,8 @@ import { vjp } from '../ad/transpose.ts';
 import type { NodeId } from '../ir/graph.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { solve } from '../dynamics/solvers/index.ts';
-import type { Evaluator } from '../runtime/evaluator.ts';
-import { ntkFromJacobian } from './ntk.ts';
+import type { Evaluator } from '../evaluator/evaluator.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
 import { kernelTensor, KernelUsageError } from './hierarchy.ts';
 
 /**

@@ -162,7 +162,8 @@ export function nativeBackend(): Backend | null {
   // nine-term sums of 9216 values: 102 µs in JS; the native figures in docs/decisions.md).
   const combine: Backend['combine'] = (out, x, w, v, n) =>
     n >= NATIVE_COMBINE_MIN && w.length <= 64 ? blas.combine(out, x, w, v, n, false) : jsBackend.combine(out, x, w, v, n);
-  backend = { ...rest, name: 'native', gemm, matmul: matmulWith(gemm), unary, scaledUnary, vectorUnary, combine };
+  const lapack = { dsyevd: blas.dsyevd.bind(blas), dgesdd: blas.dgesdd.bind(blas) };
+  backend = { ...rest, name: 'native', gemm, matmul: matmulWith(gemm), unary, scaledUnary, vectorUnary, combine, lapack };
   return backend;
 }
 

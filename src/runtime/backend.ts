@@ -12,6 +12,14 @@
 import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
 import type { FusedKernel, FusedProgram } from './fuse.ts';
 
+/** The dense factorizations of LAPACK a backend may offer (row-major, as the native addon's). */
+export interface DenseFactorizations {
+  /** A = V·diag(values)·Vᵀ (symmetric n×n; values ascending, eigenvectors in the columns). */
+  dsyevd(n: number, A: Float64Array): { values: Float64Array; vectors: Float64Array };
+  /** A = U·diag(s)·Vᵀ (m×n; s descending). */
+  dgesdd(m: number, n: number, A: Float64Array): { s: Float64Array; u: Float64Array; vt: Float64Array };
+}
+
 /**
  * A set of numeric kernels on Float64Arrays (gemm, elementwise ops, reductions, fused loops):
  * 'native' (OpenBLAS), 'wasm' (SIMD) or 'js'. Plans run on one; results agree to rounding.
@@ -25,6 +33,12 @@ export interface Backend {
    * they reach `unary`. Absent: none.
    */
   readonly vectorUnary?: ReadonlySet<UnaryOp>;
+
+  /**
+   * LAPACK's dense factorizations where the backend has them (the native backend: dsyevd,
+   * dgesdd); absent: dense linear algebra (`linalg/dense.ts`) uses its JavaScript path.
+   */
+  readonly lapack?: DenseFactorizations;
 
   /**
    * A backend's own kernel for a fused elementwise loop (fuse.ts), called as the generated JS

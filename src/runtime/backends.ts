@@ -4,7 +4,7 @@
  * forces one.
  */
 import type { Backend } from './backend.ts';
-import { nativeAddon, nativeBackend, type NativeAddon } from './backend-native.ts';
+import { nativeBackend } from './backend-native.ts';
 import { wasmBackend } from './backend-wasm.ts';
 import { jsBackend } from './kernels-js.ts';
 
@@ -50,15 +50,4 @@ export function defaultBackend(): Backend {
   }
   chosen = b ?? jsBackend;
   return chosen;
-}
-
-/**
- * LAPACK (dsyevd, dgesdd) through the native addon, for the dense factorizations such as
- * `symmetricEigen`; null when the addon is absent or `NTK_BACKEND` names another backend
- * (`NTK_BACKEND=js` is the all-JavaScript reference path, factorizations included).
- */
-export function lapack(): Pick<NativeAddon, 'dsyevd' | 'dgesdd'> | null {
-  const forced = process.env.NTK_BACKEND;
-  if (forced && forced !== 'native') return null;
-  return nativeAddon();
 }

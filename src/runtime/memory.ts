@@ -14,8 +14,15 @@
  */
 import { freemem } from 'node:os';
 
-/** Refused: an allocation larger than the memory budget. The CLI exits 1 with the message. */
+/**
+ * Refused: an allocation larger than the memory budget, or a result too large to hold: size in
+ * bytes and what to try instead. The CLI exits 1 with the message.
+ * @example try { kernel(model, 6) } catch (e) { if (e instanceof MemoryError) console.error(e.message) } // names the --slice that fits
+ */
 export class MemoryError extends Error {}
+
+/** The largest Jacobian or kernel held in memory at once (bytes). */
+export const MAX_RESULT_BYTES = 4 * 1024 ** 3;
 
 let override: number | null = null;
 

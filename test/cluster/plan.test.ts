@@ -12,7 +12,7 @@ import { indexFromEnv, mergePlan, planKernelTiles, planStatus, planSweep, readPl
 import { slurmScripts } from '../../src/cluster/slurm.ts';
 import { loadArray } from '../../src/io/data.ts';
 import { loadModel } from '../../src/ir/load.ts';
-import { Evaluator } from '../../src/runtime/evaluator.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { writeKernelTiles } from '../../src/nth/tiles.ts';
 
 /** A switch that makes every fs.writeSync fail as on a full disk (ENOSPC). */

@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { compile, loadModel } from '../../src/index.ts';
 import { flow } from '../../src/dynamics/flow.ts';
 import { relErr } from '../helpers.ts';
-import { Evaluator } from '../../src/runtime/evaluator.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { solve } from '../../src/dynamics/solvers/index.ts';
 import { kernelSpectrum } from '../../src/dynamics/linearized.ts';
-import { ntkFromJacobian } from '../../src/nth/ntk.ts';
+import { ntkFromJacobian } from '../../src/linalg/dense.ts';
 
 const meanfield = (test: string, a = 'param a : [m] ~ uniform(-1/sqrt(m), 1/sqrt(m))') =>
   compile(

@@ -4,7 +4,7 @@ import { compile } from '../../src/ir/load.ts';
 import { tidy } from '../../src/ir/simplify.ts';
 import { printGraph } from '../../src/ir/print.ts';
 import { deriveKernel } from '../../src/nth/hierarchy.ts';
-import { Evaluator } from '../../src/runtime/evaluator.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { Graph, lcg, randomArray, relErr, run } from '../helpers.ts';
 
 describe('tidy', () => {

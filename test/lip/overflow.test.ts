@@ -10,8 +10,8 @@ import { checkedUpper, lipschitz } from '../../src/lip/index.ts';
 import { certifiedBounds } from '../../src/lip/enclosure.ts';
 import { hessianNorm, jacobianNorm, lanczosExtreme, Probe, seededUnit } from '../../src/lip/power.ts';
 import { boundsReport } from '../../src/dynamics/bounds.ts';
-import { NonFiniteMatrixError, symmetricEigen, symmetricEigenMl } from '../../src/dynamics/linearized.ts';
-import { Evaluator } from '../../src/runtime/evaluator.ts';
+import { NonFiniteMatrixError, symmetricEigen, symmetricEigenMl } from '../../src/linalg/dense.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { lcg } from '../helpers.ts';
 
 /** Every way a reported upper bound could be wrong: not finite, 0 above a positive value, below it. */

@@ -9,7 +9,7 @@ import { compile, directionalDerivative, type Model } from '../../src/index.ts';
 import { lipschitz } from '../../src/lip/index.ts';
 import { outputEnclosure } from '../../src/lip/enclosure.ts';
 import { hessianNorm, jacobianNorm, Probe, seededUnit } from '../../src/lip/power.ts';
-import { Evaluator } from '../../src/runtime/evaluator.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { lcg } from '../helpers.ts';
 
 /** A random elementwise expression over [3]-vectors: v, u (params), x (data), W @ x, … */

@@ -1,7 +1,7 @@
 /** `early` (seed 004, MATH.md §4): the two-layer form, the side-by-side training, the kernels, bad input. */
 import { describe, expect, it } from 'vitest';
 import { compile, early, recognizeTwoLayer, features, ntk, withRates, NtkError, RateError, type ActivationMoments } from '../../src/index.ts';
-import { symmetricEigen } from '../../src/dynamics/linearized.ts';
+import { symmetricEigen } from '../../src/linalg/dense.ts';
 
 const net = (o: { n?: number; d?: number; m?: number; phi?: string; body?: string; extra?: string; v?: string; X?: string } = {}) =>
   compile(

@@ -17,8 +17,9 @@ import { deriveKernel, deriveRowKernel, kernelHierarchy, kernelTensor, kernelTen
 import { readdirSync } from 'node:fs';
 import { rowRestriction } from '../../src/ir/rows.ts';
 import { loadModel } from '../../src/ir/load.ts';
-import { ntkFromJacobian } from '../../src/nth/ntk.ts';
-import { Evaluator, MemoryError } from '../../src/runtime/evaluator.ts';
+import { ntkFromJacobian } from '../../src/linalg/dense.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
+import { MemoryError } from '../../src/runtime/memory.ts';
 import { relErr } from '../helpers.ts';
 
 const converse = (a: number, b: number, w0: number) =>

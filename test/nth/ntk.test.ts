@@ -1,7 +1,7 @@
 /** K = J·Jᵀ by upper-triangle blocks against the plain triple loop, across block boundaries. */
 import { describe, expect, it } from 'vitest';
-import { ntkFromJacobian } from '../../src/nth/ntk.ts';
-import type { Evaluator } from '../../src/runtime/evaluator.ts';
+import { ntkFromJacobian } from '../../src/linalg/dense.ts';
+import type { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { jsBackend } from '../../src/runtime/kernels-js.ts';
 import { lcg, randomArray, relErr } from '../helpers.ts';
 import { evaluator, kernel, loadModel, ntk } from '../../src/index.ts';

@@ -10,7 +10,7 @@ import { crossKernelInputs, crossKernelPrediction } from '../../src/dynamics/pre
 import { compile } from '../../src/ir/load.ts';
 import { kernelTensor } from '../../src/nth/hierarchy.ts';
 import { truncatedHierarchy } from '../../src/nth/truncated.ts';
-import { Evaluator } from '../../src/runtime/evaluator.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { lcg, randomArray, relErr } from '../helpers.ts';
 
 const n = 4, nt = 3, d = 2, m = 5;

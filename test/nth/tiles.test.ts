@@ -8,8 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compile, loadModel } from '../../src/ir/load.ts';
-import { Evaluator } from '../../src/runtime/evaluator.ts';
-import { ntkFromJacobian } from '../../src/nth/ntk.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
+import { ntkFromJacobian } from '../../src/linalg/dense.ts';
 import { kernelTile, tileRange, upperTiles, writeKernelTiles } from '../../src/nth/tiles.ts';
 import { loadArray } from '../../src/io/data.ts';
 

@@ -1,10 +1,10 @@
 /** The truncated hierarchy: p = 2 is the closed-form linearized flow; the error is O(t^p). */
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/ir/load.ts';
-import { symmetricEigen } from '../../src/dynamics/linearized.ts';
+import { symmetricEigen } from '../../src/linalg/dense.ts';
 import { truncatedHierarchy } from '../../src/nth/truncated.ts';
-import { ntkFromJacobian } from '../../src/nth/ntk.ts';
-import { Evaluator } from '../../src/runtime/evaluator.ts';
+import { ntkFromJacobian } from '../../src/linalg/dense.ts';
+import { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { relErr } from '../helpers.ts';
 
 const net = (loss: string) =>

@@ -12,8 +12,8 @@ import { nativeAddon, nativeBackend } from '../../src/runtime/backend-native.ts'
 import { wasmBackend } from '../../src/runtime/backend-wasm.ts';
 import { jsBackend } from '../../src/runtime/kernels-js.ts';
 import { tanhScalar } from '../../src/runtime/wasm/scalar.ts';
-import { availableBackends, defaultBackend, lapack } from '../../src/runtime/backends.ts';
-import { symmetricEigen, symmetricEigenMl } from '../../src/dynamics/linearized.ts';
+import { availableBackends, backendByName, defaultBackend } from '../../src/runtime/backends.ts';
+import { symmetricEigen, symmetricEigenMl } from '../../src/linalg/dense.ts';
 import { lcg, randomArray } from '../helpers.ts';
 
 const addon = nativeAddon();
@@ -357,14 +357,18 @@ describe('selection', () => {
     if (!saved) expect(defaultBackend().name).toBe(names[0]);
   });
 
-  it('symmetricEigen goes through LAPACK when the addon is loaded, through ml-matrix under NTK_BACKEND=js', () => {
+  it('symmetricEigen uses the backend it is given: LAPACK on the native one, ml-matrix on the others, whatever NTK_BACKEND says', () => {
     const A = randomSymmetric(lcg(3), 9);
-    delete process.env.NTK_BACKEND;
-    expect(lapack() !== null).toBe(addon !== null);
-    if (addon) expect(symmetricEigen(A, 9)).toEqual(addon.dsyevd(9, A));
-    process.env.NTK_BACKEND = 'js';
-    expect(lapack()).toBeNull();
-    expect(symmetricEigen(A, 9)).toEqual(symmetricEigenMl(A, 9));
+    const native = backendByName('native');
+    expect(native !== null).toBe(addon !== null);
+    for (const env of ['js', 'native', undefined]) {
+      if (env) process.env.NTK_BACKEND = env;
+      else delete process.env.NTK_BACKEND;
+      if (native) expect(symmetricEigen(A, 9, native)).toEqual(addon!.dsyevd(9, A));
+      expect(symmetricEigen(A, 9, backendByName('js')!)).toEqual(symmetricEigenMl(A, 9));
+      const wasm = backendByName('wasm');
+      if (wasm) expect(symmetricEigen(A, 9, wasm)).toEqual(symmetricEigenMl(A, 9));
+    }
   });
 
   it.skipIf(!existsSync('dist/ntk.cjs'))('an unavailable NTK_BACKEND is a usage error of the command (exit 2), naming the available ones', () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Evaluator, loadModel, compile } from '../../src/index.ts';
-import { ntkFromJacobian } from '../../src/nth/ntk.ts';
+import { ntkFromJacobian } from '../../src/linalg/dense.ts';
 import { lcg, randomArray, relErr } from '../helpers.ts';
 
 const model = loadModel('examples/meanfield-test.ntk');

@@ -17,9 +17,10 @@ import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { rowRestriction } from '../ir/rows.ts';
-import type { Backend } from './backend.ts';
-import { compile, type Bindings, type Plan } from './compile.ts';
-import { defaultBackend } from './backends.ts';
+import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
+import type { Backend } from '../runtime/backend.ts';
+import { compile, type Bindings, type Plan } from '../runtime/compile.ts';
+import { defaultBackend } from '../runtime/backends.ts';
 
 /**
  * How `jacobian` (and `ntk` through it) forms Dh(w): forward or reverse mode, and memory per block.
@@ -64,16 +65,9 @@ function jacobianBuffer(out: Float64Array | undefined, size: number): Float64Arr
 /** Which flat output a Jacobian is of: the model h (k outputs) or the test outputs g (kt). */
 type Which = 'h' | 'test';
 
-/**
- * Refuses work whose result alone would not fit: size in bytes and what to try instead.
- * @example try { kernel(model, 6) } catch (e) { if (e instanceof MemoryError) console.error(e.message) } // names the --slice that fits
- */
-export { MemoryError } from './memory.ts';
-import { ensureMemory, MemoryError } from './memory.ts';
+import { ensureMemory } from '../runtime/memory.ts';
 
 const DEFAULT_BLOCK_BUDGET = 16 * 1024 * 1024;
-/** The largest Jacobian or kernel held in memory at once (bytes). */
-export const MAX_RESULT_BYTES = 4 * 1024 ** 3;
 
 /**
  * A model's compiled plans: h(w), Dh(w)·v, Dh(w)ᵀ·u, Jacobians in blocks, the loss and its

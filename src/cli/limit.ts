@@ -1,0 +1,214 @@
+/**
+ * `ntk limit` (the NNGP and NTK of the infinite-width limit) and `ntk predict` (the trained
+ * infinite network's predictions, or the finite-width ensemble). Parsing and formatting only:
+ * the work is `limitKernels`, `gpPredict` and `ensemblePredict` of `src/index.ts`.
+ */
+import { Option, type Command } from 'commander';
+import {
+  ensemblePredict, gpPredict, limitKernels, limitScaling, loadModel, squareTargets, writeKernelFiles,
+  type GpPrediction, type LimitReport, type Model,
+} from '../index.ts';
+import { matrix, num, table } from './format.ts';
+
+/** A usage error of these commands: exit 2 (main.ts maps it). */
+export class LimitUsageError extends Error {}
+
+interface Common {
+  json?: boolean;
+  set: string[];
+  seed?: string;
+}
+interface LimitCli extends Common {
+  width?: string;
+  latex?: boolean;
+  out?: string;
+  tol?: string;
+}
+interface PredictCli extends LimitCli {
+  T?: string;
+  kernel?: 'ntk' | 'nngp';
+  diag?: boolean;
+  ridge?: string;
+  seeds?: string;
+  plot?: string;
+}
+
+const out = (s: string): void => void process.stdout.write(s.endsWith("\n") ? s : s + "\n");
+
+function parseSet(items: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const item of items) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(item.trim());
+    const value = match ? Number(match[2]) : NaN;
+    if (!match || !Number.isFinite(value)) throw new LimitUsageError(`--set ${item}: expected NAME=VALUE with a finite number, e.g. --set m=256`);
+    m.set(match[1]!, value);
+  }
+  return m;
+}
+
+function seedOf(o: Common): number {
+  const s = o.seed === undefined ? 0 : Number(o.seed);
+  if (!Number.isInteger(s) || s < 0) throw new LimitUsageError(`--seed ${o.seed}: expected an integer ≥ 0`);
+  return s;
+}
+
+function widths(o: LimitCli): string[] {
+  if (!o.width) throw new LimitUsageError('--width: name the width dim(s) that go to infinity, e.g. --width m (or --width m,m2)');
+  const ws = o.width.split(',').map((s) => s.trim()).filter(Boolean);
+  if (ws.length === 0) throw new LimitUsageError(`--width ${o.width}: expected dim names, e.g. --width m`);
+  return ws;
+}
+
+function tolOf(o: LimitCli): number {
+  if (o.tol === undefined) return 1e-12;
+  const t = Number(o.tol);
+  if (!(t > 0 && t < 1)) throw new LimitUsageError(`--tol ${o.tol}: expected a number in (0, 1)`);
+  return t;
+}
+
+const mat = (M: number[][] | null | undefined) => (M ? matrix(Float64Array.from(M.flat()), M.length, M[0]?.length ?? 0) : 'null');
+const growth = (e: number | null) => (e === null ? 'identically 0' : e === 0 ? 'finite (m^0)' : `grows like m^${e}`);
+
+function limitJson(r: LimitReport, o: LimitCli) {
+  const { latex, recursion, ...rest } = r;
+  return { ...rest, recursion: o.latex ? latex : recursion };
+}
+
+/** `ntk limit FILE --width m`: the NNGP and NTK of the infinite-width limit. */
+export function cmdLimit(file: string, o: LimitCli) {
+  const ws = widths(o);
+  const tol = tolOf(o);
+  if (o.out && !/\.(npy|csv)$/.test(o.out)) throw new LimitUsageError(`--out ${o.out}: expected a .npy or .csv file name`);
+  const overrides = parseSet(o.set);
+  const model = loadModel(file, { overrides, seed: seedOf(o) });
+  const r = limitKernels(model, { width: ws, overrides, tol });
+  const written = o.out ? writeKernelFiles(o.out, r) : [];
+  if (o.json) return out(JSON.stringify({ ...limitJson(r, o), ...(o.out ? { files: written } : {}) }));
+  const rows: [string, string][] = [
+    ['model', `${model.outputName}: ${r.n} input${r.n > 1 ? 's' : ''} × ${r.outputs} output${r.outputs > 1 ? 's' : ''}${r.nTest ? `, ${r.nTest} test inputs` : ''}`],
+    ['width', `${ws.join(', ')} → ∞`],
+    ['NNGP 𝒦', growth(r.nngpGrowth)],
+    ['NTK Θ', r.ntkNote ?? growth(r.ntkGrowth)],
+    ['accuracy', `${num(r.accuracy, 2)} (largest estimated absolute error of an entry)`],
+  ];
+  for (const m of r.method) rows.push([`  ${m.pair}`, m.method === 'closed' ? 'closed form' : `quadrature, order ${m.order}, accuracy ${num(m.accuracy, 2)}`]);
+  out(table(rows));
+  out(`\nrecursion${o.latex ? ' (LaTeX)' : ''}:\n  ${(o.latex ? r.latex : r.recursion).join('\n  ')}`);
+  out(`\nNNGP 𝒦 (train × train):\n${mat(r.nngp)}\n\nNTK Θ (train × train):\n${mat(r.ntk)}`);
+  if (r.nTest) out(`\nNNGP 𝒦 (test × train):\n${mat(r.nngpCross)}\n\nNTK Θ (test × train):\n${mat(r.ntkCross)}`);
+  if (written.length) out(`\nwritten: ${written.join(', ')}`);
+}
+
+function timeOf(o: PredictCli): number {
+  if (o.T === undefined) throw new LimitUsageError('--T: the training time, a number ≥ 0 or inf');
+  if (o.T === 'inf' || o.T === 'Infinity') return Infinity;
+  const t = Number(o.T);
+  if (!(t >= 0) || !Number.isFinite(t)) throw new LimitUsageError(`--T ${o.T}: expected a number ≥ 0 or inf`);
+  return t;
+}
+
+/** `ntk predict FILE --width m --T t`: mean and covariance at the test inputs. */
+export async function cmdPredict(file: string, o: PredictCli) {
+  const t = timeOf(o);
+  const overrides = parseSet(o.set);
+  const ridge = o.ridge === undefined ? 0 : Number(o.ridge);
+  if (!(ridge >= 0) || !Number.isFinite(ridge)) throw new LimitUsageError(`--ridge ${o.ridge}: expected a number ≥ 0`);
+  if (o.seeds !== undefined && o.width !== undefined) throw new LimitUsageError('--seeds gives the finite-width ensemble: drop --width (or drop --seeds for the infinite-width prediction)');
+  const model = loadModel(file, { overrides, seed: seedOf(o) });
+  squareTargets(model);
+  let p: (GpPrediction | ReturnType<typeof ensemblePredict>) & { warning?: string };
+  let train: { x: number[]; y: number[] } | null = null;
+  if (o.seeds !== undefined) {
+    const N = Number(o.seeds);
+    if (!Number.isInteger(N) || N < 2) throw new LimitUsageError(`--seeds ${o.seeds}: expected an integer ≥ 2 (an ensemble needs a spread)`);
+    if (o.kernel === 'nngp') throw new LimitUsageError('--kernel nngp is for the infinite-width prediction (with --width)');
+    p = ensemblePredict({ t, seeds: N, modelAt: (s) => loadModel(file, { overrides, seed: s }) });
+  } else {
+    const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o) });
+    p = gpPredict(lim, squareTargets(model), { t, kernel: o.kernel ?? 'ntk', ridge, diag: o.diag === true });
+  }
+  if (o.plot) train = await plotPrediction(o.plot, file, model, p);
+  void train;
+  if (p.warning && !o.json) process.stderr.write(`warning: ${p.warning}\n`);
+  if (o.json) return out(JSON.stringify(p));
+  const rows: [string, string][] = [
+    ['prediction', 'seeds' in p ? `finite-width ensemble of ${p.seeds} initializations (eq. 19)` : `infinite width, ${p.kernel === 'ntk' ? 'NTK-GP (all layers trained, eqs. 27–30)' : 'NNGP (readout trained, eqs. 44–45 / 25–26)'}`],
+    ['t', String(p.t)],
+  ];
+  if (!('seeds' in p)) rows.push(['condition number', `${num(p.condition, 3)}${p.ridge ? ` (ridge ${p.ridge})` : ''}`]);
+  out(table(rows));
+  out(`\nmean:\n${matrix(Float64Array.from(p.mean), 1, p.mean.length)}\nstandard deviation:\n${matrix(Float64Array.from(p.variance.map((v) => Math.sqrt(Math.max(v, 0)))), 1, p.variance.length)}`);
+}
+
+/** `ntk scaling FILE --widths … --limit`: ‖Θ̂_m − Θ‖ and ‖mean h hᵀ − 𝒦‖ against m, with slopes. */
+export async function cmdScalingLimit(file: string, o: Common & { widths?: string; seeds?: string; dim?: string; plot?: string; T?: string; orders?: string }) {
+  if (o.T !== undefined || o.orders !== undefined) throw new LimitUsageError('--limit compares the kernels at initialization with their limits: drop --T and --orders');
+  const ws = (o.widths ?? '').split(',').map(Number);
+  if (!o.widths || ws.some((w) => !Number.isInteger(w) || w < 1)) throw new LimitUsageError(`--widths ${o.widths ?? ''}: expected positive integers, e.g. --widths 64,256,1024`);
+  const seeds = o.seeds === undefined ? 3 : Number(o.seeds);
+  if (!Number.isInteger(seeds) || seeds < 1) throw new LimitUsageError(`--seeds ${o.seeds}: expected an integer ≥ 1`);
+  if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new LimitUsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  const dim = o.dim ?? 'm';
+  const overrides = parseSet(o.set);
+  const model = loadModel(file, { overrides, seed: 0 });
+  const r = limitScaling(model, { dim, widths: ws, seeds, overrides, modelAt: (m, s) => loadModel(file, { overrides: new Map([...overrides, [dim, m]]), seed: s }) });
+  if (o.plot) {
+    const { writePlot } = await import('./plot.ts');
+    const series = (['ntk', 'nngp'] as const).map((q) => {
+      const ps = r.points.filter((p) => p.quantity === q);
+      return { name: q === 'ntk' ? '‖Θ̂ − Θ‖/‖Θ‖' : '‖mean h hᵀ − 𝒦‖/‖𝒦‖', x: ps.map((p) => p.width), y: ps.map((p) => p.value), style: 'points' as const };
+    }).filter((s) => s.x.length);
+    await writePlot(o.plot, { title: `convergence to the infinite-width limit: ${file}`, xLabel: dim, yLabel: 'relative distance', logX: true, logY: true, series });
+  }
+  if (o.json) return out(JSON.stringify({ dim, widths: ws, seeds, points: r.points, fits: r.fits }));
+  const rows: [string, string][] = ws.map((w) => {
+    const nt = r.points.filter((p) => p.quantity === 'ntk' && p.width === w).map((p) => p.value);
+    const ng = r.points.find((p) => p.quantity === 'nngp' && p.width === w);
+    return [`${dim} = ${w}`, `‖Θ̂ − Θ‖/‖Θ‖ ${nt.length ? num(nt.reduce((a, b) => a + b, 0) / nt.length, 4) : '—'} (mean of ${nt.length})   ‖mean h hᵀ − 𝒦‖/‖𝒦‖ ${ng ? num(ng.value, 4) : '—'}`];
+  });
+  for (const f of r.fits) rows.push([`slope (${f.quantity})`, `${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`} (theory: −0.5${f.quantity === 'nngp' ? ' until the seeds\' sampling error dominates' : ''})`]);
+  out(table(rows));
+}
+
+/** Mean ± 2σ at 1-D test inputs, with the training points. */
+async function plotPrediction(path: string, file: string, model: Model, p: { mean: number[]; variance: number[] }) {
+  const X = model.data.find((d) => model.graph.cone([model.output]).includes(d.node) && d.shape.length === 2 && d.shape[0] === model.outputShape[0]);
+  const Xt = model.test ? model.data.find((d) => model.graph.cone([model.test!.output]).includes(d.node) && d.shape.length === 2 && d.shape[0] === model.test!.shape[0]) : undefined;
+  if (!X || !Xt || X.shape[1] !== 1 || Xt.shape[1] !== 1 || p.mean.length !== Xt.shape[0])
+    throw new LimitUsageError('--plot draws 1-D inputs with one output: X : [n, 1] and Xt : [nt, 1]');
+  const y = squareTargets(model);
+  const xs = Array.from(Xt.value);
+  const order = xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
+  const sd = p.variance.map((v) => Math.sqrt(Math.max(v, 0)));
+  const { writePlot } = await import('./plot.ts');
+  await writePlot(path, {
+    title: `prediction of ${file}`, xLabel: 'x', yLabel: 'f(x)',
+    series: [
+      { name: 'mean', x: order.map((i) => xs[i]!), y: order.map((i) => p.mean[i]!) },
+      { name: 'mean + 2σ', x: order.map((i) => xs[i]!), y: order.map((i) => p.mean[i]! + 2 * sd[i]!), style: 'dashed' },
+      { name: 'mean − 2σ', x: order.map((i) => xs[i]!), y: order.map((i) => p.mean[i]! - 2 * sd[i]!), style: 'dashed' },
+      { name: 'training points', x: Array.from(X.value), y: Array.from(y), style: 'points' },
+    ],
+  });
+  return null;
+}
+
+/** The two commands, registered on the program (a few lines in main.ts). */
+export function registerLimitCommands(program: Command, common: (c: Command) => Command) {
+  common(program.command('limit').argument('<file>').description('the NNGP and NTK of the infinite-width limit (derived from the graph; MATH.md §5)'))
+    .option('--width <m[,m2,…]>', 'the width dim(s), all → ∞ together')
+    .option('--latex', 'print the recursion as LaTeX')
+    .option('--out <K.npy|K.csv>', 'write each kernel to K.<key>.npy (or .csv): nngp, ntk, nngpCross, …')
+    .option('--tol <ε>', 'tolerance of the adaptive quadrature (default 1e-12)')
+    .action((file: string, o: LimitCli) => cmdLimit(file, o));
+  common(program.command('predict').argument('<file>').description('the trained infinite network at the test inputs (NTK-GP or NNGP), or the finite-width ensemble with --seeds'))
+    .option('--width <m[,m2,…]>', 'the width dim(s) → ∞ (infinite-width prediction)')
+    .option('--T <t>', 'training time: a number or inf')
+    .addOption(new Option('--kernel <K>', 'ntk: all layers trained (default); nngp: the readout only').choices(['ntk', 'nngp']))
+    .option('--diag', 'variances only (no test × test covariance)')
+    .option('--ridge <λ>', 'add λ to the train kernel diagonal (ill-conditioned kernels)')
+    .option('--seeds <N>', 'without --width: the ensemble of N initializations (eq. 19), its mean and covariance')
+    .option('--tol <ε>', 'tolerance of the adaptive quadrature (default 1e-12)')
+    .option('--plot <file.svg|file.png>', '1-D inputs: mean ± 2σ with the training points')
+    .action((file: string, o: PredictCli) => cmdPredict(file, o));
+}

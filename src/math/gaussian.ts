@@ -1,0 +1,639 @@
+/**
+ * Gaussian expectations of scalar functions, vectorized over Float64Arrays: the pair
+ * expectations E[φ(u)ψ(v)] with (u, v) ~ N(0, [[s11, s12], [s12, s22]]) that infinite-width
+ * limits are made of (MATH.md §5), and the 1-D expectations E[p(g)φ(g)], g ~ N(0, s) of the
+ * early-time constants (MATH.md §4: E[φ(g)], E[gφ′(g)], …).
+ *
+ * A function is given as a `GaussFn`: a vectorized evaluator, whether it has kinks (only at 0
+ * are supported: a kink elsewhere must be reported by the caller) and, when it is a linear
+ * combination Σ c_i·A_i(β_i·x) of the closed-form atoms below, that decomposition. Pairs of atoms
+ * use the closed forms (ρ = s12/√(s11 s22)):
+ *
+ *   id·id      s12                       sign·sign  (2/π) arcsin ρ
+ *   abs·abs    (2/π)√(s11 s22)(√(1−ρ²) + ρ arcsin ρ)        (relu = (id + abs)/2, step = (1 + sign)/2)
+ *   erf·erf    (2/π) arcsin(2 s12/√((1+2 s11)(1+2 s22)))
+ *   gauss·gauss (gauss(x) = e^{−x²}, erf′ = (2/√π)·gauss)   1/√((1+2 s11)(1+2 s22) − 4 s12²)
+ *   sin·sin    e^{−(s11+s22)/2} sinh s12        cos·cos  e^{−(s11+s22)/2} cosh s12
+ *   exp·exp    e^{(s11+s22)/2 + s12}
+ *
+ * and the cross pairs: with the constant (1-D means), with id (Stein: E[u f(v)] = s12 E[f′(v)]),
+ * odd × even = 0, sin·exp, cos·exp, sign·erf (erf(x) = E[sign(x + ξ)], ξ ~ N(0, ½)), gauss·cos,
+ * gauss·exp. Any other pair is integrated numerically: 2-D Gauss–Hermite on
+ * u = √s11·z1, v = (s12/√s11)·z1 + √(s22 − s12²/s11)·z2 for smooth functions, and for functions
+ * with kinks at 0 polar coordinates split at the kink rays (Gauss–Legendre in the angle on each
+ * sector, the Rayleigh-weight Gauss rule in the radius), so no rule ever straddles a kink. The
+ * order rises (10, 16, 24, …, 128) per pair until two successive orders agree to `tol` (1e-12)
+ * relative to the Cauchy–Schwarz scale √(E[φ(u)²]E[ψ(v)²]); the accuracy reported is the largest
+ * last difference, never below a few ulps of the scale.
+ *
+ * @example
+ *   const relu = atomFn('relu');
+ *   const r = pairExpectation(relu, relu, Float64Array.of(1), Float64Array.of(0.5), Float64Array.of(1));
+ *   r.value[0]; // (sin θ + (π − θ) cos θ)/(2π) with θ = arccos ½, r.method === 'closed'
+ */
+import { erf } from './erf.ts';
+import { gaussHermite, gaussLegendre, halfGauss, panelRule, type Rule } from './quadrature.ts';
+
+export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp';
+
+/** One term c·A(β·x) of a closed-form decomposition. */
+export interface AtomTerm {
+  atom: Atom;
+  coef: number;
+  scale: number;
+}
+
+/** A scalar function for Gaussian expectations. */
+export interface GaussFn {
+  /** A readable name (for `method` reports and errors). */
+  name: string;
+  /** out[i] = f(x[i]); must be vectorized (no per-element callbacks). */
+  eval: (x: Float64Array, out: Float64Array) => void;
+  /** True when f has kinks (or jumps), all at 0; smooth elsewhere. */
+  kinkAtZero: boolean;
+  /** f = Σ coef·atom(scale·x), when f is such a combination. */
+  terms?: AtomTerm[];
+}
+
+const ATOM_EVAL: Record<Atom, (x: number) => number> = {
+  one: () => 1,
+  id: (x) => x,
+  abs: Math.abs,
+  sign: Math.sign,
+  erf,
+  gauss: (x) => Math.exp(-x * x),
+  sin: Math.sin,
+  cos: Math.cos,
+  exp: Math.exp,
+};
+const KINKED: ReadonlySet<Atom> = new Set<Atom>(['abs', 'sign']);
+
+/** The `GaussFn` of a linear combination of atoms. */
+export function termsFn(name: string, terms: AtomTerm[]): GaussFn {
+  return {
+    name,
+    terms,
+    kinkAtZero: terms.some((t) => KINKED.has(t.atom)),
+    eval: (x, out) => {
+      out.fill(0);
+      for (const t of terms) {
+        const f = ATOM_EVAL[t.atom];
+        for (let i = 0; i < x.length; i++) out[i]! += t.coef * f(t.scale * x[i]!);
+      }
+    },
+  };
+}
+
+/** Named functions with closed forms: the atoms and relu, step (relu′), erf′. */
+export function atomFn(name: Atom | 'relu' | 'step' | 'erfprime'): GaussFn {
+  switch (name) {
+    case 'relu': return termsFn('relu', [{ atom: 'id', coef: 0.5, scale: 1 }, { atom: 'abs', coef: 0.5, scale: 1 }]);
+    case 'step': return termsFn('step', [{ atom: 'one', coef: 0.5, scale: 1 }, { atom: 'sign', coef: 0.5, scale: 1 }]);
+    case 'erfprime': return termsFn('erfprime', [{ atom: 'gauss', coef: 2 / Math.sqrt(Math.PI), scale: 1 }]);
+    default: return termsFn(name, [{ atom: name, coef: 1, scale: 1 }]);
+  }
+}
+
+const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0 };
+const TWO_PI = 2 / Math.PI;
+const SQRT_2_PI = Math.sqrt(2 / Math.PI);
+
+/** E[A(u)] for u ~ N(0, q). */
+function mean(a: Atom, q: number): number | null {
+  switch (a) {
+    case 'one': return 1;
+    case 'abs': return Math.sqrt(q) * SQRT_2_PI;
+    case 'gauss': return 1 / Math.sqrt(1 + 2 * q);
+    case 'cos': return Math.exp(-q / 2);
+    case 'exp': return Math.exp(q / 2);
+    default: return PARITY[a] === -1 ? 0 : null;
+  }
+}
+
+/** E[A′(v)] for v ~ N(0, q) (A′ in the distributional sense: sign′ = 2δ). */
+function meanDerivative(a: Atom, q: number): number | null {
+  switch (a) {
+    case 'one': return 0;
+    case 'id': return 1;
+    case 'abs': return 0;
+    case 'sign': return q > 0 ? 2 / Math.sqrt(2 * Math.PI * q) : null;
+    case 'erf': return (2 / Math.sqrt(Math.PI)) / Math.sqrt(1 + 2 * q);
+    case 'gauss': return 0;
+    case 'sin': return Math.exp(-q / 2);
+    case 'cos': return 0;
+    case 'exp': return Math.exp(q / 2);
+  }
+}
+
+const clampRho = (r: number) => (r > 1 ? 1 : r < -1 ? -1 : r);
+
+/**
+ * E[A(u)B(v)] in closed form for one (p, c, q) = (s11, s12, s22), or null when this pair has
+ * none. Exported for tests.
+ */
+export function atomPair(A: Atom, B: Atom, p: number, c: number, q: number): number | null {
+  if (A === 'one') return mean(B, q);
+  if (B === 'one') return mean(A, p);
+  if (A === 'id') { const d = meanDerivative(B, q); return d === null ? (c === 0 ? 0 : null) : c * d; }
+  if (B === 'id') { const d = meanDerivative(A, p); return d === null ? (c === 0 ? 0 : null) : c * d; }
+  if (PARITY[A] * PARITY[B] === -1) return 0;
+  const pq = p * q;
+  const rho = pq > 0 ? clampRho(c / Math.sqrt(pq)) : 0;
+  if (A === B) {
+    switch (A) {
+      case 'abs': return TWO_PI * Math.sqrt(pq) * (Math.sqrt(Math.max(0, 1 - rho * rho)) + rho * Math.asin(rho));
+      case 'sign': return TWO_PI * Math.asin(rho);
+      case 'erf': return TWO_PI * Math.asin(clampRho((2 * c) / Math.sqrt((1 + 2 * p) * (1 + 2 * q))));
+      case 'gauss': return 1 / Math.sqrt((1 + 2 * p) * (1 + 2 * q) - 4 * c * c);
+      case 'sin': return Math.exp(-(p + q) / 2) * Math.sinh(c);
+      case 'cos': return Math.exp(-(p + q) / 2) * Math.cosh(c);
+      case 'exp': return Math.exp((p + q) / 2 + c);
+    }
+  }
+  const key = A < B ? `${A}|${B}` : `${B}|${A}`;
+  // Oriented so that the first atom of the key sits on the variable with variance P.
+  const [P, Q] = A < B ? [p, q] : [q, p];
+  switch (key) {
+    case 'exp|sin': return Math.exp((P - Q) / 2) * Math.sin(c); // E[e^u sin v] = e^{(s_u − s_v)/2} sin c
+    case 'cos|exp': return Math.exp((Q - P) / 2) * Math.cos(c); // E[cos u e^v]
+    case 'erf|sign': return TWO_PI * Math.asin(clampRho(c / Math.sqrt((P + 0.5) * Q))) * (Q > 0 ? 1 : 0);
+    case 'cos|gauss': return Math.exp(-(P - (2 * c * c) / (1 + 2 * Q)) / 2) / Math.sqrt(1 + 2 * Q);
+    case 'exp|gauss': return Math.exp((P - (2 * c * c) / (1 + 2 * Q)) / 2) / Math.sqrt(1 + 2 * Q);
+    default: return null;
+  }
+}
+
+/**
+ * The closed form of one atom pair as a specialized function of (s11, s12, s22), or null; the
+ * loops over many pairs call it monomorphically (no per-entry dispatch on the atoms).
+ */
+export function atomPairFn(A: Atom, B: Atom): ((p: number, c: number, q: number) => number) | null {
+  if (atomPair(A, B, 1, 0.3, 1.2) === null) return null;
+  if (A === 'id' && B === 'id') return (_p, c) => c;
+  if (A === B && A === 'abs') return (p, c, q) => {
+    const pq = p * q;
+    if (!(pq > 0)) return 0;
+    const rho = clampRho(c / Math.sqrt(pq));
+    return TWO_PI * Math.sqrt(pq) * (Math.sqrt(Math.max(0, 1 - rho * rho)) + rho * Math.asin(rho));
+  };
+  if (A === B && A === 'sign') return (p, c, q) => { const pq = p * q; return pq > 0 ? TWO_PI * Math.asin(clampRho(c / Math.sqrt(pq))) : 0; };
+  if (A === B && A === 'erf') return (p, c, q) => TWO_PI * Math.asin(clampRho((2 * c) / Math.sqrt((1 + 2 * p) * (1 + 2 * q))));
+  if (A === B && A === 'gauss') return (p, c, q) => 1 / Math.sqrt((1 + 2 * p) * (1 + 2 * q) - 4 * c * c);
+  if (PARITY[A] * PARITY[B] === -1) return () => 0;
+  return (p, c, q) => atomPair(A, B, p, c, q)!;
+}
+
+/**
+ * E[f(u) g(v)] on a grid of pairs: u has variance v1[i], v has variance v2[j], and their
+ * covariance is S12[i·N2 + j]. `symmetric` (f = g, v1 = v2, S12 symmetric) computes the upper
+ * triangle and mirrors it. Closed forms run one specialized loop per atom pair; otherwise the
+ * pairs go to `pairExpectation`'s quadrature.
+ * @example pairGrid(relu, relu, diag, diag, K, { symmetric: true }).value  // the next layer's E[relu relu]
+ */
+export function pairGrid(
+  f: GaussFn, g: GaussFn, v1: Float64Array, v2: Float64Array, S12: Float64Array, opts: PairOptions & { symmetric?: boolean } = {},
+): PairResult {
+  const N1 = v1.length, N2 = v2.length, sym = opts.symmetric === true;
+  const out = new Float64Array(N1 * N2);
+  if (!opts.quadrature && hasClosedForm(f, g)) {
+    let scale = 0;
+    for (const a of f.terms!) for (const b of g.terms!) {
+      const fn = atomPairFn(a.atom, b.atom)!;
+      const k = a.coef * b.coef, sa2 = a.scale * a.scale, sab = a.scale * b.scale, sb2 = b.scale * b.scale;
+      for (let i = 0; i < N1; i++) {
+        const p = sa2 * v1[i]!;
+        for (let j = sym ? i : 0; j < N2; j++) out[i * N2 + j]! += k * fn(p, sab * S12[i * N2 + j]!, sb2 * v2[j]!);
+      }
+    }
+    if (sym) for (let i = 0; i < N1; i++) for (let j = 0; j < i; j++) out[i * N2 + j] = out[j * N2 + i]!;
+    for (let i = 0; i < out.length; i++) scale = Math.max(scale, Math.abs(out[i]!));
+    return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };
+  }
+  const P = sym ? (N1 * (N1 + 1)) / 2 : N1 * N2;
+  const s11 = new Float64Array(P), s12 = new Float64Array(P), s22 = new Float64Array(P);
+  let k = 0;
+  for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++, k++) { s11[k] = v1[i]!; s12[k] = S12[i * N2 + j]!; s22[k] = v2[j]!; }
+  const r = pairExpectation(f, g, s11, s12, s22, opts);
+  k = 0;
+  for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++, k++) {
+    out[i * N2 + j] = r.value[k]!;
+    if (sym) out[j * N2 + i] = r.value[k]!;
+  }
+  return { ...r, value: out };
+}
+
+/** Whether every pair of terms of f and g has a closed form (checked symbolically). */
+export function hasClosedForm(f: GaussFn, g: GaussFn): boolean {
+  if (!f.terms || !g.terms) return false;
+  for (const a of f.terms) for (const b of g.terms) if (atomPair(a.atom, b.atom, 1, 0.3, 1.2) === null) return false;
+  return true;
+}
+
+export interface PairResult {
+  value: Float64Array;
+  method: 'closed' | 'quadrature';
+  /** Largest Gauss–Hermite (or polar) order used; 0 for closed forms. */
+  order: number;
+  /** Estimated absolute error bound on every entry (relative to the Cauchy–Schwarz scale for quadrature). */
+  accuracy: number;
+}
+
+export interface PairOptions {
+  /** Relative tolerance of the adaptive quadrature (default 1e-12). */
+  tol?: number;
+  /** Force quadrature even where a closed form exists (tests). */
+  quadrature?: boolean;
+  /** Force the quadrature scheme: 'hermite' (smooth) or 'polar' (split at kinks). */
+  scheme?: 'hermite' | 'polar';
+}
+
+/**
+ * The quadrature levels tried in turn: Gauss–Hermite (resp. the Rayleigh-weight Gauss rule in
+ * the radius) of rising order, then composite Gauss–Legendre panels on the truncated line
+ * [−9, 9] (resp. [0, 9]; the mass beyond is < 1e-17), which converge geometrically where
+ * Gauss–Hermite does not (poles near the real axis: tanh, sigmoid).
+ */
+interface Level {
+  order: number;
+  line: () => Rule;
+  radius: () => Rule;
+  angle: () => Rule;
+}
+const CUT = 9;
+const NORMAL_DENSITY = (x: number) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+const RAYLEIGH_DENSITY = (r: number) => r * Math.exp(-0.5 * r * r);
+const gh = (q: number): Level => ({ order: q, line: () => gaussHermite(q), radius: () => halfGauss(q, 1), angle: () => gaussLegendre(q) });
+const panels = (np: number, per: number): Level => ({
+  order: np * per,
+  line: () => panelRule(-CUT, CUT, 2 * np, per, NORMAL_DENSITY, 'normal'),
+  radius: () => panelRule(0, CUT, np, per, RAYLEIGH_DENSITY, 'rayleigh'),
+  angle: () => gaussLegendre(Math.min(64, 2 * per + 8)),
+});
+const LEVELS: Level[] = [gh(10), gh(16), gh(24), panels(6, 8), panels(9, 8), panels(12, 10), panels(18, 12), panels(27, 12)];
+
+
+/**
+ * E[f(u) g(v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]) for every index i of the three arrays.
+ * Closed forms when both functions decompose into atoms whose pairs all have one; otherwise
+ * adaptive quadrature (see the module comment).
+ * @example
+ *   pairExpectation(atomFn('erf'), atomFn('erf'), s11, s12, s22).value
+ */
+export function pairExpectation(
+  f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, opts: PairOptions = {},
+): PairResult {
+  const P = s11.length;
+  if (!opts.quadrature && hasClosedForm(f, g)) {
+    const out = new Float64Array(P);
+    let scale = 0;
+    for (const a of f.terms!) for (const b of g.terms!) {
+      const k = a.coef * b.coef, sa = a.scale, sb = b.scale, fn = atomPairFn(a.atom, b.atom)!;
+      for (let i = 0; i < P; i++) out[i]! += k * fn(sa * sa * s11[i]!, sa * sb * s12[i]!, sb * sb * s22[i]!);
+    }
+    for (let i = 0; i < P; i++) scale = Math.max(scale, Math.abs(out[i]!));
+    return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };
+  }
+  const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
+  const tol = opts.tol ?? 1e-12;
+  if (scheme === 'hermite' && !opts.scheme && P >= MEHLER_MIN_PAIRS) return mehlerPair(f, g, s11, s12, s22, tol);
+  return adaptivePair(f, g, s11, s12, s22, tol, scheme);
+}
+
+/** Below this many pairs the direct quadrature is cheaper than the expansion's set-up. */
+const MEHLER_MIN_PAIRS = 1;
+/** Terms of the Mehler expansion. */
+const MEHLER_K = 256;
+
+/**
+ * Normalized Hermite coefficients c_k = E[f(√s z) He_k(z)]/√k!, k ≤ K, z ~ N(0, 1), for each
+ * variance s: composite Gauss–Legendre on [−12, 12] (the weight folded in), refined until two
+ * rules agree to 1e-15 of the coefficients' norm. Returns null when they do not.
+ */
+function hermiteCoefficients(f: GaussFn, s: number, K: number): Float64Array | null {
+  let prev: Float64Array | null = null;
+  for (const panelsN of [48, 96, 192, 384]) {
+    const rule = panelRule(-12, 12, panelsN, 16, NORMAL_DENSITY, 'mehler');
+    const z = rule.nodes, w = rule.weights, Q = z.length;
+    const fx = new Float64Array(Q);
+    const sd = Math.sqrt(Math.max(s, 0));
+    f.eval(z.map((x) => sd * x), fx);
+    const c = new Float64Array(K + 1);
+    let pPrev = new Float64Array(Q), p = new Float64Array(Q).fill(1);
+    for (let k = 0; k <= K; k++) {
+      let acc = 0;
+      for (let i = 0; i < Q; i++) acc += w[i]! * fx[i]! * p[i]!;
+      c[k] = acc;
+      const next = pPrev; // reuse: p_{k+1} = (z p_k − √k p_{k−1})/√(k+1)
+      const a = Math.sqrt(k), b = 1 / Math.sqrt(k + 1);
+      for (let i = 0; i < Q; i++) next[i] = (z[i]! * p[i]! - a * pPrev[i]!) * b;
+      pPrev = p;
+      p = next;
+    }
+    if (prev) {
+      let d = 0, nrm = 0;
+      for (let k = 0; k <= K; k++) { d = Math.max(d, Math.abs(c[k]! - prev[k]!)); nrm += c[k]! * c[k]!; }
+      if (d <= 1e-15 * Math.sqrt(nrm) + 1e-300) return c;
+    }
+    prev = c;
+  }
+  return null;
+}
+
+/**
+ * The fast path for many pairs of smooth functions: Mehler's expansion
+ * E[f(u)g(v)] = Σ_k ρ^k c_k(f, s11) c_k(g, s22), ρ = s12/√(s11 s22), whose coefficients depend
+ * on one variance each (computed once per distinct variance), so each pair costs K
+ * multiply-adds instead of a 2-D rule. A pair is accepted when the second half of its series
+ * (terms K/2..K) is below tol·√(E[f²]E[g²]), which bounds the neglected tail when the terms
+ * decrease; the others (|ρ| near 1) go to the adaptive 2-D quadrature, the reference path.
+ */
+function mehlerPair(f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number): PairResult {
+  const P = s11.length, K = MEHLER_K;
+  const coefs = (fn: GaussFn, vars: Float64Array) => {
+    const cache = new Map<number, Float64Array | null>();
+    return Array.from(vars, (v) => {
+      if (!cache.has(v)) cache.set(v, hermiteCoefficients(fn, v, K));
+      return cache.get(v)!;
+    });
+  };
+  const cf = coefs(f, s11), cg = coefs(g, s22);
+  const value = new Float64Array(P);
+  const rejected: number[] = [];
+  let accuracy = 0;
+  for (let i = 0; i < P; i++) {
+    const a = cf[i], b = cg[i];
+    const pq = s11[i]! * s22[i]!;
+    if (!a || !b || !(pq > 0)) { rejected.push(i); continue; }
+    const rho = s12[i]! / Math.sqrt(pq);
+    if (Math.abs(rho) >= 1 - 1e-15) {
+      // v = (s12/s11)·u exactly: a 1-D expectation of the product
+      const c = s12[i]! / s11[i]!;
+      const prod: GaussFn = {
+        name: `${f.name}·${g.name}`, kinkAtZero: false,
+        eval: (x, out) => {
+          const y = new Float64Array(x.length);
+          f.eval(x, out);
+          g.eval(x.map((t) => c * t), y);
+          for (let j = 0; j < x.length; j++) out[j]! *= y[j]!;
+        },
+      };
+      const r1 = expect1(prod, Float64Array.of(s11[i]!), 0, tol);
+      value[i] = r1.value[0]!;
+      accuracy = Math.max(accuracy, r1.accuracy);
+      continue;
+    }
+    if (Math.abs(rho) > 0.98) { rejected.push(i); continue; }
+    let sum = 0, tail = 0, r = 1, na = 0, nb = 0;
+    for (let k = 0; k <= K; k++) {
+      const t = r * a[k]! * b[k]!;
+      sum += t;
+      if (k >= K / 2) tail += t;
+      na += a[k]! * a[k]!;
+      nb += b[k]! * b[k]!;
+      r *= rho;
+    }
+    const scale = Math.sqrt(na * nb);
+    const err = Math.abs(tail) + 16 * Number.EPSILON * scale;
+    if (err > tol * scale) { rejected.push(i); continue; }
+    value[i] = sum;
+    accuracy = Math.max(accuracy, err);
+  }
+  let order = 0;
+  if (rejected.length) {
+    const idx = Int32Array.from(rejected);
+    const pick = (x: Float64Array) => Float64Array.from(idx, (i) => x[i]!);
+    const r = adaptivePair(f, g, pick(s11), pick(s12), pick(s22), tol, 'hermite');
+    idx.forEach((i, j) => (value[i] = r.value[j]!));
+    accuracy = Math.max(accuracy, r.accuracy);
+    order = r.order;
+  }
+  return { value, method: 'quadrature', order: Math.max(order, K), accuracy };
+}
+
+/** Rounding of the closed forms: a few hundred ulps of the magnitude (arcsin near ±1, sums of terms). */
+function closedAccuracy(scale: number): number {
+  return Math.max(scale * 1e-13, 1e-16);
+}
+
+interface Quad {
+  value: Float64Array;
+  scale: Float64Array;
+}
+
+/** One pass of the rule of `level` on the pairs `idx`. */
+function quadPass(
+  f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array,
+  idx: Int32Array, level: Level, scheme: 'hermite' | 'polar',
+): Quad {
+  const n = idx.length;
+  const value = new Float64Array(n), scale = new Float64Array(n);
+  const line = level.line();
+  const radius = scheme === 'polar' ? level.radius() : line, angle = scheme === 'polar' ? level.angle() : line;
+  const perPair = scheme === 'hermite' ? line.nodes.length ** 2 : 4 * angle.nodes.length * radius.nodes.length;
+  // Pairs per batch: about 2^18 points, so that f and g are called on long arrays.
+  const batch = Math.max(1, Math.floor(262144 / perPair));
+  const U = new Float64Array(batch * perPair), V = new Float64Array(batch * perPair), W = new Float64Array(batch * perPair);
+  const fu = new Float64Array(batch * perPair), gv = new Float64Array(batch * perPair);
+  const q = line.nodes.length;
+  for (let start = 0; start < n; start += batch) {
+    const cnt = Math.min(batch, n - start);
+    for (let j = 0; j < cnt; j++) {
+      const i = idx[start + j]!;
+      const off = j * perPair;
+      if (scheme === 'hermite') cartesianPoints(line, s11[i]!, s12[i]!, s22[i]!, U, V, W, off);
+      else polarPoints(angle, radius, s11[i]!, s12[i]!, s22[i]!, f.kinkAtZero, g.kinkAtZero, U, V, W, off);
+    }
+    const len = cnt * perPair;
+    g.eval(V.subarray(0, len), gv.subarray(0, len));
+    if (scheme === 'hermite') {
+      // u depends on the first node only: f on q points per pair, g on q²
+      for (let j = 0; j < cnt; j++) for (let a = 0; a < q; a++) U[j * q + a] = U[j * perPair + a * q]!;
+      f.eval(U.subarray(0, cnt * q), fu.subarray(0, cnt * q));
+      for (let j = 0; j < cnt; j++) {
+        let s = 0, a2 = 0, b2 = 0;
+        const off = j * perPair;
+        for (let a = 0; a < q; a++) {
+          const fa = fu[j * q + a]!, wa = line.weights[a]!;
+          let inner = 0, inner2 = 0;
+          for (let b = 0; b < q; b++) {
+            const y = gv[off + a * q + b]!, wb = line.weights[b]!;
+            inner += wb * y;
+            inner2 += wb * y * y;
+          }
+          s += wa * fa * inner;
+          a2 += wa * fa * fa;
+          b2 += wa * inner2;
+        }
+        value[start + j] = s;
+        scale[start + j] = Math.sqrt(a2 * b2);
+      }
+      continue;
+    }
+    f.eval(U.subarray(0, len), fu.subarray(0, len));
+    for (let j = 0; j < cnt; j++) {
+      let s = 0, a = 0, b = 0;
+      const off = j * perPair;
+      for (let k = off; k < off + perPair; k++) {
+        const w = W[k]!, x = fu[k]!, y = gv[k]!;
+        s += w * x * y;
+        a += w * x * x;
+        b += w * y * y;
+      }
+      value[start + j] = s;
+      scale[start + j] = Math.sqrt(a * b);
+    }
+  }
+  return { value, scale };
+}
+
+/** Tensor-product points of one pair in the whitened coordinates (z1, z2). */
+function cartesianPoints(line: Rule, p: number, c: number, s: number, U: Float64Array, V: Float64Array, W: Float64Array, off: number) {
+  const { nodes, weights } = line;
+  const q = nodes.length;
+  const sp = Math.sqrt(Math.max(p, 0));
+  const a = sp > 0 ? c / sp : 0;
+  const b = Math.sqrt(Math.max(s - a * a, 0));
+  let k = off;
+  for (let i = 0; i < q; i++) {
+    const x = nodes[i]!, wx = weights[i]!;
+    for (let j = 0; j < q; j++, k++) {
+      U[k] = sp * x;
+      V[k] = a * x + b * nodes[j]!;
+      W[k] = wx * weights[j]!;
+    }
+  }
+}
+
+/**
+ * Polar points of one pair: (z1, z2) = r(cos α, sin α) standard normal, u = √p·z1,
+ * v = a·z1 + b·z2. The rays where u = 0 (α = ±π/2) when f is kinked and v = 0 when g is
+ * split [0, 2π) into sectors; Gauss–Legendre in α on each (always four: the widest is halved
+ * until there are), the radial rule in r.
+ */
+function polarPoints(
+  angle: Rule, radius: Rule, p: number, c: number, s: number, fk: boolean, gk: boolean,
+  U: Float64Array, V: Float64Array, W: Float64Array, off: number,
+) {
+  const sp = Math.sqrt(Math.max(p, 0));
+  const a = sp > 0 ? c / sp : 0;
+  const b = Math.sqrt(Math.max(s - a * a, 0));
+  const norm = (t: number) => ((t % (2 * Math.PI)) + 2 * Math.PI) % (2 * Math.PI);
+  const kinks: number[] = [];
+  if (fk) kinks.push(Math.PI / 2, 1.5 * Math.PI);
+  if (gk) {
+    const t = Math.atan2(-a, b); // a cos α + b sin α = 0
+    kinks.push(norm(t), norm(t + Math.PI));
+  }
+  const sorted = [...new Set(kinks)].sort((x, y) => x - y);
+  const sectors: [number, number][] = [];
+  if (sorted.length === 0) sectors.push([0, 2 * Math.PI]);
+  for (let i = 0; i < sorted.length; i++) {
+    const lo = sorted[i]!, hi = i + 1 < sorted.length ? sorted[i + 1]! : sorted[0]! + 2 * Math.PI;
+    if (hi - lo > 1e-15) sectors.push([lo, hi]);
+  }
+  while (sectors.length < 4) {
+    let wi = 0;
+    for (let i = 1; i < sectors.length; i++) if (sectors[i]![1] - sectors[i]![0] > sectors[wi]![1] - sectors[wi]![0]) wi = i;
+    const [lo, hi] = sectors[wi]!;
+    sectors.splice(wi, 1, [lo, (lo + hi) / 2], [(lo + hi) / 2, hi]);
+  }
+  const qa = angle.nodes.length, qr = radius.nodes.length;
+  let k = off;
+  for (const [lo, hi] of sectors) {
+    const h = (hi - lo) / 2, mid = (hi + lo) / 2;
+    for (let i = 0; i < qa; i++) {
+      const al = mid + h * angle.nodes[i]!;
+      const wa = (angle.weights[i]! * h) / (2 * Math.PI);
+      const ca = Math.cos(al), sa = Math.sin(al);
+      for (let j = 0; j < qr; j++, k++) {
+        const r = radius.nodes[j]!;
+        const z1 = r * ca, z2 = r * sa;
+        U[k] = sp * z1;
+        V[k] = a * z1 + b * z2;
+        W[k] = wa * radius.weights[j]!;
+      }
+    }
+  }
+}
+
+function adaptivePair(
+  f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number, scheme: 'hermite' | 'polar',
+): PairResult {
+  const P = s11.length;
+  const value = new Float64Array(P);
+  let active = Int32Array.from({ length: P }, (_, i) => i);
+  let prev = quadPass(f, g, s11, s12, s22, active, LEVELS[0]!, scheme);
+  let accuracy = 0, used = LEVELS[0]!.order;
+  for (let o = 1; o < LEVELS.length && active.length > 0; o++) {
+    const level = LEVELS[o]!;
+    used = level.order;
+    const cur = quadPass(f, g, s11, s12, s22, active, level, scheme);
+    const keep: number[] = [], pv: number[] = [], ps: number[] = [];
+    for (let j = 0; j < active.length; j++) {
+      const i = active[j]!;
+      const d = Math.abs(cur.value[j]! - prev.value[j]!);
+      const sc = Math.max(cur.scale[j]!, Number.MIN_VALUE);
+      value[i] = cur.value[j]!;
+      if (d <= tol * sc || o === LEVELS.length - 1 || !Number.isFinite(d)) {
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+      } else {
+        keep.push(i);
+        pv.push(cur.value[j]!);
+        ps.push(cur.scale[j]!);
+      }
+    }
+    active = Int32Array.from(keep);
+    prev = { value: Float64Array.from(pv), scale: Float64Array.from(ps) };
+  }
+  return { value, method: 'quadrature', order: used, accuracy };
+}
+
+/**
+ * E[w(g)·f(g)] for g ~ N(0, s[i]) at each i, with w(x) = x^power (default 0): the 1-D
+ * expectations of the early-time constants (E[φ(g)], E[g φ′(g)], E[(g³/2 − g) φ′(g)] by linear
+ * combination). The same levels as the pair expectations (Gauss–Hermite, then panels); a kinked
+ * f is integrated on each half-line separately. The level rises until two agree to `tol`.
+ * @example expect1(atomFn('relu'), Float64Array.of(1)).value[0]  // 1/√(2π)
+ */
+export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12): { value: Float64Array; order: number; accuracy: number } {
+  const out = new Float64Array(s.length);
+  let accuracy = 0, order = 0;
+  for (let i = 0; i < s.length; i++) {
+    const sd = Math.sqrt(Math.max(s[i]!, 0));
+    let prev = NaN;
+    for (let o = 0; o < LEVELS.length; o++) {
+      const level = LEVELS[o]!;
+      let pts: Float64Array, wts: Float64Array;
+      if (f.kinkAtZero) {
+        // the half-line normal: the Rayleigh-free half rules, or panels on [0, 9]
+        const h = o < 3 ? halfGauss(level.order, 0) : panelRule(0, CUT, level.order / 8, 8, NORMAL_DENSITY, 'half');
+        const norm = o < 3 ? 0.5 : 1;
+        pts = new Float64Array(2 * h.nodes.length);
+        wts = new Float64Array(2 * h.nodes.length);
+        for (let k = 0; k < h.nodes.length; k++) {
+          pts[2 * k] = h.nodes[k]!; pts[2 * k + 1] = -h.nodes[k]!;
+          wts[2 * k] = wts[2 * k + 1] = h.weights[k]! * norm;
+        }
+      } else {
+        ({ nodes: pts, weights: wts } = level.line());
+      }
+      const x = pts.map((z) => sd * z), y = new Float64Array(x.length);
+      f.eval(x, y);
+      let v = 0, sc = 0;
+      for (let k = 0; k < x.length; k++) {
+        const t = wts[k]! * x[k]! ** power * y[k]!;
+        v += t;
+        sc += Math.abs(t);
+      }
+      order = Math.max(order, level.order);
+      const d = Math.abs(v - prev);
+      out[i] = v;
+      if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === LEVELS.length - 1) {
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        break;
+      }
+      prev = v;
+    }
+  }
+  return { value: out, order, accuracy };
+}

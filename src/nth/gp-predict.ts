@@ -1,0 +1,185 @@
+/**
+ * Predictions of the trained infinite network at test inputs (MATH.md §5, seed 003 eqs. 25–30,
+ * 44–45), and the finite-width ensemble they are the limit of (eq. 19 over initializations,
+ * Corollary 1).
+ *
+ * Under gradient flow on the square loss ½‖f − y‖² (η = 1), with Θ the train kernel,
+ *   A_t = Θ(x, X) Θ⁻¹ (I − e^{−Θ t}),   mean = A_t y,
+ *   cov = 𝒦(x, x) − A_t 𝒦(X, x) − 𝒦(x, X) A_tᵀ + A_t 𝒦(X, X) A_tᵀ          (eqs. 27–28)
+ * and at t = ∞ A = Θ(x, X) Θ⁻¹ (eqs. 29–30). Training the readout only is the same with Θ
+ * replaced by 𝒦 (eqs. 44–45); at t = ∞ that is the NNGP posterior 𝒦(x,X)𝒦⁻¹y,
+ * 𝒦(x,x) − 𝒦(x,X)𝒦⁻¹𝒦(X,x) (eqs. 25–26; eq. 26 as printed in the seed has a typo).
+ *
+ * Θ⁻¹(I − e^{−Θt}) is V diag(φ_t(λ)) Vᵀ with φ_t(λ) = −expm1(−λt)/λ (→ t as λ → 0), so a finite
+ * t needs no inverse. At t = ∞ eigenvalues below 1e-13·λ_max are dropped (a pseudo-inverse: the
+ * flow never moves along them) and the report warns, offering `ridge` (Θ + λI).
+ *
+ * @example
+ *   const lim = limitKernels(model, { width: ['m'] });
+ *   const p = gpPredict(lim, targets(model), { t: Infinity });   // p.mean, p.cov
+ */
+import type { Model } from '../ir/model.ts';
+import { Evaluator } from '../evaluator/evaluator.ts';
+import { crossKernelInputs, crossKernelPrediction } from '../dynamics/predict.ts';
+import { symmetricEigen } from '../linalg/dense.ts';
+import { NtkError } from '../parser/diagnostics.ts';
+import type { LimitReport } from './limit.ts';
+
+export interface GpPredictOptions {
+  /** Training time; Infinity for the converged network. */
+  t: number;
+  /** 'ntk' (all layers trained: the NTK-GP, default) or 'nngp' (readout only). */
+  kernel?: 'ntk' | 'nngp';
+  /** Added to the train kernel's diagonal (default 0). */
+  ridge?: number;
+  /** Variances only (no test × test covariance matrix). */
+  diag?: boolean;
+}
+
+export interface GpPrediction {
+  t: number | 'inf';
+  kernel: 'ntk' | 'nngp';
+  /** Mean at the test outputs (test inputs × outputs, grouped per input). */
+  mean: number[];
+  /** Covariance of the test outputs; null with `diag`. */
+  cov: number[][] | null;
+  variance: number[];
+  /** λ_max/λ_min of the train kernel actually used (with the ridge); Infinity when λ_min ≤ 0. */
+  condition: number;
+  ridge: number;
+  /** Eigenvalues dropped at t = ∞ (below 1e-13·λ_max). */
+  dropped: number;
+  warning?: string;
+}
+
+/**
+ * The square loss's target y* on the training outputs, flattened; throws a located error for
+ * another loss (the closed forms need the square loss).
+ */
+export function squareTargets(model: Model): Float64Array {
+  if (!model.loss || model.loss.kind !== 'square')
+    throw new NtkError([{
+      severity: 'error', file: model.file, span: model.loss?.span ?? null,
+      message: "predictions of the trained infinite network need the square loss ½‖f − y‖²: declare 'loss square(target = y)'",
+    }]);
+  const y = new Evaluator(model).target()!;
+  for (let i = 0; i < y.length; i++)
+    if (!Number.isFinite(y[i]!))
+      throw new NtkError([{ severity: 'error', file: model.file, span: model.loss.span, message: `the target holds ${y[i]} at entry ${i}: data must be finite` }]);
+  return y;
+}
+
+const flat = (M: number[][]) => Float64Array.from(M.flat());
+
+/**
+ * Mean and covariance of the trained infinite network at the test inputs (see the module comment).
+ * @example gpPredict(limitKernels(model, { width: ['m'] }), squareTargets(model), { t: 10 })
+ */
+export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOptions): GpPrediction {
+  const kind = opts.kernel ?? 'ntk';
+  const K = kind === 'ntk' ? lim.ntk : lim.nngp;
+  const Kx = kind === 'ntk' ? lim.ntkCross : lim.nngpCross;
+  if (!K) throw new NtkError([{ severity: 'error', file: '--kernel', span: null, message: `the ${kind.toUpperCase()} has no finite limit here (${kind === 'ntk' ? lim.ntkNote ?? `growth m^${lim.ntkGrowth}` : `growth m^${lim.nngpGrowth}`}): no ${kind} predictions` }]);
+  if (!Kx || !lim.nngpCross || !lim.nngpTest || !lim.nngp)
+    throw new NtkError([{ severity: 'error', file: '--width', span: null, message: "predictions need test inputs: declare 'test NAME = f(Xt)' with the model's function on them" }]);
+  const n = K.length, nt = Kx.length, ridge = opts.ridge ?? 0;
+  if (y.length !== n) throw new Error(`internal: ${y.length} targets for ${n} training outputs`);
+  const Km = flat(K);
+  for (let i = 0; i < n; i++) Km[i * n + i]! += ridge;
+  const { values, vectors: V } = symmetricEigen(Km, n);
+  const lmax = values[n - 1]!, lmin = values[0]!;
+  const condition = lmin > 0 ? lmax / lmin : Infinity;
+  const t = opts.t;
+  const cut = 1e-13 * Math.abs(lmax);
+  let dropped = 0;
+  const phi = Float64Array.from(values, (l) => {
+    if (t === Infinity) {
+      if (l <= cut) { dropped++; return 0; }
+      return 1 / l;
+    }
+    return l === 0 ? t : -Math.expm1(-l * t) / l;
+  });
+  // M = V diag(φ) Vᵀ; A = Kx M (nt × n)
+  const Kxm = flat(Kx);
+  const KxV = new Float64Array(nt * n);
+  for (let i = 0; i < nt; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let a = 0; a < n; a++) s += Kxm[i * n + a]! * V[a * n + j]!;
+      KxV[i * n + j] = s * phi[j]!;
+    }
+  const A = new Float64Array(nt * n);
+  for (let i = 0; i < nt; i++)
+    for (let a = 0; a < n; a++) {
+      let s = 0;
+      for (let j = 0; j < n; j++) s += KxV[i * n + j]! * V[a * n + j]!;
+      A[i * n + a] = s;
+    }
+  const mean = new Array<number>(nt).fill(0);
+  for (let i = 0; i < nt; i++) for (let a = 0; a < n; a++) mean[i]! += A[i * n + a]! * y[a]!;
+  // cov = Kxx − A KXx − KxX Aᵀ + A KXX Aᵀ (the NNGP blocks)
+  const Ktt = flat(lim.nngpTest), Kc = flat(lim.nngpCross), KXX = flat(lim.nngp);
+  const AK = new Float64Array(nt * n); // A·𝒦(X,X)
+  for (let i = 0; i < nt; i++)
+    for (let b = 0; b < n; b++) {
+      let s = 0;
+      for (let a = 0; a < n; a++) s += A[i * n + a]! * KXX[a * n + b]!;
+      AK[i * n + b] = s;
+    }
+  const entry = (i: number, j: number) => {
+    let s = Ktt[i * nt + j]!;
+    for (let a = 0; a < n; a++) s += -A[i * n + a]! * Kc[j * n + a]! - Kc[i * n + a]! * A[j * n + a]! + AK[i * n + a]! * A[j * n + a]!;
+    return s;
+  };
+  const variance = Array.from({ length: nt }, (_, i) => entry(i, i));
+  const cov = opts.diag ? null : Array.from({ length: nt }, (_, i) => Array.from({ length: nt }, (_, j) => (i === j ? variance[i]! : entry(i, j))));
+  const out: GpPrediction = { t: t === Infinity ? 'inf' : t, kernel: kind, mean, cov, variance, condition, ridge, dropped };
+  if (!(condition < 1e10) || dropped > 0)
+    out.warning = `the train ${kind.toUpperCase()} is ill-conditioned (condition number ${condition === Infinity ? '∞' : condition.toExponential(2)}${dropped ? `, ${dropped} eigenvalue${dropped > 1 ? 's' : ''} below 1e-13·λ_max dropped` : ''}): the prediction is sensitive to rounding; try --ridge λ (e.g. --ridge ${(Math.abs(lmax) * 1e-8).toExponential(0)}) or a finite --T`;
+  return out;
+}
+
+export interface EnsembleOptions {
+  t: number;
+  seeds: number;
+  /** Elaborate the model at seed s (the caller's overrides and data). */
+  modelAt: (seed: number) => Model;
+}
+
+export interface EnsemblePrediction {
+  t: number | 'inf';
+  seeds: number;
+  /** Mean over seeds of eq. 19's linearized prediction at the test outputs. */
+  mean: number[];
+  /** Empirical covariance over seeds (divisor N − 1). */
+  cov: number[][];
+  variance: number[];
+  /** Each seed's prediction. */
+  predictions: number[][];
+}
+
+/**
+ * The finite-width ensemble: eq. 19's prediction f_lin_t(x) = f_0(x) − Θ̂(x,X)Θ̂⁻¹(I − e^{−Θ̂t})
+ * (f_0(X) − y) for N initializations, with its mean and empirical covariance; as the width
+ * grows it converges to the NTK-GP (Corollary 1).
+ * @example ensemblePredict({ t: Infinity, seeds: 16, modelAt: (s) => loadModel(file, { seed: s }) })
+ */
+export function ensemblePredict(opts: EnsembleOptions): EnsemblePrediction {
+  const preds: Float64Array[] = [];
+  for (let s = 0; s < opts.seeds; s++) {
+    const m = opts.modelAt(s);
+    squareTargets(m);
+    if (!m.test) throw new NtkError([{ severity: 'error', file: m.file, span: null, message: "predictions need test inputs: declare 'test NAME = f(Xt)'" }]);
+    const ev = new Evaluator(m);
+    preds.push(crossKernelPrediction(crossKernelInputs(ev, 1), opts.t));
+  }
+  const N = preds.length, kt = preds[0]!.length;
+  const mean = new Array<number>(kt).fill(0);
+  for (const p of preds) for (let i = 0; i < kt; i++) mean[i]! += p[i]! / N;
+  const cov = Array.from({ length: kt }, (_, i) => Array.from({ length: kt }, (_, j) => {
+    let s = 0;
+    for (const p of preds) s += (p[i]! - mean[i]!) * (p[j]! - mean[j]!);
+    return N > 1 ? s / (N - 1) : 0;
+  }));
+  return { t: opts.t === Infinity ? 'inf' : opts.t, seeds: N, mean, cov, variance: cov.map((r, i) => r[i]!), predictions: preds.map((p) => Array.from(p)) };
+}

@@ -1,0 +1,279 @@
+/**
+ * Scalar functions of one Gaussian variable u, as the infinite-width limit sees them: the
+ * elementwise part of a program between two matrix products (φ in x = φ(W y)), as a small tree
+ * built from the graph's elementwise ops. From the tree: a vectorized evaluator, the symbolic
+ * derivative φ′ (for the NTK), the decomposition into closed-form atoms when there is one
+ * (relu = ½(u + u·sign u) = ½ id + ½ abs, step = ½(1 + sign u), erf(βu), sin, cos, exp, …), and
+ * the kink check (sign(ψ(u)) is accepted only when ψ vanishes at 0 alone).
+ *
+ * @example
+ *   const phi = un('tanh', VAR);          // tanh(u)
+ *   toGaussFn(derivative(phi)).name        // "tanh′(u)"
+ */
+import { PRIMITIVES, type UnaryOp } from '../ir/ops.ts';
+import { termsFn, type AtomTerm, type GaussFn } from '../math/gaussian.ts';
+
+export type SBinary = 'add' | 'sub' | 'mul' | 'div' | 'pow';
+/**
+ * A scalar function of u: the variable, a constant, a unary primitive applied (`un`), its first
+ * or second derivative applied (`d1`, `d2`: the NTK needs φ′), or a binary arithmetic node. The
+ * per-op knowledge — values, derivatives, closed-form atoms — is read from the primitive
+ * registry (`ir/ops.ts`: `scalar` and `gaussian` of each entry).
+ */
+export type SE =
+  | { op: 'var' }
+  | { op: 'const'; v: number }
+  | { op: 'un' | 'd1' | 'd2'; name: UnaryOp; x: SE }
+  | { op: SBinary; a: SE; b: SE };
+
+export const VAR: SE = { op: 'var' };
+export const cst = (v: number): SE => ({ op: 'const', v });
+const isC = (e: SE, v?: number): boolean => e.op === 'const' && (v === undefined || e.v === v);
+const cv = (e: SE) => (e as { v: number }).v;
+
+const scalarOf = (kind: 'un' | 'd1' | 'd2', name: UnaryOp): ((x: number) => number) => {
+  const s = PRIMITIVES[name].scalar;
+  return kind === 'un' ? s.f : kind === 'd1' ? s.d1 : s.d2;
+};
+const BINARY_NUM: Record<SBinary, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: (a, b) => PRIMITIVES.pow.f(a, b),
+};
+
+/** name(x), constant-folded. */
+export function un(name: UnaryOp, x: SE, kind: 'un' | 'd1' | 'd2' = 'un'): SE {
+  if (x.op === 'const') return cst(scalarOf(kind, name)(x.v));
+  if (kind === 'un' && name === 'neg' && x.op === 'un' && x.name === 'neg') return x.x;
+  return { op: kind, name, x };
+}
+
+/** A binary node, with constant folding and the identities x+0, x·1, x·0, x^1. */
+export function bin(op: SBinary, a: SE, b: SE): SE {
+  if (isC(a) && isC(b)) return cst(BINARY_NUM[op](cv(a), cv(b)));
+  switch (op) {
+    case 'add':
+      if (isC(a, 0)) return b;
+      if (isC(b, 0)) return a;
+      break;
+    case 'sub':
+      if (isC(b, 0)) return a;
+      if (isC(a, 0)) return un('neg', b);
+      break;
+    case 'mul':
+      if (isC(a, 0) || isC(b, 0)) return cst(0);
+      if (isC(a, 1)) return b;
+      if (isC(b, 1)) return a;
+      if (isC(b)) return bin('mul', b, a);
+      break;
+    case 'div':
+      if (isC(b, 1)) return a;
+      if (isC(a, 0)) return cst(0);
+      if (isC(b)) return bin('mul', cst(1 / cv(b)), a);
+      break;
+    case 'pow':
+      if (isC(b, 1)) return a;
+      if (isC(b, 0)) return cst(1);
+      break;
+  }
+  return { op, a, b };
+}
+
+/** dφ/du, almost everywhere (a jump's δ is not represented: callers check with `hasJump`). */
+export function derivative(e: SE): SE {
+  switch (e.op) {
+    case 'var': return cst(1);
+    case 'const': return cst(0);
+    case 'add': return bin('add', derivative(e.a), derivative(e.b));
+    case 'sub': return bin('sub', derivative(e.a), derivative(e.b));
+    case 'mul': return bin('add', bin('mul', derivative(e.a), e.b), bin('mul', e.a, derivative(e.b)));
+    case 'div':
+      return bin('sub', bin('div', derivative(e.a), e.b), bin('div', bin('mul', e.a, derivative(e.b)), bin('mul', e.b, e.b)));
+    case 'pow': {
+      if (!isC(e.b)) return derivative(un('exp', bin('mul', e.b, un('log', e.a))));
+      return bin('mul', bin('mul', e.b, bin('pow', e.a, cst(cv(e.b) - 1))), derivative(e.a));
+    }
+    case 'un': case 'd1': case 'd2': {
+      const dx = derivative(e.x);
+      if (isC(dx, 0)) return cst(0);
+      if (e.op === 'd2') throw new Error(`internal: a third derivative of ${e.name}`);
+      // f′ = 0 almost everywhere (sign: the registry's Gaussian rule has no terms for it)
+      const rule = PRIMITIVES[e.name].gaussian.d1;
+      if (e.op === 'un' && rule && rule.length === 0) return cst(0);
+      return bin('mul', un(e.name, e.x, e.op === 'un' ? 'd1' : 'd2'), dx);
+    }
+  }
+}
+
+/** Vectorized evaluation: out[i] = e(x[i]) (one tight loop per node). */
+export function evaluate(e: SE, x: Float64Array): Float64Array {
+  const n = x.length;
+  switch (e.op) {
+    case 'var': return x;
+    case 'const': return new Float64Array(n).fill(e.v);
+    case 'add': case 'sub': case 'mul': case 'div': case 'pow': {
+      const a = evaluate(e.a, x), b = evaluate(e.b, x);
+      const out = a !== x && a.length === n ? a : new Float64Array(n);
+      switch (e.op) {
+        case 'add': for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!; break;
+        case 'sub': for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!; break;
+        case 'mul': for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!; break;
+        case 'div': for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!; break;
+        case 'pow': { const f = BINARY_NUM.pow; for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!); }
+      }
+      return out;
+    }
+    default: {
+      const a = evaluate(e.x, x);
+      const out = a !== x ? a : new Float64Array(n);
+      const f = scalarOf(e.op, e.name);
+      for (let i = 0; i < n; i++) out[i] = f(a[i]!);
+      return out;
+    }
+  }
+}
+
+const fmt = (v: number) => (Number.isInteger(v) ? String(v) : Number(v.toPrecision(6)).toString());
+
+/** Readable text of a scalar function of u. */
+export function show(e: SE): string {
+  switch (e.op) {
+    case 'var': return 'u';
+    case 'const': return fmt(e.v);
+    case 'add': return `(${show(e.a)} + ${show(e.b)})`;
+    case 'sub': return `(${show(e.a)} − ${show(e.b)})`;
+    case 'mul': return `${show(e.a)}·${show(e.b)}`;
+    case 'div': return `${show(e.a)}/${show(e.b)}`;
+    case 'pow': return `${show(e.a)}^${show(e.b)}`;
+    case 'un': return e.name === 'neg' ? `−${show(e.x)}` : `${e.name}(${show(e.x)})`;
+    case 'd1': return `${e.name}′(${show(e.x)})`;
+    case 'd2': return `${e.name}″(${show(e.x)})`;
+  }
+}
+
+/** The decomposition Σ c·atom(β·u), or null when e is not such a combination. */
+export function toTerms(e: SE): AtomTerm[] | null {
+  const scale = (ts: AtomTerm[] | null, k: number) => ts && ts.map((t) => ({ ...t, coef: t.coef * k }));
+  /** e = α·u exactly: α, else null. */
+  const linear = (x: SE): number | null => {
+    const t = toTerms(x);
+    if (!t) return null;
+    let al = 0;
+    for (const a of t) {
+      if (a.atom === 'id') al += a.coef * a.scale;
+      else if (!(a.atom === 'one' && a.coef === 0)) return null;
+    }
+    return al;
+  };
+  switch (e.op) {
+    case 'var': return [{ atom: 'id', coef: 1, scale: 1 }];
+    case 'const': return [{ atom: 'one', coef: e.v, scale: 1 }];
+    case 'add': case 'sub': {
+      const a = toTerms(e.a), b = toTerms(e.b);
+      return a && b ? [...a, ...(e.op === 'sub' ? scale(b, -1)! : b)] : null;
+    }
+    case 'mul': {
+      if (isC(e.a)) return scale(toTerms(e.b), cv(e.a));
+      if (isC(e.b)) return scale(toTerms(e.a), cv(e.b));
+      // α·u · sign(β·u) = α·sign(β)·|u|
+      for (const [x, s] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
+        if (s.op !== 'un' || s.name !== 'sign') continue;
+        const al = linear(x), be = linear(s.x);
+        if (al !== null && be !== null) return [{ atom: 'abs', coef: al * Math.sign(be), scale: 1 }];
+      }
+      return null;
+    }
+    case 'div': return isC(e.b) ? scale(toTerms(e.a), 1 / cv(e.b)) : null;
+    case 'pow': return null;
+    case 'un': case 'd1': {
+      // the registry's closed-form atoms of f (or f′), at the argument α·u
+      const rule = PRIMITIVES[e.name].gaussian[e.op === 'un' ? 'f' : 'd1'];
+      const al = linear(e.x);
+      if (!rule || al === null) return null;
+      return rule.map((t) => ({ ...t, scale: t.scale * al }));
+    }
+    case 'd2': return null;
+  }
+}
+
+/** The arguments of every non-smooth primitive (sign: the registry's `smooth: false`) in e. */
+function signArgs(e: SE, out: SE[] = []): SE[] {
+  switch (e.op) {
+    case 'var': case 'const': return out;
+    case 'add': case 'sub': case 'mul': case 'div': case 'pow': signArgs(e.a, out); signArgs(e.b, out); return out;
+    default:
+      if (!PRIMITIVES[e.name].smooth) out.push(e.x);
+      return signArgs(e.x, out);
+  }
+}
+
+/** A grid of u for the kink checks: dense near 0, out to ±60. */
+const GRID = (() => {
+  const xs: number[] = [];
+  for (let i = 1; i <= 600; i++) xs.push(i * 0.1, -i * 0.1, i * 1e-4, -i * 1e-4);
+  return Float64Array.from(xs);
+})();
+
+/**
+ * Whether every kink of e is at u = 0: each sign(ψ(u)) must have ψ(0) = 0 and the sign of ψ
+ * constant on each side of 0 (checked on a grid). Returns the offending argument otherwise.
+ */
+export function kinkOutsideZero(e: SE): SE | null {
+  for (const a of signArgs(e)) {
+    const at0 = evaluate(a, Float64Array.of(0))[0]!;
+    const v = evaluate(a, GRID);
+    let pos = 0, neg = 0;
+    for (let i = 0; i < GRID.length; i++) {
+      const s = Math.sign(v[i]!) * Math.sign(GRID[i]!);
+      if (s > 0) pos++;
+      else if (s < 0) neg++;
+    }
+    const constantSign = (() => {
+      let p = 0, n = 0;
+      for (let i = 0; i < GRID.length; i++) (v[i]! > 0 ? p++ : v[i]! < 0 ? n++ : 0);
+      return p === 0 || n === 0;
+    })();
+    if (constantSign) continue; // sign(ψ) constant: no kink at all
+    if (at0 !== 0 || (pos > 0 && neg > 0)) return a;
+  }
+  return null;
+}
+
+/** Whether e jumps at 0 (a discontinuity, e.g. sign or step): its derivative has a δ there. */
+export function hasJump(e: SE): boolean {
+  if (signArgs(e).length === 0) return false;
+  const [l, r] = evaluate(e, Float64Array.of(-1e-9, 1e-9));
+  const [a, b] = evaluate(e, Float64Array.of(-1, 1));
+  return Math.abs(r! - l!) > 1e-6 * (1 + Math.abs(a!) + Math.abs(b!));
+}
+
+/** The GaussFn of e (closed-form atoms when e decomposes into them). */
+export function toGaussFn(e: SE): GaussFn {
+  const terms = toTerms(e);
+  if (terms) return { ...termsFn(show(e), terms), name: show(e) };
+  return {
+    name: show(e),
+    kinkAtZero: signArgs(e).length > 0,
+    eval: (x, out) => out.set(evaluate(e, x)),
+  };
+}
+
+/** Whether e is the variable itself times a constant (a linear function). */
+export function isLinear(e: SE): boolean {
+  const t = toTerms(e);
+  return !!t && t.every((x) => x.atom === 'id' || (x.atom === 'one' && x.coef === 0));
+}
+
+/** Structural equality of two trees. */
+export function sameSE(a: SE, b: SE): boolean {
+  if (a.op !== b.op) return false;
+  switch (a.op) {
+    case 'var': return true;
+    case 'const': return a.v === (b as typeof a).v;
+    case 'add': case 'sub': case 'mul': case 'div': case 'pow':
+      return sameSE(a.a, (b as typeof a).a) && sameSE(a.b, (b as typeof a).b);
+    default: return a.name === (b as typeof a).name && sameSE(a.x, (b as typeof a).x);
+  }
+}

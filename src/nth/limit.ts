@@ -1,0 +1,1270 @@
+/**
+ * The infinite-width limits of a program: the NNGP 𝒦 = lim E[h(a) h(b)] and the NTK
+ * Θ = lim Dh(a)·Dh(b)ᵀ as the named width dims m → ∞ together (MATH.md §5, seed 003,
+ * Yang's Tensor Programs), derived from the model's graph, not from a list of layers.
+ *
+ * How. The model is elaborated at three small probe widths t1 < t2 < t3 (each width dim set to
+ * its ratio times t); the graphs must have the same structure, and comparing them tells which
+ * axes are width axes (size κ·t) and which constants scale as c·t^e (1/sqrt(m): e = −½). The
+ * probe graph is then interpreted abstractly in topological order, on the one-row graph of a
+ * row-separable model (each row an input a; a `test` declaration adds its rows, which must be
+ * the same function of their rows):
+ *  - a product W·y of a weight W (i.i.d. entries, mean 0, variance σ²) with a width-free data
+ *    vector y or a hidden vector y makes a *source*: over the width its coordinates are i.i.d.
+ *    and across inputs Gaussian with covariance Σ(a,b) = σ²·Σ_j y_j(a) y_j(b); its per-coordinate
+ *    tangent kernel is Θ(a,b) = Σ_j y_j(a) y_j(b) (the entries of W) + σ²·Σ_j Θ_{y_j}(a,b)
+ *    (everything upstream; gradient independence). A width vector b (bias) is a source with
+ *    Σ = σ²·1, Θ = 1. Sources from different matrices are independent.
+ *  - a hidden vector is a sum of terms c·φ(G) with G a linear combination of sources and φ a
+ *    scalar function tree (any composition of elementwise ops: sin(tanh(u)) included). Its
+ *    per-coordinate second moment is E(a,b) = Σ_{t,t'} c c' E[φ_t(G_t(a)) φ_t'(G_t'(b))] and its
+ *    tangent kernel Σ c c' E[φ_t′ φ_t'′]·Θ_{G_t,G_t'}(a,b); the pair expectations come from
+ *    `math/gaussian.ts` (closed forms, else adaptive quadrature).
+ *  - a readout (a weight contracted with a hidden or data vector over its whole length) makes an
+ *    output source by the same two formulas; output biases add σ²·1 and 1. The NNGP and NTK of
+ *    the outputs are the sums over their sources. Multiple readout rows are independent
+ *    (Θ ⊗ I_k).
+ * Scalings are tracked as exponents of t: a quantity c·t^e with e ≠ 0 has no finite limit, and
+ * the report gives its growth exponent instead (standard parametrization: ntkGrowth 1; mean-field
+ * readouts: negative). A construct outside this class is a located error naming it.
+ *
+ * @example
+ *   const model = loadModel('examples/limit-mlp.ntk');
+ *   const r = limitKernels(model, { width: ['m'] });
+ *   r.nngp; r.ntk;   // n·k × n·k, outputs of one input grouped
+ */
+import { dirname, resolve } from 'node:path';
+import { vmap } from '../ad/vmap.ts';
+import type { Graph, NodeId } from '../ir/graph.ts';
+import { elaborate } from '../ir/elaborate.ts';
+import type { Model, ParamInfo } from '../ir/model.ts';
+import { isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
+import { restrictRows } from '../ir/rows.ts';
+import { sizeOf } from '../ir/shape.ts';
+import { atomFn, expect1, pairExpectation, pairGrid, type GaussFn } from '../math/gaussian.ts';
+
+const ONE = atomFn('one');
+import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
+import type { Span } from '../parser/ast.ts';
+import { compile as compilePlan } from '../runtime/compile.ts';
+import {
+  bin, cst, derivative, hasJump, isLinear, kinkOutsideZero, sameSE, show, toGaussFn, toTerms, un, VAR, type SE,
+} from './limit-scalar.ts';
+
+export interface LimitOptions {
+  /** The width dims (all → ∞ together, in the ratios of their values). */
+  width: string[];
+  /** The user's `--set` overrides (the width dims are re-set at the probe widths). */
+  overrides?: Map<string, number>;
+  /** Tolerance of the adaptive quadrature (default 1e-12). */
+  tol?: number;
+}
+
+/** How each pair expectation was computed. */
+export interface LimitMethod {
+  pair: string;
+  method: 'closed' | 'quadrature' | 'exact';
+  order: number;
+  accuracy: number;
+}
+
+export interface LimitReport {
+  width: string[];
+  /** Training inputs (rows) and outputs per input. */
+  n: number;
+  outputs: number;
+  /** n·k × n·k, outputs of one input grouped; null when the limit is not finite (see growth). */
+  nngp: number[][] | null;
+  ntk: number[][] | null;
+  /** The exponent e of m in the kernel's size (0: a finite limit; null: identically zero). */
+  nngpGrowth: number | null;
+  ntkGrowth: number | null;
+  /** Why the NTK is not given, when it is not. */
+  ntkNote?: string;
+  /** With a `test` declaration: test × train and test × test blocks. */
+  nngpCross?: number[][] | null;
+  ntkCross?: number[][] | null;
+  nngpTest?: number[][] | null;
+  ntkTest?: number[][] | null;
+  nTest?: number;
+  method: LimitMethod[];
+  /** Largest estimated absolute error of any entry (quadrature and rounding). */
+  accuracy: number;
+  /** The recursion, one line per source and hidden vector. */
+  recursion: string[];
+  latex: string[];
+}
+
+// ------------------------------------------------------------------ scaled numbers
+
+/** c·t^e. */
+interface Sc { c: number; e: number }
+/** A matrix M·t^e over input pairs (N×N, row-major); M null is exactly zero. */
+interface SMat { e: number; M: Float64Array | null }
+const ZERO: SMat = { e: -Infinity, M: null };
+const EPS_E = 1e-9;
+const sameE = (a: number, b: number) => Math.abs(a - b) < EPS_E;
+
+function smAdd(a: SMat, b: SMat): SMat {
+  if (!a.M) return b;
+  if (!b.M) return a;
+  if (sameE(a.e, b.e)) {
+    const M = new Float64Array(a.M.length);
+    for (let i = 0; i < M.length; i++) M[i] = a.M[i]! + b.M[i]!;
+    return { e: a.e, M };
+  }
+  return a.e > b.e ? a : b;
+}
+function smScale(a: SMat, s: Sc): SMat {
+  if (!a.M || s.c === 0) return ZERO;
+  const M = new Float64Array(a.M.length);
+  for (let i = 0; i < M.length; i++) M[i] = a.M[i]! * s.c;
+  return { e: a.e + s.e, M };
+}
+function smHadamard(a: SMat, b: SMat): SMat {
+  if (!a.M || !b.M) return ZERO;
+  const M = new Float64Array(a.M.length);
+  for (let i = 0; i < M.length; i++) M[i] = a.M[i]! * b.M[i]!;
+  return { e: a.e + b.e, M };
+}
+const scMul = (a: Sc, b: Sc): Sc => ({ c: a.c * b.c, e: a.e + b.e });
+
+/**
+ * acc + k·x (x transposed when `transpose`), keeping the leading exponent. `acc` must be null or
+ * an accumulator this function returned (it is updated in place: no N×N copy per term).
+ */
+function smAxpy(acc: SMat | null, x: SMat, k: Sc, N: number, transpose = false): SMat {
+  if (!x.M || k.c === 0) return acc ?? ZERO;
+  const e = x.e + k.e;
+  if (acc && acc.M && sameE(acc.e, e)) {
+    const A = acc.M, X = x.M, c = k.c;
+    if (!transpose) for (let i = 0; i < A.length; i++) A[i]! += c * X[i]!;
+    else for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) A[a * N + b]! += c * X[b * N + a]!;
+    return acc;
+  }
+  if (acc && acc.M && acc.e > e) return acc;
+  const M = new Float64Array(x.M.length), X = x.M, c = k.c;
+  if (!transpose) for (let i = 0; i < M.length; i++) M[i] = c * X[i]!;
+  else for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = c * X[b * N + a]!;
+  return { e, M };
+}
+
+// ------------------------------------------------------------------ abstract values
+
+/** A source: a width (or output) vector whose coordinates are i.i.d. Gaussians. */
+interface Source {
+  id: number;
+  label: string;
+  /** Per-coordinate covariance and tangent kernel over input pairs. */
+  C: SMat;
+  T: SMat;
+  /** Number of independent components (readout rows) for output sources. */
+  comps: number;
+}
+/** Σ coef_s · source_s. */
+type GSum = Map<number, Sc>;
+interface Term { coef: Sc; fn: SE; g: GSum }
+interface Block { kappa: number; terms: Term[] }
+interface WeightRef {
+  /** Identity of the matrix (param name and slice). */
+  key: string;
+  param: ParamInfo;
+  sigma2: Sc;
+  coef: Sc;
+  node: NodeId;
+}
+interface OutTerm { src: number; j: number; c: Sc }
+
+type AV =
+  | { k: 'det'; node: NodeId }
+  | { k: 'scalar'; c: number; e: number }
+  | { k: 'weight'; w: WeightRef }
+  | { k: 'vec'; blocks: Block[]; node: NodeId }
+  | { k: 'prod'; w: WeightRef; vec: { blocks: Block[]; node: NodeId } }
+  | { k: 'out'; comps: OutTerm[][] };
+
+class Unsupported extends Error {
+  constructor(readonly node: NodeId, message: string, readonly hint?: string) {
+    super(message);
+  }
+}
+
+// ------------------------------------------------------------------ probing the widths
+
+const PROBE_PRIMES = [11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71];
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+interface Probes {
+  models: Model[];
+  ts: number[];
+  /** Per node of the probe graph: κ of each axis (0: not a width axis). */
+  kappa: (node: NodeId) => number[];
+  /** A const node's value as c·t^e. */
+  constScale: (node: NodeId) => Sc;
+}
+
+function usage(message: string, hint?: string): never {
+  throw new NtkError([{ severity: 'error', file: '--width', span: null, message, ...(hint ? { hint } : {}) }]);
+}
+
+function probe(model: Model, opts: LimitOptions): Probes {
+  const dims = new Map<string, Span>();
+  for (const d of model.program.decls) if (d.kind === 'dim') for (const b of d.bindings) dims.set(b.name, b.nameSpan);
+  if (opts.width.length === 0) usage('--width: name the width dim(s), e.g. --width m');
+  for (const w of opts.width)
+    if (!dims.has(w)) usage(`--width ${w}: the model has no dim named '${w}'`, `its dims: ${[...dims.keys()].join(', ') || '(none)'}`);
+  const values = opts.width.map((w) => model.constants.get(w)!);
+  const g0 = values.reduce(gcd);
+  const ratios = values.map((v) => v / g0);
+  const others = new Set<number>();
+  for (const [name, v] of model.constants) if (!opts.width.includes(name)) others.add(v);
+  const baseDir = dirname(resolve(model.file));
+  const tried: number[] = [];
+  const candidates = PROBE_PRIMES.filter((p) => ratios.every((r) => !others.has(r * p)));
+  for (let start = 0; start + 3 <= candidates.length; start++) {
+    const ts = candidates.slice(start, start + 3);
+    tried.push(...ts);
+    const models = ts.map((t) => {
+      const overrides = new Map(opts.overrides ?? []);
+      opts.width.forEach((w, i) => overrides.set(w, ratios[i]! * t));
+      return elaborate(model.program, { overrides, seed: model.seed, baseDir });
+    });
+    if (aligned(models)) {
+      const [a, b] = models;
+      const changed = (x: { shape: number[] }, y: { shape: number[] }) => x.shape.some((d, i) => d !== y.shape[i]);
+      const di = a!.data.findIndex((d, i) => changed(d, b!.data[i]!));
+      const data = model.data[di];
+      if (data)
+        usage(`--width ${opts.width.join(',')}: it sizes the data '${data.name}' (${data.shape.join(' × ')}), and data cannot grow with the width`, 'name the hidden width, e.g. the dim of a weight matrix like W : [m, d]');
+      if (!a!.params.some((p, i) => changed(p, b!.params[i]!)))
+        usage(`--width ${opts.width.join(',')}: it sizes no weight, so nothing has a width to take to infinity`, `the parameters: ${a!.params.map((p) => `${p.name} : [${p.shape.join(', ')}]`).join(', ')}`);
+      return makeProbes(models, ts, opts);
+    }
+  }
+  throw new NtkError([{
+    severity: 'error', file: model.file, span: null,
+    message: `the graph's structure changes with the width ${opts.width.join(', ')} (tried widths ${[...new Set(tried)].join(', ')}): a loop or a shape that depends on it cannot be taken to infinity`,
+  }]);
+}
+
+function aligned(models: Model[]): boolean {
+  const [a, ...rest] = models.map((m) => m.graph);
+  return rest.every((b) => b!.size === a!.size && a!.ops.every((op, i) => b!.ops[i] === op && sameArgs(a!.args(i), b!.args(i))))
+    && models.every((m) => m.output === models[0]!.output && (m.test?.output ?? -1) === (models[0]!.test?.output ?? -1));
+}
+const sameArgs = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
+
+function makeProbes(models: Model[], ts: number[], opts: LimitOptions): Probes {
+  const gs = models.map((m) => m.graph);
+  const kappa = (node: NodeId): number[] => {
+    const s = gs.map((g) => g.shape(node));
+    return s[0]!.map((d, i) => {
+      if (s[1]![i] === d && s[2]![i] === d) return 0;
+      const k = d / ts[0]!;
+      if (Math.abs(s[1]![i]! - k * ts[1]!) > 1e-9 || Math.abs(s[2]![i]! - k * ts[2]!) > 1e-9)
+        throw new Unsupported(node, `an axis of size ${d} at width ${ts[0]} is not proportional to the width ${opts.width.join(', ')}`);
+      return k;
+    });
+  };
+  const constScale = (node: NodeId): Sc => {
+    const v = gs.map((g) => g.attrs(node).value!);
+    if (v[0] === v[1] && v[1] === v[2]) return { c: v[0]!, e: 0 };
+    return powerLaw(node, v, ts, 'a constant');
+  };
+  return { models, ts, kappa, constScale };
+}
+
+/** v_i = c·t_i^e, fitted from the first two probes and checked on the third. */
+function powerLaw(node: NodeId, v: number[], ts: number[], what: string): Sc {
+  if (v.some((x) => x === 0) || Math.sign(v[0]!) !== Math.sign(v[1]!) || Math.sign(v[1]!) !== Math.sign(v[2]!))
+    throw new Unsupported(node, `${what} changes sign or vanishes as the width grows (values ${v.join(', ')} at widths ${ts.join(', ')})`);
+  const e0 = Math.log(v[1]! / v[0]!) / Math.log(ts[1]! / ts[0]!);
+  const e = Math.abs(e0 * 2 - Math.round(e0 * 2)) < 1e-9 ? Math.round(e0 * 2) / 2 : e0;
+  const c = v[0]! / ts[0]! ** e;
+  if (Math.abs(c * ts[2]! ** e - v[2]!) > 1e-9 * Math.abs(v[2]!))
+    throw new Unsupported(node, `${what} is not a power of the width (values ${v.join(', ')} at widths ${ts.join(', ')})`);
+  return { c, e };
+}
+
+// ------------------------------------------------------------------ the derivation
+
+interface Inputs {
+  /** Number of inputs (training rows then test rows). */
+  N: number;
+  nTrain: number;
+  /** One-row stand-in → its stacked values [N, ...row shape]. */
+  rows: { standIn: NodeId; batched: NodeId; values: Float64Array }[];
+}
+
+class Deriver {
+  readonly g: Graph;
+  readonly av = new Map<NodeId, AV>();
+  readonly sources: Source[] = [];
+  readonly sourceByKey = new Map<string, number>();
+  readonly weightUses = new Map<string, NodeId>();
+  readonly methods = new Map<string, LimitMethod>();
+  readonly recursion: string[] = [];
+  readonly latex: string[] = [];
+  readonly vecNames = new Map<NodeId, string>();
+  readonly detCache = new Map<NodeId, Float64Array>();
+  readonly vecCache = new Map<NodeId, { S: SMat; TT: SMat }>();
+  accuracy = 0;
+  jumps: string[] = [];
+  readonly params = new Map<NodeId, ParamInfo>();
+  readonly paramScale = new Map<NodeId, Sc>();
+
+  constructor(readonly probes: Probes, readonly inputs: Inputs, readonly tol: number) {
+    this.g = probes.models[0]!.graph;
+    const [m0, m1, m2] = probes.models;
+    m0!.params.forEach((p, i) => {
+      this.params.set(p.node, p);
+      const inits = [p.init, m1!.params[i]!.init, m2!.params[i]!.init];
+      if (inits.every((x) => x && x.dist === 'normal')) {
+        const sd = inits.map((x) => (x as { std: number }).std);
+        if (inits.some((x) => (x as { mean: number }).mean !== 0)) this.paramScale.set(p.node, { c: NaN, e: 0 });
+        else this.paramScale.set(p.node, sd[0] === sd[1] && sd[1] === sd[2] ? { c: sd[0]! ** 2, e: 0 } : powerLaw(p.node, sd.map((s) => s * s), probes.ts, `the variance of ${p.name}`));
+      } else if (inits.every((x) => x && x.dist === 'uniform')) {
+        const lohi = inits.map((x) => x as { lo: number; hi: number });
+        if (lohi.some((x) => x.lo !== -x.hi)) this.paramScale.set(p.node, { c: NaN, e: 0 });
+        else {
+          const v = lohi.map((x) => (x.hi - x.lo) ** 2 / 12);
+          this.paramScale.set(p.node, v[0] === v[1] && v[1] === v[2] ? { c: v[0]!, e: 0 } : powerLaw(p.node, v, probes.ts, `the variance of ${p.name}`));
+        }
+      }
+    });
+  }
+
+  get N() { return this.inputs.N; }
+
+  kappaOf(node: NodeId): number[] {
+    return this.probes.kappa(node);
+  }
+
+  // ---------------------------------------------------------------- det values
+
+  /** Values of a param-free, width-free node for every input: [N × size]. */
+  det(node: NodeId): Float64Array {
+    let v = this.detCache.get(node);
+    if (v) return v;
+    const g = this.g, N = this.N;
+    const model = this.probes.models[0]!;
+    const size = g.sizeOf(node);
+    const bindings = new Map<NodeId, Float64Array>();
+    for (const d of model.data) bindings.set(d.node, d.value);
+    if (this.inputs.rows.length > 0) {
+      const [out] = vmap(g, [node], new Map(this.inputs.rows.map((r) => [r.standIn, r.batched])), [N]);
+      for (const r of this.inputs.rows) bindings.set(r.batched, r.values);
+      const plan = compilePlan(g, [out!], { fuse: false });
+      v = plan.run(new Map([...bindings].filter(([k]) => plan.inputs.includes(k))))[0]!.slice();
+    } else {
+      const plan = compilePlan(g, [node], { fuse: false });
+      const one = plan.run(new Map([...bindings].filter(([k]) => plan.inputs.includes(k))))[0]!;
+      v = new Float64Array(N * size);
+      for (let a = 0; a < N; a++) v.set(one, a * size);
+    }
+    this.detCache.set(node, v);
+    return v;
+  }
+
+  /** Σ_j y_j(a) y_j(b) of a det node. */
+  gram(node: NodeId): SMat {
+    const y = this.det(node), N = this.N, d = y.length / N;
+    const M = new Float64Array(N * N);
+    for (let a = 0; a < N; a++)
+      for (let b = a; b < N; b++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += y[a * d + j]! * y[b * d + j]!;
+        M[a * N + b] = s;
+        M[b * N + a] = s;
+      }
+    return { e: 0, M };
+  }
+
+  ones(): SMat {
+    return { e: 0, M: new Float64Array(this.N * this.N).fill(1) };
+  }
+
+  // ---------------------------------------------------------------- sources
+
+  addSource(key: string, label: string, C: SMat, T: SMat, comps: number): number {
+    const found = this.sourceByKey.get(key);
+    if (found !== undefined) return found;
+    const id = this.sources.length;
+    this.sources.push({ id, label, C, T, comps });
+    this.sourceByKey.set(key, id);
+    return id;
+  }
+
+  useWeight(w: WeightRef, operand: NodeId, at: NodeId) {
+    const prev = this.weightUses.get(w.key);
+    if (prev !== undefined && prev !== operand)
+      throw new Unsupported(at, `the weight ${w.key} is used in two products: a weight matrix reused across layers is outside the supported class (the limit assumes independent matrices)`);
+    this.weightUses.set(w.key, operand);
+  }
+
+  /** S = Σ_j y_j(a) y_j(b) and TT = Σ_j Θ_{y_j}(a,b) of a hidden vector (summed over its blocks). */
+  vecMoments(vec: { blocks: Block[]; node: NodeId }): { S: SMat; TT: SMat } {
+    const cached = this.vecCache.get(vec.node);
+    if (cached) return cached;
+    let S: SMat | null = null, TT: SMat | null = null;
+    for (const b of vec.blocks) {
+      const { E, T } = this.blockMoments(b, vec.node);
+      S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.N);
+      TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.N);
+    }
+    const r = { S: S ?? ZERO, TT: TT ?? ZERO };
+    this.vecCache.set(vec.node, r);
+    return r;
+  }
+
+  /** Per-coordinate second moment E(a,b) and tangent kernel of a block. */
+  blockMoments(b: Block, node: NodeId): { E: SMat; T: SMat } {
+    let E: SMat | null = null, T: SMat | null = null;
+    const terms = b.terms, N = this.N;
+    for (const t of terms) if (t.g.size > 0 && hasJump(t.fn)) this.jumps.push(show(t.fn));
+    for (let i = 0; i < terms.length; i++)
+      for (let j = i; j < terms.length; j++) {
+        const ti = terms[i]!, tj = terms[j]!;
+        const k = scMul(ti.coef, tj.coef);
+        const Eij = this.pairMoment(ti, tj, node, false, i === j), Tij = this.pairMoment(ti, tj, node, true, i === j);
+        E = smAxpy(E, Eij, k, N);
+        T = smAxpy(T, Tij, k, N);
+        if (i !== j) {
+          E = smAxpy(E, Eij, k, N, true);
+          T = smAxpy(T, Tij, k, N, true);
+        }
+      }
+    return { E: E ?? ZERO, T: T ?? ZERO };
+  }
+
+  /** Variances of a Gaussian sum at every input, with their common exponent. */
+  gaussVar(G: GSum): { v: Float64Array; e: number } {
+    const N = this.N, v = new Float64Array(N);
+    let e = -Infinity;
+    for (const [s, c] of G) {
+      const C = this.sources[s]!.C;
+      if (!C.M) continue;
+      const es = C.e + 2 * c.e;
+      if (e === -Infinity) e = es;
+      else if (!sameE(e, es)) {
+        if (es < e) continue;
+        v.fill(0);
+        e = es;
+      }
+      for (let a = 0; a < N; a++) v[a]! += c.c * c.c * C.M[a * N + a]!;
+    }
+    return { v, e };
+  }
+
+  /** Σ_{shared s} c c' X_s(a,b) for X = C or T. */
+  gaussCross(G1: GSum, G2: GSum, which: 'C' | 'T'): SMat {
+    let out: SMat | null = null;
+    for (const [s, c1] of G1) {
+      const c2 = G2.get(s);
+      if (!c2) continue;
+      out = smAxpy(out, this.sources[s]![which], scMul(c1, c2), this.N);
+    }
+    return out ?? ZERO;
+  }
+
+  /**
+   * E[φ_i(G_i(a)) φ_j(G_j(b))] (tangent = false) or E[φ_i′ φ_j′]·Θ_{G_i,G_j}(a,b) (true) over all
+   * input pairs.
+   */
+  pairMoment(ti: Term, tj: Term, node: NodeId, tangent: boolean, same: boolean): SMat {
+    const fi = tangent ? derivative(ti.fn) : ti.fn, fj = tangent ? derivative(tj.fn) : tj.fn;
+    const cross = this.gaussCross(ti.g, tj.g, tangent ? 'T' : 'C');
+    if (tangent && !cross.M) return ZERO;
+    const constOf = (f: SE) => (f.op === 'const' ? f.v : null);
+    const ki = constOf(fi), kj = constOf(fj);
+    if (ki === 0 || kj === 0) return ZERO;
+    if (tangent) {
+      // Θ_{G_i,G_j} ≠ 0 only through shared sources
+      const inner = this.expectPair(fi, fj, ti.g, tj.g, node, same);
+      return smHadamard(inner, cross);
+    }
+    return this.expectPair(fi, fj, ti.g, tj.g, node, same);
+  }
+
+  /** E[f(G1(a)) g(G2(b))] for all pairs, with its exponent of t. */
+  expectPair(f: SE, h: SE, G1: GSum, G2: GSum, node: NodeId, symmetric: boolean): SMat {
+    const N = this.N;
+    const kf = f.op === 'const' ? f.v : null, kh = h.op === 'const' ? h.v : null;
+    if (kf !== null && kh !== null) return { e: 0, M: new Float64Array(N * N).fill(kf * kh) };
+    // affine functions: E[(αG1 + β)(α'G2 + β')] = αα'·Cov + ββ' (exponents carried by Cov)
+    const aff = (x: SE) => {
+      const t = toTerms(x);
+      if (!t || !t.every((a) => a.atom === 'id' || a.atom === 'one')) return null;
+      let al = 0, be = 0;
+      for (const a of t) (a.atom === 'id' ? (al += a.coef * a.scale) : (be += a.coef));
+      return { al, be };
+    };
+    const af = aff(f), ah = aff(h);
+    if (af && ah) {
+      let out: SMat = af.be * ah.be !== 0 ? { e: 0, M: new Float64Array(N * N).fill(af.be * ah.be) } : ZERO;
+      out = smAdd(out, smScale(this.gaussCross(G1, G2, 'C'), { c: af.al * ah.al, e: 0 }));
+      return out;
+    }
+    const v1 = this.gaussVar(G1), v2 = this.gaussVar(G2);
+    for (const [v, fn] of [[v1, f], [v2, h]] as const)
+      if (fn.op !== 'const' && !isLinear(fn) && v.e !== -Infinity && !sameE(v.e, 0))
+        throw new Unsupported(node, `a nonlinearity ${show(fn)} of a preactivation whose variance scales like m^${fmtE(v.e)}: the limit has no finite nonlinearity (scale the preactivation by 1/sqrt(fan-in))`);
+    const cross = this.gaussCross(G1, G2, 'C');
+    const F = this.gaussFn(f, node), H = this.gaussFn(h, node);
+    const M = new Float64Array(N * N);
+    if (!cross.M) {
+      // independent: the product of the 1-D means
+      const m1 = kf !== null ? new Float64Array(N).fill(kf) : this.mean(F, v1.v);
+      const m2 = kh !== null ? new Float64Array(N).fill(kh) : this.mean(H, v2.v);
+      for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = m1[a]! * m2[b]!;
+      return { e: 0, M };
+    }
+    if (!sameE(cross.e, 0)) throw new Unsupported(node, 'internal: a covariance with a width exponent between O(1) preactivations');
+    if (kf !== null || kh !== null) {
+      const mm = kf !== null ? this.mean(H, v2.v) : this.mean(F, v1.v);
+      const k = (kf ?? kh)!;
+      for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = k * mm[kf !== null ? b : a]!;
+      return { e: 0, M };
+    }
+    const r = pairGrid(F, H, v1.v, v2.v, cross.M, { tol: this.tol, symmetric });
+    this.noteMethod(`E[${F.name} · ${H.name}]`, r.method, r.order, r.accuracy);
+    return { e: 0, M: r.value };
+  }
+
+  mean(F: GaussFn, v: Float64Array): Float64Array {
+    if (F.terms) {
+      const r = pairExpectation(F, ONE, v, new Float64Array(v.length), new Float64Array(v.length).fill(1));
+      if (r.method === 'closed') {
+        this.noteMethod(`E[${F.name}]`, 'closed', 0, r.accuracy);
+        return r.value;
+      }
+    }
+    const r = expect1(F, v, 0, this.tol);
+    this.noteMethod(`E[${F.name}]`, 'quadrature', r.order, r.accuracy);
+    return r.value;
+  }
+
+  gaussFn(f: SE, node: NodeId): GaussFn {
+    const bad = kinkOutsideZero(f);
+    if (bad) throw new Unsupported(node, `a kink of ${show(f)} away from u = 0 (where ${show(bad)} changes sign) is not supported: kinks must sit at 0`);
+    return toGaussFn(f);
+  }
+
+  noteMethod(pair: string, method: 'closed' | 'quadrature', order: number, accuracy: number) {
+    const prev = this.methods.get(pair);
+    this.accuracy = Math.max(this.accuracy, accuracy);
+    if (!prev) this.methods.set(pair, { pair, method, order, accuracy });
+    else { prev.order = Math.max(prev.order, order); prev.accuracy = Math.max(prev.accuracy, accuracy); }
+  }
+
+  // ---------------------------------------------------------------- vec algebra
+
+  /** Normalize: linear terms into one Gaussian sum; terms on the same G merged. */
+  normalize(terms: Term[]): Term[] {
+    const lin: GSum = new Map();
+    const rest: Term[] = [];
+    for (const t of terms) {
+      if (t.g.size > 0 && t.fn.op === 'var') {
+        for (const [s, c] of t.g) {
+          const k = scMul(c, t.coef), prev = lin.get(s);
+          lin.set(s, !prev ? k : sameE(prev.e, k.e) ? { c: prev.c + k.c, e: k.e } : prev.e > k.e ? prev : k);
+        }
+        continue;
+      }
+      const same = rest.find((r) => sameG(r.g, t.g) && sameE(r.coef.e, t.coef.e));
+      if (same) {
+        same.fn = bin('add', bin('mul', cst(same.coef.c), same.fn), bin('mul', cst(t.coef.c), t.fn));
+        same.coef = { c: 1, e: same.coef.e };
+      } else rest.push({ ...t });
+    }
+    if (lin.size > 0) {
+      // the linear part joins a nonlinear term on the same Gaussian: relu = ½(u + u·sign u) is one term
+      const same = rest.find((r) => sameG(r.g, lin) && sameE(r.coef.e, 0));
+      if (same) {
+        same.fn = bin('add', VAR, bin('mul', cst(same.coef.c), same.fn));
+        same.coef = { c: 1, e: 0 };
+      } else rest.unshift({ coef: { c: 1, e: 0 }, fn: VAR, g: lin });
+    }
+    return rest;
+  }
+
+  /** The vec as one function of one Gaussian sum (constants folded in), or null. */
+  single(b: Block): Term | null {
+    const gs = b.terms.filter((t) => t.g.size > 0);
+    if (gs.length > 1) {
+      // several terms on the same G with different exponents, or different Gs
+      return null;
+    }
+    const consts = b.terms.filter((t) => t.g.size === 0);
+    const main = gs[0];
+    if (!main) {
+      if (consts.length !== 1) return null;
+      return consts[0]!;
+    }
+    let fn = main.fn;
+    let coef = main.coef;
+    if (consts.length > 0) {
+      if (!consts.every((c) => sameE(c.coef.e, coef.e))) return null;
+      fn = bin('mul', cst(coef.c), fn);
+      for (const c of consts) fn = bin('add', fn, bin('mul', cst(c.coef.c), c.fn));
+      coef = { c: 1, e: coef.e };
+    }
+    return { coef, fn, g: main.g };
+  }
+
+  applyUnary(op: UnaryOp, v: { blocks: Block[] }, node: NodeId): Block[] {
+    return v.blocks.map((b) => {
+      const s = this.single(b);
+      if (!s) throw new Unsupported(node, `${op} of a sum of two hidden vectors (${b.terms.map((t) => show(t.fn)).join(' + ')}): a nonlinearity must act on one preactivation (one matrix product plus biases); a sum of two nonlinear hidden vectors is outside the supported class`);
+      if (!sameE(s.coef.e, 0) && s.g.size > 0 && s.fn.op !== 'var')
+        throw new Unsupported(node, `${op} of a hidden vector scaled by m^${fmtE(s.coef.e)}: the nonlinearity's argument has no limit`);
+      let fn = s.fn, g = s.g;
+      if (fn.op === 'var' && !sameE(s.coef.e, 0)) {
+        g = new Map([...g].map(([k, c]) => [k, scMul(c, s.coef)]));
+      } else fn = bin('mul', cst(s.coef.c), fn);
+      return { kappa: b.kappa, terms: [{ coef: { c: 1, e: 0 }, fn: un(op, fn), g }] };
+    });
+  }
+
+  // ---------------------------------------------------------------- the walk
+
+  fail(node: NodeId, msg: string): never {
+    throw new Unsupported(node, msg);
+  }
+
+  run(roots: NodeId[]) {
+    for (const n of this.g.cone(roots)) this.av.set(n, this.visit(n));
+  }
+
+  visit(n: NodeId): AV {
+    const g = this.g, op = g.op(n), args = g.args(n), a = g.attrs(n);
+    const x = args.map((i) => this.av.get(i)!);
+    const kap = this.kappaOf(n);
+    const hasWidth = kap.some((k) => k > 0);
+    // every unary primitive: its values, derivatives and closed forms come from the registry
+    if (isUnary(op)) return this.unary(n, op, x[0]!);
+    switch (op) {
+      case 'input': {
+        const p = this.params.get(n);
+        if (!p) {
+          if (hasWidth) this.fail(n, `data '${a.name}' has a width axis: data must not depend on the width`);
+          return { k: 'det', node: n };
+        }
+        if (p.init && p.init.dist !== 'fixed' && p.init.mirror)
+          this.fail(n, `the parameter ${p.name} has a mirrored (symmetric) initialization: its two halves are not independent, which the limit assumes (drop mirror)`);
+        const s2 = this.paramScale.get(n);
+        if (!s2) this.fail(n, `the parameter ${p.name} has fixed initial values (load or a number): the limit needs i.i.d. random entries, e.g. '~ normal(0, 1)'`);
+        if (Number.isNaN(s2.c)) this.fail(n, `the weights ${p.name} are not centred: the limit needs mean-zero entries (normal(0, σ) or uniform(−a, a))`);
+        return { k: 'weight', w: { key: p.name, param: p, sigma2: s2, coef: { c: 1, e: 0 }, node: n } };
+      }
+      case 'const':
+        return { k: 'scalar', ...this.probes.constScale(n) };
+      case 'literal': {
+        const d = this.probes.models.map((m) => m.graph.attrs(n).key);
+        if (d[0] !== d[1] || d[1] !== d[2]) this.fail(n, 'an array constant that depends on the width');
+        return { k: 'det', node: n };
+      }
+      case 'add': case 'sub': case 'mul': case 'div': case 'pow':
+        return this.binary(n, op, x[0]!, x[1]!);
+      case 'matmul':
+        return this.matmul(n, x[0]!, x[1]!);
+      case 'sum':
+        return this.sum(n, x[0]!);
+      case 'reshape': case 'transpose': case 'broadcast': case 'slice': case 'pad': case 'concat':
+        return this.structural(n, x);
+      default:
+        return unreachable(op);
+    }
+  }
+
+  isDet(v: AV) { return v.k === 'det' || v.k === 'scalar'; }
+
+  unary(n: NodeId, op: UnaryOp, v: AV): AV {
+    switch (v.k) {
+      case 'det': return { k: 'det', node: n };
+      case 'scalar': {
+        if (v.e !== 0) this.fail(n, `${op} of a constant that scales with the width`);
+        const f = un(op, cst(v.c));
+        return { k: 'scalar', c: f.op === 'const' ? f.v : NaN, e: 0 };
+      }
+      case 'weight': return this.unary(n, op, this.weightAsVec(v.w, n));
+      case 'vec':
+        if (op === 'neg') return { ...(this.scale(n, v, { c: -1, e: 0 }) as AV & { k: 'vec' }), node: n };
+        return { k: 'vec', node: n, blocks: this.applyUnary(op, v, n) };
+      case 'out':
+        if (op === 'neg') return { k: 'out', comps: v.comps.map((c) => c.map((t) => ({ ...t, c: { c: -t.c.c, e: t.c.e } }))) };
+        return this.fail(n, `${op} of the network's output: the limit of a nonlinear function of the Gaussian output is not a Gaussian process`);
+      case 'prod': return this.fail(n, 'an elementwise function of a weight times a hidden vector');
+    }
+  }
+
+  /** A weight vector used as a hidden vector: the bias source (σ²·1, Θ = 1). */
+  weightAsVec(w: WeightRef, n: NodeId): AV & { k: 'vec' } {
+    const kap = this.kappaOf(w.node).filter((k) => k > 0);
+    const shape = this.g.shape(w.node).filter((d) => d > 1);
+    if (kap.length !== 1 || shape.length !== 1)
+      this.fail(n, `the weight ${w.key} is used elementwise: only a vector along the width (a bias) can be`);
+    this.useWeight(w, -1, n);
+    const src = this.addSource(`bias:${w.key}`, w.key, smScale(this.ones(), w.sigma2), this.ones(), 1);
+    this.recordSource(src, `${w.key} (bias)`, `σ²=${fmtSc(w.sigma2)}`, '1');
+    return { k: 'vec', node: n, blocks: [{ kappa: kap[0]!, terms: [{ coef: w.coef, fn: VAR, g: new Map([[src, { c: 1, e: 0 }]]) }] }] };
+  }
+
+  asVec(v: AV, n: NodeId): (AV & { k: 'vec' }) | null {
+    if (v.k === 'vec') return v;
+    if (v.k === 'weight') return this.weightAsVec(v.w, n);
+    return null;
+  }
+
+  binary(n: NodeId, op: 'add' | 'sub' | 'mul' | 'div' | 'pow', A: AV, B: AV): AV {
+    const g = this.g;
+    if (this.isDet(A) && this.isDet(B)) {
+      if (A.k === 'scalar' && B.k === 'scalar') {
+        const c = op === 'mul' ? { c: A.c * B.c, e: A.e + B.e } : op === 'div' ? { c: A.c / B.c, e: A.e - B.e } : null;
+        if (c) return { k: 'scalar', ...c };
+        if (A.e === 0 && B.e === 0) return { k: 'scalar', c: op === 'add' ? A.c + B.c : op === 'sub' ? A.c - B.c : A.c ** B.c, e: 0 };
+        this.fail(n, 'a sum or power of width-dependent constants');
+      }
+      if ((A.k === 'scalar' && A.e !== 0) || (B.k === 'scalar' && B.e !== 0)) this.fail(n, 'data scaled by a width-dependent constant');
+      return { k: 'det', node: n };
+    }
+    // scalings by constants
+    const sc = (v: AV) => (v.k === 'scalar' ? { c: v.c, e: v.e } : null);
+    if (op === 'mul' || op === 'div') {
+      const [other, s] = sc(B) ? [A, sc(B)!] : op === 'mul' && sc(A) ? [B, sc(A)!] : [null, null];
+      if (other && s) {
+        const k = op === 'div' ? { c: 1 / s.c, e: -s.e } : s;
+        return this.scale(n, other, k);
+      }
+    }
+    if (op === 'add' || op === 'sub') {
+      const sign = op === 'sub' ? -1 : 1;
+      // out ± out, out ± output bias
+      if (A.k === 'out' || B.k === 'out') {
+        const oa = this.asOut(A, n), ob = this.asOut(B, n);
+        return this.addOut(n, oa, this.scale(n, ob, { c: sign, e: 0 }) as AV & { k: 'out' });
+      }
+      const va = this.asVec(A, n) ?? this.constVec(A, n), vb = this.asVec(B, n) ?? this.constVec(B, n);
+      if (va.blocks.length !== vb.blocks.length || va.blocks.some((b, i) => b.kappa !== vb.blocks[i]!.kappa))
+        this.fail(n, 'a sum of hidden vectors with different concatenation structure');
+      return {
+        k: 'vec', node: n,
+        blocks: va.blocks.map((b, i) => ({
+          kappa: b.kappa,
+          terms: this.normalize([...b.terms, ...vb.blocks[i]!.terms.map((t) => ({ ...t, coef: { c: sign * t.coef.c, e: t.coef.e } }))]),
+        })),
+      };
+    }
+    if (op === 'mul') {
+      if ((A.k === 'weight' && B.k === 'vec') || (B.k === 'weight' && A.k === 'vec')) {
+        const [w, v] = A.k === 'weight' ? [A.w, B as AV & { k: 'vec' }] : [(B as AV & { k: 'weight' }).w, A as AV & { k: 'vec' }];
+        return { k: 'prod', w, vec: v };
+      }
+      const va = this.asVec(A, n), vb = this.asVec(B, n);
+      if (va && vb) {
+        return {
+          k: 'vec', node: n,
+          blocks: va.blocks.map((b, i) => {
+            const s1 = this.single(b), s2 = this.single(vb.blocks[i]!);
+            if (!s1 || !s2 || (s1.g.size > 0 && s2.g.size > 0 && !sameG(s1.g, s2.g)))
+              this.fail(n, 'a product of two hidden vectors that are functions of different preactivations: outside the supported class (a ≥ 3-dimensional Gaussian expectation)');
+            return { kappa: b.kappa, terms: [{ coef: scMul(s1.coef, s2.coef), fn: bin('mul', s1.fn, s2.fn), g: s1.g.size > 0 ? s1.g : s2.g }] };
+          }),
+        };
+      }
+    }
+    if (op === 'pow') {
+      const va = this.asVec(A, n);
+      if (va && B.k === 'scalar' && B.e === 0)
+        return {
+          k: 'vec', node: n,
+          blocks: va.blocks.map((b) => {
+            const s = this.single(b);
+            if (!s) this.fail(n, 'a power of a sum of two hidden vectors');
+            if (!sameE(s.coef.e, 0)) this.fail(n, 'a power of a width-scaled hidden vector');
+            return { kappa: b.kappa, terms: [{ coef: { c: 1, e: 0 }, fn: bin('pow', bin('mul', cst(s.coef.c), s.fn), cst(B.c)), g: s.g }] };
+          }),
+        };
+    }
+    return this.fail(n, `${op} of ${describe(A)} and ${describe(B)} is outside the supported class`);
+  }
+
+  constVec(v: AV, n: NodeId): AV & { k: 'vec' } {
+    if (v.k === 'scalar') {
+      const kap = this.kappaOf(n).filter((k) => k > 0);
+      return { k: 'vec', node: n, blocks: [{ kappa: kap[0] ?? 1, terms: [{ coef: { c: v.c, e: v.e }, fn: cst(1), g: new Map() }] }] };
+    }
+    return this.fail(n, `${describe(v)} added to a hidden vector (only constants and biases can be)`);
+  }
+
+  scale(n: NodeId, v: AV, k: Sc): AV {
+    switch (v.k) {
+      case 'vec':
+        // a linear term keeps coefficient 1: the scaling goes into its Gaussian sum, so that x and
+        // a function of x (relu's x·sign(x)) keep recognizably the same Gaussian
+        return {
+          k: 'vec', node: n,
+          blocks: v.blocks.map((b) => ({
+            kappa: b.kappa,
+            terms: b.terms.map((t) => (t.fn.op === 'var' && t.g.size > 0
+              ? { ...t, g: new Map([...t.g].map(([s, c]) => [s, scMul(c, scMul(t.coef, k))])), coef: { c: 1, e: 0 } }
+              : { ...t, coef: scMul(t.coef, k) })),
+          })),
+        };
+      case 'weight': return { k: 'weight', w: { ...v.w, coef: scMul(v.w.coef, k) } };
+      case 'out': return { k: 'out', comps: v.comps.map((c) => c.map((t) => ({ ...t, c: scMul(t.c, k) }))) };
+      case 'prod': return { k: 'prod', w: { ...v.w, coef: scMul(v.w.coef, k) }, vec: v.vec };
+      default: return this.fail(n, `a scaling of ${describe(v)}`);
+    }
+  }
+
+  asOut(v: AV, n: NodeId): AV & { k: 'out' } {
+    if (v.k === 'out') return v;
+    if (v.k === 'weight') {
+      // an output bias: a finite parameter
+      if (this.kappaOf(v.w.node).some((k) => k > 0)) this.fail(n, `the width vector ${v.w.key} added to the output`);
+      this.useWeight(v.w, -2, n);
+      const size = this.g.sizeOf(v.w.node);
+      const src = this.addSource(`obias:${v.w.key}`, v.w.key, smScale(this.ones(), v.w.sigma2), this.ones(), size);
+      this.recordSource(src, `${v.w.key} (output bias)`, `σ²=${fmtSc(v.w.sigma2)}`, '1');
+      return { k: 'out', comps: Array.from({ length: size }, (_, j) => [{ src, j, c: v.w.coef }]) };
+    }
+    if (v.k === 'scalar' && v.c === 0) return { k: 'out', comps: [[]] };
+    return this.fail(n, `${describe(v)} added to the output: a deterministic offset (the limit's kernels describe a centred Gaussian process)`);
+  }
+
+  addOut(n: NodeId, A: AV & { k: 'out' }, B: AV & { k: 'out' }): AV {
+    const size = this.g.sizeOf(n);
+    const bc = (o: OutTerm[][]) => (o.length === size ? o : o.length === 1 ? Array.from({ length: size }, () => o[0]!) : this.fail(n, 'outputs of different sizes added'));
+    const a = bc(A.comps), b = bc(B.comps);
+    return { k: 'out', comps: a.map((c, i) => [...c, ...b[i]!]) };
+  }
+
+  /** matmul(A, B): a weight times data (a source, or an output source), or a readout. */
+  matmul(n: NodeId, A: AV, B: AV): AV {
+    const g = this.g;
+    if (this.isDet(A) && this.isDet(B)) {
+      if ((A.k === 'scalar' && A.e !== 0) || (B.k === 'scalar' && B.e !== 0)) this.fail(n, 'a product of width-dependent constants');
+      return { k: 'det', node: n };
+    }
+    const [wv, other, wLeft] = A.k === 'weight' ? [A, B, true] : B.k === 'weight' ? [B, A, false] : [null, null, false];
+    if (!wv || wv.k !== 'weight') return this.fail(n, `a matrix product of ${describe(A)} and ${describe(B)} (one side must be a weight and the other data or a hidden vector)`);
+    const args = g.args(n);
+    const wNode = args[wLeft ? 0 : 1]!, yNode = args[wLeft ? 1 : 0]!;
+    const ws = g.shape(wNode), ys = g.shape(yNode);
+    const wk = this.kappaOf(wNode);
+    // the contracted axis of W and its free axis; y must be a single column (row)
+    const contracted = wLeft ? ws.length - 1 : ws.length - 2;
+    const free = wLeft ? ws.length - 2 : ws.length - 1;
+    if (ws.slice(0, -2).some((d) => d !== 1)) this.fail(n, `a batched product with the weight ${wv.w.key}`);
+    const yFree = wLeft ? ys[ys.length - 1] : ys[ys.length - 2];
+    if (yFree !== 1 || ys.slice(0, -2).some((d) => d !== 1)) this.fail(n, `the weight ${wv.w.key} multiplies a matrix, not a vector (inputs are rows: a function of one row)`);
+    this.useWeight(wv.w, yNode, n);
+    const w = wv.w;
+    let C: SMat, T: SMat, desc: string, tdesc: string;
+    if (other.k === 'det' || other.k === 'scalar') {
+      if (wk[contracted]! > 0) this.fail(n, `the weight ${w.key} contracts a width axis with data`);
+      if (other.k === 'scalar') this.fail(n, `the weight ${w.key} times a constant`);
+      const G = this.gram(yNode);
+      C = smScale(G, w.sigma2);
+      T = G;
+      desc = `σ²·⟨x(a), x(b)⟩`;
+      tdesc = `⟨x(a), x(b)⟩`;
+      if (w.param.init && w.param.init.dist !== 'normal')
+        this.fail(n, `the weight ${w.key} is uniform and multiplies a finite-dimensional input: its products are not Gaussian (use normal(0, σ))`);
+    } else if (other.k === 'vec') {
+      if (!(wk[contracted]! > 0)) this.fail(n, `the weight ${w.key} contracts a finite axis with a hidden vector`);
+      const { S, TT } = this.vecMoments(other);
+      C = smScale(S, w.sigma2);
+      T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, w.sigma2, this.N);
+      const yn = this.vecName(other);
+      desc = `σ²·Σ_j ${yn}_j(a)${yn}_j(b)`;
+      tdesc = `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`;
+    } else return this.fail(n, `the weight ${w.key} multiplies ${describe(other)}`);
+    const outK = wk[free]!;
+    if (outK > 0) {
+      const src = this.addSource(`mm:${w.key}`, `${w.key}·${this.nameOf(other, yNode)}`, C, T, 1);
+      this.recordSource(src, `${w.key}·${this.nameOf(other, yNode)}`, `σ²=${fmtSc(w.sigma2)}: Σ = ${desc}`, tdesc);
+      return { k: 'vec', node: n, blocks: [{ kappa: outK, terms: [{ coef: { c: 1, e: 0 }, fn: VAR, g: new Map([[src, w.coef]]) }] }] };
+    }
+    const k = ws[free]!;
+    const src = this.addSource(`mm:${w.key}`, `${w.key}·${this.nameOf(other, yNode)}`, C, T, k);
+    this.recordSource(src, `${w.key}·${this.nameOf(other, yNode)} (readout, ${k} output${k > 1 ? 's' : ''})`, `σ²=${fmtSc(w.sigma2)}: 𝒦 = ${desc}`, tdesc);
+    return { k: 'out', comps: Array.from({ length: k }, (_, j) => [{ src, j, c: w.coef }]) };
+  }
+
+  sum(n: NodeId, v: AV): AV {
+    const g = this.g, arg = g.args(n)[0]!, axes = g.attrs(n).axes!;
+    const kap = this.kappaOf(arg);
+    const overWidth = axes.some((ax) => kap[ax]! > 0);
+    switch (v.k) {
+      case 'det': case 'scalar':
+        if (overWidth) this.fail(n, 'a sum of a constant over the width');
+        return v.k === 'det' ? { k: 'det', node: n } : this.fail(n, 'a sum of a constant');
+      case 'prod': {
+        if (!overWidth) this.fail(n, 'a weight times a hidden vector, not summed over the width');
+        this.useWeight(v.w, v.vec.node, n);
+        const { S, TT } = this.vecMoments(v.vec);
+        const C = smScale(S, v.w.sigma2), T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, v.w.sigma2, this.N);
+        const yn = this.vecName(v.vec);
+        const src = this.addSource(`mm:${v.w.key}`, `⟨${v.w.key}, ${yn}⟩`, C, T, 1);
+        this.recordSource(src, `⟨${v.w.key}, ${yn}⟩ (readout)`, `σ²=${fmtSc(v.w.sigma2)}: 𝒦 = σ²·Σ_j ${yn}_j(a)${yn}_j(b)`, `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`);
+        return { k: 'out', comps: [[{ src, j: 0, c: v.w.coef }]] };
+      }
+      case 'vec':
+        if (overWidth) this.fail(n, 'a sum of a hidden vector over the width without a weight: deterministic in the limit (a law of large numbers), outside the Gaussian-process class');
+        return { ...v, node: n };
+      case 'weight':
+        return this.fail(n, `a sum of the weight ${v.w.key}`);
+      case 'out': {
+        // sum over output components
+        const ins = g.shape(arg), out = g.shape(n);
+        const comps: OutTerm[][] = Array.from({ length: sizeOf(out) }, () => []);
+        forEachIndex(ins, (idx, flat) => {
+          const o = flatIndex(idx.filter((_, i) => !axes.includes(i)), out);
+          comps[o]!.push(...v.comps[flat]!);
+        });
+        return { k: 'out', comps };
+      }
+    }
+  }
+
+  structural(n: NodeId, xs: AV[]): AV {
+    const g = this.g, op = g.op(n), a = g.attrs(n), args = g.args(n);
+    if (xs.every((v) => this.isDet(v))) {
+      if (xs.length === 1 && xs[0]!.k === 'scalar' && (op === 'reshape' || op === 'broadcast' || op === 'transpose')) return xs[0]!;
+      return { k: 'det', node: n };
+    }
+    const kIn = args.map((i) => this.kappaOf(i)), kOut = this.kappaOf(n);
+    if (op === 'concat') {
+      const axis = a.axis!;
+      if (kOut[axis]! > 0) {
+        // concatenation along the width: blocks
+        const blocks: Block[] = [];
+        xs.forEach((v, i) => {
+          const vv = this.asVec(v, n) ?? this.fail(n, `a concatenation of ${describe(v)} with hidden vectors`);
+          if (!(kIn[i]![axis]! > 0)) this.fail(n, 'a concatenation of a finite vector with a width vector');
+          blocks.push(...vv.blocks);
+        });
+        return { k: 'vec', node: n, blocks };
+      }
+    }
+    if (xs.length === 1) {
+      const v = xs[0]!;
+      if (v.k === 'vec' || v.k === 'weight' || v.k === 'prod') {
+        const sIn = g.shape(args[0]!), sOut = g.shape(n);
+        const bigIn = sIn.filter((d) => d > 1), bigOut = sOut.filter((d) => d > 1);
+        const keeps = bigIn.length === bigOut.length && bigIn.every((d, i) => d === bigOut[i]);
+        if (v.k === 'weight') {
+          if (op === 'slice') {
+            // a slice of a stacked weight is its own matrix
+            const key = `${v.w.key}[${a.starts!.map((s, i) => (a.ends![i]! - s === sIn[i] ? ':' : a.ends![i]! - s === 1 ? String(s) : `${s}:${a.ends![i]}`)).join(',')}]`;
+            if (kIn[0]!.some((k, i) => k > 0 && (a.starts![i] !== 0 || a.ends![i] !== sIn[i])))
+              this.fail(n, `a slice of the weight ${v.w.key} along the width`);
+            return { k: 'weight', w: { ...v.w, key, node: n } };
+          }
+          if (op === 'reshape' && keeps) return { k: 'weight', w: { ...v.w, node: n } };
+          if (op === 'transpose') return { k: 'weight', w: { ...v.w, node: n } };
+          if (op === 'broadcast' && keeps) return { k: 'weight', w: { ...v.w, node: n } };
+          return this.fail(n, `${op} of the weight ${v.w.key}`);
+        }
+        if ((op === 'reshape' || op === 'transpose' || op === 'broadcast') && keeps) {
+          if (v.k === 'vec') return { ...v, node: n };
+          return v;
+        }
+        return this.fail(n, `${op} of ${describe(v)} (only size-1 axes may change)`);
+      }
+      if (v.k === 'out') return { k: 'out', comps: mapComps(g, n, [v.comps]) };
+    }
+    if (op === 'concat' && xs.every((v) => v.k === 'out'))
+      return { k: 'out', comps: mapComps(g, n, xs.map((v) => (v as AV & { k: 'out' }).comps)) };
+    return this.fail(n, `${op} of ${xs.map(describe).join(', ')}`);
+  }
+
+  // ---------------------------------------------------------------- recursion text
+
+  vecName(v: { node: NodeId }): string {
+    let s = this.vecNames.get(v.node);
+    if (!s) {
+      s = `x${this.vecNames.size + 1}`;
+      this.vecNames.set(v.node, s);
+      const vv = this.av.get(v.node) as (AV & { k: 'vec' }) | undefined;
+      if (vv) {
+        const body = vv.blocks.map((b) => b.terms.map((t) => `${t.coef.c === 1 && t.coef.e === 0 ? '' : fmtSc(t.coef) + '·'}${showTerm(t, this)}`).join(' + ')).join(' ⊕ ');
+        this.recursion.push(`${s} = ${body}`);
+        this.latex.push(`${s} = ${toLatex(body)}`);
+      }
+    }
+    return s;
+  }
+
+  nameOf(v: AV, node: NodeId): string {
+    if (v.k === 'vec') return this.vecName(v);
+    const d = this.probes.models[0]!.data.find((x) => x.node === node);
+    return d ? d.name : 'x';
+  }
+
+  recordSource(src: number, label: string, cov: string, tan: string) {
+    const line = `g${src + 1} = ${label}: ${cov}; Θ = ${tan}`;
+    if (this.recursion.includes(line)) return;
+    this.recursion.push(line);
+    this.latex.push(`g_{${src + 1}} = ${toLatex(label)}:\\ ${toLatex(cov)};\\ \\Theta = ${toLatex(tan)}`);
+  }
+}
+
+function showTerm(t: Term, d: Deriver): string {
+  const G = [...t.g].map(([s, c]) => `${c.c === 1 && c.e === 0 ? '' : fmtSc(c) + '·'}g${s + 1}`).join(' + ');
+  const body = show(t.fn);
+  return G ? body.replaceAll('u', `[${G}]`) : body;
+  void d;
+}
+
+function toLatex(s: string): string {
+  return s.replaceAll('Σ', '\\Sigma ').replaceAll('σ²', '\\sigma^2').replaceAll('Θ', '\\Theta').replaceAll('𝒦', '\\mathcal{K}')
+    .replaceAll('⟨', '\\langle ').replaceAll('⟩', '\\rangle ').replaceAll('·', '\\cdot ').replaceAll('⊕', '\\oplus ').replaceAll('−', '-').replaceAll('_j', '_{j}');
+}
+
+const fmtE = (e: number) => (Number.isInteger(e) ? String(e) : e.toFixed(2).replace(/0+$/, ''));
+const fmtSc = (s: Sc) => `${Number(s.c.toPrecision(6))}${s.e === 0 ? '' : `·m^${fmtE(s.e)}`}`;
+const sameG = (a: GSum, b: GSum) => a.size === b.size && [...a].every(([k, c]) => { const d = b.get(k); return !!d && d.c === c.c && sameE(d.e, c.e); });
+
+function describe(v: AV): string {
+  switch (v.k) {
+    case 'det': return 'data';
+    case 'scalar': return 'a constant';
+    case 'weight': return `the weight ${v.w.key}`;
+    case 'vec': return 'a hidden vector';
+    case 'prod': return `the weight ${v.w.key} times a hidden vector`;
+    case 'out': return 'the output';
+  }
+}
+
+function transposeSM(a: SMat, N: number): SMat {
+  if (!a.M) return a;
+  const M = new Float64Array(N * N);
+  for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) M[j * N + i] = a.M[i * N + j]!;
+  return { e: a.e, M };
+}
+
+function forEachIndex(shape: number[], f: (idx: number[], flat: number) => void) {
+  const total = sizeOf(shape), idx = new Array(shape.length).fill(0);
+  for (let flat = 0; flat < total; flat++) {
+    f(idx, flat);
+    for (let ax = shape.length - 1; ax >= 0; ax--) {
+      if (++idx[ax] < shape[ax]!) break;
+      idx[ax] = 0;
+    }
+  }
+}
+function flatIndex(idx: number[], shape: number[]): number {
+  let f = 0;
+  for (let i = 0; i < shape.length; i++) f = f * shape[i]! + (idx[i] ?? 0);
+  return f;
+}
+
+/** Output components through a structural op (reshape, transpose, broadcast, slice, pad, concat). */
+function mapComps(g: Graph, n: NodeId, ins: OutTerm[][][]): OutTerm[][] {
+  const op = g.op(n), a = g.attrs(n), args = g.args(n), out = g.shape(n);
+  const comps: OutTerm[][] = Array.from({ length: sizeOf(out) }, () => []);
+  const sIn = args.map((x) => g.shape(x));
+  forEachIndex(out, (idx, flat) => {
+    switch (op) {
+      case 'reshape': comps[flat] = ins[0]![flat]!; break;
+      case 'transpose': {
+        const src = new Array(idx.length);
+        a.perm!.forEach((p, i) => (src[p] = idx[i]));
+        comps[flat] = ins[0]![flatIndex(src, sIn[0]!)]!;
+        break;
+      }
+      case 'broadcast': {
+        const s = sIn[0]!, off = out.length - s.length;
+        comps[flat] = ins[0]![flatIndex(s.map((d, i) => (d === 1 ? 0 : idx[i + off]!)), s)]!;
+        break;
+      }
+      case 'slice': comps[flat] = ins[0]![flatIndex(idx.map((v, i) => v + a.starts![i]!), sIn[0]!)]!; break;
+      case 'pad': {
+        const src = idx.map((v, i) => v - a.starts![i]!);
+        comps[flat] = src.every((v, i) => v >= 0 && v < sIn[0]![i]!) ? ins[0]![flatIndex(src, sIn[0]!)]! : [];
+        break;
+      }
+      case 'concat': {
+        let v = idx[a.axis!]!, k = 0;
+        while (v >= sIn[k]![a.axis!]!) v -= sIn[k++]![a.axis!]!;
+        const src = idx.slice();
+        src[a.axis!] = v;
+        comps[flat] = ins[k]![flatIndex(src, sIn[k]!)]!;
+        break;
+      }
+    }
+  });
+  return comps;
+}
+
+// ------------------------------------------------------------------ entry point
+
+/**
+ * The NNGP and NTK limits of a model as its width dims go to infinity (see the module comment).
+ * @example
+ *   const r = limitKernels(loadModel('examples/limit-mlp.ntk'), { width: ['m'] });
+ *   r.nngp![0]![0];  // 𝒦(x1, x1)
+ */
+export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
+  const probes = probe(model, opts);
+  // The same restriction to one row on every probe graph: the nodes it appends align too.
+  const preps = probes.models.map((m) => prepare(m));
+  if (!aligned(probes.models)) throw new Error('internal: the probe graphs diverged while restricting rows');
+  const pm = probes.models[0]!, prep = preps[0]!;
+  try {
+    const d = new Deriver(probes, prep.inputs, opts.tol ?? 1e-12);
+    d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
+    return assemble(d, opts, prep.inputs, prep.k, prep.trainOut, prep.testOut);
+  } catch (e) {
+    if (e instanceof Unsupported) throw located(pm, e, prep.trace);
+    throw e;
+  }
+}
+
+interface Prepared {
+  inputs: Inputs;
+  trainOut: NodeId;
+  testOut: NodeId | null;
+  k: number;
+  trace: Map<NodeId, NodeId>;
+}
+
+/**
+ * The inputs of the limit: the rows of a row-separable model (and of its test, which must be the
+ * same function of its rows), or the whole model as one input.
+ */
+function prepare(pm: Model): Prepared {
+  const g = pm.graph;
+  const nRows = pm.outputShape[0];
+  const trace = new Map<NodeId, NodeId>();
+  const rowed = nRows !== undefined ? pm.data.filter((d) => d.shape[0] === nRows && g.cone([pm.output]).includes(d.node)) : [];
+  const standIns = rowed.map((d) => g.fresh('data', [1, ...d.shape.slice(1)], `${d.name}_row`));
+  const r = rowed.length > 0 ? restrictRows(g, pm.output, nRows!, new Map(rowed.map((d, i) => [d.node, standIns[i]!])), trace) : null;
+  if (!r) {
+    if (pm.test) throw new NtkError([{ severity: 'error', file: pm.file, span: pm.test.span, message: 'limit kernels with a test need a row-separable model (h = f(X) applied to each row)' }]);
+    const k = sizeOf(pm.outputShape);
+    return { inputs: { N: 1, nTrain: 1, rows: [] }, trainOut: g.reshape(pm.output, [k]), testOut: null, k, trace };
+  }
+  const k = sizeOf(pm.outputShape) / nRows!;
+  const trainOut = g.reshape(r.id, [k]);
+  let testOut: NodeId | null = null, nTest = 0;
+  let testRows: Float64Array[] = [];
+  if (pm.test) {
+    const nt = pm.test.shape[0];
+    const testNode = pm.test.output;
+    const testRoot = g.op(testNode) === 'reshape' ? g.args(testNode)[0]! : testNode;
+    const trowed = nt !== undefined ? pm.data.filter((d) => d.shape[0] === nt && g.cone([testRoot]).includes(d.node)) : [];
+    const ok = trowed.length === rowed.length && trowed.every((d, i) => d.shape.slice(1).join() === rowed[i]!.shape.slice(1).join());
+    const tr = ok ? restrictRows(g, testRoot, nt!, new Map(trowed.map((d, i) => [d.node, standIns[i]!])), trace) : null;
+    if (!tr || sizeOf(pm.test.shape) / nt! !== k)
+      throw new NtkError([{ severity: 'error', file: pm.file, span: pm.test.span, message: `the test '${pm.test.name}' must be the model's function applied to other rows (the same outputs per row) for its limit kernels` }]);
+    testOut = g.reshape(tr.id, [k]);
+    nTest = nt!;
+    testRows = trowed.map((d) => d.value);
+  }
+  const N = nRows! + nTest;
+  const inputs: Inputs = {
+    N, nTrain: nRows!,
+    rows: rowed.map((d, i) => {
+      const rowSize = sizeOf(d.shape.slice(1));
+      const values = new Float64Array(N * rowSize);
+      values.set(d.value, 0);
+      if (nTest) values.set(testRows[i]!, nRows! * rowSize);
+      return { standIn: standIns[i]!, batched: g.fresh('data', [N, 1, ...d.shape.slice(1)], `${d.name}_all`), values };
+    }),
+  };
+  return { inputs, trainOut, testOut, k, trace };
+}
+
+function located(m: Model, e: Unsupported, trace: Map<NodeId, NodeId>): NtkError {
+  const span = spanOf(m, e.node, trace);
+  const d: Diagnostic = { severity: 'error', file: m.file, span, message: `infinite-width limit: ${e.message}`, ...(e.hint ? { hint: e.hint } : {}) };
+  return new NtkError([d]);
+}
+
+/** The span of a node, or of the nearest node that uses it (internal nodes of composites have none). */
+function spanOf(m: Model, node: NodeId, orig: Map<NodeId, NodeId>): Span | null {
+  const spans = m.spans;
+  if (!spans) return null;
+  const g = m.graph;
+  // one-row nodes are traced to the nodes they restrict
+  const users = new Map<NodeId, NodeId[]>();
+  for (let i = 0; i < g.size; i++) for (const a of g.args(i)) (users.get(a) ?? users.set(a, []).get(a)!).push(i);
+  const seen = new Set<NodeId>();
+  let frontier = [node];
+  while (frontier.length) {
+    const next: NodeId[] = [];
+    for (const x of frontier) {
+      const s = spans.get(orig.get(x) ?? x);
+      if (s) return s;
+      for (const u of users.get(x) ?? []) if (!seen.has(u)) { seen.add(u); next.push(u); }
+    }
+    frontier = next;
+  }
+  return null;
+}
+
+function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, trainOut: NodeId, testOut: NodeId | null): LimitReport {
+  const N = inputs.N, n = inputs.nTrain, nt = N - n;
+  const outTrain = d.av.get(trainOut)!, outTest = testOut !== null ? d.av.get(testOut)! : null;
+  if (outTrain.k !== 'out') throw new Unsupported(trainOut, `the model's output is ${describe(outTrain)}, not a readout of the width (a weight contracted with a hidden vector)`);
+  if (outTest && outTest.k !== 'out') throw new Unsupported(testOut!, `the test output is ${describe(outTest)}, not a readout`);
+  const compsA = outTrain.comps, compsB = outTest ? (outTest as AV & { k: 'out' }).comps : compsA;
+  // kernel blocks between (comps X on inputs rows) and (comps Y on inputs cols)
+  const block = (which: 'C' | 'T', X: OutTerm[][], Y: OutTerm[][], rows: [number, number], cols: [number, number]) => {
+    const nr = rows[1] - rows[0], nc = cols[1] - cols[0];
+    let e = -Infinity;
+    // leading exponent first
+    for (let o = 0; o < k; o++) for (let p = 0; p < k; p++) for (const s of X[o]!) for (const t of Y[p]!) {
+      if (s.src !== t.src || s.j !== t.j) continue;
+      const M = d.sources[s.src]![which];
+      if (M.M) e = Math.max(e, M.e + s.c.e + t.c.e);
+    }
+    if (e === -Infinity) return { e: null as number | null, K: null as number[][] | null };
+    const K = Array.from({ length: nr * k }, () => new Array<number>(nc * k).fill(0));
+    for (let o = 0; o < k; o++) for (let p = 0; p < k; p++) for (const s of X[o]!) for (const t of Y[p]!) {
+      if (s.src !== t.src || s.j !== t.j) continue;
+      const M = d.sources[s.src]![which];
+      if (!M.M || !sameE(M.e + s.c.e + t.c.e, e)) continue;
+      const c = s.c.c * t.c.c;
+      for (let a = 0; a < nr; a++) for (let b = 0; b < nc; b++) K[a * k + o]![b * k + p]! += c * M.M[(rows[0] + a) * N + cols[0] + b]!;
+    }
+    return { e: Math.abs(e) < EPS_E ? 0 : e, K };
+  };
+  const tr: [number, number] = [0, n], te: [number, number] = [n, N];
+  const nngp = block('C', compsA, compsA, tr, tr), ntk = block('T', compsA, compsA, tr, tr);
+  const jumps = jumpNote(d);
+  const finite = (b: { e: number | null; K: number[][] | null }) => (b.e === 0 ? b.K : null);
+  const report: LimitReport = {
+    width: opts.width,
+    n, outputs: k,
+    nngp: finite(nngp), ntk: jumps ? null : finite(ntk),
+    nngpGrowth: nngp.e, ntkGrowth: jumps ? null : ntk.e,
+    method: [...d.methods.values()],
+    accuracy: Math.max(d.accuracy, 1e-15),
+    recursion: d.recursion,
+    latex: d.latex,
+  };
+  if (jumps) report.ntkNote = jumps;
+  else if (ntk.e !== null && ntk.e !== 0) report.ntkNote = `the NTK scales like m^${fmtE(ntk.e)}: ${ntk.e > 0 ? 'standard parametrization (the variance is in the initializer, not a 1/sqrt(m) in the expression)' : 'a mean-field scaling: the kernel vanishes'}`;
+  if (testOut !== null) {
+    report.nTest = nt;
+    report.nngpCross = finite(block('C', compsB, compsA, te, tr));
+    report.ntkCross = jumps ? null : finite(block('T', compsB, compsA, te, tr));
+    report.nngpTest = finite(block('C', compsB, compsB, te, te));
+    report.ntkTest = jumps ? null : finite(block('T', compsB, compsB, te, te));
+  }
+  return report;
+}
+
+function jumpNote(d: Deriver): string | null {
+  // a discontinuous activation (sign, a step) has a δ in its derivative: no NTK
+  const f = d.jumps[0];
+  return f === undefined ? null : `the activation ${f} jumps at 0: its derivative has a δ there and the NTK does not exist (the NNGP does)`;
+}
