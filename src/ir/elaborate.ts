@@ -24,7 +24,7 @@ import { ELEMENTWISE, numericTwin } from './composites.ts';
 import { Graph, type NodeId } from './graph.ts';
 import type { DataInfo, Loss, Model, ParamInfo, ParamInit, TestInfo } from './model.ts';
 import { ShapeError, sameShape, shapeStr, sizeOf } from './shape.ts';
-import { overBudget } from '../runtime/memory.ts';
+import { overBudget } from '../io/memory.ts';
 
 /** A compile-time number. */
 interface Num {
