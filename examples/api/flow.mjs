@@ -16,10 +16,10 @@ console.log('    α        E(T)   Thm 1.3 lower   Thm 1.2 upper       κ');
 for (const alpha of [10, 100, 1000]) {
   const T = 100, b = 2;
   const model = parseModel(text, { set: { T, b } });
-  // Lip(Dh) = b is known here; without lipDh the flow estimates it (certified upper bounds).
+  // Lip(Dh) = b is known here (flowStudy estimates it when not given: certified upper bounds).
   const r = flow(model, { alpha, T, lipDh: b });
-  const kappa = r.bounds.kappa;
-  const upper = r.bounds.theorem12.value;
+  const kappa = r.kappa;
+  const upper = r.bound;   // Theorem 1.2, named as in `ntk flow --json`
   const lower = Math.min(kappa * Math.sqrt(r.R0), Math.sqrt(r.R0)) / 5;
   console.log(`${String(alpha).padStart(5)}  ${r.error.toExponential(4)}  ${lower.toExponential(4)}      ${upper.toExponential(4)}      ${kappa.toPrecision(4)}`);
   assert.ok(lower <= r.error && r.error <= upper, `α = ${alpha}: ${lower} ≤ ${r.error} ≤ ${upper}`);

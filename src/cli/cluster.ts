@@ -15,6 +15,7 @@ import * as nodePath from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import {
+  bundleFile,
   capNativeThreads,
   ClusterError,
   Evaluator,
@@ -40,9 +41,8 @@ import {
   type SubmitOutcome,
   type SweepOptions,
 } from '../index.ts';
-import { bundleFile } from './bundle.ts';
 import { progress, table } from './format.ts';
-import { SweepUsageError } from './sweep.ts';
+import { UsageError } from './options.ts';
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 
@@ -85,7 +85,7 @@ export function slurmOptions(cmd: Command): Command {
 function positiveInt(name: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) throw new SweepUsageError(`${name} ${raw}: expected an integer ≥ 1`);
+  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${name} ${raw}: expected an integer ≥ 1`);
   return v;
 }
 
@@ -162,7 +162,7 @@ function samePlan(plan: Plan): boolean {
 
 /** `ntk sweep FILE … --plan P | --slurm`: called by the sweep command once its grid is parsed. */
 export function sweepToCluster(grid: { alphas: number[]; Ts: number[]; axes: Record<string, number[]>; shared: SweepOptions; out?: string }, o: SlurmCli & { json?: boolean }): void {
-  if (!grid.out) throw new SweepUsageError('a sweep on a cluster needs --out results.csv (or .json): where the merge writes');
+  if (!grid.out) throw new UsageError('a sweep on a cluster needs --out results.csv (or .json): where the merge writes');
   const path = o.plan ?? grid.out.replace(/\.(csv|json)$/, '') + '.plan.json';
   const chunk = positiveInt('--chunk', o.chunk);
   const plan = planSweep(path, { alphas: grid.alphas, Ts: grid.Ts, axes: grid.axes, shared: grid.shared, out: grid.out }, chunk === undefined ? {} : { chunk });
@@ -183,23 +183,23 @@ export interface KernelOutCli extends SlurmCli {
  */
 export function kernelTiles(file: string, o: KernelOutCli, overrides: Map<string, number>, seed: number): void {
   const B = positiveInt('--tiles', o.tiles)!;
-  if (!o.out || !o.out.endsWith('.npy')) throw new SweepUsageError(`--tiles needs --out FILE.npy: where ${o.tile ? 'the tile' : 'the kernel'} goes`);
+  if (!o.out || !o.out.endsWith('.npy')) throw new UsageError(`--tiles needs --out FILE.npy: where ${o.tile ? 'the tile' : 'the kernel'} goes`);
   if (o.plan || o.slurm) {
-    if (o.tile) throw new SweepUsageError('--tile computes one tile here: not with --plan or --slurm, which plan all of them');
+    if (o.tile) throw new UsageError('--tile computes one tile here: not with --plan or --slurm, which plan all of them');
     const path = o.plan ?? o.out.replace(/\.npy$/, '') + '.plan.json';
     return planAndMaybeSubmit(planKernelTiles(path, file, { tiles: B, out: o.out, seed, overrides: Object.fromEntries(overrides) }), o);
   }
   const m = loadModel(file, { overrides, seed });
   const ev = new Evaluator(m);
   const k = ev.k;
-  if (B > k) throw new SweepUsageError(`--tiles ${B}: the model has ${k} outputs; at most ${k} tiles`);
+  if (B > k) throw new UsageError(`--tiles ${B}: the model has ${k} outputs; at most ${k} tiles`);
   const t0 = performance.now();
   if (o.tile) {
     const match = /^(\d+),(\d+)$/.exec(o.tile);
-    if (!match) throw new SweepUsageError(`--tile ${o.tile}: expected i,j (0-based, i ≤ j < ${B})`);
+    if (!match) throw new UsageError(`--tile ${o.tile}: expected i,j (0-based, i ≤ j < ${B})`);
     const i = Number(match[1]), j = Number(match[2]);
-    if (i >= B || j >= B) throw new SweepUsageError(`--tile ${o.tile}: index out of range 0..${B - 1} of --tiles ${B}`);
-    if (i > j) throw new SweepUsageError(`--tile ${o.tile}: below the diagonal; K is symmetric: compute --tile ${j},${i} (its transpose)`);
+    if (i >= B || j >= B) throw new UsageError(`--tile ${o.tile}: index out of range 0..${B - 1} of --tiles ${B}`);
+    if (i > j) throw new UsageError(`--tile ${o.tile}: below the diagonal; K is symmetric: compute --tile ${j},${i} (its transpose)`);
     const t = kernelTile(ev, m.w0, B, i, j);
     const shape = [t.rows[1] - t.rows[0], t.cols[1] - t.cols[0]];
     writeNpy(o.out, shape, t.data);
@@ -245,8 +245,8 @@ export function buildPlanProgram(): Command {
       .action((path: string, o: { index?: string; json?: boolean }) => {
         const plan = readPlan(path);
         let index = o.index === undefined ? indexFromEnv() : Number(o.index);
-        if (index === null) throw new SweepUsageError('which task? give --index I, or run as a Slurm array task ($SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job ($JOB_COMPLETION_INDEX)');
-        if (!Number.isInteger(index) || index < 0) throw new SweepUsageError(`--index ${o.index}: expected an integer ≥ 0`);
+        if (index === null) throw new UsageError('which task? give --index I, or run as a Slurm array task ($SLURM_ARRAY_TASK_ID) or a Kubernetes Indexed Job ($JOB_COMPLETION_INDEX)');
+        if (!Number.isInteger(index) || index < 0) throw new UsageError(`--index ${o.index}: expected an integer ≥ 0`);
         capNativeThreads(Math.max(1, Number(process.env.SLURM_CPUS_PER_TASK ?? 1) || 1)); // as the local sweep's workers: one BLAS thread
         const bar = progress(`task ${index}`, !o.json);
         const r = runTask(plan, index, { onProgress: bar.update });

@@ -1,13 +1,11 @@
 /**
  * Entry point of the `ntk` binary (bundled to dist/ntk.cjs by scripts/build.mjs). The same file
- * runs the CLI's worker threads (bundle.ts: startWorker): sweep points (role 'sweep') and the
+ * runs the studies' worker threads (src/studies/threads.ts: startWorker): sweep points (role 'sweep') and the
  * flow's accuracy check ('flow-check'); and loaded by scripts/snapshot.cjs, it prepares the
  * start-up snapshot (snapshot.ts) instead of running.
  */
 import { main } from './main.ts';
-import { sweepWorker } from './sweep.ts';
-import { flowCheckWorker } from './flow-check.ts';
-import { workerRole } from './bundle.ts';
+import { runWorkerRole } from '../index.ts';
 import { buildingSnapshot, prepareSnapshot } from './snapshot.ts';
 
 /** The command line with these arguments (the user's, without node and the script). */
@@ -23,11 +21,8 @@ function runCli(argv: string[]): void {
   });
 }
 
-const role = workerRole();
-if (role === 'sweep') {
-  sweepWorker();
-} else if (role === 'flow-check') {
-  flowCheckWorker();
+if (runWorkerRole()) {
+  // a worker thread of a study (a sweep's points, the flow's accuracy check): it has run
 } else if (buildingSnapshot()) {
   prepareSnapshot(runCli);
 } else {

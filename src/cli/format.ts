@@ -1,27 +1,9 @@
 /** Formatting for the command line: numbers, arrays, matrices, tables, a progress bar. */
+import { formatNumber } from '../index.ts';
 
-/** A number in 6 significant digits (integers as is). */
-export function num(x: number, digits = 6): string {
-  if (Number.isInteger(x) && Math.abs(x) < 1e12) return String(x);
-  if (x === 0) return '0';
-  const a = Math.abs(x);
-  if (a >= 1e-4 && a < 1e6) return String(Number(x.toPrecision(digits)));
-  return x.toExponential(digits - 1);
-}
 
-/** A flat row-major array as nested JS arrays of the given shape (a number for shape []). */
-export function nest(data: ArrayLike<number>, shape: readonly number[]): unknown {
-  if (shape.length === 0) return data[0];
-  const build = (offset: number, axis: number): unknown[] => {
-    const n = shape[axis]!;
-    let stride = 1;
-    for (let i = axis + 1; i < shape.length; i++) stride *= shape[i]!;
-    const out: unknown[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = axis === shape.length - 1 ? data[offset + i] : build(offset + i * stride, axis + 1);
-    return out;
-  };
-  return build(0, 0);
-}
+/** A number in 6 significant digits (integers as is): the library's `formatNumber`. */
+export const num = formatNumber;
 
 /** A vector on one line, elided in the middle past `max` entries. */
 export function vector(data: ArrayLike<number>, max = 8): string {

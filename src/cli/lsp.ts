@@ -19,8 +19,7 @@ import {
   type Diagnostic as LspDiagnostic,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyze, completions, definition, hover, type Analysis } from '../lang/service.ts';
-import type { Span } from '../parser/ast.ts';
+import { analyze, completions, definition, hover, type Analysis, type Span } from '../index.ts';
 
 const KINDS: Record<string, CompletionItemKind> = {
   keyword: CompletionItemKind.Keyword,

@@ -13,8 +13,8 @@
 import * as nodePath from 'node:path';
 import { writeFileAtomic } from '../io/atomic.ts';
 
-export { vegaLiteSpec, type PlotSpec, type Series } from '../plot/spec.ts';
-import { vegaLiteSpec, type PlotSpec } from '../plot/spec.ts';
+export { vegaLiteSpec, type PlotSpec, type Series } from '../index.ts';
+import { vegaLiteSpec, type PlotSpec } from '../index.ts';
 
 /**
  * `import(spec)` of an external package at run time. bin/ntk.js runs the bundle as a vm script,

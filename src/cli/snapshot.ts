@@ -16,7 +16,7 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { parseProgram } from '../parser/index.ts';
+import { parseProgram } from '../index.ts';
 
 /** Set by scripts/snapshot.cjs before it runs the bundle: build the snapshot, do not run. */
 const BUILDING = Symbol.for('ntk.buildSnapshot');

@@ -40,8 +40,10 @@ import { jvp as jvpGraph } from '../ad/jvp.ts';
 import { printGraph } from '../ir/print.ts';
 import { symmetricEigen } from '../linalg/dense.ts';
 import { RateError, type Rates } from '../ir/rates.ts';
-import { UNARY_OPS, BINARY_OPS } from '../ir/ops.ts';
+import { UNARY_OPS, BINARY_OPS, type UnaryOp } from '../ir/ops.ts';
 import { defaultBackend } from '../runtime/backends.ts';
+import { expect1 } from '../math/gaussian.ts';
+import { VAR, cst, un, bin, derivative, toGaussFn, kinkOutsideZero, show, type SE, type SBinary } from './limit-scalar.ts';
 
 // ------------------------------------------------------------------ recognising the form
 
@@ -58,8 +60,11 @@ export interface Activation {
   dphi: NodeId;
   /** φ uses a non-smooth function (relu, abs, sign): φ′ is a step. */
   nonSmooth: boolean;
-  /** Where the arguments of its sign nodes change sign on [−12, 12] (grid step 0.01): its kinks. */
-  kinks: number[];
+  /**
+   * φ as a scalar function of one Gaussian variable (the tree `src/nth/limit-scalar.ts` reads off
+   * a graph for the infinite-width limit): what the Gaussian constants are computed from.
+   */
+  se: SE;
 }
 
 /** The two-layer form f(x) = vᵀφ(Wx/√d)/√m found in a model's graph. */
@@ -188,20 +193,21 @@ function activation(g: Graph, r: Readout): Activation {
   const scalar = build([]);
   const plans = new Map<number, { plan: Plan; z: NodeId }>();
   const nonSmooth = g.hasNonSmooth([scalar.phi]);
-  const kinks: number[] = [];
-  if (nonSmooth) {
-    const N = 2401, grid = Float64Array.from({ length: N }, (_, i) => -12 + i / 100);
-    const b = build([N]);
-    const args = g.cone([b.phi, b.dphi]).filter((n) => g.op(n) === 'sign').map((n) => g.args(n)[0]!);
-    const vals = compilePlan(g, args, { varying: [b.z] }).run(new Map([[b.z, grid]]), { copy: true });
-    for (const v of vals) {
-      const at = (i: number) => (v.length === 1 ? v[0]! : v[i]!);
-      for (let i = 1; i < N; i++) if (Math.sign(at(i - 1)) !== Math.sign(at(i))) kinks.push(at(i) === 0 ? grid[i]! : 0.5 * (grid[i - 1]! + grid[i]!));
-    }
-  }
+  // the same function as a scalar tree: z ↦ VAR, constants, the registry's unary and binary ops
+  const memo = new Map<NodeId, SE>();
+  const tree = (n: NodeId): SE => {
+    if (n === r.zin) return VAR;
+    const hit = memo.get(n);
+    if (hit) return hit;
+    const op = g.op(n), a = g.args(n);
+    const e: SE = op === 'const' ? cst(g.attrs(n).value!) : a.length === 1 ? un(op as UnaryOp, tree(a[0]!)) : bin(op as SBinary, tree(a[0]!), tree(a[1]!));
+    memo.set(n, e);
+    return e;
+  };
+  const se = bin('mul', cst(r.scale), tree(r.hidden));
   return {
     text: printGraph(g, [['φ(z)', scalar.phi]]).trim(),
-    graph: g, z: scalar.z, phi: scalar.phi, dphi: scalar.dphi, nonSmooth, kinks,
+    graph: g, z: scalar.z, phi: scalar.phi, dphi: scalar.dphi, nonSmooth, se,
     eval(z: Float64Array) {
       let e = plans.get(z.length);
       if (!e) {
@@ -322,48 +328,25 @@ export interface ActivationMoments {
 }
 
 /**
- * A scalar function for the shared Gaussian-expectation machinery (`src/math/gaussian.ts`'s
- * `GaussFn`): vectorized values, and whether it has kinks (all at 0).
+ * E[φ(g)], E[φ′(g)], E[gφ′(g)], E[(½g³ − g)φ′(g)] for g ~ N(0, 1) by the shared Gaussian
+ * machinery (`src/math/gaussian.ts`'s `expect1`, converged to 1e-13 relative to Σ|terms|, split
+ * at a kink at 0), on φ and its symbolic derivative as the infinite-width limit reads them
+ * (`src/nth/limit-scalar.ts`: `toGaussFn`, `derivative`, `kinkOutsideZero`). A kink away from 0
+ * is refused: the quadrature splits the line at 0 only.
+ * @example gaussianMoments(recognizeTwoLayer(model).activation).dphi // 2/√(3π) for erf
  */
-export interface GaussFnLike {
-  name: string;
-  eval: (x: Float64Array, out: Float64Array) => void;
-  kinkAtZero: boolean;
-}
-
-/** The machinery's 1-D expectation E[g^power f(g)], g ~ N(0, s[i]), converged to `tol` (`expect1`). */
-export type Expect1 = (f: GaussFnLike, s: Float64Array, power?: number, tol?: number) => { value: Float64Array; order: number; accuracy: number };
-
-/**
- * φ and φ′ as functions for the Gaussian machinery. A non-smooth φ (sign in its graph, as relu
- * and abs are built) must have its kinks at 0 only, where the quadrature splits the line: the
- * arguments of its sign nodes are checked for a change of sign elsewhere on [−12, 12].
- */
-export function gaussFunctions(a: Activation): { phi: GaussFnLike; dphi: GaussFnLike } {
-  const g = a.graph;
-  const away = a.kinks.filter((z) => Math.abs(z) > 1e-2);
-  if (away.length) throw new EarlyUsageError(`${a.text} has a kink near z = ${away[0]!.toPrecision(3)}: the Gaussian constants split the line at 0 only; write φ with its kink at 0`);
-  const fn = (which: 'phi' | 'dphi', name: string): GaussFnLike => ({
-    name, kinkAtZero: a.nonSmooth,
-    eval: (x, out) => out.set(a.eval(x)[which]),
-  });
-  return { phi: fn('phi', a.text), dphi: fn('dphi', `${a.text}′`) };
-}
-
-/**
- * E[φ(g)], E[φ′(g)], E[gφ′(g)], E[(½g³ − g)φ′(g)] for g ~ N(0, 1) by the shared machinery's
- * converged quadrature (tolerance 1e-13 relative to Σ|terms|), with its accuracy.
- * @example gaussianMoments(recognizeTwoLayer(model).activation, expect1).dphi // 2/√(3π) for erf
- */
-export function gaussianMoments(a: Activation, expect1: Expect1): ActivationMoments {
-  const f = gaussFunctions(a);
+export function gaussianMoments(a: Activation, file = '<model>'): ActivationMoments {
+  const away = kinkOutsideZero(a.se);
+  if (away)
+    throw new NtkError([{ severity: 'error', file, span: null, message: `${a.text} has a kink where ${show(away)} changes sign away from 0: the Gaussian constants split the line at 0 only`, hint: 'write φ with its kink at 0 (e.g. relu(z) rather than relu(z − 1))' }]);
+  const f = toGaussFn(a.se), df = toGaussFn(derivative(a.se));
   const one = Float64Array.of(1), tol = 1e-13;
-  const e0 = expect1(f.phi, one, 0, tol), d0 = expect1(f.dphi, one, 0, tol), d1 = expect1(f.dphi, one, 1, tol), d3 = expect1(f.dphi, one, 3, tol);
+  const e0 = expect1(f, one, 0, tol), d0 = expect1(df, one, 0, tol), d1 = expect1(df, one, 1, tol), d3 = expect1(df, one, 3, tol);
   const order = Math.max(e0.order, d0.order, d1.order, d3.order);
   return {
     phi: e0.value[0]!, dphi: d0.value[0]!, gdphi: d1.value[0]!, hermite3: 0.5 * d3.value[0]! - d1.value[0]!,
     accuracy: Math.max(e0.accuracy, d0.accuracy, d1.accuracy, 0.5 * d3.accuracy + d1.accuracy),
-    method: `quadrature (src/math/gaussian.ts, up to ${order} nodes${a.nonSmooth ? ', split at the kink' : ''})`,
+    method: `quadrature of src/math/gaussian.ts (up to ${order} nodes${f.kinkAtZero || df.kinkAtZero ? ', split at the kink' : ''})`,
   };
 }
 
@@ -468,7 +451,7 @@ export interface EarlyOptions {
   steps: number;
   /** Report every k steps (and the last step). */
   every: number;
-  /** φ's Gaussian moments; by default from the Gaussian-expectation machinery. */
+  /** φ's Gaussian moments; by default `gaussianMoments` (the shared Gaussian machinery). */
   moments?: ActivationMoments;
   onProgress?: (step: number, steps: number) => void;
 }
@@ -534,7 +517,7 @@ export class EarlyUsageError extends Error {}
  *   r.constants.zeta   // 2/√(3π) for erf
  *   r.partStep         // the first step where the gap exceeds 10% of the loss
  */
-export function early(model: Model, opts: EarlyOptions, moments?: (a: Activation) => ActivationMoments): EarlyResult {
+export function early(model: Model, opts: EarlyOptions): EarlyResult {
   const ev = new Evaluator(model);
   const form = recognizeTwoLayer(model, ev);
   const { W, v, n, d, m, nt } = form;
@@ -569,8 +552,7 @@ export function early(model: Model, opts: EarlyOptions, moments?: (a: Activation
   if (stats.meanNorm > 3 * Math.sqrt(stats.traceSigma / n) + 1e-12)
     warnings.push(`the inputs' mean has norm ${stats.meanNorm.toPrecision(3)}, more than sampling noise around 0 (the theory assumes mean 0)`);
 
-  const mo = opts.moments ?? (moments ? moments(form.activation) : null);
-  if (!mo) throw new Error('internal: no Gaussian moments for φ');
+  const mo = opts.moments ?? gaussianMoments(form.activation, model.file);
   const constants = earlyConstants(mo, stats, d);
   const { psi1, psi2 } = features(constants, X, n, d);
   const Xt = form.Xt?.value ?? null;

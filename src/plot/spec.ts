@@ -168,7 +168,7 @@ export function flowPlotTimes(T: number): number[] {
  * `boundsReport` at each t; a bound that is unavailable at some t is left out).
  * @example vegaLiteSpec(flowPlotSpec(flow(model, { T: 10, times: flowPlotTimes(10) }), 'meanfield.ntk', false))
  */
-export function flowPlotSpec(r: FlowResult, file: string, nonSmooth: boolean): PlotSpec {
+export function flowPlotSpec(r: Pick<FlowResult, 'alpha' | 'R0' | 'lipDh' | 'lipH' | 'radius' | 'trajectory'>, file: string, nonSmooth: boolean): PlotSpec {
   const ts = r.trajectory.map((q) => q.t);
   const at = (t: number) => boundsReport({ alpha: r.alpha, T: t, R0: r.R0, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, squareLoss: true, nonSmooth });
   const series: Series[] = [{ name: 'E(t)', x: ts, y: r.trajectory.map((q) => q.error), style: 'line' }];

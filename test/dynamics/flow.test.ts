@@ -35,14 +35,14 @@ describe("Theorem 1.3's tight example against its closed form", () => {
     expect(r.linOut[0]).toBeCloseTo(ex.lin, 12);
     expect(r.R0).toBeCloseTo(R0, 14);
     const kappa = (T / alpha) * b * Math.sqrt(R0);
-    expect(r.bounds.kappa).toBeCloseTo(kappa, 12);
+    expect(r.kappa).toBeCloseTo(kappa, 12);
     // Theorem 1.3: E ≥ min(κ√R0/5, √R0/5); Theorem 1.2: E ≤ min(6κ√R0, √(8R0)).
     expect(r.error).toBeGreaterThanOrEqual(Math.min(kappa * Math.sqrt(R0), Math.sqrt(R0)) / 5);
-    expect(r.error).toBeLessThanOrEqual(r.bounds.theorem12.value!);
-    expect(r.error).toBeLessThanOrEqual(r.bounds.theorem12Sharp.value!);
+    expect(r.error).toBeLessThanOrEqual(r.bound!);
+    expect(r.error).toBeLessThanOrEqual(r.sharpBound!);
     // Proposition 3.1 on both flows
-    expect(r.weightChange).toBeLessThanOrEqual(r.bounds.prop31.value! * (1 + 1e-12));
-    expect(r.linWeightChange).toBeLessThanOrEqual(r.bounds.prop31.value! * (1 + 1e-12));
+    expect(r.weightChange).toBeLessThanOrEqual(r.weightBound! * (1 + 1e-12));
+    expect(r.linWeightChange).toBeLessThanOrEqual(r.weightBound! * (1 + 1e-12));
     if (r.errorAccuracy !== null) expect(r.errorAccuracy).toBeLessThan(1e-6 * ex.error);
   });
 
@@ -67,7 +67,7 @@ describe('a network', () => {
     const r = flow(m, { alpha: 4, T: 20 });
     expect(r.loss).toBeLessThan(r.R0);
     expect(r.linLoss).toBeLessThan(r.R0);
-    expect(r.weightChange).toBeLessThanOrEqual(r.bounds.prop31.value!);
+    expect(r.weightChange).toBeLessThanOrEqual(r.weightBound!);
     expect(r.error).toBeGreaterThan(0);
     expect(r.error).toBeLessThan(Math.sqrt(8 * r.R0));
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fitLogLog, fromCsv, grid, pointKey, toCsv, type SweepRow } from '../../src/dynamics/sweep.ts';
-import { runSweep, type SweepCliOptions } from '../../src/cli/sweep.ts';
+import { runSweep, type SweepStudyOptions } from '../../src/studies/sweep.ts';
 
 describe('grid and fits', () => {
   it('the grid is the cartesian product, models adjacent', () => {
@@ -33,7 +33,7 @@ describe('grid and fits', () => {
 
 describe('runSweep on the tight example', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ntk-sweep-'));
-  const opts = (out: string): SweepCliOptions => ({
+  const opts = (out: string): SweepStudyOptions => ({
     file: 'examples/converse.ntk',
     alphas: [100, 1000],
     Ts: [],

@@ -159,6 +159,14 @@ describe('early: bad input', () => {
     expect(() => early(net(), { lr: { W: 0, v: 0 }, steps: 1, every: 1, moments })).toThrow(/both layers would be frozen/);
   });
 
+  it('an activation with a kink away from 0 is refused for the Gaussian constants (the quadrature splits at 0 only)', () => {
+    expect(() => early(net({ body: 'dot(v, relu(W @ x / sqrt(d) - 1)) / sqrt(m)' }), { lr: { W: 1 }, steps: 1, every: 1 })).toThrow(/has a kink where .* changes sign away from 0/);
+    // a kink at 0 is split there: relu's constants come out exact
+    const r = early(net({ phi: 'relu' }), { lr: { W: 1 }, steps: 1, every: 1 });
+    expect(Math.abs(r.constants.zeta - 0.5)).toBeLessThan(1e-12);
+    expect(r.moments.method).toMatch(/split at the kink/);
+  });
+
   it('a rate above the stability limit 2n/‖K‖ warns with the contraction factor', () => {
     const r = early(net(), { lr: { W: 400 }, steps: 1, every: 1, moments });
     expect(r.stability.contraction).toBeGreaterThan(1);

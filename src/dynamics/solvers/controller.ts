@@ -12,8 +12,11 @@
  *   β = 0.4/q, settles at err ≈ safety^(q/0.3) ≈ 0.17 instead: smaller, safer steps.)
  *
  * Both: after a rejection the retry uses the I formula capped at 1, and the first accepted
- * step after a rejection may not grow (h_new ≤ h), which prevents reject/accept cycles.
- * A non-finite err (overflow in a trial step) gives facMin.
+ * step after a rejection may not grow (h_new ≤ h), which prevents reject/accept cycles
+ * (`holdAfterReject: false` lifts that hold: the exponential methods, whose step sequences were
+ * tuned without it). A non-finite err (overflow in a trial step) gives facMin. A method that
+ * changes its order from step to step (exponential Adams during its start-up) passes each
+ * step's exponent q with the error.
  *
  * @example
  *   const ctrl = piController({ safety: 0.9 });
@@ -25,10 +28,10 @@ export interface StepController {
   readonly name: string;
   /** Start a new integration; q is the exponent of the error estimate (err ∝ h^q). */
   reset(q: number): void;
-  /** Factor h_new/h after an accepted step with error norm err ≤ 1. */
-  accepted(err: number): number;
+  /** Factor h_new/h after an accepted step with error norm err ≤ 1 (q: this step's exponent, default reset's). */
+  accepted(err: number, q?: number): number;
   /** Factor h_new/h (≤ 1) after a rejected step with error norm err > 1 (possibly ∞). */
-  rejected(err: number): number;
+  rejected(err: number, q?: number): number;
 }
 
 export interface ControllerOptions {
@@ -38,6 +41,8 @@ export interface ControllerOptions {
   facMin?: number;
   /** Largest factor h_new/h (default 10). */
   facMax?: number;
+  /** The first accepted step after a rejection may not grow (default true). */
+  holdAfterReject?: boolean;
 }
 
 export interface PIControllerOptions extends ControllerOptions {
@@ -52,12 +57,12 @@ function clamp(x: number, lo: number, hi: number): number {
   return x >= lo ? (x <= hi ? x : hi) : lo;
 }
 
-function checkOptions(o: ControllerOptions): { safety: number; facMin: number; facMax: number } {
-  const safety = o.safety ?? 0.9, facMin = o.facMin ?? 0.2, facMax = o.facMax ?? 10;
+function checkOptions(o: ControllerOptions): { safety: number; facMin: number; facMax: number; hold: boolean } {
+  const safety = o.safety ?? 0.9, facMin = o.facMin ?? 0.2, facMax = o.facMax ?? 10, hold = o.holdAfterReject ?? true;
   if (!(safety > 0 && safety <= 1)) throw new RangeError(`controller safety must be in (0, 1], got ${safety}`);
   if (!(facMin > 0 && facMin < 1)) throw new RangeError(`controller facMin must be in (0, 1), got ${facMin}`);
   if (!(facMax > 1)) throw new RangeError(`controller facMax must be > 1, got ${facMax}`);
-  return { safety, facMin, facMax };
+  return { safety, facMin, facMax, hold };
 }
 
 /**
@@ -68,17 +73,17 @@ function checkOptions(o: ControllerOptions): { safety: number; facMin: number; f
  *   solve('dopri5', f, 0, y0, 1, { controller: iController({ facMax: 5 }) });
  */
 export function iController(opts: ControllerOptions = {}): StepController {
-  const { safety, facMin, facMax } = checkOptions(opts);
-  let q = 1, justRejected = false;
+  const { safety, facMin, facMax, hold } = checkOptions(opts);
+  let q0 = 1, justRejected = false;
   return {
     name: 'I',
-    reset(order: number) { q = order; justRejected = false; },
-    accepted(err: number) {
-      const fac = clamp(safety * Math.pow(err, -1 / q), facMin, justRejected ? 1 : facMax);
+    reset(order: number) { q0 = order; justRejected = false; },
+    accepted(err: number, q = q0) {
+      const fac = clamp(safety * Math.pow(err, -1 / q), facMin, justRejected && hold ? 1 : facMax);
       justRejected = false;
       return fac;
     },
-    rejected(err: number) {
+    rejected(err: number, q = q0) {
       justRejected = true;
       return clamp(safety * Math.pow(err, -1 / q), facMin, 1);
     },
@@ -94,29 +99,35 @@ export function iController(opts: ControllerOptions = {}): StepController {
  *   solve('dop853', f, 0, y0, 10, { controller: piController({ alpha: 0.7 / 8, beta: 0.4 / 8 }) });
  */
 export function piController(opts: PIControllerOptions = {}): StepController {
-  const { safety, facMin, facMax } = checkOptions(opts);
+  const { safety, facMin, facMax, hold } = checkOptions(opts);
   const beta = opts.beta ?? 0.04;
   if (!(beta >= 0) || (opts.alpha !== undefined && !(opts.alpha > 0))) {
     throw new RangeError(`PI exponents must satisfy alpha > 0, beta ≥ 0 (got ${opts.alpha}, ${beta})`);
   }
-  let alpha = 1, q = 1, errPrev = 1, justRejected = false;
+  let alpha = 1, q0 = 1, errPrev = 1, justRejected = false;
+  const exponent = (q: number) => {
+    if (q === q0) return;
+    q0 = q;
+    alpha = opts.alpha ?? 1 / q - 0.75 * beta;
+    if (!(alpha > beta)) throw new RangeError(`PI controller: need alpha > beta (alpha = ${alpha}, beta = ${beta}, q = ${q})`);
+  };
   return {
     name: 'PI',
     reset(order: number) {
-      q = order;
-      alpha = opts.alpha ?? 1 / q - 0.75 * beta;
-      if (!(alpha > beta)) throw new RangeError(`PI controller: need alpha > beta (alpha = ${alpha}, beta = ${beta}, q = ${q})`);
+      q0 = NaN;
+      exponent(order);
       errPrev = 1;
       justRejected = false;
     },
-    accepted(err: number) {
+    accepted(err: number, q = q0) {
+      exponent(q);
       const raw = safety * Math.pow(err, -alpha) * Math.pow(errPrev, beta);
-      const fac = clamp(raw, facMin, justRejected ? 1 : facMax);
+      const fac = clamp(raw, facMin, justRejected && hold ? 1 : facMax);
       errPrev = Math.max(err, 1e-4);
       justRejected = false;
       return fac;
     },
-    rejected(err: number) {
+    rejected(err: number, q = q0) {
       justRejected = true;
       return clamp(safety * Math.pow(err, -1 / q), facMin, 1);
     },

@@ -1,7 +1,10 @@
 /**
- * The integration loop shared by every method: step-size control, output times by dense
- * output, stiffness bookkeeping, limits and faults. A method is a `Stepper` (one attempted
- * step, its acceptance and its dense output); the loop never touches stage data.
+ * The integration loop shared by every method: step-size control, output times (by dense
+ * output, or by landing on them for a method that has none), stiffness bookkeeping, limits and
+ * faults. A method is a `Stepper` (one attempted step, its acceptance, its dense output if it
+ * has one); the loop never touches stage data. The explicit Runge–Kutta pairs, RODAS4 and the
+ * low-rank exponential methods (ETDRK4, exponential Adams) all run here (diffrax's design: a
+ * solver is a stepper, the loop and the controllers are shared).
  */
 import { makeController, type StepController } from './controller.ts';
 import type { Rhs, SolveOptions, SolveResult, SolveStatus } from './types.ts';
@@ -18,13 +21,18 @@ export function isFault(x: unknown): x is Fault {
 
 /**
  * One method's stepping machinery on preallocated buffers.
- * Protocol: `init` once; then repeatedly `attempt` (any number of times from the same state)
- * and, when the driver accepts, `accept`; `dense` is valid between `accept` and the next
- * `attempt`, and only if `accept` was told `needDense`.
+ * Protocol: `init` once; `prepare` (if any) from each accepted state, with the step size the
+ * controller proposes; then repeatedly `attempt` (any number of times from the same state) and,
+ * when the driver accepts, `accept`; `dense` is valid between `accept` and the next `attempt`,
+ * and only if `accept` was told `needDense`. A stepper without `dense` has its steps end on the
+ * output times instead.
  */
 export interface Stepper {
   readonly n: number;
-  /** Exponent q of the error estimate, err ∝ h^q. */
+  /**
+   * Exponent q of the error estimate, err ∝ h^q, of the last attempt (a variable-order method,
+   * exponential Adams during its start-up, changes it from step to step).
+   */
   readonly errorExponent: number;
   /** Current state; replaced by the new state on `accept`. Never hand out for writing. */
   readonly y: Float64Array;
@@ -37,12 +45,22 @@ export interface Stepper {
   /** Why the last attempt failed, when it was not the error estimate (e.g. GMRES); '' otherwise. */
   readonly note: string;
   init(t0: number, y0: Float64Array): Fault | null;
+  /** The first step's size when the options give none (default: Hairer's starting step). */
+  startStep?(span: number): number;
+  /**
+   * Called from each accepted state (t0 included) with the step size the controller proposes,
+   * before the attempts from it (the exponential methods choose their stiff part by it).
+   */
+  prepare?(t: number, h: number): void;
   /** Try a step of size h from (t, y); returns the scaled error norm (≤ 1: acceptable) or a fault. */
   attempt(t: number, h: number): number | Fault;
-  /** Adopt the attempted step; prepares dense output on it if `needDense`. */
-  accept(t: number, h: number, needDense: boolean): Fault | null;
-  /** u(t_old + θh) of the last accepted step into `out`, θ ∈ [0, 1]. */
-  dense(theta: number, out: Float64Array): void;
+  /**
+   * Adopt the attempted step, ending at tNew (t + h, or exactly the output time or T the step
+   * was shortened to); prepares dense output on it if `needDense`. On a fault the old state stays.
+   */
+  accept(t: number, h: number, needDense: boolean, tNew: number): Fault | null;
+  /** u(t_old + θh) of the last accepted step into `out`, θ ∈ [0, 1] (absent: steps land on the output times). */
+  dense?(theta: number, out: Float64Array): void;
 }
 
 export interface Tolerances { rtol: number; atol: number }
@@ -126,7 +144,9 @@ function nonFiniteMessage(fault: Fault, t: number, h: number): string {
  * Integrates with `stepper` from (t0, y0) to T (T ≥ t0): attempt a step of size h (shortened
  * to end at T, stretched by ≤ 1% to avoid a sliver), accept it iff err ≤ 1, choose the next h
  * with the controller (capped by hmax), fill the output times that the accepted step covers
- * from the stepper's dense output. `f` is the user's RHS (for the starting-step probe);
+ * from the stepper's dense output. A stepper without dense output ends its steps on the output
+ * times instead (a step reaching within 1e-14 relative of the next one is shortened to it), and
+ * the step after such a shortened one is not smaller than the one proposed before it. `f` is the user's RHS (for the starting-step probe);
  * `defaultController` makes the method's controller when `opts.controller` is not given.
  * Stiffness (explicit methods, HNW II §IV.2): h·ρ above the method's threshold on 15 accepted
  * steps, with fewer than 6 non-stiff verdicts in between (Hairer's rule), sets `detected`.
@@ -197,10 +217,14 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
 
   if (fixed !== undefined) h = fixed;
   else if (opts.h0 !== undefined) h = opts.h0;
+  else if (stepper.startStep) h = stepper.startStep(span);
   else h = initialStep(f, t0, y0, stepper.f0, span, hmax, stepper.errorExponent, tol, counters);
   h = Math.min(h, hmax);
   // A fixed step may end within rounding of T; an adaptive one stretches by ≤ 1% to avoid a sliver.
   const stretch = fixed !== undefined ? 1 + 1e-9 : 1.01;
+  // Without dense output the steps end on the output times.
+  const land = stepper.dense === undefined;
+  stepper.prepare?.(t, h);
 
   for (;;) {
     if (steps + rejected >= maxSteps) {
@@ -218,20 +242,24 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
         + `Try a looser rtol/atol or a shorter time span.` + (stepper.note ? ` (${stepper.note})` : '');
       break;
     }
-    let last = false;
-    if (t + stretch * h >= T) { h = T - t; last = true; }
-    const r = stepper.attempt(t, h);
-    if (isFault(r)) { status = 'nonFinite'; message = nonFiniteMessage(r, t, h); break; }
+    // hs: this attempt's step, h shortened to end on the goal (T, or the next output time when
+    // landing); h stays the controller's proposal.
+    const goal = land && nOut < outT.length ? outT[nOut]! : T;
+    let hs = h, reach = false;
+    if (land ? t + h >= goal - 1e-14 * Math.abs(goal) : t + stretch * h >= T) { hs = goal - t; reach = true; }
+    const last = reach && goal === T;
+    const r = stepper.attempt(t, hs);
+    if (isFault(r)) { status = 'nonFinite'; message = nonFiniteMessage(r, t, hs); break; }
     if (fixed === undefined && !(r <= 1)) {
       rejected++;
-      h *= ctrl.rejected(r);
+      h = hs * ctrl.rejected(r, stepper.errorExponent);
       continue;
     }
-    const tNew = last ? T : t + h;
-    const needDense = nOut < outT.length && outT[nOut]! < tNew;
-    const fa = stepper.accept(t, h, needDense);
+    const tNew = reach ? goal : t + hs;
+    const needDense = !land && nOut < outT.length && outT[nOut]! < tNew;
+    const fa = stepper.accept(t, hs, needDense, tNew);
     // On a fault the stepper keeps the old state: (t, y) stay consistent for tFinal/yFinal.
-    if (fa) { status = 'nonFinite'; message = nonFiniteMessage(fa, t, h); break; }
+    if (fa) { status = 'nonFinite'; message = nonFiniteMessage(fa, t, hs); break; }
     steps++;
     if (detect && stepper.stiffnessThreshold !== null && !stiff.detected) {
       // Hairer's rule (DOPRI5/DOP853): 15 stiff verdicts, interrupted by fewer than 6 non-stiff ones.
@@ -239,7 +267,7 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
       if (hr > stepper.stiffnessThreshold) {
         nonStiffCount = 0;
         if (++stiffCount >= 15) {
-          stiff.detected = true; stiff.estimate = hr; stiff.atTime = tNew; stiff.lambdaMax = hr / h;
+          stiff.detected = true; stiff.estimate = hr; stiff.atTime = tNew; stiff.lambdaMax = hr / hs;
         }
       } else if (hr === hr && ++nonStiffCount >= 6) {
         stiffCount = 0;
@@ -248,7 +276,7 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
     while (nOut < outT.length && outT[nOut]! <= tNew) {
       const to = outT[nOut]!;
       if (to === tNew) outY[nOut]!.set(stepper.y);
-      else stepper.dense(Math.min(1, Math.max(0, (to - t) / h)), outY[nOut]!);
+      else stepper.dense!(Math.min(1, Math.max(0, (to - t) / hs)), outY[nOut]!);
       nOut++;
     }
     t = tNew;
@@ -257,7 +285,12 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
       break;
     }
     if (last) break;
-    if (fixed === undefined) h = Math.min(h * ctrl.accepted(r), hmax);
+    if (fixed === undefined) {
+      const fac = ctrl.accepted(r, stepper.errorExponent);
+      // a step shortened onto an output time does not shrink the next one
+      h = Math.min(reach ? Math.max(h, hs * fac) : hs * fac, hmax);
+    }
+    stepper.prepare?.(t, h);
   }
   return finish();
 }

@@ -28,9 +28,14 @@
  * φ_k(hA)v for v = x + Qz with v̂ = Qᵀx + z is x/k! + Q[φ_k(−hλ) ⊙ z + (φ_k(−hλ) − 1/k!) ⊙ x̂]
  * (x̂ = v̂ − z), so a step costs two products with Qᵀ (the projections of the new F values)
  * and two with Q (the reconstructions of the predicted and corrected states).
+ *
+ * The method is a `Stepper` run by the one integration loop (`driver.ts`: `solve('exponential',
+ * …)`) with an I controller whose exponent follows the order (k + 1 for a predictor of order k);
+ * it has no dense output, so its steps end on the output times.
  */
-import type { SolveResult } from './types.ts';
-import { scaledErrorNorm, stuck, type EtdOptions, type LowRankStiff, type Rhs } from './etd.ts';
+import type { Rhs } from './types.ts';
+import { allFinite, type Counters, type Fault, type Stepper, type Tolerances } from './driver.ts';
+import { NO_STIFF_PART, scaledErrorNorm, type LowRankOptions, type LowRankStiff } from './etd.ts';
 import { combine as combineJs } from '../../runtime/kernels-js.ts';
 
 /** Gauss–Legendre nodes and weights on [0, 1] (48 points: exact for degree 95). */
@@ -130,39 +135,27 @@ interface Point {
   FHat: Float64Array;
 }
 
-export interface EtdAdamsOptions extends EtdOptions {
-  /** Highest order of the predictor (default 5, at most 7; the corrector is one order higher). */
-  maxOrder?: number;
-}
-
 /**
- * Integrate y' = F(t, y) from t0 to T by exponential Adams PECE with the stiff part given by
- * `opts.linearPart` (see `solveEtd` for the split and the options).
+ * Exponential Adams PECE as a `Stepper`, the stiff part given by `o.linearPart`; predictor orders
+ * up to `maxOrder` (1 to 7; the corrector is one higher).
  * @example
  *   // y' = −diag(100, 0)·y + sin(t) with Q = e1, λ = 100
- *   solveEtdAdams(F, 0, y0, 10, { linearPart: () => ({ Q: Float64Array.of(1, 0), lambda: Float64Array.of(100), rank: 1 }), ops });
+ *   solve('exponential', F, 0, y0, 10, { maxOrder: 7, lowRank: { linearPart: () => ({ Q: Float64Array.of(1, 0), lambda: Float64Array.of(100), rank: 1 }), ops } });
  */
-export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, opts: EtdAdamsOptions): SolveResult {
-  const n = y0.length;
-  const rtol = opts.rtol ?? 1e-8, atol = opts.atol ?? 1e-10;
-  const maxSteps = opts.maxSteps ?? 100000;
-  const maxOrder = Math.max(1, Math.min(7, opts.maxOrder ?? 5)); // φ up to order 8: see phiAll
-  const stats = { steps: 0, rejected: 0, rhsEvals: 0, jvpEvals: 0 };
-  let h = opts.h0 ?? Math.min(T - t0, 1e-4 * (T - t0));
-  let A: LowRankStiff = opts.linearPart(t0, y0, 0, h);
-  let r = A.rank;
-  const { project, expand } = opts.ops;
-  const combine = opts.ops.combine ?? combineJs;
-  const projectMany = opts.ops.projectMany ?? ((Q, n, r, vs, outs) => vs.forEach((v, j) => project(Q, n, r, v, outs[j]!)));
+export function etdAdamsStepper(F: Rhs, n: number, tol: Tolerances, counters: Counters, o: LowRankOptions & { maxOrder?: number }): Stepper {
+  const { rtol, atol } = tol;
+  const maxOrder = Math.max(1, Math.min(7, o.maxOrder ?? 5)); // φ up to order 8: see phiAll
+  let A: LowRankStiff = NO_STIFF_PART;
+  let r = 0;
+  const { project, expand } = o.ops;
+  const combine = o.ops.combine ?? combineJs;
+  const projectMany = o.ops.projectMany ?? ((Q, n, r, vs, outs) => vs.forEach((v, j) => project(Q, n, r, v, outs[j]!)));
 
   const newPoint = (): Point => ({ t: 0, y: new Float64Array(n), F: new Float64Array(n), yHat: new Float64Array(r), FHat: new Float64Array(r) });
-  // history[0] is the newest accepted point; at most maxOrder are kept.
+  // history[0] is the newest accepted point; at most maxOrder are kept. `spare` receives the
+  // next accepted point (the oldest one is recycled into it once the history is full).
   let history: Point[] = [];
-  const evalF = (t: number, y: Float64Array, out: Float64Array, outHat: Float64Array) => {
-    stats.rhsEvals++;
-    F(t, y, out);
-    project(A.Q, n, r, out, outHat);
-  };
+  let spare = newPoint();
 
   // Scratch: φ tables per step size, the combination's coefficients, predicted/corrected states.
   const K = maxOrder + 1;
@@ -179,10 +172,10 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
   };
   const yPred = new Float64Array(n), FPred = new Float64Array(n), yCorr = new Float64Array(n), qc = new Float64Array(n);
   let yPredHat = new Float64Array(r), FPredHat = new Float64Array(r), yCorrHat = new Float64Array(r), coef = new Float64Array(r);
-  /** A new rank: every r-vector is reallocated (the history's are recomputed by the caller). */
+  /** A new rank: every r-vector is reallocated (the history's are recomputed by `prepare`). */
   const resize = () => {
     r = A.rank;
-    for (const p of history) {
+    for (const p of [...history, spare]) {
       p.yHat = new Float64Array(r);
       p.FHat = new Float64Array(r);
     }
@@ -243,90 +236,68 @@ export function solveEtdAdams(F: Rhs, t0: number, y0: Float64Array, T: number, o
   };
   const weights: number[] = [], values: Float64Array[] = [];
 
-  const targets = [...(opts.times ?? []).filter((t) => t > t0 && t < T), T];
-  const outT: number[] = [], outY: Float64Array[] = [];
-  let status: SolveResult['status'] = 'ok';
-  let message: string | undefined;
-
-  const first = newPoint();
-  first.t = t0;
-  first.y.set(y0);
-  project(A.Q, n, r, first.y, first.yHat);
-  evalF(t0, first.y, first.F, first.FHat);
-  history = [first];
-  let order = 1, target = 0, stepsSince = 0;
-  while (target < targets.length) {
-    if (stats.steps + stats.rejected >= maxSteps) {
-      status = 'maxSteps';
-      message = `the exponential Adams method reached ${maxSteps} steps at t = ${history[0]!.t.toPrecision(4)}: loosen the tolerance or shorten the horizon`;
-      break;
-    }
-    const t = history[0]!.t;
-    const goal = targets[target]!;
-    const last = t + h >= goal * (1 - 1e-14);
-    const hh = last ? goal - t : h;
-    const k = Math.min(order, history.length);
-    const pts = history.slice(0, k);
-    advance(hh, pts, null, yPred, yPredHat);
-    evalF(t + hh, yPred, FPred, FPredHat);
-    advance(hh, pts, { F: FPred, FHat: FPredHat, yHat: yPredHat }, yCorr, yCorrHat);
-    const err = scaledErrorNorm(history[0]!.y, yCorr, yPred, 1, rtol, atol);
-    if (Number.isNaN(err)) {
-      const end = stuck('nonFinite', hh, t);
-      if (end) {
-        ({ status, message } = end);
-        break;
-      }
-      h = hh / 10;
-      stats.rejected++;
-      continue;
-    }
-    const factor = Math.min(2, Math.max(0.2, 0.9 * Math.pow(Math.max(err, 1e-12), -1 / (k + 1))));
-    if (err > 1) {
-      stats.rejected++;
-      h = hh * factor;
-      const end = stuck('stepTooSmall', h, t);
-      if (end) {
-        ({ status, message } = end);
-        break;
-      }
-      continue;
-    }
-    // Accept the corrected value; F there starts the next step.
-    const p = history.length >= maxOrder ? history.pop()! : newPoint();
-    p.t = last ? goal : t + hh;
-    p.y.set(yCorr);
-    p.yHat.set(yCorrHat);
-    evalF(p.t, p.y, p.F, p.FHat);
-    history.unshift(p);
-    stats.steps++;
-    stepsSince++;
-    order = Math.min(maxOrder, order + 1);
-    h = last ? Math.max(h, hh * factor) : hh * factor;
-    const next = opts.linearPart(p.t, p.y, stepsSince, h);
-    if (next !== A) {
+  let order = 1, k = 1, stepsSince = 0, started = false;
+  return {
+    n,
+    // the predictor's local error, err ∝ h^(k+1), for the order k of the last attempt
+    get errorExponent() { return k + 1; },
+    get y() { return history[0]!.y; },
+    get f0() { return history[0]!.F; },
+    stiffnessThreshold: null,
+    lastStiffness: NaN,
+    note: '',
+    init(t0, y0) {
+      const first = newPoint();
+      first.t = t0;
+      first.y.set(y0);
+      counters.rhsEvals++;
+      F(t0, first.y, first.F);
+      history = [first];
+      order = 1;
+      return allFinite(first.F) ? null : { time: t0, what: 'f(t, y)' };
+    },
+    startStep: (span) => 1e-4 * span,
+    prepare(t, h) {
+      const next = o.linearPart(t, history[0]!.y, stepsSince, h);
+      if (started && next === A) return;
       A = next;
       stepsSince = 0;
       if (A.rank !== r) resize();
       phiH = NaN;
-      projectMany(A.Q, n, r, history.flatMap((q) => [q.y, q.F]), history.flatMap((q) => [q.yHat, q.FHat]));
-    }
-    opts.onStep?.(p.t, p.y);
-    if (last) {
-      outT.push(p.t);
-      outY.push(Float64Array.from(p.y));
-      target++;
-    }
-  }
-  const y = history[0]!;
-  return {
-    t: outT,
-    y: outY,
-    stats,
-    stiffness: { detected: false, estimate: null, atTime: null, lambdaMax: null },
-    status,
-    ...(message ? { message } : {}),
-    tFinal: y.t,
-    yFinal: Float64Array.from(y.y),
+      if (!started) {
+        // the first point: its projections on the first stiff part
+        started = true;
+        const p = history[0]!;
+        project(A.Q, n, r, p.y, p.yHat);
+        project(A.Q, n, r, p.F, p.FHat);
+      } else projectMany(A.Q, n, r, history.flatMap((q) => [q.y, q.F]), history.flatMap((q) => [q.yHat, q.FHat]));
+    },
+    attempt(t, h): number | Fault {
+      k = Math.min(order, history.length);
+      const pts = history.slice(0, k);
+      advance(h, pts, null, yPred, yPredHat);
+      counters.rhsEvals++;
+      F(t + h, yPred, FPred);
+      if (!allFinite(FPred)) return { time: t + h, what: 'f(t, y)' };
+      project(A.Q, n, r, FPred, FPredHat);
+      advance(h, pts, { F: FPred, FHat: FPredHat, yHat: yPredHat }, yCorr, yCorrHat);
+      return scaledErrorNorm(history[0]!.y, yCorr, yPred, 1, rtol, atol);
+    },
+    accept(_t, _h, _needDense, tNew) {
+      // Accept the corrected value; F there starts the next step.
+      const p = spare;
+      p.t = tNew;
+      p.y.set(yCorr);
+      p.yHat.set(yCorrHat);
+      counters.rhsEvals++;
+      F(p.t, p.y, p.F);
+      if (!allFinite(p.F)) return { time: p.t, what: 'f(t, y)' };
+      project(A.Q, n, r, p.F, p.FHat);
+      history.unshift(p);
+      spare = history.length > maxOrder ? history.pop()! : newPoint();
+      stepsSince++;
+      order = Math.min(maxOrder, order + 1);
+      return null;
+    },
   };
 }

@@ -27,8 +27,11 @@
  * keeps each vector as a full part x plus a Q-part z (v = x + Qz) with its projection
  * v̂ = Qᵀx + z, so a stage costs one product with Q (its reconstruction) and one with Qᵀ (the
  * projection of the new F), never one per φ.
+ *
+ * The method is a `Stepper` run by the one integration loop (`driver.ts`: `solve('etdrk4', …)`)
+ * with an I controller; it has no dense output, so its steps end on the output times.
  */
-import type { SolveResult } from './types.ts';
+import { allFinite, type Counters, type Fault, type Stepper, type Tolerances } from './driver.ts';
 
 /** The stiff part A = −Q diag(λ) Qᵀ, Q row-major n×r with orthonormal columns. */
 export interface LowRankStiff {
@@ -37,7 +40,7 @@ export interface LowRankStiff {
   readonly rank: number;
 }
 
-export type Rhs = (t: number, y: Float64Array, out: Float64Array) => void;
+import type { Rhs } from './types.ts';
 
 /** The matrix products the solver needs (a backend's gemv). */
 export interface LowRankOps {
@@ -57,14 +60,10 @@ export interface LowRankOps {
   combine?(out: Float64Array, x: Float64Array | null, w: Float64Array, v: readonly Float64Array[], n: number): void;
 }
 
-export interface EtdOptions {
-  rtol?: number;
-  atol?: number;
-  h0?: number;
-  maxSteps?: number;
-  /** Output times (sorted, in (t0, T]); the solver steps to each exactly. */
-  times?: number[];
-  onStep?: (t: number, y: Float64Array) => void;
+/**
+ * The stiff part of an exponential method and the products with it (`SolveOptions.lowRank`).
+ */
+export interface LowRankOptions {
   /**
    * The stiff part to use from (t, y) on, asked at t0 and after every accepted step: return the
    * previous object to keep it. `stepsSince` counts the accepted steps since it last changed;
@@ -75,6 +74,24 @@ export interface EtdOptions {
   linearPart: (t: number, y: Float64Array, stepsSince: number, h: number) => LowRankStiff;
   ops: LowRankOps;
 }
+
+/** No stiff part (rank 0): the exponential methods are then their explicit counterparts. */
+export const NO_STIFF_PART: LowRankStiff = { Q: new Float64Array(0), lambda: new Float64Array(0), rank: 0 };
+
+/** Products with Q as plain loops (row-major n × r), for problems without a backend at hand. */
+export const PLAIN_LOW_RANK_OPS: LowRankOps = {
+  project: (Q, n, r, v, out) => {
+    out.fill(0, 0, r);
+    for (let i = 0; i < n; i++) for (let j = 0; j < r; j++) out[j] += Q[i * r + j]! * v[i]!;
+  },
+  expand: (Q, n, r, c, out) => {
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let j = 0; j < r; j++) s += Q[i * r + j]! * c[j]!;
+      out[i] = s;
+    }
+  },
+};
 
 /**
  * φ_k(z) for scalar z, accurate for every z ≤ 0 (Taylor series near 0, where the closed forms
@@ -104,18 +121,6 @@ export function phiScalar(k: 0 | 1 | 2 | 3, z: number): number {
 const FACTORIAL_INV = [1, 1, 1 / 2, 1 / 6] as const;
 
 /**
- * How a solve ends when a rejected step leaves a step size below 1e-14·t: the status and what to
- * try; null while the step may still shrink. `kind` is why the step was rejected.
- * @example stuck('nonFinite', 1e-20, 3) // { status: 'nonFinite', message: 'the flow produced …' }
- */
-export function stuck(kind: 'nonFinite' | 'stepTooSmall', h: number, t: number): { status: SolveResult['status']; message: string } | null {
-  if (h >= 1e-14 * Math.max(1, Math.abs(t))) return null;
-  return kind === 'nonFinite'
-    ? { status: 'nonFinite', message: `the flow produced a non-finite value at t = ${t.toPrecision(4)}: try a smaller T, a larger α, or check the model` }
-    : { status: 'stepTooSmall', message: `the step size fell below 1e-14·t at t = ${t.toPrecision(4)}: the flow may be singular there` };
-}
-
-/**
  * The step's error norm: the RMS over i of (a_i − b_i)/(d·(atol + rtol·max(|y_i|, |a_i|))) for
  * the state y before the step, a the value kept and b the one it is compared with, d what turns
  * their difference into the error estimate (Hairer–Nørsett–Wanner I, II.4). A step is accepted
@@ -141,36 +146,37 @@ interface Split {
 }
 
 /**
- * Integrate y' = F(t, y) from t0 to T with the stiff part given by `opts.linearPart`.
+ * ETDRK4 with step doubling as a `Stepper`, the stiff part given by `o.linearPart`.
  * @example
  *   // y' = −diag(100, 0)·y + sin(t) with Q = e1, λ = 100
- *   solveEtd(F, 0, y0, 10, { linearPart: () => ({ Q: Float64Array.of(1, 0), lambda: Float64Array.of(100), rank: 1 }), ops });
+ *   solve('etdrk4', F, 0, y0, 10, { lowRank: { linearPart: () => ({ Q: Float64Array.of(1, 0), lambda: Float64Array.of(100), rank: 1 }), ops } });
  */
-export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: EtdOptions): SolveResult {
-  const n = y0.length;
-  const rtol = opts.rtol ?? 1e-8, atol = opts.atol ?? 1e-10;
-  const maxSteps = opts.maxSteps ?? 100000;
-  const stats = { steps: 0, rejected: 0, rhsEvals: 0, jvpEvals: 0 };
+export function etdRk4Stepper(F: Rhs, n: number, tol: Tolerances, counters: Counters, o: LowRankOptions): Stepper {
+  const { rtol, atol } = tol;
   const vec = () => new Float64Array(n);
-  let h = opts.h0 ?? (T - t0) / 100;
-  let A = opts.linearPart(t0, y0, 0, h);
-  let r = A.rank;
+  let A: LowRankStiff = NO_STIFF_PART;
+  let r = 0;
   const coefBuf = () => new Float64Array(Math.max(1, r));
-  // Stage storage: F values (full), states (full), projections.
-  const Fy = vec(), Fa = vec(), Fb = vec(), Fc = vec(), Fmid = vec(), a = vec(), b = vec(), c = vec(), qc = vec();
+  // Stage storage: F values (full), states (full), projections. The accepted state y with F(y)
+  // (Fy) and the candidate next one (yAcc, FAcc) swap on acceptance.
+  let y = vec(), Fy = vec(), yAcc = vec(), FAcc = vec();
+  const Fa = vec(), Fb = vec(), Fc = vec(), Fmid = vec(), a = vec(), b = vec(), c = vec(), qc = vec();
   const yFull = vec(), yMid = vec(), yNew = vec();
   let yHat = coefBuf(), FyHat = coefBuf(), FaHat = coefBuf(), FbHat = coefBuf(), FcHat = coefBuf();
   let aHat = coefBuf(), bHat = coefBuf(), cHat = coefBuf(), coef = coefBuf();
   let zy = coefBuf(), za = coefBuf(), zb = coefBuf(), zc = coefBuf(), FmidHat = coefBuf();
-  let yFullHat = coefBuf(), yMidHat = coefBuf(), yNewHat = coefBuf();
+  let yFullHat = coefBuf(), yMidHat = coefBuf(), yNewHat = coefBuf(), yAccHat = coefBuf();
   const resize = () => {
     r = A.rank;
-    [yHat, FyHat, FaHat, FbHat, FcHat, aHat, bHat, cHat, coef, zy, za, zb, zc, FmidHat, yFullHat, yMidHat, yNewHat] = Array.from({ length: 17 }, coefBuf);
+    [yHat, FyHat, FaHat, FbHat, FcHat, aHat, bHat, cHat, coef, zy, za, zb, zc, FmidHat, yFullHat, yMidHat, yNewHat, yAccHat] = Array.from({ length: 18 }, coefBuf);
   };
+  /** F(t, y) into out and its projection; a fault when F is not finite there. */
+  let fault: Fault | null = null;
   const evalF = (t: number, y: Float64Array, out: Float64Array, outHat: Float64Array) => {
-    stats.rhsEvals++;
+    counters.rhsEvals++;
     F(t, y, out);
-    opts.ops.project(A.Q, n, r, out, outHat);
+    if (!allFinite(out)) fault ??= { time: t, what: 'f(t, y)' };
+    o.ops.project(A.Q, n, r, out, outHat);
   };
   /** N_s = F_s − A s = F_s + Q(λ ⊙ ŝ): its Q-part and projection. */
   const nonlinear = (Fs: Float64Array, FsHat: Float64Array, sHat: Float64Array, z: Float64Array): Split => {
@@ -199,7 +205,7 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
         if (outHat) outHat[j] += w * phi * xh[j]!;
       }
     }
-    opts.ops.expand(A.Q, n, r, coef, qc);
+    o.ops.expand(A.Q, n, r, coef, qc);
     for (let i = 0; i < n; i++) out[i] += qc[i]!;
   };
 
@@ -229,82 +235,59 @@ export function solveEtd(F: Rhs, t0: number, y0: Float64Array, T: number, opts: 
     ], out, outHat);
   };
 
-  const targets = [...(opts.times ?? []).filter((t) => t > t0 && t < T), T];
-  const outT: number[] = [], outY: Float64Array[] = [];
-  let t = t0;
-  const y = Float64Array.from(y0);
-  let target = 0, stepsSince = 0;
-  let status: SolveResult['status'] = 'ok';
-  let message: string | undefined;
-  opts.ops.project(A.Q, n, r, y, yHat);
-  evalF(t, y, Fy, FyHat);
-  while (target < targets.length) {
-    if (stats.steps + stats.rejected >= maxSteps) {
-      status = 'maxSteps';
-      message = `the exponential integrator reached ${maxSteps} steps at t = ${t.toPrecision(4)}: loosen the tolerance or shorten the horizon`;
-      break;
-    }
-    const goal = targets[target]!;
-    const last = t + h >= goal * (1 - 1e-14);
-    const hh = last ? goal - t : h;
-    // Step doubling: one step of h against two of h/2.
-    step(t, y, yHat, Fy, FyHat, hh, yFull, yFullHat);
-    step(t, y, yHat, Fy, FyHat, hh / 2, yMid, yMidHat);
-    evalF(t + hh / 2, yMid, Fmid, FmidHat);
-    step(t + hh / 2, yMid, yMidHat, Fmid, FmidHat, hh / 2, yNew, yNewHat);
-    // the pair's error is ≈ (y_{h/2} − y_h)/15
-    const err = scaledErrorNorm(y, yNew, yFull, 15, rtol, atol);
-    if (Number.isNaN(err)) {
-      const end = stuck('nonFinite', hh, t);
-      if (end) {
-        ({ status, message } = end);
-        break;
-      }
-      h = hh / 10;
-      stats.rejected++;
-      continue;
-    }
-    const factor = Math.min(5, Math.max(0.2, 0.9 * Math.pow(Math.max(err, 1e-12), -1 / 5)));
-    if (err <= 1) {
-      t = last ? goal : t + hh;
-      // Richardson extrapolation (order 5); the projection is linear, so it extrapolates alike.
-      for (let i = 0; i < n; i++) y[i] = yNew[i]! + (yNew[i]! - yFull[i]!) / 15;
-      for (let j = 0; j < r; j++) yHat[j] = yNewHat[j]! + (yNewHat[j]! - yFullHat[j]!) / 15;
-      stats.steps++;
-      stepsSince++;
-      h = last ? Math.max(h, hh * factor) : hh * factor;
-      const next = opts.linearPart(t, y, stepsSince, h);
-      if (next !== A) {
+  let stepsSince = 0, started = false;
+  return {
+    n,
+    // step doubling of an order-4 method: err ∝ h⁵
+    errorExponent: 5,
+    get y() { return y; },
+    get f0() { return Fy; },
+    stiffnessThreshold: null,
+    lastStiffness: NaN,
+    note: '',
+    init(t0, y0) {
+      y.set(y0);
+      fault = null;
+      counters.rhsEvals++;
+      F(t0, y, Fy);
+      return allFinite(Fy) ? null : { time: t0, what: 'f(t, y)' };
+    },
+    startStep: (span) => span / 100,
+    prepare(t, h) {
+      // The stiff part from here on; ŷ and F̂y against it (ŷ is carried over from the step while A stays).
+      const next = o.linearPart(t, y, stepsSince, h);
+      if (!started || next !== A) {
+        started = true;
         A = next;
         stepsSince = 0;
         if (A.rank !== r) resize();
-        opts.ops.project(A.Q, n, r, y, yHat);
+        o.ops.project(A.Q, n, r, y, yHat);
       }
-      evalF(t, y, Fy, FyHat);
-      opts.onStep?.(t, y);
-      if (last) {
-        outT.push(t);
-        outY.push(Float64Array.from(y));
-        target++;
-      }
-    } else {
-      stats.rejected++;
-      h = hh * factor;
-      const end = stuck('stepTooSmall', h, t);
-      if (end) {
-        ({ status, message } = end);
-        break;
-      }
-    }
-  }
-  return {
-    t: outT,
-    y: outY,
-    stats,
-    stiffness: { detected: false, estimate: null, atTime: null, lambdaMax: null },
-    status,
-    ...(message ? { message } : {}),
-    tFinal: t,
-    yFinal: Float64Array.from(y),
+      o.ops.project(A.Q, n, r, Fy, FyHat);
+    },
+    attempt(t, h) {
+      fault = null;
+      // Step doubling: one step of h against two of h/2.
+      step(t, y, yHat, Fy, FyHat, h, yFull, yFullHat);
+      step(t, y, yHat, Fy, FyHat, h / 2, yMid, yMidHat);
+      evalF(t + h / 2, yMid, Fmid, FmidHat);
+      step(t + h / 2, yMid, yMidHat, Fmid, FmidHat, h / 2, yNew, yNewHat);
+      if (fault) return fault;
+      // the pair's error is ≈ (y_{h/2} − y_h)/15
+      return scaledErrorNorm(y, yNew, yFull, 15, rtol, atol);
+    },
+    accept(_t, _h, _needDense, tNew) {
+      // Richardson extrapolation (order 5); the projection is linear, so it extrapolates alike.
+      for (let i = 0; i < n; i++) yAcc[i] = yNew[i]! + (yNew[i]! - yFull[i]!) / 15;
+      for (let j = 0; j < r; j++) yAccHat[j] = yNewHat[j]! + (yNewHat[j]! - yFullHat[j]!) / 15;
+      counters.rhsEvals++;
+      F(tNew, yAcc, FAcc);
+      if (!allFinite(FAcc)) return { time: tNew, what: 'f(t, y)' };
+      [y, yAcc] = [yAcc, y];
+      [Fy, FAcc] = [FAcc, Fy];
+      [yHat, yAccHat] = [yAccHat, yHat];
+      stepsSince++;
+      return null;
+    },
   };
 }

@@ -9,9 +9,17 @@
  * - 'rosenbrock' RODAS4, order 4(3), L-stable, matrix-free: stage systems (I − γhJ)x = b by
  *                restarted GMRES on `jvp` products (Hairer–Wanner II §IV.7), 3rd-order dense
  *                output. For stiff flows (ill-conditioned NTK).
+ * - 'exponential' exponential Adams PECE of variable order (up to `maxOrder` + 1) on a low-rank
+ *                stiff part (`lowRank`; `etd-adams.ts`); no dense output (steps end on the
+ *                output times). For stiff gradient flows on the square loss (the Gauss–Newton part).
+ * - 'etdrk4'     ETDRK4 (Cox–Matthews) with step doubling and Richardson extrapolation on the same
+ *                split (`etd.ts`); no dense output.
+ * Each is one row of `METHODS`: its orders and how it makes its stepper and controller.
  */
-import { piController } from './controller.ts';
-import { integrate, resolveTolerances, type Counters } from './driver.ts';
+import { iController, piController, type StepController } from './controller.ts';
+import { integrate, resolveTolerances, type Counters, type Stepper, type Tolerances } from './driver.ts';
+import { etdRk4Stepper, NO_STIFF_PART, PLAIN_LOW_RANK_OPS, type LowRankOptions } from './etd.ts';
+import { etdAdamsStepper } from './etd-adams.ts';
 import { DOP853 } from './dop853.ts';
 import { DOPRI5 } from './dopri5.ts';
 import { ExplicitStepper } from './explicit.ts';
@@ -26,24 +34,88 @@ export { DOP853 } from './dop853.ts';
 export { RODAS4, type RosenbrockTableau } from './rosenbrock.ts';
 export type { ExplicitTableau } from './explicit.ts';
 
-export interface MethodInfo {
-  readonly name: 'dopri5' | 'dop853' | 'rosenbrock';
-  /** Order of the solution. */
-  readonly order: number;
-  /** Order of the embedded solution used for the error estimate. */
-  readonly embeddedOrder: number;
-  /** Order of the dense output (its local error is O(h^(denseOrder+1))). */
-  readonly denseOrder: number;
-  /** For stiff problems (needs `jvp`). */
-  readonly stiff: boolean;
-  readonly scheme: string;
+export { phiScalar, NO_STIFF_PART, PLAIN_LOW_RANK_OPS, type LowRankStiff, type LowRankOps, type LowRankOptions } from './etd.ts';
+
+/** What a method's stepper is made from: the RHS, the dimension, tolerances, the counters, the options. */
+interface StepperInputs {
+  f: Rhs;
+  n: number;
+  tol: Tolerances;
+  counters: Counters;
+  opts: SolveOptions;
+  /** Output times strictly inside (t0, T): the stepper must prepare dense output. */
+  dense: boolean;
 }
 
-/** The available methods with their orders. */
+export interface MethodInfo {
+  readonly name: 'dopri5' | 'dop853' | 'rosenbrock' | 'exponential' | 'etdrk4';
+  /** Order of the solution (exponential Adams: with its default `maxOrder`, after its start-up). */
+  readonly order: number;
+  /** Order of the solution compared with it for the error estimate. */
+  readonly embeddedOrder: number;
+  /** Order of the dense output (its local error is O(h^(denseOrder+1))); null: none, the steps end on the output times. */
+  readonly denseOrder: number | null;
+  /** For stiff problems: 'jvp' (needs `jvp`), 'lowRank' (uses `lowRank`'s stiff part), or false. */
+  readonly stiff: false | 'jvp' | 'lowRank';
+  readonly scheme: string;
+  /** The method's stepper, and its step-size controller unless `opts.controller` says otherwise. */
+  readonly make: (x: StepperInputs) => { stepper: Stepper; controller: () => StepController };
+}
+
+/** `lowRank` of the options, or none (A = 0). */
+const lowRankOf = (opts: SolveOptions): LowRankOptions => opts.lowRank ?? { linearPart: () => NO_STIFF_PART, ops: PLAIN_LOW_RANK_OPS };
+
+/**
+ * The available methods: orders, and how each makes its stepper and its controller.
+ * - DOPRI5 and DOP853 share Hairer's DOPRI5 controller (PI, β = 0.04). Hairer's DOP853 default
+ *   β = 0 (an I controller) rejects often at the stability boundary, and the stiff components it
+ *   excites are amplified by DOP853's large dense-output coefficients (|d| up to ~500).
+ * - The exponential methods: an I controller, growth ≤ 5 (ETDRK4) or ≤ 2 (Adams: it keeps the
+ *   interpolation through past steps well conditioned), without the hold after a rejection.
+ */
 export const METHODS: readonly MethodInfo[] = [
-  { name: 'dopri5', order: 5, embeddedOrder: 4, denseOrder: 4, stiff: false, scheme: 'Dormand–Prince 5(4)' },
-  { name: 'dop853', order: 8, embeddedOrder: 5, denseOrder: 7, stiff: false, scheme: 'Dormand–Prince 8(5,3)' },
-  { name: 'rosenbrock', order: 4, embeddedOrder: 3, denseOrder: 3, stiff: true, scheme: 'RODAS4 + GMRES' },
+  {
+    name: 'exponential', order: 6, embeddedOrder: 5, denseOrder: null, stiff: 'lowRank', scheme: 'exponential Adams PECE, variable order',
+    make: ({ f, n, tol, counters, opts }) => ({
+      stepper: etdAdamsStepper(f, n, tol, counters, { ...lowRankOf(opts), ...(opts.maxOrder === undefined ? {} : { maxOrder: opts.maxOrder }) }),
+      controller: () => iController({ facMax: 2, holdAfterReject: false }),
+    }),
+  },
+  {
+    name: 'etdrk4', order: 5, embeddedOrder: 4, denseOrder: null, stiff: 'lowRank', scheme: 'ETDRK4, step doubling (extrapolated)',
+    make: ({ f, n, tol, counters, opts }) => ({
+      stepper: etdRk4Stepper(f, n, tol, counters, lowRankOf(opts)),
+      controller: () => iController({ facMax: 5, holdAfterReject: false }),
+    }),
+  },
+  {
+    name: 'dopri5', order: 5, embeddedOrder: 4, denseOrder: 4, stiff: false, scheme: 'Dormand–Prince 5(4)',
+    make: ({ f, n, tol, counters, opts, dense }) => ({
+      stepper: new ExplicitStepper(DOPRI5, f, n, tol, counters, { dense, stiffness: opts.detectStiffness ?? true }),
+      controller: () => piController(),
+    }),
+  },
+  {
+    name: 'dop853', order: 8, embeddedOrder: 5, denseOrder: 7, stiff: false, scheme: 'Dormand–Prince 8(5,3)',
+    make: ({ f, n, tol, counters, opts, dense }) => ({
+      stepper: new ExplicitStepper(DOP853, f, n, tol, counters, { dense, stiffness: opts.detectStiffness ?? true }),
+      controller: () => piController(),
+    }),
+  },
+  {
+    name: 'rosenbrock', order: 4, embeddedOrder: 3, denseOrder: 3, stiff: 'jvp', scheme: 'RODAS4 + GMRES',
+    make: ({ f, n, tol, counters, opts, dense }) => {
+      if (!opts.jvp) {
+        throw new TypeError(`method 'rosenbrock' needs opts.jvp, the product v ↦ ∂f/∂y(t, y)·v `
+          + `(e.g. from forward-mode AD, or finiteDifferenceJvp(f, n) at reduced accuracy)`);
+      }
+      const stepper = new RosenbrockStepper(RODAS4, f, n, tol, counters, {
+        jvp: opts.jvp, dense, autonomous: opts.autonomous ?? false, fixed: opts.fixedStep !== undefined,
+        ...(opts.dfdt ? { dfdt: opts.dfdt } : {}), ...(opts.krylov ? { krylov: opts.krylov } : {}),
+      });
+      return { stepper, controller: () => piController({ facMax: 6 }) };
+    },
+  },
 ];
 
 export type MethodName = MethodInfo['name'];
@@ -51,9 +123,10 @@ export type MethodName = MethodInfo['name'];
 /**
  * Integrate dy/dt = f(t, y), y(t0) = y0 on [t0, T] (T ≥ t0) with adaptive steps: a step is
  * accepted when RMS_i(err_i / (atol + rtol·max(|y_i|, |y_new,i|))) ≤ 1 (Hairer–Nørsett–Wanner
- * I §II.4; II §IV.7 for the stiff method), the next step from the PI controller. Values at
- * `times` come from the dense output. Faults do not throw: they end the solve with a status
- * ('nonFinite', 'stepTooSmall', 'maxSteps') and a message; invalid arguments throw RangeError.
+ * I §II.4; II §IV.7 for the stiff method), the next step from the method's controller. Values
+ * at `times` come from the dense output (or are step ends, for the exponential methods). Faults
+ * do not throw: they end the solve with a status ('nonFinite', 'stepTooSmall', 'maxSteps') and
+ * a message; invalid arguments throw RangeError.
  *
  * @example
  *   // Gradient flow on L(w) = ½‖w − w*‖²_H:  dw/dt = −H (w − w*), stiff if H is ill-conditioned.
@@ -65,34 +138,13 @@ export type MethodName = MethodInfo['name'];
  */
 export function solve(method: MethodName, f: Rhs, t0: number, y0: Float64Array, T: number,
   opts: SolveOptions = {}): SolveResult {
-  const n = y0.length;
+  const info = METHODS.find((m) => m.name === method);
+  if (!info) throw new RangeError(`unknown method '${String(method)}' (known: ${METHODS.map((m) => m.name).join(', ')})`);
   const tol = resolveTolerances(opts);
   const counters: Counters = { rhsEvals: 0, jvpEvals: 0 };
   const dense = opts.times !== undefined && opts.times.some((ti) => ti > t0 && ti < T);
-  switch (method) {
-    case 'dopri5':
-    case 'dop853': {
-      const tab = method === 'dopri5' ? DOPRI5 : DOP853;
-      const stepper = new ExplicitStepper(tab, f, n, tol, counters, { dense, stiffness: opts.detectStiffness ?? true });
-      // Hairer's DOPRI5 controller for both (PI, β = 0.04). Hairer's DOP853 default β = 0 (an
-      // I controller) rejects often at the stability boundary, and the stiff components it
-      // excites are amplified by DOP853's large dense-output coefficients (|d| up to ~500).
-      return integrate(stepper, f, t0, y0, T, opts, counters, () => piController());
-    }
-    case 'rosenbrock': {
-      if (!opts.jvp) {
-        throw new TypeError(`method 'rosenbrock' needs opts.jvp, the product v ↦ ∂f/∂y(t, y)·v `
-          + `(e.g. from forward-mode AD, or finiteDifferenceJvp(f, n) at reduced accuracy)`);
-      }
-      const stepper = new RosenbrockStepper(RODAS4, f, n, tol, counters, {
-        jvp: opts.jvp, dense, autonomous: opts.autonomous ?? false, fixed: opts.fixedStep !== undefined,
-        ...(opts.dfdt ? { dfdt: opts.dfdt } : {}), ...(opts.krylov ? { krylov: opts.krylov } : {}),
-      });
-      return integrate(stepper, f, t0, y0, T, opts, counters, () => piController({ facMax: 6 }));
-    }
-    default:
-      throw new RangeError(`unknown method '${String(method)}' (known: ${METHODS.map((m) => m.name).join(', ')})`);
-  }
+  const { stepper, controller } = info.make({ f, n: y0.length, tol, counters, opts, dense });
+  return integrate(stepper, f, t0, y0, T, opts, counters, controller);
 }
 
 /**

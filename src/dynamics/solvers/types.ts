@@ -6,6 +6,7 @@
  * its Jacobian-vector product write into arrays they are given and must not keep them.
  */
 import type { StepController } from './controller.ts';
+import type { LowRankOptions } from './etd.ts';
 
 /** Writes f(t, y) into `dydt`. Must not modify `y` nor keep a reference to it or to `dydt`. */
 export type Rhs = (t: number, y: Float64Array, dydt: Float64Array) => void;
@@ -71,6 +72,14 @@ export interface SolveOptions {
   dfdt?: RhsDt;
   /** Rosenbrock: GMRES settings. */
   krylov?: KrylovOptions;
+  /**
+   * The exponential methods ('exponential', 'etdrk4'): the low-rank stiff part A = −Q diag(λ) Qᵀ
+   * of f, chosen from each accepted state, and the products with Q. Without it A = 0 and they
+   * are their explicit counterparts (Adams–Bashforth–Moulton, RK4 with step doubling).
+   */
+  lowRank?: LowRankOptions;
+  /** Exponential Adams: the predictor's highest order, 1 to 7 (default 5; the corrector is one higher). */
+  maxOrder?: number;
 }
 
 export type SolveStatus = 'ok' | 'stopped' | 'maxSteps' | 'nonFinite' | 'stepTooSmall';

@@ -4,10 +4,10 @@
  * main one but the model, so it runs on the other core while the main thread estimates the
  * Lipschitz constants and integrates the flow. The worker runs this same bundled file
  * (dist/ntk.cjs, see entry.ts) and elaborates the model from the AST the main thread parsed
- * (building chevrotain's parser would add ~25 ms to its start-up); when the CLI runs from
- * its TypeScript sources (the tests) there is no bundle to start, and the check runs inline.
+ * (building chevrotain's parser would add ~25 ms to its start-up); from the TypeScript sources
+ * (the tests, scripts) there is no bundle to start, and `flowStudy` runs the check inline.
  */
-import { bundleFile, startWorker, threads } from './bundle.ts';
+import { bundleFile, startWorker, threads } from './threads.ts';
 import { flow, type FlowMethod } from '../dynamics/flow.ts';
 import { elaborate } from '../ir/elaborate.ts';
 import { withRates } from '../ir/rates.ts';
@@ -55,7 +55,7 @@ export function startFlowCheck(job: FlowCheckJob): { result: Promise<FlowCheckRe
       void w.terminate();
     };
     w.on('message', done);
-    w.on('error', (e) => done({ failure: e.message }));
+    w.on('error', (e: Error) => done({ failure: e.message }));
     w.on('exit', () => done({ failure: 'the worker exited early' }));
   });
   return { result, cancel: () => void w.terminate() };

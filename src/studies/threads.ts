@@ -1,7 +1,8 @@
 /**
- * The file the CLI runs from, when it is the bundle: the worker threads (sweep points, the
- * flow's accuracy check) re-enter the same file in worker mode (see entry.ts). From the sources
- * (vitest), there is no bundle to re-enter, and the callers compute in-process instead.
+ * Worker threads of the studies. The file the process runs from, when it is the bundle: the
+ * worker threads (sweep points, the flow's accuracy check) re-enter the same file in worker mode
+ * (`runWorkerRole`, called first by the CLI's entry.ts). From the sources (vitest, scripts),
+ * there is no bundle to re-enter, and the studies compute in-process instead.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';

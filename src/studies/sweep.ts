@@ -1,35 +1,39 @@
 /**
- * `ntk sweep FILE --alpha 1,4,16 --T 1,10,100 --set m=64,256,1024`: the flow over a grid, grid
- * points in parallel on worker threads, results rewritten atomically after every point so that
- * an interrupted sweep resumes from what it wrote (`--out`), log-log slope fits and a plot.
+ * The study of `ntk sweep FILE --alpha 1,4,16 --T 1,10,100 --set m=64,256,1024`: the flow over a
+ * grid, grid points in parallel on worker threads, results rewritten atomically after every
+ * point so that an interrupted sweep resumes from what it wrote (`out`), and log-log slope fits.
  *
- * Workers run this same bundled file (dist/ntk.cjs) in worker mode (see entry.ts); when the CLI
- * runs from TypeScript sources (tests), points run in-process.
+ * Workers run the bundled file (dist/ntk.cjs) in worker mode (`threads.ts`, the CLI's entry.ts);
+ * from the TypeScript sources (tests, scripts), points run in-process.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { bundleFile, startWorker, threads } from './bundle.ts';
+import { bundleFile, startWorker, threads } from './threads.ts';
 import type { Worker } from 'node:worker_threads';
 import { capNativeThreads } from '../runtime/backend-native.ts';
 import { fitLogLog, fromCsv, grid, pointKey, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SlopeFit, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { displayWidth, num, padStart, progress } from './format.ts';
+import { OptionError } from './common.ts';
+import { loadModel } from '../ir/load.ts';
 
-export class SweepUsageError extends Error {}
-
-export interface SweepCliOptions {
+/** Options of `runSweep`: the model file, the grid (α, T and `--set` axes), the flow's shared options, workers, and the file to resume from. */
+export interface SweepStudyOptions {
   file: string;
   alphas: number[];
   Ts: number[];
   /** Grid axes from `--set NAME=v1,v2,…` (several values). */
   axes: Record<string, number[]>;
   shared: SweepOptions;
-  workers: number;
-  out: string | null;
-  fresh: boolean;
+  /** Worker threads (default: one per core, `defaultWorkers`). */
+  workers?: number;
+  /** A .csv or .json file rewritten after every point; a rerun resumes from it (default none). */
+  out?: string | null;
+  /** Ignore (and overwrite) an existing `out`. */
+  fresh?: boolean;
   onRow?: (done: number, total: number) => void;
 }
 
+/** What `runSweep` returns (the report of `ntk sweep --json`): the rows and the log-log slope fits. */
 export interface SweepOutcome {
   rows: SweepRow[];
   /** E against T/α over all rows (Corollary 2.2's regime has slope 1). */
@@ -40,11 +44,11 @@ export interface SweepOutcome {
 }
 
 /** Identifies a sweep's configuration (not its grid values), so that a rerun can resume it. */
-function fingerprint(o: SweepCliOptions): string {
+function fingerprint(o: SweepStudyOptions): string {
   return sweepFingerprint(readFileSync(o.file), o.shared, Object.keys(o.axes));
 }
 
-function readPrevious(o: SweepCliOptions, fp: string): SweepRow[] {
+function readPrevious(o: SweepStudyOptions, fp: string): SweepRow[] {
   if (!o.out || o.fresh || !existsSync(o.out)) return [];
   const text = readFileSync(o.out, 'utf8');
   const names = Object.keys(o.axes);
@@ -59,17 +63,23 @@ function readPrevious(o: SweepCliOptions, fp: string): SweepRow[] {
       })()
     : fromCsv(text, names, fp);
   if (rows === null)
-    throw new SweepUsageError(`'${o.out}' holds results of another sweep (other model, options or axes): use --fresh to overwrite it, or another --out`);
+    throw new OptionError(`'${o.out}' holds results of another sweep (other model, options or axes): use --fresh to overwrite it, or another --out`);
   return rows;
 }
 
-function write(o: SweepCliOptions, rows: SweepRow[], fp: string) {
+function write(o: SweepStudyOptions, rows: SweepRow[], fp: string) {
   if (!o.out) return;
   writeFileAtomic(o.out, sweepFileText(o.out, rows, Object.keys(o.axes), fp));
 }
 
-/** Run the grid; resumes rows already in `--out`. */
-export async function runSweep(o: SweepCliOptions): Promise<SweepOutcome> {
+/**
+ * Run the grid; resumes rows already in `out`. The model is elaborated once with the first grid
+ * values before any worker starts, so that an error in it is reported once.
+ * @example const r = await runSweep({ file: 'examples/converse.ntk', alphas: [1, 4], Ts: [10], axes: {}, shared: { file: 'examples/converse.ntk' }, workers: 1, out: null, fresh: false });
+ */
+export async function runSweep(o: SweepStudyOptions): Promise<SweepOutcome> {
+  const first = Object.fromEntries(Object.entries(o.axes).map(([k, v]) => [k, v[0]!]));
+  loadModel(o.file, { overrides: new Map(Object.entries({ ...(o.shared.overrides ?? {}), ...first })), seed: o.shared.seed ?? 0 });
   const named = o.shared.horizon !== undefined;
   const key = (p: GridPoint) => pointKey(p, named);
   const points = grid(o.alphas, named ? [NaN] : o.Ts, o.axes);
@@ -88,10 +98,11 @@ export async function runSweep(o: SweepCliOptions): Promise<SweepOutcome> {
   };
 
   const self = bundleFile();
-  if (!self || o.workers <= 1 || todo.length <= 1) {
+  const workers = o.workers ?? defaultWorkers();
+  if (!self || workers <= 1 || todo.length <= 1) {
     for (const p of todo) record(sweepPoint(p, o.shared));
   } else {
-    await inWorkers(self, todo, o.shared, Math.min(o.workers, todo.length), record);
+    await inWorkers(self, todo, o.shared, Math.min(workers, todo.length), record);
   }
   const rows = sorted();
   const fitTime = fitLogLog(rows.map((r) => r.T / r.alpha), rows.map((r) => r.error));
@@ -128,7 +139,7 @@ function inWorkers(script: string, todo: GridPoint[], shared: SweepOptions, n: n
         record(m.row!);
         feed(w);
       });
-      w.on('error', (e) => {
+      w.on('error', (e: Error) => {
         failed = true;
         workers.forEach((x) => void x.terminate());
         reject(e);
@@ -152,27 +163,10 @@ export function sweepWorker(): void {
   });
 }
 
-/** The default number of workers: one per core, at least 1. */
+/**
+ * The default number of workers: one per core, at least 1.
+ * @example runSweep({ ..., workers: defaultWorkers() })
+ */
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
-
-/** A readable table of the rows and the fits. */
-export function formatSweep(outcome: SweepOutcome, setNames: string[]): string {
-  // R0 = R(α·h(w0)) changes with α unless h(w0) = 0; shown unless it is itself a grid axis.
-  const withR0 = !setNames.includes('R0');
-  const head = [...setNames, 'α', 'T', 'T/α', ...(withR0 ? ['R0'] : []), 'E(T)', 'Thm 1.2', 'sharp', 'κ', '‖Δw‖', 's'];
-  const rows = outcome.rows.map((r) => [
-    ...setNames.map((n) => num(r.set[n]!)),
-    num(r.alpha), num(r.T), num(r.T / r.alpha), ...(withR0 ? [num(r.R0)] : []), num(r.error),
-    r.bound === null ? '–' : num(r.bound), r.sharpBound === null ? '–' : num(r.sharpBound), r.kappa === null ? '–' : num(r.kappa),
-    num(r.weightChange), r.seconds.toFixed(2),
-  ]);
-  const width = head.map((h, j) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[j]!))));
-  const line = (cells: string[]) => '  ' + cells.map((c, j) => padStart(c, width[j]!)).join('  ');
-  const fit = (name: string, f: SlopeFit | null) =>
-    f === null ? `  ${name}: not enough points` : `  ${name}: slope ${f.slope.toFixed(3)}${f.stderr === null ? '' : ` ± ${f.stderr.toFixed(3)}`} over ${f.n} points`;
-  return [line(head), ...rows.map(line), '', fit('log E against log(T/α)', outcome.fitTime), fit('log E against log κ', outcome.fitKappa)].join('\n');
-}
-
-export { progress };

@@ -1,0 +1,61 @@
+/**
+ * The hierarchy's memory policy: how many bytes a kernel may take (the one memory budget of
+ * io/memory.ts — --max-memory, or half the available memory — at most MAX_RESULT_BYTES), the refusal of a kernel or slice that would not fit (naming the slice that
+ * would), and when the NTK comes from NTK-vector products instead of the Jacobian.
+ */
+import type { Evaluator } from '../evaluator/evaluator.ts';
+import { fmtBytes, MAX_RESULT_BYTES, memoryBudget, MemoryError } from '../runtime/memory.ts';
+
+export { fmtBytes };
+
+/**
+ * Bytes we allow for a kernel: the memory budget (--max-memory, or half the available memory),
+ * at most MAX_RESULT_BYTES.
+ * @example checkKernelMemory(k, r, 0, memoryLimit())
+ */
+export function memoryLimit(): number {
+  return Math.min(MAX_RESULT_BYTES, memoryBudget());
+}
+
+/**
+ * Refuse a kernel of order r whose slice (j fixed indices) would not fit in `limit` bytes,
+ * naming the size and the smallest slice that fits.
+ * @example checkKernelMemory(64, 6, 0, 2 ** 30)   // throws MemoryError: 64⁶ entries need 512 GB; try a slice
+ */
+export function checkKernelMemory(k: number, r: number, fixed: number, limit: number): void {
+  const entries = k ** (r - fixed);
+  const bytes = entries * 8;
+  if (bytes <= limit) return;
+  let j = fixed;
+  while (j < r - 1 && k ** (r - j) * 8 > limit) j++;
+  const fits = k ** (r - j) * 8 <= limit;
+  throw new MemoryError(
+    `K^(${r}) ${fixed ? `with ${fixed} fixed indices ` : ''}has ${k}^${r - fixed} = ${entries.toExponential(3)} entries (${fmtBytes(bytes)}), more than the ${fmtBytes(limit)} available` +
+      (fits
+        ? `; compute slices instead: ${j === 1 ? '--slice a1 fixes the first index' : `--slice a1,…,a${j} fixes the first ${j} indices`} (0-based) and leaves ${k}^${r - j} entries (${fmtBytes(k ** (r - j) * 8)}), e.g. --slice ${Array(j).fill(0).join(',')}`
+        : `; even one slice K^(${r})(a1..a${r - 1}, ·) is too large`),
+  );
+}
+
+/**
+ * Whether the NTK should come from NTK-vector products rather than the Jacobian: when J (k·p
+ * values) would not fit in `limit` bytes, or when the products' flop count is lower.
+ */
+export function productsPreferred(ev: Evaluator, limit: number): boolean {
+  if (ev.k * ev.p * 8 > limit) return true;
+  const { dense, products } = ev.ntkFlops();
+  return products < dense;
+}
+
+/** 2k²p above which K^(2) of a row-separable model takes the structured path (≈ 0.1 s of GEMM). */
+export const STRUCTURED_K2_FLOPS = 2e8;
+
+/** Refuse a mixed kernel [k1, k, …, k] (first index over k1 test outputs) that would not fit. */
+export function checkMixedMemory(k1: number, k: number, r: number, fixed: number, limit: number): void {
+  const entries = (fixed === 0 ? k1 : 1) * k ** (r - Math.max(fixed, 1));
+  if (entries * 8 <= limit) return;
+  throw new MemoryError(
+    `the mixed kernel K^(${r})(x, …) has ${entries.toExponential(3)} entries (${fmtBytes(entries * 8)}), more than the ${fmtBytes(limit)} available; fix leading indices with a slice (the first one a test output)`,
+  );
+}
+
