@@ -21,6 +21,8 @@ export { NtkError, formatDiagnostic, type Diagnostic } from './parser/diagnostic
 export { Graph, type NodeId } from './ir/graph.ts';
 export { Evaluator, type JacobianOptions } from './evaluator/evaluator.ts';
 export { MemoryError } from './runtime/memory.ts';
+export { setMemoryBudget, memoryBudget, parseBytes, ensureMemory } from './runtime/memory.ts';
+export { checkOutputPath, OutputPathError } from './io/atomic.ts';
 export { compile as compilePlan, Plan } from './runtime/compile.ts';
 export { jvp as jvpGraph } from './ad/jvp.ts';
 export { vjp as vjpGraph } from './ad/transpose.ts';
@@ -40,7 +42,7 @@ export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,
 } from './nth/hierarchy.ts';
-export { accuracyFrom, flow, FlowError, FLOW_METHODS, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
+export { accuracyFrom, checkFlowStart, flow, FlowError, FLOW_METHODS, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum } from './dynamics/linearized.ts';
 export { symmetricEigen } from './linalg/dense.ts';

@@ -4,7 +4,7 @@
  * `flowStudy`, `descentReport` and `runSweep` of `src/index.ts`, and print the reports.
  */
 import { Option, type Command } from 'commander';
-import { flowPlotSpec, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
+import { checkOutputPath, flowPlotSpec, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import { slurmOptions, sweepToCluster, type SlurmCli } from './cluster.ts';
 import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
@@ -84,6 +84,7 @@ async function cmdFlow(file: string, o: FlowCli) {
   const m = rates ? withRates(load(file, o), rates) : load(file, o);
   const T = constantOption('--T', o.T)!;
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  if (o.plot) checkOutputPath(o.plot, '--plot');
   const userTimes = parseTimes(o.times, typeof T === 'number' ? T : Infinity);
   const bar = progress('flow', !o.json);
   const r = await flowStudy(m, {
@@ -181,8 +182,15 @@ async function cmdSweep(file: string, o: SweepCli) {
   }
   if (o.out && !/\.(csv|json)$/.test(o.out)) throw new UsageError(`--out ${o.out}: use a .csv or .json file`);
   if (o.plot && !/\.(svg|png)$/.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  if (o.out) checkOutputPath(o.out, '--out');
+  if (o.plot) checkOutputPath(o.plot, '--plot');
   const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol, 1e-10);
   const seed = intOption('--seed', o.seed, 0, 0);
+  // Every value of each grid axis, with the others at their first: a dim of 0 in the grid is a
+  // located error here, before any point runs.
+  const first = Object.fromEntries(Object.entries(axes).map(([k, v]) => [k, v[0]!]));
+  for (const [name, values] of Object.entries(axes))
+    for (const v of new Set(values)) loadModel(file, { overrides: new Map(Object.entries({ ...first, [name]: v })), seed });
   const shared = {
     file, seed, ...(rtol === undefined ? {} : { rtol }),
     lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),

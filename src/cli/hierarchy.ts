@@ -4,7 +4,7 @@
  * `scalingStudy` of `src/index.ts`, and print the reports.
  */
 import type { Command } from 'commander';
-import { nthReport, scalingStudy, MAX_ORDER, parseRates, withRates, kernelName } from '../index.ts';
+import { checkOutputPath, nthReport, scalingStudy, MAX_ORDER, parseRates, withRates, kernelName } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import { common, emitJson, flat, intList, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 import { parseOrder } from './model.ts';
@@ -56,6 +56,7 @@ async function cmdScaling(file: string, o: Common & { widths?: string; orders?: 
   const T = o.T === undefined ? undefined : positive('--T', o.T, 0);
   const alpha = positive('--alpha', o.alpha, 1);
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  if (o.plot) checkOutputPath(o.plot, '--plot');
   const bar = progress('scaling', !o.json);
   const res = scalingStudy(file, { widths, orders, seeds, dim, ...(T === undefined ? {} : { T }), alpha, overrides: parseSet(o.set), onProgress: bar.update });
   bar.done();

@@ -9,7 +9,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { NtkError, MemoryError, FlowError, KernelUsageError, OptionError, BackendUnavailableError, RateError, EarlyUsageError, ClusterError, WriteError, formatDiagnostic, diagnosticJson } from '../index.ts';
+import { NtkError, MemoryError, FlowError, KernelUsageError, OptionError, BackendUnavailableError, RateError, EarlyUsageError, ClusterError, WriteError, formatDiagnostic, diagnosticJson, OutputPathError, parseBytes, setMemoryBudget } from '../index.ts';
 import { buildPlanProgram, isPlanCommand } from './cluster.ts';
 import { common, load, out, UsageError } from './options.ts';
 import { registerLip, registerModelCommands } from './model.ts';
@@ -39,6 +39,13 @@ export function buildProgram(): Command {
   earlyOptions(common(program.command('early').argument('<file>').description('a two-layer network next to its linear model early in training (seed 004)')))
     .action((file: string, o: EarlyCli) => cmdEarly(file, o, load, out));
   for (const c of program.commands) c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  // One memory budget for the whole run (io/memory.ts), set before any command runs.
+  program.hook('preAction', (_p, cmd) => {
+    const raw = cmd.opts().maxMemory as string | undefined;
+    const bytes = raw === undefined ? null : parseBytes(raw);
+    if (raw !== undefined && bytes === null) throw new UsageError(`--max-memory ${raw}: expected a size such as 2G, 512M or 1000000 (bytes)`);
+    setMemoryBudget(bytes);
+  });
   return program;
 }
 
@@ -72,7 +79,11 @@ export async function main(argv: string[]): Promise<number> {
       };
       for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d, sourceOf(d.file)) + '\n');
       if (json) out(JSON.stringify({ ok: false, diagnostics: e.diagnostics.map(diagnosticJson) }));
-      return ['--set', '--width', '--kernel'].includes(e.diagnostics[0]?.file ?? '') ? 2 : 1;
+      return ['--set', '--seed', '--width', '--kernel'].includes(e.diagnostics[0]?.file ?? '') ? 2 : 1;
+    }
+    if (e instanceof OutputPathError) {
+      process.stderr.write(`ntk: error: ${e.message}\n`);
+      return 2;
     }
     if (e instanceof MemoryError || e instanceof FlowError || e instanceof ClusterError || e instanceof WriteError) {
       process.stderr.write(`ntk: error: ${e.message}\n`);
@@ -80,6 +91,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const err = e as Error;
     process.stderr.write(`ntk: internal error: ${err.message}\n${debug ? `${err.stack}\n` : '(run with --debug for a stack trace; please report it)\n'}`);
+    if (json) out(JSON.stringify({ ok: false, internalError: err.message }));
     return 3;
   }
 }

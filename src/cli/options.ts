@@ -23,7 +23,8 @@ export function common(cmd: Command): Command {
     .option('--json', 'print one JSON object instead of a summary')
     .option('--set <NAME=VALUE>', 'override a dim or const (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--seed <S>', 'seed of random initializers (default 0)')
-    .option('--debug', 'show stack traces of internal errors');
+    .option('--debug', 'show stack traces of internal errors')
+    .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: half the memory available)');
 }
 
 export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -49,7 +50,7 @@ export function parseSet(items: string[]): Map<string, number> {
 export function intOption(name: string, raw: string | undefined, min: number, dflt: number): number {
   if (raw === undefined) return dflt;
   const v = Number(raw);
-  if (!Number.isInteger(v) || v < min) throw new UsageError(`${name} ${raw}: expected an integer ≥ ${min}`);
+  if (!Number.isSafeInteger(v) || v < min) throw new UsageError(`${name} ${raw}: expected an integer ≥ ${min} (and below 2^53)`);
   return v;
 }
 
@@ -63,7 +64,8 @@ export function positive(name: string, raw: string | undefined, dflt: number): n
 /** A positive number, or the name of a dim/const of the model (which the study resolves). */
 export function constantOption(name: string, raw: string | undefined): number | string | null {
   if (raw === undefined) return null;
-  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw)) return raw;
+  // NaN and Infinity are values (bad ones), not names of consts: a usage error like -1.
+  if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(raw) && !/^(nan|inf|infinity)$/i.test(raw)) return raw;
   return positive(name, raw, 0);
 }
 

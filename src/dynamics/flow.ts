@@ -188,10 +188,29 @@ const norm = (a: ArrayLike<number>) => {
  *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
  *   r.error <= r.bound!   // Theorem 1.2
  */
+/**
+ * What a flow needs before it starts, checked before anything costly (the CLI calls it before
+ * estimating Lipschitz constants): a loss, α and T positive and finite, h(w0) finite, and an
+ * initial loss R0 = R(α·h(w0)) that does not overflow. Throws FlowError naming the cause.
+ * @example checkFlowStart(loadModel('examples/converse.ntk'), 1e300, 1) // FlowError: R0 overflows at α = 1e300
+ */
+export function checkFlowStart(model: Model, alpha: number, T: number, ev: Evaluator = new Evaluator(model)): void {
+  if (!model.loss) throw new FlowError("the flow needs a loss: declare 'loss square(target = …)' or 'loss R(v) = …'");
+  if (!(Number.isFinite(alpha) && alpha > 0)) throw new FlowError(`α must be a positive finite number, got ${alpha}`);
+  if (!(Number.isFinite(T) && T > 0)) throw new FlowError(`T must be a positive finite number, got ${T}`);
+  const h0 = ev.output(model.w0);
+  const bad = h0.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0)
+    throw new FlowError(`h(w0) is not finite (output ${bad} is ${h0[bad]}): the flow cannot start; check the model and its initial weights`);
+  const R0 = ev.loss(model.w0, alpha);
+  if (!Number.isFinite(R0))
+    throw new FlowError(`the initial loss R0 = R(α·h(w0)) is ${R0} at α = ${alpha}: α·h(w0) overflows; use a smaller --alpha`);
+}
+
 export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evaluator(model)): FlowResult {
   const { alpha, T } = opts;
   const warnings: string[] = [];
-  if (!model.loss) throw new FlowError("the flow needs a loss: declare 'loss square(target = …)' or 'loss R(v) = …'");
+  checkFlowStart(model, alpha, T, ev);
   // The square loss has the linearized flow in closed form; any other loss integrates it in
   // function space next to the flow (`flow-linear.ts`).
   const ystar = ev.target();

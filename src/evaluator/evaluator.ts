@@ -65,6 +65,7 @@ function jacobianBuffer(out: Float64Array | undefined, size: number): Float64Arr
 /** Which flat output a Jacobian is of: the model h (k outputs) or the test outputs g (kt). */
 type Which = 'h' | 'test';
 
+import { ensureMemory } from '../runtime/memory.ts';
 
 const DEFAULT_BLOCK_BUDGET = 16 * 1024 * 1024;
 
@@ -111,10 +112,15 @@ export class Evaluator {
   }
 
   /** A compiled plan, once per key. */
-  plan(key: string, outputs: NodeId[], varying: NodeId[] = [], opts: { fuse?: boolean | 'backend' } = {}): Plan {
+  plan(key: string, outputs: NodeId[], varying: NodeId[] = [], opts: { fuse?: boolean | 'backend'; memoryChecked?: boolean } = {}): Plan {
     let entry = this.plans.get(key);
     if (!entry) {
-      entry = { plan: compile(this.model.graph, outputs, { varying, backend: this.backend, ...opts }), ins: varying };
+      const { memoryChecked, ...copts } = opts;
+      entry = { plan: compile(this.model.graph, outputs, { varying, backend: this.backend, ...copts }), ins: varying };
+      // Its buffers are allocated when it first runs: refused now if they cannot fit (unless the
+      // caller compares them with its own share of the budget and says what to change).
+      if (!memoryChecked) ensureMemory(entry.plan.peakValues * 8, `evaluating the model (${key}: ${entry.plan.peakValues.toExponential(2)} values of buffers)`,
+        'use smaller dims (--set NAME=…) or a larger --max-memory');
       this.plans.set(key, entry);
     }
     return entry.plan;

@@ -30,6 +30,77 @@ function describe(err: unknown): string {
   }
 }
 
+/** An output path that cannot be written, found before any computation: the CLI exits 2. */
+export class OutputPathError extends Error {}
+
+/**
+ * Check, before any computation, that `path` can be written by `writeFileAtomic`: its directory
+ * exists and is writable, and `path` is not a directory. `option` names the option in the message.
+ * @example checkOutputPath('missing/out.csv', '--out') // throws "--out missing/out.csv: no such directory 'missing'"
+ */
+export function checkOutputPath(path: string, option: string): void {
+  const dir = nodePath.dirname(nodePath.resolve(path));
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(dir);
+  } catch (err) {
+    throw new OutputPathError(`${option} ${path}: no such directory '${nodePath.dirname(path)}'`, { cause: err });
+  }
+  if (!st.isDirectory()) throw new OutputPathError(`${option} ${path}: '${nodePath.dirname(path)}' is not a directory`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    throw new OutputPathError(`${option} ${path}: the directory '${nodePath.dirname(path)}' is not writable (${describe(err)})`, { cause: err });
+  }
+  try {
+    if (fs.statSync(path).isDirectory()) throw new OutputPathError(`${option} ${path}: it is a directory`);
+  } catch (err) {
+    if (err instanceof OutputPathError) throw err;
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * Remove the temporary files of earlier writes to `path` whose process no longer runs (a
+ * `kill -9` between creating and renaming one leaves it behind). Once per path and process.
+ */
+export function removeStaleTemps(path: string): void {
+  const dir = nodePath.dirname(path), base = nodePath.basename(path);
+  const key = nodePath.resolve(path);
+  if (swept.has(key)) return;
+  swept.add(key);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const prefix = `.${base}.`;
+  for (const n of names) {
+    if (!n.startsWith(prefix) || !n.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]+\.tmp$/.exec(n.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && alive(pid)) continue;
+    if (pid === process.pid) continue; // this process's own write in progress
+    try {
+      fs.unlinkSync(nodePath.join(dir, n));
+    } catch {
+      /* best effort */
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Write `data` (a string, encoded as UTF-8, or raw bytes) to `path` atomically.
  *
@@ -89,6 +160,7 @@ export class AtomicFile {
    */
   static open(path: string, size?: number): AtomicFile {
     const dir = nodePath.dirname(path);
+    removeStaleTemps(path);
     const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
     let fd: number | undefined;
     try {

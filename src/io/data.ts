@@ -533,6 +533,26 @@ function jsonTypeName(v: unknown): string {
   return typeof v;
 }
 
+/** The deepest nesting of JSON arrays and objects a data file may have. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * The offset of the first '[' or '{' nested deeper than `limit` (outside strings), or −1.
+ * Linear, no recursion. @example jsonNestingOffset('[[[1]]]', 2) // 2
+ */
+export function jsonNestingOffset(s: string, limit: number): number {
+  let depth = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34 /* " */) {
+      for (i++; i < s.length && s.charCodeAt(i) !== 34; i++) if (s.charCodeAt(i) === 92 /* \ */) i++;
+    } else if (c === 91 || c === 123) {
+      if (++depth > limit) return i;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return -1;
+}
+
 /**
  * Find the offset of the first syntax error in `s` with a strict RFC 8259 scanner (used only
  * to locate errors whose JSON.parse message carries no position). Returns -1 if none found.
@@ -662,6 +682,13 @@ function lineColAt(text: string, offset: number): [number, number] {
  * @example parseJsonArray('[[1, 2], [3, 4]]', 'x.json') // { shape: [2, 2], data: [1, 2, 3, 4] }
  */
 export function parseJsonArray(text: string, file: string): LoadedArray {
+  // JSON.parse (and the error locator below) recurse per level of nesting: 10⁵ levels overflow
+  // the stack. A tensor has a few axes; deeper nesting is refused, located, before parsing.
+  const deep = jsonNestingOffset(text, MAX_JSON_DEPTH);
+  if (deep >= 0) {
+    const [line, col] = lineColAt(text, deep);
+    throw new DataError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels: a data array has at most ${MAX_JSON_DEPTH} axes`, file, line, col);
+  }
   let v: unknown;
   try {
     v = JSON.parse(text);

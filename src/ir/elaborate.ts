@@ -24,6 +24,7 @@ import { ELEMENTWISE, numericTwin } from './composites.ts';
 import { Graph, type NodeId } from './graph.ts';
 import type { DataInfo, Loss, Model, ParamInfo, ParamInit, TestInfo } from './model.ts';
 import { ShapeError, sameShape, shapeStr, sizeOf } from './shape.ts';
+import { overBudget } from '../io/memory.ts';
 
 /** A compile-time number. */
 interface Num {
@@ -59,6 +60,19 @@ export interface ElaborateOptions {
   maxBytes?: number;
 }
 
+/**
+ * The largest size of one axis. Beyond it no array of that axis could be allocated (a Float64Array
+ * holds at most 2³² − 1 values), and sizes computed from it would leave the exact integers.
+ */
+export const MAX_DIM = 2 ** 32 - 1;
+
+/**
+ * The most expressions one elaboration evaluates (loops unrolled, defs inlined). Nested loops
+ * (100000 × 100000) or defs calling each other twice per level would otherwise build graphs
+ * without end; 10⁶ is about a second of elaboration and far beyond any model of the examples.
+ */
+export const MAX_ELABORATION_STEPS = 1_000_000;
+
 /** Reductions and other structural builtins, with their positional arity. */
 const STRUCTURAL: Record<string, { args: number; named: string[] }> = {
   sum: { args: 1, named: ['axis'] },
@@ -83,19 +97,28 @@ interface GlobalEntry {
   value?: Val;
 }
 
-/** Edit distance, for "did you mean" hints. */
+/** Edit distance, for "did you mean" hints: two rows, O(|a|·|b|) time, O(|b|) memory. */
 function distance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
+  let prev = Int32Array.from({ length: b.length + 1 }, (_, j) => j);
+  let cur = new Int32Array(b.length + 1);
+  for (let i = 1; i <= a.length; i++) {
+    cur[0] = i;
     for (let j = 1; j <= b.length; j++)
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    [prev, cur] = [cur, prev];
+  }
+  return prev[b.length]!;
 }
 
+/** Names longer than this get no "did you mean" (the distance is quadratic in the lengths). */
+const SUGGEST_MAX_LENGTH = 64;
+
 function suggest(name: string, candidates: Iterable<string>): string | undefined {
+  if (name.length > SUGGEST_MAX_LENGTH) return undefined;
   let best: string | undefined, bestD = Infinity;
   for (const c of candidates) {
+    // A hint needs distance ≤ |name|/3, and the distance is at least the difference in length.
+    if (c.length > SUGGEST_MAX_LENGTH || Math.abs(c.length - name.length) > Math.max(1, name.length / 3)) continue;
     const dd = distance(name, c);
     if (dd < bestD) {
       best = c;
@@ -244,9 +267,9 @@ class Elaborator {
     } else {
       value = this.num(b.value, new Map(), `the value of ${kind} '${b.name}'`);
     }
-    if (kind === 'dim' && !(Number.isInteger(value) && value > 0)) {
+    if (kind === 'dim' && !(Number.isInteger(value) && value > 0 && value <= MAX_DIM)) {
       const from = this.overrides.has(b.name) ? ` (from --set ${b.name}=${value})` : '';
-      this.err(b.value.span, `dim '${b.name}' must be a positive integer, got ${value}${from}`);
+      this.err(b.value.span, `dim '${b.name}' must be a positive integer${value > MAX_DIM ? ` of at most ${MAX_DIM}` : ''}, got ${value}${from}`);
     }
     if (!Number.isFinite(value)) this.err(b.value.span, `${kind} '${b.name}' is ${value}`);
     this.declare(b.name, kind, b.nameSpan, { kind: 'num', value });
@@ -260,8 +283,27 @@ class Elaborator {
     return ann.dims.map((e) => {
       const v = this.num(e, new Map(), 'a dimension');
       if (!(Number.isInteger(v) && v > 0)) this.err(e.span, `a dimension must be a positive integer, got ${v}`);
+      if (v > MAX_DIM) this.err(e.span, `a dimension must be at most ${MAX_DIM}, got ${v}`);
       return v;
     });
+  }
+
+  /** Bytes of parameters and data allocated so far (against the memory budget). */
+  private allocated = 0;
+
+  /**
+   * A Float64Array for a tensor of `shape`, after checking the memory budget (runtime/memory.ts)
+   * for it and everything allocated before: a refusal is located at the declaration. A parameter
+   * counts twice: its values are copied once more into the model's w0.
+   */
+  allocate(shape: number[], span: A.Span, what: string, param: boolean): Float64Array {
+    const n = sizeOf(shape);
+    const bytes = n * 8 * (param ? 2 : 1);
+    const why = overBudget(this.allocated + bytes, `${what} : ${shapeStr(shape)}${param ? ' (its values and w0)' : ''}${this.allocated ? ' with the parameters and data before it' : ''}`,
+      'use smaller dims (--set NAME=…) or a larger --max-memory');
+    if (why) this.err(span, why);
+    this.allocated += bytes;
+    return new Float64Array(n);
   }
 
   declareTensor(d: A.DataDecl | A.ParamDecl) {
@@ -311,7 +353,7 @@ class Elaborator {
       let seed: number;
       if (seedArg) {
         seed = this.num(seedArg.value, new Map(), 'a seed');
-        if (!Number.isInteger(seed) || seed < 0) this.err(seedArg.value.span, `a seed must be a non-negative integer, got ${seed}`);
+        if (!Number.isSafeInteger(seed) || seed < 0) this.err(seedArg.value.span, `a seed must be an integer from 0 to 2^53 − 1, got ${seed}`);
         seed = deriveSeed(seed, d.kind, d.name);
       } else {
         seed = deriveSeed(this.seed, d.kind, d.name);
@@ -328,7 +370,7 @@ class Elaborator {
           this.err(mirrorArg.span, `mirror needs an even first dimension to split in two halves, but ${what} has shape ${shapeStr(shape)}`);
       }
       const rng = new Rng(seed);
-      const data = new Float64Array(sizeOf(shape));
+      const data = this.allocate(shape, d.span, what, d.kind === 'param');
       const drawn = mirror === 0 ? data : data.subarray(0, data.length / 2);
       if (e.callee === 'normal') rng.fillNormal(drawn, p1, p2);
       else rng.fillUniform(drawn, p1, p2);
@@ -341,7 +383,7 @@ class Elaborator {
     const v = this.expr(e, new Map());
     if (v.kind === 'num') {
       const shape = declared ?? [];
-      return { data: new Float64Array(sizeOf(shape)).fill(v.value), shape };
+      return { data: this.allocate(shape, d.span, what, d.kind === 'param').fill(v.value), shape };
     }
     // A constant tensor expression (an array literal, possibly with arithmetic).
     const g = this.g;
@@ -350,7 +392,7 @@ class Elaborator {
     const shape = g.shape(v.node);
     if (declared && !sameShape(declared, shape))
       this.err(e.span, `${what} is declared with shape ${shapeStr(declared)} but its value has shape ${shapeStr(shape)}`);
-    const data = g.op(v.node) === 'literal' ? g.attrs(v.node).data!.slice() : new Float64Array(sizeOf(shape)).fill(g.attrs(v.node).value!);
+    const data = g.op(v.node) === 'literal' ? g.attrs(v.node).data!.slice() : this.allocate(shape, d.span, what, d.kind === 'param').fill(g.attrs(v.node).value!);
     return { data, shape };
   }
 
@@ -473,10 +515,15 @@ class Elaborator {
     }
   }
 
+  /** Expressions evaluated so far (against MAX_ELABORATION_STEPS). */
+  private steps = 0;
+
   /** Every tensor expression's node → the span of the first (innermost) expression that built it. */
   readonly spans = new Map<NodeId, A.Span>();
 
   expr(e: A.Expr, locals: Map<string, Val>): Val {
+    if (++this.steps > MAX_ELABORATION_STEPS)
+      this.err(e.span, `the model unrolls to more than ${MAX_ELABORATION_STEPS} expressions (loops and calls of defs, expanded): use fewer or shorter loops`);
     const v = this.exprAt(e, locals);
     if (v.kind === 'tensor' && !this.spans.has(v.node)) this.spans.set(v.node, e.span);
     return v;
@@ -598,9 +645,20 @@ class Elaborator {
     }
   }
 
+  /**
+   * A binary expression. Chains (`w + w + … + w`, folded to the left by the parser) are walked
+   * along their left spine with a loop, not a recursion: a sum of 10⁵ terms is as deep as one.
+   * The left operand is still elaborated before the right one, as the recursion did.
+   */
   binary(e: A.Binary, locals: Map<string, Val>): Val {
-    const a = this.expr(e.left, locals);
-    const b = this.expr(e.right, locals);
+    const spine: A.Binary[] = [e];
+    while (spine[spine.length - 1]!.left.kind === 'binary') spine.push(spine[spine.length - 1]!.left as A.Binary);
+    let acc = this.expr(spine[spine.length - 1]!.left, locals);
+    for (let i = spine.length - 1; i >= 0; i--) acc = this.binaryOp(spine[i]!, acc, this.expr(spine[i]!.right, locals));
+    return acc;
+  }
+
+  binaryOp(e: A.Binary, a: Val, b: Val): Val {
     switch (e.op) {
       case '+': return this.elementwise('add', a, b, e.span, e.left.span, e.right.span);
       case '-': return this.elementwise('sub', a, b, e.span, e.left.span, e.right.span);
@@ -916,6 +974,8 @@ export function formatBytes(n: number): string {
 }
 
 export function elaborate(program: A.Program, opts: ElaborateOptions = {}): Model {
+  if (opts.seed !== undefined && !(Number.isSafeInteger(opts.seed) && opts.seed >= 0))
+    throw new NtkError([{ severity: 'error', message: `the seed must be an integer from 0 to 2^53 − 1, got ${opts.seed}`, file: '--seed', span: null }]);
   const baseDir = opts.baseDir ?? dirname(resolve(program.file));
   return new Elaborator(program, opts.overrides ?? new Map(), opts.seed ?? 0, baseDir, opts.maxBytes).run();
 }

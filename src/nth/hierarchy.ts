@@ -211,7 +211,7 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
   const B = Math.min(k, opts.blockSize ?? chooseBlock(ev, src, r, fixed, symmetric, budgetValues, first));
   const built = batchedGraph(ev, src, r, fixed, symmetric, B, first);
   const last = built.indices[r - 1]!;
-  const plan = ev.plan(built.key, [built.value], last, { fuse: KERNEL_FUSE });
+  const plan = ev.plan(built.key, [built.value], last, { fuse: KERNEL_FUSE, memoryChecked: true });
   if (plan.peakValues > budgetValues)
     throw new MemoryError(
       `one block of K^(${r}) needs ${fmtBytes(plan.peakValues * 8)} of buffers, more than the ${fmtBytes(budgetValues * 8)} left; fix more leading indices with --slice`,
@@ -379,7 +379,7 @@ function chooseBlock(ev: Evaluator, src: IndexSource, r: number, fixed: number, 
   const k = ev.k;
   const peak = (B: number) => {
     const b = batchedGraph(ev, src, r, fixed, symmetric, B, first);
-    return ev.plan(b.key, [b.value], b.indices[r - 1], { fuse: KERNEL_FUSE }).peakValues;
+    return ev.plan(b.key, [b.value], b.indices[r - 1], { fuse: KERNEL_FUSE, memoryChecked: true }).peakValues;
   };
   const pk = peak(k);
   if (k === 1 || pk <= budget) return k;

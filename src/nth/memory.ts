@@ -1,22 +1,21 @@
 /**
- * The hierarchy's memory policy: how many bytes a kernel may take (half the free memory, at most
- * MAX_RESULT_BYTES), the refusal of a kernel or slice that would not fit (naming the slice that
+ * The hierarchy's memory policy: how many bytes a kernel may take (the one memory budget of
+ * io/memory.ts — --max-memory, or half the available memory — at most MAX_RESULT_BYTES), the refusal of a kernel or slice that would not fit (naming the slice that
  * would), and when the NTK comes from NTK-vector products instead of the Jacobian.
  */
-import { freemem } from 'node:os';
 import type { Evaluator } from '../evaluator/evaluator.ts';
-import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
+import { fmtBytes, MAX_RESULT_BYTES, memoryBudget, MemoryError } from '../runtime/memory.ts';
+
+export { fmtBytes };
 
 /**
- * Bytes we allow for a kernel: half the free memory, at most MAX_RESULT_BYTES.
+ * Bytes we allow for a kernel: the memory budget (--max-memory, or half the available memory),
+ * at most MAX_RESULT_BYTES.
  * @example checkKernelMemory(k, r, 0, memoryLimit())
  */
 export function memoryLimit(): number {
-  return Math.min(MAX_RESULT_BYTES, Math.floor(freemem() / 2));
+  return Math.min(MAX_RESULT_BYTES, memoryBudget());
 }
-
-export const fmtBytes = (b: number) =>
-  b >= 1024 ** 3 ? `${(b / 1024 ** 3).toFixed(1)} GB` : b >= 1024 ** 2 ? `${(b / 1024 ** 2).toFixed(1)} MB` : `${Math.ceil(b / 1024)} kB`;
 
 /**
  * Refuse a kernel of order r whose slice (j fixed indices) would not fit in `limit` bytes,

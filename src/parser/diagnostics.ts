@@ -10,6 +10,19 @@
  */
 import type { Span } from './ast.ts';
 
+/** The widest source excerpt echoed under a message. */
+const ECHO_WIDTH = 160;
+
+/** Control characters as \uXXXX in messages (a NUL or an escape sequence is never echoed raw). */
+function escapeControl(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** C0 controls (but tab) as their Unicode control pictures, one column each (carets stay aligned). */
+function pictureControl(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f]/g, (c) => (c === '\u007f' ? '\u2421' : String.fromCharCode(0x2400 + c.charCodeAt(0))));
+}
+
 /**
  * How bad a `Diagnostic` is: an error stops the model; a warning or a note does not.
  */
@@ -73,15 +86,23 @@ export function joinSpans(a: Span, b: Span): Span {
  */
 export function formatDiagnostic(d: Diagnostic, source?: string): string {
   const where = d.span ? `${d.file}:${d.span.line}:${d.span.col}` : d.file;
-  const lines = [`${where}: ${d.severity}: ${d.message}`];
-  if (d.span && source !== undefined) {
-    const text = source.split(/\r?\n/)[d.span.line - 1];
-    if (text !== undefined) {
-      const width =
-        d.span.endLine === d.span.line ? Math.max(1, d.span.endCol - d.span.col + 1) : 1;
-      lines.push(`  ${text}`);
-      lines.push(`  ${' '.repeat(Math.max(0, d.span.col - 1))}${'^'.repeat(width)}`);
+  const lines = [`${where}: ${d.severity}: ${escapeControl(d.message)}`];
+  if (d.span && source !== undefined && d.span.start <= source.length) {
+    // The line around the span's offset (no split of the whole source: linear in the line, and
+    // a huge one-line file is shown as a window of ECHO_WIDTH characters around the column).
+    const from = source.lastIndexOf('\n', d.span.start - 1) + 1;
+    let to = source.indexOf('\n', d.span.start);
+    if (to < 0) to = source.length;
+    let text = source.slice(from, to).replace(/\r$/, '');
+    let col = d.span.col;
+    const width = d.span.endLine === d.span.line ? Math.max(1, Math.min(ECHO_WIDTH, d.span.endCol - d.span.col + 1)) : 1;
+    if (text.length > ECHO_WIDTH) {
+      const lo = Math.max(0, Math.min(col - 1 - ECHO_WIDTH / 2, text.length - ECHO_WIDTH));
+      text = `${lo > 0 ? '…' : ''}${text.slice(lo, lo + ECHO_WIDTH)}${lo + ECHO_WIDTH < text.length ? '…' : ''}`;
+      col = col - lo + (lo > 0 ? 1 : 0);
     }
+    lines.push(`  ${pictureControl(text)}`);
+    lines.push(`  ${' '.repeat(Math.max(0, col - 1))}${'^'.repeat(width)}`);
   }
   if (d.hint) lines.push(`  hint: ${d.hint}`);
   return lines.join('\n');

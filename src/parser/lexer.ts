@@ -253,17 +253,20 @@ export function tokenize(source: string, file: string): LexResult {
   const result = theLexer().tokenize(source);
   const diagnostics: Diagnostic[] = [];
   const damaged: { start: number; end: number }[] = [];
+  // The end of the last token before an offset, by binary search (tokens are in source order).
+  const toks = result.tokens;
   const endOfTokenBefore = (offset: number): number => {
-    let end = 0;
-    for (const t of result.tokens) {
-      if (t.startOffset >= offset) break;
-      end = (t.endOffset ?? t.startOffset) + 1;
+    let lo = 0, hi = toks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (toks[mid]!.startOffset < offset) lo = mid + 1;
+      else hi = mid;
     }
-    return end;
+    return lo === 0 ? 0 : (toks[lo - 1]!.endOffset ?? toks[lo - 1]!.startOffset) + 1;
   };
   for (const e of result.errors) {
     damaged.push({ start: endOfTokenBefore(e.offset), end: e.offset + e.length });
-    const text = source.slice(e.offset, e.offset + e.length);
+    const text = source.slice(e.offset, e.offset + Math.min(e.length, 40)) + (e.length > 40 ? '…' : '');
     const message =
       e.length === 1 ? `unexpected character '${text}'` : `unexpected characters '${text}'`;
     const span = rangeSpan(e.offset, e.length, e.line ?? 1, e.column ?? 1);
@@ -294,5 +297,6 @@ export function tokenize(source: string, file: string): LexResult {
     });
   }
   diagnostics.sort((a, b) => (a.span?.start ?? 0) - (b.span?.start ?? 0));
+  damaged.sort((a, b) => a.start - b.start);
   return { tokens: result.tokens, diagnostics, damaged };
 }

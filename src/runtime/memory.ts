@@ -1,10 +1,6 @@
-/** The limits on the size of a result, shared by the evaluator, dense linear algebra and the hierarchy. */
-
 /**
- * Refuses work whose result alone would not fit: size in bytes and what to try instead.
- * @example try { kernel(model, 6) } catch (e) { if (e instanceof MemoryError) console.error(e.message) } // names the --slice that fits
+ * The limits on memory, shared by the evaluator, dense linear algebra and the hierarchy: the one
+ * budget and MemoryError live in io/memory.ts (below ir/, whose elaborator checks parameters and
+ * data against the budget); re-exported here for the layers above.
  */
-export class MemoryError extends Error {}
-
-/** The largest Jacobian or kernel held in memory at once (bytes). */
-export const MAX_RESULT_BYTES = 4 * 1024 ** 3;
+export { MemoryError, MAX_RESULT_BYTES, setMemoryBudget, memoryBudget, budgetSource, fmtBytes, parseBytes, overBudget, ensureMemory } from '../io/memory.ts';

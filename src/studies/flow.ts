@@ -7,7 +7,7 @@
  * linearization (`descentReport`).
  */
 import type { Model } from '../ir/model.ts';
-import { flow, accuracyFrom, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
+import { checkFlowStart, flow, accuracyFrom, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
 import { gradientDescent } from '../dynamics/descent.ts';
 import type { Rates, RatesInfo } from '../ir/rates.ts';
 import { constantOf } from '../dynamics/sweep.ts';
@@ -102,6 +102,8 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   const T = constantOf(m, o.T)!;
   for (const t of o.times ?? []) if (!(t > 0 && t <= T)) throw new OptionError(`--times ${o.times!.join(',')}: '${t}' is not a time in (0, T = ${T}]`);
   const times = [...(o.times ?? []), ...(o.plotTimes ? flowPlotTimes(T) : [])];
+  // A loss, finite α, T, h(w0) and R0: checked before the Lipschitz estimate and the solves.
+  checkFlowStart(m, alpha, T);
   let lipDh = constantOf(m, o.lipDh);
   let lipH = constantOf(m, o.lipH);
   let radius = constantOf(m, o.radius);
