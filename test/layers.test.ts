@@ -16,7 +16,8 @@ const SRC = fileURLToPath(new URL('../src', import.meta.url));
 
 /**
  * The layers, lowest first. A directory may import its own layer's directories only where
- * listed in SIDEWAYS, and any lower layer. '.' is src/index.ts (the library entry).
+ * listed in SIDEWAYS, and any lower layer. 'api' is src/api.ts (the model-level calls the studies
+ * build on) and '.' is src/index.ts (the library entry, which re-exports both).
  */
 const LAYERS: string[][] = [
   ['math'],
@@ -28,6 +29,8 @@ const LAYERS: string[][] = [
   ['evaluator'],
   ['lip', 'dynamics', 'nth'],
   ['symbolic', 'cluster', 'lang', 'plot'],
+  ['api'],
+  ['studies'],
   ['.'],
   ['cli'],
 ];
@@ -44,10 +47,11 @@ function modules(dir: string): string[] {
   return out;
 }
 
-/** The top directory of a module under src/ ('.' for src/index.ts). */
+/** The top directory of a module under src/ ('api' for src/api.ts, '.' for the other top-level files). */
 const topOf = (file: string) => {
   const rel = relative(SRC, file).split('/');
-  return rel.length === 1 ? '.' : rel[0]!;
+  if (rel.length > 1) return rel[0]!;
+  return rel[0] === 'api.ts' ? 'api' : '.';
 };
 
 /** Every relative import and re-export of the module (static, dynamic and type-only). */
