@@ -16,6 +16,7 @@
 import type { IToken } from 'chevrotain';
 import type { Span } from './ast.ts';
 import { error, type Diagnostic } from './diagnostics.ts';
+import { tokenSpan } from './lexer.ts';
 
 /**
  * The deepest nesting of brackets ( [ { and prefix operators (unary − and +, the exponent of ^)
@@ -103,22 +104,12 @@ export function nestingError(tokens: IToken[], file: string, limit = MAX_NESTING
     }
     if (brackets + pendingTotal + pending > limit) {
       const what = opened ? 'brackets' : 'brackets and prefix operators';
-      return error(file, tokenSpanOf(t), `nesting deeper than ${limit} levels of ${what}: simplify the expression (the limit keeps the parser within its stack)`);
+      return error(file, tokenSpan(t), `nesting deeper than ${limit} levels of ${what}: simplify the expression (the limit keeps the parser within its stack)`);
     }
   }
   return null;
 }
 
-function tokenSpanOf(t: IToken): Span {
-  return {
-    line: t.startLine ?? 1,
-    col: t.startColumn ?? 1,
-    endLine: t.endLine ?? t.startLine ?? 1,
-    endCol: t.endColumn ?? t.startColumn ?? 1,
-    start: t.startOffset,
-    end: (t.endOffset ?? t.startOffset) + 1,
-  };
-}
 
 /** At most MAX_DIAGNOSTICS diagnostics, the rest summarized by a note at the last one shown. */
 export function capDiagnostics(list: Diagnostic[], file: string): Diagnostic[] {
