@@ -181,14 +181,6 @@ const norm = (a: ArrayLike<number>) => {
 };
 
 /**
- * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds (which
- * hold for the square loss; for any other loss they are reported as not applying).
- *
- * @example
- *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
- *   r.error <= r.bound!   // Theorem 1.2
- */
-/**
  * What a flow needs before it starts, checked before anything costly (the CLI calls it before
  * estimating Lipschitz constants): a loss, α and T positive and finite, h(w0) finite, and an
  * initial loss R0 = R(α·h(w0)) that does not overflow. Throws FlowError naming the cause.
@@ -207,6 +199,19 @@ export function checkFlowStart(model: Model, alpha: number, T: number, ev: Evalu
     throw new FlowError(`the initial loss R0 = R(α·h(w0)) is ${R0} at α = ${alpha}: α·h(w0) overflows; use a smaller --alpha`);
 }
 
+/**
+ * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds (which
+ * hold for the square loss; for any other loss they are reported as not applying).
+ *
+ * The flow is dw/dt = −(1/α²)∇_w R(α·h(w)) from w0, the linearized one the same with h̄(w) =
+ * h(w0) + Dh(w0)(w − w0); E(T) = ‖α h(w(T)) − α h̄(w̄(T))‖, next to Theorem 1.2's bound
+ * min(6κ√R0, √(8R0)) with κ = (T/α)·Lip(Dh)·√R0 (docs/math.md) and Proposition 1.1's
+ * T·Lip(h)²·κ·√R0. δ = w − w̄ is integrated (not w), so that E keeps its digits when it is small.
+ *
+ * @example
+ *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
+ *   r.error <= r.bound!   // Theorem 1.2
+ */
 export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evaluator(model)): FlowResult {
   const { alpha, T } = opts;
   const warnings: string[] = [];

@@ -25,6 +25,7 @@ import { symmetricEigen } from '../linalg/dense.ts';
 import { NtkError } from '../parser/diagnostics.ts';
 import type { LimitReport } from './limit.ts';
 
+/** What `gpPredict` computes: at which training time t, with which kernel (Θ or 𝒦), and a ridge. */
 export interface GpPredictOptions {
   /** Training time; Infinity for the converged network. */
   t: number;
@@ -36,6 +37,10 @@ export interface GpPredictOptions {
   diag?: boolean;
 }
 
+/**
+ * `gpPredict`'s report (the JSON of `ntk limit --predict`): the mean A_t y and covariance of eqs.
+ * 27–28 (or 44–45) at the test outputs, and how well-conditioned the train kernel was.
+ */
 export interface GpPrediction {
   t: number | 'inf';
   kernel: 'ntk' | 'nngp';
@@ -55,6 +60,7 @@ export interface GpPrediction {
 /**
  * The square loss's target y* on the training outputs, flattened; throws a located error for
  * another loss (the closed forms need the square loss).
+ * @example squareTargets(parseModel('param w = 0\nmodel h = w\nloss square(target = 0.5)')) // Float64Array [0.5]
  */
 export function squareTargets(model: Model): Float64Array {
   if (!model.loss || model.loss.kind !== 'square')
@@ -139,6 +145,7 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
   return out;
 }
 
+/** What `ensemblePredict` averages over: N = `seeds` initializations, each elaborated by `modelAt(s)`, trained to time t. */
 export interface EnsembleOptions {
   t: number;
   seeds: number;
@@ -146,7 +153,12 @@ export interface EnsembleOptions {
   modelAt: (seed: number) => Model;
 }
 
+/**
+ * `ensemblePredict`'s report: the mean and empirical covariance (divisor N − 1) over the seeds of
+ * eq. 19's prediction, and each seed's; compare with `gpPredict`'s mean and cov.
+ */
 export interface EnsemblePrediction {
+
   t: number | 'inf';
   seeds: number;
   /** Mean over seeds of eq. 19's linearized prediction at the test outputs. */

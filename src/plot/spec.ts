@@ -7,6 +7,7 @@
 import { boundsReport } from '../dynamics/bounds.ts';
 import type { FlowResult } from '../dynamics/flow.ts';
 
+/** One curve of a plot: its legend name, its points (x[i], y[i]) and how it is drawn. */
 export interface Series {
   name: string;
   x: number[];
@@ -15,6 +16,7 @@ export interface Series {
   style?: 'line' | 'points' | 'dashed';
 }
 
+/** A plot as data: labelled axes (linear or log), the series; `vegaLiteSpec` turns it into vega-lite. */
 export interface PlotSpec {
   title?: string;
   xLabel: string;
@@ -61,7 +63,11 @@ function plural(n: number, one: string, many: string): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** The vega-lite spec (for tests and for users who want to restyle it). */
+/**
+ * The vega-lite spec of a plot (for tests and for users who want to restyle it): one layer per
+ * series, log axes where asked (points with x or y ≤ 0 are dropped there).
+ * @example vegaLiteSpec({ xLabel: 't', yLabel: 'E(t)', logY: true, series: [{ name: 'E', x: [1, 2], y: [0.1, 0.2] }] })
+ */
 export function vegaLiteSpec(spec: PlotSpec): object {
   if (!Array.isArray(spec.series)) throw new Error('plot: series must be an array');
   const names = uniqueNames(spec.series);
