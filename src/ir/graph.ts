@@ -91,6 +91,11 @@ export class Graph {
   readonly shapes: number[][] = [];
   private readonly memo = new Map<string, NodeId>();
   private freshCounter = 0;
+  /**
+   * A lower node limit for a probe (`kernelTensor` checking whether a slice it would suggest
+   * fits): past it `node` throws GraphSizeError as past the budget. Infinity otherwise.
+   */
+  probeLimit = Infinity;
 
   get size(): number {
     return this.ops.length;
@@ -123,7 +128,7 @@ export class Graph {
     const shape = info.shape(inputs.map((i) => this.shapes[i]!), attrs);
     const id = this.ops.length;
     if (id % GRAPH_CHECK_EVERY === 0 && id > 0) {
-      const limit = graphNodeLimit();
+      const limit = Math.min(graphNodeLimit(), this.probeLimit);
       if (id >= limit) {
         const heap = getHeapStatistics().heap_size_limit;
         const bound = memoryBudget() <= 0.75 * heap ? `${budgetSource()}, ${fmtBytes(memoryBudget())}` : `three quarters of the JavaScript heap's limit, ${fmtBytes(heap)}`;

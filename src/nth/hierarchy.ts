@@ -68,7 +68,7 @@
  * dense gradients) needs 24.
  */
 import { vmap } from '../ad/vmap.ts';
-import { GraphSizeError, type NodeId } from '../ir/graph.ts';
+import { GraphSizeError, graphNodeLimit, type NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import type { Evaluator } from '../evaluator/evaluator.ts';
 import { MemoryError } from '../runtime/memory.ts';
@@ -386,27 +386,40 @@ function batchedGraph(ev: Evaluator, src: IndexSource, r: number, fixed: number,
 /**
  * Whether K^(r) with `fixed` leading indices fits `limit` bytes: its result (k^(r−fixed) values)
  * and the buffers of one block of the smallest size (B = 1), the least `kernelTensor` needs. A
- * graph too large for the budget (GraphSizeError) does not fit.
+ * graph too large for the budget (GraphSizeError) does not fit. The check builds that graph, so
+ * it is a probe of at most PROBE_NODES new nodes (a few seconds): null when the graph is larger
+ * than that (unknown — high orders, whose graphs take minutes to build, are not probed).
  */
-function blockFits(ev: Evaluator, src: IndexSource, r: number, fixed: number, limit: number): boolean {
+function blockFits(ev: Evaluator, src: IndexSource, r: number, fixed: number, limit: number): boolean | null {
   const result = ev.k ** (r - fixed) * 8 * (fixed === 0 ? 2 : 1);
   if (result > limit) return false;
+  const g = ev.model.graph;
+  g.probeLimit = g.size + PROBE_NODES;
   try {
     const b = batchedGraph(ev, src, r, fixed, fixed === 0, 1);
     return ev.plan(b.key, [b.value], b.indices[r - 1], { fuse: KERNEL_FUSE, memoryChecked: true }).peakValues * 8 <= limit - result;
   } catch (e) {
-    if (e instanceof GraphSizeError) return false;
-    throw e;
+    if (!(e instanceof GraphSizeError)) throw e;
+    return g.size >= g.probeLimit - GRAPH_CHECK_SLACK && g.probeLimit < graphNodeLimit() ? null : false;
+  } finally {
+    g.probeLimit = Infinity;
   }
 }
+/** New graph nodes a probe of `blockFits` may build. */
+const PROBE_NODES = 100_000;
+/** `Graph.node` checks its size every 4096 nodes: a refusal comes at most that far past a limit. */
+const GRAPH_CHECK_SLACK = 4096;
 
 /**
  * What to try when K^(r) with `fixed` leading indices cannot be computed within `limit`: the
  * smallest slice that can (checked, `blockFits`), or that none can. A clause to append.
  */
 function fewerFree(ev: Evaluator, src: IndexSource, r: number, fixed: number, limit: number): string {
-  for (let j = fixed + 1; j <= r - 1; j++)
-    if (blockFits(ev, src, r, j, limit)) return `; fix more leading indices: --slice ${Array(j).fill(0).join(',')} (${j} of them) fits`;
+  for (let j = fixed + 1; j <= r - 1; j++) {
+    const fits = blockFits(ev, src, r, j, limit);
+    if (fits) return `; fix more leading indices: --slice ${Array(j).fill(0).join(',')} (${j} of them) fits`;
+    if (fits === null) return `; fix more leading indices with --slice (e.g. --slice ${Array(j).fill(0).join(',')}; its graph is too large to check here first), lower the order, or raise --max-memory`;
+  }
   return `; even with ${r - 1} fixed indices it does not fit: raise --max-memory, lower the order, or take a smaller model`;
 }
 

@@ -76,6 +76,12 @@ describe('b. the slice a kernel refusal suggests is accepted', () => {
     expect(ok.code, ok.stderr).toBe(0);
   }, 120_000);
 
+  it('a slice whose graph is too large to probe quickly is suggested on its result alone, saying so (K^(12): in seconds, not minutes)', async () => {
+    const r = await ntk('kernel', 'examples/deep.ntk', '--order', '12');
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/e\.g\. --slice 0,0,0 \(its graph is too large to check here whether computing it fits too\)\n$/);
+  }, 120_000);
+
   it('when no slice can fit, it says so instead of suggesting one', async () => {
     const r = await ntk(...base.slice(0, -1), '2M');
     expect(r.code, r.stderr).toBe(1);
