@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fitLogLog, fromCsv, grid, pointKey, toCsv, type SweepRow } from '../../src/dynamics/sweep.ts';
+import { fromCsv, grid, pointKey, toCsv, type SweepRow } from '../../src/dynamics/sweep.ts';
+import { fitLogLog } from '../../src/math/fit.ts';
 import { runSweep, type SweepStudyOptions } from '../../src/studies/sweep.ts';
 
 describe('grid and fits', () => {
@@ -28,6 +29,28 @@ describe('grid and fits', () => {
     expect(fromCsv(csv, ['m'], 'abc')).toEqual([row]);
     expect(fromCsv(csv, ['m'], 'other')).toBeNull();
     expect(fromCsv(csv, ['n'], 'abc')).toBeNull();
+  });
+  it('CSV is tidy: unique column names, every column explained with its unit, NA for what is not known', () => {
+    // The tight example's consts T, b and R0 as grid axes: T and R0 are also result columns.
+    const row: SweepRow = { alpha: 10, T: 100, set: { T: 100, b: 0.5, R0: 2 }, R0: 2, kappa: null, error: 1e-3, errorAccuracy: null, bound: null, sharpBound: null, chizatBound: null, weightChange: 0.5, linWeightChange: 0.25, loss: 1, linLoss: 1, seconds: 0.01, warnings: [] };
+    const csv = toCsv([row, row], ['T', 'b', 'R0'], 'fp');
+    const lines = csv.trimEnd().split('\n');
+    const data = lines.filter((l) => !l.startsWith('#'));
+    const head = data[0]!.split(',');
+    expect(new Set(head).size).toBe(head.length);
+    expect(head.slice(0, 4)).toEqual(['set.T', 'b', 'set.R0', 'alpha']);
+    // one comment line per column, naming it (results by their own name, axes by the model's)
+    const explained = lines.filter((l) => l.startsWith('# ') && l.includes(':')).map((l) => l.slice(2, l.indexOf(':')));
+    expect(explained.sort()).toEqual([...head].sort());
+    expect(lines.find((l) => l.startsWith('# seconds:'))).toMatch(/\(s\)$/);
+    // every cell filled: NA where a value is not known, never an empty cell
+    for (const l of data.slice(1)) {
+      const cells = l.split(',');
+      expect(cells.length).toBe(head.length);
+      expect(cells.every((c) => c.length > 0)).toBe(true);
+      expect(cells[head.indexOf('kappa')]).toBe('NA');
+    }
+    expect(fromCsv(csv, ['T', 'b', 'R0'], 'fp')).toEqual([row, row]);
   });
 });
 
@@ -61,7 +84,8 @@ describe('runSweep on the tight example', () => {
     const out = join(dir, 'b.csv');
     const full = await runSweep(opts(out));
     const text = readFileSync(out, 'utf8').split('\n');
-    writeFileSync(out, text.slice(0, 2 + 3).join('\n') + '\n'); // header + 3 rows survived
+    const header = text.findIndex((l) => !l.startsWith('#'));
+    writeFileSync(out, text.slice(0, header + 1 + 3).join('\n') + '\n'); // comments, header + 3 rows survived
     let computed = 0;
     const again = await runSweep({ ...opts(out), onRow: () => computed++ });
     expect(again.resumed).toBe(3);
