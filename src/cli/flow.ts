@@ -146,6 +146,7 @@ function numberList(name: string, raw: string | undefined, positiveOnly = true):
 }
 
 interface SweepCli extends FlowCli, SlurmCli {
+  accuracy?: boolean;
   workers?: string;
   out?: string;
   fresh?: boolean;
@@ -201,6 +202,8 @@ async function cmdSweep(file: string, o: SweepCli) {
     lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
     method: (o.method ?? 'auto') as 'auto',
     ...(horizon === undefined ? {} : { horizon }),
+    ...(o.lip === false ? { lip: false } : {}),
+    ...(o.accuracy ? { accuracy: true } : {}),
   };
   if (o.plan || o.slurm) {
     // the model is checked once, with the first grid values, before the plan is written
@@ -262,6 +265,8 @@ export function registerFlowCommands(program: Command): void {
     .option('--lip-dh <L>', 'a known Lip(Dh): a number, or a const of the model that follows the grid')
     .option('--lip-h <L>', 'a known Lip(h): a number or a const')
     .option('--radius <ρ>', 'the radius of the ball: a number or a const')
+    .option('--no-lip', 'without --lip-h/--lip-dh, do not estimate them at each point (by default: as ntk flow does, on the ball of radius √(T·R0)/α)')
+    .option('--accuracy', "estimate each E(T)'s accuracy by a second solve (column errorAccuracy; NA without it)")
     .option('--workers <N>', 'worker threads (default: one per core)')
     .option('--out <file.csv|file.json>', 'write the results there after every point; a rerun resumes from it')
     .option('--fresh', 'ignore (and overwrite) an existing --out')

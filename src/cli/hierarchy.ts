@@ -75,8 +75,13 @@ async function cmdScaling(file: string, o: Common & { widths?: string; orders?: 
   const wcol = header.map((_, j) => Math.max(...lines.map((l) => displayWidth(l[j]!))));
   out(lines.map((l) => l.map((c, j) => padStart(c, wcol[j]!)).join('  ')).join('\n'));
   out(`slopes of log(norm) against log(${dim}) over ${seeds} seed(s) (± standard error):`);
-  for (const f of res.fits) out(`  ${f.quantity === 'dK2' ? 'ΔK2' : f.quantity}: ${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`}${f.expected === null ? '' : `   (theory for deep networks: ${f.expected}, up to logs)`}`);
-  if (res.fits.length === 0) out('  none: one width gives no slope');
+  for (const q of qs) {
+    const f = res.fits.find((x) => x.quantity === q);
+    const name = q === 'dK2' ? 'ΔK2' : q;
+    out(f
+      ? `  ${name}: ${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`}${f.expected === null ? '' : `   (theory for deep networks: ${f.expected}, up to logs)`}`
+      : `  ${name}: no slope (fewer than two widths with a positive value)`);
+  }
 }
 
 /** Register `nth` and `scaling`. */

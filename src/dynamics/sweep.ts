@@ -7,6 +7,7 @@ import { loadModel } from '../ir/load.ts';
 import type { Model } from '../ir/model.ts';
 import { flow, FlowError, type FlowMethod } from './flow.ts';
 import { fitLogLog, type LogLogFit } from '../math/fit.ts';
+import { flowLipschitz } from './flow-lip.ts';
 
 /** One grid point: α, T and the `--set` values (name → value). */
 export interface GridPoint {
@@ -18,6 +19,9 @@ export interface GridPoint {
 /** The result of one grid point: its coordinates and the flow's scalars. */
 export interface SweepRow extends GridPoint {
   R0: number;
+  /** The constants of the bounds at this point (given, or estimated as `ntk flow` does), null if unknown. */
+  lipDh: number | null;
+  lipH: number | null;
   kappa: number | null;
   error: number;
   errorAccuracy: number | null;
@@ -102,6 +106,8 @@ const COLUMNS: [keyof SweepRow, string][] = [
   ['alpha', 'the scale α of the model α·h (dimensionless)'],
   ['T', 'the horizon of the flow (time, the units of t in dw/dt = −(1/α)·Dhᵀ∇R)'],
   ['R0', 'R(α·h(w0)), the loss at the start (units of the loss)'],
+  ['lipDh', 'Lip(Dh) on the ball B(w0, ρ) used by the bounds, given or estimated as ntk flow does (units of the outputs per weight²); NA when unknown'],
+  ['lipH', 'Lip(h) on the same ball (units of the outputs per weight); NA when unknown'],
   ['kappa', 'κ = (T/α)·Lip(Dh)·√R0 (dimensionless); NA when Lip(Dh) is unknown'],
   ['error', 'E(T) = ‖α·h(w(T)) − α·h̄(w̄(T))‖ (units of the outputs)'],
   ['errorAccuracy', "E(T)'s estimated absolute accuracy (units of the outputs); NA when not estimated"],
@@ -211,6 +217,11 @@ export interface SweepOptions {
   /** Estimate the accuracy of each E(T) (a second solve; default false in sweeps). */
   accuracy?: boolean;
   /**
+   * Without lipDh and lipH: estimate them at each point as `ntk flow` does (`flowLipschitz`, on
+   * the ball of Prop. 3.1 for that point's α and T); default true.
+   */
+  lip?: boolean;
+  /**
    * The flow's horizon as the name of a const of the model, instead of the grid's T: in
    * Theorem 1.3's example the model itself depends on T (a = 1/√T), so `--T T` keeps the two
    * equal while `--set T=10,100` varies them together.
@@ -227,13 +238,17 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
   const overrides = new Map(Object.entries({ ...(o.overrides ?? {}), ...point.set }));
   const model = loadModel(o.file, { overrides, seed: o.seed ?? 0 });
   const T = o.horizon === undefined ? point.T : constantOf(model, o.horizon)!;
+  const lip = flowLipschitz(model, {
+    alpha: point.alpha, T, lipDh: constantOf(model, o.lipDh), lipH: constantOf(model, o.lipH), radius: constantOf(model, o.radius),
+    lip: o.lip !== false, overrides,
+  });
   const r = flow(model, {
     alpha: point.alpha,
     T,
     ...(o.rtol === undefined ? {} : { rtol: o.rtol }),
-    lipDh: constantOf(model, o.lipDh),
-    lipH: constantOf(model, o.lipH),
-    radius: constantOf(model, o.radius),
+    lipDh: lip.lipDh,
+    lipH: lip.lipH,
+    radius: lip.radius,
     method: o.method ?? 'auto',
     accuracy: o.accuracy ?? false,
   });
@@ -241,6 +256,8 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
     ...point,
     T,
     R0: r.R0,
+    lipDh: r.lipDh,
+    lipH: r.lipH,
     kappa: r.kappa,
     error: r.error,
     errorAccuracy: r.errorAccuracy,
@@ -252,6 +269,6 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
     loss: r.loss,
     linLoss: r.linLoss,
     seconds: (performance.now() - t0) / 1000,
-    warnings: r.warnings,
+    warnings: lip.skipped ? [...r.warnings, lip.skipped] : r.warnings,
   };
 }

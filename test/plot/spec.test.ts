@@ -16,7 +16,7 @@ function row(alpha: number, T: number, m: number, kappa: number | null): SweepRo
   const R0 = 0.5;
   const error = Math.min(kappa ?? (T / alpha) * 0.01, 1) * Math.sqrt(R0) * (1 + m / 1000);
   const bound = kappa === null ? null : Math.min(6 * kappa * Math.sqrt(R0), Math.sqrt(8 * R0));
-  return { alpha, T, set: { m }, R0, kappa, error, errorAccuracy: null, bound, sharpBound: null, chizatBound: null, weightChange: 0, linWeightChange: 0, loss: 0, linLoss: 0, seconds: 0, warnings: [] };
+  return { alpha, T, set: { m }, R0, lipDh: null, lipH: null, kappa, error, errorAccuracy: null, bound, sharpBound: null, chizatBound: null, weightChange: 0, linWeightChange: 0, loss: 0, linLoss: 0, seconds: 0, warnings: [] };
 }
 
 describe('sweep plots', () => {
