@@ -36,7 +36,7 @@ const intArg = (name: string, raw: string | undefined, dflt: number) => {
 /** The JSON object of `ntk early --json` (the library's report under the same names). */
 export function earlyJson(r: EarlyResult) {
   return {
-    form: r.form, rates: r.rates, constants: r.constants, moments: r.moments, inputs: r.inputs,
+    form: r.form, rates: r.rates, constants: r.constants, constantMethods: r.constantMethods, moments: r.moments, inputs: r.inputs,
     kernelDistance: r.kernelDistance, kernelDistance2: r.kernelDistance2, kernelNorm: r.kernelNorm, kernelNorm2: r.kernelNorm2,
     trajectory: r.trajectory, partStep: r.partStep, horizon: r.horizon, epsilon: r.epsilon, stability: r.stability, warnings: r.warnings,
   };

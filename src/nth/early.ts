@@ -43,7 +43,7 @@ import { RateError, type Rates } from '../ir/rates.ts';
 import { UNARY_OPS, BINARY_OPS, type UnaryOp } from '../ir/ops.ts';
 import { defaultBackend } from '../runtime/backends.ts';
 import { expect1 } from '../math/gaussian.ts';
-import { VAR, cst, un, bin, derivative, toGaussFn, kinkOutsideZero, show, type SE, type SBinary } from './limit-scalar.ts';
+import { VAR, cst, un, bin, derivative, toGaussFn, kinkOutsideZero, hasJump, show, type SE, type SBinary } from './limit-scalar.ts';
 
 // ------------------------------------------------------------------ recognising the form
 
@@ -323,31 +323,68 @@ export interface ActivationMoments {
   hermite3: number;
   /** The largest estimated absolute error of the four (closed forms: rounding). */
   accuracy: number;
-  /** How they were computed, e.g. 'closed form (erf)' or 'Gauss–Hermite, 96 nodes'. */
+  /** How they were computed, in words, e.g. 'closed forms (erf)' or 'quadrature … (up to 96 nodes)'. */
   method: string;
+  /** How each of the four was computed: 'closed form', or 'quadrature (N nodes[, split at the kink at 0])'. */
+  methods?: { phi: string; dphi: string; gdphi: string; hermite3: string };
+}
+
+/** How each constant was computed (the `constantMethods` of `early`'s report). */
+export interface ConstantMethods {
+  zeta: string;
+  nu: string;
+  theta0: string;
+  theta1: string;
+  theta2: string;
 }
 
 /**
  * E[φ(g)], E[φ′(g)], E[gφ′(g)], E[(½g³ − g)φ′(g)] for g ~ N(0, 1) by the shared Gaussian
- * machinery (`src/math/gaussian.ts`'s `expect1`, converged to 1e-13 relative to Σ|terms|, split
- * at a kink at 0), on φ and its symbolic derivative as the infinite-width limit reads them
- * (`src/nth/limit-scalar.ts`: `toGaussFn`, `derivative`, `kinkOutsideZero`). A kink away from 0
- * is refused: the quadrature splits the line at 0 only.
- * @example gaussianMoments(recognizeTwoLayer(model).activation).dphi // 2/√(3π) for erf
+ * machinery (`src/math/gaussian.ts`'s `expect1`), on φ and its symbolic derivative as the
+ * infinite-width limit reads them (`src/nth/limit-scalar.ts`: `toGaussFn`, `derivative`,
+ * `kinkOutsideZero`). Where φ′ (or φ) is a combination of the registry's closed-form atoms
+ * (`gaussian` of each op in `src/ir/ops.ts`: erf, relu = ½(id + abs), sin, cos, exp, abs,
+ * polynomials of degree 1, …) each moment is a closed form (`atomMoment`: Stein's identity on the
+ * atom table); otherwise (tanh, softplus, sigmoid, compositions such as tanh(sin z)) converged
+ * quadrature (to 1e-13 relative to Σ|terms|), split at a kink at 0, never across it. A kink away
+ * from 0, and a jump (whose φ′ holds a δ), are refused. `opts.quadrature` forces quadrature (tests).
+ * @example gaussianMoments(recognizeTwoLayer(model).activation).dphi // 2/√(3π) for erf, methods.dphi 'closed form'
  */
-export function gaussianMoments(a: Activation, file = '<model>'): ActivationMoments {
+export function gaussianMoments(a: Activation, file = '<model>', opts: { quadrature?: boolean } = {}): ActivationMoments {
   const away = kinkOutsideZero(a.se);
   if (away)
     throw new NtkError([{ severity: 'error', file, span: null, message: `${a.text} has a kink where ${show(away)} changes sign away from 0: the Gaussian constants split the line at 0 only`, hint: 'write φ with its kink at 0 (e.g. relu(z) rather than relu(z − 1))' }]);
+  if (hasJump(a.se))
+    throw new NtkError([{ severity: 'error', file, span: null, message: `${a.text} jumps at 0: φ′ holds a δ there, which the constants ζ = E[φ′(g)], … of seed 004 do not take`, hint: 'use a continuous activation (relu, erf, tanh, softplus, …)' }]);
   const f = toGaussFn(a.se), df = toGaussFn(derivative(a.se));
   const one = Float64Array.of(1), tol = 1e-13;
-  const e0 = expect1(f, one, 0, tol), d0 = expect1(df, one, 0, tol), d1 = expect1(df, one, 1, tol), d3 = expect1(df, one, 3, tol);
-  const order = Math.max(e0.order, d0.order, d1.order, d3.order);
+  const e0 = expect1(f, one, 0, tol, opts), d0 = expect1(df, one, 0, tol, opts), d1 = expect1(df, one, 1, tol, opts), d3 = expect1(df, one, 3, tol, opts);
+  const how = (r: ReturnType<typeof expect1>, fn: typeof f) =>
+    r.method === 'closed' ? 'closed form' : `quadrature (${r.order} nodes${fn.kinkAtZero ? ', split at the kink at 0' : ''})`;
+  const methods = {
+    phi: how(e0, f), dphi: how(d0, df), gdphi: how(d1, df),
+    hermite3: d1.method === 'closed' && d3.method === 'closed' ? 'closed form' : how(d3.method === 'closed' ? d1 : d3, df),
+  };
+  const all = [e0, d0, d1, d3];
+  const closed = all.every((r) => r.method === 'closed');
+  const order = Math.max(...all.map((r) => r.order));
   return {
     phi: e0.value[0]!, dphi: d0.value[0]!, gdphi: d1.value[0]!, hermite3: 0.5 * d3.value[0]! - d1.value[0]!,
     accuracy: Math.max(e0.accuracy, d0.accuracy, d1.accuracy, 0.5 * d3.accuracy + d1.accuracy),
-    method: `quadrature of src/math/gaussian.ts (up to ${order} nodes${f.kinkAtZero || df.kinkAtZero ? ', split at the kink' : ''})`,
+    method: closed
+      ? `closed forms of src/math/gaussian.ts (φ = ${show(a.se)})`
+      : `${all.some((r) => r.method === 'closed') ? 'closed forms and ' : ''}quadrature of src/math/gaussian.ts (up to ${order} nodes${f.kinkAtZero || df.kinkAtZero ? ', split at the kink' : ''})`,
+    methods,
   };
+}
+
+/**
+ * Which computation each constant comes from: ζ = E[φ′], ν and ϑ1 from E[gφ′], ϑ0 = E[φ],
+ * ϑ2 = E[(½g³ − g)φ′] (given moments: 'given').
+ */
+export function constantMethods(mo: ActivationMoments): ConstantMethods {
+  const m = mo.methods ?? { phi: 'given', dphi: 'given', gdphi: 'given', hermite3: 'given' };
+  return { zeta: m.dphi, nu: m.gdphi, theta0: m.phi, theta1: m.gdphi, theta2: m.hermite3 };
 }
 
 /** Statistics of the training inputs that the theory uses. */
@@ -484,6 +521,8 @@ export interface EarlyResult {
   form: { W: string; v: string; X: string; n: number; d: number; m: number; activation: string; testInputs: string | null };
   rates: { eta1: number; eta2: number };
   constants: EarlyConstants;
+  /** How each constant was computed: 'closed form' or 'quadrature (N nodes…)'. */
+  constantMethods: ConstantMethods;
   moments: ActivationMoments;
   /** Tr Σ (the theory assumes d), Tr Σ², and the covariance's extreme eigenvalues. */
   inputs: InputStats;
@@ -652,7 +691,7 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
   return {
     form: { W: W.name, v: v.name, X: form.X.name, n, d, m, activation: form.activation.text, testInputs: form.Xt?.name ?? null },
     rates: { eta1, eta2 },
-    constants, moments: mo, inputs: stats,
+    constants, constantMethods: constantMethods(mo), moments: mo, inputs: stats,
     kernelDistance, kernelDistance2, kernelNorm, kernelNorm2,
     trajectory, partStep,
     horizon: { value: (d * Math.log(d)) / eta, eta, note: `c·d·log d/η with c = 1 (the theorems hold up to a universal constant c) and η = ${eta1 > 0 ? 'η1' : 'η2'}` },

@@ -177,6 +177,11 @@ export function toTerms(e: SE): AtomTerm[] | null {
     case 'mul': {
       if (isC(e.a)) return scale(toTerms(e.b), cv(e.a));
       if (isC(e.b)) return scale(toTerms(e.a), cv(e.b));
+      // a factor that is a constant function of u (e.g. neg′(u) = −1 in a derivative)
+      for (const [k, x] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
+        const t = toTerms(k);
+        if (t && t.every((a) => a.atom === 'one')) return scale(toTerms(x), t.reduce((acc, a) => acc + a.coef, 0));
+      }
       // α·u · sign(β·u) = α·sign(β)·|u|
       for (const [x, s] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
         if (s.op !== 'un' || s.name !== 'sign') continue;

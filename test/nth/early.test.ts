@@ -1,6 +1,6 @@
 /** `early` (seed 004, MATH.md §4): the two-layer form, the side-by-side training, the kernels, bad input. */
 import { describe, expect, it } from 'vitest';
-import { compile, early, recognizeTwoLayer, features, ntk, withRates, NtkError, RateError, type ActivationMoments } from '../../src/index.ts';
+import { compile, early, gaussianMoments, recognizeTwoLayer, features, ntk, withRates, NtkError, RateError, type ActivationMoments } from '../../src/index.ts';
 import { symmetricEigen } from '../../src/linalg/dense.ts';
 
 const net = (o: { n?: number; d?: number; m?: number; phi?: string; body?: string; extra?: string; v?: string; X?: string } = {}) =>
@@ -159,12 +159,16 @@ describe('early: bad input', () => {
     expect(() => early(net(), { lr: { W: 0, v: 0 }, steps: 1, every: 1, moments })).toThrow(/both layers would be frozen/);
   });
 
-  it('an activation with a kink away from 0 is refused for the Gaussian constants (the quadrature splits at 0 only)', () => {
+  it('an activation with a kink away from 0 is refused for the Gaussian constants (kinks at 0 only, split there)', () => {
     expect(() => early(net({ body: 'dot(v, relu(W @ x / sqrt(d) - 1)) / sqrt(m)' }), { lr: { W: 1 }, steps: 1, every: 1 })).toThrow(/has a kink where .* changes sign away from 0/);
     // a kink at 0 is split there: relu's constants come out exact
     const r = early(net({ phi: 'relu' }), { lr: { W: 1 }, steps: 1, every: 1 });
     expect(Math.abs(r.constants.zeta - 0.5)).toBeLessThan(1e-12);
-    expect(r.moments.method).toMatch(/split at the kink/);
+    expect(r.moments.method).toMatch(/^closed forms/);
+    // forced quadrature splits at the kink and agrees
+    const q = gaussianMoments(recognizeTwoLayer(net({ phi: 'relu' })).activation, 'net.ntk', { quadrature: true });
+    expect(q.method).toMatch(/split at the kink/);
+    expect(Math.abs(q.dphi - 0.5)).toBeLessThan(1e-12);
   });
 
   it('a rate above the stability limit 2n/‖K‖ warns with the contraction factor', () => {
