@@ -532,6 +532,9 @@ export interface EarlyResult {
   kernelNorm: number;
   kernelNorm2: number;
   trajectory: EarlyRow[];
+  /** The network's and the linear model's outputs on the training inputs after the last step. */
+  out: number[];
+  linOut: number[];
   /** The first step at which trainGap > 0.1·loss (null: never within the steps). */
   partStep: number | null;
   /** The theory's horizon c·d·log d/η with c = 1 (η = η1, or η2 when the first layer is frozen). */
@@ -651,6 +654,7 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
   const mean2 = (a: Float64Array, b: Float64Array) => a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0) / a.length;
   const trajectory: EarlyRow[] = [];
   let epsilon = 0, partStep: number | null = null;
+  let last = { u: new Float64Array(n), ul: new Float64Array(n) };
   const sn = Math.sqrt(n);
   for (let step = 0; ; step++) {
     const fw = forward(form, Wv(), vv(), X);
@@ -661,6 +665,7 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
     if (!Number.isFinite(gap) || !Number.isFinite(loss))
       throw new RateError(`the network or the linear model diverged at step ${step} (loss ${loss}, gap ${gap}): take smaller rates`);
     if (partStep === null && gap > 0.1 * loss) partStep = step;
+    last = { u, ul };
     if (step % opts.every === 0 || step === opts.steps) {
       // the model's own graph at this w: the two-layer closed form must agree with it
       const h = ev.output(w);
@@ -693,7 +698,7 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
     rates: { eta1, eta2 },
     constants, constantMethods: constantMethods(mo), moments: mo, inputs: stats,
     kernelDistance, kernelDistance2, kernelNorm, kernelNorm2,
-    trajectory, partStep,
+    trajectory, out: Array.from(last.u), linOut: Array.from(last.ul), partStep,
     horizon: { value: (d * Math.log(d)) / eta, eta, note: `c·d·log d/η with c = 1 (the theorems hold up to a universal constant c) and η = ${eta1 > 0 ? 'η1' : 'η2'}` },
     epsilon,
     stability: { kernelNorm: kNorm, limitFactor, contraction, networkContraction },

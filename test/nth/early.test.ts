@@ -113,6 +113,12 @@ describe('early: the two models side by side', () => {
       for (let j = 0; j <= d + 1; j++) b2[j] -= eta2 * rl.reduce((s, x, i) => s + x * psi(i).p2[j]!, 0);
     }
     expect(row).toBe(r.trajectory.length);
+    // the outputs themselves after the last step, network and linear model
+    const fN = Array.from({ length: n }, (_, i) => fOf(i)), ulN = Array.from({ length: n }, (_, i) => fl(i));
+    const scale = Math.max(...fN.map(Math.abs));
+    expect(scale).toBeGreaterThan(0.1);
+    r.out.forEach((x, i) => expect(Math.abs(x - fN[i]!)).toBeLessThan(1e-10 * scale));
+    r.linOut.forEach((x, i) => expect(Math.abs(x - ulN[i]!)).toBeLessThan(1e-10 * scale));
     expect(r.trajectory.at(-1)!.testGap).toBeGreaterThan(0);
   });
 
