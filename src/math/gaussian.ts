@@ -678,10 +678,13 @@ export interface Expect1Result {
  * Σ c·E[x^power A(βx)] (`atomMoment`, from the same atom table as the pair expectations);
  * otherwise (or with `opts.quadrature`) the same levels as the pair expectations (Gauss–Hermite,
  * then panels), a kinked f integrated on each half-line separately (never across the kink at 0);
- * the level rises until two agree to `tol` relative to Σ|terms|.
+ * the level rises until two agree to `tol` relative to Σ|terms|. `opts.breaks`: the points (in x)
+ * where f has kinks anywhere, not only at 0 (`kinkPoints` of `src/nth/limit-scalar.ts`); the line is
+ * then integrated piece by piece between them (`expect1Pieces`), never across one.
  * @example expect1(atomFn('relu'), Float64Array.of(1)).value[0]  // 1/√(2π), method 'closed'
  */
-export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opts: { quadrature?: boolean } = {}): Expect1Result {
+export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opts: { quadrature?: boolean; breaks?: number[] } = {}): Expect1Result {
+  if (opts.breaks && opts.breaks.some((b) => b !== 0)) return expect1Pieces(f, s, power, tol, opts.breaks);
   if (!opts.quadrature && f.terms) {
     const out = new Float64Array(s.length);
     let ok = true, scale = 0;
@@ -730,6 +733,57 @@ export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opt
       const d = Math.abs(v - prev);
       out[i] = v;
       if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === LEVELS1.length - 1) {
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        break;
+      }
+      prev = v;
+    }
+  }
+  return { value: out, method: 'quadrature', order, accuracy };
+}
+
+/**
+ * E[x^power f(x)], x ~ N(0, s[i]), for f smooth between the kinks `breaks` (in x): composite
+ * Gauss–Legendre on each piece of [−14σ, 14σ] between them (the normal density folded into the
+ * weights; kinks beyond ±14σ carry less than e^{−98} of the weight and are ignored), the panels per
+ * unit rising until two levels agree to `tol` relative to Σ|terms|.
+ * @example expect1(reluShifted, Float64Array.of(1), 0, 1e-13, { breaks: [1] })   // E[relu(g − 1)]
+ */
+function expect1Pieces(f: GaussFn, s: Float64Array, power: number, tol: number, breaks: number[]): Expect1Result {
+  const out = new Float64Array(s.length);
+  let accuracy = 0, order = 0;
+  const levels: [number, number][] = [[0.25, 8], [0.5, 8], [0.75, 10], [1, 12], [1.5, 12], [2.5, 12], [4, 12]];
+  for (let i = 0; i < s.length; i++) {
+    const sd = Math.sqrt(Math.max(s[i]!, 0));
+    if (sd === 0) {
+      const y = new Float64Array(1);
+      f.eval(Float64Array.of(0), y);
+      out[i] = power === 0 ? y[0]! : 0;
+      accuracy = Math.max(accuracy, 8 * Number.EPSILON * Math.abs(y[0]!));
+      continue;
+    }
+    const cuts = [-CUT1, ...breaks.map((b) => b / sd).filter((z) => z > -CUT1 && z < CUT1).sort((a, b) => a - b), CUT1];
+    let prev = NaN;
+    for (let o = 0; o < levels.length; o++) {
+      const [perUnit, per] = levels[o]!;
+      let v = 0, sc = 0, nodes = 0;
+      for (let k = 0; k + 1 < cuts.length; k++) {
+        const lo = cuts[k]!, hi = cuts[k + 1]!;
+        if (!(hi > lo)) continue;
+        const rule = panelRule(lo, hi, Math.max(1, Math.ceil((hi - lo) * perUnit)), per, NORMAL_DENSITY, 'piece');
+        const x = rule.nodes.map((z) => sd * z), y = new Float64Array(x.length);
+        f.eval(x, y);
+        for (let j = 0; j < x.length; j++) {
+          const t = rule.weights[j]! * x[j]! ** power * y[j]!;
+          v += t;
+          sc += Math.abs(t);
+        }
+        nodes += x.length;
+      }
+      order = Math.max(order, nodes);
+      const d = Math.abs(v - prev);
+      out[i] = v;
+      if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === levels.length - 1) {
         accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
         break;
       }

@@ -43,7 +43,7 @@ import { RateError, type Rates } from '../ir/rates.ts';
 import { UNARY_OPS, BINARY_OPS, type UnaryOp } from '../ir/ops.ts';
 import { defaultBackend } from '../runtime/backends.ts';
 import { expect1 } from '../math/gaussian.ts';
-import { VAR, cst, un, bin, derivative, toGaussFn, kinkOutsideZero, hasJump, show, type SE, type SBinary } from './limit-scalar.ts';
+import { VAR, cst, un, bin, derivative, toGaussFn, kinkPoints, jumpsAt, show, type SE, type SBinary } from './limit-scalar.ts';
 
 // ------------------------------------------------------------------ recognising the form
 
@@ -342,25 +342,29 @@ export interface ConstantMethods {
  * E[φ(g)], E[φ′(g)], E[gφ′(g)], E[(½g³ − g)φ′(g)] for g ~ N(0, 1) by the shared Gaussian
  * machinery (`src/math/gaussian.ts`'s `expect1`), on φ and its symbolic derivative as the
  * infinite-width limit reads them (`src/nth/limit-scalar.ts`: `toGaussFn`, `derivative`,
- * `kinkOutsideZero`). Where φ′ (or φ) is a combination of the registry's closed-form atoms
+ * `kinkPoints`). Where φ′ (or φ) is a combination of the registry's closed-form atoms
  * (`gaussian` of each op in `src/ir/ops.ts`: erf, relu = ½(id + abs), sin, cos, exp, abs,
  * polynomials of degree 1, …) each moment is a closed form (`atomMoment`: Stein's identity on the
  * atom table); otherwise (tanh, softplus, sigmoid, compositions such as tanh(sin z)) converged
- * quadrature (to 1e-13 relative to Σ|terms|), split at a kink at 0, never across it. A kink away
- * from 0, and a jump (whose φ′ holds a δ), are refused. `opts.quadrature` forces quadrature (tests).
+ * quadrature (to 1e-13 relative to Σ|terms|), split at every kink (relu(z − c): at c; found by
+ * `kinkPoints`), never integrated across one. A jump (whose φ′ holds a δ) is refused.
+ * `opts.quadrature` forces quadrature (tests).
  * @example gaussianMoments(recognizeTwoLayer(model).activation).dphi // 2/√(3π) for erf, methods.dphi 'closed form'
  */
 export function gaussianMoments(a: Activation, file = '<model>', opts: { quadrature?: boolean } = {}): ActivationMoments {
-  const away = kinkOutsideZero(a.se);
-  if (away)
-    throw new NtkError([{ severity: 'error', file, span: null, message: `${a.text} has a kink where ${show(away)} changes sign away from 0: the Gaussian constants split the line at 0 only`, hint: 'write φ with its kink at 0 (e.g. relu(z) rather than relu(z − 1))' }]);
-  if (hasJump(a.se))
-    throw new NtkError([{ severity: 'error', file, span: null, message: `${a.text} jumps at 0: φ′ holds a δ there, which the constants ζ = E[φ′(g)], … of seed 004 do not take`, hint: 'use a continuous activation (relu, erf, tanh, softplus, …)' }]);
-  const f = toGaussFn(a.se), df = toGaussFn(derivative(a.se));
+  const dse = derivative(a.se);
+  // the kinks of φ and φ′ (relu(z − c) has one at c): the quadrature is split there
+  const kinks = [...new Set([...kinkPoints(a.se), ...kinkPoints(dse)])].sort((x, y) => x - y);
+  const jump = [0, ...kinks].find((c) => jumpsAt(a.se, c));
+  if (jump !== undefined)
+    throw new NtkError([{ severity: 'error', file, span: null, message: `${a.text} jumps at z = ${jump}: φ′ holds a δ there, which the constants ζ = E[φ′(g)], … of seed 004 do not take`, hint: 'use a continuous activation (relu, erf, tanh, softplus, …)' }]);
+  const f = toGaussFn(a.se), df = toGaussFn(dse);
   const one = Float64Array.of(1), tol = 1e-13;
-  const e0 = expect1(f, one, 0, tol, opts), d0 = expect1(df, one, 0, tol, opts), d1 = expect1(df, one, 1, tol, opts), d3 = expect1(df, one, 3, tol, opts);
+  const o = { ...opts, breaks: kinks };
+  const e0 = expect1(f, one, 0, tol, o), d0 = expect1(df, one, 0, tol, o), d1 = expect1(df, one, 1, tol, o), d3 = expect1(df, one, 3, tol, o);
+  const where = kinks.some((c) => c !== 0) ? `, split at the kink${kinks.length > 1 ? 's' : ''} at ${kinks.map((c) => Number(c.toPrecision(12))).join(', ')}` : '';
   const how = (r: ReturnType<typeof expect1>, fn: typeof f) =>
-    r.method === 'closed' ? 'closed form' : `quadrature (${r.order} nodes${fn.kinkAtZero ? ', split at the kink at 0' : ''})`;
+    r.method === 'closed' ? 'closed form' : `quadrature (${r.order} nodes${where || (fn.kinkAtZero ? ', split at the kink at 0' : '')})`;
   const methods = {
     phi: how(e0, f), dphi: how(d0, df), gdphi: how(d1, df),
     hermite3: d1.method === 'closed' && d3.method === 'closed' ? 'closed form' : how(d3.method === 'closed' ? d1 : d3, df),
@@ -373,7 +377,7 @@ export function gaussianMoments(a: Activation, file = '<model>', opts: { quadrat
     accuracy: Math.max(e0.accuracy, d0.accuracy, d1.accuracy, 0.5 * d3.accuracy + d1.accuracy),
     method: closed
       ? `closed forms of src/math/gaussian.ts (φ = ${show(a.se)})`
-      : `${all.some((r) => r.method === 'closed') ? 'closed forms and ' : ''}quadrature of src/math/gaussian.ts (up to ${order} nodes${f.kinkAtZero || df.kinkAtZero ? ', split at the kink' : ''})`,
+      : `${all.some((r) => r.method === 'closed') ? 'closed forms and ' : ''}quadrature of src/math/gaussian.ts (up to ${order} nodes${where || (f.kinkAtZero || df.kinkAtZero ? ', split at the kink' : '')})`,
     methods,
   };
 }

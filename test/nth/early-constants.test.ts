@@ -133,8 +133,26 @@ describe('ζ, ν, ϑ0, ϑ1, ϑ2: closed forms where they exist, quadrature other
     for (const k of ['zeta', 'nu', 'theta0', 'theta1', 'theta2'] as const) expect(s.constantMethods[k]).toMatch(/^quadrature \(\d+ nodes\)$/);
   });
 
-  it('refuses a φ that jumps (its φ′ holds a δ) and a kink away from 0', () => {
-    expect(() => gaussianMoments(act('sign(W @ x / sqrt(d))'))).toThrow(/jumps at 0: φ′ holds a δ/);
-    expect(() => gaussianMoments(act('relu(W @ x / sqrt(d) - 1)'))).toThrow(/kink where .* changes sign away from 0/);
+  it('a kink away from 0 (relu(z − 1)) is split there, never integrated across: the exact values to 1e-12', () => {
+    const mo = gaussianMoments(act('relu(W @ x / sqrt(d) - 1)'));
+    const pdf1 = Math.exp(-0.5) / Math.sqrt(2 * Math.PI);
+    const tail1 = 0.15865525393145707; // 1 − Φ(1) = erfc(1/√2)/2
+    // E[(g − 1)⁺] = p(1) − (1 − Φ(1)); E[1{g>1}] = 1 − Φ(1); E[g 1{g>1}] = p(1); E[(½g³ − g)1{g>1}] = (3/2 − 1)p(1)
+    expect(Math.abs(mo.phi - (pdf1 - tail1))).toBeLessThan(1e-12);
+    expect(Math.abs(mo.dphi - tail1)).toBeLessThan(1e-12);
+    expect(Math.abs(mo.gdphi - pdf1)).toBeLessThan(1e-12);
+    expect(Math.abs(mo.hermite3 - 0.5 * pdf1)).toBeLessThan(1e-12);
+    expect(mo.methods!.dphi).toMatch(/^quadrature \(\d+ nodes, split at the kink at 1\)$/);
+    // two kinks, at ±0.5: |z| − relu... as abs(z − 0.5) + abs(z + 0.5)
+    const two = gaussianMoments(act('abs(W @ x / sqrt(d) - 0.5) + abs(W @ x / sqrt(d) + 0.5)'));
+    expect(two.methods!.phi).toMatch(/split at the kinks at -0.5, 0.5/);
+    // E[sign(g − ½) + sign(g + ½)] = 0 by symmetry; E[g(sign(g − ½) + sign(g + ½))] = 2·2p(½)
+    expect(Math.abs(two.dphi)).toBeLessThan(1e-12);
+    expect(Math.abs(two.gdphi - (4 * Math.exp(-0.125)) / Math.sqrt(2 * Math.PI))).toBeLessThan(1e-12);
+  });
+
+  it('refuses a φ that jumps (its φ′ holds a δ), at 0 or elsewhere', () => {
+    expect(() => gaussianMoments(act('sign(W @ x / sqrt(d))'))).toThrow(/jumps at z = 0: φ′ holds a δ/);
+    expect(() => gaussianMoments(act('tanh(W @ x / sqrt(d)) + sign(W @ x / sqrt(d) - 1)'))).toThrow(/jumps at z = 1: φ′ holds a δ/);
   });
 });
