@@ -181,3 +181,25 @@ export function flowPlotSpec(r: Pick<FlowResult, 'alpha' | 'R0' | 'lipDh' | 'lip
   add('Prop 1.1', (b) => b.prop11.value);
   return { title: `E(t) of ${file}, α = ${r.alpha}`, xLabel: 't', yLabel: 'E(t)', logX: true, logY: true, series };
 }
+
+/**
+ * The plot of `ntk predict --plot` for 1-D inputs: the predicted mean at the test inputs (sorted
+ * by x), the band mean ± 2σ (σ² the predicted variance, negatives from rounding read as 0) as two
+ * dashed lines, and the training points.
+ * @example predictionPlotSpec({ title: 'f', xTrain: [0], yTrain: [1], xTest: [0, 1], mean: [1, 0], variance: [0, 1] })
+ */
+export function predictionPlotSpec(p: { title: string; xTrain: number[]; yTrain: number[]; xTest: number[]; mean: number[]; variance: number[] }): PlotSpec {
+  const order = p.xTest.map((_, i) => i).sort((a, b) => p.xTest[a]! - p.xTest[b]!);
+  const xs = order.map((i) => p.xTest[i]!);
+  const sd = order.map((i) => Math.sqrt(Math.max(p.variance[i]!, 0)));
+  const mean = order.map((i) => p.mean[i]!);
+  return {
+    title: p.title, xLabel: 'x', yLabel: 'f(x)',
+    series: [
+      { name: 'mean', x: xs, y: mean },
+      { name: 'mean + 2σ', x: xs, y: mean.map((m, k) => m + 2 * sd[k]!), style: 'dashed' },
+      { name: 'mean − 2σ', x: xs, y: mean.map((m, k) => m - 2 * sd[k]!), style: 'dashed' },
+      { name: 'training points', x: p.xTrain, y: p.yTrain, style: 'points' },
+    ],
+  };
+}
