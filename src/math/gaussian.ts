@@ -15,10 +15,12 @@
  *   gauss·gauss (gauss(x) = e^{−x²}, erf′ = (2/√π)·gauss)   1/√((1+2 s11)(1+2 s22) − 4 s12²)
  *   sin·sin    e^{−(s11+s22)/2} sinh s12        cos·cos  e^{−(s11+s22)/2} cosh s12
  *   exp·exp    e^{(s11+s22)/2 + s12}
+ *   sq·sq      s11 s22 + 2 s12²  (sq(x) = x²: quadratics; Isserlis)
  *
  * and the cross pairs: with the constant (1-D means), with id (Stein: E[u f(v)] = s12 E[f′(v)]),
  * odd × even = 0, sin·exp, cos·exp, sign·erf (erf(x) = E[sign(x + ξ)], ξ ~ N(0, ½)), gauss·cos,
- * gauss·exp. Any other pair is integrated numerically: 2-D Gauss–Hermite on
+ * gauss·exp, and u² against abs, gauss, cos, exp (conditioning on v). Any other pair is
+ * integrated numerically: 2-D Gauss–Hermite on
  * u = √s11·z1, v = (s12/√s11)·z1 + √(s22 − s12²/s11)·z2 for smooth functions, and for functions
  * with kinks at 0 polar coordinates split at the kink rays (Gauss–Legendre in the angle on each
  * sector, the Rayleigh-weight Gauss rule in the radius), so no rule ever straddles a kink. The
@@ -37,7 +39,7 @@ import { distinct, hermiteTable, MehlerSeries, type Gemm, type HermiteTable } fr
 
 export type { Gemm } from './mehler.ts';
 
-export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp';
+export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp' | 'sq';
 
 /** One term c·A(β·x) of a closed-form decomposition. */
 export interface AtomTerm {
@@ -68,6 +70,7 @@ const ATOM_EVAL: Record<Atom, (x: number) => number> = {
   sin: Math.sin,
   cos: Math.cos,
   exp: Math.exp,
+  sq: (x) => x * x,
 };
 const KINKED: ReadonlySet<Atom> = new Set<Atom>(['abs', 'sign']);
 
@@ -97,7 +100,7 @@ export function atomFn(name: Atom | 'relu' | 'step' | 'erfprime'): GaussFn {
   }
 }
 
-const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0 };
+const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0, sq: 1 };
 const TWO_PI = 2 / Math.PI;
 const SQRT_2_PI = Math.sqrt(2 / Math.PI);
 
@@ -109,6 +112,7 @@ function mean(a: Atom, q: number): number | null {
     case 'gauss': return 1 / Math.sqrt(1 + 2 * q);
     case 'cos': return Math.exp(-q / 2);
     case 'exp': return Math.exp(q / 2);
+    case 'sq': return q;
     default: return PARITY[a] === -1 ? 0 : null;
   }
 }
@@ -125,6 +129,7 @@ function meanDerivative(a: Atom, q: number): number | null {
     case 'sin': return Math.exp(-q / 2);
     case 'cos': return 0;
     case 'exp': return Math.exp(q / 2);
+    case 'sq': return 0;
   }
 }
 
@@ -148,6 +153,7 @@ export function atomPair(A: Atom, B: Atom, p: number, c: number, q: number): num
       case 'sign': return TWO_PI * Math.asin(rho);
       case 'erf': return TWO_PI * Math.asin(clampRho((2 * c) / Math.sqrt((1 + 2 * p) * (1 + 2 * q))));
       case 'gauss': return 1 / Math.sqrt((1 + 2 * p) * (1 + 2 * q) - 4 * c * c);
+      case 'sq': return p * q + 2 * c * c; // Isserlis
       case 'sin': return Math.exp(-(p + q) / 2) * Math.sinh(c);
       case 'cos': return Math.exp(-(p + q) / 2) * Math.cosh(c);
       case 'exp': return Math.exp((p + q) / 2 + c);
@@ -161,6 +167,11 @@ export function atomPair(A: Atom, B: Atom, p: number, c: number, q: number): num
     case 'cos|exp': return Math.exp((Q - P) / 2) * Math.cos(c); // E[cos u e^v]
     case 'erf|sign': return TWO_PI * Math.asin(clampRho(c / Math.sqrt((P + 0.5) * Q))) * (Q > 0 ? 1 : 0);
     case 'cos|gauss': return Math.exp(-(P - (2 * c * c) / (1 + 2 * Q)) / 2) / Math.sqrt(1 + 2 * Q);
+    // u² against A(v): E[u² | v] = (c/Q_A)²v² + P_u − c²/Q_A, then 1-D moments of A
+    case 'abs|sq': return P > 0 ? SQRT_2_PI * (Q * Math.sqrt(P) + (c * c) / Math.sqrt(P)) : 0;
+    case 'gauss|sq': return (Q * (1 + 2 * P) - 2 * c * c) / (1 + 2 * P) ** 1.5;
+    case 'cos|sq': return Math.exp(-P / 2) * (Q - c * c);
+    case 'exp|sq': return Math.exp(P / 2) * (Q + c * c);
     case 'exp|gauss': return Math.exp((P - (2 * c * c) / (1 + 2 * Q)) / 2) / Math.sqrt(1 + 2 * Q);
     default: return null;
   }
@@ -762,6 +773,7 @@ function atomDerivativeMean(a: Atom, j: number, q: number): number | null {
     case 'sin': v = [0, e, 0, -e][j]!; break;
     case 'cos': v = [e, 0, -e, 0][j]!; break;
     case 'exp': v = Math.exp(q / 2); break;
+    case 'sq': v = [q, 0, 2, 0][j]!; break;
   }
   return Number.isFinite(v) ? v : null;
 }

@@ -183,6 +183,11 @@ export function toTerms(e: SE): AtomTerm[] | null {
         const t = toTerms(k);
         if (t && t.every((a) => a.atom === 'one')) return scale(toTerms(x), t.reduce((acc, a) => acc + a.coef, 0));
       }
+      // α·u · β·u = αβ·u² (quadratics have closed forms: the atom sq)
+      {
+        const al = linear(e.a), be = linear(e.b);
+        if (al !== null && be !== null) return [{ atom: 'sq', coef: al * be, scale: 1 }];
+      }
       // α·u · sign(β·u) = α·sign(β)·|u|
       for (const [x, s] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
         if (s.op !== 'un' || s.name !== 'sign') continue;
@@ -192,7 +197,11 @@ export function toTerms(e: SE): AtomTerm[] | null {
       return null;
     }
     case 'div': return isC(e.b) ? scale(toTerms(e.a), 1 / cv(e.b)) : null;
-    case 'pow': return null;
+    case 'pow': {
+      // (α·u)² = α²·u²
+      const al = isC(e.b, 2) ? linear(e.a) : null;
+      return al !== null ? [{ atom: 'sq', coef: al * al, scale: 1 }] : null;
+    }
     case 'un': case 'd1': {
       // the registry's closed-form atoms of f (or f′), at the argument α·u
       const rule = PRIMITIVES[e.name].gaussian[e.op === 'un' ? 'f' : 'd1'];

@@ -95,6 +95,20 @@ describe('concatenation along the width: concat(tanh(W1 x), relu(U1 x))', () => 
   });
 });
 
+describe('several width dims (--width m,m2) going to infinity together', () => {
+  it('a network with widths m and m2 = 3m has the kernels of the one with a single width (NTK parametrization), and m2 alone is refused', () => {
+    const one = CONCAT.replace('concat(tanh(W1 @ x / sqrt(d)), relu(U1 @ x / sqrt(d)))', 'relu(U1 @ tanh(W1 @ x / sqrt(d)) / sqrt(m))').replace('param U1 : [m, d]', 'param U1 : [m, m]').replace('param W2 : [m, 2 * m]', 'param W2 : [m, m]').replace('/ sqrt(2 * m)', '/ sqrt(m)');
+    const two = one.replace('dim n = 5, d = 2, m = 512', 'dim n = 5, d = 2, m = 64, m2 = 192').replace('param U1 : [m, m]', 'param U1 : [m2, m]').replace('param W2 : [m, m]', 'param W2 : [m, m2]').replace('W2 @ z / sqrt(m)', 'W2 @ z / sqrt(m2)');
+    const a = limitKernels(compile(one, 'one.ntk'), { width: ['m'] });
+    const b = limitKernels(compile(two, 'two.ntk'), { width: ['m', 'm2'] });
+    expect(b.width).toEqual(['m', 'm2']);
+    expect(maxRel(b.nngp!, a.nngp!)).toBeLessThan(1e-12);
+    expect(maxRel(b.ntk!, a.ntk!)).toBeLessThan(1e-12);
+    // m2 alone: m stays finite, and tanh(W1 x) is then not a Gaussian-process layer of width → ∞
+    expect(() => limitKernels(compile(two, 'two.ntk'), { width: ['m2'] })).toThrow(NtkError);
+  });
+});
+
 describe('--diag: the test kernels\' diagonals on many test points', () => {
   const src = `dim n = 6, nt = 45, d = 2, m = 64
 data X : [n, d] = normal(0, 1, seed = 1)
@@ -273,7 +287,8 @@ model h = f(X)
   // relu: closed forms against the polar quadrature split at the kink (measured 1.1e-14 on 40
   // inputs); erf: against the Mehler series at tol 1e-12 (measured 5e-13, the quadrature's own
   // reported accuracy): the bounds are the tolerance plus the rounding of three layers
-  for (const [act, bound] of [['relu', 1e-13], ['erf', 2e-12]] as const)
+  // square (u², Isserlis): against the Mehler series, exact after three terms
+  for (const [act, bound] of [['relu', 1e-13], ['erf', 2e-12], ['square', 1e-12]] as const)
     it(`${act}: every entry of both kernels within ${bound} relative`, () => {
       const m = compile(net(act), `${act}.ntk`);
       const a = limitKernels(m, { width: ['m'] }), b = limitKernels(m, { width: ['m'], quadrature: true });
@@ -288,28 +303,7 @@ model h = f(X)
 
 describe('bad input', () => {
   const base = readFileSync('examples/limit-mlp.ntk', 'utf8');
-  const located = (src: string, pattern: RegExp) => {
-    let err: unknown = null;
-    try { limitKernels(compile(src, 'bad.ntk'), { width: ['m'] }); } catch (e) { err = e; }
-    expect(err).toBeInstanceOf(NtkError);
-    expect((err as NtkError).diagnostics[0]!.message).toMatch(pattern);
-    return (err as NtkError).diagnostics[0]!;
-  };
-  it('a --width naming no dim, or a dim that sizes no weight (or sizes data)', () => {
-    const m = compile(base, 'bad.ntk');
-    const err = (width: string[], src = m) => { try { limitKernels(src, { width }); } catch (e) { return e as NtkError; } return null; };
-    const e1 = err(['q'])!;
-    expect(e1).toBeInstanceOf(NtkError);
-    expect(e1.diagnostics[0]!.file).toBe('--width');
-    expect(e1.diagnostics[0]!.message).toMatch(/no dim named 'q'/);
-    const e2 = err(['k'], compile(base.replace('dim n = 8, nt = 4, d = 3, m = 512', 'dim n = 8, nt = 4, d = 3, m = 512, k = 4'), 'bad.ntk'))!;
-    expect(e2.diagnostics[0]!.message).toMatch(/sizes no weight/);
-    expect(err(['d'])!.diagnostics[0]!.message).toMatch(/sizes the data 'X'/);
-  });
-  it('weights not centred', () => {
-    const d = located(base.replace('param W2 : [m, m] ~ normal(0, 1)', 'param W2 : [m, m] ~ normal(0.5, 1)'), /not centred/);
-    expect(d.span).not.toBeNull();
-  });
+  // (a --width naming no dim or sizing no weight, weights not centred: test/nth/limit.test.ts)
   it('data with NaN: a located error, never a NaN kernel', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ntk-nan-'));
     writeFileSync(join(dir, 'X.json'), JSON.stringify([[1, 2, 3], [0, 1, 0], [1, 0, 0], [0, 0, 1], [1, 1, 1], [2, 0, 1], [0, 2, 1], [1, 0, 2]]));
