@@ -30,9 +30,19 @@ import { boundsReport, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { linearizedProducts } from './flow-linear.ts';
 import { gaussNewtonParts } from './gauss-newton.ts';
-import { METHODS, solve, type MethodName, type SolveResult } from './solvers/index.ts';
+import { METHODS, solve, type MethodName, type SolveResult, type StepAttempt } from './solvers/index.ts';
 import { linearizedTestPredictor } from './predict.ts';
 import { kernelName } from '../ir/rates.ts';
+import { stepWatch, type StepWatchState } from './step-watch.ts';
+
+/**
+ * What to try when a flow of a non-smooth model stalls at its kinks (the options are the CLI's;
+ * the library's are `method`, `rtol` and `gradientDescent`).
+ */
+export const NON_SMOOTH_ADVICE = 'Try a smooth surrogate of relu, e.g. softplus(β·x)/β with β = 10, or gelu; '
+  + 'or --method dopri5 --rtol 1e-3 (a looser tolerance steps over the kinks, and E(T) is about as accurate as that), '
+  + 'with --max-time S to let it run up to S seconds; '
+  + 'or gradient descent with a learning rate, --lr η --steps N with η·N = T (it takes no step-size control at kinks).';
 
 /**
  * The integrator of `flow`: every method of the solvers' table (`METHODS`), or 'auto', which picks
@@ -70,7 +80,25 @@ export interface FlowOptions {
    * (`accuracyFrom`); the CLI runs it on a worker thread, next to the main solve.
    */
   check?: boolean;
-  onProgress?: (t: number, T: number) => void;
+  /**
+   * Limit on the solver's attempted steps, per solve (default 1e6): past it the flow throws a
+   * FlowError saying where it stood and what to try (`--max-steps`).
+   */
+  maxSteps?: number;
+  /** Limit on the flow's wall-clock time in seconds, all its solves together (default none; `--max-time`). */
+  maxTime?: number;
+  /**
+   * The watchdog on non-smooth models (`step-watch.ts`): a flow whose steps keep collapsing at
+   * relu kinks is stopped once, after `graceSeconds` (default 2) of work, its rate of progress
+   * projects more than `budgetSeconds` (default 30, or `maxTime` when given) to reach T. false: it
+   * never stops the flow (its count of collapses still explains a limit reached).
+   */
+  watch?: false | { graceSeconds?: number; budgetSeconds?: number };
+  /**
+   * Progress: the time reached, the horizon, and the solver's state (steps, rejections, the last
+   * step size, collapses, the projected time to T): after every attempted step, rejected ones too.
+   */
+  onProgress?: (t: number, T: number, state?: StepWatchState) => void;
 }
 
 /**
@@ -275,7 +303,6 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
       s += d * d;
     }
     maxWeightChange = Math.max(maxWeightChange, Math.sqrt(s));
-    opts.onProgress?.(t, T);
   };
   /** The initial state: δ = 0, and for a non-square loss v̄ = α·h(w0), c = 0. */
   const start = () => {
@@ -285,11 +312,46 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   };
   // Every method through the one solver: each takes what it uses of the flow's structure (the
   // Hessian product for RODAS4, the Gauss–Newton part for the exponential methods).
-  const run = (method: MethodName, tol: number, track: boolean) =>
-    solve(method, rhs, 0, start(), T, {
+  const started = performance.now();
+  const maxSteps = opts.maxSteps ?? 1e6;
+  let watched: StepWatchState | null = null;
+  const run = (method: MethodName, tol: number, track: boolean) => {
+    const remaining = opts.maxTime === undefined ? undefined : Math.max(1e-3, opts.maxTime - (performance.now() - started) / 1000);
+    // a given time limit is the time the caller is willing to wait: the watch's budget too
+    const budget = opts.maxTime === undefined ? {} : { budgetSeconds: opts.maxTime };
+    // watch: false still counts the collapses (for the message of a limit reached), never stops
+    const watch = stepWatch({ T, nonSmooth: model.nonSmooth, advice: NON_SMOOTH_ADVICE, ...budget, ...(opts.watch === false ? { budgetSeconds: Infinity } : opts.watch) });
+    watched = watch.state;
+    const progress = track ? opts.onProgress : undefined;
+    const monitor = (s: StepAttempt) => {
+      const stop = watch.monitor(s);
+      progress?.(s.t, T, watch.state);
+      return stop;
+    };
+    return solve(method, rhs, 0, start(), T, {
       rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, maxOrder: ADAMS_ORDER, ...(track ? { onStep } : {}),
       lowRank: { linearPart: gaussNewton.linearPart(method), ops: gaussNewton.ops },
+      maxSteps, ...(remaining === undefined ? {} : { maxTime: remaining }), monitor,
     });
+  };
+  /** The FlowError of a solve that did not reach T: where it stood, why, what to try. */
+  const failure = (r: SolveResult, method: MethodName): FlowError => {
+    const st = watched as StepWatchState | null;
+    const kinks = model.nonSmooth && st !== null && st.collapses > 0
+      ? ` The model is not smooth (relu, abs or sign) and the step size collapsed ${st.collapses} times (down to h = ${st.hMin.toPrecision(3)}): the trajectory crosses its kinks. ${NON_SMOOTH_ADVICE}`
+      : '';
+    const where = `t = ${r.tFinal.toPrecision(4)} of T = ${T} (${method}: ${r.stats.steps} steps, ${r.stats.rejected} rejected)`;
+    switch (r.status) {
+      case 'maxSteps':
+        return new FlowError(`the flow stopped at ${where}: it used its ${maxSteps} steps (--max-steps).${kinks || ' Raise --max-steps, loosen --rtol, or try --method exponential if the flow is stiff.'}`);
+      case 'maxTime':
+        return new FlowError(`the flow stopped at ${where}: it used its ${opts.maxTime} s (--max-time).${kinks || ' Raise --max-time, loosen --rtol, or integrate to a shorter T.'}`);
+      case 'stopped':
+        return new FlowError(`the flow stopped at t = ${r.tFinal.toPrecision(4)} of T = ${T} (${method}): ${r.message}`);
+      default:
+        return new FlowError(r.message ?? `the solver stopped: ${r.status}`);
+    }
+  };
 
   // 'auto': the stiffness over the horizon is λmax(K0)·T (the δ-flow's Jacobian starts as −J0ᵀJ0).
   // DOP853 needs at least λmax·T/6 steps of 12 evaluations when that is large, the exponential
@@ -314,7 +376,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     warnings.push(`the flow looks stiff for the explicit method ${method} (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)}): --method exponential may be much faster`);
   }
   const jacobians = gaussNewton.refreshes - refreshesBefore;
-  if (result.status !== 'ok') throw new FlowError(result.message ?? `the solver stopped: ${result.status}`);
+  if (result.status !== 'ok') throw failure(result, method);
 
   /** Everything at time t from the state y(t) = (δ, [v̄, c]). */
   const at = (t: number, y: Float64Array) => {

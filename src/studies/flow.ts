@@ -7,7 +7,7 @@
  * linearization (`descentReport`).
  */
 import type { Model } from '../ir/model.ts';
-import { checkFlowStart, flow, accuracyFrom, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
+import { checkFlowStart, flow, accuracyFrom, FlowError, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
 import { gradientDescent } from '../dynamics/descent.ts';
 import type { Rates, RatesInfo } from '../ir/rates.ts';
 import { constantOf } from '../dynamics/sweep.ts';
@@ -16,6 +16,7 @@ import { loss } from '../api.ts';
 import { startFlowCheck } from './flow-check.ts';
 import { flowPlotTimes } from '../plot/spec.ts';
 import { formatNumber, OptionError } from './common.ts';
+import type { StepWatchState } from '../dynamics/step-watch.ts';
 
 /**
  * Stored derivative entries up to which `flowStudy` runs the Lipschitz estimate by itself: about a
@@ -51,7 +52,13 @@ export interface FlowStudyOptions {
   lip?: boolean;
   /** The `--set` values the model was loaded with (quoted in the hint to run `ntk lip`). */
   overrides?: Map<string, number>;
-  onProgress?: (t: number, T: number) => void;
+  /** The solver's limits: attempted steps per solve, and wall-clock seconds (`FlowOptions`). */
+  maxSteps?: number;
+  maxTime?: number;
+  /** The flow's progress: t of T and the solver's state (`FlowOptions.onProgress`). */
+  onProgress?: (t: number, T: number, state?: StepWatchState) => void;
+  /** What the study is doing when it is not integrating (the Lipschitz estimate, waiting for the check). */
+  onStatus?: (what: string) => void;
 }
 
 /** Lip(h) and Lip(Dh) as estimated by the flow: attained lower and certified upper bounds. */
@@ -109,13 +116,14 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   let radius = constantOf(m, o.radius);
   const method = o.method ?? 'auto';
   const rtol = o.rtol;
+  const limits = { ...(o.maxSteps === undefined ? {} : { maxSteps: o.maxSteps }), ...(o.maxTime === undefined ? {} : { maxTime: o.maxTime }) };
   // The accuracy check, a second independent solve, starts first: it runs on a worker thread
   // while this one estimates the Lipschitz constants and integrates the flow. The worker
   // elaborates the model again with every dim and const at its value here (the same model).
   // A model with per-parameter rates (`withRates`) is rebuilt there with the same rates.
   const rated = (m as Model & { rates?: RatesInfo }).rates;
   const check = m.loss
-    ? startFlowCheck({ program: m.program, overrides: [...m.constants], seed: m.seed, alpha, T, rtol, method, ...(rated ? { rates: rated.rates.map((q): [string, number] => [q.name, q.rate]) } : {}) })
+    ? startFlowCheck({ program: m.program, overrides: [...m.constants], seed: m.seed, alpha, T, rtol, method, ...limits, ...(rated ? { rates: rated.rates.map((q): [string, number] => [q.name, q.rate]) } : {}) })
     : null;
   let lipEstimate: ReturnType<typeof lipschitz> | null = null;
   let lipSkipped: string | null = null;
@@ -129,6 +137,7 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
       lipSkipped = `no automatic Lipschitz estimate: its certified bounds would store about ${entries.toExponential(1)} derivative entries (the flow allows ${FLOW_LIP_ENTRIES.toExponential(0)}); run 'ntk lip ${m.file}${sets} --radius ${formatNumber(ball)}' (it may take minutes) and pass --lip-dh and --lip-h`;
     } else if (ball > 0) {
       radius = ball;
+      o.onStatus?.(`estimating Lip(h) and Lip(Dh) on B(w0, ${formatNumber(radius)}) (up to ${FLOW_LIP_BUDGET_MS / 1000} s; --no-lip skips it)`);
       try {
         lipEstimate = lipschitz(m, { radius, timeBudgetMs: FLOW_LIP_BUDGET_MS });
       } catch (e) {
@@ -141,7 +150,7 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   }
   let r: FlowResult;
   try {
-    r = flow(m, { alpha, T, times, rtol, lipDh, lipH, radius, method, accuracy: check === null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+    r = flow(m, { alpha, T, times, rtol, lipDh, lipH, radius, method, accuracy: check === null, ...limits, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   } catch (e) {
     check?.cancel();
     throw e;
@@ -149,9 +158,19 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   if (lipSkipped) r.warnings.push(lipSkipped);
   if (check) {
     // The check ran on the other core; an inline one only if it failed or took another method.
+    o.onStatus?.('waiting for the accuracy check (a second, looser solve on another thread)');
     const c = await check.result;
     const accuracy = 'failure' in c ? null : accuracyFrom(r, c);
-    r.errorAccuracy = accuracy ?? accuracyFrom(r, flow(m, { alpha, T, rtol, method, check: true }));
+    r.errorAccuracy = accuracy ?? inlineCheck();
+  }
+  /** The check solve inline (the worker's failed or took another method); null if it stops too. */
+  function inlineCheck(): number | null {
+    try {
+      return accuracyFrom(r, flow(m, { alpha, T, rtol, method, check: true, ...limits }));
+    } catch (e) {
+      if (e instanceof FlowError) return null;
+      throw e;
+    }
   }
   const lipSource = lipEstimate ? 'estimated' : lipDh !== null || lipH !== null ? 'given' : null;
   const estimate = lipEstimate && {
