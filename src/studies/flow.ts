@@ -11,7 +11,7 @@ import { checkFlowStart, flow, accuracyFrom, FlowError, type FlowMethod, type Fl
 import { gradientDescent } from '../dynamics/descent.ts';
 import type { Rates, RatesInfo } from '../ir/rates.ts';
 import { constantOf } from '../dynamics/sweep.ts';
-import { lipschitz, estimateEntries } from '../lip/index.ts';
+import { lipschitz, estimateEntries, LipUsageError } from '../lip/index.ts';
 import { loss } from '../api.ts';
 import { startFlowCheck } from './flow-check.ts';
 import { flowPlotTimes } from '../plot/spec.ts';
@@ -141,11 +141,24 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
       try {
         lipEstimate = lipschitz(m, { radius, timeBudgetMs: FLOW_LIP_BUDGET_MS });
       } catch (e) {
-        check?.cancel();
-        throw e;
+        if (e instanceof LipUsageError) {
+          // A ball the user did not give (α far from lazy: √(T·R0)/α huge) is no usage error of
+          // theirs: the flow runs without the estimate and says why; a given --radius is.
+          if (o.radius !== undefined && o.radius !== null) {
+            check?.cancel();
+            throw new OptionError(`--radius ${o.radius}: ${e.message}`);
+          }
+          lipSkipped = `no automatic Lipschitz estimate on the ball of Prop. 3.1, B(w0, √(T·R0)/α = ${formatNumber(ball)}): ${e.message}; at α = ${alpha} the flow is far from the lazy regime the bounds describe`;
+          radius = null;
+        } else {
+          check?.cancel();
+          throw e;
+        }
       }
-      lipDh = lipEstimate.lipDh.upper;
-      lipH = lipEstimate.lipH.upper;
+      if (lipEstimate) {
+        lipDh = lipEstimate.lipDh.upper;
+        lipH = lipEstimate.lipH.upper;
+      }
     }
   }
   let r: FlowResult;
