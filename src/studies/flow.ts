@@ -79,7 +79,7 @@ export interface FlowLipEstimate {
 export interface FlowReport
   extends Pick<
     FlowResult,
-    | 'alpha' | 'T' | 'R0' | 'kappa' | 'lipDh' | 'lipH' | 'radius' | 'error' | 'errorAccuracy' | 'bound' | 'sharpBound' | 'chizatBound' | 'weightBound'
+    | 'alpha' | 'T' | 'R0' | 'kappa' | 'lipDh' | 'lipH' | 'radius' | 'error' | 'errorAccuracy' | 'errorFloor' | 'variables' | 'bound' | 'sharpBound' | 'chizatBound' | 'weightBound'
     | 'boundNotes' | 'horizons' | 'weightChange' | 'linWeightChange' | 'maxWeightChange' | 'stayedInBall' | 'loss' | 'linLoss'
     | 'trajectory' | 'method' | 'stats' | 'kernel' | 'warnings'
   > {
@@ -194,7 +194,7 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   };
   return {
     alpha: r.alpha, T: r.T, R0: r.R0, kappa: r.kappa, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, lipSource, lipEstimate: estimate,
-    error: r.error, errorAccuracy: r.errorAccuracy,
+    error: r.error, errorAccuracy: r.errorAccuracy, errorFloor: r.errorFloor, variables: r.variables,
     bound: r.bound, sharpBound: r.sharpBound, chizatBound: r.chizatBound, weightBound: r.weightBound,
     boundNotes: r.boundNotes, horizons: r.horizons,
     weightChange: r.weightChange, linWeightChange: r.linWeightChange, maxWeightChange: r.maxWeightChange, stayedInBall: r.stayedInBall,
