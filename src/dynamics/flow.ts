@@ -26,7 +26,7 @@
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
-import { boundsReport, type BoundsReport } from './bounds.ts';
+import { boundsReport, withinBall, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow, type KernelSpectrum } from './linearized.ts';
 import { lazyVariables, quadratureError } from './flow-lazy.ts';
 import { linearizedProducts } from './flow-linear.ts';
@@ -596,7 +596,7 @@ function flowReport(model: Model, ev: Evaluator, sys: DeltaSystem, runInfo: Flow
     lipH,
     lipDh,
     radius,
-    stayedInBall: radius === null ? null : maxWeightChange <= radius,
+    stayedInBall: radius === null ? null : withinBall(maxWeightChange, radius),
     kappa: bounds.kappa,
     bound: bounds.theorem12.value,
     sharpBound: bounds.theorem12Sharp.value,
