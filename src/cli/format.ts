@@ -66,18 +66,22 @@ export interface Progress {
 
 /**
  * A progress bar on stderr, shown only on a terminal and never with --json; it erases itself when
- * done. Updates at most every 100 ms. NTK_PROGRESS=1 forces it on where stderr is not a terminal
- * (a log file, a test): each update is then a line of its own, at most one a second.
+ * done. Updates at most every 100 ms; with `delayMs`, nothing is shown before that much time has
+ * passed since the bar was made (a short run stays quiet). NTK_PROGRESS=1 forces it on where
+ * stderr is not a terminal (a log file, a test): each update is then a line of its own, at most
+ * one a second.
  * @example const bar = progress('lip', !o.json); bar.status('ascent for the sup…'); bar.update(3, 10); bar.done();
  */
-export function progress(label: string, enabled: boolean): Progress {
+export function progress(label: string, enabled: boolean, delayMs = 0): Progress {
   const tty = process.stderr.isTTY === true;
   const on = enabled && (tty || process.env.NTK_PROGRESS === '1');
   const every = tty ? 100 : 1000;
+  const start = Date.now();
   let last = -Infinity;
   let shown = false;
   const write = (text: string, force: boolean) => {
     const now = Date.now();
+    if (now - start < delayMs) return;
     if (!force && now - last < every) return;
     last = now;
     // a terminal's line is rewritten in place (and cut to its width); elsewhere one line each
