@@ -39,7 +39,7 @@ function mathjsDerivatives(expr: string, w: number, scope: Record<string, number
   let e: MathNode | string = expr;
   for (let k = 0; k <= 4; k++) {
     out.push(typeof e === 'string' ? evaluate(e, { ...scope, w }) : e.evaluate({ ...scope, w }));
-    e = derivative(e, 'w');
+    e = derivative(e, 'w', { simplify: false }); // unsimplified: simplify grows slow on the larger terms
   }
   return out;
 }
