@@ -181,14 +181,6 @@ const norm = (a: ArrayLike<number>) => {
 };
 
 /**
- * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds (which
- * hold for the square loss; for any other loss they are reported as not applying).
- *
- * @example
- *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
- *   r.error <= r.bound!   // Theorem 1.2
- */
-/**
  * What a flow needs before it starts, checked before anything costly (the CLI calls it before
  * estimating Lipschitz constants): a loss, α and T positive and finite, h(w0) finite, and an
  * initial loss R0 = R(α·h(w0)) that does not overflow. Throws FlowError naming the cause.
@@ -207,10 +199,57 @@ export function checkFlowStart(model: Model, alpha: number, T: number, ev: Evalu
     throw new FlowError(`the initial loss R0 = R(α·h(w0)) is ${R0} at α = ${alpha}: α·h(w0) overflows; use a smaller --alpha`);
 }
 
+/**
+ * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds (which
+ * hold for the square loss; for any other loss they are reported as not applying).
+ *
+ * @example
+ *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
+ *   r.error <= r.bound!   // Theorem 1.2
+ *
+ * Three parts: the δ-system (`deltaSystem`), the method policy and solve (`integrateFlow`, every
+ * method through the solvers' one driver), the report (`flowReport`).
+ */
 export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evaluator(model)): FlowResult {
   const { alpha, T } = opts;
   const warnings: string[] = [];
   checkFlowStart(model, alpha, T, ev);
+  const sys = deltaSystem(model, ev, alpha, T, warnings);
+  const run = integrateFlow(sys, opts, warnings);
+  return flowReport(model, ev, sys, run, opts, warnings);
+}
+
+/**
+ * The ODE of a flow for the deviation δ = w − w̄ (the module comment), with what is needed to read
+ * a state: the linearized flow, the right-hand side and its δ-Jacobian product, the exponential
+ * methods' Gauss–Newton part, and y(t) ↦ the outputs and E(t).
+ */
+interface DeltaSystem {
+  alpha: number;
+  T: number;
+  /** Square loss: the linearized flow in closed form; otherwise v̄ and c integrated next to δ. */
+  square: boolean;
+  ystar: Float64Array | null;
+  k: number;
+  p: number;
+  w0: Float64Array;
+  R0: number;
+  spectrum: ReturnType<typeof kernelSpectrum>;
+  /** (w̄(t) − w0, dw̄/dt) from the state (`flow-linear.ts`). */
+  linAt: ReturnType<typeof linearizedProducts>['linAt'];
+  rhs: (t: number, y: Float64Array, dy: Float64Array) => void;
+  jvp: (t: number, delta: Float64Array, v: Float64Array, out: Float64Array) => void;
+  gaussNewton: ReturnType<typeof gaussNewtonParts>;
+  /** The initial state: δ = 0, and for a non-square loss v̄ = α·h(w0), c = 0. */
+  start: () => Float64Array;
+  /** Everything at time t from the state y(t) = (δ, [v̄, c]). */
+  at: (t: number, y: Float64Array) => { out: Float64Array; linOut: Float64Array; error: number; weightChange: number; linWeightChange: number; wT: Float64Array };
+  /** R at an output vector. */
+  lossAt: (v: Float64Array) => number;
+}
+
+/** The δ-system of the flow of α·h from w0 to T (warnings about K0 go to `warnings`). */
+function deltaSystem(model: Model, ev: Evaluator, alpha: number, T: number, warnings: string[]): DeltaSystem {
   // The square loss has the linearized flow in closed form; any other loss integrates it in
   // function space next to the flow (`flow-linear.ts`).
   const ystar = ev.target();
@@ -261,7 +300,46 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   };
   // The exponential methods' stiff part: the Gauss–Newton matrix, refreshed along the flow.
   const gaussNewton = gaussNewtonParts(ev, J0, spectrum, JtV, T, (t, delta) => (weightsAt(t, delta), w), ADAMS_ORDER);
+  const start = () => {
+    const y0 = new Float64Array(square ? p : p + 2 * k);
+    if (!square) for (let i = 0; i < k; i++) y0[p + i] = alpha * h0[i]!;
+    return y0;
+  };
+  const at = (t: number, y: Float64Array) => {
+    shift.set(linAt(t, y).subarray(0, p));
+    const wT = new Float64Array(p);
+    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shift[i]! + y[i]!;
+    const hT = ev.output(wT);
+    const out = hT.map((x) => alpha * x);
+    const linOut = square ? lin.residual(t).map((x, i) => ystar[i]! - x) : y.slice(p, p + k);
+    const diff = out.map((x, i) => x - linOut[i]!);
+    for (let i = 0; i < p; i++) wT[i] -= w0[i]!;
+    return { out, linOut, error: norm(diff), weightChange: norm(wT), linWeightChange: norm(shift), wT };
+  };
+  const lossAt = (v: Float64Array) => (square ? 0.5 * norm(v.map((x, i) => x - ystar[i]!)) ** 2 : ev.outputLoss(v).value);
+  return { alpha, T, square, ystar, k, p, w0, R0, spectrum, linAt, rhs, jvp, gaussNewton, start, at, lossAt };
+}
 
+/** The integration of a δ-system: the solve, the method it ended with, and the work it took. */
+interface FlowRun {
+  result: SolveResult;
+  method: MethodName;
+  /** Refreshes of the Gauss–Newton part during the reported solve. */
+  jacobians: number;
+  /** sup over accepted steps of ‖w(t) − w0‖. */
+  maxWeightChange: number;
+  /** Solve again with `method` at a relative tolerance, without tracking (the accuracy check). */
+  again: (method: MethodName, rtol: number) => SolveResult;
+  rtolOf: (m: MethodName) => number;
+}
+
+/**
+ * The method policy and the solve: every method through the one solver (`solve`), 'auto' picking
+ * by the stiffness λmax(K0)·T and switching to the exponential method when the explicit one
+ * detects stiffness.
+ */
+function integrateFlow(sys: DeltaSystem, opts: FlowOptions, warnings: string[]): FlowRun {
+  const { T, p, square, linAt, rhs, jvp, gaussNewton, start, spectrum, k } = sys;
   const times = [...new Set([...(opts.times ?? []).filter((t) => t > 0 && t < T), T])].sort((a, b) => a - b);
   const rtolOf = (m: MethodName) => opts.rtol ?? FLOW_TOLERANCE[m].rtol;
   const atol = opts.atol ?? 1e-14;
@@ -276,12 +354,6 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     }
     maxWeightChange = Math.max(maxWeightChange, Math.sqrt(s));
     opts.onProgress?.(t, T);
-  };
-  /** The initial state: δ = 0, and for a non-square loss v̄ = α·h(w0), c = 0. */
-  const start = () => {
-    const y0 = new Float64Array(square ? p : p + 2 * k);
-    if (!square) for (let i = 0; i < k; i++) y0[p + i] = alpha * h0[i]!;
-    return y0;
   };
   // Every method through the one solver: each takes what it uses of the flow's structure (the
   // Hessian product for RODAS4, the Gauss–Newton part for the exponential methods).
@@ -315,20 +387,13 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   }
   const jacobians = gaussNewton.refreshes - refreshesBefore;
   if (result.status !== 'ok') throw new FlowError(result.message ?? `the solver stopped: ${result.status}`);
+  return { result, method, jacobians, maxWeightChange, again: (m, tol) => run(m, tol, false), rtolOf };
+}
 
-  /** Everything at time t from the state y(t) = (δ, [v̄, c]). */
-  const at = (t: number, y: Float64Array) => {
-    shift.set(linAt(t, y).subarray(0, p));
-    const wT = new Float64Array(p);
-    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shift[i]! + y[i]!;
-    const hT = ev.output(wT);
-    const out = hT.map((x) => alpha * x);
-    const linOut = square ? lin.residual(t).map((x, i) => ystar[i]! - x) : y.slice(p, p + k);
-    const diff = out.map((x, i) => x - linOut[i]!);
-    for (let i = 0; i < p; i++) wT[i] -= w0[i]!;
-    return { out, linOut, error: norm(diff), weightChange: norm(wT), linWeightChange: norm(shift), wT };
-  };
-  const lossAt = (v: Float64Array) => (square ? 0.5 * norm(v.map((x, i) => x - ystar[i]!)) ** 2 : ev.outputLoss(v).value);
+/** The report of a finished flow: E(T) and its accuracy, the trajectory, the test outputs, the bounds. */
+function flowReport(model: Model, ev: Evaluator, sys: DeltaSystem, runInfo: FlowRun, opts: FlowOptions, warnings: string[]): FlowResult {
+  const { alpha, T, R0, p, w0, spectrum, k, at, lossAt, linAt } = sys;
+  const { result, method, jacobians, maxWeightChange, rtolOf } = runInfo;
   const trajectory = result.t.map((t, i) => {
     const r = at(t, result.y[i]!);
     return { t, error: r.error, weightChange: r.weightChange, linWeightChange: r.linWeightChange };
@@ -336,7 +401,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const final = at(T, result.y[result.y.length - 1]!);
   let errorAccuracy: number | null = null;
   if (!opts.check && (opts.accuracy ?? true)) {
-    const loose = run(method, rtolOf(method) * FLOW_TOLERANCE[method].check, false);
+    const loose = runInfo.again(method, rtolOf(method) * FLOW_TOLERANCE[method].check);
     if (loose.status === 'ok') errorAccuracy = Math.abs(at(T, loose.y[loose.y.length - 1]!).error - final.error);
   }
   if (!Number.isFinite(final.error))
@@ -351,7 +416,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   }
 
   const lipH = opts.lipH ?? null, lipDh = opts.lipDh ?? null, radius = opts.radius ?? null;
-  const bounds = boundsReport({ alpha, T, R0, lipDh, lipH, radius, squareLoss: square, nonSmooth: model.nonSmooth });
+  const bounds = boundsReport({ alpha, T, R0, lipDh, lipH, radius, squareLoss: sys.square, nonSmooth: model.nonSmooth });
   for (const b of [bounds.theorem12, bounds.prop11]) if (b.valid === false && b.note) warnings.push(b.note);
   return {
     alpha,
