@@ -11,7 +11,7 @@
  *    identities (x+0, x·1, x^1, reshape to the same shape, …) and symbolic zeros (a `const` 0
  *    of any shape) that make derivative graphs small. `node()` builds without simplifying.
  */
-import { PRIMITIVES, isBinary, isUnary, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
+import { PRIMITIVES, isBinary, isUnary, unreachable, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
 import { ShapeError, broadcastAxes, broadcastShapes, sameShape, shapeStr, sizeOf } from './shape.ts';
 
 /**
@@ -220,6 +220,8 @@ export class Graph {
         if (cb === 0) return this.constant(1, out);
         if (cb === 1) return this.broadcast(a, out);
         break;
+      default:
+        unreachable(op);
     }
     return this.node(op, [a, b]);
   }

@@ -133,6 +133,8 @@ export interface BinaryPrimitive extends Primitive {
   f: (a: number, b: number) => number;
   /** The same as an inline JavaScript expression; `cb` is b's value when b is a constant. */
   code: (a: string, b: string, cb: number | undefined) => string;
+  /** Values of a constant b for which `code` has a form of its own (pow: 2, 0.5, 1, −1, 3); the kernels specialize their loops on them. */
+  specialB?: readonly number[];
 }
 
 /** The entry type of each op: unary and binary ops carry their scalar functions. */
@@ -454,6 +456,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     linearity: 'none',
     smooth: true,
     f: powScalar,
+    specialB: [2, 0.5, 1, -1, 3],
     code: (a, b, cb) =>
       cb === 2 ? `${a} * ${a}`
       : cb === 0.5 ? `Math.sqrt(${a})`
