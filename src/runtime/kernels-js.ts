@@ -147,17 +147,15 @@ function unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void
 /**
  * The loops of a binary op, generated from the registry's scalar code (`code`, the expression the
  * fused loops inline) like the unary ones: one function per op and access pattern, so that each
- * loop stays monomorphic. `scalarB` has a loop of its own for each of the op's special constants
- * (`specialB`: pow's x·x, √x, x, 1/x, x·x·x, which agree with Math.pow up to rounding and, for
- * 0.5, in the IEEE sqrt edge cases √−0 = −0, √−∞ = NaN, where pow gives +0 and +∞).
+ * loop stays monomorphic. `scalarB` branches first on the op's special constants (`specialB`:
+ * pow's x·x, √x, x, 1/x, x·x·x, which agree with Math.pow up to rounding and, for 0.5, in the
+ * IEEE sqrt edge cases √−0 = −0, √−∞ = NaN, where pow gives +0 and +∞), one loop each.
  */
 interface BinaryLoops {
   /** out[i] = a[i] op b[i], i < n. */
   same: (a: Float64Array, b: Float64Array, out: Float64Array, n: number) => void;
-  /** out[i] = a[i] op s (s not one of the op's special constants). */
+  /** out[i] = a[i] op s. */
   scalarB: (a: Float64Array, s: number, out: Float64Array, n: number) => void;
-  /** The same for each special constant s. */
-  special: Map<number, (a: Float64Array, s: number, out: Float64Array, n: number) => void>;
   /** out[i] = s op b[i]. */
   scalarA: (s: number, b: Float64Array, out: Float64Array, n: number) => void;
   /** out[r·m + j] = a[r·m + j] op b[j]: b (m elements) repeats along the leading axes. */
@@ -170,48 +168,37 @@ interface BinaryLoops {
 
 const binaryLoopCache = new Map<BinaryOp, BinaryLoops>();
 
-/** One loop: `params` and a loop over `body(x, y)` (x, y: the operands' element expressions). */
-function binaryLoopOf<F>(op: BinaryOp, kind: string, params: string, head: string, x: string, y: string, cb: number | undefined, fallback: F): F {
-  const { code } = PRIMITIVES[op];
-  try {
-    const body = `${head} out[${kind === 'row' ? 'o' : kind.startsWith('repeat') ? 'r + j' : 'i'}] = ${code(x, y, cb)};`;
-    const name = `binary_${op}_${kind}${cb === undefined ? '' : `_${String(cb).replace(/[^0-9a-z]/gi, '_')}`}`;
-    return new Function(`return function ${name}(${params}) { ${body} };`)() as F;
-  } catch {
-    return fallback; // where the engine forbids generated code: a loop calling f
-  }
-}
-
+/** The loops of `op`, generated on first use (where the engine forbids generated code: loops calling f). */
 function binaryLoops(op: BinaryOp): BinaryLoops {
   let L = binaryLoopCache.get(op);
   if (L) return L;
-  const f = PRIMITIVES[op].f;
+  const { code, f, specialB = [] } = PRIMITIVES[op];
   const I = 'for (let i = 0; i < n; i++)';
   const RJ = 'for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++)';
-  const scalarB = (cb: number | undefined) =>
-    binaryLoopOf<BinaryLoops['scalarB']>(op, 'scalarB', 'a, s, out, n', I, 'a[i]', 's', cb, (a, s, out, n) => {
-      for (let i = 0; i < n; i++) out[i] = f(a[i]!, s);
-    });
-  L = {
-    same: binaryLoopOf(op, 'same', 'a, b, out, n', I, 'a[i]', 'b[i]', undefined, (a, b, out, n) => {
-      for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!);
-    }),
-    scalarB: scalarB(undefined),
-    special: new Map((PRIMITIVES[op].specialB ?? []).map((c) => [c, scalarB(c)])),
-    scalarA: binaryLoopOf(op, 'scalarA', 's, b, out, n', I, 's', 'b[i]', undefined, (s, b, out, n) => {
-      for (let i = 0; i < n; i++) out[i] = f(s, b[i]!);
-    }),
-    repeatB: binaryLoopOf(op, 'repeatB', 'a, b, m, out, n', RJ, 'a[r + j]', 'b[j]', undefined, (a, b, m, out, n) => {
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = f(a[r + j]!, b[j]!);
-    }),
-    repeatA: binaryLoopOf(op, 'repeatA', 'a, m, b, out, n', RJ, 'a[j]', 'b[r + j]', undefined, (a, m, b, out, n) => {
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = f(a[j]!, b[r + j]!);
-    }),
-    row: binaryLoopOf(op, 'row', 'a, ia, sa, b, ib, sb, out, o, len', 'for (const end = o + len; o < end; o++, ia += sa, ib += sb)', 'a[ia]', 'b[ib]', undefined,
-      (a, ia, sa, b, ib, sb, out, o, len) => {
-        for (const end = o + len; o < end; o++, ia += sa, ib += sb) out[o] = f(a[ia]!, b[ib]!);
-      }),
+  const ROW = 'for (const end = o + len; o < end; o++, ia += sa, ib += sb)';
+  const special = specialB.map((c) => `if (s === ${c}) { ${I} out[i] = ${code('a[i]', 's', c)}; return; }`).join(' ');
+  const src = {
+    same: `(a, b, out, n) { ${I} out[i] = ${code('a[i]', 'b[i]', undefined)}; }`,
+    scalarB: `(a, s, out, n) { ${special} ${I} out[i] = ${code('a[i]', 's', undefined)}; }`,
+    scalarA: `(s, b, out, n) { ${I} out[i] = ${code('s', 'b[i]', undefined)}; }`,
+    repeatB: `(a, b, m, out, n) { ${RJ} out[r + j] = ${code('a[r + j]', 'b[j]', undefined)}; }`,
+    repeatA: `(a, m, b, out, n) { ${RJ} out[r + j] = ${code('a[j]', 'b[r + j]', undefined)}; }`,
+    row: `(a, ia, sa, b, ib, sb, out, o, len) { ${ROW} out[o] = ${code('a[ia]', 'b[ib]', undefined)}; }`,
   };
+  try {
+    L = Object.fromEntries(
+      Object.entries(src).map(([kind, fn]) => [kind, new Function(`return function binary_${op}_${kind}${fn};`)()]),
+    ) as unknown as BinaryLoops;
+  } catch {
+    L = {
+      same: (a, b, out, n) => { for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!); },
+      scalarB: (a, s, out, n) => { for (let i = 0; i < n; i++) out[i] = f(a[i]!, s); },
+      scalarA: (s, b, out, n) => { for (let i = 0; i < n; i++) out[i] = f(s, b[i]!); },
+      repeatB: (a, b, m, out, n) => { for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = f(a[r + j]!, b[j]!); },
+      repeatA: (a, m, b, out, n) => { for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = f(a[j]!, b[r + j]!); },
+      row: (a, ia, sa, b, ib, sb, out, o, len) => { for (const end = o + len; o < end; o++, ia += sa, ib += sb) out[o] = f(a[ia]!, b[ib]!); },
+    };
+  }
   binaryLoopCache.set(op, L);
   return L;
 }
@@ -228,10 +215,7 @@ function binary(
   const nb = sizeOf(bShape);
   const L = binaryLoops(op);
   if (na === n && nb === n) return L.same(a, b, out, n);
-  if (nb === 1) {
-    const s = b[0]!;
-    return (L.special.get(s) ?? L.scalarB)(a, s, out, n);
-  }
+  if (nb === 1) return L.scalarB(a, b[0]!, out, n);
   if (na === 1) return L.scalarA(a[0]!, b, out, n);
   if (na === n && isSuffixOf(bShape, outShape)) return L.repeatB(a, b, nb, out, n);
   if (nb === n && isSuffixOf(aShape, outShape)) return L.repeatA(a, na, b, out, n);
