@@ -125,6 +125,8 @@ export interface UnaryPrimitive extends Primitive {
   language: boolean;
   /** LaTeX of the function's name (default \operatorname{name}). */
   tex?: string;
+  /** The function in mathjs's syntax, over the text of its argument (`symbolic/closed-form.ts`; default `name(x)`). */
+  mathjs: (x: string) => string;
 }
 
 export interface BinaryPrimitive extends Primitive {
@@ -149,7 +151,7 @@ const fnPrint =
 /** A unary elementwise op: shape of its input, batched by aligning ranks, printed as name(x). */
 function unaryOp(
   name: UnaryOp,
-  spec: { scalar: ScalarFunction; gaussian: GaussianRule; jvp: JvpRule; tex?: string } & Partial<Pick<UnaryPrimitive, 'linearity' | 'smooth' | 'transpose' | 'print' | 'language' | 'enclose'>>,
+  spec: { scalar: ScalarFunction; gaussian: GaussianRule; jvp: JvpRule; tex?: string } & Partial<Pick<UnaryPrimitive, 'linearity' | 'smooth' | 'transpose' | 'print' | 'language' | 'enclose' | 'mathjs'>>,
 ): UnaryPrimitive {
   return {
     // by default a smooth function: enclosed through the bounds of its derivatives
@@ -163,6 +165,7 @@ function unaryOp(
     transpose: spec.transpose ?? null,
     print: spec.print ?? fnPrint(name, spec.tex),
     language: spec.language ?? true,
+    mathjs: spec.mathjs ?? ((x) => `${name}(${x})`),
     scalar: spec.scalar,
     gaussian: spec.gaussian,
     jvp: spec.jvp,
@@ -266,6 +269,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     scalar: { f: (x) => -x, code: (x) => `-${x}`, d1: () => -1, d2: () => 0, sup: null },
     linearity: 'all',
     language: false,
+    mathjs: (x) => `-(${x})`,
     jvp: (g, _y, _x, [t]) => (t === null ? null : g.neg(t)),
     transpose: (g, _y, _i, c) => g.neg(c),
     print: (p, _a, [x]) => [`-${p.wrap(x!, PREC.neg + 1)}`, PREC.neg],
@@ -340,6 +344,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
   }),
   softplus: unaryOp('softplus', {
     gaussian: { f: null, d1: null },
+    mathjs: (x) => `log(1 + exp(${x}))`,
     scalar: {
       f: softplus,
       range: increasing(softplus),

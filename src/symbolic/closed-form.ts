@@ -7,23 +7,12 @@
  * start-up of every command, and every command that prints no closed form, pays nothing for it
  * (docs/decisions.md). The graph's numbers stay the reference: a closed form is for reading.
  */
+import { jvp } from '../ad/jvp.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
-import { isBinary, isUnary, type UnaryOp } from '../ir/ops.ts';
-
-/** mathjs's spelling of each unary op (a function name, or an expression of its argument). */
-const MATHJS_UNARY: Record<UnaryOp, (x: string) => string> = {
-  neg: (x) => `-(${x})`,
-  exp: (x) => `exp(${x})`,
-  log: (x) => `log(${x})`,
-  sin: (x) => `sin(${x})`,
-  cos: (x) => `cos(${x})`,
-  tanh: (x) => `tanh(${x})`,
-  erf: (x) => `erf(${x})`,
-  softplus: (x) => `log(1 + exp(${x}))`,
-  atan: (x) => `atan(${x})`,
-  sign: (x) => `sign(${x})`,
-};
+import { PRIMITIVES, isBinary, isUnary } from '../ir/ops.ts';
+import { tidy } from '../ir/simplify.ts';
+import { deriveKernel } from '../nth/derive.ts';
 
 const MATHJS_BINARY = { add: '+', sub: '-', mul: '*', div: '/', pow: '^' } as const;
 
@@ -45,7 +34,7 @@ export function mathjsText(g: Graph, root: NodeId, name: (n: NodeId) => string =
     let s: string | null;
     if (op === 'input') s = name(n).replace(/#/g, '_');
     else if (op === 'const') s = num(g.attrs(n).value!);
-    else if (isUnary(op)) s = MATHJS_UNARY[op](x[0]!);
+    else if (isUnary(op)) s = PRIMITIVES[op].mathjs(x[0]!); // the registry's spelling
     else if (isBinary(op)) s = `(${x[0]} ${MATHJS_BINARY[op]} ${x[1]})`;
     else if (op === 'broadcast' || op === 'reshape' || op === 'sum' || op === 'transpose' || op === 'slice' || op === 'pad' || op === 'concat' || op === 'matmul')
       // of one element: the value itself (a product of 1×1 matrices is one multiplication)
@@ -75,12 +64,20 @@ export function loadMathjs(): Promise<MathJs> {
 }
 
 /**
- * mathjs's simplification of a scalar graph, or null when the graph is not scalar.
+ * Longest mathjs text simplified (characters). mathjs's `simplify` grows fast with the size of an
+ * expression (measured: 90 characters 0.2 s, 700 characters 2 s, 3 500 more than a minute); beyond this the closed form is
+ * not shown rather than the command slowed down.
+ */
+export const MAX_CLOSED_FORM_TEXT = 300;
+
+/**
+ * mathjs's simplification of a scalar graph, or null when the graph is not scalar (or its text
+ * is longer than MAX_CLOSED_FORM_TEXT). The graph is tidied first (`ir/simplify.ts`).
  * @example (await closedForm(model.graph, model.output))?.text // "w / 10 + w ^ 2"
  */
 export async function closedForm(g: Graph, root: NodeId): Promise<ClosedForm | null> {
-  const text = mathjsText(g, root);
-  if (text === null) return null;
+  const text = mathjsText(g, tidy(g, [root])[0]!);
+  if (text === null || text.length > MAX_CLOSED_FORM_TEXT) return null;
   const math = await loadMathjs();
   const node = math.simplify(text);
   return { text: node.toString(), latex: node.toTex() };
@@ -89,4 +86,33 @@ export async function closedForm(g: Graph, root: NodeId): Promise<ClosedForm | n
 /** Whether a model is scalar: one parameter, one output (the models closed forms are shown for). */
 export function isScalarModel(m: Model): boolean {
   return m.paramCount === 1 && m.params.length === 1 && m.outputShape.reduce((a, b) => a * b, 1) === 1;
+}
+
+/** The closed forms `ntk print --derivative` shows for a scalar model: h(w) and dh/dw. */
+export interface ModelClosedForms {
+  /** The parameter's name (the variable of the closed forms). */
+  variable: string;
+  h: ClosedForm | null;
+  dh: ClosedForm | null;
+}
+
+/**
+ * h and dh/dw of a scalar model (one weight, one output) in closed form; null for other models.
+ * @example (await modelClosedForms(loadModel('examples/converse.ntk')))?.dh?.text // "2 * w + 0.1"
+ */
+export async function modelClosedForms(m: Model): Promise<ModelClosedForms | null> {
+  if (!isScalarModel(m)) return null;
+  const g = m.graph, w = m.params[0]!.node;
+  const [dh] = jvp(g, [m.output], new Map([[w, g.constant(1, m.params[0]!.shape)]]));
+  return { variable: m.params[0]!.name, h: await closedForm(g, m.output), dh: await closedForm(g, dh!) };
+}
+
+/**
+ * K^(r)(w) of a scalar model in closed form (`deriveKernel`: a function of w alone when k = 1);
+ * null for other models or when too long to simplify.
+ * @example (await kernelClosedForm(loadModel('examples/converse.ntk'), 3))?.text // "4 * (2 * w + 0.1) ^ 2"
+ */
+export async function kernelClosedForm(m: Model, r: number): Promise<ClosedForm | null> {
+  if (!isScalarModel(m)) return null;
+  return closedForm(m.graph, deriveKernel(m, r).value);
 }
