@@ -52,6 +52,8 @@ export interface FlowStudyOptions {
   /** The `--set` values the model was loaded with (quoted in the hint to run `ntk lip`). */
   overrides?: Map<string, number>;
   onProgress?: (t: number, T: number) => void;
+  /** Called as each phase starts (the Lipschitz estimate has no finer progress of its own). */
+  onPhase?: (phase: 'Lipschitz estimate' | 'flow' | 'accuracy check') => void;
 }
 
 /** Lip(h) and Lip(Dh) as estimated by the flow: attained lower and certified upper bounds. */
@@ -129,6 +131,7 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
       lipSkipped = `no automatic Lipschitz estimate: its certified bounds would store about ${entries.toExponential(1)} derivative entries (the flow allows ${FLOW_LIP_ENTRIES.toExponential(0)}); run 'ntk lip ${m.file}${sets} --radius ${formatNumber(ball)}' (it may take minutes) and pass --lip-dh and --lip-h`;
     } else if (ball > 0) {
       radius = ball;
+      o.onPhase?.('Lipschitz estimate');
       try {
         lipEstimate = lipschitz(m, { radius, timeBudgetMs: FLOW_LIP_BUDGET_MS });
       } catch (e) {
@@ -140,6 +143,7 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
     }
   }
   let r: FlowResult;
+  o.onPhase?.('flow');
   try {
     r = flow(m, { alpha, T, times, rtol, lipDh, lipH, radius, method, accuracy: check === null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   } catch (e) {
@@ -149,6 +153,7 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   if (lipSkipped) r.warnings.push(lipSkipped);
   if (check) {
     // The check ran on the other core; an inline one only if it failed or took another method.
+    o.onPhase?.('accuracy check');
     const c = await check.result;
     const accuracy = 'failure' in c ? null : accuracyFrom(r, c);
     r.errorAccuracy = accuracy ?? accuracyFrom(r, flow(m, { alpha, T, rtol, method, check: true }));
