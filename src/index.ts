@@ -34,10 +34,10 @@ export { tidy } from './ir/simplify.ts';
 export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 export { widthScaling, fitLogLog, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
 export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
-export { gpPredict, ensemblePredict, squareTargets, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
+export { gpPredict, ensemblePredict, squareTargets, ratesFor, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
 export { writeKernelFiles } from './nth/limit-out.ts';
 export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
-export { pairExpectation, expect1, atomFn, type GaussFn, type PairResult } from './math/gaussian.ts';
+export { pairExpectation, expect1, atomMoment, atomFn, type GaussFn, type PairResult, type Expect1Result } from './math/gaussian.ts';
 export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,
@@ -48,8 +48,8 @@ export { LinearizedFlow, kernelSpectrum } from './dynamics/linearized.ts';
 export { symmetricEigen } from './linalg/dense.ts';
 export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
 export {
-  early, recognizeTwoLayer, gaussianMoments, earlyConstants, features, inputStats, EarlyUsageError,
-  type EarlyOptions, type EarlyResult, type EarlyRow, type EarlyConstants, type ActivationMoments, type Activation, type TwoLayerForm, type InputStats,
+  early, recognizeTwoLayer, gaussianMoments, constantMethods, earlyConstants, features, inputStats, EarlyUsageError,
+  type EarlyOptions, type EarlyResult, type EarlyRow, type EarlyConstants, type ActivationMoments, type Activation, type TwoLayerForm, type InputStats, type ConstantMethods,
 } from './nth/early.ts';
 export { withRates, parseRates, kernelName, RateError, type Rates, type RatesInfo } from './ir/rates.ts';
 export {
