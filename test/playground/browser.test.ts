@@ -219,6 +219,16 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     expect(options.length).toBe(labels.length);
     await page.screenshot({ path: join(OUT, 'completion.png') });
     await page.keyboard.press('Escape');
+    // The model's own names (param a) next to the builtins, and keywords at the start of a line.
+    const labelsAfter = async (typed: string, expected: string) => {
+      await page.keyboard.type(typed, { delay: 20 });
+      await page.waitForFunction((e) => [...document.querySelectorAll('.cm-tooltip-autocomplete .cm-completionLabel')].some((x) => x.textContent === e), expected, { timeout: 15_000 });
+      const ls = await page.locator('.cm-tooltip-autocomplete .cm-completionLabel').allInnerTexts();
+      await page.keyboard.press('Escape');
+      return ls;
+    };
+    expect(await labelsAfter(' + a', 'a')).toEqual(expect.arrayContaining(['a', 'abs', 'atan']));
+    expect(await labelsAfter('\npa', 'param')).toContain('param');
     // The examples menu holds every example of examples/, and each opens without an error.
     const menu = (await page.locator('#example option').allInnerTexts()).filter((o) => o.endsWith('.ntk'));
     const files = (await import('node:fs')).readdirSync('examples').filter((f) => f.endsWith('.ntk')).sort();
@@ -332,6 +342,35 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     await page.waitForSelector('#message.error', { timeout: 10_000 });
     expect(await page.locator('#message').innerText()).toBe('--set m=many: expected NAME=VALUE, e.g. m=256');
     await page.close();
+  }, 300_000);
+
+  it.skipIf(!haveCli)('takes a model and its data file from the file picker into the link, with the CLI\'s numbers', async () => {
+    const page = await open(base);
+    await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 120_000 });
+    const dir = mkdtempSync(join(tmpdir(), 'ntk-upload-'));
+    const source = 'dim n = 5\ndata v : [n] = load("v.npy")\nparam w : [n] ~ normal(0, 1)\nmodel h = tanh(w * v) * sum(w)\n';
+    writeFileSync(join(dir, 'mine.ntk'), source);
+    const { encodeNpy } = await import('../../src/io/data.ts');
+    writeFileSync(join(dir, 'v.npy'), encodeNpy({ shape: [5], data: Float64Array.from([0.5, -1, 2, 0.25, 1.5]) }));
+    await page.setInputFiles('#files', [join(dir, 'mine.ntk'), join(dir, 'v.npy')]);
+    // Diagnosed clean once the data file is in (before, load("v.npy") finds no file).
+    await page.waitForFunction(() => {
+      const g = globalThis as unknown as { __ntkDiagnosed?: string; __ntkDiagnostics?: unknown[] };
+      return g.__ntkDiagnosed === 'mine.ntk' && g.__ntkDiagnostics?.length === 0;
+    }, null, { timeout: 60_000 });
+    expect(await page.locator('#message').innerText()).toBe('v.npy added (in the link)');
+    const got = await runPanel(page, 'kernel', 'upload-kernel');
+    const want = cli(['kernel', join(dir, 'mine.ntk'), '--order', '2']);
+    expect(expectSameNumbers(got, want, 'kernel')).toBe(25);
+    expect(await page.locator('.panel[data-panel="kernel"] .cli code').innerText()).toBe('ntk kernel mine.ntk --order 2 --json');
+    // The link holds the text and the file's bytes: a fresh page computes the same kernel.
+    const url = page.url();
+    await page.close();
+    const again = await open(url);
+    await again.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 120_000 });
+    expect(await again.evaluate(() => (globalThis as unknown as { __ntk: { results: Record<string, unknown> } }).__ntk.results.kernel)).toEqual(got);
+    await again.close();
+    rmSync(dir, { recursive: true });
   }, 300_000);
 
   it('opens the default example with a message when the link does not decode', async () => {
