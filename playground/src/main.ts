@@ -494,6 +494,7 @@ async function runPanel(name: StudyName): Promise<unknown> {
   status.textContent = 'running…';
   panel.dataset.state = 'running';
   panel.classList.remove('stale');
+  updateCli(name);
   timings[`${name}Start`] ??= performance.now();
   const r = await computeWorker.request({ kind: 'run', study: name, job: job(), options: optionsOf(name) }, (p) => {
     // A phase reported only as started (0 of 1) has no measure of its own: indeterminate.
@@ -624,6 +625,8 @@ async function addFiles(list: FileList) {
     else notes.push(`${f.name} added (in the link)`);
   }
   message(notes.join('; '));
+  // The model's file name (and whether it is an example's) is in every panel's command.
+  for (const p of PANEL_ORDER) updateCli(p);
   saveUrl();
   // Diagnostics again, now that the data is there.
   setText(currentText());

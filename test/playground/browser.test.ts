@@ -361,7 +361,7 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     expect(await page.locator('#message').innerText()).toBe('v.npy added (in the link)');
     const got = await runPanel(page, 'kernel', 'upload-kernel');
     const want = cli(['kernel', join(dir, 'mine.ntk'), '--order', '2']);
-    expect(expectSameNumbers(got, want, 'kernel')).toBe(25);
+    expect(expectSameNumbers(got, want, 'kernel')).toBe(28); // order, shape and the 25 entries
     expect(await page.locator('.panel[data-panel="kernel"] .cli code').innerText()).toBe('ntk kernel mine.ntk --order 2 --json');
     // The link holds the text and the file's bytes: a fresh page computes the same kernel.
     const url = page.url();
