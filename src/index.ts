@@ -43,7 +43,8 @@ export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,
 } from './nth/hierarchy.ts';
-export { accuracyFrom, checkFlowStart, flow, FlowError, FLOW_METHODS, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
+export { accuracyFrom, checkFlowStart, flow, FlowError, FLOW_METHODS, NON_SMOOTH_ADVICE, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
+export { stepWatch, duration, type StepWatchOptions, type StepWatchState } from './dynamics/step-watch.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum } from './dynamics/linearized.ts';
 export { symmetricEigen } from './linalg/dense.ts';
@@ -63,7 +64,7 @@ export {
 export { parseProgram } from './parser/index.ts';
 export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
-export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, sweepPlotSpec, scalingPlotSpec, limitScalingPlotSpec, distinctColors, type PlotSpec, type Series } from './plot/spec.ts';
+export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, sweepPlotSpec, scalingPlotSpec, limitScalingPlotSpec, predictionPlotSpec, distinctColors, type PlotSpec, type Series } from './plot/spec.ts';
 // The language service (hover, go-to-definition, completion) of `ntk lsp` and the playground.
 export { analyze, completions, definition, hover, symbolAt, type Analysis, type Completion, type SymbolInfo, type SymbolKind } from './lang/service.ts';
 export type { Backend } from './runtime/backend.ts';

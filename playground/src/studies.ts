@@ -95,7 +95,7 @@ export async function runStudy(study: StudyName, job: Job, o: StudyOptions, prog
     case 'derive':
       return { report: deriveReport(m, { order: order(o) }), view: {} };
     case 'lip':
-      return { report: lipReport(m, { radius: positive('--radius', o.radius), seed: job.seed }), view: {} };
+      return { report: lipReport(m, { radius: positive('--radius', o.radius), seed: job.seed, onPhase: (what) => progress(what, 0, 1) }), view: {} };
     case 'nth':
       return { report: nthReport(m, { order: order(o), T: positive('--T', o.T), alpha: positive('--alpha', o.alpha, 1) }), view: {} };
     case 'flow': {
@@ -103,7 +103,8 @@ export async function runStudy(study: StudyName, job: Job, o: StudyOptions, prog
       const r = await flowStudy(m, {
         alpha: positive('--alpha', o.alpha, 1), T: positive('--T', o.T), plotTimes: true, method: (o.method ?? 'auto') as FlowMethod,
         overrides: new Map(job.set),
-        onPhase: (label) => progress(label, 0, 1),
+        // What runs besides the integration (the Lipschitz estimate): a phase without a measure.
+        onStatus: (what) => progress(what, 0, 1),
         onProgress: (t, T) => progress('flow', Math.round((1000 * t) / T), 1000),
       });
       return { report: r, view: { plot: vegaLiteSpec(flowPlotSpec(r, job.file, m.nonSmooth)) } };

@@ -42,15 +42,6 @@ describe('each command prints its study’s report', () => {
     expect(viaCli).toEqual(plain(report));
     expect(viaCli.lipSource).toBe('estimated');
     expect(report.errorAccuracy).not.toBeNull();
-    // The phases, as the playground shows them: the estimate (no finer progress), then the flow;
-    // from the sources the accuracy check runs inside the flow, so no phase of its own.
-    const phases: string[] = [];
-    const again = await flowStudy(converse(), { alpha: 4, T: 'T', times: [1, 5], onPhase: (p) => phases.push(p) });
-    expect(phases).toEqual(['Lipschitz estimate', 'flow']);
-    expect(plain(again)).toEqual(plain(report));
-    const given: string[] = [];
-    await flowStudy(converse(), { alpha: 4, T: 'T', lipDh: 2, lipH: 1, onPhase: (p) => given.push(p) });
-    expect(given).toEqual(['flow']);
     expect(await cli('flow', 'examples/meanfield.ntk', '--alpha', '4', '--lr', '0.1', '--steps', '20')).toEqual(plain(descentReport(meanfield(), { alpha: 4, lr: 0.1, steps: 20 })));
   });
   it('nth, scaling and sweep', async () => {
