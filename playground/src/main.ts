@@ -405,14 +405,12 @@ async function renderLimit(r: Record<string, unknown>, out: HTMLElement, dl: (la
     dl(`${key}.npy`, () => download(`${key}.npy`, encodeNpy({ shape: [N, N], data: Float64Array.from(flatM) }) as BlobPart, 'application/octet-stream'));
   }
   out.append(figs);
-  // One display formula per line of the recursion (a source or hidden vector and its covariances).
+  // The recursion's lines (`lhs &= rhs`: a source or hidden vector and its covariances) as one
+  // aligned block, as `ntk limit --latex` prints it.
   const katex = (await loadKatex()).default;
-  const lines = (r.latex as string[]).map((line) => {
-    const tex = el('div', { class: 'tex' });
-    katex.render(line, tex, { displayMode: true, throwOnError: false, maxSize: 50 });
-    return tex;
-  });
-  out.append(el('h4', {}, 'recursion'), ...lines, el('details', {}, el('summary', {}, 'plain text'), el('pre', {}, (r.recursion as string[]).join('\n'))));
+  const tex = el('div', { class: 'tex' });
+  katex.render(`\\begin{aligned}${(r.latex as string[]).join(' \\\\ ')}\\end{aligned}`, tex, { displayMode: true, throwOnError: false, maxSize: 50 });
+  out.append(el('h4', {}, 'recursion'), tex, el('details', {}, el('summary', {}, 'plain text'), el('pre', {}, (r.recursion as string[]).join('\n'))));
 }
 
 function showPanel(panel: StudyName) {
