@@ -36,9 +36,9 @@ const intArg = (name: string, raw: string | undefined, dflt: number) => {
 /** The JSON object of `ntk early --json` (the library's report under the same names). */
 export function earlyJson(r: EarlyResult) {
   return {
-    form: r.form, rates: r.rates, constants: r.constants, moments: r.moments, inputs: r.inputs,
+    form: r.form, rates: r.rates, constants: r.constants, constantMethods: r.constantMethods, moments: r.moments, inputs: r.inputs,
     kernelDistance: r.kernelDistance, kernelDistance2: r.kernelDistance2, kernelNorm: r.kernelNorm, kernelNorm2: r.kernelNorm2,
-    trajectory: r.trajectory, partStep: r.partStep, horizon: r.horizon, epsilon: r.epsilon, stability: r.stability, warnings: r.warnings,
+    trajectory: r.trajectory, out: r.out, linOut: r.linOut, partStep: r.partStep, horizon: r.horizon, epsilon: r.epsilon, stability: r.stability, warnings: r.warnings,
   };
 }
 
@@ -50,7 +50,7 @@ export async function cmdEarly(file: string, o: EarlyCli, load: (file: string, o
   const every = intArg('--every', o.every, Math.max(1, Math.round(steps / 20)));
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new EarlyUsageError(`--plot ${o.plot}: use a .svg or .png file`);
   const model = load(file, o);
-  const bar = progress('early', !o.json);
+  const bar = progress('early', !o.json, 2000); // a terminal only, after 2 s
   const r = early(model, { lr: rates, steps, every, onProgress: bar.update });
   bar.done();
   if (o.plot) {

@@ -57,16 +57,19 @@ export function table(rows: [string, string][]): string {
 
 /**
  * A progress bar on stderr, shown only on a terminal (and never with --json); it erases itself
- * when done. Updates at most every 100 ms.
+ * when done. Updates at most every 100 ms; with `delayMs`, nothing is shown before that much time
+ * has passed since the bar was made (a short run stays quiet).
  */
-export function progress(label: string, enabled: boolean): { update: (done: number, total: number) => void; done: () => void } {
+export function progress(label: string, enabled: boolean, delayMs = 0): { update: (done: number, total: number) => void; done: () => void } {
   const on = enabled && process.stderr.isTTY === true;
+  const start = Date.now();
   let last = 0;
   let shown = false;
   return {
     update(done, total) {
       if (!on) return;
       const now = Date.now();
+      if (now - start < delayMs) return;
       if (now - last < 100 && done < total) return;
       last = now;
       const width = 30;

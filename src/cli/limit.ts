@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  ensemblePredict, gpPredict, limitKernels, limitScaling, loadModel, squareTargets, writeKernelFiles,
+  ensemblePredict, gpPredict, limitKernels, limitScaling, limitScalingPlotSpec, loadModel, squareTargets, writeKernelFiles, parseRates, commonRate,
   type GpPrediction, type LimitReport, type Model,
 } from '../index.ts';
 import { matrix, num, table } from './format.ts';
@@ -31,6 +31,7 @@ interface PredictCli extends LimitCli {
   ridge?: string;
   seeds?: string;
   plot?: string;
+  lr?: string;
 }
 
 const out = (s: string): void => void process.stdout.write(s.endsWith("\n") ? s : s + "\n");
@@ -116,16 +117,19 @@ export async function cmdPredict(file: string, o: PredictCli) {
   if (o.seeds !== undefined && o.width !== undefined) throw new LimitUsageError('--seeds gives the finite-width ensemble: drop --width (or drop --seeds for the infinite-width prediction)');
   const model = loadModel(file, { overrides, seed: seedOf(o) });
   squareTargets(model);
+  // --lr η (every parameter) or W=η1,v=η2 (the others frozen): the flow dw/dt = −H∇L
+  const rates = o.lr === undefined ? undefined : parseRates(o.lr);
   let p: (GpPrediction | ReturnType<typeof ensemblePredict>) & { warning?: string };
   let train: { x: number[]; y: number[] } | null = null;
   if (o.seeds !== undefined) {
     const N = Number(o.seeds);
     if (!Number.isInteger(N) || N < 2) throw new LimitUsageError(`--seeds ${o.seeds}: expected an integer ≥ 2 (an ensemble needs a spread)`);
     if (o.kernel === 'nngp') throw new LimitUsageError('--kernel nngp is for the infinite-width prediction (with --width)');
-    p = ensemblePredict({ t, seeds: N, modelAt: (s) => loadModel(file, { overrides, seed: s }) });
+    p = ensemblePredict({ t, seeds: N, lr: rates, modelAt: (s) => loadModel(file, { overrides, seed: s }) });
   } else {
+    const lr = rates === undefined ? 1 : commonRate(model, rates);
     const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o) });
-    p = gpPredict(lim, squareTargets(model), { t, kernel: o.kernel ?? 'ntk', ridge, diag: o.diag === true });
+    p = gpPredict(lim, squareTargets(model), { t, kernel: o.kernel ?? 'ntk', ridge, diag: o.diag === true, lr });
   }
   if (o.plot) train = await plotPrediction(o.plot, file, model, p);
   void train;
@@ -134,6 +138,7 @@ export async function cmdPredict(file: string, o: PredictCli) {
   const rows: [string, string][] = [
     ['prediction', 'seeds' in p ? `finite-width ensemble of ${p.seeds} initializations (eq. 19)` : `infinite width, ${p.kernel === 'ntk' ? 'NTK-GP (all layers trained, eqs. 27–30)' : 'NNGP (readout trained, eqs. 44–45 / 25–26)'}`],
     ['t', String(p.t)],
+    ['kernel', 'seeds' in p ? p.kernel : `${p.lr === 1 ? '' : `${p.lr}·`}${p.kernel === 'ntk' ? 'Θ' : '𝒦'}`],
   ];
   if (!('seeds' in p)) rows.push(['condition number', `${num(p.condition, 3)}${p.ridge ? ` (ridge ${p.ridge})` : ''}`]);
   out(table(rows));
@@ -154,11 +159,7 @@ export async function cmdScalingLimit(file: string, o: Common & { widths?: strin
   const r = limitScaling(model, { dim, widths: ws, seeds, overrides, modelAt: (m, s) => loadModel(file, { overrides: new Map([...overrides, [dim, m]]), seed: s }) });
   if (o.plot) {
     const { writePlot } = await import('./plot.ts');
-    const series = (['ntk', 'nngp'] as const).map((q) => {
-      const ps = r.points.filter((p) => p.quantity === q);
-      return { name: q === 'ntk' ? '‖Θ̂ − Θ‖/‖Θ‖' : '‖mean h hᵀ − 𝒦‖/‖𝒦‖', x: ps.map((p) => p.width), y: ps.map((p) => p.value), style: 'points' as const };
-    }).filter((s) => s.x.length);
-    await writePlot(o.plot, { title: `convergence to the infinite-width limit: ${file}`, xLabel: dim, yLabel: 'relative distance', logX: true, logY: true, series });
+    await writePlot(o.plot, limitScalingPlotSpec(r, file));
   }
   if (o.json) return out(JSON.stringify({ dim, widths: ws, seeds, points: r.points, fits: r.fits }));
   const rows: [string, string][] = ws.map((w) => {
@@ -208,6 +209,7 @@ export function registerLimitCommands(program: Command, common: (c: Command) => 
     .option('--diag', 'variances only (no test × test covariance)')
     .option('--ridge <λ>', 'add λ to the train kernel diagonal (ill-conditioned kernels)')
     .option('--seeds <N>', 'without --width: the ensemble of N initializations (eq. 19), its mean and covariance')
+    .option('--lr <η|W=η1,v=η2>', 'the flow dw/dt = −H∇L: one rate for all parameters, or rates by name (the others frozen; with --seeds: the NTK Dh·H·Dhᵀ)')
     .option('--tol <ε>', 'tolerance of the adaptive quadrature (default 1e-12)')
     .option('--plot <file.svg|file.png>', '1-D inputs: mean ± 2σ with the training points')
     .action((file: string, o: PredictCli) => cmdPredict(file, o));

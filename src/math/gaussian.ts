@@ -271,6 +271,27 @@ const panels = (np: number, per: number): Level => ({
 });
 const LEVELS: Level[] = [gh(10), gh(16), gh(24), panels(6, 8), panels(9, 8), panels(12, 10), panels(18, 12), panels(27, 12)];
 
+/**
+ * The levels of the 1-D expectations (`expect1`): Gauss–Hermite (the half-line rules for a kinked
+ * function), then composite Gauss–Legendre panels on [−14, 14] (resp. [0, 14]). The wider cut than
+ * the pairs' 9 matters in 1-D, where the integrand may grow: x^k·e^{βx} at s = 2.5 still holds
+ * ~1e-12 of its mass beyond 9 standard deviations, which two levels with the same cut would
+ * agree on missing; beyond 14 the normal weight is below e^{−98}.
+ */
+interface Level1 { order: number; line: () => Rule; half: () => Rule }
+const CUT1 = 14;
+const gh1 = (q: number): Level1 => ({
+  order: q,
+  line: () => gaussHermite(q),
+  half: () => { const h = halfGauss(q, 0); return { nodes: h.nodes, weights: h.weights.map((w) => w / 2) }; },
+});
+const panels1 = (np: number, per: number): Level1 => ({
+  order: 2 * np * per,
+  line: () => panelRule(-CUT1, CUT1, 2 * np, per, NORMAL_DENSITY, 'normal'),
+  half: () => panelRule(0, CUT1, np, per, NORMAL_DENSITY, 'half'),
+});
+const LEVELS1: Level1[] = [gh1(10), gh1(16), gh1(24), panels1(10, 8), panels1(14, 8), panels1(20, 10), panels1(28, 12), panels1(42, 12)];
+
 
 /**
  * E[f(u) g(v)], (u, v) ~ N(0, [[s11, s12], [s12, s22]]) for every index i of the three arrays.
@@ -589,30 +610,113 @@ function adaptivePair(
 }
 
 /**
+ * E[A^{(j)}(v)] for v ~ N(0, q) and j ≤ 3, derivatives in the distributional sense (abs″ = sign′ =
+ * 2δ, whose mean is twice the density at 0, p0 = 1/√(2πq); E[δ′(v)] = −p′(0) = 0,
+ * E[δ″(v)] = p″(0) = −p0/q). Null when a kinked atom meets q = 0 (the δ has no finite mean).
+ *
+ *   one  1, 0, 0, 0                 id    0, 1, 0, 0
+ *   abs  √(2q/π), 0, 2p0, 0         sign  0, 2p0, 0, −2p0/q
+ *   erf  0, c/s, 0, −2c/s³          gauss 1/s, 0, −2/s³, 0      (c = 2/√π, s = √(1 + 2q))
+ *   sin  0, e, 0, −e                cos   e, 0, −e, 0           (e = e^{−q/2})
+ *   exp  e^{q/2} for every j
+ */
+function atomDerivativeMean(a: Atom, j: number, q: number): number | null {
+  const s = Math.sqrt(1 + 2 * q), e = Math.exp(-q / 2), c = 2 / Math.sqrt(Math.PI);
+  const p0 = q > 0 ? 1 / Math.sqrt(2 * Math.PI * q) : NaN;
+  let v: number;
+  switch (a) {
+    case 'one': v = j === 0 ? 1 : 0; break;
+    case 'id': v = j === 1 ? 1 : 0; break;
+    case 'abs': v = [Math.sqrt(q) * SQRT_2_PI, 0, 2 * p0, 0][j]!; break;
+    case 'sign': v = [0, 2 * p0, 0, (-2 * p0) / q][j]!; break;
+    case 'erf': v = [0, c / s, 0, (-2 * c) / s ** 3][j]!; break;
+    case 'gauss': v = [1 / s, 0, -2 / s ** 3, 0][j]!; break;
+    case 'sin': v = [0, e, 0, -e][j]!; break;
+    case 'cos': v = [e, 0, -e, 0][j]!; break;
+    case 'exp': v = Math.exp(q / 2); break;
+  }
+  return Number.isFinite(v) ? v : null;
+}
+
+/**
+ * E[x^k A(βx)] for x ~ N(0, s) and k ≤ 3 in closed form, or null. With x = √s·z and α = β√s it is
+ * s^{k/2}·E[z^k F(z)], F(z) = A(αz), and Stein's identity E[z G(z)] = E[G′(z)] reduces the powers
+ * of z to derivatives of F (F^{(j)}(z) = α^j A^{(j)}(αz)):
+ *   E[F], E[zF] = E[F′], E[z²F] = E[F] + E[F″], E[z³F] = 3E[F′] + E[F‴].
+ * @example atomMoment('sign', 1, 1, 1)   // E[x·sign x] = E|x| = √(2/π)
+ */
+export function atomMoment(a: Atom, beta: number, k: number, s: number): number | null {
+  if (!(k >= 0 && k <= 3 && Number.isInteger(k)) || !(s >= 0)) return null;
+  const al = beta * Math.sqrt(s), q = al * al;
+  const zk = [1, 0, 1, 0][k]!; // E[z^k]
+  let m: number | null;
+  if (q === 0) m = zk * ATOM_EVAL[a](0);
+  else {
+    const D = (j: number) => atomDerivativeMean(a, j, q);
+    const d = [0, 1, 2, 3].map(D);
+    if (d.some((x) => x === null)) return null;
+    const [d0, d1, d2, d3] = d as number[];
+    m = k === 0 ? d0! : k === 1 ? al * d1! : k === 2 ? d0! + q * d2! : 3 * al * d1! + al * q * d3!;
+  }
+  return m * s ** (k / 2);
+}
+
+/** The result of a 1-D Gaussian expectation: how it was computed, and its accuracy. */
+export interface Expect1Result {
+  value: Float64Array;
+  method: 'closed' | 'quadrature';
+  /** The largest quadrature order used (0 for the closed forms). */
+  order: number;
+  /** Estimated absolute error bound (closed forms: rounding; never 0). */
+  accuracy: number;
+}
+
+/**
  * E[w(g)·f(g)] for g ~ N(0, s[i]) at each i, with w(x) = x^power (default 0): the 1-D
  * expectations of the early-time constants (E[φ(g)], E[g φ′(g)], E[(g³/2 − g) φ′(g)] by linear
- * combination). The same levels as the pair expectations (Gauss–Hermite, then panels); a kinked
- * f is integrated on each half-line separately. The level rises until two agree to `tol`.
- * @example expect1(atomFn('relu'), Float64Array.of(1)).value[0]  // 1/√(2π)
+ * combination). When f is a combination Σ c·A(β·x) of the atoms and power ≤ 3, the closed form
+ * Σ c·E[x^power A(βx)] (`atomMoment`, from the same atom table as the pair expectations);
+ * otherwise (or with `opts.quadrature`) the same levels as the pair expectations (Gauss–Hermite,
+ * then panels), a kinked f integrated on each half-line separately (never across the kink at 0);
+ * the level rises until two agree to `tol` relative to Σ|terms|. `opts.breaks`: the points (in x)
+ * where f has kinks anywhere, not only at 0 (`kinkPoints` of `src/nth/limit-scalar.ts`); the line is
+ * then integrated piece by piece between them (`expect1Pieces`), never across one.
+ * @example expect1(atomFn('relu'), Float64Array.of(1)).value[0]  // 1/√(2π), method 'closed'
  */
-export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12): { value: Float64Array; order: number; accuracy: number } {
+export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opts: { quadrature?: boolean; breaks?: number[] } = {}): Expect1Result {
+  if (opts.breaks && opts.breaks.some((b) => b !== 0)) return expect1Pieces(f, s, power, tol, opts.breaks);
+  if (!opts.quadrature && f.terms) {
+    const out = new Float64Array(s.length);
+    let ok = true, scale = 0;
+    for (let i = 0; i < s.length && ok; i++) {
+      let v = 0, sc = 0;
+      for (const t of f.terms) {
+        const m = atomMoment(t.atom, t.scale, power, s[i]!);
+        if (m === null) { ok = false; break; }
+        v += t.coef * m;
+        sc += Math.abs(t.coef * m);
+      }
+      out[i] = v;
+      scale = Math.max(scale, sc);
+    }
+    if (ok) return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };
+  }
   const out = new Float64Array(s.length);
   let accuracy = 0, order = 0;
   for (let i = 0; i < s.length; i++) {
     const sd = Math.sqrt(Math.max(s[i]!, 0));
     let prev = NaN;
-    for (let o = 0; o < LEVELS.length; o++) {
-      const level = LEVELS[o]!;
+    for (let o = 0; o < LEVELS1.length; o++) {
+      const level = LEVELS1[o]!;
       let pts: Float64Array, wts: Float64Array;
       if (f.kinkAtZero) {
-        // the half-line normal: the Rayleigh-free half rules, or panels on [0, 9]
-        const h = o < 3 ? halfGauss(level.order, 0) : panelRule(0, CUT, level.order / 8, 8, NORMAL_DENSITY, 'half');
-        const norm = o < 3 ? 0.5 : 1;
+        // each half-line on its own (the rule never straddles the kink at 0), mirrored
+        const h = level.half();
         pts = new Float64Array(2 * h.nodes.length);
         wts = new Float64Array(2 * h.nodes.length);
         for (let k = 0; k < h.nodes.length; k++) {
           pts[2 * k] = h.nodes[k]!; pts[2 * k + 1] = -h.nodes[k]!;
-          wts[2 * k] = wts[2 * k + 1] = h.weights[k]! * norm;
+          wts[2 * k] = wts[2 * k + 1] = h.weights[k]!;
         }
       } else {
         ({ nodes: pts, weights: wts } = level.line());
@@ -628,12 +732,63 @@ export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12): { 
       order = Math.max(order, level.order);
       const d = Math.abs(v - prev);
       out[i] = v;
-      if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === LEVELS.length - 1) {
+      if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === LEVELS1.length - 1) {
         accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
         break;
       }
       prev = v;
     }
   }
-  return { value: out, order, accuracy };
+  return { value: out, method: 'quadrature', order, accuracy };
+}
+
+/**
+ * E[x^power f(x)], x ~ N(0, s[i]), for f smooth between the kinks `breaks` (in x): composite
+ * Gauss–Legendre on each piece of [−14σ, 14σ] between them (the normal density folded into the
+ * weights; kinks beyond ±14σ carry less than e^{−98} of the weight and are ignored), the panels per
+ * unit rising until two levels agree to `tol` relative to Σ|terms|.
+ * @example expect1(reluShifted, Float64Array.of(1), 0, 1e-13, { breaks: [1] })   // E[relu(g − 1)]
+ */
+function expect1Pieces(f: GaussFn, s: Float64Array, power: number, tol: number, breaks: number[]): Expect1Result {
+  const out = new Float64Array(s.length);
+  let accuracy = 0, order = 0;
+  const levels: [number, number][] = [[0.25, 8], [0.5, 8], [0.75, 10], [1, 12], [1.5, 12], [2.5, 12], [4, 12]];
+  for (let i = 0; i < s.length; i++) {
+    const sd = Math.sqrt(Math.max(s[i]!, 0));
+    if (sd === 0) {
+      const y = new Float64Array(1);
+      f.eval(Float64Array.of(0), y);
+      out[i] = power === 0 ? y[0]! : 0;
+      accuracy = Math.max(accuracy, 8 * Number.EPSILON * Math.abs(y[0]!));
+      continue;
+    }
+    const cuts = [-CUT1, ...breaks.map((b) => b / sd).filter((z) => z > -CUT1 && z < CUT1).sort((a, b) => a - b), CUT1];
+    let prev = NaN;
+    for (let o = 0; o < levels.length; o++) {
+      const [perUnit, per] = levels[o]!;
+      let v = 0, sc = 0, nodes = 0;
+      for (let k = 0; k + 1 < cuts.length; k++) {
+        const lo = cuts[k]!, hi = cuts[k + 1]!;
+        if (!(hi > lo)) continue;
+        const rule = panelRule(lo, hi, Math.max(1, Math.ceil((hi - lo) * perUnit)), per, NORMAL_DENSITY, 'piece');
+        const x = rule.nodes.map((z) => sd * z), y = new Float64Array(x.length);
+        f.eval(x, y);
+        for (let j = 0; j < x.length; j++) {
+          const t = rule.weights[j]! * x[j]! ** power * y[j]!;
+          v += t;
+          sc += Math.abs(t);
+        }
+        nodes += x.length;
+      }
+      order = Math.max(order, nodes);
+      const d = Math.abs(v - prev);
+      out[i] = v;
+      if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === levels.length - 1) {
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        break;
+      }
+      prev = v;
+    }
+  }
+  return { value: out, method: 'quadrature', order, accuracy };
 }

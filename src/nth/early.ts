@@ -43,7 +43,7 @@ import { RateError, type Rates } from '../ir/rates.ts';
 import { UNARY_OPS, BINARY_OPS, type UnaryOp } from '../ir/ops.ts';
 import { defaultBackend } from '../runtime/backends.ts';
 import { expect1 } from '../math/gaussian.ts';
-import { VAR, cst, un, bin, derivative, toGaussFn, kinkOutsideZero, show, type SE, type SBinary } from './limit-scalar.ts';
+import { VAR, cst, un, bin, derivative, toGaussFn, kinkPoints, jumpsAt, show, type SE, type SBinary } from './limit-scalar.ts';
 
 // ------------------------------------------------------------------ recognising the form
 
@@ -323,31 +323,72 @@ export interface ActivationMoments {
   hermite3: number;
   /** The largest estimated absolute error of the four (closed forms: rounding). */
   accuracy: number;
-  /** How they were computed, e.g. 'closed form (erf)' or 'Gauss–Hermite, 96 nodes'. */
+  /** How they were computed, in words, e.g. 'closed forms (erf)' or 'quadrature … (up to 96 nodes)'. */
   method: string;
+  /** How each of the four was computed: 'closed form', or 'quadrature (N nodes[, split at the kink at 0])'. */
+  methods?: { phi: string; dphi: string; gdphi: string; hermite3: string };
+}
+
+/** How each constant was computed (the `constantMethods` of `early`'s report). */
+export interface ConstantMethods {
+  zeta: string;
+  nu: string;
+  theta0: string;
+  theta1: string;
+  theta2: string;
 }
 
 /**
  * E[φ(g)], E[φ′(g)], E[gφ′(g)], E[(½g³ − g)φ′(g)] for g ~ N(0, 1) by the shared Gaussian
- * machinery (`src/math/gaussian.ts`'s `expect1`, converged to 1e-13 relative to Σ|terms|, split
- * at a kink at 0), on φ and its symbolic derivative as the infinite-width limit reads them
- * (`src/nth/limit-scalar.ts`: `toGaussFn`, `derivative`, `kinkOutsideZero`). A kink away from 0
- * is refused: the quadrature splits the line at 0 only.
- * @example gaussianMoments(recognizeTwoLayer(model).activation).dphi // 2/√(3π) for erf
+ * machinery (`src/math/gaussian.ts`'s `expect1`), on φ and its symbolic derivative as the
+ * infinite-width limit reads them (`src/nth/limit-scalar.ts`: `toGaussFn`, `derivative`,
+ * `kinkPoints`). Where φ′ (or φ) is a combination of the registry's closed-form atoms
+ * (`gaussian` of each op in `src/ir/ops.ts`: erf, relu = ½(id + abs), sin, cos, exp, abs,
+ * polynomials of degree 1, …) each moment is a closed form (`atomMoment`: Stein's identity on the
+ * atom table); otherwise (tanh, softplus, sigmoid, compositions such as tanh(sin z)) converged
+ * quadrature (to 1e-13 relative to Σ|terms|), split at every kink (relu(z − c): at c; found by
+ * `kinkPoints`), never integrated across one. A jump (whose φ′ holds a δ) is refused.
+ * `opts.quadrature` forces quadrature (tests).
+ * @example gaussianMoments(recognizeTwoLayer(model).activation).dphi // 2/√(3π) for erf, methods.dphi 'closed form'
  */
-export function gaussianMoments(a: Activation, file = '<model>'): ActivationMoments {
-  const away = kinkOutsideZero(a.se);
-  if (away)
-    throw new NtkError([{ severity: 'error', file, span: null, message: `${a.text} has a kink where ${show(away)} changes sign away from 0: the Gaussian constants split the line at 0 only`, hint: 'write φ with its kink at 0 (e.g. relu(z) rather than relu(z − 1))' }]);
-  const f = toGaussFn(a.se), df = toGaussFn(derivative(a.se));
+export function gaussianMoments(a: Activation, file = '<model>', opts: { quadrature?: boolean } = {}): ActivationMoments {
+  const dse = derivative(a.se);
+  // the kinks of φ and φ′ (relu(z − c) has one at c): the quadrature is split there
+  const kinks = [...new Set([...kinkPoints(a.se), ...kinkPoints(dse)])].sort((x, y) => x - y);
+  const jump = [0, ...kinks].find((c) => jumpsAt(a.se, c));
+  if (jump !== undefined)
+    throw new NtkError([{ severity: 'error', file, span: null, message: `${a.text} jumps at z = ${jump}: φ′ holds a δ there, which the constants ζ = E[φ′(g)], … of seed 004 do not take`, hint: 'use a continuous activation (relu, erf, tanh, softplus, …)' }]);
+  const f = toGaussFn(a.se), df = toGaussFn(dse);
   const one = Float64Array.of(1), tol = 1e-13;
-  const e0 = expect1(f, one, 0, tol), d0 = expect1(df, one, 0, tol), d1 = expect1(df, one, 1, tol), d3 = expect1(df, one, 3, tol);
-  const order = Math.max(e0.order, d0.order, d1.order, d3.order);
+  const o = { ...opts, breaks: kinks };
+  const e0 = expect1(f, one, 0, tol, o), d0 = expect1(df, one, 0, tol, o), d1 = expect1(df, one, 1, tol, o), d3 = expect1(df, one, 3, tol, o);
+  const where = kinks.some((c) => c !== 0) ? `, split at the kink${kinks.length > 1 ? 's' : ''} at ${kinks.map((c) => Number(c.toPrecision(12))).join(', ')}` : '';
+  const how = (r: ReturnType<typeof expect1>, fn: typeof f) =>
+    r.method === 'closed' ? 'closed form' : `quadrature (${r.order} nodes${where || (fn.kinkAtZero ? ', split at the kink at 0' : '')})`;
+  const methods = {
+    phi: how(e0, f), dphi: how(d0, df), gdphi: how(d1, df),
+    hermite3: d1.method === 'closed' && d3.method === 'closed' ? 'closed form' : how(d3.method === 'closed' ? d1 : d3, df),
+  };
+  const all = [e0, d0, d1, d3];
+  const closed = all.every((r) => r.method === 'closed');
+  const order = Math.max(...all.map((r) => r.order));
   return {
     phi: e0.value[0]!, dphi: d0.value[0]!, gdphi: d1.value[0]!, hermite3: 0.5 * d3.value[0]! - d1.value[0]!,
     accuracy: Math.max(e0.accuracy, d0.accuracy, d1.accuracy, 0.5 * d3.accuracy + d1.accuracy),
-    method: `quadrature of src/math/gaussian.ts (up to ${order} nodes${f.kinkAtZero || df.kinkAtZero ? ', split at the kink' : ''})`,
+    method: closed
+      ? `closed forms of src/math/gaussian.ts (φ = ${show(a.se)})`
+      : `${all.some((r) => r.method === 'closed') ? 'closed forms and ' : ''}quadrature of src/math/gaussian.ts (up to ${order} nodes${where || (f.kinkAtZero || df.kinkAtZero ? ', split at the kink' : '')})`,
+    methods,
   };
+}
+
+/**
+ * Which computation each constant comes from: ζ = E[φ′], ν and ϑ1 from E[gφ′], ϑ0 = E[φ],
+ * ϑ2 = E[(½g³ − g)φ′] (given moments: 'given').
+ */
+export function constantMethods(mo: ActivationMoments): ConstantMethods {
+  const m = mo.methods ?? { phi: 'given', dphi: 'given', gdphi: 'given', hermite3: 'given' };
+  return { zeta: m.dphi, nu: m.gdphi, theta0: m.phi, theta1: m.gdphi, theta2: m.hermite3 };
 }
 
 /** Statistics of the training inputs that the theory uses. */
@@ -484,6 +525,8 @@ export interface EarlyResult {
   form: { W: string; v: string; X: string; n: number; d: number; m: number; activation: string; testInputs: string | null };
   rates: { eta1: number; eta2: number };
   constants: EarlyConstants;
+  /** How each constant was computed: 'closed form' or 'quadrature (N nodes…)'. */
+  constantMethods: ConstantMethods;
   moments: ActivationMoments;
   /** Tr Σ (the theory assumes d), Tr Σ², and the covariance's extreme eigenvalues. */
   inputs: InputStats;
@@ -493,6 +536,9 @@ export interface EarlyResult {
   kernelNorm: number;
   kernelNorm2: number;
   trajectory: EarlyRow[];
+  /** The network's and the linear model's outputs on the training inputs after the last step. */
+  out: number[];
+  linOut: number[];
   /** The first step at which trainGap > 0.1·loss (null: never within the steps). */
   partStep: number | null;
   /** The theory's horizon c·d·log d/η with c = 1 (η = η1, or η2 when the first layer is frozen). */
@@ -612,6 +658,7 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
   const mean2 = (a: Float64Array, b: Float64Array) => a.reduce((s, x, i) => s + (x - b[i]!) ** 2, 0) / a.length;
   const trajectory: EarlyRow[] = [];
   let epsilon = 0, partStep: number | null = null;
+  let last = { u: new Float64Array(n), ul: new Float64Array(n) };
   const sn = Math.sqrt(n);
   for (let step = 0; ; step++) {
     const fw = forward(form, Wv(), vv(), X);
@@ -622,6 +669,7 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
     if (!Number.isFinite(gap) || !Number.isFinite(loss))
       throw new RateError(`the network or the linear model diverged at step ${step} (loss ${loss}, gap ${gap}): take smaller rates`);
     if (partStep === null && gap > 0.1 * loss) partStep = step;
+    last = { u, ul };
     if (step % opts.every === 0 || step === opts.steps) {
       // the model's own graph at this w: the two-layer closed form must agree with it
       const h = ev.output(w);
@@ -652,9 +700,9 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
   return {
     form: { W: W.name, v: v.name, X: form.X.name, n, d, m, activation: form.activation.text, testInputs: form.Xt?.name ?? null },
     rates: { eta1, eta2 },
-    constants, moments: mo, inputs: stats,
+    constants, constantMethods: constantMethods(mo), moments: mo, inputs: stats,
     kernelDistance, kernelDistance2, kernelNorm, kernelNorm2,
-    trajectory, partStep,
+    trajectory, out: Array.from(last.u), linOut: Array.from(last.ul), partStep,
     horizon: { value: (d * Math.log(d)) / eta, eta, note: `c·d·log d/η with c = 1 (the theorems hold up to a universal constant c) and η = ${eta1 > 0 ? 'η1' : 'η2'}` },
     epsilon,
     stability: { kernelNorm: kNorm, limitFactor, contraction, networkContraction },

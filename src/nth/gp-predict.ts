@@ -24,6 +24,7 @@ import { crossKernelInputs, crossKernelPrediction } from '../dynamics/predict.ts
 import { symmetricEigen } from '../linalg/dense.ts';
 import { NtkError } from '../parser/diagnostics.ts';
 import type { LimitReport } from './limit.ts';
+import { withRates, kernelName, RateError, type Rates } from '../ir/rates.ts';
 
 export interface GpPredictOptions {
   /** Training time; Infinity for the converged network. */
@@ -34,11 +35,18 @@ export interface GpPredictOptions {
   ridge?: number;
   /** Variances only (no test × test covariance matrix). */
   diag?: boolean;
+  /**
+   * A common learning rate η of the flow dw/dt = −η∇L (default 1): the kernel becomes ηΘ, i.e.
+   * the time ηt (`commonRate` turns `--lr` into it).
+   */
+  lr?: number;
 }
 
 export interface GpPrediction {
   t: number | 'inf';
   kernel: 'ntk' | 'nngp';
+  /** The common learning rate (1 unless given). */
+  lr: number;
   /** Mean at the test outputs (test inputs × outputs, grouped per input). */
   mean: number[];
   /** Covariance of the test outputs; null with `diag`. */
@@ -89,7 +97,10 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
   const { values, vectors: V } = symmetricEigen(Km, n);
   const lmax = values[n - 1]!, lmin = values[0]!;
   const condition = lmin > 0 ? lmax / lmin : Infinity;
-  const t = opts.t;
+  const lr = opts.lr ?? 1;
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new RateError(`--lr ${lr}: expected a positive finite rate`);
+  // the flow with rate η is the flow with rate 1 at time ηt (A_t = Θx(ηΘ)⁻¹(I − e^{−ηΘt})·η)
+  const t = opts.t * lr;
   const cut = 1e-13 * Math.abs(lmax);
   let dropped = 0;
   const phi = Float64Array.from(values, (l) => {
@@ -133,7 +144,7 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
   };
   const variance = Array.from({ length: nt }, (_, i) => entry(i, i));
   const cov = opts.diag ? null : Array.from({ length: nt }, (_, i) => Array.from({ length: nt }, (_, j) => (i === j ? variance[i]! : entry(i, j))));
-  const out: GpPrediction = { t: t === Infinity ? 'inf' : t, kernel: kind, mean, cov, variance, condition, ridge, dropped };
+  const out: GpPrediction = { t: t === Infinity ? 'inf' : opts.t, kernel: kind, lr, mean, cov, variance, condition, ridge, dropped };
   if (!(condition < 1e10) || dropped > 0)
     out.warning = `the train ${kind.toUpperCase()} is ill-conditioned (condition number ${condition === Infinity ? '∞' : condition.toExponential(2)}${dropped ? `, ${dropped} eigenvalue${dropped > 1 ? 's' : ''} below 1e-13·λ_max dropped` : ''}): the prediction is sensitive to rounding; try --ridge λ (e.g. --ridge ${(Math.abs(lmax) * 1e-8).toExponential(0)}) or a finite --T`;
   return out;
@@ -144,6 +155,12 @@ export interface EnsembleOptions {
   seeds: number;
   /** Elaborate the model at seed s (the caller's overrides and data). */
   modelAt: (seed: number) => Model;
+  /**
+   * Learning rates of the flow dw/dt = −H∇L: one η for every parameter, or rates by name (the
+   * others frozen). Each seed's model goes through `withRates`, so eq. 19 runs on the NTK
+   * Dh·H·Dhᵀ (readout only: Φ Φᵀ/m, the empirical NNGP-type kernel). Default: H = I.
+   */
+  lr?: number | Rates;
 }
 
 export interface EnsemblePrediction {
@@ -156,18 +173,53 @@ export interface EnsemblePrediction {
   variance: number[];
   /** Each seed's prediction. */
   predictions: number[][];
+  /** The kernel of the flow: 'Dh·Dhᵀ', or 'Dh·H·Dhᵀ with H = diag(…)' with rates. */
+  kernel: string;
+}
+
+/**
+ * The rates of `lr` for a model: a number η becomes η for every parameter (H = ηI), named rates
+ * are checked against the model (`withRates` throws RateError naming `--lr`).
+ * @example ratesFor(model, 0.5) // Map { 'W' => 0.5, 'v' => 0.5 }
+ */
+export function ratesFor(model: Model, lr: number | Rates): Rates {
+  if (typeof lr !== 'number') return lr;
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new RateError(`--lr ${lr}: expected a positive finite rate`);
+  return new Map(model.params.map((q) => [q.name, lr]));
+}
+
+/**
+ * The single rate η of `lr` when every parameter of the model trains at it (the infinite-width
+ * prediction then runs on ηΘ); per-parameter rates that differ, or freeze a parameter, are a
+ * RateError there: the limit kernels are derived for H = ηI (use the finite-width ensemble, whose
+ * NTK is Dh·H·Dhᵀ, or `kernel: 'nngp'` for readout-only training).
+ * @example commonRate(model, new Map([['W', 0.5], ['v', 0.5]])) // 0.5
+ */
+export function commonRate(model: Model, lr: number | Rates): number {
+  const r = ratesFor(model, lr);
+  withRates(model, r); // names, values
+  const given = r instanceof Map ? r : new Map(Object.entries(r));
+  const values = model.params.map((q) => given.get(q.name) ?? 0);
+  if (values.some((v) => v !== values[0]))
+    throw new RateError(`--lr: the infinite-width prediction takes one rate for all parameters (H = ηI); got ${model.params.map((q, i) => `${q.name}: ${values[i] === 0 ? '0 (frozen)' : values[i]}`).join(', ')}. Use --seeds N (the finite-width ensemble, on Dh·H·Dhᵀ), or --kernel nngp for readout-only training`);
+  return values[0]!;
 }
 
 /**
  * The finite-width ensemble: eq. 19's prediction f_lin_t(x) = f_0(x) − Θ̂(x,X)Θ̂⁻¹(I − e^{−Θ̂t})
  * (f_0(X) − y) for N initializations, with its mean and empirical covariance; as the width
- * grows it converges to the NTK-GP (Corollary 1).
+ * grows it converges to the NTK-GP (Corollary 1). With `lr` the flow is dw/dt = −H∇L and Θ̂ is
+ * Dh·H·Dhᵀ (H diagonal; frozen parameters contribute nothing).
  * @example ensemblePredict({ t: Infinity, seeds: 16, modelAt: (s) => loadModel(file, { seed: s }) })
+ * @example ensemblePredict({ t: 10, seeds: 8, lr: { v: 1 }, modelAt })   // readout only: Θ̂ = ΦΦᵀ/m
  */
 export function ensemblePredict(opts: EnsembleOptions): EnsemblePrediction {
   const preds: Float64Array[] = [];
+  let kernel = 'Dh·Dhᵀ';
   for (let s = 0; s < opts.seeds; s++) {
-    const m = opts.modelAt(s);
+    const plain = opts.modelAt(s);
+    const m = opts.lr === undefined ? plain : withRates(plain, ratesFor(plain, opts.lr));
+    kernel = kernelName(m);
     squareTargets(m);
     if (!m.test) throw new NtkError([{ severity: 'error', file: m.file, span: null, message: "predictions need test inputs: declare 'test NAME = f(Xt)'" }]);
     const ev = new Evaluator(m);
@@ -181,5 +233,5 @@ export function ensemblePredict(opts: EnsembleOptions): EnsemblePrediction {
     for (const p of preds) s += (p[i]! - mean[i]!) * (p[j]! - mean[j]!);
     return N > 1 ? s / (N - 1) : 0;
   }));
-  return { t: opts.t === Infinity ? 'inf' : opts.t, seeds: N, mean, cov, variance: cov.map((r, i) => r[i]!), predictions: preds.map((p) => Array.from(p)) };
+  return { t: opts.t === Infinity ? 'inf' : opts.t, seeds: N, mean, cov, variance: cov.map((r, i) => r[i]!), predictions: preds.map((p) => Array.from(p)), kernel };
 }

@@ -177,6 +177,11 @@ export function toTerms(e: SE): AtomTerm[] | null {
     case 'mul': {
       if (isC(e.a)) return scale(toTerms(e.b), cv(e.a));
       if (isC(e.b)) return scale(toTerms(e.a), cv(e.b));
+      // a factor that is a constant function of u (e.g. neg′(u) = −1 in a derivative)
+      for (const [k, x] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
+        const t = toTerms(k);
+        if (t && t.every((a) => a.atom === 'one')) return scale(toTerms(x), t.reduce((acc, a) => acc + a.coef, 0));
+      }
       // α·u · sign(β·u) = α·sign(β)·|u|
       for (const [x, s] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
         if (s.op !== 'un' || s.name !== 'sign') continue;
@@ -239,6 +244,44 @@ export function kinkOutsideZero(e: SE): SE | null {
     if (at0 !== 0 || (pos > 0 && neg > 0)) return a;
   }
   return null;
+}
+
+/**
+ * Where the kinks of e are: the points where the argument ψ of a sign(ψ(u)) (relu, abs, sign)
+ * changes sign, found on the grid of `kinkOutsideZero` (step 0.1 out to ±60, 1e-4 near 0) and
+ * refined by bisection to rounding. Sorted, without repeats; [] for a smooth e.
+ * @example kinkPoints(un('relu', bin('sub', VAR, cst(1))))   // [1] (relu is a composite: sign(u − 1))
+ */
+export function kinkPoints(e: SE): number[] {
+  const xs = Float64Array.from([...GRID, 0]).sort();
+  const out: number[] = [];
+  for (const a of signArgs(e)) {
+    const v = evaluate(a, xs);
+    const at = (x: number) => evaluate(a, Float64Array.of(x))[0]!;
+    for (let i = 0; i + 1 < xs.length; i++) {
+      const l = v[i]!, r = v[i + 1]!;
+      if (l === 0 && i > 0 && Math.sign(v[i - 1]!) * Math.sign(r) < 0) out.push(xs[i]!);
+      if (!(l * r < 0)) continue;
+      let lo = xs[i]!, hi = xs[i + 1]!;
+      const sl = Math.sign(l);
+      for (let k = 0; k < 200 && hi - lo > 4 * Number.EPSILON * Math.max(1, Math.abs(lo)); k++) {
+        const mid = 0.5 * (lo + hi);
+        const m = at(mid);
+        if (m === 0) { lo = hi = mid; break; }
+        if (Math.sign(m) === sl) lo = mid; else hi = mid;
+      }
+      out.push(Math.abs(lo) < 1e-300 || Math.abs(hi) < 1e-300 ? 0 : 0.5 * (lo + hi));
+    }
+  }
+  out.sort((x, y) => x - y);
+  return out.filter((x, i) => i === 0 || x - out[i - 1]! > 8 * Number.EPSILON * Math.max(1, Math.abs(x)));
+}
+
+/** Whether e jumps at u = c (a discontinuity: its derivative has a δ there). */
+export function jumpsAt(e: SE, c: number): boolean {
+  const h = 1e-9 * Math.max(1, Math.abs(c));
+  const [l, r, a, b] = evaluate(e, Float64Array.of(c - h, c + h, c - 1, c + 1));
+  return Math.abs(r! - l!) > 1e-6 * (1 + Math.abs(a!) + Math.abs(b!));
 }
 
 /** Whether e jumps at 0 (a discontinuity, e.g. sign or step): its derivative has a δ there. */

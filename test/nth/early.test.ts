@@ -1,6 +1,6 @@
 /** `early` (seed 004, MATH.md §4): the two-layer form, the side-by-side training, the kernels, bad input. */
 import { describe, expect, it } from 'vitest';
-import { compile, early, recognizeTwoLayer, features, ntk, withRates, NtkError, RateError, type ActivationMoments } from '../../src/index.ts';
+import { compile, early, gaussianMoments, recognizeTwoLayer, features, ntk, withRates, NtkError, RateError, type ActivationMoments } from '../../src/index.ts';
 import { symmetricEigen } from '../../src/linalg/dense.ts';
 
 const net = (o: { n?: number; d?: number; m?: number; phi?: string; body?: string; extra?: string; v?: string; X?: string } = {}) =>
@@ -113,6 +113,12 @@ describe('early: the two models side by side', () => {
       for (let j = 0; j <= d + 1; j++) b2[j] -= eta2 * rl.reduce((s, x, i) => s + x * psi(i).p2[j]!, 0);
     }
     expect(row).toBe(r.trajectory.length);
+    // the outputs themselves after the last step, network and linear model
+    const fN = Array.from({ length: n }, (_, i) => fOf(i)), ulN = Array.from({ length: n }, (_, i) => fl(i));
+    const scale = Math.max(...fN.map(Math.abs));
+    expect(scale).toBeGreaterThan(0.1);
+    r.out.forEach((x, i) => expect(Math.abs(x - fN[i]!)).toBeLessThan(1e-10 * scale));
+    r.linOut.forEach((x, i) => expect(Math.abs(x - ulN[i]!)).toBeLessThan(1e-10 * scale));
     expect(r.trajectory.at(-1)!.testGap).toBeGreaterThan(0);
   });
 
@@ -159,12 +165,17 @@ describe('early: bad input', () => {
     expect(() => early(net(), { lr: { W: 0, v: 0 }, steps: 1, every: 1, moments })).toThrow(/both layers would be frozen/);
   });
 
-  it('an activation with a kink away from 0 is refused for the Gaussian constants (the quadrature splits at 0 only)', () => {
-    expect(() => early(net({ body: 'dot(v, relu(W @ x / sqrt(d) - 1)) / sqrt(m)' }), { lr: { W: 1 }, steps: 1, every: 1 })).toThrow(/has a kink where .* changes sign away from 0/);
+  it('the Gaussian constants of a kinked activation: split at its kinks, at 0 or elsewhere', () => {
+    // a kink away from 0 is split there too (the constants' test checks the values)
+    expect(early(net({ body: 'dot(v, relu(W @ x / sqrt(d) - 1)) / sqrt(m)' }), { lr: { W: 1 }, steps: 1, every: 1 }).constantMethods.zeta).toMatch(/split at the kink at 1/);
     // a kink at 0 is split there: relu's constants come out exact
     const r = early(net({ phi: 'relu' }), { lr: { W: 1 }, steps: 1, every: 1 });
     expect(Math.abs(r.constants.zeta - 0.5)).toBeLessThan(1e-12);
-    expect(r.moments.method).toMatch(/split at the kink/);
+    expect(r.moments.method).toMatch(/^closed forms/);
+    // forced quadrature splits at the kink and agrees
+    const q = gaussianMoments(recognizeTwoLayer(net({ phi: 'relu' })).activation, 'net.ntk', { quadrature: true });
+    expect(q.method).toMatch(/split at the kink/);
+    expect(Math.abs(q.dphi - 0.5)).toBeLessThan(1e-12);
   });
 
   it('a rate above the stability limit 2n/‖K‖ warns with the contraction factor', () => {
