@@ -14,6 +14,7 @@ import {
   kernel,
   kernelSpectrum,
   lipschitz,
+  lipReport,
   loss,
   nonSmoothWarning,
   nth,
@@ -97,15 +98,8 @@ export function runStudy(study: StudyName, job: Job, o: StudyOptions, progress: 
     }
     case 'lip': {
       const radius = positive('--radius', o.radius);
-      const r = lipschitz(m, { radius, starts: 6, maxSteps: 60, seed: job.seed, timeBudgetMs: 30_000 });
-      const est = (e: typeof r.lipH) => ({
-        lower: e.lower, upper: e.upper, converged: e.converged, note: e.note,
-        argmax: Array.from(e.argmax.w), direction: Array.from(e.argmax.u), outputDirection: Array.from(e.argmax.z),
-      });
-      return {
-        radius, lipH: est(r.lipH), lipDh: est(r.lipDh), time: r.time, evaluations: r.evaluations,
-        enclosure: r.enclosure && { blocks: r.enclosure.blocks, largestBlock: r.enclosure.largestBlock, relaxation: r.enclosure.relaxation, lipHMethod: r.enclosure.lipHMethod, entries: r.enclosure.entries },
-      };
+      // The CLI's report with the CLI's defaults (the search's restarts, steps and budget).
+      return lipReport(m, { radius, seed: job.seed });
     }
     case 'nth': {
       const p = order(o);
