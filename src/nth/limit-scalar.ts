@@ -137,19 +137,20 @@ export function evaluate(e: SE, x: Float64Array): Float64Array {
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : Number(v.toPrecision(6)).toString());
 
-/** Readable text of a scalar function of u. */
-export function show(e: SE): string {
+/** Readable text of a scalar function of u (the variable shown as `arg`). */
+export function show(e: SE, arg = 'u'): string {
+  const show_ = (x: SE) => show(x, arg);
   switch (e.op) {
-    case 'var': return 'u';
+    case 'var': return arg;
     case 'const': return fmt(e.v);
-    case 'add': return `(${show(e.a)} + ${show(e.b)})`;
-    case 'sub': return `(${show(e.a)} − ${show(e.b)})`;
-    case 'mul': return `${show(e.a)}·${show(e.b)}`;
-    case 'div': return `${show(e.a)}/${show(e.b)}`;
-    case 'pow': return `${show(e.a)}^${show(e.b)}`;
-    case 'un': return e.name === 'neg' ? `−${show(e.x)}` : `${e.name}(${show(e.x)})`;
-    case 'd1': return `${e.name}′(${show(e.x)})`;
-    case 'd2': return `${e.name}″(${show(e.x)})`;
+    case 'add': return `(${show_(e.a)} + ${show_(e.b)})`;
+    case 'sub': return `(${show_(e.a)} − ${show_(e.b)})`;
+    case 'mul': return `${show_(e.a)}·${show_(e.b)}`;
+    case 'div': return `${show_(e.a)}/${show_(e.b)}`;
+    case 'pow': return `${show_(e.a)}^${show_(e.b)}`;
+    case 'un': return e.name === 'neg' ? `−${show_(e.x)}` : `${e.name}(${show_(e.x)})`;
+    case 'd1': return `${e.name}′(${show_(e.x)})`;
+    case 'd2': return `${e.name}″(${show_(e.x)})`;
   }
 }
 
@@ -182,6 +183,11 @@ export function toTerms(e: SE): AtomTerm[] | null {
         const t = toTerms(k);
         if (t && t.every((a) => a.atom === 'one')) return scale(toTerms(x), t.reduce((acc, a) => acc + a.coef, 0));
       }
+      // α·u · β·u = αβ·u² (quadratics have closed forms: the atom sq)
+      {
+        const al = linear(e.a), be = linear(e.b);
+        if (al !== null && be !== null) return [{ atom: 'sq', coef: al * be, scale: 1 }];
+      }
       // α·u · sign(β·u) = α·sign(β)·|u|
       for (const [x, s] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
         if (s.op !== 'un' || s.name !== 'sign') continue;
@@ -191,7 +197,11 @@ export function toTerms(e: SE): AtomTerm[] | null {
       return null;
     }
     case 'div': return isC(e.b) ? scale(toTerms(e.a), 1 / cv(e.b)) : null;
-    case 'pow': return null;
+    case 'pow': {
+      // (α·u)² = α²·u²
+      const al = isC(e.b, 2) ? linear(e.a) : null;
+      return al !== null ? [{ atom: 'sq', coef: al * al, scale: 1 }] : null;
+    }
     case 'un': case 'd1': {
       // the registry's closed-form atoms of f (or f′), at the argument α·u
       const rule = PRIMITIVES[e.name].gaussian[e.op === 'un' ? 'f' : 'd1'];
@@ -318,5 +328,41 @@ export function sameSE(a: SE, b: SE): boolean {
     case 'add': case 'sub': case 'mul': case 'div': case 'pow':
       return sameSE(a.a, (b as typeof a).a) && sameSE(a.b, (b as typeof a).b);
     default: return a.name === (b as typeof a).name && sameSE(a.x, (b as typeof a).x);
+  }
+}
+
+/** Precedences for the LaTeX of a tree: sum < product < power < atom. */
+export const TEX_ADD = 1, TEX_MUL = 2, TEX_POW = 3, TEX_ATOM = 4;
+
+/**
+ * LaTeX of a scalar function tree with the variable rendered as `arg` (itself LaTeX, e.g. a
+ * Gaussian sum 0.7\,g_{1}); function names from the registry's `tex` (\tanh,
+ * \operatorname{erf}, …), φ′ as φ'.
+ * @example showTex(un('tanh', VAR), 'g_{1}')   // "\tanh\left(g_{1}\right)"
+ */
+export function showTex(e: SE, arg: string, argPrec = TEX_ADD, wrapBelow = 0): string {
+  const [t, p] = texOf(e, arg, argPrec);
+  return p < wrapBelow ? `\\left(${t}\\right)` : t;
+}
+
+function texOf(e: SE, arg: string, argPrec: number): [string, number] {
+  const wrap = (x: SE, min: number) => {
+    const [s, p] = texOf(x, arg, argPrec);
+    return p < min ? `\\left(${s}\\right)` : s;
+  };
+  const fnTex = (name: UnaryOp) => PRIMITIVES[name].tex ?? `\\operatorname{${name}}`;
+  switch (e.op) {
+    case 'var': return [arg, argPrec];
+    case 'const': return [fmt(e.v), e.v < 0 ? TEX_ADD : TEX_ATOM];
+    case 'add': return [`${wrap(e.a, TEX_ADD)} + ${wrap(e.b, TEX_ADD)}`, TEX_ADD];
+    case 'sub': return [`${wrap(e.a, TEX_ADD)} - ${wrap(e.b, TEX_MUL)}`, TEX_ADD];
+    case 'mul': return [`${wrap(e.a, TEX_MUL)}\\,${wrap(e.b, TEX_MUL)}`, TEX_MUL];
+    case 'div': return [`\\frac{${texOf(e.a, arg, argPrec)[0]}}{${texOf(e.b, arg, argPrec)[0]}}`, TEX_ATOM];
+    case 'pow': return [`{${wrap(e.a, TEX_ATOM)}}^{${texOf(e.b, arg, argPrec)[0]}}`, TEX_POW];
+    case 'un':
+      if (e.name === 'neg') return [`-${wrap(e.x, TEX_MUL)}`, TEX_ADD];
+      return [`${fnTex(e.name)}\\left(${texOf(e.x, arg, argPrec)[0]}\\right)`, TEX_ATOM];
+    case 'd1': return [`${fnTex(e.name)}'\\left(${texOf(e.x, arg, argPrec)[0]}\\right)`, TEX_ATOM];
+    case 'd2': return [`${fnTex(e.name)}''\\left(${texOf(e.x, arg, argPrec)[0]}\\right)`, TEX_ATOM];
   }
 }
