@@ -163,7 +163,7 @@ function flowStudy(m: Model, job: Job, o: StudyOptions, progress: Progress): unk
       lipDh: { lower: lipEstimate.lipDh.lower, upper: lipEstimate.lipDh.upper, note: lipEstimate.lipDh.note },
       time: lipEstimate.time.total,
     },
-    error: r.error, errorAccuracy: r.errorAccuracy,
+    error: r.error, errorAccuracy: r.errorAccuracy, errorFloor: r.errorFloor, variables: r.variables,
     bound: b.theorem12.value, sharpBound: b.theorem12Sharp.value, chizatBound: b.prop11.value, weightBound: b.prop31.value,
     boundNotes: { theorem12: b.theorem12.note, prop11: b.prop11.note },
     horizons: { theorem12: b.theorem12.horizon, prop11: b.prop11.horizon },

@@ -41,6 +41,8 @@ export interface LipOptions {
   enclosureBudget?: number;
   /** An existing evaluator of the model (its compiled plans are reused). */
   evaluator?: Evaluator;
+  /** Told what the estimate is doing as each of its phases starts (a progress line's text). */
+  onPhase?: (what: string) => void;
 }
 
 /**
@@ -112,9 +114,13 @@ export function lipschitz(model: Model, opts: LipOptions): LipResult {
   const ev = opts.evaluator ?? new Evaluator(model);
   const probe = new Probe(model, ev);
   const ascent = { radius: rho, starts: opts.starts, maxSteps: opts.maxSteps, seed: opts.seed ?? 0, timeBudgetMs: opts.timeBudgetMs ?? 30000 };
+  const budget = `(up to ${Math.round(ascent.timeBudgetMs / 1000)} s)`;
+  opts.onPhase?.(`lower bound of Lip(h): ascent for the sup of ‖Dh‖ on the ball ${budget}`);
   const h = lipHLower(probe, w0, ascent);
+  opts.onPhase?.(`lower bound of Lip(Dh): ascent for the sup of ‖D²h‖ on the ball ${budget}`);
   const d = lipDhLower(probe, w0, ascent, opts.seed ?? 0);
   const t1 = performance.now();
+  if (!opts.lowerOnly) opts.onPhase?.('certified upper bounds: interval enclosure of Dh and D²h on the ball');
   const enclosure = opts.lowerOnly ? null : certifiedBounds(model, { radius: rho, w0, budget: opts.enclosureBudget, evaluator: ev });
   const t2 = performance.now();
   const estimate = (a: AscentResult, upper: number | null, upperNote: string | null): LipEstimate => {

@@ -45,6 +45,8 @@ export interface LipStudyOptions {
   lowerOnly?: boolean;
   /** Wall-clock budget of each search for the sup, ms (default 30 s); past it: converged false. */
   timeBudgetMs?: number;
+  /** Told what the estimate is doing as each phase starts (`LipOptions.onPhase`). */
+  onPhase?: (what: string) => void;
 }
 
 /**
@@ -59,7 +61,7 @@ export function lipReport(m: Model, o: LipStudyOptions): LipReport {
   if (!(Number.isFinite(radius) && radius > 0)) throw new OptionError(`--radius ${raw}: expected a positive number, got ${radius}`);
   let r;
   try {
-    r = lipschitz(m, { radius, starts: o.starts, maxSteps: o.maxSteps ?? 60, seed: o.seed ?? 0, lowerOnly: o.lowerOnly === true, timeBudgetMs: o.timeBudgetMs ?? 30_000 });
+    r = lipschitz(m, { radius, starts: o.starts, maxSteps: o.maxSteps ?? 60, seed: o.seed ?? 0, lowerOnly: o.lowerOnly === true, timeBudgetMs: o.timeBudgetMs ?? 30_000, ...(o.onPhase ? { onPhase: o.onPhase } : {}) });
   } catch (e) {
     if (e instanceof LipUsageError) throw new OptionError(`--radius ${raw}: ${e.message}`);
     throw e;
