@@ -168,7 +168,7 @@ interface LipCli extends Common {
 function cmdLip(file: string, o: LipCli) {
   if (o.radius === undefined) throw new UsageError('lip needs the radius of the ball: --radius 0.1 (or the name of a const of the model)');
   const radius = constantOption('--radius', o.radius)!;
-  const starts = intOption('--starts', o.starts, 1, 6);
+  const starts = o.starts === undefined ? undefined : intOption('--starts', o.starts, 1, 1);
   const maxSteps = intOption('--steps', o.steps, 1, 60);
   const budgetS = positive('--budget', o.budget, 30);
   const m = load(file, o);
@@ -230,7 +230,7 @@ export function registerModelCommands(program: Command): void {
 export function registerLip(program: Command): void {
   common(program.command('lip').argument('<file>').description('Lipschitz constants of h and Dh on the ball B(w0, ρ): attained lower bounds and certified upper bounds'))
     .option('--radius <ρ>', 'the radius ρ of the ball: a number or a const of the model')
-    .option('--starts <N>', 'starting points of the search for the sup (default 6)')
+    .option('--starts <N>', 'most restarts of each search for the sup (default: 6 for Lip(h); for Lip(Dh) adaptive, at least 40)')
     .option('--steps <N>', 'ascent steps per start (default 60)')
     .option('--budget <seconds>', 'wall-clock budget of each search for the sup (default 30); past it: converged false')
     .option('--lower-only', 'skip the certified upper bounds')
