@@ -128,10 +128,10 @@ function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; sl
   if (shown < k ** lead) out(`… ${k ** lead - shown} more ${k} × ${k} slices (--json prints the whole tensor)`);
 }
 
-function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }) {
+async function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }) {
   const order = parseOrder(o.order);
   const m = load(file, o);
-  const r = deriveReport(m, { order });
+  const r = await deriveReport(m, { order });
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
   const warning = r.warnings?.[0];
@@ -147,13 +147,22 @@ function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }
         ? `K^(${order})(${as.join(', ')}) = K${order}(${args.join(', ')}) with ${args.map((x, i) => `${x} = row ${as[i]} of the data`).join(', ')}: ${m.outputName} is one output per row`
         : `K${order}[${args.join(', ')}] = Σ ${args.map((u, i) => `${u}_${as[i]}`).join(' ')} K^(${order})(${as.join(', ')}): the kernel as an ${order}-linear form of index vectors u_i ∈ R^${k} (u_i = e_a gives an entry)`;
   out(o.latex ? `% ${intro}\n${r.latex}` : `# ${intro}\n${r.text}`);
+  if (r.closedForm) {
+    const name = o.latex ? `K^{(${order})}` : `K${order}`;
+    out(o.latex ? `% simplified (mathjs)\n${name} = ${r.closedForm.latex}` : `# simplified (mathjs)\n${name} = ${r.closedForm.text}`);
+  }
 }
 
-function cmdPrint(file: string, o: Common & { derivative?: boolean }) {
+async function cmdPrint(file: string, o: Common & { derivative?: boolean }) {
   const m = load(file, o);
-  const r = printReport(m, { derivative: o.derivative === true });
+  const r = await printReport(m, { derivative: o.derivative === true });
   if (o.json) return emitJson(r);
   out(r.text);
+  const c = r.closedForm;
+  if (c) {
+    const lines = [[r.model, c.h], [`d${r.model}/d${c.variable}`, c.dh]] as const;
+    out(`# simplified (mathjs)\n${lines.filter(([, f]) => f).map(([name, f]) => `${name} = ${f!.text}`).join('\n')}`);
+  }
 }
 
 interface LipCli extends Common {
@@ -168,7 +177,7 @@ interface LipCli extends Common {
 function cmdLip(file: string, o: LipCli) {
   if (o.radius === undefined) throw new UsageError('lip needs the radius of the ball: --radius 0.1 (or the name of a const of the model)');
   const radius = constantOption('--radius', o.radius)!;
-  const starts = intOption('--starts', o.starts, 1, 6);
+  const starts = o.starts === undefined ? undefined : intOption('--starts', o.starts, 1, 1);
   const maxSteps = intOption('--steps', o.steps, 1, 60);
   const budgetS = positive('--budget', o.budget, 30);
   const m = load(file, o);
@@ -230,7 +239,7 @@ export function registerModelCommands(program: Command): void {
 export function registerLip(program: Command): void {
   common(program.command('lip').argument('<file>').description('Lipschitz constants of h and Dh on the ball B(w0, ρ): attained lower bounds and certified upper bounds'))
     .option('--radius <ρ>', 'the radius ρ of the ball: a number or a const of the model')
-    .option('--starts <N>', 'starting points of the search for the sup (default 6)')
+    .option('--starts <N>', 'most restarts of each search for the sup (default: 6 for Lip(h); for Lip(Dh) adaptive, at least 40)')
     .option('--steps <N>', 'ascent steps per start (default 60)')
     .option('--budget <seconds>', 'wall-clock budget of each search for the sup (default 30); past it: converged false')
     .option('--lower-only', 'skip the certified upper bounds')

@@ -6,8 +6,10 @@
  *   Dh·v = 0.1*v + 2*w*v
  */
 import type { Graph, NodeId } from './graph.ts';
+import { asSigmoid } from './composites.ts';
 import { PRIMITIVES } from './ops.ts';
 import { PREC, type Printer } from './rules.ts';
+import { provenanceTex } from './symbols.ts';
 
 /** Shared subexpressions up to this many characters are printed inline, not named. */
 const SHORT = 12;
@@ -95,6 +97,7 @@ export function printGraph(g: Graph, roots: [string, NodeId][], opts: PrintOptio
     },
     fn: (name, arg, texName) => (tex ? `${texName ?? `\\operatorname{${name}}`}\\left(${arg}\\right)` : `${name}(${arg})`),
     constValue: (n) => g.constValue(n),
+    provenance: (m) => provenanceTex(m, latexName, latexNumber, PREC),
   };
   // A node's text, computed once from its inputs' (already computed) texts, and dropped when its
   // last user has read it (so the texts held are those of the frontier, not of every node).
@@ -107,15 +110,29 @@ export function printGraph(g: Graph, roots: [string, NodeId][], opts: PrintOptio
     if (t === undefined) throw new Error(`internal: printGraph renders node ${n} before its inputs`);
     return t;
   };
+  // One node's own text from its inputs' texts (the registry's print rule; in LaTeX, a composite
+  // as written: ½ + ½·tanh(z/2) is σ(z), whose inner z is a deeper node — so in LaTeX the texts
+  // are all kept, not dropped after their last user).
+  const renderOwn = (n: NodeId): [string, number] => {
+    if (tex) {
+      const s = asSigmoid(g, n);
+      if (s) {
+        const [c, cp] = s.scale.m ? printer.provenance(s.scale.m) : [latexNumber(s.scale.v), s.scale.v < 0 ? PREC.neg : PREC.atom];
+        const arg = s.scale.v === 1 && !s.scale.m ? render(s.inner)[0] : `${cp < PREC.mul ? paren(c) : c} \\, ${printer.wrap(s.inner, PREC.mul)}`;
+        return [`\\sigma\\left(${arg}\\right)`, PREC.atom];
+      }
+    }
+    return PRIMITIVES[g.op(n)].print(printer, g.attrs(n), g.args(n));
+  };
 
   let counter = 0;
   for (const n of cone) {
     const args = g.args(n);
-    const own = PRIMITIVES[g.op(n)].print(printer, g.attrs(n), args);
+    const own = renderOwn(n);
     for (const a of args) {
       const left = remaining.get(a)! - 1;
       remaining.set(a, left);
-      if (left === 0 && !rootOf.has(a)) texts.delete(a);
+      if (left === 0 && !rootOf.has(a) && !tex) texts.delete(a);
     }
     texts.set(n, own);
     if (rootOf.has(n) || isTrivial(n) || (uses.get(n) ?? 0) < 2) continue;

@@ -22,7 +22,12 @@ export interface LipOptions {
   radius: number;
   /** The centre (default the model's w0). */
   w0?: Float64Array;
-  /** Starting points of the ascent (default 6; 1-D models use a grid of at least 9). */
+  /**
+   * Most restarts of each search. Lip(h): default 6 (1-D models use a grid of at least 9).
+   * Lip(Dh): by default max(40, 2·(restarts of its sweep over the Hessian's blocks) + 40); the
+   * search stops earlier once LIP_SEARCH_PATIENCE restarts in a row did not improve its best value
+   * (see `lipDhLower`), and a search cut by this cap reports converged: false.
+   */
   starts?: number;
   /** Ascent steps per start (default 60). */
   maxSteps?: number;
@@ -51,7 +56,15 @@ export interface LipEstimate {
   upper: number | null;
   /** The point of the ball where `lower` is attained, and the maximizing directions. */
   argmax: { w: Float64Array; z: Float64Array; u: Float64Array };
-  /** Whether the lower-bound search met its tolerances within its budget. */
+  /**
+   * Whether the lower-bound search met its stopping rule within its budgets. For Lip(Dh): the
+   * best value improved by at most LIP_SEARCH_RTOL (relative) over the last LIP_SEARCH_PATIENCE
+   * restarts (after a sweep over the Hessian's blocks), the ascent at the maximizer met
+   * LIP_STATIONARITY_TOL and the power iteration there its tolerance, and neither the time budget
+   * nor the cap on restarts stopped it (`lipDhLower`). For Lip(h): the ascent from the best of its
+   * `starts` starting points met its tolerance and the singular-value iteration there converged,
+   * within the time budget. Never a certificate of the sup: `upper` is the only guarantee.
+   */
   converged: boolean;
   /** Why upper is null, or why the search did not converge; null if nothing to say. */
   note: string | null;
