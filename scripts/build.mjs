@@ -120,13 +120,15 @@ function buildDeclarations() {
  * TS1471 ("cannot be imported using this construct") from `require('ntk-lab')` if the only types
  * are those; TypeScript's documented answer for a dual package is one declaration tree per
  * format. The twin's relative imports name the twins (.js → .cjs), and its type-only imports of
- * chevrotain (an ES module) say so with resolution-mode (TS1541 otherwise). No map: a
+ * packages (chevrotain, mathjs: ES modules) say so with resolution-mode (TS1541/TS1542 otherwise). No map: a
  * go-to-definition lands in the .d.cts itself.
  */
 function commonJsDeclarations(text) {
   return text
     .replace(/((?:from|import)\s*\(?\s*['"]\.{1,2}\/[^'"]*?)\.js(['"])/g, '$1.cjs$2')
     .replace(/^(import type [^;]* from '[^.'][^']*');$/gm, "$1 with { 'resolution-mode': 'import' };")
+    // type queries of a package, typeof import('mathjs'): the same, as an import attribute
+    .replace(/\bimport\((['"])([^.'"][^'"]*)\1\)/g, "import($1$2$1, { with: { 'resolution-mode': 'import' } })")
     .replace(/^\/\/# sourceMappingURL=.*\n?/m, '');
 }
 
