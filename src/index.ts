@@ -62,7 +62,7 @@ export {
   type CrossKernelInputs,
 } from './dynamics/predict.ts';
 export { parseProgram } from './parser/index.ts';
-export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
+export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipPhase, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, sweepPlotSpec, scalingPlotSpec, limitScalingPlotSpec, predictionPlotSpec, distinctColors, type PlotSpec, type Series } from './plot/spec.ts';
 // The language service (hover, go-to-definition, completion) of `ntk lsp` and the playground.

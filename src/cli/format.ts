@@ -59,8 +59,12 @@ export function table(rows: [string, string][]): string {
 export interface Progress {
   /** done of total, and optionally a note after the bar (e.g. the solver's step size and ETA). */
   update: (done: number, total: number, note?: string) => void;
-  /** Say what the run is doing or waiting for, without a count (e.g. 'estimating Lip(Dh)…'). */
-  status: (text: string) => void;
+  /**
+   * Say what the run is doing or waiting for, without a count (e.g. 'estimating Lip(Dh)…'): a
+   * new phase is shown at once; `running` marks an update of the same phase (a count that
+   * grows), shown at the bar's pace.
+   */
+  status: (text: string, running?: boolean) => void;
   done: () => void;
 }
 
@@ -69,7 +73,7 @@ export interface Progress {
  * done. Updates at most every 100 ms; with `delayMs`, nothing is shown before that much time has
  * passed since the bar was made (a short run stays quiet). NTK_PROGRESS=1 forces it on where
  * stderr is not a terminal (a log file, a test): each update is then a line of its own, at most
- * one a second.
+ * one a second. This is the one place that decides whether progress is shown.
  * @example const bar = progress('lip', !o.json); bar.status('ascent for the sup…'); bar.update(3, 10); bar.done();
  */
 export function progress(label: string, enabled: boolean, delayMs = 0): Progress {
@@ -79,11 +83,15 @@ export function progress(label: string, enabled: boolean, delayMs = 0): Progress
   const start = Date.now();
   let last = -Infinity;
   let shown = false;
-  const write = (text: string, force: boolean) => {
+  // whether a line may be written now (the text is only formatted when it is)
+  const due = (force: boolean): boolean => {
     const now = Date.now();
-    if (now - start < delayMs) return;
-    if (!force && now - last < every) return;
+    if (now - start < delayMs) return false;
+    if (!force && now - last < every) return false;
     last = now;
+    return true;
+  };
+  const write = (text: string) => {
     // a terminal's line is rewritten in place (and cut to its width); elsewhere one line each
     const cols = process.stderr.columns ?? 0;
     process.stderr.write(tty ? `\r\x1b[2K${cols > 1 ? text.slice(0, cols - 1) : text}` : `${text}\n`);
@@ -91,13 +99,13 @@ export function progress(label: string, enabled: boolean, delayMs = 0): Progress
   };
   return {
     update(done, total, note) {
-      if (!on) return;
+      if (!on || !due(done >= total)) return;
       const width = 30;
       const filled = Math.max(0, Math.min(width, Math.round((done / total) * width)));
-      write(`${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${note ? `  ${note}` : ''}`, done >= total);
+      write(`${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${note ? `  ${note}` : ''}`);
     },
-    status(text) {
-      if (on) write(`${label}: ${text}`, true);
+    status(text, running = false) {
+      if (on && due(!running)) write(`${label}: ${text}`);
     },
     done() {
       if (on && shown && tty) process.stderr.write('\r\x1b[2K');

@@ -83,7 +83,7 @@ export function cmdLimit(file: string, o: LimitCli) {
   const model = loadModel(file, { overrides, seed: intOption('--seed', o.seed, 0, 0) });
   const bar = progress('limit', o.json !== true);
   bar.status(`the NNGP and NTK recursions as ${ws.join(', ')} → ∞ (Gaussian expectations per layer and pair of inputs)`);
-  const r = limitKernels(model, { width: ws, overrides, tol });
+  const r = limitKernels(model, { width: ws, overrides, tol, onProgress: (d, t) => bar.update(d, t, 'the recursions, node by node') });
   bar.done();
   const written = o.out ? writeKernelFiles(o.out, r) : [];
   if (o.json) return out(JSON.stringify({ ...limitJson(r, o), ...(o.out ? { files: written } : {}) }));
@@ -130,12 +130,14 @@ export async function cmdPredict(file: string, o: PredictCli) {
     const bar = progress('predict', o.json !== true);
     let done = 0;
     p = ensemblePredict({ t, seeds: N, lr: rates, modelAt: (s) => (bar.update(done++, N, `initialization ${s}`), loadModel(file, { overrides, seed: s })) });
+    bar.update(N, N);
     bar.done();
   } else {
     const lr = rates === undefined ? 1 : commonRate(model, rates);
     const bar = progress('predict', o.json !== true);
     bar.status('the infinite-width kernels (NNGP and NTK recursions), then the GP prediction');
-    const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o), testDiag: o.diag === true });
+    const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o), testDiag: o.diag === true, onProgress: (d, t) => bar.update(d, t, 'the infinite-width kernels') });
+    bar.status(`the GP prediction: the ${lim.n * lim.outputs} × ${lim.n * lim.outputs} kernel's eigendecomposition, then the test inputs`);
     p = gpPredict(lim, squareTargets(model), { t, kernel: o.kernel ?? 'ntk', ridge, diag: o.diag === true, lr });
     bar.done();
   }

@@ -85,8 +85,7 @@ function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; sl
   const m = load(file, o);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const bar = progress('kernel', !o.json);
-  if (order > 2) bar.status(`building the graph of K^(${order}) (derivatives of order ${order}), then its entries`);
-  const r = kernelReport(m, { order, slice, structure, onProgress: bar.update });
+  const r = kernelReport(m, { order, slice, structure, onProgress: (d, t) => bar.update(d, t, `blocks of K^(${order})`), onStatus: bar.status });
   bar.done();
   const K = flat(r.K);
   if (o.out !== undefined) writeNpy(o.out, r.shape, Float64Array.from(K));
@@ -182,7 +181,10 @@ function cmdLip(file: string, o: LipCli) {
   const budgetS = positive('--budget', o.budget, 30);
   const m = load(file, o);
   const bar = progress('lip', !o.json);
-  const r = lipReport(m, { radius, starts, maxSteps, seed: intOption('--seed', o.seed, 0, 0), lowerOnly: o.lowerOnly === true, timeBudgetMs: budgetS * 1000, onPhase: bar.status });
+  const r = lipReport(m, {
+    radius, starts, maxSteps, seed: intOption('--seed', o.seed, 0, 0), lowerOnly: o.lowerOnly === true, timeBudgetMs: budgetS * 1000,
+    onPhase: bar.status, onProgress: (d, t, phase) => bar.update(d, t, phase),
+  });
   bar.done();
   if (o.json) return emitJson(r);
   // Not the generic non-smooth warning: whether Lip(Dh) has a bound depends on the ball, and the

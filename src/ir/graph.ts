@@ -98,6 +98,8 @@ export class Graph {
    * fits): past it `node` throws GraphSizeError as past the budget. Infinity otherwise.
    */
   probeLimit = Infinity;
+  /** Told the node count every few thousand new nodes (a long derivation's progress), or null. */
+  onGrow: ((size: number) => void) | null = null;
 
   get size(): number {
     return this.ops.length;
@@ -130,6 +132,7 @@ export class Graph {
     const shape = info.shape(inputs.map((i) => this.shapes[i]!), attrs);
     const id = this.ops.length;
     if (id % GRAPH_CHECK_EVERY === 0 && id > 0) {
+      this.onGrow?.(id);
       const limit = Math.min(graphNodeLimit(), this.probeLimit);
       if (id >= limit) {
         const heap = getHeapStatistics().heap_size_limit;

@@ -47,6 +47,7 @@
  *   the reachable pre-activations instead of the line, so the bound is never worse than it.
  */
 import { Graph, type NodeId } from '../ir/graph.ts';
+import { Thousandths } from '../io/progress.ts';
 import type { Model } from '../ir/model.ts';
 import { PRIMITIVES } from '../ir/ops.ts';
 import type { EnclosureKit, ScalarBounds } from '../ir/rules.ts';
@@ -93,6 +94,11 @@ export interface EnclosureOptions {
   /** Max derivative entries held at once (default 2e7, about 0.5 GB) before giving up. */
   budget?: number;
   evaluator?: Evaluator;
+  /**
+   * Told how far the bounds are, in thousandths (non-decreasing, ending at 1000): the passes over
+   * the output's cone (the ball, the centre, and up to three inner shells), by nodes visited.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -364,6 +370,19 @@ function gatherIndex(g: Graph, y: NodeId): { input: Int32Array; index: Int32Arra
  *   certifiedBounds(loadModel('examples/sin.ntk'), { radius: 0.2 }).lipDh // ≥ sup_{|w−w0|≤0.2} |sin w|
  */
 export function certifiedBounds(model: Model, opts: EnclosureOptions): EnclosureResult {
+  // Progress: at most PASSES passes over the cone (the ball, the centre, three inner shells).
+  const progress = new Thousandths(opts.onProgress);
+  progress.start();
+  const PASSES = 5;
+  try {
+    return boundsOnBall(model, opts, (i) => (progress.on ? (done, total) => progress.at((i + done / total) / PASSES) : undefined));
+  } finally {
+    progress.end();
+  }
+}
+
+/** `certifiedBounds` itself; `pass(i)` is the progress hook of the i-th pass over the cone. */
+function boundsOnBall(model: Model, opts: EnclosureOptions, pass: (i: number) => ((done: number, total: number) => void) | undefined): EnclosureResult {
   const w0 = opts.w0 ?? model.w0;
   const budget = opts.budget ?? 2e7;
   const p = model.paramCount;
@@ -377,14 +396,14 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
     return fail(new TooLarge(`the enclosure would need about ${estimate.toExponential(1)} stored derivative entries (budget ${budget}, p = ${p}); no certified bound for a model this large`), 0);
   let ball: { h: Enc; entries: number };
   try {
-    ball = enclose(model, opts.radius, w0, budget);
+    ball = enclose(model, opts.radius, w0, budget, true, pass(0));
   } catch (e) {
     return fail(e, budget);
   }
   const res = summarize(ball.h, p, ball.entries);
   if (res.lipH !== null && res.lipDh !== null) {
     try {
-      const centre = enclose(model, 0, w0, budget, false);
+      const centre = enclose(model, 0, w0, budget, false, pass(1));
       const j0 = jacobianBound(centre.h, p);
       let mv = (j0 + opts.radius * res.lipDh) * (1 + 4 * U);
       if (opts.radius * res.lipDh > 0.1 * j0) {
@@ -394,7 +413,7 @@ export function certifiedBounds(model: Model, opts: EnclosureOptions): Enclosure
         let integral = 0;
         for (let i = 1; i <= 4; i++) {
           const t = (opts.radius * i) / 4;
-          const u = i === 4 ? res.lipDh : summarize(enclose(model, t, w0, budget).h, p, 0).lipDh;
+          const u = i === 4 ? res.lipDh : summarize(enclose(model, t, w0, budget, true, pass(1 + i)).h, p, 0).lipDh;
           if (u === null) { integral = Infinity; break; }
           integral += (opts.radius / 4) * u;
         }
@@ -533,15 +552,17 @@ export function estimateEntries(model: Model): number {
  * rule (the registry's `enclose`), through the pass's kit; the enclosures no later node reads
  * are released, so that the budget counts the live entries (a node owns what its rule stored).
  */
-function traverse<E>(model: Model, kit: PassKit<E>, counter: Budget): E {
+function traverse<E>(model: Model, kit: PassKit<E>, counter: Budget, tick?: (done: number, total: number) => void): E {
   const g = model.graph;
   const out = g.reshape(model.output, [model.outputShape.reduce((a, b) => a * b, 1)]);
   const cone = g.cone([out]);
   const uses = useCounts(g, cone, out);
   const own = new Map<NodeId, number>();
   const val = new Map<NodeId, E>();
+  let visited = 0;
   try {
     for (const node of cone) {
+      tick?.(visited++, cone.length);
       const args = g.args(node);
       const before = counter.n;
       const y = PRIMITIVES[g.op(node)].enclose(kit, g, node, args.map((x) => val.get(x)!));
@@ -568,7 +589,7 @@ interface PassKit<E> extends EnclosureKit<E> {
 }
 
 /** The enclosures of the flattened output over B(w0, ρ) (ρ = 0: at w0, up to rounding). */
-function enclose(model: Model, rho: number, w0: Float64Array, budget: number, withH = true): { h: Enc; entries: number } {
+function enclose(model: Model, rho: number, w0: Float64Array, budget: number, withH = true, tick?: (done: number, total: number) => void): { h: Enc; entries: number } {
   const p = model.paramCount;
   const g = model.graph;
   const counter = new Budget(budget, p);
@@ -770,7 +791,7 @@ function enclose(model: Model, rho: number, w0: Float64Array, budget: number, wi
     // every node, whatever rule produced it: overflow marked, then the mean value refinement
     finish: (y, op) => finish(markOverflow(y, op)),
   };
-  return { h: traverse(model, kit, counter), entries: counter.peak };
+  return { h: traverse(model, kit, counter, tick), entries: counter.peak };
 
   /** sign(x): constant (±1, zero derivatives) where the range excludes 0; otherwise a jump. */
   function signEnc(x: Enc): Enc {

@@ -23,10 +23,10 @@ export interface LipOptions {
   /** The centre (default the model's w0). */
   w0?: Float64Array;
   /**
-   * Most restarts of each search. Lip(h): default 6 (1-D models use a grid of at least 9).
-   * Lip(Dh): by default max(40, 2·(restarts of its sweep over the Hessian's blocks) + 40); the
-   * search stops earlier once LIP_SEARCH_PATIENCE restarts in a row did not improve its best value
-   * (see `lipDhLower`), and a search cut by this cap reports converged: false.
+   * Most restarts of each search (Lip(h) and Lip(Dh) alike): by default max(40, 2·(restarts of
+   * the sweep over the Hessian's blocks, Lip(Dh) only) + 40); a search stops earlier once
+   * LIP_SEARCH_PATIENCE restarts in a row did not improve its best value (see `supSearch` in
+   * power.ts), and a search cut by this cap reports converged: false.
    */
   starts?: number;
   /** Ascent steps per start (default 60). */
@@ -43,7 +43,16 @@ export interface LipOptions {
   evaluator?: Evaluator;
   /** Told what the estimate is doing as each of its phases starts (a progress line's text). */
   onPhase?: (what: string) => void;
+  /**
+   * Told how far each phase is, in thousandths (`done` of 1000, non-decreasing within a phase,
+   * ending at 1000): the searches for Lip(h) and Lip(Dh) (restarts of their cap or time of their
+   * budget, whichever is further), then the certified bounds (the enclosure's passes over the graph).
+   */
+  onProgress?: (done: number, total: number, phase: LipPhase) => void;
 }
+
+/** The phases of `lipschitz`, as `LipOptions.onProgress` names them. */
+export type LipPhase = 'Lip(h) search' | 'Lip(Dh) search' | 'certified bounds';
 
 /**
  * One Lipschitz constant as an interval: `lower` ≤ the constant ≤ `upper` (null when no finite
@@ -57,13 +66,13 @@ export interface LipEstimate {
   /** The point of the ball where `lower` is attained, and the maximizing directions. */
   argmax: { w: Float64Array; z: Float64Array; u: Float64Array };
   /**
-   * Whether the lower-bound search met its stopping rule within its budgets. For Lip(Dh): the
-   * best value improved by at most LIP_SEARCH_RTOL (relative) over the last LIP_SEARCH_PATIENCE
-   * restarts (after a sweep over the Hessian's blocks), the ascent at the maximizer met
-   * LIP_STATIONARITY_TOL and the power iteration there its tolerance, and neither the time budget
-   * nor the cap on restarts stopped it (`lipDhLower`). For Lip(h): the ascent from the best of its
-   * `starts` starting points met its tolerance and the singular-value iteration there converged,
-   * within the time budget. Never a certificate of the sup: `upper` is the only guarantee.
+   * Whether the lower-bound search met its stopping rule within its budgets, one rule for Lip(h)
+   * and Lip(Dh) (`supSearch` in power.ts): the best value improved by at most LIP_SEARCH_RTOL
+   * (relative) over the last LIP_SEARCH_PATIENCE restarts (for Lip(Dh) after a sweep over the
+   * Hessian's blocks), the ascent at the maximizer met LIP_STATIONARITY_TOL and the inner
+   * iteration there (the power iteration of ‖D²h‖, the singular value problem of ‖Dh‖) its
+   * tolerance, and neither the time budget nor the cap on restarts stopped it. Never a
+   * certificate of the sup: `upper` is the only guarantee.
    */
   converged: boolean;
   /** Why upper is null, or why the search did not converge; null if nothing to say. */
@@ -115,13 +124,14 @@ export function lipschitz(model: Model, opts: LipOptions): LipResult {
   const probe = new Probe(model, ev);
   const ascent = { radius: rho, starts: opts.starts, maxSteps: opts.maxSteps, seed: opts.seed ?? 0, timeBudgetMs: opts.timeBudgetMs ?? 30000 };
   const budget = `(up to ${Math.round(ascent.timeBudgetMs / 1000)} s)`;
+  const told = (phase: LipPhase) => (opts.onProgress ? { onProgress: (done: number, total: number) => opts.onProgress!(done, total, phase) } : {});
   opts.onPhase?.(`lower bound of Lip(h): ascent for the sup of ‖Dh‖ on the ball ${budget}`);
-  const h = lipHLower(probe, w0, ascent);
+  const h = lipHLower(probe, w0, { ...ascent, ...told('Lip(h) search') });
   opts.onPhase?.(`lower bound of Lip(Dh): ascent for the sup of ‖D²h‖ on the ball ${budget}`);
-  const d = lipDhLower(probe, w0, ascent, opts.seed ?? 0);
+  const d = lipDhLower(probe, w0, { ...ascent, ...told('Lip(Dh) search') }, opts.seed ?? 0);
   const t1 = performance.now();
   if (!opts.lowerOnly) opts.onPhase?.('certified upper bounds: interval enclosure of Dh and D²h on the ball');
-  const enclosure = opts.lowerOnly ? null : certifiedBounds(model, { radius: rho, w0, budget: opts.enclosureBudget, evaluator: ev });
+  const enclosure = opts.lowerOnly ? null : certifiedBounds(model, { radius: rho, w0, budget: opts.enclosureBudget, evaluator: ev, ...told('certified bounds') });
   const t2 = performance.now();
   const estimate = (a: AscentResult, upper: number | null, upperNote: string | null): LipEstimate => {
     [upper, upperNote] = checkedUpper(a.value, upper, upperNote);

@@ -25,6 +25,7 @@ import { symmetricEigen } from '../linalg/dense.ts';
 import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { Rng } from '../io/rng.ts';
+import { Thousandths } from '../io/progress.ts';
 import type { Evaluator } from '../evaluator/evaluator.ts';
 
 const dot = (a: Float64Array, b: Float64Array) => {
@@ -342,13 +343,22 @@ export function seededUnit(n: number, seed: number): Float64Array {
 
 export interface AscentOptions {
   radius: number;
-  /** Number of starting points (w0, the gradient direction, then seeded random points). */
+  /**
+   * Most restarts of the search (default max(LIP_DH_MAX_STARTS, 2·(restarts inside the Hessian's
+   * blocks) + 2·LIP_SEARCH_PATIENCE)); a search cut by this cap reports converged: false.
+   */
   starts?: number;
-  /** Ascent steps per start. */
+  /** Ascent steps per restart (the polish of the best point takes up to 4× as many). */
   maxSteps?: number;
   seed?: number;
   /** Stop when the total time exceeds this many milliseconds (converged: false). */
   timeBudgetMs?: number;
+  /**
+   * Told how far the search is, in thousandths: done = ⌊1000·max(restarts / cap, time / budget)⌋,
+   * non-decreasing, from (0, 1000) when it starts to (1000, 1000) when it returns (the search
+   * may stop before its cap: the stopping rule held).
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface AscentResult extends Attained {
@@ -372,127 +382,7 @@ export function projectBall(w: Float64Array, w0: Float64Array, rho: number): Flo
   return out;
 }
 
-/** Starting points: w0, then points spread over the ball (a grid in 1-D, the circle in 2-D). */
-function startPoints(w0: Float64Array, rho: number, n: number, seed: number): Float64Array[] {
-  const p = w0.length;
-  const pts: Float64Array[] = [w0.slice()];
-  if (p === 1) {
-    const grid = Math.max(n, 9);
-    for (let i = 0; i < grid; i++) pts.push(Float64Array.of(w0[0]! - rho + (2 * rho * i) / (grid - 1)));
-    return pts;
-  }
-  const rng = new Rng(seed);
-  for (let s = 1; s < n; s++) {
-    const x = new Float64Array(p);
-    if (p === 2) {
-      const t = (2 * Math.PI * (s - 1)) / (n - 1);
-      x[0] = Math.cos(t);
-      x[1] = Math.sin(t);
-    } else rng.fillNormal(x, 0, 1);
-    const r = (s % 2 === 1 ? 1 : Math.pow(rng.nextDouble(), 1 / p)) * rho / (nrm(x) || 1);
-    for (let i = 0; i < p; i++) x[i] = w0[i]! + r * x[i]!;
-    pts.push(x);
-  }
-  return pts;
-}
-
-/**
- * sup over the ball of a value f(w) (with its gradient), by projected gradient ascent with an
- * adaptive step from each start; the best attained value wins.
- */
-function ascend(
-  w0: Float64Array,
-  opts: AscentOptions,
-  evalAt: (w: Float64Array, warm: Attained | null) => Attained,
-  gradAt: (a: Attained) => Float64Array,
-  extraStart: ((a: Attained) => Float64Array | null) | null,
-): AscentResult {
-  const rho = opts.radius;
-  const maxSteps = opts.maxSteps ?? 60;
-  const t0 = Date.now();
-  const budget = opts.timeBudgetMs ?? Infinity;
-  const starts = startPoints(w0, rho, opts.starts ?? 6, opts.seed ?? 0);
-  // A point where the value is not finite (outside the model's domain) never wins.
-  const raw = evalAt;
-  evalAt = (w, warm) => {
-    const a = raw(w, warm);
-    return Number.isFinite(a.value) ? a : { ...a, value: -Infinity, converged: false };
-  };
-  let best: Attained | null = null;
-  let bestConverged = false;
-  let steps = 0;
-  let note: string | null = null;
-  let used = 0;
-  for (let si = 0; si < starts.length; si++) {
-    if (Date.now() - t0 > budget) {
-      note = `time budget of ${budget} ms reached after ${used} of ${starts.length} starts`;
-      break;
-    }
-    used++;
-    let cur = evalAt(starts[si]!, best && Number.isFinite(best.value) ? best : null);
-    if (!Number.isFinite(cur.value)) {
-      if (!best) best = cur;
-      continue;
-    }
-    if (si === 0 && extraStart) {
-      const s = extraStart(cur);
-      if (s) starts.splice(1, 0, s);
-    }
-    let step = rho;
-    let ascentConverged = false;
-    for (let it = 0; it < maxSteps; it++) {
-      steps++;
-      const g = gradAt(cur);
-      const gn = nrm(g);
-      if (!(gn > 0)) {
-        ascentConverged = true;
-        break;
-      }
-      let moved = false;
-      while (step >= 1e-8 * rho) {
-        const trial = projectBall(cur.w.map((x, i) => x + (step * g[i]!) / gn), w0, rho);
-        const next = evalAt(trial, Number.isFinite(cur.value) ? cur : null);
-        if (next.value > cur.value * (1 + 1e-15)) {
-          cur = next;
-          step = Math.min(2 * step, 2 * rho);
-          moved = true;
-          break;
-        }
-        step /= 8;
-      }
-      if (!moved) {
-        ascentConverged = true;
-        break;
-      }
-      if (Date.now() - t0 > budget) break;
-    }
-    if (!best || cur.value > best.value) {
-      best = cur;
-      bestConverged = ascentConverged && cur.converged;
-    }
-  }
-  if (!bestConverged && note === null)
-    note = best && !best.converged ? 'the inner power iteration did not meet its tolerance at the maximizer' : `the ascent used its budget of ${maxSteps} steps without meeting its tolerance`;
-  return { ...best!, converged: bestConverged && note === null, note, starts: used, steps };
-}
-
-/** A lower bound of Lip(h) = sup_{w∈B} ‖Dh(w)‖, attained at the returned point. */
-export function lipHLower(probe: Probe, w0: Float64Array, opts: AscentOptions): AscentResult {
-  return ascend(
-    w0,
-    opts,
-    (w, warm) => jacobianNorm(probe, w, warm?.u),
-    // ∇‖Dh(w)‖ = ∇⟨z, Dh(w) v⟩ = H_z(w) v at the top singular pair.
-    (a) => probe.hvp(a.w, a.z, a.u),
-    (a) => {
-      const g = probe.hvp(a.w, a.z, a.u);
-      const gn = nrm(g);
-      return gn > 0 ? projectBall(a.w.map((x, i) => x + (2 * opts.radius * g[i]!) / gn), w0, opts.radius) : null;
-    },
-  );
-}
-
-// ------------------------------------------------------------------ the search for Lip(Dh)
+// ------------------------------------------------------------------ the search for the sup (both constants)
 
 /**
  * Relative improvement of the best value below which a restart does not count as an improvement
@@ -501,7 +391,7 @@ export function lipHLower(probe: Probe, w0: Float64Array, opts: AscentOptions): 
 export const LIP_SEARCH_RTOL = 1e-3;
 /** Consecutive restarts without an improvement above LIP_SEARCH_RTOL after which the search stops. */
 export const LIP_SEARCH_PATIENCE = 20;
-/** Default cap on the number of restarts of the Lip(Dh) search (`--starts`). */
+/** Default cap on the number of restarts of each search, Lip(h) and Lip(Dh) (`--starts`). */
 export const LIP_DH_MAX_STARTS = 40;
 /**
  * Stationarity tolerance of the local ascent: ‖projected gradient of f‖ ≤ tol·f in the scaled
@@ -516,12 +406,35 @@ export const LIP_EXPLORE_TOL = 1e-3;
  */
 export const LIP_BLOCK_SWEEP_MAX = 32;
 
-/** A point (w, u) of B × S^{p−1} with y = D²h(w)[u, u] and f = ‖y‖. */
-interface JointPoint {
+/**
+ * A point of the search's domain B(w0, ρ) × S^{p−1} and the value f(w, u) attained there. For
+ * Lip(Dh), f(w, u) = ‖D²h(w)[u, u]‖; for Lip(h), f(w, ·) = ‖Dh(w)‖ with u its top right singular
+ * vector (recomputed at each w, so ∇_u f = 0 and the search is over the ball alone).
+ */
+interface SearchPoint {
   w: Float64Array;
   u: Float64Array;
-  y: Float64Array;
   value: number;
+}
+
+/**
+ * What `supSearch` maximizes: f at a point, its gradient, and the inner iteration at a fixed w
+ * (the power iteration of ‖D²h(w)‖, the singular value problem of ‖Dh(w)‖).
+ */
+interface Objective<P extends SearchPoint> {
+  /** f at (w, u) (u the direction, or a warm start of the inner iteration); value NaN where not finite. */
+  at(w: Float64Array, u: Float64Array): P;
+  /** ∇_w f and ∇_u f, the latter already on the sphere's tangent space (zeros where f does not depend on u). */
+  grad(a: P): { gw: Float64Array; gu: Float64Array };
+  /** The inner iteration at a.w from a's directions: the value it attains, that point, and whether it met its tolerance. */
+  inner(a: P, deadline: number): { value: number; point: P; converged: boolean };
+  /** The unit output direction z of a point (R^k). */
+  z(a: P): Float64Array;
+}
+
+/** A point (w, u) of B × S^{p−1} with y = D²h(w)[u, u] and f = ‖y‖. */
+interface JointPoint extends SearchPoint {
+  y: Float64Array;
 }
 
 function jointAt(probe: Probe, w: Float64Array, u: Float64Array): JointPoint {
@@ -531,21 +444,62 @@ function jointAt(probe: Probe, w: Float64Array, u: Float64Array): JointPoint {
 }
 
 /**
- * The gradient of f(w, u) = ‖D²h(w)[u, u]‖ on B × S^{p−1} at a point with f > 0, z = y/f:
+ * f(w, u) = ‖D²h(w)[u, u]‖ (the search for Lip(Dh)); its gradient at a point with f > 0, z = y/f:
  *   ∇_w f = D³h(w)[u, u, ·]ᵀ z            (the VJP of the directional graph, `Probe.d3`)
  *   ∇_u f = 2 (H_z u − (uᵀH_z u) u)       (H_z = Σ z_a ∇²h_a, projected on the sphere's tangent)
- * and the stationarity measure ‖(ρ∇_w f projected on the ball's tangent cone, ∇_u f)‖ / f.
+ * and the inner iteration the alternating power iteration `hessianNorm` at w.
  */
-function jointGradient(probe: Probe, a: JointPoint, w0: Float64Array, rho: number) {
+function hessianObjective(probe: Probe): Objective<JointPoint> {
+  return {
+    at: (w, u) => jointAt(probe, w, u),
+    grad(a) {
+      const p = a.w.length;
+      // Where D²h(w)[u, u] = 0 (the centre of an odd activation, say) f has no gradient: ascend
+      // ⟨z, D²h(w)[u, u]⟩ for a fixed seeded z instead, whose increase makes f > 0.
+      const z = a.value > 0 ? scaled(a.y, 1 / a.value) : seededUnit(probe.k, 3);
+      const gw = probe.d3(a.w, z, a.u);
+      const hu = probe.hvp(a.w, z, a.u);
+      const c = dot(hu, a.u);
+      const gu = new Float64Array(p);
+      for (let i = 0; i < p; i++) gu[i] = 2 * (hu[i]! - c * a.u[i]!);
+      return { gw, gu };
+    },
+    inner(a, deadline) {
+      const e = hessianNorm(probe, a.w, a.u, a.value > 0 ? scaled(a.y, 1 / a.value) : undefined, { deadline });
+      return { value: e.value, point: jointAt(probe, a.w, e.u), converged: e.converged };
+    },
+    z: (a) => (a.value > 0 ? scaled(a.y, 1 / a.value) : unit(probe.k, 0)),
+  };
+}
+
+/**
+ * f(w) = ‖Dh(w)‖ (the search for Lip(h)), with (z, u) its top singular pair at w (`jacobianNorm`,
+ * warm-started from the point's u): ∇_w f = H_z(w)·u where the top singular value is simple (the
+ * derivative of ⟨z, Dh(w) u⟩ at the fixed pair), ∇_u f = 0; the inner iteration is the singular
+ * value problem at w from a fresh start.
+ */
+function jacobianObjective(probe: Probe): Objective<Attained> {
+  const p = probe.p;
+  const finite = (a: Attained): Attained => (Number.isFinite(a.value) ? a : { ...a, value: NaN });
+  return {
+    at: (w, u) => finite(jacobianNorm(probe, w, u)),
+    grad: (a) => ({ gw: probe.hvp(a.w, a.z, a.u), gu: new Float64Array(p) }),
+    inner(a) {
+      const e = finite(jacobianNorm(probe, a.w));
+      return { value: e.value, point: e, converged: e.converged };
+    },
+    z: (a) => a.z,
+  };
+}
+
+/**
+ * The gradient of f on B × S^{p−1} in the scaled coordinates ((w − w0)/ρ, u), and the
+ * stationarity measure ‖(ρ∇_w f projected on the ball's tangent cone, ∇_u f)‖ / f (both
+ * components then have the units of f): the measure of LIP_STATIONARITY_TOL for both searches.
+ */
+function jointGradient<P extends SearchPoint>(obj: Objective<P>, a: P, w0: Float64Array, rho: number) {
   const p = a.w.length;
-  // Where D²h(w)[u, u] = 0 (the centre of an odd activation, say) f has no gradient: ascend
-  // ⟨z, D²h(w)[u, u]⟩ for a fixed seeded z instead, whose increase makes f > 0.
-  const z = a.value > 0 ? scaled(a.y, 1 / a.value) : seededUnit(probe.k, 3);
-  const gw = probe.d3(a.w, z, a.u);
-  const hu = probe.hvp(a.w, z, a.u);
-  const c = dot(hu, a.u);
-  const gu = new Float64Array(p);
-  for (let i = 0; i < p; i++) gu[i] = 2 * (hu[i]! - c * a.u[i]!);
+  const { gw, gu } = obj.grad(a);
   const sw = scaled(gw, rho);
   // On the sphere ‖w − w0‖ = ρ, an outward component of the gradient is no ascent direction.
   const d = new Float64Array(p);
@@ -561,8 +515,8 @@ function jointGradient(probe: Probe, a: JointPoint, w0: Float64Array, rho: numbe
   return { sw, gu, full, stat };
 }
 
-interface Climb {
-  point: JointPoint;
+interface Climb<P extends SearchPoint> {
+  point: P;
   steps: number;
   /** The stationarity measure at the end (Infinity if not computed). */
   stat: number;
@@ -571,16 +525,19 @@ interface Climb {
 }
 
 /**
- * Projected gradient ascent of f(w, u) = ‖D²h(w)[u, u]‖ jointly in w ∈ B(w0, ρ) and u ∈ S^{p−1},
+ * Projected gradient ascent of f(w, u) (‖D²h(w)[u, u]‖, or ‖Dh(w)‖) jointly in w ∈ B(w0, ρ) and u ∈ S^{p−1},
  * in the scaled coordinates x = ((w − w0)/ρ, u): the move is (λ_w ∇_x f, λ_u ∇_u f), projected
  * on the ball and normalized on the sphere, with one Barzilai–Borwein step per factor
  * λ = ‖Δx‖² / (−⟨Δx, Δg⟩) (the curvatures of f in w and in u differ by orders of magnitude),
  * both divided by 4 until f increases (a monotone ascent). It stops when the stationarity measure
  * of `jointGradient` is ≤ tol, after maxSteps moves, when no move along the gradient increases f
- * at a relative length of 1e-13 (stalled), or at the deadline. Each move costs one D³ VJP, one
- * Hessian-vector product and one D² evaluation per trial.
+ * at a relative length of 1e-13 (stalled), or at the deadline. For Lip(Dh) each move costs one D³
+ * VJP, one Hessian-vector product and one D² evaluation per trial; for Lip(h) one
+ * Hessian-vector product and one Jacobian norm per trial. `tick(steps)` is called after each move.
  */
-function climb(probe: Probe, start: JointPoint, w0: Float64Array, rho: number, maxSteps: number, tol: number, deadline: number): Climb {
+function climb<P extends SearchPoint>(
+  obj: Objective<P>, start: P, w0: Float64Array, rho: number, maxSteps: number, tol: number, deadline: number, tick?: (steps: number) => void,
+): Climb<P> {
   const p = start.w.length;
   let cur = start;
   let steps = 0;
@@ -588,7 +545,7 @@ function climb(probe: Probe, start: JointPoint, w0: Float64Array, rho: number, m
   let prev: { w: Float64Array; u: Float64Array; sw: Float64Array; gu: Float64Array } | null = null;
   for (;;) {
     if (!(cur.value >= 0)) return { point: cur, steps, stat: Infinity, stop: 'stalled' };
-    const g = jointGradient(probe, cur, w0, rho);
+    const g = jointGradient(obj, cur, w0, rho);
     const stat = g.stat;
     if (!Number.isFinite(g.full) || Number.isNaN(stat)) return { point: cur, steps, stat: Infinity, stop: 'stalled' };
     if (stat <= tol) return { point: cur, steps, stat, stop: 'stationary' };
@@ -621,7 +578,7 @@ function climb(probe: Probe, start: JointPoint, w0: Float64Array, rho: number, m
       for (let i = 0; i < p; i++) u[i] = cur.u[i]! + c * lu * g.gu[i]!;
       const un = nrm(u);
       for (let i = 0; i < p; i++) u[i] /= un;
-      const next = jointAt(probe, w, u);
+      const next = obj.at(w, u);
       if (next.value > cur.value) {
         cur = next;
         moved = true;
@@ -633,6 +590,7 @@ function climb(probe: Probe, start: JointPoint, w0: Float64Array, rho: number, m
       }
     }
     if (!moved) return { point: cur, steps, stat, stop: 'stalled' };
+    tick?.(steps);
   }
 }
 
@@ -646,7 +604,7 @@ function climb(probe: Probe, start: JointPoint, w0: Float64Array, rho: number, m
  * with u and w − w0 inside one block: the search starts there. Null when p > LIP_BLOCK_PROBE_MAX
  * (p products would cost too much), when there is a single block, or past the deadline.
  */
-function hessianBlocks(probe: Probe, w0: Float64Array, rho: number, rng: Rng, deadline: number): number[][] | null {
+function hessianBlocks(probe: Probe, w0: Float64Array, rho: number, rng: Rng, deadline: number, tick?: () => void): number[][] | null {
   const { p, k } = probe;
   if (p < 3 || p > LIP_BLOCK_PROBE_MAX) return null;
   const w = new Float64Array(p), z = new Float64Array(k);
@@ -663,6 +621,7 @@ function hessianBlocks(probe: Probe, w0: Float64Array, rho: number, rng: Rng, de
   const e = new Float64Array(p);
   for (let j = 0; j < p; j++) {
     if (Date.now() > deadline) return null;
+    if ((j & 15) === 0) tick?.();
     e[j] = 1;
     const col = probe.hvp(w, z, e);
     e[j] = 0;
@@ -745,17 +704,12 @@ class Starts {
 }
 
 /**
- * A lower bound of Lip(Dh) = sup_{w∈B} ‖D²h(w)‖, attained at the returned point.
- *
- * Since D²h(w) is a symmetric bilinear map, ‖D²h(w)‖ = sup_{‖u‖=1} ‖D²h(w)[u, u]‖ (Banach's
- * theorem on symmetric forms in Hilbert space), so the search maximizes the smooth function
- * f(w, u) = ‖D²h(w)[u, u]‖ over B(w0, ρ) × S^{p−1}: restarts of a joint projected gradient ascent
- * (`climb`: ∇_w f = D³h(w)[u, u, ·]ᵀz by one more VJP, ∇_u f = 2 H_z u by a Hessian-vector
- * product), restart 0 at w0 with the alternating power iteration's direction, then seeded points
- * of the ball (`Starts`: free ones, and ones inside the blocks of weights that the Hessian couples,
- * `hessianBlocks`), each climbed to LIP_EXPLORE_TOL or `maxSteps` steps. The best point is
- * polished: the alternating power iteration (`hessianNorm`) at its w, then the ascent again to
- * LIP_STATIONARITY_TOL (at most 4·maxSteps steps), until neither improves it.
+ * The search for sup f over B(w0, ρ) × S^{p−1}, one definition for Lip(h) and Lip(Dh): restart 0
+ * at `first` (w0 with the best direction found there), then the seeded points of `starts` (free
+ * ones, and for Lip(Dh) ones inside the Hessian's blocks), each climbed (`climb`) to
+ * LIP_EXPLORE_TOL or `maxSteps` steps. The best point is polished: the inner iteration at its w
+ * (the power iteration of ‖D²h(w)‖, the singular value problem of ‖Dh(w)‖), then the ascent again
+ * to LIP_STATIONARITY_TOL (at most 4·maxSteps steps), until neither improves it.
  *
  * The search stops after `starts` restarts (default max(LIP_DH_MAX_STARTS, 2·sweep +
  * 2·LIP_SEARCH_PATIENCE)), at the time budget, or as soon as the stopping rule (1) holds.
@@ -763,41 +717,30 @@ class Starts {
  *   (1) the best value improved by no more than LIP_SEARCH_RTOL (relative) over the last
  *       LIP_SEARCH_PATIENCE restarts (so at least that many + 1 restarts ran), and every block
  *       had its restarts (twice each for up to LIP_BLOCK_SWEEP_MAX/2 blocks, once each for up
- *       to LIP_BLOCK_SWEEP_MAX), and
+ *       to LIP_BLOCK_SWEEP_MAX; Lip(h) has no blocks), and
  *   (2) at the reported point the ascent met its stationarity tolerance LIP_STATIONARITY_TOL and
- *       the power iteration at its w met its tolerance without improving the value, and
+ *       the inner iteration at its w met its tolerance without improving the value, and
  *   (3) neither the time budget nor the cap on restarts (`starts`) stopped the search.
  * It is a statement about the search, not a certificate of the global sup: the certified upper
- * bound is the only guarantee from above.
- * Every restart is a deterministic function of the seed; the time budget only cuts it short.
- * @example
- *   // h(w) = sin(w), w0 = 0.3, ρ = 0.2: sup |sin| on [0.1, 0.5] = sin(0.5), at w = 0.5.
- *   lipDhLower(new Probe(m, new Evaluator(m)), m.w0, { radius: 0.2 }).value // 0.479425538604203
+ * bound is the only guarantee from above. Every restart is a deterministic function of the
+ * seed; the time budget only cuts it short.
  */
-export function lipDhLower(probe: Probe, w0: Float64Array, opts: AscentOptions, seed = 0): AscentResult {
-  const p = probe.p;
+function supSearch<P extends SearchPoint>(
+  obj: Objective<P>, first: P, starts: Starts, w0: Float64Array, opts: AscentOptions, t0: number, progress: Thousandths, what: string,
+): AscentResult {
   const rho = opts.radius;
   const maxSteps = opts.maxSteps ?? 60;
-  const t0 = Date.now();
-  const deadline = t0 + (opts.timeBudgetMs ?? Infinity);
-  const rng = new Rng(seed * 7919 + 1);
-  // Restart 0: w0 with the best of the alternating power iteration from the top singular vector
-  // of Dh(w0) and two seeded directions (the previous method's start, kept).
-  let first: Attained | null = null;
-  for (const u of [jacobianNorm(probe, w0).u, seededUnit(p, seed * 7919 + 1), seededUnit(p, seed * 7919 + 2)]) {
-    const a = hessianNorm(probe, w0, u, undefined, { deadline });
-    if (!first || a.value > first.value || !Number.isFinite(first.value)) first = a;
-  }
-  const blocks = hessianBlocks(probe, w0, rho, rng, deadline);
-  if (blocks) for (let i = blocks.length - 1; i > 0; i--) {
-    const j = Math.floor(rng.nextDouble() * (i + 1));
-    [blocks[i], blocks[j]] = [blocks[j]!, blocks[i]!];
-  }
-  const starts = new Starts(w0, rho, rng, blocks);
+  const budget = opts.timeBudgetMs ?? Infinity;
+  const deadline = t0 + budget;
   // The cap: by default room for the sweep over the blocks and the patience after it.
   const maxStarts = opts.starts ?? Math.max(LIP_DH_MAX_STARTS, 2 * starts.sweep + 2 * LIP_SEARCH_PATIENCE);
-  let best: JointPoint | null = null;
-  let bestClimb: Climb | null = null;
+  // Progress: the larger of the restarts' share of the cap and the time's share of the budget
+  // (each non-decreasing), the restart under way counted by its steps.
+  const report = (restarts: number) => {
+    if (progress.on) progress.at(Math.max(restarts / maxStarts, (Date.now() - t0) / budget));
+  };
+  let best: P | null = null;
+  let bestClimb: Climb<P> | null = null;
   let since = 0; // restarts since the last improvement above LIP_SEARCH_RTOL
   let used = 0;
   let steps = 0;
@@ -808,14 +751,14 @@ export function lipDhLower(probe: Probe, w0: Float64Array, opts: AscentOptions, 
       timeUp = true;
       break;
     }
-    const [w, u] = used === 0 ? [w0.slice(), first!.u] : starts.next(used);
+    const start = used === 0 ? first : obj.at(...starts.next(used));
     used++;
-    const start = jointAt(probe, w, u);
+    report(used - 1);
     if (!(start.value >= 0)) {
       since++;
       continue; // outside the model's domain or overflowing: never a bound
     }
-    const c = climb(probe, start, w0, rho, maxSteps, LIP_EXPLORE_TOL, deadline);
+    const c = climb(obj, start, w0, rho, maxSteps, LIP_EXPLORE_TOL, deadline, (n) => report(used - 1 + Math.min(n / maxSteps, 1)));
     steps += c.steps;
     if (c.stop === 'time') timeUp = true;
     const v = c.point.value;
@@ -828,30 +771,31 @@ export function lipDhLower(probe: Probe, w0: Float64Array, opts: AscentOptions, 
     if (timeUp) break;
   }
   if (!best) {
-    const w = first!.w;
-    return { ...first!, value: Number.isFinite(first!.value) ? first!.value : NaN, w, converged: false, note: 'no point of the ball has a finite ‖D²h‖', starts: used, steps };
+    progress.end();
+    return { ...first, value: NaN, z: obj.z(first), converged: false, note: `no point of the ball has a finite ${what}`, starts: used, steps };
   }
-  // Polish: the power iteration at w (u the extreme eigenvector of H_z, a fixed point in (z, u)),
-  // then the joint ascent to stationarity; repeat while either improves the value. (D²h ≡ 0 on
-  // every point visited: nothing to polish, the value 0 is exact there.)
-  let innerOk = best.value === 0;
+  // Polish: the inner iteration at w (for Lip(Dh), u the extreme eigenvector of H_z: a fixed
+  // point in (z, u)), then the ascent to stationarity; repeat while either improves the value.
+  // (f ≡ 0 on every point visited: nothing to polish, the value 0 is exact there.)
+  let top: P = best;
+  let innerOk = top.value === 0;
   let stat = bestClimb!.stat;
   let stop = bestClimb!.stop;
-  for (let round = 0; round < 4 && !timeUp && best.value > 0; round++) {
-    const inner = hessianNorm(probe, best.w, best.u, scaled(best.y, 1 / best.value), { deadline });
+  for (let round = 0; round < 4 && !timeUp && top.value > 0; round++) {
+    const inner = obj.inner(top, deadline);
     let improved = false;
-    if (Number.isFinite(inner.value) && inner.value > best.value) {
-      improved = inner.value > best.value * (1 + 1e-12);
-      best = jointAt(probe, best.w, inner.u);
+    if (Number.isFinite(inner.value) && inner.value > top.value) {
+      improved = inner.value > top.value * (1 + 1e-12);
+      if (inner.point.value >= top.value) top = inner.point;
     }
     innerOk = inner.converged && !improved;
-    const c = climb(probe, best, w0, rho, 4 * maxSteps, LIP_STATIONARITY_TOL, deadline);
+    const c: Climb<P> = climb(obj, top, w0, rho, 4 * maxSteps, LIP_STATIONARITY_TOL, deadline);
     steps += c.steps;
     stat = c.stat;
     stop = c.stop;
     if (c.stop === 'time') timeUp = true;
-    const gained = c.point.value > best.value * (1 + 1e-12);
-    best = c.point;
+    const gained = c.point.value > top.value * (1 + 1e-12);
+    top = c.point;
     if (!improved && !gained) break;
     innerOk = false; // moved: the inner check is repeated at the new point
   }
@@ -862,7 +806,65 @@ export function lipDhLower(probe: Probe, w0: Float64Array, opts: AscentOptions, 
     notes.push(`the restart budget ran out (${used} restarts, --starts) before the stopping rule held (no improvement above ${LIP_SEARCH_RTOL} relative over ${LIP_SEARCH_PATIENCE} restarts${starts.sweep > 0 ? `, ${starts.sweep} restarts inside the Hessian's blocks` : ''})`);
   if (!timeUp && stop !== 'stationary')
     notes.push(`the ascent at the maximizer ${stop === 'steps' ? `used its budget of ${4 * maxSteps} steps` : 'stalled'} without meeting its stationarity tolerance (‖grad‖/f = ${stat.toExponential(2)} > ${LIP_STATIONARITY_TOL})`);
-  if (!timeUp && !innerOk) notes.push('the power iteration at the maximizer did not meet its tolerance');
-  const z = best.value > 0 ? scaled(best.y, 1 / best.value) : unit(probe.k, 0);
-  return { value: best.value, w: best.w, z, u: best.u, converged: notes.length === 0, note: notes.length ? notes.join('; ') : null, starts: used, steps };
+  if (!timeUp && !innerOk) notes.push(`the ${what === '‖Dh‖' ? 'singular value iteration' : 'power iteration'} at the maximizer did not meet its tolerance`);
+  progress.end();
+  return { value: top.value, w: top.w, z: obj.z(top), u: top.u, converged: notes.length === 0, note: notes.length ? notes.join('; ') : null, starts: used, steps };
+}
+
+/**
+ * A lower bound of Lip(h) = sup_{w∈B} ‖Dh(w)‖, attained at the returned point: `supSearch` of
+ * f(w) = ‖Dh(w)‖ (gradient H_z(w)·v at the top singular pair (z, v)), restart 0 at w0, then
+ * seeded points of the ball (the interval's ends and dyadic points in 1-D); `converged` by the
+ * same rule as Lip(Dh)'s (see `supSearch`).
+ * @example
+ *   // h(w) = sin(w), w0 = 0.3, ρ = 0.2: sup |cos| on [0.1, 0.5] = cos(0.1), at w = 0.1.
+ *   lipHLower(new Probe(m, new Evaluator(m)), m.w0, { radius: 0.2 }).value // 0.995004165278026
+ */
+export function lipHLower(probe: Probe, w0: Float64Array, opts: AscentOptions, seed = opts.seed ?? 0): AscentResult {
+  const t0 = Date.now();
+  const progress = new Thousandths(opts.onProgress);
+  progress.start();
+  const obj = jacobianObjective(probe);
+  const first = obj.at(w0.slice(), seededUnit(probe.p, seed * 7919 + 3));
+  return supSearch(obj, first, new Starts(w0, opts.radius, new Rng(seed * 7919 + 2), null), w0, opts, t0, progress, '‖Dh‖');
+}
+
+/**
+ * A lower bound of Lip(Dh) = sup_{w∈B} ‖D²h(w)‖, attained at the returned point.
+ *
+ * Since D²h(w) is a symmetric bilinear map, ‖D²h(w)‖ = sup_{‖u‖=1} ‖D²h(w)[u, u]‖ (Banach's
+ * theorem on symmetric forms in Hilbert space), so the search maximizes the smooth function
+ * f(w, u) = ‖D²h(w)[u, u]‖ over B(w0, ρ) × S^{p−1} by `supSearch` (∇_w f = D³h(w)[u, u, ·]ᵀz by
+ * one more VJP, ∇_u f = 2 H_z u by a Hessian-vector product): restart 0 at w0 with the
+ * alternating power iteration's direction, then seeded points of the ball (`Starts`: free ones,
+ * and ones inside the blocks of weights that the Hessian couples, `hessianBlocks`). `converged`
+ * is the stopping rule stated at `supSearch`, the same as Lip(h)'s.
+ * @example
+ *   // h(w) = sin(w), w0 = 0.3, ρ = 0.2: sup |sin| on [0.1, 0.5] = sin(0.5), at w = 0.5.
+ *   lipDhLower(new Probe(m, new Evaluator(m)), m.w0, { radius: 0.2 }).value // 0.479425538604203
+ */
+export function lipDhLower(probe: Probe, w0: Float64Array, opts: AscentOptions, seed = 0): AscentResult {
+  const p = probe.p;
+  const rho = opts.radius;
+  const t0 = Date.now();
+  const progress = new Thousandths(opts.onProgress);
+  progress.start();
+  const deadline = t0 + (opts.timeBudgetMs ?? Infinity);
+  const rng = new Rng(seed * 7919 + 1);
+  // Restart 0: w0 with the best of the alternating power iteration from the top singular vector
+  // of Dh(w0) and two seeded directions (the previous method's start, kept).
+  let first: Attained | null = null;
+  for (const u of [jacobianNorm(probe, w0).u, seededUnit(p, seed * 7919 + 1), seededUnit(p, seed * 7919 + 2)]) {
+    const a = hessianNorm(probe, w0, u, undefined, { deadline });
+    if (!first || a.value > first.value || !Number.isFinite(first.value)) first = a;
+  }
+  // The block probe (p Hessian-vector products) counts towards the progress by its time.
+  const budget = opts.timeBudgetMs ?? Infinity;
+  const blocks = hessianBlocks(probe, w0, rho, rng, deadline, () => progress.at((Date.now() - t0) / budget));
+  if (blocks) for (let i = blocks.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.nextDouble() * (i + 1));
+    [blocks[i], blocks[j]] = [blocks[j]!, blocks[i]!];
+  }
+  const obj = hessianObjective(probe);
+  return supSearch(obj, obj.at(w0.slice(), first!.u), new Starts(w0, rho, rng, blocks), w0, opts, t0, progress, '‖D²h‖');
 }

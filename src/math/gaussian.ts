@@ -231,6 +231,11 @@ export interface GridOptions extends PairOptions {
   cache?: PairGridCache;
   /** The matrix product for the Mehler coefficients (the backend's gemm). */
   gemm?: Gemm;
+  /**
+   * Told how far the grid is: rows of the Mehler series (done of N1), then the passes of the
+   * adaptive quadrature over the pairs it left (done of the levels); each part non-decreasing.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -278,6 +283,7 @@ export function pairGrid(
     const series = new MehlerSeries(ta.t, tb.t, tol);
     const ra = ta.row, rb = tb.row;
     for (let i = 0; i < N1; i++) {
+      if (opts.onProgress && (i & 15) === 0) opts.onProgress(i, N1);
       const p = v1[i]!, ia = ra[i]!;
       for (let j = sym ? i : 0; j < N2; j++) {
         const q = v2[j]!, c = up && j < i ? S12[j * N2 + i]! : S12[i * N2 + j]!;
@@ -306,7 +312,7 @@ export function pairGrid(
       s12[k] = up && j < i ? S12[j * N2 + i]! : S12[ij]!;
     });
     const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
-    const r = degeneratePairs(f, g, s11, s12, s22, tol, (a, b, c, t) => adaptivePair(f, g, a, b, c, t, scheme));
+    const r = degeneratePairs(f, g, s11, s12, s22, tol, (a, b, c, t) => adaptivePair(f, g, a, b, c, t, scheme, opts.onProgress));
     rejected.forEach((ij, k) => (out[ij] = r.value[k]!));
     accuracy = Math.max(accuracy, r.accuracy);
     order = Math.max(order, r.order);
@@ -734,13 +740,16 @@ function polarPoints(
 
 function adaptivePair(
   f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number, scheme: 'hermite' | 'polar',
+  onProgress?: (done: number, total: number) => void,
 ): PairResult {
   const P = s11.length;
   const value = new Float64Array(P);
   let active = Int32Array.from({ length: P }, (_, i) => i);
+  onProgress?.(0, LEVELS.length);
   let prev = quadPass(f, g, s11, s12, s22, active, LEVELS[0]!, scheme);
   let accuracy = 0, used = LEVELS[0]!.order;
   for (let o = 1; o < LEVELS.length && active.length > 0; o++) {
+    onProgress?.(o, LEVELS.length);
     const level = LEVELS[o]!;
     used = level.order;
     const cur = quadPass(f, g, s11, s12, s22, active, level, scheme);

@@ -123,7 +123,13 @@ export interface KernelOptions {
    * output. Default 'train'.
    */
   firstIndex?: 'train' | 'test';
+  /** Told the blocks of b done of k (non-decreasing, ending at k). */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Told what runs before the blocks (r ≥ 3): building the graph of K^(r) (with its node count
+   * as it grows: `running` true), then compiling its plan.
+   */
+  onStatus?: (what: string, running?: boolean) => void;
 }
 
 /** A kernel tensor: row-major, `shape` = [k, …, k] (r − j axes for a slice of j indices). */
@@ -163,6 +169,21 @@ export function nonSmoothWarning(m: Model, r: number): string | null {
  *   const row = kernelTensor(evaluator(model), 4, { slice: [0, 1, 2] });  // K^(4)(0, 1, 2, ·)
  */
 export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {}): KernelTensor {
+  const g = ev.model.graph;
+  if (!opts.onStatus || r <= 2) return kernelBlocks(ev, r, opts);
+  // The graph's growth is the progress of the derivation (it may take minutes at high orders).
+  const tell = opts.onStatus, before = g.size;
+  tell(`building the graph of K^(${r}) (derivatives of order ${r})`);
+  g.onGrow = (n) => tell(`building the graph of K^(${r}) (derivatives of order ${r}): ${n - before} new nodes`, true);
+  try {
+    return kernelBlocks(ev, r, opts);
+  } finally {
+    g.onGrow = null;
+  }
+}
+
+/** `kernelTensor` itself: the memory checks, the graph, its plan, and the block loop. */
+function kernelBlocks(ev: Evaluator, r: number, opts: KernelOptions): KernelTensor {
   checkOrder(r);
   const m = ev.model;
   const { k } = ev;
@@ -214,6 +235,7 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
   try {
     B = Math.min(k, opts.blockSize ?? chooseBlock(ev, src, r, fixed, symmetric, budgetValues, first));
     built = batchedGraph(ev, src, r, fixed, symmetric, B, first);
+    opts.onStatus?.(`compiling the plan of K^(${r}) (${m.graph.size} graph nodes)`);
     plan = ev.plan(built.key, [built.value], built.indices[r - 1]!, { fuse: KERNEL_FUSE, memoryChecked: true });
   } catch (e) {
     if (!(e instanceof GraphSizeError)) throw e;

@@ -43,9 +43,11 @@ import { restrictRows } from '../ir/rows.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { atomFn, expect1, pairExpectation, pairGrid, PairGridCache, type Gemm, type GaussFn } from '../math/gaussian.ts';
 import { defaultBackend } from '../runtime/backends.ts';
+import { Thousandths } from '../io/progress.ts';
 
 const ONE = atomFn('one');
 import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
+import type * as A from '../parser/ast.ts';
 import type { Span } from '../parser/ast.ts';
 import { compile as compilePlan } from '../runtime/compile.ts';
 import {
@@ -70,6 +72,12 @@ export interface LimitOptions {
   testChunk?: number;
   /** Quadrature even where a closed form exists (to measure the closed forms against it). */
   quadrature?: boolean;
+  /**
+   * Told how far the derivation is, in thousandths (non-decreasing, ending at 1000): the nodes of
+   * the one-row graph interpreted (a Gaussian expectation over all pairs of inputs counted by its
+   * rows), over every chunk of test inputs with `testDiag`.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** How each pair expectation was computed. */
@@ -245,6 +253,8 @@ function gcd(a: number, b: number): number {
 interface Probes {
   models: Model[];
   ts: number[];
+  /** The probe widths in the user's terms, for messages: 'm = 11, 13, 17' (each width dim at its ratio). */
+  at: string;
   /** Per node of the probe graph: κ of each axis (0: not a width axis). */
   kappa: (node: NodeId) => number[];
   /** A const node's value as c·t^e. */
@@ -275,7 +285,12 @@ function probe(model: Model, opts: LimitOptions): Probes {
     const models = ts.map((t) => {
       const overrides = new Map(opts.overrides ?? []);
       opts.width.forEach((w, i) => overrides.set(w, ratios[i]! * t));
-      return elaborate(model.program, { overrides, seed: model.seed, baseDir });
+      try {
+        return elaborate(model.program, { overrides, seed: model.seed, baseDir });
+      } catch (e) {
+        if (e instanceof NtkError) throw notResizable(model, opts.width, values, e, opts.width.map((w, i) => `${w} = ${ratios[i]! * t}`).join(', '));
+        throw e;
+      }
     });
     if (aligned(models)) {
       const [a, b] = models;
@@ -286,12 +301,40 @@ function probe(model: Model, opts: LimitOptions): Probes {
         usage(`--width ${opts.width.join(',')}: it sizes the data '${data.name}' (${data.shape.join(' × ')}), and data cannot grow with the width`, 'name the hidden width, e.g. the dim of a weight matrix like W : [m, d]');
       if (!a!.params.some((p, i) => changed(p, b!.params[i]!)))
         usage(`--width ${opts.width.join(',')}: it sizes no weight, so nothing has a width to take to infinity`, `the parameters: ${a!.params.map((p) => `${p.name} : [${p.shape.join(', ')}]`).join(', ')}`);
-      return makeProbes(models, ts, opts);
+      return makeProbes(models, ts, opts, opts.width.map((w, i) => `${w} = ${ts.map((t) => ratios[i]! * t).join(', ')}`).join('; '));
     }
   }
   throw new NtkError([{
     severity: 'error', file: model.file, span: null,
     message: `the graph's structure changes with the width ${opts.width.join(', ')} (tried widths ${[...new Set(tried)].join(', ')}): a loop or a shape that depends on it cannot be taken to infinity`,
+  }]);
+}
+
+/**
+ * The model fails to build at a probe width: say so in the user's terms. A `param` or `data`
+ * whose declaration holds the error has values fixed in the file (load, a literal) that cannot
+ * grow with the width; anything else is quoted, with the widths tried and what to write instead.
+ */
+function notResizable(model: Model, width: string[], values: number[], e: NtkError, at: string): NtkError {
+  const d = e.diagnostics[0]!;
+  const text = (sp: Span) => model.source.slice(sp.start, sp.end);
+  const ws = width.join(', '), given = width.map((w, i) => `${w} = ${values[i]}`).join(', ');
+  const decl = d.span && model.program.decls.find((x): x is A.ParamDecl | A.DataDecl =>
+    (x.kind === 'param' || x.kind === 'data') && x.span.start <= d.span!.start && d.span!.end <= x.span.end);
+  if (decl && decl.init.kind === 'value') {
+    const shape = decl.shape ? ` : ${text(decl.shape.span)}` : '';
+    const message = decl.kind === 'param'
+      ? `--width ${ws}: the parameter '${decl.name}'${shape} has fixed values (${text(decl.init.expr.span)}, made for ${given}), so it cannot grow with ${ws}: the infinite-width limit needs weights drawn at random, of a size that follows the width`
+      : `--width ${ws}: the data '${decl.name}'${shape} is fixed in the file (${text(decl.init.expr.span)}, made for ${given}), so it cannot grow with ${ws}: data must not depend on the width`;
+    const hint = decl.kind === 'param'
+      ? `draw it: 'param ${decl.name}${shape} ~ normal(0, 1)' (the limit depends on its variance only), or take the limit in another width dim`
+      : `take the limit in the hidden width (the dim of a weight matrix like W : [${width[0]}, d]), not in a dim that sizes data`;
+    return new NtkError([{ severity: 'error', file: model.file, span: decl.span, message, hint }]);
+  }
+  return new NtkError([{
+    ...d,
+    message: `--width ${ws}: the model does not build at other values of ${ws} than ${given} (the limit builds it at ${at}, among others, to find what grows with the width): ${d.message}`,
+    hint: `write every size that grows with the width in terms of ${ws} (e.g. [${width[0]}, d], not a number), and draw the arrays it sizes (~ normal(0, σ)) instead of loading them`,
   }]);
 }
 
@@ -302,7 +345,7 @@ function aligned(models: Model[]): boolean {
 }
 const sameArgs = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => v === y[i]);
 
-function makeProbes(models: Model[], ts: number[], opts: LimitOptions): Probes {
+function makeProbes(models: Model[], ts: number[], opts: LimitOptions, at: string): Probes {
   const gs = models.map((m) => m.graph);
   const kappa = (node: NodeId): number[] => {
     const s = gs.map((g) => g.shape(node));
@@ -310,27 +353,27 @@ function makeProbes(models: Model[], ts: number[], opts: LimitOptions): Probes {
       if (s[1]![i] === d && s[2]![i] === d) return 0;
       const k = d / ts[0]!;
       if (Math.abs(s[1]![i]! - k * ts[1]!) > 1e-9 || Math.abs(s[2]![i]! - k * ts[2]!) > 1e-9)
-        throw new Unsupported(node, `an axis of size ${d} at width ${ts[0]} is not proportional to the width ${opts.width.join(', ')}`);
+        throw new Unsupported(node, `an axis whose sizes ${s.map((x) => x[i]).join(', ')} at ${at} (the widths the limit probes) are not proportional to the width ${opts.width.join(', ')}`, `write sizes that grow with the width as multiples of ${opts.width.join(', ')} (e.g. [${opts.width[0]}, d] or [2 * ${opts.width[0]}])`);
       return k;
     });
   };
   const constScale = (node: NodeId): Sc => {
     const v = gs.map((g) => g.attrs(node).value!);
     if (v[0] === v[1] && v[1] === v[2]) return { c: v[0]!, e: 0 };
-    return powerLaw(node, v, ts, 'a constant');
+    return powerLaw(node, v, ts, 'a constant', at);
   };
-  return { models, ts, kappa, constScale };
+  return { models, ts, at, kappa, constScale };
 }
 
 /** v_i = c·t_i^e, fitted from the first two probes and checked on the third. */
-function powerLaw(node: NodeId, v: number[], ts: number[], what: string): Sc {
+function powerLaw(node: NodeId, v: number[], ts: number[], what: string, at: string): Sc {
   if (v.some((x) => x === 0) || Math.sign(v[0]!) !== Math.sign(v[1]!) || Math.sign(v[1]!) !== Math.sign(v[2]!))
-    throw new Unsupported(node, `${what} changes sign or vanishes as the width grows (values ${v.join(', ')} at widths ${ts.join(', ')})`);
+    throw new Unsupported(node, `${what} changes sign or vanishes as the width grows (values ${v.join(', ')} at ${at}, the widths the limit probes)`);
   const e0 = Math.log(v[1]! / v[0]!) / Math.log(ts[1]! / ts[0]!);
   const e = Math.abs(e0 * 2 - Math.round(e0 * 2)) < 1e-9 ? Math.round(e0 * 2) / 2 : e0;
   const c = v[0]! / ts[0]! ** e;
   if (Math.abs(c * ts[2]! ** e - v[2]!) > 1e-9 * Math.abs(v[2]!))
-    throw new Unsupported(node, `${what} is not a power of the width (values ${v.join(', ')} at widths ${ts.join(', ')})`);
+    throw new Unsupported(node, `${what} is not a power of the width (values ${v.join(', ')} at ${at}, the widths the limit probes)`, 'scale it by a power of the width, e.g. 1/sqrt(m)');
   return { c, e };
 }
 
@@ -358,6 +401,8 @@ class Deriver {
   readonly vecCache = new Map<NodeId, { S: SMat; TT: SMat }>();
   accuracy = 0;
   jumps: string[] = [];
+  /** How far the node being interpreted is (0..1): the derivation's progress hook (`run`). */
+  within: (fraction: number) => void = () => {};
   onesM: Float64Array | null = null;
   /** Within one block: the covariances of its Gaussian sums and their pair grids' shared work. */
   crossCache = new Map<string, SMat>();
@@ -376,13 +421,13 @@ class Deriver {
       if (inits.every((x) => x && x.dist === 'normal')) {
         const sd = inits.map((x) => (x as { std: number }).std);
         if (inits.some((x) => (x as { mean: number }).mean !== 0)) this.paramScale.set(p.node, { c: NaN, e: 0 });
-        else this.paramScale.set(p.node, sd[0] === sd[1] && sd[1] === sd[2] ? { c: sd[0]! ** 2, e: 0 } : powerLaw(p.node, sd.map((s) => s * s), probes.ts, `the variance of ${p.name}`));
+        else this.paramScale.set(p.node, sd[0] === sd[1] && sd[1] === sd[2] ? { c: sd[0]! ** 2, e: 0 } : powerLaw(p.node, sd.map((s) => s * s), probes.ts, `the variance of ${p.name}`, probes.at));
       } else if (inits.every((x) => x && x.dist === 'uniform')) {
         const lohi = inits.map((x) => x as { lo: number; hi: number });
         if (lohi.some((x) => x.lo !== -x.hi)) this.paramScale.set(p.node, { c: NaN, e: 0 });
         else {
           const v = lohi.map((x) => (x.hi - x.lo) ** 2 / 12);
-          this.paramScale.set(p.node, v[0] === v[1] && v[1] === v[2] ? { c: v[0]!, e: 0 } : powerLaw(p.node, v, probes.ts, `the variance of ${p.name}`));
+          this.paramScale.set(p.node, v[0] === v[1] && v[1] === v[2] ? { c: v[0]!, e: 0 } : powerLaw(p.node, v, probes.ts, `the variance of ${p.name}`, probes.at));
         }
       }
     });
@@ -599,7 +644,7 @@ class Deriver {
     const gk = `${gKey(G1)}|${gKey(G2)}`;
     let cache = this.gridCaches.get(gk);
     if (!cache) this.gridCaches.set(gk, (cache = new PairGridCache()));
-    const r = pairGrid(F, H, v1.v, v2.v, cross.M, { tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, quadrature: this.forceQuadrature });
+    const r = pairGrid(F, H, v1.v, v2.v, cross.M, { tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, quadrature: this.forceQuadrature, onProgress: (d, t) => this.within(d / t) });
     this.noteMethod(`E[${F.name} · ${H.name}]`, r.method, r.order, r.accuracy);
     return { e: 0, M: r.value, full: !symmetric || !!cross.full, own: true };
   }
@@ -705,8 +750,14 @@ class Deriver {
     throw new Unsupported(node, msg);
   }
 
-  run(roots: NodeId[]) {
-    for (const n of this.g.cone(roots)) this.av.set(n, this.visit(n));
+  /** Every node of the roots' cone in topological order; `tick` told the fraction done (0..1). */
+  run(roots: NodeId[], tick?: (fraction: number) => void) {
+    const cone = this.g.cone(roots);
+    cone.forEach((n, i) => {
+      if (tick) this.within = (f) => tick((i + Math.min(f, 1)) / cone.length);
+      this.within(0);
+      this.av.set(n, this.visit(n));
+    });
   }
 
   visit(n: NodeId): AV {
@@ -1241,14 +1292,18 @@ export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
   const preps = probes.models.map((m) => prepare(m));
   if (!aligned(probes.models)) throw new Error('internal: the probe graphs diverged while restricting rows');
   const pm = probes.models[0]!, prep = preps[0]!;
+  const progress = new Thousandths(opts.onProgress);
+  progress.start();
   try {
-    const derive = (inputs: Inputs) => {
+    // with testDiag, chunk c of `chunks` covers [c, c + 1)/chunks of the progress
+    const derive = (inputs: Inputs, c = 0, chunks = 1) => {
       const d = new Deriver(probes, inputs, opts.tol ?? 1e-12, opts.quadrature === true);
-      d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
+      d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut], progress.on ? (f) => progress.at((c + f) / chunks) : undefined);
       return assemble(d, opts, inputs, prep.k, prep.trainOut, prep.testOut);
     };
-    if (!opts.testDiag || prep.testOut === null) return derive(prep.inputs);
-    return diagonalChunks(pm, prep.inputs, opts.testChunk, derive);
+    const r = !opts.testDiag || prep.testOut === null ? derive(prep.inputs) : diagonalChunks(pm, prep.inputs, opts.testChunk, derive);
+    progress.end();
+    return r;
   } catch (e) {
     if (e instanceof Unsupported) throw located(pm, e, prep.trace);
     throw e;
@@ -1315,7 +1370,7 @@ function prepare(pm: Model): Prepared {
  * training inputs and one chunk of test inputs at a time; the train blocks come from the first
  * chunk, the cross blocks and the diagonals are concatenated.
  */
-function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, derive: (inputs: Inputs) => LimitReport): LimitReport {
+function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, derive: (inputs: Inputs, c: number, chunks: number) => LimitReport): LimitReport {
   const n = all.nTrain, nt = all.N - n, c = Math.max(1, Math.floor(chunk ?? Math.max(n, 64)));
   const diag = (M: number[][] | null | undefined) => (M ? M.map((row, i) => row[i]!) : null);
   let report: LimitReport | null = null;
@@ -1329,7 +1384,7 @@ function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, deriv
       const shape = pm.graph.shape(r.batched);
       return { standIn: r.standIn, batched: pm.graph.fresh('data', [N, ...shape.slice(1)], `chunk_${s}`), values };
     });
-    const r = derive({ N, nTrain: n, rows });
+    const r = derive({ N, nTrain: n, rows }, s / c, Math.ceil(nt / c));
     const dn = diag(r.nngpTest), dt = diag(r.ntkTest);
     if (!report) {
       report = { ...r, nngpTestDiag: dn, ntkTestDiag: dt, nngpTest: null, ntkTest: null, nTest: nt };

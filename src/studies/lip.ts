@@ -3,7 +3,7 @@
  * Lip(Dh) on the ball B(w0, ρ) (`lipschitz`), as the report `ntk lip --json` prints.
  */
 import type { Model } from '../ir/model.ts';
-import { lipschitz, LipUsageError, type LipEstimate, type EnclosureResult } from '../lip/index.ts';
+import { lipschitz, LipUsageError, type LipEstimate, type LipPhase, type EnclosureResult } from '../lip/index.ts';
 import { assertFinite, OptionError } from './common.ts';
 
 /** One constant's bracket, with where the lower bound is attained (w, the input direction u, the output direction z). */
@@ -47,6 +47,8 @@ export interface LipStudyOptions {
   timeBudgetMs?: number;
   /** Told what the estimate is doing as each phase starts (`LipOptions.onPhase`). */
   onPhase?: (what: string) => void;
+  /** Told how far each phase is, in thousandths (`LipOptions.onProgress`). */
+  onProgress?: (done: number, total: number, phase: LipPhase) => void;
 }
 
 /**
@@ -61,7 +63,7 @@ export function lipReport(m: Model, o: LipStudyOptions): LipReport {
   if (!(Number.isFinite(radius) && radius > 0)) throw new OptionError(`--radius ${raw}: expected a positive number, got ${radius}`);
   let r;
   try {
-    r = lipschitz(m, { radius, starts: o.starts, maxSteps: o.maxSteps ?? 60, seed: o.seed ?? 0, lowerOnly: o.lowerOnly === true, timeBudgetMs: o.timeBudgetMs ?? 30_000, ...(o.onPhase ? { onPhase: o.onPhase } : {}) });
+    r = lipschitz(m, { radius, starts: o.starts, maxSteps: o.maxSteps ?? 60, seed: o.seed ?? 0, lowerOnly: o.lowerOnly === true, timeBudgetMs: o.timeBudgetMs ?? 30_000, ...(o.onPhase ? { onPhase: o.onPhase } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   } catch (e) {
     if (e instanceof LipUsageError) throw new OptionError(`--radius ${raw}: ${e.message}`);
     throw e;

@@ -96,7 +96,10 @@ export interface KernelReport {
  * checked against the outputs (OptionError) and its entries against NaN (a model error).
  * @example kernelReport(loadModel('examples/converse.ntk'), { order: 3 }).K // 4·(0.1)²·… as a number
  */
-export function kernelReport(m: Model, opts: { order: number; slice?: number[]; structure?: 'auto' | KernelTensor['structure']; onProgress?: (done: number, total: number) => void }): KernelReport {
+export function kernelReport(
+  m: Model,
+  opts: { order: number; slice?: number[]; structure?: 'auto' | KernelTensor['structure']; onProgress?: (done: number, total: number) => void; onStatus?: (what: string, running?: boolean) => void },
+): KernelReport {
   const { order } = opts;
   const slice = opts.slice ?? [];
   const structure = opts.structure ?? 'auto';
@@ -105,7 +108,7 @@ export function kernelReport(m: Model, opts: { order: number; slice?: number[]; 
   const k = outputCount(m);
   const bad = slice.find((a) => a >= k);
   if (bad !== undefined) throw new OptionError(`--slice ${slice.join(',')}: index ${bad} is out of range: the model has ${k} outputs (0..${k - 1})`);
-  const K = kernel(m, order, { slice, structure, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  const K = kernel(m, order, { slice, structure, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.onStatus ? { onStatus: opts.onStatus } : {}) });
   assertFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
   const warning = K.warnings[0] ?? null;
   return { order, shape: K.shape, K: nest(K.data, K.shape), slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) };
