@@ -16,9 +16,9 @@ const root = process.cwd();
 const t0 = Date.now();
 const report = fuzz({
   root, seed: opt('seed', 1), inputs: opt('inputs', 20000), cliInputs: opt('cli', 200), seconds: opt('seconds', 600),
-  onProgress: (n) => process.stderr.write(`\r${n} inputs, ${((Date.now() - t0) / 1000).toFixed(0)} s`),
+  // one line per report (a long run goes to a log file): the counts so far, should it be cut short
+  onProgress: (n, counts, cli) => process.stderr.write(`${n} inputs, ${cli.inputs} through the CLI, ${((Date.now() - t0) / 1000).toFixed(0)} s: ${JSON.stringify(counts)} cli ${JSON.stringify(cli.counts)}\n`),
 });
-process.stderr.write('\n');
 console.log(JSON.stringify({ ...report, seconds: (Date.now() - t0) / 1000 }, null, 1));
 const bad = report.counts.internal + report.counts.hang + report.cli.counts.internal + report.cli.counts.hang + report.cli.counts.crash;
 process.exit(bad ? 1 : 0);

@@ -132,28 +132,38 @@ const OPTIONS = [
 
 /**
  * How much longer than its CPU time a process takes on this machine now: the load average per
- * core, at least 1. A child's CPU time is not reported by spawnSync, so its hang limit is the
- * wall-time limit scaled by this (10 s on an idle machine; 100 s at a load of 20 on 2 cores).
+ * core, at least 1. Only the CLI's wall-clock backstop uses it (see `runCli`).
  */
 export function loadFactor(): number {
   return Math.max(1, loadavg()[0]! / Math.max(1, cpus().length));
 }
 
-/** Through the CLI (the bundle dist/ntk.cjs): the exit code, or a signal, or the time limit. */
-export function runCli(root: string, file: string, args: string[], hangMs = 10_000 * loadFactor()): { outcome: Outcome; ms: number; message: string } {
+/**
+ * Through the CLI (the bundle dist/ntk.cjs): the exit code, or a signal, or the time limit. A hang
+ * is more than `cpuMs` of CPU time, as in process: the child runs under `ulimit -t` (RLIMIT_CPU,
+ * all its threads; the hard limit 5 s later), and the kernel stops it with SIGXCPU past the
+ * limit. Wall time is no measure:
+ * the fuzzer runs niced on a shared machine, where a child's 2 s of CPU (`derive --order 3`
+ * loading mathjs) took over 50 s of wall time at a load of 13 (the earlier limit, 10 s scaled by
+ * the load average, ignored the niceness, and called it a hang). A wall-clock backstop of 60×
+ * the CPU limit, scaled by the load, still catches a child that waits without computing.
+ */
+export function runCli(root: string, file: string, args: string[], cpuMs = 10_000): { outcome: Outcome; ms: number; message: string } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [join(root, 'dist/ntk.cjs'), args[0]!, file, ...args.slice(1), '--max-memory', '256M'], {
-    encoding: 'utf8', timeout: Math.ceil(hangMs), env: { ...process.env, NTK_SNAPSHOT: 'off' },
+  const cpuS = Math.max(1, Math.ceil(cpuMs / 1000));
+  const r = spawnSync('/bin/sh', ['-c', `ulimit -S -t ${cpuS} && ulimit -H -t ${cpuS + 5} && exec "$@"`, 'sh', process.execPath, join(root, 'dist/ntk.cjs'), args[0]!, file, ...args.slice(1), '--max-memory', '256M'], {
+    encoding: 'utf8', timeout: Math.ceil(60 * cpuMs * loadFactor()), env: { ...process.env, NTK_SNAPSHOT: 'off' },
   });
   const ms = performance.now() - t0;
   const first = (r.stderr ?? '').split('\n')[0] ?? '';
   let outcome: Outcome;
   if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') outcome = 'hang';
+  else if (r.signal === 'SIGXCPU') outcome = 'hang';
   else if (r.signal || r.status === null || r.status > 3) outcome = 'crash';
   else if (r.status === 3 || /internal error|    at /.test(r.stderr ?? '')) outcome = 'internal';
   else if (r.status === 0) outcome = 'accepted';
   else outcome = /^[^:]+(:\d+:\d+)?: error:|^ntk: error: /.test(first) ? 'diagnostic' : 'unlocated';
-  return { outcome, ms, message: first.slice(0, 200) };
+  return { outcome, ms, message: outcome === 'hang' ? `over ${cpuS} s of CPU (${r.signal ?? 'wall-clock backstop'})` : first.slice(0, 200) };
 }
 
 export interface FuzzReport {
@@ -182,7 +192,11 @@ function keep(root: string, src: string, outcome: Outcome, message: string): str
  * Run the fuzzer: `inputs` in process and `cliInputs` through the CLI, within `seconds`.
  * @example fuzz({ root: '.', seed: 1, inputs: 200, cliInputs: 0, seconds: 30 }).counts.internal // 0
  */
-export function fuzz(o: { root: string; seed: number; inputs: number; cliInputs: number; seconds: number; keep?: boolean; onProgress?: (n: number) => void }): FuzzReport {
+export function fuzz(o: {
+  root: string; seed: number; inputs: number; cliInputs: number; seconds: number; keep?: boolean;
+  /** Told the inputs done so far in process (every 1000) and through the CLI (every 50), with the counts so far. */
+  onProgress?: (n: number, counts: Record<Outcome, number>, cli: { inputs: number; counts: Record<Outcome, number> }) => void;
+}): FuzzReport {
   setMemoryBudget(256 * 1024 ** 2); // large sizes are refused quickly instead of allocated
   const r = rng(o.seed);
   const seeds = seedModels(o.root);
@@ -199,7 +213,7 @@ export function fuzz(o: { root: string; seed: number; inputs: number; cliInputs:
       slowestWall = Math.max(slowestWall, res.wallMs);
       if (res.outcome === 'internal' || res.outcome === 'hang')
         found.push({ outcome: res.outcome, message: res.message, file: o.keep === false ? '' : keep(o.root, src, res.outcome, res.message) });
-      if (n % 1000 === 0) o.onProgress?.(n);
+      if (n % 1000 === 0) o.onProgress?.(n, counts, { inputs: 0, counts: cliCounts });
     }
   } finally {
     setMemoryBudget(null);
@@ -218,6 +232,7 @@ export function fuzz(o: { root: string; seed: number; inputs: number; cliInputs:
       cliCounts[res.outcome]++;
       if (res.outcome === 'internal' || res.outcome === 'hang' || res.outcome === 'crash')
         found.push({ outcome: res.outcome, message: `ntk ${args.join(' ')}: ${res.message}`, file: o.keep === false ? '' : keep(o.root, `# ntk ${args.join(' ')}\n${src}`, res.outcome, res.message) });
+      if ((c + 1) % 50 === 0) o.onProgress?.(n, counts, { inputs: c + 1, counts: cliCounts });
     }
   }
   return { inputs: n, counts, cli: { inputs: c, counts: cliCounts }, slowestMs: slowest, slowestWallMs: slowestWall, found };

@@ -85,7 +85,7 @@ function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; sl
   const m = load(file, o);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const bar = progress('kernel', !o.json);
-  const r = kernelReport(m, { order, slice, structure, onProgress: (d, t) => bar.update(d, t, `blocks of K^(${order})`), onStatus: bar.status });
+  const r = kernelReport(m, { order, slice, structure, onProgress: (d, t) => bar.update(d, t, `the entries of K^(${order})`), onStatus: bar.status });
   bar.done();
   const K = flat(r.K);
   if (o.out !== undefined) writeNpy(o.out, r.shape, Float64Array.from(K));

@@ -232,8 +232,10 @@ export interface GridOptions extends PairOptions {
   /** The matrix product for the Mehler coefficients (the backend's gemm). */
   gemm?: Gemm;
   /**
-   * Told how far the grid is: rows of the Mehler series (done of N1), then the passes of the
-   * adaptive quadrature over the pairs it left (done of the levels); each part non-decreasing.
+   * Told how far the grid is, in thousandths (non-decreasing; the caller's work after it is its
+   * own): for smooth functions the Mehler series' rows take the first half, the adaptive
+   * quadrature of the pairs it left the second (its levels, each by its batches of pairs);
+   * otherwise the quadrature all of it.
    */
   onProgress?: (done: number, total: number) => void;
 }
@@ -267,6 +269,7 @@ export function pairGrid(
   const rejected: number[] = [];
   let accuracy = 0, order = 0;
   const smooth = !f.kinkAtZero && !g.kinkAtZero && !opts.scheme;
+  const tell = opts.onProgress, rowsShare = smooth ? 0.5 : 0;
   if (smooth) {
     const cache = opts.cache ?? new PairGridCache();
     const table = (fn: GaussFn, v: Float64Array, side: string) => {
@@ -283,7 +286,7 @@ export function pairGrid(
     const series = new MehlerSeries(ta.t, tb.t, tol);
     const ra = ta.row, rb = tb.row;
     for (let i = 0; i < N1; i++) {
-      if (opts.onProgress && (i & 15) === 0) opts.onProgress(i, N1);
+      if (tell && (i & 15) === 0) tell(Math.floor((1000 * rowsShare * i) / N1), 1000);
       const p = v1[i]!, ia = ra[i]!;
       for (let j = sym ? i : 0; j < N2; j++) {
         const q = v2[j]!, c = up && j < i ? S12[j * N2 + i]! : S12[i * N2 + j]!;
@@ -312,7 +315,8 @@ export function pairGrid(
       s12[k] = up && j < i ? S12[j * N2 + i]! : S12[ij]!;
     });
     const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
-    const r = degeneratePairs(f, g, s11, s12, s22, tol, (a, b, c, t) => adaptivePair(f, g, a, b, c, t, scheme, opts.onProgress));
+    const quad = tell && ((d: number, t: number) => tell(Math.floor(1000 * (rowsShare + ((1 - rowsShare) * d) / t)), 1000));
+    const r = degeneratePairs(f, g, s11, s12, s22, tol, (a, b, c, t) => adaptivePair(f, g, a, b, c, t, scheme, quad));
     rejected.forEach((ij, k) => (out[ij] = r.value[k]!));
     accuracy = Math.max(accuracy, r.accuracy);
     order = Math.max(order, r.order);
@@ -605,7 +609,7 @@ interface Quad {
 /** One pass of the rule of `level` on the pairs `idx`. */
 function quadPass(
   f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array,
-  idx: Int32Array, level: Level, scheme: 'hermite' | 'polar',
+  idx: Int32Array, level: Level, scheme: 'hermite' | 'polar', tick?: (fraction: number) => void,
 ): Quad {
   const n = idx.length;
   const value = new Float64Array(n), scale = new Float64Array(n);
@@ -618,6 +622,7 @@ function quadPass(
   const fu = new Float64Array(batch * perPair), gv = new Float64Array(batch * perPair);
   const q = line.nodes.length;
   for (let start = 0; start < n; start += batch) {
+    tick?.(start / n);
     const cnt = Math.min(batch, n - start);
     for (let j = 0; j < cnt; j++) {
       const i = idx[start + j]!;
@@ -745,14 +750,14 @@ function adaptivePair(
   const P = s11.length;
   const value = new Float64Array(P);
   let active = Int32Array.from({ length: P }, (_, i) => i);
-  onProgress?.(0, LEVELS.length);
-  let prev = quadPass(f, g, s11, s12, s22, active, LEVELS[0]!, scheme);
+  // progress in thousandths of the levels, each level by its batches of pairs
+  const at = (o: number) => (onProgress ? (f: number) => onProgress(Math.floor((1000 * (o + f)) / LEVELS.length), 1000) : undefined);
+  let prev = quadPass(f, g, s11, s12, s22, active, LEVELS[0]!, scheme, at(0));
   let accuracy = 0, used = LEVELS[0]!.order;
   for (let o = 1; o < LEVELS.length && active.length > 0; o++) {
-    onProgress?.(o, LEVELS.length);
     const level = LEVELS[o]!;
     used = level.order;
-    const cur = quadPass(f, g, s11, s12, s22, active, level, scheme);
+    const cur = quadPass(f, g, s11, s12, s22, active, level, scheme, at(o));
     const keep: number[] = [], pv: number[] = [], ps: number[] = [];
     for (let j = 0; j < active.length; j++) {
       const i = active[j]!;

@@ -67,6 +67,7 @@
  * about 0.25 GFLOP (0.5 before `transposeHeavy`); the plain dense order (whole model per index,
  * dense gradients) needs 24.
  */
+import { Thousandths } from '../io/progress.ts';
 import { vmap } from '../ad/vmap.ts';
 import { GraphSizeError, graphNodeLimit, type NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
@@ -123,7 +124,11 @@ export interface KernelOptions {
    * output. Default 'train'.
    */
   firstIndex?: 'train' | 'test';
-  /** Told the blocks of b done of k (non-decreasing, ending at k). */
+  /**
+   * Told how far the entries are, in thousandths (non-decreasing, ending at 1000): the blocks of
+   * b done, each counted by the instructions of its plan run so far (one block of a high order
+   * can take minutes).
+   */
   onProgress?: (done: number, total: number) => void;
   /**
    * Told what runs before the blocks (r ≥ 3): building the graph of K^(r) (with its node count
@@ -263,6 +268,10 @@ function kernelBlocks(ev: Evaluator, r: number, opts: KernelOptions): KernelTens
   const rows = entries / k;
   const F = new Float64Array(rows * k);
   let blocks = 0;
+  const nBlocks = Math.ceil(k / B);
+  opts.onStatus?.(`computing the entries of K^(${r}): ${nBlocks} block${nBlocks > 1 ? 's' : ''} of ${B} of the ${k} outputs`);
+  const progress = new Thousandths(opts.onProgress);
+  progress.start();
   for (let b0 = 0; b0 < k; b0 += B) {
     const count = Math.min(B, k - b0);
     // The last block is padded by repeating its last index (its results are dropped).
@@ -273,14 +282,15 @@ function kernelBlocks(ev: Evaluator, r: number, opts: KernelOptions): KernelTens
         blockValues[j]!.set(v.subarray(b * size, (b + 1) * size), t * size);
       }
     });
-    const out = plan.run(bind, { copy: false })[0]!;
+    const out = plan.run(bind, { copy: false, ...(progress.on ? { onStep: (i: number, n: number) => progress.at((blocks + i / n) / nBlocks) } : {}) })[0]!;
     // the block's columns b0 … b0 + count − 1 of every row (typed-array copies: a process that
     // computes one kernel runs this once, before V8 would have compiled a loop of k² steps)
     if (B === k && b0 === 0) F.set(out.subarray(0, rows * k));
     else for (let row = 0; row < rows; row++) F.set(out.subarray(row * B, row * B + count), row * k + b0);
     blocks++;
-    opts.onProgress?.(b0 + count, k);
+    progress.at(blocks / nBlocks);
   }
+  progress.end();
   const structure = src.kind;
   const warnings = [nonSmoothWarning(test ? testView(m) : m, r)].filter((x): x is string => x !== null);
   if (!symmetric) return { order: r, shape, data: F, slice, blocks, blockSize: B, structure, warnings };

@@ -387,6 +387,9 @@ interface Inputs {
   rows: { standIn: NodeId; batched: NodeId; values: Float64Array }[];
 }
 
+/** How much more a matmul or sum node weighs than any other in the derivation's progress (`Deriver.run`). */
+const LIMIT_HEAVY_WEIGHT = 50;
+
 class Deriver {
   readonly g: Graph;
   readonly av = new Map<NodeId, AV>();
@@ -403,6 +406,8 @@ class Deriver {
   jumps: string[] = [];
   /** How far the node being interpreted is (0..1): the derivation's progress hook (`run`). */
   within: (fraction: number) => void = () => {};
+  /** The pair moments of the hidden vector under way: done of count (each an N × N grid), for `within`. */
+  grids: { done: number; count: number } | null = null;
   onesM: Float64Array | null = null;
   /** Within one block: the covariances of its Gaussian sums and their pair grids' shared work. */
   crossCache = new Map<string, SMat>();
@@ -507,10 +512,16 @@ class Deriver {
     const cached = this.vecCache.get(vec.node);
     if (cached) return cached;
     let S: SMat | null = null, TT: SMat | null = null;
-    for (const b of vec.blocks) {
-      const { E, T } = this.blockMoments(b, vec.node);
-      S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.N);
-      TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.N);
+    // two moments (E and T) per pair of terms of each block: the node's progress is split among them
+    this.grids = { done: 0, count: vec.blocks.reduce((a, b) => a + b.terms.length * (b.terms.length + 1), 0) };
+    try {
+      for (const b of vec.blocks) {
+        const { E, T } = this.blockMoments(b, vec.node);
+        S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.N);
+        TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.N);
+      }
+    } finally {
+      this.grids = null;
     }
     const r = { S: S ?? ZERO, TT: TT ?? ZERO };
     this.vecCache.set(vec.node, r);
@@ -530,7 +541,10 @@ class Deriver {
         const ti = terms[i]!, tj = terms[j]!;
         const k = scMul(ti.coef, tj.coef);
         // the NNGP's E[φφ] and the NTK's E[φ′φ′] of one pair share its covariance, arcsine and caches
-        const Eij = this.pairMoment(ti, tj, node, false, i === j), Tij = this.pairMoment(ti, tj, node, true, i === j);
+        const Eij = this.pairMoment(ti, tj, node, false, i === j);
+        this.gridDone();
+        const Tij = this.pairMoment(ti, tj, node, true, i === j);
+        this.gridDone();
         E = smAxpy(E, Eij, k, N);
         T = smAxpy(T, Tij, k, N);
         if (i !== j) {
@@ -586,6 +600,12 @@ class Deriver {
    * E[φ_i(G_i(a)) φ_j(G_j(b))] (tangent = false) or E[φ_i′ φ_j′]·Θ_{G_i,G_j}(a,b) (true) over all
    * input pairs.
    */
+  /** One pair moment of the hidden vector under way is done: the node's progress moves on. */
+  gridDone() {
+    const gs = this.grids;
+    if (gs) this.within(++gs.done / gs.count);
+  }
+
   pairMoment(ti: Term, tj: Term, node: NodeId, tangent: boolean, same: boolean): SMat {
     const fi = tangent ? derivative(ti.fn) : ti.fn, fj = tangent ? derivative(tj.fn) : tj.fn;
     const cross = this.gaussCross(ti.g, tj.g, tangent ? 'T' : 'C');
@@ -644,7 +664,7 @@ class Deriver {
     const gk = `${gKey(G1)}|${gKey(G2)}`;
     let cache = this.gridCaches.get(gk);
     if (!cache) this.gridCaches.set(gk, (cache = new PairGridCache()));
-    const r = pairGrid(F, H, v1.v, v2.v, cross.M, { tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, quadrature: this.forceQuadrature, onProgress: (d, t) => this.within(d / t) });
+    const r = pairGrid(F, H, v1.v, v2.v, cross.M, { tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, quadrature: this.forceQuadrature, onProgress: (d, t) => this.within(this.grids ? (this.grids.done + d / t) / this.grids.count : d / t) });
     this.noteMethod(`E[${F.name} · ${H.name}]`, r.method, r.order, r.accuracy);
     return { e: 0, M: r.value, full: !symmetric || !!cross.full, own: true };
   }
@@ -750,14 +770,24 @@ class Deriver {
     throw new Unsupported(node, msg);
   }
 
-  /** Every node of the roots' cone in topological order; `tick` told the fraction done (0..1). */
+  /**
+   * Every node of the roots' cone in topological order; `tick` told the fraction done (0..1).
+   * The fraction weighs each node by its likely cost: a weight contracted with a hidden vector
+   * (a matmul or a readout sum) takes the Gaussian expectations over all pairs of inputs, the
+   * rest is bookkeeping (LIMIT_HEAVY_WEIGHT to 1).
+   */
   run(roots: NodeId[], tick?: (fraction: number) => void) {
     const cone = this.g.cone(roots);
-    cone.forEach((n, i) => {
-      if (tick) this.within = (f) => tick((i + Math.min(f, 1)) / cone.length);
+    const weight = (n: NodeId) => (this.g.op(n) === 'matmul' || this.g.op(n) === 'sum' ? LIMIT_HEAVY_WEIGHT : 1);
+    const total = cone.reduce((a, n) => a + weight(n), 0);
+    let before = 0;
+    for (const n of cone) {
+      const w = weight(n), from = before;
+      if (tick) this.within = (f) => tick((from + w * Math.min(f, 1)) / total);
       this.within(0);
       this.av.set(n, this.visit(n));
-    });
+      before += w;
+    }
   }
 
   visit(n: NodeId): AV {

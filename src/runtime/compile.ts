@@ -392,7 +392,7 @@ export class Plan {
    * the caller's J); else it is copied there.
    * @example plan.run(bind, { into: J.subarray(start * p, (start + B) * p) });
    */
-  run(bindings: Bindings, opts: { copy?: boolean; into?: Float64Array } = {}): Float64Array[] {
+  run(bindings: Bindings, opts: { copy?: boolean; into?: Float64Array; onStep?: (done: number, total: number) => void } = {}): Float64Array[] {
     const g = this.graph;
     if (!this.buffers) {
       const own = this.bufferSizes.map((s, b) => (this.bufferViews.has(b) ? null : new Float64Array(s)));
@@ -413,9 +413,12 @@ export class Plan {
     };
     const fixed = this.fixedInputs.map((n) => bindings.get(n)!);
     const sameFixed = this.lastFixed !== null && fixed.every((d, k) => d === this.lastFixed![k]);
+    // `onStep`: the instructions executed of this run's (the fixed phase's, when it runs, and the main phase's)
+    const steps = (sameFixed ? 0 : this.pre.instrs.length) + this.main.instrs.length;
+    const onStep = opts.onStep;
     if (!sameFixed) {
       this.fixedInputs.forEach(bind);
-      this.execute(this.pre);
+      this.execute(this.pre, onStep && ((i) => onStep(i, steps)));
       this.lastFixed = fixed;
     }
     this.varyingInputs.forEach(bind);
@@ -428,7 +431,8 @@ export class Plan {
     const saved = bufs[this.bufOf.get(first)!]!;
     if (direct) bufs[this.bufOf.get(first)!] = into;
     try {
-      this.execute(this.main);
+      const before = steps - this.main.instrs.length;
+      this.execute(this.main, onStep && ((i) => onStep(before + i, steps)));
     } finally {
       if (direct) bufs[this.bufOf.get(first)!] = saved;
     }
@@ -448,10 +452,12 @@ export class Plan {
     this.lastFixed = null;
   }
 
-  private execute(phase: Phase): void {
+  private execute(phase: Phase, onStep?: (done: number) => void): void {
     const bufs = this.buffers!;
     const k = this.backend;
+    let done = 0;
     for (const ins of phase.instrs) {
+      onStep?.(done++);
       const out = bufs[ins.out]!;
       const x = ins.ins.map((b) => bufs[b]!);
       const op = ins.op;

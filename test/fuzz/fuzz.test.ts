@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fuzz, input, mutate, rng, runInProcess, seedModels } from '../../scripts/fuzz.ts';
+import { fuzz, input, mutate, rng, runCli, runInProcess, seedModels } from '../../scripts/fuzz.ts';
 import { setMemoryBudget } from '../../src/runtime/memory.ts';
 
 const root = join(__dirname, '../..');
@@ -43,4 +43,18 @@ describe('fuzzing', () => {
       setMemoryBudget(null);
     }
   }, 60000);
+
+  // Through the CLI a hang is CPU time, as in process (the child under `ulimit -t`): the long run
+  // of issue 21 first counted `ntk derive converse.ntk --order 3` (2 s of CPU, loading mathjs) as a
+  // hang, after 50 s of wall time at a load of 13 with the fuzzer niced — wall time scaled by the
+  // load average ignored the niceness.
+  it.skipIf(!existsSync(join(root, 'dist/ntk.cjs')))('through the CLI: past its CPU limit a run is a hang (SIGXCPU); a slow wall clock is not', () => {
+    const lip = runCli(root, join(root, 'examples/meanfield.ntk'), ['lip', '--radius', '0.05'], 1000);
+    expect(lip.outcome).toBe('hang');
+    expect(lip.message).toBe('over 1 s of CPU (SIGXCPU)');
+    const derive = runCli(root, join(root, 'examples/converse.ntk'), ['derive', '--order', '3']);
+    expect(derive.outcome, derive.message).toBe('accepted');
+    const bad = runCli(root, join(root, 'examples/converse.ntk'), ['check', '--set', 'm=0']);
+    expect(bad.outcome, bad.message).toBe('diagnostic');
+  }, 120000);
 });

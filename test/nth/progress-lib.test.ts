@@ -56,7 +56,7 @@ describe('limitKernels: onProgress over the recursion', () => {
   });
 });
 
-describe('kernel of order ≥ 3: onStatus before the blocks, onProgress over them', () => {
+describe('kernel of order ≥ 3: onStatus before the blocks, onProgress over them and within each', () => {
   it('K^(3) of an erf network: building, compiling, then blocks of b reaching k', () => {
     const model = loadModel('examples/limit-erf.ntk', { overrides: new Map([['m', 8], ['n', 16]]) });
     const status: [string, boolean][] = [];
@@ -64,10 +64,12 @@ describe('kernel of order ≥ 3: onStatus before the blocks, onProgress over the
     const K = kernel(model, 3, { blockSize: 4, onStatus: (s, running) => status.push([s, running === true]), onProgress: (d, t) => calls.push([d, t]) });
     expect(status[0]![0]).toMatch(/^building the graph of K\^\(3\)/);
     expect(status.some(([s]) => /^compiling the plan of K\^\(3\) \(\d+ graph nodes\)/.test(s))).toBe(true);
-    expectMonotone(calls, false);
-    expect(calls.at(-1)).toEqual([16, 16]);
-    expect(calls.length).toBe(4); // blocks of 4 of the 16 outputs
+    expect(status.some(([s]) => s === 'computing the entries of K^(3): 4 blocks of 4 of the 16 outputs')).toBe(true);
+    expectMonotone(calls);
     expect(K.blocks).toBe(4);
+    // thousandths: each quarter passed by its block, and moving within a block (the plan's steps)
+    for (const q of [250, 500, 750]) expect(calls.some(([d]) => d === q)).toBe(true);
+    expect(calls.filter(([d]) => d > 0 && d < 250).length).toBeGreaterThan(0);
     expect(model.graph.onGrow).toBeNull(); // the hook is removed after the build
   });
 });
@@ -80,7 +82,7 @@ describe('certifiedBounds and pairGrid: onProgress', () => {
     expectMonotone(calls);
     expect(calls.length).toBeGreaterThan(3);
   });
-  it('a Mehler grid: rows done of N, non-decreasing', () => {
+  it('a Mehler grid: thousandths over its rows (and the quadrature of the pairs it leaves), non-decreasing', () => {
     const N = 100;
     const v = Float64Array.from({ length: N }, (_, i) => 0.5 + i / N);
     const S = new Float64Array(N * N);
@@ -90,7 +92,8 @@ describe('certifiedBounds and pairGrid: onProgress', () => {
     const r = pairGrid(tanh, tanh, v, v, S, { symmetric: true, onProgress: (d, t) => calls.push([d, t]) });
     expect(r.value.every(Number.isFinite)).toBe(true);
     expect(calls.length).toBeGreaterThan(3);
-    expect(calls[0]).toEqual([0, N]);
-    for (let i = 1; i < calls.length; i++) if (calls[i]![1] === calls[i - 1]![1]) expect(calls[i]![0]).toBeGreaterThanOrEqual(calls[i - 1]![0]);
+    expect(calls[0]).toEqual([0, 1000]);
+    for (let i = 1; i < calls.length; i++) expect(calls[i]![0]).toBeGreaterThanOrEqual(calls[i - 1]![0]);
+    for (const [d, t] of calls) expect(d <= t && t === 1000).toBe(true);
   });
 });
