@@ -10,6 +10,7 @@
  * use the closed forms (ρ = s12/√(s11 s22)):
  *
  *   id·id      s12                       sign·sign  (2/π) arcsin ρ
+ *   sq·sq      s11 s22 + 2 s12²          cube·cube  9 s11 s22 s12 + 6 s12³   (x², x³: Isserlis)
  *   abs·abs    (2/π)√(s11 s22)(√(1−ρ²) + ρ arcsin ρ)        (relu = (id + abs)/2, step = (1 + sign)/2)
  *   erf·erf    (2/π) arcsin(2 s12/√((1+2 s11)(1+2 s22)))
  *   gauss·gauss (gauss(x) = e^{−x²}, erf′ = (2/√π)·gauss)   1/√((1+2 s11)(1+2 s22) − 4 s12²)
@@ -34,7 +35,7 @@
 import { erf } from './erf.ts';
 import { gaussHermite, gaussLegendre, halfGauss, panelRule, type Rule } from './quadrature.ts';
 
-export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp';
+export type Atom = 'one' | 'id' | 'sq' | 'cube' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp';
 
 /** One term c·A(β·x) of a closed-form decomposition. */
 export interface AtomTerm {
@@ -58,6 +59,8 @@ export interface GaussFn {
 const ATOM_EVAL: Record<Atom, (x: number) => number> = {
   one: () => 1,
   id: (x) => x,
+  sq: (x) => x * x,
+  cube: (x) => x * x * x,
   abs: Math.abs,
   sign: Math.sign,
   erf,
@@ -94,7 +97,7 @@ export function atomFn(name: Atom | 'relu' | 'step' | 'erfprime'): GaussFn {
   }
 }
 
-const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0 };
+const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, sq: 1, cube: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0 };
 const TWO_PI = 2 / Math.PI;
 const SQRT_2_PI = Math.sqrt(2 / Math.PI);
 
@@ -102,6 +105,7 @@ const SQRT_2_PI = Math.sqrt(2 / Math.PI);
 function mean(a: Atom, q: number): number | null {
   switch (a) {
     case 'one': return 1;
+    case 'sq': return q;
     case 'abs': return Math.sqrt(q) * SQRT_2_PI;
     case 'gauss': return 1 / Math.sqrt(1 + 2 * q);
     case 'cos': return Math.exp(-q / 2);
@@ -115,6 +119,8 @@ function meanDerivative(a: Atom, q: number): number | null {
   switch (a) {
     case 'one': return 0;
     case 'id': return 1;
+    case 'sq': return 0;
+    case 'cube': return 3 * q;
     case 'abs': return 0;
     case 'sign': return q > 0 ? 2 / Math.sqrt(2 * Math.PI * q) : null;
     case 'erf': return (2 / Math.sqrt(Math.PI)) / Math.sqrt(1 + 2 * q);
@@ -142,6 +148,8 @@ export function atomPair(A: Atom, B: Atom, p: number, c: number, q: number): num
   if (A === B) {
     switch (A) {
       case 'abs': return TWO_PI * Math.sqrt(pq) * (Math.sqrt(Math.max(0, 1 - rho * rho)) + rho * Math.asin(rho));
+      case 'sq': return pq + 2 * c * c; // Isserlis: E[u²v²]
+      case 'cube': return 9 * pq * c + 6 * c * c * c; // E[u³v³]
       case 'sign': return TWO_PI * Math.asin(rho);
       case 'erf': return TWO_PI * Math.asin(clampRho((2 * c) / Math.sqrt((1 + 2 * p) * (1 + 2 * q))));
       case 'gauss': return 1 / Math.sqrt((1 + 2 * p) * (1 + 2 * q) - 4 * c * c);
@@ -615,6 +623,7 @@ function adaptivePair(
  * E[δ″(v)] = p″(0) = −p0/q). Null when a kinked atom meets q = 0 (the δ has no finite mean).
  *
  *   one  1, 0, 0, 0                 id    0, 1, 0, 0
+ *   sq   q, 0, 2, 0                 cube  0, 3q, 0, 6          (x², x³)
  *   abs  √(2q/π), 0, 2p0, 0         sign  0, 2p0, 0, −2p0/q
  *   erf  0, c/s, 0, −2c/s³          gauss 1/s, 0, −2/s³, 0      (c = 2/√π, s = √(1 + 2q))
  *   sin  0, e, 0, −e                cos   e, 0, −e, 0           (e = e^{−q/2})
@@ -627,6 +636,8 @@ function atomDerivativeMean(a: Atom, j: number, q: number): number | null {
   switch (a) {
     case 'one': v = j === 0 ? 1 : 0; break;
     case 'id': v = j === 1 ? 1 : 0; break;
+    case 'sq': v = [q, 0, 2, 0][j]!; break;
+    case 'cube': v = [0, 3 * q, 0, 6][j]!; break;
     case 'abs': v = [Math.sqrt(q) * SQRT_2_PI, 0, 2 * p0, 0][j]!; break;
     case 'sign': v = [0, 2 * p0, 0, (-2 * p0) / q][j]!; break;
     case 'erf': v = [0, c / s, 0, (-2 * c) / s ** 3][j]!; break;

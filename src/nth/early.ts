@@ -344,7 +344,7 @@ export interface ConstantMethods {
  * infinite-width limit reads them (`src/nth/limit-scalar.ts`: `toGaussFn`, `derivative`,
  * `kinkPoints`). Where φ′ (or φ) is a combination of the registry's closed-form atoms
  * (`gaussian` of each op in `src/ir/ops.ts`: erf, relu = ½(id + abs), sin, cos, exp, abs,
- * polynomials of degree 1, …) each moment is a closed form (`atomMoment`: Stein's identity on the
+ * polynomials of degree ≤ 3, …) each moment is a closed form (`atomMoment`: Stein's identity on the
  * atom table); otherwise (tanh, softplus, sigmoid, compositions such as tanh(sin z)) converged
  * quadrature (to 1e-13 relative to Σ|terms|), split at every kink (relu(z − c): at c; found by
  * `kinkPoints`), never integrated across one. A jump (whose φ′ holds a δ) is refused.

@@ -153,6 +153,27 @@ export function show(e: SE): string {
   }
 }
 
+const DEGREE: Partial<Record<AtomTerm['atom'], number>> = { one: 0, id: 1, sq: 2, cube: 3 };
+/** Terms that are all powers of u (one, id, sq, cube) as coefficients [a0, a1, a2, a3], else null. */
+function poly(ts: AtomTerm[] | null): number[] | null {
+  if (!ts) return null;
+  const a = [0, 0, 0, 0];
+  for (const t of ts) {
+    const k = DEGREE[t.atom];
+    if (k === undefined) return null;
+    a[k]! += t.coef * t.scale ** k;
+  }
+  return a;
+}
+/** The product of two cubic polynomials when its degree is ≤ 3, else null. */
+function polyMul(a: number[], b: number[]): number[] | null {
+  const r = [0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) r[i + j]! += a[i]! * b[j]!;
+  return r.slice(4).some((x) => x !== 0) ? null : r.slice(0, 4);
+}
+const fromPoly = (a: number[]): AtomTerm[] =>
+  (['one', 'id', 'sq', 'cube'] as const).map((atom, k) => ({ atom, coef: a[k]!, scale: 1 })).filter((t, k) => t.coef !== 0 || k === 0);
+
 /** The decomposition Σ c·atom(β·u), or null when e is not such a combination. */
 export function toTerms(e: SE): AtomTerm[] | null {
   const scale = (ts: AtomTerm[] | null, k: number) => ts && ts.map((t) => ({ ...t, coef: t.coef * k }));
@@ -182,6 +203,10 @@ export function toTerms(e: SE): AtomTerm[] | null {
         const t = toTerms(k);
         if (t && t.every((a) => a.atom === 'one')) return scale(toTerms(x), t.reduce((acc, a) => acc + a.coef, 0));
       }
+      // a product of polynomials of total degree ≤ 3
+      const pa = poly(toTerms(e.a)), pb = poly(toTerms(e.b));
+      const pab = pa && pb ? polyMul(pa, pb) : null;
+      if (pab) return fromPoly(pab);
       // α·u · sign(β·u) = α·sign(β)·|u|
       for (const [x, s] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
         if (s.op !== 'un' || s.name !== 'sign') continue;
@@ -191,7 +216,15 @@ export function toTerms(e: SE): AtomTerm[] | null {
       return null;
     }
     case 'div': return isC(e.b) ? scale(toTerms(e.a), 1 / cv(e.b)) : null;
-    case 'pow': return null;
+    case 'pow': {
+      // (polynomial)^k, k = 2, 3: a polynomial of degree ≤ 3 (x², x³ are atoms)
+      if (!isC(e.b) || ![2, 3].includes(cv(e.b))) return null;
+      const a = poly(toTerms(e.a));
+      if (!a) return null;
+      let r: number[] | null = a;
+      for (let k = 1; k < cv(e.b) && r; k++) r = polyMul(r, a);
+      return r && fromPoly(r);
+    }
     case 'un': case 'd1': {
       // the registry's closed-form atoms of f (or f′), at the argument α·u
       const rule = PRIMITIVES[e.name].gaussian[e.op === 'un' ? 'f' : 'd1'];

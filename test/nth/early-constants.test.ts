@@ -45,7 +45,7 @@ function simpson(F: (x: number) => number, w: (x: number) => number = () => 1, N
 
 describe('the closed-form moments E[x^k A(βx)] of the atoms', () => {
   it('agree with the forced quadrature for every atom, scale, variance and power ≤ 3', () => {
-    const atoms = ['one', 'id', 'abs', 'sign', 'erf', 'gauss', 'sin', 'cos', 'exp'] as const;
+    const atoms = ['one', 'id', 'sq', 'cube', 'abs', 'sign', 'erf', 'gauss', 'sin', 'cos', 'exp'] as const;
     for (const a of atoms)
       for (const beta of [1, 0.7, -1.3])
         for (const s of [1, 2.5])
@@ -100,6 +100,9 @@ describe('ζ, ν, ϑ0, ϑ1, ϑ2: closed forms where they exist, quadrature other
       ['cos(W @ x / sqrt(d))', Math.cos, (z) => -Math.sin(z), true],
       ['exp(0.5 * (W @ x) / sqrt(d))', (z) => Math.exp(0.5 * z), (z) => 0.5 * Math.exp(0.5 * z), true],
       ['abs(W @ x / sqrt(d))', Math.abs, Math.sign, true],
+      // a cubic polynomial (x², x³ are atoms: Isserlis), written with ^ and with a product
+      ['W @ x / sqrt(d) + 0.5 * (W @ x / sqrt(d))^2 - 0.2 * (W @ x / sqrt(d))^3', (z) => z + 0.5 * z * z - 0.2 * z ** 3, (z) => 1 + z - 0.6 * z * z, true],
+      ['(W @ x / sqrt(d) + 1) * (W @ x / sqrt(d) - 2)', (z) => (z + 1) * (z - 2), (z) => 2 * z - 1, true],
       ['3 * (W @ x) / sqrt(d) - 0.5 * relu(-(W @ x) / sqrt(d))', (z) => 3 * z - 0.5 * Math.max(-z, 0), (z) => 3 + (z < 0 ? 0.5 : 0), true],
       // no closed form: tanh, softplus, a composition, a kinked composition
       ['tanh(W @ x / sqrt(d))', Math.tanh, (z) => 1 - Math.tanh(z) ** 2, false],
