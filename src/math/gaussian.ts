@@ -298,6 +298,18 @@ const panels1 = (np: number, per: number): Level1 => ({
   line: () => panelRule(-CUT1, CUT1, 2 * np, per, NORMAL_DENSITY, 'normal'),
   half: () => panelRule(0, CUT1, np, per, NORMAL_DENSITY, 'half'),
 });
+/**
+ * What the 1-D rules leave out beyond ±14σ, estimated from the integrand there: |x^k f(x)|·p(z)
+ * at z = ±14 times a decay length of 14 (generous: for f bounded by a polynomial the weight there is
+ * below e^{−98}; for f growing like e^{a x²} it is what two levels with the same cut would both miss).
+ */
+function tailEstimate(f: GaussFn, sd: number, power: number): number {
+  const x = Float64Array.of(-CUT1 * sd, CUT1 * sd), y = new Float64Array(2);
+  f.eval(x, y);
+  const w = NORMAL_DENSITY(CUT1) * CUT1;
+  const t = w * (Math.abs(x[0]! ** power * y[0]!) + Math.abs(x[1]! ** power * y[1]!));
+  return Number.isFinite(t) ? t : Infinity;
+}
 const LEVELS1: Level1[] = [gh1(10), gh1(16), gh1(24), panels1(10, 8), panels1(14, 8), panels1(20, 10), panels1(28, 12), panels1(42, 12)];
 
 
@@ -744,7 +756,8 @@ export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opt
       const d = Math.abs(v - prev);
       out[i] = v;
       if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === LEVELS1.length - 1) {
-        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        const tail = o >= 3 ? tailEstimate(f, sd, power) : 0; // the panel levels stop at ±14σ
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) + tail : Infinity);
         break;
       }
       prev = v;
@@ -795,7 +808,7 @@ function expect1Pieces(f: GaussFn, s: Float64Array, power: number, tol: number, 
       const d = Math.abs(v - prev);
       out[i] = v;
       if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === levels.length - 1) {
-        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) + tailEstimate(f, sd, power) : Infinity);
         break;
       }
       prev = v;

@@ -154,6 +154,18 @@ describe('ζ, ν, ϑ0, ϑ1, ϑ2: closed forms where they exist, quadrature other
     expect(Math.abs(two.gdphi - (4 * Math.exp(-0.125)) / Math.sqrt(2 * Math.PI))).toBeLessThan(1e-12);
   });
 
+  it('a fast-growing φ: the accuracy covers what lies beyond the quadrature’s ±14σ; E[φ] = ∞ is refused', () => {
+    // E[e^{a g²}] = 1/√(1 − 2a): a = 0.24 converges; a = 0.4 converges too slowly for the cut to
+    // be negligible, and the reported accuracy says so (it bounds the actual error); a = 1 diverges
+    const ok = gaussianMoments(act('exp(0.24 * (W @ x / sqrt(d))^2)'));
+    expect(Math.abs(ok.phi - 1 / Math.sqrt(1 - 0.48))).toBeLessThan(1e-12);
+    expect(ok.accuracy).toBeLessThan(1e-12);
+    const slow = gaussianMoments(act('exp(0.4 * (W @ x / sqrt(d))^2)'));
+    expect(Math.abs(slow.phi - 1 / Math.sqrt(1 - 0.8))).toBeLessThanOrEqual(slow.accuracy);
+    expect(slow.accuracy).toBeGreaterThan(1e-10);
+    expect(() => early(net('exp((W @ x / sqrt(d))^2)'), { lr: { W: 1e-3 }, steps: 1, every: 1 })).toThrow(/Gaussian constants of .* do not converge .*E\[φ\(g\)\] may not exist/);
+  });
+
   it('refuses a φ that jumps (its φ′ holds a δ), at 0 or elsewhere', () => {
     expect(() => gaussianMoments(act('sign(W @ x / sqrt(d))'))).toThrow(/jumps at z = 0: φ′ holds a δ/);
     expect(() => gaussianMoments(act('tanh(W @ x / sqrt(d)) + sign(W @ x / sqrt(d) - 1)'))).toThrow(/jumps at z = 1: φ′ holds a δ/);
