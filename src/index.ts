@@ -32,7 +32,8 @@ export { directional as directionalGraph, jvpFlat, vjpFlat, gradLoss, hvpLoss, l
 export { printGraph, type PrintOptions } from './ir/print.ts';
 export { tidy } from './ir/simplify.ts';
 export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
-export { widthScaling, fitLogLog, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
+export { widthScaling, slopeFit, theorySlope, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
+export { fitLogLog, fitLine, type LogLogFit } from './math/fit.ts';
 export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
 export { gpPredict, ensemblePredict, squareTargets, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
 export { writeKernelFiles } from './nth/limit-out.ts';
@@ -62,7 +63,7 @@ export {
 export { parseProgram } from './parser/index.ts';
 export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
-export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, type PlotSpec, type Series } from './plot/spec.ts';
+export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, sweepPlotSpec, scalingPlotSpec, limitScalingPlotSpec, distinctColors, type PlotSpec, type Series } from './plot/spec.ts';
 // The language service (hover, go-to-definition, completion) of `ntk lsp` and the playground.
 export { analyze, completions, definition, hover, symbolAt, type Analysis, type Completion, type SymbolInfo, type SymbolKind } from './lang/service.ts';
 export type { Backend } from './runtime/backend.ts';
@@ -99,7 +100,7 @@ export { lipReport, type LipReport, type LipBracket, type LipStudyOptions } from
 export { flowStudy, descentReport, FLOW_LIP_ENTRIES, type FlowStudyOptions, type FlowReport, type FlowLipEstimate, type DescentReport } from './studies/flow.ts';
 export { nthReport, scalingStudy, type NthReport, type ScalingReport, type ScalingStudyOptions } from './studies/hierarchy.ts';
 export { runSweep, defaultWorkers, type SweepStudyOptions, type SweepOutcome } from './studies/sweep.ts';
-export { grid, pointKey, sweepPoint, sweepFingerprint, sweepFileText, toCsv, fromCsv, constantOf, type GridPoint, type SweepRow, type SweepOptions } from './dynamics/sweep.ts';
+export { grid, pointKey, sweepSeries, csvHeader, type SweepSeries, sweepPoint, sweepFingerprint, sweepFileText, toCsv, fromCsv, constantOf, type GridPoint, type SweepRow, type SweepOptions } from './dynamics/sweep.ts';
 export { runWorkerRole } from './studies/workers.ts';
 export { bundleFile } from './studies/threads.ts';
 export { BackendUnavailableError } from './runtime/backends.ts';

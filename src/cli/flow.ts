@@ -4,7 +4,7 @@
  * `flowStudy`, `descentReport` and `runSweep` of `src/index.ts`, and print the reports.
  */
 import { Option, type Command } from 'commander';
-import { checkOutputPath, flowPlotSpec, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
+import { checkOutputPath, flowPlotSpec, sweepPlotSpec, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import { slurmOptions, sweepToCluster, type SlurmCli } from './cluster.ts';
 import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
@@ -146,6 +146,7 @@ function numberList(name: string, raw: string | undefined, positiveOnly = true):
 }
 
 interface SweepCli extends FlowCli, SlurmCli {
+  accuracy?: boolean;
   workers?: string;
   out?: string;
   fresh?: boolean;
@@ -164,9 +165,14 @@ export function formatSweep(outcome: SweepOutcome, setNames: string[]): string {
   ]);
   const width = head.map((h, j) => Math.max(displayWidth(h), ...rows.map((r) => displayWidth(r[j]!))));
   const line = (cells: string[]) => '  ' + cells.map((c, j) => padStart(c, width[j]!)).join('  ');
-  const fit = (name: string, f: SweepOutcome['fitTime']) =>
-    f === null ? `  ${name}: not enough points` : `  ${name}: slope ${f.slope.toFixed(3)}${f.stderr === null ? '' : ` ± ${f.stderr.toFixed(3)}`} over ${f.n} points`;
-  return [line(head), ...rows.map(line), '', fit('log E against log(T/α)', outcome.fitTime), fit('log E against log κ', outcome.fitKappa)].join('\n');
+  const fit = (name: string, f: SweepOutcome['fitTime'], why = 'not enough points') =>
+    f === null ? `  ${name}: ${why}` : `  ${name}: slope ${f.slope.toFixed(3)}${f.stderr === null ? '' : ` ± ${f.stderr.toFixed(3)}`} over ${f.n} points`;
+  const curves = outcome.series.length > 1 ? outcome.series.map((c) => fit(`  ${c.name}`, c.fit)) : [];
+  return [
+    line(head), ...rows.map(line), '',
+    fit('log E against log(T/α)', outcome.fitTime), ...curves,
+    fit('log E against log κ', outcome.fitKappa, outcome.fitKappaNote ?? undefined),
+  ].join('\n');
 }
 
 async function cmdSweep(file: string, o: SweepCli) {
@@ -196,6 +202,8 @@ async function cmdSweep(file: string, o: SweepCli) {
     lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
     method: (o.method ?? 'auto') as 'auto',
     ...(horizon === undefined ? {} : { horizon }),
+    ...(o.lip === false ? { lip: false } : {}),
+    ...(o.accuracy ? { accuracy: true } : {}),
   };
   if (o.plan || o.slurm) {
     // the model is checked once, with the first grid values, before the plan is written
@@ -214,17 +222,7 @@ async function cmdSweep(file: string, o: SweepCli) {
   bar.done();
   if (o.plot) {
     const { writePlot } = await import('./plot.ts');
-    const names = Object.keys(axes);
-    const groups = new Map<string, typeof outcome.rows>();
-    for (const r of outcome.rows) {
-      const key = names.length ? names.map((n) => `${n} = ${r.set[n]}`).join(', ') : 'E(T)';
-      groups.set(key, [...(groups.get(key) ?? []), r]);
-    }
-    const series = [...groups].map(([name, rs]) => {
-      const sortedRows = [...rs].sort((a, b) => a.T / a.alpha - b.T / b.alpha);
-      return { name, x: sortedRows.map((r) => r.T / r.alpha), y: sortedRows.map((r) => r.error), style: 'points' as const };
-    });
-    await writePlot(o.plot, { title: `E(T) of ${file}`, xLabel: 'T/α', yLabel: 'E(T)', logX: true, logY: true, series });
+    await writePlot(o.plot, sweepPlotSpec(outcome, file));
   }
   if (o.json) return emitJson(outcome);
   // The flows' warnings, each once, with the points where it came up.
@@ -267,6 +265,8 @@ export function registerFlowCommands(program: Command): void {
     .option('--lip-dh <L>', 'a known Lip(Dh): a number, or a const of the model that follows the grid')
     .option('--lip-h <L>', 'a known Lip(h): a number or a const')
     .option('--radius <ρ>', 'the radius of the ball: a number or a const')
+    .option('--no-lip', 'without --lip-h/--lip-dh, do not estimate them at each point (by default: as ntk flow does, on the ball of radius √(T·R0)/α)')
+    .option('--accuracy', "estimate each E(T)'s accuracy by a second solve (column errorAccuracy; NA without it)")
     .option('--workers <N>', 'worker threads (default: one per core)')
     .option('--out <file.csv|file.json>', 'write the results there after every point; a rerun resumes from it')
     .option('--fresh', 'ignore (and overwrite) an existing --out')

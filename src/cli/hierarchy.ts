@@ -4,7 +4,7 @@
  * `scalingStudy` of `src/index.ts`, and print the reports.
  */
 import type { Command } from 'commander';
-import { checkOutputPath, nthReport, scalingStudy, MAX_ORDER, parseRates, ratesFor, withRates, kernelName } from '../index.ts';
+import { checkOutputPath, nthReport, scalingStudy, scalingPlotSpec, MAX_ORDER, parseRates, ratesFor, withRates, kernelName } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import { common, emitJson, flat, intList, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 import { parseOrder } from './model.ts';
@@ -62,25 +62,26 @@ async function cmdScaling(file: string, o: Common & { widths?: string; orders?: 
   bar.done();
   if (o.plot) {
     const { writePlot } = await import('./plot.ts');
-    const quantities = res.fits.map((f) => f.quantity);
-    const series = quantities.map((q) => {
-      const ps = res.points.filter((p) => p.quantity === q);
-      return { name: q === 'dK2' ? `‖K2(T) − K2(0)‖∞` : `‖${q.replace('K', 'K^(')})‖∞`, x: ps.map((p) => p.width), y: ps.map((p) => p.value), style: 'points' as const };
-    });
-    await writePlot(o.plot, { title: `width scaling of ${file}`, xLabel: dim, yLabel: 'sup norm', logX: true, logY: true, series });
+    await writePlot(o.plot, scalingPlotSpec(res, file));
   }
   if (o.json) return emitJson(res);
   const mean = (q: string, w: number) => {
     const ps = res.points.filter((p) => p.quantity === q && p.width === w);
     return ps.reduce((a, p) => a + p.value, 0) / ps.length;
   };
-  const qs = res.fits.map((f) => f.quantity);
+  const qs = [...new Set(res.points.map((p) => p.quantity))];
   const header = [dim, ...qs.map((q) => (q === 'dK2' ? '‖ΔK2‖∞' : `‖${q}‖∞`))];
   const lines = [header, ...widths.map((w) => [String(w), ...qs.map((q) => num(mean(q, w), 4))])];
   const wcol = header.map((_, j) => Math.max(...lines.map((l) => displayWidth(l[j]!))));
   out(lines.map((l) => l.map((c, j) => padStart(c, wcol[j]!)).join('  ')).join('\n'));
   out(`slopes of log(norm) against log(${dim}) over ${seeds} seed(s) (± standard error):`);
-  for (const f of res.fits) out(`  ${f.quantity === 'dK2' ? 'ΔK2' : f.quantity}: ${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`}`);
+  for (const q of qs) {
+    const f = res.fits.find((x) => x.quantity === q);
+    const name = q === 'dK2' ? 'ΔK2' : q;
+    out(f
+      ? `  ${name}: ${num(f.slope, 3)}${f.stderr === null ? '' : ` ± ${num(f.stderr, 2)}`}${f.expected === null ? '' : `   (theory for deep networks: ${f.expected}, up to logs)`}`
+      : `  ${name}: no slope (fewer than two widths with a positive value)`);
+  }
 }
 
 /** Register `nth` and `scaling`. */

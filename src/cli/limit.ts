@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  ensemblePredict, gpPredict, limitKernels, limitScaling, loadModel, squareTargets, writeKernelFiles, parseRates, commonRate,
+  ensemblePredict, gpPredict, limitKernels, limitScaling, limitScalingPlotSpec, loadModel, squareTargets, writeKernelFiles, parseRates, commonRate,
   type GpPrediction, type LimitReport, type Model,
 } from '../index.ts';
 import { matrix, num, table } from './format.ts';
@@ -159,11 +159,7 @@ export async function cmdScalingLimit(file: string, o: Common & { widths?: strin
   const r = limitScaling(model, { dim, widths: ws, seeds, overrides, modelAt: (m, s) => loadModel(file, { overrides: new Map([...overrides, [dim, m]]), seed: s }) });
   if (o.plot) {
     const { writePlot } = await import('./plot.ts');
-    const series = (['ntk', 'nngp'] as const).map((q) => {
-      const ps = r.points.filter((p) => p.quantity === q);
-      return { name: q === 'ntk' ? '‖Θ̂ − Θ‖/‖Θ‖' : '‖mean h hᵀ − 𝒦‖/‖𝒦‖', x: ps.map((p) => p.width), y: ps.map((p) => p.value), style: 'points' as const };
-    }).filter((s) => s.x.length);
-    await writePlot(o.plot, { title: `convergence to the infinite-width limit: ${file}`, xLabel: dim, yLabel: 'relative distance', logX: true, logY: true, series });
+    await writePlot(o.plot, limitScalingPlotSpec(r, file));
   }
   if (o.json) return out(JSON.stringify({ dim, widths: ws, seeds, points: r.points, fits: r.fits }));
   const rows: [string, string][] = ws.map((w) => {

@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { loadModel } from '../ir/load.ts';
 import type { Model } from '../ir/model.ts';
 import { flow, FlowError, type FlowMethod } from './flow.ts';
+import { fitLogLog, type LogLogFit } from '../math/fit.ts';
+import { flowLipschitz } from './flow-lip.ts';
 
 /** One grid point: α, T and the `--set` values (name → value). */
 export interface GridPoint {
@@ -17,6 +19,9 @@ export interface GridPoint {
 /** The result of one grid point: its coordinates and the flow's scalars. */
 export interface SweepRow extends GridPoint {
   R0: number;
+  /** The constants of the bounds at this point (given, or estimated as `ntk flow` does), null if unknown. */
+  lipDh: number | null;
+  lipH: number | null;
   kappa: number | null;
   error: number;
   errorAccuracy: number | null;
@@ -48,6 +53,43 @@ export function grid(alphas: number[], Ts: number[], sets: Record<string, number
 }
 
 /**
+ * One curve of a sweep: the rows that share the grid axes' values (and α, when both α and T vary,
+ * so that the curve runs over T), in increasing T/α, with its own log-log fit of E against T/α.
+ */
+export interface SweepSeries {
+  /** The legend's name: 'm = 64, α = 4'; 'E(T)' for a sweep with one curve. */
+  name: string;
+  set: Record<string, number>;
+  /** The α of the curve, or null when α varies along it. */
+  alpha: number | null;
+  /** Indices into the rows, in increasing T/α. */
+  rows: number[];
+  /** log E against log(T/α) over the curve (Corollary 2.2's regime: slope 1); null with too few points. */
+  fit: LogLogFit | null;
+}
+
+/**
+ * The rows split into curves: by the values of the grid axes, and by α as well when both α and
+ * T take several values (each curve then runs over T at one α), each with its fit.
+ * @example sweepSeries(rows, ['m']).map((s) => s.name) // ['m = 64', 'm = 256']
+ */
+export function sweepSeries(rows: SweepRow[], setNames: string[]): SweepSeries[] {
+  const byAlpha = new Set(rows.map((r) => r.alpha)).size > 1 && new Set(rows.map((r) => r.T)).size > 1;
+  const curves = new Map<string, SweepSeries>();
+  rows.forEach((r, i) => {
+    const parts = [...setNames.map((n) => `${n} = ${r.set[n]}`), ...(byAlpha ? [`α = ${r.alpha}`] : [])];
+    const name = parts.length ? parts.join(', ') : 'E(T)';
+    let c = curves.get(name);
+    if (!c) curves.set(name, (c = { name, set: Object.fromEntries(setNames.map((n) => [n, r.set[n]!])), alpha: byAlpha ? r.alpha : null, rows: [], fit: null }));
+    c.rows.push(i);
+  });
+  return [...curves.values()].map((c) => {
+    const idx = [...c.rows].sort((a, b) => rows[a]!.T / rows[a]!.alpha - rows[b]!.T / rows[b]!.alpha);
+    return { ...c, rows: idx, fit: fitLogLog(idx.map((i) => rows[i]!.T / rows[i]!.alpha), idx.map((i) => rows[i]!.error)) };
+  });
+}
+
+/**
  * A stable key of a grid point, to match rows of an earlier, interrupted run. With a horizon
  * named after a const (`--T T`), T is not a grid axis and is left out.
  */
@@ -56,48 +98,53 @@ export function pointKey(p: GridPoint, namedHorizon = false): string {
   return `alpha=${p.alpha};${namedHorizon ? '' : `T=${p.T};`}${set}`;
 }
 
-export interface SlopeFit {
-  /** d log y / d log x by least squares. */
-  slope: number;
-  /** Its standard error (null with fewer than 3 points). */
-  stderr: number | null;
-  intercept: number;
-  /** Points used (positive, finite x and y). */
-  n: number;
+/**
+ * The result columns of a sweep's CSV, in order, with what each holds and its unit (written as
+ * `# ` comment lines above the header, so that a file read months later explains itself).
+ */
+const COLUMNS: [keyof SweepRow, string][] = [
+  ['alpha', 'the scale α of the model α·h (dimensionless)'],
+  ['T', 'the horizon of the flow (time, the units of t in dw/dt = −(1/α)·Dhᵀ∇R)'],
+  ['R0', 'R(α·h(w0)), the loss at the start (units of the loss)'],
+  ['lipDh', 'Lip(Dh) on the ball B(w0, ρ) used by the bounds, given or estimated as ntk flow does (units of the outputs per weight²); NA when unknown'],
+  ['lipH', 'Lip(h) on the same ball (units of the outputs per weight); NA when unknown'],
+  ['kappa', 'κ = (T/α)·Lip(Dh)·√R0 (dimensionless); NA when Lip(Dh) is unknown'],
+  ['error', 'E(T) = ‖α·h(w(T)) − α·h̄(w̄(T))‖ (units of the outputs)'],
+  ['errorAccuracy', "E(T)'s estimated absolute accuracy (units of the outputs); NA when not estimated"],
+  ['bound', 'Theorem 1.2: min(6κ√R0, √(8R0)) (units of the outputs); NA when not given'],
+  ['sharpBound', "Theorem 1.2's proof: min(2κ + 3κ², 2)·√(2R0) (units of the outputs); NA when not given"],
+  ['chizatBound', 'Proposition 1.1: T·Lip(h)²·κ·√R0 (units of the outputs); NA when not given'],
+  ['weightChange', '‖w(T) − w0‖ (units of the weights)'],
+  ['linWeightChange', '‖w̄(T) − w0‖ (units of the weights)'],
+  ['loss', 'R(α·h(w(T))) (units of the loss)'],
+  ['linLoss', 'R(α·h̄(w̄(T))) (units of the loss)'],
+  ['seconds', 'wall time of the point (s)'],
+];
+
+/** The explicit missing value of a CSV cell (read as missing by pandas, R and numpy's genfromtxt). */
+const NA = 'NA';
+
+/**
+ * The CSV header: the grid axes (`--set` names), then the result columns. An axis whose name is
+ * also a result column (a model's const `T` or `R0`) is written `set.T`, so that no two columns
+ * share a name.
+ * @example csvHeader(['m', 'T']) // ['m', 'set.T', 'alpha', 'T', 'R0', …]
+ */
+export function csvHeader(setNames: string[]): string[] {
+  const results = new Set<string>(COLUMNS.map(([c]) => c));
+  return [...setNames.map((n) => (results.has(n) ? `set.${n}` : n)), ...COLUMNS.map(([c]) => c)];
 }
 
 /**
- * Least-squares fit of log y = intercept + slope·log x over the points with x, y > 0.
- * @example fitLogLog([1, 10, 100], [2, 20, 200]).slope // 1
+ * Rows as CSV: a `# ntk sweep <fingerprint>` line, `# NAME: meaning (unit)` lines, a header
+ * (`csvHeader`), one line per row at full precision, `NA` for a value that is not known.
  */
-export function fitLogLog(x: number[], y: number[]): SlopeFit | null {
-  const pts = x.map((xi, i) => [xi, y[i]!] as const).filter(([a, b]) => a > 0 && b > 0 && Number.isFinite(a) && Number.isFinite(b));
-  const n = pts.length;
-  if (n < 2) return null;
-  const lx = pts.map(([a]) => Math.log(a)), ly = pts.map(([, b]) => Math.log(b));
-  const mx = lx.reduce((s, v) => s + v, 0) / n, my = ly.reduce((s, v) => s + v, 0) / n;
-  let sxx = 0, sxy = 0;
-  for (let i = 0; i < n; i++) {
-    sxx += (lx[i]! - mx) ** 2;
-    sxy += (lx[i]! - mx) * (ly[i]! - my);
-  }
-  if (sxx === 0) return null;
-  const slope = sxy / sxx;
-  const intercept = my - slope * mx;
-  let rss = 0;
-  for (let i = 0; i < n; i++) rss += (ly[i]! - intercept - slope * lx[i]!) ** 2;
-  const stderr = n > 2 ? Math.sqrt(rss / (n - 2) / sxx) : null;
-  return { slope, stderr, intercept, n };
-}
-
-const COLUMNS: (keyof SweepRow)[] = ['alpha', 'T', 'R0', 'kappa', 'error', 'errorAccuracy', 'bound', 'sharpBound', 'chizatBound', 'weightChange', 'linWeightChange', 'loss', 'linLoss', 'seconds'];
-
-/** Rows as CSV: a `# ntk sweep <fingerprint>` line, a header, one line per row (full precision). */
 export function toCsv(rows: SweepRow[], setNames: string[], fingerprint: string): string {
-  const head = [...setNames, ...COLUMNS];
-  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
-  const lines = rows.map((r) => [...setNames.map((n) => cell(r.set[n])), ...COLUMNS.map((c) => cell(r[c]))].join(','));
-  return `# ntk sweep ${fingerprint}\n${head.join(',')}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+  const cell = (v: unknown) => (v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) ? NA : String(v));
+  const head = csvHeader(setNames);
+  const notes = [...setNames.map((n, i) => `# ${head[i]}: the value of the model's dim or const ${n} (--set)`), ...COLUMNS.map(([c, what]) => `# ${c}: ${what}`)];
+  const lines = rows.map((r) => [...setNames.map((n) => cell(r.set[n])), ...COLUMNS.map(([c]) => cell(r[c]))].join(','));
+  return `# ntk sweep ${fingerprint}\n${notes.join('\n')}\n${head.join(',')}\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
 }
 
 /**
@@ -129,16 +176,15 @@ export function sweepFileText(path: string, rows: SweepRow[], setNames: string[]
 export function fromCsv(text: string, setNames: string[], fingerprint: string): SweepRow[] | null {
   const lines = text.split(/\r?\n/).filter((l) => l.length > 0);
   if (lines[0] !== `# ntk sweep ${fingerprint}`) return null;
-  const head = lines[1]?.split(',') ?? [];
-  const expected = [...setNames, ...COLUMNS];
-  if (head.join(',') !== expected.join(',')) return null;
-  return lines.slice(2).map((line) => {
+  const body = lines.filter((l) => !l.startsWith('#'));
+  if (body[0] !== csvHeader(setNames).join(',')) return null;
+  return body.slice(1).map((line) => {
     const cells = line.split(',');
-    const num = (i: number) => (cells[i] === '' ? null : Number(cells[i]));
+    const num = (i: number) => (cells[i] === NA || cells[i] === '' ? null : Number(cells[i]));
     const set: Record<string, number> = {};
     setNames.forEach((n, i) => (set[n] = num(i)!));
     const row: Record<string, unknown> = { set };
-    COLUMNS.forEach((c, i) => (row[c] = num(setNames.length + i)));
+    COLUMNS.forEach(([c], i) => (row[c] = num(setNames.length + i)));
     row.warnings = [];
     return row as unknown as SweepRow;
   });
@@ -171,6 +217,11 @@ export interface SweepOptions {
   /** Estimate the accuracy of each E(T) (a second solve; default false in sweeps). */
   accuracy?: boolean;
   /**
+   * Without lipDh and lipH: estimate them at each point as `ntk flow` does (`flowLipschitz`, on
+   * the ball of Prop. 3.1 for that point's α and T); default true.
+   */
+  lip?: boolean;
+  /**
    * The flow's horizon as the name of a const of the model, instead of the grid's T: in
    * Theorem 1.3's example the model itself depends on T (a = 1/√T), so `--T T` keeps the two
    * equal while `--set T=10,100` varies them together.
@@ -187,13 +238,17 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
   const overrides = new Map(Object.entries({ ...(o.overrides ?? {}), ...point.set }));
   const model = loadModel(o.file, { overrides, seed: o.seed ?? 0 });
   const T = o.horizon === undefined ? point.T : constantOf(model, o.horizon)!;
+  const lip = flowLipschitz(model, {
+    alpha: point.alpha, T, lipDh: constantOf(model, o.lipDh), lipH: constantOf(model, o.lipH), radius: constantOf(model, o.radius),
+    lip: o.lip !== false, overrides,
+  });
   const r = flow(model, {
     alpha: point.alpha,
     T,
     ...(o.rtol === undefined ? {} : { rtol: o.rtol }),
-    lipDh: constantOf(model, o.lipDh),
-    lipH: constantOf(model, o.lipH),
-    radius: constantOf(model, o.radius),
+    lipDh: lip.lipDh,
+    lipH: lip.lipH,
+    radius: lip.radius,
     method: o.method ?? 'auto',
     accuracy: o.accuracy ?? false,
   });
@@ -201,6 +256,8 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
     ...point,
     T,
     R0: r.R0,
+    lipDh: r.lipDh,
+    lipH: r.lipH,
     kappa: r.kappa,
     error: r.error,
     errorAccuracy: r.errorAccuracy,
@@ -212,6 +269,6 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
     loss: r.loss,
     linLoss: r.linLoss,
     seconds: (performance.now() - t0) / 1000,
-    warnings: r.warnings,
+    warnings: lip.skipped ? [...r.warnings, lip.skipped] : r.warnings,
   };
 }

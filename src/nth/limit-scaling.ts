@@ -13,7 +13,7 @@ import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
 import { kernelTensor } from './hierarchy.ts';
 import { limitKernels, type LimitReport } from './limit.ts';
-import { fitLogLog, type SlopeFit } from './scaling.ts';
+import { slopeFit, type SlopeFit } from './scaling.ts';
 
 export interface LimitScalingOptions {
   dim: string;
@@ -71,7 +71,8 @@ export function limitScaling(model: Model, opts: LimitScalingOptions): LimitScal
   const fits: SlopeFit[] = [];
   for (const q of ['ntk', 'nngp'] as const) {
     const ps = points.filter((p) => p.quantity === q);
-    if (ps.length >= 2 && new Set(ps.map((p) => p.width)).size >= 2) fits.push(fitLogLog(ps.map((p) => p.width), ps.map((p) => p.value), q));
+    const fit = slopeFit(ps.map((p) => p.width), ps.map((p) => p.value), q, q === 'ntk' ? -0.5 : null);
+    if (fit) fits.push(fit);
   }
   return { dim: opts.dim, widths: opts.widths, seeds: opts.seeds, points, fits, limit };
 }

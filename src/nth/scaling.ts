@@ -11,6 +11,7 @@ import { Evaluator } from '../evaluator/evaluator.ts';
 import { kernelTensor } from './hierarchy.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
 import { trueFlow } from './truncated.ts';
+import { fitLogLog } from '../math/fit.ts';
 
 /**
  * Options of `widthScaling`: how to load the model at a width and a seed, the widths, the
@@ -40,7 +41,10 @@ export interface ScalingPoint {
   value: number;
 }
 
-/** log(value) = intercept + slope·log(width), least squares over every point (all seeds). */
+/**
+ * log(value) = intercept + slope·log(width), least squares over every point (all seeds)
+ * (`fitLogLog`), and the slope the theory predicts for it.
+ */
 export interface SlopeFit {
   quantity: string;
   slope: number;
@@ -48,30 +52,35 @@ export interface SlopeFit {
   stderr: number | null;
   intercept: number;
   points: number;
+  /** The theory's slope for deep networks (`theorySlope`), null where it gives none. */
+  expected: number | null;
 }
 
 const supNorm = (x: Float64Array) => x.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
 
 /**
- * Least-squares line through (log x, log y); the slope's standard error is
- * sqrt(RSS/(N − 2) / Σ(log x − mean)²).
- * @example fitLogLog([1, 2, 4], [1, 0.5, 0.25]).slope // −1
+ * The slope of log‖·‖∞ against log m that Theorem 2.3 and Corollary 2.4 (Huang & Yau) predict
+ * for a deep network, up to powers of log m: ‖K^(r)_0‖∞ ~ m^{−(r/2 − 1)} for even r (the limit
+ * 𝒦^(r) is nonzero), ≲ m^{−(r−1)/2} for odd r (𝒦^(r) = 0), and ‖K^(2)_T − K^(2)_0‖∞ ≲ (1+T)/m.
+ * Quantities it says nothing about give null.
+ * @example [theorySlope('K2'), theorySlope('K3'), theorySlope('K4'), theorySlope('dK2')] // [0, −1, −1, −1]
  */
-export function fitLogLog(xs: number[], ys: number[], quantity = ''): SlopeFit {
-  const X = xs.map(Math.log), Y = ys.map(Math.log);
-  const N = X.length;
-  const mx = X.reduce((a, b) => a + b, 0) / N, my = Y.reduce((a, b) => a + b, 0) / N;
-  let sxx = 0, sxy = 0;
-  for (let i = 0; i < N; i++) {
-    sxx += (X[i]! - mx) ** 2;
-    sxy += (X[i]! - mx) * (Y[i]! - my);
-  }
-  const slope = sxy / sxx;
-  const intercept = my - slope * mx;
-  let rss = 0;
-  for (let i = 0; i < N; i++) rss += (Y[i]! - intercept - slope * X[i]!) ** 2;
-  const stderr = N > 2 ? Math.sqrt(rss / (N - 2) / sxx) : null;
-  return { quantity, slope, stderr, intercept, points: N };
+export function theorySlope(quantity: string): number | null {
+  if (quantity === 'dK2') return -1;
+  const r = /^K(\d+)$/.exec(quantity);
+  if (!r) return null;
+  const order = Number(r[1]);
+  return order % 2 === 0 ? 1 - order / 2 : (1 - order) / 2;
+}
+
+/**
+ * `fitLogLog` of value against width, named after its quantity, with the theory's slope; null
+ * when the points do not determine a line (fewer than two positive values, or one width).
+ * @example slopeFit([1, 2, 4, 8], [3, 1.5, 0.75, 0.375], 'K4')!.slope // −1
+ */
+export function slopeFit(widths: number[], values: number[], quantity: string, expected: number | null = theorySlope(quantity)): SlopeFit | null {
+  const f = fitLogLog(widths, values);
+  return f && { quantity, slope: f.slope, stderr: f.stderr, intercept: f.intercept, points: f.n, expected };
 }
 
 /**
@@ -98,9 +107,9 @@ export function widthScaling(opts: ScalingOptions): { points: ScalingPoint[]; fi
       opts.onProgress?.(++done, total);
     }
   const quantities = [...new Set(points.map((p) => p.quantity))];
-  const fits = quantities.map((q) => {
-    const ps = points.filter((p) => p.quantity === q && p.value > 0);
-    return fitLogLog(ps.map((p) => p.width), ps.map((p) => p.value), q);
+  const fits = quantities.flatMap((q) => {
+    const ps = points.filter((p) => p.quantity === q);
+    return slopeFit(ps.map((p) => p.width), ps.map((p) => p.value), q) ?? [];
   });
   return { points, fits };
 }

@@ -11,21 +11,13 @@ import { checkFlowStart, flow, accuracyFrom, type FlowMethod, type FlowPoint, ty
 import { gradientDescent } from '../dynamics/descent.ts';
 import type { Rates, RatesInfo } from '../ir/rates.ts';
 import { constantOf } from '../dynamics/sweep.ts';
-import { lipschitz, estimateEntries } from '../lip/index.ts';
-import { loss } from '../api.ts';
+import type { LipResult } from '../lip/index.ts';
+import { flowLipschitz } from '../dynamics/flow-lip.ts';
 import { startFlowCheck } from './flow-check.ts';
 import { flowPlotTimes } from '../plot/spec.ts';
-import { formatNumber, OptionError } from './common.ts';
+import { OptionError } from './common.ts';
 
-/**
- * Stored derivative entries up to which `flowStudy` runs the Lipschitz estimate by itself: about a
- * second per enclosure pass here (W2's network, 7e6 entries, took 13 s a pass and five passes).
- * @example estimateEntries(model) <= FLOW_LIP_ENTRIES // flowStudy estimates Lip(h), Lip(Dh) itself
- */
-export const FLOW_LIP_ENTRIES = 5e5;
-
-/** Wall-clock budget of the automatic Lipschitz estimate's search for the sup (ms). */
-const FLOW_LIP_BUDGET_MS = 10_000;
+export { FLOW_LIP_ENTRIES } from '../dynamics/flow-lip.ts';
 
 /** Options of `flowStudy`: those of `flow`, the constants by value or by name, and the Lipschitz policy. */
 export interface FlowStudyOptions {
@@ -117,27 +109,16 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   const check = m.loss
     ? startFlowCheck({ program: m.program, overrides: [...m.constants], seed: m.seed, alpha, T, rtol, method, ...(rated ? { rates: rated.rates.map((q): [string, number] => [q.name, q.rate]) } : {}) })
     : null;
-  let lipEstimate: ReturnType<typeof lipschitz> | null = null;
+  let lipEstimate: LipResult | null = null;
   let lipSkipped: string | null = null;
-  if (lipDh === null && lipH === null && o.lip !== false && m.loss?.kind === 'square') {
-    const ball = radius ?? Math.sqrt(T * loss(m, { alpha })) / alpha;
-    // The certified bounds' cost grows with the model's Hessian structure; past a budget of
-    // stored entries the flow does not wait for them (and says how to get them).
-    const entries = estimateEntries(m);
-    if (entries > FLOW_LIP_ENTRIES) {
-      const sets = [...(o.overrides ?? [])].map(([k, v]) => ` --set ${k}=${v}`).join('');
-      lipSkipped = `no automatic Lipschitz estimate: its certified bounds would store about ${entries.toExponential(1)} derivative entries (the flow allows ${FLOW_LIP_ENTRIES.toExponential(0)}); run 'ntk lip ${m.file}${sets} --radius ${formatNumber(ball)}' (it may take minutes) and pass --lip-dh and --lip-h`;
-    } else if (ball > 0) {
-      radius = ball;
-      try {
-        lipEstimate = lipschitz(m, { radius, timeBudgetMs: FLOW_LIP_BUDGET_MS });
-      } catch (e) {
-        check?.cancel();
-        throw e;
-      }
-      lipDh = lipEstimate.lipDh.upper;
-      lipH = lipEstimate.lipH.upper;
-    }
+  try {
+    const lip = flowLipschitz(m, { alpha, T, lipDh, lipH, radius, lip: o.lip !== false, ...(o.overrides ? { overrides: o.overrides } : {}) });
+    ({ lipDh, lipH, radius } = lip);
+    lipEstimate = lip.estimate;
+    lipSkipped = lip.skipped;
+  } catch (e) {
+    check?.cancel();
+    throw e;
   }
   let r: FlowResult;
   try {

@@ -11,7 +11,8 @@ import { availableParallelism } from 'node:os';
 import { bundleFile, startWorker, threads } from './threads.ts';
 import type { Worker } from 'node:worker_threads';
 import { capNativeThreads } from '../runtime/backend-native.ts';
-import { fitLogLog, fromCsv, grid, pointKey, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SlopeFit, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
+import { fromCsv, grid, sweepSeries, type SweepSeries, pointKey, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
+import { fitLogLog, type LogLogFit } from '../math/fit.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { OptionError } from './common.ts';
 import { loadModel } from '../ir/load.ts';
@@ -37,9 +38,13 @@ export interface SweepStudyOptions {
 export interface SweepOutcome {
   rows: SweepRow[];
   /** E against T/α over all rows (Corollary 2.2's regime has slope 1). */
-  fitTime: SlopeFit | null;
+  fitTime: LogLogFit | null;
   /** E against κ where κ is known (Theorem 1.2/1.3 say E ~ κ√R0 for κ ≤ 1). */
-  fitKappa: SlopeFit | null;
+  fitKappa: LogLogFit | null;
+  /** Why `fitKappa` is null: 'κ unknown' (no Lip(Dh)), or too few points. */
+  fitKappaNote: string | null;
+  /** The curves of the sweep (by grid axes, and by α when α and T both vary), each with its fit. */
+  series: SweepSeries[];
   resumed: number;
 }
 
@@ -107,8 +112,14 @@ export async function runSweep(o: SweepStudyOptions): Promise<SweepOutcome> {
   const rows = sorted();
   const fitTime = fitLogLog(rows.map((r) => r.T / r.alpha), rows.map((r) => r.error));
   const withKappa = rows.filter((r) => r.kappa !== null);
-  const fitKappa = withKappa.length ? fitLogLog(withKappa.map((r) => r.kappa!), withKappa.map((r) => r.error)) : null;
-  return { rows, fitTime, fitKappa, resumed: previous.length };
+  const fitKappa = fitLogLog(withKappa.map((r) => r.kappa!), withKappa.map((r) => r.error));
+  const fitKappaNote = fitKappa
+    ? null
+    : withKappa.length === 0
+      ? 'κ is unknown at every point: give --lip-dh (a number or a const of the model), or let the sweep estimate Lip(Dh) on a model small enough'
+      : `too few points with κ known and E > 0 (${withKappa.length})`;
+  const axisNames = Object.keys(o.axes).filter((n) => n !== o.shared.horizon);
+  return { rows, fitTime, fitKappa, fitKappaNote, series: sweepSeries(rows, axisNames), resumed: previous.length };
 }
 
 /** A pool of worker threads, each computing one point at a time. */

@@ -103,10 +103,16 @@ describe('ntk sweep', () => {
     const r = await ntk(...args);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/log E against log κ: slope \d\.\d{3} ± \d\.\d{3} over 4 points/);
-    expect(readFileSync(out, 'utf8').split('\n').filter(Boolean).length).toBe(2 + 4);
+    const lines = readFileSync(out, 'utf8').split('\n').filter(Boolean);
+    expect(lines.filter((l) => !l.startsWith('#')).length).toBe(1 + 4); // header and 4 rows under the comments
     const again = await ntk(...args, '--json');
     expect(JSON.parse(again.stdout).resumed).toBe(4);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp')).length).toBe(0);
+    // the plot: per curve E(T), the bounds of Theorems 1.2 and 1.3 and the fit, the slope in the legend
+    const svg = join(dir, 's.svg');
+    expect((await ntk(...args, '--plot', svg)).code).toBe(0);
+    const text = readFileSync(svg, 'utf8');
+    for (const label of ['α = 100: slope', 'α = 1000: slope', 'Thm 1.2 bound', 'Thm 1.3 (tight example)', '>fit<', '>E(T)<']) expect(text.includes(label), label).toBe(true);
   });
   it("passes on the flows' warnings: on stderr with the points, in JSON per row", async () => {
     const args = ['sweep', 'examples/converse.ntk', '--alpha', '1,2', '--T', '100', '--radius', '0.01', '--lip-dh', 'b', '--workers', '1'];
@@ -120,7 +126,8 @@ describe('ntk sweep', () => {
   it.skipIf(!existsSync('dist/ntk.cjs'))('on worker threads through the built binary, with a plot', () => {
     const out = join(dir, 'w.json');
     const plot = join(dir, 'w.png');
-    const r = spawnSync(process.execPath, ['bin/ntk.js', 'sweep', 'examples/meanfield.ntk', '--alpha', '2,4', '--T', '1,10', '--workers', '2', '--out', out, '--plot', plot, '--json'], { encoding: 'utf8' });
+    // --no-lip: the subject is the workers and the plot, not the per-point Lipschitz estimate (seconds each here)
+    const r = spawnSync(process.execPath, ['bin/ntk.js', 'sweep', 'examples/meanfield.ntk', '--alpha', '2,4', '--T', '1,10', '--workers', '2', '--out', out, '--plot', plot, '--json', '--no-lip'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.rows.length).toBe(4);

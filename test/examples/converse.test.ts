@@ -10,7 +10,8 @@
  * leaves r̄(T) = e^{−1}·√(2R0)).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fitLogLog, type SweepRow } from '../../src/dynamics/sweep.ts';
+import { type SweepRow } from '../../src/dynamics/sweep.ts';
+import { fitLogLog } from '../../src/math/fit.ts';
 import { ntk } from '../cli/run-cli.ts';
 
 export const CONVERSE = ['sweep', 'examples/converse.ntk', '--alpha', '10,100,1000', '--T', 'T', '--set', 'T=1,10,100', '--set', 'b=0.5,4', '--set', 'R0=0.5,8', '--lip-dh', 'b'];

@@ -11,7 +11,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { directionalDerivative, evaluate, jacobian, loadModel } from '../../src/index.ts';
 import { loadArray } from '../../src/io/data.ts';
-import { fitLogLog, type SlopeFit, type SweepRow } from '../../src/dynamics/sweep.ts';
+import { type SweepRow } from '../../src/dynamics/sweep.ts';
+import { fitLogLog, type LogLogFit } from '../../src/math/fit.ts';
 import { ntk } from '../cli/run-cli.ts';
 
 /** The documented constants: Lip(Dh) ≤ 2.16 on the ball of radius 1. */
@@ -40,12 +41,12 @@ function closedFormLipDh(rho: number): number {
 
 describe('example 2: Corollary 2.2 on the mean-field network', () => {
   let rows: SweepRow[];
-  let fitTime: SlopeFit;
+  let fitTime: LogLogFit;
   let code: number;
   beforeAll(async () => {
     const r = await ntk(...COROLLARY, '--json');
     code = r.code;
-    ({ rows, fitTime } = JSON.parse(r.stdout) as { rows: SweepRow[]; fitTime: SlopeFit });
+    ({ rows, fitTime } = JSON.parse(r.stdout) as { rows: SweepRow[]; fitTime: LogLogFit });
   });
 
   it('the centered network has meanfield.ntk\'s w0 and Jacobian, and h(w0) = 0', () => {

@@ -1,7 +1,7 @@
 /** Width scaling: exact slopes on a model whose kernels are powers of the width. */
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/ir/load.ts';
-import { fitLogLog, widthScaling } from '../../src/nth/scaling.ts';
+import { slopeFit, theorySlope, widthScaling } from '../../src/nth/scaling.ts';
 
 // h = Σ w_i² / (2√m) at w = 1: K2 = 1, K3 = 2/√m, K4 = 4/m (each a further derivative along ∇h).
 const toy = (m: number, seed: number) =>
@@ -9,13 +9,25 @@ const toy = (m: number, seed: number) =>
 
 describe('width scaling', () => {
   it('fitLogLog recovers an exact power law with zero standard error, and a noisy one within its error', () => {
-    const f = fitLogLog([1, 2, 4, 8], [3, 1.5, 0.75, 0.375]);
+    const f = slopeFit([1, 2, 4, 8], [3, 1.5, 0.75, 0.375], 'K4')!;
+    expect(f.points).toBe(4);
+    expect(f.expected).toBe(-1);
     expect(f.slope).toBeCloseTo(-1, 14);
     expect(f.intercept).toBeCloseTo(Math.log(3), 14);
     expect(f.stderr!).toBeLessThan(1e-14);
-    const g = fitLogLog([1, 2, 4, 8], [1, 2.2, 3.9, 8.4]);
+    const g = slopeFit([1, 2, 4, 8], [1, 2.2, 3.9, 8.4], 'x')!;
+    expect(g.expected).toBeNull();
     expect(Math.abs(g.slope - 1)).toBeLessThan(3 * g.stderr!);
     expect(g.stderr!).toBeGreaterThan(0);
+  });
+
+  it("the theory's slopes (Theorem 2.3, Corollary 2.4) and no fit from a single width", () => {
+    expect([2, 3, 4, 5, 6].map((r) => theorySlope(`K${r}`))).toEqual([0, -1, -1, -2, -2]);
+    expect(theorySlope('dK2')).toBe(-1);
+    expect(theorySlope('ntk')).toBeNull();
+    expect(slopeFit([8, 8, 8], [1, 2, 3], 'K2')).toBeNull();
+    const res = widthScaling({ load: toy, widths: [16], orders: [2], seeds: [0, 1] });
+    expect(res.fits).toEqual([]);
   });
 
   it('slopes 0, −1/2, −1 for K2, K3, K4 of the toy, and the values themselves', () => {
