@@ -63,7 +63,7 @@ export {
 export { parseProgram } from './parser/index.ts';
 export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
-export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, sweepPlotSpec, scalingPlotSpec, limitScalingPlotSpec, distinctColors, type PlotSpec, type Series } from './plot/spec.ts';
+export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, sweepPlotSpec, scalingPlotSpec, limitScalingPlotSpec, predictionPlotSpec, distinctColors, type PlotSpec, type Series } from './plot/spec.ts';
 // The language service (hover, go-to-definition, completion) of `ntk lsp` and the playground.
 export { analyze, completions, definition, hover, symbolAt, type Analysis, type Completion, type SymbolInfo, type SymbolKind } from './lang/service.ts';
 export type { Backend } from './runtime/backend.ts';

@@ -15,7 +15,7 @@ import type { Diagnostic } from '../../src/parser/diagnostics.ts';
 
 const KEYWORDS = new Set(['dim', 'const', 'data', 'param', 'def', 'model', 'loss', 'test', 'let', 'for', 'in', 'return']);
 /** The builtin functions (test/lang/names.test.ts keeps this list equal to the elaborator's). */
-export const BUILTINS = 'abs|atan|cos|cosh|dot|erf|exp|gauss|gelu|identity|load|log|mean|norm|normal|outer|relu|sigmoid|sign|sin|sinh|softplus|sqrt|square|sum|tan|tanh|transpose|uniform'.split('|');
+export const BUILTINS = 'abs|atan|concat|cos|cosh|dot|erf|exp|gauss|gelu|identity|load|log|mean|norm|normal|outer|relu|sigmoid|sign|sin|sinh|softplus|sqrt|square|sum|tan|tanh|transpose|uniform'.split('|');
 const FUNCTIONS = new Set(BUILTINS);
 
 /** The `.ntk` tokens (the same classes as editors/ntk.tmLanguage.json). */

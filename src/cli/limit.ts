@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  ensemblePredict, gpPredict, limitKernels, limitScaling, limitScalingPlotSpec, loadModel, squareTargets, writeKernelFiles, parseRates, commonRate,
+  ensemblePredict, gpPredict, limitKernels, limitScaling, limitScalingPlotSpec, loadModel, predictionPlotSpec, squareTargets, writeKernelFiles, parseRates, commonRate,
   type GpPrediction, type LimitReport, type Model,
 } from '../index.ts';
 import { matrix, num, table } from './format.ts';
@@ -34,7 +34,11 @@ interface PredictCli extends LimitCli {
   lr?: string;
 }
 
-const out = (s: string): void => void process.stdout.write(s.endsWith("\n") ? s : s + "\n");
+/** Writes s and a newline (separately: a kernel's JSON may be 100 MB, not to be copied for one byte). */
+const out = (s: string): void => {
+  process.stdout.write(s);
+  if (!s.endsWith('\n')) process.stdout.write('\n');
+};
 
 function parseSet(items: string[]): Map<string, number> {
   const m = new Map<string, number>();
@@ -67,13 +71,24 @@ function tolOf(o: LimitCli): number {
   return t;
 }
 
-const mat = (M: number[][] | null | undefined) => (M ? matrix(Float64Array.from(M.flat()), M.length, M[0]?.length ?? 0) : 'null');
+/** A kernel's corners as `matrix` prints them: only the entries shown are read (n may be thousands). */
+function mat(M: number[][] | null | undefined): string {
+  if (!M) return 'null';
+  const rows = M.length, cols = M[0]?.length ?? 0;
+  const shown = (n: number) => (n <= 8 ? [...Array(n).keys()] : [0, 1, 2, 3, n - 4, n - 3, n - 2, n - 1]);
+  const cells: Record<number, number> & { length: number } = { length: rows * cols };
+  for (const r of shown(rows)) for (const c of shown(cols)) cells[r * cols + c] = M[r]![c]!;
+  return matrix(cells, rows, cols);
+}
 const growth = (e: number | null) => (e === null ? 'identically 0' : e === 0 ? 'finite (m^0)' : `grows like m^${e}`);
 
 function limitJson(r: LimitReport, o: LimitCli) {
   const { latex, recursion, ...rest } = r;
   return { ...rest, recursion: o.latex ? latex : recursion };
 }
+
+/** The recursion's LaTeX lines (`lhs &= rhs`) as one aligned block, as `derive --latex` prints. */
+const latexBlock = (lines: string[]) => `\\begin{aligned}\n${lines.map((l) => `  ${l}`).join(' \\\\\n')}\n\\end{aligned}`;
 
 /** `ntk limit FILE --width m`: the NNGP and NTK of the infinite-width limit. */
 export function cmdLimit(file: string, o: LimitCli) {
@@ -94,7 +109,7 @@ export function cmdLimit(file: string, o: LimitCli) {
   ];
   for (const m of r.method) rows.push([`  ${m.pair}`, m.method === 'closed' ? 'closed form' : `quadrature, order ${m.order}, accuracy ${num(m.accuracy, 2)}`]);
   out(table(rows));
-  out(`\nrecursion${o.latex ? ' (LaTeX)' : ''}:\n  ${(o.latex ? r.latex : r.recursion).join('\n  ')}`);
+  out(o.latex ? `\nrecursion (LaTeX):\n${latexBlock(r.latex)}` : `\nrecursion:\n  ${r.recursion.join('\n  ')}`);
   out(`\nNNGP 𝒦 (train × train):\n${mat(r.nngp)}\n\nNTK Θ (train × train):\n${mat(r.ntk)}`);
   if (r.nTest) out(`\nNNGP 𝒦 (test × train):\n${mat(r.nngpCross)}\n\nNTK Θ (test × train):\n${mat(r.ntkCross)}`);
   if (written.length) out(`\nwritten: ${written.join(', ')}`);
@@ -128,7 +143,7 @@ export async function cmdPredict(file: string, o: PredictCli) {
     p = ensemblePredict({ t, seeds: N, lr: rates, modelAt: (s) => loadModel(file, { overrides, seed: s }) });
   } else {
     const lr = rates === undefined ? 1 : commonRate(model, rates);
-    const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o) });
+    const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o), testDiag: o.diag === true });
     p = gpPredict(lim, squareTargets(model), { t, kernel: o.kernel ?? 'ntk', ridge, diag: o.diag === true, lr });
   }
   if (o.plot) train = await plotPrediction(o.plot, file, model, p);
@@ -177,20 +192,11 @@ async function plotPrediction(path: string, file: string, model: Model, p: { mea
   const Xt = model.test ? model.data.find((d) => model.graph.cone([model.test!.output]).includes(d.node) && d.shape.length === 2 && d.shape[0] === model.test!.shape[0]) : undefined;
   if (!X || !Xt || X.shape[1] !== 1 || Xt.shape[1] !== 1 || p.mean.length !== Xt.shape[0])
     throw new LimitUsageError('--plot draws 1-D inputs with one output: X : [n, 1] and Xt : [nt, 1]');
-  const y = squareTargets(model);
-  const xs = Array.from(Xt.value);
-  const order = xs.map((_, i) => i).sort((a, b) => xs[a]! - xs[b]!);
-  const sd = p.variance.map((v) => Math.sqrt(Math.max(v, 0)));
   const { writePlot } = await import('./plot.ts');
-  await writePlot(path, {
-    title: `prediction of ${file}`, xLabel: 'x', yLabel: 'f(x)',
-    series: [
-      { name: 'mean', x: order.map((i) => xs[i]!), y: order.map((i) => p.mean[i]!) },
-      { name: 'mean + 2σ', x: order.map((i) => xs[i]!), y: order.map((i) => p.mean[i]! + 2 * sd[i]!), style: 'dashed' },
-      { name: 'mean − 2σ', x: order.map((i) => xs[i]!), y: order.map((i) => p.mean[i]! - 2 * sd[i]!), style: 'dashed' },
-      { name: 'training points', x: Array.from(X.value), y: Array.from(y), style: 'points' },
-    ],
-  });
+  await writePlot(path, predictionPlotSpec({
+    title: `prediction of ${file}`, xTrain: Array.from(X.value), yTrain: Array.from(squareTargets(model)),
+    xTest: Array.from(Xt.value), mean: p.mean, variance: p.variance,
+  }));
   return null;
 }
 

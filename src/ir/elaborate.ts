@@ -81,6 +81,8 @@ const STRUCTURAL: Record<string, { args: number; named: string[] }> = {
   norm: { args: 1, named: [] },
   transpose: { args: 1, named: [] },
   outer: { args: 2, named: [] },
+  /** concat(x, y, …, axis = 0): two or more arrays joined along an axis (arity −1: any ≥ 2). */
+  concat: { args: -1, named: ['axis'] },
 };
 
 const INITIALIZERS = ['load', 'normal', 'uniform'];
@@ -787,8 +789,8 @@ class Elaborator {
   }
 
   structural(e: A.Call, spec: { args: number; named: string[] }, locals: Map<string, Val>): Val {
-    if (e.args.length !== spec.args)
-      this.err(e.span, `${e.callee} takes ${spec.args} argument${spec.args > 1 ? 's' : ''}, got ${e.args.length}`);
+    if (spec.args < 0 ? e.args.length < 2 : e.args.length !== spec.args)
+      this.err(e.span, spec.args < 0 ? `${e.callee} takes two or more arguments, got ${e.args.length}` : `${e.callee} takes ${spec.args} argument${spec.args > 1 ? 's' : ''}, got ${e.args.length}`);
     for (const a of e.named)
       if (!spec.named.includes(a.name)) this.err(a.span, `unknown option '${a.name}' of ${e.callee}${spec.named.length ? ` (only ${spec.named.map((n) => `'${n}'`).join(', ')})` : ''}`);
     const args = e.args.map((a) => this.asTen(this.expr(a, locals)));
@@ -825,6 +827,26 @@ class Elaborator {
           this.err(e.span, `dot needs two vectors of the same length, got ${shapeStr(shape)} and ${shapeStr(ly)}`);
         const [na, nb] = this.align([x, y]);
         return { kind: 'tensor', node: g.sum(g.mul(na!, nb!), [-1]), batch: Math.max(b, y.batch) };
+      }
+      case 'concat': {
+        // the axis of the arrays' own (logical) shape; every other axis must agree
+        let ax = 0;
+        if (axisArg) {
+          ax = this.num(axisArg.value, locals, 'an axis');
+          if (!Number.isInteger(ax) || ax < -shape.length || ax >= shape.length)
+            this.err(axisArg.value.span, `axis ${ax} is out of range for shape ${shapeStr(shape)}`);
+          if (ax < 0) ax += shape.length;
+        }
+        if (shape.length === 0) this.err(e.args[0]!.span, 'concat needs arrays, got a scalar');
+        args.forEach((a, k) => {
+          const l = this.logical(a);
+          if (l.length !== shape.length || l.some((d, i) => i !== ax && d !== shape[i]))
+            this.err(e.args[k]!.span, `concat along axis ${ax}: shape ${shapeStr(l)} does not match ${shapeStr(shape)} off that axis`);
+        });
+        const batched = args.some((a) => a.batch > 0);
+        const p = batched ? this.prefix : [];
+        const parts = args.map((a) => (batched && a.batch === 0 ? g.broadcast(a.node, [...p, ...this.logical(a)]) : a.node));
+        return { kind: 'tensor', node: g.concat(parts, p.length + ax), batch: p.length };
       }
       case 'outer': {
         const y = args[1]!;

@@ -60,6 +60,7 @@ export const FUNCTION_DOCS: Record<string, string> = {
   norm: 'norm(x): the Euclidean norm',
   transpose: 'transpose(A): the transposed matrix',
   outer: 'outer(x, y): the outer product x yᵀ',
+  concat: 'concat(x, y, …, axis = i): the arrays joined along an axis (axis 0 by default)',
   load: 'load("file.npy"): an array from a .npy, .csv or .json file next to the model',
   normal: 'normal(mean, std): a seeded Gaussian draw (param w ~ normal(0, 1))',
   uniform: 'uniform(lo, hi): a seeded uniform draw',

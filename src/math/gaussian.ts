@@ -10,16 +10,18 @@
  * use the closed forms (ρ = s12/√(s11 s22)):
  *
  *   id·id      s12                       sign·sign  (2/π) arcsin ρ
- *   sq·sq      s11 s22 + 2 s12²          cube·cube  9 s11 s22 s12 + 6 s12³   (x², x³: Isserlis)
+ *   cube·cube  9 s11 s22 s12 + 6 s12³   (cube(x) = x³: cubics; Isserlis)
  *   abs·abs    (2/π)√(s11 s22)(√(1−ρ²) + ρ arcsin ρ)        (relu = (id + abs)/2, step = (1 + sign)/2)
  *   erf·erf    (2/π) arcsin(2 s12/√((1+2 s11)(1+2 s22)))
  *   gauss·gauss (gauss(x) = e^{−x²}, erf′ = (2/√π)·gauss)   1/√((1+2 s11)(1+2 s22) − 4 s12²)
  *   sin·sin    e^{−(s11+s22)/2} sinh s12        cos·cos  e^{−(s11+s22)/2} cosh s12
  *   exp·exp    e^{(s11+s22)/2 + s12}
+ *   sq·sq      s11 s22 + 2 s12²  (sq(x) = x²: quadratics; Isserlis)
  *
  * and the cross pairs: with the constant (1-D means), with id (Stein: E[u f(v)] = s12 E[f′(v)]),
  * odd × even = 0, sin·exp, cos·exp, sign·erf (erf(x) = E[sign(x + ξ)], ξ ~ N(0, ½)), gauss·cos,
- * gauss·exp. Any other pair is integrated numerically: 2-D Gauss–Hermite on
+ * gauss·exp, and u² against abs, gauss, cos, exp (conditioning on v). Any other pair is
+ * integrated numerically: 2-D Gauss–Hermite on
  * u = √s11·z1, v = (s12/√s11)·z1 + √(s22 − s12²/s11)·z2 for smooth functions, and for functions
  * with kinks at 0 polar coordinates split at the kink rays (Gauss–Legendre in the angle on each
  * sector, the Rayleigh-weight Gauss rule in the radius), so no rule ever straddles a kink. The
@@ -34,8 +36,11 @@
  */
 import { erf } from './erf.ts';
 import { gaussHermite, gaussLegendre, halfGauss, panelRule, type Rule } from './quadrature.ts';
+import { distinct, hermiteTable, MehlerSeries, type Gemm, type HermiteTable } from './mehler.ts';
 
-export type Atom = 'one' | 'id' | 'sq' | 'cube' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp';
+export type { Gemm } from './mehler.ts';
+
+export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp' | 'sq' | 'cube';
 
 /** One term c·A(β·x) of a closed-form decomposition. */
 export interface AtomTerm {
@@ -59,7 +64,6 @@ export interface GaussFn {
 const ATOM_EVAL: Record<Atom, (x: number) => number> = {
   one: () => 1,
   id: (x) => x,
-  sq: (x) => x * x,
   cube: (x) => x * x * x,
   abs: Math.abs,
   sign: Math.sign,
@@ -68,6 +72,7 @@ const ATOM_EVAL: Record<Atom, (x: number) => number> = {
   sin: Math.sin,
   cos: Math.cos,
   exp: Math.exp,
+  sq: (x) => x * x,
 };
 const KINKED: ReadonlySet<Atom> = new Set<Atom>(['abs', 'sign']);
 
@@ -97,7 +102,7 @@ export function atomFn(name: Atom | 'relu' | 'step' | 'erfprime'): GaussFn {
   }
 }
 
-const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, sq: 1, cube: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0 };
+const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0, sq: 1, cube: -1 };
 const TWO_PI = 2 / Math.PI;
 const SQRT_2_PI = Math.sqrt(2 / Math.PI);
 
@@ -105,11 +110,11 @@ const SQRT_2_PI = Math.sqrt(2 / Math.PI);
 function mean(a: Atom, q: number): number | null {
   switch (a) {
     case 'one': return 1;
-    case 'sq': return q;
     case 'abs': return Math.sqrt(q) * SQRT_2_PI;
     case 'gauss': return 1 / Math.sqrt(1 + 2 * q);
     case 'cos': return Math.exp(-q / 2);
     case 'exp': return Math.exp(q / 2);
+    case 'sq': return q;
     default: return PARITY[a] === -1 ? 0 : null;
   }
 }
@@ -119,7 +124,6 @@ function meanDerivative(a: Atom, q: number): number | null {
   switch (a) {
     case 'one': return 0;
     case 'id': return 1;
-    case 'sq': return 0;
     case 'cube': return 3 * q;
     case 'abs': return 0;
     case 'sign': return q > 0 ? 2 / Math.sqrt(2 * Math.PI * q) : null;
@@ -128,6 +132,7 @@ function meanDerivative(a: Atom, q: number): number | null {
     case 'sin': return Math.exp(-q / 2);
     case 'cos': return 0;
     case 'exp': return Math.exp(q / 2);
+    case 'sq': return 0;
   }
 }
 
@@ -148,11 +153,11 @@ export function atomPair(A: Atom, B: Atom, p: number, c: number, q: number): num
   if (A === B) {
     switch (A) {
       case 'abs': return TWO_PI * Math.sqrt(pq) * (Math.sqrt(Math.max(0, 1 - rho * rho)) + rho * Math.asin(rho));
-      case 'sq': return pq + 2 * c * c; // Isserlis: E[u²v²]
       case 'cube': return 9 * pq * c + 6 * c * c * c; // E[u³v³]
       case 'sign': return TWO_PI * Math.asin(rho);
       case 'erf': return TWO_PI * Math.asin(clampRho((2 * c) / Math.sqrt((1 + 2 * p) * (1 + 2 * q))));
       case 'gauss': return 1 / Math.sqrt((1 + 2 * p) * (1 + 2 * q) - 4 * c * c);
+      case 'sq': return p * q + 2 * c * c; // Isserlis
       case 'sin': return Math.exp(-(p + q) / 2) * Math.sinh(c);
       case 'cos': return Math.exp(-(p + q) / 2) * Math.cosh(c);
       case 'exp': return Math.exp((p + q) / 2 + c);
@@ -166,6 +171,11 @@ export function atomPair(A: Atom, B: Atom, p: number, c: number, q: number): num
     case 'cos|exp': return Math.exp((Q - P) / 2) * Math.cos(c); // E[cos u e^v]
     case 'erf|sign': return TWO_PI * Math.asin(clampRho(c / Math.sqrt((P + 0.5) * Q))) * (Q > 0 ? 1 : 0);
     case 'cos|gauss': return Math.exp(-(P - (2 * c * c) / (1 + 2 * Q)) / 2) / Math.sqrt(1 + 2 * Q);
+    // u² against A(v): E[u² | v] = (c/Q_A)²v² + P_u − c²/Q_A, then 1-D moments of A
+    case 'abs|sq': return P > 0 ? SQRT_2_PI * (Q * Math.sqrt(P) + (c * c) / Math.sqrt(P)) : 0;
+    case 'gauss|sq': return (Q * (1 + 2 * P) - 2 * c * c) / (1 + 2 * P) ** 1.5;
+    case 'cos|sq': return Math.exp(-P / 2) * (Q - c * c);
+    case 'exp|sq': return Math.exp(P / 2) * (Q + c * c);
     case 'exp|gauss': return Math.exp((P - (2 * c * c) / (1 + 2 * Q)) / 2) / Math.sqrt(1 + 2 * Q);
     default: return null;
   }
@@ -192,42 +202,197 @@ export function atomPairFn(A: Atom, B: Atom): ((p: number, c: number, q: number)
 }
 
 /**
+ * Work shared between the pair grids of one covariance (v1, v2, S12): the arcsine of the
+ * correlation (the relu, abs and sign closed forms of E[φφ] and of E[φ′φ′] all use it) and the
+ * Hermite tables of the Mehler expansion. The caller promises that every call given one cache
+ * has the same v1, v2 and S12.
+ */
+export class PairGridCache {
+  asin: Float64Array | null = null;
+  asinFull = false;
+  readonly tables = new Map<string, { t: HermiteTable; row: Int32Array }>();
+}
+
+export interface GridOptions extends PairOptions {
+  /** f = g, v1 = v2, S12 symmetric: the upper triangle only is computed. */
+  symmetric?: boolean;
+  /**
+   * S12 is symmetric and only its upper triangle (i ≤ j) is valid; the result of a symmetric
+   * grid is then left upper-only too (no mirroring): the caller reads (min, max).
+   */
+  upper?: boolean;
+  /** Shared work between grids of the same covariance. */
+  cache?: PairGridCache;
+  /** The matrix product for the Mehler coefficients (the backend's gemm). */
+  gemm?: Gemm;
+}
+
+/**
  * E[f(u) g(v)] on a grid of pairs: u has variance v1[i], v has variance v2[j], and their
  * covariance is S12[i·N2 + j]. `symmetric` (f = g, v1 = v2, S12 symmetric) computes the upper
- * triangle and mirrors it. Closed forms run one specialized loop per atom pair; otherwise the
- * pairs go to `pairExpectation`'s quadrature.
+ * triangle only. Closed forms run one loop per atom pair (pairs that vanish identically skipped;
+ * abs·abs and sign·sign from one shared arcsine of ρ); smooth functions without one use the
+ * Mehler series over all pairs at once (`mehler.ts`), the pairs it cannot certify go to the
+ * adaptive 2-D quadrature; functions with kinks go to the polar quadrature.
  * @example pairGrid(relu, relu, diag, diag, K, { symmetric: true }).value  // the next layer's E[relu relu]
  */
 export function pairGrid(
-  f: GaussFn, g: GaussFn, v1: Float64Array, v2: Float64Array, S12: Float64Array, opts: PairOptions & { symmetric?: boolean } = {},
+  f: GaussFn, g: GaussFn, v1: Float64Array, v2: Float64Array, S12: Float64Array, opts: GridOptions = {},
 ): PairResult {
-  const N1 = v1.length, N2 = v2.length, sym = opts.symmetric === true;
+  const N1 = v1.length, N2 = v2.length, sym = opts.symmetric === true, up = opts.upper === true;
+  if (up && N1 !== N2) throw new Error('internal: an upper-triangular covariance needs a square grid');
   const out = new Float64Array(N1 * N2);
+  const mirror = (r: PairResult): PairResult => {
+    if (sym && !up) for (let i = 0; i < N1; i++) for (let j = 0; j < i; j++) out[i * N2 + j] = out[j * N2 + i]!;
+    return r;
+  };
   if (!opts.quadrature && hasClosedForm(f, g)) {
+    closedGrid(f, g, v1, v2, S12, out, sym, up, opts.cache ?? new PairGridCache());
     let scale = 0;
-    for (const a of f.terms!) for (const b of g.terms!) {
-      const fn = atomPairFn(a.atom, b.atom)!;
-      const k = a.coef * b.coef, sa2 = a.scale * a.scale, sab = a.scale * b.scale, sb2 = b.scale * b.scale;
-      for (let i = 0; i < N1; i++) {
-        const p = sa2 * v1[i]!;
-        for (let j = sym ? i : 0; j < N2; j++) out[i * N2 + j]! += k * fn(p, sab * S12[i * N2 + j]!, sb2 * v2[j]!);
+    for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++) scale = Math.max(scale, Math.abs(out[i * N2 + j]!));
+    return mirror({ value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) });
+  }
+  const tol = opts.tol ?? 1e-12;
+  const rejected: number[] = [];
+  let accuracy = 0, order = 0;
+  const smooth = !f.kinkAtZero && !g.kinkAtZero && !opts.scheme;
+  if (smooth) {
+    const cache = opts.cache ?? new PairGridCache();
+    const table = (fn: GaussFn, v: Float64Array, side: string) => {
+      const key = `${side}:${fn.name}`;
+      let e = cache.tables.get(key);
+      if (!e) {
+        const d = distinct(v);
+        e = { t: hermiteTable(fn, d.vars, tol, opts.gemm), row: d.row };
+        cache.tables.set(key, e);
+      }
+      return e;
+    };
+    const ta = table(f, v1, 'a'), tb = sym ? ta : table(g, v2, 'b');
+    const series = new MehlerSeries(ta.t, tb.t, tol);
+    const ra = ta.row, rb = tb.row;
+    for (let i = 0; i < N1; i++) {
+      const p = v1[i]!, ia = ra[i]!;
+      for (let j = sym ? i : 0; j < N2; j++) {
+        const q = v2[j]!, c = up && j < i ? S12[j * N2 + i]! : S12[i * N2 + j]!;
+        const pq = p * q;
+        let val = NaN;
+        if (pq > 0) {
+          let rho = c / Math.sqrt(pq);
+          rho = rho > 1 ? 1 : rho < -1 ? -1 : rho;
+          val = series.value(ia, rb[j]!, rho);
+        }
+        if (Number.isNaN(val)) rejected.push(i * N2 + j);
+        else out[i * N2 + j] = val;
       }
     }
-    if (sym) for (let i = 0; i < N1; i++) for (let j = 0; j < i; j++) out[i * N2 + j] = out[j * N2 + i]!;
-    for (let i = 0; i < out.length; i++) scale = Math.max(scale, Math.abs(out[i]!));
-    return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };
+    accuracy = series.accuracy;
+    order = Math.max(ta.t.order, tb.t.order);
+  } else {
+    for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++) rejected.push(i * N2 + j);
   }
-  const P = sym ? (N1 * (N1 + 1)) / 2 : N1 * N2;
-  const s11 = new Float64Array(P), s12 = new Float64Array(P), s22 = new Float64Array(P);
-  let k = 0;
-  for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++, k++) { s11[k] = v1[i]!; s12[k] = S12[i * N2 + j]!; s22[k] = v2[j]!; }
-  const r = pairExpectation(f, g, s11, s12, s22, opts);
-  k = 0;
-  for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++, k++) {
-    out[i * N2 + j] = r.value[k]!;
-    if (sym) out[j * N2 + i] = r.value[k]!;
+  if (rejected.length) {
+    const P = rejected.length;
+    const s11 = new Float64Array(P), s12 = new Float64Array(P), s22 = new Float64Array(P);
+    rejected.forEach((ij, k) => {
+      const i = Math.floor(ij / N2), j = ij - i * N2;
+      s11[k] = v1[i]!; s22[k] = v2[j]!;
+      s12[k] = up && j < i ? S12[j * N2 + i]! : S12[ij]!;
+    });
+    const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
+    const r = degeneratePairs(f, g, s11, s12, s22, tol, (a, b, c, t) => adaptivePair(f, g, a, b, c, t, scheme));
+    rejected.forEach((ij, k) => (out[ij] = r.value[k]!));
+    accuracy = Math.max(accuracy, r.accuracy);
+    order = Math.max(order, r.order);
   }
-  return { ...r, value: out };
+  return mirror({ value: out, method: 'quadrature', order, accuracy });
+}
+
+/**
+ * The closed forms over a grid (see pairGrid), accumulated into `out`. Each pair of atoms runs
+ * its own loop (small top-level functions, so that each stays monomorphic and optimized); the
+ * arcsine of ρ is computed once per covariance (cache).
+ */
+function closedGrid(
+  f: GaussFn, g: GaussFn, v1: Float64Array, v2: Float64Array, S12: Float64Array, out: Float64Array,
+  sym: boolean, up: boolean, cache: PairGridCache,
+) {
+  // a symmetric grid reads the upper triangle only, which is stored: a plain (i, j) index
+  const S = up && !sym ? fullOf(S12, v1.length) : S12;
+  const asinRho = (): Float64Array => {
+    if (cache.asin && (cache.asinFull || sym)) return cache.asin;
+    cache.asin = asinGrid(v1, v2, S, sym, cache.asin);
+    cache.asinFull = !sym;
+    return cache.asin;
+  };
+  for (const a of f.terms!) for (const b of g.terms!) {
+    const A = a.atom, B = b.atom;
+    // identically zero (odd × even, E[u·A′] with A′ of mean 0, E[odd]): nothing to add
+    if (atomPair(A, B, 1, 0.3, 1.2) === 0 && atomPair(A, B, 2.1, -0.7, 0.8) === 0 && atomPair(A, B, 0.4, 0.1, 1.7) === 0) continue;
+    const k = a.coef * b.coef, sa = a.scale, sb = b.scale;
+    if (A === 'one' || B === 'one') {
+      // a product of 1-D means: E[A(sa u)]·E[B(sb v)]
+      const m1 = Float64Array.from(v1, (p) => (A === 'one' ? 1 : atomPair(A, 'one', sa * sa * p, 0, 1)!));
+      const m2 = Float64Array.from(v2, (q) => (B === 'one' ? 1 : atomPair('one', B, 1, 0, sb * sb * q)!));
+      addOuter(out, k, m1, m2, sym);
+    } else if (A === 'id' && B === 'id') addScaled(out, k * sa * sb, S, v1.length, v2.length, sym);
+    else if (A === 'abs' && B === 'abs') addAbsAbs(out, k * TWO_PI * Math.abs(sa * sb), v1, v2, S, asinRho(), sym);
+    else if (A === 'sign' && B === 'sign') addScaled(out, k * TWO_PI * Math.sign(sa * sb), asinRho(), v1.length, v2.length, sym);
+    else addAtomPair(out, k, atomPairFn(A, B)!, sa, sb, v1, v2, S, sym);
+  }
+}
+
+/** The full matrix of a symmetric one stored as its upper triangle. */
+function fullOf(U: Float64Array, N: number): Float64Array {
+  const M = new Float64Array(N * N);
+  for (let i = 0; i < N; i++) for (let j = i; j < N; j++) M[i * N + j] = M[j * N + i] = U[i * N + j]!;
+  return M;
+}
+
+function asinGrid(v1: Float64Array, v2: Float64Array, S: Float64Array, sym: boolean, into: Float64Array | null): Float64Array {
+  const N1 = v1.length, N2 = v2.length, a = into ?? new Float64Array(N1 * N2);
+  for (let i = 0; i < N1; i++) {
+    const p = v1[i]!;
+    for (let j = sym ? i : 0, o = i * N2 + j; j < N2; j++, o++) {
+      const pq = p * v2[j]!;
+      if (pq > 0) {
+        const r = S[o]! / Math.sqrt(pq);
+        a[o] = Math.asin(r > 1 ? 1 : r < -1 ? -1 : r);
+      } else a[o] = 0;
+    }
+  }
+  return a;
+}
+function addOuter(out: Float64Array, k: number, m1: Float64Array, m2: Float64Array, sym: boolean) {
+  const N1 = m1.length, N2 = m2.length;
+  for (let i = 0; i < N1; i++) {
+    const x = k * m1[i]!;
+    for (let j = sym ? i : 0, o = i * N2 + j; j < N2; j++, o++) out[o]! += x * m2[j]!;
+  }
+}
+function addScaled(out: Float64Array, x: number, S: Float64Array, N1: number, N2: number, sym: boolean) {
+  for (let i = 0; i < N1; i++) for (let j = sym ? i : 0, o = i * N2 + j; j < N2; j++, o++) out[o]! += x * S[o]!;
+}
+/** (2/π)|sa sb|(√(pq − c²) + c·arcsin ρ): ρ·arcsin ρ is even, so the scales' signs drop out. */
+function addAbsAbs(out: Float64Array, x: number, v1: Float64Array, v2: Float64Array, S: Float64Array, as: Float64Array, sym: boolean) {
+  const N1 = v1.length, N2 = v2.length;
+  for (let i = 0; i < N1; i++) {
+    const p = v1[i]!;
+    for (let j = sym ? i : 0, o = i * N2 + j; j < N2; j++, o++) {
+      const c = S[o]!, d = p * v2[j]! - c * c;
+      out[o]! += x * ((d > 0 ? Math.sqrt(d) : 0) + c * as[o]!);
+    }
+  }
+}
+function addAtomPair(
+  out: Float64Array, k: number, fn: (p: number, c: number, q: number) => number, sa: number, sb: number,
+  v1: Float64Array, v2: Float64Array, S: Float64Array, sym: boolean,
+) {
+  const N1 = v1.length, N2 = v2.length, sa2 = sa * sa, sab = sa * sb, sb2 = sb * sb;
+  for (let i = 0; i < N1; i++) {
+    const p = sa2 * v1[i]!;
+    for (let j = sym ? i : 0, o = i * N2 + j; j < N2; j++, o++) out[o]! += k * fn(p, sab * S[o]!, sb2 * v2[j]!);
+  }
 }
 
 /** Whether every pair of terms of f and g has a closed form (checked symbolically). */
@@ -336,119 +501,89 @@ export function pairExpectation(
   }
   const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
   const tol = opts.tol ?? 1e-12;
-  if (scheme === 'hermite' && !opts.scheme && P >= MEHLER_MIN_PAIRS) return mehlerPair(f, g, s11, s12, s22, tol);
+  if (scheme === 'hermite' && !opts.scheme) return mehlerPair(f, g, s11, s12, s22, tol);
   return adaptivePair(f, g, s11, s12, s22, tol, scheme);
 }
 
-/** Below this many pairs the direct quadrature is cheaper than the expansion's set-up. */
-const MEHLER_MIN_PAIRS = 1;
-/** Terms of the Mehler expansion. */
-const MEHLER_K = 256;
-
 /**
- * Normalized Hermite coefficients c_k = E[f(√s z) He_k(z)]/√k!, k ≤ K, z ~ N(0, 1), for each
- * variance s: composite Gauss–Legendre on [−12, 12] (the weight folded in), refined until two
- * rules agree to 1e-15 of the coefficients' norm. Returns null when they do not.
+ * The pairs with |ρ| = 1 (to rounding: the diagonal of a kernel, identical inputs) are 1-D:
+ * v = ±√(q/p)·u, so E[f(u) g(v)] = E[f(u) g(±√(q/p) u)] by `expect1`; the others go to `rest`
+ * (the 2-D quadrature). Returns the values in the order of the pairs.
  */
-function hermiteCoefficients(f: GaussFn, s: number, K: number): Float64Array | null {
-  let prev: Float64Array | null = null;
-  for (const panelsN of [48, 96, 192, 384]) {
-    const rule = panelRule(-12, 12, panelsN, 16, NORMAL_DENSITY, 'mehler');
-    const z = rule.nodes, w = rule.weights, Q = z.length;
-    const fx = new Float64Array(Q);
-    const sd = Math.sqrt(Math.max(s, 0));
-    f.eval(z.map((x) => sd * x), fx);
-    const c = new Float64Array(K + 1);
-    let pPrev = new Float64Array(Q), p = new Float64Array(Q).fill(1);
-    for (let k = 0; k <= K; k++) {
-      let acc = 0;
-      for (let i = 0; i < Q; i++) acc += w[i]! * fx[i]! * p[i]!;
-      c[k] = acc;
-      const next = pPrev; // reuse: p_{k+1} = (z p_k − √k p_{k−1})/√(k+1)
-      const a = Math.sqrt(k), b = 1 / Math.sqrt(k + 1);
-      for (let i = 0; i < Q; i++) next[i] = (z[i]! * p[i]! - a * pPrev[i]!) * b;
-      pPrev = p;
-      p = next;
-    }
-    if (prev) {
-      let d = 0, nrm = 0;
-      for (let k = 0; k <= K; k++) { d = Math.max(d, Math.abs(c[k]! - prev[k]!)); nrm += c[k]! * c[k]!; }
-      if (d <= 1e-15 * Math.sqrt(nrm) + 1e-300) return c;
-    }
-    prev = c;
+function degeneratePairs(
+  f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number,
+  rest: (s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number) => PairResult,
+): PairResult {
+  const P = s11.length, value = new Float64Array(P);
+  const one: number[] = [], two: number[] = [];
+  for (let i = 0; i < P; i++) {
+    const pq = s11[i]! * s22[i]!;
+    (pq > 0 && Math.abs(s12[i]!) >= (1 - 1e-14) * Math.sqrt(pq) ? one : two).push(i);
   }
-  return null;
+  let accuracy = 0, order = 0;
+  for (const i of one) {
+    const k = Math.sign(s12[i]!) * Math.sqrt(s22[i]! / s11[i]!);
+    const prod: GaussFn = {
+      name: `${f.name}·${g.name}`, kinkAtZero: f.kinkAtZero || g.kinkAtZero,
+      eval: (x, out) => {
+        const y = new Float64Array(x.length), gx = new Float64Array(x.length);
+        for (let j = 0; j < x.length; j++) y[j] = k * x[j]!;
+        f.eval(x, out);
+        g.eval(y, gx);
+        for (let j = 0; j < x.length; j++) out[j]! *= gx[j]!;
+      },
+    };
+    const r = expect1(prod, Float64Array.of(s11[i]!), 0, tol);
+    value[i] = r.value[0]!;
+    accuracy = Math.max(accuracy, r.accuracy);
+    order = Math.max(order, r.order);
+  }
+  if (two.length) {
+    const idx = Int32Array.from(two);
+    const pick = (x: Float64Array) => Float64Array.from(idx, (i) => x[i]!);
+    const r = rest(pick(s11), pick(s12), pick(s22), tol);
+    idx.forEach((i, j) => (value[i] = r.value[j]!));
+    accuracy = Math.max(accuracy, r.accuracy);
+    order = Math.max(order, r.order);
+  }
+  return { value, method: 'quadrature', order, accuracy };
 }
 
 /**
  * The fast path for many pairs of smooth functions: Mehler's expansion
- * E[f(u)g(v)] = Σ_k ρ^k c_k(f, s11) c_k(g, s22), ρ = s12/√(s11 s22), whose coefficients depend
- * on one variance each (computed once per distinct variance), so each pair costs K
- * multiply-adds instead of a 2-D rule. A pair is accepted when the second half of its series
- * (terms K/2..K) is below tol·√(E[f²]E[g²]), which bounds the neglected tail when the terms
- * decrease; the others (|ρ| near 1) go to the adaptive 2-D quadrature, the reference path.
+ * E[f(u)g(v)] = Σ_k ρ^k c_k(f, s11) c_k(g, s22), ρ = s12/√(s11 s22) (`mehler.ts`), whose
+ * coefficients depend on one variance each (computed once per distinct variance), each pair
+ * stopping where the rigorous tail bound reaches tol·√(E[f²]E[g²]); the pairs it never reaches
+ * (|ρ| near 1 with slowly decaying coefficients) go to the adaptive 2-D quadrature, the
+ * reference path.
  */
 function mehlerPair(f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number): PairResult {
-  const P = s11.length, K = MEHLER_K;
-  const coefs = (fn: GaussFn, vars: Float64Array) => {
-    const cache = new Map<number, Float64Array | null>();
-    return Array.from(vars, (v) => {
-      if (!cache.has(v)) cache.set(v, hermiteCoefficients(fn, v, K));
-      return cache.get(v)!;
-    });
-  };
-  const cf = coefs(f, s11), cg = coefs(g, s22);
+  const P = s11.length;
+  const da = distinct(s11), db = distinct(s22);
+  const ta = hermiteTable(f, da.vars, tol), tb = hermiteTable(g, db.vars, tol);
+  const series = new MehlerSeries(ta, tb, tol);
   const value = new Float64Array(P);
   const rejected: number[] = [];
-  let accuracy = 0;
   for (let i = 0; i < P; i++) {
-    const a = cf[i], b = cg[i];
     const pq = s11[i]! * s22[i]!;
-    if (!a || !b || !(pq > 0)) { rejected.push(i); continue; }
-    const rho = s12[i]! / Math.sqrt(pq);
-    if (Math.abs(rho) >= 1 - 1e-15) {
-      // v = (s12/s11)·u exactly: a 1-D expectation of the product
-      const c = s12[i]! / s11[i]!;
-      const prod: GaussFn = {
-        name: `${f.name}·${g.name}`, kinkAtZero: false,
-        eval: (x, out) => {
-          const y = new Float64Array(x.length);
-          f.eval(x, out);
-          g.eval(x.map((t) => c * t), y);
-          for (let j = 0; j < x.length; j++) out[j]! *= y[j]!;
-        },
-      };
-      const r1 = expect1(prod, Float64Array.of(s11[i]!), 0, tol);
-      value[i] = r1.value[0]!;
-      accuracy = Math.max(accuracy, r1.accuracy);
-      continue;
+    let v = NaN;
+    if (pq > 0) {
+      const rho = s12[i]! / Math.sqrt(pq);
+      v = series.value(da.row[i]!, db.row[i]!, rho > 1 ? 1 : rho < -1 ? -1 : rho);
     }
-    if (Math.abs(rho) > 0.98) { rejected.push(i); continue; }
-    let sum = 0, tail = 0, r = 1, na = 0, nb = 0;
-    for (let k = 0; k <= K; k++) {
-      const t = r * a[k]! * b[k]!;
-      sum += t;
-      if (k >= K / 2) tail += t;
-      na += a[k]! * a[k]!;
-      nb += b[k]! * b[k]!;
-      r *= rho;
-    }
-    const scale = Math.sqrt(na * nb);
-    const err = Math.abs(tail) + 16 * Number.EPSILON * scale;
-    if (err > tol * scale) { rejected.push(i); continue; }
-    value[i] = sum;
-    accuracy = Math.max(accuracy, err);
+    if (Number.isNaN(v)) rejected.push(i);
+    else value[i] = v;
   }
-  let order = 0;
+  let accuracy = series.accuracy, order = Math.max(ta.order, tb.order);
   if (rejected.length) {
     const idx = Int32Array.from(rejected);
     const pick = (x: Float64Array) => Float64Array.from(idx, (i) => x[i]!);
-    const r = adaptivePair(f, g, pick(s11), pick(s12), pick(s22), tol, 'hermite');
+    const r = degeneratePairs(f, g, pick(s11), pick(s12), pick(s22), tol, (a, b, c, t) => adaptivePair(f, g, a, b, c, t, 'hermite'));
     idx.forEach((i, j) => (value[i] = r.value[j]!));
     accuracy = Math.max(accuracy, r.accuracy);
-    order = r.order;
+    order = Math.max(order, r.order);
   }
-  return { value, method: 'quadrature', order: Math.max(order, K), accuracy };
+  return { value, method: 'quadrature', order, accuracy };
 }
 
 /** Rounding of the closed forms: a few hundred ulps of the magnitude (arcsin near ±1, sums of terms). */
@@ -648,7 +783,6 @@ function atomDerivativeMean(a: Atom, j: number, q: number): number | null {
   switch (a) {
     case 'one': v = j === 0 ? 1 : 0; break;
     case 'id': v = j === 1 ? 1 : 0; break;
-    case 'sq': v = [q, 0, 2, 0][j]!; break;
     case 'cube': v = [0, 3 * q, 0, 6][j]!; break;
     case 'abs': v = [Math.sqrt(q) * SQRT_2_PI, 0, 2 * p0, 0][j]!; break;
     case 'sign': v = [0, 2 * p0, 0, (-2 * p0) / q][j]!; break;
@@ -657,6 +791,7 @@ function atomDerivativeMean(a: Atom, j: number, q: number): number | null {
     case 'sin': v = [0, e, 0, -e][j]!; break;
     case 'cos': v = [e, 0, -e, 0][j]!; break;
     case 'exp': v = Math.exp(q / 2); break;
+    case 'sq': v = [q, 0, 2, 0][j]!; break;
   }
   return Number.isFinite(v) ? v : null;
 }

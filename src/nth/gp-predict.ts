@@ -88,7 +88,8 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
   const K = kind === 'ntk' ? lim.ntk : lim.nngp;
   const Kx = kind === 'ntk' ? lim.ntkCross : lim.nngpCross;
   if (!K) throw new NtkError([{ severity: 'error', file: '--kernel', span: null, message: `the ${kind.toUpperCase()} has no finite limit here (${kind === 'ntk' ? lim.ntkNote ?? `growth m^${lim.ntkGrowth}` : `growth m^${lim.nngpGrowth}`}): no ${kind} predictions` }]);
-  if (!Kx || !lim.nngpCross || !lim.nngpTest || !lim.nngp)
+  const testDiag = lim.nngpTest ? null : lim.nngpTestDiag;
+  if (!Kx || !lim.nngpCross || !(lim.nngpTest || testDiag) || !lim.nngp)
     throw new NtkError([{ severity: 'error', file: '--width', span: null, message: "predictions need test inputs: declare 'test NAME = f(Xt)' with the model's function on them" }]);
   const n = K.length, nt = Kx.length, ridge = opts.ridge ?? 0;
   if (y.length !== n) throw new Error(`internal: ${y.length} targets for ${n} training outputs`);
@@ -129,7 +130,10 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
   const mean = new Array<number>(nt).fill(0);
   for (let i = 0; i < nt; i++) for (let a = 0; a < n; a++) mean[i]! += A[i * n + a]! * y[a]!;
   // cov = Kxx − A KXx − KxX Aᵀ + A KXX Aᵀ (the NNGP blocks)
-  const Ktt = flat(lim.nngpTest), Kc = flat(lim.nngpCross), KXX = flat(lim.nngp);
+  // the test × test block, or its diagonal alone (limitKernels' testDiag: many test inputs)
+  if (!lim.nngpTest && !opts.diag) throw new Error('internal: a covariance needs the test × test block (limitKernels without testDiag)');
+  const Ktt = lim.nngpTest ? flat(lim.nngpTest) : null, Kdiag = testDiag ? Float64Array.from(testDiag) : null;
+  const Kc = flat(lim.nngpCross), KXX = flat(lim.nngp);
   const AK = new Float64Array(nt * n); // A·𝒦(X,X)
   for (let i = 0; i < nt; i++)
     for (let b = 0; b < n; b++) {
@@ -138,7 +142,7 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
       AK[i * n + b] = s;
     }
   const entry = (i: number, j: number) => {
-    let s = Ktt[i * nt + j]!;
+    let s = Ktt ? Ktt[i * nt + j]! : Kdiag![i]!;
     for (let a = 0; a < n; a++) s += -A[i * n + a]! * Kc[j * n + a]! - Kc[i * n + a]! * A[j * n + a]! + AK[i * n + a]! * A[j * n + a]!;
     return s;
   };

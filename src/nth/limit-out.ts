@@ -24,7 +24,11 @@ export function writeKernelFiles(path: string, r: LimitReport): string[] {
     if (!K) continue;
     const file = `${stem}.${key}.${ext}`;
     const rows = K.length, cols = K[0]?.length ?? 0;
-    if (ext === 'npy') saveNpy(file, { shape: [rows, cols], data: Float64Array.from(K.flat()) });
+    if (ext === 'npy') {
+      const data = new Float64Array(rows * cols);
+      K.forEach((row, r) => data.set(row, r * cols));
+      saveNpy(file, { shape: [rows, cols], data });
+    }
     else writeFileAtomic(file, K.map((row) => row.map((x) => x.toPrecision(17)).join(',')).join('\n') + '\n');
     files.push(file);
   }

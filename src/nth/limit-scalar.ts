@@ -137,19 +137,20 @@ export function evaluate(e: SE, x: Float64Array): Float64Array {
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : Number(v.toPrecision(6)).toString());
 
-/** Readable text of a scalar function of u. */
-export function show(e: SE): string {
+/** Readable text of a scalar function of u (the variable shown as `arg`). */
+export function show(e: SE, arg = 'u'): string {
+  const show_ = (x: SE) => show(x, arg);
   switch (e.op) {
-    case 'var': return 'u';
+    case 'var': return arg;
     case 'const': return fmt(e.v);
-    case 'add': return `(${show(e.a)} + ${show(e.b)})`;
-    case 'sub': return `(${show(e.a)} − ${show(e.b)})`;
-    case 'mul': return `${show(e.a)}·${show(e.b)}`;
-    case 'div': return `${show(e.a)}/${show(e.b)}`;
-    case 'pow': return `${show(e.a)}^${show(e.b)}`;
-    case 'un': return e.name === 'neg' ? `−${show(e.x)}` : `${e.name}(${show(e.x)})`;
-    case 'd1': return `${e.name}′(${show(e.x)})`;
-    case 'd2': return `${e.name}″(${show(e.x)})`;
+    case 'add': return `(${show_(e.a)} + ${show_(e.b)})`;
+    case 'sub': return `(${show_(e.a)} − ${show_(e.b)})`;
+    case 'mul': return `${show_(e.a)}·${show_(e.b)}`;
+    case 'div': return `${show_(e.a)}/${show_(e.b)}`;
+    case 'pow': return `${show_(e.a)}^${show_(e.b)}`;
+    case 'un': return e.name === 'neg' ? `−${show_(e.x)}` : `${e.name}(${show_(e.x)})`;
+    case 'd1': return `${e.name}′(${show_(e.x)})`;
+    case 'd2': return `${e.name}″(${show_(e.x)})`;
   }
 }
 
@@ -351,5 +352,41 @@ export function sameSE(a: SE, b: SE): boolean {
     case 'add': case 'sub': case 'mul': case 'div': case 'pow':
       return sameSE(a.a, (b as typeof a).a) && sameSE(a.b, (b as typeof a).b);
     default: return a.name === (b as typeof a).name && sameSE(a.x, (b as typeof a).x);
+  }
+}
+
+/** Precedences for the LaTeX of a tree: sum < product < power < atom. */
+export const TEX_ADD = 1, TEX_MUL = 2, TEX_POW = 3, TEX_ATOM = 4;
+
+/**
+ * LaTeX of a scalar function tree with the variable rendered as `arg` (itself LaTeX, e.g. a
+ * Gaussian sum 0.7\,g_{1}); function names from the registry's `tex` (\tanh,
+ * \operatorname{erf}, …), φ′ as φ'.
+ * @example showTex(un('tanh', VAR), 'g_{1}')   // "\tanh\left(g_{1}\right)"
+ */
+export function showTex(e: SE, arg: string, argPrec = TEX_ADD, wrapBelow = 0): string {
+  const [t, p] = texOf(e, arg, argPrec);
+  return p < wrapBelow ? `\\left(${t}\\right)` : t;
+}
+
+function texOf(e: SE, arg: string, argPrec: number): [string, number] {
+  const wrap = (x: SE, min: number) => {
+    const [s, p] = texOf(x, arg, argPrec);
+    return p < min ? `\\left(${s}\\right)` : s;
+  };
+  const fnTex = (name: UnaryOp) => PRIMITIVES[name].tex ?? `\\operatorname{${name}}`;
+  switch (e.op) {
+    case 'var': return [arg, argPrec];
+    case 'const': return [fmt(e.v), e.v < 0 ? TEX_ADD : TEX_ATOM];
+    case 'add': return [`${wrap(e.a, TEX_ADD)} + ${wrap(e.b, TEX_ADD)}`, TEX_ADD];
+    case 'sub': return [`${wrap(e.a, TEX_ADD)} - ${wrap(e.b, TEX_MUL)}`, TEX_ADD];
+    case 'mul': return [`${wrap(e.a, TEX_MUL)}\\,${wrap(e.b, TEX_MUL)}`, TEX_MUL];
+    case 'div': return [`\\frac{${texOf(e.a, arg, argPrec)[0]}}{${texOf(e.b, arg, argPrec)[0]}}`, TEX_ATOM];
+    case 'pow': return [`{${wrap(e.a, TEX_ATOM)}}^{${texOf(e.b, arg, argPrec)[0]}}`, TEX_POW];
+    case 'un':
+      if (e.name === 'neg') return [`-${wrap(e.x, TEX_MUL)}`, TEX_ADD];
+      return [`${fnTex(e.name)}\\left(${texOf(e.x, arg, argPrec)[0]}\\right)`, TEX_ATOM];
+    case 'd1': return [`${fnTex(e.name)}'\\left(${texOf(e.x, arg, argPrec)[0]}\\right)`, TEX_ATOM];
+    case 'd2': return [`${fnTex(e.name)}''\\left(${texOf(e.x, arg, argPrec)[0]}\\right)`, TEX_ATOM];
   }
 }

@@ -41,14 +41,15 @@ import type { Model, ParamInfo } from '../ir/model.ts';
 import { isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
 import { restrictRows } from '../ir/rows.ts';
 import { sizeOf } from '../ir/shape.ts';
-import { atomFn, expect1, pairExpectation, pairGrid, type GaussFn } from '../math/gaussian.ts';
+import { atomFn, expect1, pairExpectation, pairGrid, PairGridCache, type Gemm, type GaussFn } from '../math/gaussian.ts';
+import { defaultBackend } from '../runtime/backends.ts';
 
 const ONE = atomFn('one');
 import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
 import type { Span } from '../parser/ast.ts';
 import { compile as compilePlan } from '../runtime/compile.ts';
 import {
-  bin, cst, derivative, hasJump, isLinear, kinkOutsideZero, sameSE, show, toGaussFn, toTerms, un, VAR, type SE,
+  bin, cst, derivative, hasJump, isLinear, kinkOutsideZero, sameSE, show, showTex, TEX_ADD, TEX_ATOM, TEX_MUL, toGaussFn, toTerms, un, VAR, type SE,
 } from './limit-scalar.ts';
 
 export interface LimitOptions {
@@ -58,6 +59,16 @@ export interface LimitOptions {
   overrides?: Map<string, number>;
   /** Tolerance of the adaptive quadrature (default 1e-12). */
   tol?: number;
+  /**
+   * With a `test`: the test × test kernels' diagonals only (`nngpTestDiag`, `ntkTestDiag`; the
+   * blocks `nngpTest`, `ntkTest` are null), computed over chunks of `testChunk` test inputs
+   * (default: the number of training inputs, at least 64) together with the training inputs, so
+   * that memory stays O((n + chunk)²) for any number of test inputs.
+   */
+  testDiag?: boolean;
+  testChunk?: number;
+  /** Quadrature even where a closed form exists (to measure the closed forms against it). */
+  quadrature?: boolean;
 }
 
 /** How each pair expectation was computed. */
@@ -87,6 +98,9 @@ export interface LimitReport {
   nngpTest?: number[][] | null;
   ntkTest?: number[][] | null;
   nTest?: number;
+  /** With `testDiag`: the diagonals of the test × test blocks (the variances' kernels). */
+  nngpTestDiag?: number[] | null;
+  ntkTestDiag?: number[] | null;
   method: LimitMethod[];
   /** Largest estimated absolute error of any entry (quadrature and rounding). */
   accuracy: number;
@@ -99,54 +113,78 @@ export interface LimitReport {
 
 /** c·t^e. */
 interface Sc { c: number; e: number }
-/** A matrix M·t^e over input pairs (N×N, row-major); M null is exactly zero. */
-interface SMat { e: number; M: Float64Array | null }
+/**
+ * A matrix M·t^e over input pairs (N×N, row-major); M null is exactly zero. Kernels are
+ * symmetric and only their upper triangle (a ≤ b) is computed and valid, unless `full` (the
+ * E[φ_i(G_i(a)) φ_j(G_j(b))] of two different terms, which is not symmetric): every loop over a
+ * symmetric matrix runs over a ≤ b, and the readers take (min, max). `own`: M was allocated
+ * here and may be updated in place; otherwise it is shared (a source's kernel, a cached grid)
+ * and copied before any update.
+ */
+interface SMat { e: number; M: Float64Array | null; full?: boolean; own?: boolean }
 const ZERO: SMat = { e: -Infinity, M: null };
 const EPS_E = 1e-9;
 const sameE = (a: number, b: number) => Math.abs(a - b) < EPS_E;
 
-function smAdd(a: SMat, b: SMat): SMat {
+/** Entry (a, b) of a kernel, upper-only or full. */
+const at = (x: SMat, N: number, a: number, b: number): number =>
+  x.full || a <= b ? x.M![a * N + b]! : x.M![b * N + a]!;
+
+/** The rows' index ranges [from, to) a kernel holds: the upper triangle, or all entries. */
+const rowFrom = (N: number, full: boolean | undefined, a: number) => (full ? a * N : a * N + a);
+
+function smAdd(a: SMat, b: SMat, N: number): SMat {
   if (!a.M) return b;
   if (!b.M) return a;
-  if (sameE(a.e, b.e)) {
-    const M = new Float64Array(a.M.length);
-    for (let i = 0; i < M.length; i++) M[i] = a.M[i]! + b.M[i]!;
-    return { e: a.e, M };
+  if (!sameE(a.e, b.e)) return a.e > b.e ? a : b;
+  const M = new Float64Array(N * N), A = a.M, B = b.M;
+  if (!!a.full !== !!b.full) {
+    // a full and an upper-only operand (both symmetric here): the sum on the upper triangle
+    for (let i = 0; i < N; i++) for (let j = i; j < N; j++) M[i * N + j] = at(a, N, i, j) + at(b, N, i, j);
+    return { e: a.e, M, own: true };
   }
-  return a.e > b.e ? a : b;
+  for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! + B[i]!;
+  return { e: a.e, M, full: a.full, own: true };
 }
-function smScale(a: SMat, s: Sc): SMat {
+function smScale(a: SMat, s: Sc, N: number): SMat {
   if (!a.M || s.c === 0) return ZERO;
-  const M = new Float64Array(a.M.length);
-  for (let i = 0; i < M.length; i++) M[i] = a.M[i]! * s.c;
-  return { e: a.e + s.e, M };
+  if (s.c === 1) return { ...a, e: a.e + s.e, own: false };
+  const M = new Float64Array(N * N), A = a.M, c = s.c;
+  for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! * c;
+  return { e: a.e + s.e, M, full: a.full, own: true };
 }
-function smHadamard(a: SMat, b: SMat): SMat {
+/** a∘b (entrywise); into a's array when a is owned and has b's layout (a is then consumed). */
+function smHadamard(a: SMat, b: SMat, N: number): SMat {
   if (!a.M || !b.M) return ZERO;
-  const M = new Float64Array(a.M.length);
-  for (let i = 0; i < M.length; i++) M[i] = a.M[i]! * b.M[i]!;
-  return { e: a.e + b.e, M };
+  const A = a.M, B = b.M, M = a.own && !!a.full === !!b.full ? A : new Float64Array(N * N);
+  if (!!a.full === !!b.full)
+    for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! * B[i]!;
+  else for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) M[i * N + j] = at(a, N, i, j) * at(b, N, i, j);
+  return { e: a.e + b.e, M, full: !!a.full || !!b.full, own: true };
 }
 const scMul = (a: Sc, b: Sc): Sc => ({ c: a.c * b.c, e: a.e + b.e });
 
 /**
- * acc + k·x (x transposed when `transpose`), keeping the leading exponent. `acc` must be null or
- * an accumulator this function returned (it is updated in place: no N×N copy per term).
+ * acc + k·x (x transposed when `transpose`), keeping the leading exponent, on the upper
+ * triangle: every accumulator is a symmetric kernel (a full x is added with its transpose by the
+ * caller). `acc` must be null or a value this function returned; it is updated in place when
+ * owned, and x is shared, not copied, when it is the first term with k = 1.
  */
 function smAxpy(acc: SMat | null, x: SMat, k: Sc, N: number, transpose = false): SMat {
   if (!x.M || k.c === 0) return acc ?? ZERO;
   const e = x.e + k.e;
-  if (acc && acc.M && sameE(acc.e, e)) {
-    const A = acc.M, X = x.M, c = k.c;
-    if (!transpose) for (let i = 0; i < A.length; i++) A[i]! += c * X[i]!;
-    else for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) A[a * N + b]! += c * X[b * N + a]!;
-    return acc;
-  }
-  if (acc && acc.M && acc.e > e) return acc;
-  const M = new Float64Array(x.M.length), X = x.M, c = k.c;
-  if (!transpose) for (let i = 0; i < M.length; i++) M[i] = c * X[i]!;
-  else for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = c * X[b * N + a]!;
-  return { e, M };
+  if (acc && acc.M && acc.e > e && !sameE(acc.e, e)) return acc;
+  const add = acc && acc.M && sameE(acc.e, e);
+  if (!add && k.c === 1 && !x.full) return { e, M: x.M, own: false };
+  const A = add && acc!.own ? acc!.M! : new Float64Array(N * N);
+  const P = add && !acc!.own ? acc!.M! : null;
+  const X = x.M, c = k.c, tr = transpose && x.full;
+  for (let a = 0; a < N; a++)
+    for (let b = a; b < N; b++) {
+      const i = a * N + b;
+      A[i] = (add ? (P ? P[i]! : A[i]!) : 0) + c * (tr ? X[b * N + a]! : X[i]!);
+    }
+  return { e, M: A, own: true };
 }
 
 // ------------------------------------------------------------------ abstract values
@@ -313,10 +351,16 @@ class Deriver {
   readonly vecCache = new Map<NodeId, { S: SMat; TT: SMat }>();
   accuracy = 0;
   jumps: string[] = [];
+  onesM: Float64Array | null = null;
+  /** Within one block: the covariances of its Gaussian sums and their pair grids' shared work. */
+  crossCache = new Map<string, SMat>();
+  gridCaches = new Map<string, PairGridCache>();
+  /** The backend's gemm (the Mehler coefficients). */
+  readonly gemm: Gemm = backendGemm();
   readonly params = new Map<NodeId, ParamInfo>();
   readonly paramScale = new Map<NodeId, Sc>();
 
-  constructor(readonly probes: Probes, readonly inputs: Inputs, readonly tol: number) {
+  constructor(readonly probes: Probes, readonly inputs: Inputs, readonly tol: number, readonly forceQuadrature = false) {
     this.g = probes.models[0]!.graph;
     const [m0, m1, m2] = probes.models;
     m0!.params.forEach((p, i) => {
@@ -378,13 +422,14 @@ class Deriver {
         let s = 0;
         for (let j = 0; j < d; j++) s += y[a * d + j]! * y[b * d + j]!;
         M[a * N + b] = s;
-        M[b * N + a] = s;
       }
-    return { e: 0, M };
+    return { e: 0, M, own: true };
   }
 
+  /** The all-ones kernel (one shared array: never updated in place). */
   ones(): SMat {
-    return { e: 0, M: new Float64Array(this.N * this.N).fill(1) };
+    this.onesM ??= new Float64Array(this.N * this.N).fill(1);
+    return { e: 0, M: this.onesM };
   }
 
   // ---------------------------------------------------------------- sources
@@ -424,11 +469,15 @@ class Deriver {
   blockMoments(b: Block, node: NodeId): { E: SMat; T: SMat } {
     let E: SMat | null = null, T: SMat | null = null;
     const terms = b.terms, N = this.N;
+    // the caches hold N×N arrays: they live for one block
+    this.crossCache.clear();
+    this.gridCaches.clear();
     for (const t of terms) if (t.g.size > 0 && hasJump(t.fn)) this.jumps.push(show(t.fn));
     for (let i = 0; i < terms.length; i++)
       for (let j = i; j < terms.length; j++) {
         const ti = terms[i]!, tj = terms[j]!;
         const k = scMul(ti.coef, tj.coef);
+        // the NNGP's E[φφ] and the NTK's E[φ′φ′] of one pair share its covariance, arcsine and caches
         const Eij = this.pairMoment(ti, tj, node, false, i === j), Tij = this.pairMoment(ti, tj, node, true, i === j);
         E = smAxpy(E, Eij, k, N);
         T = smAxpy(T, Tij, k, N);
@@ -437,6 +486,8 @@ class Deriver {
           T = smAxpy(T, Tij, k, N, true);
         }
       }
+    this.crossCache.clear();
+    this.gridCaches.clear();
     return { E: E ?? ZERO, T: T ?? ZERO };
   }
 
@@ -461,6 +512,15 @@ class Deriver {
 
   /** Σ_{shared s} c c' X_s(a,b) for X = C or T. */
   gaussCross(G1: GSum, G2: GSum, which: 'C' | 'T'): SMat {
+    const key = `${which}|${gKey(G1)}|${gKey(G2)}`;
+    const hit = this.crossCache.get(key);
+    if (hit) return hit;
+    const r = this.gaussCrossUncached(G1, G2, which);
+    this.crossCache.set(key, r);
+    return r;
+  }
+
+  gaussCrossUncached(G1: GSum, G2: GSum, which: 'C' | 'T'): SMat {
     let out: SMat | null = null;
     for (const [s, c1] of G1) {
       const c2 = G2.get(s);
@@ -484,7 +544,7 @@ class Deriver {
     if (tangent) {
       // Θ_{G_i,G_j} ≠ 0 only through shared sources
       const inner = this.expectPair(fi, fj, ti.g, tj.g, node, same);
-      return smHadamard(inner, cross);
+      return smHadamard(inner, cross, this.N);
     }
     return this.expectPair(fi, fj, ti.g, tj.g, node, same);
   }
@@ -505,7 +565,7 @@ class Deriver {
     const af = aff(f), ah = aff(h);
     if (af && ah) {
       let out: SMat = af.be * ah.be !== 0 ? { e: 0, M: new Float64Array(N * N).fill(af.be * ah.be) } : ZERO;
-      out = smAdd(out, smScale(this.gaussCross(G1, G2, 'C'), { c: af.al * ah.al, e: 0 }));
+      out = smAdd(out, smScale(this.gaussCross(G1, G2, 'C'), { c: af.al * ah.al, e: 0 }, N), N);
       return out;
     }
     const v1 = this.gaussVar(G1), v2 = this.gaussVar(G2);
@@ -520,22 +580,25 @@ class Deriver {
       const m1 = kf !== null ? new Float64Array(N).fill(kf) : this.mean(F, v1.v);
       const m2 = kh !== null ? new Float64Array(N).fill(kh) : this.mean(H, v2.v);
       for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = m1[a]! * m2[b]!;
-      return { e: 0, M };
+      return { e: 0, M, full: true, own: true };
     }
     if (!sameE(cross.e, 0)) throw new Unsupported(node, 'internal: a covariance with a width exponent between O(1) preactivations');
     if (kf !== null || kh !== null) {
       const mm = kf !== null ? this.mean(H, v2.v) : this.mean(F, v1.v);
       const k = (kf ?? kh)!;
       for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = k * mm[kf !== null ? b : a]!;
-      return { e: 0, M };
+      return { e: 0, M, full: true, own: true };
     }
-    const r = pairGrid(F, H, v1.v, v2.v, cross.M, { tol: this.tol, symmetric });
+    const gk = `${gKey(G1)}|${gKey(G2)}`;
+    let cache = this.gridCaches.get(gk);
+    if (!cache) this.gridCaches.set(gk, (cache = new PairGridCache()));
+    const r = pairGrid(F, H, v1.v, v2.v, cross.M, { tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, quadrature: this.forceQuadrature });
     this.noteMethod(`E[${F.name} · ${H.name}]`, r.method, r.order, r.accuracy);
-    return { e: 0, M: r.value };
+    return { e: 0, M: r.value, full: !symmetric || !!cross.full, own: true };
   }
 
   mean(F: GaussFn, v: Float64Array): Float64Array {
-    if (F.terms) {
+    if (F.terms && !this.forceQuadrature) {
       const r = pairExpectation(F, ONE, v, new Float64Array(v.length), new Float64Array(v.length).fill(1));
       if (r.method === 'closed') {
         this.noteMethod(`E[${F.name}]`, 'closed', 0, r.accuracy);
@@ -708,8 +771,8 @@ class Deriver {
     if (kap.length !== 1 || shape.length !== 1)
       this.fail(n, `the weight ${w.key} is used elementwise: only a vector along the width (a bias) can be`);
     this.useWeight(w, -1, n);
-    const src = this.addSource(`bias:${w.key}`, w.key, smScale(this.ones(), w.sigma2), this.ones(), 1);
-    this.recordSource(src, `${w.key} (bias)`, `σ²=${fmtSc(w.sigma2)}`, '1');
+    const src = this.addSource(`bias:${w.key}`, w.key, smScale(this.ones(), w.sigma2, this.N), this.ones(), 1);
+    this.recordSource(src, `${w.key} (bias)`, `σ²=${fmtSc(w.sigma2)}`, '1', { def: texName(w.key), sigma2: w.sigma2, from: { kind: 'bias' } });
     return { k: 'vec', node: n, blocks: [{ kappa: kap[0]!, terms: [{ coef: w.coef, fn: VAR, g: new Map([[src, { c: 1, e: 0 }]]) }] }] };
   }
 
@@ -828,8 +891,8 @@ class Deriver {
       if (this.kappaOf(v.w.node).some((k) => k > 0)) this.fail(n, `the width vector ${v.w.key} added to the output`);
       this.useWeight(v.w, -2, n);
       const size = this.g.sizeOf(v.w.node);
-      const src = this.addSource(`obias:${v.w.key}`, v.w.key, smScale(this.ones(), v.w.sigma2), this.ones(), size);
-      this.recordSource(src, `${v.w.key} (output bias)`, `σ²=${fmtSc(v.w.sigma2)}`, '1');
+      const src = this.addSource(`obias:${v.w.key}`, v.w.key, smScale(this.ones(), v.w.sigma2, this.N), this.ones(), size);
+      this.recordSource(src, `${v.w.key} (output bias)`, `σ²=${fmtSc(v.w.sigma2)}`, '1', { def: texName(v.w.key), sigma2: v.w.sigma2, from: { kind: 'bias' } });
       return { k: 'out', comps: Array.from({ length: size }, (_, j) => [{ src, j, c: v.w.coef }]) };
     }
     if (v.k === 'scalar' && v.c === 0) return { k: 'out', comps: [[]] };
@@ -869,7 +932,7 @@ class Deriver {
       if (wk[contracted]! > 0) this.fail(n, `the weight ${w.key} contracts a width axis with data`);
       if (other.k === 'scalar') this.fail(n, `the weight ${w.key} times a constant`);
       const G = this.gram(yNode);
-      C = smScale(G, w.sigma2);
+      C = smScale(G, w.sigma2, this.N);
       T = G;
       desc = `σ²·⟨x(a), x(b)⟩`;
       tdesc = `⟨x(a), x(b)⟩`;
@@ -878,7 +941,7 @@ class Deriver {
     } else if (other.k === 'vec') {
       if (!(wk[contracted]! > 0)) this.fail(n, `the weight ${w.key} contracts a finite axis with a hidden vector`);
       const { S, TT } = this.vecMoments(other);
-      C = smScale(S, w.sigma2);
+      C = smScale(S, w.sigma2, this.N);
       T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, w.sigma2, this.N);
       const yn = this.vecName(other);
       desc = `σ²·Σ_j ${yn}_j(a)${yn}_j(b)`;
@@ -887,12 +950,12 @@ class Deriver {
     const outK = wk[free]!;
     if (outK > 0) {
       const src = this.addSource(`mm:${w.key}`, `${w.key}·${this.nameOf(other, yNode)}`, C, T, 1);
-      this.recordSource(src, `${w.key}·${this.nameOf(other, yNode)}`, `σ²=${fmtSc(w.sigma2)}: Σ = ${desc}`, tdesc);
+      this.recordSource(src, `${w.key}·${this.nameOf(other, yNode)}`, `σ²=${fmtSc(w.sigma2)}: Σ = ${desc}`, tdesc, this.sourceTex(w, other, yNode));
       return { k: 'vec', node: n, blocks: [{ kappa: outK, terms: [{ coef: { c: 1, e: 0 }, fn: VAR, g: new Map([[src, w.coef]]) }] }] };
     }
     const k = ws[free]!;
     const src = this.addSource(`mm:${w.key}`, `${w.key}·${this.nameOf(other, yNode)}`, C, T, k);
-    this.recordSource(src, `${w.key}·${this.nameOf(other, yNode)} (readout, ${k} output${k > 1 ? 's' : ''})`, `σ²=${fmtSc(w.sigma2)}: 𝒦 = ${desc}`, tdesc);
+    this.recordSource(src, `${w.key}·${this.nameOf(other, yNode)} (readout, ${k} output${k > 1 ? 's' : ''})`, `σ²=${fmtSc(w.sigma2)}: 𝒦 = ${desc}`, tdesc, this.sourceTex(w, other, yNode, k));
     return { k: 'out', comps: Array.from({ length: k }, (_, j) => [{ src, j, c: w.coef }]) };
   }
 
@@ -908,10 +971,11 @@ class Deriver {
         if (!overWidth) this.fail(n, 'a weight times a hidden vector, not summed over the width');
         this.useWeight(v.w, v.vec.node, n);
         const { S, TT } = this.vecMoments(v.vec);
-        const C = smScale(S, v.w.sigma2), T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, v.w.sigma2, this.N);
+        const C = smScale(S, v.w.sigma2, this.N), T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, v.w.sigma2, this.N);
         const yn = this.vecName(v.vec);
         const src = this.addSource(`mm:${v.w.key}`, `⟨${v.w.key}, ${yn}⟩`, C, T, 1);
-        this.recordSource(src, `⟨${v.w.key}, ${yn}⟩ (readout)`, `σ²=${fmtSc(v.w.sigma2)}: 𝒦 = σ²·Σ_j ${yn}_j(a)${yn}_j(b)`, `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`);
+        this.recordSource(src, `⟨${v.w.key}, ${yn}⟩ (readout)`, `σ²=${fmtSc(v.w.sigma2)}: 𝒦 = σ²·Σ_j ${yn}_j(a)${yn}_j(b)`, `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`,
+          { def: `\\langle ${texName(v.w.key)}, ${vecTex(yn)} \\rangle`, sigma2: v.w.sigma2, from: { kind: 'vec', y: vecTex(yn), readout: 1 } });
         return { k: 'out', comps: [[{ src, j: 0, c: v.w.coef }]] };
       }
       case 'vec':
@@ -995,10 +1059,17 @@ class Deriver {
       if (vv) {
         const body = vv.blocks.map((b) => b.terms.map((t) => `${t.coef.c === 1 && t.coef.e === 0 ? '' : fmtSc(t.coef) + '·'}${showTerm(t, this)}`).join(' + ')).join(' ⊕ ');
         this.recursion.push(`${s} = ${body}`);
-        this.latex.push(`${s} = ${toLatex(body)}`);
+        const tex = vv.blocks.map((b) => b.terms.map((t) => (t.coef.c === 1 && t.coef.e === 0 ? termTex(t, false) : `${texSc(t.coef)}\\,${termTex(t, true)}`)).join(' + ')).join(' \\oplus ');
+        this.latex.push(`${vecTex(s)} &= ${tex}`);
       }
     }
     return s;
+  }
+
+  /** The LaTeX description of a source W·y. */
+  sourceTex(w: WeightRef, y: AV, yNode: NodeId, readout?: number) {
+    const yn = this.nameOf(y, yNode), yt = y.k === 'vec' ? vecTex(yn) : 'x';
+    return { def: `${texName(w.key)}\\, ${y.k === 'vec' ? yt : texName(yn)}`, sigma2: w.sigma2, from: { kind: y.k === 'vec' ? 'vec' as const : 'data' as const, y: yt, ...(readout !== undefined ? { readout } : {}) } };
   }
 
   nameOf(v: AV, node: NodeId): string {
@@ -1007,28 +1078,72 @@ class Deriver {
     return d ? d.name : 'x';
   }
 
-  recordSource(src: number, label: string, cov: string, tan: string) {
+  /**
+   * One source's lines: text, and LaTeX (`tex`: its definition, the weight's variance, and the
+   * kind of source: a bias, data, a hidden vector y, a readout of k outputs).
+   */
+  recordSource(src: number, label: string, cov: string, tan: string, tex: { def: string; sigma2: Sc; from: { kind: 'bias' } | { kind: 'data' | 'vec'; y: string; readout?: number } }) {
     const line = `g${src + 1} = ${label}: ${cov}; Θ = ${tan}`;
     if (this.recursion.includes(line)) return;
     this.recursion.push(line);
-    this.latex.push(`g_{${src + 1}} = ${toLatex(label)}:\\ ${toLatex(cov)};\\ \\Theta = ${toLatex(tan)}`);
+    const g = `g_{${src + 1}}`, f = tex.from;
+    const [K, T] = f.kind !== 'bias' && f.readout !== undefined ? ['\\mathcal{K}', '\\Theta'] : [`\\Sigma_{${src + 1}}`, `\\Theta_{${src + 1}}`];
+    let k: string, t: string;
+    if (f.kind === 'bias') { k = '\\sigma^2'; t = '1'; }
+    else if (f.kind === 'data') { k = '\\sigma^2 \\langle x(a), x(b) \\rangle'; t = '\\langle x(a), x(b) \\rangle'; }
+    else {
+      const y = f.y, yy = `\\textstyle\\sum_j ${y.replace(/\}$/, ',j}')}(a)\\,${y.replace(/\}$/, ',j}')}(b)`;
+      k = `\\sigma^2 ${yy}`;
+      t = `${yy} + \\sigma^2 \\textstyle\\sum_j \\Theta_{${y.replace(/\}$/, ',j}')}}(a,b)`;
+    }
+    const what = f.kind === 'bias' ? '\\quad\\text{(bias)}' : f.readout !== undefined ? `\\quad\\text{(readout, ${f.readout} output${f.readout > 1 ? 's' : ''})}` : '';
+    this.latex.push(`${g} &= ${tex.def}${what}:\\quad ${K}(a,b) = ${k},\\quad ${T}(a,b) = ${t},\\quad \\sigma^2 = ${texSc(tex.sigma2)}`);
   }
 }
 
 function showTerm(t: Term, d: Deriver): string {
   const G = [...t.g].map(([s, c]) => `${c.c === 1 && c.e === 0 ? '' : fmtSc(c) + '·'}g${s + 1}`).join(' + ');
-  const body = show(t.fn);
-  return G ? body.replaceAll('u', `[${G}]`) : body;
+  return G ? show(t.fn, `[${G}]`) : show(t.fn);
   void d;
 }
 
-function toLatex(s: string): string {
-  return s.replaceAll('Σ', '\\Sigma ').replaceAll('σ²', '\\sigma^2').replaceAll('Θ', '\\Theta').replaceAll('𝒦', '\\mathcal{K}')
-    .replaceAll('⟨', '\\langle ').replaceAll('⟩', '\\rangle ').replaceAll('·', '\\cdot ').replaceAll('⊕', '\\oplus ').replaceAll('−', '-').replaceAll('_j', '_{j}');
+/** LaTeX of a term: φ with its Gaussian sum substituted for u (parenthesized after a coefficient). */
+function termTex(t: Term, afterCoef: boolean): string {
+  const parts = [...t.g].map(([s, c]) => (c.c === 1 && c.e === 0 ? '' : texSc(c) + '\\,') + `g_{${s + 1}}`);
+  const prec = parts.length > 1 ? TEX_ADD : parts[0]?.includes('\\,') ? TEX_MUL : TEX_ATOM;
+  return showTex(t.fn, parts.join(' + ') || 'u', prec, afterCoef ? TEX_MUL : 0);
+}
+/** LaTeX of a name: W1 → W_{1}, x → x, anything else upright. */
+function texName(name: string): string {
+  const m = /^([A-Za-z]+)(\d+)$/.exec(name);
+  if (m) return `${m[1]}_{${m[2]}}`;
+  if (/^[A-Za-z]$/.test(name)) return name;
+  return `\\mathrm{${name.replace(/[_#$%&{}]/g, (c) => `\\${c}`)}}`;
+}
+const vecTex = (name: string) => texName(name);
+/** c·m^e in LaTeX, half-integer exponents as fractions. */
+function texSc(s: Sc): string {
+  const c = Number(s.c.toPrecision(6));
+  if (s.e === 0) return String(c);
+  const e = Number.isInteger(s.e) ? String(s.e) : Number.isInteger(2 * s.e) ? `${s.e < 0 ? '-' : ''}${Math.abs(2 * s.e)}/2` : fmtE(s.e);
+  return `${c === 1 ? '' : `${c}\\,`}m^{${e}}`;
 }
 
 const fmtE = (e: number) => (Number.isInteger(e) ? String(e) : e.toFixed(2).replace(/0+$/, ''));
 const fmtSc = (s: Sc) => `${Number(s.c.toPrecision(6))}${s.e === 0 ? '' : `·m^${fmtE(s.e)}`}`;
+/** A Gaussian sum as a cache key. */
+const gKey = (g: GSum) => [...g].map(([s, c]) => `${s}:${c.c}:${c.e}`).join(',');
+
+/** C = A·B on the default backend (OpenBLAS where built): the Mehler coefficients' product. */
+function backendGemm(): Gemm {
+  const be = defaultBackend();
+  return (A, B, m, k, n) => {
+    const C = new Float64Array(m * n);
+    be.matmul(A, [m, k], B, [k, n], C, [m, n]);
+    return C;
+  };
+}
+
 const sameG = (a: GSum, b: GSum) => a.size === b.size && [...a].every(([k, c]) => { const d = b.get(k); return !!d && d.c === c.c && sameE(d.e, c.e); });
 
 function describe(v: AV): string {
@@ -1040,13 +1155,6 @@ function describe(v: AV): string {
     case 'prod': return `the weight ${v.w.key} times a hidden vector`;
     case 'out': return 'the output';
   }
-}
-
-function transposeSM(a: SMat, N: number): SMat {
-  if (!a.M) return a;
-  const M = new Float64Array(N * N);
-  for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) M[j * N + i] = a.M[i * N + j]!;
-  return { e: a.e, M };
 }
 
 function forEachIndex(shape: number[], f: (idx: number[], flat: number) => void) {
@@ -1112,15 +1220,26 @@ function mapComps(g: Graph, n: NodeId, ins: OutTerm[][][]): OutTerm[][] {
  *   r.nngp![0]![0];  // 𝒦(x1, x1)
  */
 export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
+  // data must be finite: a NaN would run through every kernel (never a NaN kernel: an error here)
+  const used = new Set(model.graph.cone(model.test ? [model.output, model.test.output] : [model.output]));
+  for (const d of model.data) {
+    if (!used.has(d.node)) continue;
+    const bad = d.value.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new NtkError([{ severity: 'error', file: model.file, span: d.span, message: `the data '${d.name}' holds ${d.value[bad]} at entry ${bad}: the limit kernels need finite data` }]);
+  }
   const probes = probe(model, opts);
   // The same restriction to one row on every probe graph: the nodes it appends align too.
   const preps = probes.models.map((m) => prepare(m));
   if (!aligned(probes.models)) throw new Error('internal: the probe graphs diverged while restricting rows');
   const pm = probes.models[0]!, prep = preps[0]!;
   try {
-    const d = new Deriver(probes, prep.inputs, opts.tol ?? 1e-12);
-    d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
-    return assemble(d, opts, prep.inputs, prep.k, prep.trainOut, prep.testOut);
+    const derive = (inputs: Inputs) => {
+      const d = new Deriver(probes, inputs, opts.tol ?? 1e-12, opts.quadrature === true);
+      d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
+      return assemble(d, opts, inputs, prep.k, prep.trainOut, prep.testOut);
+    };
+    if (!opts.testDiag || prep.testOut === null) return derive(prep.inputs);
+    return diagonalChunks(pm, prep.inputs, opts.testChunk, derive);
   } catch (e) {
     if (e instanceof Unsupported) throw located(pm, e, prep.trace);
     throw e;
@@ -1182,6 +1301,46 @@ function prepare(pm: Model): Prepared {
   return { inputs, trainOut, testOut, k, trace };
 }
 
+/**
+ * The test kernels' diagonals without the test × test blocks: the derivation runs on the
+ * training inputs and one chunk of test inputs at a time; the train blocks come from the first
+ * chunk, the cross blocks and the diagonals are concatenated.
+ */
+function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, derive: (inputs: Inputs) => LimitReport): LimitReport {
+  const n = all.nTrain, nt = all.N - n, c = Math.max(1, Math.floor(chunk ?? Math.max(n, 64)));
+  const diag = (M: number[][] | null | undefined) => (M ? M.map((row, i) => row[i]!) : null);
+  let report: LimitReport | null = null;
+  for (let s = 0; s < nt; s += c) {
+    const e = Math.min(nt, s + c), N = n + e - s;
+    const rows = all.rows.map((r) => {
+      const size = r.values.length / all.N;
+      const values = new Float64Array(N * size);
+      values.set(r.values.subarray(0, n * size), 0);
+      values.set(r.values.subarray((n + s) * size, (n + e) * size), n * size);
+      const shape = pm.graph.shape(r.batched);
+      return { standIn: r.standIn, batched: pm.graph.fresh('data', [N, ...shape.slice(1)], `chunk_${s}`), values };
+    });
+    const r = derive({ N, nTrain: n, rows });
+    const dn = diag(r.nngpTest), dt = diag(r.ntkTest);
+    if (!report) {
+      report = { ...r, nngpTestDiag: dn, ntkTestDiag: dt, nngpTest: null, ntkTest: null, nTest: nt };
+      continue;
+    }
+    const cat = <T>(a: T[] | null | undefined, b: T[] | null | undefined) => (a && b ? a.concat(b) : null);
+    report.nngpCross = cat(report.nngpCross, r.nngpCross);
+    report.ntkCross = cat(report.ntkCross, r.ntkCross);
+    report.nngpTestDiag = cat(report.nngpTestDiag, dn);
+    report.ntkTestDiag = cat(report.ntkTestDiag, dt);
+    report.accuracy = Math.max(report.accuracy, r.accuracy);
+    for (const m of r.method) {
+      const prev = report.method.find((x) => x.pair === m.pair);
+      if (!prev) report.method.push(m);
+      else { prev.order = Math.max(prev.order, m.order); prev.accuracy = Math.max(prev.accuracy, m.accuracy); }
+    }
+  }
+  return report!;
+}
+
 function located(m: Model, e: Unsupported, trace: Map<NodeId, NodeId>): NtkError {
   const span = spanOf(m, e.node, trace);
   const d: Diagnostic = { severity: 'error', file: m.file, span, message: `infinite-width limit: ${e.message}`, ...(e.hint ? { hint: e.hint } : {}) };
@@ -1227,15 +1386,18 @@ function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, tra
       if (M.M) e = Math.max(e, M.e + s.c.e + t.c.e);
     }
     if (e === -Infinity) return { e: null as number | null, K: null as number[][] | null };
-    const K = Array.from({ length: nr * k }, () => new Array<number>(nc * k).fill(0));
+    const e0 = Math.abs(e) < EPS_E ? 0 : e;
+    // only a finite limit is written out
+    if (e0 !== 0) return { e: e0, K: null };
+    const ld = nc * k, F = new Float64Array(nr * k * ld);
     for (let o = 0; o < k; o++) for (let p = 0; p < k; p++) for (const s of X[o]!) for (const t of Y[p]!) {
       if (s.src !== t.src || s.j !== t.j) continue;
       const M = d.sources[s.src]![which];
       if (!M.M || !sameE(M.e + s.c.e + t.c.e, e)) continue;
-      const c = s.c.c * t.c.c;
-      for (let a = 0; a < nr; a++) for (let b = 0; b < nc; b++) K[a * k + o]![b * k + p]! += c * M.M[(rows[0] + a) * N + cols[0] + b]!;
+      addBlock(F, ld, M, N, rows[0], cols[0], nr, nc, s.c.c * t.c.c, k, o, p);
     }
-    return { e: Math.abs(e) < EPS_E ? 0 : e, K };
+    const K = Array.from({ length: nr * k }, (_, r) => toNumbers(F, r * ld, ld));
+    return { e: e0, K };
   };
   const tr: [number, number] = [0, n], te: [number, number] = [n, N];
   const nngp = block('C', compsA, compsA, tr, tr), ntk = block('T', compsA, compsA, tr, tr);
@@ -1261,6 +1423,32 @@ function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, tra
     report.ntkTest = jumps ? null : finite(block('T', compsB, compsB, te, te));
   }
   return report;
+}
+
+/** F[from … from + len) as a plain array of numbers (JSON), without an iterator per element. */
+function toNumbers(F: Float64Array, from: number, len: number): number[] {
+  const row = new Array<number>(len);
+  for (let i = 0; i < len; i++) row[i] = F[from + i]!;
+  return row;
+}
+
+/**
+ * F[(a·k + o), (b·k + p)] += c·M(r0 + a, c0 + b) for a < nr, b < nc (F has leading dimension
+ * ld), in 64 × 64 tiles, so that the mirrored reads of an upper-only M stay in cache.
+ */
+function addBlock(F: Float64Array, ld: number, M: SMat, N: number, r0: number, c0: number, nr: number, nc: number, c: number, k: number, o: number, p: number) {
+  const X = M.M!, full = !!M.full, T = 64;
+  for (let A = 0; A < nr; A += T)
+    for (let B = 0; B < nc; B += T) {
+      const aEnd = Math.min(A + T, nr), bEnd = Math.min(B + T, nc);
+      for (let a = A; a < aEnd; a++) {
+        const i = r0 + a, row = (a * k + o) * ld + p;
+        for (let b = B; b < bEnd; b++) {
+          const j = c0 + b;
+          F[row + b * k]! += c * (full || i <= j ? X[i * N + j]! : X[j * N + i]!);
+        }
+      }
+    }
 }
 
 function jumpNote(d: Deriver): string | null {

@@ -362,3 +362,25 @@ export function limitScalingPlotSpec(r: Pick<LimitScalingReport, 'dim' | 'points
   const names = { ntk: '‖Θ̂ − Θ‖/‖Θ‖', nngp: '‖mean h hᵀ − 𝒦‖/‖𝒦‖' } as const;
   return powerLawSpec(`convergence to the infinite-width limit: ${file}`, r.dim, 'relative distance', (['ntk', 'nngp'] as const).map((q) => ({ name: names[q], points: r.points.filter((p) => p.quantity === q), fit: r.fits.find((f) => f.quantity === q) })));
 }
+
+/**
+ * The plot of `ntk predict --plot` for 1-D inputs: the predicted mean at the test inputs (sorted
+ * by x), the band mean ± 2σ (σ² the predicted variance, negatives from rounding read as 0) as two
+ * dashed lines, and the training points.
+ * @example predictionPlotSpec({ title: 'f', xTrain: [0], yTrain: [1], xTest: [0, 1], mean: [1, 0], variance: [0, 1] })
+ */
+export function predictionPlotSpec(p: { title: string; xTrain: number[]; yTrain: number[]; xTest: number[]; mean: number[]; variance: number[] }): PlotSpec {
+  const order = p.xTest.map((_, i) => i).sort((a, b) => p.xTest[a]! - p.xTest[b]!);
+  const xs = order.map((i) => p.xTest[i]!);
+  const sd = order.map((i) => Math.sqrt(Math.max(p.variance[i]!, 0)));
+  const mean = order.map((i) => p.mean[i]!);
+  return {
+    title: p.title, xLabel: 'x', yLabel: 'f(x)',
+    series: [
+      { name: 'mean', x: xs, y: mean },
+      { name: 'mean + 2σ', x: xs, y: mean.map((m, k) => m + 2 * sd[k]!), style: 'dashed' },
+      { name: 'mean − 2σ', x: xs, y: mean.map((m, k) => m - 2 * sd[k]!), style: 'dashed' },
+      { name: 'training points', x: p.xTrain, y: p.yTrain, style: 'points' },
+    ],
+  };
+}
