@@ -4,6 +4,7 @@
 //
 //   npm run playground                 build
 //   npm run playground -- --serve      build, then serve it on http://localhost:8137 (--port N)
+//   npm run playground -- --serve --no-build   serve the last build
 //
 // The library imports a few Node built-ins (fs for data files, os for the memory budget, the
 // native addon's loader) on paths the page takes; instead of forking the library, the bundle maps
@@ -42,57 +43,66 @@ const browserShims = {
   },
 };
 
-rmSync(out, { recursive: true, force: true });
-mkdirSync(out, { recursive: true });
-if (!existsSync(resolve(root, 'dist/kernels.wasm'))) await buildWasm();
+// --no-build (with --serve): serve playground/dist as it is (the benchmarks rebuild only when asked).
+if (!(args.includes('--no-build') && existsSync(resolve(out, 'index.html')))) await buildPage();
 
-const common = {
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: ['chrome110', 'firefox115', 'safari16'],
-  minify: true,
-  keepNames: true,
-  sourcemap: true,
-  logLevel: 'warning',
-  plugins: [browserShims],
-  inject: [shim('process.ts')],
-  define: { global: 'globalThis' },
-  loader: { '.woff2': 'file', '.woff': 'file', '.ttf': 'file' },
-};
-// The examples: every .ntk of examples/ and the data files they load, with an index for the menu.
-mkdirSync(resolve(out, 'examples'));
-const examples = [];
-for (const f of readdirSync(resolve(root, 'examples')).sort()) {
-  if (!/\.(ntk|npy|csv|json)$/.test(f)) continue;
-  cpSync(resolve(root, 'examples', f), resolve(out, 'examples', f));
-  if (f.endsWith('.ntk')) {
-    const text = readFileSync(resolve(root, 'examples', f), 'utf8');
-    const loads = [...text.matchAll(/load\("([^"]+)"\)/g)].map((m) => m[1]);
-    const title = (text.split('\n')[0] ?? '').replace(/^#\s*/, '');
-    examples.push({ file: f, title, data: [...new Set(loads)], source: text });
+async function buildPage() {
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  if (!existsSync(resolve(root, 'dist/kernels.wasm'))) await buildWasm();
+
+  const common = {
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome110', 'firefox115', 'safari16'],
+    minify: true,
+    keepNames: true,
+    sourcemap: true,
+    logLevel: 'warning',
+    plugins: [browserShims],
+    inject: [shim('process.ts')],
+    define: { global: 'globalThis' },
+    loader: { '.woff2': 'file', '.woff': 'file', '.ttf': 'file' },
+  };
+  // The examples: every .ntk of examples/ and the data files they load, with an index for the menu.
+  mkdirSync(resolve(out, 'examples'));
+  const examples = [];
+  for (const f of readdirSync(resolve(root, 'examples')).sort()) {
+    if (!/\.(ntk|npy|csv|json)$/.test(f)) continue;
+    cpSync(resolve(root, 'examples', f), resolve(out, 'examples', f));
+    if (f.endsWith('.ntk')) {
+      const text = readFileSync(resolve(root, 'examples', f), 'utf8');
+      const loads = [...text.matchAll(/load\("([^"]+)"\)/g)].map((m) => m[1]);
+      const title = (text.split('\n')[0] ?? '').replace(/^#\s*/, '');
+      examples.push({ file: f, title, data: [...new Set(loads)], source: text });
+    }
   }
-}
-writeFileSync(resolve(out, 'examples/index.json'), JSON.stringify(examples, null, 1));
-await build({ ...common, entryPoints: { worker: resolve(src, 'src/worker.ts') }, outdir: out });
-// The page: vega, vega-lite and KaTeX in chunks of their own, imported when first needed. The
-// examples' texts are in it (a few kB), so that opening one waits only for its data files.
-await build({ ...common, define: { ...common.define, __NTK_EXAMPLES__: JSON.stringify(examples) }, entryPoints: { app: resolve(src, 'src/main.ts') }, outdir: out, splitting: true, chunkNames: 'chunks/[name]-[hash]', assetNames: 'fonts/[name]' });
+  writeFileSync(resolve(out, 'examples/index.json'), JSON.stringify(examples, null, 1));
+  // The worker opens the default example by itself (boot, in worker.ts): it has the examples too.
+  const withExamples = { ...common.define, __NTK_EXAMPLES__: JSON.stringify(examples) };
+  await build({ ...common, define: withExamples, entryPoints: { worker: resolve(src, 'src/worker.ts') }, outdir: out });
+  // The page: vega, vega-lite and KaTeX in chunks of their own, imported when first needed. The
+  // examples' texts are in it (a few kB), so that opening one waits only for its data files.
+  // KaTeX's stylesheet and fonts: loaded with KaTeX, when a formula is first drawn.
+  await build({ ...common, entryPoints: { katex: resolve(root, 'node_modules/katex/dist/katex.min.css') }, outdir: out, assetNames: 'fonts/[name]' });
+  await build({ ...common, define: withExamples, entryPoints: { app: resolve(src, 'src/main.ts') }, outdir: out, splitting: true, chunkNames: 'chunks/[name]-[hash]', assetNames: 'fonts/[name]' });
 
-cpSync(resolve(root, 'dist/kernels.wasm'), resolve(out, 'kernels.wasm'));
-cpSync(resolve(src, 'index.html'), resolve(out, 'index.html'));
+  cpSync(resolve(root, 'dist/kernels.wasm'), resolve(out, 'kernels.wasm'));
+  cpSync(resolve(src, 'index.html'), resolve(out, 'index.html'));
 
-// The page's weight: what a visit downloads (fonts are fetched only when a formula needs them).
-let bytes = 0, gz = 0;
-for (const f of [...readdirSync(out), ...readdirSync(resolve(out, 'chunks')).map((c) => `chunks/${c}`)]) {
-  const p = resolve(out, f);
-  if (statSync(p).isDirectory() || f.endsWith('.map')) continue;
-  const data = readFileSync(p);
-  bytes += data.length;
-  gz += gzipSync(data, { level: 9 }).length;
+  // The page's weight: what a visit downloads (fonts are fetched only when a formula needs them).
+  let bytes = 0, gz = 0;
+  for (const f of [...readdirSync(out), ...readdirSync(resolve(out, 'chunks')).map((c) => `chunks/${c}`)]) {
+    const p = resolve(out, f);
+    if (statSync(p).isDirectory() || f.endsWith('.map')) continue;
+    const data = readFileSync(p);
+    bytes += data.length;
+    gz += gzipSync(data, { level: 9 }).length;
+  }
+  writeFileSync(resolve(out, 'weight.json'), JSON.stringify({ bytes, gzip: gz }));
+  console.log(`playground: ${out} (${(bytes / 1024).toFixed(0)} kB, ${(gz / 1024).toFixed(0)} kB gzip, wasm included)`);
 }
-writeFileSync(resolve(out, 'weight.json'), JSON.stringify({ bytes, gzip: gz }));
-console.log(`playground: ${out} (${(bytes / 1024).toFixed(0)} kB, ${(gz / 1024).toFixed(0)} kB gzip, wasm included)`);
 
 if (args.includes('--serve')) {
   const i = args.indexOf('--port');

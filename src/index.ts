@@ -43,7 +43,8 @@ export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,
 } from './nth/hierarchy.ts';
-export { accuracyFrom, checkFlowStart, flow, FlowError, FLOW_METHODS, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
+export { accuracyFrom, checkFlowStart, flow, FlowError, FLOW_METHODS, NON_SMOOTH_ADVICE, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
+export { stepWatch, duration, type StepWatchOptions, type StepWatchState } from './dynamics/step-watch.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum } from './dynamics/linearized.ts';
 export { symmetricEigen } from './linalg/dense.ts';

@@ -7,7 +7,7 @@ import { EditorView, basicSetup } from 'codemirror';
 import { keymap, hoverTooltip } from '@codemirror/view';
 import { EditorState, type Extension } from '@codemirror/state';
 import { StreamLanguage, HighlightStyle, syntaxHighlighting } from '@codemirror/language';
-import { linter, lintGutter, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
+import { linter, lintGutter, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
 import { autocompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
 import { indentWithTab } from '@codemirror/commands';
 import { tags as t } from '@lezer/highlight';
@@ -75,6 +75,14 @@ export function toCm(d: Diagnostic, length: number): CmDiagnostic {
   const from = d.span ? Math.min(d.span.start, length) : 0;
   const to = d.span ? Math.min(Math.max(d.span.end, from + (from < length ? 1 : 0)), length) : Math.min(length, 1);
   return { from, to, severity: d.severity === 'note' ? 'info' : d.severity, message: d.hint ? `${d.message}\nhint: ${d.hint}` : d.message, source: 'ntk' };
+}
+
+/**
+ * Diagnostics found by running a study (a data file that does not fit, a limit the model has
+ * none of), underlined in the editor like the parser's, until the text changes.
+ */
+export function showDiagnostics(view: EditorView, ds: Diagnostic[]): void {
+  view.dispatch(setDiagnostics(view.state, ds.map((d) => toCm(d, view.state.doc.length))));
 }
 
 const KIND: Record<string, string> = { keyword: 'keyword', function: 'function', def: 'function', param: 'variable', data: 'variable', dim: 'constant', const: 'constant', model: 'class', test: 'class' };

@@ -3,50 +3,20 @@
  * worker and draw them. The state lives in the URL (state.ts); every panel shows the command
  * that prints the same numbers in a terminal.
  */
-import 'katex/dist/katex.min.css';
 import type * as Vega from 'vega';
 import type { EditorView } from '@codemirror/view';
-import { vegaLiteSpec } from '../../src/plot/spec.ts';
-import { num } from '../../src/cli/format.ts';
+// The page's thread imports three small modules of the library and never src/index.ts: the
+// library (chevrotain's parser, the runtime, the studies) is the worker's, and the page's own
+// bundle stays small to parse (docs/decisions.md).
+import { formatNumber as num } from '../../src/studies/common.ts';
 import { encodeNpy } from '../../src/io/data.ts';
 import type { Diagnostic } from '../../src/parser/diagnostics.ts';
-import { createEditor, type LanguageClient } from './editor.ts';
-import type { Job, Request, RequestBody, Response, StudyName, StudyOptions } from './protocol.ts';
-import { decodeState, encodeState, fromBase64, INLINE_LIMIT, inlineFile, STATE_VERSION, type PageState } from './state.ts';
+import type { LanguageClient } from './editor.ts';
+import type { Job, Request, RequestBody, Response, StudyName, StudyOptions, View } from './protocol.ts';
+import { decodeState, encodeState, fromBase64, INLINE_LIMIT, inlineFile, type PageState } from './state.ts';
+import { DEFAULT_EXAMPLE, exampleStateOf, PANEL_ORDER, PANELS, panelOptions } from './panels.ts';
 
-interface Example {
-  file: string;
-  title: string;
-  data: string[];
-  source: string;
-}
-
-const DEFAULT_EXAMPLE = 'meanfield.ntk';
-
-/** What each panel runs, its options (with the CLI's defaults or the page's) and how it is called. */
-const PANELS: Record<StudyName, { title: string; fields: { key: keyof StudyOptions; label: string; dflt: number | string; choices?: string[]; cliDefault?: number | string }[] }> = {
-  check: { title: 'check', fields: [] },
-  kernel: { title: 'NTK', fields: [{ key: 'order', label: '--order', dflt: 2 }] },
-  flow: {
-    title: 'flow',
-    fields: [
-      { key: 'alpha', label: '--alpha', dflt: 1, cliDefault: 1 },
-      { key: 'T', label: '--T', dflt: 10 },
-      { key: 'method', label: '--method', dflt: 'auto', cliDefault: 'auto', choices: ['auto', 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock'] },
-    ],
-  },
-  lip: { title: 'lip', fields: [{ key: 'radius', label: '--radius', dflt: 0.1 }] },
-  derive: { title: 'derive', fields: [{ key: 'order', label: '--order', dflt: 2 }] },
-  nth: {
-    title: 'hierarchy',
-    fields: [
-      { key: 'order', label: '--order', dflt: 3 },
-      { key: 'T', label: '--T', dflt: 1 },
-      { key: 'alpha', label: '--alpha', dflt: 1, cliDefault: 1 },
-    ],
-  },
-};
-const PANEL_ORDER: StudyName[] = ['check', 'kernel', 'flow', 'lip', 'derive', 'nth'];
+type Example = (typeof __NTK_EXAMPLES__)[number];
 
 const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
 const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] => {
@@ -61,14 +31,20 @@ const el = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string,
 const workerUrl = new URL('./worker.js', import.meta.url);
 
 class WorkerClient {
-  private w: Worker;
+  private w: Worker | null = null;
   private next = 1;
   private pending = new Map<number, { resolve: (r: Response) => void; onProgress?: (r: Response & { kind: 'progress' }) => void }>();
-  constructor() {
-    this.w = this.start();
+  /**
+   * A worker of its own, started at once, or `adopt`ed (the one index.html started), or started
+   * on the first request after `gate` (the editor's: it would compete with the first study).
+   */
+  constructor(opts: { adopt?: Worker; gate?: Promise<void> } = {}) {
+    if (opts.gate) this.gate = opts.gate;
+    else this.w = this.start(opts.adopt);
   }
-  private start(): Worker {
-    const w = new Worker(workerUrl, { type: 'module' });
+  private gate: Promise<void> | null = null;
+  private start(adopt?: Worker): Worker {
+    const w = adopt ?? new Worker(workerUrl, { type: 'module' });
     w.onmessage = (ev: MessageEvent<Response>) => {
       const r = ev.data;
       const p = this.pending.get(r.id);
@@ -84,24 +60,42 @@ class WorkerClient {
     };
     return w;
   }
-  request(req: RequestBody, onProgress?: (r: Response & { kind: 'progress' }) => void): Promise<Response> {
+  async request(req: RequestBody, onProgress?: (r: Response & { kind: 'progress' }) => void): Promise<Response> {
+    if (!this.w) {
+      await this.gate;
+      this.w ??= this.start();
+    }
     const id = this.next++;
     return new Promise((resolve) => {
       this.pending.set(id, { resolve, onProgress });
-      this.w.postMessage({ ...req, id } as Request);
+      this.w!.postMessage({ ...req, id } as Request);
     });
   }
   /** Stops whatever runs (the worker is terminated and replaced). */
   cancel(): void {
-    this.w.terminate();
+    this.w?.terminate();
     for (const [id, p] of this.pending) p.resolve({ id, kind: 'failure', message: 'cancelled', diagnostics: [] });
     this.pending.clear();
     this.w = this.start();
   }
 }
 
-const langWorker = new WorkerClient();
-const computeWorker = new WorkerClient();
+/** The first result (or a few seconds): the editor's worker and the editor wait for it. */
+let firstResult!: () => void;
+const firstResultOrLater = new Promise<void>((ok) => {
+  firstResult = ok;
+  setTimeout(ok, 3000);
+});
+const boot = (globalThis as { __ntkBoot?: { worker: Worker } }).__ntkBoot;
+const computeWorker = new WorkerClient({ adopt: boot?.worker });
+const langWorker = new WorkerClient({ gate: firstResultOrLater });
+void firstResultOrLater.then(() => langWorker.request({ kind: 'warm-up' }));
+/**
+ * CodeMirror and the editor's setup: a chunk of their own, fetched and evaluated once the first
+ * result is shown (its evaluation took 0.75 s of the page's thread on a loaded machine, and
+ * compiling it competes with the worker for the cores).
+ */
+const editorModule = () => import('./editor.ts');
 
 // ---------------------------------------------------------------- state
 
@@ -109,11 +103,13 @@ let examples: Example[] = [];
 let state: PageState;
 /** Bytes of the data files of the current model, by name. */
 let files: Record<string, Uint8Array> = {};
-let editor: EditorView;
+let editor: EditorView | null = null;
+/** Each panel's last report (the CLI's --json object) or failure, and what the page drew besides. */
 const results: Partial<Record<StudyName, unknown>> = {};
+const views: Partial<Record<StudyName, View>> = {};
 const timings: Record<string, number> = {};
 /** Exposed for the browser tests and for curious users: the last results (the CLI's --json objects). */
-(globalThis as Record<string, unknown>).__ntk = { results, timings, get state() { return state; }, get editor() { return editor; }, setText: (s: string) => setText(s) };
+(globalThis as Record<string, unknown>).__ntk = { results, views, timings, get state() { return state; }, get editor() { return editor; }, setText: (s: string) => setText(s) };
 
 function message(text: string, kind: 'info' | 'error' = 'info') {
   const box = $('#message');
@@ -123,6 +119,11 @@ function message(text: string, kind: 'info' | 'error' = 'info') {
 
 function job(): Job {
   return { file: state.file, source: state.source, files, set: state.set, seed: state.seed };
+}
+
+/** The data files changed: the editor's worker gets them once (its requests carry only the text). */
+function filesChanged() {
+  void langWorker.request({ kind: 'files', files });
 }
 
 function saveUrl() {
@@ -149,8 +150,7 @@ async function loadFiles(s: PageState): Promise<Record<string, Uint8Array>> {
 }
 
 async function exampleState(file: string): Promise<PageState> {
-  const ex = examples.find((e) => e.file === file) ?? examples.find((e) => e.file === DEFAULT_EXAMPLE)!;
-  return { v: STATE_VERSION, file: ex.file, source: ex.source, files: Object.fromEntries(ex.data.map((d) => [d, 'example'])), set: [], seed: 0, panel: 'kernel', options: {} };
+  return exampleStateOf(examples.find((e) => e.file === file) ?? examples.find((e) => e.file === DEFAULT_EXAMPLE)!);
 }
 
 // ---------------------------------------------------------------- the CLI command of a panel
@@ -173,11 +173,7 @@ function cliCommand(panel: StudyName): string {
   return parts.join(' ');
 }
 
-function optionsOf(panel: StudyName): StudyOptions {
-  const o: StudyOptions = {};
-  for (const f of PANELS[panel].fields) (o as Record<string, unknown>)[f.key] = state.options[panel]?.[f.key] ?? f.dflt;
-  return o;
-}
+const optionsOf = (panel: StudyName): StudyOptions => panelOptions(panel, state.options);
 
 // ---------------------------------------------------------------- panels
 
@@ -201,13 +197,6 @@ function download(name: string, data: BlobPart, type: string) {
   setTimeout(() => URL.revokeObjectURL(a.href), 1000);
 }
 
-/** The CLI's --json object: the result without what only the page draws. */
-function cliJson(panel: StudyName, r: Record<string, unknown>): string {
-  const { spectrum: _s, plot: _p, summary: _m, ...rest } = r;
-  void _s, void _p, void _m;
-  return JSON.stringify(panel === 'kernel' || panel === 'check' || panel === 'flow' ? rest : r);
-}
-
 /**
  * vega, vega-lite and KaTeX are most of the page's code: loaded after the editor and the first
  * results are up (a chunk each, fetched in parallel once the page has started).
@@ -215,7 +204,13 @@ function cliJson(panel: StudyName, r: Record<string, unknown>): string {
 let plotting: Promise<[typeof import('vega'), typeof import('vega-lite')]> | null = null;
 const loadPlotting = () => (plotting ??= Promise.all([import('vega'), import('vega-lite')]));
 let katexModule: Promise<typeof import('katex')> | null = null;
-const loadKatex = () => (katexModule ??= import('katex'));
+/** KaTeX and its stylesheet (katex.css, fonts/): neither is on the way to the first result. */
+const loadKatex = () =>
+  (katexModule ??= new Promise<void>((ok) => {
+    const link = el('link', { rel: 'stylesheet', href: 'katex.css' });
+    link.onload = link.onerror = () => ok();
+    document.head.append(link);
+  }).then(() => import('katex')));
 
 async function vegaView(container: HTMLElement, liteSpec: object): Promise<Vega.View> {
   const [vega, vl] = await loadPlotting();
@@ -281,19 +276,18 @@ function heatMapSvg(K: number[], k: number): string {
 /** Drawings still on their way (the tests wait for them before a screenshot). */
 let pendingDrawings: Promise<unknown>[] = [];
 
-async function render(panel: StudyName, r: Record<string, unknown>, out: HTMLElement, tools: HTMLElement) {
+async function render(panel: StudyName, r: Record<string, unknown>, v: View, out: HTMLElement, tools: HTMLElement) {
   const dl = (label: string, f: () => void) => {
     const b = el('button', { class: 'dl' }, label);
     b.onclick = f;
     tools.append(b);
   };
-  dl('.json', () => download(`${panel}.json`, cliJson(panel, r), 'application/json'));
+  // The report is the CLI's --json object as it is.
+  dl('.json', () => download(`${panel}.json`, JSON.stringify(r), 'application/json'));
   switch (panel) {
     case 'check': {
-      const s = r.summary as { model: string; parameters: string[]; data: string[]; loss: string | null };
       out.append(table([
-        ['status', 'ok'], ['model', s.model], ['parameters', `${r.params} (${s.parameters.join(', ')})`], ['outputs', String(r.outputs)],
-        ['data', s.data.join(', ') || 'none'], ['loss', s.loss ?? 'none'],
+        ['status', 'ok'], ...(v.summary ?? []),
         ...((r.diagnostics as { severity: string; message: string }[]).map((d) => [d.severity, d.message] as [string, string])),
       ]));
       break;
@@ -307,16 +301,15 @@ async function render(panel: StudyName, r: Record<string, unknown>, out: HTMLEle
       for (const x of K) (maxAbs = Math.max(maxAbs, Math.abs(x))), (fro += x * x);
       const rows: [string, string][] = [['kernel', `K^(${r.order}), ${shape.join(' × ')}`], ['computed by', String(r.structure)], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
       if (r.order === 2) rows.push(['trace', num(first.reduce((s, _, i) => s + (i % (k + 1) === 0 ? first[i]! : 0), 0))]);
-      const spectrum = r.spectrum as number[] | null;
+      const spectrum = v.spectrum ?? null;
       if (spectrum) rows.push(['λmax, λmin', `${num(spectrum[spectrum.length - 1]!)}, ${num(spectrum[0]!)}`]);
       out.append(table(rows));
       const figs = el('div', { class: 'figs' });
       const hm = el('figure', {}, heatMap(first, k), el('figcaption', {}, `${shape.length > 2 ? `K^(${r.order})(0, …, 0, ·, ·)` : `K^(2)`}, ${k} × ${k}: ${colourScale(first).legend}`));
       figs.append(hm);
       out.append(figs);
-      if (spectrum) {
-        const desc = [...spectrum].reverse();
-        const spec = vegaLiteSpec({ title: 'spectrum of the NTK', xLabel: 'i', yLabel: 'λ_i', logY: true, width: 220, height: 230, series: [{ name: 'eigenvalues', x: desc.map((_, i) => i + 1), y: desc, style: 'points' }] });
+      if (v.spectrumPlot) {
+        const spec = v.spectrumPlot;
         const box = el('figure', { class: 'spectrum' });
         figs.append(box);
         // Drawn when vega has arrived; the table and the heat map do not wait for it.
@@ -346,7 +339,7 @@ async function render(panel: StudyName, r: Record<string, unknown>, out: HTMLEle
       ]));
       const box = el('figure', { class: 'plot' });
       out.append(box);
-      const view = await vegaView(box, r.plot as object);
+      const view = await vegaView(box, v.plot!);
       dl('.svg', async () => download('flow.svg', await view.toSVG(), 'image/svg+xml'));
       const traj = r.trajectory as { t: number; error: number }[];
       dl('.npy', () => download('trajectory.npy', encodeNpy({ shape: [traj.length, 2], data: Float64Array.from(traj.flatMap((p) => [p.t, p.error])) }) as BlobPart, 'application/octet-stream'));
@@ -384,7 +377,40 @@ async function render(panel: StudyName, r: Record<string, unknown>, out: HTMLEle
       dl('.npy', () => download('K2T.npy', encodeNpy({ shape: [k, k], data: Float64Array.from(K2) }) as BlobPart, 'application/octet-stream'));
       break;
     }
+    case 'limit':
+      await renderLimit(r, out, dl);
+      break;
   }
+}
+
+/** `ntk limit`: the kernels' growth and accuracy, the NNGP and NTK as heat maps, the recursion in LaTeX. */
+async function renderLimit(r: Record<string, unknown>, out: HTMLElement, dl: (label: string, f: () => void) => void) {
+  const growth = (e: number | null) => (e === null ? 'identically 0' : e === 0 ? 'finite (m^0)' : `grows like m^${e}`);
+  const n = r.n as number, k = r.outputs as number, nTest = r.nTest as number | undefined;
+  const methods = r.method as { pair: string; method: string; order: number; accuracy: number }[];
+  out.append(table([
+    ['inputs', `${n} input${n > 1 ? 's' : ''} × ${k} output${k > 1 ? 's' : ''}${nTest ? `, ${nTest} test inputs` : ''}`],
+    ['width', `${(r.width as string[]).join(', ')} → ∞`],
+    ['NNGP 𝒦', growth(r.nngpGrowth as number | null)],
+    ['NTK Θ', (r.ntkNote as string | undefined) ?? growth(r.ntkGrowth as number | null)],
+    ['accuracy', `${num(r.accuracy as number, 2)} (largest estimated absolute error of an entry)`],
+    ...methods.map((m) => [`  ${m.pair}`, m.method === 'closed' ? 'closed form' : m.method === 'exact' ? 'exact' : `quadrature, order ${m.order}, accuracy ${num(m.accuracy, 2)}`] as [string, string]),
+  ]));
+  const figs = el('div', { class: 'figs' });
+  for (const [key, label] of [['nngp', 'NNGP 𝒦'], ['ntk', 'NTK Θ']] as const) {
+    const M = r[key] as number[][] | null;
+    if (!M) continue;
+    const N = M.length, flatM = M.flat();
+    figs.append(el('figure', {}, heatMap(flatM, N), el('figcaption', {}, `${label} (train × train), ${N} × ${N}: ${colourScale(flatM).legend}`)));
+    dl(`${key}.npy`, () => download(`${key}.npy`, encodeNpy({ shape: [N, N], data: Float64Array.from(flatM) }) as BlobPart, 'application/octet-stream'));
+  }
+  out.append(figs);
+  // The recursion's lines (`lhs &= rhs`: a source or hidden vector and its covariances) as one
+  // aligned block, as `ntk limit --latex` prints it.
+  const katex = (await loadKatex()).default;
+  const tex = el('div', { class: 'tex' });
+  katex.render(`\\begin{aligned}${(r.latex as string[]).join(' \\\\ ')}\\end{aligned}`, tex, { displayMode: true, throwOnError: false, maxSize: 50 });
+  out.append(el('h4', {}, 'recursion'), tex, el('details', {}, el('summary', {}, 'plain text'), el('pre', {}, (r.recursion as string[]).join('\n'))));
 }
 
 function showPanel(panel: StudyName) {
@@ -412,7 +438,7 @@ function buildPanels() {
         : el('input', { name: f.key, value: v, size: '6', inputmode: 'decimal' });
       input.onchange = () => {
         const raw = (input as HTMLInputElement).value;
-        const value = f.choices ? raw : Number(raw);
+        const value = f.choices || f.text ? raw : Number(raw);
         state.options[name] = { ...state.options[name], [f.key]: value };
         updateCli(name);
         saveUrl();
@@ -439,7 +465,7 @@ function buildPanels() {
 
 /** Results of an older text stay visible, dimmed, with a note, until their panel runs again. */
 function markStale() {
-  for (const p of document.querySelectorAll<HTMLElement>('.panel[data-state="drawn"], .panel[data-state="failed"]')) {
+  for (const p of document.querySelectorAll<HTMLElement>('.panel[data-state="drawn"]:not(.stale), .panel[data-state="failed"]:not(.stale)')) {
     p.classList.add('stale');
     p.querySelector<HTMLElement>('.status')!.textContent = 'the model changed: Run again';
   }
@@ -466,6 +492,7 @@ async function runPanel(name: StudyName): Promise<unknown> {
   status.textContent = 'running…';
   panel.dataset.state = 'running';
   panel.classList.remove('stale');
+  updateCli(name);
   timings[`${name}Start`] ??= performance.now();
   const r = await computeWorker.request({ kind: 'run', study: name, job: job(), options: optionsOf(name) }, (p) => {
     // A phase reported only as started (0 of 1) has no measure of its own: indeterminate.
@@ -481,14 +508,18 @@ async function runPanel(name: StudyName): Promise<unknown> {
   prog.hidden = true;
   out.replaceChildren();
   tools.replaceChildren();
-  if (r.kind === 'result') {
-    results[name] = r.result;
+  if (r.kind === 'report') {
+    results[name] = r.report;
+    views[name] = r.view;
     timings[`${name}WorkerMs`] ??= r.ms;
     timings[`${name}Received`] ??= performance.now();
+    // The worker's clock: epoch milliseconds, as times since this page's navigation.
+    for (const [k, t] of Object.entries(r.marks)) timings[`worker.${k}`] ??= t - performance.timeOrigin;
     status.textContent = `done in ${(r.ms / 1000).toFixed(2)} s`;
-    await render(name, r.result as Record<string, unknown>, out, tools);
+    await render(name, r.report as Record<string, unknown>, r.view, out, tools);
     panel.dataset.state = 'done';
     if (name === 'kernel' && timings.firstNtk === undefined) timings.firstNtk = performance.now();
+    firstResult();
     const drawings = pendingDrawings;
     pendingDrawings = [];
     await Promise.all(drawings);
@@ -497,7 +528,11 @@ async function runPanel(name: StudyName): Promise<unknown> {
     results[name] = { failure: r.message, diagnostics: r.diagnostics };
     status.textContent = r.message === 'cancelled' ? 'cancelled' : 'failed';
     out.append(el('pre', { class: 'failure' }, r.diagnostics.length ? formatDiagnostics(r.diagnostics) : `ntk: error: ${r.message}`));
+    // What the run found in the model's text is underlined there too, as the CLI points at it.
+    const inText = r.diagnostics.filter((d) => d.file === state.file && d.span);
+    if (editor && inText.length) (await editorModule()).showDiagnostics(editor, inText);
     panel.dataset.state = 'failed';
+    firstResult();
   }
   return results[name];
 }
@@ -507,8 +542,9 @@ async function runPanel(name: StudyName): Promise<unknown> {
 const lang: LanguageClient = {
   async diagnose(source) {
     const t0 = performance.now();
-    const r = await langWorker.request({ kind: 'analyze', job: { ...job(), source } });
+    const r = await langWorker.request({ kind: 'analyze', job: { file: state.file, source, set: state.set, seed: state.seed } });
     timings.lastDiagnose = performance.now() - t0;
+    timings.diagnoses = (timings.diagnoses ?? 0) + 1;
     if (r.kind !== 'result') return [];
     const ds = (r.result as { diagnostics: Diagnostic[] }).diagnostics;
     (globalThis as Record<string, unknown>).__ntkDiagnostics = ds;
@@ -516,37 +552,54 @@ const lang: LanguageClient = {
     return ds;
   },
   async hover(offset, source) {
-    const r = await langWorker.request({ kind: 'hover', offset, job: { ...job(), source } });
+    const r = await langWorker.request({ kind: 'hover', offset, job: { file: state.file, source, set: state.set, seed: state.seed } });
     return r.kind === 'result' ? (r.result as { text: string; start: number; end: number } | null) : null;
   },
   async complete(offset, source) {
-    const r = await langWorker.request({ kind: 'complete', offset, job: { ...job(), source } });
+    const r = await langWorker.request({ kind: 'complete', offset, job: { file: state.file, source, set: state.set, seed: state.seed } });
     return r.kind === 'result' ? (r.result as { from: number; items: { label: string; kind: string; detail: string }[] } | null) : null;
   },
 };
 
+/** The text of the model: the editor's, or before it is made, the state's. */
+const currentText = () => (editor ? editor.state.doc.toString() : state.source);
+
 function setText(text: string) {
-  editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: text } });
+  if (editor) editor.dispatch({ changes: { from: 0, to: editor.state.doc.length, insert: text } });
+  else {
+    state.source = text;
+    $('#editor').replaceChildren(el('pre', { class: 'static-text' }, text));
+  }
+}
+
+/** Every change of the text: the URL follows, and results of the older text are marked stale. */
+function textChanged(text: string) {
+  state.source = text;
+  markStale();
+  saveUrlSoon();
 }
 
 async function openState(s: PageState, autorun: boolean) {
   files = await loadFiles(s);
+  filesChanged();
   state = s;
   ($('#example') as HTMLSelectElement).value = examples.some((e) => e.file === s.file) ? s.file : '';
   ($('#seed') as HTMLInputElement).value = String(s.seed);
   ($('#set') as HTMLInputElement).value = s.set.map(([k, v]) => `${k}=${v}`).join(' ');
   buildPanels();
-  // The study starts before the editor is made: the worker computes while the page builds it.
+  // The study first (the worker index.html started may have it already), the text at once as
+  // plain text, and CodeMirror once the first result is shown (or after a few seconds), so that
+  // making the editor never delays it.
   const run = autorun ? runPanel(s.panel) : null;
-  if (editor) setText(s.source);
-  else
-    editor = createEditor($('#editor'), s.source, lang, (text) => {
-      state.source = text;
-      markStale();
-      for (const p of PANEL_ORDER) updateCli(p);
-      saveUrlSoon();
-    }, () => void runPanel(state.panel));
+  setText(s.source);
   saveUrl();
+  if (!editor) {
+    await firstResultOrLater;
+    const { createEditor } = await editorModule();
+    $('#editor').replaceChildren();
+    editor = createEditor($('#editor'), state.source, lang, textChanged, () => void runPanel(state.panel));
+    timings.editor = performance.now();
+  }
   await run;
 }
 
@@ -563,15 +616,18 @@ async function addFiles(list: FileList) {
       setText(new TextDecoder().decode(bytes));
       continue;
     }
-    files[f.name] = bytes;
+    files = { ...files, [f.name]: bytes };
+    filesChanged();
     state.files[f.name] = bytes.length <= INLINE_LIMIT ? inlineFile(bytes) : 'too-large';
     if (bytes.length > INLINE_LIMIT) notes.push(`${f.name} (${(bytes.length / 1024).toFixed(0)} kB) is too large for a link: who opens it must drop the file too`);
     else notes.push(`${f.name} added (in the link)`);
   }
   message(notes.join('; '));
+  // The model's file name (and whether it is an example's) is in every panel's command.
+  for (const p of PANEL_ORDER) updateCli(p);
   saveUrl();
   // Diagnostics again, now that the data is there.
-  setText(editor.state.doc.toString());
+  setText(currentText());
 }
 
 async function start() {
@@ -599,7 +655,7 @@ async function start() {
     message('');
     for (const p of PANEL_ORDER) updateCli(p);
     saveUrl();
-    setText(editor.state.doc.toString());
+    setText(currentText());
   };
   ($('#share') as HTMLButtonElement).onclick = async () => {
     saveUrl();

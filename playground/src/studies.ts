@@ -1,37 +1,31 @@
 /**
- * The playground's studies: what `ntk check|kernel|flow|lip|derive|nth FILE --json` print, from
- * the same library calls (src/index.ts) with the CLI's defaults, so that a number in the page is
- * the number in the terminal. Runs inside the worker.
+ * The playground's studies, run inside the worker: the library's own studies (src/index.ts:
+ * `checkReport`, `kernelReport`, `deriveReport`, `lipReport`, `flowStudy`, `nthReport`,
+ * `limitKernels`) called with the options the CLI passes them, so that a report in the page is
+ * the object `ntk COMMAND FILE --json` prints. This file only reads the page's option fields (as
+ * the CLI parses its arguments) and adds what the page draws besides (`View`: the check's
+ * summary lines, the NTK's spectrum, the flow's plot spec); it decides nothing about the numbers.
  */
 import {
+  checkReport,
   compile,
-  describeKernel,
-  estimateEntries,
-  flow,
+  deriveReport,
   flowPlotSpec,
-  flowPlotTimes,
-  accuracyFrom,
-  kernel,
+  flowStudy,
+  kernelReport,
   kernelSpectrum,
-  lipschitz,
-  loss,
-  nonSmoothWarning,
-  nth,
+  limitKernels,
+  lipReport,
+  nthReport,
   vegaLiteSpec,
-  MAX_ORDER,
-  NtkError,
-  type Diagnostic,
   type FlowMethod,
   type Model,
-  nest,
 } from '../../src/index.ts';
 import { BROWSER_MEMORY_BYTES } from '../shims/os.ts';
-import type { Job, StudyName, StudyOptions } from './protocol.ts';
+import type { Job, StudyName, StudyOptions, View } from './protocol.ts';
 
 /** A usage problem (an option out of range): shown next to the run button, like the CLI's exit 2. */
 export class UsageError extends Error {}
-
-const diagJson = (d: Diagnostic) => ({ severity: d.severity, message: d.message, file: d.file, line: d.span?.line ?? null, col: d.span?.col ?? null, ...(d.hint ? { hint: d.hint } : {}) });
 
 /** The declared data and parameters may take at most half the tab's budget (checked before allocating). */
 export const MAX_MODEL_BYTES = BROWSER_MEMORY_BYTES / 2;
@@ -41,19 +35,7 @@ export function modelOf(job: Job): Model {
   return compile(job.source, `/${job.file}`, { overrides: new Map(job.set), seed: job.seed, maxBytes: MAX_MODEL_BYTES });
 }
 
-function warnings(m: Model): Diagnostic[] {
-  const ds = [...m.diagnostics];
-  if (m.nonSmooth)
-    ds.push({ severity: 'warning', file: m.file, span: null, message: 'the model uses a non-smooth function (relu, abs or sign): second derivatives are zero almost everywhere and Lip(Dh) has no finite bound' });
-  return ds;
-}
-
-function order(o: StudyOptions): number {
-  const r = o.order ?? 2;
-  if (!Number.isInteger(r) || r < 2 || r > MAX_ORDER) throw new UsageError(`--order ${r}: expected an integer from 2 (the NTK) to ${MAX_ORDER}`);
-  return r;
-}
-
+/** A positive number field, or its default (the CLI's `positive` of src/cli/options.ts). */
 function positive(name: string, v: number | undefined, dflt?: number): number {
   if (v === undefined) {
     if (dflt === undefined) throw new UsageError(`${name} is needed`);
@@ -63,120 +45,73 @@ function positive(name: string, v: number | undefined, dflt?: number): number {
   return v;
 }
 
-function checkFinite(what: string, data: ArrayLike<number>, m: Model, hint: string): void {
-  for (let i = 0; i < data.length; i++)
-    if (!Number.isFinite(data[i]!)) throw new NtkError([{ severity: 'error', file: m.file, span: null, message: `${what} is ${data[i]} at entry ${i}`, hint }]);
+/** An order field: an integer (the library checks its range and names it). */
+function order(o: StudyOptions): number {
+  const r = o.order ?? 2;
+  if (!Number.isInteger(r)) throw new UsageError(`--order ${r}: expected an integer`);
+  return r;
+}
+
+/** The width dims of `--width m[,m2]`. */
+function widths(o: StudyOptions): string[] {
+  const ws = (o.width ?? 'm').split(',').map((s) => s.trim()).filter(Boolean);
+  if (ws.length === 0 || ws.some((w) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(w))) throw new UsageError(`--width ${o.width}: expected dim names, e.g. m (or m,m2)`);
+  return ws;
 }
 
 type Progress = (label: string, done: number, total: number) => void;
 
-/** The CLI's `--json` object of a study (plus what the page draws: a spectrum, a plot spec). */
-export function runStudy(study: StudyName, job: Job, o: StudyOptions, progress: Progress): unknown {
-  const m = modelOf(job);
-  const k = m.outputShape.reduce((a, b) => a * b, 1);
-  switch (study) {
-    case 'check':
-      return {
-        ok: true, params: m.paramCount, outputs: k, ...(m.test ? { testOutputs: m.test.shape.reduce((a, b) => a * b, 1) } : {}), diagnostics: warnings(m).map(diagJson),
-        summary: { model: `${m.outputName} : [${m.outputShape.join(', ')}]`, parameters: m.params.map((q) => `${q.name}[${q.shape.join(',')}]`), data: m.data.map((d) => `${d.name}[${d.shape.join(',')}]`), loss: m.loss?.kind ?? null },
-      };
-    case 'kernel': {
-      const r = order(o);
-      const K = kernel(m, r, { onProgress: (d, t) => progress('kernel', d, t) });
-      checkFinite(`K^(${r})(w0)`, K.data, m, 'check the initial weights and data scale');
-      const warning = K.warnings[0] ?? null;
-      const spectrum = r === 2 ? Array.from(kernelSpectrum(K.data.slice(), k).values) : null;
-      return { order: r, shape: K.shape, K: nest(K.data, K.shape), slice: [], structure: K.structure, ...(warning ? { warnings: [warning] } : {}), spectrum };
-    }
-    case 'derive': {
-      const r = order(o);
-      const plain = describeKernel(m, r);
-      const latex = describeKernel(m, r, { latex: true }).text;
-      const warning = nonSmoothWarning(m, r);
-      return { order: r, outputs: k, form: plain.form, text: plain.text, latex, ...(warning ? { warnings: [warning] } : {}) };
-    }
-    case 'lip': {
-      const radius = positive('--radius', o.radius);
-      const r = lipschitz(m, { radius, starts: 6, maxSteps: 60, seed: job.seed, timeBudgetMs: 30_000 });
-      const est = (e: typeof r.lipH) => ({
-        lower: e.lower, upper: e.upper, converged: e.converged, note: e.note,
-        argmax: Array.from(e.argmax.w), direction: Array.from(e.argmax.u), outputDirection: Array.from(e.argmax.z),
-      });
-      return {
-        radius, lipH: est(r.lipH), lipDh: est(r.lipDh), time: r.time, evaluations: r.evaluations,
-        enclosure: r.enclosure && { blocks: r.enclosure.blocks, largestBlock: r.enclosure.largestBlock, relaxation: r.enclosure.relaxation, lipHMethod: r.enclosure.lipHMethod, entries: r.enclosure.entries },
-      };
-    }
-    case 'nth': {
-      const p = order(o);
-      const T = positive('--T', o.T);
-      const alpha = positive('--alpha', o.alpha, 1);
-      const rtol = positive('--rtol', o.rtol, 1e-10);
-      if (!m.loss) throw new UsageError(`${job.file} declares no loss: the hierarchy's flow needs one`);
-      const r = nth(m, p, { T, alpha, rtol });
-      const warning = nonSmoothWarning(m, p);
-      return {
-        order: p, T, alpha, out: Array.from(r.out), trueOut: Array.from(r.trueOut!), error: r.error,
-        K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats,
-        ...(r.testOut ? { testOut: Array.from(r.testOut), trueTestOut: Array.from(r.trueTestOut!), testError: r.testError } : {}),
-        ...(warning ? { warnings: [warning] } : {}),
-      };
-    }
-    case 'flow':
-      return flowStudy(m, job, o, progress);
-  }
+/** The check's summary lines, as the CLI prints them (src/cli/options.ts `summaryHeader`). */
+function summary(m: Model): [string, string][] {
+  return [
+    ['model', `${m.outputName} : [${m.outputShape.join(', ')}]`],
+    ['parameters', `${m.paramCount} (${m.params.map((q) => `${q.name}[${q.shape.join(',')}]`).join(', ')})`],
+    ['outputs', String(m.outputShape.reduce((a, b) => a * b, 1))],
+    ...(m.test ? [['test outputs', `${m.test.name} : [${m.test.shape.join(', ')}]`] as [string, string]] : []),
+    ['data', m.data.map((d) => `${d.name}[${d.shape.join(',')}]`).join(', ') || 'none'],
+    ['loss', m.loss?.kind ?? 'none'],
+  ];
 }
 
-/** Stored derivative entries up to which `flow` estimates the Lipschitz constants itself (the CLI's FLOW_LIP_ENTRIES). */
-const FLOW_LIP_ENTRIES = 5e5;
-
-/** `ntk flow FILE --alpha A --T T --plot x.svg --json`: the flow, its accuracy check, the bounds and the plot. */
-function flowStudy(m: Model, job: Job, o: StudyOptions, progress: Progress): unknown {
-  const alpha = positive('--alpha', o.alpha, 1);
-  const T = positive('--T', o.T);
-  const rtol = o.rtol === undefined ? undefined : positive('--rtol', o.rtol);
-  const method = (o.method ?? 'auto') as FlowMethod;
-  const times = flowPlotTimes(T);
-  let lipDh: number | null = null, lipH: number | null = null, radius: number | null = null;
-  let lipEstimate: ReturnType<typeof lipschitz> | null = null;
-  let lipSkipped: string | null = null;
-  if (m.loss?.kind === 'square') {
-    const ball = Math.sqrt(T * loss(m, { alpha })) / alpha;
-    const entries = estimateEntries(m);
-    if (entries > FLOW_LIP_ENTRIES) lipSkipped = `no automatic Lipschitz estimate: its certified bounds would store about ${entries.toExponential(1)} derivative entries (the flow allows ${FLOW_LIP_ENTRIES.toExponential(0)})`;
-    else if (ball > 0) {
-      radius = ball;
-      progress('Lipschitz estimate', 0, 1);
-      lipEstimate = lipschitz(m, { radius, timeBudgetMs: 10_000 });
-      lipDh = lipEstimate.lipDh.upper;
-      lipH = lipEstimate.lipH.upper;
+/**
+ * The report of `ntk STUDY FILE OPTIONS --json` (the library's object, unchanged) and what the
+ * page draws besides it.
+ */
+export async function runStudy(study: StudyName, job: Job, o: StudyOptions, progress: Progress): Promise<{ report: unknown; view: View }> {
+  const m = modelOf(job);
+  switch (study) {
+    case 'check':
+      return { report: checkReport(m), view: { summary: summary(m) } };
+    case 'kernel': {
+      const report = kernelReport(m, { order: order(o), onProgress: (d, t) => progress('kernel', d, t) });
+      const k = m.outputShape.reduce((a, b) => a * b, 1);
+      if (report.order !== 2) return { report, view: {} };
+      // The spectrum of K (its eigenvalues, ascending), drawn on a log axis, largest first.
+      const values = Array.from(kernelSpectrum(Float64Array.from((report.K as number[][]).flat()), k).values);
+      const desc = [...values].reverse();
+      const spectrumPlot = vegaLiteSpec({ title: 'spectrum of the NTK', xLabel: 'i', yLabel: 'λ_i', logY: true, width: 220, height: 230, series: [{ name: 'eigenvalues', x: desc.map((_, i) => i + 1), y: desc, style: 'points' }] });
+      return { report, view: { spectrum: values, spectrumPlot } };
+    }
+    case 'derive':
+      return { report: deriveReport(m, { order: order(o) }), view: {} };
+    case 'lip':
+      return { report: lipReport(m, { radius: positive('--radius', o.radius), seed: job.seed, onPhase: (what) => progress(what, 0, 1) }), view: {} };
+    case 'nth':
+      return { report: nthReport(m, { order: order(o), T: positive('--T', o.T), alpha: positive('--alpha', o.alpha, 1) }), view: {} };
+    case 'flow': {
+      // As `ntk flow FILE --alpha A --T T --plot flow.svg`: the plot's times are in the trajectory.
+      const r = await flowStudy(m, {
+        alpha: positive('--alpha', o.alpha, 1), T: positive('--T', o.T), plotTimes: true, method: (o.method ?? 'auto') as FlowMethod,
+        overrides: new Map(job.set),
+        // What runs besides the integration (the Lipschitz estimate): a phase without a measure.
+        onStatus: (what) => progress(what, 0, 1),
+        onProgress: (t, T) => progress('flow', Math.round((1000 * t) / T), 1000),
+      });
+      return { report: r, view: { plot: vegaLiteSpec(flowPlotSpec(r, job.file, m.nonSmooth)) } };
+    }
+    case 'limit': {
+      const ws = widths(o);
+      return { report: limitKernels(m, { width: ws, overrides: new Map(job.set), ...(o.tol === undefined ? {} : { tol: o.tol }) }), view: {} };
     }
   }
-  const r = flow(m, { alpha, T, times, rtol, lipDh, lipH, radius, method, accuracy: false, onProgress: (t) => progress('flow', Math.round((1000 * t) / T), 1000) });
-  if (lipSkipped) r.warnings.push(lipSkipped);
-  if (m.loss) {
-    // The CLI runs this second, independent solve on a worker thread; here it follows the flow.
-    progress('accuracy check', 0, 1);
-    r.errorAccuracy = accuracyFrom(r, flow(m, { alpha, T, ...(rtol === undefined ? {} : { rtol }), method, check: true }));
-  }
-  const b = r.theory; // every bound with its note and horizon (the flat keys: r.bound, r.chizatBound, …)
-  const lipSource = lipEstimate ? 'estimated' : null;
-  return {
-    alpha: r.alpha, T: r.T, R0: r.R0, kappa: b.kappa, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, lipSource,
-    lipEstimate: lipEstimate && {
-      radius: lipEstimate.radius,
-      lipH: { lower: lipEstimate.lipH.lower, upper: lipEstimate.lipH.upper, note: lipEstimate.lipH.note },
-      lipDh: { lower: lipEstimate.lipDh.lower, upper: lipEstimate.lipDh.upper, note: lipEstimate.lipDh.note },
-      time: lipEstimate.time.total,
-    },
-    error: r.error, errorAccuracy: r.errorAccuracy,
-    bound: b.theorem12.value, sharpBound: b.theorem12Sharp.value, chizatBound: b.prop11.value, weightBound: b.prop31.value,
-    boundNotes: { theorem12: b.theorem12.note, prop11: b.prop11.note },
-    horizons: { theorem12: b.theorem12.horizon, prop11: b.prop11.horizon },
-    weightChange: r.weightChange, linWeightChange: r.linWeightChange, maxWeightChange: r.maxWeightChange, stayedInBall: r.stayedInBall,
-    loss: r.loss, linLoss: r.linLoss, out: Array.from(r.out), linOut: Array.from(r.linOut),
-    ...(r.test ? { testOut: Array.from(r.test.out), linTestOut: Array.from(r.test.linOut), testError: r.test.error } : {}),
-    trajectory: r.trajectory, method: r.method, stats: r.stats, kernel: r.kernel, warnings: r.warnings,
-    plot: vegaLiteSpec(flowPlotSpec(r, job.file, m.nonSmooth)),
-  };
 }

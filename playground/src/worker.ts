@@ -1,17 +1,31 @@
 /**
  * The playground's worker: the library (src/index.ts, WASM backend) off the page's thread. The
- * page starts two: one for the editor (analysis, hover, completion: always quick to answer) and
- * one for studies (cancelled by terminating it). Every failure comes back as a message with the
- * CLI's diagnostics, never as an uncaught exception.
+ * page runs two: one for studies (cancelled by terminating it), started by index.html before the
+ * page's own script has even loaded, and one for the editor (analysis, hover, completion: always
+ * quick to answer), started once the first result is up. Every failure comes back as a message
+ * with the CLI's diagnostics, never as an uncaught exception.
+ *
+ * The first study starts at once: index.html posts the page's URL hash ('boot'), and this worker
+ * decodes the state from it as the page will (or takes the default example), fetches the data
+ * files and runs the open panel's study. When the page asks for that same study (the same text,
+ * data bytes, options and seed), it gets this result instead of a second run.
  */
-import { NtkError, MemoryError, FlowError, KernelUsageError, LipUsageError } from '../../src/index.ts';
+import { NtkError, MemoryError, FlowError, KernelUsageError, LipUsageError, OptionError } from '../../src/index.ts';
 import { analyze, completions, definition, hover, type Analysis } from '../../src/lang/service.ts';
 import { vfs } from '../shims/fs.ts';
 import { WASM_PATH } from '../shims/process.ts';
-import type { Job, Request, Response } from './protocol.ts';
+import type { Job, Request, Response, StudyName, StudyOptions, TextJob } from './protocol.ts';
 import { MAX_MODEL_BYTES, runStudy, UsageError } from './studies.ts';
+import { decodeState, fromBase64, type PageState } from './state.ts';
+import { DEFAULT_EXAMPLE, exampleStateOf, panelOptions } from './panels.ts';
+
+/** A response before the request's id is put on it. */
+type Body = Response extends infer R ? (R extends Response ? Omit<R, 'id'> : never) : never;
 
 const post = (r: Response) => (self as unknown as Worker).postMessage(r);
+/** Milliseconds since the page's navigation started would need its clock: epoch ms instead. */
+const now = () => performance.timeOrigin + performance.now();
+const marks: Record<string, number> = { workerStart: now() };
 
 /** The WASM kernels, fetched once next to this script and placed where the library looks (NTK_WASM). */
 const ready = fetch(new URL('./kernels.wasm', import.meta.url))
@@ -19,7 +33,10 @@ const ready = fetch(new URL('./kernels.wasm', import.meta.url))
     if (!r.ok) throw new Error(`kernels.wasm: HTTP ${r.status}`);
     return r.arrayBuffer();
   })
-  .then((b) => void vfs.set(WASM_PATH, new Uint8Array(b)));
+  .then((b) => {
+    vfs.set(WASM_PATH, new Uint8Array(b));
+    marks.wasmFetched = now();
+  });
 
 /** Puts a job's model and data files in the in-memory file system (under /, next to the model). */
 function mount(job: Job): void {
@@ -28,12 +45,24 @@ function mount(job: Job): void {
   for (const [name, bytes] of Object.entries(job.files)) vfs.set(`/${name}`, bytes);
 }
 
+/** FNV-1a of some bytes: files are told apart by content, not only by length. */
+function digest(bytes: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return `${bytes.length}:${(h >>> 0).toString(16)}`;
+}
+
+const jobKey = (job: Job) => JSON.stringify([job.file, job.source, job.set, job.seed, Object.entries(job.files).map(([k, v]) => [k, digest(v)])]);
+
 let last: Analysis | null = null;
 let lastKey = '';
+/** The editor's data files (its requests carry only the text, the overrides and the seed). */
+let textFiles: Record<string, Uint8Array> = {};
 
-/** The analysis of a job's text, options and data (the last one again when nothing changed). */
-function analysisOf(job: Job): Analysis {
-  const key = JSON.stringify([job.file, job.source, job.set, job.seed, Object.entries(job.files).map(([k, v]) => [k, v.length])]);
+/** The analysis of a text with the data files, overrides and seed (the last one again when nothing changed). */
+function analysisOf(text: TextJob): Analysis {
+  const job: Job = { ...text, files: textFiles };
+  const key = jobKey(job);
   if (last && key === lastKey) return last;
   mount(job);
   last = analyze(job.source, `/${job.file}`, { overrides: new Map(job.set), seed: job.seed, maxBytes: MAX_MODEL_BYTES });
@@ -41,16 +70,90 @@ function analysisOf(job: Job): Analysis {
   return last;
 }
 
-// Warm-up while the page sets itself up: the parser is built on first use (~25 ms and more on a
-// slow machine), and so are the first compiled plans.
-setTimeout(() => void analyze('dim n = 1\nparam w = 0\nmodel h = w^2', '/warm-up.ntk'), 0);
+const relative = <D extends { file: string }>(d: D): D => ({ ...d, file: d.file.replace(/^\//, '') });
 
-async function handle(req: Request): Promise<void> {
+/** A study's report, or its failure as the CLI would report it (diagnostics, or a usage message). */
+async function study(name: StudyName, job: Job, options: StudyOptions, progress: (label: string, done: number, total: number) => void): Promise<Body> {
   const t0 = performance.now();
+  try {
+    await ready;
+    mount(job);
+    const { report, view } = await runStudy(name, job, options, progress);
+    return { kind: 'report', report, view, ms: performance.now() - t0, marks: { ...marks, studyStart: performance.timeOrigin + t0, studyEnd: now() } };
+  } catch (e) {
+    return failure(e);
+  }
+}
+
+function failure(e: unknown): Body {
+  if (e instanceof NtkError) return { kind: 'failure', message: e.message, diagnostics: e.diagnostics.map(relative) };
+  const known = e instanceof UsageError || e instanceof OptionError || e instanceof MemoryError || e instanceof FlowError || e instanceof KernelUsageError || e instanceof LipUsageError;
+  const message = known ? (e as Error).message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+  return { kind: 'failure', message, diagnostics: [] };
+}
+
+/**
+ * The first study, started on 'boot': its key (study, options, text, data, seed) and its result,
+ * both known later (the data files are fetched first); `listener` is the page's request waiting
+ * for it, which gets its progress.
+ */
+let early: { key: Promise<string | null>; body: Promise<Body | null>; listener: number | null } | null = null;
+
+/** The page's state in its URL hash, as main.ts decodes it (the default example otherwise). */
+async function bootJob(hash: string): Promise<{ study: StudyName; job: Job; options: StudyOptions }> {
+  let s: PageState | null = null;
+  try {
+    s = decodeState(hash);
+  } catch {
+    s = null; // the page says why, and opens the default example
+  }
+  if (!s || Object.values(s.files).includes('too-large')) s = exampleStateOf(__NTK_EXAMPLES__.find((e) => e.file === DEFAULT_EXAMPLE)!);
+  const state = s;
+  const entries = await Promise.all(
+    Object.entries(state.files).map(async ([name, v]) => {
+      if (v !== 'example') return [name, fromBase64(v)] as const;
+      const r = await fetch(new URL(`examples/${name}`, self.location.href));
+      if (!r.ok) throw new Error(`examples/${name}: HTTP ${r.status}`);
+      return [name, new Uint8Array(await r.arrayBuffer())] as const;
+    }),
+  );
+  const job: Job = { file: state.file, source: state.source, files: Object.fromEntries(entries), set: state.set, seed: state.seed };
+  return { study: state.panel, job, options: panelOptions(state.panel, state.options) };
+}
+
+function boot(hash: string): void {
+  // Nothing is lost when this fails: the page asks for the study and gets it computed (or its error).
+  const job = bootJob(hash).catch(() => null);
+  const entry: NonNullable<typeof early> = {
+    key: job.then((j) => j && JSON.stringify([j.study, j.options, jobKey(j.job)])),
+    body: job.then((j) =>
+      j &&
+      study(j.study, j.job, j.options, (label, done, total) => {
+        if (entry.listener !== null) post({ id: entry.listener, kind: 'progress', label, done, total });
+      }),
+    ),
+    listener: null,
+  };
+  early = entry;
+}
+
+async function handle(req: Request | { kind: 'boot'; hash: string }): Promise<void> {
   switch (req.kind) {
+    case 'boot':
+      return boot(req.hash);
+    case 'warm-up':
+      // The editor's worker, while the page sets itself up: the parser is built on first use
+      // (~25 ms and more on a slow machine).
+      analyze('dim n = 1\nparam w = 0\nmodel h = w^2', '/warm-up.ntk');
+      return post({ id: req.id, kind: 'result', result: null, ms: 0 });
+    case 'files':
+      textFiles = req.files;
+      lastKey = '';
+      return post({ id: req.id, kind: 'result', result: null, ms: 0 });
     case 'analyze': {
+      const t0 = performance.now();
       last = analysisOf(req.job);
-      const diagnostics = last.diagnostics.map((d) => ({ ...d, file: d.file.replace(/^\//, '') }));
+      const diagnostics = last.diagnostics.map(relative);
       return post({ id: req.id, kind: 'result', result: { diagnostics }, ms: performance.now() - t0 });
     }
     case 'hover':
@@ -60,29 +163,30 @@ async function handle(req: Request): Promise<void> {
     case 'complete':
       return post({ id: req.id, kind: 'result', result: completions(analysisOf(req.job), req.offset), ms: 0 });
     case 'run': {
-      await ready;
-      mount(req.job);
+      const key = JSON.stringify([req.study, req.options, jobKey(req.job)]);
+      const e = early;
+      early = null;
+      if (e && (await e.key) === key) {
+        // The study the boot started: its result, once (a second Run computes afresh).
+        e.listener = req.id;
+        const body = await e.body;
+        if (body) return post({ ...body, id: req.id } as Response);
+      }
       let lastPost = 0;
-      const result = runStudy(req.study, req.job, req.options, (label, done, total) => {
-        const now = performance.now();
-        if (now - lastPost < 50 && done < total) return;
-        lastPost = now;
+      const body = await study(req.study, req.job, req.options, (label, done, total) => {
+        const t = performance.now();
+        if (t - lastPost < 50 && done > 0 && done < total) return;
+        lastPost = t;
         post({ id: req.id, kind: 'progress', label, done, total });
       });
-      return post({ id: req.id, kind: 'result', result, ms: performance.now() - t0 });
+      return post({ ...body, id: req.id } as Response);
     }
   }
 }
 
-self.onmessage = (ev: MessageEvent<Request>) => {
+self.onmessage = (ev: MessageEvent<Request | { kind: 'boot'; hash: string }>) => {
   const req = ev.data;
   handle(req).catch((e: unknown) => {
-    if (e instanceof NtkError) {
-      const diagnostics = e.diagnostics.map((d) => ({ ...d, file: d.file.replace(/^\//, '') }));
-      return post({ id: req.id, kind: 'failure', message: e.message, diagnostics });
-    }
-    const known = e instanceof UsageError || e instanceof MemoryError || e instanceof FlowError || e instanceof KernelUsageError || e instanceof LipUsageError;
-    const message = known ? (e as Error).message : `internal error: ${(e as Error)?.message ?? String(e)}`;
-    post({ id: req.id, kind: 'failure', message, diagnostics: [] });
+    if ('id' in req) post({ ...failure(e), id: req.id } as Response);
   });
 };

@@ -7,6 +7,7 @@
  *  - `vjpFlat`:   u ↦ Dh(w)ᵀ·u           (reverse mode, linearize-and-transpose)
  *  - `directional`: D^k h(w)[v1, …, vk]  (nested forward mode, any order)
  *  - `lossGraph`, `gradLoss`, `hvpLoss`: L(w) = R(α·h(w)), ∇L, ∇²L·v
+ *  - `outputHvp`: (u, v) ↦ D²h(w)[v, ·]ᵀ·u  (forward over reverse)
  */
 import type { Graph, NodeId } from '../ir/graph.ts';
 import type { Model, ParamInfo } from '../ir/model.ts';
@@ -120,4 +121,17 @@ export function hvpLoss(m: Model): { alpha: NodeId; v: NodeId; out: NodeId } {
   const { alpha, grad } = gradLoss(m);
   const { v, out } = jvpFlat(m, grad);
   return { alpha, v, out };
+}
+
+/**
+ * The Hessian of ⟨u, h⟩ times v, D²h(w)[v, ·]ᵀ·u = Σ_i u_i ∇²h_i(w)·v ∈ R^p, by forward over
+ * reverse: the JVP along v of the VJP graph Dh(w)ᵀ·u. The lazy flow (`flow-lazy.ts`) reads
+ * (Dh(w) − Dh(w0))ᵀ·u through it without the cancellation of the difference.
+ * @returns the cotangent input u [k], the tangent input v [p] and the product [p].
+ * @example const { u, v, out } = outputHvp(model)   // h = b·w²/2: out = b·v·u
+ */
+export function outputHvp(m: Model): { u: NodeId; v: NodeId; out: NodeId } {
+  const { u, out: pullback } = vjpFlat(m);
+  const { v, out } = jvpFlat(m, pullback);
+  return { u, v, out };
 }

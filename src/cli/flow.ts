@@ -6,6 +6,7 @@
 import { Option, type Command } from 'commander';
 import { checkOutputPath, flowPlotSpec, sweepPlotSpec, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
+import { duration, type StepWatchState } from '../index.ts';
 import { slurmOptions, sweepToCluster, type SlurmCli } from './cluster.ts';
 import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 
@@ -32,8 +33,25 @@ interface FlowCli extends Common {
   lr?: string;
   steps?: string;
   plot?: string;
+  maxSteps?: string;
+  maxTime?: string;
   /** commander's negated `--no-lip`: false skips the estimate. */
   lip?: boolean;
+}
+
+/** --max-steps N and --max-time S: the solver's limits (absent: none given). */
+function limitOptions(o: FlowCli): { maxSteps?: number; maxTime?: number } {
+  return {
+    ...(o.maxSteps === undefined ? {} : { maxSteps: intOption('--max-steps', o.maxSteps, 1, 1) }),
+    ...(o.maxTime === undefined ? {} : { maxTime: positive('--max-time', o.maxTime, 1) }),
+  };
+}
+
+/** The flow's progress note: where t is, the last step size, the steps and the time projected to T. */
+export function flowNote(t: number, T: number, s?: StepWatchState): string {
+  if (!s) return `t = ${num(t)}`;
+  const rejected = s.steps ? Math.round((100 * s.rejected) / s.steps) : 0;
+  return `t = ${num(t)}, h = ${num(s.h, 2)}, ${s.steps} steps (${rejected}% rejected)${s.eta !== null && s.elapsed > 2 ? `, ~${duration(s.eta)} to T` : ''}`;
 }
 
 /** `flow --lr η --steps N`: gradient descent on the model and its linearization. */
@@ -86,12 +104,14 @@ async function cmdFlow(file: string, o: FlowCli) {
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
   if (o.plot) checkOutputPath(o.plot, '--plot');
   const userTimes = parseTimes(o.times, typeof T === 'number' ? T : Infinity);
+  const limits = limitOptions(o);
   const bar = progress('flow', !o.json);
   const r = await flowStudy(m, {
+    ...limits, onStatus: bar.status,
     alpha, T, times: userTimes, plotTimes: o.plot !== undefined, method: (o.method ?? 'auto') as FlowMethod, ...(rtol === undefined ? {} : { rtol }),
     lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
     lip: o.lip !== false, overrides: parseSet(o.set),
-    onProgress: (t, T) => bar.update(Math.round((1000 * t) / T), 1000),
+    onProgress: (t, T, s) => bar.update(Math.round((1000 * t) / T), 1000, flowNote(t, T, s)),
   });
   bar.done();
   if (o.plot) await plotFlow(o.plot, file, r, m.nonSmooth);
@@ -198,7 +218,7 @@ async function cmdSweep(file: string, o: SweepCli) {
   for (const [name, values] of Object.entries(axes))
     for (const v of new Set(values)) loadModel(file, { overrides: new Map(Object.entries({ ...first, [name]: v })), seed });
   const shared = {
-    file, seed, ...(rtol === undefined ? {} : { rtol }),
+    file, seed, ...(rtol === undefined ? {} : { rtol }), ...limitOptions(o),
     lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
     method: (o.method ?? 'auto') as 'auto',
     ...(horizon === undefined ? {} : { horizon }),
@@ -249,6 +269,8 @@ export function registerFlowCommands(program: Command): void {
     .option('--lr <η|W=η1,v=η2>', 'gradient descent with this learning rate (with --steps); per-parameter rates (the others frozen): with --steps gradient descent, without it the flow dw/dt = −H∇L')
     .option('--steps <N>', 'the number of gradient descent steps')
     .option('--plot <file.svg|file.png>', 'E(t) against the bounds over time, log-log')
+    .option('--max-steps <N>', 'stop (with where it stood and what to try) after N attempted solver steps (default 1e6)')
+    .option('--max-time <S>', 'stop after S seconds of integration')
     .action((file: string, o: FlowCli) => cmdFlow(file, o));
   program
     .command('sweep')
@@ -271,6 +293,8 @@ export function registerFlowCommands(program: Command): void {
     .option('--out <file.csv|file.json>', 'write the results there after every point; a rerun resumes from it')
     .option('--fresh', 'ignore (and overwrite) an existing --out')
     .option('--plot <file.svg|file.png>', 'a log-log plot of E(T) against T/α')
+    .option('--max-steps <N>', 'per point: stop a flow after N attempted solver steps (default 1e6)')
+    .option('--max-time <S>', 'per point: stop a flow after S seconds of integration')
     .option('--chunk <N>', 'with --plan/--slurm: grid points per task (default 1, more past 1000 points)')
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
   slurmOptions(program.commands.find((c) => c.name() === 'sweep')!);

@@ -55,30 +55,52 @@ export function table(rows: [string, string][]): string {
   return rows.map(([k, v]) => `  ${padEnd(k, w)}  ${v}`).join('\n');
 }
 
+/** What `progress` returns: a bar to update, a line saying what it waits for, and its end. */
+export interface Progress {
+  /** done of total, and optionally a note after the bar (e.g. the solver's step size and ETA). */
+  update: (done: number, total: number, note?: string) => void;
+  /** Say what the run is doing or waiting for, without a count (e.g. 'estimating Lip(Dh)…'). */
+  status: (text: string) => void;
+  done: () => void;
+}
+
 /**
- * A progress bar on stderr, shown only on a terminal (and never with --json); it erases itself
- * when done. Updates at most every 100 ms; with `delayMs`, nothing is shown before that much time
- * has passed since the bar was made (a short run stays quiet).
+ * A progress bar on stderr, shown only on a terminal and never with --json; it erases itself when
+ * done. Updates at most every 100 ms; with `delayMs`, nothing is shown before that much time has
+ * passed since the bar was made (a short run stays quiet). NTK_PROGRESS=1 forces it on where
+ * stderr is not a terminal (a log file, a test): each update is then a line of its own, at most
+ * one a second.
+ * @example const bar = progress('lip', !o.json); bar.status('ascent for the sup…'); bar.update(3, 10); bar.done();
  */
-export function progress(label: string, enabled: boolean, delayMs = 0): { update: (done: number, total: number) => void; done: () => void } {
-  const on = enabled && process.stderr.isTTY === true;
+export function progress(label: string, enabled: boolean, delayMs = 0): Progress {
+  const tty = process.stderr.isTTY === true;
+  const on = enabled && (tty || process.env.NTK_PROGRESS === '1');
+  const every = tty ? 100 : 1000;
   const start = Date.now();
-  let last = 0;
+  let last = -Infinity;
   let shown = false;
+  const write = (text: string, force: boolean) => {
+    const now = Date.now();
+    if (now - start < delayMs) return;
+    if (!force && now - last < every) return;
+    last = now;
+    // a terminal's line is rewritten in place (and cut to its width); elsewhere one line each
+    const cols = process.stderr.columns ?? 0;
+    process.stderr.write(tty ? `\r\x1b[2K${cols > 1 ? text.slice(0, cols - 1) : text}` : `${text}\n`);
+    shown = true;
+  };
   return {
-    update(done, total) {
+    update(done, total, note) {
       if (!on) return;
-      const now = Date.now();
-      if (now - start < delayMs) return;
-      if (now - last < 100 && done < total) return;
-      last = now;
       const width = 30;
-      const filled = Math.round((done / total) * width);
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`);
-      shown = true;
+      const filled = Math.max(0, Math.min(width, Math.round((done / total) * width)));
+      write(`${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}${note ? `  ${note}` : ''}`, done >= total);
+    },
+    status(text) {
+      if (on) write(`${label}: ${text}`, true);
     },
     done() {
-      if (on && shown) process.stderr.write('\r\x1b[2K');
+      if (on && shown && tty) process.stderr.write('\r\x1b[2K');
     },
   };
 }

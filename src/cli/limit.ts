@@ -8,7 +8,7 @@ import {
   ensemblePredict, gpPredict, limitKernels, limitScaling, limitScalingPlotSpec, loadModel, predictionPlotSpec, squareTargets, writeKernelFiles, parseRates, commonRate,
   type GpPrediction, type LimitReport, type Model,
 } from '../index.ts';
-import { matrix, num, table } from './format.ts';
+import { matrix, num, progress, table } from './format.ts';
 
 /** A usage error of these commands: exit 2 (main.ts maps it). */
 export class LimitUsageError extends Error {}
@@ -97,7 +97,10 @@ export function cmdLimit(file: string, o: LimitCli) {
   if (o.out && !/\.(npy|csv)$/.test(o.out)) throw new LimitUsageError(`--out ${o.out}: expected a .npy or .csv file name`);
   const overrides = parseSet(o.set);
   const model = loadModel(file, { overrides, seed: seedOf(o) });
+  const bar = progress('limit', o.json !== true);
+  bar.status(`the NNGP and NTK recursions as ${ws.join(', ')} → ∞ (Gaussian expectations per layer and pair of inputs)`);
   const r = limitKernels(model, { width: ws, overrides, tol });
+  bar.done();
   const written = o.out ? writeKernelFiles(o.out, r) : [];
   if (o.json) return out(JSON.stringify({ ...limitJson(r, o), ...(o.out ? { files: written } : {}) }));
   const rows: [string, string][] = [
@@ -140,11 +143,17 @@ export async function cmdPredict(file: string, o: PredictCli) {
     const N = Number(o.seeds);
     if (!Number.isInteger(N) || N < 2) throw new LimitUsageError(`--seeds ${o.seeds}: expected an integer ≥ 2 (an ensemble needs a spread)`);
     if (o.kernel === 'nngp') throw new LimitUsageError('--kernel nngp is for the infinite-width prediction (with --width)');
-    p = ensemblePredict({ t, seeds: N, lr: rates, modelAt: (s) => loadModel(file, { overrides, seed: s }) });
+    const bar = progress('predict', o.json !== true);
+    let done = 0;
+    p = ensemblePredict({ t, seeds: N, lr: rates, modelAt: (s) => (bar.update(done++, N, `initialization ${s}`), loadModel(file, { overrides, seed: s })) });
+    bar.done();
   } else {
     const lr = rates === undefined ? 1 : commonRate(model, rates);
+    const bar = progress('predict', o.json !== true);
+    bar.status('the infinite-width kernels (NNGP and NTK recursions), then the GP prediction');
     const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o), testDiag: o.diag === true });
     p = gpPredict(lim, squareTargets(model), { t, kernel: o.kernel ?? 'ntk', ridge, diag: o.diag === true, lr });
+    bar.done();
   }
   if (o.plot) train = await plotPrediction(o.plot, file, model, p);
   void train;

@@ -85,6 +85,7 @@ function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; sl
   const m = load(file, o);
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const bar = progress('kernel', !o.json);
+  if (order > 2) bar.status(`building the graph of K^(${order}) (derivatives of order ${order}), then its entries`);
   const r = kernelReport(m, { order, slice, structure, onProgress: bar.update });
   bar.done();
   const K = flat(r.K);
@@ -167,11 +168,13 @@ interface LipCli extends Common {
 function cmdLip(file: string, o: LipCli) {
   if (o.radius === undefined) throw new UsageError('lip needs the radius of the ball: --radius 0.1 (or the name of a const of the model)');
   const radius = constantOption('--radius', o.radius)!;
-  const starts = intOption('--starts', o.starts, 1, 6);
+  const starts = o.starts === undefined ? undefined : intOption('--starts', o.starts, 1, 1);
   const maxSteps = intOption('--steps', o.steps, 1, 60);
   const budgetS = positive('--budget', o.budget, 30);
   const m = load(file, o);
-  const r = lipReport(m, { radius, starts, maxSteps, seed: intOption('--seed', o.seed, 0, 0), lowerOnly: o.lowerOnly === true, timeBudgetMs: budgetS * 1000 });
+  const bar = progress('lip', !o.json);
+  const r = lipReport(m, { radius, starts, maxSteps, seed: intOption('--seed', o.seed, 0, 0), lowerOnly: o.lowerOnly === true, timeBudgetMs: budgetS * 1000, onPhase: bar.status });
+  bar.done();
   if (o.json) return emitJson(r);
   // Not the generic non-smooth warning: whether Lip(Dh) has a bound depends on the ball, and the
   // notes below say it.
@@ -227,7 +230,7 @@ export function registerModelCommands(program: Command): void {
 export function registerLip(program: Command): void {
   common(program.command('lip').argument('<file>').description('Lipschitz constants of h and Dh on the ball B(w0, ρ): attained lower bounds and certified upper bounds'))
     .option('--radius <ρ>', 'the radius ρ of the ball: a number or a const of the model')
-    .option('--starts <N>', 'starting points of the search for the sup (default 6)')
+    .option('--starts <N>', 'most restarts of each search for the sup (default: 6 for Lip(h); for Lip(Dh) adaptive, at least 40)')
     .option('--steps <N>', 'ascent steps per start (default 60)')
     .option('--budget <seconds>', 'wall-clock budget of each search for the sup (default 30); past it: converged false')
     .option('--lower-only', 'skip the certified upper bounds')

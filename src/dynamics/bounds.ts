@@ -63,6 +63,12 @@ export interface BoundsReport {
 export const HORIZON_RTOL = 1e-12;
 /** T ≤ horizon up to HORIZON_RTOL. @example withinHorizon(5, 4.999999999999999) // true */
 export const withinHorizon = (T: number, horizon: number) => T <= horizon * (1 + HORIZON_RTOL);
+/**
+ * ‖w(t) − w0‖ ≤ ρ up to the same relative tolerance: the default ρ is Proposition 3.1's bound
+ * √(T·R0)/α itself, which the trajectory may approach, so a rounding-level excess is no exit.
+ * @example withinBall(0.1000000000000001, 0.1) // true
+ */
+export const withinBall = (distance: number, radius: number) => distance <= radius * (1 + HORIZON_RTOL);
 
 const na = (note: string): Bound => ({ value: null, note, horizon: null, valid: null });
 

@@ -8,7 +8,7 @@
  */
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
-import { lipschitz, estimateEntries, type LipResult } from '../lip/index.ts';
+import { lipschitz, estimateEntries, LipUsageError, type LipResult } from '../lip/index.ts';
 
 /**
  * Stored derivative entries up to which the flow runs the Lipschitz estimate by itself: about a
@@ -42,7 +42,11 @@ export interface FlowLipschitz {
  */
 export function flowLipschitz(
   m: Model,
-  o: { alpha: number; T: number; lipDh?: number | null; lipH?: number | null; radius?: number | null; lip?: boolean; overrides?: Map<string, number> | Record<string, number> },
+  o: {
+    alpha: number; T: number; lipDh?: number | null; lipH?: number | null; radius?: number | null; lip?: boolean; overrides?: Map<string, number> | Record<string, number>;
+    /** Told what runs before the estimate starts (a progress line's text). */
+    onStatus?: (what: string) => void;
+  },
   ev?: Evaluator,
 ): FlowLipschitz {
   const lipDh = o.lipDh ?? null, lipH = o.lipH ?? null, radius = o.radius ?? null;
@@ -59,6 +63,16 @@ export function flowLipschitz(
     return { lipDh, lipH, radius, source: null, estimate: null, skipped };
   }
   if (!(ball > 0 && Number.isFinite(ball))) return { lipDh, lipH, radius, source: null, estimate: null, skipped: null };
-  const estimate = lipschitz(m, { radius: ball, timeBudgetMs: FLOW_LIP_BUDGET_MS });
+  o.onStatus?.(`estimating Lip(h) and Lip(Dh) on B(w0, ${Number(ball.toPrecision(6))}) (up to ${FLOW_LIP_BUDGET_MS / 1000} s; --no-lip skips it)`);
+  let estimate: LipResult;
+  try {
+    estimate = lipschitz(m, { radius: ball, timeBudgetMs: FLOW_LIP_BUDGET_MS });
+  } catch (e) {
+    // A ball nobody gave (α far from lazy: √(T·R0)/α huge next to the weights) is no usage error
+    // of the user's: the flow runs without the estimate and says why. A given radius is theirs.
+    if (!(e instanceof LipUsageError) || radius !== null) throw e;
+    const skipped = `no automatic Lipschitz estimate on the ball of Prop. 3.1, B(w0, √(T·R0)/α = ${Number(ball.toPrecision(6))}): ${e.message}; at α = ${o.alpha} the flow is far from the lazy regime the bounds describe`;
+    return { lipDh, lipH, radius, source: null, estimate: null, skipped };
+  }
   return { lipDh: estimate.lipDh.upper, lipH: estimate.lipH.upper, radius: ball, source: 'estimated', estimate, skipped: null };
 }

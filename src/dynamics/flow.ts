@@ -26,13 +26,24 @@
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
-import { boundsReport, type BoundsReport } from './bounds.ts';
-import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
+import { boundsReport, withinBall, type BoundsReport } from './bounds.ts';
+import { kernelSpectrum, LinearizedFlow, type KernelSpectrum } from './linearized.ts';
+import { lazyVariables, quadratureError } from './flow-lazy.ts';
 import { linearizedProducts } from './flow-linear.ts';
 import { gaussNewtonParts } from './gauss-newton.ts';
-import { METHODS, solve, type MethodName, type SolveResult } from './solvers/index.ts';
+import { METHODS, solve, type MethodName, type SolveResult, type StepAttempt } from './solvers/index.ts';
 import { linearizedTestPredictor } from './predict.ts';
 import { kernelName } from '../ir/rates.ts';
+import { stepWatch, type StepWatchState } from './step-watch.ts';
+
+/**
+ * What to try when a flow of a non-smooth model stalls at its kinks (the options are the CLI's;
+ * the library's are `method`, `rtol` and `gradientDescent`).
+ */
+export const NON_SMOOTH_ADVICE = 'Try a smooth surrogate of relu, e.g. softplus(β·x)/β with β = 10, or gelu; '
+  + 'or --method dopri5 --rtol 1e-3 (a looser tolerance steps over the kinks, and E(T) is about as accurate as that), '
+  + 'with --max-time S to let it run up to S seconds; '
+  + 'or gradient descent with a learning rate, --lr η --steps N with η·N = T (it takes no step-size control at kinks).';
 
 /**
  * The integrator of `flow`: every method of the solvers' table (`METHODS`), or 'auto', which picks
@@ -70,7 +81,32 @@ export interface FlowOptions {
    * (`accuracyFrom`); the CLI runs it on a worker thread, next to the main solve.
    */
   check?: boolean;
-  onProgress?: (t: number, T: number) => void;
+  /**
+   * Limit on the solver's attempted steps, per solve (default 1e6): past it the flow throws a
+   * FlowError saying where it stood and what to try (`--max-steps`).
+   */
+  maxSteps?: number;
+  /** Limit on the flow's wall-clock time in seconds, all its solves together (default none; `--max-time`). */
+  maxTime?: number;
+  /**
+   * The watchdog on non-smooth models (`step-watch.ts`): a flow whose steps keep collapsing at
+   * relu kinks is stopped once, after `graceSeconds` (default 2) of work, its rate of progress
+   * projects more than `budgetSeconds` (default 30, or `maxTime` when given) to reach T. false: it
+   * never stops the flow (its count of collapses still explains a limit reached).
+   */
+  watch?: false | { graceSeconds?: number; budgetSeconds?: number };
+  /**
+   * The variables the flow is integrated in (`flow-lazy.ts`): 'direct' (δ = w − w̄), 'lazy' (ẽ =
+   * α²δ and the Taylor remainder, no cancellation at any α; square loss, smooth models), or
+   * 'auto' (default): lazy where the direct solve's rounding floor (`DIRECT_FLOOR`) would exceed a
+   * tenth of the tolerance's share of E, estimated as ‖D²h(w0)[ū(T), ū(T)]‖/(2α).
+   */
+  variables?: 'auto' | 'direct' | 'lazy';
+  /**
+   * Progress: the time reached, the horizon, and the solver's state (steps, rejections, the last
+   * step size, collapses, the projected time to T): after every attempted step, rejected ones too.
+   */
+  onProgress?: (t: number, T: number, state?: StepWatchState) => void;
 }
 
 /**
@@ -102,8 +138,18 @@ export interface FlowResult {
    */
   test: { out: Float64Array; linOut: Float64Array; error: number } | null;
   error: number;
-  /** Estimated absolute accuracy of `error` (null when not estimated). */
+  /**
+   * Estimated absolute accuracy of `error` (null when not estimated): the larger of the
+   * difference to the looser check solve and the rounding floor `errorFloor`; never 0.
+   */
   errorAccuracy: number | null;
+  /**
+   * The rounding floor of `error`: what the variables integrated in cannot resolve, whatever the
+   * tolerance (direct: DIRECT_FLOOR·ε·(‖y*‖ + ‖α·h(w0)‖); lazy: LAZY_FLOOR·ε·(‖J0ẽ‖ + ‖q‖)/α).
+   */
+  errorFloor: number;
+  /** The variables integrated in: 'direct' (δ = w − w̄) or 'lazy' (ẽ = α²δ, `flow-lazy.ts`). */
+  variables: 'direct' | 'lazy';
   weightChange: number;
   linWeightChange: number;
   /** sup over accepted steps of ‖w(t) − w0‖ (whether the weights stayed in the ball). */
@@ -174,20 +220,23 @@ const STIFF_AUTO = 200;
  */
 export class FlowError extends Error {}
 
+/**
+ * The rounding floor of E(T) from the direct variables, in units of ε·(‖y*‖ + ‖α·h(w0)‖): E is the
+ * difference of two outputs of that size, and δ's right-hand side a difference of terms α/E times
+ * larger than itself. Measured on Theorem 1.3's example against its closed form: absolute errors
+ * of 1.6 to 330 ε at α = 1e6 … 1e12 (test/dynamics/flow-lazy.test.ts); 1024 covers them with room.
+ */
+export const DIRECT_FLOOR = 1024;
+/** The rounding floor of E(T) from the lazy variables, in units of ε·(‖J0ẽ‖ + ‖q‖)/α (E = ‖J0ẽ + q‖/α). */
+export const LAZY_FLOOR = 64;
+const EPS = Number.EPSILON;
+
 const norm = (a: ArrayLike<number>) => {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
   return Math.sqrt(s);
 };
 
-/**
- * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds (which
- * hold for the square loss; for any other loss they are reported as not applying).
- *
- * @example
- *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
- *   r.error <= r.bound!   // Theorem 1.2
- */
 /**
  * What a flow needs before it starts, checked before anything costly (the CLI calls it before
  * estimating Lipschitz constants): a loss, α and T positive and finite, h(w0) finite, and an
@@ -207,10 +256,63 @@ export function checkFlowStart(model: Model, alpha: number, T: number, ev: Evalu
     throw new FlowError(`the initial loss R0 = R(α·h(w0)) is ${R0} at α = ${alpha}: α·h(w0) overflows; use a smaller --alpha`);
 }
 
+/**
+ * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds (which
+ * hold for the square loss; for any other loss they are reported as not applying).
+ *
+ * @example
+ *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
+ *   r.error <= r.bound!   // Theorem 1.2
+ *
+ * Three parts: the δ-system (`deltaSystem`), the method policy and solve (`integrateFlow`, every
+ * method through the solvers' one driver), the report (`flowReport`).
+ */
 export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evaluator(model)): FlowResult {
   const { alpha, T } = opts;
   const warnings: string[] = [];
   checkFlowStart(model, alpha, T, ev);
+  const sys = deltaSystem(model, ev, alpha, T, warnings, opts);
+  const run = integrateFlow(sys, opts, warnings);
+  return flowReport(model, ev, sys, run, opts, warnings);
+}
+
+/**
+ * The ODE of a flow for the deviation δ = w − w̄ (the module comment), with what is needed to read
+ * a state: the linearized flow, the right-hand side and its δ-Jacobian product, the exponential
+ * methods' Gauss–Newton part, and y(t) ↦ the outputs and E(t).
+ */
+interface DeltaSystem {
+  alpha: number;
+  T: number;
+  /** Square loss: the linearized flow in closed form; otherwise v̄ and c integrated next to δ. */
+  square: boolean;
+  ystar: Float64Array | null;
+  k: number;
+  p: number;
+  w0: Float64Array;
+  R0: number;
+  spectrum: ReturnType<typeof kernelSpectrum>;
+  /** (w̄(t) − w0, dw̄/dt) from the state (`flow-linear.ts`). */
+  linAt: ReturnType<typeof linearizedProducts>['linAt'];
+  rhs: (t: number, y: Float64Array, dy: Float64Array) => void;
+  jvp: (t: number, delta: Float64Array, v: Float64Array, out: Float64Array) => void;
+  gaussNewton: ReturnType<typeof gaussNewtonParts>;
+  /** The initial state: δ = 0, and for a non-square loss v̄ = α·h(w0), c = 0. */
+  start: () => Float64Array;
+  /** Everything at time t from the state y(t) = (δ, [v̄, c]). */
+  at: (t: number, y: Float64Array) => { out: Float64Array; linOut: Float64Array; error: number; weightChange: number; linWeightChange: number; wT: Float64Array; floor: number };
+  /** R at an output vector. */
+  lossAt: (v: Float64Array) => number;
+  /** The model has a non-smooth function (relu, abs, sign): the watch stops a flow stalled at its kinks. */
+  nonSmooth: boolean;
+  /** The variables of the state: δ (direct) or ẽ = α²δ (lazy, `flow-lazy.ts`). */
+  variables: 'direct' | 'lazy';
+  /** ‖w(t) − w0‖ from the state. */
+  weightChange: (t: number, y: Float64Array) => number;
+}
+
+/** The δ-system of the flow of α·h from w0 to T (warnings about K0 go to `warnings`). */
+function deltaSystem(model: Model, ev: Evaluator, alpha: number, T: number, warnings: string[], opts: Pick<FlowOptions, 'variables' | 'rtol' | 'method'> = {}): DeltaSystem {
   // The square loss has the linearized flow in closed form; any other loss integrates it in
   // function space next to the flow (`flow-linear.ts`).
   const ystar = ev.target();
@@ -261,12 +363,24 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   };
   // The exponential methods' stiff part: the Gauss–Newton matrix, refreshed along the flow.
   const gaussNewton = gaussNewtonParts(ev, J0, spectrum, JtV, T, (t, delta) => (weightsAt(t, delta), w), ADAMS_ORDER);
-
-  const times = [...new Set([...(opts.times ?? []).filter((t) => t > 0 && t < T), T])].sort((a, b) => a - b);
-  const rtolOf = (m: MethodName) => opts.rtol ?? FLOW_TOLERANCE[m].rtol;
-  const atol = opts.atol ?? 1e-14;
-  let maxWeightChange = 0;
-  const onStep = (t: number, delta: Float64Array) => {
+  const start = () => {
+    const y0 = new Float64Array(square ? p : p + 2 * k);
+    if (!square) for (let i = 0; i < k; i++) y0[p + i] = alpha * h0[i]!;
+    return y0;
+  };
+  const direct = (t: number, y: Float64Array) => {
+    shift.set(linAt(t, y).subarray(0, p));
+    const wT = new Float64Array(p);
+    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shift[i]! + y[i]!;
+    const hT = ev.output(wT);
+    const out = hT.map((x) => alpha * x);
+    const linOut = square ? lin.residual(t).map((x, i) => ystar[i]! - x) : y.slice(p, p + k);
+    const diff = out.map((x, i) => x - linOut[i]!);
+    for (let i = 0; i < p; i++) wT[i] -= w0[i]!;
+    return { out, linOut, error: norm(diff), weightChange: norm(wT), linWeightChange: norm(shift), wT, floor: directFloor };
+  };
+  const lossAt = (v: Float64Array) => (square ? 0.5 * norm(v.map((x, i) => x - ystar[i]!)) ** 2 : ev.outputLoss(v).value);
+  const directWeightChange = (t: number, delta: Float64Array) => {
     // ‖w(t) − w0‖ = ‖(w̄(t) − w0) + δ‖ in one pass
     const sv = linAt(t, delta);
     let s = 0;
@@ -274,22 +388,139 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
       const d = sv[i]! + delta[i]!;
       s += d * d;
     }
-    maxWeightChange = Math.max(maxWeightChange, Math.sqrt(s));
-    opts.onProgress?.(t, T);
+    return Math.sqrt(s);
   };
-  /** The initial state: δ = 0, and for a non-square loss v̄ = α·h(w0), c = 0. */
-  const start = () => {
-    const y0 = new Float64Array(square ? p : p + 2 * k);
-    if (!square) for (let i = 0; i < k; i++) y0[p + i] = alpha * h0[i]!;
-    return y0;
+  const directFloor = Math.max(directRounding(alpha, ystar, h0, spectrum.values[k - 1]!, w0), Number.MIN_VALUE);
+  const base = { alpha, T, square, ystar, k, p, w0, R0, spectrum, linAt, start, lossAt, nonSmooth: model.nonSmooth };
+  if (!square || !useLazy(model, ev, alpha, T, J0, spectrum, lin, directFloor, opts))
+    return { ...base, rhs, jvp, gaussNewton, at: direct, variables: 'direct', weightChange: directWeightChange };
+
+  // Lazy variables (`flow-lazy.ts`): the state is ẽ = α²δ.
+  const scaled = linearizedProducts(ev, J0, spectrum, lin.eigenCoordinates, 1, T).linAt;
+  const lazy = lazyVariables(ev, w0, J0, alpha, lin, scaled);
+  const at = (t: number, y: Float64Array) => {
+    const { d, u, ubar, scale, quadrature } = lazy.at(t, y);
+    const linOut = lin.residual(t).map((x, i) => ystar[i]! - x);
+    const out = linOut.map((x, i) => x + d[i]! / alpha);
+    return {
+      out, linOut, error: norm(d) / alpha, weightChange: norm(u) / alpha, linWeightChange: norm(ubar) / alpha, wT: u.map((x) => x / alpha),
+      floor: Math.max((LAZY_FLOOR * EPS * scale) / alpha + (quadrature * norm(d)) / alpha, Number.MIN_VALUE),
+    };
+  };
+  return {
+    ...base, rhs: lazy.rhs, jvp: lazy.jvp, at, variables: 'lazy', weightChange: lazy.weightChange,
+    gaussNewton: gaussNewtonParts(ev, J0, spectrum, JtV, T, lazy.weightsAt, ADAMS_ORDER),
+  };
+}
+
+/**
+ * The rounding floor of E(T) in the direct variables: E is a difference of outputs of size
+ * ‖y*‖ + ‖α·h(w0)‖ (DIRECT_FLOOR ε of it), and the weights w = w0 + Δ round to ε·|w0| a component,
+ * which moves α·h by up to α·ε·‖J0‖·‖w0‖ (twice that for the gradient's own evaluation).
+ * @example directRounding(1e6, ystar, h0, lambdaMax, w0) // grows like α when w0 ≠ 0
+ */
+export function directRounding(alpha: number, ystar: Float64Array | null, h0: Float64Array, lambdaMax: number, w0: Float64Array): number {
+  return EPS * (DIRECT_FLOOR * ((ystar ? norm(ystar) : 0) + alpha * norm(h0)) + 2 * alpha * Math.sqrt(Math.max(lambdaMax, 0)) * norm(w0));
+}
+
+/**
+ * Whether `flow` integrates in lazy variables (`FlowOptions.variables`): asked for, or under
+ * 'auto' for a smooth model under the square loss where the direct variables' rounding floor
+ * (`directRounding`) exceeds a tenth of the tolerance times an estimate of E,
+ * Ê = ‖D²h(w0)[ū(T), ū(T)]‖/(2α) (the leading term of q/α), and the lazy variables' quadrature,
+ * probed over the linearized displacement ū(T)/α, is more accurate than that floor.
+ */
+function useLazy(model: Model, ev: Evaluator, alpha: number, T: number, J0: Float64Array, spectrum: KernelSpectrum, lin: LinearizedFlow,
+  floor: number, opts: Pick<FlowOptions, 'variables' | 'rtol' | 'method'>): boolean {
+  const choice = opts.variables ?? 'auto';
+  if (choice !== 'auto') {
+    if (choice === 'lazy' && model.nonSmooth)
+      throw new FlowError('lazy variables need a smooth model: the Taylor remainder misses the kinks of relu, abs or sign');
+    return choice === 'lazy';
+  }
+  if (model.nonSmooth) return false;
+  const ubar = linearizedProducts(ev, J0, spectrum, lin.eigenCoordinates, 1, T).linAt(T, new Float64Array(0)).slice(0, ev.p);
+  const estimate = norm(ev.directional(model.w0, [ubar, ubar])) / (2 * alpha);
+  if (!(estimate > 0)) return false;
+  const stiff = spectrum.values[ev.k - 1]! * T > STIFF_AUTO;
+  const method = opts.method && opts.method !== 'auto' ? opts.method : stiff ? 'exponential' : 'dop853';
+  const rtol = opts.rtol ?? FLOW_TOLERANCE[method].rtol;
+  if (!(floor > 0.1 * rtol * estimate)) return false;
+  return quadratureError(ev, model.w0, ubar, alpha) * estimate < floor;
+}
+
+/** The integration of a δ-system: the solve, the method it ended with, and the work it took. */
+interface FlowRun {
+  result: SolveResult;
+  method: MethodName;
+  /** Refreshes of the Gauss–Newton part during the reported solve. */
+  jacobians: number;
+  /** sup over accepted steps of ‖w(t) − w0‖. */
+  maxWeightChange: number;
+  /** Solve again with `method` at a relative tolerance, without tracking (the accuracy check). */
+  again: (method: MethodName, rtol: number) => SolveResult;
+  rtolOf: (m: MethodName) => number;
+}
+
+/**
+ * The method policy and the solve: every method through the one solver (`solve`), 'auto' picking
+ * by the stiffness λmax(K0)·T and switching to the exponential method when the explicit one
+ * detects stiffness.
+ */
+function integrateFlow(sys: DeltaSystem, opts: FlowOptions, warnings: string[]): FlowRun {
+  const { T, square, rhs, jvp, gaussNewton, start, spectrum, k } = sys;
+  const times = [...new Set([...(opts.times ?? []).filter((t) => t > 0 && t < T), T])].sort((a, b) => a - b);
+  const rtolOf = (m: MethodName) => opts.rtol ?? FLOW_TOLERANCE[m].rtol;
+  const atol = opts.atol ?? 1e-14;
+  let maxWeightChange = 0;
+  const onStep = (t: number, y: Float64Array) => {
+    maxWeightChange = Math.max(maxWeightChange, sys.weightChange(t, y));
   };
   // Every method through the one solver: each takes what it uses of the flow's structure (the
   // Hessian product for RODAS4, the Gauss–Newton part for the exponential methods).
-  const run = (method: MethodName, tol: number, track: boolean) =>
-    solve(method, rhs, 0, start(), T, {
+  const started = performance.now();
+  const maxSteps = opts.maxSteps ?? 1e6;
+  let watched: StepWatchState | null = null;
+  const run = (method: MethodName, tol: number, track: boolean) => {
+    const remaining = opts.maxTime === undefined ? undefined : Math.max(1e-3, opts.maxTime - (performance.now() - started) / 1000);
+    // a given time limit is the time the caller is willing to wait: the watch's budget too
+    const budget = opts.maxTime === undefined ? {} : { budgetSeconds: opts.maxTime };
+    // watch: false still counts the collapses (for the message of a limit reached), never stops
+    const watch = stepWatch({ T, nonSmooth: sys.nonSmooth, advice: NON_SMOOTH_ADVICE, ...budget, ...(opts.watch === false ? { budgetSeconds: Infinity } : opts.watch) });
+    watched = watch.state;
+    const progress = track ? opts.onProgress : undefined;
+    const monitor = (s: StepAttempt) => {
+      const stop = watch.monitor(s);
+      progress?.(s.t, T, watch.state);
+      return stop;
+    };
+    return solve(method, rhs, 0, start(), T, {
       rtol: tol, atol: atol * (tol / rtolOf(method)), times, jvp, maxOrder: ADAMS_ORDER, ...(track ? { onStep } : {}),
       lowRank: { linearPart: gaussNewton.linearPart(method), ops: gaussNewton.ops },
+      maxSteps, ...(remaining === undefined ? {} : { maxTime: remaining }), monitor,
     });
+  };
+  /** The FlowError of a solve that did not reach T: where it stood, why, what to try. */
+  const failure = (r: SolveResult, method: MethodName): FlowError => {
+    const st = watched as StepWatchState | null;
+    const kinks = sys.nonSmooth && st !== null && st.collapses > 0
+      ? ` The model is not smooth (relu, abs or sign) and the step size collapsed ${st.collapses} times (down to h = ${st.hMin.toPrecision(3)}): the trajectory crosses its kinks. ${NON_SMOOTH_ADVICE}`
+      : '';
+    const where = `t = ${r.tFinal.toPrecision(4)} of T = ${T} (${method}: ${r.stats.steps} steps, ${r.stats.rejected} rejected)`;
+    switch (r.status) {
+      case 'maxSteps':
+        return new FlowError(`the flow stopped at ${where}: it used its ${maxSteps} steps (--max-steps).${kinks || ' Raise --max-steps, loosen --rtol, or try --method exponential if the flow is stiff.'}`);
+      case 'maxTime':
+        return new FlowError(`the flow stopped at ${where}: it used its ${opts.maxTime} s (--max-time).${kinks || ' Raise --max-time, loosen --rtol, or integrate to a shorter T.'}`);
+      case 'stopped':
+        return new FlowError(`the flow stopped at t = ${r.tFinal.toPrecision(4)} of T = ${T} (${method}): ${r.message}`);
+      default: {
+        // far below α = 1 the weights move at speed ~1/α and the flow is stiff on a time scale ~α
+        const fast = sys.alpha < 1e-3 ? ` At α = ${sys.alpha} the flow is far from lazy: the weights move at speeds of order 1/α; try --method rosenbrock or exponential with --max-time, or a larger α.` : '';
+        return new FlowError((r.message ?? `the solver stopped: ${r.status}`) + fast);
+      }
+    }
+  };
 
   // 'auto': the stiffness over the horizon is λmax(K0)·T (the δ-flow's Jacobian starts as −J0ᵀJ0).
   // DOP853 needs at least λmax·T/6 steps of 12 evaluations when that is large, the exponential
@@ -314,21 +545,14 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     warnings.push(`the flow looks stiff for the explicit method ${method} (h·|λ| ≈ ${result.stiffness.estimate?.toPrecision(3)}): --method exponential may be much faster`);
   }
   const jacobians = gaussNewton.refreshes - refreshesBefore;
-  if (result.status !== 'ok') throw new FlowError(result.message ?? `the solver stopped: ${result.status}`);
+  if (result.status !== 'ok') throw failure(result, method);
+  return { result, method, jacobians, maxWeightChange, again: (m, tol) => run(m, tol, false), rtolOf };
+}
 
-  /** Everything at time t from the state y(t) = (δ, [v̄, c]). */
-  const at = (t: number, y: Float64Array) => {
-    shift.set(linAt(t, y).subarray(0, p));
-    const wT = new Float64Array(p);
-    for (let i = 0; i < p; i++) wT[i] = w0[i]! + shift[i]! + y[i]!;
-    const hT = ev.output(wT);
-    const out = hT.map((x) => alpha * x);
-    const linOut = square ? lin.residual(t).map((x, i) => ystar[i]! - x) : y.slice(p, p + k);
-    const diff = out.map((x, i) => x - linOut[i]!);
-    for (let i = 0; i < p; i++) wT[i] -= w0[i]!;
-    return { out, linOut, error: norm(diff), weightChange: norm(wT), linWeightChange: norm(shift), wT };
-  };
-  const lossAt = (v: Float64Array) => (square ? 0.5 * norm(v.map((x, i) => x - ystar[i]!)) ** 2 : ev.outputLoss(v).value);
+/** The report of a finished flow: E(T) and its accuracy, the trajectory, the test outputs, the bounds. */
+function flowReport(model: Model, ev: Evaluator, sys: DeltaSystem, runInfo: FlowRun, opts: FlowOptions, warnings: string[]): FlowResult {
+  const { alpha, T, R0, p, w0, spectrum, k, at, lossAt, linAt } = sys;
+  const { result, method, jacobians, maxWeightChange, rtolOf } = runInfo;
   const trajectory = result.t.map((t, i) => {
     const r = at(t, result.y[i]!);
     return { t, error: r.error, weightChange: r.weightChange, linWeightChange: r.linWeightChange };
@@ -336,8 +560,8 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const final = at(T, result.y[result.y.length - 1]!);
   let errorAccuracy: number | null = null;
   if (!opts.check && (opts.accuracy ?? true)) {
-    const loose = run(method, rtolOf(method) * FLOW_TOLERANCE[method].check, false);
-    if (loose.status === 'ok') errorAccuracy = Math.abs(at(T, loose.y[loose.y.length - 1]!).error - final.error);
+    const loose = runInfo.again(method, rtolOf(method) * FLOW_TOLERANCE[method].check);
+    if (loose.status === 'ok') errorAccuracy = Math.max(Math.abs(at(T, loose.y[loose.y.length - 1]!).error - final.error), final.floor);
   }
   if (!Number.isFinite(final.error))
     throw new FlowError(`the flow produced a non-finite output at T = ${T}: try a smaller T, a larger α, or a tighter --rtol`);
@@ -351,7 +575,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   }
 
   const lipH = opts.lipH ?? null, lipDh = opts.lipDh ?? null, radius = opts.radius ?? null;
-  const bounds = boundsReport({ alpha, T, R0, lipDh, lipH, radius, squareLoss: square, nonSmooth: model.nonSmooth });
+  const bounds = boundsReport({ alpha, T, R0, lipDh, lipH, radius, squareLoss: sys.square, nonSmooth: model.nonSmooth });
   for (const b of [bounds.theorem12, bounds.prop11]) if (b.valid === false && b.note) warnings.push(b.note);
   return {
     alpha,
@@ -362,6 +586,8 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     test,
     error: final.error,
     errorAccuracy,
+    errorFloor: final.floor,
+    variables: sys.variables,
     weightChange: final.weightChange,
     linWeightChange: final.linWeightChange,
     maxWeightChange,
@@ -370,7 +596,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
     lipH,
     lipDh,
     radius,
-    stayedInBall: radius === null ? null : maxWeightChange <= radius,
+    stayedInBall: radius === null ? null : withinBall(maxWeightChange, radius),
     kappa: bounds.kappa,
     bound: bounds.theorem12.value,
     sharpBound: bounds.theorem12Sharp.value,
@@ -394,6 +620,6 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
  * switched on detecting stiffness), which are not comparable this way.
  * @example accuracyFrom(flow(m, { alpha, T, accuracy: false }), flow(m, { alpha, T, check: true }))
  */
-export function accuracyFrom(primary: Pick<FlowResult, 'error' | 'method'>, check: Pick<FlowResult, 'error' | 'method'>): number | null {
-  return primary.method === check.method ? Math.abs(check.error - primary.error) : null;
+export function accuracyFrom(primary: Pick<FlowResult, 'error' | 'method' | 'errorFloor'>, check: Pick<FlowResult, 'error' | 'method'>): number | null {
+  return primary.method === check.method ? Math.max(Math.abs(check.error - primary.error), primary.errorFloor) : null;
 }

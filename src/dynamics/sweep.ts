@@ -214,6 +214,9 @@ export interface SweepOptions {
   lipH?: number | string | null;
   radius?: number | string | null;
   method?: FlowMethod;
+  /** The solver's limits at each point: attempted steps per solve, wall-clock seconds (`FlowOptions`). */
+  maxSteps?: number;
+  maxTime?: number;
   /** Estimate the accuracy of each E(T) (a second solve; default false in sweeps). */
   accuracy?: boolean;
   /**
@@ -251,6 +254,8 @@ export function sweepPoint(point: GridPoint, o: SweepOptions): SweepRow {
     radius: lip.radius,
     method: o.method ?? 'auto',
     accuracy: o.accuracy ?? false,
+    ...(o.maxSteps === undefined ? {} : { maxSteps: o.maxSteps }),
+    ...(o.maxTime === undefined ? {} : { maxTime: o.maxTime }),
   });
   return {
     ...point,

@@ -10,7 +10,7 @@
  * model on held-out inputs): `testOutput`, `testJvp`, `testJacobian`, and the cross kernel
  * Dg(w)·Dh(w)ᵀ (kt × k), Θ̂(x, X) of docs/math.md §2 eq. 19.
  */
-import { directional, gradLoss, hvpLoss, jvpFlat, vjpFlat, flatOutput, lossGraph } from '../ad/derivatives.ts';
+import { directional, gradLoss, hvpLoss, jvpFlat, vjpFlat, flatOutput, lossGraph, outputHvp } from '../ad/derivatives.ts';
 import { vmap } from '../ad/vmap.ts';
 import { vjp } from '../ad/transpose.ts';
 import type { NodeId } from '../ir/graph.ts';
@@ -219,6 +219,15 @@ export class Evaluator {
     const key = `dir${vs.length}`;
     const f = this.built(key, () => directional(this.model, vs.length));
     return this.plan(key, [f.out], f.vs).run(this.bindings(w, f.vs.map((v, i) => [v, vs[i]!])))[0]!;
+  }
+
+  /**
+   * D²h(w)[v, ·]ᵀ·u ∈ R^p: the Hessian of ⟨u, h⟩ at w applied to v (forward over reverse).
+   * @example ev.outputHvp(w, v, u) // for h = b·w²/2: b·v·u
+   */
+  outputHvp(w: Float64Array, v: Float64Array, u: Float64Array): Float64Array {
+    const f = this.built('output-hvp', () => outputHvp(this.model));
+    return this.plan('output-hvp', [f.out], [f.u, f.v]).run(this.bindings(w, [[f.u, u], [f.v, v]]))[0]!;
   }
 
   /** L(w) = R(α·h(w)). */

@@ -22,7 +22,12 @@ export interface LipOptions {
   radius: number;
   /** The centre (default the model's w0). */
   w0?: Float64Array;
-  /** Starting points of the ascent (default 6; 1-D models use a grid of at least 9). */
+  /**
+   * Most restarts of each search. Lip(h): default 6 (1-D models use a grid of at least 9).
+   * Lip(Dh): by default max(40, 2·(restarts of its sweep over the Hessian's blocks) + 40); the
+   * search stops earlier once LIP_SEARCH_PATIENCE restarts in a row did not improve its best value
+   * (see `lipDhLower`), and a search cut by this cap reports converged: false.
+   */
   starts?: number;
   /** Ascent steps per start (default 60). */
   maxSteps?: number;
@@ -36,6 +41,8 @@ export interface LipOptions {
   enclosureBudget?: number;
   /** An existing evaluator of the model (its compiled plans are reused). */
   evaluator?: Evaluator;
+  /** Told what the estimate is doing as each of its phases starts (a progress line's text). */
+  onPhase?: (what: string) => void;
 }
 
 /**
@@ -49,7 +56,15 @@ export interface LipEstimate {
   upper: number | null;
   /** The point of the ball where `lower` is attained, and the maximizing directions. */
   argmax: { w: Float64Array; z: Float64Array; u: Float64Array };
-  /** Whether the lower-bound search met its tolerances within its budget. */
+  /**
+   * Whether the lower-bound search met its stopping rule within its budgets. For Lip(Dh): the
+   * best value improved by at most LIP_SEARCH_RTOL (relative) over the last LIP_SEARCH_PATIENCE
+   * restarts (after a sweep over the Hessian's blocks), the ascent at the maximizer met
+   * LIP_STATIONARITY_TOL and the power iteration there its tolerance, and neither the time budget
+   * nor the cap on restarts stopped it (`lipDhLower`). For Lip(h): the ascent from the best of its
+   * `starts` starting points met its tolerance and the singular-value iteration there converged,
+   * within the time budget. Never a certificate of the sup: `upper` is the only guarantee.
+   */
   converged: boolean;
   /** Why upper is null, or why the search did not converge; null if nothing to say. */
   note: string | null;
@@ -99,9 +114,13 @@ export function lipschitz(model: Model, opts: LipOptions): LipResult {
   const ev = opts.evaluator ?? new Evaluator(model);
   const probe = new Probe(model, ev);
   const ascent = { radius: rho, starts: opts.starts, maxSteps: opts.maxSteps, seed: opts.seed ?? 0, timeBudgetMs: opts.timeBudgetMs ?? 30000 };
+  const budget = `(up to ${Math.round(ascent.timeBudgetMs / 1000)} s)`;
+  opts.onPhase?.(`lower bound of Lip(h): ascent for the sup of ‖Dh‖ on the ball ${budget}`);
   const h = lipHLower(probe, w0, ascent);
+  opts.onPhase?.(`lower bound of Lip(Dh): ascent for the sup of ‖D²h‖ on the ball ${budget}`);
   const d = lipDhLower(probe, w0, ascent, opts.seed ?? 0);
   const t1 = performance.now();
+  if (!opts.lowerOnly) opts.onPhase?.('certified upper bounds: interval enclosure of Dh and D²h on the ball');
   const enclosure = opts.lowerOnly ? null : certifiedBounds(model, { radius: rho, w0, budget: opts.enclosureBudget, evaluator: ev });
   const t2 = performance.now();
   const estimate = (a: AscentResult, upper: number | null, upperNote: string | null): LipEstimate => {

@@ -492,30 +492,377 @@ export function lipHLower(probe: Probe, w0: Float64Array, opts: AscentOptions): 
   );
 }
 
-/** A lower bound of Lip(Dh) = sup_{w∈B} ‖D²h(w)‖, attained at the returned point. */
+// ------------------------------------------------------------------ the search for Lip(Dh)
+
+/**
+ * Relative improvement of the best value below which a restart does not count as an improvement
+ * (the restart rule of `converged`).
+ */
+export const LIP_SEARCH_RTOL = 1e-3;
+/** Consecutive restarts without an improvement above LIP_SEARCH_RTOL after which the search stops. */
+export const LIP_SEARCH_PATIENCE = 20;
+/** Default cap on the number of restarts of the Lip(Dh) search (`--starts`). */
+export const LIP_DH_MAX_STARTS = 40;
+/**
+ * Stationarity tolerance of the local ascent: ‖projected gradient of f‖ ≤ tol·f in the scaled
+ * coordinates (w − w0)/ρ and u (both components then have the units of f).
+ */
+export const LIP_STATIONARITY_TOL = 1e-6;
+/** The same for the restarts' own ascents (the best point is then polished to the tolerance above). */
+export const LIP_EXPLORE_TOL = 1e-3;
+/**
+ * The search stops only after every block of the Hessian had a restart, twice each for up to 16
+ * blocks, once each for up to this many; beyond, the blocks are visited in turn without that rule.
+ */
+export const LIP_BLOCK_SWEEP_MAX = 32;
+
+/** A point (w, u) of B × S^{p−1} with y = D²h(w)[u, u] and f = ‖y‖. */
+interface JointPoint {
+  w: Float64Array;
+  u: Float64Array;
+  y: Float64Array;
+  value: number;
+}
+
+function jointAt(probe: Probe, w: Float64Array, u: Float64Array): JointPoint {
+  const y = probe.d2(w, u);
+  const v = nrm(y);
+  return { w, u, y, value: Number.isFinite(v) ? v : NaN };
+}
+
+/**
+ * The gradient of f(w, u) = ‖D²h(w)[u, u]‖ on B × S^{p−1} at a point with f > 0, z = y/f:
+ *   ∇_w f = D³h(w)[u, u, ·]ᵀ z            (the VJP of the directional graph, `Probe.d3`)
+ *   ∇_u f = 2 (H_z u − (uᵀH_z u) u)       (H_z = Σ z_a ∇²h_a, projected on the sphere's tangent)
+ * and the stationarity measure ‖(ρ∇_w f projected on the ball's tangent cone, ∇_u f)‖ / f.
+ */
+function jointGradient(probe: Probe, a: JointPoint, w0: Float64Array, rho: number) {
+  const p = a.w.length;
+  // Where D²h(w)[u, u] = 0 (the centre of an odd activation, say) f has no gradient: ascend
+  // ⟨z, D²h(w)[u, u]⟩ for a fixed seeded z instead, whose increase makes f > 0.
+  const z = a.value > 0 ? scaled(a.y, 1 / a.value) : seededUnit(probe.k, 3);
+  const gw = probe.d3(a.w, z, a.u);
+  const hu = probe.hvp(a.w, z, a.u);
+  const c = dot(hu, a.u);
+  const gu = new Float64Array(p);
+  for (let i = 0; i < p; i++) gu[i] = 2 * (hu[i]! - c * a.u[i]!);
+  const sw = scaled(gw, rho);
+  // On the sphere ‖w − w0‖ = ρ, an outward component of the gradient is no ascent direction.
+  const d = new Float64Array(p);
+  for (let i = 0; i < p; i++) d[i] = a.w[i]! - w0[i]!;
+  const dn = nrm(d);
+  let tangent = sw;
+  if (dn >= rho * (1 - 1e-9)) {
+    const out = dot(sw, d) / dn;
+    if (out > 0) tangent = sw.map((x, i) => x - (out * d[i]!) / dn);
+  }
+  const full = Math.hypot(nrm(sw), nrm(gu));
+  const stat = a.value > 0 ? Math.hypot(nrm(tangent), nrm(gu)) / a.value : full > 0 ? Infinity : 0;
+  return { sw, gu, full, stat };
+}
+
+interface Climb {
+  point: JointPoint;
+  steps: number;
+  /** The stationarity measure at the end (Infinity if not computed). */
+  stat: number;
+  /** Why it stopped: stationary (stat ≤ tol), steps (cap), stalled (no ascent along the gradient), time. */
+  stop: 'stationary' | 'steps' | 'stalled' | 'time';
+}
+
+/**
+ * Projected gradient ascent of f(w, u) = ‖D²h(w)[u, u]‖ jointly in w ∈ B(w0, ρ) and u ∈ S^{p−1},
+ * in the scaled coordinates x = ((w − w0)/ρ, u): the move is (λ_w ∇_x f, λ_u ∇_u f), projected
+ * on the ball and normalized on the sphere, with one Barzilai–Borwein step per factor
+ * λ = ‖Δx‖² / (−⟨Δx, Δg⟩) (the curvatures of f in w and in u differ by orders of magnitude),
+ * both divided by 4 until f increases (a monotone ascent). It stops when the stationarity measure
+ * of `jointGradient` is ≤ tol, after maxSteps moves, when no move along the gradient increases f
+ * at a relative length of 1e-13 (stalled), or at the deadline. Each move costs one D³ VJP, one
+ * Hessian-vector product and one D² evaluation per trial.
+ */
+function climb(probe: Probe, start: JointPoint, w0: Float64Array, rho: number, maxSteps: number, tol: number, deadline: number): Climb {
+  const p = start.w.length;
+  let cur = start;
+  let steps = 0;
+  let lw = NaN, lu = NaN;
+  let prev: { w: Float64Array; u: Float64Array; sw: Float64Array; gu: Float64Array } | null = null;
+  for (;;) {
+    if (!(cur.value >= 0)) return { point: cur, steps, stat: Infinity, stop: 'stalled' };
+    const g = jointGradient(probe, cur, w0, rho);
+    const stat = g.stat;
+    if (!Number.isFinite(g.full) || Number.isNaN(stat)) return { point: cur, steps, stat: Infinity, stop: 'stalled' };
+    if (stat <= tol) return { point: cur, steps, stat, stop: 'stationary' };
+    if (steps >= maxSteps) return { point: cur, steps, stat, stop: 'steps' };
+    if (Date.now() > deadline) return { point: cur, steps, stat, stop: 'time' };
+    steps++;
+    // BB steps from the last move; without curvature information of the right sign, twice the
+    // last step, starting at a move of 1/4.
+    let bw = NaN, bu = NaN;
+    if (prev) {
+      let sw = 0, yw = 0, su = 0, yu = 0;
+      for (let i = 0; i < p; i++) {
+        const dw = (cur.w[i]! - prev.w[i]!) / rho, du = cur.u[i]! - prev.u[i]!;
+        sw += dw * dw;
+        yw += dw * (g.sw[i]! - prev.sw[i]!);
+        su += du * du;
+        yu += du * (g.gu[i]! - prev.gu[i]!);
+      }
+      if (yw < 0 && sw > 0) bw = sw / -yw;
+      if (yu < 0 && su > 0) bu = su / -yu;
+    }
+    // Never a move beyond 4 in either factor (the ball has diameter 2, the sphere 2).
+    lw = Math.min(Number.isFinite(bw) ? bw : Number.isFinite(lw) ? 2 * lw : 0.25 / g.full, 4 / (nrm(g.sw) || 1));
+    lu = Math.min(Number.isFinite(bu) ? bu : Number.isFinite(lu) ? 2 * lu : 0.25 / g.full, 4 / (nrm(g.gu) || 1));
+    prev = { w: cur.w, u: cur.u, sw: g.sw, gu: g.gu };
+    let moved = false;
+    for (let c = 1; c >= 1e-13; c /= 4) {
+      const w = projectBall(cur.w.map((x, i) => x + c * lw * rho * g.sw[i]!), w0, rho);
+      const u = new Float64Array(p);
+      for (let i = 0; i < p; i++) u[i] = cur.u[i]! + c * lu * g.gu[i]!;
+      const un = nrm(u);
+      for (let i = 0; i < p; i++) u[i] /= un;
+      const next = jointAt(probe, w, u);
+      if (next.value > cur.value) {
+        cur = next;
+        moved = true;
+        if (c < 1) {
+          lw *= c;
+          lu *= c;
+        }
+        break;
+      }
+    }
+    if (!moved) return { point: cur, steps, stat, stop: 'stalled' };
+  }
+}
+
+/**
+ * The blocks of weights that the Hessian couples: the connected components of the graph on
+ * {0..p−1} whose edges are the (i, j) with (H_z)_ij ≠ 0, from the columns H_z e_j at a generic
+ * point w of the ball and a random z (an entry that vanishes there vanishes structurally, up to a
+ * null set). Components with no nonzero entry are left out. For h = Σ_c g_c(w_c) with the
+ * blocks c disjoint (a 2-layer network: its neurons), D²h(w)[u, u] = Σ_c D²g_c(w_c)[u_c, u_c]
+ * is a combination of the blocks' values with weights ‖u_c‖² summing to 1, so the sup is reached
+ * with u and w − w0 inside one block: the search starts there. Null when p > LIP_BLOCK_PROBE_MAX
+ * (p products would cost too much), when there is a single block, or past the deadline.
+ */
+function hessianBlocks(probe: Probe, w0: Float64Array, rho: number, rng: Rng, deadline: number): number[][] | null {
+  const { p, k } = probe;
+  if (p < 3 || p > LIP_BLOCK_PROBE_MAX) return null;
+  const w = new Float64Array(p), z = new Float64Array(k);
+  rng.fillNormal(w, 0, 1);
+  rng.fillNormal(z, 0, 1);
+  const r = (0.5 * rho) / (nrm(w) || 1);
+  for (let i = 0; i < p; i++) w[i] = w0[i]! + r * w[i]!;
+  const parent = Int32Array.from({ length: p }, (_, i) => i);
+  const find = (x: number): number => {
+    while (parent[x] !== x) x = parent[x] = parent[parent[x]!]!;
+    return x;
+  };
+  const touched = new Uint8Array(p);
+  const e = new Float64Array(p);
+  for (let j = 0; j < p; j++) {
+    if (Date.now() > deadline) return null;
+    e[j] = 1;
+    const col = probe.hvp(w, z, e);
+    e[j] = 0;
+    for (let i = 0; i < p; i++)
+      if (col[i] !== 0) {
+        touched[i] = touched[j] = 1;
+        const a = find(i), b = find(j);
+        if (a !== b) parent[a] = b;
+      }
+  }
+  const comps = new Map<number, number[]>();
+  for (let i = 0; i < p; i++) if (touched[i]) {
+    const c = find(i);
+    let list = comps.get(c);
+    if (!list) comps.set(c, (list = []));
+    list.push(i);
+  }
+  return comps.size > 1 ? [...comps.values()] : null;
+}
+
+/** Largest p for which the search probes the Hessian's block structure (p Hessian-vector products). */
+export const LIP_BLOCK_PROBE_MAX = 2048;
+
+/**
+ * The starting points of the search, deterministic for a seed: (w, u) for restart number s ≥ 1.
+ * p = 1: the ends of the interval, its midpoint, quarters, eighths, … Otherwise, with blocks (see
+ * `hessianBlocks`), odd restarts move w and u inside one block (the blocks in a seeded order,
+ * cycling; w on the block's sphere or uniform in its ball, alternately), and the others are free:
+ * w alternately on the sphere ‖w − w0‖ = ρ and uniform in the ball, u uniform on the unit sphere.
+ */
+class Starts {
+  private block = 0;
+  private free = 0;
+  /** Block restarts before the search may stop: two per block, or one, or none (see LIP_BLOCK_SWEEP_MAX). */
+  readonly sweep: number;
+  constructor(private readonly w0: Float64Array, private readonly rho: number, private readonly rng: Rng, readonly blocks: number[][] | null) {
+    const nb = blocks?.length ?? 0;
+    this.sweep = nb * (nb <= LIP_BLOCK_SWEEP_MAX / 2 ? 2 : nb <= LIP_BLOCK_SWEEP_MAX ? 1 : 0);
+  }
+  /** Whether the sweep over the blocks is done. */
+  get swept(): boolean {
+    return this.block >= this.sweep;
+  }
+  next(s: number): [Float64Array, Float64Array] {
+    const { w0, rho, rng, blocks } = this;
+    const p = w0.length;
+    const u = new Float64Array(p);
+    const w = new Float64Array(p);
+    if (p === 1) {
+      const k = s - 3, level = Math.floor(Math.log2(k + 1)), pos = k + 1 - 2 ** level;
+      w[0] = w0[0]! + rho * (s === 1 ? -1 : s === 2 ? 1 : -1 + (2 * pos + 1) / 2 ** level);
+      u[0] = 1;
+      return [w, u];
+    }
+    const inBlock = blocks !== null && s % 2 === 1;
+    if (inBlock) {
+      const nb = blocks.length, idx = this.block % nb, pass = Math.floor(this.block / nb);
+      this.block++;
+      const block = blocks[idx]!;
+      const a = new Float64Array(block.length), b = new Float64Array(block.length);
+      rng.fillNormal(a, 0, 1);
+      rng.fillNormal(b, 0, 1);
+      // On the block's sphere or uniform in its ball, alternately along the order and between passes.
+      const ra = ((idx + pass) % 2 === 0 ? 1 : Math.pow(rng.nextDouble(), 1 / block.length)) * rho / (nrm(a) || 1), rb = 1 / (nrm(b) || 1);
+      w.set(w0);
+      block.forEach((i, t) => {
+        w[i] += ra * a[t]!;
+        u[i] = rb * b[t]!;
+      });
+      return [w, u];
+    }
+    rng.fillNormal(u, 0, 1);
+    const un = nrm(u) || 1;
+    for (let i = 0; i < p; i++) u[i] /= un;
+    rng.fillNormal(w, 0, 1);
+    const r = (this.free++ % 2 === 0 ? 1 : Math.pow(rng.nextDouble(), 1 / p)) * rho / (nrm(w) || 1);
+    for (let i = 0; i < p; i++) w[i] = w0[i]! + r * w[i]!;
+    return [w, u];
+  }
+}
+
+/**
+ * A lower bound of Lip(Dh) = sup_{w∈B} ‖D²h(w)‖, attained at the returned point.
+ *
+ * Since D²h(w) is a symmetric bilinear map, ‖D²h(w)‖ = sup_{‖u‖=1} ‖D²h(w)[u, u]‖ (Banach's
+ * theorem on symmetric forms in Hilbert space), so the search maximizes the smooth function
+ * f(w, u) = ‖D²h(w)[u, u]‖ over B(w0, ρ) × S^{p−1}: restarts of a joint projected gradient ascent
+ * (`climb`: ∇_w f = D³h(w)[u, u, ·]ᵀz by one more VJP, ∇_u f = 2 H_z u by a Hessian-vector
+ * product), restart 0 at w0 with the alternating power iteration's direction, then seeded points
+ * of the ball (`Starts`: free ones, and ones inside the blocks of weights that the Hessian couples,
+ * `hessianBlocks`), each climbed to LIP_EXPLORE_TOL or `maxSteps` steps. The best point is
+ * polished: the alternating power iteration (`hessianNorm`) at its w, then the ascent again to
+ * LIP_STATIONARITY_TOL (at most 4·maxSteps steps), until neither improves it.
+ *
+ * The search stops after `starts` restarts (default max(LIP_DH_MAX_STARTS, 2·sweep +
+ * 2·LIP_SEARCH_PATIENCE)), at the time budget, or as soon as the stopping rule (1) holds.
+ * `converged` is true exactly when
+ *   (1) the best value improved by no more than LIP_SEARCH_RTOL (relative) over the last
+ *       LIP_SEARCH_PATIENCE restarts (so at least that many + 1 restarts ran), and every block
+ *       had its restarts (twice each for up to LIP_BLOCK_SWEEP_MAX/2 blocks, once each for up
+ *       to LIP_BLOCK_SWEEP_MAX), and
+ *   (2) at the reported point the ascent met its stationarity tolerance LIP_STATIONARITY_TOL and
+ *       the power iteration at its w met its tolerance without improving the value, and
+ *   (3) neither the time budget nor the cap on restarts (`starts`) stopped the search.
+ * It is a statement about the search, not a certificate of the global sup: the certified upper
+ * bound is the only guarantee from above.
+ * Every restart is a deterministic function of the seed; the time budget only cuts it short.
+ * @example
+ *   // h(w) = sin(w), w0 = 0.3, ρ = 0.2: sup |sin| on [0.1, 0.5] = sin(0.5), at w = 0.5.
+ *   lipDhLower(new Probe(m, new Evaluator(m)), m.w0, { radius: 0.2 }).value // 0.479425538604203
+ */
 export function lipDhLower(probe: Probe, w0: Float64Array, opts: AscentOptions, seed = 0): AscentResult {
   const p = probe.p;
-  const deadline = Date.now() + (opts.timeBudgetMs ?? Infinity);
-  const evalAt = (w: Float64Array, warm: Attained | null): Attained => {
-    if (warm) return hessianNorm(probe, w, warm.u, warm.z, { deadline });
-    // Cold start: a few seeded directions plus the top right singular vector of Dh.
-    let best: Attained | null = null;
-    const tries = [jacobianNorm(probe, w).u, seededUnit(p, seed * 7919 + 1), seededUnit(p, seed * 7919 + 2)];
-    for (const u of tries) {
-      const a = hessianNorm(probe, w, u, undefined, { deadline });
-      if (!best || a.value > best.value) best = a;
+  const rho = opts.radius;
+  const maxSteps = opts.maxSteps ?? 60;
+  const t0 = Date.now();
+  const deadline = t0 + (opts.timeBudgetMs ?? Infinity);
+  const rng = new Rng(seed * 7919 + 1);
+  // Restart 0: w0 with the best of the alternating power iteration from the top singular vector
+  // of Dh(w0) and two seeded directions (the previous method's start, kept).
+  let first: Attained | null = null;
+  for (const u of [jacobianNorm(probe, w0).u, seededUnit(p, seed * 7919 + 1), seededUnit(p, seed * 7919 + 2)]) {
+    const a = hessianNorm(probe, w0, u, undefined, { deadline });
+    if (!first || a.value > first.value || !Number.isFinite(first.value)) first = a;
+  }
+  const blocks = hessianBlocks(probe, w0, rho, rng, deadline);
+  if (blocks) for (let i = blocks.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.nextDouble() * (i + 1));
+    [blocks[i], blocks[j]] = [blocks[j]!, blocks[i]!];
+  }
+  const starts = new Starts(w0, rho, rng, blocks);
+  // The cap: by default room for the sweep over the blocks and the patience after it.
+  const maxStarts = opts.starts ?? Math.max(LIP_DH_MAX_STARTS, 2 * starts.sweep + 2 * LIP_SEARCH_PATIENCE);
+  let best: JointPoint | null = null;
+  let bestClimb: Climb | null = null;
+  let since = 0; // restarts since the last improvement above LIP_SEARCH_RTOL
+  let used = 0;
+  let steps = 0;
+  let timeUp = false;
+  while (used < maxStarts && (since < LIP_SEARCH_PATIENCE || !starts.swept)) {
+    // Restart 0 always runs (its ascent stops at once past the deadline): a value at w0 at least.
+    if (used > 0 && Date.now() > deadline) {
+      timeUp = true;
+      break;
     }
-    return best!;
-  };
-  return ascend(
-    w0,
-    opts,
-    evalAt,
-    (a) => probe.d3(a.w, a.z, a.u),
-    (a) => {
-      const g = probe.d3(a.w, a.z, a.u);
-      const gn = nrm(g);
-      return gn > 0 ? projectBall(a.w.map((x, i) => x + (2 * opts.radius * g[i]!) / gn), w0, opts.radius) : null;
-    },
-  );
+    const [w, u] = used === 0 ? [w0.slice(), first!.u] : starts.next(used);
+    used++;
+    const start = jointAt(probe, w, u);
+    if (!(start.value >= 0)) {
+      since++;
+      continue; // outside the model's domain or overflowing: never a bound
+    }
+    const c = climb(probe, start, w0, rho, maxSteps, LIP_EXPLORE_TOL, deadline);
+    steps += c.steps;
+    if (c.stop === 'time') timeUp = true;
+    const v = c.point.value;
+    if (!best || v > best.value * (1 + LIP_SEARCH_RTOL)) since = 0;
+    else since++;
+    if (!best || v > best.value) {
+      best = c.point;
+      bestClimb = c;
+    }
+    if (timeUp) break;
+  }
+  if (!best) {
+    const w = first!.w;
+    return { ...first!, value: Number.isFinite(first!.value) ? first!.value : NaN, w, converged: false, note: 'no point of the ball has a finite ‖D²h‖', starts: used, steps };
+  }
+  // Polish: the power iteration at w (u the extreme eigenvector of H_z, a fixed point in (z, u)),
+  // then the joint ascent to stationarity; repeat while either improves the value. (D²h ≡ 0 on
+  // every point visited: nothing to polish, the value 0 is exact there.)
+  let innerOk = best.value === 0;
+  let stat = bestClimb!.stat;
+  let stop = bestClimb!.stop;
+  for (let round = 0; round < 4 && !timeUp && best.value > 0; round++) {
+    const inner = hessianNorm(probe, best.w, best.u, scaled(best.y, 1 / best.value), { deadline });
+    let improved = false;
+    if (Number.isFinite(inner.value) && inner.value > best.value) {
+      improved = inner.value > best.value * (1 + 1e-12);
+      best = jointAt(probe, best.w, inner.u);
+    }
+    innerOk = inner.converged && !improved;
+    const c = climb(probe, best, w0, rho, 4 * maxSteps, LIP_STATIONARITY_TOL, deadline);
+    steps += c.steps;
+    stat = c.stat;
+    stop = c.stop;
+    if (c.stop === 'time') timeUp = true;
+    const gained = c.point.value > best.value * (1 + 1e-12);
+    best = c.point;
+    if (!improved && !gained) break;
+    innerOk = false; // moved: the inner check is repeated at the new point
+  }
+  if (Date.now() > deadline) timeUp = true;
+  const notes: string[] = [];
+  if (timeUp) notes.push(`time budget of ${opts.timeBudgetMs} ms reached after ${used} restarts`);
+  else if (since < LIP_SEARCH_PATIENCE || !starts.swept)
+    notes.push(`the restart budget ran out (${used} restarts, --starts) before the stopping rule held (no improvement above ${LIP_SEARCH_RTOL} relative over ${LIP_SEARCH_PATIENCE} restarts${starts.sweep > 0 ? `, ${starts.sweep} restarts inside the Hessian's blocks` : ''})`);
+  if (!timeUp && stop !== 'stationary')
+    notes.push(`the ascent at the maximizer ${stop === 'steps' ? `used its budget of ${4 * maxSteps} steps` : 'stalled'} without meeting its stationarity tolerance (‖grad‖/f = ${stat.toExponential(2)} > ${LIP_STATIONARITY_TOL})`);
+  if (!timeUp && !innerOk) notes.push('the power iteration at the maximizer did not meet its tolerance');
+  const z = best.value > 0 ? scaled(best.y, 1 / best.value) : unit(probe.k, 0);
+  return { value: best.value, w: best.w, z, u: best.u, converged: notes.length === 0, note: notes.length ? notes.join('; ') : null, starts: used, steps };
 }

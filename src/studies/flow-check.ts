@@ -29,6 +29,9 @@ export interface FlowCheckJob {
   method: FlowMethod;
   /** Per-parameter rates (`--lr W=η1,…`): the model is reparametrized by `withRates` first. */
   rates?: [string, number][];
+  /** The main solve's limits (`--max-steps`, `--max-time`), which the check keeps too. */
+  maxSteps?: number;
+  maxTime?: number;
 }
 
 /** The check's outcome: E(T) at the check tolerance and the method it took, or why it failed. */
@@ -69,7 +72,8 @@ export function flowCheckWorker(): void {
   try {
     const plain = elaborate(job.program, { overrides: new Map(job.overrides), seed: job.seed });
     const model = job.rates ? withRates(plain, new Map(job.rates)) : plain;
-    const r = flow(model, { alpha: job.alpha, T: job.T, ...(job.rtol === undefined ? {} : { rtol: job.rtol }), method: job.method, check: true });
+    const r = flow(model, { alpha: job.alpha, T: job.T, ...(job.rtol === undefined ? {} : { rtol: job.rtol }), method: job.method, check: true,
+      ...(job.maxSteps === undefined ? {} : { maxSteps: job.maxSteps }), ...(job.maxTime === undefined ? {} : { maxTime: job.maxTime }) });
     parentPort!.postMessage({ error: r.error, method: r.method } satisfies FlowCheckResult);
   } catch (e) {
     parentPort!.postMessage({ failure: (e as Error).message } satisfies FlowCheckResult);

@@ -7,15 +7,17 @@
  * linearization (`descentReport`).
  */
 import type { Model } from '../ir/model.ts';
-import { checkFlowStart, flow, accuracyFrom, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
+import { checkFlowStart, flow, accuracyFrom, FlowError, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
 import { gradientDescent } from '../dynamics/descent.ts';
 import type { Rates, RatesInfo } from '../ir/rates.ts';
 import { constantOf } from '../dynamics/sweep.ts';
 import type { LipResult } from '../lip/index.ts';
+import { LipUsageError } from '../lip/index.ts';
 import { flowLipschitz } from '../dynamics/flow-lip.ts';
 import { startFlowCheck } from './flow-check.ts';
 import { flowPlotTimes } from '../plot/spec.ts';
 import { OptionError } from './common.ts';
+import type { StepWatchState } from '../dynamics/step-watch.ts';
 
 export { FLOW_LIP_ENTRIES } from '../dynamics/flow-lip.ts';
 
@@ -43,7 +45,13 @@ export interface FlowStudyOptions {
   lip?: boolean;
   /** The `--set` values the model was loaded with (quoted in the hint to run `ntk lip`). */
   overrides?: Map<string, number>;
-  onProgress?: (t: number, T: number) => void;
+  /** The solver's limits: attempted steps per solve, and wall-clock seconds (`FlowOptions`). */
+  maxSteps?: number;
+  maxTime?: number;
+  /** The flow's progress: t of T and the solver's state (`FlowOptions.onProgress`). */
+  onProgress?: (t: number, T: number, state?: StepWatchState) => void;
+  /** What the study is doing when it is not integrating (the Lipschitz estimate, waiting for the check). */
+  onStatus?: (what: string) => void;
 }
 
 /** Lip(h) and Lip(Dh) as estimated by the flow: attained lower and certified upper bounds. */
@@ -64,7 +72,7 @@ export interface FlowLipEstimate {
 export interface FlowReport
   extends Pick<
     FlowResult,
-    | 'alpha' | 'T' | 'R0' | 'kappa' | 'lipDh' | 'lipH' | 'radius' | 'error' | 'errorAccuracy' | 'bound' | 'sharpBound' | 'chizatBound' | 'weightBound'
+    | 'alpha' | 'T' | 'R0' | 'kappa' | 'lipDh' | 'lipH' | 'radius' | 'error' | 'errorAccuracy' | 'errorFloor' | 'variables' | 'bound' | 'sharpBound' | 'chizatBound' | 'weightBound'
     | 'boundNotes' | 'horizons' | 'weightChange' | 'linWeightChange' | 'maxWeightChange' | 'stayedInBall' | 'loss' | 'linLoss'
     | 'trajectory' | 'method' | 'stats' | 'kernel' | 'warnings'
   > {
@@ -101,28 +109,31 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   let radius = constantOf(m, o.radius);
   const method = o.method ?? 'auto';
   const rtol = o.rtol;
+  const limits = { ...(o.maxSteps === undefined ? {} : { maxSteps: o.maxSteps }), ...(o.maxTime === undefined ? {} : { maxTime: o.maxTime }) };
   // The accuracy check, a second independent solve, starts first: it runs on a worker thread
   // while this one estimates the Lipschitz constants and integrates the flow. The worker
   // elaborates the model again with every dim and const at its value here (the same model).
   // A model with per-parameter rates (`withRates`) is rebuilt there with the same rates.
   const rated = (m as Model & { rates?: RatesInfo }).rates;
   const check = m.loss
-    ? startFlowCheck({ program: m.program, overrides: [...m.constants], seed: m.seed, alpha, T, rtol, method, ...(rated ? { rates: rated.rates.map((q): [string, number] => [q.name, q.rate]) } : {}) })
+    ? startFlowCheck({ program: m.program, overrides: [...m.constants], seed: m.seed, alpha, T, rtol, method, ...limits, ...(rated ? { rates: rated.rates.map((q): [string, number] => [q.name, q.rate]) } : {}) })
     : null;
   let lipEstimate: LipResult | null = null;
   let lipSkipped: string | null = null;
   try {
-    const lip = flowLipschitz(m, { alpha, T, lipDh, lipH, radius, lip: o.lip !== false, ...(o.overrides ? { overrides: o.overrides } : {}) });
+    const lip = flowLipschitz(m, { alpha, T, lipDh, lipH, radius, lip: o.lip !== false, ...(o.overrides ? { overrides: o.overrides } : {}), ...(o.onStatus ? { onStatus: o.onStatus } : {}) });
     ({ lipDh, lipH, radius } = lip);
     lipEstimate = lip.estimate;
     lipSkipped = lip.skipped;
   } catch (e) {
     check?.cancel();
+    // a radius the user gave that lipschitz refuses is a usage error of theirs
+    if (e instanceof LipUsageError) throw new OptionError(`--radius ${o.radius}: ${e.message}`);
     throw e;
   }
   let r: FlowResult;
   try {
-    r = flow(m, { alpha, T, times, rtol, lipDh, lipH, radius, method, accuracy: check === null, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+    r = flow(m, { alpha, T, times, rtol, lipDh, lipH, radius, method, accuracy: check === null, ...limits, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   } catch (e) {
     check?.cancel();
     throw e;
@@ -130,9 +141,19 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   if (lipSkipped) r.warnings.push(lipSkipped);
   if (check) {
     // The check ran on the other core; an inline one only if it failed or took another method.
+    o.onStatus?.('waiting for the accuracy check (a second, looser solve on another thread)');
     const c = await check.result;
     const accuracy = 'failure' in c ? null : accuracyFrom(r, c);
-    r.errorAccuracy = accuracy ?? accuracyFrom(r, flow(m, { alpha, T, rtol, method, check: true }));
+    r.errorAccuracy = accuracy ?? inlineCheck();
+  }
+  /** The check solve inline (the worker's failed or took another method); null if it stops too. */
+  function inlineCheck(): number | null {
+    try {
+      return accuracyFrom(r, flow(m, { alpha, T, rtol, method, check: true, ...limits }));
+    } catch (e) {
+      if (e instanceof FlowError) return null;
+      throw e;
+    }
   }
   const lipSource = lipEstimate ? 'estimated' : lipDh !== null || lipH !== null ? 'given' : null;
   const estimate = lipEstimate && {
@@ -143,7 +164,7 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   };
   return {
     alpha: r.alpha, T: r.T, R0: r.R0, kappa: r.kappa, lipDh: r.lipDh, lipH: r.lipH, radius: r.radius, lipSource, lipEstimate: estimate,
-    error: r.error, errorAccuracy: r.errorAccuracy,
+    error: r.error, errorAccuracy: r.errorAccuracy, errorFloor: r.errorFloor, variables: r.variables,
     bound: r.bound, sharpBound: r.sharpBound, chizatBound: r.chizatBound, weightBound: r.weightBound,
     boundNotes: r.boundNotes, horizons: r.horizons,
     weightChange: r.weightChange, linWeightChange: r.linWeightChange, maxWeightChange: r.maxWeightChange, stayedInBall: r.stayedInBall,

@@ -34,7 +34,10 @@ export interface LipReport {
 export interface LipStudyOptions {
   /** ρ: a number, or the name of a dim/const of the model. */
   radius: number | string;
-  /** Starting points and ascent steps of the search for the sup (defaults 6 and 60). */
+  /**
+   * Most restarts of each search for the sup (default: 6 for Lip(h); for Lip(Dh) adaptive, see
+   * `lipDhLower`), and ascent steps per restart (default 60).
+   */
   starts?: number;
   maxSteps?: number;
   seed?: number;
@@ -42,6 +45,8 @@ export interface LipStudyOptions {
   lowerOnly?: boolean;
   /** Wall-clock budget of each search for the sup, ms (default 30 s); past it: converged false. */
   timeBudgetMs?: number;
+  /** Told what the estimate is doing as each phase starts (`LipOptions.onPhase`). */
+  onPhase?: (what: string) => void;
 }
 
 /**
@@ -56,7 +61,7 @@ export function lipReport(m: Model, o: LipStudyOptions): LipReport {
   if (!(Number.isFinite(radius) && radius > 0)) throw new OptionError(`--radius ${raw}: expected a positive number, got ${radius}`);
   let r;
   try {
-    r = lipschitz(m, { radius, starts: o.starts ?? 6, maxSteps: o.maxSteps ?? 60, seed: o.seed ?? 0, lowerOnly: o.lowerOnly === true, timeBudgetMs: o.timeBudgetMs ?? 30_000 });
+    r = lipschitz(m, { radius, starts: o.starts, maxSteps: o.maxSteps ?? 60, seed: o.seed ?? 0, lowerOnly: o.lowerOnly === true, timeBudgetMs: o.timeBudgetMs ?? 30_000, ...(o.onPhase ? { onPhase: o.onPhase } : {}) });
   } catch (e) {
     if (e instanceof LipUsageError) throw new OptionError(`--radius ${raw}: ${e.message}`);
     throw e;

@@ -11,12 +11,15 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * The command's bundle (dist/ntk.cjs, a CommonJS file that Node can run as a worker), or null
- * when this module runs from the TypeScript sources. From the library's bundles (dist/index.js,
+ * when this module runs from the TypeScript sources or not from a file at all (the browser
+ * playground's worker). From the library's bundles (dist/index.js,
  * dist/index.cjs, which have no worker entry) it is their neighbour dist/ntk.cjs, built and
  * shipped with them, so a script's studies get the same worker threads as the command.
  * @example const self = bundleFile(); if (self) startWorker(self, 'sweep', { shared });
  */
 export function bundleFile(): string | null {
+  // Not loaded from a file (a browser's bundle, fetched over http): no bundle to start.
+  if (!import.meta.url.startsWith('file:')) return null;
   const self = fileURLToPath(import.meta.url);
   if (self.endsWith('.ts')) return null;
   const command = join(dirname(self), 'ntk.cjs');

@@ -164,6 +164,11 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
   if (T < t0) throw new RangeError(`solve integrates forward only: need T ≥ t0 (got t0 = ${t0}, T = ${T})`);
   const tol = resolveTolerances(opts);
   const maxSteps = opts.maxSteps ?? 1e6;
+  if (!(maxSteps >= 1)) throw new RangeError(`maxSteps must be ≥ 1 (got ${maxSteps})`);
+  const maxTime = opts.maxTime ?? Infinity;
+  if (!(maxTime > 0)) throw new RangeError(`maxTime must be > 0 seconds (got ${maxTime})`);
+  const started = performance.now();
+  const watch = opts.monitor;
   const span = T - t0;
   const hmax = opts.hmax ?? span;
   if (!(hmax > 0) && span > 0) throw new RangeError(`hmax must be > 0 (got ${hmax})`);
@@ -225,6 +230,23 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
   // Without dense output the steps end on the output times.
   const land = stepper.dense === undefined;
   stepper.prepare?.(t, h);
+  /**
+   * After an attempt from t of size hs: past maxTime, or stopped by the caller's monitor? Sets
+   * the status and message and returns true to end the loop (only checks the clock when asked to).
+   */
+  const watching = (hs: number, accepted: boolean): boolean => {
+    if (maxTime === Infinity && !watch) return false;
+    const elapsed = (performance.now() - started) / 1000;
+    const stop = watch?.({ t, h: hs, accepted, steps: steps + rejected, rejected, elapsed });
+    if (typeof stop === 'string') { status = 'stopped'; message = stop; return true; }
+    if (elapsed > maxTime) {
+      status = 'maxTime';
+      message = `the time limit of ${fmt(maxTime)} s was reached at t = ${fmt(t)} (T = ${fmt(T)}, ${steps} steps `
+        + `accepted, ${rejected} rejected, last h = ${fmt(hs)}). Raise the limit, loosen rtol/atol, or integrate over a shorter time span.`;
+      return true;
+    }
+    return false;
+  };
 
   for (;;) {
     if (steps + rejected >= maxSteps) {
@@ -253,6 +275,7 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
     if (fixed === undefined && !(r <= 1)) {
       rejected++;
       h = hs * ctrl.rejected(r, stepper.errorExponent);
+      if (watching(hs, false)) break;
       continue;
     }
     const tNew = reach ? goal : t + hs;
@@ -284,7 +307,7 @@ export function integrate(stepper: Stepper, f: Rhs, t0: number, y0: Float64Array
       if (!last) { status = 'stopped'; message = `stopped by onStep at t = ${fmt(t)} (T = ${fmt(T)}).`; }
       break;
     }
-    if (last) break;
+    if (last || watching(hs, true)) break;
     if (fixed === undefined) {
       const fac = ctrl.accepted(r, stepper.errorExponent);
       // a step shortened onto an output time does not shrink the next one

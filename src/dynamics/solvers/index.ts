@@ -26,7 +26,7 @@ import { ExplicitStepper } from './explicit.ts';
 import { RODAS4, RosenbrockStepper } from './rosenbrock.ts';
 import type { Rhs, RhsJvp, SolveOptions, SolveResult } from './types.ts';
 
-export type { Rhs, RhsJvp, RhsDt, SolveOptions, SolveResult, SolveStatus, KrylovOptions } from './types.ts';
+export type { Rhs, RhsJvp, RhsDt, SolveOptions, SolveResult, SolveStatus, StepAttempt, KrylovOptions } from './types.ts';
 export { iController, piController, type StepController, type ControllerOptions, type PIControllerOptions } from './controller.ts';
 export { Gmres, type LinearOperator } from './gmres.ts';
 export { DOPRI5 } from './dopri5.ts';

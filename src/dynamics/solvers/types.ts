@@ -45,6 +45,17 @@ export interface SolveOptions {
   /** Limit on attempted (accepted + rejected) steps (default 1e6). */
   maxSteps?: number;
   /**
+   * Limit on wall-clock time in seconds (default none): past it the solve ends with status
+   * 'maxTime' and the state reached, checked after every attempted step.
+   */
+  maxTime?: number;
+  /**
+   * Called after every attempted step (accepted or rejected) with where the solve stands; a
+   * string returned ends the solve with status 'stopped' and that string as its message (a
+   * caller's watchdog: `stepWatch` of `../step-watch.ts` stops flows that cross relu kinks).
+   */
+  monitor?: (s: StepAttempt) => string | null | undefined | void;
+  /**
    * Output times (sorted, within [t0, T]); values come from the method's dense output, the
    * steps are not shortened to hit them. Default [t0, T].
    */
@@ -82,7 +93,21 @@ export interface SolveOptions {
   maxOrder?: number;
 }
 
-export type SolveStatus = 'ok' | 'stopped' | 'maxSteps' | 'nonFinite' | 'stepTooSmall';
+/** One attempted step as `monitor` sees it: from t with size h, accepted or not, and the counts so far. */
+export interface StepAttempt {
+  /** The time reached: the step's end when accepted, the time it started from when rejected. */
+  t: number;
+  /** Its size (the attempt's, shortened to an output time or T if it was). */
+  h: number;
+  accepted: boolean;
+  /** Accepted and rejected steps so far (this one included). */
+  steps: number;
+  rejected: number;
+  /** Wall-clock seconds since the solve started. */
+  elapsed: number;
+}
+
+export type SolveStatus = 'ok' | 'stopped' | 'maxSteps' | 'maxTime' | 'nonFinite' | 'stepTooSmall';
 
 export interface SolveResult {
   /** Output times reached: `times` (or [t0, T] if none given); shorter if the solve ended early. */

@@ -1,0 +1,234 @@
+// The browser playground's budgets (issue 18), measured in Debian's chromium (headless, driven by
+// playwright-core) on the page that `npm run playground` builds:
+//
+//   - page weight: what a first visit downloads, gzip, wasm included (budget 1.5 MB);
+//   - first NTK: from navigation start to the kernel panel of examples/meanfield.ntk showing its
+//     numbers and heat map, in a fresh browser context each run (cold cache; budget 1 s);
+//   - typing: the page thread's work per keystroke with diagnostics on, from a performance trace
+//     (every task of the renderer's main thread from one key press to the next, so CodeMirror's
+//     update, layout, paint and the diagnostics arriving from the worker all count; budget 16 ms),
+//     and the key presses whose input-to-paint time (Event Timing) reached 16 ms.
+//
+// With --trace, the load's performance timeline is also summarized per thread (script parse and
+// compile, evaluation, wasm, layout…) up to the first NTK, and written to
+// test-output/playground/load-trace.json (open it in chrome://tracing or the Performance panel).
+//
+//   npm run bench:playground                       5 loads, 150 keystrokes
+//   npm run bench:playground -- --runs 9 --trace   more loads, and the timeline of the first
+//   npm run bench:playground -- --no-build         reuse playground/dist as built
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : dflt;
+};
+const RUNS = opt('--runs', 5);
+const KEYS = opt('--keys', 150);
+const CHROMIUM = '/usr/bin/chromium';
+if (!existsSync(CHROMIUM)) {
+  console.error(`bench:playground: ${CHROMIUM} is missing (apt-get install chromium)`);
+  process.exit(2);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] : NaN;
+};
+const ms = (x) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 1 : 0)} ms` : 'n/a');
+
+// The page, built (unless --no-build) and served on a free port by scripts/playground.mjs.
+const port = 20000 + Math.floor(Math.random() * 20000);
+const server = spawn(process.execPath, [resolve(root, 'scripts/playground.mjs'), '--serve', '--port', String(port), ...(args.includes('--no-build') ? ['--no-build'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+await new Promise((ok, fail) => {
+  let log = '';
+  server.stdout.on('data', (d) => {
+    log += String(d);
+    if (log.includes('serving')) ok();
+  });
+  server.on('exit', (code) => fail(new Error(`the playground build failed (exit ${code})`)));
+});
+const base = `http://127.0.0.1:${port}/`;
+const weight = JSON.parse(readFileSync(resolve(root, 'playground/dist/weight.json'), 'utf8'));
+
+const { chromium } = await import('playwright-core');
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute', 'blink.user_timing', 'loading', 'toplevel'];
+
+/** Top-level tasks per thread of a trace: [{ thread, ts, dur, name }] (µs). */
+function tasks(trace) {
+  const events = JSON.parse(trace).traceEvents ?? [];
+  const names = new Map();
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name') names.set(`${e.pid}:${e.tid}`, e.args.name);
+  return { events, names };
+}
+
+/** The time on each thread (main, workers) up to `until` (µs, trace clock), by kind of work. */
+function loadProfile(trace, pid, until) {
+  const { events, names } = tasks(trace);
+  const kinds = [
+    ['script parse/compile', /^(v8\.compile|v8\.parseOnBackground|V8\.CompileCode|v8\.compileModule|V8\.ParseProgram|V8\.ParseFunction|v8\.produceModuleCache|v8\.produceCache)$/],
+    ['script evaluation', /^(EvaluateScript|v8\.evaluateModule|FunctionCall|TimerFire|FireAnimationFrame|EventDispatch|v8\.callFunction|RunMicrotasks)$/],
+    ['wasm compile', /^(wasm\.|v8\.wasm\.)/],
+    ['style and layout', /^(UpdateLayoutTree|Layout|RecalculateStyles|ScheduleStyleRecalculation)$/],
+    ['paint', /^(Paint|PaintImage|CompositeLayers|Layerize|UpdateLayer|PrePaint)$/],
+    ['HTML and CSS parse', /^(ParseHTML|ParseAuthorStyleSheet)$/],
+    ['garbage collection', /^(MinorGC|MajorGC|V8\.GC|BlinkGC)/],
+  ];
+  const perThread = new Map();
+  // Only top-level slices of each kind (nested ones of the same kind would count twice).
+  const byThread = new Map();
+  for (const e of events) {
+    if (e.ph !== 'X' || e.dur === undefined || e.ts > until || e.pid !== pid) continue;
+    const t = names.get(`${e.pid}:${e.tid}`) ?? `${e.pid}:${e.tid}`;
+    if (!/CrRendererMain|DedicatedWorker|ThreadPoolForegroundWorker/.test(t)) continue;
+    const key = t.startsWith('ThreadPool') ? 'background compile threads' : t;
+    if (!byThread.has(key)) byThread.set(key, []);
+    byThread.get(key).push(e);
+  }
+  for (const [thread, evs] of byThread) {
+    const sums = {};
+    // Busy time (wall) and the thread's own CPU time in its top-level tasks: on a loaded machine
+    // the first is stretched by waiting for a core, the second much less.
+    let busy = 0, cpu = 0, end = -Infinity;
+    for (const e of evs.filter((x) => x.name === 'RunTask').sort((a, b) => a.ts - b.ts)) {
+      if (e.ts >= end) {
+        busy += Math.min(e.ts + e.dur, until) - e.ts;
+        cpu += e.tdur ?? 0;
+        end = e.ts + e.dur;
+      }
+    }
+    sums['busy (wall)'] = busy / 1000;
+    sums['CPU'] = cpu / 1000;
+    for (const [kind, re] of kinds) {
+      const chosen = evs.filter((e) => re.test(e.name)).sort((a, b) => a.ts - b.ts);
+      let total = 0, end = -Infinity;
+      for (const e of chosen) {
+        const s = Math.max(e.ts, end), f = Math.min(e.ts + e.dur, until);
+        if (f > s) total += f - s;
+        end = Math.max(end, e.ts + e.dur);
+      }
+      if (total > 0) sums[kind] = total / 1000;
+    }
+    perThread.set(thread, sums);
+  }
+  return perThread;
+}
+
+// ------------------------------------------------------------------ loads
+const loads = [];
+let profile = null;
+for (let run = 0; run < RUNS; run++) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const page = await context.newPage();
+  const trace = args.includes('--trace') && run === 0;
+  if (trace) await browser.startTracing(page, { categories: TRACE_CATEGORIES });
+  await page.goto(base);
+  await page.waitForSelector('.panel[data-panel="kernel"][data-state="done"], .panel[data-panel="kernel"][data-state="drawn"]', { timeout: 300_000 });
+  const t = await page.evaluate(() => ({ ...globalThis.__ntk.timings, origin: performance.timeOrigin }));
+  if (trace) {
+    const buf = await browser.stopTracing();
+    mkdirSync(resolve(root, 'test-output/playground'), { recursive: true });
+    writeFileSync(resolve(root, 'test-output/playground/load-trace.json'), buf);
+    // The trace's clock: find navigationStart to map page times (ms since navigation) onto it.
+    const { events } = tasks(buf.toString());
+    const nav = events.find((e) => e.name === 'navigationStart' && e.args?.data?.documentLoaderURL?.startsWith(base)) ?? events.find((e) => e.name === 'navigationStart');
+    profile = { byThread: loadProfile(buf.toString(), nav.pid, nav.ts + t.firstNtk * 1000) };
+  }
+  loads.push(t);
+  await context.close();
+}
+
+// ------------------------------------------------------------------ typing
+const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+const page = await context.newPage();
+await page.goto(base);
+await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 300_000 });
+await page.click('.cm-content');
+await page.keyboard.press('Control+End');
+await page.evaluate(() => {
+  globalThis.__slow = [];
+  new PerformanceObserver((l) => l.getEntries().forEach((e) => globalThis.__slow.push({ name: e.name, duration: e.duration }))).observe({ type: 'event', durationThreshold: 16, buffered: false });
+});
+await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel'] });
+const text = '\n# typing ' + 'model g = sigmoid(f(X)) / sqrt(n) + w '.repeat(10);
+let diagnosed = 0;
+for (let i = 0; i < KEYS; i++) {
+  const ch = text[i % text.length];
+  await page.keyboard.press(ch === '\n' ? 'Enter' : ch === ' ' ? 'Space' : ch);
+  // A pause every 25 keys: the diagnostics come back from the worker and are drawn.
+  if (i % 25 === 24) {
+    const before = await page.evaluate(() => globalThis.__ntk.timings.diagnoses ?? 0);
+    await page.waitForFunction((b) => (globalThis.__ntk.timings.diagnoses ?? 0) > b, before, { timeout: 60_000 });
+    diagnosed++;
+  } else await new Promise((r) => setTimeout(r, 40));
+}
+const typingTrace = (await browser.stopTracing()).toString();
+if (args.includes('--trace')) writeFileSync(resolve(root, 'test-output/playground/typing-trace.json'), typingTrace);
+const slow = await page.evaluate(() => globalThis.__slow.filter((e) => /key|input/.test(e.name)));
+await context.close();
+await browser.close();
+server.kill();
+
+// Per key press: every top-level task of the page's main thread from the one that dispatched its
+// keydown to the one that dispatches the next key's: wall time, and the thread's CPU time.
+const { events, names } = tasks(typingTrace);
+const mainThreads = new Set([...names].filter(([, n]) => n === 'CrRendererMain').map(([k]) => k));
+const keydownEvents = events.filter((e) => e.name === 'EventDispatch' && e.args?.data?.type === 'keydown');
+const pageThread = keydownEvents.length ? `${keydownEvents[0].pid}:${keydownEvents[0].tid}` : '';
+const main = events.filter((e) => `${e.pid}:${e.tid}` === pageThread && mainThreads.has(pageThread));
+const top = main.filter((e) => e.ph === 'X' && e.name === 'RunTask').sort((a, b) => a.ts - b.ts);
+const taskOf = (ts) => top.find((e) => e.ts <= ts && ts <= e.ts + e.dur)?.ts ?? ts;
+const keydowns = keydownEvents.map((e) => taskOf(e.ts)).sort((a, b) => a - b);
+const perKey = [], cpuPerKey = [];
+keydowns.forEach((k, i) => {
+  const end = keydowns[i + 1] ?? Infinity;
+  let busy = 0, cpu = 0;
+  for (const e of top)
+    if (e.ts >= k && e.ts < end) {
+      busy += e.dur;
+      cpu += e.tdur ?? 0;
+    }
+  perKey.push(busy / 1000);
+  cpuPerKey.push(cpu / 1000);
+});
+
+const first = loads.map((t) => t.firstNtk);
+console.log(`playground benchmarks (chromium ${browser.version?.() ?? ''}, ${RUNS} cold loads, ${KEYS} keystrokes; ${new Date().toISOString()})`);
+console.log(`  page weight           ${(weight.gzip / 1024).toFixed(0)} kB gzip (${(weight.bytes / 1024).toFixed(0)} kB raw), wasm included   budget 1536 kB`);
+console.log(`  first NTK from load   median ${ms(median(first))}, min ${ms(Math.min(...first))}, max ${ms(Math.max(...first))}   budget 1000 ms`);
+const parts = [
+  ['study worker started', 'worker.workerStart'],
+  ['page script started', 'start'],
+  ['worker fetched the wasm', 'worker.wasmFetched'],
+  ['worker started the kernel', 'worker.studyStart'],
+  ['page asked for the kernel', 'kernelStart'],
+  ['worker ended the kernel', 'worker.studyEnd'],
+  ['page received the kernel', 'kernelReceived'],
+  ['NTK shown', 'firstNtk'],
+  ['editor made', 'editor'],
+];
+for (const [label, key] of parts) if (loads.some((t) => t[key] !== undefined)) console.log(`    ${label.padEnd(30)} at ${ms(median(loads.map((t) => t[key])))}`);
+if (profile) {
+  console.log('  timeline of the first load up to the NTK (test-output/playground/load-trace.json):');
+  for (const [thread, sums] of profile.byThread) {
+    const items = Object.entries(sums).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${ms(v)}`);
+    if (items.length) console.log(`    ${thread}: ${items.join(', ')}`);
+  }
+}
+console.log(`  typing                page thread per keystroke: median ${ms(median(perKey))}, p95 ${ms(quantile(perKey, 0.95))}, max ${ms(Math.max(...perKey))} (${perKey.length} keys, ${diagnosed} diagnostics drawn)   budget 16 ms`);
+console.log(`                        its CPU time per keystroke: median ${ms(median(cpuPerKey))}, p95 ${ms(quantile(cpuPerKey, 0.95))}, max ${ms(Math.max(...cpuPerKey))}`);
+console.log(`                        key events with input-to-paint ≥ 16 ms: ${slow.length}${slow.length ? ` (longest ${ms(Math.max(...slow.map((s) => s.duration)))})` : ''}`);
