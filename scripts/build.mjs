@@ -25,7 +25,7 @@ const common = {
   keepNames: true,
   // Loaded at run time from node_modules: a native module, the plotting libraries, and the
   // language server's protocol libraries (only `ntk lsp` loads them).
-  external: ['@resvg/resvg-js', 'vega', 'vega-lite', 'vscode-languageserver', 'vscode-languageserver-textdocument'],
+  external: ['@resvg/resvg-js', 'vega', 'vega-lite', 'mathjs', 'vscode-languageserver', 'vscode-languageserver-textdocument'],
   logLevel: 'warning',
 };
 

@@ -97,6 +97,7 @@ export {
   checkReport, evalReport, jacobianReport, kernelReport, deriveReport, printReport,
   type CheckReport, type EvalReport, type JacobianReport, type KernelReport, type DeriveReport, type PrintReport,
 } from './studies/model.ts';
+export { closedForm, mathjsText, modelClosedForms, kernelClosedForm, isScalarModel, MAX_CLOSED_FORM_TEXT, type ClosedForm, type ModelClosedForms } from './symbolic/closed-form.ts';
 export { lipReport, type LipReport, type LipBracket, type LipStudyOptions } from './studies/lip.ts';
 export { flowStudy, descentReport, FLOW_LIP_ENTRIES, type FlowStudyOptions, type FlowReport, type FlowLipEstimate, type DescentReport } from './studies/flow.ts';
 export { nthReport, scalingStudy, type NthReport, type ScalingReport, type ScalingStudyOptions } from './studies/hierarchy.ts';

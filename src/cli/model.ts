@@ -128,10 +128,10 @@ function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; sl
   if (shown < k ** lead) out(`… ${k ** lead - shown} more ${k} × ${k} slices (--json prints the whole tensor)`);
 }
 
-function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }) {
+async function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }) {
   const order = parseOrder(o.order);
   const m = load(file, o);
-  const r = deriveReport(m, { order });
+  const r = await deriveReport(m, { order });
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
   const warning = r.warnings?.[0];
@@ -147,13 +147,22 @@ function cmdDerive(file: string, o: Common & { order?: string; latex?: boolean }
         ? `K^(${order})(${as.join(', ')}) = K${order}(${args.join(', ')}) with ${args.map((x, i) => `${x} = row ${as[i]} of the data`).join(', ')}: ${m.outputName} is one output per row`
         : `K${order}[${args.join(', ')}] = Σ ${args.map((u, i) => `${u}_${as[i]}`).join(' ')} K^(${order})(${as.join(', ')}): the kernel as an ${order}-linear form of index vectors u_i ∈ R^${k} (u_i = e_a gives an entry)`;
   out(o.latex ? `% ${intro}\n${r.latex}` : `# ${intro}\n${r.text}`);
+  if (r.closedForm) {
+    const name = o.latex ? `K^{(${order})}` : `K${order}`;
+    out(o.latex ? `% simplified (mathjs)\n${name} = ${r.closedForm.latex}` : `# simplified (mathjs)\n${name} = ${r.closedForm.text}`);
+  }
 }
 
-function cmdPrint(file: string, o: Common & { derivative?: boolean }) {
+async function cmdPrint(file: string, o: Common & { derivative?: boolean }) {
   const m = load(file, o);
-  const r = printReport(m, { derivative: o.derivative === true });
+  const r = await printReport(m, { derivative: o.derivative === true });
   if (o.json) return emitJson(r);
   out(r.text);
+  const c = r.closedForm;
+  if (c) {
+    const lines = [[r.model, c.h], [`d${r.model}/d${c.variable}`, c.dh]] as const;
+    out(`# simplified (mathjs)\n${lines.filter(([, f]) => f).map(([name, f]) => `${name} = ${f!.text}`).join('\n')}`);
+  }
 }
 
 interface LipCli extends Common {

@@ -13,6 +13,7 @@
  */
 import { Graph, type NodeId } from './graph.ts';
 import { PRIMITIVES, UNARY_OPS, isBinary, isUnary, logisticGraph } from './ops.ts';
+import { symMul, type Provenance } from './symbols.ts';
 
 export type Composite = (g: Graph, x: NodeId) => NodeId;
 
@@ -21,6 +22,28 @@ export type Composite = (g: Graph, x: NodeId) => NodeId;
  * derivatives (through tanh' = 1 − tanh²) stay finite for every x.
  */
 export const sigmoid: Composite = logisticGraph;
+
+/**
+ * The node as the sigmoid composite σ(c·inner) (for printing composites as written): the graph
+ * of `sigmoid` after folding is ½ + ½·tanh(k·inner) (or ½ + ½·tanh(u), k = 1), and c = 2k, with
+ * k's provenance (named consts) when it has one. Null for any other node.
+ */
+export function asSigmoid(g: Graph, n: NodeId): { scale: { v: number; m: Provenance }; inner: NodeId } | null {
+  if (g.op(n) !== 'add') return null;
+  const [a, b] = g.args(n) as [NodeId, NodeId];
+  const half = (x: NodeId) => g.constValue(x) === 0.5 && g.sizeOf(x) === 1 && !g.symOf(x);
+  const t = half(a) ? b : half(b) ? a : null;
+  if (t === null || g.op(t) !== 'mul') return null;
+  const [h, th] = g.args(t) as [NodeId, NodeId];
+  if (!half(h) || g.op(th) !== 'tanh') return null;
+  const z = g.args(th)[0]!;
+  if (g.op(z) === 'mul') {
+    const [k, inner] = g.args(z) as [NodeId, NodeId];
+    const kv = g.constValue(k);
+    if (kv !== undefined && g.sizeOf(k) === 1) return { scale: { v: 2 * kv, m: symMul(undefined, 2, g.symOf(k), kv) }, inner };
+  }
+  return { scale: { v: 2, m: undefined }, inner: z };
+}
 
 /** The composites of the language, by name. */
 export const COMPOSITES: Record<string, Composite> = {

@@ -24,12 +24,15 @@ import { ELEMENTWISE, numericTwin } from './composites.ts';
 import { Graph, type NodeId } from './graph.ts';
 import type { DataInfo, Loss, Model, ParamInfo, ParamInit, TestInfo } from './model.ts';
 import { ShapeError, sameShape, shapeStr, sizeOf } from './shape.ts';
+import { foldSym, namedConstant, symNeg, symPow, type Provenance } from './symbols.ts';
 import { overBudget } from '../io/memory.ts';
 
 /** A compile-time number. */
 interface Num {
   kind: 'num';
   value: number;
+  /** Where the number came from, when it was computed from named consts and dims (for printing: `ir/symbols.ts`). */
+  sym?: Provenance;
 }
 
 /** A tensor in the graph; its first `batch` axes are the current call's mapped axes. */
@@ -40,6 +43,9 @@ interface Ten {
 }
 
 type Val = Num | Ten;
+
+/** A compile-time number, with its provenance when it has one. */
+const num = (value: number, sym: Provenance): Num => (sym ? { kind: 'num', value, sym } : { kind: 'num', value });
 
 /**
  * Options of elaboration: `--set` overrides of dims and consts, the seed of the random
@@ -274,7 +280,7 @@ class Elaborator {
       this.err(b.value.span, `dim '${b.name}' must be a positive integer${value > MAX_DIM ? ` of at most ${MAX_DIM}` : ''}, got ${value}${from}`);
     }
     if (!Number.isFinite(value)) this.err(b.value.span, `${kind} '${b.name}' is ${value}`);
-    this.declare(b.name, kind, b.nameSpan, { kind: 'num', value });
+    this.declare(b.name, kind, b.nameSpan, { kind: 'num', value, sym: namedConstant(b.name) });
     this.constants.set(b.name, value);
   }
 
@@ -499,7 +505,7 @@ class Elaborator {
   }
 
   toNode(v: Val): NodeId {
-    return v.kind === 'num' ? this.g.constant(v.value) : v.node;
+    return v.kind === 'num' ? this.g.constant(v.value, [], v.sym) : v.node;
   }
 
   /** Logical shape (without the batch prefix). */
@@ -545,7 +551,7 @@ class Elaborator {
       case 'unary': {
         const v = this.expr(e.operand, locals);
         if (e.op === '+') return v;
-        return v.kind === 'num' ? { kind: 'num', value: -v.value } : { ...v, node: this.g.neg(v.node) };
+        return v.kind === 'num' ? num(-v.value, symNeg(v.sym)) : { ...v, node: this.g.neg(v.node) };
       }
       case 'binary':
         return this.binary(e, locals);
@@ -623,14 +629,14 @@ class Elaborator {
   }
 
   asTen(v: Val): Ten {
-    return v.kind === 'num' ? { kind: 'tensor', node: this.g.constant(v.value), batch: 0 } : v;
+    return v.kind === 'num' ? { kind: 'tensor', node: this.g.constant(v.value, [], v.sym), batch: 0 } : v;
   }
 
   elementwise(op: 'add' | 'sub' | 'mul' | 'div' | 'pow', a: Val, b: Val, span: A.Span, left: A.Span, right: A.Span): Val {
     if (a.kind === 'num' && b.kind === 'num') {
       const x = a.value, y = b.value;
       const value = op === 'add' ? x + y : op === 'sub' ? x - y : op === 'mul' ? x * y : op === 'div' ? x / y : Math.pow(x, y);
-      return { kind: 'num', value };
+      return num(value, foldSym(op, a.sym, x, b.sym, y));
     }
     const ta = this.asTen(a), tb = this.asTen(b);
     const [na, nb] = this.align([ta, tb]);
@@ -777,7 +783,8 @@ class Elaborator {
       if (e.args.length !== 1 || e.named.length) this.err(e.span, `${e.callee} takes 1 argument, got ${e.args.length + e.named.length}`);
       const v = this.expr(e.args[0]!, locals);
       if (v.kind === 'num') {
-        return { kind: 'num', value: numericTwin(e.callee)(v.value) };
+        // sqrt keeps the provenance (√m); another function of a named const is shown as its value
+        return num(numericTwin(e.callee)(v.value), e.callee === 'sqrt' ? symPow(v.sym, 0.5) : undefined);
       }
       return { kind: 'tensor', node: elementwise(this.g, v.node), batch: v.batch };
     }

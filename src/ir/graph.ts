@@ -11,7 +11,8 @@
  *    identities (x+0, x·1, x^1, reshape to the same shape, …) and symbolic zeros (a `const` 0
  *    of any shape) that make derivative graphs small. `node()` builds without simplifying.
  */
-import { PRIMITIVES, isBinary, isUnary, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
+import { PRIMITIVES, isBinary, isUnary, unreachable, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
+import { foldSym, provenanceKey, symMul, symNeg, symPow, type Provenance } from './symbols.ts';
 import { ShapeError, broadcastAxes, broadcastShapes, sameShape, shapeStr, sizeOf } from './shape.ts';
 
 /**
@@ -27,6 +28,7 @@ function attrsKey(a: Attrs): string {
   let k = '';
   if (a.name !== undefined) k += `n${a.name}|r${a.role}|`;
   if (a.value !== undefined) k += `v${keyOfNumber(a.value)}|`;
+  if (a.sym !== undefined) k += `y${provenanceKey(a.sym)}|`;
   if (a.key !== undefined) k += `k${a.key}|`;
   if (a.shape) k += `s${a.shape.join(',')}|`;
   if (a.axes) k += `a${a.axes.join(',')}|`;
@@ -114,9 +116,17 @@ export class Graph {
     return this.input(`${stem}#${this.freshCounter++}`, role, shape);
   }
 
-  /** A tensor of the given shape with every element equal to `value`. */
-  constant(value: number, shape: number[] = []): NodeId {
-    return this.node('const', [], { value, shape: shape.slice() });
+  /**
+   * A tensor of the given shape with every element equal to `value`; `sym`, where the value came
+   * from (a monomial in named consts, for printing: `ir/symbols.ts`), makes it a node of its own.
+   */
+  constant(value: number, shape: number[] = [], sym?: Provenance): NodeId {
+    return this.node('const', [], sym ? { value, shape: shape.slice(), sym } : { value, shape: shape.slice() });
+  }
+
+  /** The provenance of a `const` node (undefined for plain numbers and other nodes). */
+  symOf(id: NodeId): Provenance {
+    return this.ops[id] === 'const' ? this.attrsOf[id]!.sym : undefined;
   }
 
   zeros(shape: number[]): NodeId {
@@ -152,7 +162,7 @@ export class Graph {
     const c = this.constValue(x);
     if (c !== undefined) {
       const v = foldUnary(op, c);
-      if (Number.isFinite(v) || !Number.isFinite(c)) return this.constant(v, this.shape(x));
+      if (Number.isFinite(v) || !Number.isFinite(c)) return this.constant(v, this.shape(x), op === 'neg' ? symNeg(this.symOf(x)) : undefined);
     }
     if (op === 'neg' && this.ops[x] === 'neg') return this.inputsOf[x]![0]!;
     return this.node(op, [x]);
@@ -181,7 +191,7 @@ export class Graph {
     const ca = this.constValue(a), cb = this.constValue(b);
     if (ca !== undefined && cb !== undefined) {
       const v = foldBinary(op, ca, cb);
-      if (Number.isFinite(v)) return this.constant(v, out);
+      if (Number.isFinite(v)) return this.constant(v, out, foldSym(op, this.symOf(a), ca, this.symOf(b), cb));
     }
     switch (op) {
       case 'add':
@@ -197,10 +207,11 @@ export class Graph {
         break;
       case 'mul':
         if (ca === 0 || cb === 0) return this.zeros(out);
-        if (ca === 1) return this.broadcast(b, out);
-        if (cb === 1) return this.broadcast(a, out);
-        if (ca === -1) return this.neg(this.broadcast(b, out));
-        if (cb === -1) return this.neg(this.broadcast(a, out));
+        // (a factor 1 or −1 that came from named consts, b/2 with b = 2, is kept for printing: 1·x = x exactly)
+        if (ca === 1 && !this.symOf(a)) return this.broadcast(b, out);
+        if (cb === 1 && !this.symOf(b)) return this.broadcast(a, out);
+        if (ca === -1 && !this.symOf(a)) return this.neg(this.broadcast(b, out));
+        if (cb === -1 && !this.symOf(b)) return this.neg(this.broadcast(a, out));
         // Constants to the left, so that c·x and x·c are one node.
         if (cb !== undefined && ca === undefined) return this.binary('mul', b, a);
         // c1·(c2·x) = (c1·c2)·x for scalar constants.
@@ -208,18 +219,20 @@ export class Graph {
           const [b0, b1] = this.inputsOf[b] as [NodeId, NodeId];
           const c2 = this.constValue(b0);
           if (c2 !== undefined && this.sizeOf(b0) === 1 && sameShape(out, this.shape(b)))
-            return this.binary('mul', this.constant(ca * c2), b1);
+            return this.binary('mul', this.constant(ca * c2, [], symMul(this.symOf(a), ca, this.symOf(b0), c2)), b1);
         }
         break;
       case 'div':
         if (ca === 0) return this.zeros(out);
         if (cb === 1) return this.broadcast(a, out);
-        if (cb !== undefined && cb !== 0 && this.sizeOf(b) === 1) return this.binary('mul', this.constant(1 / cb, []), a);
+        if (cb !== undefined && cb !== 0 && this.sizeOf(b) === 1) return this.binary('mul', this.constant(1 / cb, [], symPow(this.symOf(b), -1)), a);
         break;
       case 'pow':
         if (cb === 0) return this.constant(1, out);
         if (cb === 1) return this.broadcast(a, out);
         break;
+      default:
+        unreachable(op);
     }
     return this.node(op, [a, b]);
   }
@@ -245,7 +258,7 @@ export class Graph {
     const c = this.constValue(x);
     if (c !== undefined) {
       this.node('broadcast', [this.constant(0, xs)], { shape }); // validates the shapes
-      return this.constant(c, shape);
+      return this.constant(c, shape, this.symOf(x));
     }
     if (this.ops[x] === 'broadcast') {
       const inner = this.inputsOf[x]![0]!;
@@ -264,7 +277,7 @@ export class Graph {
       const out = this.node('sum', [this.constant(0, xs)], { axes: norm });
       let count = 1;
       for (const a of norm) count *= xs[a]!;
-      return this.constant(c * count, this.shape(out));
+      return this.constant(c * count, this.shape(out), symMul(this.symOf(x), c, undefined, count));
     }
     // Summing away axes of size 1 is a reshape.
     if (norm.every((a) => xs[a] === 1)) return this.reshape(x, xs.filter((_, i) => !norm.includes(i)));
@@ -289,7 +302,7 @@ export class Graph {
     const c = this.constValue(x);
     if (c !== undefined) {
       if (sizeOf(xs) !== sizeOf(shape)) this.node('reshape', [x], { shape }); // throws
-      return this.constant(c, shape);
+      return this.constant(c, shape, this.symOf(x));
     }
     if (this.ops[x] === 'reshape') return this.reshape(this.inputsOf[x]![0]!, shape);
     return this.node('reshape', [x], { shape: shape.slice() });
@@ -298,7 +311,7 @@ export class Graph {
   transpose(x: NodeId, perm: number[]): NodeId {
     if (perm.every((p, i) => p === i) && perm.length === this.shape(x).length) return x;
     const c = this.constValue(x);
-    if (c !== undefined) return this.constant(c, this.shape(this.node('transpose', [this.zeros(this.shape(x))], { perm })));
+    if (c !== undefined) return this.constant(c, this.shape(this.node('transpose', [this.zeros(this.shape(x))], { perm })), this.symOf(x));
     if (this.ops[x] === 'transpose') {
       const inner = this.attrs(x).perm!;
       return this.transpose(this.inputsOf[x]![0]!, perm.map((p) => inner[p]!));
@@ -324,7 +337,7 @@ export class Graph {
     if (starts.every((s) => s === 0) && ends.every((e, i) => e === xs[i]) && starts.length === xs.length) return x;
     const c = this.constValue(x);
     const id = this.node('slice', [c !== undefined ? this.zeros(xs) : x], { starts: starts.slice(), ends: ends.slice() });
-    if (c !== undefined) return this.constant(c, this.shape(id));
+    if (c !== undefined) return this.constant(c, this.shape(id), this.symOf(x));
     return id;
   }
 

@@ -22,6 +22,7 @@ import { erf } from '../math/erf.ts';
 import type { AtomTerm } from '../math/gaussian.ts';
 import { absMax, absMin, increasing, logistic, outward, softplus, supSinLike, unimodalAbs, up } from '../math/scalar.ts';
 import type { Graph, NodeId } from './graph.ts';
+import type { Monomial } from './symbols.ts';
 import {
   PREC, aligned, argOf, chain, lift, noBatch, sameOp, shapeOfArg, shifted, total, zeroTangent,
   broadcastMaps, type BatchRule, type EncloseRule, type JvpRule, type PrintRule, type ScalarBounds, type TransposeRule,
@@ -50,6 +51,8 @@ export interface Attrs {
   role?: InputRole;
   /** const: the value of every element. */
   value?: number;
+  /** const: where the value came from, a monomial in named consts and dims (`ir/symbols.ts`; for printing only). */
+  sym?: Monomial;
   /** literal: the row-major data, and a key that identifies it (content hash). */
   data?: Float64Array;
   key?: string;
@@ -125,6 +128,8 @@ export interface UnaryPrimitive extends Primitive {
   language: boolean;
   /** LaTeX of the function's name (default \operatorname{name}). */
   tex?: string;
+  /** The function in mathjs's syntax, over the text of its argument (`symbolic/closed-form.ts`; default `name(x)`). */
+  mathjs: (x: string) => string;
 }
 
 export interface BinaryPrimitive extends Primitive {
@@ -133,6 +138,8 @@ export interface BinaryPrimitive extends Primitive {
   f: (a: number, b: number) => number;
   /** The same as an inline JavaScript expression; `cb` is b's value when b is a constant. */
   code: (a: string, b: string, cb: number | undefined) => string;
+  /** Values of a constant b for which `code` has a form of its own (pow: 2, 0.5, 1, −1, 3); the kernels specialize their loops on them. */
+  specialB?: readonly number[];
 }
 
 /** The entry type of each op: unary and binary ops carry their scalar functions. */
@@ -147,7 +154,7 @@ const fnPrint =
 /** A unary elementwise op: shape of its input, batched by aligning ranks, printed as name(x). */
 function unaryOp(
   name: UnaryOp,
-  spec: { scalar: ScalarFunction; gaussian: GaussianRule; jvp: JvpRule; tex?: string } & Partial<Pick<UnaryPrimitive, 'linearity' | 'smooth' | 'transpose' | 'print' | 'language' | 'enclose'>>,
+  spec: { scalar: ScalarFunction; gaussian: GaussianRule; jvp: JvpRule; tex?: string } & Partial<Pick<UnaryPrimitive, 'linearity' | 'smooth' | 'transpose' | 'print' | 'language' | 'enclose' | 'mathjs'>>,
 ): UnaryPrimitive {
   return {
     // by default a smooth function: enclosed through the bounds of its derivatives
@@ -161,6 +168,7 @@ function unaryOp(
     transpose: spec.transpose ?? null,
     print: spec.print ?? fnPrint(name, spec.tex),
     language: spec.language ?? true,
+    mathjs: spec.mathjs ?? ((x) => `${name}(${x})`),
     scalar: spec.scalar,
     gaussian: spec.gaussian,
     jvp: spec.jvp,
@@ -256,7 +264,8 @@ export function powerFunction(c: number): ScalarBounds {
 /** The one table of primitive ops. */
 export const PRIMITIVES: { [K in Op]: Entry<K> } = {
   input: leafOp((p, a) => [p.name(a.name!), PREC.atom], (k, _g, y) => k.input(y)),
-  const: leafOp((p, a) => [p.number(a.value!), a.value! < 0 ? PREC.neg : PREC.atom], (k, g, y) => k.exact(g.attrs(y).value!, g.sizeOf(y))),
+  // in LaTeX a constant computed from named consts is printed as what it came from (1/√T, √m)
+  const: leafOp((p, a) => (p.tex && a.sym ? p.provenance(a.sym) : [p.number(a.value!), a.value! < 0 ? PREC.neg : PREC.atom]), (k, g, y) => k.exact(g.attrs(y).value!, g.sizeOf(y))),
   literal: leafOp((p, a) => [p.literal(a.data!, a.shape!), PREC.atom], (k, g, y) => k.exact(g.attrs(y).data!, g.sizeOf(y))),
 
   neg: unaryOp('neg', {
@@ -264,6 +273,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     scalar: { f: (x) => -x, code: (x) => `-${x}`, d1: () => -1, d2: () => 0, sup: null },
     linearity: 'all',
     language: false,
+    mathjs: (x) => `-(${x})`,
     jvp: (g, _y, _x, [t]) => (t === null ? null : g.neg(t)),
     transpose: (g, _y, _i, c) => g.neg(c),
     print: (p, _a, [x]) => [`-${p.wrap(x!, PREC.neg + 1)}`, PREC.neg],
@@ -338,6 +348,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
   }),
   softplus: unaryOp('softplus', {
     gaussian: { f: null, d1: null },
+    mathjs: (x) => `log(1 + exp(${x}))`,
     scalar: {
       f: softplus,
       range: increasing(softplus),
@@ -417,7 +428,13 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     jvp: (g, y, [a, b], [ta, tb]) => total(g, y, [ta === null ? null : g.mul(ta!, b!), tb === null ? null : g.mul(a!, tb!)]),
     // y = a·b, linear in the argument i with the other one (1−i) a coefficient.
     transpose: (g, y, i, c) => g.sumTo(g.mul(argOf(g, y, 1 - i), c), shapeOfArg(g, y, i)),
-    print: (p, _a, [x, y]) => [`${p.wrap(x!, PREC.mul)}${p.tex ? ' \\, ' : '*'}${p.wrap(y!, PREC.mul)}`, PREC.mul],
+    print: (p, _a, [x, y]) => {
+      // a factor ±1 survives folding only when it came from named consts (b/2 with b = 2): plain text shows the value
+      const c = p.tex ? undefined : p.constValue(x!);
+      if (c === 1) return p.render(y!);
+      if (c === -1) return [`-${p.wrap(y!, PREC.neg + 1)}`, PREC.neg];
+      return [`${p.wrap(x!, PREC.mul)}${p.tex ? ' \\, ' : '*'}${p.wrap(y!, PREC.mul)}`, PREC.mul];
+    },
     enclose: (k, g, y, X) => {
       const [x0, x1] = g.args(y) as [NodeId, NodeId];
       // |x| = x·sign(x) (abs, relu): 1-Lipschitz; smooth where the ball keeps x away from 0.
@@ -454,6 +471,7 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     linearity: 'none',
     smooth: true,
     f: powScalar,
+    specialB: [2, 0.5, 1, -1, 3],
     code: (a, b, cb) =>
       cb === 2 ? `${a} * ${a}`
       : cb === 0.5 ? `Math.sqrt(${a})`
@@ -536,10 +554,8 @@ export const PRIMITIVES: { [K in Op]: Entry<K> } = {
     shape: reshapeShape,
     transpose: (g, y, _i, c) => g.reshape(c, shapeOfArg(g, y, 0)),
     batch: shifted((a, _p, prefix) => ({ shape: [...prefix, ...a.shape!] })),
-    print: (p, a, [x]) =>
-      p.tex
-        ? [`\\operatorname{reshape}_{[${a.shape!.join(', ')}]}\\left(${p.render(x!)[0]}\\right)`, PREC.atom]
-        : [`reshape(${p.render(x!)[0]}, [${a.shape!.join(', ')}])`, PREC.atom],
+    // In LaTeX a reshape is implicit, like broadcasting: the mathematics does not change.
+    print: (p, a, [x]) => (p.tex ? p.render(x!) : [`reshape(${p.render(x!)[0]}, [${a.shape!.join(', ')}])`, PREC.atom]),
   }),
   transpose: structOp({
     shape: transposeShape,

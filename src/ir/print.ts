@@ -6,8 +6,10 @@
  *   Dh·v = 0.1*v + 2*w*v
  */
 import type { Graph, NodeId } from './graph.ts';
+import { asSigmoid } from './composites.ts';
 import { PRIMITIVES } from './ops.ts';
 import { PREC, type Printer } from './rules.ts';
+import { provenanceTex } from './symbols.ts';
 
 /** Shared subexpressions up to this many characters are printed inline, not named. */
 const SHORT = 12;
@@ -90,10 +92,20 @@ export function printGraph(g: Graph, roots: [string, NodeId][], opts: PrintOptio
     },
     fn: (name, arg, texName) => (tex ? `${texName ?? `\\operatorname{${name}}`}\\left(${arg}\\right)` : `${name}(${arg})`),
     constValue: (n) => g.constValue(n),
+    provenance: (m) => provenanceTex(m, latexName, latexNumber, PREC),
   };
   const render = (n: NodeId): [string, number] => {
     const name = named.get(n);
     if (name) return [name, PREC.atom];
+    if (tex) {
+      // composites as written: ½ + ½·tanh(z/2) is σ(z)
+      const s = asSigmoid(g, n);
+      if (s) {
+        const [c, cp] = s.scale.m ? printer.provenance(s.scale.m) : [latexNumber(s.scale.v), s.scale.v < 0 ? PREC.neg : PREC.atom];
+        const arg = s.scale.v === 1 && !s.scale.m ? render(s.inner)[0] : `${cp < PREC.mul ? paren(c) : c} \\, ${printer.wrap(s.inner, PREC.mul)}`;
+        return [`\\sigma\\left(${arg}\\right)`, PREC.atom];
+      }
+    }
     return PRIMITIVES[g.op(n)].print(printer, g.attrs(n), g.args(n));
   };
 

@@ -5,6 +5,7 @@
  */
 import type { Graph, NodeId } from './graph.ts';
 import type { Attrs } from './ops.ts';
+import type { Monomial } from './symbols.ts';
 import { broadcastIndex } from './shape.ts';
 
 // ------------------------------------------------------------------ JVP
@@ -104,6 +105,8 @@ export interface Printer {
   fn(name: string, arg: string, tex?: string): string;
   /** The value of a `const` node, or undefined. */
   constValue(n: NodeId): number | undefined;
+  /** A constant's provenance (LaTeX only): 1/√T, √m, b/2. */
+  provenance(m: Monomial): [string, number];
 }
 
 /** A print rule: a node's text and precedence from its attributes and inputs. */

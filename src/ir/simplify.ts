@@ -13,16 +13,26 @@
  * numeric paths use the graphs as built.
  */
 import type { Graph, NodeId } from './graph.ts';
+import { symAdd, symMul, symNeg, type Provenance } from './symbols.ts';
+
+/** A constant factor: its value and where it came from (`ir/symbols.ts`), which tidying keeps for printing. */
+interface Coef {
+  v: number;
+  m: Provenance;
+}
+const ONE: Coef = { v: 1, m: undefined };
+const coefOf = (g: Graph, x: NodeId): Coef => ({ v: g.constValue(x)!, m: g.symOf(x) });
+const neg = (c: Coef): Coef => ({ v: -c.v, m: symNeg(c.m) });
 
 /** The scalar constant factor of a node and the rest: x = c·rest (c = 1 if none). */
-function splitCoefficient(g: Graph, x: NodeId): [number, NodeId | null] {
+function splitCoefficient(g: Graph, x: NodeId): [Coef, NodeId | null] {
   // A constant of any shape is a scalar factor: the callers broadcast to the output's shape.
   const c = g.constValue(x);
-  if (c !== undefined) return [c, null];
+  if (c !== undefined) return [coefOf(g, x), null];
   if (g.op(x) === 'mul') {
     const [a, b] = g.args(x) as [NodeId, NodeId];
     const ca = g.constValue(a);
-    if (ca !== undefined && g.sizeOf(b) >= g.sizeOf(a)) return [ca, b];
+    if (ca !== undefined && g.sizeOf(b) >= g.sizeOf(a)) return [coefOf(g, a), b];
   }
   if (g.op(x) === 'broadcast') {
     const [c2, rest] = splitCoefficient(g, g.args(x)[0]!);
@@ -30,9 +40,9 @@ function splitCoefficient(g: Graph, x: NodeId): [number, NodeId | null] {
   }
   if (g.op(x) === 'neg') {
     const [c2, rest] = splitCoefficient(g, g.args(x)[0]!);
-    return [-c2, rest];
+    return [neg(c2), rest];
   }
-  return [1, x];
+  return [ONE, x];
 }
 
 /** Base and constant exponent: x = base^e (e = 1 if x is not a power). */
@@ -45,17 +55,17 @@ function splitPower(g: Graph, x: NodeId): [NodeId, number] {
   return [x, 1];
 }
 
-function scaled(g: Graph, c: number, x: NodeId | null, shape: number[]): NodeId {
-  if (x === null) return g.constant(c, shape);
-  if (c === 0) return g.zeros(shape);
-  return g.broadcast(g.mul(g.constant(c), x), shape);
+function scaled(g: Graph, c: Coef, x: NodeId | null, shape: number[]): NodeId {
+  if (x === null) return g.constant(c.v, shape, c.m);
+  if (c.v === 0) return g.zeros(shape);
+  return g.broadcast(g.mul(g.constant(c.v, [], c.m), x), shape);
 }
 
 function tidyMul(g: Graph, a: NodeId, b: NodeId): NodeId {
   const shape = g.joinShape(a, b);
   const [ca, ra] = splitCoefficient(g, a);
   const [cb, rb] = splitCoefficient(g, b);
-  const c = ca * cb;
+  const c: Coef = { v: ca.v * cb.v, m: symMul(ca.m, ca.v, cb.m, cb.v) };
   if (ra === null || rb === null) return scaled(g, c, ra ?? rb, shape);
   const [ba, ea] = splitPower(g, ra);
   const [bb, eb] = splitPower(g, rb);
@@ -69,9 +79,12 @@ function tidyAdd(g: Graph, a: NodeId, b: NodeId, sign: 1 | -1): NodeId {
   const shape = g.joinShape(a, b);
   const [ca, ra] = splitCoefficient(g, a);
   const [cb, rb] = splitCoefficient(g, b);
-  if (ra !== null && ra === rb) return scaled(g, ca + sign * cb, ra, shape);
+  if (ra !== null && ra === rb) {
+    const cb2 = sign === 1 ? cb : neg(cb);
+    return scaled(g, { v: ca.v + cb2.v, m: symAdd(ca.m, ca.v, cb2.m, cb2.v) }, ra, shape);
+  }
   // a + (−c)·x prints as a − c·x.
-  if (rb !== null && cb < 0) return sign === 1 ? g.sub(a, scaled(g, -cb, rb, g.shape(b))) : g.add(a, scaled(g, -cb, rb, g.shape(b)));
+  if (rb !== null && cb.v < 0) return sign === 1 ? g.sub(a, scaled(g, neg(cb), rb, g.shape(b))) : g.add(a, scaled(g, neg(cb), rb, g.shape(b)));
   if (sign === -1) return g.sub(a, b);
   return a <= b ? g.add(a, b) : g.add(b, a);
 }
@@ -96,7 +109,7 @@ export function tidy(g: Graph, roots: NodeId[]): NodeId[] {
 
 function tidyNeg(g: Graph, x: NodeId): NodeId {
   const [c, rest] = splitCoefficient(g, x);
-  if (rest === null) return g.constant(-c, g.shape(x));
-  if (c === 1) return g.neg(x);
-  return scaled(g, -c, rest, g.shape(x));
+  if (rest === null) return g.constant(-c.v, g.shape(x), symNeg(c.m));
+  if (c.v === 1 && !c.m) return g.neg(x);
+  return scaled(g, neg(c), rest, g.shape(x));
 }

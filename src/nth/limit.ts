@@ -1206,6 +1206,8 @@ function mapComps(g: Graph, n: NodeId, ins: OutTerm[][][]): OutTerm[][] {
         comps[flat] = ins[k]![flatIndex(src, sIn[k]!)]!;
         break;
       }
+      default:
+        throw new Error(`internal: mapComps through '${op}', not a structural op that moves elements`);
     }
   });
   return comps;

@@ -4,13 +4,13 @@
  * Rules that keep V8's optimizing compiler producing tight machine code here:
  *  - an op is chosen outside the element loop, one loop per op, no closures or objects per
  *    element (only a few small index arrays per call); the unary loops are generated from the
- *    registry's scalar code (`ir/ops.ts`), the binary ones written out per op;
+ *    registry's scalar code (`ir/ops.ts`), the binary ones too (per op and access pattern);
  *  - shapes are first "coalesced": size-1 axes are dropped and adjacent axes that are
  *    contiguous for every operand are merged, so most strided cases become one or two loops;
  *  - gemm is cache-blocked with a 2×4 register-blocked micro-kernel (see `gemm` below).
  */
 import type { Backend } from './backend.ts';
-import { PRIMITIVES, SCALAR_FUNCTIONS, unaryCode, unreachable, type BinaryOp, type UnaryOp } from '../ir/ops.ts';
+import { PRIMITIVES, SCALAR_FUNCTIONS, unaryCode, type BinaryOp, type UnaryOp } from '../ir/ops.ts';
 import { sizeOf, stridesOf } from '../ir/shape.ts';
 
 // ---------------------------------------------------------------------------------------------
@@ -144,168 +144,63 @@ function unary(op: UnaryOp, x: Float64Array, out: Float64Array, n: number): void
 // ---------------------------------------------------------------------------------------------
 // Binary
 
-/** out[i] = a[i] op b[i], i < n. */
-function binarySame(op: BinaryOp, a: Float64Array, b: Float64Array, out: Float64Array, n: number): void {
-  switch (op) {
-    case 'add':
-      for (let i = 0; i < n; i++) out[i] = a[i]! + b[i]!;
-      return;
-    case 'sub':
-      for (let i = 0; i < n; i++) out[i] = a[i]! - b[i]!;
-      return;
-    case 'mul':
-      for (let i = 0; i < n; i++) out[i] = a[i]! * b[i]!;
-      return;
-    case 'div':
-      for (let i = 0; i < n; i++) out[i] = a[i]! / b[i]!;
-      return;
-    case 'pow':
-      for (let i = 0; i < n; i++) out[i] = Math.pow(a[i]!, b[i]!);
-      return;
-    default:
-      unreachable(op);
-  }
-}
-
 /**
- * out[i] = a[i] op s. pow has fast paths for the exponents 2, 0.5, 1, −1 and 3 (x·x, √x, x,
- * 1/x, x·x·x); these agree with Math.pow up to rounding (x·x·x rounds twice) and, for 0.5, in
- * the IEEE sqrt edge cases (√−0 = −0, √−∞ = NaN, where pow gives +0 and +∞).
+ * The loops of a binary op, generated from the registry's scalar code (`code`, the expression the
+ * fused loops inline) like the unary ones: one function per op and access pattern, so that each
+ * loop stays monomorphic. `scalarB` branches first on the op's special constants (`specialB`:
+ * pow's x·x, √x, x, 1/x, x·x·x, which agree with Math.pow up to rounding and, for 0.5, in the
+ * IEEE sqrt edge cases √−0 = −0, √−∞ = NaN, where pow gives +0 and +∞), one loop each.
  */
-function binaryScalarB(op: BinaryOp, a: Float64Array, s: number, out: Float64Array, n: number): void {
-  switch (op) {
-    case 'add':
-      for (let i = 0; i < n; i++) out[i] = a[i]! + s;
-      return;
-    case 'sub':
-      for (let i = 0; i < n; i++) out[i] = a[i]! - s;
-      return;
-    case 'mul':
-      for (let i = 0; i < n; i++) out[i] = a[i]! * s;
-      return;
-    case 'div':
-      for (let i = 0; i < n; i++) out[i] = a[i]! / s;
-      return;
-    case 'pow':
-      if (s === 2) {
-        for (let i = 0; i < n; i++) {
-          const v = a[i]!;
-          out[i] = v * v;
-        }
-      } else if (s === 0.5) {
-        for (let i = 0; i < n; i++) out[i] = Math.sqrt(a[i]!);
-      } else if (s === 1) {
-        if (out !== a) for (let i = 0; i < n; i++) out[i] = a[i]!;
-      } else if (s === -1) {
-        for (let i = 0; i < n; i++) out[i] = 1 / a[i]!;
-      } else if (s === 3) {
-        for (let i = 0; i < n; i++) {
-          const v = a[i]!;
-          out[i] = v * v * v;
-        }
-      } else {
-        for (let i = 0; i < n; i++) out[i] = Math.pow(a[i]!, s);
-      }
-      return;
-    default:
-      unreachable(op);
-  }
+interface BinaryLoops {
+  /** out[i] = a[i] op b[i], i < n. */
+  same: (a: Float64Array, b: Float64Array, out: Float64Array, n: number) => void;
+  /** out[i] = a[i] op s. */
+  scalarB: (a: Float64Array, s: number, out: Float64Array, n: number) => void;
+  /** out[i] = s op b[i]. */
+  scalarA: (s: number, b: Float64Array, out: Float64Array, n: number) => void;
+  /** out[r·m + j] = a[r·m + j] op b[j]: b (m elements) repeats along the leading axes. */
+  repeatB: (a: Float64Array, b: Float64Array, m: number, out: Float64Array, n: number) => void;
+  /** out[r·m + j] = a[j] op b[r·m + j]: a (m elements) repeats along the leading axes. */
+  repeatA: (a: Float64Array, m: number, b: Float64Array, out: Float64Array, n: number) => void;
+  /** out[o + j] = a[ia + j·sa] op b[ib + j·sb] for j < len: one row of the general case. */
+  row: (a: Float64Array, ia: number, sa: number, b: Float64Array, ib: number, sb: number, out: Float64Array, o: number, len: number) => void;
 }
 
-/** out[i] = s op b[i]. */
-function binaryScalarA(op: BinaryOp, s: number, b: Float64Array, out: Float64Array, n: number): void {
-  switch (op) {
-    case 'add':
-      for (let i = 0; i < n; i++) out[i] = s + b[i]!;
-      return;
-    case 'sub':
-      for (let i = 0; i < n; i++) out[i] = s - b[i]!;
-      return;
-    case 'mul':
-      for (let i = 0; i < n; i++) out[i] = s * b[i]!;
-      return;
-    case 'div':
-      for (let i = 0; i < n; i++) out[i] = s / b[i]!;
-      return;
-    case 'pow':
-      for (let i = 0; i < n; i++) out[i] = Math.pow(s, b[i]!);
-      return;
-    default:
-      unreachable(op);
-  }
-}
+const binaryLoopCache = new Map<BinaryOp, BinaryLoops>();
 
-/** out[r·m + j] = a[r·m + j] op b[j]: b (m elements) repeats along the leading axes. */
-function binaryRepeatB(op: BinaryOp, a: Float64Array, b: Float64Array, m: number, out: Float64Array, n: number): void {
-  switch (op) {
-    case 'add':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[r + j]! + b[j]!;
-      return;
-    case 'sub':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[r + j]! - b[j]!;
-      return;
-    case 'mul':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[r + j]! * b[j]!;
-      return;
-    case 'div':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[r + j]! / b[j]!;
-      return;
-    case 'pow':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = Math.pow(a[r + j]!, b[j]!);
-      return;
-    default:
-      unreachable(op);
+/** The loops of `op`, generated on first use (where the engine forbids generated code: loops calling f). */
+function binaryLoops(op: BinaryOp): BinaryLoops {
+  let L = binaryLoopCache.get(op);
+  if (L) return L;
+  const { code, f, specialB = [] } = PRIMITIVES[op];
+  const I = 'for (let i = 0; i < n; i++)';
+  const RJ = 'for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++)';
+  const ROW = 'for (const end = o + len; o < end; o++, ia += sa, ib += sb)';
+  const special = specialB.map((c) => `if (s === ${c}) { ${I} out[i] = ${code('a[i]', 's', c)}; return; }`).join(' ');
+  const src = {
+    same: `(a, b, out, n) { ${I} out[i] = ${code('a[i]', 'b[i]', undefined)}; }`,
+    scalarB: `(a, s, out, n) { ${special} ${I} out[i] = ${code('a[i]', 's', undefined)}; }`,
+    scalarA: `(s, b, out, n) { ${I} out[i] = ${code('s', 'b[i]', undefined)}; }`,
+    repeatB: `(a, b, m, out, n) { ${RJ} out[r + j] = ${code('a[r + j]', 'b[j]', undefined)}; }`,
+    repeatA: `(a, m, b, out, n) { ${RJ} out[r + j] = ${code('a[j]', 'b[r + j]', undefined)}; }`,
+    row: `(a, ia, sa, b, ib, sb, out, o, len) { ${ROW} out[o] = ${code('a[ia]', 'b[ib]', undefined)}; }`,
+  };
+  try {
+    L = Object.fromEntries(
+      Object.entries(src).map(([kind, fn]) => [kind, new Function(`return function binary_${op}_${kind}${fn};`)()]),
+    ) as unknown as BinaryLoops;
+  } catch {
+    L = {
+      same: (a, b, out, n) => { for (let i = 0; i < n; i++) out[i] = f(a[i]!, b[i]!); },
+      scalarB: (a, s, out, n) => { for (let i = 0; i < n; i++) out[i] = f(a[i]!, s); },
+      scalarA: (s, b, out, n) => { for (let i = 0; i < n; i++) out[i] = f(s, b[i]!); },
+      repeatB: (a, b, m, out, n) => { for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = f(a[r + j]!, b[j]!); },
+      repeatA: (a, m, b, out, n) => { for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = f(a[j]!, b[r + j]!); },
+      row: (a, ia, sa, b, ib, sb, out, o, len) => { for (const end = o + len; o < end; o++, ia += sa, ib += sb) out[o] = f(a[ia]!, b[ib]!); },
+    };
   }
-}
-
-/** out[r·m + j] = a[j] op b[r·m + j]: a (m elements) repeats along the leading axes. */
-function binaryRepeatA(op: BinaryOp, a: Float64Array, m: number, b: Float64Array, out: Float64Array, n: number): void {
-  switch (op) {
-    case 'add':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[j]! + b[r + j]!;
-      return;
-    case 'sub':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[j]! - b[r + j]!;
-      return;
-    case 'mul':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[j]! * b[r + j]!;
-      return;
-    case 'div':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = a[j]! / b[r + j]!;
-      return;
-    case 'pow':
-      for (let r = 0; r < n; r += m) for (let j = 0; j < m; j++) out[r + j] = Math.pow(a[j]!, b[r + j]!);
-      return;
-    default:
-      unreachable(op);
-  }
-}
-
-/** out[o + j] = a[ia + j·sa] op b[ib + j·sb] for j < len: one row of the general case. */
-function binaryRow(
-  op: BinaryOp, a: Float64Array, ia: number, sa: number, b: Float64Array, ib: number, sb: number,
-  out: Float64Array, o: number, len: number,
-): void {
-  const end = o + len;
-  switch (op) {
-    case 'add':
-      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! + b[ib]!;
-      return;
-    case 'sub':
-      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! - b[ib]!;
-      return;
-    case 'mul':
-      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! * b[ib]!;
-      return;
-    case 'div':
-      for (; o < end; o++, ia += sa, ib += sb) out[o] = a[ia]! / b[ib]!;
-      return;
-    case 'pow':
-      for (; o < end; o++, ia += sa, ib += sb) out[o] = Math.pow(a[ia]!, b[ib]!);
-      return;
-    default:
-      unreachable(op);
-  }
+  binaryLoopCache.set(op, L);
+  return L;
 }
 
 function binary(
@@ -318,23 +213,24 @@ function binary(
   if (n === 0) return;
   const na = sizeOf(aShape);
   const nb = sizeOf(bShape);
-  if (na === n && nb === n) return binarySame(op, a, b, out, n);
-  if (nb === 1) return binaryScalarB(op, a, b[0]!, out, n);
-  if (na === 1) return binaryScalarA(op, a[0]!, b, out, n);
-  if (na === n && isSuffixOf(bShape, outShape)) return binaryRepeatB(op, a, b, nb, out, n);
-  if (nb === n && isSuffixOf(aShape, outShape)) return binaryRepeatA(op, a, na, b, out, n);
+  const L = binaryLoops(op);
+  if (na === n && nb === n) return L.same(a, b, out, n);
+  if (nb === 1) return L.scalarB(a, b[0]!, out, n);
+  if (na === 1) return L.scalarA(a[0]!, b, out, n);
+  if (na === n && isSuffixOf(bShape, outShape)) return L.repeatB(a, b, nb, out, n);
+  if (nb === n && isSuffixOf(aShape, outShape)) return L.repeatA(a, na, b, out, n);
 
   // General case: odometer over the coalesced output axes but the last, which is one row.
   const { dims, strides } = coalesce(outShape, [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
   const sa = strides[0]!;
   const sb = strides[1]!;
   const r = dims.length; // ≥ 2 in practice: one axis would have been a case above
-  if (r === 0) return binarySame(op, a, b, out, 1);
+  if (r === 0) return L.same(a, b, out, 1);
   const len = dims[r - 1]!;
   const la = sa[r - 1]!;
   const lb = sb[r - 1]!;
   const row = rowOdometer(dims, sa, sb);
-  for (let o = 0; o < n; o += len, row.next()) binaryRow(op, a, row.ia, la, b, row.ib, lb, out, o, len);
+  for (let o = 0; o < n; o += len, row.next()) L.row(a, row.ia, la, b, row.ib, lb, out, o, len);
 }
 
 // ---------------------------------------------------------------------------------------------

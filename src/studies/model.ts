@@ -7,6 +7,7 @@ import type { Model } from '../ir/model.ts';
 import { evaluate, evaluateTest, testLoss, loss, jacobian, kernel, describeKernel, printModel } from '../api.ts';
 import { nonSmoothWarning, type KernelTensor } from '../nth/hierarchy.ts';
 import { assertFinite, diagnosticJson, modelWarnings, nest, OptionError, outputCount, type DiagnosticJson } from './common.ts';
+import { isScalarModel, kernelClosedForm, modelClosedForms, type ClosedForm, type ModelClosedForms } from '../symbolic/closed-form.ts';
 
 /** `ntk check`: the model elaborates; its sizes and warnings. */
 export interface CheckReport {
@@ -118,31 +119,50 @@ export interface DeriveReport {
   form: 'rows' | 'vectors' | 'none';
   text: string;
   latex: string;
+  /**
+   * Scalar models only (one weight, one output): K^(r)(w) simplified by mathjs, text and LaTeX
+   * (null when its expression is too long to simplify quickly, `MAX_CLOSED_FORM_TEXT`).
+   */
+  closedForm?: ClosedForm | null;
   warnings?: string[];
 }
 
 /**
- * The report of `ntk derive` (`describeKernel` in both notations).
- * @example deriveReport(loadModel('examples/converse.ntk'), { order: 3 }).text // "K3 = 4*(0.1 + 2*w)^2"
+ * The report of `ntk derive` (`describeKernel` in both notations; for a scalar model also the
+ * closed form by mathjs, which is why it is async: mathjs is loaded on first use).
+ * @example (await deriveReport(loadModel('examples/converse.ntk'), { order: 3 })).text // "K3 = 4*(0.1 + 2*w)^2"
  */
-export function deriveReport(m: Model, opts: { order: number }): DeriveReport {
+export async function deriveReport(m: Model, opts: { order: number }): Promise<DeriveReport> {
   const { order } = opts;
   const plain = describeKernel(m, order);
   const latex = describeKernel(m, order, { latex: true }).text;
   const warning = nonSmoothWarning(m, order);
-  return { order, outputs: outputCount(m), form: plain.form, text: plain.text, latex, ...(warning ? { warnings: [warning] } : {}) };
+  const closed = isScalarModel(m) ? await kernelClosedForm(m, order) : undefined;
+  return {
+    order, outputs: outputCount(m), form: plain.form, text: plain.text, latex,
+    ...(closed !== undefined ? { closedForm: closed } : {}),
+    ...(warning ? { warnings: [warning] } : {}),
+  };
 }
 
 /** `ntk print`: the model (with `derivative`, also its derivative graphs) as text. */
 export interface PrintReport {
   model: string;
   text: string;
+  /**
+   * With `derivative`, for scalar models only (one weight, one output): h(w) and dh/dw simplified
+   * by mathjs, text and LaTeX (each null when too long to simplify quickly).
+   */
+  closedForm?: ModelClosedForms;
 }
 
 /**
- * The report of `ntk print` (`printModel`).
- * @example printReport(loadModel('examples/converse.ntk')).text
+ * The report of `ntk print` (`printModel`; with `derivative` on a scalar model also the closed
+ * forms by mathjs, which is why it is async: mathjs is loaded on first use).
+ * @example (await printReport(loadModel('examples/converse.ntk'), { derivative: true })).closedForm?.dh?.text // "2 * w + 1 / 10"
  */
-export function printReport(m: Model, opts: { derivative?: boolean } = {}): PrintReport {
-  return { model: m.outputName, text: printModel(m, { derivative: opts.derivative === true }) };
+export async function printReport(m: Model, opts: { derivative?: boolean } = {}): Promise<PrintReport> {
+  const derivative = opts.derivative === true;
+  const closed = derivative ? await modelClosedForms(m) : null;
+  return { model: m.outputName, text: printModel(m, { derivative }), ...(closed ? { closedForm: closed } : {}) };
 }

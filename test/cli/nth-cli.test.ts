@@ -101,7 +101,8 @@ describe('ntk derive', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('K3 = 4*(0.1 + 2*w)^2');
     const tex = await ntk('derive', 'examples/converse.ntk', '--order', '4', '--latex');
-    expect(tex.stdout).toContain('K^{(4)} &= 16 \\, \\left(0.1 + 2 \\, w\\right)^{2}');
+    // LaTeX as written (issue 21): 1/√T and b kept symbolic, K^(4) = (2b)²·(1/√T + b·w)²
+    expect(tex.stdout).toContain('K^{(4)} &= 4 \\, b^{2} \\, \\left(\\frac{1}{\\sqrt{T}} + b \\, w\\right)^{2}');
     expect(tex.stdout).toMatch(/\\begin\{aligned\}[\s\S]*\\end\{aligned\}/);
   });
 

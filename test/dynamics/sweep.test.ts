@@ -121,6 +121,11 @@ describe('runSweep on the tight example', () => {
     await runSweep(opts(out));
     const other = { ...opts(out), shared: { ...opts(out).shared, rtol: 1e-6 } };
     await expect(runSweep(other)).rejects.toThrow(/another sweep/);
-    await expect(runSweep({ ...other, fresh: true })).resolves.toBeTruthy();
+    const fresh = await runSweep({ ...other, fresh: true });
+    expect(fresh.resumed).toBe(0); // every point computed again, with the new rtol
+    expect(fresh.rows.length).toBeGreaterThan(0);
+    expect(fresh.rows.every((r) => Number.isFinite(r.error))).toBe(true);
+    // and the file is now the new sweep's: the same options resume every point from it
+    expect((await runSweep(other)).resumed).toBe(fresh.rows.length);
   });
 });

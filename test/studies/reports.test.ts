@@ -25,11 +25,12 @@ describe('each command prints its study’s report', () => {
     expect(await cli('check', 'examples/meanfield-test.ntk')).toEqual(plain(checkReport(loadModel('examples/meanfield-test.ntk'))));
     expect(await cli('eval', 'examples/meanfield-test.ntk', '--alpha', '2')).toEqual(plain(evalReport(loadModel('examples/meanfield-test.ntk'), { alpha: 2 })));
     expect(await cli('jacobian', 'examples/converse.ntk')).toEqual(plain(jacobianReport(converse())));
-    expect(await cli('print', 'examples/converse.ntk', '--derivative')).toEqual(plain(printReport(converse(), { derivative: true })));
+    expect(await cli('print', 'examples/converse.ntk', '--derivative')).toEqual(plain(await printReport(converse(), { derivative: true })));
   });
   it('kernel and derive', async () => {
     expect(await cli('kernel', 'examples/meanfield.ntk', '--order', '3', '--slice', '1')).toEqual(plain(kernelReport(meanfield(), { order: 3, slice: [1] })));
-    expect(await cli('derive', 'examples/meanfield.ntk', '--order', '3')).toEqual(plain(deriveReport(meanfield(), { order: 3 })));
+    expect(await cli('derive', 'examples/meanfield.ntk', '--order', '3')).toEqual(plain(await deriveReport(meanfield(), { order: 3 })));
+    expect(await cli('derive', 'examples/converse.ntk', '--order', '3')).toEqual(plain(await deriveReport(converse(), { order: 3 })));
   });
   it('lip, with the radius named by a const', async () => {
     const m = loadModel('examples/bilinear.ntk');

@@ -18,6 +18,7 @@
  * mul, div and those `pow`s, and any operand whose innermost stride is neither 0 nor 1.
  */
 import { innerLanes, type FusedProgram, type FusedRef } from '../fuse.ts';
+import { unreachable } from '../../ir/ops.ts';
 
 /**
  * The compiled loop: call with the byte offsets of the output, then of each leaf, then the
@@ -204,6 +205,8 @@ export function compileFusedWasm(p: FusedProgram, memory: WebAssembly.Memory): W
         case 'id':
           push(a);
           break;
+        default:
+          unreachable(k, 'fused step');
       }
       set(vector ? vStep[i]! : sStep[i]!);
     });
