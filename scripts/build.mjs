@@ -109,7 +109,27 @@ function buildDeclarations() {
     const text = readFileSync(path, 'utf8');
     const fixed = text.replace(/((?:from|import)\s*\(?\s*['"]\.{1,2}\/[^'"]*?)\.ts(['"])/g, '$1.js$2');
     if (fixed !== text) writeFileSync(path, fixed);
+    writeFileSync(path.replace(/\.d\.ts$/, '.d.cts'), commonJsDeclarations(fixed));
   }
+}
+
+/**
+ * The CommonJS twin of a declaration file (x.d.ts → x.d.cts, for package.json's
+ * exports["."].require.types). The package is "type": "module", so TypeScript reads every .d.ts
+ * of it as an ES module, and a CommonJS consumer under moduleResolution node16/nodenext gets
+ * TS1471 ("cannot be imported using this construct") from `require('ntk-lab')` if the only types
+ * are those; TypeScript's documented answer for a dual package is one declaration tree per
+ * format. The twin's relative imports name the twins (.js → .cjs), and its type-only imports of
+ * packages (chevrotain, mathjs: ES modules) say so with resolution-mode (TS1541/TS1542 otherwise). No map: a
+ * go-to-definition lands in the .d.cts itself.
+ */
+function commonJsDeclarations(text) {
+  return text
+    .replace(/((?:from|import)\s*\(?\s*['"]\.{1,2}\/[^'"]*?)\.js(['"])/g, '$1.cjs$2')
+    .replace(/^(import type [^;]* from '[^.'][^']*');$/gm, "$1 with { 'resolution-mode': 'import' };")
+    // type queries of a package, typeof import('mathjs'): the same, as an import attribute
+    .replace(/\bimport\((['"])([^.'"][^'"]*)\1\)/g, "import($1$2$1, { with: { 'resolution-mode': 'import' } })")
+    .replace(/^\/\/# sourceMappingURL=.*\n?/m, '');
 }
 
 // The WASM SIMD kernels, from their WAT source (throws, failing the build, if it does not compile).

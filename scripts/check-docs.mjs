@@ -62,6 +62,12 @@ function docOf(e) {
 }
 
 const exports = publicExports();
+// `--names`: only the exported names, one a line (test/package/docs.test.ts compares them with
+// the pages of docs/api).
+if (process.argv.includes('--names')) {
+  console.log(exports.map((e) => e.name).sort().join('\n'));
+  process.exit(0);
+}
 const missing = [];
 for (const e of exports) {
   if (e.file === '(not found)') { missing.push(`${e.name}: declaration not found`); continue; }

@@ -106,3 +106,9 @@ export { grid, pointKey, sweepSeries, csvHeader, type SweepSeries, sweepPoint, s
 export { runWorkerRole } from './studies/workers.ts';
 export { bundleFile } from './studies/threads.ts';
 export { BackendUnavailableError } from './runtime/backends.ts';
+// Types the signatures above refer to (so that scripts can name them, and the API reference has a page for each).
+export type { MethodName } from './dynamics/solvers/index.ts';
+export type { Reference } from './lang/service.ts';
+export type { DenseFactorizations } from './runtime/backend.ts';
+export type { Atom, AtomTerm, PairOptions } from './math/gaussian.ts';
+export type { ParamInit } from './ir/model.ts';

@@ -93,7 +93,7 @@ export async function runStudy(study: StudyName, job: Job, o: StudyOptions, prog
       return { report, view: { spectrum: values, spectrumPlot } };
     }
     case 'derive':
-      return { report: deriveReport(m, { order: order(o) }), view: {} };
+      return { report: await deriveReport(m, { order: order(o) }), view: {} }; // async: mathjs's closed forms load on first use
     case 'lip':
       return { report: lipReport(m, { radius: positive('--radius', o.radius), seed: job.seed, onPhase: (what) => progress(what, 0, 1) }), view: {} };
     case 'nth':

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { early, parseRates, RateError, EarlyUsageError, type EarlyResult, type Model } from '../index.ts';
 import { num, progress, table } from './format.ts';
+import { intOption } from './options.ts';
 
 export interface EarlyCli {
   json?: boolean;
@@ -26,13 +27,6 @@ export function earlyOptions(cmd: Command): Command {
     .option('--plot <file.svg|file.png>', "both models' train and test losses and the gap against the step");
 }
 
-const intArg = (name: string, raw: string | undefined, dflt: number) => {
-  if (raw === undefined) return dflt;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) throw new EarlyUsageError(`${name} ${raw}: expected an integer ≥ 1`);
-  return v;
-};
-
 /** The JSON object of `ntk early --json` (the library's report under the same names). */
 export function earlyJson(r: EarlyResult) {
   return {
@@ -46,8 +40,8 @@ export async function cmdEarly(file: string, o: EarlyCli, load: (file: string, o
   if (o.lr === undefined) throw new EarlyUsageError('early needs the rates of the layers: --lr W=η1 (first layer), --lr v=η2 (readout) or both, --lr W=η1,v=η2');
   const rates = parseRates(o.lr);
   if (typeof rates === 'number') throw new RateError(`--lr ${o.lr}: early takes rates by layer, e.g. --lr W=${o.lr} (first layer) or --lr W=${o.lr},v=${o.lr}`);
-  const steps = intArg('--steps', o.steps, 1000);
-  const every = intArg('--every', o.every, Math.max(1, Math.round(steps / 20)));
+  const steps = intOption('--steps', o.steps, 1, 1000);
+  const every = intOption('--every', o.every, 1, Math.max(1, Math.round(steps / 20)));
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new EarlyUsageError(`--plot ${o.plot}: use a .svg or .png file`);
   const model = load(file, o);
   const bar = progress('early', !o.json, 2000); // a terminal only, after 2 s

@@ -9,6 +9,7 @@ import {
   type GpPrediction, type LimitReport, type Model,
 } from '../index.ts';
 import { matrix, num, progress, table } from './format.ts';
+import { intOption, parseSet } from './options.ts';
 
 /** A usage error of these commands: exit 2 (main.ts maps it). */
 export class LimitUsageError extends Error {}
@@ -39,23 +40,6 @@ const out = (s: string): void => {
   process.stdout.write(s);
   if (!s.endsWith('\n')) process.stdout.write('\n');
 };
-
-function parseSet(items: string[]): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const item of items) {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(item.trim());
-    const value = match ? Number(match[2]) : NaN;
-    if (!match || !Number.isFinite(value)) throw new LimitUsageError(`--set ${item}: expected NAME=VALUE with a finite number, e.g. --set m=256`);
-    m.set(match[1]!, value);
-  }
-  return m;
-}
-
-function seedOf(o: Common): number {
-  const s = o.seed === undefined ? 0 : Number(o.seed);
-  if (!Number.isInteger(s) || s < 0) throw new LimitUsageError(`--seed ${o.seed}: expected an integer ≥ 0`);
-  return s;
-}
 
 function widths(o: LimitCli): string[] {
   if (!o.width) throw new LimitUsageError('--width: name the width dim(s) that go to infinity, e.g. --width m (or --width m,m2)');
@@ -96,7 +80,7 @@ export function cmdLimit(file: string, o: LimitCli) {
   const tol = tolOf(o);
   if (o.out && !/\.(npy|csv)$/.test(o.out)) throw new LimitUsageError(`--out ${o.out}: expected a .npy or .csv file name`);
   const overrides = parseSet(o.set);
-  const model = loadModel(file, { overrides, seed: seedOf(o) });
+  const model = loadModel(file, { overrides, seed: intOption('--seed', o.seed, 0, 0) });
   const bar = progress('limit', o.json !== true);
   bar.status(`the NNGP and NTK recursions as ${ws.join(', ')} → ∞ (Gaussian expectations per layer and pair of inputs)`);
   const r = limitKernels(model, { width: ws, overrides, tol });
@@ -133,7 +117,7 @@ export async function cmdPredict(file: string, o: PredictCli) {
   const ridge = o.ridge === undefined ? 0 : Number(o.ridge);
   if (!(ridge >= 0) || !Number.isFinite(ridge)) throw new LimitUsageError(`--ridge ${o.ridge}: expected a number ≥ 0`);
   if (o.seeds !== undefined && o.width !== undefined) throw new LimitUsageError('--seeds gives the finite-width ensemble: drop --width (or drop --seeds for the infinite-width prediction)');
-  const model = loadModel(file, { overrides, seed: seedOf(o) });
+  const model = loadModel(file, { overrides, seed: intOption('--seed', o.seed, 0, 0) });
   squareTargets(model);
   // --lr η (every parameter) or W=η1,v=η2 (the others frozen): the flow dw/dt = −H∇L
   const rates = o.lr === undefined ? undefined : parseRates(o.lr);

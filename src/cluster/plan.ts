@@ -30,9 +30,19 @@ import { Evaluator } from '../evaluator/evaluator.ts';
 import { grid, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { kernelTile, tileRange, upperTiles } from '../nth/tiles.ts';
 
-/** A plan, shard or task that cannot be used as asked: the message says why and what to do (exit 1). */
+/**
+ * A plan, shard or task that cannot be used as asked: the message says why and what to do (exit 1).
+ * @example
+ * try { readPlan('missing.json'); } catch (e) { if (e instanceof ClusterError) console.error(e.message); }
+ * // cannot read the plan 'missing.json': no such file
+ */
 export class ClusterError extends Error {}
 
+/**
+ * The version of the plan file's layout (its `format` key); `readPlan` refuses any other, since a
+ * plan of another layout would be misread rather than fail.
+ * @example readPlan('sweep.json').format === PLAN_FORMAT // true
+ */
 export const PLAN_FORMAT = 1;
 
 /** The grid of a sweep: what `ntk sweep` takes besides the model. */
@@ -60,11 +70,16 @@ export interface TilesSpec {
   out: string;
 }
 
+/** What a plan computes: a sweep's grid or a kernel's tiles (the `kind` tells which). */
 export type PlanSpec = SweepSpec | TilesSpec;
 
 /** One task: its grid points (sweep) or its tile (i, j), i ≤ j (kernel). */
 export type PlanTask = { index: number; points: GridPoint[] } | { index: number; tile: [number, number] };
 
+/**
+ * A plan as written to `DIR/NAME.json` (exported as `ClusterPlan`): the model's path and hash,
+ * what to compute, and the tasks; `id` is the sha256 of the content, which every shard carries.
+ */
 export interface Plan {
   format: number;
   /** sha256 (16 hex digits) of everything below but `path`: shards carry it. */
@@ -147,7 +162,10 @@ export function planKernelTiles(path: string, file: string, o: { tiles: number; 
   );
 }
 
-/** Write the plan atomically (pretty JSON). */
+/**
+ * Write the plan atomically (pretty JSON) to `plan.path`; its shards go next to it.
+ * @example writePlan(planKernelTiles('K.plan.json', 'mlp.ntk', { tiles: 4, out: 'K.npy' }))
+ */
 export function writePlan(plan: Plan): void {
   const { path: _, ...body } = plan;
   writeFileAtomic(plan.path, stringify(body, 1) + '\n');
@@ -156,6 +174,8 @@ export function writePlan(plan: Plan): void {
 /**
  * Read a plan and check it: its format, its id (the content was not edited) and, unless
  * `checkModel` is false, that the model file still has the hash it had when planned.
+ * Throws `ClusterError` otherwise, saying what changed and to plan again.
+ * @example const plan = readPlan('sweep.json'); plan.tasks.length
  */
 export function readPlan(path: string, opts: { checkModel?: boolean } = {}): Plan {
   let text: string;
@@ -184,9 +204,15 @@ export function readPlan(path: string, opts: { checkModel?: boolean } = {}): Pla
 }
 
 const planName = (plan: Plan) => nodePath.basename(plan.path).replace(/\.json$/, '');
-/** The directory of the shards of a plan. */
+/**
+ * The directory of the shards of a plan: DIR/NAME.shards next to DIR/NAME.json.
+ * @example shardDir(readPlan('runs/sweep.json')) // '…/runs/sweep.shards'
+ */
 export const shardDir = (plan: Plan) => nodePath.join(nodePath.dirname(plan.path), `${planName(plan)}.shards`);
-/** The log of task I (written by the scheduler): DIR/logs/NAME-I.out. */
+/**
+ * The log of task I (written by the scheduler): DIR/logs/NAME-I.out.
+ * @example logPath(readPlan('runs/sweep.json'), 3) // '…/runs/logs/sweep-3.out'
+ */
 export const logPath = (plan: Plan, index: number | string) => nodePath.join(nodePath.dirname(plan.path), 'logs', `${planName(plan)}-${index}.out`);
 const shardPath = (plan: Plan, index: number) => nodePath.join(shardDir(plan), `${index}.json`);
 const markerPath = (plan: Plan, index: number, what: 'started' | 'failed') => nodePath.join(shardDir(plan), `${index}.${what}.json`);
@@ -216,6 +242,7 @@ function task(plan: Plan, index: number): PlanTask {
  * The shard of task `index` when complete (written by this plan, all its rows or its tile file
  * of the right size); null when absent or incomplete. Throws `ClusterError` for a shard of
  * another plan.
+ * @example readShard(readPlan('sweep.json'), 0)?.rows?.length
  */
 export function readShard(plan: Plan, index: number): Shard | null {
   const t = task(plan, index);
@@ -246,6 +273,7 @@ export function readShard(plan: Plan, index: number): Shard | null {
   }
 }
 
+/** What `runTask` did: computed the task now, or found its shard complete. */
 export interface TaskOutcome {
   index: number;
   /** 'done': computed now; 'skipped': its shard was already complete. */
@@ -254,7 +282,12 @@ export interface TaskOutcome {
   shard: string;
 }
 
-/** The task index from the environment: Slurm's array index, else a Kubernetes Indexed Job's. */
+/**
+ * The task index from the environment: Slurm's array index ($SLURM_ARRAY_TASK_ID), else a
+ * Kubernetes Indexed Job's ($JOB_COMPLETION_INDEX); null when neither is set. Throws
+ * `ClusterError` for a value that is not a non-negative integer.
+ * @example indexFromEnv({ SLURM_ARRAY_TASK_ID: '7' }) // 7
+ */
 export function indexFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
   for (const name of ['SLURM_ARRAY_TASK_ID', 'JOB_COMPLETION_INDEX']) {
     const v = env[name];
@@ -319,14 +352,21 @@ export function runTask(plan: Plan, index: number, opts: { onProgress?: (done: n
   return { index, status: 'done', seconds: (performance.now() - t0) / 1000, shard: path };
 }
 
-/** The command that runs task I of the plan by hand. */
+/**
+ * The command that runs task I of the plan by hand (what `mergePlan` lists for a missing shard).
+ * @example redoCommand(readPlan('sweep.json'), 3) // 'ntk sweep run /abs/sweep.json --index 3'
+ */
 export const redoCommand = (plan: Plan, index: number) => `ntk ${plan.kind === 'sweep' ? 'sweep' : 'kernel'} run ${shellQuote(plan.path)} --index ${index}`;
 
-/** A word for a POSIX shell, quoted when it needs to be. */
+/**
+ * A word for a POSIX shell, single-quoted when it needs to be (a ' inside becomes '\'').
+ * @example shellQuote('my runs/p.json') // "'my runs/p.json'"
+ */
 export function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** What `mergePlan` wrote: the file, how many tasks, and the rows (sweep) or shape (kernel). */
 export interface MergeOutcome {
   out: string;
   tasks: number;
@@ -341,6 +381,7 @@ export interface MergeOutcome {
  * line), for a kernel the k×k `.npy`, each tile read and written (tile (i, j) and, transposed,
  * (j, i)) at its offsets, never K whole. Refuses, listing them and the commands that redo them,
  * when shards are missing or incomplete.
+ * @example mergePlan(readPlan('sweep.json')).rows
  */
 export function mergePlan(plan: Plan, opts: { out?: string } = {}): MergeOutcome {
   const shards = plan.tasks.map((t) => readShard(plan, t.index));
@@ -387,7 +428,10 @@ export function mergePlan(plan: Plan, opts: { out?: string } = {}): MergeOutcome
   return { out, tasks: plan.tasks.length, shape: [k, k] };
 }
 
-/** Indices as ranges: [0, 1, 2, 5, 7, 8] → "0-2,5,7-8" (Slurm's --array syntax). */
+/**
+ * Indices as ranges (Slurm's --array syntax), sorted and without repeats.
+ * @example compressIndices([0, 1, 2, 5, 7, 8]) // '0-2,5,7-8'
+ */
 export function compressIndices(indices: number[]): string {
   const s = [...new Set(indices)].sort((a, b) => a - b);
   const parts: string[] = [];
@@ -400,8 +444,10 @@ export function compressIndices(indices: number[]): string {
   return parts.join(',');
 }
 
+/** The state of one task in `planStatus` (see there for how each is decided). */
 export type TaskState = 'done' | 'running' | 'pending' | 'failed' | 'missing';
 
+/** One task's line of `planStatus`: its state, why, and its log. */
 export interface TaskStatus {
   index: number;
   state: TaskState;
@@ -412,6 +458,7 @@ export interface TaskStatus {
   log: string;
 }
 
+/** `planStatus`'s report: every task's state and how many are in each. */
 export interface PlanStatus {
   plan: string;
   id: string;
@@ -443,6 +490,7 @@ export function tail(path: string, lines = 10): string | null {
  * The state of every task: done (complete shard), failed (its error and log tail), running or
  * pending (from the scheduler's `queued` states, e.g. squeue's), or missing (never run,
  * cancelled or killed: the log tail says what is known).
+ * @example const plan = readPlan('sweep.json'); planStatus(plan, queuedTasks(plan)).counts // { done: 12, running: 4, … }
  */
 export function planStatus(plan: Plan, queued: Map<number, string> = new Map()): PlanStatus {
   const tasks = plan.tasks.map((t): TaskStatus => {

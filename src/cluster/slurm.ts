@@ -77,7 +77,10 @@ export function slurmScripts(plan: Plan, o: SlurmOptions = {}, indices: number[]
   return { array, merge, arraySpec, arrayPath: nodePath.join(dir, `${name}.array.sbatch`), mergePath: nodePath.join(dir, `${name}.merge.sbatch`) };
 }
 
-/** The full path of an executable on the PATH, or null. */
+/**
+ * The full path of an executable file on the PATH (the first directory that has it), or null.
+ * @example which('sbatch') // '/usr/bin/sbatch', or null without Slurm
+ */
 export function which(name: string, path = process.env.PATH ?? ''): string | null {
   for (const d of path.split(nodePath.delimiter)) {
     if (!d) continue;
@@ -92,6 +95,7 @@ export function which(name: string, path = process.env.PATH ?? ''): string | nul
   return null;
 }
 
+/** What `submitPlan` submitted (or, in a dry run, would submit): indices, job ids, scripts, commands. */
 export interface SubmitOutcome {
   /** The indices submitted (empty: every task is done or queued; nothing was submitted). */
   indices: number[];
@@ -164,6 +168,7 @@ export function submitPlan(plan: Plan, o: SlurmOptions & { onlyMissing?: boolean
 /**
  * The Slurm states of the plan's array tasks still in the queue (index → state, e.g. RUNNING,
  * PENDING), from `squeue` for the jobs this plan submitted; empty without squeue.
+ * @example queuedTasks(readPlan('sweep.json')).get(3) // 'RUNNING'
  */
 export function queuedTasks(plan: Plan): Map<number, string> {
   const out = new Map<number, string>();
@@ -179,7 +184,10 @@ export function queuedTasks(plan: Plan): Map<number, string> {
   return out;
 }
 
-/** The jobs submitted for this plan (array and merge job ids, indices), oldest first. */
+/**
+ * The jobs submitted for this plan (array and merge job ids, indices), oldest first.
+ * @example submissions(readPlan('sweep.json')).at(-1)?.arrayJob // '4242'
+ */
 export function submissions(plan: Plan): Submission[] {
   return readSubmissions(plan);
 }

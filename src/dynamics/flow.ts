@@ -39,6 +39,7 @@ import { stepWatch, type StepWatchState } from './step-watch.ts';
 /**
  * What to try when a flow of a non-smooth model stalls at its kinks (the options are the CLI's;
  * the library's are `method`, `rtol` and `gradientDescent`).
+ * @example try { flow(model, { alpha: 1, T: 100, maxTime: 10 }) } catch (e) { e.message.endsWith(NON_SMOOTH_ADVICE) } // a stalled flow of a relu model
  */
 export const NON_SMOOTH_ADVICE = 'Try a smooth surrogate of relu, e.g. softplus(β·x)/β with β = 10, or gelu; '
   + 'or --method dopri5 --rtol 1e-3 (a looser tolerance steps over the kinks, and E(T) is about as accurate as that), '
@@ -260,12 +261,16 @@ export function checkFlowStart(model: Model, alpha: number, T: number, ev: Evalu
  * Integrate the flow of α·h and its linearization to time T; report E(T) and the bounds (which
  * hold for the square loss; for any other loss they are reported as not applying).
  *
+ * The flow is dw/dt = −(1/α²)∇_w R(α·h(w)) from w0, the linearized one the same with h̄(w) =
+ * h(w0) + Dh(w0)(w − w0); E(T) = ‖α h(w(T)) − α h̄(w̄(T))‖, next to Theorem 1.2's bound
+ * min(6κ√R0, √(8R0)) with κ = (T/α)·Lip(Dh)·√R0 (docs/math.md) and Proposition 1.1's
+ * T·Lip(h)²·κ·√R0. δ = w − w̄ is integrated (not w), so that E keeps its digits when it is small.
+ * Three parts: the δ-system (`deltaSystem`), the method policy and solve (`integrateFlow`, every
+ * method through the solvers' one driver), the report (`flowReport`).
+ *
  * @example
  *   const r = flow(loadModel('examples/converse.ntk'), { alpha: 10, T: 100, lipDh: 2 });
  *   r.error <= r.bound!   // Theorem 1.2
- *
- * Three parts: the δ-system (`deltaSystem`), the method policy and solve (`integrateFlow`, every
- * method through the solvers' one driver), the report (`flowReport`).
  */
 export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evaluator(model)): FlowResult {
   const { alpha, T } = opts;

@@ -86,7 +86,10 @@ export function stepWatch(o: StepWatchOptions): { monitor: (s: StepAttempt) => s
   return { monitor, state };
 }
 
-/** A duration in s, min or h, two significant digits. */
+/**
+ * A duration in s, min or h, two significant digits.
+ * @example duration(4500) // '75 min'
+ */
 export function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return 'forever';
   if (seconds < 120) return `${Number(seconds.toPrecision(2))} s`;

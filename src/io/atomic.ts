@@ -6,7 +6,10 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-/** A file that could not be written (message `cannot write '<path>': <reason>`): exit 1 in the CLI. */
+/**
+ * A file that could not be written (message `cannot write '<path>': <reason>`): exit 1 in the CLI.
+ * @example try { writeFileAtomic('/nonexistent/x.json', '1') } catch (e) { e instanceof WriteError } // "cannot write '/nonexistent/x.json': no such directory"
+ */
 export class WriteError extends Error {}
 
 function describe(err: unknown): string {
@@ -30,7 +33,10 @@ function describe(err: unknown): string {
   }
 }
 
-/** An output path that cannot be written, found before any computation: the CLI exits 2. */
+/**
+ * An output path that cannot be written, found before any computation: the CLI exits 2.
+ * @example try { checkOutputPath('/nonexistent/x.json', '--out') } catch (e) { e instanceof OutputPathError } // "--out /nonexistent/x.json: no such directory '/nonexistent'"
+ */
 export class OutputPathError extends Error {}
 
 /**

@@ -35,7 +35,11 @@ export function setMemoryBudget(bytes: number | null): void {
   override = bytes;
 }
 
-/** The budget now, in bytes: --max-memory, or half the available memory. */
+/**
+ * The budget now, in bytes: --max-memory (`setMemoryBudget`), else half the memory available
+ * now, min(free memory, the cgroup's limit)/2.
+ * @example setMemoryBudget(parseBytes('2G')); memoryBudget() // 2147483648
+ */
 export function memoryBudget(): number {
   if (override !== null) return override;
   const limit = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();

@@ -14,6 +14,34 @@
 import { PRIMITIVES, isBinary, isUnary, unreachable, type Attrs, type BinaryOp, type InputRole, type Op, type UnaryOp } from './ops.ts';
 import { foldSym, provenanceKey, symMul, symNeg, symPow, type Provenance } from './symbols.ts';
 import { ShapeError, broadcastAxes, broadcastShapes, sameShape, shapeStr, sizeOf } from './shape.ts';
+import { getHeapStatistics } from 'node:v8';
+import { budgetSource, fmtBytes, memoryBudget, MemoryError } from '../io/memory.ts';
+
+/**
+ * JavaScript heap per graph node, an upper estimate: the node's arrays and memo key (≈ 0.4 kB
+ * measured on the kernels of examples/deep.ntk), with the plan and rewrites built from it
+ * (≈ 0.85 kB per node at the peak: K^(7) of deep.ntk, 79 k nodes, ran in a 96 MB heap and not
+ * in 48 MB).
+ */
+export const GRAPH_BYTES_PER_NODE = 1024;
+/** How often (in nodes) `Graph.node` compares the graph's size with the budget. */
+const GRAPH_CHECK_EVERY = 4096;
+
+/**
+ * The graph grew past what the memory budget allows (its nodes live in V8's heap, whose
+ * overflow would crash the process): the message names the size; callers that know what was
+ * being built (a kernel's order and slice) rethrow it with what to try.
+ */
+export class GraphSizeError extends MemoryError {}
+
+/**
+ * The most nodes a graph may have: the memory budget (--max-memory, or half the available
+ * memory) and three quarters of V8's heap limit, whichever is lower, at GRAPH_BYTES_PER_NODE a node.
+ */
+export function graphNodeLimit(): number {
+  const heap = 0.75 * getHeapStatistics().heap_size_limit;
+  return Math.floor(Math.min(memoryBudget(), heap) / GRAPH_BYTES_PER_NODE);
+}
 
 /**
  * A node of a `Graph`: its index, in creation order (inputs before their users).
@@ -65,6 +93,11 @@ export class Graph {
   readonly shapes: number[][] = [];
   private readonly memo = new Map<string, NodeId>();
   private freshCounter = 0;
+  /**
+   * A lower node limit for a probe (`kernelTensor` checking whether a slice it would suggest
+   * fits): past it `node` throws GraphSizeError as past the budget. Infinity otherwise.
+   */
+  probeLimit = Infinity;
 
   get size(): number {
     return this.ops.length;
@@ -96,6 +129,14 @@ export class Graph {
     if (found !== undefined) return found;
     const shape = info.shape(inputs.map((i) => this.shapes[i]!), attrs);
     const id = this.ops.length;
+    if (id % GRAPH_CHECK_EVERY === 0 && id > 0) {
+      const limit = Math.min(graphNodeLimit(), this.probeLimit);
+      if (id >= limit) {
+        const heap = getHeapStatistics().heap_size_limit;
+        const bound = memoryBudget() <= 0.75 * heap ? `${budgetSource()}, ${fmtBytes(memoryBudget())}` : `three quarters of the JavaScript heap's limit, ${fmtBytes(heap)}`;
+        throw new GraphSizeError(`the graph of this computation reached ${id} nodes, about ${fmtBytes(id * GRAPH_BYTES_PER_NODE)} of JavaScript heap at ${GRAPH_BYTES_PER_NODE / 1024} kB a node: the most that ${bound}, allows`);
+      }
+    }
     this.ops.push(op);
     this.inputsOf.push(inputs);
     this.attrsOf.push(attrs);

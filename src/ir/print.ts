@@ -71,10 +71,15 @@ export function printGraph(g: Graph, roots: [string, NodeId][], opts: PrintOptio
   const lines: string[] = [];
   const rootOf = new Map(roots.map(([name, id]) => [id, name]));
 
-  const isTrivial = (n: NodeId): boolean => {
+  // Everything below is one pass over the cone in id order, which is topological (a node's
+  // inputs have smaller ids), so nothing recurses along the graph's depth: a chain of thousands
+  // of ops (an unrolled loop) prints without exhausting the stack.
+  const trivial = new Set<NodeId>();
+  for (const n of cone) {
     const op = g.op(n);
-    return op === 'input' || op === 'const' || (op === 'broadcast' && isTrivial(g.args(n)[0]!)) || op === 'reshape' && isTrivial(g.args(n)[0]!);
-  };
+    if (op === 'input' || op === 'const' || ((op === 'broadcast' || op === 'reshape') && trivial.has(g.args(n)[0]!))) trivial.add(n);
+  }
+  const isTrivial = (n: NodeId) => trivial.has(n);
 
   // expression text and its precedence: the registry's print rule of the node's op
   const printer: Printer = {
@@ -94,11 +99,22 @@ export function printGraph(g: Graph, roots: [string, NodeId][], opts: PrintOptio
     constValue: (n) => g.constValue(n),
     provenance: (m) => provenanceTex(m, latexName, latexNumber, PREC),
   };
+  // A node's text, computed once from its inputs' (already computed) texts, and dropped when its
+  // last user has read it (so the texts held are those of the frontier, not of every node).
+  const texts = new Map<NodeId, [string, number]>();
+  const remaining = new Map(uses);
   const render = (n: NodeId): [string, number] => {
     const name = named.get(n);
     if (name) return [name, PREC.atom];
+    const t = texts.get(n);
+    if (t === undefined) throw new Error(`internal: printGraph renders node ${n} before its inputs`);
+    return t;
+  };
+  // One node's own text from its inputs' texts (the registry's print rule; in LaTeX, a composite
+  // as written: ½ + ½·tanh(z/2) is σ(z), whose inner z is a deeper node — so in LaTeX the texts
+  // are all kept, not dropped after their last user).
+  const renderOwn = (n: NodeId): [string, number] => {
     if (tex) {
-      // composites as written: ½ + ½·tanh(z/2) is σ(z)
       const s = asSigmoid(g, n);
       if (s) {
         const [c, cp] = s.scale.m ? printer.provenance(s.scale.m) : [latexNumber(s.scale.v), s.scale.v < 0 ? PREC.neg : PREC.atom];
@@ -111,8 +127,16 @@ export function printGraph(g: Graph, roots: [string, NodeId][], opts: PrintOptio
 
   let counter = 0;
   for (const n of cone) {
+    const args = g.args(n);
+    const own = renderOwn(n);
+    for (const a of args) {
+      const left = remaining.get(a)! - 1;
+      remaining.set(a, left);
+      if (left === 0 && !rootOf.has(a) && !tex) texts.delete(a);
+    }
+    texts.set(n, own);
     if (rootOf.has(n) || isTrivial(n) || (uses.get(n) ?? 0) < 2) continue;
-    const text = render(n)[0];
+    const text = own[0];
     if (text.length <= (tex ? 2 * SHORT : SHORT)) continue; // cheaper to read inline than by name
     const name = tex ? `t_{${++counter}}` : `t${++counter}`;
     lines.push(tex ? `${name} &= ${text}` : `${name} = ${text}`);

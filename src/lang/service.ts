@@ -19,6 +19,7 @@ import { keywords } from '../parser/lexer.ts';
 import { BUILTIN_NAMES, elaborate, type ElaborateOptions } from '../ir/elaborate.ts';
 import type { Model } from '../ir/model.ts';
 
+/** What a declared name is: a declaration's keyword, or a name local to a def or a loss. */
 export type SymbolKind = 'dim' | 'const' | 'data' | 'param' | 'def' | 'model' | 'test' | 'argument' | 'local' | 'loop' | 'loss variable';
 
 /** A declared name: where it is declared and what it is (with its shape once elaborated). */
@@ -40,6 +41,7 @@ export interface Reference {
   symbol: SymbolInfo | null;
 }
 
+/** `analyze`'s result: the source, its AST and model (null when they failed), the diagnostics and the names. */
 export interface Analysis {
   source: string;
   file: string;
@@ -79,6 +81,7 @@ function nameSpanAt(span: Span, name: string): Span {
  * Parse and elaborate `source` (data files are read relative to `file`, or `opts.baseDir`), and
  * index its names. Never throws for a bad program: everything the CLI would reject comes back as
  * a diagnostic (an unexpected internal failure too, as an error without a span).
+ * @example analyze('param w = 0\nmodel h = w + x', 'toy.ntk').diagnostics[0].message // "unknown name 'x'"
  */
 export function analyze(source: string, file: string, opts: ElaborateOptions = {}): Analysis {
   const { program, diagnostics } = parseProgram(source, file);
@@ -241,7 +244,10 @@ function declareTop(d: Decl, m: Model | null, declare: (s: SymbolInfo) => void):
 
 const inside = (s: Span, offset: number) => offset >= s.start && offset <= s.end;
 
-/** The declared name or reference under `offset`, with the symbol it names (null: unresolved). */
+/**
+ * The declared name or reference under `offset`, with the symbol it names (null: unresolved).
+ * @example const src = 'param w = 0.5\nmodel h = w^2'; symbolAt(analyze(src, 'm.ntk'), src.lastIndexOf('w'))?.symbol?.kind // 'param'
+ */
 export function symbolAt(a: Analysis, offset: number): { span: Span; name: string; symbol: SymbolInfo | null } | null {
   const decl = a.symbols.find((s) => inside(s.span, offset));
   if (decl) return { span: decl.span, name: decl.name, symbol: decl };
@@ -260,6 +266,7 @@ function wordAt(source: string, offset: number): { word: string; start: number; 
 /**
  * What to show when hovering at `offset`: the symbol's kind and shape, or a builtin's description.
  * `start`/`end` are the offsets of the hovered word.
+ * @example const src = 'param w = 0.5\nmodel h = w^2'; hover(analyze(src, 'm.ntk'), src.indexOf('w^2')) // { text: 'param w : []  (1 parameter)', start: 24, end: 25 }
  */
 export function hover(a: Analysis, offset: number): { text: string; start: number; end: number } | null {
   const hit = symbolAt(a, offset);
@@ -271,11 +278,15 @@ export function hover(a: Analysis, offset: number): { text: string; start: numbe
   return null;
 }
 
-/** Where the name at `offset` is declared (null: not a declared name). */
+/**
+ * Where the name at `offset` is declared (null: not a declared name).
+ * @example const src = 'param w = 0.5\nmodel h = w^2'; definition(analyze(src, 'm.ntk'), src.indexOf('w^2')) // { line: 1, col: 7, … }
+ */
 export function definition(a: Analysis, offset: number): Span | null {
   return symbolAt(a, offset)?.symbol?.span ?? null;
 }
 
+/** One completion: the text to insert, what it is, and a one-line description. */
 export interface Completion {
   label: string;
   kind: 'keyword' | 'function' | SymbolKind;
@@ -286,6 +297,7 @@ export interface Completion {
  * Completions at `offset`: the keywords, the builtin functions and the program's names visible
  * there (its declarations, and a def's arguments and lets inside that def), filtered by the
  * word typed so far; names first (in declaration order), then builtins and keywords (sorted).
+ * @example const src = 'param width = 0.5\nmodel h = wi'; completions(analyze(src, 'm.ntk'), src.length).items[0].label // 'width'
  */
 export function completions(a: Analysis, offset: number): { from: number; items: Completion[] } {
   let from = offset;

@@ -40,6 +40,10 @@ import { distinct, hermiteTable, MehlerSeries, type Gemm, type HermiteTable } fr
 
 export type { Gemm } from './mehler.ts';
 
+/**
+ * The scalar functions A whose pairs E[A(u)B(v)], (u, v) Gaussian, have closed forms: 1, x, |x|,
+ * sign x, erf x, e^{−x²}, sin x, cos x, e^x, x², x³.
+ */
 export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp' | 'sq' | 'cube';
 
 /** One term c·A(β·x) of a closed-form decomposition. */
@@ -92,7 +96,13 @@ export function termsFn(name: string, terms: AtomTerm[]): GaussFn {
   };
 }
 
-/** Named functions with closed forms: the atoms and relu, step (relu′), erf′. */
+/**
+ * Named functions with closed forms: the atoms and relu = ½(x + |x|), step = relu′ = ½(1 +
+ * sign x), erf′(x) = (2/√π)·e^{−x²}, each as a sum of atoms Σ c·A(β·x), so that a pair of them
+ * has E[f(u)g(v)] in closed form (`pairExpectation`).
+ * @example const out = new Float64Array(2); atomFn('relu').eval(Float64Array.of(-1, 2), out); out // [0, 2]
+
+ */
 export function atomFn(name: Atom | 'relu' | 'step' | 'erfprime'): GaussFn {
   switch (name) {
     case 'relu': return termsFn('relu', [{ atom: 'id', coef: 0.5, scale: 1 }, { atom: 'abs', coef: 0.5, scale: 1 }]);
@@ -402,7 +412,12 @@ export function hasClosedForm(f: GaussFn, g: GaussFn): boolean {
   return true;
 }
 
+/**
+ * E[f(u)g(v)] for (u, v) ~ N(0, [[s11, s12], [s12, s22]]), entry by entry, with how it was
+ * computed (a closed form, or Gauss–Hermite quadrature of that order) and its error bound.
+ */
 export interface PairResult {
+
   value: Float64Array;
   method: 'closed' | 'quadrature';
   /** Largest Gauss–Hermite (or polar) order used; 0 for closed forms. */
@@ -411,6 +426,7 @@ export interface PairResult {
   accuracy: number;
 }
 
+/** How `pairExpectation` and `pairGrid` compute: the quadrature's tolerance, or quadrature forced. */
 export interface PairOptions {
   /** Relative tolerance of the adaptive quadrature (default 1e-12). */
   tol?: number;

@@ -390,6 +390,7 @@ export function gaussianMoments(a: Activation, file = '<model>', opts: { quadrat
 /**
  * Which computation each constant comes from: ζ = E[φ′], ν and ϑ1 from E[gφ′], ϑ0 = E[φ],
  * ϑ2 = E[(½g³ − g)φ′] (given moments: 'given').
+ * @example constantMethods(gaussianMoments(recognizeTwoLayer(loadModel('examples/early-erf.ntk')).activation)).zeta // 'closed form'
  */
 export function constantMethods(mo: ActivationMoments): ConstantMethods {
   const m = mo.methods ?? { phi: 'given', dphi: 'given', gdphi: 'given', hermite3: 'given' };

@@ -26,6 +26,7 @@ import { NtkError } from '../parser/diagnostics.ts';
 import type { LimitReport } from './limit.ts';
 import { withRates, kernelName, ratesFor, RateError, type Rates } from '../ir/rates.ts';
 
+/** What `gpPredict` computes: at which training time t, with which kernel (Θ or 𝒦), and a ridge. */
 export interface GpPredictOptions {
   /** Training time; Infinity for the converged network. */
   t: number;
@@ -42,6 +43,10 @@ export interface GpPredictOptions {
   lr?: number;
 }
 
+/**
+ * `gpPredict`'s report (the JSON of `ntk limit --predict`): the mean A_t y and covariance of eqs.
+ * 27–28 (or 44–45) at the test outputs, and how well-conditioned the train kernel was.
+ */
 export interface GpPrediction {
   t: number | 'inf';
   kernel: 'ntk' | 'nngp';
@@ -63,6 +68,7 @@ export interface GpPrediction {
 /**
  * The square loss's target y* on the training outputs, flattened; throws a located error for
  * another loss (the closed forms need the square loss).
+ * @example squareTargets(parseModel('param w = 0\nmodel h = w\nloss square(target = 0.5)')) // Float64Array [0.5]
  */
 export function squareTargets(model: Model): Float64Array {
   if (!model.loss || model.loss.kind !== 'square')
@@ -154,6 +160,7 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
   return out;
 }
 
+/** What `ensemblePredict` averages over: N = `seeds` initializations, each elaborated by `modelAt(s)`, trained to time t. */
 export interface EnsembleOptions {
   t: number;
   seeds: number;
@@ -167,7 +174,12 @@ export interface EnsembleOptions {
   lr?: number | Rates;
 }
 
+/**
+ * `ensemblePredict`'s report: the mean and empirical covariance (divisor N − 1) over the seeds of
+ * eq. 19's prediction, and each seed's; compare with `gpPredict`'s mean and cov.
+ */
 export interface EnsemblePrediction {
+
   t: number | 'inf';
   seeds: number;
   /** Mean over seeds of eq. 19's linearized prediction at the test outputs. */

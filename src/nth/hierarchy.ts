@@ -68,7 +68,7 @@
  * dense gradients) needs 24.
  */
 import { vmap } from '../ad/vmap.ts';
-import type { NodeId } from '../ir/graph.ts';
+import { GraphSizeError, graphNodeLimit, type NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import type { Evaluator } from '../evaluator/evaluator.ts';
 import { MemoryError } from '../runtime/memory.ts';
@@ -179,7 +179,9 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
   });
   const limit = opts.memoryBytes ?? memoryLimit();
   const fixed = slice.length;
+  const srcFor = () => indexSource(ev, opts.structure === 'products' || opts.structure === undefined ? 'auto' : opts.structure);
   if (test) checkMixedMemory(k1, k, r, fixed, limit);
+  else if (r > 2) checkKernelMemory(k, r, fixed, limit, (j) => blockFits(ev, srcFor(), r, j, limit));
   else checkKernelMemory(k, r, fixed, limit);
   const shape = Array<number>(r - fixed).fill(k);
   if (test && fixed === 0) shape[0] = k1;
@@ -208,13 +210,19 @@ export function kernelTensor(ev: Evaluator, r: number, opts: KernelOptions = {})
   const entries = shape.reduce((a, b) => a * b, 1);
   const resultBytes = entries * 8 * (symmetric ? 2 : 1);
   const budgetValues = Math.max(1, Math.floor((limit - resultBytes) / 8));
-  const B = Math.min(k, opts.blockSize ?? chooseBlock(ev, src, r, fixed, symmetric, budgetValues, first));
-  const built = batchedGraph(ev, src, r, fixed, symmetric, B, first);
+  let B: number, built: Batched, plan: ReturnType<Evaluator['plan']>;
+  try {
+    B = Math.min(k, opts.blockSize ?? chooseBlock(ev, src, r, fixed, symmetric, budgetValues, first));
+    built = batchedGraph(ev, src, r, fixed, symmetric, B, first);
+    plan = ev.plan(built.key, [built.value], built.indices[r - 1]!, { fuse: KERNEL_FUSE, memoryChecked: true });
+  } catch (e) {
+    if (!(e instanceof GraphSizeError)) throw e;
+    throw new MemoryError(`building K^(${r}) with ${r - fixed} free ${r - fixed === 1 ? 'index' : 'indices'}: ${e.message}${test ? '' : fewerFree(ev, src, r, fixed, limit)}`);
+  }
   const last = built.indices[r - 1]!;
-  const plan = ev.plan(built.key, [built.value], last, { fuse: KERNEL_FUSE, memoryChecked: true });
   if (plan.peakValues > budgetValues)
     throw new MemoryError(
-      `one block of K^(${r}) needs ${fmtBytes(plan.peakValues * 8)} of buffers, more than the ${fmtBytes(budgetValues * 8)} left; fix more leading indices with --slice`,
+      `one block of K^(${r}) needs ${fmtBytes(plan.peakValues * 8)} of buffers, more than the ${fmtBytes(budgetValues * 8)} left${test ? '; fix more leading indices with --slice' : fewerFree(ev, src, r, fixed, limit)}`,
     );
 
   // Bindings made once, so the plan's fixed phase (everything but the block of b) is cached.
@@ -375,6 +383,46 @@ function batchedGraph(ev: Evaluator, src: IndexSource, r: number, fixed: number,
  * The block of b: all k at once when that plan fits `budget` values (one graph, one compile),
  * else the largest B under the budget, the peak growing linearly in B from the plan of B = 1.
  */
+/**
+ * Whether K^(r) with `fixed` leading indices fits `limit` bytes: its result (k^(r−fixed) values)
+ * and the buffers of one block of the smallest size (B = 1), the least `kernelTensor` needs. A
+ * graph too large for the budget (GraphSizeError) does not fit. The check builds that graph, so
+ * it is a probe of at most PROBE_NODES new nodes (a few seconds): null when the graph is larger
+ * than that (unknown — high orders, whose graphs take minutes to build, are not probed).
+ */
+function blockFits(ev: Evaluator, src: IndexSource, r: number, fixed: number, limit: number): boolean | null {
+  const result = ev.k ** (r - fixed) * 8 * (fixed === 0 ? 2 : 1);
+  if (result > limit) return false;
+  const g = ev.model.graph;
+  g.probeLimit = g.size + PROBE_NODES;
+  try {
+    const b = batchedGraph(ev, src, r, fixed, fixed === 0, 1);
+    return ev.plan(b.key, [b.value], b.indices[r - 1], { fuse: KERNEL_FUSE, memoryChecked: true }).peakValues * 8 <= limit - result;
+  } catch (e) {
+    if (!(e instanceof GraphSizeError)) throw e;
+    return g.size >= g.probeLimit - GRAPH_CHECK_SLACK && g.probeLimit < graphNodeLimit() ? null : false;
+  } finally {
+    g.probeLimit = Infinity;
+  }
+}
+/** New graph nodes a probe of `blockFits` may build. */
+const PROBE_NODES = 100_000;
+/** `Graph.node` checks its size every 4096 nodes: a refusal comes at most that far past a limit. */
+const GRAPH_CHECK_SLACK = 4096;
+
+/**
+ * What to try when K^(r) with `fixed` leading indices cannot be computed within `limit`: the
+ * smallest slice that can (checked, `blockFits`), or that none can. A clause to append.
+ */
+function fewerFree(ev: Evaluator, src: IndexSource, r: number, fixed: number, limit: number): string {
+  for (let j = fixed + 1; j <= r - 1; j++) {
+    const fits = blockFits(ev, src, r, j, limit);
+    if (fits) return `; fix more leading indices: --slice ${Array(j).fill(0).join(',')} (${j} of them) fits`;
+    if (fits === null) return `; fix more leading indices with --slice (e.g. --slice ${Array(j).fill(0).join(',')}; its graph is too large to check here first), lower the order, or raise --max-memory`;
+  }
+  return `; even with ${r - 1} fixed indices it does not fit: raise --max-memory, lower the order, or take a smaller model`;
+}
+
 function chooseBlock(ev: Evaluator, src: IndexSource, r: number, fixed: number, symmetric: boolean, budget: number, first?: IndexSpace): number {
   const k = ev.k;
   const peak = (B: number) => {

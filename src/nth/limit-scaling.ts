@@ -15,6 +15,10 @@ import { kernelTensor } from './hierarchy.ts';
 import { limitKernels, type LimitReport } from './limit.ts';
 import { slopeFit, type SlopeFit } from './scaling.ts';
 
+/**
+ * What `limitScaling` varies: the width dim `dim` over `widths`, `seeds` initializations per
+ * width, each elaborated by `modelAt(width, seed)`.
+ */
 export interface LimitScalingOptions {
   dim: string;
   widths: number[];
@@ -24,6 +28,10 @@ export interface LimitScalingOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/**
+ * One measurement: ‖Θ̂_m − Θ‖_F/‖Θ‖_F at one (width, seed) ('ntk'), or ‖mean_s h hᵀ − 𝒦‖_F/‖𝒦‖_F
+ * over the seeds of one width ('nngp', seed null).
+ */
 export interface LimitScalingPoint {
   width: number;
   seed: number | null;
@@ -32,6 +40,7 @@ export interface LimitScalingPoint {
   value: number;
 }
 
+/** `limitScaling`'s report (the JSON of `ntk scaling --limit`): the points, their log-log fits, and the limit kernels. */
 export interface LimitScalingReport {
   dim: string;
   widths: number[];
@@ -48,7 +57,14 @@ const relFro = (A: ArrayLike<number>, B: number[][]) => {
   return Math.sqrt(s / t);
 };
 
-/** See the module comment. */
+/**
+ * The distance of the finite-width kernels to the infinite-width limit, per width: the NTK's
+ * ‖Θ̂_m − Θ‖_F/‖Θ‖_F per seed and the NNGP's ‖(1/N)Σ_s h_s h_sᵀ − 𝒦‖_F/‖𝒦‖_F, with the slopes of
+ * log distance against log m (theory: −½ for the NTK). See the module comment.
+ * @example
+ *   limitScaling(model, { dim: 'm', widths: [64, 256, 1024], seeds: 4,
+ *     modelAt: (m, s) => loadModel(file, { overrides: new Map([['m', m]]), seed: s }) }).fits[0].slope // ≈ −0.5
+ */
 export function limitScaling(model: Model, opts: LimitScalingOptions): LimitScalingReport {
   const limit = limitKernels(model, { width: [opts.dim], ...(opts.overrides ? { overrides: opts.overrides } : {}) });
   const points: LimitScalingPoint[] = [];

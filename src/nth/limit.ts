@@ -52,6 +52,7 @@ import {
   bin, cst, derivative, hasJump, isLinear, kinkOutsideZero, sameSE, show, showTex, TEX_ADD, TEX_ATOM, TEX_MUL, toGaussFn, toTerms, un, VAR, type SE,
 } from './limit-scalar.ts';
 
+/** What `limitKernels` takes: the width dims that go to ∞ together, the user's overrides, the quadrature's tolerance. */
 export interface LimitOptions {
   /** The width dims (all → ∞ together, in the ratios of their values). */
   width: string[];
@@ -79,7 +80,13 @@ export interface LimitMethod {
   accuracy: number;
 }
 
+/**
+ * `limitKernels`'s report (the JSON of `ntk limit`): the NNGP 𝒦 = lim E[h hᵀ] and the NTK
+ * Θ = lim Dh Dhᵀ of the infinite-width limit on the training inputs (n·k × n·k), how each
+ * Gaussian expectation was computed and how accurate it is.
+ */
 export interface LimitReport {
+
   width: string[];
   /** Training inputs (rows) and outputs per input. */
   n: number;

@@ -19,21 +19,27 @@ export function memoryLimit(): number {
 
 /**
  * Refuse a kernel of order r whose slice (j fixed indices) would not fit in `limit` bytes,
- * naming the size and the smallest slice that fits.
+ * naming the size and the smallest slice that fits: its result, k^(r−j) values, and — when
+ * `workFits` is given (`kernelTensor` passes the evaluation's working set for one block) —
+ * the buffers of computing it, so that the slice suggested is one that is then accepted.
  * @example checkKernelMemory(64, 6, 0, 2 ** 30)   // throws MemoryError: 64⁶ entries need 512 GB; try a slice
  */
-export function checkKernelMemory(k: number, r: number, fixed: number, limit: number): void {
+export function checkKernelMemory(k: number, r: number, fixed: number, limit: number, workFits: (fixed: number) => boolean | null = () => true): void {
   const entries = k ** (r - fixed);
   const bytes = entries * 8;
   if (bytes <= limit) return;
-  let j = fixed;
-  while (j < r - 1 && k ** (r - j) * 8 > limit) j++;
-  const fits = k ** (r - j) * 8 <= limit;
+  const resultFits = (j: number) => k ** (r - j) * 8 <= limit;
+  // workFits: true, false, or null when it could not be checked (then the slice is suggested on
+  // the result's size alone, saying so)
+  let j = fixed, fits: boolean | null = false;
+  for (; j <= r - 1 && fits === false; j++) fits = resultFits(j) && workFits(j);
+  j--;
+  const unchecked = fits === null;
   throw new MemoryError(
     `K^(${r}) ${fixed ? `with ${fixed} fixed indices ` : ''}has ${k}^${r - fixed} = ${entries.toExponential(3)} entries (${fmtBytes(bytes)}), more than the ${fmtBytes(limit)} available` +
-      (fits
-        ? `; compute slices instead: ${j === 1 ? '--slice a1 fixes the first index' : `--slice a1,…,a${j} fixes the first ${j} indices`} (0-based) and leaves ${k}^${r - j} entries (${fmtBytes(k ** (r - j) * 8)}), e.g. --slice ${Array(j).fill(0).join(',')}`
-        : `; even one slice K^(${r})(a1..a${r - 1}, ·) is too large`),
+      (fits !== false
+        ? `; compute slices instead: ${j === 1 ? '--slice a1 fixes the first index' : `--slice a1,…,a${j} fixes the first ${j} indices`} (0-based) and leaves ${k}^${r - j} entries (${fmtBytes(k ** (r - j) * 8)}), e.g. --slice ${Array(j).fill(0).join(',')}${unchecked ? ` (its graph is too large to check here whether computing it fits too)` : ''}`
+        : `; even one slice K^(${r})(a1..a${r - 1}, ·) is too large${resultFits(r - 1) ? ' to compute (its graph or the buffers of its evaluation)' : ''}: raise --max-memory, or take a smaller model`),
   );
 }
 

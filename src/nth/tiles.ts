@@ -21,7 +21,11 @@ export function tileRange(k: number, B: number, i: number): [number, number] {
   return [Math.floor((i * k) / B), Math.floor(((i + 1) * k) / B)];
 }
 
-/** The tiles (i, j), i ≤ j, of B blocks, in row-major order of the upper triangle. */
+/**
+ * The tiles (i, j), i ≤ j, of B blocks, in row-major order of the upper triangle: B(B+1)/2 of
+ * them, which give all of K since K is symmetric (tile (j, i) = tile (i, j)ᵀ).
+ * @example upperTiles(3) // [[0,0], [0,1], [0,2], [1,1], [1,2], [2,2]]
+ */
 export function upperTiles(B: number): [number, number][] {
   const out: [number, number][] = [];
   for (let i = 0; i < B; i++) for (let j = i; j < B; j++) out.push([i, j]);

@@ -29,6 +29,7 @@ interface LimitScalingReport {
   fits: SlopeFit[];
 }
 
+/** One curve of a plot: its legend name, its points (x[i], y[i]) and how it is drawn. */
 export interface Series {
   name: string;
   x: number[];
@@ -44,6 +45,7 @@ export interface Series {
   group?: string;
 }
 
+/** A plot as data: labelled axes (linear or log), the series; `vegaLiteSpec` turns it into vega-lite. */
 export interface PlotSpec {
   title?: string;
   xLabel: string;

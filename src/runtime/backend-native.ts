@@ -113,6 +113,7 @@ let threadCap = Infinity;
  * JS threads compute too — the flow's accuracy check on a worker, a sweep's workers — so that
  * each calls single-threaded BLAS and the cores are not oversubscribed: W2 took 4.7–5.2 s so,
  * against 8.0–8.8 s with two BLAS threads under each JS thread (2-core machine).
+ * @example capNativeThreads(1); // … products while a worker computes too, then: capNativeThreads(Infinity)
  */
 export function capNativeThreads(n: number): void {
   threadCap = n;

@@ -17,7 +17,11 @@ const BACKENDS: readonly (readonly [name: string, make: () => Backend | null])[]
 
 let chosen: Backend | null = null;
 
-/** `NTK_BACKEND` names a backend that is unknown or cannot run here (the CLI's exit code 2). */
+/**
+ * `NTK_BACKEND` names a backend that is unknown or cannot run here (the CLI's exit code 2).
+ * @example // NTK_BACKEND=cuda node script.mjs
+ *   try { defaultBackend() } catch (e) { e instanceof BackendUnavailableError } // 'NTK_BACKEND=cuda is not available here (available: native, wasm, js)'
+ */
 export class BackendUnavailableError extends Error {}
 
 /**

@@ -11,7 +11,10 @@ import { availableParallelism } from 'node:os';
 import { bundleFile, startWorker, threads } from './threads.ts';
 import type { Worker } from 'node:worker_threads';
 import { capNativeThreads } from '../runtime/backend-native.ts';
-import { fromCsv, grid, sweepSeries, type SweepSeries, pointKey, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
+import { checkFlowStart, FlowError } from '../dynamics/flow.ts';
+import { MemoryError } from '../io/memory.ts';
+import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
+import { constantOf, fromCsv, grid, sweepSeries, type SweepSeries, pointKey, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { fitLogLog, type LogLogFit } from '../math/fit.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
 import { OptionError } from './common.ts';
@@ -84,8 +87,16 @@ function write(o: SweepStudyOptions, rows: SweepRow[], fp: string) {
  */
 export async function runSweep(o: SweepStudyOptions): Promise<SweepOutcome> {
   const first = Object.fromEntries(Object.entries(o.axes).map(([k, v]) => [k, v[0]!]));
-  loadModel(o.file, { overrides: new Map(Object.entries({ ...(o.shared.overrides ?? {}), ...first })), seed: o.shared.seed ?? 0 });
+  const model = loadModel(o.file, { overrides: new Map(Object.entries({ ...(o.shared.overrides ?? {}), ...first })), seed: o.shared.seed ?? 0 });
   const named = o.shared.horizon !== undefined;
+  // What every point needs (a loss; α, T and R0 finite at the first point) is checked once here,
+  // naming the file, rather than at each point on a worker.
+  try {
+    checkFlowStart(model, o.alphas[0]!, named ? constantOf(model, o.shared.horizon)! : o.Ts[0]!);
+  } catch (e) {
+    if (e instanceof FlowError) throw new FlowError(`${o.file}: ${e.message}`);
+    throw e;
+  }
   const key = (p: GridPoint) => pointKey(p, named);
   const points = grid(o.alphas, named ? [NaN] : o.Ts, o.axes);
   const fp = fingerprint(o);
@@ -122,6 +133,26 @@ export async function runSweep(o: SweepStudyOptions): Promise<SweepOutcome> {
   return { rows, fitTime, fitKappa, fitKappaNote, series: sweepSeries(rows, axisNames), resumed: previous.length };
 }
 
+/**
+ * A point's failure as a worker posts it: the message (with the point), and the kind of error,
+ * so that the main thread rethrows the same kind — a fault of the model or of the flow stays an
+ * exit-1 error with its message, not an internal error.
+ */
+interface PointFailure {
+  error?: string;
+  kind?: 'flow' | 'memory' | 'model' | 'internal';
+  diagnostics?: Diagnostic[];
+}
+
+function pointError(m: PointFailure): Error {
+  switch (m.kind) {
+    case 'flow': return new FlowError(m.error);
+    case 'memory': return new MemoryError(m.error);
+    case 'model': return new NtkError(m.diagnostics!);
+    default: return new Error(m.error);
+  }
+}
+
 /** A pool of worker threads, each computing one point at a time. */
 function inWorkers(script: string, todo: GridPoint[], shared: SweepOptions, n: number, record: (r: SweepRow) => void): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -140,11 +171,11 @@ function inWorkers(script: string, todo: GridPoint[], shared: SweepOptions, n: n
       const w = startWorker(script, 'sweep', { shared });
       workers.push(w);
       running++;
-      w.on('message', (m: { row?: SweepRow; error?: string }) => {
+      w.on('message', (m: { row?: SweepRow } & PointFailure) => {
         if (m.error !== undefined) {
           failed = true;
           workers.forEach((x) => void x.terminate());
-          reject(new Error(m.error));
+          reject(pointError(m));
           return;
         }
         record(m.row!);
@@ -169,7 +200,12 @@ export function sweepWorker(): void {
     try {
       parentPort!.postMessage({ row: sweepPoint(p, shared) });
     } catch (e) {
-      parentPort!.postMessage({ error: `at α = ${p.alpha}, T = ${p.T}${Object.keys(p.set).length ? `, ${JSON.stringify(p.set)}` : ''}: ${(e as Error).message}` });
+      const failure: PointFailure = {
+        error: `at α = ${p.alpha}, T = ${p.T}${Object.keys(p.set).length ? `, ${JSON.stringify(p.set)}` : ''}: ${(e as Error).message}`,
+        kind: e instanceof FlowError ? 'flow' : e instanceof MemoryError ? 'memory' : e instanceof NtkError ? 'model' : 'internal',
+        ...(e instanceof NtkError ? { diagnostics: e.diagnostics } : {}),
+      };
+      parentPort!.postMessage(failure);
     }
   });
 }

@@ -67,6 +67,7 @@ export function loadMathjs(): Promise<MathJs> {
  * Longest mathjs text simplified (characters). mathjs's `simplify` grows fast with the size of an
  * expression (measured: 90 characters 0.2 s, 700 characters 2 s, 3 500 more than a minute); beyond this the closed form is
  * not shown rather than the command slowed down.
+ * @example (await closedForm(model.graph, model.output)) === null // when the text of h is longer than MAX_CLOSED_FORM_TEXT
  */
 export const MAX_CLOSED_FORM_TEXT = 300;
 
@@ -83,7 +84,10 @@ export async function closedForm(g: Graph, root: NodeId): Promise<ClosedForm | n
   return { text: node.toString(), latex: node.toTex() };
 }
 
-/** Whether a model is scalar: one parameter, one output (the models closed forms are shown for). */
+/**
+ * Whether a model is scalar: one parameter, one output (the models closed forms are shown for).
+ * @example isScalarModel(parseModel('param w = 0.1\nmodel h = sin(w)')) // true
+ */
 export function isScalarModel(m: Model): boolean {
   return m.paramCount === 1 && m.params.length === 1 && m.outputShape.reduce((a, b) => a * b, 1) === 1;
 }

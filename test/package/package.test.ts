@@ -40,7 +40,7 @@ describe.skipIf(!built)('the npm package', () => {
 
   it('ships the prebuilt command, library, types and kernels, and nothing of the development tree', () => {
     const files = new Set(info.files.map((f) => f.path));
-    for (const f of ['package.json', 'README.md', 'bin/ntk.js', 'dist/index.js', 'dist/index.js.map', 'dist/index.cjs', 'dist/types/index.d.ts', 'dist/types/index.d.ts.map', 'dist/ntk.cjs', 'dist/kernels.wasm', 'scripts/install.mjs', 'scripts/startup.mjs', 'scripts/snapshot.cjs', 'scripts/build-native.mjs', 'native/ntk_native.cc', 'binding.gyp', 'src/index.ts', 'examples/meanfield.ntk', 'docs/math.md'])
+    for (const f of ['package.json', 'README.md', 'bin/ntk.js', 'dist/index.js', 'dist/index.js.map', 'dist/index.cjs', 'dist/types/index.d.ts', 'dist/types/index.d.cts', 'dist/types/index.d.ts.map', 'dist/ntk.cjs', 'dist/kernels.wasm', 'scripts/install.mjs', 'scripts/startup.mjs', 'scripts/snapshot.cjs', 'scripts/build-native.mjs', 'native/ntk_native.cc', 'binding.gyp', 'src/index.ts', 'examples/meanfield.ntk', 'docs/math.md'])
       expect(files, f).toContain(f);
     for (const f of files) expect(f).not.toMatch(/^(test|build|node_modules|bench)\/|^dist\/(bench|make-data)|\.blob|\.tmp$|^scripts\/(build|wasm|prepare)\.mjs$/);
     // compressed; the code cache of the bundle is a third of it
@@ -87,6 +87,36 @@ describe.skipIf(!built)('the npm package', () => {
     const tsc = node(dir, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json']);
     expect(`${tsc.stdout}${tsc.stderr}`).toBe('');
     expect(tsc.status).toBe(0);
+  });
+
+  it('has CommonJS declarations: a .cts that requires ntk-lab type-checks under node16 and nodenext', () => {
+    // With one `types` for both conditions, TypeScript reads the package's .d.ts as ES modules
+    // ("type": "module") and refuses `require('ntk-lab')` from CommonJS with TS1471; the
+    // `require` condition has its own tree of .d.cts (scripts/build.mjs).
+    writeFileSync(join(dir, 'check.cts'), [
+      "import ntk = require('ntk-lab');",
+      "import type { KernelTensor, Model } from 'ntk-lab';",
+      "const model: Model = ntk.parseModel('param w = 0\\nmodel h = w^2');",
+      'const K3: KernelTensor = ntk.kernel(model, 3);',
+      'const e: number = ntk.flow(model, { alpha: 2, T: 1 }).error;',
+      '// @ts-expect-error: the order is a number',
+      "ntk.kernel(model, '3');",
+      'export = { shape: K3.shape, e, NtkError: ntk.NtkError };',
+    ].join('\n'));
+    for (const resolution of ['node16', 'nodenext']) {
+      writeFileSync(join(dir, 'tsconfig.cjs.json'), JSON.stringify({
+        compilerOptions: { module: resolution, moduleResolution: resolution, target: 'es2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(root, 'node_modules/@types')] },
+        files: ['check.cts'],
+      }));
+      const tsc = node(dir, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.cjs.json']);
+      expect(`${tsc.stdout}${tsc.stderr}`, resolution).toBe('');
+      expect(tsc.status, resolution).toBe(0);
+    }
+    // and it runs: the compiled .cts is a require() of dist/index.cjs
+    writeFileSync(join(dir, 'run.cjs'), "const ntk = require('ntk-lab'); console.log(ntk.kernel(ntk.parseModel('param w = 0\\nmodel h = w^2'), 3).shape.length);");
+    const r = node(dir, ['run.cjs']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('3');
   });
 
   it('runs the `ntk` command from the prebuilt bundle, from its start-up snapshot', () => {

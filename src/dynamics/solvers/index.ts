@@ -118,6 +118,7 @@ export const METHODS: readonly MethodInfo[] = [
   },
 ];
 
+/** The name of an ODE method of the flow (`--method`): 'exponential', 'etdrk4', 'dopri5', 'dop853', 'rosenbrock' (`FLOW_METHODS` adds 'auto'). */
 export type MethodName = MethodInfo['name'];
 
 /**
