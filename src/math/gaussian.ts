@@ -235,6 +235,8 @@ export interface GridOptions extends PairOptions {
   cache?: PairGridCache;
   /** The matrix product for the Mehler coefficients (the backend's gemm). */
   gemm?: Gemm;
+  /** Allocates the N1×N2 grids (zeroed): the runtime's huge-page allocator; `new Float64Array` by default. */
+  alloc?: (n: number) => Float64Array;
 }
 
 /**
@@ -251,13 +253,14 @@ export function pairGrid(
 ): PairResult {
   const N1 = v1.length, N2 = v2.length, sym = opts.symmetric === true, up = opts.upper === true;
   if (up && N1 !== N2) throw new Error('internal: an upper-triangular covariance needs a square grid');
-  const out = new Float64Array(N1 * N2);
+  const alloc = opts.alloc ?? ((n: number) => new Float64Array(n));
+  const out = alloc(N1 * N2);
   const mirror = (r: PairResult): PairResult => {
     if (sym && !up) for (let i = 0; i < N1; i++) for (let j = 0; j < i; j++) out[i * N2 + j] = out[j * N2 + i]!;
     return r;
   };
   if (!opts.quadrature && hasClosedForm(f, g)) {
-    closedGrid(f, g, v1, v2, S12, out, sym, up, opts.cache ?? new PairGridCache());
+    closedGrid(f, g, v1, v2, S12, out, sym, up, opts.cache ?? new PairGridCache(), alloc);
     let scale = 0;
     for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++) scale = Math.max(scale, Math.abs(out[i * N2 + j]!));
     return mirror({ value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) });
@@ -325,13 +328,13 @@ export function pairGrid(
  */
 function closedGrid(
   f: GaussFn, g: GaussFn, v1: Float64Array, v2: Float64Array, S12: Float64Array, out: Float64Array,
-  sym: boolean, up: boolean, cache: PairGridCache,
+  sym: boolean, up: boolean, cache: PairGridCache, alloc: (n: number) => Float64Array,
 ) {
   // a symmetric grid reads the upper triangle only, which is stored: a plain (i, j) index
-  const S = up && !sym ? fullOf(S12, v1.length) : S12;
+  const S = up && !sym ? fullOf(S12, v1.length, alloc) : S12;
   const asinRho = (): Float64Array => {
     if (cache.asin && (cache.asinFull || sym)) return cache.asin;
-    cache.asin = asinGrid(v1, v2, S, sym, cache.asin);
+    cache.asin = asinGrid(v1, v2, S, sym, cache.asin ?? alloc(v1.length * v2.length));
     cache.asinFull = !sym;
     return cache.asin;
   };
@@ -353,14 +356,14 @@ function closedGrid(
 }
 
 /** The full matrix of a symmetric one stored as its upper triangle. */
-function fullOf(U: Float64Array, N: number): Float64Array {
-  const M = new Float64Array(N * N);
+function fullOf(U: Float64Array, N: number, alloc: (n: number) => Float64Array): Float64Array {
+  const M = alloc(N * N);
   for (let i = 0; i < N; i++) for (let j = i; j < N; j++) M[i * N + j] = M[j * N + i] = U[i * N + j]!;
   return M;
 }
 
-function asinGrid(v1: Float64Array, v2: Float64Array, S: Float64Array, sym: boolean, into: Float64Array | null): Float64Array {
-  const N1 = v1.length, N2 = v2.length, a = into ?? new Float64Array(N1 * N2);
+function asinGrid(v1: Float64Array, v2: Float64Array, S: Float64Array, sym: boolean, a: Float64Array): Float64Array {
+  const N1 = v1.length, N2 = v2.length;
   for (let i = 0; i < N1; i++) {
     const p = v1[i]!;
     for (let j = sym ? i : 0, o = i * N2 + j; j < N2; j++, o++) {
