@@ -61,6 +61,12 @@ export interface GaussFn {
   eval: (x: Float64Array, out: Float64Array) => void;
   /** True when f has kinks (or jumps), all at 0; smooth elsewhere. */
   kinkAtZero: boolean;
+  /**
+   * Where f has kinks or jumps when some are away from 0 (relu(x − 1): [1]), sorted; f is smooth
+   * between them. Expectations then integrate piece by piece between them (`expect1` with these
+   * as breaks, `piecewisePairs`), never across one. Absent when every kink is at 0 (`kinkAtZero`).
+   */
+  kinks?: number[];
   /** f = Σ coef·atom(scale·x), when f is such a combination. */
   terms?: AtomTerm[];
 }
@@ -259,6 +265,20 @@ export function pairGrid(
     if (sym && !up) for (let i = 0; i < N1; i++) for (let j = 0; j < i; j++) out[i * N2 + j] = out[j * N2 + i]!;
     return r;
   };
+  if (f.kinks || g.kinks) {
+    // kinks away from 0: no closed form, series or polar rule applies; the iterated piecewise rule
+    const idx: number[] = [];
+    for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++) idx.push(i * N2 + j);
+    const P = idx.length, s11 = new Float64Array(P), s12 = new Float64Array(P), s22 = new Float64Array(P);
+    idx.forEach((ij, k) => {
+      const i = Math.floor(ij / N2), j = ij - i * N2;
+      s11[k] = v1[i]!; s22[k] = v2[j]!;
+      s12[k] = up && j < i ? S12[j * N2 + i]! : S12[ij]!;
+    });
+    const r = degeneratePairs(f, g, s11, s12, s22, opts.tol ?? 1e-12, (a, b, c, t) => piecewisePairs(f, g, a, b, c, t));
+    idx.forEach((ij, k) => (out[ij] = r.value[k]!));
+    return mirror({ value: out, method: 'quadrature', order: r.order, accuracy: r.accuracy });
+  }
   if (!opts.quadrature && hasClosedForm(f, g)) {
     closedGrid(f, g, v1, v2, S12, out, sym, up, opts.cache ?? new PairGridCache(), alloc);
     let scale = 0;
@@ -518,8 +538,9 @@ export function pairExpectation(
     for (let i = 0; i < P; i++) scale = Math.max(scale, Math.abs(out[i]!));
     return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };
   }
-  const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
   const tol = opts.tol ?? 1e-12;
+  if (f.kinks || g.kinks) return degeneratePairs(f, g, s11, s12, s22, tol, (a, b, c, t) => piecewisePairs(f, g, a, b, c, t));
+  const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
   if (scheme === 'hermite' && !opts.scheme) return mehlerPair(f, g, s11, s12, s22, tol);
   return adaptivePair(f, g, s11, s12, s22, tol, scheme);
 }
@@ -552,7 +573,9 @@ function degeneratePairs(
         for (let j = 0; j < x.length; j++) out[j]! *= gx[j]!;
       },
     };
-    const r = expect1(prod, Float64Array.of(s11[i]!), 0, tol);
+    // the product's kinks: f's, and g's pulled back through v = k·u
+    const breaks = f.kinks || g.kinks ? [...(f.kinks ?? [0]), ...(g.kinks ?? [0]).map((c) => c / k)].sort((x, y) => x - y) : undefined;
+    const r = expect1(prod, Float64Array.of(s11[i]!), 0, tol, breaks ? { breaks } : {});
     value[i] = r.value[0]!;
     accuracy = Math.max(accuracy, r.accuracy);
     order = Math.max(order, r.order);
@@ -601,6 +624,104 @@ function mehlerPair(f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array
     idx.forEach((i, j) => (value[i] = r.value[j]!));
     accuracy = Math.max(accuracy, r.accuracy);
     order = Math.max(order, r.order);
+  }
+  return { value, method: 'quadrature', order, accuracy };
+}
+
+/** Panels per unit and points per panel of the piecewise rules' levels (`expect1Pieces`, `piecewisePairs`). */
+const PIECE_LEVELS: [number, number][] = [[0.25, 8], [0.5, 8], [0.75, 10], [1, 12], [1.5, 12], [2.5, 12], [4, 12]];
+
+/**
+ * Writes at `at` into (nodes, weights) the composite Gauss–Legendre rule of the normal density
+ * on [−14, 14] cut at `cuts` (sorted; those outside are dropped): `perUnit` panels per unit,
+ * `per` points each, so that no panel straddles a cut; returns the index after the last point.
+ * At most `per·(⌈28·perUnit⌉ + cuts + 1)` points. Not cached (the inner cuts move with z1).
+ */
+function pieceRule(cuts: readonly number[], perUnit: number, per: number, nodes: Float64Array, weights: Float64Array, at: number): number {
+  const gl = gaussLegendre(per);
+  let lo = -CUT1;
+  for (let k = 0; k <= cuts.length; k++) {
+    const hi = k < cuts.length ? cuts[k]! : CUT1;
+    if (!(hi > lo)) continue;
+    if (hi >= CUT1 && k < cuts.length) continue; // a cut beyond the range: the last piece ends at 14
+    const panels = Math.max(1, Math.ceil((hi - lo) * perUnit)), w = (hi - lo) / panels;
+    for (let q = 0; q < panels; q++)
+      for (let i = 0; i < per; i++, at++) {
+        const x = lo + q * w + ((gl.nodes[i]! + 1) * w) / 2;
+        nodes[at] = x;
+        weights[at] = ((gl.weights[i]! * w) / 2) * NORMAL_DENSITY(x);
+      }
+    lo = hi;
+  }
+  return at;
+}
+
+/**
+ * E[f(u) g(v)] for pairs whose f or g has kinks away from 0 (`GaussFn.kinks`), as an iterated
+ * integral in the whitened coordinates u = √p·z1, v = a·z1 + b·z2 (a = c/√p, b = √(s − a²); z1,
+ * z2 independent standard normals): the outer integral over z1 is cut where f has a kink
+ * (z1 = κ/√p) and where g's would be on the line b = 0 (z1 = κ′/a), the inner one over z2, for
+ * each z1, where g has one (z2 = (κ′ − a·z1)/b) — composite Gauss–Legendre with the normal
+ * density in the weights on [−14, 14] (beyond, less than e^{−98} of the mass), never across a
+ * kink. The panels per unit rise until two levels agree to `tol` relative to Σ|terms|; the
+ * accuracy is that difference, at least 8ε·Σ|terms|. Pairs with |ρ| = 1 go to `degeneratePairs`
+ * first. Slow by design (10⁴–10⁵ points a pair): the reference for functions no faster rule fits.
+ * @example piecewisePairs(reluShifted, reluShifted, [1], [0.5], [1], 1e-12)  // E[relu(u − ½) relu(v − ½)], ρ = ½
+ */
+function piecewisePairs(f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number): PairResult {
+  const P = s11.length, value = new Float64Array(P);
+  const kf = f.kinks ?? (f.kinkAtZero ? [0] : []), kg = g.kinks ?? (g.kinkAtZero ? [0] : []);
+  let accuracy = 0, order = 0;
+  for (let i = 0; i < P; i++) {
+    const sp = Math.sqrt(Math.max(s11[i]!, 0));
+    const a = sp > 0 ? s12[i]! / sp : 0;
+    const b = Math.sqrt(Math.max(s22[i]! - a * a, 0));
+    const outerCuts = [...(sp > 0 ? kf.map((c) => c / sp) : []), ...(a !== 0 ? kg.map((c) => c / a) : [])].sort((x, y) => x - y);
+    let prev = NaN;
+    for (let o = 0; o < PIECE_LEVELS.length; o++) {
+      const [perUnit, per] = PIECE_LEVELS[o]!;
+      const bound = (cuts: number) => per * (Math.ceil(2 * CUT1 * perUnit) + cuts + 1);
+      const z1 = new Float64Array(bound(outerCuts.length)), w1 = new Float64Array(z1.length);
+      const n1 = pieceRule(outerCuts, perUnit, per, z1, w1, 0);
+      const U = new Float64Array(n1), fu = new Float64Array(n1);
+      for (let k = 0; k < n1; k++) U[k] = sp * z1[k]!;
+      f.eval(U, fu);
+      // every inner point of every outer node, then g on them at once
+      const inner = bound(kg.length), V = new Float64Array(n1 * inner), W = new Float64Array(n1 * inner), Z = new Float64Array(inner);
+      const start = new Int32Array(n1 + 1), cuts2 = new Array<number>(kg.length);
+      let len = 0;
+      for (let k = 0; k < n1; k++) {
+        start[k] = len;
+        if (fu[k] === 0) continue; // contributes nothing (relu's flat side)
+        const zk = z1[k]!;
+        if (b > 0) for (let l = 0; l < kg.length; l++) cuts2[l] = (kg[l]! - a * zk) / b;
+        const end = pieceRule(b > 0 ? cuts2.sort((x, y) => x - y) : [], perUnit, per, Z, W.subarray(len, len + inner), 0);
+        for (let j = 0; j < end; j++) V[len + j] = a * zk + b * Z[j]!;
+        len += end;
+      }
+      start[n1] = len;
+      const gv = new Float64Array(len);
+      g.eval(V.subarray(0, len), gv);
+      let v = 0, sc = 0;
+      for (let k = 0; k < n1; k++) {
+        let inn = 0, innAbs = 0;
+        for (let j = start[k]!; j < start[k + 1]!; j++) {
+          const t = W[j]! * gv[j]!;
+          inn += t;
+          innAbs += Math.abs(t);
+        }
+        v += w1[k]! * fu[k]! * inn;
+        sc += Math.abs(w1[k]! * fu[k]!) * innAbs;
+      }
+      order = Math.max(order, n1);
+      const d = Math.abs(v - prev);
+      value[i] = v;
+      if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === PIECE_LEVELS.length - 1) {
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        break;
+      }
+      prev = v;
+    }
   }
   return { value, method: 'quadrature', order, accuracy };
 }
@@ -861,7 +982,8 @@ export interface Expect1Result {
  * @example expect1(atomFn('relu'), Float64Array.of(1)).value[0]  // 1/√(2π), method 'closed'
  */
 export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opts: { quadrature?: boolean; breaks?: number[] } = {}): Expect1Result {
-  if (opts.breaks && opts.breaks.some((b) => b !== 0)) return expect1Pieces(f, s, power, tol, opts.breaks);
+  const breaks = opts.breaks ?? f.kinks;
+  if (breaks && breaks.some((b) => b !== 0)) return expect1Pieces(f, s, power, tol, breaks);
   if (!opts.quadrature && f.terms) {
     const out = new Float64Array(s.length);
     let ok = true, scale = 0;
@@ -930,7 +1052,7 @@ export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opt
 function expect1Pieces(f: GaussFn, s: Float64Array, power: number, tol: number, breaks: number[]): Expect1Result {
   const out = new Float64Array(s.length);
   let accuracy = 0, order = 0;
-  const levels: [number, number][] = [[0.25, 8], [0.5, 8], [0.75, 10], [1, 12], [1.5, 12], [2.5, 12], [4, 12]];
+  const levels = PIECE_LEVELS;
   for (let i = 0; i < s.length; i++) {
     const sd = Math.sqrt(Math.max(s[i]!, 0));
     if (sd === 0) {

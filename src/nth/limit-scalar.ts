@@ -256,33 +256,8 @@ const GRID = (() => {
 })();
 
 /**
- * Whether every kink of e is at u = 0: each sign(ψ(u)) must have ψ(0) = 0 and the sign of ψ
- * constant on each side of 0 (checked on a grid). Returns the offending argument otherwise.
- */
-export function kinkOutsideZero(e: SE): SE | null {
-  for (const a of signArgs(e)) {
-    const at0 = evaluate(a, Float64Array.of(0))[0]!;
-    const v = evaluate(a, GRID);
-    let pos = 0, neg = 0;
-    for (let i = 0; i < GRID.length; i++) {
-      const s = Math.sign(v[i]!) * Math.sign(GRID[i]!);
-      if (s > 0) pos++;
-      else if (s < 0) neg++;
-    }
-    const constantSign = (() => {
-      let p = 0, n = 0;
-      for (let i = 0; i < GRID.length; i++) (v[i]! > 0 ? p++ : v[i]! < 0 ? n++ : 0);
-      return p === 0 || n === 0;
-    })();
-    if (constantSign) continue; // sign(ψ) constant: no kink at all
-    if (at0 !== 0 || (pos > 0 && neg > 0)) return a;
-  }
-  return null;
-}
-
-/**
  * Where the kinks of e are: the points where the argument ψ of a sign(ψ(u)) (relu, abs, sign)
- * changes sign, found on the grid of `kinkOutsideZero` (step 0.1 out to ±60, 1e-4 near 0) and
+ * changes sign, found on a grid (step 0.1 out to ±60, 1e-4 near 0) and
  * refined by bisection to rounding. Sorted, without repeats; [] for a smooth e.
  * @example kinkPoints(un('relu', bin('sub', VAR, cst(1))))   // [1] (relu is a composite: sign(u − 1))
  */
@@ -318,21 +293,21 @@ export function jumpsAt(e: SE, c: number): boolean {
   return Math.abs(r! - l!) > 1e-6 * (1 + Math.abs(a!) + Math.abs(b!));
 }
 
-/** Whether e jumps at 0 (a discontinuity, e.g. sign or step): its derivative has a δ there. */
+/** Whether e jumps anywhere (a discontinuity, e.g. sign(u) or sign(u − 1)): its derivative has a δ there. */
 export function hasJump(e: SE): boolean {
   if (signArgs(e).length === 0) return false;
-  const [l, r] = evaluate(e, Float64Array.of(-1e-9, 1e-9));
-  const [a, b] = evaluate(e, Float64Array.of(-1, 1));
-  return Math.abs(r! - l!) > 1e-6 * (1 + Math.abs(a!) + Math.abs(b!));
+  return [0, ...kinkPoints(e)].some((c) => jumpsAt(e, c));
 }
 
 /** The GaussFn of e (closed-form atoms when e decomposes into them). */
 export function toGaussFn(e: SE): GaussFn {
   const terms = toTerms(e);
   if (terms) return { ...termsFn(show(e), terms), name: show(e) };
+  const kinks = kinkPoints(e);
   return {
     name: show(e),
-    kinkAtZero: signArgs(e).length > 0,
+    kinkAtZero: signArgs(e).length > 0 && kinks.every((c) => c === 0),
+    ...(kinks.some((c) => c !== 0) ? { kinks } : {}),
     eval: (x, out) => out.set(evaluate(e, x)),
   };
 }

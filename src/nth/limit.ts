@@ -50,7 +50,7 @@ import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
 import type { Span } from '../parser/ast.ts';
 import { compile as compilePlan } from '../runtime/compile.ts';
 import {
-  bin, cst, derivative, hasJump, isLinear, kinkOutsideZero, sameSE, show, showTex, TEX_ADD, TEX_ATOM, TEX_MUL, toGaussFn, toTerms, un, VAR, type SE,
+  bin, cst, derivative, hasJump, isLinear, sameSE, show, showTex, TEX_ADD, TEX_ATOM, TEX_MUL, toGaussFn, toTerms, un, VAR, type SE,
 } from './limit-scalar.ts';
 
 /** What `limitKernels` takes: the width dims that go to ∞ together, the user's overrides, the quadrature's tolerance. */
@@ -599,7 +599,7 @@ class Deriver {
       if (fn.op !== 'const' && !isLinear(fn) && v.e !== -Infinity && !sameE(v.e, 0))
         throw new Unsupported(node, `a nonlinearity ${show(fn)} of a preactivation whose variance scales like m^${fmtE(v.e)}: the limit has no finite nonlinearity (scale the preactivation by 1/sqrt(fan-in))`);
     const cross = this.gaussCross(G1, G2, 'C');
-    const F = this.gaussFn(f, node), H = this.gaussFn(h, node);
+    const F = this.gaussFn(f), H = this.gaussFn(h);
     const M = zerosF64(N * N);
     if (!cross.M) {
       // independent: the product of the 1-D means
@@ -636,9 +636,8 @@ class Deriver {
     return r.value;
   }
 
-  gaussFn(f: SE, node: NodeId): GaussFn {
-    const bad = kinkOutsideZero(f);
-    if (bad) throw new Unsupported(node, `a kink of ${show(f)} away from u = 0 (where ${show(bad)} changes sign) is not supported: kinks must sit at 0`);
+  /** The Gaussian-expectation view of f (its kinks, wherever they are, are split by the quadrature). */
+  gaussFn(f: SE): GaussFn {
     return toGaussFn(f);
   }
 
