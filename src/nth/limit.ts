@@ -332,7 +332,8 @@ function probe(model: Model, opts: LimitOptions): Probes {
 /**
  * The model fails to build at a probe width: say so in the user's terms. A `param` or `data`
  * whose declaration holds the error has values fixed in the file (load, a literal) that cannot
- * grow with the width; anything else is quoted, with the widths tried and what to write instead.
+ * grow with the width: located at those values; anything else is quoted, with the widths tried
+ * and what to write instead.
  */
 function notResizable(model: Model, width: string[], values: number[], e: NtkError, at: string): NtkError {
   const d = e.diagnostics[0]!;
@@ -348,7 +349,7 @@ function notResizable(model: Model, width: string[], values: number[], e: NtkErr
     const hint = decl.kind === 'param'
       ? `draw it: 'param ${decl.name}${shape} ~ normal(0, 1)' (the limit depends on its variance only), or take the limit in another width dim`
       : `take the limit in the hidden width (the dim of a weight matrix like W : [${width[0]}, d]), not in a dim that sizes data`;
-    return new NtkError([{ severity: 'error', file: model.file, span: decl.span, message, hint }]);
+    return new NtkError([{ severity: 'error', file: model.file, span: decl.init.expr.span, message, hint }]);
   }
   return new NtkError([{
     ...d,

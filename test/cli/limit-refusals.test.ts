@@ -24,7 +24,7 @@ describe('limit and predict on a model that cannot be re-sized', () => {
       const r = await ntk(cmd[0]!, 'examples/meanfield.ntk', '--width', 'm', ...cmd.slice(1));
       expect(r.code, r.stderr).toBe(1);
       const first = r.stderr.split('\n')[0]!;
-      expect(first).toMatch(/^examples\/meanfield\.ntk:6:1: error: --width m: the parameter 'a' : \[m\] has fixed values \(load\("a\.npy"\), made for m = 64\), so it cannot grow with m/);
+      expect(first).toMatch(/^examples\/meanfield\.ntk:6:17: error: --width m: the parameter 'a' : \[m\] has fixed values \(load\("a\.npy"\), made for m = 64\), so it cannot grow with m/);
       expect(r.stderr).toMatch(/draw it: 'param a : \[m\] ~ normal\(0, 1\)'/);
       expect(r.stderr).not.toMatch(/\[11\]|\b11\b|internal/);
     }
@@ -42,7 +42,7 @@ describe('limit and predict on a model that cannot be re-sized', () => {
     ].join('\n'));
     const r = await ntk('limit', f, '--width', 'm');
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr.split('\n')[0]).toMatch(/data-width\.ntk:3:1: error: --width m: the data 'c' : \[m\] is fixed in the file \(\[1, 2, 3, 4\], made for m = 4\), so it cannot grow with m/);
+    expect(r.stderr.split('\n')[0]).toMatch(/data-width\.ntk:3:16: error: --width m: the data 'c' : \[m\] is fixed in the file \(\[1, 2, 3, 4\], made for m = 4\), so it cannot grow with m/);
     expect(r.stderr).not.toMatch(/\[11\]/);
   });
 
