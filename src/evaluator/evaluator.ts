@@ -17,7 +17,7 @@ import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { rowRestriction } from '../ir/rows.ts';
-import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
+import { fmtBytes, MemoryError, resultLimit } from '../runtime/memory.ts';
 import type { Backend } from '../runtime/backend.ts';
 import { compile, type Bindings, type Plan } from '../runtime/compile.ts';
 import { defaultBackend } from '../runtime/backends.ts';
@@ -308,7 +308,7 @@ export class Evaluator {
   crossKernel(w: Float64Array, opts: JacobianOptions & { jacobian?: Float64Array; testJacobian?: Float64Array } = {}): Float64Array {
     const { k, p, kt } = this;
     this.testNode();
-    if (kt * k * 8 > MAX_RESULT_BYTES) throw new MemoryError(`the cross kernel has ${kt}×${k} entries: too large to hold`);
+    if (kt * k * 8 > resultLimit()) throw new MemoryError(`the cross kernel has ${kt}×${k} entries (${fmtBytes(kt * k * 8)}), more than the ${fmtBytes(resultLimit())} a result may take (--max-memory): too large to hold`);
     const J = opts.jacobian ?? this.jacobian(w, opts);
     const Jt = opts.testJacobian ?? this.testJacobian(w, opts);
     if (J.length !== k * p || Jt.length !== kt * p) throw new Error(`crossKernel: Jacobians of sizes ${J.length} and ${Jt.length}, expected ${k}×${p} and ${kt}×${p}`);
@@ -334,8 +334,8 @@ export class Evaluator {
       return J;
     }
     const kr = mode === 'reverse' ? r1 - r0 : k; // rows of the result
-    if (kr * p * 8 > MAX_RESULT_BYTES)
-      throw new MemoryError(`${what} has ${kr}×${p} entries (${((kr * p * 8) / 1024 ** 3).toFixed(1)} GB): too large to hold; use kernel-vector products or fewer outputs`);
+    if (kr * p * 8 > resultLimit())
+      throw new MemoryError(`${what} has ${kr}×${p} entries (${fmtBytes(kr * p * 8)}), more than the ${fmtBytes(resultLimit())} a result may take (--max-memory): too large to hold; use kernel-vector products or fewer outputs`);
     if (which === 'h' && (mode === 'reverse' || opts.structure === 'rows') && opts.structure !== 'dense') {
       const J = this.rowJacobian(w, opts);
       if (J) return J;
