@@ -17,7 +17,7 @@ import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { rowRestriction } from '../ir/rows.ts';
-import { fmtBytes, MemoryError, resultLimit } from '../runtime/memory.ts';
+import { fmtBytes, memoryBudget, MemoryError, resultLimit } from '../runtime/memory.ts';
 import type { Backend } from '../runtime/backend.ts';
 import { compile, type Bindings, type Plan } from '../runtime/compile.ts';
 import { defaultBackend } from '../runtime/backends.ts';
@@ -512,10 +512,15 @@ export class Evaluator {
    * and the two plans that size the linear growth are not compiled at all (a flow's first
    * Jacobian on W2: ~15 ms).
    */
-  private blockSizeOf(rows: number, build: (b: number) => { varying: NodeId[]; out: NodeId }, budget: number, key?: (b: number) => string): number {
+  private blockSizeOf(rows: number, build: (b: number) => { varying: NodeId[]; out: NodeId }, blockBudget: number, key?: (b: number) => string): number {
+    // the block's buffers within the memory budget too (--max-memory): a smaller block, not a refusal
+    const budget = Math.min(blockBudget, Math.floor(memoryBudget() / 8));
+    let most = rows;
     if (key && rows <= 256) {
       const { varying, out } = build(rows);
-      if (this.plan(key(rows), [out], varying).peakValues <= budget) return rows;
+      // compared here with the budget (a plan that does not fit is not run: a smaller block is)
+      if (this.plan(key(rows), [out], varying, { memoryChecked: true }).peakValues <= budget) return rows;
+      most = rows - 1;
     }
     const peak = (b: number) => {
       const { varying, out } = build(b);
@@ -525,6 +530,11 @@ export class Evaluator {
     if (rows === 1) return 1;
     const p2 = peak(2);
     const perRow = Math.max(1, p2 - p1);
-    return Math.max(1, Math.min(rows, Math.floor((budget - p1) / perRow) || 1));
+    let B = Math.max(1, Math.min(most, Math.floor((budget - p1) / perRow) || 1));
+    // Under a memory budget tighter than the block budget, the linear estimate is checked (it can
+    // fall short by a few percent) and the block shrunk until its plan fits.
+    if (budget < blockBudget)
+      for (let i = 0, pb = peak(B); i < 8 && B > 1 && pb > budget; i++, pb = peak(B)) B = Math.max(1, Math.min(B - 1, Math.floor((B * budget) / pb)));
+    return B;
   }
 }

@@ -183,14 +183,14 @@ describe('bad --out: a usage error before any work, nothing overwritten', () => 
 });
 
 describe('the memory guard: refused before any work, with the option that fits', () => {
-  // k = 200 outputs: K is 40 000 values (313 kB); printed as JSON it would need ~2.6 MB
+  // k = 200 outputs: K is 40 000 values (313 kB); printed as JSON it would need ~2.5 MB
   const wide = ['examples/mlp-tanh.ntk', '--set', 'n=200', '--set', 'm=8'];
 
   it('kernel --json over the budget suggests --out, which then runs', async () => {
-    const r = await ntk('kernel', ...wide, '--json', '--max-memory', '1M');
+    const r = await ntk('kernel', ...wide, '--json', '--max-memory', '2M');
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/^ntk: error: K\^\(2\) \(200\^2 = 40000 entries\) needs 2\.5 MB with its JSON text, more than the --max-memory budget, 1\.0 MB; write it to files instead: --out K\.npy/);
-    const ok = await ntk('kernel', ...wide, '--max-memory', '1M', '--out', at('W.npy'));
+    expect(r.stderr).toMatch(/^ntk: error: K\^\(2\) \(200\^2 = 40000 entries\) needs 2\.5 MB with its JSON text, more than the --max-memory budget, 2\.0 MB; write it to files instead: --out K\.npy/);
+    const ok = await ntk('kernel', ...wide, '--max-memory', '2M', '--out', at('W.npy'));
     expect(ok.code, ok.stderr).toBe(0);
     expect(loadArray(at('W.npy')).shape).toEqual([200, 200]);
   });
