@@ -50,7 +50,7 @@ import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
 import type { Span } from '../parser/ast.ts';
 import { compile as compilePlan } from '../runtime/compile.ts';
 import {
-  bin, cst, derivative, hasJump, isLinear, sameSE, show, showTex, TEX_ADD, TEX_ATOM, TEX_MUL, toGaussFn, toTerms, un, VAR, type SE,
+  bin, cst, derivative, hasJump, isLinear, jumpsAt, kinkPoints, sameSE, show, showTex, TEX_ADD, TEX_ATOM, TEX_MUL, toGaussFn, toTerms, un, VAR, type SE,
 } from './limit-scalar.ts';
 
 /** What `limitKernels` takes: the width dims that go to ∞ together, the user's overrides, the quadrature's tolerance. */
@@ -498,7 +498,11 @@ class Deriver {
     // the caches hold N×N arrays: they live for one block
     this.crossCache.clear();
     this.gridCaches.clear();
-    for (const t of terms) if (t.g.size > 0 && hasJump(t.fn)) this.jumps.push(show(t.fn));
+    for (const t of terms) {
+      if (t.g.size === 0 || !hasJump(t.fn)) continue;
+      const at = [0, ...kinkPoints(t.fn)].filter((c) => jumpsAt(t.fn, c));
+      this.jumps.push(`${show(t.fn)} jumps at u = ${at.map((c) => Number(c.toPrecision(12))).join(', ')}`);
+    }
     for (let i = 0; i < terms.length; i++)
       for (let j = i; j < terms.length; j++) {
         const ti = terms[i]!, tj = terms[j]!;
@@ -1481,5 +1485,5 @@ function addBlock(F: Float64Array, ld: number, M: SMat, N: number, r0: number, c
 function jumpNote(d: Deriver): string | null {
   // a discontinuous activation (sign, a step) has a δ in its derivative: no NTK
   const f = d.jumps[0];
-  return f === undefined ? null : `the activation ${f} jumps at 0: its derivative has a δ there and the NTK does not exist (the NNGP does)`;
+  return f === undefined ? null : `the activation ${f}: its derivative has a δ there and the NTK does not exist (the NNGP does)`;
 }

@@ -395,6 +395,11 @@ model h = f(X)
     const periodic = limitKernels(compile(src('abs(sin(W1 @ x / sqrt(d)))'), 'kink2.ntk'), { width: ['m'] });
     expect(periodic.nngp!.flat().every(Number.isFinite)).toBe(true);
     expect(periodic.accuracy).toBeLessThan(1e-9);
+    // a jump away from 0: the NNGP, and no NTK, saying where the δ is
+    const jump = limitKernels(compile(src('sign(W1 @ x / sqrt(d) - 0.5)'), 'jump.ntk'), { width: ['m'] });
+    expect(jump.ntk).toBeNull();
+    expect(jump.ntkNote).toMatch(/jumps at u = 0\.5: its derivative has a δ there/);
+    expect(jump.nngp!.flat().every(Number.isFinite)).toBe(true);
   });
 });
 
