@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { compile, evaluate, evaluator, flow, jacobian, kernel, limitKernels, lipschitz, loadModel, type Model } from '../src/index.ts';
 import { availableBackends, backendByName, defaultBackend } from '../src/runtime/backends.ts';
 import { symmetricEigenMl } from '../src/linalg/dense.ts';
+import { w4Bench } from './w4.ts';
 
 interface Row {
   workload: string;
@@ -306,7 +307,7 @@ model h = f(X)
 
 // npm run bench [-- --quick | --nth | --flow | --gemm | --kernels | --targets | --limit]: everything, the
 // fast rows, W3 only, W2 only, the matrix kernels only, all kernels (gemm, gemv, exp, tanh, combine) only,
-// the whole-process targets only.
+// the whole-process targets only; --w4: issue 20's W4 against the hand-written baseline (bench/w4.ts).
 const only = (flag: string) => process.argv.includes(flag);
 if (only('--kernels')) {
   gemmBench();
@@ -319,6 +320,8 @@ if (only('--kernels')) {
   processBench();
 } else if (only('--limit')) {
   limitBench();
+} else if (only('--w4')) {
+  rows.push(...w4Bench());
 } else if (only('--gemm')) {
   gemmBench();
   eigenBench();

@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  checkReport, evalReport, jacobianReport, kernelReport, deriveReport, printReport, lipReport, describeKernel, formatDiagnostic, MAX_ORDER, writeNpy,
+  checkReport, evalReport, jacobianReport, kernelReport, kernelFileReport, deriveReport, printReport, lipReport, describeKernel, formatDiagnostic, MAX_ORDER,
   type KernelReport,
 } from '../index.ts';
 import { matrix, num, progress, table, vector } from './format.ts';
@@ -63,8 +63,9 @@ function parseSlice(raw: string | undefined): number[] {
   });
 }
 
-const STRUCTURES = ['auto', 'rows', 'dense', 'products'] as const;
+const STRUCTURES = ['auto', 'rows', 'dense', 'products', 'gram'] as const;
 const STRUCTURE_LABEL: Record<KernelReport['structure'], string> = {
+  gram: 'Gram products (Δ_PΔ_Pᵀ)∘(U_PU_Pᵀ) per parameter (structured: per-row factors, syrk, no Jacobian)',
   rows: 'per-row passes (structured: factored inner products, no Jacobian)',
   dense: 'whole-model passes (the Jacobian)',
   products: 'NTK-vector products Dh·(Dhᵀ·e_i) (no Jacobian)',
@@ -86,12 +87,23 @@ function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; sl
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const bar = progress('kernel', !o.json);
   if (order > 2) bar.status(`building the graph of K^(${order}) (derivatives of order ${order}), then its entries`);
+  if (o.out !== undefined) {
+    // with --out the kernel is in the file (streamed there on the Gram path), not in the JSON
+    const f = kernelFileReport(m, o.out, { order, slice, structure, onProgress: bar.update });
+    bar.done();
+    if (o.json) return emitJson({ order: f.order, shape: f.shape, out: f.out, slice: f.slice, structure: f.structure, ...(f.gram ? { gram: f.gram } : {}), ...(f.warnings ? { warnings: f.warnings } : {}) });
+    printWarnings(m, o.json);
+    if (f.warnings?.[0]) process.stderr.write(`warning: ${f.warnings[0]}\n`);
+    const label = `K^(${order})(${[...slice.map(String), ...Array(order - slice.length).fill('·')].join(', ')})`;
+    const rows: [string, string][] = [...summaryHeader(m), ['kernel', `${label}, ${f.shape.join(' × ') || 'a number'}`], ['computed by', STRUCTURE_LABEL[f.structure]], ['max |K|', num(f.maxAbs)], ['‖K‖_F', num(f.frobenius)]];
+    if (f.trace !== undefined) rows.push(['trace', num(f.trace)]);
+    rows.push(['written', `${f.out} (${f.shape.join(' × ') || 'a number'}, float64)`]);
+    out(table(rows));
+    return;
+  }
   const r = kernelReport(m, { order, slice, structure, onProgress: bar.update });
   bar.done();
   const K = flat(r.K);
-  if (o.out !== undefined) writeNpy(o.out, r.shape, Float64Array.from(K));
-  // with --out the kernel is in the file, not in the JSON
-  if (o.out !== undefined && o.json) return emitJson({ order: r.order, shape: r.shape, out: o.out, slice: r.slice, structure: r.structure, ...(r.warnings ? { warnings: r.warnings } : {}) });
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
   const warning = r.warnings?.[0];
@@ -109,9 +121,7 @@ function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; sl
     for (let i = 0; i < k; i++) trace += K[i * k + i]!;
     rows.push(['trace', num(trace)]);
   }
-  if (o.out !== undefined) rows.push(['written', `${o.out} (${r.shape.join(' × ') || 'a number'}, float64)`]);
   out(table(rows));
-  if (o.out !== undefined) return;
   // The tensor as matrices over its last two free indices, for the first few leading tuples.
   const free = r.shape.length;
   if (free === 1) {
@@ -220,7 +230,7 @@ export function registerModelCommands(program: Command): void {
   common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ; r ≥ 3: the Neural Tangent Hierarchy)'))
     .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
     .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
-    .option('--structure <s>', 'auto (default), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
+    .option('--structure <s>', 'auto (default), gram (per-parameter Gram products of a row-separable model; order 2), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
     .option('--out <K.npy>', 'write the kernel to a .npy file (numpy.load) instead of printing it')
     .option('--tiles <B>', 'the NTK in B×B tiles (upper triangle computed, the rest by symmetry): one tile with --tile, all into --out, or a plan with --plan/--slurm')
     .option('--tile <i,j>', 'with --tiles: compute only tile (i, j), i ≤ j (rows of block i, columns of block j)')

@@ -6,6 +6,9 @@
 import type { Model } from '../ir/model.ts';
 import { evaluate, evaluateTest, testLoss, loss, jacobian, kernel, describeKernel, printModel } from '../api.ts';
 import { nonSmoothWarning, type KernelTensor } from '../nth/hierarchy.ts';
+import { NonFiniteKernelError, type GramStructure } from '../nth/gram.ts';
+import { NpyWriter, writeNpy } from '../io/npy.ts';
+import { NtkError } from '../parser/diagnostics.ts';
 import { assertFinite, diagnosticJson, modelWarnings, nest, OptionError, outputCount, type DiagnosticJson } from './common.ts';
 import { isScalarModel, kernelClosedForm, modelClosedForms, type ClosedForm, type ModelClosedForms } from '../symbolic/closed-form.ts';
 
@@ -88,6 +91,8 @@ export interface KernelReport {
   /** The fixed leading indices (0-based). */
   slice: number[];
   structure: KernelTensor['structure'];
+  /** With structure 'gram': the parameters factored as matrix-vector uses and those taken by explicit gradients. */
+  gram?: GramStructure;
   warnings?: string[];
 }
 
@@ -96,19 +101,92 @@ export interface KernelReport {
  * checked against the outputs (OptionError) and its entries against NaN (a model error).
  * @example kernelReport(loadModel('examples/converse.ntk'), { order: 3 }).K // 4·(0.1)²·… as a number
  */
-export function kernelReport(m: Model, opts: { order: number; slice?: number[]; structure?: 'auto' | KernelTensor['structure']; onProgress?: (done: number, total: number) => void }): KernelReport {
+export function kernelReport(m: Model, opts: KernelReportOptions): KernelReport {
+  const { K, slice } = kernelChecked(m, opts);
+  assertFinite(`K^(${opts.order})(w0)`, K.data, m, FINITE_HINT);
+  const warning = K.warnings[0] ?? null;
+  return { order: opts.order, shape: K.shape, K: nest(K.data, K.shape), slice, structure: K.structure, ...(K.gram ? { gram: K.gram } : {}), ...(warning ? { warnings: [warning] } : {}) };
+}
+
+/** The options of `kernelReport` and `kernelFileReport`. */
+export interface KernelReportOptions {
+  order: number;
+  slice?: number[];
+  structure?: 'auto' | KernelTensor['structure'];
+  onProgress?: (done: number, total: number) => void;
+}
+
+const FINITE_HINT = 'check the initial weights and data scale';
+
+/** The kernel of `kernelReport` after the options' checks (OptionError), with `out` passed on. */
+function kernelChecked(m: Model, opts: KernelReportOptions, out?: NpyWriter): { K: KernelTensor; slice: number[] } {
   const { order } = opts;
   const slice = opts.slice ?? [];
   const structure = opts.structure ?? 'auto';
   if (structure === 'products' && order !== 2) throw new OptionError(`--structure products (NTK-vector products) computes the NTK: it needs --order 2, not ${order}`);
+  if (structure === 'gram' && order !== 2) throw new OptionError(`--structure gram (Gram products) computes the NTK: it needs --order 2, not ${order}`);
   if (slice.length > order - 1) throw new OptionError(`--slice ${slice.join(',')}: a kernel of order ${order} has ${order} indices; fix at most ${order - 1}`);
   const k = outputCount(m);
   const bad = slice.find((a) => a >= k);
   if (bad !== undefined) throw new OptionError(`--slice ${slice.join(',')}: index ${bad} is out of range: the model has ${k} outputs (0..${k - 1})`);
-  const K = kernel(m, order, { slice, structure, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
-  assertFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
+  const K = kernel(m, order, { slice, structure, ...(out ? { out } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+  return { K, slice };
+}
+
+/**
+ * `ntk kernel … --out K.npy`: the kernel written to a `.npy` file (atomically) and its summary
+ * instead of its entries. On the Gram path (the NTK of a row-separable model, `nth/gram.ts`) K
+ * is streamed into the file panel by panel and never held whole, nor copied: the process holds
+ * the per-row factors and one panel. The same keys as `kernelReport` without `K`, plus the file
+ * and max |K|, ‖K‖_F and (for a whole NTK) the trace.
+ * @example kernelFileReport(loadModel('examples/mlp.ntk'), 'K.npy', { order: 2 }).structure // 'gram'
+ */
+export function kernelFileReport(m: Model, path: string, opts: KernelReportOptions): KernelFileReport {
+  const order = opts.order;
+  const whole = order === 2 && (opts.slice ?? []).length === 0;
+  const k = outputCount(m);
+  // the file of a whole NTK is opened first so that the Gram path can stream into it
+  const writer = whole ? NpyWriter.create(path, [k, k]) : null;
+  let K: KernelTensor, slice: number[];
+  try {
+    ({ K, slice } = kernelChecked(m, opts, writer ?? undefined));
+    if (!K.streamed) {
+      assertFinite(`K^(${order})(w0)`, K.data, m, FINITE_HINT);
+      if (writer) writer.write(0, K.data);
+    }
+    writer?.commit();
+  } catch (e) {
+    writer?.abort();
+    if (e instanceof NonFiniteKernelError)
+      throw new NtkError([{ severity: 'error', file: m.file, span: null, message: `K^(${order})(w0) is ${e.value} at entry ${e.index}`, hint: FINITE_HINT }]);
+    throw e;
+  }
+  if (!writer) writeNpy(path, K.shape, K.data);
+  let stats = K.stats;
+  if (!stats) {
+    let maxAbs = 0, fro = 0, trace = 0;
+    for (const x of K.data) {
+      maxAbs = Math.max(maxAbs, Math.abs(x));
+      fro += x * x;
+    }
+    if (whole) for (let i = 0; i < k; i++) trace += K.data[i * k + i]!;
+    stats = { maxAbs, frobenius: Math.sqrt(fro), trace };
+  }
   const warning = K.warnings[0] ?? null;
-  return { order, shape: K.shape, K: nest(K.data, K.shape), slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) };
+  return {
+    order, shape: K.shape, out: path, slice, structure: K.structure, ...(K.gram ? { gram: K.gram } : {}),
+    maxAbs: stats.maxAbs, frobenius: stats.frobenius, ...(whole ? { trace: stats.trace } : {}), ...(warning ? { warnings: [warning] } : {}),
+  };
+}
+
+/** `ntk kernel --out FILE.npy`: where the kernel went and its summary. */
+export interface KernelFileReport extends Omit<KernelReport, 'K'> {
+  /** The `.npy` file written. */
+  out: string;
+  /** max |K|, ‖K‖_F over all entries; the trace of a whole NTK. */
+  maxAbs: number;
+  frobenius: number;
+  trace?: number;
 }
 
 /** `ntk derive --order r`: the kernel as mathematics, plain and LaTeX, and what its arguments are. */
