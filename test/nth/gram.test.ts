@@ -194,3 +194,34 @@ model h = f(X)`, 'ew.ntk');
     expect(gramStructure(m)).toBeNull();
   });
 });
+
+describe('kernel --out: K to a .npy file (kernelFileReport), streamed on the Gram path', () => {
+  it('the Gram path streams the file; the Jacobian path and a slice of K^(3) write theirs whole; all equal the kernel', async () => {
+    const { ntk: cli } = await import('../cli/run-cli.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'ntk-gram-cli-'));
+    try {
+      const read = (f: string) => parseNpy(readFileSync(join(dir, f)), f);
+      const big = await cli('kernel', 'examples/mlp.ntk', '--out', join(dir, 'K.npy'), '--json');
+      expect(big.code).toBe(0);
+      const j = JSON.parse(big.stdout);
+      expect(j.structure).toBe('gram');
+      expect(j.gram.factored).toEqual(['W1', 'W2']);
+      expect(j.K).toBeUndefined();
+      const K = read('K.npy');
+      expect(K.shape).toEqual([256, 256]);
+      expect(Array.from(K.data)).toEqual(Array.from(kernel(loadModel('examples/mlp.ntk'), 2).data));
+      const small = await cli('kernel', 'examples/deep.ntk', '--out', join(dir, 'D.npy'));
+      expect(small.stdout).toMatch(/computed by\s+whole-model passes/);
+      expect(small.stdout).toMatch(/written\s+.*D\.npy \(8 × 8, float64\)/);
+      expect(Array.from(read('D.npy').data)).toEqual(Array.from(kernel(loadModel('examples/deep.ntk'), 2).data));
+      const sl = await cli('kernel', 'examples/deep.ntk', '--order', '3', '--slice', '1', '--out', join(dir, 'S.npy'), '--json');
+      expect(JSON.parse(sl.stdout).shape).toEqual([8, 8]);
+      expect(relErr(read('S.npy').data, kernel(loadModel('examples/deep.ntk'), 3, { slice: [1] }).data)).toBe(0);
+      const forced = await cli('kernel', 'examples/deep.ntk', '--structure', 'gram', '--out', join(dir, 'G.npy'));
+      expect(forced.stdout).toMatch(/computed by\s+Gram products/);
+      expect(relErr(read('G.npy').data, read('D.npy').data)).toBeLessThan(1e-12);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
