@@ -7,12 +7,14 @@ adjoints d2 = dh/d(W2 z1) and d1 = dh/d(W1 x) of every row stacked (n × m),
     K = (d1 d1^T) o (X X^T) + (d2 d2^T) o (Z1 Z1^T) + Z2 Z2^T
 
 (o the elementwise product): full GEMMs, no Jacobian. PyTorch (float64) when it imports, else
-NumPy with the same products (the JSON line says which ran). The weights and data are ntk's own,
+NumPy with the same products (the JSON line says which ran); torch on every core (it starts with
+one thread here). The weights and data are ntk's own,
 read from X.npy, W1.npy, W2.npy and a.npy in the directory given; K is written with numpy.save.
 
     python3 bench/w4_torch.py DIR OUT.npy      # prints {"baseline": "torch"|"numpy", "seconds": …}
 """
 import json
+import os
 import sys
 import time
 
@@ -21,6 +23,9 @@ import numpy as np
 
 try:
     import torch
+
+    # every core: Debian's torch starts with one thread here (its OpenMP's default)
+    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     baseline = "torch"
 except ImportError:
     torch = None
@@ -55,7 +60,8 @@ def main():
         K += (d2 @ d2.T) * (z1 @ z1.T)
         K += z2 @ z2.T
         np.save(out, K)
-    print(json.dumps({"baseline": baseline, "seconds": time.perf_counter() - t0}))
+    threads = torch.get_num_threads() if torch is not None else None
+    print(json.dumps({"baseline": baseline, "threads": threads, "seconds": time.perf_counter() - t0}))
 
 
 main()
