@@ -77,14 +77,16 @@ export function w4Bench(): W4Row[] {
     const runs = Number(process.env.NTK_W4_RUNS ?? 3);
     const bin = process.platform === 'win32' ? [process.execPath, 'bin/ntk.js'] : ['bin/ntk.js'];
     const ours: { ms: number; rssMb: number | null }[] = [], theirs: { ms: number; rssMb: number | null }[] = [];
-    let structure = '', baseline = 'none';
+    let structure = '', baseline = 'none', threads: number | null = null;
     for (let i = 0; i < runs; i++) {
       const r = run([...bin, 'kernel', file, '--order', '2', '--out', join(dir, 'K.npy'), '--json']);
       structure = (JSON.parse(r.stdout) as { structure: string }).structure;
       ours.push(r);
       if (py) {
         const b = run([py.exe, 'bench/w4_torch.py', dir, join(dir, 'K_base.npy')]);
-        baseline = (JSON.parse(b.stdout.trim().split('\n').pop()!) as { baseline: string }).baseline;
+        const said = JSON.parse(b.stdout.trim().split('\n').pop()!) as { baseline: string; threads: number | null };
+        baseline = said.baseline;
+        threads = said.threads;
         theirs.push(b);
       }
     }
@@ -103,7 +105,7 @@ export function w4Bench(): W4Row[] {
       agree = `; max |K − K_${baseline}| / max |K| = ${(diff / max).toExponential(1)}`;
       const bms = median(theirs.map((r) => r.ms));
       const brss = theirs[0]!.rssMb === null ? null : Math.max(...theirs.map((r) => r.rssMb!));
-      rows.push({ workload: `W4 hand-written ${baseline} (bench/w4_torch.py), whole process`, ms: bms, gflops: null, note: `(δδᵀ)∘(xxᵀ) per layer by full GEMMs, K to .npy${brss === null ? '' : `; peak RSS ${brss.toFixed(0)} MB`}; median of ${runs}` });
+      rows.push({ workload: `W4 hand-written ${baseline} (bench/w4_torch.py), whole process`, ms: bms, gflops: null, note: `(δδᵀ)∘(xxᵀ) per layer by full GEMMs, K to .npy${threads === null ? '' : `, ${threads} torch threads`}${brss === null ? '' : `; peak RSS ${brss.toFixed(0)} MB`}; median of ${runs}` });
       const ratio = ms / bms;
       rows.unshift({
         workload: `W4 NTK ${k}×${k}, d=32 m=1024 (p = ${model.paramCount}), ntk kernel --out, whole process`,
