@@ -18,7 +18,7 @@
  */
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
-import { ntk } from '../nth/ntk.ts';
+import { ntkFromJacobian } from '../linalg/dense.ts';
 import { FlowError, type FlowPoint } from './flow.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { kernelName, withRates, type Rates } from '../ir/rates.ts';
@@ -96,7 +96,7 @@ export function gradientDescent(model: Model, opts: DescentOptions, ev?: Evaluat
   const h0 = ev.output(w0);
   const r0 = Float64Array.from(h0, (h, i) => ystar[i]! - alpha * h);
   const R0 = 0.5 * norm(r0) ** 2;
-  const spectrum = kernelSpectrum(ntk(ev, w0), k, ev.backend);
+  const spectrum = kernelSpectrum(ntkFromJacobian(ev, ev.jacobian(w0)), k, ev.backend);
   const lin = new LinearizedFlow(spectrum, r0);
   const stability = lr * spectrum.values[k - 1]!;
   const contraction = Math.max(Math.abs(1 - lr * spectrum.values[0]!), Math.abs(1 - stability));
