@@ -692,8 +692,8 @@ async function start() {
 
 window.addEventListener('error', (ev) => message(`unexpected error: ${ev.message}`, 'error'));
 window.addEventListener('unhandledrejection', (ev) => message(`unexpected error: ${(ev.reason as Error)?.message ?? ev.reason}`, 'error'));
-void start().then(() => {
+/** What every visit loads after the first result, all loaded (the benchmark counts it in a visit's weight). */
+(globalThis as unknown as { __ntk: Record<string, unknown> }).__ntk.loaded = start().then(() => {
   document.body.setAttribute('data-ready', 'true');
-  void loadPlotting();
-  void loadKatex();
+  return Promise.all([loadPlotting(), loadKatex()]).then(() => true);
 });
