@@ -52,7 +52,7 @@ if (!(args.includes('--no-build') && existsSync(resolve(out, 'index.html')))) aw
 
 async function buildPage() {
   // (--out: only a folder that is empty or holds an earlier build is emptied.)
-  if (existsSync(out) && readdirSync(out).length && !existsSync(resolve(out, 'weight.json'))) throw new Error(`${out}: not empty and not a playground build; give an empty folder to --out`);
+  if (existsSync(out) && readdirSync(out).length && !['weight.json', 'worker.js', 'examples'].some((f) => existsSync(resolve(out, f)))) throw new Error(`${out}: not empty and not a playground build; give an empty folder to --out`);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   if (!existsSync(resolve(root, 'dist/kernels.wasm'))) await buildWasm();
