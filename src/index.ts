@@ -35,7 +35,7 @@ export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type
 export { widthScaling, slopeFit, theorySlope, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
 export { fitLogLog, fitLine, type LogLogFit } from './math/fit.ts';
 export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
-export { gpPredict, ensemblePredict, squareTargets, ratesFor, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
+export { gpPredict, ensemblePredict, squareTargets, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
 export { writeKernelFiles } from './nth/limit-out.ts';
 export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
 export { pairExpectation, expect1, atomMoment, atomFn, type GaussFn, type PairResult, type Expect1Result } from './math/gaussian.ts';
@@ -53,7 +53,7 @@ export {
   early, recognizeTwoLayer, gaussianMoments, constantMethods, earlyConstants, features, inputStats, EarlyUsageError,
   type EarlyOptions, type EarlyResult, type EarlyRow, type EarlyConstants, type ActivationMoments, type Activation, type TwoLayerForm, type InputStats, type ConstantMethods,
 } from './nth/early.ts';
-export { withRates, parseRates, kernelName, RateError, type Rates, type RatesInfo } from './ir/rates.ts';
+export { withRates, parseRates, ratesFor, kernelName, RateError, type Rates, type RatesInfo } from './ir/rates.ts';
 export {
   linearizedTestPrediction,
   linearizedTestPredictor,

@@ -4,7 +4,7 @@
  * `scalingStudy` of `src/index.ts`, and print the reports.
  */
 import type { Command } from 'commander';
-import { checkOutputPath, nthReport, scalingStudy, scalingPlotSpec, MAX_ORDER, parseRates, withRates, kernelName } from '../index.ts';
+import { checkOutputPath, nthReport, scalingStudy, scalingPlotSpec, MAX_ORDER, parseRates, ratesFor, withRates, kernelName } from '../index.ts';
 import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
 import { common, emitJson, flat, intList, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 import { parseOrder } from './model.ts';
@@ -19,7 +19,7 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
   // --lr: the flow dw/dt = −H∇L (one η: H = ηI; named rates: the others frozen), kernels in the metric H
   const rates = o.lr === undefined ? undefined : parseRates(o.lr);
   const plain = load(file, o);
-  const m = rates === undefined ? plain : withRates(plain, typeof rates === 'number' ? new Map(plain.params.map((q) => [q.name, rates])) : rates);
+  const m = rates === undefined ? plain : withRates(plain, ratesFor(plain, rates));
   const r = nthReport(m, { order, T, alpha, rtol });
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);

@@ -69,6 +69,17 @@ function checkRate(name: string, v: number, raw: string | number = v): number {
 }
 
 /**
+ * The rates of `lr` for a model: a number η becomes η for every parameter (H = ηI), named rates
+ * are checked against the model (`withRates` throws RateError naming `--lr`).
+ * @example ratesFor(model, 0.5) // Map { 'W' => 0.5, 'v' => 0.5 }
+ */
+export function ratesFor(model: Pick<Model, 'params'>, lr: number | Rates): Rates {
+  if (typeof lr !== 'number') return lr;
+  if (!(lr > 0) || !Number.isFinite(lr)) throw new RateError(`--lr ${lr}: expected a positive finite rate`);
+  return new Map(model.params.map((q) => [q.name, lr]));
+}
+
+/**
  * The model h̃(u) = h(H^{1/2}u) whose plain gradient flow is dw/dt = −H∇L(w) for h (see the
  * file's comment): parameters named in `rates` train with their rate, the others (and rate 0)
  * are frozen at w0. Throws RateError when a name is not a parameter of the model, a rate is

@@ -10,6 +10,7 @@
  * use the closed forms (ρ = s12/√(s11 s22)):
  *
  *   id·id      s12                       sign·sign  (2/π) arcsin ρ
+ *   cube·cube  9 s11 s22 s12 + 6 s12³   (cube(x) = x³: cubics; Isserlis)
  *   abs·abs    (2/π)√(s11 s22)(√(1−ρ²) + ρ arcsin ρ)        (relu = (id + abs)/2, step = (1 + sign)/2)
  *   erf·erf    (2/π) arcsin(2 s12/√((1+2 s11)(1+2 s22)))
  *   gauss·gauss (gauss(x) = e^{−x²}, erf′ = (2/√π)·gauss)   1/√((1+2 s11)(1+2 s22) − 4 s12²)
@@ -41,9 +42,9 @@ export type { Gemm } from './mehler.ts';
 
 /**
  * The scalar functions A whose pairs E[A(u)B(v)], (u, v) Gaussian, have closed forms: 1, x, |x|,
- * sign x, erf x, e^{−x²}, sin x, cos x, e^x, x².
+ * sign x, erf x, e^{−x²}, sin x, cos x, e^x, x², x³.
  */
-export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp' | 'sq';
+export type Atom = 'one' | 'id' | 'abs' | 'sign' | 'erf' | 'gauss' | 'sin' | 'cos' | 'exp' | 'sq' | 'cube';
 
 /** One term c·A(β·x) of a closed-form decomposition. */
 export interface AtomTerm {
@@ -60,6 +61,12 @@ export interface GaussFn {
   eval: (x: Float64Array, out: Float64Array) => void;
   /** True when f has kinks (or jumps), all at 0; smooth elsewhere. */
   kinkAtZero: boolean;
+  /**
+   * Where f has kinks or jumps when some are away from 0 (relu(x − 1): [1]), sorted; f is smooth
+   * between them. Expectations then integrate piece by piece between them (`expect1` with these
+   * as breaks, `piecewisePairs`), never across one. Absent when every kink is at 0 (`kinkAtZero`).
+   */
+  kinks?: number[];
   /** f = Σ coef·atom(scale·x), when f is such a combination. */
   terms?: AtomTerm[];
 }
@@ -67,6 +74,7 @@ export interface GaussFn {
 const ATOM_EVAL: Record<Atom, (x: number) => number> = {
   one: () => 1,
   id: (x) => x,
+  cube: (x) => x * x * x,
   abs: Math.abs,
   sign: Math.sign,
   erf,
@@ -110,7 +118,7 @@ export function atomFn(name: Atom | 'relu' | 'step' | 'erfprime'): GaussFn {
   }
 }
 
-const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0, sq: 1 };
+const PARITY: Record<Atom, 1 | -1 | 0> = { one: 1, id: -1, abs: 1, sign: -1, erf: -1, gauss: 1, sin: -1, cos: 1, exp: 0, sq: 1, cube: -1 };
 const TWO_PI = 2 / Math.PI;
 const SQRT_2_PI = Math.sqrt(2 / Math.PI);
 
@@ -132,6 +140,7 @@ function meanDerivative(a: Atom, q: number): number | null {
   switch (a) {
     case 'one': return 0;
     case 'id': return 1;
+    case 'cube': return 3 * q;
     case 'abs': return 0;
     case 'sign': return q > 0 ? 2 / Math.sqrt(2 * Math.PI * q) : null;
     case 'erf': return (2 / Math.sqrt(Math.PI)) / Math.sqrt(1 + 2 * q);
@@ -160,6 +169,7 @@ export function atomPair(A: Atom, B: Atom, p: number, c: number, q: number): num
   if (A === B) {
     switch (A) {
       case 'abs': return TWO_PI * Math.sqrt(pq) * (Math.sqrt(Math.max(0, 1 - rho * rho)) + rho * Math.asin(rho));
+      case 'cube': return 9 * pq * c + 6 * c * c * c; // E[u³v³]
       case 'sign': return TWO_PI * Math.asin(rho);
       case 'erf': return TWO_PI * Math.asin(clampRho((2 * c) / Math.sqrt((1 + 2 * p) * (1 + 2 * q))));
       case 'gauss': return 1 / Math.sqrt((1 + 2 * p) * (1 + 2 * q) - 4 * c * c);
@@ -231,6 +241,8 @@ export interface GridOptions extends PairOptions {
   cache?: PairGridCache;
   /** The matrix product for the Mehler coefficients (the backend's gemm). */
   gemm?: Gemm;
+  /** Allocates the N1×N2 grids (zeroed): the runtime's huge-page allocator; `new Float64Array` by default. */
+  alloc?: (n: number) => Float64Array;
 }
 
 /**
@@ -247,13 +259,28 @@ export function pairGrid(
 ): PairResult {
   const N1 = v1.length, N2 = v2.length, sym = opts.symmetric === true, up = opts.upper === true;
   if (up && N1 !== N2) throw new Error('internal: an upper-triangular covariance needs a square grid');
-  const out = new Float64Array(N1 * N2);
+  const alloc = opts.alloc ?? ((n: number) => new Float64Array(n));
+  const out = alloc(N1 * N2);
   const mirror = (r: PairResult): PairResult => {
     if (sym && !up) for (let i = 0; i < N1; i++) for (let j = 0; j < i; j++) out[i * N2 + j] = out[j * N2 + i]!;
     return r;
   };
+  if (f.kinks || g.kinks) {
+    // kinks away from 0: no closed form, series or polar rule applies; the iterated piecewise rule
+    const idx: number[] = [];
+    for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++) idx.push(i * N2 + j);
+    const P = idx.length, s11 = new Float64Array(P), s12 = new Float64Array(P), s22 = new Float64Array(P);
+    idx.forEach((ij, k) => {
+      const i = Math.floor(ij / N2), j = ij - i * N2;
+      s11[k] = v1[i]!; s22[k] = v2[j]!;
+      s12[k] = up && j < i ? S12[j * N2 + i]! : S12[ij]!;
+    });
+    const r = degeneratePairs(f, g, s11, s12, s22, opts.tol ?? 1e-12, (a, b, c, t) => piecewisePairs(f, g, a, b, c, t));
+    idx.forEach((ij, k) => (out[ij] = r.value[k]!));
+    return mirror({ value: out, method: 'quadrature', order: r.order, accuracy: r.accuracy });
+  }
   if (!opts.quadrature && hasClosedForm(f, g)) {
-    closedGrid(f, g, v1, v2, S12, out, sym, up, opts.cache ?? new PairGridCache());
+    closedGrid(f, g, v1, v2, S12, out, sym, up, opts.cache ?? new PairGridCache(), alloc);
     let scale = 0;
     for (let i = 0; i < N1; i++) for (let j = sym ? i : 0; j < N2; j++) scale = Math.max(scale, Math.abs(out[i * N2 + j]!));
     return mirror({ value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) });
@@ -321,13 +348,13 @@ export function pairGrid(
  */
 function closedGrid(
   f: GaussFn, g: GaussFn, v1: Float64Array, v2: Float64Array, S12: Float64Array, out: Float64Array,
-  sym: boolean, up: boolean, cache: PairGridCache,
+  sym: boolean, up: boolean, cache: PairGridCache, alloc: (n: number) => Float64Array,
 ) {
   // a symmetric grid reads the upper triangle only, which is stored: a plain (i, j) index
-  const S = up && !sym ? fullOf(S12, v1.length) : S12;
+  const S = up && !sym ? fullOf(S12, v1.length, alloc) : S12;
   const asinRho = (): Float64Array => {
     if (cache.asin && (cache.asinFull || sym)) return cache.asin;
-    cache.asin = asinGrid(v1, v2, S, sym, cache.asin);
+    cache.asin = asinGrid(v1, v2, S, sym, cache.asin ?? alloc(v1.length * v2.length));
     cache.asinFull = !sym;
     return cache.asin;
   };
@@ -349,14 +376,14 @@ function closedGrid(
 }
 
 /** The full matrix of a symmetric one stored as its upper triangle. */
-function fullOf(U: Float64Array, N: number): Float64Array {
-  const M = new Float64Array(N * N);
+function fullOf(U: Float64Array, N: number, alloc: (n: number) => Float64Array): Float64Array {
+  const M = alloc(N * N);
   for (let i = 0; i < N; i++) for (let j = i; j < N; j++) M[i * N + j] = M[j * N + i] = U[i * N + j]!;
   return M;
 }
 
-function asinGrid(v1: Float64Array, v2: Float64Array, S: Float64Array, sym: boolean, into: Float64Array | null): Float64Array {
-  const N1 = v1.length, N2 = v2.length, a = into ?? new Float64Array(N1 * N2);
+function asinGrid(v1: Float64Array, v2: Float64Array, S: Float64Array, sym: boolean, a: Float64Array): Float64Array {
+  const N1 = v1.length, N2 = v2.length;
   for (let i = 0; i < N1; i++) {
     const p = v1[i]!;
     for (let j = sym ? i : 0, o = i * N2 + j; j < N2; j++, o++) {
@@ -475,6 +502,18 @@ const panels1 = (np: number, per: number): Level1 => ({
   line: () => panelRule(-CUT1, CUT1, 2 * np, per, NORMAL_DENSITY, 'normal'),
   half: () => panelRule(0, CUT1, np, per, NORMAL_DENSITY, 'half'),
 });
+/**
+ * What the 1-D rules leave out beyond ±14σ, estimated from the integrand there: |x^k f(x)|·p(z)
+ * at z = ±14 times a decay length of 14 (generous: for f bounded by a polynomial the weight there is
+ * below e^{−98}; for f growing like e^{a x²} it is what two levels with the same cut would both miss).
+ */
+function tailEstimate(f: GaussFn, sd: number, power: number): number {
+  const x = Float64Array.of(-CUT1 * sd, CUT1 * sd), y = new Float64Array(2);
+  f.eval(x, y);
+  const w = NORMAL_DENSITY(CUT1) * CUT1;
+  const t = w * (Math.abs(x[0]! ** power * y[0]!) + Math.abs(x[1]! ** power * y[1]!));
+  return Number.isFinite(t) ? t : Infinity;
+}
 const LEVELS1: Level1[] = [gh1(10), gh1(16), gh1(24), panels1(10, 8), panels1(14, 8), panels1(20, 10), panels1(28, 12), panels1(42, 12)];
 
 
@@ -499,8 +538,9 @@ export function pairExpectation(
     for (let i = 0; i < P; i++) scale = Math.max(scale, Math.abs(out[i]!));
     return { value: out, method: 'closed', order: 0, accuracy: closedAccuracy(scale) };
   }
-  const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
   const tol = opts.tol ?? 1e-12;
+  if (f.kinks || g.kinks) return degeneratePairs(f, g, s11, s12, s22, tol, (a, b, c, t) => piecewisePairs(f, g, a, b, c, t));
+  const scheme = opts.scheme ?? (f.kinkAtZero || g.kinkAtZero ? 'polar' : 'hermite');
   if (scheme === 'hermite' && !opts.scheme) return mehlerPair(f, g, s11, s12, s22, tol);
   return adaptivePair(f, g, s11, s12, s22, tol, scheme);
 }
@@ -533,7 +573,9 @@ function degeneratePairs(
         for (let j = 0; j < x.length; j++) out[j]! *= gx[j]!;
       },
     };
-    const r = expect1(prod, Float64Array.of(s11[i]!), 0, tol);
+    // the product's kinks: f's, and g's pulled back through v = k·u
+    const breaks = f.kinks || g.kinks ? [...(f.kinks ?? [0]), ...(g.kinks ?? [0]).map((c) => c / k)].sort((x, y) => x - y) : undefined;
+    const r = expect1(prod, Float64Array.of(s11[i]!), 0, tol, breaks ? { breaks } : {});
     value[i] = r.value[0]!;
     accuracy = Math.max(accuracy, r.accuracy);
     order = Math.max(order, r.order);
@@ -582,6 +624,104 @@ function mehlerPair(f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array
     idx.forEach((i, j) => (value[i] = r.value[j]!));
     accuracy = Math.max(accuracy, r.accuracy);
     order = Math.max(order, r.order);
+  }
+  return { value, method: 'quadrature', order, accuracy };
+}
+
+/** Panels per unit and points per panel of the piecewise rules' levels (`expect1Pieces`, `piecewisePairs`). */
+const PIECE_LEVELS: [number, number][] = [[0.25, 8], [0.5, 8], [0.75, 10], [1, 12], [1.5, 12], [2.5, 12], [4, 12]];
+
+/**
+ * Writes at `at` into (nodes, weights) the composite Gauss–Legendre rule of the normal density
+ * on [−14, 14] cut at `cuts` (sorted; those outside are dropped): `perUnit` panels per unit,
+ * `per` points each, so that no panel straddles a cut; returns the index after the last point.
+ * At most `per·(⌈28·perUnit⌉ + cuts + 1)` points. Not cached (the inner cuts move with z1).
+ */
+function pieceRule(cuts: readonly number[], perUnit: number, per: number, nodes: Float64Array, weights: Float64Array, at: number): number {
+  const gl = gaussLegendre(per);
+  let lo = -CUT1;
+  for (let k = 0; k <= cuts.length; k++) {
+    const hi = k < cuts.length ? cuts[k]! : CUT1;
+    if (!(hi > lo)) continue;
+    if (hi >= CUT1 && k < cuts.length) continue; // a cut beyond the range: the last piece ends at 14
+    const panels = Math.max(1, Math.ceil((hi - lo) * perUnit)), w = (hi - lo) / panels;
+    for (let q = 0; q < panels; q++)
+      for (let i = 0; i < per; i++, at++) {
+        const x = lo + q * w + ((gl.nodes[i]! + 1) * w) / 2;
+        nodes[at] = x;
+        weights[at] = ((gl.weights[i]! * w) / 2) * NORMAL_DENSITY(x);
+      }
+    lo = hi;
+  }
+  return at;
+}
+
+/**
+ * E[f(u) g(v)] for pairs whose f or g has kinks away from 0 (`GaussFn.kinks`), as an iterated
+ * integral in the whitened coordinates u = √p·z1, v = a·z1 + b·z2 (a = c/√p, b = √(s − a²); z1,
+ * z2 independent standard normals): the outer integral over z1 is cut where f has a kink
+ * (z1 = κ/√p) and where g's would be on the line b = 0 (z1 = κ′/a), the inner one over z2, for
+ * each z1, where g has one (z2 = (κ′ − a·z1)/b) — composite Gauss–Legendre with the normal
+ * density in the weights on [−14, 14] (beyond, less than e^{−98} of the mass), never across a
+ * kink. The panels per unit rise until two levels agree to `tol` relative to Σ|terms|; the
+ * accuracy is that difference, at least 8ε·Σ|terms|. Pairs with |ρ| = 1 go to `degeneratePairs`
+ * first. Slow by design (10⁴–10⁵ points a pair): the reference for functions no faster rule fits.
+ * @example piecewisePairs(reluShifted, reluShifted, [1], [0.5], [1], 1e-12)  // E[relu(u − ½) relu(v − ½)], ρ = ½
+ */
+function piecewisePairs(f: GaussFn, g: GaussFn, s11: Float64Array, s12: Float64Array, s22: Float64Array, tol: number): PairResult {
+  const P = s11.length, value = new Float64Array(P);
+  const kf = f.kinks ?? (f.kinkAtZero ? [0] : []), kg = g.kinks ?? (g.kinkAtZero ? [0] : []);
+  let accuracy = 0, order = 0;
+  for (let i = 0; i < P; i++) {
+    const sp = Math.sqrt(Math.max(s11[i]!, 0));
+    const a = sp > 0 ? s12[i]! / sp : 0;
+    const b = Math.sqrt(Math.max(s22[i]! - a * a, 0));
+    const outerCuts = [...(sp > 0 ? kf.map((c) => c / sp) : []), ...(a !== 0 ? kg.map((c) => c / a) : [])].sort((x, y) => x - y);
+    let prev = NaN;
+    for (let o = 0; o < PIECE_LEVELS.length; o++) {
+      const [perUnit, per] = PIECE_LEVELS[o]!;
+      const bound = (cuts: number) => per * (Math.ceil(2 * CUT1 * perUnit) + cuts + 1);
+      const z1 = new Float64Array(bound(outerCuts.length)), w1 = new Float64Array(z1.length);
+      const n1 = pieceRule(outerCuts, perUnit, per, z1, w1, 0);
+      const U = new Float64Array(n1), fu = new Float64Array(n1);
+      for (let k = 0; k < n1; k++) U[k] = sp * z1[k]!;
+      f.eval(U, fu);
+      // every inner point of every outer node, then g on them at once
+      const inner = bound(kg.length), V = new Float64Array(n1 * inner), W = new Float64Array(n1 * inner), Z = new Float64Array(inner);
+      const start = new Int32Array(n1 + 1), cuts2 = new Array<number>(kg.length);
+      let len = 0;
+      for (let k = 0; k < n1; k++) {
+        start[k] = len;
+        if (fu[k] === 0) continue; // contributes nothing (relu's flat side)
+        const zk = z1[k]!;
+        if (b > 0) for (let l = 0; l < kg.length; l++) cuts2[l] = (kg[l]! - a * zk) / b;
+        const end = pieceRule(b > 0 ? cuts2.sort((x, y) => x - y) : [], perUnit, per, Z, W.subarray(len, len + inner), 0);
+        for (let j = 0; j < end; j++) V[len + j] = a * zk + b * Z[j]!;
+        len += end;
+      }
+      start[n1] = len;
+      const gv = new Float64Array(len);
+      g.eval(V.subarray(0, len), gv);
+      let v = 0, sc = 0;
+      for (let k = 0; k < n1; k++) {
+        let inn = 0, innAbs = 0;
+        for (let j = start[k]!; j < start[k + 1]!; j++) {
+          const t = W[j]! * gv[j]!;
+          inn += t;
+          innAbs += Math.abs(t);
+        }
+        v += w1[k]! * fu[k]! * inn;
+        sc += Math.abs(w1[k]! * fu[k]!) * innAbs;
+      }
+      order = Math.max(order, n1);
+      const d = Math.abs(v - prev);
+      value[i] = v;
+      if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === PIECE_LEVELS.length - 1) {
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        break;
+      }
+      prev = v;
+    }
   }
   return { value, method: 'quadrature', order, accuracy };
 }
@@ -770,6 +910,7 @@ function adaptivePair(
  * E[δ″(v)] = p″(0) = −p0/q). Null when a kinked atom meets q = 0 (the δ has no finite mean).
  *
  *   one  1, 0, 0, 0                 id    0, 1, 0, 0
+ *   sq   q, 0, 2, 0                 cube  0, 3q, 0, 6          (x², x³)
  *   abs  √(2q/π), 0, 2p0, 0         sign  0, 2p0, 0, −2p0/q
  *   erf  0, c/s, 0, −2c/s³          gauss 1/s, 0, −2/s³, 0      (c = 2/√π, s = √(1 + 2q))
  *   sin  0, e, 0, −e                cos   e, 0, −e, 0           (e = e^{−q/2})
@@ -782,6 +923,7 @@ function atomDerivativeMean(a: Atom, j: number, q: number): number | null {
   switch (a) {
     case 'one': v = j === 0 ? 1 : 0; break;
     case 'id': v = j === 1 ? 1 : 0; break;
+    case 'cube': v = [0, 3 * q, 0, 6][j]!; break;
     case 'abs': v = [Math.sqrt(q) * SQRT_2_PI, 0, 2 * p0, 0][j]!; break;
     case 'sign': v = [0, 2 * p0, 0, (-2 * p0) / q][j]!; break;
     case 'erf': v = [0, c / s, 0, (-2 * c) / s ** 3][j]!; break;
@@ -840,7 +982,8 @@ export interface Expect1Result {
  * @example expect1(atomFn('relu'), Float64Array.of(1)).value[0]  // 1/√(2π), method 'closed'
  */
 export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opts: { quadrature?: boolean; breaks?: number[] } = {}): Expect1Result {
-  if (opts.breaks && opts.breaks.some((b) => b !== 0)) return expect1Pieces(f, s, power, tol, opts.breaks);
+  const breaks = opts.breaks ?? f.kinks;
+  if (breaks && breaks.some((b) => b !== 0)) return expect1Pieces(f, s, power, tol, breaks);
   if (!opts.quadrature && f.terms) {
     const out = new Float64Array(s.length);
     let ok = true, scale = 0;
@@ -889,7 +1032,8 @@ export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opt
       const d = Math.abs(v - prev);
       out[i] = v;
       if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === LEVELS1.length - 1) {
-        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        const tail = o >= 3 ? tailEstimate(f, sd, power) : 0; // the panel levels stop at ±14σ
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) + tail : Infinity);
         break;
       }
       prev = v;
@@ -908,7 +1052,7 @@ export function expect1(f: GaussFn, s: Float64Array, power = 0, tol = 1e-12, opt
 function expect1Pieces(f: GaussFn, s: Float64Array, power: number, tol: number, breaks: number[]): Expect1Result {
   const out = new Float64Array(s.length);
   let accuracy = 0, order = 0;
-  const levels: [number, number][] = [[0.25, 8], [0.5, 8], [0.75, 10], [1, 12], [1.5, 12], [2.5, 12], [4, 12]];
+  const levels = PIECE_LEVELS;
   for (let i = 0; i < s.length; i++) {
     const sd = Math.sqrt(Math.max(s[i]!, 0));
     if (sd === 0) {
@@ -940,7 +1084,7 @@ function expect1Pieces(f: GaussFn, s: Float64Array, power: number, tol: number, 
       const d = Math.abs(v - prev);
       out[i] = v;
       if (d <= tol * Math.max(sc, Number.MIN_VALUE) || o === levels.length - 1) {
-        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) : Infinity);
+        accuracy = Math.max(accuracy, Number.isFinite(d) ? Math.max(d, 8 * Number.EPSILON * sc) + tailEstimate(f, sd, power) : Infinity);
         break;
       }
       prev = v;

@@ -251,6 +251,11 @@ export function recognizeTwoLayer(model: Model, ev: Evaluator = new Evaluator(mo
     if (a.some((x, i) => Math.abs(x - b[i]!) > 1e-12 * (1 + Math.abs(x)))) notTwoLayer(model, `the test outputs '${model.test.name}' use another activation than the model`);
     Xt = t.X;
   }
+  for (const D of [train.X, Xt]) {
+    const bad = D ? D.value.findIndex((x) => !Number.isFinite(x)) : -1;
+    if (D && bad >= 0)
+      throw new NtkError([{ severity: 'error', file: model.file, span: D.span, message: `the inputs '${D.name}' hold ${D.value[bad]} at row ${Math.floor(bad / d)}, column ${bad % d}: data must be finite` }]);
+  }
   const form: TwoLayerForm = { W, v, X: train.X, Xt, n, d, m, nt, activation: act };
   // the numerical check: h(w) = vᵀφ(XWᵀ/√d)/√m at w0 and at a perturbed point
   const w1 = model.w0.map((x, i) => x + 0.3 * Math.sin(1 + 7.3 * i));
@@ -344,7 +349,7 @@ export interface ConstantMethods {
  * infinite-width limit reads them (`src/nth/limit-scalar.ts`: `toGaussFn`, `derivative`,
  * `kinkPoints`). Where φ′ (or φ) is a combination of the registry's closed-form atoms
  * (`gaussian` of each op in `src/ir/ops.ts`: erf, relu = ½(id + abs), sin, cos, exp, abs,
- * polynomials of degree 1, …) each moment is a closed form (`atomMoment`: Stein's identity on the
+ * polynomials of degree ≤ 3, …) each moment is a closed form (`atomMoment`: Stein's identity on the
  * atom table); otherwise (tanh, softplus, sigmoid, compositions such as tanh(sin z)) converged
  * quadrature (to 1e-13 relative to Σ|terms|), split at every kink (relu(z − c): at c; found by
  * `kinkPoints`), never integrated across one. A jump (whose φ′ holds a δ) is refused.
@@ -582,6 +587,8 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
   if (!Number.isInteger(opts.every) || opts.every < 1) throw new EarlyUsageError(`--every ${opts.every}: expected an integer ≥ 1`);
   const y = ev.target();
   if (!y || model.loss?.kind !== 'square') throw new NtkError([{ severity: 'error', file: model.file, span: model.loss?.span ?? null, message: "early trains on (1/2n)Σ(f(x_i) − y_i)²: declare 'loss square(target = y)'" }]);
+  const badY = y.findIndex((x) => !Number.isFinite(x));
+  if (badY >= 0) throw new NtkError([{ severity: 'error', file: model.file, span: model.loss.span, message: `the target holds ${y[badY]} at entry ${badY}: data must be finite` }]);
   const yt = form.Xt ? ev.testTarget() : null;
   if (form.activation.nonSmooth)
     warnings.push(`φ is not smooth (${form.activation.text}): the piecewise-linear case of the theory takes φ′(0) = 1; here φ′ is the graph's derivative`);
@@ -600,6 +607,11 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
     warnings.push(`the inputs' mean has norm ${stats.meanNorm.toPrecision(3)}, more than sampling noise around 0 (the theory assumes mean 0)`);
 
   const mo = opts.moments ?? gaussianMoments(form.activation, model.file);
+  const moSize = Math.max(1, Math.abs(mo.phi), Math.abs(mo.dphi), Math.abs(mo.gdphi), Math.abs(mo.hermite3));
+  if (!(mo.accuracy <= 1e-6 * moSize))
+    throw new NtkError([{ severity: 'error', file: model.file, span: null, message: `the Gaussian constants of ${form.activation.text} do not converge (estimated error ${mo.accuracy.toPrecision(3)} on values up to ${moSize.toPrecision(3)}): E[φ(g)] may not exist (φ grows like e^{g²/4} or faster)`, hint: 'use an activation that grows at most polynomially or like e^{a·g} (tanh, erf, relu, softplus, exp, …)' }]);
+  if (!(mo.accuracy <= 1e-10 * moSize))
+    warnings.push(`the Gaussian constants of ${form.activation.text} converged only to ±${mo.accuracy.toPrecision(3)} (${mo.method}): φ grows fast`);
   const constants = earlyConstants(mo, stats, d);
   const { psi1, psi2 } = features(constants, X, n, d);
   const Xt = form.Xt?.value ?? null;
@@ -675,7 +687,15 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
       // the model's own graph at this w: the two-layer closed form must agree with it
       const h = ev.output(w);
       const dev = Math.max(...Array.from(h, (x, i) => Math.abs(x - u[i]!)));
-      if (!(dev <= 1e-9 * Math.max(1, ...Array.from(h, Math.abs)))) throw new Error(`internal: the two-layer form left the model's graph at step ${step} (by ${dev})`);
+      // relative to the size of the terms of the sum (a symmetric initialization makes h ≈ 0)
+      const vnow = vv();
+      let terms = 0;
+      for (let i = 0; i < n; i++) {
+        let t = 0;
+        for (let q = 0; q < m; q++) t += Math.abs(vnow[q]! * fw.phi[i * m + q]!);
+        terms = Math.max(terms, t / Math.sqrt(m));
+      }
+      if (!(dev <= 1e-9 * Math.max(1, terms, ...Array.from(h, Math.abs)))) throw new Error(`internal: the two-layer form left the model's graph at step ${step} (by ${dev})`);
       const e = Math.max(spectralNorm(jj(fw, vv(), fw, vv()), n, true), spectralNorm(jj(fw, vv(), f0, v0), n));
       epsilon = Math.max(epsilon, e);
       let testGap: number | null = null, testLoss: number | null = null, linTestLoss: number | null = null;

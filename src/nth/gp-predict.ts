@@ -24,7 +24,7 @@ import { crossKernelInputs, crossKernelPrediction } from '../dynamics/predict.ts
 import { symmetricEigen } from '../linalg/dense.ts';
 import { NtkError } from '../parser/diagnostics.ts';
 import type { LimitReport } from './limit.ts';
-import { withRates, kernelName, RateError, type Rates } from '../ir/rates.ts';
+import { withRates, kernelName, ratesFor, RateError, type Rates } from '../ir/rates.ts';
 
 /** What `gpPredict` computes: at which training time t, with which kernel (Θ or 𝒦), and a ridge. */
 export interface GpPredictOptions {
@@ -191,17 +191,6 @@ export interface EnsemblePrediction {
   predictions: number[][];
   /** The kernel of the flow: 'Dh·Dhᵀ', or 'Dh·H·Dhᵀ with H = diag(…)' with rates. */
   kernel: string;
-}
-
-/**
- * The rates of `lr` for a model: a number η becomes η for every parameter (H = ηI), named rates
- * are checked against the model (`withRates` throws RateError naming `--lr`).
- * @example ratesFor(model, 0.5) // Map { 'W' => 0.5, 'v' => 0.5 }
- */
-export function ratesFor(model: Model, lr: number | Rates): Rates {
-  if (typeof lr !== 'number') return lr;
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new RateError(`--lr ${lr}: expected a positive finite rate`);
-  return new Map(model.params.map((q) => [q.name, lr]));
 }
 
 /**

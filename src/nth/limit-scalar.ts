@@ -154,6 +154,27 @@ export function show(e: SE, arg = 'u'): string {
   }
 }
 
+const DEGREE: Partial<Record<AtomTerm['atom'], number>> = { one: 0, id: 1, sq: 2, cube: 3 };
+/** Terms that are all powers of u (one, id, sq, cube) as coefficients [a0, a1, a2, a3], else null. */
+function poly(ts: AtomTerm[] | null): number[] | null {
+  if (!ts) return null;
+  const a = [0, 0, 0, 0];
+  for (const t of ts) {
+    const k = DEGREE[t.atom];
+    if (k === undefined) return null;
+    a[k]! += t.coef * t.scale ** k;
+  }
+  return a;
+}
+/** The product of two cubic polynomials when its degree is ≤ 3, else null. */
+function polyMul(a: number[], b: number[]): number[] | null {
+  const r = [0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) r[i + j]! += a[i]! * b[j]!;
+  return r.slice(4).some((x) => x !== 0) ? null : r.slice(0, 4);
+}
+const fromPoly = (a: number[]): AtomTerm[] =>
+  (['one', 'id', 'sq', 'cube'] as const).map((atom, k) => ({ atom, coef: a[k]!, scale: 1 })).filter((t, k) => t.coef !== 0 || k === 0);
+
 /** The decomposition Σ c·atom(β·u), or null when e is not such a combination. */
 export function toTerms(e: SE): AtomTerm[] | null {
   const scale = (ts: AtomTerm[] | null, k: number) => ts && ts.map((t) => ({ ...t, coef: t.coef * k }));
@@ -183,11 +204,10 @@ export function toTerms(e: SE): AtomTerm[] | null {
         const t = toTerms(k);
         if (t && t.every((a) => a.atom === 'one')) return scale(toTerms(x), t.reduce((acc, a) => acc + a.coef, 0));
       }
-      // α·u · β·u = αβ·u² (quadratics have closed forms: the atom sq)
-      {
-        const al = linear(e.a), be = linear(e.b);
-        if (al !== null && be !== null) return [{ atom: 'sq', coef: al * be, scale: 1 }];
-      }
+      // a product of polynomials of total degree ≤ 3
+      const pa = poly(toTerms(e.a)), pb = poly(toTerms(e.b));
+      const pab = pa && pb ? polyMul(pa, pb) : null;
+      if (pab) return fromPoly(pab);
       // α·u · sign(β·u) = α·sign(β)·|u|
       for (const [x, s] of [[e.a, e.b], [e.b, e.a]] as [SE, SE][]) {
         if (s.op !== 'un' || s.name !== 'sign') continue;
@@ -198,9 +218,13 @@ export function toTerms(e: SE): AtomTerm[] | null {
     }
     case 'div': return isC(e.b) ? scale(toTerms(e.a), 1 / cv(e.b)) : null;
     case 'pow': {
-      // (α·u)² = α²·u²
-      const al = isC(e.b, 2) ? linear(e.a) : null;
-      return al !== null ? [{ atom: 'sq', coef: al * al, scale: 1 }] : null;
+      // (polynomial)^k, k = 2, 3: a polynomial of degree ≤ 3 (x², x³ are atoms)
+      if (!isC(e.b) || ![2, 3].includes(cv(e.b))) return null;
+      const a = poly(toTerms(e.a));
+      if (!a) return null;
+      let r: number[] | null = a;
+      for (let k = 1; k < cv(e.b) && r; k++) r = polyMul(r, a);
+      return r && fromPoly(r);
     }
     case 'un': case 'd1': {
       // the registry's closed-form atoms of f (or f′), at the argument α·u
@@ -232,33 +256,8 @@ const GRID = (() => {
 })();
 
 /**
- * Whether every kink of e is at u = 0: each sign(ψ(u)) must have ψ(0) = 0 and the sign of ψ
- * constant on each side of 0 (checked on a grid). Returns the offending argument otherwise.
- */
-export function kinkOutsideZero(e: SE): SE | null {
-  for (const a of signArgs(e)) {
-    const at0 = evaluate(a, Float64Array.of(0))[0]!;
-    const v = evaluate(a, GRID);
-    let pos = 0, neg = 0;
-    for (let i = 0; i < GRID.length; i++) {
-      const s = Math.sign(v[i]!) * Math.sign(GRID[i]!);
-      if (s > 0) pos++;
-      else if (s < 0) neg++;
-    }
-    const constantSign = (() => {
-      let p = 0, n = 0;
-      for (let i = 0; i < GRID.length; i++) (v[i]! > 0 ? p++ : v[i]! < 0 ? n++ : 0);
-      return p === 0 || n === 0;
-    })();
-    if (constantSign) continue; // sign(ψ) constant: no kink at all
-    if (at0 !== 0 || (pos > 0 && neg > 0)) return a;
-  }
-  return null;
-}
-
-/**
  * Where the kinks of e are: the points where the argument ψ of a sign(ψ(u)) (relu, abs, sign)
- * changes sign, found on the grid of `kinkOutsideZero` (step 0.1 out to ±60, 1e-4 near 0) and
+ * changes sign, found on a grid (step 0.1 out to ±60, 1e-4 near 0) and
  * refined by bisection to rounding. Sorted, without repeats; [] for a smooth e.
  * @example kinkPoints(un('relu', bin('sub', VAR, cst(1))))   // [1] (relu is a composite: sign(u − 1))
  */
@@ -294,21 +293,21 @@ export function jumpsAt(e: SE, c: number): boolean {
   return Math.abs(r! - l!) > 1e-6 * (1 + Math.abs(a!) + Math.abs(b!));
 }
 
-/** Whether e jumps at 0 (a discontinuity, e.g. sign or step): its derivative has a δ there. */
+/** Whether e jumps anywhere (a discontinuity, e.g. sign(u) or sign(u − 1)): its derivative has a δ there. */
 export function hasJump(e: SE): boolean {
   if (signArgs(e).length === 0) return false;
-  const [l, r] = evaluate(e, Float64Array.of(-1e-9, 1e-9));
-  const [a, b] = evaluate(e, Float64Array.of(-1, 1));
-  return Math.abs(r! - l!) > 1e-6 * (1 + Math.abs(a!) + Math.abs(b!));
+  return [0, ...kinkPoints(e)].some((c) => jumpsAt(e, c));
 }
 
 /** The GaussFn of e (closed-form atoms when e decomposes into them). */
 export function toGaussFn(e: SE): GaussFn {
   const terms = toTerms(e);
   if (terms) return { ...termsFn(show(e), terms), name: show(e) };
+  const kinks = kinkPoints(e);
   return {
     name: show(e),
-    kinkAtZero: signArgs(e).length > 0,
+    kinkAtZero: signArgs(e).length > 0 && kinks.every((c) => c === 0),
+    ...(kinks.some((c) => c !== 0) ? { kinks } : {}),
     eval: (x, out) => out.set(evaluate(e, x)),
   };
 }

@@ -28,6 +28,11 @@ export interface NativeAddon {
    * AVX2) for K ≤ 16.
    */
   dgemm: Backend['gemm'];
+  /**
+   * Advises the kernel to back the 2 MB-aligned interior of x with transparent huge pages
+   * (`alloc.ts`); false where it cannot. Optional: an addon built before it lacks it.
+   */
+  adviseHuge?(x: Float64Array): boolean;
   /** Symmetric n×n (upper triangle read): values ascending, eigenvectors as the columns of `vectors` (row-major). */
   dsyevd(n: number, A: Float64Array): { values: Float64Array; vectors: Float64Array };
   /** Thin SVD of the m×n row-major A = U·diag(s)·Vᵀ: s descending, u m×k, vt k×n, k = min(m, n). */

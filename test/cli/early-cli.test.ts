@@ -49,6 +49,7 @@ describe('ntk early', () => {
       { what: 'a rate above the stability limit', file: tanh, args: ['--lr', 'W=400', '--steps', '1'], code: 0, stderr: /warning: the rates are above the stability limit: ‖K‖\/n = [\d.]+ > 2 \(a common rate must stay below 2n\/‖K‖\), so the linear model diverges, ‖I − K\/n‖ = [\d.]+; multiply the rates by less than [\d.e-]+/ },
       // degenerate data: every row the same is an error; a singular Σ (n ≤ d) a warning
       { what: 'inputs all the same', file: small('dot(v, tanh(W @ x / sqrt(d))) / sqrt(m)', '0.5'), args: ['--lr', 'W=1', '--steps', '2'], code: 1, stderr: /error: the training inputs 'X' have a degenerate covariance \(Tr Σ = 0(\.00)?\): every row is the same/ },
+      { what: 'inputs that are not finite', file: small('dot(v, tanh(W @ x / sqrt(d))) / sqrt(m)', 'log(-1)'), args: ['--lr', 'W=1', '--steps', '2'], code: 1, stderr: /:2:\d+: error: the inputs 'X' hold NaN at row 0, column 0: data must be finite/ },
       { what: 'a singular covariance', file: small('dot(v, tanh(W @ x / sqrt(d))) / sqrt(m)', 'normal(0, 1, seed = 1)', 4), args: ['--lr', 'W=1', '--steps', '2'], code: 0, stderr: /warning: the covariance of 'X' is singular .*n = 4 ≤ d = 5/ },
     ];
     for (const c of cases) {

@@ -37,11 +37,11 @@ describe('quadrature rules', () => {
 });
 
 describe('closed forms against quadrature', () => {
-  const atoms: Atom[] = ['one', 'id', 'abs', 'sign', 'erf', 'gauss', 'sin', 'cos', 'exp', 'sq'];
+  const atoms: Atom[] = ['one', 'id', 'abs', 'sign', 'erf', 'gauss', 'sin', 'cos', 'exp', 'sq', 'cube'];
   const pairs: [Atom, Atom][] = [];
   for (const a of atoms) for (const b of atoms) if (atomPair(a, b, 1, 0.3, 1.2) !== null) pairs.push([a, b]);
   it('covers the closed forms of MATH.md §5', () => {
-    for (const a of ['abs', 'sign', 'erf', 'gauss', 'sin', 'cos', 'exp', 'id', 'sq'] as Atom[]) expect(pairs).toContainEqual([a, a]);
+    for (const a of ['abs', 'sign', 'erf', 'gauss', 'sin', 'cos', 'exp', 'id', 'sq', 'cube'] as Atom[]) expect(pairs).toContainEqual([a, a]);
     expect(pairs.length).toBeGreaterThan(50);
   });
   for (const [a, b] of pairs) {

@@ -45,7 +45,7 @@ function simpson(F: (x: number) => number, w: (x: number) => number = () => 1, N
 
 describe('the closed-form moments E[x^k A(βx)] of the atoms', () => {
   it('agree with the forced quadrature for every atom, scale, variance and power ≤ 3', () => {
-    const atoms = ['one', 'id', 'abs', 'sign', 'erf', 'gauss', 'sin', 'cos', 'exp'] as const;
+    const atoms = ['one', 'id', 'sq', 'cube', 'abs', 'sign', 'erf', 'gauss', 'sin', 'cos', 'exp'] as const;
     for (const a of atoms)
       for (const beta of [1, 0.7, -1.3])
         for (const s of [1, 2.5])
@@ -100,6 +100,9 @@ describe('ζ, ν, ϑ0, ϑ1, ϑ2: closed forms where they exist, quadrature other
       ['cos(W @ x / sqrt(d))', Math.cos, (z) => -Math.sin(z), true],
       ['exp(0.5 * (W @ x) / sqrt(d))', (z) => Math.exp(0.5 * z), (z) => 0.5 * Math.exp(0.5 * z), true],
       ['abs(W @ x / sqrt(d))', Math.abs, Math.sign, true],
+      // a cubic polynomial (x², x³ are atoms: Isserlis), written with ^ and with a product
+      ['W @ x / sqrt(d) + 0.5 * (W @ x / sqrt(d))^2 - 0.2 * (W @ x / sqrt(d))^3', (z) => z + 0.5 * z * z - 0.2 * z ** 3, (z) => 1 + z - 0.6 * z * z, true],
+      ['(W @ x / sqrt(d) + 1) * (W @ x / sqrt(d) - 2)', (z) => (z + 1) * (z - 2), (z) => 2 * z - 1, true],
       ['3 * (W @ x) / sqrt(d) - 0.5 * relu(-(W @ x) / sqrt(d))', (z) => 3 * z - 0.5 * Math.max(-z, 0), (z) => 3 + (z < 0 ? 0.5 : 0), true],
       // no closed form: tanh, softplus, a composition, a kinked composition
       ['tanh(W @ x / sqrt(d))', Math.tanh, (z) => 1 - Math.tanh(z) ** 2, false],
@@ -149,6 +152,18 @@ describe('ζ, ν, ϑ0, ϑ1, ϑ2: closed forms where they exist, quadrature other
     // E[sign(g − ½) + sign(g + ½)] = 0 by symmetry; E[g(sign(g − ½) + sign(g + ½))] = 2·2p(½)
     expect(Math.abs(two.dphi)).toBeLessThan(1e-12);
     expect(Math.abs(two.gdphi - (4 * Math.exp(-0.125)) / Math.sqrt(2 * Math.PI))).toBeLessThan(1e-12);
+  });
+
+  it('a fast-growing φ: the accuracy covers what lies beyond the quadrature’s ±14σ; E[φ] = ∞ is refused', () => {
+    // E[e^{a g²}] = 1/√(1 − 2a): a = 0.24 converges; a = 0.4 converges too slowly for the cut to
+    // be negligible, and the reported accuracy says so (it bounds the actual error); a = 1 diverges
+    const ok = gaussianMoments(act('exp(0.24 * (W @ x / sqrt(d))^2)'));
+    expect(Math.abs(ok.phi - 1 / Math.sqrt(1 - 0.48))).toBeLessThan(1e-12);
+    expect(ok.accuracy).toBeLessThan(1e-12);
+    const slow = gaussianMoments(act('exp(0.4 * (W @ x / sqrt(d))^2)'));
+    expect(Math.abs(slow.phi - 1 / Math.sqrt(1 - 0.8))).toBeLessThanOrEqual(slow.accuracy);
+    expect(slow.accuracy).toBeGreaterThan(1e-10);
+    expect(() => early(net('exp((W @ x / sqrt(d))^2)'), { lr: { W: 1e-3 }, steps: 1, every: 1 })).toThrow(/Gaussian constants of .* do not converge .*E\[φ\(g\)\] may not exist/);
   });
 
   it('refuses a φ that jumps (its φ′ holds a δ), at 0 or elsewhere', () => {

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import katex from 'katex';
 import { describe, expect, it } from 'vitest';
 import { compile, gpPredict, limitKernels, ntk, NtkError, predictionPlotSpec, squareTargets } from '../../src/index.ts';
-import { atomFn, pairExpectation, pairGrid, PairGridCache, type GaussFn } from '../../src/math/gaussian.ts';
+import { atomFn, expect1, pairExpectation, pairGrid, PairGridCache, type GaussFn } from '../../src/math/gaussian.ts';
+import { erfc } from '../../src/math/erf.ts';
+import { bin, cst, toGaussFn, un, VAR } from '../../src/nth/limit-scalar.ts';
 import { ntk as cli } from '../cli/run-cli.ts';
 
 type Mat = number[][];
@@ -299,6 +301,106 @@ model h = f(X)
         expect(maxRel(a[k]!, b[k]!)).toBeLessThan(4 * b.accuracy / Math.max(...b[k]!.flat().map(Math.abs)) + 1e-13);
       }
     });
+});
+
+describe('kinks away from 0: split by the piecewise 2-D rule, never integrated across', () => {
+  // References with the inner integral in closed form, so that only a 1-D integral is left:
+  // u = √p·z1, v = a·z1 + b·z2, and for relu(v − c): E_z2[relu(μ + bZ)] = μΦ(μ/b) + bϕ(μ/b),
+  // E_z2[step(μ + bZ)] = Φ(μ/b), μ = a·z1 − c; the outer integral over z1 by composite Simpson
+  // on 2·10⁵ panels of [−12, 12] split at f's kink, each piece with its one-sided values (smooth on
+  // each piece: error ~1e-14).
+  const Phi = (x: number) => 0.5 * erfc(-x / Math.SQRT2);
+  const phi = (x: number) => Math.exp(-0.5 * x * x) / Math.sqrt(2 * Math.PI);
+  function reference(p: number, c12: number, s: number, c: number, tangent: boolean): number {
+    const sp = Math.sqrt(p), a = c12 / sp, b = Math.sqrt(s - a * a);
+    // on the first piece (√p·z1 < c) both integrands vanish; on the second, their one-sided values
+    let total = 0;
+    for (const [lo, hi, on] of [[-12, c / sp, false], [c / sp, 12, true]] as const) {
+      const outer = (z: number) => {
+        if (!on) return 0;
+        const mu = a * z - c;
+        return tangent ? Phi(mu / b) : (sp * z - c) * (mu * Phi(mu / b) + b * phi(mu / b));
+      };
+      const n = 200_000, h = (hi - lo) / n;
+      let acc = outer(lo) * phi(lo) + outer(hi) * phi(hi);
+      for (let i = 1; i < n; i++) { const z = lo + i * h; acc += (i % 2 ? 4 : 2) * outer(z) * phi(z); }
+      total += (acc * h) / 3;
+    }
+    return total;
+  }
+  const c = 0.5;
+  // relu(x) = ½(x + x·sign x) and the step ½(1 + sign x), at x = u − c (relu is a composite of sign)
+  const x = bin('sub', VAR, cst(c));
+  const relu = toGaussFn(bin('mul', cst(0.5), bin('add', x, bin('mul', x, un('sign', x)))));
+  const half = toGaussFn(bin('mul', cst(0.5), bin('add', cst(1), un('sign', x))));
+
+  it('the scalar view finds the kink at c and none at 0', () => {
+    expect(relu.kinks).toEqual([c]);
+    expect(relu.kinkAtZero).toBe(false);
+    expect(half.kinks).toEqual([c]);
+    expect(toGaussFn(un('sign', VAR)).kinks).toBeUndefined();
+  });
+
+  it('E[relu(u − ½) relu(v − ½)] and P(u > ½, v > ½) against the 1-D references to 1e-11, with the accuracy reported', () => {
+    const cases: [number, number, number][] = [[1, 0.5, 1], [2, -0.9, 0.7], [0.6, 0.59, 0.6], [1.3, 0, 2.2], [4, 3.9, 4]];
+    const P = cases.length;
+    const s11 = Float64Array.from(cases, (x) => x[0]), s12 = Float64Array.from(cases, (x) => x[1]), s22 = Float64Array.from(cases, (x) => x[2]);
+    const E = pairExpectation(relu, relu, s11, s12, s22, { tol: 1e-12 });
+    const T = pairExpectation(half, half, s11, s12, s22, { tol: 1e-12 });
+    expect(E.method).toBe('quadrature');
+    for (let i = 0; i < P; i++) {
+      const [p, q, s] = cases[i]!;
+      const re = reference(p, q, s, c, false), rt = reference(p, q, s, c, true);
+      expect(Math.abs(E.value[i]! - re)).toBeLessThan(1e-11 * Math.max(1, Math.abs(re)));
+      expect(Math.abs(T.value[i]! - rt)).toBeLessThan(1e-11);
+    }
+    expect(E.accuracy).toBeGreaterThan(0);
+    expect(E.accuracy).toBeLessThan(1e-10);
+    // the grid path (a symmetric covariance, upper triangle) gives the per-pair values
+    const v = Float64Array.of(1, 2), S = Float64Array.of(1, 0.8, 0.8, 2);
+    const g = pairGrid(relu, relu, v, v, S, { symmetric: true, tol: 1e-12 }).value;
+    expect(Math.abs(g[1]! - reference(1, 0.8, 2, c, false))).toBeLessThan(1e-11);
+    expect(g[2]).toBe(g[1]); // mirrored
+    // the diagonal (ρ = 1) is 1-D: E[relu(u − ½)²] = (p + ¼)Φ(−½/√p) − ½√p ϕ(½/√p), at p = 2
+    const d = Math.sqrt(2);
+    expect(Math.abs(g[3]! - ((2 + 0.25) * Phi(-0.5 / d) - 0.5 * d * phi(0.5 / d)))).toBeLessThan(1e-12);
+    // and the 1-D mean uses the kink too: E[relu(u − ½)] = √p ϕ(½/√p) − ½Φ(−½/√p)
+    expect(Math.abs(expect1(relu, Float64Array.of(2)).value[0]! - (d * phi(0.5 / d) - 0.5 * Phi(-0.5 / d)))).toBeLessThan(1e-12);
+  });
+
+  it('ntk limit of relu(W x/√d − ½) and abs(sin(·)): kernels instead of a refusal; the NNGP equals the reference', () => {
+    const src = (act: string) => `dim n = 4, d = 3, m = 64
+data X : [n, d] = normal(0, 1, seed = 1)
+param W1 : [m, d] ~ normal(0, 1)
+param v : [m] ~ normal(0, 1)
+def f(x : [d]) {
+  let z1 = ${act}
+  return dot(v, z1) / sqrt(m)
+}
+model h = f(X)
+`;
+    const m = compile(src('relu(W1 @ x / sqrt(d) - 0.5)'), 'kink.ntk');
+    const r = limitKernels(m, { width: ['m'] });
+    const X = m.data.find((x) => x.name === 'X')!.value;
+    const dot = (i: number, j: number) => (X[3 * i]! * X[3 * j]! + X[3 * i + 1]! * X[3 * j + 1]! + X[3 * i + 2]! * X[3 * j + 2]!) / 3;
+    for (let i = 0; i < 4; i++)
+      for (let j = i + 1; j < 4; j++) {
+        // NNGP = E[relu(u − ½) relu(v − ½)] under Cov(u, v) = x·x′/d; NTK adds E[step step]·x·x′/d
+        const ref = reference(dot(i, i), dot(i, j), dot(j, j), c, false);
+        expect(Math.abs(r.nngp![i]![j]! - ref)).toBeLessThan(1e-10);
+        const refT = ref + reference(dot(i, i), dot(i, j), dot(j, j), c, true) * dot(i, j);
+        expect(Math.abs(r.ntk![i]![j]! - refT)).toBeLessThan(1e-10);
+      }
+    expect(r.method.every((x) => x.method === 'quadrature')).toBe(true);
+    const periodic = limitKernels(compile(src('abs(sin(W1 @ x / sqrt(d)))'), 'kink2.ntk'), { width: ['m'] });
+    expect(periodic.nngp!.flat().every(Number.isFinite)).toBe(true);
+    expect(periodic.accuracy).toBeLessThan(1e-9);
+    // a jump away from 0: the NNGP, and no NTK, saying where the δ is
+    const jump = limitKernels(compile(src('sign(W1 @ x / sqrt(d) - 0.5)'), 'jump.ntk'), { width: ['m'] });
+    expect(jump.ntk).toBeNull();
+    expect(jump.ntkNote).toMatch(/jumps at u = 0\.5: its derivative has a δ there/);
+    expect(jump.nngp!.flat().every(Number.isFinite)).toBe(true);
+  });
 });
 
 describe('bad input', () => {

@@ -15,6 +15,7 @@ import { tanhScalar } from '../../src/runtime/wasm/scalar.ts';
 import { availableBackends, backendByName, defaultBackend } from '../../src/runtime/backends.ts';
 import { symmetricEigen, symmetricEigenMl } from '../../src/linalg/dense.ts';
 import { lcg, randomArray } from '../helpers.ts';
+import { HUGE_MIN_BYTES, zerosF64 } from '../../src/runtime/alloc.ts';
 
 const addon = nativeAddon();
 
@@ -438,5 +439,35 @@ describe.skipIf(!addon?.avx2)('native addon: products with a short inner dimensi
             for (let i = 0; i < got.length; i++) if (!Object.is(got[i], want[i])) differ++;
             expect(differ, `${M}×${N}×${K} ${tA ? 'T' : 'N'}${tB ? 'T' : 'N'} alpha ${alpha} beta ${beta}`).toBe(0);
           }
+  });
+});
+
+describe.skipIf(!addon?.adviseHuge)('native addon: adviseHuge (large arrays on transparent huge pages)', () => {
+  it('advises the 2 MB-aligned interior of a large array and changes none of its values; refuses what it cannot', () => {
+    const x = new Float64Array(3 << 20); // 24 MB: at least one whole aligned 2 MB page inside
+    x[0] = 1.5;
+    x[x.length - 1] = -2;
+    const ok = addon!.adviseHuge!(x);
+    expect(typeof ok).toBe('boolean');
+    if (process.platform === 'linux') expect(ok).toBe(true);
+    expect([x[0], x[1], x[x.length - 2], x[x.length - 1]]).toEqual([1.5, 0, 0, -2]);
+    // a fresh advised array reads as zeros and keeps what is written to it
+    const y = zerosF64(5_000_000);
+    expect(y.length).toBe(5_000_000);
+    let nonzero = 0;
+    for (let i = 0; i < y.length; i += 4099) nonzero += y[i] !== 0 ? 1 : 0;
+    expect(nonzero).toBe(0);
+    for (let i = 0; i < y.length; i++) y[i] = i;
+    expect([y[0], y[2_500_000], y[4_999_999]]).toEqual([0, 2_500_000, 4_999_999]);
+    // under 2 MB there is no whole aligned huge page: nothing to advise
+    expect(addon!.adviseHuge!(new Float64Array(1000))).toBe(false);
+    expect(() => (addon!.adviseHuge as (x: unknown) => boolean)(new Float32Array(8))).toThrow(TypeError);
+    expect(() => (addon!.adviseHuge as (...x: unknown[]) => boolean)()).toThrow(TypeError);
+  });
+
+  it('zerosF64 below the threshold is a plain zeroed array', () => {
+    const z = zerosF64(10);
+    expect(z).toEqual(new Float64Array(10));
+    expect(HUGE_MIN_BYTES).toBeGreaterThanOrEqual(2 << 20);
   });
 });
