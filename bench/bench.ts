@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { compile, evaluate, evaluator, flow, jacobian, kernel, limitKernels, lipschitz, loadModel, type Model } from '../src/index.ts';
 import { availableBackends, backendByName, defaultBackend } from '../src/runtime/backends.ts';
 import { symmetricEigenMl } from '../src/linalg/dense.ts';
+import { scalingBench } from './scaling.ts';
 
 interface Row {
   workload: string;
@@ -304,11 +305,14 @@ model h = f(X)
   }
 }
 
-// npm run bench [-- --quick | --nth | --flow | --gemm | --kernels | --targets | --limit]: everything, the
+// npm run bench [-- --quick | --nth | --flow | --gemm | --kernels | --targets | --limit | --scaling]: everything, the
 // fast rows, W3 only, W2 only, the matrix kernels only, all kernels (gemm, gemv, exp, tanh, combine) only,
-// the whole-process targets only.
+// the whole-process targets only, how cost grows (bench/scaling.ts: slopes printed under the table).
 const only = (flag: string) => process.argv.includes(flag);
-if (only('--kernels')) {
+const footer: string[] = [];
+if (only('--scaling')) {
+  footer.push(...scalingBench(rows));
+} else if (only('--kernels')) {
   gemmBench();
   vectorBench();
 } else if (only('--nth')) {
@@ -351,4 +355,5 @@ for (const r of rows) {
   console.log(`${r.workload.padEnd(w)}  ${fmt(r.ms).padStart(10)}  ${(r.gflops === null ? '' : fmt(r.gflops)).padStart(8)}  ${share}${r.note}`);
 }
 if (peak) console.log(`% peak: against the best gemm of this run, ${fmt(peak)} GFLOP/s (the machine's dgemm limit line)`);
+for (const line of footer) console.log(line);
 console.log(`peak memory (max RSS): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB; backend: ${defaultBackend().name}; node ${process.version}`);

@@ -21,7 +21,7 @@ export { NtkError, formatDiagnostic, type Diagnostic } from './parser/diagnostic
 export { Graph, type NodeId } from './ir/graph.ts';
 export { Evaluator, type JacobianOptions } from './evaluator/evaluator.ts';
 export { MemoryError } from './runtime/memory.ts';
-export { setMemoryBudget, memoryBudget, parseBytes, ensureMemory } from './runtime/memory.ts';
+export { setMemoryBudget, memoryBudget, parseBytes, ensureMemory, resultLimit, ensureResult, BYTES_PER_VALUE, MAX_STRING_CHARS, type ResultSink } from './runtime/memory.ts';
 export { checkOutputPath, OutputPathError } from './io/atomic.ts';
 export { compile as compilePlan, Plan } from './runtime/compile.ts';
 export { jvp as jvpGraph } from './ad/jvp.ts';
@@ -36,7 +36,7 @@ export { widthScaling, slopeFit, theorySlope, type ScalingOptions, type ScalingP
 export { fitLogLog, fitLine, type LogLogFit } from './math/fit.ts';
 export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
 export { gpPredict, ensemblePredict, squareTargets, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
-export { writeKernelFiles } from './nth/limit-out.ts';
+export { writeKernelFiles, LIMIT_KERNEL_KEYS } from './nth/limit-out.ts';
 export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
 export { pairExpectation, expect1, atomMoment, atomFn, type GaussFn, type PairResult, type Expect1Result } from './math/gaussian.ts';
 export {
@@ -82,7 +82,8 @@ export {
 export { AtomicFile, WriteError, writeFileAtomic } from './io/atomic.ts';
 export { NpyWriter, npyHeader, writeNpy } from './io/npy.ts';
 export { capNativeThreads } from './runtime/backend-native.ts';
-export { kernelTile, tileRange, upperTiles, writeKernelTiles, type KernelTile } from './nth/tiles.ts';
+export { kernelTile, tileRange, upperTiles, writeKernelTiles, moreTiles, type KernelTile } from './nth/tiles.ts';
+export { writeArrays, checkArrayOut, arrayPaths, arrayFormat, csvNumber, ARRAY_FORMATS, type ArrayFormat, type ResultArray, type WrittenFile } from './io/arrays.ts';
 export {
   ClusterError, PLAN_FORMAT, planSweep, planKernelTiles, writePlan, readPlan, readShard, runTask, mergePlan, planStatus, indexFromEnv,
   redoCommand, compressIndices, shardDir, logPath, shellQuote,
@@ -94,13 +95,16 @@ export { slurmScripts, submitPlan, queuedTasks, submissions, which, type SlurmOp
 // parses arguments, calls these, and formats their reports).
 export { OptionError, modelWarnings, diagnosticJson, nest, formatNumber, type DiagnosticJson } from './studies/common.ts';
 export {
-  checkReport, evalReport, jacobianReport, kernelReport, deriveReport, printReport,
-  type CheckReport, type EvalReport, type JacobianReport, type KernelReport, type DeriveReport, type PrintReport,
+  checkReport, evalReport, jacobianReport, kernelReport, kernelFileReport, deriveReport, printReport,
+  type CheckReport, type EvalReport, type JacobianReport, type KernelReport, type KernelFileReport, type KernelReportOptions, type DeriveReport, type PrintReport,
 } from './studies/model.ts';
 export { closedForm, mathjsText, modelClosedForms, kernelClosedForm, isScalarModel, MAX_CLOSED_FORM_TEXT, type ClosedForm, type ModelClosedForms } from './symbolic/closed-form.ts';
 export { lipReport, type LipReport, type LipBracket, type LipStudyOptions } from './studies/lip.ts';
 export { flowStudy, descentReport, FLOW_LIP_ENTRIES, type FlowStudyOptions, type FlowReport, type FlowLipEstimate, type DescentReport } from './studies/flow.ts';
 export { nthReport, scalingStudy, type NthReport, type ScalingReport, type ScalingStudyOptions } from './studies/hierarchy.ts';
+export { OUT_KEYS, checkOut, outPaths, sinkOf, guardResult, withFiles, vectorArray, matrixArray, tableArray, type OutOptions, type OutCommand } from './studies/out.ts';
+export { limitReport, guardLimit, guardPredict, predictionFiles, type LimitFileReport } from './studies/limit.ts';
+export { flowFiles, descentFiles, earlyFiles, guardEarly, FLOW_COLUMNS, EARLY_COLUMNS } from './studies/trajectories.ts';
 export { runSweep, defaultWorkers, type SweepStudyOptions, type SweepOutcome } from './studies/sweep.ts';
 export { grid, pointKey, sweepSeries, csvHeader, type SweepSeries, sweepPoint, sweepFingerprint, sweepFileText, toCsv, fromCsv, constantOf, type GridPoint, type SweepRow, type SweepOptions } from './dynamics/sweep.ts';
 export { runWorkerRole } from './studies/workers.ts';

@@ -17,6 +17,7 @@ import { Command } from 'commander';
 import {
   bundleFile,
   capNativeThreads,
+  checkOutputPath,
   ClusterError,
   Evaluator,
   indexFromEnv,
@@ -189,6 +190,7 @@ export function kernelTiles(file: string, o: KernelOutCli, overrides: Map<string
     const path = o.plan ?? o.out.replace(/\.npy$/, '') + '.plan.json';
     return planAndMaybeSubmit(planKernelTiles(path, file, { tiles: B, out: o.out, seed, overrides: Object.fromEntries(overrides) }), o);
   }
+  checkOutputPath(o.out, '--out');
   const m = loadModel(file, { overrides, seed });
   const ev = new Evaluator(m);
   const k = ev.k;

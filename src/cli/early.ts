@@ -4,8 +4,8 @@
  * `early` of src/index.ts.
  */
 import type { Command } from 'commander';
-import { early, parseRates, RateError, EarlyUsageError, type EarlyResult, type Model } from '../index.ts';
-import { num, progress, table } from './format.ts';
+import { early, parseRates, RateError, EarlyUsageError, checkOut, guardEarly, earlyFiles, type EarlyResult, type Model } from '../index.ts';
+import { num, progress, table, written } from './format.ts';
 import { intOption } from './options.ts';
 
 export interface EarlyCli {
@@ -16,6 +16,7 @@ export interface EarlyCli {
   steps?: string;
   every?: string;
   plot?: string;
+  out?: string;
 }
 
 /** The options of `early` (besides the common ones). */
@@ -24,7 +25,8 @@ export function earlyOptions(cmd: Command): Command {
     .option('--lr <W=η1,v=η2>', 'rates by layer: the first layer W, the readout v (a layer not named is frozen)')
     .option('--steps <N>', 'gradient descent steps (default 1000)')
     .option('--every <k>', 'a trajectory row every k steps (default steps/20)')
-    .option('--plot <file.svg|file.png>', "both models' train and test losses and the gap against the step");
+    .option('--plot <file.svg|file.png>', "both models' train and test losses and the gap against the step")
+    .option('--out <E.npy|E.csv|E.json>', 'write E.trajectory (a row every k steps), E.out, E.linOut to files; print the summary only');
 }
 
 /** The JSON object of `ntk early --json` (the library's report under the same names). */
@@ -43,6 +45,8 @@ export async function cmdEarly(file: string, o: EarlyCli, load: (file: string, o
   const steps = intOption('--steps', o.steps, 1, 1000);
   const every = intOption('--every', o.every, 1, Math.max(1, Math.round(steps / 20)));
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new EarlyUsageError(`--plot ${o.plot}: use a .svg or .png file`);
+  if (o.out !== undefined) checkOut('early', o.out);
+  guardEarly({ steps, every }, { out: o.out ?? null, json: o.json === true });
   const model = load(file, o);
   const bar = progress('early', !o.json, 2000); // a terminal only, after 2 s
   const r = early(model, { lr: rates, steps, every, onProgress: bar.update });
@@ -64,7 +68,8 @@ export async function cmdEarly(file: string, o: EarlyCli, load: (file: string, o
     ].filter((s) => s.y.every(Number.isFinite));
     await writePlot(o.plot, { title: `${file}: network and linear model (${r.form.activation})`, xLabel: 'step', yLabel: 'loss, gap', logY: true, series });
   }
-  if (o.json) return emit(JSON.stringify(earlyJson(r)));
+  const files = o.out === undefined ? null : earlyFiles(earlyJson(r), o.out);
+  if (o.json) return emit(JSON.stringify(files ?? earlyJson(r)));
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   const c = r.constants;
   const lines: [string, string][] = [
@@ -79,6 +84,8 @@ export async function cmdEarly(file: string, o: EarlyCli, load: (file: string, o
     ['parting step', r.partStep === null ? 'none: the gap stays below 10% of the loss' : `${r.partStep} (the first step where the gap exceeds 10% of the loss)`],
     ['ε (Assumption 1)', `${num(r.epsilon)}  (‖K‖ = ${num(r.stability.kernelNorm)}; ‖I − K/n‖ = ${num(r.stability.contraction)})`],
   ];
+  // with --out the trajectory is in the file: the summary only
+  if (files) return emit(table([...lines, ...written(files.files)]));
   emit(table(lines));
   const hasTest = r.trajectory[0]?.testGap != null;
   const head = ['step', 'loss', 'linLoss', 'gap', 'bound t·ε/√n', ...(hasTest ? ['testGap', 'testLoss', 'linTestLoss'] : [])];

@@ -4,8 +4,8 @@
  * `flowStudy`, `descentReport` and `runSweep` of `src/index.ts`, and print the reports.
  */
 import { Option, type Command } from 'commander';
-import { checkOutputPath, flowPlotSpec, sweepPlotSpec, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
-import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
+import { checkOutputPath, checkOut, flowFiles, descentFiles, flowPlotSpec, sweepPlotSpec, descentReport, flowStudy, runSweep, loadModel, FLOW_METHODS, parseRates, withRates, type FlowMethod, type FlowReport, type SweepOutcome } from '../index.ts';
+import { displayWidth, num, padStart, progress, table, vector, written } from './format.ts';
 import { duration, type StepWatchState } from '../index.ts';
 import { slurmOptions, sweepToCluster, type SlurmCli } from './cluster.ts';
 import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
@@ -37,6 +37,8 @@ interface FlowCli extends Common {
   maxTime?: string;
   /** commander's negated `--no-lip`: false skips the estimate. */
   lip?: boolean;
+  /** The trajectory and outputs to files (a single run; `sweep --out` is its results file). */
+  out?: string;
 }
 
 /** --max-steps N and --max-time S: the solver's limits (absent: none given). */
@@ -64,11 +66,13 @@ function cmdDescent(file: string, o: FlowCli) {
   const lr = typeof rates === 'number' ? rates : 1;
   const steps = intOption('--steps', o.steps, 1, 1);
   const times = parseTimes(o.times, lr * steps);
+  if (o.out !== undefined) checkOut('descent', o.out);
   const m = load(file, o);
   const bar = progress('descent', !o.json);
   const r = descentReport(m, { alpha, lr: rates, steps, times, onProgress: bar.update });
   bar.done();
-  if (o.json) return emitJson(r);
+  const files = o.out === undefined ? null : descentFiles(r, o.out);
+  if (o.json) return emitJson(files ?? r);
   printWarnings(m, o.json);
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   out(table([
@@ -81,6 +85,7 @@ function cmdDescent(file: string, o: FlowCli) {
     ['‖w_N − w0‖', `${num(r.weightChange)}  (linearized ${num(r.linWeightChange)})`],
     ['loss', `${num(r.loss)}  (linearized ${num(r.linLoss)})`],
     ...r.trajectory.slice(0, -1).map((q) => [`E(t = ${num(q.t)})`, num(q.error)] as [string, string]),
+    ...(files ? written(files.files) : []),
   ]));
 }
 
@@ -103,19 +108,22 @@ async function cmdFlow(file: string, o: FlowCli) {
   const T = constantOption('--T', o.T)!;
   if (o.plot && !/\.(svg|png)$/i.test(o.plot)) throw new UsageError(`--plot ${o.plot}: use a .svg or .png file`);
   if (o.plot) checkOutputPath(o.plot, '--plot');
+  if (o.out !== undefined) checkOut('flow', o.out);
   const userTimes = parseTimes(o.times, typeof T === 'number' ? T : Infinity);
   const limits = limitOptions(o);
   const bar = progress('flow', !o.json);
   const r = await flowStudy(m, {
     ...limits, onStatus: bar.status,
-    alpha, T, times: userTimes, plotTimes: o.plot !== undefined, method: (o.method ?? 'auto') as FlowMethod, ...(rtol === undefined ? {} : { rtol }),
+    // a trajectory to a file has the plot's 48 log-spaced times too
+    alpha, T, times: userTimes, plotTimes: o.plot !== undefined || o.out !== undefined, method: (o.method ?? 'auto') as FlowMethod, ...(rtol === undefined ? {} : { rtol }),
     lipDh: constantOption('--lip-dh', o.lipDh), lipH: constantOption('--lip-h', o.lipH), radius: constantOption('--radius', o.radius),
     lip: o.lip !== false, overrides: parseSet(o.set),
     onProgress: (t, T, s) => bar.update(Math.round((1000 * t) / T), 1000, flowNote(t, T, s)),
   });
   bar.done();
   if (o.plot) await plotFlow(o.plot, file, r, m.nonSmooth);
-  if (o.json) return emitJson(r);
+  const files = o.out === undefined ? null : flowFiles(r, o.out);
+  if (o.json) return emitJson(files ?? r);
   printWarnings(m, o.json);
   for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
   const show = (value: number | null, note: string | null) => (value === null ? `n/a (${note})` : `${num(value)}${note ? `  (${note})` : ''}`);
@@ -153,6 +161,7 @@ async function cmdFlow(file: string, o: FlowCli) {
       : []),
     ['solver', `${r.method}: ${r.stats.steps} steps (${r.stats.rejected} rejected), ${r.stats.rhsEvals} gradient evaluations`],
     ...r.trajectory.filter((p) => userTimes.includes(p.t) && p.t !== r.T).map((p) => [`E(${num(p.t)})`, num(p.error)] as [string, string]),
+    ...(files ? written(files.files) : []),
   ]));
 }
 
@@ -269,6 +278,7 @@ export function registerFlowCommands(program: Command): void {
     .option('--lr <η|W=η1,v=η2>', 'gradient descent with this learning rate (with --steps); per-parameter rates (the others frozen): with --steps gradient descent, without it the flow dw/dt = −H∇L')
     .option('--steps <N>', 'the number of gradient descent steps')
     .option('--plot <file.svg|file.png>', 'E(t) against the bounds over time, log-log')
+    .option('--out <F.npy|F.csv|F.json>', 'write F.trajectory (t, error, weightChange, linWeightChange; the flow: also at 48 log-spaced times), F.out, F.linOut (and the test outputs) to files; print the summary only')
     .option('--max-steps <N>', 'stop (with where it stood and what to try) after N attempted solver steps (default 1e6)')
     .option('--max-time <S>', 'stop after S seconds of integration')
     .action((file: string, o: FlowCli) => cmdFlow(file, o));

@@ -1,5 +1,5 @@
 /** Formatting for the command line: numbers, arrays, matrices, tables, a progress bar. */
-import { formatNumber } from '../index.ts';
+import { formatNumber, type WrittenFile } from '../index.ts';
 
 
 /** A number in 6 significant digits (integers as is): the library's `formatNumber`. */
@@ -103,4 +103,9 @@ export function progress(label: string, enabled: boolean, delayMs = 0): Progress
       if (on && shown && tty) process.stderr.write('\r\x1b[2K');
     },
   };
+}
+
+/** The summary's lines naming the files of --out: path (shape, dtype; a table's columns). */
+export function written(files: WrittenFile[]): [string, string][] {
+  return files.map((f, i) => [i === 0 ? 'written' : '', `${f.path} (${f.shape.join(' × ') || 'a number'}, ${f.dtype}${f.columns ? `; columns ${f.columns.join(', ')}` : ''})`]);
 }

@@ -4,34 +4,37 @@
  * `scalingStudy` of `src/index.ts`, and print the reports.
  */
 import type { Command } from 'commander';
-import { checkOutputPath, nthReport, scalingStudy, scalingPlotSpec, MAX_ORDER, parseRates, ratesFor, withRates, kernelName } from '../index.ts';
-import { displayWidth, num, padStart, progress, table, vector } from './format.ts';
+import { checkOutputPath, checkOut, nthReport, scalingStudy, scalingPlotSpec, MAX_ORDER, parseRates, ratesFor, withRates, kernelName } from '../index.ts';
+import { displayWidth, num, padStart, progress, table, vector, written } from './format.ts';
 import { common, emitJson, flat, intList, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 import { parseOrder } from './model.ts';
 import { cmdScalingLimit } from './limit.ts';
 
-function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string; lr?: string }) {
+function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: string; rtol?: string; lr?: string; out?: string }) {
   const order = parseOrder(o.order);
   if (o.T === undefined) throw new UsageError('nth needs a time horizon: --T 1');
   const T = positive('--T', o.T, 0);
   const alpha = positive('--alpha', o.alpha, 1);
   const rtol = positive('--rtol', o.rtol, 1e-10);
+  if (o.out !== undefined) checkOut('nth', o.out);
   // --lr: the flow dw/dt = −H∇L (one η: H = ηI; named rates: the others frozen), kernels in the metric H
   const rates = o.lr === undefined ? undefined : parseRates(o.lr);
   const plain = load(file, o);
   const m = rates === undefined ? plain : withRates(plain, ratesFor(plain, rates));
-  const r = nthReport(m, { order, T, alpha, rtol });
+  const r = nthReport(m, { order, T, alpha, rtol, out: o.out ?? null, json: o.json === true });
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
   const warning = r.warnings?.[0];
   if (warning) process.stderr.write(`warning: ${warning}\n`);
+  const head: [string, string][] = [...summaryHeader(m), ['order p, α, T', `${order}, ${num(alpha)}, ${num(T)}`], ['kernel K2', kernelName(m)]];
+  const tail: [string, string][] = [['steps', `${r.stats.hierarchySteps} (hierarchy), ${r.stats.flowSteps} (flow)`]];
+  // with --out the arrays are in the files: the summary only
+  if ('files' in r) return void out(table([...head, ['error ‖h̃ − h‖', num(r.error)], ...(r.testError == null ? [] : [['test error ‖g̃ − g‖', num(r.testError)] as [string, string]]), ...tail, ...written(r.files)]));
   const K2 = flat(r.K2), trueK2 = flat(r.trueK2);
   let dK = 0;
   for (let i = 0; i < K2.length; i++) dK = Math.max(dK, Math.abs(K2[i]! - trueK2[i]!));
   out(table([
-    ...summaryHeader(m),
-    ['order p, α, T', `${order}, ${num(alpha)}, ${num(T)}`],
-    ['kernel K2', kernelName(m)],
+    ...head,
     ['α·h̃(T) (hierarchy)', vector(r.out)],
     ['α·h(w(T)) (flow)', vector(r.trueOut)],
     ['error ‖h̃ − h‖', num(r.error)],
@@ -43,7 +46,7 @@ function cmdNth(file: string, o: Common & { order?: string; T?: string; alpha?: 
         ] as [string, string][])
       : []),
     ['max |K̃2 − K2| at T', num(dK)],
-    ['steps', `${r.stats.hierarchySteps} (hierarchy), ${r.stats.flowSteps} (flow)`],
+    ...tail,
   ]));
 }
 
@@ -92,6 +95,7 @@ export function registerHierarchyCommands(program: Command): void {
     .option('--alpha <A>', 'the scale α of the model (default 1)')
     .option('--rtol <r>', 'relative tolerance of both integrations (default 1e-10)')
     .option('--lr <η|W=η1,v=η2>', 'the flow dw/dt = −H∇L with rates H (one η for all, or per parameter: the others frozen)')
+    .option('--out <N.npy|N.csv|N.json>', 'write N.out, N.trueOut, N.K2, N.trueK2 (and the test outputs) to files; print the summary only')
     .action(cmdNth);
   common(program.command('scaling').argument('<file>').description('width scaling of the hierarchy: ‖K^(r)_0‖∞ (and the NTK change) against a width, slopes'))
     .option('--widths <m1,m2,…>', 'values of the width')

@@ -5,10 +5,11 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  ensemblePredict, gpPredict, limitKernels, limitScaling, limitScalingPlotSpec, loadModel, predictionPlotSpec, squareTargets, writeKernelFiles, parseRates, commonRate,
-  type GpPrediction, type LimitReport, type Model,
+  ensemblePredict, gpPredict, limitKernels, limitScaling, limitScalingPlotSpec, loadModel, predictionPlotSpec, squareTargets, parseRates, commonRate,
+  limitReport, checkOut, guardLimit, guardPredict, predictionFiles,
+  type GpPrediction, type LimitFileReport, type Model,
 } from '../index.ts';
-import { matrix, num, progress, table } from './format.ts';
+import { matrix, num, progress, table, written } from './format.ts';
 import { intOption, parseSet } from './options.ts';
 
 /** A usage error of these commands: exit 2 (main.ts maps it). */
@@ -66,7 +67,7 @@ function mat(M: number[][] | null | undefined): string {
 }
 const growth = (e: number | null) => (e === null ? 'identically 0' : e === 0 ? 'finite (m^0)' : `grows like m^${e}`);
 
-function limitJson(r: LimitReport, o: LimitCli) {
+function limitJson(r: LimitFileReport, o: LimitCli) {
   const { latex, recursion, ...rest } = r;
   return { ...rest, recursion: o.latex ? latex : recursion };
 }
@@ -78,15 +79,14 @@ const latexBlock = (lines: string[]) => `\\begin{aligned}\n${lines.map((l) => ` 
 export function cmdLimit(file: string, o: LimitCli) {
   const ws = widths(o);
   const tol = tolOf(o);
-  if (o.out && !/\.(npy|csv)$/.test(o.out)) throw new LimitUsageError(`--out ${o.out}: expected a .npy or .csv file name`);
+  if (o.out) checkOut('limit', o.out);
   const overrides = parseSet(o.set);
   const model = loadModel(file, { overrides, seed: intOption('--seed', o.seed, 0, 0) });
   const bar = progress('limit', o.json !== true);
   bar.status(`the NNGP and NTK recursions as ${ws.join(', ')} → ∞ (Gaussian expectations per layer and pair of inputs)`);
-  const r = limitKernels(model, { width: ws, overrides, tol });
+  const r = limitReport(model, { width: ws, overrides, tol, out: o.out ?? null, json: o.json === true });
   bar.done();
-  const written = o.out ? writeKernelFiles(o.out, r) : [];
-  if (o.json) return out(JSON.stringify({ ...limitJson(r, o), ...(o.out ? { files: written } : {}) }));
+  if (o.json) return out(JSON.stringify(limitJson(r, o)));
   const rows: [string, string][] = [
     ['model', `${model.outputName}: ${r.n} input${r.n > 1 ? 's' : ''} × ${r.outputs} output${r.outputs > 1 ? 's' : ''}${r.nTest ? `, ${r.nTest} test inputs` : ''}`],
     ['width', `${ws.join(', ')} → ∞`],
@@ -95,11 +95,13 @@ export function cmdLimit(file: string, o: LimitCli) {
     ['accuracy', `${num(r.accuracy, 2)} (largest estimated absolute error of an entry)`],
   ];
   for (const m of r.method) rows.push([`  ${m.pair}`, m.method === 'closed' ? 'closed form' : `quadrature, order ${m.order}, accuracy ${num(m.accuracy, 2)}`]);
+  if (r.files) rows.push(...written(r.files));
   out(table(rows));
   out(o.latex ? `\nrecursion (LaTeX):\n${latexBlock(r.latex)}` : `\nrecursion:\n  ${r.recursion.join('\n  ')}`);
+  // with --out the kernels are in the files: the summary only
+  if (r.files) return;
   out(`\nNNGP 𝒦 (train × train):\n${mat(r.nngp)}\n\nNTK Θ (train × train):\n${mat(r.ntk)}`);
   if (r.nTest) out(`\nNNGP 𝒦 (test × train):\n${mat(r.nngpCross)}\n\nNTK Θ (test × train):\n${mat(r.ntkCross)}`);
-  if (written.length) out(`\nwritten: ${written.join(', ')}`);
 }
 
 function timeOf(o: PredictCli): number {
@@ -117,8 +119,11 @@ export async function cmdPredict(file: string, o: PredictCli) {
   const ridge = o.ridge === undefined ? 0 : Number(o.ridge);
   if (!(ridge >= 0) || !Number.isFinite(ridge)) throw new LimitUsageError(`--ridge ${o.ridge}: expected a number ≥ 0`);
   if (o.seeds !== undefined && o.width !== undefined) throw new LimitUsageError('--seeds gives the finite-width ensemble: drop --width (or drop --seeds for the infinite-width prediction)');
+  if (o.out) checkOut('predict', o.out);
   const model = loadModel(file, { overrides, seed: intOption('--seed', o.seed, 0, 0) });
   squareTargets(model);
+  const seedCount = o.seeds === undefined ? 0 : Number(o.seeds);
+  guardPredict(model, { diag: o.diag === true, seeds: Number.isInteger(seedCount) ? seedCount : 0 }, { out: o.out ?? null, json: o.json === true });
   // --lr η (every parameter) or W=η1,v=η2 (the others frozen): the flow dw/dt = −H∇L
   const rates = o.lr === undefined ? undefined : parseRates(o.lr);
   let p: (GpPrediction | ReturnType<typeof ensemblePredict>) & { warning?: string };
@@ -134,6 +139,7 @@ export async function cmdPredict(file: string, o: PredictCli) {
   } else {
     const lr = rates === undefined ? 1 : commonRate(model, rates);
     const bar = progress('predict', o.json !== true);
+    guardLimit(model, { testDiag: o.diag === true }, {});
     bar.status('the infinite-width kernels (NNGP and NTK recursions), then the GP prediction');
     const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o), testDiag: o.diag === true });
     p = gpPredict(lim, squareTargets(model), { t, kernel: o.kernel ?? 'ntk', ridge, diag: o.diag === true, lr });
@@ -142,15 +148,26 @@ export async function cmdPredict(file: string, o: PredictCli) {
   if (o.plot) train = await plotPrediction(o.plot, file, model, p);
   void train;
   if (p.warning && !o.json) process.stderr.write(`warning: ${p.warning}\n`);
+  if (o.out) {
+    // the arrays in the files, the summary on stdout
+    const f = predictionFiles(p, o.out);
+    if (o.json) return out(JSON.stringify(f));
+    return out(table([...predictionRows(p), ...written(f.files)]));
+  }
   if (o.json) return out(JSON.stringify(p));
+  out(table(predictionRows(p)));
+  out(`\nmean:\n${matrix(Float64Array.from(p.mean), 1, p.mean.length)}\nstandard deviation:\n${matrix(Float64Array.from(p.variance.map((v) => Math.sqrt(Math.max(v, 0)))), 1, p.variance.length)}`);
+}
+
+/** The summary of a prediction: which one, t, the kernel, the condition number. */
+function predictionRows(p: (GpPrediction | ReturnType<typeof ensemblePredict>) & { warning?: string }): [string, string][] {
   const rows: [string, string][] = [
     ['prediction', 'seeds' in p ? `finite-width ensemble of ${p.seeds} initializations (eq. 19)` : `infinite width, ${p.kernel === 'ntk' ? 'NTK-GP (all layers trained, eqs. 27–30)' : 'NNGP (readout trained, eqs. 44–45 / 25–26)'}`],
     ['t', String(p.t)],
     ['kernel', 'seeds' in p ? p.kernel : `${p.lr === 1 ? '' : `${p.lr}·`}${p.kernel === 'ntk' ? 'Θ' : '𝒦'}`],
   ];
   if (!('seeds' in p)) rows.push(['condition number', `${num(p.condition, 3)}${p.ridge ? ` (ridge ${p.ridge})` : ''}`]);
-  out(table(rows));
-  out(`\nmean:\n${matrix(Float64Array.from(p.mean), 1, p.mean.length)}\nstandard deviation:\n${matrix(Float64Array.from(p.variance.map((v) => Math.sqrt(Math.max(v, 0)))), 1, p.variance.length)}`);
+  return rows;
 }
 
 /** `ntk scaling FILE --widths … --limit`: ‖Θ̂_m − Θ‖ and ‖mean h hᵀ − 𝒦‖ against m, with slopes. */
@@ -198,7 +215,7 @@ export function registerLimitCommands(program: Command, common: (c: Command) => 
   common(program.command('limit').argument('<file>').description('the NNGP and NTK of the infinite-width limit (derived from the graph; MATH.md §5)'))
     .option('--width <m[,m2,…]>', 'the width dim(s), all → ∞ together')
     .option('--latex', 'print the recursion as LaTeX')
-    .option('--out <K.npy|K.csv>', 'write each kernel to K.<key>.npy (or .csv): nngp, ntk, nngpCross, …')
+    .option('--out <K.npy|K.csv|K.json>', 'write each kernel to K.<key>.npy (or .csv, .json): nngp, ntk, nngpCross, …; print the summary only')
     .option('--tol <ε>', 'tolerance of the adaptive quadrature (default 1e-12)')
     .action((file: string, o: LimitCli) => cmdLimit(file, o));
   common(program.command('predict').argument('<file>').description('the trained infinite network at the test inputs (NTK-GP or NNGP), or the finite-width ensemble with --seeds'))
@@ -211,5 +228,6 @@ export function registerLimitCommands(program: Command, common: (c: Command) => 
     .option('--lr <η|W=η1,v=η2>', 'the flow dw/dt = −H∇L: one rate for all parameters, or rates by name (the others frozen; with --seeds: the NTK Dh·H·Dhᵀ)')
     .option('--tol <ε>', 'tolerance of the adaptive quadrature (default 1e-12)')
     .option('--plot <file.svg|file.png>', '1-D inputs: mean ± 2σ with the training points')
+    .option('--out <P.npy|P.csv|P.json>', 'write P.mean, P.variance, P.cov (and with --seeds P.predictions) to files; print the summary only')
     .action((file: string, o: PredictCli) => cmdPredict(file, o));
 }

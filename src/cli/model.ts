@@ -5,10 +5,10 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  checkReport, evalReport, jacobianReport, kernelReport, deriveReport, printReport, lipReport, describeKernel, formatDiagnostic, MAX_ORDER, writeNpy,
+  checkReport, evalReport, jacobianReport, kernelReport, kernelFileReport, deriveReport, printReport, lipReport, describeKernel, formatDiagnostic, MAX_ORDER, checkOut,
   type KernelReport,
 } from '../index.ts';
-import { matrix, num, progress, table, vector } from './format.ts';
+import { matrix, num, progress, table, vector, written } from './format.ts';
 import { common, constantOption, emitJson, flat, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 import { kernelTiles, slurmOptions, type KernelOutCli } from './cluster.ts';
 
@@ -33,15 +33,17 @@ function cmdEval(file: string, o: Common & { alpha?: string }) {
   out(table([...summaryHeader(m), ['h(w0)', vector(h)], ['‖h(w0)‖', num(Math.hypot(...h))], ['R0', r.R0 === null ? 'no loss declared' : `${num(r.R0)}  (loss of α·h(w0), α = ${num(alpha)})`], ...testRows]));
 }
 
-function cmdJacobian(file: string, o: Common & { mode?: string }) {
+function cmdJacobian(file: string, o: Common & { mode?: string; out?: string }) {
+  if (o.out !== undefined) checkOut('jacobian', o.out);
   const m = load(file, o);
   const bar = progress('jacobian', !o.json);
-  const r = jacobianReport(m, { mode: (o.mode ?? 'auto') as 'auto' | 'forward' | 'reverse', onProgress: bar.update });
+  const r = jacobianReport(m, { mode: (o.mode ?? 'auto') as 'auto' | 'forward' | 'reverse', onProgress: bar.update, out: o.out ?? null, json: o.json === true });
   bar.done();
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
-  const J = flat(r.J);
   const [rows, cols] = r.shape;
+  if (r.files) return void out(table([...summaryHeader(m), ['Dh(w0)', `${rows} × ${cols}`], ['‖Dh‖_F', num(r.frobenius!)], ...written(r.files)]));
+  const J = flat(r.J);
   let fro = 0;
   for (const x of J) fro += x * x;
   out(`${table([...summaryHeader(m), ['Dh(w0)', `${rows} × ${cols}`], ['‖Dh‖_F', num(Math.sqrt(fro))]])}\n${matrix(J, rows, cols)}`);
@@ -71,13 +73,13 @@ const STRUCTURE_LABEL: Record<KernelReport['structure'], string> = {
 };
 
 function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; slice?: string; structure?: string }) {
-  if (o.out !== undefined && !o.out.endsWith('.npy')) throw new UsageError(`--out ${o.out}: the kernel is written as a .npy file (numpy.load reads it)`);
   if (o.tiles !== undefined) {
     if (o.order !== undefined && o.order !== '2') throw new UsageError(`--tiles: tiles are of the NTK (--order 2), not of K^(${o.order})`);
     if (o.slice !== undefined) throw new UsageError('--tiles and --slice: a tile is already a part of the kernel; use one of them');
     return kernelTiles(file, o, parseSet(o.set), intOption('--seed', o.seed, 0, 0));
   }
   if (o.tile !== undefined || o.slurm || o.plan) throw new UsageError(`${o.tile !== undefined ? '--tile' : o.slurm ? '--slurm' : '--plan'} needs --tiles B (the number of blocks of each axis)`);
+  if (o.out !== undefined) checkOut('kernel', o.out);
   const order = parseOrder(o.order);
   const slice = parseSlice(o.slice);
   const structure = (o.structure ?? 'auto') as (typeof STRUCTURES)[number];
@@ -86,32 +88,41 @@ function cmdKernel(file: string, o: Common & KernelOutCli & { order?: string; sl
   const k = m.outputShape.reduce((a, b) => a * b, 1);
   const bar = progress('kernel', !o.json);
   if (order > 2) bar.status(`building the graph of K^(${order}) (derivatives of order ${order}), then its entries`);
-  const r = kernelReport(m, { order, slice, structure, onProgress: bar.update });
+  const label = `K^(${order})(${[...slice.map(String), ...Array(order - slice.length).fill('·')].join(', ')})`;
+  const head = (structure: KernelReport['structure'], shape: number[]): [string, string][] => [
+    ...summaryHeader(m), ['kernel', `${label}, ${shape.join(' × ') || 'a number'}`], ['computed by', STRUCTURE_LABEL[structure]],
+  ];
+  if (o.out !== undefined) {
+    // with --out the kernel is in the file, not in the JSON: the summary only
+    const f = kernelFileReport(m, o.out, { order, slice, structure, onProgress: bar.update });
+    bar.done();
+    if (o.json) return emitJson(f);
+    printWarnings(m, o.json);
+    if (f.warnings?.[0]) process.stderr.write(`warning: ${f.warnings[0]}\n`);
+    const rows: [string, string][] = [...head(f.structure, f.shape), ['max |K|', num(f.maxAbs)], ['‖K‖_F', num(f.frobenius)]];
+    if (f.trace !== undefined) rows.push(['trace', num(f.trace)]);
+    return void out(table([...rows, ...written(f.files)]));
+  }
+  const r = kernelReport(m, { order, slice, structure, onProgress: bar.update, json: o.json === true });
   bar.done();
-  const K = flat(r.K);
-  if (o.out !== undefined) writeNpy(o.out, r.shape, Float64Array.from(K));
-  // with --out the kernel is in the file, not in the JSON
-  if (o.out !== undefined && o.json) return emitJson({ order: r.order, shape: r.shape, out: o.out, slice: r.slice, structure: r.structure, ...(r.warnings ? { warnings: r.warnings } : {}) });
   if (o.json) return emitJson(r);
   printWarnings(m, o.json);
   const warning = r.warnings?.[0];
   if (warning) process.stderr.write(`warning: ${warning}\n`);
   const fixed = slice.map(String);
-  const label = `K^(${order})(${[...fixed, ...Array(order - slice.length).fill('·')].join(', ')})`;
+  const K = flat(r.K);
   let maxAbs = 0, fro = 0;
   for (const x of K) {
     maxAbs = Math.max(maxAbs, Math.abs(x));
     fro += x * x;
   }
-  const rows: [string, string][] = [...summaryHeader(m), ['kernel', `${label}, ${r.shape.join(' × ') || 'a number'}`], ['computed by', STRUCTURE_LABEL[r.structure]], ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
+  const rows: [string, string][] = [...head(r.structure, r.shape), ['max |K|', num(maxAbs)], ['‖K‖_F', num(Math.sqrt(fro))]];
   if (order === 2 && slice.length === 0) {
     let trace = 0;
     for (let i = 0; i < k; i++) trace += K[i * k + i]!;
     rows.push(['trace', num(trace)]);
   }
-  if (o.out !== undefined) rows.push(['written', `${o.out} (${r.shape.join(' × ') || 'a number'}, float64)`]);
   out(table(rows));
-  if (o.out !== undefined) return;
   // The tensor as matrices over its last two free indices, for the first few leading tuples.
   const free = r.shape.length;
   if (free === 1) {
@@ -216,12 +227,13 @@ export function registerModelCommands(program: Command): void {
     .action(cmdEval);
   common(program.command('jacobian').argument('<file>').description('the Jacobian Dh(w0), k × p'))
     .addOption(new Option('--mode <MODE>', 'forward or reverse mode').choices(['auto', 'forward', 'reverse']).default('auto'))
+    .option('--out <J.npy|J.csv|J.json>', 'write the Jacobian to a file (by blocks of rows when it is large) and print the summary only')
     .action(cmdJacobian);
   common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ; r ≥ 3: the Neural Tangent Hierarchy)'))
     .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
     .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
     .option('--structure <s>', 'auto (default), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
-    .option('--out <K.npy>', 'write the kernel to a .npy file (numpy.load) instead of printing it')
+    .option('--out <K.npy|K.csv|K.json>', 'write the kernel to a file (with --tiles: a .npy) and print the summary only')
     .option('--tiles <B>', 'the NTK in B×B tiles (upper triangle computed, the rest by symmetry): one tile with --tile, all into --out, or a plan with --plan/--slurm')
     .option('--tile <i,j>', 'with --tiles: compute only tile (i, j), i ≤ j (rows of block i, columns of block j)')
     .action(cmdKernel);

@@ -17,7 +17,7 @@ import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { rowRestriction } from '../ir/rows.ts';
-import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
+import { fmtBytes, memoryBudget, MemoryError, resultLimit } from '../runtime/memory.ts';
 import type { Backend } from '../runtime/backend.ts';
 import { compile, type Bindings, type Plan } from '../runtime/compile.ts';
 import { defaultBackend } from '../runtime/backends.ts';
@@ -308,7 +308,7 @@ export class Evaluator {
   crossKernel(w: Float64Array, opts: JacobianOptions & { jacobian?: Float64Array; testJacobian?: Float64Array } = {}): Float64Array {
     const { k, p, kt } = this;
     this.testNode();
-    if (kt * k * 8 > MAX_RESULT_BYTES) throw new MemoryError(`the cross kernel has ${kt}×${k} entries: too large to hold`);
+    if (kt * k * 8 > resultLimit()) throw new MemoryError(`the cross kernel has ${kt}×${k} entries (${fmtBytes(kt * k * 8)}), more than the ${fmtBytes(resultLimit())} a result may take (--max-memory): too large to hold`);
     const J = opts.jacobian ?? this.jacobian(w, opts);
     const Jt = opts.testJacobian ?? this.testJacobian(w, opts);
     if (J.length !== k * p || Jt.length !== kt * p) throw new Error(`crossKernel: Jacobians of sizes ${J.length} and ${Jt.length}, expected ${k}×${p} and ${kt}×${p}`);
@@ -334,8 +334,8 @@ export class Evaluator {
       return J;
     }
     const kr = mode === 'reverse' ? r1 - r0 : k; // rows of the result
-    if (kr * p * 8 > MAX_RESULT_BYTES)
-      throw new MemoryError(`${what} has ${kr}×${p} entries (${((kr * p * 8) / 1024 ** 3).toFixed(1)} GB): too large to hold; use kernel-vector products or fewer outputs`);
+    if (kr * p * 8 > resultLimit())
+      throw new MemoryError(`${what} has ${kr}×${p} entries (${fmtBytes(kr * p * 8)}), more than the ${fmtBytes(resultLimit())} a result may take (--max-memory): too large to hold; use kernel-vector products or fewer outputs`);
     if (which === 'h' && (mode === 'reverse' || opts.structure === 'rows') && opts.structure !== 'dense') {
       const J = this.rowJacobian(w, opts);
       if (J) return J;
@@ -512,10 +512,15 @@ export class Evaluator {
    * and the two plans that size the linear growth are not compiled at all (a flow's first
    * Jacobian on W2: ~15 ms).
    */
-  private blockSizeOf(rows: number, build: (b: number) => { varying: NodeId[]; out: NodeId }, budget: number, key?: (b: number) => string): number {
+  private blockSizeOf(rows: number, build: (b: number) => { varying: NodeId[]; out: NodeId }, blockBudget: number, key?: (b: number) => string): number {
+    // the block's buffers within the memory budget too (--max-memory): a smaller block, not a refusal
+    const budget = Math.min(blockBudget, Math.floor(memoryBudget() / 8));
+    let most = rows;
     if (key && rows <= 256) {
       const { varying, out } = build(rows);
-      if (this.plan(key(rows), [out], varying).peakValues <= budget) return rows;
+      // compared here with the budget (a plan that does not fit is not run: a smaller block is)
+      if (this.plan(key(rows), [out], varying, { memoryChecked: true }).peakValues <= budget) return rows;
+      most = rows - 1;
     }
     const peak = (b: number) => {
       const { varying, out } = build(b);
@@ -525,6 +530,11 @@ export class Evaluator {
     if (rows === 1) return 1;
     const p2 = peak(2);
     const perRow = Math.max(1, p2 - p1);
-    return Math.max(1, Math.min(rows, Math.floor((budget - p1) / perRow) || 1));
+    let B = Math.max(1, Math.min(most, Math.floor((budget - p1) / perRow) || 1));
+    // Under a memory budget tighter than the block budget, the linear estimate is checked (it can
+    // fall short by a few percent) and the block shrunk until its plan fits.
+    if (budget < blockBudget)
+      for (let i = 0, pb = peak(B); i < 8 && B > 1 && pb > budget; i++, pb = peak(B)) B = Math.max(1, Math.min(B - 1, Math.floor((B * budget) / pb)));
+    return B;
   }
 }

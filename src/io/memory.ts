@@ -84,6 +84,61 @@ export function overBudget(bytes: number, what: string, fix: string): string | n
 }
 
 /**
+ * The most one result may take (bytes): the budget (`memoryBudget`), and at most
+ * MAX_RESULT_BYTES. The one limit every check of a result against memory uses (kernels,
+ * Jacobians, tiles, limit kernels, predictions, trajectories, the hierarchy's state).
+ * @example setMemoryBudget(parseBytes('1G')); resultLimit() // 1073741824
+ */
+export function resultLimit(): number {
+  return Math.min(MAX_RESULT_BYTES, memoryBudget());
+}
+
+/**
+ * Where a result's values go, and so what each costs in memory: `file` — held once as float64
+ * and written in blocks (`--out`); `report` — also as the nested arrays of the report object;
+ * `json` — also as the JSON text printed (up to 25 characters a value, and the text may be
+ * copied once as it grows).
+ */
+export type ResultSink = 'file' | 'report' | 'json';
+/**
+ * Bytes a value of a result costs by where it goes (see `ResultSink`).
+ * @example 4096 ** 2 * BYTES_PER_VALUE.json // ≈ 1.1e9: the NTK of 4096 outputs printed as JSON
+ */
+export const BYTES_PER_VALUE: Record<ResultSink, number> = { file: 8, report: 16, json: 16 + 2 * 25 };
+/**
+ * The longest string V8 makes (2^29 − 24 characters): a JSON text past it cannot be printed.
+ * @example 8192 ** 2 * 25 > MAX_STRING_CHARS // true: K of 8192 outputs as JSON needs --out
+ */
+export const MAX_STRING_CHARS = 2 ** 29 - 24;
+
+/**
+ * Refuse, before computing it, a result of `values` float64 numbers (and `working` bytes of
+ * buffers besides) that would not fit `resultLimit()` where it goes (`sink`): MemoryError naming
+ * the size needed, the budget, and the option that fits — `toFile` (e.g. "write it with --out
+ * K.npy") when the values alone would fit but not their report or JSON text, else `smaller`
+ * (e.g. "--tiles 8 --out K.npy", "--slice 0"). `fileValues`: the values held when it goes to a
+ * file instead, when fewer (a Jacobian written by blocks of rows holds one block).
+ * @example ensureResult({ what: 'the NTK (4096 × 4096)', values: 4096 ** 2, sink: 'json', toFile: 'write it with --out K.npy', smaller: 'use --tiles 4 --out K.npy' })
+ */
+export function ensureResult(o: { what: string; values: number; sink: ResultSink; working?: number; toFile: string; smaller: string; fileValues?: number }): void {
+  const budget = memoryBudget();
+  const limit = Math.min(MAX_RESULT_BYTES, budget);
+  const working = o.working ?? 0;
+  const bytes = o.values * BYTES_PER_VALUE[o.sink] + working;
+  const tooLong = o.sink === 'json' && o.values * 25 > MAX_STRING_CHARS;
+  if (Number.isFinite(bytes) && bytes <= limit && !tooLong) return;
+  const asFile = (o.fileValues ?? o.values) * BYTES_PER_VALUE.file + working;
+  const fix = o.sink !== 'file' && asFile <= limit ? o.toFile : o.smaller;
+  const how = o.sink === 'file' ? '' : o.sink === 'report' ? ' with its report' : ' with its JSON text';
+  const where = limit === budget ? `${budgetSource()}, ${fmtBytes(limit)}` : `the ${fmtBytes(limit)} a result may take`;
+  throw new MemoryError(
+    tooLong && bytes <= limit
+      ? `${o.what} has ${o.values.toExponential(3)} values: its JSON text would pass the ${MAX_STRING_CHARS} characters of a JavaScript string; ${fix}`
+      : `${o.what} needs ${fmtBytes(bytes)}${how}${working ? ` (${fmtBytes(working)} of it buffers)` : ''}, more than ${where}; ${fix}`,
+  );
+}
+
+/**
  * Throws MemoryError unless `bytes` fit the budget.
  * @example ensureMemory(8 * 1e9, 'the Jacobian (1000 × 1000000)', 'use --structure products')
  */

@@ -4,7 +4,7 @@
  * would), and when the NTK comes from NTK-vector products instead of the Jacobian.
  */
 import type { Evaluator } from '../evaluator/evaluator.ts';
-import { fmtBytes, MAX_RESULT_BYTES, memoryBudget, MemoryError } from '../runtime/memory.ts';
+import { fmtBytes, MemoryError, resultLimit } from '../runtime/memory.ts';
 
 export { fmtBytes };
 
@@ -14,7 +14,7 @@ export { fmtBytes };
  * @example checkKernelMemory(k, r, 0, memoryLimit())
  */
 export function memoryLimit(): number {
-  return Math.min(MAX_RESULT_BYTES, memoryBudget());
+  return resultLimit();
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import type { Evaluator } from '../evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
-import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
+import { fmtBytes, MemoryError, resultLimit } from '../runtime/memory.ts';
 import { NpyWriter } from '../io/npy.ts';
 
 /**
@@ -52,7 +52,7 @@ export function kernelTile(ev: Evaluator, w: Float64Array, B: number, i: number,
   const rows = tileRange(k, B, i), cols = tileRange(k, B, j);
   if (i > j) throw new RangeError(`tile ${i},${j} is below the diagonal: K is symmetric, compute tile ${j},${i} (its transpose)`);
   const ni = rows[1] - rows[0], nj = cols[1] - cols[0];
-  if ((ni + nj) * p * 8 > MAX_RESULT_BYTES) throw new MemoryError(`the Jacobian rows of tile ${i},${j} have ${ni + nj}×${p} entries: too large to hold; use more tiles`);
+  checkTile(`tile ${i},${j}`, ni, nj, i === j, k, p);
   const total = i === j ? ni : ni + nj;
   const JI = ev.jacobian(w, { rows, mode: 'reverse', onProgress: (d) => opts.onProgress?.(d, total) });
   if (i === j) return { rows, cols, data: ntkFromJacobian(ev, JI, ni) };
@@ -63,6 +63,31 @@ export function kernelTile(ev: Evaluator, w: Float64Array, B: number, i: number,
 }
 
 /**
+ * Refuse a tile (ni × nj) that would not fit with the Jacobian rows it is computed from (ni of
+ * them for a diagonal tile, ni + nj otherwise), naming the number of tiles that fits.
+ */
+function checkTile(what: string, ni: number, nj: number, diagonal: boolean, k: number, p: number): void {
+  const rows = diagonal ? ni : ni + nj;
+  const bytes = 8 * (rows * p + ni * nj);
+  if (bytes > resultLimit())
+    throw new MemoryError(`${what} and its Jacobian rows (${rows}×${p}) need ${fmtBytes(bytes)}, more than the ${fmtBytes(resultLimit())} a result may take (--max-memory): use more tiles, --tiles ${moreTiles(k, p)}`);
+}
+
+/**
+ * The fewest blocks B whose largest tile (⌈k/B⌉² values) and its Jacobian rows (2⌈k/B⌉·p) fit
+ * in `resultLimit()`; k when none does.
+ * @example moreTiles(4096, 1_000_000) // with a 1 GB budget: 64 (tiles of 64 rows: 1 GB of Jacobian rows)
+ */
+export function moreTiles(k: number, p: number): number {
+  const limit = resultLimit();
+  for (let B = 1; B <= k; B++) {
+    const c = Math.ceil(k / B);
+    if (8 * (c * c + 2 * c * p) <= limit) return B;
+  }
+  return k;
+}
+
+/**
  * The NTK at w in B×B tiles written into the k×k `.npy` file `out`, in one process: tile after
  * tile (i ≤ j), each written in place and, transposed, in place of (j, i), so that memory is
  * one tile and its Jacobian rows, never K or J whole. The same tiles as the tasks of a cluster
@@ -70,9 +95,12 @@ export function kernelTile(ev: Evaluator, w: Float64Array, B: number, i: number,
  * @example writeKernelTiles(evaluator(model), model.w0, 4, 'K.npy');
  */
 export function writeKernelTiles(ev: Evaluator, w: Float64Array, B: number, out: string, opts: { onProgress?: (done: number, total: number) => void } = {}): { shape: [number, number]; tiles: number } {
-  const { k } = ev;
+  const { k, p } = ev;
   const tiles = upperTiles(B);
   tileRange(k, B, 0); // checks B
+  // the largest tile, before any work: an off-diagonal one (a diagonal one when B = 1)
+  const c = Math.ceil(k / B);
+  checkTile(`the largest tile (${c}×${c})`, c, c, B === 1, k, p);
   const writer = NpyWriter.create(out, [k, k]);
   try {
     tiles.forEach(([i, j], n) => {

@@ -3,4 +3,4 @@
  * budget and MemoryError live in io/memory.ts (below ir/, whose elaborator checks parameters and
  * data against the budget); re-exported here for the layers above.
  */
-export { MemoryError, MAX_RESULT_BYTES, setMemoryBudget, memoryBudget, budgetSource, fmtBytes, parseBytes, overBudget, ensureMemory } from '../io/memory.ts';
+export { MemoryError, MAX_RESULT_BYTES, setMemoryBudget, memoryBudget, budgetSource, fmtBytes, parseBytes, overBudget, ensureMemory, resultLimit, ensureResult, BYTES_PER_VALUE, MAX_STRING_CHARS, type ResultSink } from '../io/memory.ts';

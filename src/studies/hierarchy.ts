@@ -10,6 +10,8 @@ import { widthScaling, type ScalingPoint, type SlopeFit } from '../nth/scaling.t
 import { nth } from '../api.ts';
 import { kernelName, type RatesInfo } from '../ir/rates.ts';
 import { nest, OptionError, outputCount } from './common.ts';
+import { guardResult, vectorArray, withFiles, type OutOptions } from './out.ts';
+import type { ResultArray } from '../io/arrays.ts';
 
 /** The report of `ntk nth` (its JSON keys; K2 and trueK2 as k × k nested arrays). */
 export interface NthReport {
@@ -37,22 +39,44 @@ export interface NthReport {
  * The report of `ntk nth`: the truncated hierarchy of order p to time T next to the true flow
  * (a model without a loss is an OptionError: the flow needs one). A model with per-parameter
  * rates (`withRates`) flows by dw/dt = −H∇L, its kernels in the metric H (`kernel` says which).
+ * Refuses (MemoryError) before any work a hierarchy whose state — K^(2) … K^(p−1), K^(p) fixed,
+ * and the solver's copies of the state — would not fit. With `out` its arrays (out, trueOut, K2,
+ * trueK2, and the test outputs') go to files (`N.K2.npy`, …), named in `files`.
  * @example nthReport(loadModel('examples/converse.ntk'), { order: 3, T: 1 }).error
  */
-export function nthReport(m: Model, o: { order: number; T: number; alpha?: number; rtol?: number }): NthReport {
+export function nthReport(m: Model, o: { order: number; T: number; alpha?: number; rtol?: number } & OutOptions) {
   const { order, T } = o;
   const alpha = o.alpha ?? 1;
   if (!m.loss) throw new OptionError(`${m.file} declares no loss: the hierarchy's flow needs one`);
   const k = outputCount(m);
+  const kt = m.test ? m.test.shape.reduce((a, b) => a * b, 1) : 0;
+  // The ODE's state: the outputs and K^(2) … K^(p−1) of each chain (training; test: first index
+  // over kt); K^(p) stays fixed. DOP853 holds about 16 copies of the state (its 12 stages, the
+  // step and its error), the true flow as many of the weights.
+  let state = k + kt;
+  const fixed = (k + kt) * k ** (order - 1);
+  for (let r = 2; r < order; r++) state += (k + kt) * k ** (r - 1);
+  guardResult('nth', o, {
+    what: `the hierarchy of order ${order} on ${k} outputs`, values: 2 * k * k + 2 * (k + kt),
+    working: 8 * (16 * state + fixed + 16 * m.paramCount),
+    smaller: order > 2 ? `a lower --order (the state holds k^(p−1) values per chain; K^(p) has ${k}^${order})` : 'fewer outputs, or raise --max-memory',
+  });
   const r = nth(m, order, { T, alpha, rtol: o.rtol ?? 1e-10 });
   const warning = nonSmoothWarning(m, order);
-  return {
+  const report: NthReport = {
     order, T, alpha, out: Array.from(r.out), trueOut: Array.from(r.trueOut!), error: r.error!,
-    K2: nest(r.K2, [k, k]), trueK2: nest(r.trueK2!, [k, k]), stats: r.stats,
+    K2: o.out ? null : nest(r.K2, [k, k]), trueK2: o.out ? null : nest(r.trueK2!, [k, k]), stats: r.stats,
     ...(r.testOut ? { testOut: Array.from(r.testOut), trueTestOut: Array.from(r.trueTestOut!), testError: r.testError } : {}),
     ...(warning ? { warnings: [warning] } : {}),
     ...((m as Model & { rates?: RatesInfo }).rates ? { kernel: kernelName(m) } : {}),
   };
+  if (!o.out) return report;
+  type Key = 'out' | 'trueOut' | 'K2' | 'trueK2' | 'testOut' | 'trueTestOut';
+  const arrays: (ResultArray & { key: Key })[] = [
+    vectorArray('out', r.out), vectorArray('trueOut', r.trueOut!), vectorArray('K2', r.K2, [k, k]), vectorArray('trueK2', r.trueK2!, [k, k]),
+  ];
+  if (r.testOut) arrays.push(vectorArray('testOut', r.testOut), vectorArray('trueTestOut', r.trueTestOut!));
+  return withFiles('nth', o.out, report, arrays);
 }
 
 /** Options of `scalingStudy`: the widths (values of `dim`), orders, seeds, and the flow's horizon. */

@@ -4,9 +4,13 @@
  * (tensors as nested arrays); the CLI formats its summary from the same object.
  */
 import type { Model } from '../ir/model.ts';
-import { evaluate, evaluateTest, testLoss, loss, jacobian, kernel, describeKernel, printModel } from '../api.ts';
+import { evaluate, evaluateTest, evaluator, testLoss, loss, jacobian, kernel, describeKernel, printModel } from '../api.ts';
 import { nonSmoothWarning, type KernelTensor } from '../nth/hierarchy.ts';
 import { assertFinite, diagnosticJson, modelWarnings, nest, OptionError, outputCount, type DiagnosticJson } from './common.ts';
+import { checkOut, guardResult, vectorArray, withFiles, type OutOptions } from './out.ts';
+import type { WrittenFile } from '../io/arrays.ts';
+import { resultLimit } from '../io/memory.ts';
+import { moreTiles } from '../nth/tiles.ts';
 import { isScalarModel, kernelClosedForm, modelClosedForms, type ClosedForm, type ModelClosedForms } from '../symbolic/closed-form.ts';
 
 /** `ntk check`: the model elaborates; its sizes and warnings. */
@@ -64,20 +68,63 @@ export function evalReport(m: Model, opts: { alpha?: number } = {}): EvalReport 
   return { h: nest(h, m.outputShape), R0, alpha, params: m.paramCount, outputs: h.length, ...test };
 }
 
-/** `ntk jacobian`: Dh(w0) as a k × p nested array, and its shape. */
+/**
+ * `ntk jacobian`: Dh(w0) as a k × p nested array, and its shape; with `out`, instead of J the
+ * file written (`files`) and ‖Dh‖_F.
+ */
 export interface JacobianReport {
-  J: unknown;
+  J?: unknown;
   shape: [number, number];
+  /** ‖Dh(w0)‖_F (with `out`: the summary). */
+  frobenius?: number;
+  files?: WrittenFile[];
 }
 
 /**
- * The report of `ntk jacobian` (forward or reverse mode, or the cheaper: 'auto').
+ * The report of `ntk jacobian` (forward or reverse mode, or the cheaper: 'auto'). With `out`
+ * the Jacobian goes to that file (.npy, .csv or .json): whole when it fits half the memory
+ * budget, else by blocks of rows in reverse mode, each written as it is computed — never held
+ * whole. Refuses (MemoryError) a Jacobian that would not fit where it goes, suggesting `--out`.
  * @example jacobianReport(loadModel('examples/converse.ntk')).J // [[0.1]]
  */
-export function jacobianReport(m: Model, opts: { mode?: 'auto' | 'forward' | 'reverse'; onProgress?: (done: number, total: number) => void } = {}): JacobianReport {
-  const J = jacobian(m, m.w0, { mode: opts.mode ?? 'auto', ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
-  assertFinite('Dh(w0)', J.data, m, 'check the initial weights, and functions whose derivative blows up (sqrt or log near 0)');
-  return { J: nest(J.data, [J.rows, J.cols]), shape: [J.rows, J.cols] };
+export function jacobianReport(m: Model, opts: { mode?: 'auto' | 'forward' | 'reverse'; onProgress?: (done: number, total: number) => void } & OutOptions = {}): JacobianReport {
+  const k = outputCount(m), p = m.paramCount;
+  const hint = 'check the initial weights, and functions whose derivative blows up (sqrt or log near 0)';
+  const what = `the Jacobian Dh(w0) (${k} × ${p})`;
+  const mode = opts.mode ?? 'auto';
+  const progress = opts.onProgress ? { onProgress: opts.onProgress } : {};
+  // By blocks of rows (reverse mode) when J would take more than half of what a result may.
+  const rowsPerBlock = Math.max(1, Math.floor(resultLimit() / 2 / (8 * Math.max(1, p))));
+  const blocked = opts.out && mode !== 'forward' && rowsPerBlock < k;
+  guardResult('jacobian', opts, {
+    what: blocked ? `a block of ${rowsPerBlock} rows of ${what}` : what, values: blocked ? rowsPerBlock * p : k * p,
+    // to a file, reverse mode holds one block of rows
+    ...(mode !== 'forward' ? { fileValues: Math.min(k, rowsPerBlock) * p } : {}),
+    smaller: opts.out && mode === 'forward' ? 'drop --mode forward: reverse mode writes the Jacobian by blocks of rows' : 'take fewer outputs or parameters (--set), or raise --max-memory',
+  });
+  if (!opts.out) {
+    const J = jacobian(m, m.w0, { mode, ...progress });
+    assertFinite('Dh(w0)', J.data, m, hint);
+    return { J: nest(J.data, [J.rows, J.cols]), shape: [J.rows, J.cols] };
+  }
+  let fro = 0;
+  const account = (block: Float64Array) => {
+    assertFinite('Dh(w0)', block, m, hint);
+    for (let i = 0; i < block.length; i++) fro += block[i]! * block[i]!;
+    return block;
+  };
+  const ev = evaluator(m);
+  const data = blocked
+    ? (function* () {
+        for (let r0 = 0; r0 < k; r0 += rowsPerBlock) {
+          const r1 = Math.min(k, r0 + rowsPerBlock);
+          yield account(ev.jacobian(m.w0, { rows: [r0, r1], mode: 'reverse' }));
+          opts.onProgress?.(r1, k);
+        }
+      })()
+    : account(jacobian(m, m.w0, { mode, ...progress }).data);
+  const r = withFiles('jacobian', opts.out, { shape: [k, p] as [number, number], J: null }, [{ key: 'J', shape: [k, p], data }]);
+  return { shape: r.shape, frobenius: Math.sqrt(fro), files: r.files };
 }
 
 /** `ntk kernel --order r`: K^(r)(w0), or a slice of it, and how it was computed. */
@@ -91,12 +138,71 @@ export interface KernelReport {
   warnings?: string[];
 }
 
+/** The options of `kernelReport` and `kernelFileReport`. */
+export interface KernelReportOptions {
+  order: number;
+  slice?: number[];
+  structure?: 'auto' | KernelTensor['structure'];
+  onProgress?: (done: number, total: number) => void;
+  /** The report will be printed as JSON (its text counts in the memory check). */
+  json?: boolean;
+}
+
 /**
  * The report of `ntk kernel`: the kernel of order r at w0 (`kernel`), with a slice's indices
  * checked against the outputs (OptionError) and its entries against NaN (a model error).
+ * Refuses (MemoryError) before computing a kernel whose report (or JSON text) would not fit,
+ * naming `--out`, or `--tiles B --out K.npy` for an NTK too large to hold.
  * @example kernelReport(loadModel('examples/converse.ntk'), { order: 3 }).K // 4·(0.1)²·… as a number
  */
-export function kernelReport(m: Model, opts: { order: number; slice?: number[]; structure?: 'auto' | KernelTensor['structure']; onProgress?: (done: number, total: number) => void }): KernelReport {
+export function kernelReport(m: Model, opts: KernelReportOptions): KernelReport {
+  const K = kernelChecked(m, opts, { json: opts.json === true });
+  return { order: opts.order, shape: K.shape, K: nest(K.data, K.shape), slice: K.slice, structure: K.structure, ...(K.warnings[0] ? { warnings: [K.warnings[0]] } : {}) };
+}
+
+/** `ntk kernel … --out FILE`: where the kernel went and its summary (the keys of `kernelReport` but K). */
+export interface KernelFileReport extends Omit<KernelReport, 'K'> {
+  /** The file written (its path; `files` says its shape and dtype). */
+  out: string;
+  files: WrittenFile[];
+  /** max |K| and ‖K‖_F over all entries; the trace of a whole NTK. */
+  maxAbs: number;
+  frobenius: number;
+  trace?: number;
+}
+
+/**
+ * `ntk kernel … --out FILE.npy|.csv|.json`: the kernel written to the file (atomically, streamed
+ * from the one copy held: never a second copy nor its whole text) and its summary instead of its
+ * entries. Refuses (MemoryError) before any work a kernel that would not fit even once, naming
+ * `--tiles B --out K.npy` for the NTK (`kernelTensor` names the slice for orders ≥ 3).
+ * @example kernelFileReport(loadModel('examples/mlp.ntk'), 'K.npy', { order: 2 }).files[0].shape // [256, 256]
+ */
+export function kernelFileReport(m: Model, path: string, opts: KernelReportOptions): KernelFileReport {
+  checkOut('kernel', path);
+  const K = kernelChecked(m, opts, { out: path });
+  const k = outputCount(m);
+  const whole = opts.order === 2 && K.slice.length === 0;
+  let maxAbs = 0, fro = 0, trace = 0;
+  for (let i = 0; i < K.data.length; i++) {
+    const x = K.data[i]!;
+    maxAbs = Math.max(maxAbs, Math.abs(x));
+    fro += x * x;
+  }
+  if (whole) for (let a = 0; a < k; a++) trace += K.data[a * k + a]!;
+  const { files } = withFiles('kernel', path, {}, [vectorArray('K', K.data, K.shape)]);
+  return {
+    order: opts.order, shape: K.shape, out: path, files, slice: K.slice, structure: K.structure,
+    maxAbs, frobenius: Math.sqrt(fro), ...(whole ? { trace } : {}), ...(K.warnings[0] ? { warnings: [K.warnings[0]] } : {}),
+  };
+}
+
+/**
+ * The kernel of `kernelReport` and `kernelFileReport` after the options' checks (OptionError)
+ * and the memory check of where it goes (`out`: a file; else the report, or its JSON text),
+ * its entries checked against NaN.
+ */
+function kernelChecked(m: Model, opts: KernelReportOptions, sink: OutOptions): KernelTensor {
   const { order } = opts;
   const slice = opts.slice ?? [];
   const structure = opts.structure ?? 'auto';
@@ -105,10 +211,25 @@ export function kernelReport(m: Model, opts: { order: number; slice?: number[]; 
   const k = outputCount(m);
   const bad = slice.find((a) => a >= k);
   if (bad !== undefined) throw new OptionError(`--slice ${slice.join(',')}: index ${bad} is out of range: the model has ${k} outputs (0..${k - 1})`);
+  const values = k ** (order - slice.length);
+  const ntk = order === 2 && slice.length === 0;
+  // The kernel itself too large: the NTK in tiles; K^(r ≥ 3) is refused by kernelTensor, which names the slice.
+  if (ntk || values * 8 <= resultLimit())
+    guardResult('kernel', sink, {
+      what: `K^(${order}) (${k}^${order - slice.length} = ${values} entries)`, values,
+      smaller: ntk ? tilesFix(k, m.paramCount) : `fix leading indices with --slice a1,…,aj (k^(${order} − j) entries)`,
+    });
   const K = kernel(m, order, { slice, structure, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
   assertFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
-  const warning = K.warnings[0] ?? null;
-  return { order, shape: K.shape, K: nest(K.data, K.shape), slice, structure: K.structure, ...(warning ? { warnings: [warning] } : {}) };
+  return K;
+}
+
+/** The `--tiles B --out K.npy` that fits (`moreTiles`), or what to do when none does. */
+function tilesFix(k: number, p: number): string {
+  const B = moreTiles(k, p), c = Math.ceil(k / B);
+  return 8 * (c * c + 2 * c * p) <= resultLimit()
+    ? `compute it in tiles: --tiles ${B} --out K.npy (one tile and its Jacobian rows in memory at a time)`
+    : 'even one row of the Jacobian does not fit: raise --max-memory, or take a smaller model';
 }
 
 /** `ntk derive --order r`: the kernel as mathematics, plain and LaTeX, and what its arguments are. */

@@ -101,14 +101,17 @@ describe('the finite-width ensemble (eq. 19 over initializations)', () => {
 
 describe('ntk limit and ntk predict', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ntk-limit-'));
-  it('limit --json has the documented keys; --out writes one .npy per kernel', async () => {
-    const r = await cli('limit', file, '--width', 'm', '--json', '--out', join(dir, 'K.npy'));
+  it('limit --json has the documented keys; --out writes one .npy per kernel, the JSON naming them instead', async () => {
+    const r = await cli('limit', file, '--width', 'm', '--json');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
-    for (const k of ['width', 'nngp', 'ntk', 'nngpGrowth', 'ntkGrowth', 'outputs', 'nngpCross', 'ntkCross', 'nngpTest', 'ntkTest', 'method', 'accuracy', 'recursion', 'files'])
+    for (const k of ['width', 'nngp', 'ntk', 'nngpGrowth', 'ntkGrowth', 'outputs', 'nngpCross', 'ntkCross', 'nngpTest', 'ntkTest', 'method', 'accuracy', 'recursion'])
       expect(j).toHaveProperty(k);
     expect(j.ntk).toEqual(lim.ntk);
-    expect(j.files).toEqual(['nngp', 'ntk', 'nngpCross', 'ntkCross', 'nngpTest', 'ntkTest'].map((k) => join(dir, `K.${k}.npy`)));
+    const o = JSON.parse((await cli('limit', file, '--width', 'm', '--json', '--out', join(dir, 'K.npy'))).stdout);
+    expect(o).not.toHaveProperty('ntk');
+    expect(o.accuracy).toBe(j.accuracy);
+    expect(o.files.map((f: { path: string }) => f.path)).toEqual(['nngp', 'ntk', 'nngpCross', 'ntkCross', 'nngpTest', 'ntkTest'].map((k) => join(dir, `K.${k}.npy`)));
     const bytes = readFileSync(join(dir, 'K.ntk.npy'));
     const data = new Float64Array(bytes.buffer.slice(bytes.byteOffset + 128, bytes.byteOffset + bytes.length));
     expect(Array.from(data)).toEqual(lim.ntk!.flat());
