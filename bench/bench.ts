@@ -12,6 +12,7 @@ import { compile, evaluate, evaluator, flow, jacobian, kernel, limitKernels, lip
 import { availableBackends, backendByName, defaultBackend } from '../src/runtime/backends.ts';
 import { symmetricEigenMl } from '../src/linalg/dense.ts';
 import { scalingBench } from './scaling.ts';
+import { w4Bench } from './w4.ts';
 
 interface Row {
   workload: string;
@@ -307,7 +308,8 @@ model h = f(X)
 
 // npm run bench [-- --quick | --nth | --flow | --gemm | --kernels | --targets | --limit | --scaling]: everything, the
 // fast rows, W3 only, W2 only, the matrix kernels only, all kernels (gemm, gemv, exp, tanh, combine) only,
-// the whole-process targets only, how cost grows (bench/scaling.ts: slopes printed under the table).
+// the whole-process targets only, how cost grows (bench/scaling.ts: slopes printed under the table); --w4: issue 20's W4 against
+// the hand-written baseline (bench/w4.ts).
 const only = (flag: string) => process.argv.includes(flag);
 const footer: string[] = [];
 if (only('--scaling')) {
@@ -323,6 +325,8 @@ if (only('--scaling')) {
   processBench();
 } else if (only('--limit')) {
   limitBench();
+} else if (only('--w4')) {
+  rows.push(...w4Bench());
 } else if (only('--gemm')) {
   gemmBench();
   eigenBench();

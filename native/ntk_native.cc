@@ -635,6 +635,49 @@ Napi::Value Dgemm(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// dsyrk(upper, trans, n, K, alpha, A, aOff, lda, beta, C, cOff, ldc): C ← alpha·op(A)·op(A)ᵀ +
+// beta·C on one triangle of the n×n C (upper: j ≥ i, else j ≤ i), op(A) = A (n×K) or, with
+// trans, Aᵀ (A stored K×n). The other strict triangle is never touched. With beta = 0, C's
+// triangle is not read; with K = 0 or alpha = 0, A is not read.
+Napi::Value Dsyrk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckArgc(info, 12, "dsyrk")) return env.Undefined();
+  bool upper, tA;
+  int64_t n, K, aOff, lda, cOff, ldc;
+  double alpha, beta;
+  F64 A, C;
+  if (!GetBool(info, 0, "upper", &upper) || !GetBool(info, 1, "trans", &tA) || !GetInt(info, 2, "n", &n) ||
+      !GetInt(info, 3, "K", &K) || !GetDouble(info, 4, "alpha", &alpha) || !GetF64(info, 5, "A", &A) ||
+      !GetInt(info, 6, "aOff", &aOff) || !GetInt(info, 7, "lda", &lda) || !GetDouble(info, 8, "beta", &beta) ||
+      !GetF64(info, 9, "C", &C) || !GetInt(info, 10, "cOff", &cOff) || !GetInt(info, 11, "ldc", &ldc)) {
+    return env.Undefined();
+  }
+  if (n == 0) return env.Undefined();
+  if (!CheckMatrix(env, "C", C, cOff, n, n, ldc)) return env.Undefined();
+  const bool readsA = K > 0 && alpha != 0;
+  const int64_t aRows = tA ? K : n, aCols = tA ? n : K;
+  if (readsA && !CheckMatrix(env, "A", A, aOff, aRows, aCols, lda)) return env.Undefined();
+  double* c = C.data + cOff;
+  // the triangle's entries of row i: columns [lo(i), hi(i))
+  auto lo = [&](int64_t i) { return upper ? i : 0; };
+  auto hi = [&](int64_t i) { return upper ? n : i + 1; };
+  // beta = 0 overwrites: clear the triangle so that NaN/Inf in it cannot leak through (as dgemm)
+  if (beta == 0) {
+    for (int64_t i = 0; i < n; i++) std::memset(c + i * ldc + lo(i), 0, sizeof(double) * (hi(i) - lo(i)));
+  }
+  if (!readsA) {
+    if (beta != 0 && beta != 1) {
+      for (int64_t i = 0; i < n; i++)
+        for (int64_t j = lo(i); j < hi(i); j++) c[i * ldc + j] *= beta;
+    }
+    return env.Undefined();
+  }
+  const int64_t ldaEff = aRows > 1 ? lda : std::max<int64_t>(aCols, 1);
+  cblas_dsyrk(CblasRowMajor, upper ? CblasUpper : CblasLower, tA ? CblasTrans : CblasNoTrans, (int)n, (int)K, alpha,
+              A.data + aOff, (int)ldaEff, beta == 0 ? 0.0 : beta, c, (int)std::max<int64_t>(ldc, n));
+  return env.Undefined();
+}
+
 bool AllFinite(const double* a, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (!std::isfinite(a[i])) return false;
@@ -772,6 +815,7 @@ Napi::Value AdviseHuge(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dgemm", Napi::Function::New(env, Dgemm, "dgemm"));
+  exports.Set("dsyrk", Napi::Function::New(env, Dsyrk, "dsyrk"));
   exports.Set("dsyevd", Napi::Function::New(env, Dsyevd, "dsyevd"));
   exports.Set("tanh", Napi::Function::New(env, Tanh, "tanh"));
   exports.Set("combine", Napi::Function::New(env, Combine, "combine"));

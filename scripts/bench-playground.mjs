@@ -16,9 +16,14 @@
 //   npm run bench:playground                       5 loads, 150 keystrokes
 //   npm run bench:playground -- --runs 9 --trace   more loads, and the timeline of the first
 //   npm run bench:playground -- --no-build         reuse playground/dist as built
+//   npm run bench:playground -- --no-build --dist DIR --json FILE
+//                                                  measure a build elsewhere (scripts/playground.mjs
+//                                                  --out DIR), and write every figure to FILE (to
+//                                                  interleave two builds on a loaded machine)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -47,7 +52,9 @@ const ms = (x) => (Number.isFinite(x) ? `${x.toFixed(x < 10 ? 1 : 0)} ms` : 'n/a
 
 // The page, built (unless --no-build) and served on a free port by scripts/playground.mjs.
 const port = 20000 + Math.floor(Math.random() * 20000);
-const server = spawn(process.execPath, [resolve(root, 'scripts/playground.mjs'), '--serve', '--port', String(port), ...(args.includes('--no-build') ? ['--no-build'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+const distAt = args.indexOf('--dist');
+const dist = distAt >= 0 ? resolve(args[distAt + 1]) : resolve(root, 'playground/dist');
+const server = spawn(process.execPath, [resolve(root, 'scripts/playground.mjs'), '--serve', '--port', String(port), '--out', dist, ...(args.includes('--no-build') ? ['--no-build'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise((ok, fail) => {
   let log = '';
   server.stdout.on('data', (d) => {
@@ -57,7 +64,7 @@ await new Promise((ok, fail) => {
   server.on('exit', (code) => fail(new Error(`the playground build failed (exit ${code})`)));
 });
 const base = `http://127.0.0.1:${port}/`;
-const weight = JSON.parse(readFileSync(resolve(root, 'playground/dist/weight.json'), 'utf8'));
+const weight = JSON.parse(readFileSync(resolve(dist, 'weight.json'), 'utf8'));
 
 const { chromium } = await import('playwright-core');
 const browser = await chromium.launch({
@@ -152,11 +159,40 @@ for (let run = 0; run < RUNS; run++) {
   await context.close();
 }
 
+// ------------------------------------------------------------------ what a first visit downloads
+// One more cold load (untimed): every file the page and its workers fetch until the first NTK is
+// drawn and the network is quiet (the editor, vega, KaTeX's script and stylesheet), gzip as the
+// build measured it. The worker's on-demand chunks (derive's mathjs) are fetched only by a panel
+// that needs them: in the total of all files, not in a visit's.
+const visit = await (async () => {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const fetched = new Set();
+  context.on('requestfinished', (r) => {
+    const u = new URL(r.url());
+    if (u.origin === new URL(base).origin) fetched.add(decodeURIComponent(u.pathname).replace(/^\//, '') || 'index.html');
+  });
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 300_000 });
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 300_000 });
+  await page.evaluate(() => globalThis.__ntk.loaded); // vega, vega-lite, KaTeX (a build before it: networkidle only)
+  await page.waitForLoadState('networkidle');
+  await context.close();
+  const files = [...fetched].sort();
+  const gz = files.reduce((sum, f) => sum + (weight.files?.[f]?.[1] ?? gzipSync(readFileSync(resolve(dist, f)), { level: 9 }).length), 0);
+  return { files, gzip: gz };
+})();
+
 // ------------------------------------------------------------------ typing
 const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
 const page = await context.newPage();
 await page.goto(base);
 await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 300_000 });
+// Typing, not start-up: the page has loaded what it loads after the first result (KaTeX, the
+// editor's worker) before the first key.
+await page.waitForSelector('body[data-ready="true"]', { timeout: 300_000 });
+await page.evaluate(() => globalThis.__ntk.loaded); // vega, vega-lite, KaTeX (a build before it: networkidle only)
+await page.waitForLoadState('networkidle');
 await page.click('.cm-content');
 await page.keyboard.press('Control+End');
 await page.evaluate(() => {
@@ -164,7 +200,14 @@ await page.evaluate(() => {
   new PerformanceObserver((l) => l.getEntries().forEach((e) => globalThis.__slow.push({ name: e.name, duration: e.duration }))).observe({ type: 'event', durationThreshold: 16, buffered: false });
 });
 await browser.startTracing(page, { categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'toplevel'] });
-const text = '\n# typing ' + 'model g = sigmoid(f(X)) / sqrt(n) + w '.repeat(10);
+// What is typed (at the end of examples/meanfield.ntk): by default two definitions, as a user
+// writes them, so that the text is often wrong halfway (diagnostics underlined), completions
+// pop up on words and brackets close by themselves; `--typed comment`: a comment line (the text
+// of the first measurements: no diagnostics, completions on every word).
+const TYPED = args.includes('--typed') ? args[args.indexOf('--typed') + 1] : 'code';
+const text = TYPED === 'comment'
+  ? '\n# typing ' + 'model g = sigmoid(f(X)) / sqrt(n) + w '.repeat(10)
+  : '\nparam v : [m] ~ normal(0, 1)\ndef g(x : [d]) = sum(v * tanh(U @ x)) / sqrt(m)\ndef k(x : [d]) = g(x) + sum(a * sigmoid(sqrt(m) * (U @ x))) / sqrt(m)\n'.repeat(4);
 let diagnosed = 0;
 for (let i = 0; i < KEYS; i++) {
   const ch = text[i % text.length];
@@ -172,7 +215,8 @@ for (let i = 0; i < KEYS; i++) {
   // A pause every 25 keys: the diagnostics come back from the worker and are drawn.
   if (i % 25 === 24) {
     const before = await page.evaluate(() => globalThis.__ntk.timings.diagnoses ?? 0);
-    await page.waitForFunction((b) => (globalThis.__ntk.timings.diagnoses ?? 0) > b, before, { timeout: 60_000 });
+    // (polled every 100 ms, not every frame: the poll runs on the page's thread and would count)
+    await page.waitForFunction((b) => (globalThis.__ntk.timings.diagnoses ?? 0) > b, before, { timeout: 60_000, polling: 100 });
     diagnosed++;
   } else await new Promise((r) => setTimeout(r, 40));
 }
@@ -208,12 +252,15 @@ keydowns.forEach((k, i) => {
 
 const first = loads.map((t) => t.firstNtk);
 console.log(`playground benchmarks (chromium ${browser.version?.() ?? ''}, ${RUNS} cold loads, ${KEYS} keystrokes; ${new Date().toISOString()})`);
-console.log(`  page weight           ${(weight.gzip / 1024).toFixed(0)} kB gzip (${(weight.bytes / 1024).toFixed(0)} kB raw), wasm included   budget 1536 kB`);
+const kB = (b) => `${(b / 1024).toFixed(0)} kB`;
+const demand = (weight.onDemand ?? []).reduce((sum, f) => sum + (weight.files?.[f]?.[1] ?? 0), 0);
+console.log(`  page weight           a first visit downloads ${kB(visit.gzip)} gzip (${visit.files.length} files, wasm and data included)   budget 1536 kB`);
+console.log(`                        all files ${kB(weight.gzip)} gzip (${kB(weight.bytes)} raw), wasm included${weight.onDemand ? `; of which ${kB(demand)} gzip fetched only by the panels that need them (${weight.onDemand.join(', ')})` : ''}`);
 console.log(`  first NTK from load   median ${ms(median(first))}, min ${ms(Math.min(...first))}, max ${ms(Math.max(...first))}   budget 1000 ms`);
 const parts = [
   ['study worker started', 'worker.workerStart'],
   ['page script started', 'start'],
-  ['worker fetched the wasm', 'worker.wasmFetched'],
+  ['worker has the wasm', 'worker.wasmFetched'],
   ['worker started the kernel', 'worker.studyStart'],
   ['page asked for the kernel', 'kernelStart'],
   ['worker ended the kernel', 'worker.studyEnd'],
@@ -221,7 +268,8 @@ const parts = [
   ['NTK shown', 'firstNtk'],
   ['editor made', 'editor'],
 ];
-for (const [label, key] of parts) if (loads.some((t) => t[key] !== undefined)) console.log(`    ${label.padEnd(30)} at ${ms(median(loads.map((t) => t[key])))}`);
+const at = parts.filter(([, key]) => loads.some((t) => t[key] !== undefined)).map(([label, key]) => [label, median(loads.map((t) => t[key]).filter((x) => x !== undefined))]);
+for (const [label, t] of at.sort((a, b) => a[1] - b[1])) console.log(`    ${label.padEnd(30)} at ${ms(t)} (median)`);
 if (profile) {
   console.log('  timeline of the first load up to the NTK (test-output/playground/load-trace.json):');
   for (const [thread, sums] of profile.byThread) {
@@ -229,6 +277,9 @@ if (profile) {
     if (items.length) console.log(`    ${thread}: ${items.join(', ')}`);
   }
 }
-console.log(`  typing                page thread per keystroke: median ${ms(median(perKey))}, p95 ${ms(quantile(perKey, 0.95))}, max ${ms(Math.max(...perKey))} (${perKey.length} keys, ${diagnosed} diagnostics drawn)   budget 16 ms`);
+console.log(`  typing                page thread per keystroke: median ${ms(median(perKey))}, p95 ${ms(quantile(perKey, 0.95))}, max ${ms(Math.max(...perKey))} (${perKey.length} keys typed as ${TYPED}, ${diagnosed} diagnostics drawn)   budget 16 ms`);
 console.log(`                        its CPU time per keystroke: median ${ms(median(cpuPerKey))}, p95 ${ms(quantile(cpuPerKey, 0.95))}, max ${ms(Math.max(...cpuPerKey))}`);
 console.log(`                        key events with input-to-paint ≥ 16 ms: ${slow.length}${slow.length ? ` (longest ${ms(Math.max(...slow.map((s) => s.duration)))})` : ''}`);
+
+const jsonAt = args.indexOf('--json');
+if (jsonAt >= 0) writeFileSync(resolve(args[jsonAt + 1]), JSON.stringify({ dist, date: new Date().toISOString(), weight: { gzip: weight.gzip, bytes: weight.bytes, onDemandGzip: demand }, visit, loads, perKey, cpuPerKey, slow, diagnosed }, null, 1));

@@ -98,6 +98,8 @@ export {
   checkReport, evalReport, jacobianReport, kernelReport, kernelFileReport, deriveReport, printReport,
   type CheckReport, type EvalReport, type JacobianReport, type KernelReport, type KernelFileReport, type KernelReportOptions, type DeriveReport, type PrintReport,
 } from './studies/model.ts';
+// the NTK by Gram products (structured, no Jacobian; nth/gram.ts)
+export { gramNtk, gramStructure, NonFiniteKernelError, type GramStructure, type GramResult, type KernelStats } from './nth/gram.ts';
 export { closedForm, mathjsText, modelClosedForms, kernelClosedForm, isScalarModel, MAX_CLOSED_FORM_TEXT, type ClosedForm, type ModelClosedForms } from './symbolic/closed-form.ts';
 export { lipReport, type LipReport, type LipBracket, type LipStudyOptions } from './studies/lip.ts';
 export { flowStudy, descentReport, FLOW_LIP_ENTRIES, type FlowStudyOptions, type FlowReport, type FlowLipEstimate, type DescentReport } from './studies/flow.ts';

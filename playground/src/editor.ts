@@ -3,13 +3,12 @@
  * parser and elaborator (asked of the editor's worker, shown by @codemirror/lint at their spans),
  * completion and hover (also the worker's: src/lang/service.ts, the same code as `ntk lsp`).
  */
-import { EditorView, basicSetup } from 'codemirror';
-import { keymap, hoverTooltip } from '@codemirror/view';
+import { EditorView, keymap, hoverTooltip, lineNumbers, highlightSpecialChars, highlightActiveLine, highlightActiveLineGutter } from '@codemirror/view';
 import { EditorState, type Extension } from '@codemirror/state';
-import { StreamLanguage, HighlightStyle, syntaxHighlighting } from '@codemirror/language';
-import { linter, lintGutter, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
-import { autocompletion, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
-import { indentWithTab } from '@codemirror/commands';
+import { StreamLanguage, HighlightStyle, syntaxHighlighting, bracketMatching } from '@codemirror/language';
+import { linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
+import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
+import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { tags as t } from '@lezer/highlight';
 import type { Diagnostic } from '../../src/parser/diagnostics.ts';
 
@@ -88,11 +87,25 @@ export function showDiagnostics(view: EditorView, ds: Diagnostic[]): void {
 const KIND: Record<string, string> = { keyword: 'keyword', function: 'function', def: 'function', param: 'variable', data: 'variable', dim: 'constant', const: 'constant', model: 'class', test: 'class' };
 
 export function createEditor(parent: HTMLElement, doc: string, client: LanguageClient, onChange: (text: string) => void, onRun: () => void): EditorView {
+  // CodeMirror's extensions one by one rather than its basicSetup, for the page thread's time per
+  // keystroke (measured by npm run bench:playground, docs/decisions.md): no drawn selection
+  // layer (the browser's own caret and selection: one layer less to lay out and paint per key;
+  // so one selection, no rectangular or multiple cursors), no line wrapping (a wrapped editor
+  // re-measures its lines' heights; long lines scroll), no fold gutter (.ntk has no folds), no
+  // highlighting of the selection's other matches, no search panel.
   const extensions: Extension[] = [
-    basicSetup,
+    lineNumbers(),
+    highlightSpecialChars(),
+    history(),
+    highlightActiveLine(),
+    highlightActiveLineGutter(),
+    bracketMatching(),
+    closeBrackets(),
+    // Before the default keymap, whose Mod-Enter inserts a blank line.
+    keymap.of([{ key: 'Mod-Enter', run: () => (onRun(), true) }, indentWithTab]),
+    keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, ...lintKeymap]),
     ntkLanguage,
     syntaxHighlighting(style),
-    keymap.of([indentWithTab, { key: 'Mod-Enter', run: () => (onRun(), true) }]),
     lintGutter(),
     linter(async (view) => {
       const text = view.state.doc.toString();
@@ -124,7 +137,6 @@ export function createEditor(parent: HTMLElement, doc: string, client: LanguageC
         },
       };
     }),
-    EditorView.lineWrapping,
     EditorView.updateListener.of((u) => {
       if (u.docChanged) onChange(u.state.doc.toString());
     }),

@@ -27,16 +27,40 @@ const post = (r: Response) => (self as unknown as Worker).postMessage(r);
 const now = () => performance.timeOrigin + performance.now();
 const marks: Record<string, number> = { workerStart: now() };
 
-/** The WASM kernels, fetched once next to this script and placed where the library looks (NTK_WASM). */
-const ready = fetch(new URL('./kernels.wasm', import.meta.url))
-  .then((r) => {
-    if (!r.ok) throw new Error(`kernels.wasm: HTTP ${r.status}`);
-    return r.arrayBuffer();
-  })
-  .then((b) => {
-    vfs.set(WASM_PATH, new Uint8Array(b));
+/**
+ * Files index.html fetches for this worker while its script loads (the worker it starts is named
+ * 'boot'; its 'boot' message lists them): path (relative to the page) → the bytes when they come,
+ * or null when the page could not fetch them (then this worker fetches them itself).
+ */
+const handed = new Map<string, { bytes: Promise<ArrayBuffer | null>; arrive: (b: ArrayBuffer | null) => void }>();
+
+function expectFiles(paths: string[]): void {
+  for (const path of paths) {
+    let arrive!: (b: ArrayBuffer | null) => void;
+    const bytes = new Promise<ArrayBuffer | null>((ok) => (arrive = ok));
+    handed.set(path, { bytes, arrive });
+  }
+}
+
+/** A file of the page's folder (path relative to it): handed over by index.html, or fetched. */
+async function pageFile(path: string): Promise<Uint8Array> {
+  const h = handed.get(path);
+  const given = h && (await h.bytes);
+  if (given) return new Uint8Array(given);
+  const r = await fetch(new URL(path, self.location.href)); // next to this worker's script
+  if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+/** The WASM kernels, placed where the library looks (NTK_WASM): awaited before every study. */
+let wasm: Promise<void> | null = null;
+const ready = () =>
+  (wasm ??= pageFile('kernels.wasm').then((b) => {
+    vfs.set(WASM_PATH, b);
     marks.wasmFetched = now();
-  });
+  }));
+// A worker the page starts itself fetches them at once; index.html's gets them handed over.
+if (self.name !== 'boot') void ready().catch(() => undefined);
 
 /** Puts a job's model and data files in the in-memory file system (under /, next to the model). */
 function mount(job: Job): void {
@@ -76,7 +100,7 @@ const relative = <D extends { file: string }>(d: D): D => ({ ...d, file: d.file.
 async function study(name: StudyName, job: Job, options: StudyOptions, progress: (label: string, done: number, total: number) => void): Promise<Body> {
   const t0 = performance.now();
   try {
-    await ready;
+    await ready();
     mount(job);
     const { report, view } = await runStudy(name, job, options, progress);
     return { kind: 'report', report, view, ms: performance.now() - t0, marks: { ...marks, studyStart: performance.timeOrigin + t0, studyEnd: now() } };
@@ -112,9 +136,7 @@ async function bootJob(hash: string): Promise<{ study: StudyName; job: Job; opti
   const entries = await Promise.all(
     Object.entries(state.files).map(async ([name, v]) => {
       if (v !== 'example') return [name, fromBase64(v)] as const;
-      const r = await fetch(new URL(`examples/${name}`, self.location.href));
-      if (!r.ok) throw new Error(`examples/${name}: HTTP ${r.status}`);
-      return [name, new Uint8Array(await r.arrayBuffer())] as const;
+      return [name, await pageFile(`examples/${name}`)] as const;
     }),
   );
   const job: Job = { file: state.file, source: state.source, files: Object.fromEntries(entries), set: state.set, seed: state.seed };
@@ -137,10 +159,16 @@ function boot(hash: string): void {
   early = entry;
 }
 
-async function handle(req: Request | { kind: 'boot'; hash: string }): Promise<void> {
+/** What index.html posts to the worker it starts: the URL's hash, the files it fetches for it, then each of them. */
+type BootMessage = { kind: 'boot'; hash: string; files?: string[] } | { kind: 'file'; path: string; bytes: ArrayBuffer | null };
+
+async function handle(req: Request | BootMessage): Promise<void> {
   switch (req.kind) {
     case 'boot':
+      expectFiles(req.files ?? []);
       return boot(req.hash);
+    case 'file':
+      return handed.get(req.path)?.arrive(req.bytes);
     case 'warm-up':
       // The editor's worker, while the page sets itself up: the parser is built on first use
       // (~25 ms and more on a slow machine).
@@ -184,7 +212,7 @@ async function handle(req: Request | { kind: 'boot'; hash: string }): Promise<vo
   }
 }
 
-self.onmessage = (ev: MessageEvent<Request | { kind: 'boot'; hash: string }>) => {
+self.onmessage = (ev: MessageEvent<Request | BootMessage>) => {
   const req = ev.data;
   handle(req).catch((e: unknown) => {
     if ('id' in req) post({ ...failure(e), id: req.id } as Response);

@@ -65,8 +65,9 @@ function parseSlice(raw: string | undefined): number[] {
   });
 }
 
-const STRUCTURES = ['auto', 'rows', 'dense', 'products'] as const;
+const STRUCTURES = ['auto', 'rows', 'dense', 'products', 'gram'] as const;
 const STRUCTURE_LABEL: Record<KernelReport['structure'], string> = {
+  gram: 'Gram products (Δ_PΔ_Pᵀ)∘(U_PU_Pᵀ) per parameter (structured: per-row factors, syrk, no Jacobian)',
   rows: 'per-row passes (structured: factored inner products, no Jacobian)',
   dense: 'whole-model passes (the Jacobian)',
   products: 'NTK-vector products Dh·(Dhᵀ·e_i) (no Jacobian)',
@@ -235,7 +236,7 @@ export function registerModelCommands(program: Command): void {
   common(program.command('kernel').argument('<file>').description('the tangent kernel of order r on the outputs (r = 2: Dh·Dhᵀ; r ≥ 3: the Neural Tangent Hierarchy)'))
     .option('--order <r>', `order of the kernel, 2 (the NTK) to ${MAX_ORDER}`, '2')
     .option('--slice <a1,…,aj>', 'fix the first j indices (0-based): K^(r)(a1..aj, ·, …, ·), k^(r−j) entries')
-    .option('--structure <s>', 'auto (default), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
+    .option('--structure <s>', 'auto (default), gram (per-parameter Gram products of a row-separable model; order 2), rows (per-row passes of a row-separable model), dense (the Jacobian), products (NTK-vector products; order 2)')
     .option('--out <K.npy|K.csv|K.json>', 'write the kernel to a file (with --tiles: a .npy) and print the summary only')
     .option('--tiles <B>', 'the NTK in B×B tiles (upper triangle computed, the rest by symmetry): one tile with --tile, all into --out, or a plan with --plan/--slurm')
     .option('--tile <i,j>', 'with --tiles: compute only tile (i, j), i ≤ j (rows of block i, columns of block j)')

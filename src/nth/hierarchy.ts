@@ -76,6 +76,8 @@ import { MemoryError } from '../runtime/memory.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
 import { ntkByProducts } from './ntk.ts';
 import { rowRestriction, type RowModel } from '../ir/rows.ts';
+import { gramNtk, gramPreferred, gramStructure, type GramStructure, type KernelStats } from './gram.ts';
+import type { NpyWriter } from '../io/npy.ts';
 
 import { checkOrder, indexValues, kernelGraph, KernelUsageError, testView, type IndexSource, type IndexSpace } from './derive.ts';
 import { checkKernelMemory, checkMixedMemory, fmtBytes, memoryLimit, productsPreferred, STRUCTURED_K2_FLOPS } from './memory.ts';
@@ -112,11 +114,20 @@ export interface KernelOptions {
   /**
    * 'rows': one row's forward pass per index (row-separable models only, see `ir/rows.ts`);
    * 'dense': the whole model per index; 'products' (order 2 only): k NTK-vector products
-   * Dh·(Dhᵀ·e_i), never forming the Jacobian; 'auto' (default): rows when the model is
-   * separable (and, at order 2, the product large), else for the NTK the cheaper of the dense
-   * Jacobian and the products that fits in memory (a flop estimate).
+   * Dh·(Dhᵀ·e_i), never forming the Jacobian; 'gram' (order 2, row-separable models only):
+   * per-parameter Gram products (Δ_PΔ_Pᵀ)∘(U_PU_Pᵀ) of per-row factors (`nth/gram.ts`);
+   * 'auto' (default): at order 2 'gram' when it applies and the product is large, else rows
+   * when the model is separable (and, at order 2, the product large), else for the NTK the
+   * cheaper of the dense Jacobian and the products that fits in memory (a flop estimate).
    */
-  structure?: 'auto' | 'rows' | 'dense' | 'products';
+  structure?: 'auto' | 'rows' | 'dense' | 'products' | 'gram';
+  /**
+   * A `.npy` writer of shape [k, k] for the whole NTK (order 2, no slice): where the Gram path is
+   * taken, K is streamed into it panel by panel, never held whole, and the result's `data` is
+   * empty (`streamed: true`, its summary in `stats`); on any other path `data` is returned as
+   * usual and the caller writes it. The caller commits (or aborts) the writer.
+   */
+  out?: NpyWriter;
   /**
    * 'test': the first index ranges over the kt test outputs g of the model's `test`
    * declaration, the others over the training outputs: the mixed kernel K^(r)(x, a2..ar) of the
@@ -146,7 +157,13 @@ export interface KernelTensor {
   /** Work done: blocks of b and their size, and the structure used. */
   blocks: number;
   blockSize: number;
-  structure: 'rows' | 'dense' | 'products';
+  /** How it was computed: see `KernelOptions.structure` ('gram': blocks are K's panels of rows). */
+  structure: 'rows' | 'dense' | 'products' | 'gram';
+  /** With structure 'gram': which parameters were factored and which entered by explicit gradients. */
+  gram?: GramStructure;
+  /** True when K went to `KernelOptions.out` (then `data` is empty and `stats` summarizes K). */
+  streamed?: boolean;
+  stats?: KernelStats;
   /** E.g. that kernels of order ≥ 3 of a model with relu/abs/sign drop the kinks. */
   warnings: string[];
 }
@@ -205,7 +222,9 @@ function kernelBlocks(ev: Evaluator, r: number, opts: KernelOptions): KernelTens
   });
   const limit = opts.memoryBytes ?? memoryLimit();
   const fixed = slice.length;
-  const srcFor = () => indexSource(ev, opts.structure === 'products' || opts.structure === undefined ? 'auto' : opts.structure);
+  if (opts.structure === 'gram' && (r !== 2 || test)) throw new KernelUsageError(`structure 'gram' (Gram products) is for the NTK of the training outputs, order 2, not ${test ? 'the mixed kernel' : `K^(${r})`}`);
+  if (opts.structure === 'gram' && !gramStructure(m)) throw new KernelUsageError('structure gram: the model is not row-separable, or no parameter enters it as a matrix-vector product; use --structure dense');
+  const srcFor = () => indexSource(ev, opts.structure === 'products' || opts.structure === 'gram' || opts.structure === undefined ? 'auto' : opts.structure);
   if (test) checkMixedMemory(k1, k, r, fixed, limit);
   else if (r > 2) checkKernelMemory(k, r, fixed, limit, (j) => blockFits(ev, srcFor(), r, j, limit));
   else checkKernelMemory(k, r, fixed, limit);
@@ -216,8 +235,17 @@ function kernelBlocks(ev: Evaluator, r: number, opts: KernelOptions): KernelTens
   // factored inner products (a weight matrix's per-row gradient is an outer product δ·zᵀ, so
   // ⟨δ_a z_aᵀ, δ_b z_bᵀ⟩ = (δ_a·δ_b)(z_a·z_b)) cost O(k²·(m_in + m_out)) per matrix instead: the
   // structured NTK. Taken when the dense product would be large (a flop estimate).
+  // Cheaper still (nth/gram.ts): per-parameter Gram products of per-row factors, by syrk/gemm
+  // panels — the order-2 NTK of every row-separable model whose parameters it can factor.
+  const auto = opts.structure === 'auto' || opts.structure === undefined;
+  if (r === 2 && !test && (opts.structure === 'gram' || (auto && gramPreferred(ev, limit)))) {
+    const out = fixed === 0 ? opts.out : undefined;
+    const G = gramNtk(ev, w, { limit, ...(out ? { out } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}) });
+    const data = out ? new Float64Array(0) : fixed === 0 ? G.data! : G.data!.slice(slice[0]! * k, (slice[0]! + 1) * k);
+    return { order: 2, shape, data, slice, blocks: G.panels, blockSize: G.panelRows, structure: 'gram', gram: G.structure, warnings: [], ...(out ? { streamed: true, stats: G.stats } : {}) };
+  }
   const structured =
-    r === 2 && !test && (opts.structure === 'rows' || (opts.structure === 'auto' || opts.structure === undefined) && 2 * k * k * ev.p > STRUCTURED_K2_FLOPS && indexSource(ev, 'auto').kind === 'rows');
+    r === 2 && !test && (opts.structure === 'rows' || auto && 2 * k * k * ev.p > STRUCTURED_K2_FLOPS && indexSource(ev, 'auto').kind === 'rows');
   if (r === 2 && !structured) {
     // Any model: J·Jᵀ from the Jacobian, or k NTK-vector products Dh·(Dhᵀ·e_i) when J would not
     // fit in memory or when they cost fewer flops (a JVP cheaper than k·p: few outputs, or
@@ -231,8 +259,9 @@ function kernelBlocks(ev: Evaluator, r: number, opts: KernelOptions): KernelTens
 
   // The symmetric half (2) needs an index beyond the first two: not at r = 2.
   const symmetric = r > 2 && !test && fixed === 0 && (opts.symmetric ?? true);
-  const src = indexSource(ev, opts.structure ?? 'auto');
-  const first = test ? { m: testView(m), src: indexSource(ev, opts.structure ?? 'auto', 'test') } : undefined;
+  const want = opts.structure === undefined || opts.structure === 'gram' ? 'auto' : opts.structure; // 'gram' returned above
+  const src = indexSource(ev, want);
+  const first = test ? { m: testView(m), src: indexSource(ev, want, 'test') } : undefined;
   const entries = shape.reduce((a, b) => a * b, 1);
   const resultBytes = entries * 8 * (symmetric ? 2 : 1);
   const budgetValues = Math.max(1, Math.floor((limit - resultBytes) / 8));

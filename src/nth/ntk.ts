@@ -6,9 +6,19 @@
 import { ntkFromJacobian } from '../linalg/dense.ts';
 import type { Evaluator } from '../evaluator/evaluator.ts';
 import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
+import { gramNtk, gramPreferred } from './gram.ts';
+import { memoryLimit } from './memory.ts';
 
-/** The empirical NTK K(w) = Dh(w)·Dh(w)ᵀ, row-major k×k. */
+/**
+ * The empirical NTK K(w) = Dh(w)·Dh(w)ᵀ, row-major k×k: by Gram products of per-row factors
+ * (`nth/gram.ts`, no Jacobian) when the model is row-separable and `gramPreferred` says so, else
+ * J·Jᵀ from the Jacobian. The studies that need K(w) and not J call this (the same rule as
+ * `kernel` at order 2).
+ * @example const K = ntk(evaluator(model), model.w0);   // K[a·k + b] = ⟨∇h_a, ∇h_b⟩
+ */
 export function ntk(ev: Evaluator, w: Float64Array): Float64Array {
+  const limit = memoryLimit();
+  if (gramPreferred(ev, limit)) return gramNtk(ev, w, { limit }).data!;
   return ntkFromJacobian(ev, ev.jacobian(w));
 }
 

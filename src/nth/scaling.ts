@@ -9,7 +9,7 @@
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
 import { kernelTensor } from './hierarchy.ts';
-import { ntkFromJacobian } from '../linalg/dense.ts';
+import { ntk } from './ntk.ts';
 import { trueFlow } from './truncated.ts';
 import { fitLogLog } from '../math/fit.ts';
 
@@ -99,9 +99,9 @@ export function widthScaling(opts: ScalingOptions): { points: ScalingPoint[]; fi
       const ev = new Evaluator(model);
       for (const r of opts.orders) points.push({ width, seed, quantity: `K${r}`, value: supNorm(kernelTensor(ev, r).data) });
       if (opts.T !== undefined) {
-        const K0 = ntkFromJacobian(ev, ev.jacobian(model.w0));
+        const K0 = ntk(ev, model.w0);
         const { w } = trueFlow(ev, { T: opts.T, alpha: opts.alpha ?? 1 });
-        const KT = ntkFromJacobian(ev, ev.jacobian(w));
+        const KT = ntk(ev, w);
         points.push({ width, seed, quantity: 'dK2', value: supNorm(KT.map((x, i) => x - K0[i]!)) });
       }
       opts.onProgress?.(++done, total);

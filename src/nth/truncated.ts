@@ -28,7 +28,7 @@ import type { NodeId } from '../ir/graph.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { solve } from '../dynamics/solvers/index.ts';
 import type { Evaluator } from '../evaluator/evaluator.ts';
-import { ntkFromJacobian } from '../linalg/dense.ts';
+import { ntk } from './ntk.ts';
 import { kernelTensor, KernelUsageError } from './hierarchy.ts';
 
 /**
@@ -127,7 +127,7 @@ export function truncatedHierarchy(ev: Evaluator, p: number, opts: TruncatedOpti
   const grad = lossGradient(ev);
   const w0 = m.w0;
   const Ks = [] as Float64Array[];
-  for (let r = 2; r <= p; r++) Ks.push(r === 2 ? ntkFromJacobian(ev, ev.jacobian(w0)) : kernelTensor(ev, r, { w: w0 }).data);
+  for (let r = 2; r <= p; r++) Ks.push(r === 2 ? ntk(ev, w0) : kernelTensor(ev, r, { w: w0 }).data);
   const v0 = ev.output(w0).map((x) => alpha * x);
   // The test chain (eq. 2.11): α·g(w0) and the mixed kernels K^(r)(x, ·) = kernelTensor(…, test).
   const withTest = m.test !== null && (opts.test ?? true);
@@ -184,7 +184,7 @@ export function truncatedHierarchy(ev: Evaluator, p: number, opts: TruncatedOpti
     const { w: wT, steps } = trueFlow(ev, { T, alpha, rtol });
     flowSteps = steps;
     trueOut = ev.output(wT).map((x) => alpha * x);
-    trueK2 = ntkFromJacobian(ev, ev.jacobian(wT));
+    trueK2 = ntk(ev, wT);
     error = dist(out, trueOut);
     if (testOut) {
       trueTestOut = ev.testOutput(wT).map((x) => alpha * x);

@@ -1,5 +1,5 @@
 /**
- * The optional native backend: OpenBLAS's dgemm and LAPACK's dsyevd / dgesdd (and kernels of its
+ * The optional native backend: OpenBLAS's dgemm and dsyrk, LAPACK's dsyevd / dgesdd (and kernels of its
  * own: products with 2–4 rows or columns in one pass, products with K ≤ 16, the wasm kernel's
  * tanh at AVX2 width, the solvers' vector sums) through the small N-API addon in
  * `native/ntk_native.cc`, built at install by `scripts/build-native.mjs` when libopenblas-dev
@@ -16,7 +16,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.ts';
 import type { UnaryOp } from '../ir/ops.ts';
-import { jsBackend, matmulWith } from './kernels-js.ts';
+import { jsBackend, matmulWith, syrkWith } from './kernels-js.ts';
 import { wasmBackend } from './backend-wasm.ts';
 import { tanhScalar } from './wasm/scalar.ts';
 
@@ -28,6 +28,12 @@ export interface NativeAddon {
    * AVX2) for K ≤ 16.
    */
   dgemm: Backend['gemm'];
+  /**
+   * C ← alpha·op(A)·op(A)ᵀ + beta·C on one triangle (`upper`, else lower) of the n×n C:
+   * cblas_dsyrk with `Backend.syrk`'s arguments (the triangle as a boolean). Absent from an
+   * addon built before it was added (the backend then uses blocked gemm).
+   */
+  dsyrk?(upper: boolean, trans: boolean, n: number, K: number, alpha: number, A: Float64Array, aOff: number, lda: number, beta: number, C: Float64Array, cOff: number, ldc: number): void;
   /**
    * Advises the kernel to back the 2 MB-aligned interior of x with transparent huge pages
    * (`alloc.ts`); false where it cannot. Optional: an addon built before it lacks it.
@@ -149,6 +155,18 @@ export function nativeBackend(): Backend | null {
     if (want !== threads) threads = blas.setThreads(want);
     dgemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, beta, C, cOff, ldc);
   };
+  // The symmetric rank-K update by OpenBLAS's dsyrk (half of gemm(A, Aᵀ)'s work, n(n+1)/2·K
+  // multiply-adds, counted for the thresholds above); tiny ones, or an addon without dsyrk,
+  // by blocked gemm (syrkWith).
+  const blockedSyrk = syrkWith(gemm);
+  const dsyrk = blas.dsyrk?.bind(blas);
+  const syrk: Backend['syrk'] = (uplo, trans, n, K, alpha, A, aOff, lda, beta, C, cOff, ldc) => {
+    const work = (n * (n + 1) * K) / 2;
+    if (!dsyrk || work < NATIVE_GEMM_MIN_WORK) return blockedSyrk(uplo, trans, n, K, alpha, A, aOff, lda, beta, C, cOff, ldc);
+    const want = work >= NATIVE_THREADED_WORK ? Math.max(1, Math.min(maxThreads, threadCap)) : 1;
+    if (want !== threads) threads = blas.setThreads(want);
+    dsyrk(uplo === 'upper', trans, n, K, alpha, A, aOff, lda, beta, C, cOff, ldc);
+  };
   // BLAS for the products; tanh in the addon (the wasm kernel's arithmetic at twice its width,
   // on the arrays in place: W2's gradient's 64k-element tanh 159 against 362 µs through wasm,
   // copies included); every other kernel from the best of the rest (wasm's SIMD exp and elementwise
@@ -169,7 +187,7 @@ export function nativeBackend(): Backend | null {
   const combine: Backend['combine'] = (out, x, w, v, n) =>
     n >= NATIVE_COMBINE_MIN && w.length <= 64 ? blas.combine(out, x, w, v, n, false) : jsBackend.combine(out, x, w, v, n);
   const lapack = { dsyevd: blas.dsyevd.bind(blas), dgesdd: blas.dgesdd.bind(blas) };
-  backend = { ...rest, name: 'native', gemm, matmul: matmulWith(gemm), unary, scaledUnary, vectorUnary, combine, lapack };
+  backend = { ...rest, name: 'native', gemm, syrk, matmul: matmulWith(gemm), unary, scaledUnary, vectorUnary, combine, lapack };
   return backend;
 }
 

@@ -26,7 +26,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from './backend.ts';
 import type { BinaryOp, UnaryOp } from '../ir/ops.ts';
-import { broadcastStrides, coalesce, jsBackend, matmulWith } from './kernels-js.ts';
+import { broadcastStrides, coalesce, jsBackend, matmulWith, syrkWith } from './kernels-js.ts';
 import { stridesOf } from '../ir/shape.ts';
 import { expScalar, tanhScalar } from './wasm/scalar.ts';
 import type { FusedKernel, FusedProgram } from './fuse.ts';
@@ -398,6 +398,8 @@ function makeBackend(k: Kernels): Backend {
     scaledUnary,
     binary,
     gemm,
+    // the triangle by blocks of the wasm gemm (kernels-js.ts), half of gemm(A, Aᵀ)'s work
+    syrk: syrkWith(gemm),
     matmul: matmulWith(gemm),
   };
 }

@@ -89,6 +89,24 @@ export interface Backend {
     beta: number, C: Float64Array, cOff: number, ldc: number,
   ): void;
 
+  /**
+   * The symmetric rank-K update (BLAS dsyrk), row-major: C ← alpha·op(A)·op(A)ᵀ + beta·C on ONE
+   * triangle of the n×n matrix C at cOff (row stride ldc), op(A) = A (n×K at aOff, row stride
+   * lda) or, with `trans`, Aᵀ (A stored K×n). Only the triangle `uplo` of C ('upper': entries
+   * (i, j) with j ≥ i, 'lower': j ≤ i; the diagonal in both) is read and written; the other
+   * strict triangle is left exactly as it was (BLAS's contract: mirror it with
+   * `mirrorTriangle` of kernels-js.ts when the whole symmetric matrix is wanted). Half the
+   * multiply-adds of gemm(A, Aᵀ): n(n+1)/2·K. With beta = 0 the triangle is not read (NaN in it
+   * is discarded); with K = 0 or alpha = 0, A is not read.
+   * @example // G = X·Xᵀ of a 3×2 X, upper triangle, then mirrored
+   *   be.syrk('upper', false, 3, 2, 1, X, 0, 2, 0, G, 0, 3); mirrorTriangle('upper', 3, G, 0, 3);
+   */
+  syrk(
+    uplo: 'upper' | 'lower', trans: boolean, n: number, K: number, alpha: number,
+    A: Float64Array, aOff: number, lda: number,
+    beta: number, C: Float64Array, cOff: number, ldc: number,
+  ): void;
+
   /** out = x summed over `axes` (sorted, distinct); out has x's shape without those axes. */
   sum(x: Float64Array, xShape: readonly number[], axes: readonly number[], out: Float64Array): void;
 

@@ -606,6 +606,76 @@ function sharedOuterDots(
 }
 
 /**
+ * `Backend.syrk` (C ← alpha·op(A)·op(A)ᵀ + beta·C on one triangle) on top of a given `gemm`,
+ * blocked: C's triangle is cut into blocks of SYRK_BLOCK rows and columns; a block off the
+ * diagonal is one gemm straight into C, a diagonal block one gemm into a scratch block of which
+ * only the triangle is stored. The multiply-adds are those of the triangle plus half of each
+ * diagonal block, n(n + SYRK_BLOCK)/2·K, against n²K for gemm(A, Aᵀ); the other strict triangle
+ * of C is never written. The JS and wasm backends' syrk (and the native one's when the addon
+ * predates its dsyrk).
+ * @example const syrk = syrkWith(jsBackend.gemm); syrk('upper', false, n, K, 1, A, 0, K, 0, C, 0, n);
+ */
+export function syrkWith(gemm: Backend['gemm']): Backend['syrk'] {
+  return (uplo, trans, n, K, alpha, A, aOff, lda, beta, C, cOff, ldc) => {
+    if (n <= 0) return;
+    const upper = uplo === 'upper';
+    const nb = Math.min(SYRK_BLOCK, n);
+    const D = new Float64Array(nb * nb);
+    // row i of op(A) starts at rowOf(i) and steps by `step` along K
+    const rowOf = (i: number) => aOff + (trans ? i : i * lda);
+    for (let i0 = 0; i0 < n; i0 += nb) {
+      const bi = Math.min(nb, n - i0);
+      // the diagonal block, its triangle only (D = alpha·A_I·A_Iᵀ, then C ← D + beta·C there)
+      gemm(trans, !trans, bi, bi, K, alpha, A, rowOf(i0), lda, A, rowOf(i0), lda, 0, D, 0, bi);
+      for (let r = 0; r < bi; r++) {
+        const c0 = upper ? r : 0, c1 = upper ? bi : r + 1;
+        const at = cOff + (i0 + r) * ldc + i0;
+        for (let c = c0; c < c1; c++) C[at + c] = beta === 0 ? D[r * bi + c]! : D[r * bi + c]! + beta * C[at + c]!;
+      }
+      // the blocks beside it in the triangle: rows I against the columns after (upper) or before (lower)
+      const j0 = upper ? i0 + bi : 0, j1 = upper ? n : i0;
+      if (j1 > j0) gemm(trans, !trans, bi, j1 - j0, K, alpha, A, rowOf(i0), lda, A, rowOf(j0), lda, beta, C, cOff + i0 * ldc + j0, ldc);
+    }
+  };
+}
+
+/** The block of `syrkWith`: large enough for gemm's efficiency, small enough that diagonal blocks add little. */
+const SYRK_BLOCK = 64;
+
+/**
+ * The plain definition of `Backend.syrk`, one dot product per entry of the triangle (the
+ * reference the backends are tested against; O(n²K), no blocking).
+ * @example syrkReference('lower', false, 2, 1, 1, Float64Array.of(1, 2), 0, 1, 0, C, 0, 2); // C = [1, ·, 2, 4]
+ */
+export function syrkReference(
+  uplo: 'upper' | 'lower', trans: boolean, n: number, K: number, alpha: number,
+  A: Float64Array, aOff: number, lda: number, beta: number, C: Float64Array, cOff: number, ldc: number,
+): void {
+  const at = (i: number, l: number) => A[aOff + (trans ? l * lda + i : i * lda + l)]!;
+  for (let i = 0; i < n; i++)
+    for (let j = uplo === 'upper' ? i : 0; j < (uplo === 'upper' ? n : i + 1); j++) {
+      let s = 0;
+      for (let l = 0; l < K; l++) s += at(i, l) * at(j, l);
+      const c = cOff + i * ldc + j;
+      C[c] = beta === 0 ? alpha * s : alpha * s + beta * C[c]!;
+    }
+}
+
+/**
+ * Copy one triangle of the n×n matrix at C[cOff] (row stride ldc) onto the other, so that it is
+ * exactly symmetric: after `syrk` on `uplo`, C(j, i) ← C(i, j) for the entries of that triangle.
+ * @example mirrorTriangle('upper', n, G, 0, n); // G(j, i) = G(i, j) for j > i
+ */
+export function mirrorTriangle(uplo: 'upper' | 'lower', n: number, C: Float64Array, cOff: number, ldc: number): void {
+  for (let i = 0; i < n; i++)
+    for (let j = i + 1; j < n; j++) {
+      const up = cOff + i * ldc + j, lo = cOff + j * ldc + i;
+      if (uplo === 'upper') C[lo] = C[up]!;
+      else C[up] = C[lo]!;
+    }
+}
+
+/**
  * `Backend.matmul` on top of a given `gemm`: the batch-axis analysis below (folding, stacking,
  * all-pairs dot products) is the same for every backend, only the products differ. A backend
  * with a faster gemm gets its matmul from here.
@@ -960,6 +1030,7 @@ export const jsBackend: Backend = {
   binary,
   matmul: matmulWith(gemm),
   gemm,
+  syrk: syrkWith(gemm),
   sum,
   broadcast,
   transpose,

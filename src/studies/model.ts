@@ -7,7 +7,10 @@ import type { Model } from '../ir/model.ts';
 import { evaluate, evaluateTest, evaluator, testLoss, loss, jacobian, kernel, describeKernel, printModel } from '../api.ts';
 import { nonSmoothWarning, type KernelTensor } from '../nth/hierarchy.ts';
 import { assertFinite, diagnosticJson, modelWarnings, nest, OptionError, outputCount, type DiagnosticJson } from './common.ts';
-import { checkOut, guardResult, vectorArray, withFiles, type OutOptions } from './out.ts';
+import { checkOut, guardResult, outPaths, vectorArray, withFiles, type OutOptions } from './out.ts';
+import { NonFiniteKernelError, type GramStructure } from '../nth/gram.ts';
+import { NpyWriter } from '../io/npy.ts';
+import { NtkError } from '../parser/diagnostics.ts';
 import type { WrittenFile } from '../io/arrays.ts';
 import { resultLimit } from '../io/memory.ts';
 import { moreTiles } from '../nth/tiles.ts';
@@ -135,6 +138,8 @@ export interface KernelReport {
   /** The fixed leading indices (0-based). */
   slice: number[];
   structure: KernelTensor['structure'];
+  /** With structure 'gram': the parameters factored as matrix-vector uses and those taken by explicit gradients. */
+  gram?: GramStructure;
   warnings?: string[];
 }
 
@@ -160,7 +165,7 @@ export interface KernelReportOptions {
  */
 export function kernelReport(m: Model, opts: KernelReportOptions): KernelReport {
   const K = kernelChecked(m, opts, { json: opts.json === true });
-  return { order: opts.order, shape: K.shape, K: nest(K.data, K.shape), slice: K.slice, structure: K.structure, ...(K.warnings[0] ? { warnings: [K.warnings[0]] } : {}) };
+  return { order: opts.order, shape: K.shape, K: nest(K.data, K.shape), slice: K.slice, structure: K.structure, ...(K.gram ? { gram: K.gram } : {}), ...(K.warnings[0] ? { warnings: [K.warnings[0]] } : {}) };
 }
 
 /** `ntk kernel … --out FILE`: where the kernel went and its summary (the keys of `kernelReport` but K). */
@@ -178,25 +183,43 @@ export interface KernelFileReport extends Omit<KernelReport, 'K'> {
  * `ntk kernel … --out FILE.npy|.csv|.json`: the kernel written to the file (atomically, streamed
  * from the one copy held: never a second copy nor its whole text) and its summary instead of its
  * entries. Refuses (MemoryError) before any work a kernel that would not fit even once, naming
- * `--tiles B --out K.npy` for the NTK (`kernelTensor` names the slice for orders ≥ 3).
+ * `--tiles B --out K.npy` for the NTK (`kernelTensor` names the slice for orders ≥ 3). A whole
+ * NTK into a `.npy` on the Gram path (a row-separable model, `nth/gram.ts`) is streamed into the
+ * file panel by panel and never held at all: the process holds the per-row factors and one panel.
  * @example kernelFileReport(loadModel('examples/mlp.ntk'), 'K.npy', { order: 2 }).files[0].shape // [256, 256]
  */
 export function kernelFileReport(m: Model, path: string, opts: KernelReportOptions): KernelFileReport {
   checkOut('kernel', path);
-  const K = kernelChecked(m, opts, { out: path });
   const k = outputCount(m);
-  const whole = opts.order === 2 && K.slice.length === 0;
-  let maxAbs = 0, fro = 0, trace = 0;
-  for (let i = 0; i < K.data.length; i++) {
-    const x = K.data[i]!;
-    maxAbs = Math.max(maxAbs, Math.abs(x));
-    fro += x * x;
+  const whole = opts.order === 2 && (opts.slice ?? []).length === 0;
+  // a whole NTK into a .npy: the file is opened first, so that the Gram path can stream into it
+  const npy = whole && /\.npy$/i.test(path) ? NpyWriter.create(outPaths('kernel', path)[0]!, [k, k]) : null;
+  let K: KernelTensor;
+  try {
+    K = kernelChecked(m, opts, { out: path }, npy ?? undefined);
+    if (npy && !K.streamed) npy.write(0, K.data);
+    npy?.commit();
+  } catch (e) {
+    npy?.abort();
+    if (e instanceof NonFiniteKernelError)
+      throw new NtkError([{ severity: 'error', file: m.file, span: null, message: `K^(${opts.order})(w0) is ${e.value} at entry ${e.index}`, hint: 'check the initial weights and data scale' }]);
+    throw e;
   }
-  if (whole) for (let a = 0; a < k; a++) trace += K.data[a * k + a]!;
-  const { files } = withFiles('kernel', path, {}, [vectorArray('K', K.data, K.shape)]);
+  let stats = K.stats;
+  if (!stats) {
+    let maxAbs = 0, fro = 0, trace = 0;
+    for (let i = 0; i < K.data.length; i++) {
+      const x = K.data[i]!;
+      maxAbs = Math.max(maxAbs, Math.abs(x));
+      fro += x * x;
+    }
+    if (whole) for (let a = 0; a < k; a++) trace += K.data[a * k + a]!;
+    stats = { maxAbs, frobenius: Math.sqrt(fro), trace };
+  }
+  const files = npy ? [{ key: 'K', path: npy.path, shape: [k, k], dtype: 'float64' as const }] : withFiles('kernel', path, {}, [vectorArray('K', K.data, K.shape)]).files;
   return {
-    order: opts.order, shape: K.shape, out: path, files, slice: K.slice, structure: K.structure,
-    maxAbs, frobenius: Math.sqrt(fro), ...(whole ? { trace } : {}), ...(K.warnings[0] ? { warnings: [K.warnings[0]] } : {}),
+    order: opts.order, shape: K.shape, out: path, files, slice: K.slice, structure: K.structure, ...(K.gram ? { gram: K.gram } : {}),
+    maxAbs: stats.maxAbs, frobenius: stats.frobenius, ...(whole ? { trace: stats.trace } : {}), ...(K.warnings[0] ? { warnings: [K.warnings[0]] } : {}),
   };
 }
 
@@ -205,11 +228,12 @@ export function kernelFileReport(m: Model, path: string, opts: KernelReportOptio
  * and the memory check of where it goes (`out`: a file; else the report, or its JSON text),
  * its entries checked against NaN.
  */
-function kernelChecked(m: Model, opts: KernelReportOptions, sink: OutOptions): KernelTensor {
+function kernelChecked(m: Model, opts: KernelReportOptions, sink: OutOptions, npy?: NpyWriter): KernelTensor {
   const { order } = opts;
   const slice = opts.slice ?? [];
   const structure = opts.structure ?? 'auto';
   if (structure === 'products' && order !== 2) throw new OptionError(`--structure products (NTK-vector products) computes the NTK: it needs --order 2, not ${order}`);
+  if (structure === 'gram' && order !== 2) throw new OptionError(`--structure gram (Gram products) computes the NTK: it needs --order 2, not ${order}`);
   if (slice.length > order - 1) throw new OptionError(`--slice ${slice.join(',')}: a kernel of order ${order} has ${order} indices; fix at most ${order - 1}`);
   const k = outputCount(m);
   const bad = slice.find((a) => a >= k);
@@ -222,8 +246,9 @@ function kernelChecked(m: Model, opts: KernelReportOptions, sink: OutOptions): K
       what: `K^(${order}) (${k}^${order - slice.length} = ${values} entries)`, values,
       smaller: ntk ? tilesFix(k, m.paramCount) : `fix leading indices with --slice a1,…,aj (k^(${order} − j) entries)`,
     });
-  const K = kernel(m, order, { slice, structure, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.onStatus ? { onStatus: opts.onStatus } : {}) });
-  assertFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
+  // npy: a whole NTK's file, which the Gram path streams into (then K.data is empty and K.streamed)
+  const K = kernel(m, order, { slice, structure, ...(npy ? { out: npy } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.onStatus ? { onStatus: opts.onStatus } : {}) });
+  if (!K.streamed) assertFinite(`K^(${order})(w0)`, K.data, m, 'check the initial weights and data scale');
   return K;
 }
 

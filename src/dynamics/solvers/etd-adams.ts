@@ -38,8 +38,13 @@ import { allFinite, type Counters, type Fault, type Stepper, type Tolerances } f
 import { NO_STIFF_PART, scaledErrorNorm, type LowRankOptions, type LowRankStiff } from './etd.ts';
 import { combine as combineJs } from '../../runtime/kernels-js.ts';
 
-/** Gauss–Legendre nodes and weights on [0, 1] (48 points: exact for degree 95). */
-const GL = gaussLegendre(48);
+/**
+ * Gauss–Legendre nodes and weights on [0, 1] (48 points: exact for degree 95), computed on first
+ * use rather than when the module loads: every program that imports the library would pay for
+ * them (tens of ms before the JIT warms up: the browser playground's worker did, before its first
+ * study), and only the exponential methods need them.
+ */
+let GL: { x: Float64Array; w: Float64Array } | null = null;
 
 function gaussLegendre(n: number): { x: Float64Array; w: Float64Array } {
   const x = new Float64Array(n), w = new Float64Array(n);
@@ -49,7 +54,11 @@ function gaussLegendre(n: number): { x: Float64Array; w: Float64Array } {
     let dp = 1;
     for (let it = 0; it < 100; it++) {
       let p0 = 1, p1 = t;
-      for (let k = 2; k <= n; k++) [p0, p1] = [p1, ((2 * k - 1) * t * p1 - (k - 1) * p0) / k];
+      for (let k = 2; k <= n; k++) {
+        const p2 = ((2 * k - 1) * t * p1 - (k - 1) * p0) / k;
+        p0 = p1;
+        p1 = p2;
+      }
       dp = (n * (t * p1 - p0)) / (t * t - 1);
       const dt = p1 / dp;
       t -= dt;
@@ -88,7 +97,7 @@ export function phiAll(z: number, K: number, out: Float64Array): void {
 export function phiQuadrature(z: number, K: number, out: Float64Array): void {
   out[0] = Math.exp(z);
   for (let k = 1; k <= K; k++) out[k] = 0;
-  const { x, w } = GL;
+  const { x, w } = (GL ??= gaussLegendre(48));
   for (let q = 0; q < x.length; q++) {
     const th = x[q]!;
     let term = w[q]! * Math.exp((1 - th) * z); // · θ^{k−1}/(k−1)!, built up incrementally
