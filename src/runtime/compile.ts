@@ -192,7 +192,12 @@ export class Plan {
     const gemmOf = new Map<NodeId, { args: NodeId[]; gemm: GemmFold }>();
     {
       const readers = new Map<NodeId, NodeId[]>();
-      for (const n of cone) for (const a of new Set(g.args(n))) readers.set(a, [...(readers.get(a) ?? []), n]);
+      for (const n of cone)
+        for (const a of new Set(g.args(n))) {
+          const r = readers.get(a);
+          if (r) r.push(n);
+          else readers.set(a, [n]);
+        }
       const alone = (x: NodeId) => !outputs.includes(x) && !inCluster.has(x) && readers.get(x)?.length === 1 && g.args(readers.get(x)![0]!).filter((y) => y === x).length === 1;
       // a transpose another fold already computes (outer, or a swapped product) is a value here
       const isT = (x: NodeId) => g.op(x) === 'transpose' && g.shape(x).length === 2 && alone(x) && !gemmOf.has(x) && !outerOf.has(x);
