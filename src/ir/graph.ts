@@ -433,6 +433,22 @@ export class Graph {
     }
   }
 
+  /**
+   * The readers of each node among `nodes`, in their order, each reader once per node it reads
+   * (however many of its arguments it is). Linear: lists are appended to, never copied.
+   * @example g.readersIn(g.cone([out])).get(x)   // the nodes of the cone that read x
+   */
+  readersIn(nodes: readonly NodeId[]): Map<NodeId, NodeId[]> {
+    const readers = new Map<NodeId, NodeId[]>();
+    for (const n of nodes)
+      for (const a of new Set(this.args(n))) {
+        const r = readers.get(a);
+        if (r) r.push(n);
+        else readers.set(a, [n]);
+      }
+    return readers;
+  }
+
   /** The nodes that `roots` depend on (including them), in topological (id) order. */
   cone(roots: NodeId[]): NodeId[] {
     const seen = new Uint8Array(this.size);

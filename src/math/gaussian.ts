@@ -35,7 +35,7 @@
  *   r.value[0]; // (sin θ + (π − θ) cos θ)/(2π) with θ = arccos ½, r.method === 'closed'
  */
 import { erf } from './erf.ts';
-import { gaussHermite, gaussLegendre, halfGauss, panelRule, type Rule } from './quadrature.ts';
+import { gaussHermite, gaussLegendre, halfGauss, panelNodes, panelRule, type Rule } from './quadrature.ts';
 import { distinct, hermiteTable, MehlerSeries, type Gemm, type HermiteTable } from './mehler.ts';
 
 export type { Gemm } from './mehler.ts';
@@ -649,23 +649,19 @@ const PIECE_LEVELS: [number, number][] = [[0.25, 8], [0.5, 8], [0.75, 10], [1, 1
  * At most `per·(⌈28·perUnit⌉ + cuts + 1)` points. Not cached (the inner cuts move with z1).
  */
 function pieceRule(cuts: readonly number[], perUnit: number, per: number, nodes: Float64Array, weights: Float64Array, at: number): number {
-  const gl = gaussLegendre(per);
   let lo = -CUT1;
   for (let k = 0; k <= cuts.length; k++) {
     const hi = k < cuts.length ? cuts[k]! : CUT1;
     if (!(hi > lo)) continue;
     if (hi >= CUT1 && k < cuts.length) continue; // a cut beyond the range: the last piece ends at 14
-    const panels = Math.max(1, Math.ceil((hi - lo) * perUnit)), w = (hi - lo) / panels;
-    for (let q = 0; q < panels; q++)
-      for (let i = 0; i < per; i++, at++) {
-        const x = lo + q * w + ((gl.nodes[i]! + 1) * w) / 2;
-        nodes[at] = x;
-        weights[at] = ((gl.weights[i]! * w) / 2) * NORMAL_DENSITY(x);
-      }
+    at = panelNodes(lo, hi, Math.max(1, Math.ceil((hi - lo) * perUnit)), per, NORMAL_DENSITY, nodes, weights, at);
     lo = hi;
   }
   return at;
 }
+
+/** Points `pieceRule` writes at most: `per·(⌈28·perUnit⌉ + cuts + 1)`. */
+const pieceBound = (cuts: number, perUnit: number, per: number) => per * (Math.ceil(2 * CUT1 * perUnit) + cuts + 1);
 
 /**
  * E[f(u) g(v)] for pairs whose f or g has kinks away from 0 (`GaussFn.kinks`), as an iterated
@@ -694,14 +690,13 @@ function piecewisePairs(
     let prev = NaN;
     for (let o = 0; o < PIECE_LEVELS.length; o++) {
       const [perUnit, per] = PIECE_LEVELS[o]!;
-      const bound = (cuts: number) => per * (Math.ceil(2 * CUT1 * perUnit) + cuts + 1);
-      const z1 = new Float64Array(bound(outerCuts.length)), w1 = new Float64Array(z1.length);
+      const z1 = new Float64Array(pieceBound(outerCuts.length, perUnit, per)), w1 = new Float64Array(z1.length);
       const n1 = pieceRule(outerCuts, perUnit, per, z1, w1, 0);
       const U = new Float64Array(n1), fu = new Float64Array(n1);
       for (let k = 0; k < n1; k++) U[k] = sp * z1[k]!;
       f.eval(U, fu);
       // every inner point of every outer node, then g on them at once
-      const inner = bound(kg.length), V = new Float64Array(n1 * inner), W = new Float64Array(n1 * inner), Z = new Float64Array(inner);
+      const inner = pieceBound(kg.length, perUnit, per), V = new Float64Array(n1 * inner), W = new Float64Array(n1 * inner), Z = new Float64Array(inner);
       const start = new Int32Array(n1 + 1), cuts2 = new Array<number>(kg.length);
       let len = 0;
       for (let k = 0; k < n1; k++) {
@@ -1080,23 +1075,20 @@ function expect1Pieces(f: GaussFn, s: Float64Array, power: number, tol: number, 
       accuracy = Math.max(accuracy, 8 * Number.EPSILON * Math.abs(y[0]!));
       continue;
     }
-    const cuts = [-CUT1, ...breaks.map((b) => b / sd).filter((z) => z > -CUT1 && z < CUT1).sort((a, b) => a - b), CUT1];
+    const cuts = breaks.map((b) => b / sd).sort((a, b) => a - b);
     let prev = NaN;
     for (let o = 0; o < levels.length; o++) {
       const [perUnit, per] = levels[o]!;
-      let v = 0, sc = 0, nodes = 0;
-      for (let k = 0; k + 1 < cuts.length; k++) {
-        const lo = cuts[k]!, hi = cuts[k + 1]!;
-        if (!(hi > lo)) continue;
-        const rule = panelRule(lo, hi, Math.max(1, Math.ceil((hi - lo) * perUnit)), per, NORMAL_DENSITY, 'piece');
-        const x = rule.nodes.map((z) => sd * z), y = new Float64Array(x.length);
-        f.eval(x, y);
-        for (let j = 0; j < x.length; j++) {
-          const t = rule.weights[j]! * x[j]! ** power * y[j]!;
-          v += t;
-          sc += Math.abs(t);
-        }
-        nodes += x.length;
+      const z = new Float64Array(pieceBound(cuts.length, perUnit, per)), wz = new Float64Array(z.length);
+      const nodes = pieceRule(cuts, perUnit, per, z, wz, 0);
+      const x = new Float64Array(nodes), y = new Float64Array(nodes);
+      for (let j = 0; j < nodes; j++) x[j] = sd * z[j]!;
+      f.eval(x, y);
+      let v = 0, sc = 0;
+      for (let j = 0; j < nodes; j++) {
+        const t = wz[j]! * x[j]! ** power * y[j]!;
+        v += t;
+        sc += Math.abs(t);
       }
       order = Math.max(order, nodes);
       const d = Math.abs(v - prev);

@@ -187,16 +187,30 @@ export function panelRule(lo: number, hi: number, panels: number, per: number, d
   const k = `${key}:${lo}:${hi}:${panels}:${per}`;
   let r = panelCache.get(k);
   if (r) return r;
-  const gl = gaussLegendre(per);
-  const w = (hi - lo) / panels;
   const nodes = new Float64Array(panels * per), weights = new Float64Array(panels * per);
-  for (let p = 0; p < panels; p++)
-    for (let i = 0; i < per; i++) {
-      const x = lo + p * w + ((gl.nodes[i]! + 1) * w) / 2;
-      nodes[p * per + i] = x;
-      weights[p * per + i] = ((gl.weights[i]! * w) / 2) * density(x);
-    }
+  panelNodes(lo, hi, panels, per, density, nodes, weights, 0);
   r = { nodes, weights };
   panelCache.set(k, r);
   return r;
+}
+
+/**
+ * The points of `panelRule`, uncached, written at `at` into (nodes, weights); returns the index
+ * after the last one (at + panels·per). For rules whose ends move with each call (the pieces
+ * between kinks), which a cache would only fill.
+ * @example const x = new Float64Array(8), w = new Float64Array(8); panelNodes(0, 1, 2, 4, () => 1, x, w, 0) // 8
+ */
+export function panelNodes(
+  lo: number, hi: number, panels: number, per: number, density: (x: number) => number,
+  nodes: Float64Array, weights: Float64Array, at: number,
+): number {
+  const gl = gaussLegendre(per);
+  const w = (hi - lo) / panels;
+  for (let p = 0; p < panels; p++)
+    for (let i = 0; i < per; i++, at++) {
+      const x = lo + p * w + ((gl.nodes[i]! + 1) * w) / 2;
+      nodes[at] = x;
+      weights[at] = ((gl.weights[i]! * w) / 2) * density(x);
+    }
+  return at;
 }

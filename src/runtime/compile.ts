@@ -191,13 +191,7 @@ export class Plan {
     // backward pass δ·W through Wᵀ: W1's [512, 512] transpose, 14 ms of its first run cold).
     const gemmOf = new Map<NodeId, { args: NodeId[]; gemm: GemmFold }>();
     {
-      const readers = new Map<NodeId, NodeId[]>();
-      for (const n of cone)
-        for (const a of new Set(g.args(n))) {
-          const r = readers.get(a);
-          if (r) r.push(n);
-          else readers.set(a, [n]);
-        }
+      const readers = g.readersIn(cone);
       const alone = (x: NodeId) => !outputs.includes(x) && !inCluster.has(x) && readers.get(x)?.length === 1 && g.args(readers.get(x)![0]!).filter((y) => y === x).length === 1;
       // a transpose another fold already computes (outer, or a swapped product) is a value here
       const isT = (x: NodeId) => g.op(x) === 'transpose' && g.shape(x).length === 2 && alone(x) && !gemmOf.has(x) && !outerOf.has(x);

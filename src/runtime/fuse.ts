@@ -114,13 +114,7 @@ export function findClusters(
   outputs: ReadonlySet<NodeId>, phase: (n: NodeId) => boolean, apart: (n: NodeId) => boolean = () => false,
 ): Cluster[] {
   const position = new Map(schedule.map((n, i) => [n, i]));
-  const readers = new Map<NodeId, NodeId[]>();
-  for (const n of schedule)
-    for (const a of new Set(g.args(n))) {
-      const r = readers.get(a);
-      if (r) r.push(n);
-      else readers.set(a, [n]);
-    }
+  const readers = g.readersIn(schedule);
   const taken = new Set<NodeId>();
   // shared members → the members of every cluster that recomputes them
   const heldBy = new Map<NodeId, Set<NodeId>>();
