@@ -35,7 +35,7 @@ export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type
 export { widthScaling, slopeFit, theorySlope, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
 export { fitLogLog, fitLine, type LogLogFit } from './math/fit.ts';
 export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
-export { gpPredict, ensemblePredict, squareTargets, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
+export { gpPredict, ensemblePredict, gpPredictWorkingSet, ensembleWorkingSet, squareTargets, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
 export { writeKernelFiles, LIMIT_KERNEL_KEYS } from './nth/limit-out.ts';
 export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
 export { pairExpectation, expect1, atomMoment, atomFn, type GaussFn, type PairResult, type Expect1Result } from './math/gaussian.ts';
@@ -105,7 +105,7 @@ export { lipReport, type LipReport, type LipBracket, type LipStudyOptions } from
 export { flowStudy, descentReport, FLOW_LIP_ENTRIES, type FlowStudyOptions, type FlowReport, type FlowLipEstimate, type DescentReport } from './studies/flow.ts';
 export { nthReport, scalingStudy, type NthReport, type ScalingReport, type ScalingStudyOptions } from './studies/hierarchy.ts';
 export { OUT_KEYS, checkOut, outPaths, sinkOf, guardResult, withFiles, vectorArray, matrixArray, tableArray, type OutOptions, type OutCommand } from './studies/out.ts';
-export { limitReport, guardLimit, guardPredict, predictionFiles, type LimitFileReport } from './studies/limit.ts';
+export { limitReport, guardLimit, guardPredict, predictChecks, predictionFiles, type LimitFileReport } from './studies/limit.ts';
 export { flowFiles, descentFiles, earlyFiles, guardEarly, FLOW_COLUMNS, EARLY_COLUMNS } from './studies/trajectories.ts';
 export { runSweep, defaultWorkers, type SweepStudyOptions, type SweepOutcome } from './studies/sweep.ts';
 export { grid, pointKey, sweepSeries, csvHeader, type SweepSeries, sweepPoint, sweepFingerprint, sweepFileText, toCsv, fromCsv, constantOf, type GridPoint, type SweepRow, type SweepOptions } from './dynamics/sweep.ts';

@@ -86,6 +86,30 @@ export function squareTargets(model: Model): Float64Array {
 const flat = (M: number[][]) => Float64Array.from(M.flat());
 
 /**
+ * The peak bytes `gpPredict` holds besides the limit kernels it reads and the prediction it
+ * returns, for n training and nt test outputs: the train kernel flattened (n²) and its
+ * eigendecomposition (the vectors, LAPACK's copy and workspace ≈ 1 + 2n² values: 3n²), 𝒦(X, X)
+ * flattened (n²), five nt × n arrays (the cross kernels flattened, Θx·V·φ, A, A·𝒦) and the
+ * test × test block flattened (nt², not with `diag`).
+ * @example gpPredictWorkingSet(1000, 200, true) // 8·(5·10⁶ + 5·2·10⁵) bytes ≈ 48 MB
+ */
+export function gpPredictWorkingSet(n: number, nt: number, diag: boolean): number {
+  return 8 * (5 * n * n + 5 * nt * n + (diag ? nt : nt * nt));
+}
+
+/**
+ * The peak bytes `ensemblePredict` holds for one seed besides its model and its evaluator's own
+ * buffers (which the evaluator checks), for k training and kt test outputs and p parameters:
+ * the Jacobians at the training and the test inputs (k·p, kt·p), the cross kernel (kt·k), K0 and
+ * its eigendecomposition (4k²), ml-matrix's copy of K0 and its Cholesky factor (2k²) — and the
+ * seeds' predictions kept so far (seeds·kt).
+ * @example ensembleWorkingSet(100, 20, 10_000, 16) // ≈ 9.8 MB: the Jacobians dominate
+ */
+export function ensembleWorkingSet(k: number, kt: number, p: number, seeds: number): number {
+  return 8 * (k * p + kt * p + kt * k + 6 * k * k + seeds * kt);
+}
+
+/**
  * Mean and covariance of the trained infinite network at the test inputs (see the module comment).
  * @example gpPredict(limitKernels(model, { width: ['m'] }), squareTargets(model), { t: 10 })
  */

@@ -42,6 +42,7 @@ import { isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
 import { restrictRows } from '../ir/rows.ts';
 import { sizeOf } from '../ir/shape.ts';
 import { zerosF64 } from '../runtime/alloc.ts';
+import { ensureMemory } from '../runtime/memory.ts';
 import { atomFn, expect1, pairExpectation, pairGrid, PairGridCache, type Gemm, type GaussFn } from '../math/gaussian.ts';
 import { defaultBackend } from '../runtime/backends.ts';
 import { Thousandths } from '../io/progress.ts';
@@ -79,6 +80,12 @@ export interface LimitOptions {
    * rows), over every chunk of test inputs with `testDiag`.
    */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Told, before the derivation allocates its N×N arrays, the peak bytes it will hold besides
+   * the report's kernels (`limitWorkingSet`); throws (MemoryError) to refuse. Default:
+   * `ensureMemory` against the one memory budget.
+   */
+  checkWorkingSet?: (bytes: number) => void;
 }
 
 /** How each pair expectation was computed. */
@@ -142,6 +149,17 @@ const ZERO: SMat = { e: -Infinity, M: null };
 const EPS_E = 1e-9;
 const sameE = (a: number, b: number) => Math.abs(a - b) < EPS_E;
 
+/**
+ * The N×N arrays a derivation allocates, counted in units of N² values while `limitWorkingSet`
+ * runs its dry derivation on a few rows (null otherwise: one test per allocation).
+ */
+let tally: { N: number; units: number; quadrature: boolean } | null = null;
+/** A zeroed array of n values (N×N grids): `zerosF64`, counted by the dry run's tally. */
+function grid(n: number): Float64Array {
+  if (tally) tally.units += n / (tally.N * tally.N);
+  return zerosF64(n);
+}
+
 /** Entry (a, b) of a kernel, upper-only or full. */
 const at = (x: SMat, N: number, a: number, b: number): number =>
   x.full || a <= b ? x.M![a * N + b]! : x.M![b * N + a]!;
@@ -153,7 +171,7 @@ function smAdd(a: SMat, b: SMat, N: number): SMat {
   if (!a.M) return b;
   if (!b.M) return a;
   if (!sameE(a.e, b.e)) return a.e > b.e ? a : b;
-  const M = zerosF64(N * N), A = a.M, B = b.M;
+  const M = grid(N * N), A = a.M, B = b.M;
   if (!!a.full !== !!b.full) {
     // a full and an upper-only operand (both symmetric here): the sum on the upper triangle
     for (let i = 0; i < N; i++) for (let j = i; j < N; j++) M[i * N + j] = at(a, N, i, j) + at(b, N, i, j);
@@ -165,14 +183,14 @@ function smAdd(a: SMat, b: SMat, N: number): SMat {
 function smScale(a: SMat, s: Sc, N: number): SMat {
   if (!a.M || s.c === 0) return ZERO;
   if (s.c === 1) return { ...a, e: a.e + s.e, own: false };
-  const M = zerosF64(N * N), A = a.M, c = s.c;
+  const M = grid(N * N), A = a.M, c = s.c;
   for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! * c;
   return { e: a.e + s.e, M, full: a.full, own: true };
 }
 /** a∘b (entrywise); into a's array when a is owned and has b's layout (a is then consumed). */
 function smHadamard(a: SMat, b: SMat, N: number): SMat {
   if (!a.M || !b.M) return ZERO;
-  const A = a.M, B = b.M, M = a.own && !!a.full === !!b.full ? A : zerosF64(N * N);
+  const A = a.M, B = b.M, M = a.own && !!a.full === !!b.full ? A : grid(N * N);
   if (!!a.full === !!b.full)
     for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! * B[i]!;
   else for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) M[i * N + j] = at(a, N, i, j) * at(b, N, i, j);
@@ -192,7 +210,7 @@ function smAxpy(acc: SMat | null, x: SMat, k: Sc, N: number, transpose = false):
   if (acc && acc.M && acc.e > e && !sameE(acc.e, e)) return acc;
   const add = acc && acc.M && sameE(acc.e, e);
   if (!add && k.c === 1 && !x.full) return { e, M: x.M, own: false };
-  const A = add && acc!.own ? acc!.M! : zerosF64(N * N);
+  const A = add && acc!.own ? acc!.M! : grid(N * N);
   // what k·x is added to: the accumulator (in place, or a shared one read into a new array), or 0
   const S = add ? acc!.M! : null;
   const X = x.M, c = k.c;
@@ -493,7 +511,7 @@ class Deriver {
   /** Σ_j y_j(a) y_j(b) of a det node. */
   gram(node: NodeId): SMat {
     const y = this.det(node), N = this.N, d = y.length / N;
-    const M = zerosF64(N * N);
+    const M = grid(N * N);
     for (let a = 0; a < N; a++)
       for (let b = a; b < N; b++) {
         let s = 0;
@@ -505,7 +523,7 @@ class Deriver {
 
   /** The all-ones kernel (one shared array: never updated in place). */
   ones(): SMat {
-    this.onesM ??= zerosF64(this.N * this.N).fill(1);
+    this.onesM ??= grid(this.N * this.N).fill(1);
     return { e: 0, M: this.onesM };
   }
 
@@ -649,7 +667,7 @@ class Deriver {
   expectPair(f: SE, h: SE, G1: GSum, G2: GSum, node: NodeId, symmetric: boolean): SMat {
     const N = this.N;
     const kf = f.op === 'const' ? f.v : null, kh = h.op === 'const' ? h.v : null;
-    if (kf !== null && kh !== null) return { e: 0, M: zerosF64(N * N).fill(kf * kh) };
+    if (kf !== null && kh !== null) return { e: 0, M: grid(N * N).fill(kf * kh) };
     // affine functions: E[(αG1 + β)(α'G2 + β')] = αα'·Cov + ββ' (exponents carried by Cov)
     const aff = (x: SE) => {
       const t = toTerms(x);
@@ -660,7 +678,7 @@ class Deriver {
     };
     const af = aff(f), ah = aff(h);
     if (af && ah) {
-      let out: SMat = af.be * ah.be !== 0 ? { e: 0, M: zerosF64(N * N).fill(af.be * ah.be) } : ZERO;
+      let out: SMat = af.be * ah.be !== 0 ? { e: 0, M: grid(N * N).fill(af.be * ah.be) } : ZERO;
       out = smAdd(out, smScale(this.gaussCross(G1, G2, 'C'), { c: af.al * ah.al, e: 0 }, N), N);
       return out;
     }
@@ -670,8 +688,8 @@ class Deriver {
         throw new Unsupported(node, `a nonlinearity ${show(fn)} of a preactivation whose variance scales like m^${fmtE(v.e)}: the limit has no finite nonlinearity (scale the preactivation by 1/sqrt(fan-in))`);
     const cross = this.gaussCross(G1, G2, 'C');
     const F = this.gaussFn(f), H = this.gaussFn(h);
-    const M = zerosF64(N * N);
     if (!cross.M) {
+      const M = grid(N * N);
       // independent: the product of the 1-D means
       const m1 = kf !== null ? new Float64Array(N).fill(kf) : this.mean(F, v1.v);
       const m2 = kh !== null ? new Float64Array(N).fill(kh) : this.mean(H, v2.v);
@@ -681,7 +699,7 @@ class Deriver {
     if (!sameE(cross.e, 0)) throw new Unsupported(node, 'internal: a covariance with a width exponent between O(1) preactivations');
     if (kf !== null || kh !== null) {
       const mm = kf !== null ? this.mean(H, v2.v) : this.mean(F, v1.v);
-      const k = (kf ?? kh)!;
+      const k = (kf ?? kh)!, M = grid(N * N);
       for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = k * mm[kf !== null ? b : a]!;
       return { e: 0, M, full: true, own: true };
     }
@@ -689,10 +707,11 @@ class Deriver {
     let cache = this.gridCaches.get(gk);
     if (!cache) this.gridCaches.set(gk, (cache = new PairGridCache()));
     const r = pairGrid(F, H, v1.v, v2.v, cross.M, {
-      tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, alloc: zerosF64, quadrature: this.forceQuadrature,
+      tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, alloc: grid, quadrature: this.forceQuadrature,
       onProgress: (d, t) => this.within(this.grids ? (this.grids.done + d / t) / this.grids.count : d / t),
     });
     this.noteMethod(`E[${F.name} · ${H.name}]`, r.method, r.order, r.accuracy);
+    if (tally && r.method === 'quadrature') tally.quadrature = true;
     return { e: 0, M: r.value, full: !symmetric || !!cross.full, own: true };
   }
 
@@ -1348,6 +1367,14 @@ export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
   const preps = probes.models.map((m) => prepare(m));
   if (!aligned(probes.models)) throw new Error('internal: the probe graphs diverged while restricting rows');
   const pm = probes.models[0]!, prep = preps[0]!;
+  try {
+    const bytes = limitWorkingSet(probes, prep, opts);
+    if (opts.checkWorkingSet) opts.checkWorkingSet(bytes);
+    else ensureMemory(bytes, `the infinite-width derivation on ${prep.inputs.N} inputs`, 'take fewer inputs, or raise --max-memory');
+  } catch (e) {
+    if (e instanceof Unsupported) throw located(pm, e, prep.trace);
+    throw e;
+  }
   const progress = new Thousandths(opts.onProgress);
   progress.start();
   try {
@@ -1364,6 +1391,50 @@ export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
     if (e instanceof Unsupported) throw located(pm, e, prep.trace);
     throw e;
   }
+}
+
+/**
+ * Extra N² units of one pair grid done by quadrature, besides its result: the pairs' indices (a
+ * JS array), their three covariances and their values (gaussian.ts pairGrid, degeneratePairs),
+ * each one value per pair — N² pairs at most.
+ */
+const QUADRATURE_UNITS = 5;
+
+/**
+ * The peak bytes `limitKernels` holds besides its report's kernels: the derivation's N×N arrays
+ * and one kernel block being assembled. The derivation's structure — which sources, hidden
+ * vectors, pair grids and sums it makes, and so how many N×N arrays — depends on the graph, not
+ * on N; a dry run on a few inputs (at most 3 training and 2 test rows) counts them (`tally`, in
+ * units of N²), and the estimate is units·N²·8 bytes at the real N (the chunk's n + chunk with
+ * `testDiag`), plus one quadrature grid's buffers when a pair needed quadrature, plus the
+ * largest block assembled (n·k × n·k, or the test blocks). Every array allocated is counted as
+ * if held to the end, so the figure bounds the live set: measured against peak RSS in
+ * test/nth/limit-memory.test.ts.
+ * @example limitWorkingSet(probes, prepare(pm), { width: ['m'] }) // ≈ 22·N²·8 for a depth-3 relu network
+ */
+function limitWorkingSet(probes: Probes, prep: Prepared, opts: LimitOptions): number {
+  const { N, nTrain: n, rows } = prep.inputs, nt = N - n, k = prep.k;
+  const chunkN = opts.testDiag && nt > 0 ? n + Math.min(nt, Math.max(1, Math.floor(opts.testChunk ?? Math.max(n, 64)))) : N;
+  const blocks = 8 * k * k * Math.max(n * n, opts.testDiag ? n * Math.min(nt, chunkN - n) : nt * Math.max(n, nt));
+  const a = Math.min(n, 3), b = Math.min(nt, 2), dryN = a + b;
+  if (dryN >= N) return 8 * N * N * 64 + blocks; // a handful of inputs: the arrays are tiny, no dry run
+  const g = probes.models[0]!.graph;
+  const dry: Inputs = {
+    N: dryN, nTrain: a,
+    rows: rows.map((r) => {
+      const size = r.values.length / N, values = new Float64Array(dryN * size);
+      values.set(r.values.subarray(0, a * size), 0);
+      values.set(r.values.subarray(n * size, (n + b) * size), a * size);
+      return { standIn: r.standIn, batched: g.fresh('data', [dryN, ...g.shape(r.batched).slice(1)], 'dry_rows'), values };
+    }),
+  };
+  const t = (tally = { N: dryN, units: 0, quadrature: false });
+  try {
+    new Deriver(probes, dry, opts.tol ?? 1e-12, opts.quadrature === true).run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
+  } finally {
+    tally = null;
+  }
+  return 8 * chunkN * chunkN * (t.units + (t.quadrature ? QUADRATURE_UNITS : 0)) + blocks;
 }
 
 interface Prepared {

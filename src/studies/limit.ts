@@ -6,7 +6,7 @@
 import type { Model } from '../ir/model.ts';
 import { limitKernels, type LimitOptions, type LimitReport } from '../nth/limit.ts';
 import { writeKernelFiles, LIMIT_KERNEL_KEYS } from '../nth/limit-out.ts';
-import type { EnsemblePrediction, GpPrediction } from '../nth/gp-predict.ts';
+import { ensembleWorkingSet, gpPredictWorkingSet, type EnsemblePrediction, type GpPrediction } from '../nth/gp-predict.ts';
 import type { ResultArray, WrittenFile } from '../io/arrays.ts';
 import { checkOut, guardResult, matrixArray, vectorArray, withFiles, type OutOptions } from './out.ts';
 import { outputCount } from './common.ts';
@@ -25,10 +25,23 @@ function sizes(model: Model): { N: number; Nt: number } {
  * diagonals with `testDiag`).
  * @example guardLimit(model, { testDiag: false }, { json: true })
  */
-export function guardLimit(model: Model, opts: { testDiag?: boolean }, o: OutOptions): void {
+export function guardLimit(model: Model, opts: { testDiag?: boolean }, o: OutOptions, working = 0): void {
   const { N, Nt } = sizes(model);
   const values = 2 * (N * N + Nt * N + (opts.testDiag ? Nt : Nt * Nt));
-  guardResult('limit', o, { what: `the limit kernels (NNGP and NTK on ${N} training${Nt ? ` and ${Nt} test` : ''} outputs)`, values, smaller: 'fewer inputs, --diag for the test block, or raise --max-memory' });
+  // the kernels are assembled as rows of numbers (8 bytes a value) even when they go to a file
+  const rows = o.out ? 8 * values : 0;
+  guardResult('limit', o, {
+    what: `the limit kernels (NNGP and NTK on ${N} training${Nt ? ` and ${Nt} test` : ''} outputs)${working ? ' and their derivation' : ''}`, values, working: working + rows,
+    smaller: `fewer inputs${Nt && !opts.testDiag ? ', --diag for the test block' : ''}, or raise --max-memory`,
+  });
+}
+
+/**
+ * `limitKernels`'s options with the whole memory check of `ntk limit`: before the derivation
+ * allocates, its working set (`LimitOptions.checkWorkingSet`) and the kernels where they go.
+ */
+function checked<O extends LimitOptions>(model: Model, opts: O, o: OutOptions): O {
+  return { ...opts, checkWorkingSet: (bytes: number) => guardLimit(model, opts, o, bytes) };
 }
 
 /**
@@ -40,7 +53,7 @@ export function guardLimit(model: Model, opts: { testDiag?: boolean }, o: OutOpt
 export function limitReport(model: Model, opts: LimitOptions & OutOptions): LimitFileReport {
   if (opts.out) checkOut('limit', opts.out);
   guardLimit(model, opts, opts);
-  const r = limitKernels(model, opts);
+  const r = limitKernels(model, checked(model, opts, opts));
   const out = opts.out;
   if (!out) return r;
   const files = writeKernelFiles(out, r);
@@ -52,13 +65,33 @@ export function limitReport(model: Model, opts: LimitOptions & OutOptions): Limi
 /**
  * Refuse, before any work, a prediction that would not fit where it goes: the mean and
  * variances at the kt test outputs, their kt × kt covariance (not with `diag`), and with `seeds`
- * each seed's prediction.
+ * each seed's prediction — with the buffers of computing it: the finite-width ensemble's
+ * (`ensembleWorkingSet`: Jacobians, kernels), or the GP's (`gpPredictWorkingSet`) next to the
+ * limit kernels it reads (`working`: the derivation's working set, once `limitKernels` has
+ * counted it, `predictChecks`).
  * @example guardPredict(model, { diag: true }, { json: true }) // throws MemoryError when it would not fit
  */
-export function guardPredict(model: Model, opts: { diag?: boolean; seeds?: number }, o: OutOptions): void {
-  const kt = sizes(model).Nt;
+export function guardPredict(model: Model, opts: { diag?: boolean; seeds?: number }, o: OutOptions, working = 0): void {
+  const { N, Nt: kt } = sizes(model);
   const values = 2 * kt + (opts.diag ? 0 : kt * kt) + (opts.seeds ?? 0) * kt;
-  guardResult('predict', o, { what: `the prediction at ${kt} test outputs${opts.diag ? '' : ' with their covariance'}`, values, smaller: opts.diag ? 'fewer test inputs' : '--diag (variances only), or fewer test inputs' });
+  const seeds = opts.seeds ?? 0;
+  // the limit kernels as rows (8 bytes a value), with the larger of their derivation and the GP's buffers
+  const limitRows = 8 * 2 * (N * N + kt * N + (opts.diag ? kt : kt * kt));
+  const buffers = seeds > 0 ? ensembleWorkingSet(N, kt, model.paramCount, seeds) : limitRows + Math.max(working, gpPredictWorkingSet(N, kt, opts.diag === true));
+  const fewer = seeds > 0 ? 'fewer inputs or parameters (--set)' : 'fewer training or test inputs';
+  guardResult('predict', o, {
+    what: `the prediction at ${kt} test outputs${opts.diag ? '' : ' with their covariance'}${seeds > 0 ? ` (${seeds} seeds)` : ' from the limit kernels'}`, values, working: buffers,
+    smaller: `${opts.diag ? '' : '--diag (variances only), or '}${fewer}, or raise --max-memory`,
+  });
+}
+
+/**
+ * `limitKernels`'s options for `ntk predict`: the whole memory check (`guardPredict`) with the
+ * derivation's working set, before the derivation allocates.
+ * @example gpPredict(limitKernels(model, predictChecks(model, { width: ['m'], testDiag: true }, {})), y, { t: Infinity, diag: true })
+ */
+export function predictChecks<O extends LimitOptions>(model: Model, opts: O, o: OutOptions): O {
+  return { ...opts, checkWorkingSet: (bytes: number) => guardPredict(model, { diag: opts.testDiag === true }, o, bytes) };
 }
 
 /**
