@@ -43,14 +43,15 @@ export {
   deriveKernel, deriveRowKernel, nonSmoothWarning, kernelGraph, kernelTensor, kernelHierarchy, checkKernelMemory, memoryLimit, MAX_ORDER, KernelUsageError,
   type KernelDerivation, type RowKernelDerivation, type KernelOptions, type KernelTensor, testView, type IndexSpace,
 } from './nth/hierarchy.ts';
-export { accuracyFrom, checkFlowStart, flow, FlowError, FLOW_METHODS, NON_SMOOTH_ADVICE, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
+export { denseNtkBytes } from './nth/ntk.ts';
+export { accuracyFrom, checkFlowStart, flow, flowWorkingSet, ensureFlowMemory, FlowError, FLOW_METHODS, NON_SMOOTH_ADVICE, type FlowOptions, type FlowResult, type FlowPoint, type FlowMethod } from './dynamics/flow.ts';
 export { stepWatch, duration, type StepWatchOptions, type StepWatchState } from './dynamics/step-watch.ts';
 export { boundsReport, kappa, type Bound, type BoundsReport, type BoundInputs } from './dynamics/bounds.ts';
 export { LinearizedFlow, kernelSpectrum } from './dynamics/linearized.ts';
 export { symmetricEigen } from './linalg/dense.ts';
-export { gradientDescent, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
+export { gradientDescent, descentWorkingSet, type DescentOptions, type DescentResult } from './dynamics/descent.ts';
 export {
-  early, recognizeTwoLayer, gaussianMoments, constantMethods, earlyConstants, features, inputStats, EarlyUsageError,
+  early, earlyWorkingSet, recognizeTwoLayer, gaussianMoments, constantMethods, earlyConstants, features, inputStats, EarlyUsageError,
   type EarlyOptions, type EarlyResult, type EarlyRow, type EarlyConstants, type ActivationMoments, type Activation, type TwoLayerForm, type InputStats, type ConstantMethods,
 } from './nth/early.ts';
 export { withRates, parseRates, ratesFor, kernelName, RateError, type Rates, type RatesInfo } from './ir/rates.ts';
@@ -62,7 +63,7 @@ export {
   type CrossKernelInputs,
 } from './dynamics/predict.ts';
 export { parseProgram } from './parser/index.ts';
-export { lipschitz, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipPhase, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
+export { lipschitz, lipWorkingSet, LipUsageError, certifiedBounds, estimateEntries, type LipOptions, type LipPhase, type LipResult, type LipEstimate, type EnclosureResult } from './lip/index.ts';
 export { availableBackends, defaultBackend } from './runtime/backends.ts';
 export { vegaLiteSpec, flowPlotSpec, flowPlotTimes, sweepPlotSpec, scalingPlotSpec, limitScalingPlotSpec, predictionPlotSpec, distinctColors, type PlotSpec, type Series } from './plot/spec.ts';
 // The language service (hover, go-to-definition, completion) of `ntk lsp` and the playground.

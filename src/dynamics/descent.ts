@@ -16,6 +16,7 @@
  * reparametrized by `withRates`, whose kernel is K0 = Dh·H·Dhᵀ (t_j = j; weight changes in the
  * metric of H⁻¹, see `ir/rates.ts`).
  */
+import { ensureMemory } from '../runtime/memory.ts';
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
@@ -74,6 +75,17 @@ const norm = (a: ArrayLike<number>) => {
 };
 
 /**
+ * The peak bytes `gradientDescent` holds besides its evaluator's buffers and its report, for k
+ * outputs and p parameters: the Jacobian at w0 (k·p) while K0 = J·Jᵀ is formed, K0 and its
+ * eigendecomposition (4k², LAPACK's copy and workspace included), and a few vectors of the
+ * weights (w, the gradient, w − w0, the linearized shift: 8p).
+ * @example descentWorkingSet(100, 10_000) // 8·(10⁶ + 4·10⁴ + 8·10⁴) ≈ 8.9 MB
+ */
+export function descentWorkingSet(k: number, p: number): number {
+  return 8 * (k * p + 4 * k * k + 8 * p);
+}
+
+/**
  * N steps of gradient descent on the model and on its linearization.
  * @example gradientDescent(model, { alpha: 10, lr: 0.1, steps: 1000 }).error
  */
@@ -93,6 +105,7 @@ export function gradientDescent(model: Model, opts: DescentOptions, ev?: Evaluat
   const ystar = ev.target();
   if (!ystar) throw new FlowError("the closed-form linearization needs the square loss: declare 'loss square(target = …)'");
   const k = ev.k, p = ev.p, w0 = model.w0;
+  ensureMemory(descentWorkingSet(k, p), `gradient descent on ${k} outputs and ${p} parameters (the Jacobian at w0, K0 and its eigenvectors)`, 'fewer outputs or parameters (--set), or raise --max-memory');
   const h0 = ev.output(w0);
   const r0 = Float64Array.from(h0, (h, i) => ystar[i]! - alpha * h);
   const R0 = 0.5 * norm(r0) ** 2;

@@ -23,6 +23,7 @@
  * picks) or ETDRK4 with step doubling (`solvers/etd.ts`, eleven; `--method etdrk4`, the
  * one-step reference). The bounds of the theory are for the square loss and say so otherwise.
  */
+import { ensureMemory } from '../runtime/memory.ts';
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
@@ -276,9 +277,42 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const { alpha, T } = opts;
   const warnings: string[] = [];
   checkFlowStart(model, alpha, T, ev);
+  ensureFlowMemory(ev.k, ev.p, ev.target() !== null);
   const sys = deltaSystem(model, ev, alpha, T, warnings, opts);
   const run = integrateFlow(sys, opts, warnings);
   return flowReport(model, ev, sys, run, opts, warnings);
+}
+
+/**
+ * State-sized vectors a solve holds at its peak, at most: DOP853's 16 stages with its dense
+ * output's 8 coefficients and the step's y, y_new, error; the exponential Adams method's history
+ * of 2·7 vectors, its stacked copy for `projectMany` and the stages of its start (ETDRK4).
+ */
+const FLOW_STATE_VECTORS = 40;
+
+/**
+ * The peak bytes one solve of `flow` holds besides its evaluator's buffers (which the evaluator
+ * checks itself) and its report, for k outputs and p parameters (`deltaSystem`,
+ * `linearizedProducts`, `gaussNewtonParts`): J0 (k·p); with the square loss B = J0ᵀV and the
+ * compressed Lin (p·k each); the Gauss–Newton refresh's Jacobian and its two Q buffers (3·k·p);
+ * K0 and its eigendecomposition, twice (K0's and the refresh's: 8·k², LAPACK's copy and
+ * workspace included); and `FLOW_STATE_VECTORS` vectors of the state (p, or p + 2k).
+ * @example flowWorkingSet(64, 100_000, true) // 8·(5·64·10⁵ + 8·64² + 40·(10⁵ + 128)) ≈ 288 MB
+ */
+export function flowWorkingSet(k: number, p: number, square: boolean): number {
+  return 8 * ((square ? 5 : 3) * k * p + 8 * k * k + FLOW_STATE_VECTORS * (p + 2 * k));
+}
+
+/**
+ * Refuse (MemoryError), before J0 is computed, `solves` flows running at once (a study's check
+ * solve on a worker thread, a sweep's workers) whose working sets (`flowWorkingSet`) would not
+ * fit the memory budget.
+ * @example ensureFlowMemory(256, 66_000, true, 2) // ntk flow: the flow and its check solve
+ */
+export function ensureFlowMemory(k: number, p: number, square: boolean, solves = 1): void {
+  const bytes = solves * flowWorkingSet(k, p, square);
+  ensureMemory(bytes, `the flow on ${k} outputs and ${p} parameters${solves > 1 ? ` (${solves} solves at once)` : ''}`,
+    `${solves > 1 ? 'fewer solves at once (a sweep\'s --workers), ' : ''}fewer outputs or parameters (--set), or raise --max-memory`);
 }
 
 /**

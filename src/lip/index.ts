@@ -11,7 +11,8 @@
  */
 import type { Model } from '../ir/model.ts';
 import { Evaluator } from '../evaluator/evaluator.ts';
-import { certifiedBounds, type EnclosureResult } from './enclosure.ts';
+import { certifiedBounds, estimateEntries, type EnclosureResult } from './enclosure.ts';
+import { ensureMemory } from '../runtime/memory.ts';
 import { lipDhLower, lipHLower, Probe, type AscentResult } from './power.ts';
 
 /**
@@ -101,6 +102,25 @@ export interface LipResult {
  */
 export class LipUsageError extends Error {}
 
+/** The enclosure's default budget of stored derivative entries (`certifiedBounds`). */
+const ENCLOSURE_BUDGET = 2e7;
+/** Vectors of the searches: Lanczos's (≤ 40 steps, fully reorthogonalized) and the ascents'. */
+const LIP_VECTORS = 80;
+const outputCountOf = (m: Model) => m.outputShape.reduce((a, b) => a * b, 1);
+
+/**
+ * The peak bytes `lipschitz` holds besides its evaluator's buffers, for k outputs, p parameters
+ * and `entries` stored derivative entries of the enclosure (`estimateEntries`; 0 without it):
+ * ‖Dh(w)‖ from J and its scaled copy (2·k·p, taken when k·p ≤ 4·10⁶) with the Gram matrix of the
+ * smaller side (min(k, p)²), `LIP_VECTORS` vectors of p + k values, and each entry's key,
+ * midpoint and radius (24 bytes) in arrays grown by doubling (up to twice that).
+ * @example lipWorkingSet(64, 5000, 1e6) // 8·(2·320000 + 4096 + 80·5064) + 48·10⁶ ≈ 56 MB
+ */
+export function lipWorkingSet(k: number, p: number, entries: number): number {
+  const dense = k * p <= 4e6 && Math.min(k, p) <= 1200;
+  return 8 * ((dense ? 2 * k * p + Math.min(k, p) ** 2 : 0) + LIP_VECTORS * (p + k)) + 48 * entries;
+}
+
 /**
  * Lower and upper bounds of Lip(h) and Lip(Dh) on B(w0, ρ).
  *
@@ -119,6 +139,10 @@ export function lipschitz(model: Model, opts: LipOptions): LipResult {
   for (const x of w0) scale = Math.max(scale, Math.abs(x));
   if (rho > 1e6 * Math.max(1, scale))
     throw new LipUsageError(`the radius ${rho} is absurdly large next to the weights (‖w0‖∞ = ${scale}): the estimates would be meaningless`);
+  const entries = opts.lowerOnly ? 0 : estimateEntries(model);
+  ensureMemory(lipWorkingSet(outputCountOf(model), model.paramCount, entries <= (opts.enclosureBudget ?? ENCLOSURE_BUDGET) ? entries : 0),
+    `the Lipschitz estimates of ${model.file} (${outputCountOf(model)} outputs, ${model.paramCount} parameters${entries ? `, about ${entries.toExponential(1)} enclosure entries` : ''})`,
+    `${entries ? '--lower-only (no enclosure), ' : ''}fewer outputs or parameters (--set), or raise --max-memory`);
   const t0 = performance.now();
   const ev = opts.evaluator ?? new Evaluator(model);
   const probe = new Probe(model, ev);

@@ -31,6 +31,7 @@
  * are compared with the model's own graph h(w) (an internal error past 1e-9), and the test
  * outputs are the graph's.
  */
+import { ensureMemory } from '../runtime/memory.ts';
 import type { Model, ParamInfo, DataInfo } from '../ir/model.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import { NtkError } from '../parser/diagnostics.ts';
@@ -489,6 +490,19 @@ export function spectralNorm(A: Float64Array, n: number, symmetric = false): num
 // ------------------------------------------------------------------ the dynamics
 
 /**
+ * The peak bytes `early` holds besides its evaluator and its trajectory, for n training and nt
+ * test inputs, width m and dimension d: twelve n × n matrices (XXᵀ, Θ1, Θlin1, Θ2, Θlin2, K, the
+ * differences and spectral norms' copies with their eigendecompositions, the network's J_H J_Hᵀ
+ * and its two Gram terms), ten n × m arrays (the forward passes at w0 and at the current step:
+ * Z, φ(Z), φ′(Z); the products' two factors; the gradient's G), the features (2n(d + 2)), and
+ * for the test inputs four nt × n cross blocks and a forward pass (3·nt·m).
+ * @example earlyWorkingSet(256, 256, 16, 0) // 8·(12·256² + 10·256² + 2·256·18) ≈ 11.6 MB
+ */
+export function earlyWorkingSet(n: number, m: number, d: number, nt: number): number {
+  return 8 * (12 * n * n + 10 * n * m + 2 * n * (d + 2) + 4 * nt * n + 3 * nt * m + 2 * nt * (d + 2));
+}
+
+/**
  * Options of `early`: the learning rates by parameter name (η1 for W, η2 for v), the number of
  * steps and how often to report.
  */
@@ -573,6 +587,7 @@ export function early(model: Model, opts: EarlyOptions): EarlyResult {
   const ev = new Evaluator(model);
   const form = recognizeTwoLayer(model, ev);
   const { W, v, n, d, m, nt } = form;
+  ensureMemory(earlyWorkingSet(n, m, d, nt), `early on ${n} inputs at width ${m}${nt ? ` (and ${nt} test inputs)` : ''}`, 'fewer inputs or a smaller width (--set), or raise --max-memory');
   const warnings: string[] = [];
   // rates
   const given = opts.lr instanceof Map ? [...opts.lr] : Object.entries(opts.lr as Record<string, number>);

@@ -74,7 +74,7 @@ import type { Model } from '../ir/model.ts';
 import type { Evaluator } from '../evaluator/evaluator.ts';
 import { MemoryError } from '../runtime/memory.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
-import { ntkByProducts } from './ntk.ts';
+import { ensureNtkMemory, ntkByProducts } from './ntk.ts';
 import { rowRestriction, type RowModel } from '../ir/rows.ts';
 import { gramNtk, gramPreferred, gramStructure, type GramStructure, type KernelStats } from './gram.ts';
 import type { NpyWriter } from '../io/npy.ts';
@@ -251,6 +251,7 @@ function kernelBlocks(ev: Evaluator, r: number, opts: KernelOptions): KernelTens
     // fit in memory or when they cost fewer flops (a JVP cheaper than k·p: few outputs, or
     // outputs that each read a small part of the model).
     const viaProducts = !test && (opts.structure === 'products' || (opts.structure !== 'dense' && productsPreferred(ev, limit)));
+    if (!test && !viaProducts) ensureNtkMemory(k, ev.p, limit, 'drop --structure dense (NTK-vector products hold no Jacobian), or compute it in tiles: --tiles B --out K.npy');
     const K = test ? ev.crossKernel(w) : viaProducts ? ntkByProducts(ev, w) : ntkFromJacobian(ev, ev.jacobian(w));
     const data = fixed === 0 ? K : fixed === 1 ? K.slice(slice[0]! * k, (slice[0]! + 1) * k) : K;
     return { order: 2, shape, data, slice, blocks: 1, blockSize: k, structure: viaProducts ? 'products' : 'dense', warnings: [] };

@@ -48,7 +48,8 @@ export function checkKernelMemory(k: number, r: number, fixed: number, limit: nu
  * values) would not fit in `limit` bytes, or when the products' flop count is lower.
  */
 export function productsPreferred(ev: Evaluator, limit: number): boolean {
-  if (ev.k * ev.p * 8 > limit) return true;
+  // J and K = J·Jᵀ are held together
+  if (8 * (ev.k * ev.p + ev.k * ev.k) > limit) return true;
   const { dense, products } = ev.ntkFlops();
   return products < dense;
 }

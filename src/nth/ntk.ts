@@ -5,7 +5,7 @@
  */
 import { ntkFromJacobian } from '../linalg/dense.ts';
 import type { Evaluator } from '../evaluator/evaluator.ts';
-import { MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
+import { fmtBytes, MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
 import { gramNtk, gramPreferred } from './gram.ts';
 import { memoryLimit } from './memory.ts';
 
@@ -19,7 +19,27 @@ import { memoryLimit } from './memory.ts';
 export function ntk(ev: Evaluator, w: Float64Array): Float64Array {
   const limit = memoryLimit();
   if (gramPreferred(ev, limit)) return gramNtk(ev, w, { limit }).data!;
+  ensureNtkMemory(ev.k, ev.p, limit, 'fewer outputs or parameters (--set), or raise --max-memory');
   return ntkFromJacobian(ev, ev.jacobian(w));
+}
+
+/**
+ * The bytes of K = J·Jᵀ from the Jacobian: J (k·p) and K (k²), both held while the product runs.
+ * @example denseNtkBytes(4096, 1e6) // ≈ 32.9 GB: the NTK of W4 never goes through J
+ */
+export function denseNtkBytes(k: number, p: number): number {
+  return 8 * (k * p + k * k);
+}
+
+/**
+ * Refuse (MemoryError), before the Jacobian is computed, an NTK from J whose J and K together
+ * (`denseNtkBytes`) would not fit `limit` bytes; `fix` says what to do instead.
+ * @example ensureNtkMemory(1000, 1e6, 2 ** 30, 'use --structure products') // throws: 8 GB
+ */
+export function ensureNtkMemory(k: number, p: number, limit: number, fix: string): void {
+  const bytes = denseNtkBytes(k, p);
+  if (bytes <= limit) return;
+  throw new MemoryError(`the NTK from the Jacobian (J: ${k} × ${p}, and K: ${k} × ${k}) needs ${fmtBytes(bytes)}, more than the ${fmtBytes(limit)} available; ${fix}`);
 }
 
 /**

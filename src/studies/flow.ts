@@ -7,7 +7,7 @@
  * linearization (`descentReport`).
  */
 import type { Model } from '../ir/model.ts';
-import { checkFlowStart, flow, accuracyFrom, FlowError, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
+import { checkFlowStart, ensureFlowMemory, flow, accuracyFrom, FlowError, type FlowMethod, type FlowPoint, type FlowResult } from '../dynamics/flow.ts';
 import { gradientDescent } from '../dynamics/descent.ts';
 import type { Rates, RatesInfo } from '../ir/rates.ts';
 import { constantOf } from '../dynamics/sweep.ts';
@@ -16,7 +16,7 @@ import { LipUsageError } from '../lip/index.ts';
 import { flowLipschitz } from '../dynamics/flow-lip.ts';
 import { startFlowCheck } from './flow-check.ts';
 import { flowPlotTimes } from '../plot/spec.ts';
-import { OptionError } from './common.ts';
+import { OptionError, outputCount } from './common.ts';
 import type { StepWatchState } from '../dynamics/step-watch.ts';
 
 export { FLOW_LIP_ENTRIES } from '../dynamics/flow-lip.ts';
@@ -104,6 +104,8 @@ export async function flowStudy(m: Model, o: FlowStudyOptions): Promise<FlowRepo
   const times = [...(o.times ?? []), ...(o.plotTimes ? flowPlotTimes(T) : [])];
   // A loss, finite α, T, h(w0) and R0: checked before the Lipschitz estimate and the solves.
   checkFlowStart(m, alpha, T);
+  // the flow and, with a loss, its check solve on a worker thread at the same time
+  ensureFlowMemory(outputCount(m), m.paramCount, m.loss?.kind === 'square', m.loss ? 2 : 1);
   let lipDh = constantOf(m, o.lipDh);
   let lipH = constantOf(m, o.lipH);
   let radius = constantOf(m, o.radius);

@@ -52,13 +52,14 @@ export function nthReport(m: Model, o: { order: number; T: number; alpha?: numbe
   const kt = m.test ? m.test.shape.reduce((a, b) => a * b, 1) : 0;
   // The ODE's state: the outputs and K^(2) … K^(p−1) of each chain (training; test: first index
   // over kt); K^(p) stays fixed. DOP853 holds about 16 copies of the state (its 12 stages, the
-  // step and its error), the true flow as many of the weights.
+  // step and its error), the true flow as many of the weights; K^(2) at w0 and at w(T) from
+  // the Jacobian (k·p) when it is not formed by Gram products.
   let state = k + kt;
   const fixed = (k + kt) * k ** (order - 1);
   for (let r = 2; r < order; r++) state += (k + kt) * k ** (r - 1);
   guardResult('nth', o, {
     what: `the hierarchy of order ${order} on ${k} outputs`, values: 2 * k * k + 2 * (k + kt),
-    working: 8 * (16 * state + fixed + 16 * m.paramCount),
+    working: 8 * (16 * state + fixed + 16 * m.paramCount + k * m.paramCount),
     smaller: order > 2 ? `a lower --order (the state holds k^(p−1) values per chain; K^(p) has ${k}^${order})` : 'fewer outputs, or raise --max-memory',
   });
   const r = nth(m, order, { T, alpha, rtol: o.rtol ?? 1e-10 });

@@ -11,13 +11,13 @@ import { availableParallelism } from 'node:os';
 import { bundleFile, startWorker, threads } from './threads.ts';
 import type { Worker } from 'node:worker_threads';
 import { capNativeThreads } from '../runtime/backend-native.ts';
-import { checkFlowStart, FlowError } from '../dynamics/flow.ts';
+import { checkFlowStart, ensureFlowMemory, FlowError } from '../dynamics/flow.ts';
 import { MemoryError } from '../io/memory.ts';
 import { NtkError, type Diagnostic } from '../parser/diagnostics.ts';
 import { constantOf, fromCsv, grid, sweepSeries, type SweepSeries, pointKey, sweepFileText, sweepFingerprint, sweepPoint, type GridPoint, type SweepOptions, type SweepRow } from '../dynamics/sweep.ts';
 import { fitLogLog, type LogLogFit } from '../math/fit.ts';
 import { writeFileAtomic } from '../io/atomic.ts';
-import { OptionError } from './common.ts';
+import { OptionError, outputCount } from './common.ts';
 import { loadModel } from '../ir/load.ts';
 
 /** Options of `runSweep`: the model file, the grid (α, T and `--set` axes), the flow's shared options, workers, and the file to resume from. */
@@ -115,6 +115,8 @@ export async function runSweep(o: SweepStudyOptions): Promise<SweepOutcome> {
 
   const self = bundleFile();
   const workers = o.workers ?? defaultWorkers();
+  // the points' flows run at once, one per worker (sized at the first point)
+  ensureFlowMemory(outputCount(model), model.paramCount, model.loss?.kind === 'square', self && todo.length > 1 ? Math.max(1, Math.min(workers, todo.length)) : 1);
   if (!self || workers <= 1 || todo.length <= 1) {
     for (const p of todo) record(sweepPoint(p, o.shared));
   } else {
