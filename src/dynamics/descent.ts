@@ -18,7 +18,7 @@
  */
 import { ensureMemory } from '../runtime/memory.ts';
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../evaluator/evaluator.ts';
+import { Evaluator, jacobianBlockBytes } from '../evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
 import { FlowError, type FlowPoint } from './flow.ts';
 import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
@@ -78,11 +78,12 @@ const norm = (a: ArrayLike<number>) => {
  * The peak bytes `gradientDescent` holds besides its evaluator's buffers and its report, for k
  * outputs and p parameters: the Jacobian at w0 (k·p) while K0 = J·Jᵀ is formed, K0 and its
  * eigendecomposition (4k², LAPACK's copy and workspace included), and a few vectors of the
- * weights (w, the gradient, w − w0, the linearized shift: 8p).
- * @example descentWorkingSet(100, 10_000) // 8·(10⁶ + 4·10⁴ + 8·10⁴) ≈ 8.9 MB
+ * weights (w, the gradient, w − w0, the linearized shift: 8p), and the Jacobian's blocks while it
+ * is computed (`jacobianBlockBytes`).
+ * @example descentWorkingSet(100, 10_000) // 8·(10⁶ + 4·10⁴ + 8·10⁴) + 12·10⁶ ≈ 20.4 MB
  */
 export function descentWorkingSet(k: number, p: number): number {
-  return 8 * (k * p + 4 * k * k + 8 * p);
+  return 8 * (k * p + 4 * k * k + 8 * p) + jacobianBlockBytes(k, p);
 }
 
 /**

@@ -25,7 +25,7 @@
  */
 import { ensureMemory } from '../runtime/memory.ts';
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../evaluator/evaluator.ts';
+import { Evaluator, jacobianBlockBytes } from '../evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
 import { boundsReport, withinBall, type BoundsReport } from './bounds.ts';
 import { kernelSpectrum, LinearizedFlow, type KernelSpectrum } from './linearized.ts';
@@ -296,23 +296,24 @@ const FLOW_STATE_VECTORS = 40;
  * `linearizedProducts`, `gaussNewtonParts`): J0 (k·p); with the square loss B = J0ᵀV and the
  * compressed Lin (p·k each); the Gauss–Newton refresh's Jacobian and its two Q buffers (3·k·p);
  * K0 and its eigendecomposition, twice (K0's and the refresh's: 8·k², LAPACK's copy and
- * workspace included); and `FLOW_STATE_VECTORS` vectors of the state (p, or p + 2k).
- * @example flowWorkingSet(64, 100_000, true) // 8·(5·64·10⁵ + 8·64² + 40·(10⁵ + 128)) ≈ 288 MB
+ * workspace included); `FLOW_STATE_VECTORS` vectors of the state (p, or p + 2k); and the
+ * Jacobian's blocks while J0 is computed (`jacobianBlockBytes`).
+ * @example flowWorkingSet(64, 100_000, true) // 8·(5·64·10⁵ + 8·64² + 40·(10⁵ + 128)) + 77 MB ≈ 365 MB
  */
 export function flowWorkingSet(k: number, p: number, square: boolean): number {
-  return 8 * ((square ? 5 : 3) * k * p + 8 * k * k + FLOW_STATE_VECTORS * (p + 2 * k));
+  return 8 * ((square ? 5 : 3) * k * p + 8 * k * k + FLOW_STATE_VECTORS * (p + 2 * k)) + jacobianBlockBytes(k, p);
 }
 
 /**
- * Refuse (MemoryError), before J0 is computed, `solves` flows running at once (a study's check
- * solve on a worker thread, a sweep's workers) whose working sets (`flowWorkingSet`) would not
- * fit the memory budget.
+ * Refuse (MemoryError), before J0 is computed, `solves` flows running at once whose working
+ * sets (`flowWorkingSet`) would not fit the memory budget: `flow` and its check solve on a worker
+ * thread (`ntk flow`), or a sweep's `workers` (then fewer --workers is one fix).
  * @example ensureFlowMemory(256, 66_000, true, 2) // ntk flow: the flow and its check solve
  */
-export function ensureFlowMemory(k: number, p: number, square: boolean, solves = 1): void {
+export function ensureFlowMemory(k: number, p: number, square: boolean, solves = 1, workers = false): void {
   const bytes = solves * flowWorkingSet(k, p, square);
-  ensureMemory(bytes, `the flow on ${k} outputs and ${p} parameters${solves > 1 ? ` (${solves} solves at once)` : ''}`,
-    `${solves > 1 ? 'fewer solves at once (a sweep\'s --workers), ' : ''}fewer outputs or parameters (--set), or raise --max-memory`);
+  ensureMemory(bytes, `the flow on ${k} outputs and ${p} parameters${solves > 1 ? ` (${solves} solves at once${workers ? ', one per worker' : ': the flow and its accuracy check'})` : ''}`,
+    `${workers && solves > 1 ? 'fewer --workers, ' : ''}fewer outputs or parameters (--set), or raise --max-memory`);
 }
 
 /**

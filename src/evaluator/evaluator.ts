@@ -70,6 +70,17 @@ import { ensureMemory } from '../runtime/memory.ts';
 const DEFAULT_BLOCK_BUDGET = 16 * 1024 * 1024;
 
 /**
+ * The bytes of a Jacobian's blocks while it is computed (the batched plan's buffers for a block
+ * of rows), for the working-set estimates: at most the block budget (16M values), and about 1.5
+ * values a Jacobian entry when the rows fit fewer blocks (measured: 76 MB for a 200 × 33,792 J of
+ * 54 MB, 95 MB for a 400 × 67,584 J — the budget's cap).
+ * @example jacobianBlockBytes(200, 33_792) // 12·6.8·10⁶ ≈ 81 MB
+ */
+export function jacobianBlockBytes(k: number, p: number): number {
+  return Math.min(8 * DEFAULT_BLOCK_BUDGET, 12 * k * p);
+}
+
+/**
  * A model's compiled plans: h(w), Dh(w)·v, Dh(w)ᵀ·u, Jacobians in blocks, the loss and its
  * derivatives, on the chosen backend. `evaluator(model)` returns the cached one.
  * @example const ev = evaluator(model); ev.jacobian(model.w0)   // Dh(w0), k × p row-major

@@ -10,7 +10,7 @@
  * 0 on the ball, a model too large for the enclosure) with the reason in `note`.
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../evaluator/evaluator.ts';
+import { Evaluator, jacobianBlockBytes } from '../evaluator/evaluator.ts';
 import { certifiedBounds, estimateEntries, type EnclosureResult } from './enclosure.ts';
 import { ensureMemory } from '../runtime/memory.ts';
 import { lipDhLower, lipHLower, Probe, type AscentResult } from './power.ts';
@@ -118,7 +118,7 @@ const outputCountOf = (m: Model) => m.outputShape.reduce((a, b) => a * b, 1);
  */
 export function lipWorkingSet(k: number, p: number, entries: number): number {
   const dense = k * p <= 4e6 && Math.min(k, p) <= 1200;
-  return 8 * ((dense ? 2 * k * p + Math.min(k, p) ** 2 : 0) + LIP_VECTORS * (p + k)) + 48 * entries;
+  return 8 * ((dense ? 2 * k * p + Math.min(k, p) ** 2 : 0) + LIP_VECTORS * (p + k)) + 48 * entries + (dense ? jacobianBlockBytes(k, p) : 0);
 }
 
 /**

@@ -19,7 +19,7 @@
  *   const p = gpPredict(lim, targets(model), { t: Infinity });   // p.mean, p.cov
  */
 import type { Model } from '../ir/model.ts';
-import { Evaluator } from '../evaluator/evaluator.ts';
+import { Evaluator, jacobianBlockBytes } from '../evaluator/evaluator.ts';
 import { crossKernelInputs, crossKernelPrediction } from '../dynamics/predict.ts';
 import { symmetricEigen } from '../linalg/dense.ts';
 import { NtkError } from '../parser/diagnostics.ts';
@@ -102,11 +102,11 @@ export function gpPredictWorkingSet(n: number, nt: number, diag: boolean): numbe
  * buffers (which the evaluator checks), for k training and kt test outputs and p parameters:
  * the Jacobians at the training and the test inputs (k·p, kt·p), the cross kernel (kt·k), K0 and
  * its eigendecomposition (4k²), ml-matrix's copy of K0 and its Cholesky factor (2k²) — and the
- * seeds' predictions kept so far (seeds·kt).
+ * seeds' predictions kept so far (seeds·kt), and a Jacobian's blocks (`jacobianBlockBytes`).
  * @example ensembleWorkingSet(100, 20, 10_000, 16) // ≈ 9.8 MB: the Jacobians dominate
  */
 export function ensembleWorkingSet(k: number, kt: number, p: number, seeds: number): number {
-  return 8 * (k * p + kt * p + kt * k + 6 * k * k + seeds * kt);
+  return 8 * (k * p + kt * p + kt * k + 6 * k * k + seeds * kt) + jacobianBlockBytes(Math.max(k, kt), p);
 }
 
 /**

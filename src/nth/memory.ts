@@ -4,6 +4,7 @@
  * would), and when the NTK comes from NTK-vector products instead of the Jacobian.
  */
 import type { Evaluator } from '../evaluator/evaluator.ts';
+import { denseNtkBytes } from './ntk.ts';
 import { fmtBytes, MemoryError, resultLimit } from '../runtime/memory.ts';
 
 export { fmtBytes };
@@ -48,8 +49,8 @@ export function checkKernelMemory(k: number, r: number, fixed: number, limit: nu
  * values) would not fit in `limit` bytes, or when the products' flop count is lower.
  */
 export function productsPreferred(ev: Evaluator, limit: number): boolean {
-  // J and K = J·Jᵀ are held together
-  if (8 * (ev.k * ev.p + ev.k * ev.k) > limit) return true;
+  // J and K = J·Jᵀ are held together, and J's blocks while it is computed
+  if (denseNtkBytes(ev.k, ev.p) > limit) return true;
   const { dense, products } = ev.ntkFlops();
   return products < dense;
 }

@@ -4,7 +4,7 @@
  * (docs/math.md §1; for a network with one output per data point this is Θ̂(X, X) of §2).
  */
 import { ntkFromJacobian } from '../linalg/dense.ts';
-import type { Evaluator } from '../evaluator/evaluator.ts';
+import { jacobianBlockBytes, type Evaluator } from '../evaluator/evaluator.ts';
 import { fmtBytes, MAX_RESULT_BYTES, MemoryError } from '../runtime/memory.ts';
 import { gramNtk, gramPreferred } from './gram.ts';
 import { memoryLimit } from './memory.ts';
@@ -24,11 +24,12 @@ export function ntk(ev: Evaluator, w: Float64Array): Float64Array {
 }
 
 /**
- * The bytes of K = J·Jᵀ from the Jacobian: J (k·p) and K (k²), both held while the product runs.
- * @example denseNtkBytes(4096, 1e6) // ≈ 32.9 GB: the NTK of W4 never goes through J
+ * The bytes of K = J·Jᵀ from the Jacobian: J (k·p) and K (k²), both held while the product
+ * runs, and the Jacobian's blocks while J is computed (`jacobianBlockBytes`).
+ * @example denseNtkBytes(4096, 1e6) // ≈ 33 GB: the NTK of W4 never goes through J
  */
 export function denseNtkBytes(k: number, p: number): number {
-  return 8 * (k * p + k * k);
+  return 8 * (k * p + k * k) + jacobianBlockBytes(k, p);
 }
 
 /**

@@ -3,6 +3,7 @@
  * next to the true flow) and `ntk scaling` (kernel norms against a width, with slope fits), as
  * the reports their `--json` prints.
  */
+import { jacobianBlockBytes } from '../evaluator/evaluator.ts';
 import type { Model } from '../ir/model.ts';
 import { loadModel } from '../ir/load.ts';
 import { nonSmoothWarning } from '../nth/hierarchy.ts';
@@ -59,7 +60,7 @@ export function nthReport(m: Model, o: { order: number; T: number; alpha?: numbe
   for (let r = 2; r < order; r++) state += (k + kt) * k ** (r - 1);
   guardResult('nth', o, {
     what: `the hierarchy of order ${order} on ${k} outputs`, values: 2 * k * k + 2 * (k + kt),
-    working: 8 * (16 * state + fixed + 16 * m.paramCount + k * m.paramCount),
+    working: 8 * (16 * state + fixed + 16 * m.paramCount + k * m.paramCount) + jacobianBlockBytes(k, m.paramCount),
     smaller: order > 2 ? `a lower --order (the state holds k^(p−1) values per chain; K^(p) has ${k}^${order})` : 'fewer outputs, or raise --max-memory',
   });
   const r = nth(m, order, { T, alpha, rtol: o.rtol ?? 1e-10 });

@@ -116,7 +116,7 @@ export async function runSweep(o: SweepStudyOptions): Promise<SweepOutcome> {
   const self = bundleFile();
   const workers = o.workers ?? defaultWorkers();
   // the points' flows run at once, one per worker (sized at the first point)
-  ensureFlowMemory(outputCount(model), model.paramCount, model.loss?.kind === 'square', self && todo.length > 1 ? Math.max(1, Math.min(workers, todo.length)) : 1);
+  ensureFlowMemory(outputCount(model), model.paramCount, model.loss?.kind === 'square', self && todo.length > 1 ? Math.max(1, Math.min(workers, todo.length)) : 1, true);
   if (!self || workers <= 1 || todo.length <= 1) {
     for (const p of todo) record(sweepPoint(p, o.shared));
   } else {
