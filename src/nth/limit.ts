@@ -150,10 +150,11 @@ const EPS_E = 1e-9;
 const sameE = (a: number, b: number) => Math.abs(a - b) < EPS_E;
 
 /**
- * The N×N arrays a derivation allocates, counted in units of N² values while `limitWorkingSet`
- * runs its dry derivation on a few rows (null otherwise: one test per allocation).
+ * The N×N arrays of a derivation while `limitWorkingSet` runs its dry derivation on a few rows
+ * (null otherwise: one test per allocation): `units`, all it allocates (in units of N² values);
+ * `live`, the most it holds at once (`Deriver.sampleLive`); whether a pair needed quadrature.
  */
-let tally: { N: number; units: number; quadrature: boolean } | null = null;
+let tally: { N: number; units: number; live: number; quadrature: boolean } | null = null;
 /** A zeroed array of n values (N×N grids): `zerosF64`, counted by the dry run's tally. */
 function grid(n: number): Float64Array {
   if (tally) tally.units += n / (tally.N * tally.N);
@@ -447,6 +448,8 @@ class Deriver {
   /** The pair moments of the hidden vector under way: done of count (each an N × N grid), for `within`. */
   grids: { done: number; count: number } | null = null;
   onesM: Float64Array | null = null;
+  /** What `vecMoments` holds while its blocks run (the sums so far), for `sampleLive`. */
+  held: SMat[] = [];
   /** Within one block: the covariances of its Gaussian sums and their pair grids' shared work. */
   crossCache = new Map<string, SMat>();
   gridCaches = new Map<string, PairGridCache>();
@@ -477,6 +480,24 @@ class Deriver {
   }
 
   get N() { return this.inputs.N; }
+
+  /**
+   * The dry run's count of the N×N arrays held now (`tally.live`, the most over the run): the
+   * sources' kernels, the hidden vectors' moments, the all-ones kernel, the block's caches, what
+   * `vecMoments` holds and `extra` (the block's sums and the pair under way), each array once.
+   */
+  sampleLive(extra: (SMat | null)[] = []) {
+    if (!tally) return;
+    const NN = this.N * this.N, seen = new Set<Float64Array>();
+    const add = (x: SMat | null | undefined) => { if (x?.M && x.M.length === NN) seen.add(x.M); };
+    for (const s of this.sources) { add(s.C); add(s.T); }
+    for (const v of this.vecCache.values()) { add(v.S); add(v.TT); }
+    for (const c of this.crossCache.values()) add(c);
+    for (const c of this.gridCaches.values()) if (c.asin) seen.add(c.asin);
+    if (this.onesM) seen.add(this.onesM);
+    for (const x of [...this.held, ...extra]) add(x);
+    tally.live = Math.max(tally.live, seen.size);
+  }
 
   kappaOf(node: NodeId): number[] {
     return this.probes.kappa(node);
@@ -554,12 +575,15 @@ class Deriver {
     this.grids = { done: 0, count: vec.blocks.reduce((a, b) => a + b.terms.length * (b.terms.length + 1), 0) };
     try {
       for (const b of vec.blocks) {
+        this.held = [S, TT].filter((x): x is SMat => x !== null);
         const { E, T } = this.blockMoments(b, vec.node);
+        this.sampleLive([E, T]);
         S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.N);
         TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.N);
       }
     } finally {
       this.grids = null;
+      this.held = [];
     }
     const r = { S: S ?? ZERO, TT: TT ?? ZERO };
     this.vecCache.set(vec.node, r);
@@ -587,6 +611,7 @@ class Deriver {
         this.gridDone();
         const Tij = this.pairMoment(ti, tj, node, true, i === j);
         this.gridDone();
+        this.sampleLive([E, T, Eij, Tij]);
         E = smAxpy(E, Eij, k, N);
         T = smAxpy(T, Tij, k, N);
         if (i !== j) {
@@ -831,6 +856,7 @@ class Deriver {
       if (tick) this.within = (f) => tick((from + w * Math.min(f, 1)) / total);
       this.within(0);
       this.av.set(n, this.visit(n));
+      this.sampleLive();
       before += w;
     }
   }
@@ -1394,6 +1420,13 @@ export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
 }
 
 /**
+ * N×N arrays made next to those `sampleLive` sees: a sum's or a product's new array next to its
+ * operands (smAxpy, smAdd, smScale within one expression), a pair grid's `out` before its pair is
+ * sampled, closedGrid's full copy of an upper-only covariance.
+ */
+const TRANSIENT_UNITS = 3;
+
+/**
  * Extra N² units of one pair grid done by quadrature, besides its result: the pairs' indices (a
  * JS array), their three covariances and their values (gaussian.ts pairGrid, degeneratePairs),
  * each one value per pair — N² pairs at most.
@@ -1403,14 +1436,15 @@ const QUADRATURE_UNITS = 5;
 /**
  * The peak bytes `limitKernels` holds besides its report's kernels: the derivation's N×N arrays
  * and one kernel block being assembled. The derivation's structure — which sources, hidden
- * vectors, pair grids and sums it makes, and so how many N×N arrays — depends on the graph, not
- * on N; a dry run on a few inputs (at most 3 training and 2 test rows) counts them (`tally`, in
- * units of N²), and the estimate is units·N²·8 bytes at the real N (the chunk's n + chunk with
- * `testDiag`), plus one quadrature grid's buffers when a pair needed quadrature, plus the
- * largest block assembled (n·k × n·k, or the test blocks). Every array allocated is counted as
- * if held to the end, so the figure bounds the live set: measured against peak RSS in
- * test/nth/limit-memory.test.ts.
- * @example limitWorkingSet(probes, prepare(pm), { width: ['m'] }) // ≈ 22·N²·8 for a depth-3 relu network
+ * vectors, pair grids and sums it makes, and so how many N×N arrays it holds at once — depends on
+ * the graph, not on N; a dry run on a few inputs (at most 3 training and 2 test rows) counts them
+ * (`tally`, in units of N²): the most held at once (`Deriver.sampleLive`, after every node and
+ * every pair of a block) plus `TRANSIENT_UNITS` made between two samples, at most all it
+ * allocates; plus one quadrature grid's buffers when a pair needed quadrature. The estimate is
+ * units·N²·8 bytes at the real N (the chunk's n + chunk with `testDiag`), plus the largest block
+ * assembled (n·k × n·k, or a test block). Measured against peak RSS in
+ * test/io/working-set.test.ts.
+ * @example limitWorkingSet(probes, prepare(pm), { width: ['m'] }) // ≈ 16·N²·8 for a depth-3 relu network
  */
 function limitWorkingSet(probes: Probes, prep: Prepared, opts: LimitOptions): number {
   const { N, nTrain: n, rows } = prep.inputs, nt = N - n, k = prep.k;
@@ -1428,13 +1462,15 @@ function limitWorkingSet(probes: Probes, prep: Prepared, opts: LimitOptions): nu
       return { standIn: r.standIn, batched: g.fresh('data', [dryN, ...g.shape(r.batched).slice(1)], 'dry_rows'), values };
     }),
   };
-  const t = (tally = { N: dryN, units: 0, quadrature: false });
+  const t = (tally = { N: dryN, units: 0, live: 0, quadrature: false });
   try {
     new Deriver(probes, dry, opts.tol ?? 1e-12, opts.quadrature === true).run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
   } finally {
     tally = null;
   }
-  return 8 * chunkN * chunkN * (t.units + (t.quadrature ? QUADRATURE_UNITS : 0)) + blocks;
+  // the most held at once, and what is made between two samples; never more than all it allocates
+  const units = Math.min(t.units, t.live + TRANSIENT_UNITS) + (t.quadrature ? QUADRATURE_UNITS : 0);
+  return 8 * chunkN * chunkN * units + blocks;
 }
 
 interface Prepared {
