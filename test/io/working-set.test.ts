@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ntk } from '../cli/run-cli.ts';
+import { setMemoryBudget } from '../../src/io/memory.ts';
+import { ensureFlowMemory } from '../../src/dynamics/flow.ts';
 
 const dist = resolve('dist/index.cjs');
 const dir = mkdtempSync(join(tmpdir(), 'ntk-working-set-'));
@@ -168,6 +170,42 @@ describe('a tight --max-memory refuses before allocating; a sufficient one runs'
     for (const args of [['flow', mlp, '--alpha', '4', '--T', '0.1', '--lip-dh', '1'], ['flow', mlp, '--alpha', '4', '--lr', '0.1', '--steps', '2']]) {
       const r = await ntk(...args, '--max-memory', '64M');
       expect(r.code, r.stderr).toBe(0);
+    }
+  });
+
+  it('predict (the GP and the --seeds ensemble), early and nth refuse before their work', async () => {
+    const withTest = file('predict.ntk', limitModel(200, 'relu', 100));
+    const gp = await ntk('predict', withTest, '--width', 'm', '--T', 'inf', '--diag', '--max-memory', '4M');
+    expect(gp.code).toBe(1);
+    expect(gp.stderr).toMatch(/^ntk: error: the prediction at 100 test outputs from the limit kernels needs [\d.]+ MB with its report \([\d.]+ MB of it buffers\), more than the --max-memory budget, 4\.0 MB; fewer training or test inputs, or raise --max-memory/);
+    const ok = await ntk('predict', withTest, '--width', 'm', '--T', 'inf', '--diag', '--max-memory', '32M');
+    expect(ok.code, ok.stderr).toBe(0);
+    const seeds = await ntk('predict', file('seeds.ntk', limitModel(200, 'tanh', 100).replace('m = 64', 'm = 128')), '--seeds', '4', '--T', 'inf', '--max-memory', '4M');
+    expect(seeds.code).toBe(1);
+    expect(seeds.stderr).toMatch(/^ntk: error: the prediction at 100 test outputs with their covariance \(4 seeds\) needs [\d.]+ MB with its report \([\d.]+ MB of it buffers\), more than the --max-memory budget, 4\.0 MB; --diag \(variances only\), or fewer inputs or parameters \(--set\), or raise --max-memory/);
+    const earlyModel = file('early.ntk', `dim n = 400, d = 8, m = 400
+data X : [n, d] = normal(0, 1, seed = 1)
+param W : [m, d] ~ normal(0, 1)
+param v : [m] ~ normal(0, 1)
+def f(x : [d]) = dot(v, erf(W @ x / sqrt(d))) / sqrt(m)
+model h = f(X)
+loss square(target = X[:, 0])
+`);
+    const early = await ntk('early', earlyModel, '--lr', 'W=1', '--steps', '2', '--every', '1', '--max-memory', '4M');
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/^ntk: error: early on 400 inputs at width 400 needs 26\.9 MB, more than the --max-memory budget, 4\.0 MB: fewer inputs or a smaller width \(--set\), or raise --max-memory/);
+    const nth = await ntk('nth', mlp, '--order', '2', '--T', '0.1', '--max-memory', '2M');
+    expect(nth.code).toBe(1);
+    expect(nth.stderr).toMatch(/^ntk: error: the hierarchy of order 2 on 64 outputs needs [\d.]+ MB with its report \([\d.]+ MB of it buffers\), more than the --max-memory budget, 2\.0 MB; fewer outputs, or raise --max-memory/);
+  });
+
+  it("a sweep's workers are counted at once, naming fewer --workers", () => {
+    setMemoryBudget(10 * 2 ** 20);
+    try {
+      expect(() => ensureFlowMemory(64, 2304, true)).not.toThrow();
+      expect(() => ensureFlowMemory(64, 2304, true, 3, true)).toThrow(/^the flow on 64 outputs and 2304 parameters \(3 solves at once, one per worker\) needs [\d.]+ MB, more than the --max-memory budget, 10\.0 MB: fewer --workers, fewer outputs or parameters/);
+    } finally {
+      setMemoryBudget(null);
     }
   });
 
