@@ -277,7 +277,7 @@ export function flow(model: Model, opts: FlowOptions, ev: Evaluator = new Evalua
   const { alpha, T } = opts;
   const warnings: string[] = [];
   checkFlowStart(model, alpha, T, ev);
-  ensureFlowMemory(ev.k, ev.p, ev.target() !== null);
+  ensureFlowMemory(ev.k, ev.p, model.loss?.kind === 'square');
   const sys = deltaSystem(model, ev, alpha, T, warnings, opts);
   const run = integrateFlow(sys, opts, warnings);
   return flowReport(model, ev, sys, run, opts, warnings);

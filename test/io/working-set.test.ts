@@ -57,6 +57,16 @@ model h = f(X)
 loss square(target = y)
 `;
 
+/** The two-layer erf network of `early` (seed 004's form): n inputs of dimension d, width m. */
+const earlyModel = (n: number, d: number, m: number) => `dim n = ${n}, d = ${d}, m = ${m}
+data X : [n, d] = normal(0, 1, seed = 1)
+param W : [m, d] ~ normal(0, 1)
+param v : [m] ~ normal(0, 1)
+def f(x : [d]) = dot(v, erf(W @ x / sqrt(d))) / sqrt(m)
+model h = f(X)
+loss square(target = X[:, 0])
+`;
+
 /**
  * Runs `body` (JavaScript with `lib` the built library and `model` the compiled `source`) in a
  * fresh process; `body` returns the estimate in bytes. Gives the estimate and the peak RSS
@@ -130,14 +140,7 @@ describe.skipIf(!existsSync(dist))('working-set estimates against the measured p
   });
 
   it('early: the n × n kernels and the n × m passes', () => {
-    const m = measure(`dim n = 1200, d = 16, m = 1200
-data X : [n, d] = normal(0, 1, seed = 1)
-param W : [m, d] ~ normal(0, 1)
-param v : [m] ~ normal(0, 1)
-def f(x : [d]) = dot(v, erf(W @ x / sqrt(d))) / sqrt(m)
-model h = f(X)
-loss square(target = X[:, 0])
-`, `
+    const m = measure(earlyModel(1200, 16, 1200), `
       lib.early(model, { lr: { W: 1 }, steps: 2, every: 1 });
       return lib.earlyWorkingSet(1200, 1200, 16, 0);
     `);
@@ -183,15 +186,8 @@ describe('a tight --max-memory refuses before allocating; a sufficient one runs'
     const seeds = await ntk('predict', file('seeds.ntk', limitModel(200, 'tanh', 100).replace('m = 64', 'm = 128')), '--seeds', '4', '--T', 'inf', '--max-memory', '4M');
     expect(seeds.code).toBe(1);
     expect(seeds.stderr).toMatch(/^ntk: error: the prediction at 100 test outputs with their covariance \(4 seeds\) needs [\d.]+ MB with its report \([\d.]+ MB of it buffers\), more than the --max-memory budget, 4\.0 MB; --diag \(variances only\), or fewer inputs or parameters \(--set\), or raise --max-memory/);
-    const earlyModel = file('early.ntk', `dim n = 400, d = 8, m = 400
-data X : [n, d] = normal(0, 1, seed = 1)
-param W : [m, d] ~ normal(0, 1)
-param v : [m] ~ normal(0, 1)
-def f(x : [d]) = dot(v, erf(W @ x / sqrt(d))) / sqrt(m)
-model h = f(X)
-loss square(target = X[:, 0])
-`);
-    const early = await ntk('early', earlyModel, '--lr', 'W=1', '--steps', '2', '--every', '1', '--max-memory', '4M');
+    const early400 = file('early.ntk', earlyModel(400, 8, 400));
+    const early = await ntk('early', early400, '--lr', 'W=1', '--steps', '2', '--every', '1', '--max-memory', '4M');
     expect(early.code).toBe(1);
     expect(early.stderr).toMatch(/^ntk: error: early on 400 inputs at width 400 needs 26\.9 MB, more than the --max-memory budget, 4\.0 MB: fewer inputs or a smaller width \(--set\), or raise --max-memory/);
     const nth = await ntk('nth', mlp, '--order', '2', '--T', '0.1', '--max-memory', '2M');
