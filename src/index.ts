@@ -34,7 +34,7 @@ export { tidy } from './ir/simplify.ts';
 export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 export { widthScaling, slopeFit, theorySlope, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
 export { fitLogLog, fitLine, type LogLogFit } from './math/fit.ts';
-export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
+export { limitKernels, limitKernelsDense, nestedLimit, type LimitOptions, type LimitReport, type LimitDense, type LimitReportOf, type DenseMatrix, type LimitMethod } from './nth/limit.ts';
 export { gpPredict, ensemblePredict, squareTargets, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
 export { writeKernelFiles, LIMIT_KERNEL_KEYS } from './nth/limit-out.ts';
 export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
