@@ -82,7 +82,7 @@ export {
 export { AtomicFile, WriteError, writeFileAtomic } from './io/atomic.ts';
 export { NpyWriter, npyHeader, writeNpy } from './io/npy.ts';
 export { capNativeThreads } from './runtime/backend-native.ts';
-export { kernelTile, tileRange, upperTiles, writeKernelTiles, moreTiles, type KernelTile } from './nth/tiles.ts';
+export { kernelTile, tileRange, upperTiles, writeKernelTiles, moreTiles, tileCost, tileBytes, type KernelTile, type TileCost } from './nth/tiles.ts';
 export { writeArrays, checkArrayOut, arrayPaths, arrayFormat, csvNumber, ARRAY_FORMATS, type ArrayFormat, type ResultArray, type WrittenFile } from './io/arrays.ts';
 export {
   ClusterError, PLAN_FORMAT, planSweep, planKernelTiles, writePlan, readPlan, readShard, runTask, mergePlan, planStatus, indexFromEnv,
@@ -99,7 +99,7 @@ export {
   type CheckReport, type EvalReport, type JacobianReport, type KernelReport, type KernelFileReport, type KernelReportOptions, type DeriveReport, type PrintReport,
 } from './studies/model.ts';
 // the NTK by Gram products (structured, no Jacobian; nth/gram.ts)
-export { gramNtk, gramStructure, NonFiniteKernelError, type GramStructure, type GramResult, type KernelStats } from './nth/gram.ts';
+export { gramNtk, gramTile, gramStructure, NonFiniteKernelError, type GramStructure, type GramResult, type KernelStats } from './nth/gram.ts';
 export { closedForm, mathjsText, modelClosedForms, kernelClosedForm, isScalarModel, MAX_CLOSED_FORM_TEXT, type ClosedForm, type ModelClosedForms } from './symbolic/closed-form.ts';
 export { lipReport, type LipReport, type LipBracket, type LipStudyOptions } from './studies/lip.ts';
 export { flowStudy, descentReport, FLOW_LIP_ENTRIES, type FlowStudyOptions, type FlowReport, type FlowLipEstimate, type DescentReport } from './studies/flow.ts';
