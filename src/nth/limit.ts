@@ -41,7 +41,7 @@ import type { Model, ParamInfo } from '../ir/model.ts';
 import { isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
 import { restrictRows } from '../ir/rows.ts';
 import { sizeOf } from '../ir/shape.ts';
-import { zerosF64 } from '../runtime/alloc.ts';
+import { F64Pool } from '../runtime/alloc.ts';
 import { ensureMemory } from '../runtime/memory.ts';
 import { atomFn, expect1, pairExpectation, pairGrid, PairGridCache, type Gemm, type GaussFn } from '../math/gaussian.ts';
 import { defaultBackend } from '../runtime/backends.ts';
@@ -97,29 +97,41 @@ export interface LimitMethod {
 }
 
 /**
+ * A kernel as the derivation computes it: `rows × cols`, row-major, in one Float64Array — what
+ * `limitKernelsDense` returns and `--out` writes, with no array of numbers per row.
+ */
+export interface DenseMatrix { rows: number; cols: number; data: Float64Array }
+
+/**
  * `limitKernels`'s report (the JSON of `ntk limit`): the NNGP 𝒦 = lim E[h hᵀ] and the NTK
  * Θ = lim Dh Dhᵀ of the infinite-width limit on the training inputs (n·k × n·k), how each
- * Gaussian expectation was computed and how accurate it is.
+ * Gaussian expectation was computed and how accurate it is. The kernels are `number[][]`
+ * (`LimitReport`, as printed) or `DenseMatrix` (`LimitDense`, as computed).
  */
-export interface LimitReport {
+export type LimitReport = LimitReportOf<number[][]>;
+/** The report with its kernels as computed (`limitKernelsDense`). */
+export type LimitDense = LimitReportOf<DenseMatrix>;
+
+/** The limit's report with kernels of type K (see `LimitReport`). */
+export interface LimitReportOf<K> {
 
   width: string[];
   /** Training inputs (rows) and outputs per input. */
   n: number;
   outputs: number;
   /** n·k × n·k, outputs of one input grouped; null when the limit is not finite (see growth). */
-  nngp: number[][] | null;
-  ntk: number[][] | null;
+  nngp: K | null;
+  ntk: K | null;
   /** The exponent e of m in the kernel's size (0: a finite limit; null: identically zero). */
   nngpGrowth: number | null;
   ntkGrowth: number | null;
   /** Why the NTK is not given, when it is not. */
   ntkNote?: string;
   /** With a `test` declaration: test × train and test × test blocks. */
-  nngpCross?: number[][] | null;
-  ntkCross?: number[][] | null;
-  nngpTest?: number[][] | null;
-  ntkTest?: number[][] | null;
+  nngpCross?: K | null;
+  ntkCross?: K | null;
+  nngpTest?: K | null;
+  ntkTest?: K | null;
   nTest?: number;
   /** With `testDiag`: the diagonals of the test × test blocks (the variances' kernels). */
   nngpTestDiag?: number[] | null;
@@ -145,21 +157,14 @@ interface Sc { c: number; e: number }
  * and copied before any update.
  */
 interface SMat { e: number; M: Float64Array | null; full?: boolean; own?: boolean }
+/**
+ * Where the kernels' N × N arrays come from: the Deriver's pool (runtime/alloc.ts `F64Pool`),
+ * recycled between the nodes of the recursion (`Deriver.sweep`).
+ */
+interface Mats { readonly N: number; zeros(n: number): Float64Array }
 const ZERO: SMat = { e: -Infinity, M: null };
 const EPS_E = 1e-9;
 const sameE = (a: number, b: number) => Math.abs(a - b) < EPS_E;
-
-/**
- * The N×N arrays of a derivation while `limitWorkingSet` runs its dry derivation on a few rows
- * (null otherwise: one test per allocation): `units`, all it allocates (in units of N² values);
- * `live`, the most it holds at once (`Deriver.sampleLive`); whether a pair needed quadrature.
- */
-let tally: { N: number; units: number; live: number; quadrature: boolean } | null = null;
-/** A zeroed array of n values (N×N grids): `zerosF64`, counted by the dry run's tally. */
-function grid(n: number): Float64Array {
-  if (tally) tally.units += n / (tally.N * tally.N);
-  return zerosF64(n);
-}
 
 /** Entry (a, b) of a kernel, upper-only or full. */
 const at = (x: SMat, N: number, a: number, b: number): number =>
@@ -168,11 +173,11 @@ const at = (x: SMat, N: number, a: number, b: number): number =>
 /** The rows' index ranges [from, to) a kernel holds: the upper triangle, or all entries. */
 const rowFrom = (N: number, full: boolean | undefined, a: number) => (full ? a * N : a * N + a);
 
-function smAdd(a: SMat, b: SMat, N: number): SMat {
+function smAdd(a: SMat, b: SMat, P: Mats): SMat {
   if (!a.M) return b;
   if (!b.M) return a;
   if (!sameE(a.e, b.e)) return a.e > b.e ? a : b;
-  const M = grid(N * N), A = a.M, B = b.M;
+  const N = P.N, M = P.zeros(N * N), A = a.M, B = b.M;
   if (!!a.full !== !!b.full) {
     // a full and an upper-only operand (both symmetric here): the sum on the upper triangle
     for (let i = 0; i < N; i++) for (let j = i; j < N; j++) M[i * N + j] = at(a, N, i, j) + at(b, N, i, j);
@@ -181,17 +186,17 @@ function smAdd(a: SMat, b: SMat, N: number): SMat {
   for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! + B[i]!;
   return { e: a.e, M, full: a.full, own: true };
 }
-function smScale(a: SMat, s: Sc, N: number): SMat {
+function smScale(a: SMat, s: Sc, P: Mats): SMat {
   if (!a.M || s.c === 0) return ZERO;
   if (s.c === 1) return { ...a, e: a.e + s.e, own: false };
-  const M = grid(N * N), A = a.M, c = s.c;
+  const N = P.N, M = P.zeros(N * N), A = a.M, c = s.c;
   for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! * c;
   return { e: a.e + s.e, M, full: a.full, own: true };
 }
 /** a∘b (entrywise); into a's array when a is owned and has b's layout (a is then consumed). */
-function smHadamard(a: SMat, b: SMat, N: number): SMat {
+function smHadamard(a: SMat, b: SMat, P: Mats): SMat {
   if (!a.M || !b.M) return ZERO;
-  const A = a.M, B = b.M, M = a.own && !!a.full === !!b.full ? A : grid(N * N);
+  const N = P.N, A = a.M, B = b.M, M = a.own && !!a.full === !!b.full ? A : P.zeros(N * N);
   if (!!a.full === !!b.full)
     for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! * B[i]!;
   else for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) M[i * N + j] = at(a, N, i, j) * at(b, N, i, j);
@@ -205,13 +210,14 @@ const scMul = (a: Sc, b: Sc): Sc => ({ c: a.c * b.c, e: a.e + b.e });
  * caller). `acc` must be null or a value this function returned; it is updated in place when
  * owned, and x is shared, not copied, when it is the first term with k = 1.
  */
-function smAxpy(acc: SMat | null, x: SMat, k: Sc, N: number, transpose = false): SMat {
+function smAxpy(acc: SMat | null, x: SMat, k: Sc, P: Mats, transpose = false): SMat {
+  const N = P.N;
   if (!x.M || k.c === 0) return acc ?? ZERO;
   const e = x.e + k.e;
   if (acc && acc.M && acc.e > e && !sameE(acc.e, e)) return acc;
   const add = acc && acc.M && sameE(acc.e, e);
   if (!add && k.c === 1 && !x.full) return { e, M: x.M, own: false };
-  const A = add && acc!.own ? acc!.M! : grid(N * N);
+  const A = add && acc!.own ? acc!.M! : P.zeros(N * N);
   // what k·x is added to: the accumulator (in place, or a shared one read into a new array), or 0
   const S = add ? acc!.M! : null;
   const X = x.M, c = k.c;
@@ -448,8 +454,6 @@ class Deriver {
   /** The pair moments of the hidden vector under way: done of count (each an N × N grid), for `within`. */
   grids: { done: number; count: number } | null = null;
   onesM: Float64Array | null = null;
-  /** What `vecMoments` holds while its blocks run (the sums so far), for `sampleLive`. */
-  held: SMat[] = [];
   /** Within one block: the covariances of its Gaussian sums and their pair grids' shared work. */
   crossCache = new Map<string, SMat>();
   gridCaches = new Map<string, PairGridCache>();
@@ -457,9 +461,14 @@ class Deriver {
   readonly gemm: Gemm = backendGemm();
   readonly params = new Map<NodeId, ParamInfo>();
   readonly paramScale = new Map<NodeId, Sc>();
+  /** Every N × N array of the derivation comes from here and is recycled by `sweep`. */
+  readonly pool = new F64Pool();
+  readonly mats: Mats;
 
   constructor(readonly probes: Probes, readonly inputs: Inputs, readonly tol: number, readonly forceQuadrature = false) {
     this.g = probes.models[0]!.graph;
+    const pool = this.pool;
+    this.mats = { N: inputs.N, zeros: (n) => pool.zeros(n) };
     const [m0, m1, m2] = probes.models;
     m0!.params.forEach((p, i) => {
       this.params.set(p.node, p);
@@ -480,24 +489,6 @@ class Deriver {
   }
 
   get N() { return this.inputs.N; }
-
-  /**
-   * The dry run's count of the N×N arrays held now (`tally.live`, the most over the run): the
-   * sources' kernels, the hidden vectors' moments, the all-ones kernel, the block's caches, what
-   * `vecMoments` holds and `extra` (the block's sums and the pair under way), each array once.
-   */
-  sampleLive(extra: (SMat | null)[] = []) {
-    if (!tally) return;
-    const NN = this.N * this.N, seen = new Set<Float64Array>();
-    const add = (x: SMat | null | undefined) => { if (x?.M && x.M.length === NN) seen.add(x.M); };
-    for (const s of this.sources) { add(s.C); add(s.T); }
-    for (const v of this.vecCache.values()) { add(v.S); add(v.TT); }
-    for (const c of this.crossCache.values()) add(c);
-    for (const c of this.gridCaches.values()) if (c.asin) seen.add(c.asin);
-    if (this.onesM) seen.add(this.onesM);
-    for (const x of [...this.held, ...extra]) add(x);
-    tally.live = Math.max(tally.live, seen.size);
-  }
 
   kappaOf(node: NodeId): number[] {
     return this.probes.kappa(node);
@@ -532,7 +523,7 @@ class Deriver {
   /** Σ_j y_j(a) y_j(b) of a det node. */
   gram(node: NodeId): SMat {
     const y = this.det(node), N = this.N, d = y.length / N;
-    const M = grid(N * N);
+    const M = this.mats.zeros(N * N);
     for (let a = 0; a < N; a++)
       for (let b = a; b < N; b++) {
         let s = 0;
@@ -544,7 +535,7 @@ class Deriver {
 
   /** The all-ones kernel (one shared array: never updated in place). */
   ones(): SMat {
-    this.onesM ??= grid(this.N * this.N).fill(1);
+    this.onesM ??= this.mats.zeros(this.N * this.N).fill(1);
     return { e: 0, M: this.onesM };
   }
 
@@ -575,15 +566,12 @@ class Deriver {
     this.grids = { done: 0, count: vec.blocks.reduce((a, b) => a + b.terms.length * (b.terms.length + 1), 0) };
     try {
       for (const b of vec.blocks) {
-        this.held = [S, TT].filter((x): x is SMat => x !== null);
         const { E, T } = this.blockMoments(b, vec.node);
-        this.sampleLive([E, T]);
-        S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.N);
-        TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.N);
+        S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.mats);
+        TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.mats);
       }
     } finally {
       this.grids = null;
-      this.held = [];
     }
     const r = { S: S ?? ZERO, TT: TT ?? ZERO };
     this.vecCache.set(vec.node, r);
@@ -611,12 +599,11 @@ class Deriver {
         this.gridDone();
         const Tij = this.pairMoment(ti, tj, node, true, i === j);
         this.gridDone();
-        this.sampleLive([E, T, Eij, Tij]);
-        E = smAxpy(E, Eij, k, N);
-        T = smAxpy(T, Tij, k, N);
+        E = smAxpy(E, Eij, k, this.mats);
+        T = smAxpy(T, Tij, k, this.mats);
         if (i !== j) {
-          E = smAxpy(E, Eij, k, N, true);
-          T = smAxpy(T, Tij, k, N, true);
+          E = smAxpy(E, Eij, k, this.mats, true);
+          T = smAxpy(T, Tij, k, this.mats, true);
         }
       }
     this.crossCache.clear();
@@ -658,7 +645,7 @@ class Deriver {
     for (const [s, c1] of G1) {
       const c2 = G2.get(s);
       if (!c2) continue;
-      out = smAxpy(out, this.sources[s]![which], scMul(c1, c2), this.N);
+      out = smAxpy(out, this.sources[s]![which], scMul(c1, c2), this.mats);
     }
     return out ?? ZERO;
   }
@@ -683,7 +670,7 @@ class Deriver {
     if (tangent) {
       // Θ_{G_i,G_j} ≠ 0 only through shared sources
       const inner = this.expectPair(fi, fj, ti.g, tj.g, node, same);
-      return smHadamard(inner, cross, this.N);
+      return smHadamard(inner, cross, this.mats);
     }
     return this.expectPair(fi, fj, ti.g, tj.g, node, same);
   }
@@ -692,7 +679,7 @@ class Deriver {
   expectPair(f: SE, h: SE, G1: GSum, G2: GSum, node: NodeId, symmetric: boolean): SMat {
     const N = this.N;
     const kf = f.op === 'const' ? f.v : null, kh = h.op === 'const' ? h.v : null;
-    if (kf !== null && kh !== null) return { e: 0, M: grid(N * N).fill(kf * kh) };
+    if (kf !== null && kh !== null) return { e: 0, M: this.mats.zeros(N * N).fill(kf * kh) };
     // affine functions: E[(αG1 + β)(α'G2 + β')] = αα'·Cov + ββ' (exponents carried by Cov)
     const aff = (x: SE) => {
       const t = toTerms(x);
@@ -703,8 +690,8 @@ class Deriver {
     };
     const af = aff(f), ah = aff(h);
     if (af && ah) {
-      let out: SMat = af.be * ah.be !== 0 ? { e: 0, M: grid(N * N).fill(af.be * ah.be) } : ZERO;
-      out = smAdd(out, smScale(this.gaussCross(G1, G2, 'C'), { c: af.al * ah.al, e: 0 }, N), N);
+      let out: SMat = af.be * ah.be !== 0 ? { e: 0, M: this.mats.zeros(N * N).fill(af.be * ah.be) } : ZERO;
+      out = smAdd(out, smScale(this.gaussCross(G1, G2, 'C'), { c: af.al * ah.al, e: 0 }, this.mats), this.mats);
       return out;
     }
     const v1 = this.gaussVar(G1), v2 = this.gaussVar(G2);
@@ -714,7 +701,7 @@ class Deriver {
     const cross = this.gaussCross(G1, G2, 'C');
     const F = this.gaussFn(f), H = this.gaussFn(h);
     if (!cross.M) {
-      const M = grid(N * N);
+      const M = this.mats.zeros(N * N);
       // independent: the product of the 1-D means
       const m1 = kf !== null ? new Float64Array(N).fill(kf) : this.mean(F, v1.v);
       const m2 = kh !== null ? new Float64Array(N).fill(kh) : this.mean(H, v2.v);
@@ -724,7 +711,7 @@ class Deriver {
     if (!sameE(cross.e, 0)) throw new Unsupported(node, 'internal: a covariance with a width exponent between O(1) preactivations');
     if (kf !== null || kh !== null) {
       const mm = kf !== null ? this.mean(H, v2.v) : this.mean(F, v1.v);
-      const k = (kf ?? kh)!, M = grid(N * N);
+      const k = (kf ?? kh)!, M = this.mats.zeros(N * N);
       for (let a = 0; a < N; a++) for (let b = 0; b < N; b++) M[a * N + b] = k * mm[kf !== null ? b : a]!;
       return { e: 0, M, full: true, own: true };
     }
@@ -732,11 +719,10 @@ class Deriver {
     let cache = this.gridCaches.get(gk);
     if (!cache) this.gridCaches.set(gk, (cache = new PairGridCache()));
     const r = pairGrid(F, H, v1.v, v2.v, cross.M, {
-      tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, alloc: grid, quadrature: this.forceQuadrature,
+      tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, alloc: this.mats.zeros, quadrature: this.forceQuadrature,
       onProgress: (d, t) => this.within(this.grids ? (this.grids.done + d / t) / this.grids.count : d / t),
     });
     this.noteMethod(`E[${F.name} · ${H.name}]`, r.method, r.order, r.accuracy);
-    if (tally && r.method === 'quadrature') tally.quadrature = true;
     return { e: 0, M: r.value, full: !symmetric || !!cross.full, own: true };
   }
 
@@ -850,15 +836,48 @@ class Deriver {
     const cone = this.g.cone(roots);
     const weight = (n: NodeId) => (this.g.op(n) === 'matmul' || this.g.op(n) === 'sum' ? LIMIT_HEAVY_WEIGHT : 1);
     const total = cone.reduce((a, n) => a + weight(n), 0);
+    // the position of each node's last reader: past it, the node's value is dead
+    const lastUse = new Map<NodeId, number>();
+    cone.forEach((n, i) => { for (const a of this.g.args(n)) lastUse.set(a, i); });
+    for (const r of roots) lastUse.set(r, Infinity);
+    const live = new Set<NodeId>();
     let before = 0;
-    for (const n of cone) {
+    cone.forEach((n, i) => {
       const w = weight(n), from = before;
       if (tick) this.within = (f) => tick((from + w * Math.min(f, 1)) / total);
       this.within(0);
       this.av.set(n, this.visit(n));
-      this.sampleLive();
       before += w;
+      live.add(n);
+      for (const a of this.g.args(n)) if (lastUse.get(a) === i) live.delete(a);
+      if (this.pool.sinceSweep > 0) this.sweep(live);
+    });
+  }
+
+  /**
+   * Recycle every N × N array no live value can reach. Between nodes the arrays are held only by
+   * the sources (C, T) that the Gaussian sums of live values name, the hidden vectors' moments
+   * (vecCache) and the all-ones kernel; the per-block caches are empty. Under the tests a freed
+   * array is NaN (`F64Pool`), so a holder missing here fails every limit test loudly.
+   */
+  sweep(live: Iterable<NodeId>): void {
+    if (this.crossCache.size > 0 || this.gridCaches.size > 0) return;
+    const held: (Float64Array | null)[] = [this.onesM];
+    const srcs = new Set<number>();
+    const vec = (v: { blocks: Block[]; node: NodeId }) => {
+      const m = this.vecCache.get(v.node);
+      if (m) held.push(m.S.M, m.TT.M);
+      for (const b of v.blocks) for (const t of b.terms) for (const s of t.g.keys()) srcs.add(s);
+    };
+    for (const n of live) {
+      const v = this.av.get(n);
+      if (!v) continue;
+      if (v.k === 'vec') vec(v);
+      else if (v.k === 'prod') vec(v.vec);
+      else if (v.k === 'out') for (const c of v.comps) for (const t of c) srcs.add(t.src);
     }
+    for (const s of srcs) held.push(this.sources[s]!.C.M, this.sources[s]!.T.M);
+    this.pool.sweep(held);
   }
 
   visit(n: NodeId): AV {
@@ -930,7 +949,7 @@ class Deriver {
     if (kap.length !== 1 || shape.length !== 1)
       this.fail(n, `the weight ${w.key} is used elementwise: only a vector along the width (a bias) can be`);
     this.useWeight(w, -1, n);
-    const src = this.addSource(`bias:${w.key}`, w.key, smScale(this.ones(), w.sigma2, this.N), this.ones(), 1);
+    const src = this.addSource(`bias:${w.key}`, w.key, smScale(this.ones(), w.sigma2, this.mats), this.ones(), 1);
     this.recordSource(src, `${w.key} (bias)`, `σ²=${fmtSc(w.sigma2)}`, '1', { def: texName(w.key), sigma2: w.sigma2, from: { kind: 'bias' } });
     return { k: 'vec', node: n, blocks: [{ kappa: kap[0]!, terms: [{ coef: w.coef, fn: VAR, g: new Map([[src, { c: 1, e: 0 }]]) }] }] };
   }
@@ -1050,7 +1069,7 @@ class Deriver {
       if (this.kappaOf(v.w.node).some((k) => k > 0)) this.fail(n, `the width vector ${v.w.key} added to the output`);
       this.useWeight(v.w, -2, n);
       const size = this.g.sizeOf(v.w.node);
-      const src = this.addSource(`obias:${v.w.key}`, v.w.key, smScale(this.ones(), v.w.sigma2, this.N), this.ones(), size);
+      const src = this.addSource(`obias:${v.w.key}`, v.w.key, smScale(this.ones(), v.w.sigma2, this.mats), this.ones(), size);
       this.recordSource(src, `${v.w.key} (output bias)`, `σ²=${fmtSc(v.w.sigma2)}`, '1', { def: texName(v.w.key), sigma2: v.w.sigma2, from: { kind: 'bias' } });
       return { k: 'out', comps: Array.from({ length: size }, (_, j) => [{ src, j, c: v.w.coef }]) };
     }
@@ -1091,7 +1110,7 @@ class Deriver {
       if (wk[contracted]! > 0) this.fail(n, `the weight ${w.key} contracts a width axis with data`);
       if (other.k === 'scalar') this.fail(n, `the weight ${w.key} times a constant`);
       const G = this.gram(yNode);
-      C = smScale(G, w.sigma2, this.N);
+      C = smScale(G, w.sigma2, this.mats);
       T = G;
       desc = `σ²·⟨x(a), x(b)⟩`;
       tdesc = `⟨x(a), x(b)⟩`;
@@ -1100,8 +1119,8 @@ class Deriver {
     } else if (other.k === 'vec') {
       if (!(wk[contracted]! > 0)) this.fail(n, `the weight ${w.key} contracts a finite axis with a hidden vector`);
       const { S, TT } = this.vecMoments(other);
-      C = smScale(S, w.sigma2, this.N);
-      T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, w.sigma2, this.N);
+      C = smScale(S, w.sigma2, this.mats);
+      T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.mats), TT, w.sigma2, this.mats);
       const yn = this.vecName(other);
       desc = `σ²·Σ_j ${yn}_j(a)${yn}_j(b)`;
       tdesc = `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`;
@@ -1130,7 +1149,7 @@ class Deriver {
         if (!overWidth) this.fail(n, 'a weight times a hidden vector, not summed over the width');
         this.useWeight(v.w, v.vec.node, n);
         const { S, TT } = this.vecMoments(v.vec);
-        const C = smScale(S, v.w.sigma2, this.N), T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, v.w.sigma2, this.N);
+        const C = smScale(S, v.w.sigma2, this.mats), T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.mats), TT, v.w.sigma2, this.mats);
         const yn = this.vecName(v.vec);
         const src = this.addSource(`mm:${v.w.key}`, `⟨${v.w.key}, ${yn}⟩`, C, T, 1);
         this.recordSource(src, `⟨${v.w.key}, ${yn}⟩ (readout)`, `σ²=${fmtSc(v.w.sigma2)}: 𝒦 = σ²·Σ_j ${yn}_j(a)${yn}_j(b)`, `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`,
@@ -1381,6 +1400,37 @@ function mapComps(g: Graph, n: NodeId, ins: OutTerm[][][]): OutTerm[][] {
  *   r.nngp![0]![0];  // 𝒦(x1, x1)
  */
 export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
+  return nestedLimit(limitKernelsDense(model, opts));
+}
+
+/**
+ * The report keys of the limit's kernels, in the order they are written (`--out`).
+ * @example LIMIT_KERNEL_KEYS[1] // 'ntk'
+ */
+export const LIMIT_KERNEL_KEYS = ['nngp', 'ntk', 'nngpCross', 'ntkCross', 'nngpTest', 'ntkTest'] as const;
+
+/**
+ * The report with its kernels as arrays of rows (`LimitReport`, the JSON's shape).
+ * @example nestedLimit(limitKernelsDense(model, { width: ['m'] })).ntk![0]![1] // Θ(x1, x2)
+ */
+export function nestedLimit(r: LimitDense): LimitReport {
+  const out = { ...r } as unknown as LimitReport;
+  for (const key of LIMIT_KERNEL_KEYS) {
+    const K = r[key];
+    if (K === undefined) continue;
+    out[key] = K && Array.from({ length: K.rows }, (_, i) => toNumbers(K.data, i * K.cols, K.cols));
+  }
+  return out;
+}
+
+/**
+ * `limitKernels` with the kernels as computed: one Float64Array each (`DenseMatrix`), for
+ * writing them (`--out`) or computing with them without a copy per row.
+ * @example
+ *   const r = limitKernelsDense(loadModel('examples/limit-mlp.ntk'), { width: ['m'] });
+ *   r.ntk!.data[0];  // Θ(x1, x1); entry (a, b) at a·cols + b
+ */
+export function limitKernelsDense(model: Model, opts: LimitOptions): LimitDense {
   // data must be finite: a NaN would run through every kernel (never a NaN kernel: an error here)
   const used = new Set(model.graph.cone(model.test ? [model.output, model.test.output] : [model.output]));
   for (const d of model.data) {
@@ -1420,13 +1470,6 @@ export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
 }
 
 /**
- * N×N arrays made next to those `sampleLive` sees: a sum's or a product's new array next to its
- * operands (smAxpy, smAdd, smScale within one expression), a pair grid's `out` before its pair is
- * sampled, closedGrid's full copy of an upper-only covariance.
- */
-const TRANSIENT_UNITS = 3;
-
-/**
  * Extra N² units of one pair grid done by quadrature, besides its result: the pairs' indices (a
  * JS array), their three covariances and their values (gaussian.ts pairGrid, degeneratePairs),
  * each one value per pair — N² pairs at most.
@@ -1434,24 +1477,23 @@ const TRANSIENT_UNITS = 3;
 const QUADRATURE_UNITS = 5;
 
 /**
- * The peak bytes `limitKernels` holds besides its report's kernels: the derivation's N×N arrays
- * and one kernel block being assembled. The derivation's structure — which sources, hidden
- * vectors, pair grids and sums it makes, and so how many N×N arrays it holds at once — depends on
- * the graph, not on N; a dry run on a few inputs (at most 3 training and 2 test rows) counts them
- * (`tally`, in units of N²): the most held at once (`Deriver.sampleLive`, after every node and
- * every pair of a block) plus `TRANSIENT_UNITS` made between two samples, at most all it
- * allocates; plus one quadrature grid's buffers when a pair needed quadrature. The estimate is
- * units·N²·8 bytes at the real N (the chunk's n + chunk with `testDiag`), plus the largest block
- * assembled (n·k × n·k, or a test block). Measured against peak RSS in
+ * The peak bytes `limitKernelsDense` holds besides its report's kernels (the blocks it assembles,
+ * which the result's check counts): the derivation's N×N arrays. Every N×N array comes from the Deriver's pool,
+ * which keeps what it allocated and recycles what no live value reaches (`Deriver.sweep`), so the
+ * arrays it allocates fresh are the most it holds at once. How many depends on the graph (its
+ * sources, hidden vectors, pair grids and sums), not on N: a dry derivation on a few inputs (at
+ * most 3 training and 2 test rows) counts them (`pool.fresh`). The estimate is that count times
+ * N²·8 bytes at the real N (the chunk's n + chunk with `testDiag`), plus one quadrature grid's
+ * buffers when a pair needed quadrature. Measured against peak RSS in
  * test/io/working-set.test.ts.
- * @example limitWorkingSet(probes, prepare(pm), { width: ['m'] }) // ≈ 16·N²·8 for a depth-3 relu network
+ * @example limitWorkingSet(probes, prepare(pm), { width: ['m'] }) // ≈ 8 N×N arrays for a depth-3 relu network
  */
 function limitWorkingSet(probes: Probes, prep: Prepared, opts: LimitOptions): number {
-  const { N, nTrain: n, rows } = prep.inputs, nt = N - n, k = prep.k;
-  const chunkN = opts.testDiag && nt > 0 ? n + Math.min(nt, Math.max(1, Math.floor(opts.testChunk ?? Math.max(n, 64)))) : N;
-  const blocks = 8 * k * k * Math.max(n * n, opts.testDiag ? n * Math.min(nt, chunkN - n) : nt * Math.max(n, nt));
+  const { N, nTrain: n, rows } = prep.inputs, nt = N - n;
+  const chunk = Math.min(nt, Math.max(1, Math.floor(opts.testChunk ?? Math.max(n, 64))));
+  const chunkN = opts.testDiag && nt > 0 ? n + chunk : N;
   const a = Math.min(n, 3), b = Math.min(nt, 2), dryN = a + b;
-  if (dryN >= N) return 8 * N * N * 64 + blocks; // a handful of inputs: the arrays are tiny, no dry run
+  if (dryN >= N) return 8 * N * N * 64; // a handful of inputs: the arrays are tiny, no dry run
   const g = probes.models[0]!.graph;
   const dry: Inputs = {
     N: dryN, nTrain: a,
@@ -1462,15 +1504,10 @@ function limitWorkingSet(probes: Probes, prep: Prepared, opts: LimitOptions): nu
       return { standIn: r.standIn, batched: g.fresh('data', [dryN, ...g.shape(r.batched).slice(1)], 'dry_rows'), values };
     }),
   };
-  const t = (tally = { N: dryN, units: 0, live: 0, quadrature: false });
-  try {
-    new Deriver(probes, dry, opts.tol ?? 1e-12, opts.quadrature === true).run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
-  } finally {
-    tally = null;
-  }
-  // the most held at once, and what is made between two samples; never more than all it allocates
-  const units = Math.min(t.units, t.live + TRANSIENT_UNITS) + (t.quadrature ? QUADRATURE_UNITS : 0);
-  return 8 * chunkN * chunkN * units + blocks;
+  const d = new Deriver(probes, dry, opts.tol ?? 1e-12, opts.quadrature === true);
+  d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
+  const quadrature = [...d.methods.values()].some((m) => m.method === 'quadrature');
+  return 8 * chunkN * chunkN * (d.pool.fresh + (quadrature ? QUADRATURE_UNITS : 0));
 }
 
 interface Prepared {
@@ -1533,10 +1570,18 @@ function prepare(pm: Model): Prepared {
  * training inputs and one chunk of test inputs at a time; the train blocks come from the first
  * chunk, the cross blocks and the diagonals are concatenated.
  */
-function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, derive: (inputs: Inputs, c: number, chunks: number) => LimitReport): LimitReport {
+function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, derive: (inputs: Inputs, c: number, chunks: number) => LimitDense): LimitDense {
   const n = all.nTrain, nt = all.N - n, c = Math.max(1, Math.floor(chunk ?? Math.max(n, 64)));
-  const diag = (M: number[][] | null | undefined) => (M ? M.map((row, i) => row[i]!) : null);
-  let report: LimitReport | null = null;
+  const diag = (M: DenseMatrix | null | undefined) => (M ? Array.from({ length: M.rows }, (_, i) => M.data[i * M.cols + i]!) : null);
+  // the rows of b below those of a
+  const stack = (a: DenseMatrix | null | undefined, b: DenseMatrix | null | undefined): DenseMatrix | null => {
+    if (!a || !b) return null;
+    const data = new Float64Array(a.data.length + b.data.length);
+    data.set(a.data, 0);
+    data.set(b.data, a.data.length);
+    return { rows: a.rows + b.rows, cols: a.cols, data };
+  };
+  let report: LimitDense | null = null;
   for (let s = 0; s < nt; s += c) {
     const e = Math.min(nt, s + c), N = n + e - s;
     const rows = all.rows.map((r) => {
@@ -1554,8 +1599,8 @@ function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, deriv
       continue;
     }
     const cat = <T>(a: T[] | null | undefined, b: T[] | null | undefined) => (a && b ? a.concat(b) : null);
-    report.nngpCross = cat(report.nngpCross, r.nngpCross);
-    report.ntkCross = cat(report.ntkCross, r.ntkCross);
+    report.nngpCross = stack(report.nngpCross, r.nngpCross);
+    report.ntkCross = stack(report.ntkCross, r.ntkCross);
     report.nngpTestDiag = cat(report.nngpTestDiag, dn);
     report.ntkTestDiag = cat(report.ntkTestDiag, dt);
     report.accuracy = Math.max(report.accuracy, r.accuracy);
@@ -1596,7 +1641,7 @@ function spanOf(m: Model, node: NodeId, orig: Map<NodeId, NodeId>): Span | null 
   return null;
 }
 
-function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, trainOut: NodeId, testOut: NodeId | null): LimitReport {
+function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, trainOut: NodeId, testOut: NodeId | null): LimitDense {
   const N = inputs.N, n = inputs.nTrain, nt = N - n;
   const outTrain = d.av.get(trainOut)!, outTest = testOut !== null ? d.av.get(testOut)! : null;
   if (outTrain.k !== 'out') throw new Unsupported(trainOut, `the model's output is ${describe(outTrain)}, not a readout of the width (a weight contracted with a hidden vector)`);
@@ -1612,25 +1657,25 @@ function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, tra
       const M = d.sources[s.src]![which];
       if (M.M) e = Math.max(e, M.e + s.c.e + t.c.e);
     }
-    if (e === -Infinity) return { e: null as number | null, K: null as number[][] | null };
+    if (e === -Infinity) return { e: null as number | null, K: null as DenseMatrix | null };
     const e0 = Math.abs(e) < EPS_E ? 0 : e;
     // only a finite limit is written out
     if (e0 !== 0) return { e: e0, K: null };
-    const ld = nc * k, F = new Float64Array(nr * k * ld);
+    // from the pool: the arrays of the recursion that the outputs no longer need (run's last sweep)
+    const ld = nc * k, F = d.mats.zeros(nr * k * ld);
     for (let o = 0; o < k; o++) for (let p = 0; p < k; p++) for (const s of X[o]!) for (const t of Y[p]!) {
       if (s.src !== t.src || s.j !== t.j) continue;
       const M = d.sources[s.src]![which];
       if (!M.M || !sameE(M.e + s.c.e + t.c.e, e)) continue;
       addBlock(F, ld, M, N, rows[0], cols[0], nr, nc, s.c.c * t.c.c, k, o, p);
     }
-    const K = Array.from({ length: nr * k }, (_, r) => toNumbers(F, r * ld, ld));
-    return { e: e0, K };
+    return { e: e0, K: { rows: nr * k, cols: ld, data: F } as DenseMatrix };
   };
   const tr: [number, number] = [0, n], te: [number, number] = [n, N];
   const nngp = block('C', compsA, compsA, tr, tr), ntk = block('T', compsA, compsA, tr, tr);
   const jumps = jumpNote(d);
-  const finite = (b: { e: number | null; K: number[][] | null }) => (b.e === 0 ? b.K : null);
-  const report: LimitReport = {
+  const finite = (b: { e: number | null; K: DenseMatrix | null }) => (b.e === 0 ? b.K : null);
+  const report: LimitDense = {
     width: opts.width,
     n, outputs: k,
     nngp: finite(nngp), ntk: jumps ? null : finite(ntk),

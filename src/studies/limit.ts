@@ -4,7 +4,7 @@
  * `ensemblePredict`), as the CLI prints them.
  */
 import type { Model } from '../ir/model.ts';
-import { limitKernels, type LimitOptions, type LimitReport } from '../nth/limit.ts';
+import { limitKernels, limitKernelsDense, type LimitOptions, type LimitReport } from '../nth/limit.ts';
 import { writeKernelFiles, LIMIT_KERNEL_KEYS } from '../nth/limit-out.ts';
 import { ensembleWorkingSet, gpPredictWorkingSet, type EnsemblePrediction, type GpPrediction } from '../nth/gp-predict.ts';
 import type { ResultArray, WrittenFile } from '../io/arrays.ts';
@@ -28,10 +28,8 @@ function sizes(model: Model): { N: number; Nt: number } {
 export function guardLimit(model: Model, opts: { testDiag?: boolean }, o: OutOptions, working = 0): void {
   const { N, Nt } = sizes(model);
   const values = 2 * (N * N + Nt * N + (opts.testDiag ? Nt : Nt * Nt));
-  // the kernels are assembled as rows of numbers (8 bytes a value) even when they go to a file
-  const rows = o.out ? 8 * values : 0;
   guardResult('limit', o, {
-    what: `the limit kernels (NNGP and NTK on ${N} training${Nt ? ` and ${Nt} test` : ''} outputs)${working ? ' and their derivation' : ''}`, values, working: working + rows,
+    what: `the limit kernels (NNGP and NTK on ${N} training${Nt ? ` and ${Nt} test` : ''} outputs)${working ? ' and their derivation' : ''}`, values, working,
     smaller: `fewer inputs${Nt && !opts.testDiag ? ', --diag for the test block' : ''}, or raise --max-memory`,
   });
 }
@@ -53,9 +51,11 @@ function checked<O extends LimitOptions>(model: Model, opts: O, o: OutOptions): 
 export function limitReport(model: Model, opts: LimitOptions & OutOptions): LimitFileReport {
   if (opts.out) checkOut('limit', opts.out);
   guardLimit(model, opts, opts);
-  const r = limitKernels(model, checked(model, opts, opts));
   const out = opts.out;
-  if (!out) return r;
+  const all = checked(model, opts, opts);
+  if (!out) return limitKernels(model, all);
+  // to files: the kernels as computed, never as arrays of numbers
+  const r = limitKernelsDense(model, all);
   const files = writeKernelFiles(out, r);
   const rest: Record<string, unknown> = { ...r };
   for (const key of LIMIT_KERNEL_KEYS) delete rest[key];
@@ -75,9 +75,10 @@ export function guardPredict(model: Model, opts: { diag?: boolean; seeds?: numbe
   const { N, Nt: kt } = sizes(model);
   const values = 2 * kt + (opts.diag ? 0 : kt * kt) + (opts.seeds ?? 0) * kt;
   const seeds = opts.seeds ?? 0;
-  // the limit kernels as rows (8 bytes a value), their derivation's arrays and the GP's buffers:
-  // the derivation's are garbage by then, but not yet collected when the GP's are made (measured)
-  const limitRows = 8 * 2 * (N * N + kt * N + (opts.diag ? kt : kt * kt));
+  // the limit kernels as computed and as rows (16 bytes a value), their derivation's arrays and
+  // the GP's buffers: the derivation's are garbage by then, but not yet collected when the GP's
+  // are made (measured)
+  const limitRows = 16 * 2 * (N * N + kt * N + (opts.diag ? kt : kt * kt));
   const buffers = seeds > 0 ? ensembleWorkingSet(N, kt, model.paramCount, seeds) : limitRows + working + gpPredictWorkingSet(N, kt, opts.diag === true);
   const fewer = seeds > 0 ? 'fewer inputs or parameters (--set)' : 'fewer training or test inputs';
   guardResult('predict', o, {
