@@ -104,7 +104,7 @@ describe.skipIf(!existsSync(dist))('working-set estimates against the measured p
       `);
       sane(m, 2, `limit ${act}`);
     }
-  });
+  }, 300_000);
 
   it('predict: the derivation, then the GP buffers next to the limit kernels', () => {
     const m = measure(limitModel(600, 'relu', 300), `
@@ -115,7 +115,7 @@ describe.skipIf(!existsSync(dist))('working-set estimates against the measured p
       return 16 * 2 * (N * N + nt * N + nt * nt) + work + lib.gpPredictWorkingSet(N, nt, false);
     `);
     sane(m, 2, 'predict');
-  });
+  }, 300_000);
 
   it('flow, descent: the Jacobian, K0, the linearized products and the solver state', () => {
     const src = mlpModel(200, 32, 1024); // k = 200, p = 33,792: J0 is 54 MB
@@ -129,7 +129,7 @@ describe.skipIf(!existsSync(dist))('working-set estimates against the measured p
       return lib.descentWorkingSet(200, model.paramCount);
     `);
     sane(d, 2, 'descent');
-  });
+  }, 300_000);
 
   it('kernel: the NTK from the Jacobian holds J and K', () => {
     const m = measure(mlpModel(400, 32, 2048), `
@@ -137,7 +137,7 @@ describe.skipIf(!existsSync(dist))('working-set estimates against the measured p
       return lib.denseNtkBytes(400, model.paramCount);
     `);
     sane(m, 2, 'kernel dense');
-  });
+  }, 300_000);
 
   it('early: the n × n kernels and the n × m passes', () => {
     const m = measure(earlyModel(1200, 16, 1200), `
@@ -145,7 +145,7 @@ describe.skipIf(!existsSync(dist))('working-set estimates against the measured p
       return lib.earlyWorkingSet(1200, 1200, 16, 0);
     `);
     sane(m, 2, 'early');
-  });
+  }, 300_000);
 });
 
 describe('a tight --max-memory refuses before allocating; a sufficient one runs', () => {
