@@ -42,7 +42,7 @@ export function tileCost(m: Model, k: number, p: number, structure: 'auto' | 'gr
 /**
  * Bytes to compute an ni × nj tile: its rows' (and, off the diagonal, columns') `width` values,
  * the tile and its scratch: 8·((ni + nj)·width + (1 + scratch)·ni·nj).
- * @example tileBytes({ by: 'gram', width: 4130, scratch: 2 }, 241, 241, false) // 17.3 MB
+ * @example tileBytes({ by: 'gram', width: 4130, scratch: 2 }, 241, 241, false) // 17319224 (16.5 MB)
  */
 export function tileBytes(cost: TileCost, ni: number, nj: number, diagonal: boolean): number {
   return 8 * ((diagonal ? ni : ni + nj) * cost.width + (1 + cost.scratch) * ni * nj);

@@ -75,10 +75,10 @@ export function guardPredict(model: Model, opts: { diag?: boolean; seeds?: numbe
   const { N, Nt: kt } = sizes(model);
   const values = 2 * kt + (opts.diag ? 0 : kt * kt) + (opts.seeds ?? 0) * kt;
   const seeds = opts.seeds ?? 0;
-  // the limit kernels as computed and as rows (16 bytes a value), their derivation's arrays and
-  // the GP's buffers: the derivation's are garbage by then, but not yet collected when the GP's
-  // are made (measured)
-  const limitRows = 16 * 2 * (N * N + kt * N + (opts.diag ? kt : kt * kt));
+  // the limit kernels as computed (8 bytes a value), their derivation's arrays and the GP's
+  // buffers: the derivation's are garbage by then, but not yet collected when the GP's are made
+  // (measured)
+  const limitRows = 8 * 2 * (N * N + kt * N + (opts.diag ? kt : kt * kt));
   const buffers = seeds > 0 ? ensembleWorkingSet(N, kt, model.paramCount, seeds) : limitRows + working + gpPredictWorkingSet(N, kt, opts.diag === true);
   const fewer = seeds > 0 ? 'fewer inputs or parameters (--set)' : 'fewer training or test inputs';
   guardResult('predict', o, {

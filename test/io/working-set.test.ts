@@ -109,10 +109,10 @@ describe.skipIf(!existsSync(dist))('working-set estimates against the measured p
   it('predict: the derivation, then the GP buffers next to the limit kernels', () => {
     const m = measure(limitModel(600, 'relu', 300), `
       let work = 0;
-      const lim = lib.limitKernels(model, { width: ['m'], checkWorkingSet: (b) => { work = b; } });
+      const lim = lib.limitKernelsDense(model, { width: ['m'], checkWorkingSet: (b) => { work = b; } });
       lib.gpPredict(lim, lib.squareTargets(model), { t: Infinity });
       const N = 600, nt = 300;
-      return 16 * 2 * (N * N + nt * N + nt * nt) + work + lib.gpPredictWorkingSet(N, nt, false);
+      return 8 * 2 * (N * N + nt * N + nt * nt) + work + lib.gpPredictWorkingSet(N, nt, false);
     `);
     sane(m, 2, 'predict');
   }, 300_000);

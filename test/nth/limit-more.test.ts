@@ -154,6 +154,12 @@ test ht = f(Xt)
       }
       expect(nestedLimit(dense)).toEqual(ref);
     }
+    // gpPredict takes either form, with the same numbers (what ntk predict passes it: the dense one)
+    const y = squareTargets(model), dense = limitKernelsDense(model, { width: ['m'] });
+    for (const kernel of ['ntk', 'nngp'] as const) {
+      const a = gpPredict(dense, y, { t: 3, kernel }), b = gpPredict(full, y, { t: 3, kernel });
+      expect(a).toEqual(b);
+    }
   });
   it('gpPredict on the diagonals gives the full form\'s mean and variances', () => {
     const y = squareTargets(model);
