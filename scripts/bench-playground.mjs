@@ -16,6 +16,8 @@
 //   npm run bench:playground                       5 loads, 150 keystrokes
 //   npm run bench:playground -- --runs 9 --trace   more loads, and the timeline of the first
 //   npm run bench:playground -- --no-build         reuse playground/dist as built
+//   npm run bench:playground -- --poll             wait for each pause's diagnostics by polling
+//                                                  the page (the protocol of the first figures)
 //   npm run bench:playground -- --no-build --dist DIR --json FILE
 //                                                  measure a build elsewhere (scripts/playground.mjs
 //                                                  --out DIR), and write every figure to FILE (to
