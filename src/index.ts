@@ -34,7 +34,7 @@ export { tidy } from './ir/simplify.ts';
 export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 export { widthScaling, slopeFit, theorySlope, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
 export { fitLogLog, fitLine, type LogLogFit } from './math/fit.ts';
-export { limitKernels, type LimitOptions, type LimitReport, type LimitMethod } from './nth/limit.ts';
+export { limitKernels, limitKernelsDense, nestedLimit, type LimitOptions, type LimitReport, type LimitDense, type LimitReportOf, type DenseMatrix, type LimitMethod } from './nth/limit.ts';
 export { gpPredict, ensemblePredict, squareTargets, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
 export { writeKernelFiles, LIMIT_KERNEL_KEYS } from './nth/limit-out.ts';
 export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
@@ -82,7 +82,7 @@ export {
 export { AtomicFile, WriteError, writeFileAtomic } from './io/atomic.ts';
 export { NpyWriter, npyHeader, writeNpy } from './io/npy.ts';
 export { capNativeThreads } from './runtime/backend-native.ts';
-export { kernelTile, tileRange, upperTiles, writeKernelTiles, moreTiles, type KernelTile } from './nth/tiles.ts';
+export { kernelTile, tileRange, upperTiles, writeKernelTiles, moreTiles, tileCost, tileBytes, type KernelTile, type TileCost } from './nth/tiles.ts';
 export { writeArrays, checkArrayOut, arrayPaths, arrayFormat, csvNumber, ARRAY_FORMATS, type ArrayFormat, type ResultArray, type WrittenFile } from './io/arrays.ts';
 export {
   ClusterError, PLAN_FORMAT, planSweep, planKernelTiles, writePlan, readPlan, readShard, runTask, mergePlan, planStatus, indexFromEnv,
@@ -99,7 +99,7 @@ export {
   type CheckReport, type EvalReport, type JacobianReport, type KernelReport, type KernelFileReport, type KernelReportOptions, type DeriveReport, type PrintReport,
 } from './studies/model.ts';
 // the NTK by Gram products (structured, no Jacobian; nth/gram.ts)
-export { gramNtk, gramStructure, NonFiniteKernelError, type GramStructure, type GramResult, type KernelStats } from './nth/gram.ts';
+export { gramNtk, gramTile, gramStructure, NonFiniteKernelError, type GramStructure, type GramResult, type KernelStats } from './nth/gram.ts';
 export { closedForm, mathjsText, modelClosedForms, kernelClosedForm, isScalarModel, MAX_CLOSED_FORM_TEXT, type ClosedForm, type ModelClosedForms } from './symbolic/closed-form.ts';
 export { lipReport, type LipReport, type LipBracket, type LipStudyOptions } from './studies/lip.ts';
 export { flowStudy, descentReport, FLOW_LIP_ENTRIES, type FlowStudyOptions, type FlowReport, type FlowLipEstimate, type DescentReport } from './studies/flow.ts';

@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import {
-  ensemblePredict, gpPredict, limitKernels, limitScaling, limitScalingPlotSpec, loadModel, predictionPlotSpec, squareTargets, parseRates, commonRate,
+  ensemblePredict, gpPredict, limitKernelsDense, limitScaling, limitScalingPlotSpec, loadModel, predictionPlotSpec, squareTargets, parseRates, commonRate,
   limitReport, checkOut, guardLimit, guardPredict, predictionFiles,
   type GpPrediction, type LimitFileReport, type Model,
 } from '../index.ts';
@@ -142,7 +142,7 @@ export async function cmdPredict(file: string, o: PredictCli) {
     const bar = progress('predict', o.json !== true);
     guardLimit(model, { testDiag: o.diag === true }, {});
     bar.status('the infinite-width kernels (NNGP and NTK recursions), then the GP prediction');
-    const lim = limitKernels(model, { width: widths(o), overrides, tol: tolOf(o), testDiag: o.diag === true, onProgress: (d, t) => bar.update(d, t, 'the infinite-width kernels') });
+    const lim = limitKernelsDense(model, { width: widths(o), overrides, tol: tolOf(o), testDiag: o.diag === true, onProgress: (d, t) => bar.update(d, t, 'the infinite-width kernels') });
     bar.status(`the GP prediction: the ${lim.n * lim.outputs} × ${lim.n * lim.outputs} kernel's eigendecomposition, then the test inputs`);
     p = gpPredict(lim, squareTargets(model), { t, kernel: o.kernel ?? 'ntk', ridge, diag: o.diag === true, lr });
     bar.done();

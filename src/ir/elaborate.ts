@@ -225,8 +225,9 @@ class Elaborator {
           ...(suggest(name, known) ? { hint: suggest(name, known)! } : {}),
         }]);
       }
-    if (output === null) this.err(null, "no model: declare one, e.g. 'model h = w * x'");
-    if (this.params.length === 0) this.err(null, "the model has no parameters: declare one with 'param', e.g. 'param w = 0'");
+    // what the file lacks is located where it would be added: at the end of the file
+    if (output === null) this.err(endOfSource(p.source), "no model: declare one, e.g. 'model h = w * x'");
+    if (this.params.length === 0) this.err(endOfSource(p.source), "the model has no parameters: declare one with 'param', e.g. 'param w = 0'");
     const g = this.g;
     const paramNodes = new Set(this.params.map((q) => q.node));
     if (!g.cone([output]).some((n) => paramNodes.has(n)))
@@ -1007,4 +1008,11 @@ export function elaborate(program: A.Program, opts: ElaborateOptions = {}): Mode
     throw new NtkError([{ severity: 'error', message: `the seed must be an integer from 0 to 2^53 − 1, got ${opts.seed}`, file: '--seed', span: null }]);
   const baseDir = opts.baseDir ?? dirname(resolve(program.file));
   return new Elaborator(program, opts.overrides ?? new Map(), opts.seed ?? 0, baseDir, opts.maxBytes).run();
+}
+
+/** An empty span at the end of `source` (after a final newline: the start of the line after it). */
+function endOfSource(source: string): A.Span {
+  const lines = source.split('\n');
+  const line = lines.length, col = lines[lines.length - 1]!.length + 1;
+  return { line, col, endLine: line, endCol: col, start: source.length, end: source.length };
 }

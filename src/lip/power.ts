@@ -22,6 +22,7 @@
 import { directional, flatOutput, joinFlat, jvpFlat, vjpFlat } from '../ad/derivatives.ts';
 import { vjp as vjpGraph } from '../ad/transpose.ts';
 import { symmetricEigen } from '../linalg/dense.ts';
+import { mirrorTriangle } from '../runtime/kernels-js.ts';
 import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { Rng } from '../io/rng.ts';
@@ -223,22 +224,11 @@ export function jacobianNorm(probe: Probe, w: Float64Array, warm?: Float64Array,
     const J = scale === 1 ? J0 : J0.map((x) => x * scale);
     const small = Math.min(k, p);
     // Gram matrix of the smaller side: JJᵀ (k×k) or JᵀJ (p×p).
+    // one symmetric rank-k update (dsyrk where the native backend is built), mirrored
     const G = new Float64Array(small * small);
-    if (k <= p) {
-      for (let a = 0; a < k; a++)
-        for (let b = a; b < k; b++) {
-          let s = 0;
-          for (let j = 0; j < p; j++) s += J[a * p + j]! * J[b * p + j]!;
-          G[a * k + b] = G[b * k + a] = s;
-        }
-    } else {
-      for (let i = 0; i < p; i++)
-        for (let j = i; j < p; j++) {
-          let s = 0;
-          for (let a = 0; a < k; a++) s += J[a * p + i]! * J[a * p + j]!;
-          G[i * p + j] = G[j * p + i] = s;
-        }
-    }
+    if (k <= p) probe.ev.backend.syrk('upper', false, k, p, 1, J, 0, p, 0, G, 0, k);
+    else probe.ev.backend.syrk('upper', true, p, k, 1, J, 0, p, 0, G, 0, p);
+    mirrorTriangle('upper', small, G, 0, small);
     // The Gram matrix squares the entries: it can overflow where J does not.
     if (!G.every(Number.isFinite)) return { value: NaN, w: w.slice(), z: unit(k, 0), u: unit(p, 0), converged: false };
     const { values, vectors } = symmetricEigen(G, small, probe.ev.backend);

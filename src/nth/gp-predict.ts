@@ -23,7 +23,8 @@ import { Evaluator } from '../evaluator/evaluator.ts';
 import { crossKernelInputs, crossKernelPrediction } from '../dynamics/predict.ts';
 import { symmetricEigen } from '../linalg/dense.ts';
 import { NtkError } from '../parser/diagnostics.ts';
-import type { LimitReport } from './limit.ts';
+import type { DenseMatrix, LimitDense, LimitReport } from './limit.ts';
+import { defaultBackend } from '../runtime/backends.ts';
 import { withRates, kernelName, ratesFor, RateError, type Rates } from '../ir/rates.ts';
 
 /** What `gpPredict` computes: at which training time t, with which kernel (Θ or 𝒦), and a ridge. */
@@ -83,13 +84,15 @@ export function squareTargets(model: Model): Float64Array {
   return y;
 }
 
-const flat = (M: number[][]) => Float64Array.from(M.flat());
+/** A kernel as one row-major Float64Array (a copy: the caller may update it), and its row count. */
+const flat = (M: number[][] | DenseMatrix): Float64Array => (Array.isArray(M) ? Float64Array.from(M.flat()) : M.data.slice());
+const rowsOf = (M: number[][] | DenseMatrix): number => (Array.isArray(M) ? M.length : M.rows);
 
 /**
  * Mean and covariance of the trained infinite network at the test inputs (see the module comment).
  * @example gpPredict(limitKernels(model, { width: ['m'] }), squareTargets(model), { t: 10 })
  */
-export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOptions): GpPrediction {
+export function gpPredict(lim: LimitReport | LimitDense, y: Float64Array, opts: GpPredictOptions): GpPrediction {
   const kind = opts.kernel ?? 'ntk';
   const K = kind === 'ntk' ? lim.ntk : lim.nngp;
   const Kx = kind === 'ntk' ? lim.ntkCross : lim.nngpCross;
@@ -97,7 +100,7 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
   const testDiag = lim.nngpTest ? null : lim.nngpTestDiag;
   if (!Kx || !lim.nngpCross || !(lim.nngpTest || testDiag) || !lim.nngp)
     throw new NtkError([{ severity: 'error', file: '--width', span: null, message: "predictions need test inputs: declare 'test NAME = f(Xt)' with the model's function on them" }]);
-  const n = K.length, nt = Kx.length, ridge = opts.ridge ?? 0;
+  const n = rowsOf(K), nt = rowsOf(Kx), ridge = opts.ridge ?? 0;
   if (y.length !== n) throw new Error(`internal: ${y.length} targets for ${n} training outputs`);
   const Km = flat(K);
   for (let i = 0; i < n; i++) Km[i * n + i]! += ridge;
@@ -117,43 +120,41 @@ export function gpPredict(lim: LimitReport, y: Float64Array, opts: GpPredictOpti
     }
     return l === 0 ? t : -Math.expm1(-l * t) / l;
   });
-  // M = V diag(φ) Vᵀ; A = Kx M (nt × n)
+  // M = V diag(φ) Vᵀ; A = Kx M (nt × n): two gemms (V's columns are the eigenvectors)
+  const be = defaultBackend();
   const Kxm = flat(Kx);
   const KxV = new Float64Array(nt * n);
-  for (let i = 0; i < nt; i++)
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let a = 0; a < n; a++) s += Kxm[i * n + a]! * V[a * n + j]!;
-      KxV[i * n + j] = s * phi[j]!;
-    }
+  be.gemm(false, false, nt, n, n, 1, Kxm, 0, n, V, 0, n, 0, KxV, 0, n);
+  for (let i = 0; i < nt; i++) for (let j = 0; j < n; j++) KxV[i * n + j]! *= phi[j]!;
   const A = new Float64Array(nt * n);
-  for (let i = 0; i < nt; i++)
-    for (let a = 0; a < n; a++) {
-      let s = 0;
-      for (let j = 0; j < n; j++) s += KxV[i * n + j]! * V[a * n + j]!;
-      A[i * n + a] = s;
-    }
+  be.gemm(false, true, nt, n, n, 1, KxV, 0, n, V, 0, n, 0, A, 0, n);
   const mean = new Array<number>(nt).fill(0);
   for (let i = 0; i < nt; i++) for (let a = 0; a < n; a++) mean[i]! += A[i * n + a]! * y[a]!;
-  // cov = Kxx − A KXx − KxX Aᵀ + A KXX Aᵀ (the NNGP blocks)
+  // cov = Kxx − A KXx − KxX Aᵀ + A KXX Aᵀ (the NNGP blocks) = Kxx + D Aᵀ − (A Kcᵀ), D = A·KXX − Kc
   // the test × test block, or its diagonal alone (limitKernels' testDiag: many test inputs)
   if (!lim.nngpTest && !opts.diag) throw new Error('internal: a covariance needs the test × test block (limitKernels without testDiag)');
   const Ktt = lim.nngpTest ? flat(lim.nngpTest) : null, Kdiag = testDiag ? Float64Array.from(testDiag) : null;
   const Kc = flat(lim.nngpCross), KXX = flat(lim.nngp);
-  const AK = new Float64Array(nt * n); // A·𝒦(X,X)
-  for (let i = 0; i < nt; i++)
-    for (let b = 0; b < n; b++) {
-      let s = 0;
-      for (let a = 0; a < n; a++) s += A[i * n + a]! * KXX[a * n + b]!;
-      AK[i * n + b] = s;
-    }
-  const entry = (i: number, j: number) => {
-    let s = Ktt ? Ktt[i * nt + j]! : Kdiag![i]!;
-    for (let a = 0; a < n; a++) s += -A[i * n + a]! * Kc[j * n + a]! - Kc[i * n + a]! * A[j * n + a]! + AK[i * n + a]! * A[j * n + a]!;
+  const D = Kc.slice(); // A·𝒦(X,X) − 𝒦(x,X)
+  be.gemm(false, false, nt, n, n, 1, A, 0, n, KXX, 0, n, -1, D, 0, n);
+  // entry (i, i): the rows' dot products, D_i·A_i − A_i·Kc_i
+  const variance = Array.from({ length: nt }, (_, i) => {
+    let s = Ktt ? Ktt[i * nt + i]! : Kdiag![i]!;
+    for (let a = 0; a < n; a++) s += (D[i * n + a]! - Kc[i * n + a]!) * A[i * n + a]!;
     return s;
-  };
-  const variance = Array.from({ length: nt }, (_, i) => entry(i, i));
-  const cov = opts.diag ? null : Array.from({ length: nt }, (_, i) => Array.from({ length: nt }, (_, j) => (i === j ? variance[i]! : entry(i, j))));
+  });
+  let cov: number[][] | null = null;
+  if (!opts.diag) {
+    const C = new Float64Array(nt * nt), AKc = new Float64Array(nt * nt);
+    be.gemm(false, true, nt, nt, n, 1, D, 0, n, A, 0, n, 0, C, 0, nt);
+    be.gemm(false, true, nt, nt, n, 1, A, 0, n, Kc, 0, n, 0, AKc, 0, nt);
+    // symmetric in exact arithmetic: the two rounded halves averaged, the diagonal as computed above
+    cov = Array.from({ length: nt }, (_, i) => Array.from({ length: nt }, (_, j) => {
+      if (i === j) return variance[i]!;
+      const x = Ktt![i * nt + j]! + C[i * nt + j]! - AKc[i * nt + j]!, y2 = Ktt![j * nt + i]! + C[j * nt + i]! - AKc[j * nt + i]!;
+      return 0.5 * (x + y2);
+    }));
+  }
   const out: GpPrediction = { t: t === Infinity ? 'inf' : opts.t, kernel: kind, lr, mean, cov, variance, condition, ridge, dropped };
   if (!(condition < 1e10) || dropped > 0)
     out.warning = `the train ${kind.toUpperCase()} is ill-conditioned (condition number ${condition === Infinity ? '∞' : condition.toExponential(2)}${dropped ? `, ${dropped} eigenvalue${dropped > 1 ? 's' : ''} below 1e-13·λ_max dropped` : ''}): the prediction is sensitive to rounding; try --ridge λ (e.g. --ridge ${(Math.abs(lmax) * 1e-8).toExponential(0)}) or a finite --T`;

@@ -423,6 +423,57 @@ export function gramNtk(
   return { data: K, stats, structure: { factored: a.factored, explicit: a.explicit, width: a.width, terms: a.terms }, panels: Math.ceil(k / b), panelRows: b, factorBlocks: blocks, factorBlockSize: B };
 }
 
+/**
+ * Rows [r0, r1) × columns [c0, c1) of the NTK by Gram products (a tile of `nth/tiles.ts`): the
+ * factors of those rows and columns only, then
+ *
+ *   K[I, J] = Σ_terms scale·(A_I B_Jᵀ) ∘ (C_I D_Jᵀ)   (+ the transposed side of a term that is not `self`),
+ *
+ * one gemm per product; a diagonal tile (I = J) is the whole path on those rows (syrk, mirrored:
+ * exactly symmetric). Memory: the factors of |I| + |J| pairs (W values each, against p of a
+ * Jacobian row) and three |I| × |J| arrays. Throws as `gramNtk` when the path does not apply.
+ * @example gramTile(ev, model.w0, [0, 512], [512, 1024])   // K[0:512, 512:1024], 512 × 512 row-major
+ */
+export function gramTile(ev: Evaluator, w: Float64Array, rows: [number, number], cols: [number, number], opts: { onProgress?: (done: number, total: number) => void } = {}): Float64Array {
+  const a = analyze(ev.model);
+  if (!a) throw new Error('the Gram path needs a row-separable model with a parameter used as a matrix-vector product');
+  const ni = rows[1] - rows[0], nj = cols[1] - cols[0];
+  const diagonal = rows[0] === cols[0] && rows[1] === cols[1];
+  const total = diagonal ? ni : ni + nj;
+  const FI = factors(ev, a, w, (d) => opts.onProgress?.(d, total), undefined, rows).F;
+  // a non-finite entry is named by its index in K, not in the tile
+  const inK = (i: number) => (rows[0] + Math.floor(i / nj)) * ev.k + cols[0] + (i % nj);
+  if (diagonal) {
+    const K = new Float64Array(ni * ni);
+    try {
+      assemble(ev.backend, ni, FI, a.widths, a.termList, panelRows(ni, false), K, null, () => {});
+    } catch (e) {
+      throw e instanceof NonFiniteKernelError ? new NonFiniteKernelError(e.value, inK(e.index)) : e;
+    }
+    return K;
+  }
+  const FJ = factors(ev, a, w, (d) => opts.onProgress?.(ni + d, total), undefined, cols).F;
+  const be = ev.backend, T = new Float64Array(ni * nj), S1 = new Float64Array(ni * nj), S2 = new Float64Array(ni * nj);
+  const gemm = (x: number, y: number, alpha: number, out: Float64Array, beta: number) =>
+    be.gemm(false, true, ni, nj, a.widths[x]!, alpha, FI[x]!, 0, a.widths[x]!, FJ[y]!, 0, a.widths[y]!, beta, out, 0, nj);
+  for (const term of a.termList) {
+    const sides: [number, number, number | null, number | null][] = [[term.a, term.b, term.c, term.d]];
+    if (!term.self) sides.push([term.b, term.a, term.d, term.c]);
+    for (const [x, y, u, v] of sides) {
+      if (u === null) {
+        gemm(x, y, term.scale, T, 1);
+        continue;
+      }
+      gemm(x, y, term.scale, S1, 0);
+      gemm(u, v!, 1, S2, 0);
+      for (let i = 0; i < T.length; i++) T[i]! += S1[i]! * S2[i]!;
+    }
+  }
+  for (let i = 0; i < T.length; i++)
+    if (!Number.isFinite(T[i]!)) throw new NonFiniteKernelError(T[i]!, inK(i));
+  return T;
+}
+
 const batchedGraphs = new WeakMap<Analysis, Map<number, { varying: NodeId[]; outs: NodeId[] }>>();
 
 /** The per-pair factor graph batched over B (row, output) pairs: inputs [B, c] units and [B, 1, …] rows; outputs [B, width]. */
@@ -440,9 +491,12 @@ function batched(g: Graph, a: Analysis, B: number): { varying: NodeId[]; outs: N
 }
 
 /** The factor arrays (k × width each, row a = i·c + output of row i) by blocks of B pairs. */
-function factors(ev: Evaluator, a: Analysis, w: Float64Array, progress: (done: number) => void, force?: number): { F: Float64Array[]; blocks: number; B: number } {
+function factors(
+  ev: Evaluator, a: Analysis, w: Float64Array, progress: (done: number) => void, force?: number, range: [number, number] = [0, ev.k],
+): { F: Float64Array[]; blocks: number; B: number } {
   const g = ev.model.graph;
-  const { k } = ev;
+  // the pairs [from, to): all k of them for K, a tile's rows or columns for a tile
+  const [from, to] = range, k = to - from;
   const { rm } = a;
   const key = (b: number) => `gram-factors-${b}`;
   const peak = (b: number) => {
@@ -473,7 +527,7 @@ function factors(ev: Evaluator, a: Analysis, w: Float64Array, progress: (done: n
     const count = Math.min(B, k - start);
     E.fill(0);
     for (let t = 0; t < count; t++) {
-      const pair = start + t, i = Math.floor(pair / c);
+      const pair = from + start + t, i = Math.floor(pair / c);
       E[t * c + (pair % c)] = 1;
       rm.rows.forEach((r, j) => R[j]!.set(r.data.value.subarray(i * rowSizes[j]!, (i + 1) * rowSizes[j]!), t * rowSizes[j]!));
     }

@@ -41,7 +41,7 @@ import type { Model, ParamInfo } from '../ir/model.ts';
 import { isUnary, unreachable, type UnaryOp } from '../ir/ops.ts';
 import { restrictRows } from '../ir/rows.ts';
 import { sizeOf } from '../ir/shape.ts';
-import { zerosF64 } from '../runtime/alloc.ts';
+import { F64Pool } from '../runtime/alloc.ts';
 import { atomFn, expect1, pairExpectation, pairGrid, PairGridCache, type Gemm, type GaussFn } from '../math/gaussian.ts';
 import { defaultBackend } from '../runtime/backends.ts';
 import { Thousandths } from '../io/progress.ts';
@@ -90,29 +90,41 @@ export interface LimitMethod {
 }
 
 /**
+ * A kernel as the derivation computes it: `rows × cols`, row-major, in one Float64Array — what
+ * `limitKernelsDense` returns and `--out` writes, with no array of numbers per row.
+ */
+export interface DenseMatrix { rows: number; cols: number; data: Float64Array }
+
+/**
  * `limitKernels`'s report (the JSON of `ntk limit`): the NNGP 𝒦 = lim E[h hᵀ] and the NTK
  * Θ = lim Dh Dhᵀ of the infinite-width limit on the training inputs (n·k × n·k), how each
- * Gaussian expectation was computed and how accurate it is.
+ * Gaussian expectation was computed and how accurate it is. The kernels are `number[][]`
+ * (`LimitReport`, as printed) or `DenseMatrix` (`LimitDense`, as computed).
  */
-export interface LimitReport {
+export type LimitReport = LimitReportOf<number[][]>;
+/** The report with its kernels as computed (`limitKernelsDense`). */
+export type LimitDense = LimitReportOf<DenseMatrix>;
+
+/** The limit's report with kernels of type K (see `LimitReport`). */
+export interface LimitReportOf<K> {
 
   width: string[];
   /** Training inputs (rows) and outputs per input. */
   n: number;
   outputs: number;
   /** n·k × n·k, outputs of one input grouped; null when the limit is not finite (see growth). */
-  nngp: number[][] | null;
-  ntk: number[][] | null;
+  nngp: K | null;
+  ntk: K | null;
   /** The exponent e of m in the kernel's size (0: a finite limit; null: identically zero). */
   nngpGrowth: number | null;
   ntkGrowth: number | null;
   /** Why the NTK is not given, when it is not. */
   ntkNote?: string;
   /** With a `test` declaration: test × train and test × test blocks. */
-  nngpCross?: number[][] | null;
-  ntkCross?: number[][] | null;
-  nngpTest?: number[][] | null;
-  ntkTest?: number[][] | null;
+  nngpCross?: K | null;
+  ntkCross?: K | null;
+  nngpTest?: K | null;
+  ntkTest?: K | null;
   nTest?: number;
   /** With `testDiag`: the diagonals of the test × test blocks (the variances' kernels). */
   nngpTestDiag?: number[] | null;
@@ -138,6 +150,11 @@ interface Sc { c: number; e: number }
  * and copied before any update.
  */
 interface SMat { e: number; M: Float64Array | null; full?: boolean; own?: boolean }
+/**
+ * Where the kernels' N × N arrays come from: the Deriver's pool (runtime/alloc.ts `F64Pool`),
+ * recycled between the nodes of the recursion (`Deriver.sweep`).
+ */
+interface Mats { readonly N: number; zeros(n: number): Float64Array }
 const ZERO: SMat = { e: -Infinity, M: null };
 const EPS_E = 1e-9;
 const sameE = (a: number, b: number) => Math.abs(a - b) < EPS_E;
@@ -149,11 +166,11 @@ const at = (x: SMat, N: number, a: number, b: number): number =>
 /** The rows' index ranges [from, to) a kernel holds: the upper triangle, or all entries. */
 const rowFrom = (N: number, full: boolean | undefined, a: number) => (full ? a * N : a * N + a);
 
-function smAdd(a: SMat, b: SMat, N: number): SMat {
+function smAdd(a: SMat, b: SMat, P: Mats): SMat {
   if (!a.M) return b;
   if (!b.M) return a;
   if (!sameE(a.e, b.e)) return a.e > b.e ? a : b;
-  const M = zerosF64(N * N), A = a.M, B = b.M;
+  const N = P.N, M = P.zeros(N * N), A = a.M, B = b.M;
   if (!!a.full !== !!b.full) {
     // a full and an upper-only operand (both symmetric here): the sum on the upper triangle
     for (let i = 0; i < N; i++) for (let j = i; j < N; j++) M[i * N + j] = at(a, N, i, j) + at(b, N, i, j);
@@ -162,17 +179,17 @@ function smAdd(a: SMat, b: SMat, N: number): SMat {
   for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! + B[i]!;
   return { e: a.e, M, full: a.full, own: true };
 }
-function smScale(a: SMat, s: Sc, N: number): SMat {
+function smScale(a: SMat, s: Sc, P: Mats): SMat {
   if (!a.M || s.c === 0) return ZERO;
   if (s.c === 1) return { ...a, e: a.e + s.e, own: false };
-  const M = zerosF64(N * N), A = a.M, c = s.c;
+  const N = P.N, M = P.zeros(N * N), A = a.M, c = s.c;
   for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! * c;
   return { e: a.e + s.e, M, full: a.full, own: true };
 }
 /** a∘b (entrywise); into a's array when a is owned and has b's layout (a is then consumed). */
-function smHadamard(a: SMat, b: SMat, N: number): SMat {
+function smHadamard(a: SMat, b: SMat, P: Mats): SMat {
   if (!a.M || !b.M) return ZERO;
-  const A = a.M, B = b.M, M = a.own && !!a.full === !!b.full ? A : zerosF64(N * N);
+  const N = P.N, A = a.M, B = b.M, M = a.own && !!a.full === !!b.full ? A : P.zeros(N * N);
   if (!!a.full === !!b.full)
     for (let r = 0; r < N; r++) for (let i = rowFrom(N, a.full, r), end = (r + 1) * N; i < end; i++) M[i] = A[i]! * B[i]!;
   else for (let i = 0; i < N; i++) for (let j = 0; j < N; j++) M[i * N + j] = at(a, N, i, j) * at(b, N, i, j);
@@ -186,13 +203,14 @@ const scMul = (a: Sc, b: Sc): Sc => ({ c: a.c * b.c, e: a.e + b.e });
  * caller). `acc` must be null or a value this function returned; it is updated in place when
  * owned, and x is shared, not copied, when it is the first term with k = 1.
  */
-function smAxpy(acc: SMat | null, x: SMat, k: Sc, N: number, transpose = false): SMat {
+function smAxpy(acc: SMat | null, x: SMat, k: Sc, P: Mats, transpose = false): SMat {
+  const N = P.N;
   if (!x.M || k.c === 0) return acc ?? ZERO;
   const e = x.e + k.e;
   if (acc && acc.M && acc.e > e && !sameE(acc.e, e)) return acc;
   const add = acc && acc.M && sameE(acc.e, e);
   if (!add && k.c === 1 && !x.full) return { e, M: x.M, own: false };
-  const A = add && acc!.own ? acc!.M! : zerosF64(N * N);
+  const A = add && acc!.own ? acc!.M! : P.zeros(N * N);
   // what k·x is added to: the accumulator (in place, or a shared one read into a new array), or 0
   const S = add ? acc!.M! : null;
   const X = x.M, c = k.c;
@@ -436,9 +454,14 @@ class Deriver {
   readonly gemm: Gemm = backendGemm();
   readonly params = new Map<NodeId, ParamInfo>();
   readonly paramScale = new Map<NodeId, Sc>();
+  /** Every N × N array of the derivation comes from here and is recycled by `sweep`. */
+  readonly pool = new F64Pool();
+  readonly mats: Mats;
 
   constructor(readonly probes: Probes, readonly inputs: Inputs, readonly tol: number, readonly forceQuadrature = false) {
     this.g = probes.models[0]!.graph;
+    const pool = this.pool;
+    this.mats = { N: inputs.N, zeros: (n) => pool.zeros(n) };
     const [m0, m1, m2] = probes.models;
     m0!.params.forEach((p, i) => {
       this.params.set(p.node, p);
@@ -493,7 +516,7 @@ class Deriver {
   /** Σ_j y_j(a) y_j(b) of a det node. */
   gram(node: NodeId): SMat {
     const y = this.det(node), N = this.N, d = y.length / N;
-    const M = zerosF64(N * N);
+    const M = this.mats.zeros(N * N);
     for (let a = 0; a < N; a++)
       for (let b = a; b < N; b++) {
         let s = 0;
@@ -505,7 +528,7 @@ class Deriver {
 
   /** The all-ones kernel (one shared array: never updated in place). */
   ones(): SMat {
-    this.onesM ??= zerosF64(this.N * this.N).fill(1);
+    this.onesM ??= this.mats.zeros(this.N * this.N).fill(1);
     return { e: 0, M: this.onesM };
   }
 
@@ -537,8 +560,8 @@ class Deriver {
     try {
       for (const b of vec.blocks) {
         const { E, T } = this.blockMoments(b, vec.node);
-        S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.N);
-        TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.N);
+        S = smAxpy(S, E, { c: b.kappa, e: 1 }, this.mats);
+        TT = smAxpy(TT, T, { c: b.kappa, e: 1 }, this.mats);
       }
     } finally {
       this.grids = null;
@@ -569,11 +592,11 @@ class Deriver {
         this.gridDone();
         const Tij = this.pairMoment(ti, tj, node, true, i === j);
         this.gridDone();
-        E = smAxpy(E, Eij, k, N);
-        T = smAxpy(T, Tij, k, N);
+        E = smAxpy(E, Eij, k, this.mats);
+        T = smAxpy(T, Tij, k, this.mats);
         if (i !== j) {
-          E = smAxpy(E, Eij, k, N, true);
-          T = smAxpy(T, Tij, k, N, true);
+          E = smAxpy(E, Eij, k, this.mats, true);
+          T = smAxpy(T, Tij, k, this.mats, true);
         }
       }
     this.crossCache.clear();
@@ -615,7 +638,7 @@ class Deriver {
     for (const [s, c1] of G1) {
       const c2 = G2.get(s);
       if (!c2) continue;
-      out = smAxpy(out, this.sources[s]![which], scMul(c1, c2), this.N);
+      out = smAxpy(out, this.sources[s]![which], scMul(c1, c2), this.mats);
     }
     return out ?? ZERO;
   }
@@ -640,7 +663,7 @@ class Deriver {
     if (tangent) {
       // Θ_{G_i,G_j} ≠ 0 only through shared sources
       const inner = this.expectPair(fi, fj, ti.g, tj.g, node, same);
-      return smHadamard(inner, cross, this.N);
+      return smHadamard(inner, cross, this.mats);
     }
     return this.expectPair(fi, fj, ti.g, tj.g, node, same);
   }
@@ -649,7 +672,7 @@ class Deriver {
   expectPair(f: SE, h: SE, G1: GSum, G2: GSum, node: NodeId, symmetric: boolean): SMat {
     const N = this.N;
     const kf = f.op === 'const' ? f.v : null, kh = h.op === 'const' ? h.v : null;
-    if (kf !== null && kh !== null) return { e: 0, M: zerosF64(N * N).fill(kf * kh) };
+    if (kf !== null && kh !== null) return { e: 0, M: this.mats.zeros(N * N).fill(kf * kh) };
     // affine functions: E[(αG1 + β)(α'G2 + β')] = αα'·Cov + ββ' (exponents carried by Cov)
     const aff = (x: SE) => {
       const t = toTerms(x);
@@ -660,8 +683,8 @@ class Deriver {
     };
     const af = aff(f), ah = aff(h);
     if (af && ah) {
-      let out: SMat = af.be * ah.be !== 0 ? { e: 0, M: zerosF64(N * N).fill(af.be * ah.be) } : ZERO;
-      out = smAdd(out, smScale(this.gaussCross(G1, G2, 'C'), { c: af.al * ah.al, e: 0 }, N), N);
+      let out: SMat = af.be * ah.be !== 0 ? { e: 0, M: this.mats.zeros(N * N).fill(af.be * ah.be) } : ZERO;
+      out = smAdd(out, smScale(this.gaussCross(G1, G2, 'C'), { c: af.al * ah.al, e: 0 }, this.mats), this.mats);
       return out;
     }
     const v1 = this.gaussVar(G1), v2 = this.gaussVar(G2);
@@ -670,7 +693,7 @@ class Deriver {
         throw new Unsupported(node, `a nonlinearity ${show(fn)} of a preactivation whose variance scales like m^${fmtE(v.e)}: the limit has no finite nonlinearity (scale the preactivation by 1/sqrt(fan-in))`);
     const cross = this.gaussCross(G1, G2, 'C');
     const F = this.gaussFn(f), H = this.gaussFn(h);
-    const M = zerosF64(N * N);
+    const M = this.mats.zeros(N * N);
     if (!cross.M) {
       // independent: the product of the 1-D means
       const m1 = kf !== null ? new Float64Array(N).fill(kf) : this.mean(F, v1.v);
@@ -689,7 +712,7 @@ class Deriver {
     let cache = this.gridCaches.get(gk);
     if (!cache) this.gridCaches.set(gk, (cache = new PairGridCache()));
     const r = pairGrid(F, H, v1.v, v2.v, cross.M, {
-      tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, alloc: zerosF64, quadrature: this.forceQuadrature,
+      tol: this.tol, symmetric, upper: !cross.full, cache, gemm: this.gemm, alloc: this.mats.zeros, quadrature: this.forceQuadrature,
       onProgress: (d, t) => this.within(this.grids ? (this.grids.done + d / t) / this.grids.count : d / t),
     });
     this.noteMethod(`E[${F.name} · ${H.name}]`, r.method, r.order, r.accuracy);
@@ -806,14 +829,48 @@ class Deriver {
     const cone = this.g.cone(roots);
     const weight = (n: NodeId) => (this.g.op(n) === 'matmul' || this.g.op(n) === 'sum' ? LIMIT_HEAVY_WEIGHT : 1);
     const total = cone.reduce((a, n) => a + weight(n), 0);
+    // the position of each node's last reader: past it, the node's value is dead
+    const lastUse = new Map<NodeId, number>();
+    cone.forEach((n, i) => { for (const a of this.g.args(n)) lastUse.set(a, i); });
+    for (const r of roots) lastUse.set(r, Infinity);
+    const live = new Set<NodeId>();
     let before = 0;
-    for (const n of cone) {
+    cone.forEach((n, i) => {
       const w = weight(n), from = before;
       if (tick) this.within = (f) => tick((from + w * Math.min(f, 1)) / total);
       this.within(0);
       this.av.set(n, this.visit(n));
       before += w;
+      live.add(n);
+      for (const a of this.g.args(n)) if (lastUse.get(a) === i) live.delete(a);
+      if (this.pool.sinceSweep > 0) this.sweep(live);
+    });
+  }
+
+  /**
+   * Recycle every N × N array no live value can reach. Between nodes the arrays are held only by
+   * the sources (C, T) that the Gaussian sums of live values name, the hidden vectors' moments
+   * (vecCache) and the all-ones kernel; the per-block caches are empty. Under the tests a freed
+   * array is NaN (`F64Pool`), so a holder missing here fails every limit test loudly.
+   */
+  sweep(live: Iterable<NodeId>): void {
+    if (this.crossCache.size > 0 || this.gridCaches.size > 0) return;
+    const held: (Float64Array | null)[] = [this.onesM];
+    const srcs = new Set<number>();
+    const vec = (v: { blocks: Block[]; node: NodeId }) => {
+      const m = this.vecCache.get(v.node);
+      if (m) held.push(m.S.M, m.TT.M);
+      for (const b of v.blocks) for (const t of b.terms) for (const s of t.g.keys()) srcs.add(s);
+    };
+    for (const n of live) {
+      const v = this.av.get(n);
+      if (!v) continue;
+      if (v.k === 'vec') vec(v);
+      else if (v.k === 'prod') vec(v.vec);
+      else if (v.k === 'out') for (const c of v.comps) for (const t of c) srcs.add(t.src);
     }
+    for (const s of srcs) held.push(this.sources[s]!.C.M, this.sources[s]!.T.M);
+    this.pool.sweep(held);
   }
 
   visit(n: NodeId): AV {
@@ -885,7 +942,7 @@ class Deriver {
     if (kap.length !== 1 || shape.length !== 1)
       this.fail(n, `the weight ${w.key} is used elementwise: only a vector along the width (a bias) can be`);
     this.useWeight(w, -1, n);
-    const src = this.addSource(`bias:${w.key}`, w.key, smScale(this.ones(), w.sigma2, this.N), this.ones(), 1);
+    const src = this.addSource(`bias:${w.key}`, w.key, smScale(this.ones(), w.sigma2, this.mats), this.ones(), 1);
     this.recordSource(src, `${w.key} (bias)`, `σ²=${fmtSc(w.sigma2)}`, '1', { def: texName(w.key), sigma2: w.sigma2, from: { kind: 'bias' } });
     return { k: 'vec', node: n, blocks: [{ kappa: kap[0]!, terms: [{ coef: w.coef, fn: VAR, g: new Map([[src, { c: 1, e: 0 }]]) }] }] };
   }
@@ -1005,7 +1062,7 @@ class Deriver {
       if (this.kappaOf(v.w.node).some((k) => k > 0)) this.fail(n, `the width vector ${v.w.key} added to the output`);
       this.useWeight(v.w, -2, n);
       const size = this.g.sizeOf(v.w.node);
-      const src = this.addSource(`obias:${v.w.key}`, v.w.key, smScale(this.ones(), v.w.sigma2, this.N), this.ones(), size);
+      const src = this.addSource(`obias:${v.w.key}`, v.w.key, smScale(this.ones(), v.w.sigma2, this.mats), this.ones(), size);
       this.recordSource(src, `${v.w.key} (output bias)`, `σ²=${fmtSc(v.w.sigma2)}`, '1', { def: texName(v.w.key), sigma2: v.w.sigma2, from: { kind: 'bias' } });
       return { k: 'out', comps: Array.from({ length: size }, (_, j) => [{ src, j, c: v.w.coef }]) };
     }
@@ -1046,7 +1103,7 @@ class Deriver {
       if (wk[contracted]! > 0) this.fail(n, `the weight ${w.key} contracts a width axis with data`);
       if (other.k === 'scalar') this.fail(n, `the weight ${w.key} times a constant`);
       const G = this.gram(yNode);
-      C = smScale(G, w.sigma2, this.N);
+      C = smScale(G, w.sigma2, this.mats);
       T = G;
       desc = `σ²·⟨x(a), x(b)⟩`;
       tdesc = `⟨x(a), x(b)⟩`;
@@ -1055,8 +1112,8 @@ class Deriver {
     } else if (other.k === 'vec') {
       if (!(wk[contracted]! > 0)) this.fail(n, `the weight ${w.key} contracts a finite axis with a hidden vector`);
       const { S, TT } = this.vecMoments(other);
-      C = smScale(S, w.sigma2, this.N);
-      T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, w.sigma2, this.N);
+      C = smScale(S, w.sigma2, this.mats);
+      T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.mats), TT, w.sigma2, this.mats);
       const yn = this.vecName(other);
       desc = `σ²·Σ_j ${yn}_j(a)${yn}_j(b)`;
       tdesc = `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`;
@@ -1085,7 +1142,7 @@ class Deriver {
         if (!overWidth) this.fail(n, 'a weight times a hidden vector, not summed over the width');
         this.useWeight(v.w, v.vec.node, n);
         const { S, TT } = this.vecMoments(v.vec);
-        const C = smScale(S, v.w.sigma2, this.N), T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.N), TT, v.w.sigma2, this.N);
+        const C = smScale(S, v.w.sigma2, this.mats), T = smAxpy(smAxpy(null, S, { c: 1, e: 0 }, this.mats), TT, v.w.sigma2, this.mats);
         const yn = this.vecName(v.vec);
         const src = this.addSource(`mm:${v.w.key}`, `⟨${v.w.key}, ${yn}⟩`, C, T, 1);
         this.recordSource(src, `⟨${v.w.key}, ${yn}⟩ (readout)`, `σ²=${fmtSc(v.w.sigma2)}: 𝒦 = σ²·Σ_j ${yn}_j(a)${yn}_j(b)`, `Σ_j ${yn}_j(a)${yn}_j(b) + σ²·Σ_j Θ[${yn}_j](a,b)`,
@@ -1336,6 +1393,37 @@ function mapComps(g: Graph, n: NodeId, ins: OutTerm[][][]): OutTerm[][] {
  *   r.nngp![0]![0];  // 𝒦(x1, x1)
  */
 export function limitKernels(model: Model, opts: LimitOptions): LimitReport {
+  return nestedLimit(limitKernelsDense(model, opts));
+}
+
+/**
+ * The report keys of the limit's kernels, in the order they are written (`--out`).
+ * @example LIMIT_KERNEL_KEYS[1] // 'ntk'
+ */
+export const LIMIT_KERNEL_KEYS = ['nngp', 'ntk', 'nngpCross', 'ntkCross', 'nngpTest', 'ntkTest'] as const;
+
+/**
+ * The report with its kernels as arrays of rows (`LimitReport`, the JSON's shape).
+ * @example nestedLimit(limitKernelsDense(model, { width: ['m'] })).ntk![0]![1] // Θ(x1, x2)
+ */
+export function nestedLimit(r: LimitDense): LimitReport {
+  const out = { ...r } as unknown as LimitReport;
+  for (const key of LIMIT_KERNEL_KEYS) {
+    const K = r[key];
+    if (K === undefined) continue;
+    out[key] = K && Array.from({ length: K.rows }, (_, i) => toNumbers(K.data, i * K.cols, K.cols));
+  }
+  return out;
+}
+
+/**
+ * `limitKernels` with the kernels as computed: one Float64Array each (`DenseMatrix`), for
+ * writing them (`--out`) or computing with them without a copy per row.
+ * @example
+ *   const r = limitKernelsDense(loadModel('examples/limit-mlp.ntk'), { width: ['m'] });
+ *   r.ntk!.data[0];  // Θ(x1, x1); entry (a, b) at a·cols + b
+ */
+export function limitKernelsDense(model: Model, opts: LimitOptions): LimitDense {
   // data must be finite: a NaN would run through every kernel (never a NaN kernel: an error here)
   const used = new Set(model.graph.cone(model.test ? [model.output, model.test.output] : [model.output]));
   for (const d of model.data) {
@@ -1426,10 +1514,18 @@ function prepare(pm: Model): Prepared {
  * training inputs and one chunk of test inputs at a time; the train blocks come from the first
  * chunk, the cross blocks and the diagonals are concatenated.
  */
-function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, derive: (inputs: Inputs, c: number, chunks: number) => LimitReport): LimitReport {
+function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, derive: (inputs: Inputs, c: number, chunks: number) => LimitDense): LimitDense {
   const n = all.nTrain, nt = all.N - n, c = Math.max(1, Math.floor(chunk ?? Math.max(n, 64)));
-  const diag = (M: number[][] | null | undefined) => (M ? M.map((row, i) => row[i]!) : null);
-  let report: LimitReport | null = null;
+  const diag = (M: DenseMatrix | null | undefined) => (M ? Array.from({ length: M.rows }, (_, i) => M.data[i * M.cols + i]!) : null);
+  // the rows of b below those of a
+  const stack = (a: DenseMatrix | null | undefined, b: DenseMatrix | null | undefined): DenseMatrix | null => {
+    if (!a || !b) return null;
+    const data = new Float64Array(a.data.length + b.data.length);
+    data.set(a.data, 0);
+    data.set(b.data, a.data.length);
+    return { rows: a.rows + b.rows, cols: a.cols, data };
+  };
+  let report: LimitDense | null = null;
   for (let s = 0; s < nt; s += c) {
     const e = Math.min(nt, s + c), N = n + e - s;
     const rows = all.rows.map((r) => {
@@ -1447,8 +1543,8 @@ function diagonalChunks(pm: Model, all: Inputs, chunk: number | undefined, deriv
       continue;
     }
     const cat = <T>(a: T[] | null | undefined, b: T[] | null | undefined) => (a && b ? a.concat(b) : null);
-    report.nngpCross = cat(report.nngpCross, r.nngpCross);
-    report.ntkCross = cat(report.ntkCross, r.ntkCross);
+    report.nngpCross = stack(report.nngpCross, r.nngpCross);
+    report.ntkCross = stack(report.ntkCross, r.ntkCross);
     report.nngpTestDiag = cat(report.nngpTestDiag, dn);
     report.ntkTestDiag = cat(report.ntkTestDiag, dt);
     report.accuracy = Math.max(report.accuracy, r.accuracy);
@@ -1489,7 +1585,7 @@ function spanOf(m: Model, node: NodeId, orig: Map<NodeId, NodeId>): Span | null 
   return null;
 }
 
-function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, trainOut: NodeId, testOut: NodeId | null): LimitReport {
+function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, trainOut: NodeId, testOut: NodeId | null): LimitDense {
   const N = inputs.N, n = inputs.nTrain, nt = N - n;
   const outTrain = d.av.get(trainOut)!, outTest = testOut !== null ? d.av.get(testOut)! : null;
   if (outTrain.k !== 'out') throw new Unsupported(trainOut, `the model's output is ${describe(outTrain)}, not a readout of the width (a weight contracted with a hidden vector)`);
@@ -1505,25 +1601,25 @@ function assemble(d: Deriver, opts: LimitOptions, inputs: Inputs, k: number, tra
       const M = d.sources[s.src]![which];
       if (M.M) e = Math.max(e, M.e + s.c.e + t.c.e);
     }
-    if (e === -Infinity) return { e: null as number | null, K: null as number[][] | null };
+    if (e === -Infinity) return { e: null as number | null, K: null as DenseMatrix | null };
     const e0 = Math.abs(e) < EPS_E ? 0 : e;
     // only a finite limit is written out
     if (e0 !== 0) return { e: e0, K: null };
-    const ld = nc * k, F = new Float64Array(nr * k * ld);
+    // from the pool: the arrays of the recursion that the outputs no longer need (run's last sweep)
+    const ld = nc * k, F = d.mats.zeros(nr * k * ld);
     for (let o = 0; o < k; o++) for (let p = 0; p < k; p++) for (const s of X[o]!) for (const t of Y[p]!) {
       if (s.src !== t.src || s.j !== t.j) continue;
       const M = d.sources[s.src]![which];
       if (!M.M || !sameE(M.e + s.c.e + t.c.e, e)) continue;
       addBlock(F, ld, M, N, rows[0], cols[0], nr, nc, s.c.c * t.c.c, k, o, p);
     }
-    const K = Array.from({ length: nr * k }, (_, r) => toNumbers(F, r * ld, ld));
-    return { e: e0, K };
+    return { e: e0, K: { rows: nr * k, cols: ld, data: F } as DenseMatrix };
   };
   const tr: [number, number] = [0, n], te: [number, number] = [n, N];
   const nngp = block('C', compsA, compsA, tr, tr), ntk = block('T', compsA, compsA, tr, tr);
   const jumps = jumpNote(d);
-  const finite = (b: { e: number | null; K: number[][] | null }) => (b.e === 0 ? b.K : null);
-  const report: LimitReport = {
+  const finite = (b: { e: number | null; K: DenseMatrix | null }) => (b.e === 0 ? b.K : null);
+  const report: LimitDense = {
     width: opts.width,
     n, outputs: k,
     nngp: finite(nngp), ntk: jumps ? null : finite(ntk),

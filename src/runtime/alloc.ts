@@ -26,3 +26,66 @@ export function zerosF64(n: number): Float64Array {
   if (n * 8 >= HUGE_MIN_BYTES) nativeAddon()?.adviseHuge?.(a);
   return a;
 }
+
+/** Poison freed arrays with NaN: under vitest, or with NTK_POOL_POISON=1. */
+const POISON = typeof process !== 'undefined' && (process.env.VITEST !== undefined || process.env.NTK_POOL_POISON === '1');
+
+/**
+ * Zeroed Float64Arrays recycled within one computation that makes many large arrays of a few
+ * lengths, few of them alive at once — the infinite-width recursion makes ~30 N × N kernels of
+ * which ~8 are alive at a time. A fresh array costs its page faults (see `zerosF64`: ~25 ms for
+ * 32 MB here even on huge pages) and later a garbage collection to return it; a recycled one
+ * costs a `fill(0)` (~3 ms).
+ *
+ * Nothing is freed by hand: the owner calls `sweep(live)` at a point where `live` names every
+ * array of the pool that is still held (reachability, so arrays shared between holders are
+ * safe), and every other array it handed out is free for reuse. Under the tests (or with
+ * NTK_POOL_POISON=1) a freed array is filled with NaN, so that a root missing from `live` shows
+ * as NaN in a kernel instead of as silently wrong numbers.
+ * @example
+ *   const pool = new F64Pool();
+ *   let a = pool.zeros(4e6), b = pool.zeros(4e6);
+ *   pool.sweep([b]);          // a is free again
+ *   pool.zeros(4e6) === a;    // true, zeroed
+ */
+export class F64Pool {
+  private readonly held = new Set<Float64Array>();
+  private readonly free = new Map<number, Float64Array[]>();
+  /** Arrays allocated fresh and handed out again: the pool's effect, for tests and notes. */
+  fresh = 0;
+  reused = 0;
+  /** Handed-out arrays since the last sweep: a sweep before any is a no-op. */
+  sinceSweep = 0;
+
+  /** A zeroed array of length n: a free one of that length when there is one, else `zerosF64(n)`. */
+  zeros(n: number): Float64Array {
+    const a = this.free.get(n)?.pop();
+    if (a) {
+      a.fill(0);
+      this.reused++;
+    } else this.fresh++;
+    const r = a ?? zerosF64(n);
+    this.held.add(r);
+    this.sinceSweep++;
+    return r;
+  }
+
+  /** Every array handed out and not in `live` becomes free (and, under the tests, NaN). */
+  sweep(live: Iterable<Float64Array | null | undefined>): void {
+    const keep = new Set(live);
+    for (const a of this.held) {
+      if (keep.has(a)) continue;
+      this.held.delete(a);
+      if (POISON) a.fill(NaN);
+      const list = this.free.get(a.length);
+      if (list) list.push(a);
+      else this.free.set(a.length, [a]);
+    }
+    this.sinceSweep = 0;
+  }
+
+  /** Arrays handed out and not yet swept free. */
+  get holding(): number {
+    return this.held.size;
+  }
+}

@@ -4,7 +4,7 @@
  * `ensemblePredict`), as the CLI prints them.
  */
 import type { Model } from '../ir/model.ts';
-import { limitKernels, type LimitOptions, type LimitReport } from '../nth/limit.ts';
+import { limitKernels, limitKernelsDense, type LimitOptions, type LimitReport } from '../nth/limit.ts';
 import { writeKernelFiles, LIMIT_KERNEL_KEYS } from '../nth/limit-out.ts';
 import type { EnsemblePrediction, GpPrediction } from '../nth/gp-predict.ts';
 import type { ResultArray, WrittenFile } from '../io/arrays.ts';
@@ -40,9 +40,10 @@ export function guardLimit(model: Model, opts: { testDiag?: boolean }, o: OutOpt
 export function limitReport(model: Model, opts: LimitOptions & OutOptions): LimitFileReport {
   if (opts.out) checkOut('limit', opts.out);
   guardLimit(model, opts, opts);
-  const r = limitKernels(model, opts);
   const out = opts.out;
-  if (!out) return r;
+  if (!out) return limitKernels(model, opts);
+  // to files: the kernels as computed, never as arrays of numbers
+  const r = limitKernelsDense(model, opts);
   const files = writeKernelFiles(out, r);
   const rest: Record<string, unknown> = { ...r };
   for (const key of LIMIT_KERNEL_KEYS) delete rest[key];

@@ -13,7 +13,7 @@ import { NpyWriter } from '../io/npy.ts';
 import { NtkError } from '../parser/diagnostics.ts';
 import type { WrittenFile } from '../io/arrays.ts';
 import { resultLimit } from '../io/memory.ts';
-import { moreTiles } from '../nth/tiles.ts';
+import { moreTiles, tileBytes, tileCost } from '../nth/tiles.ts';
 import { isScalarModel, kernelClosedForm, modelClosedForms, type ClosedForm, type ModelClosedForms } from '../symbolic/closed-form.ts';
 
 /** `ntk check`: the model elaborates; its sizes and warnings. */
@@ -244,7 +244,7 @@ function kernelChecked(m: Model, opts: KernelReportOptions, sink: OutOptions, np
   if (ntk || values * 8 <= resultLimit())
     guardResult('kernel', sink, {
       what: `K^(${order}) (${k}^${order - slice.length} = ${values} entries)`, values,
-      smaller: ntk ? tilesFix(k, m.paramCount) : `fix leading indices with --slice a1,…,aj (k^(${order} − j) entries)`,
+      smaller: ntk ? tilesFix(m, k) : `fix leading indices with --slice a1,…,aj (k^(${order} − j) entries)`,
     });
   // npy: a whole NTK's file, which the Gram path streams into (then K.data is empty and K.streamed)
   const K = kernel(m, order, { slice, structure, ...(npy ? { out: npy } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(opts.onStatus ? { onStatus: opts.onStatus } : {}) });
@@ -252,12 +252,13 @@ function kernelChecked(m: Model, opts: KernelReportOptions, sink: OutOptions, np
   return K;
 }
 
-/** The `--tiles B --out K.npy` that fits (`moreTiles`), or what to do when none does. */
-function tilesFix(k: number, p: number): string {
-  const B = moreTiles(k, p), c = Math.ceil(k / B);
-  return 8 * (c * c + 2 * c * p) <= resultLimit()
-    ? `compute it in tiles: --tiles ${B} --out K.npy (one tile and its Jacobian rows in memory at a time)`
-    : 'even one row of the Jacobian does not fit: raise --max-memory, or take a smaller model';
+/** The `--tiles B --out K.npy` that fits (`moreTiles`, by the tiles' method `tileCost`), or what to do when none does. */
+function tilesFix(m: Model, k: number): string {
+  const cost = tileCost(m, k, m.paramCount), B = moreTiles(k, cost), c = Math.ceil(k / B);
+  const from = cost.by === 'gram' ? 'Gram factors' : 'Jacobian rows';
+  return tileBytes(cost, c, c, false) <= resultLimit()
+    ? `compute it in tiles: --tiles ${B} --out K.npy (one tile and its ${from} in memory at a time)`
+    : `even one row of the ${from === 'Gram factors' ? 'Gram factors' : 'Jacobian'} does not fit: raise --max-memory, or take a smaller model`;
 }
 
 /** `ntk derive --order r`: the kernel as mathematics, plain and LaTeX, and what its arguments are. */

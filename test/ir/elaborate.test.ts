@@ -151,8 +151,10 @@ describe('errors, each with its message and location', () => {
     ['non-positive dim', 'dim n = 0\nparam w : [n] = 0\nmodel h = w', "1:9: dim 'n' must be a positive integer, got 0"],
     ['out-of-range index', 'param w : [3] = 0\nmodel h = w[3]', '2:13: index 3 is out of range for axis 0 of size 3 (shape [3])'],
     ['too many indices', 'param w : [3] = 0\nmodel h = w[0, 1]', '2:11: too many indices: 2 for an array of shape [3]'],
-    ['model without parameters', 'const c = 1\ndata x : [2] = [1, 2]\nmodel h = x * c', 'the model has no parameters: declare one with \'param\', e.g. \'param w = 0\''],
-    ['no model', 'param w = 0', "no model: declare one, e.g. 'model h = w * x'"],
+    // what the file lacks is located at its end, where it would be added
+    ['model without parameters', 'const c = 1\ndata x : [2] = [1, 2]\nmodel h = x * c', '3:16: the model has no parameters: declare one with \'param\', e.g. \'param w = 0\''],
+    ['no model', 'param w = 0', "1:12: no model: declare one, e.g. 'model h = w * x'"],
+    ['no model, after a final newline', 'param w = 0\n', "2:1: no model: declare one, e.g. 'model h = w * x'"],
     ['loss target shape', 'param w : [3] = 0\nmodel h = w\nloss square(target = [1, 2])', "3:22: the target has shape [2] but the model's output has shape [3]"],
     ['loss not scalar', 'param w : [3] = 0\nmodel h = w\nloss R(v) = v ^ 2', '3:13: a loss must be a scalar, but this expression has shape [3]'],
     ['unknown function', 'param w = 0\nmodel h = sigmod(w)', "2:11: unknown function 'sigmod'"],

@@ -21,6 +21,19 @@ describe('quadrature rules', () => {
     const { nodes, weights } = gaussLegendre(12);
     expect(nodes.reduce((s, x, i) => s + weights[i]! * x ** 10, 0)).toBeCloseTo(2 / 11, 14);
   });
+  it('Gauss–Legendre to a few ulp: the 3-point rule, x² and x^94 by the 48-point rule (exact to degree 95)', () => {
+    const r3 = gaussLegendre(3), ulps = (x: number, ref: number) => Math.abs(x - ref) / (Number.EPSILON * ref);
+    expect(ulps(r3.nodes[2]!, Math.sqrt(3 / 5))).toBeLessThanOrEqual(4);
+    expect(r3.nodes[1]).toBe(0);
+    expect(ulps(r3.weights[0]!, 5 / 9)).toBeLessThanOrEqual(4);
+    expect(ulps(r3.weights[1]!, 8 / 9)).toBeLessThanOrEqual(4);
+    const { nodes, weights } = gaussLegendre(48);
+    const integral = (k: number) => nodes.reduce((acc, x, i) => acc + weights[i]! * x ** k, 0);
+    // x² is not sensitive to the nodes' rounding: rounding of the sum alone
+    expect(Math.abs(integral(2) - 2 / 3) / (2 / 3)).toBeLessThan(2e-15);
+    // x^94 (the rule's degree − 1) amplifies a node's error 94-fold near ±1: ~1e-14 is 1 ulp of the nodes
+    expect(Math.abs(integral(94) - 2 / 95) / (2 / 95)).toBeLessThan(1e-13);
+  });
   it('the half-line rules reproduce the half-normal and Rayleigh moments', () => {
     const h0 = halfGauss(16, 0), h1 = halfGauss(16, 1);
     // E|z|^k over the half-normal: E[z] = √(2/π), E[z²] = 1, E[z³] = 2√(2/π)

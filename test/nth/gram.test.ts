@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compile, evaluator, kernel, loadModel, ntk, withRates, kernelTile, NpyWriter, gramNtk, gramStructure } from '../../src/index.ts';
+import { compile, evaluator, kernel, loadModel, ntk, withRates, kernelTile, writeKernelTiles, tileCost, NpyWriter, gramNtk, gramStructure } from '../../src/index.ts';
 import { Evaluator } from '../../src/evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../../src/linalg/dense.ts';
 import { parseNpy } from '../../src/io/data.ts';
@@ -101,6 +101,18 @@ describe('the NTK by Gram products equals J·Jᵀ', () => {
     const block = new Float64Array(t.data.length);
     for (let r = t.rows[0]; r < t.rows[1]; r++) for (let c = t.cols[0]; c < t.cols[1]; c++) block[(r - t.rows[0]) * nc + c - t.cols[0]] = K[r * k + c]!;
     expect(relErr(block, t.data)).toBeLessThan(1e-12);
+    // the tiles by Gram factors (what a large kernel's --tiles take): every tile of 3 × 3 blocks is its block of K
+    const gramCost = tileCost(m, k, ev.p, 'gram');
+    expect(gramCost).toEqual({ by: 'gram', width: s.width, scratch: 2 });
+    expect(tileCost(m, k, ev.p).by).toBe('jacobian'); // small: the Jacobian's rows, as before
+    for (const [i, j] of [[0, 0], [0, 1], [0, 2], [1, 1], [1, 2], [2, 2]] as const) {
+      const g = kernelTile(ev, m.w0, 3, i, j, { cost: gramCost });
+      const n2 = g.cols[1] - g.cols[0];
+      const ref2 = new Float64Array(g.data.length);
+      for (let r = g.rows[0]; r < g.rows[1]; r++) for (let c = g.cols[0]; c < g.cols[1]; c++) ref2[(r - g.rows[0]) * n2 + c - g.cols[0]] = K[r * k + c]!;
+      expect(relErr(g.data, ref2), `tile ${i},${j}`).toBeLessThan(1e-12);
+      if (i === j) for (let a = 0; a < n2; a++) for (let b = 0; b < a; b++) expect(g.data[a * n2 + b]).toBe(g.data[b * n2 + a]);
+    }
     // kernel(…, 'gram') is this kernel and says so
     const viaKernel = kernel(m, 2, { structure: 'gram' });
     expect(viaKernel.structure).toBe('gram');
@@ -116,6 +128,39 @@ describe('the NTK by Gram products equals J·Jᵀ', () => {
       expect(relErr(K, reference(ev)), file).toBeLessThan(1e-12);
     }
     expect(gramStructure(loadModel('examples/deep.ntk'))!.factored).toEqual(['W1', 'W']);
+  });
+
+  it('writeKernelTiles by Gram factors: the whole K in a .npy, equal to the kernel; a non-finite entry is named by its place in K', () => {
+    const m = compile(MODELS[1]![1], 'gram.ntk');
+    const ev = new Evaluator(m);
+    const { k } = ev, K = gramNtk(ev, m.w0).data!;
+    const dir = mkdtempSync(join(tmpdir(), 'ntk-gram-tiles-'));
+    try {
+      for (const B of [1, 2, 5]) {
+        const file = join(dir, `K${B}.npy`);
+        writeKernelTiles(ev, m.w0, B, file, { cost: tileCost(m, k, ev.p, 'gram') });
+        const got = parseNpy(readFileSync(file), file);
+        expect(got.shape).toEqual([k, k]);
+        expect(relErr(got.data, K), `B = ${B}`).toBeLessThan(1e-12);
+        for (let a = 0; a < k; a++) for (let b = 0; b < a; b++) expect(got.data[a * k + b]).toBe(got.data[b * k + a]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // an overflowing input row: the entry is reported at its (row, column) of K, not of the tile
+    const big = compile(MODELS[0]![1], 'gram.ntk');
+    const evb = new Evaluator(big);
+    const w = Float64Array.from(big.w0);
+    const v = big.params.find((q) => q.name === 'v')!;
+    w.fill(1e300, v.offset, v.offset + v.size);
+    const cost = tileCost(big, evb.k, evb.p, 'gram');
+    let message = '';
+    try { kernelTile(evb, w, 3, 1, 2, { cost }); } catch (e) { message = (e as Error).message; }
+    const idx = Number(/non-finite entry \(\S+ at entry (\d+)\)/.exec(message)?.[1]);
+    // tile (1, 2) of 3: rows [⌊k/3⌋, ⌊2k/3⌋), columns [⌊2k/3⌋, k)
+    expect(Math.floor(idx / evb.k)).toBeGreaterThanOrEqual(Math.floor(evb.k / 3));
+    expect(Math.floor(idx / evb.k)).toBeLessThan(Math.floor((2 * evb.k) / 3));
+    expect(idx % evb.k).toBeGreaterThanOrEqual(Math.floor((2 * evb.k) / 3));
   });
 
   it('learning rates (√η·P in the graph) scale the factored terms', () => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import katex from 'katex';
 import { describe, expect, it } from 'vitest';
-import { compile, gpPredict, limitKernels, ntk, NtkError, predictionPlotSpec, squareTargets } from '../../src/index.ts';
+import { compile, gpPredict, limitKernels, limitKernelsDense, nestedLimit, ntk, NtkError, predictionPlotSpec, squareTargets } from '../../src/index.ts';
 import { atomFn, expect1, pairExpectation, pairGrid, PairGridCache, type GaussFn } from '../../src/math/gaussian.ts';
 import { erfc } from '../../src/math/erf.ts';
 import { bin, cst, toGaussFn, un, VAR } from '../../src/nth/limit-scalar.ts';
@@ -141,6 +141,25 @@ test ht = f(Xt)
     expect(maxRel(diag.ntkCross!, full.ntkCross!)).toBeLessThan(1e-13);
     expect(maxRel([diag.nngpTestDiag!], [full.nngpTest!.map((r, i) => r[i]!)])).toBeLessThan(1e-13);
     expect(maxRel([diag.ntkTestDiag!], [full.ntkTest!.map((r, i) => r[i]!)])).toBeLessThan(1e-13);
+  });
+  it('as computed (limitKernelsDense, what --out writes): the same numbers bit for bit, one Float64Array per kernel', () => {
+    for (const [opts, ref] of [[{}, full], [{ testDiag: true, testChunk: 7 }, diag]] as const) {
+      const dense = limitKernelsDense(model, { width: ['m'], ...opts });
+      for (const key of ['nngp', 'ntk', 'nngpCross', 'ntkCross', 'nngpTest', 'ntkTest'] as const) {
+        const K = dense[key], R = ref[key];
+        if (!R) { expect(K ?? null).toBeNull(); continue; }
+        expect(K!.data).toBeInstanceOf(Float64Array);
+        expect([K!.rows, K!.cols]).toEqual([R.length, R[0]!.length]);
+        expect(Array.from(K!.data)).toEqual(R.flat());
+      }
+      expect(nestedLimit(dense)).toEqual(ref);
+    }
+    // gpPredict takes either form, with the same numbers (what ntk predict passes it: the dense one)
+    const y = squareTargets(model), dense = limitKernelsDense(model, { width: ['m'] });
+    for (const kernel of ['ntk', 'nngp'] as const) {
+      const a = gpPredict(dense, y, { t: 3, kernel }), b = gpPredict(full, y, { t: 3, kernel });
+      expect(a).toEqual(b);
+    }
   });
   it('gpPredict on the diagonals gives the full form\'s mean and variances', () => {
     const y = squareTargets(model);

@@ -37,37 +37,19 @@ import type { Rhs } from './types.ts';
 import { allFinite, type Counters, type Fault, type Stepper, type Tolerances } from './driver.ts';
 import { NO_STIFF_PART, scaledErrorNorm, type LowRankOptions, type LowRankStiff } from './etd.ts';
 import { combine as combineJs } from '../../runtime/kernels-js.ts';
+import { gaussLegendre } from '../../math/quadrature.ts';
 
 /**
- * Gauss–Legendre nodes and weights on [0, 1] (48 points: exact for degree 95), computed on first
- * use rather than when the module loads: every program that imports the library would pay for
- * them (tens of ms before the JIT warms up: the browser playground's worker did, before its first
- * study), and only the exponential methods need them.
+ * Gauss–Legendre nodes and weights on [0, 1] (48 points: exact for degree 95; math/quadrature's
+ * rule on [−1, 1], mapped), made on first use rather than when the module loads: every program
+ * that imports the library would pay for them (the browser playground's worker did, before its
+ * first study), and only the exponential methods need them.
  */
 let GL: { x: Float64Array; w: Float64Array } | null = null;
 
-function gaussLegendre(n: number): { x: Float64Array; w: Float64Array } {
-  const x = new Float64Array(n), w = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    // Newton on P_n from the Chebyshev-like guess; P_n and P_n' by the three-term recurrence.
-    let t = Math.cos((Math.PI * (i + 0.75)) / (n + 0.5));
-    let dp = 1;
-    for (let it = 0; it < 100; it++) {
-      let p0 = 1, p1 = t;
-      for (let k = 2; k <= n; k++) {
-        const p2 = ((2 * k - 1) * t * p1 - (k - 1) * p0) / k;
-        p0 = p1;
-        p1 = p2;
-      }
-      dp = (n * (t * p1 - p0)) / (t * t - 1);
-      const dt = p1 / dp;
-      t -= dt;
-      if (Math.abs(dt) < 1e-16) break;
-    }
-    x[i] = (1 - t) / 2;
-    w[i] = 1 / ((1 - t * t) * dp * dp);
-  }
-  return { x, w };
+function unitLegendre(n: number): { x: Float64Array; w: Float64Array } {
+  const r = gaussLegendre(n);
+  return { x: r.nodes.map((t) => (1 + t) / 2), w: r.weights.map((w) => w / 2) };
 }
 
 const FACT_INV = Array.from({ length: 20 }, (_, k) => {
@@ -97,7 +79,7 @@ export function phiAll(z: number, K: number, out: Float64Array): void {
 export function phiQuadrature(z: number, K: number, out: Float64Array): void {
   out[0] = Math.exp(z);
   for (let k = 1; k <= K; k++) out[k] = 0;
-  const { x, w } = (GL ??= gaussLegendre(48));
+  const { x, w } = (GL ??= unitLegendre(48));
   for (let q = 0; q < x.length; q++) {
     const th = x[q]!;
     let term = w[q]! * Math.exp((1 - th) * z); // · θ^{k−1}/(k−1)!, built up incrementally
