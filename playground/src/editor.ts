@@ -3,7 +3,7 @@
  * parser and elaborator (asked of the editor's worker, shown by @codemirror/lint at their spans),
  * completion and hover (also the worker's: src/lang/service.ts, the same code as `ntk lsp`).
  */
-import { EditorView, keymap, hoverTooltip, lineNumbers, highlightSpecialChars, highlightActiveLine, highlightActiveLineGutter } from '@codemirror/view';
+import { EditorView, keymap, hoverTooltip, tooltips, lineNumbers, highlightSpecialChars, highlightActiveLine, highlightActiveLineGutter } from '@codemirror/view';
 import { EditorState, type Extension } from '@codemirror/state';
 import { StreamLanguage, HighlightStyle, syntaxHighlighting, bracketMatching } from '@codemirror/language';
 import { linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
@@ -132,6 +132,9 @@ export function createEditor(parent: HTMLElement, doc: string, client: LanguageC
     keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, ...lintKeymap]),
     ntkLanguage,
     syntaxHighlighting(style),
+    // Tooltips (hover, a diagnostic's message) placed within the editor's own box: above the
+    // first lines they went under the page's header, cut off; CodeMirror now flips them below.
+    tooltips({ tooltipSpace: (view) => view.scrollDOM.getBoundingClientRect() }),
     lintGutter(),
     linter(async (view) => {
       const text = view.state.doc.toString();
