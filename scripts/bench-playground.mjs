@@ -16,6 +16,8 @@
 //   npm run bench:playground                       5 loads, 150 keystrokes
 //   npm run bench:playground -- --runs 9 --trace   more loads, and the timeline of the first
 //   npm run bench:playground -- --no-build         reuse playground/dist as built
+//   npm run bench:playground -- --poll             wait for each pause's diagnostics by polling
+//                                                  the page (the protocol of the first figures)
 //   npm run bench:playground -- --no-build --dist DIR --json FILE
 //                                                  measure a build elsewhere (scripts/playground.mjs
 //                                                  --out DIR), and write every figure to FILE (to
@@ -209,14 +211,19 @@ const text = TYPED === 'comment'
   ? '\n# typing ' + 'model g = sigmoid(f(X)) / sqrt(n) + w '.repeat(10)
   : '\nparam v : [m] ~ normal(0, 1)\ndef g(x : [d]) = sum(v * tanh(U @ x)) / sqrt(m)\ndef k(x : [d]) = g(x) + sum(a * sigmoid(sqrt(m) * (U @ x))) / sqrt(m)\n'.repeat(4);
 let diagnosed = 0;
+const POLL = args.includes('--poll') || !(await page.evaluate(() => typeof globalThis.__ntk.diagnosed === 'function')); // (a build before it: polled)
 for (let i = 0; i < KEYS; i++) {
   const ch = text[i % text.length];
   await page.keyboard.press(ch === '\n' ? 'Enter' : ch === ' ' ? 'Space' : ch);
   // A pause every 25 keys: the diagnostics come back from the worker and are drawn.
   if (i % 25 === 24) {
     const before = await page.evaluate(() => globalThis.__ntk.timings.diagnoses ?? 0);
-    // (polled every 100 ms, not every frame: the poll runs on the page's thread and would count)
-    await page.waitForFunction((b) => (globalThis.__ntk.timings.diagnoses ?? 0) > b, before, { timeout: 60_000, polling: 100 });
+    // Awaited as one promise of the page (__ntk.diagnosed): no task of the bench's on the page's
+    // thread meanwhile. --poll: as first measured, polled every 100 ms by playwright, whose polls
+    // run on the page's thread and counted in the pause's key (1–2 ms of CPU, 3–7 ms of wall time
+    // per pause on a loaded machine: docs/decisions.md).
+    if (POLL) await page.waitForFunction((b) => (globalThis.__ntk.timings.diagnoses ?? 0) > b, before, { timeout: 60_000, polling: 100 });
+    else await page.evaluate((b) => globalThis.__ntk.diagnosed(b), before);
     diagnosed++;
   } else await new Promise((r) => setTimeout(r, 40));
 }
@@ -250,6 +257,43 @@ keydowns.forEach((k, i) => {
   cpuPerKey.push(cpu / 1000);
 });
 
+// Where the page thread's time per key goes: the self time (a slice's duration less its
+// children's) of every slice of the main thread between the first and the last keydown, by kind,
+// as a mean per key; the keys of the pauses (every 25th) separately, since their interval holds
+// what comes back from the worker (diagnostics, completions) and the URL's update.
+const KINDS = [
+  ['input events (keydown, native text insertion)', (e) => e.name === 'EventDispatch' && /^(keydown|keypress|keyup|textInput|beforeinput|input|selectionchange)$/.test(e.args?.data?.type ?? '')],
+  ['script (CodeMirror, the page)', (e) => /^(FunctionCall|EventDispatch|TimerFire|FireAnimationFrame|FireIdleCallback|v8\.|V8\.Execute|BlinkScheduler_PerformMicrotaskCheckpoint)/.test(e.name)],
+  ['worker messages', (e) => e.name === 'HandlePostMessage'],
+  ['style and layout', (e) => /^(UpdateLayoutTree|Layout|RecalculateStyles|HitTest|IntersectionObserverController)/.test(e.name)],
+  ['paint, layerize, commit', (e) => /^(Paint|PrePaint|Layerize|Commit|UpdateLayer|PaintImage|CompositeLayers)/.test(e.name)],
+  ['garbage collection', (e) => /GC|^V8\.GC/.test(e.name)],
+  ['other (IPC, task overhead)', () => true],
+];
+const breakdown = (() => {
+  const slices = main.filter((e) => e.ph === 'X' && e.dur !== undefined && e.ts >= (keydowns[0] ?? 0)).sort((a, b) => a.ts - b.ts || b.dur - a.dur);
+  const sums = { typed: new Map(), pause: new Map() };
+  const stack = [];
+  const self = new Map();
+  for (const e of slices) {
+    while (stack.length && stack[stack.length - 1].ts + stack[stack.length - 1].dur <= e.ts) stack.pop();
+    // (a parent comes before its children: its self time is set when they are met)
+    if (stack.length) self.set(stack[stack.length - 1], self.get(stack[stack.length - 1]) - e.dur);
+    self.set(e, e.dur);
+    stack.push(e);
+  }
+  // A slice's kind: its own, or its nearest ancestor's that has one (a Layout within a keydown is layout).
+  for (const [e, t] of self) {
+    let i = keydowns.length - 1;
+    while (i > 0 && keydowns[i] > e.ts) i--;
+    const kind = KINDS.find(([, test]) => test(e))[0];
+    const m = i % 25 === 24 ? sums.pause : sums.typed;
+    m.set(kind, (m.get(kind) ?? 0) + t / 1000);
+  }
+  const nPause = keydowns.filter((_, i) => i % 25 === 24).length;
+  return { typed: sums.typed, pause: sums.pause, nTyped: keydowns.length - nPause, nPause };
+})();
+
 const first = loads.map((t) => t.firstNtk);
 console.log(`playground benchmarks (chromium ${browser.version?.() ?? ''}, ${RUNS} cold loads, ${KEYS} keystrokes; ${new Date().toISOString()})`);
 const kB = (b) => `${(b / 1024).toFixed(0)} kB`;
@@ -279,6 +323,12 @@ if (profile) {
 }
 console.log(`  typing                page thread per keystroke: median ${ms(median(perKey))}, p95 ${ms(quantile(perKey, 0.95))}, max ${ms(Math.max(...perKey))} (${perKey.length} keys typed as ${TYPED}, ${diagnosed} diagnostics drawn)   budget 16 ms`);
 console.log(`                        its CPU time per keystroke: median ${ms(median(cpuPerKey))}, p95 ${ms(quantile(cpuPerKey, 0.95))}, max ${ms(Math.max(...cpuPerKey))}`);
+for (const [label, m, n] of [['typed keys', breakdown.typed, breakdown.nTyped], ['keys before a pause', breakdown.pause, breakdown.nPause]]) {
+  const total = [...m.values()].reduce((a, b) => a + b, 0);
+  console.log(`                        ${label} (${n}), mean per key ${ms(total / n)}: ${KINDS.map(([k]) => [k, (m.get(k) ?? 0) / n]).filter(([, v]) => v >= 0.05).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}`);
+}
+const typedOnly = perKey.filter((_, i) => i % 25 !== 24), typedCpu = cpuPerKey.filter((_, i) => i % 25 !== 24);
+console.log(`                        the typed keys alone (no pause after them): median ${ms(median(typedOnly))}, p95 ${ms(quantile(typedOnly, 0.95))}; CPU median ${ms(median(typedCpu))}, p95 ${ms(quantile(typedCpu, 0.95))}`);
 console.log(`                        key events with input-to-paint ≥ 16 ms: ${slow.length}${slow.length ? ` (longest ${ms(Math.max(...slow.map((s) => s.duration)))})` : ''}`);
 
 const jsonAt = args.indexOf('--json');

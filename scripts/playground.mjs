@@ -106,7 +106,11 @@ async function buildPage() {
   // examples' texts are in it (a few kB), so that opening one waits only for its data files.
   // KaTeX's stylesheet and fonts: loaded with KaTeX, when a formula is first drawn.
   await build({ ...common, entryPoints: { katex: resolve(root, 'node_modules/katex/dist/katex.min.css') }, outdir: out, assetNames: 'fonts/[name]' });
-  const page = await build({ ...common, define: withExamples, entryPoints: { app: resolve(src, 'src/main.ts') }, outdir: out, splitting: true, chunkNames: 'chunks/[name]-[hash]', assetNames: 'fonts/[name]', metafile: true });
+  // keepNames (the library's, for the worker) is off for the page: it wraps every function
+  // expression in a __name() call at run time, which CodeMirror's update creates by the dozen per
+  // keystroke (~0.1 ms of the page's thread a key in a CPU profile); nothing on the page reads a
+  // function's name.
+  const page = await build({ ...common, keepNames: false, define: withExamples, entryPoints: { app: resolve(src, 'src/main.ts') }, outdir: out, splitting: true, chunkNames: 'chunks/[name]-[hash]', assetNames: 'fonts/[name]', metafile: true });
   if (args.includes('--analyze')) for (const r of [worker, page]) console.log(await analyzeMetafile(r.metafile));
 
   cpSync(resolve(root, 'dist/kernels.wasm'), resolve(out, 'kernels.wasm'));

@@ -3,7 +3,7 @@
  * parser and elaborator (asked of the editor's worker, shown by @codemirror/lint at their spans),
  * completion and hover (also the worker's: src/lang/service.ts, the same code as `ntk lsp`).
  */
-import { EditorView, keymap, hoverTooltip, lineNumbers, highlightSpecialChars, highlightActiveLine, highlightActiveLineGutter } from '@codemirror/view';
+import { EditorView, keymap, hoverTooltip, tooltips, lineNumbers, highlightSpecialChars, highlightActiveLine, highlightActiveLineGutter } from '@codemirror/view';
 import { EditorState, type Extension } from '@codemirror/state';
 import { StreamLanguage, HighlightStyle, syntaxHighlighting, bracketMatching } from '@codemirror/language';
 import { linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
@@ -86,6 +86,32 @@ export function showDiagnostics(view: EditorView, ds: Diagnostic[]): void {
 
 const KIND: Record<string, string> = { keyword: 'keyword', function: 'function', def: 'function', param: 'variable', data: 'variable', dim: 'constant', const: 'constant', model: 'class', test: 'class' };
 
+/**
+ * What @codemirror/lint and @codemirror/autocomplete draw with images and symbol fonts, drawn
+ * with CSS and the editor's own font instead (the page thread's time per keystroke, measured by
+ * npm run bench:playground, docs/decisions.md): the lint's squiggles are SVG images tiled as
+ * backgrounds and its gutter markers SVG images too, each an SVG document that the first
+ * diagnostic parses and every repaint of an underlined line draws (the first squiggle took ~10 ms
+ * of style recalculation in a chromium trace); here the squiggle is the browser's own wavy
+ * underline and the markers are bordered boxes. The completion icons '𝑥', '𝐶' and '🔑' are in
+ * no monospace font, so the list's first layout went looking for a fallback font (7 ms); here
+ * they are plain letters.
+ */
+const SEVERITY_COLOURS = { error: '#e11d48', warning: '#d97706', info: '#6b7280', hint: '#4f46e5' } as const;
+const drawnByCss = EditorView.theme({
+  '.cm-lintRange': { backgroundImage: 'none', paddingBottom: '0', textDecorationLine: 'underline', textDecorationStyle: 'wavy', textDecorationSkipInk: 'none', textUnderlineOffset: '2px' },
+  ...Object.fromEntries(Object.entries(SEVERITY_COLOURS).map(([k, c]) => [`.cm-lintRange-${k}`, { backgroundImage: 'none', textDecorationColor: c }])),
+  '.cm-lint-marker': { content: 'none', boxSizing: 'border-box', width: '0.8em', height: '0.8em', margin: '0.1em', border: '2px solid' },
+  '.cm-lint-marker-error': { content: 'none', borderRadius: '50%', borderColor: '#f43', backgroundColor: '#f87' },
+  '.cm-lint-marker-warning': { content: 'none', borderColor: '#fd7', backgroundColor: '#fe8' },
+  '.cm-lint-marker-info': { content: 'none', borderColor: '#77e', backgroundColor: '#aaf' },
+  '.cm-completionIcon-variable:after': { content: "'x'" },
+  '.cm-completionIcon-constant:after': { content: "'c'" },
+  '.cm-completionIcon-keyword:after': { content: "'k'" },
+  '.cm-completionIcon-class:after': { content: "'m'" },
+  '.cm-completionIcon-function:after': { content: "'f'" },
+});
+
 export function createEditor(parent: HTMLElement, doc: string, client: LanguageClient, onChange: (text: string) => void, onRun: () => void): EditorView {
   // CodeMirror's extensions one by one rather than its basicSetup, for the page thread's time per
   // keystroke (measured by npm run bench:playground, docs/decisions.md): no drawn selection
@@ -106,6 +132,9 @@ export function createEditor(parent: HTMLElement, doc: string, client: LanguageC
     keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, ...lintKeymap]),
     ntkLanguage,
     syntaxHighlighting(style),
+    // Tooltips (hover, a diagnostic's message) placed within the editor's own box: above the
+    // first lines they went under the page's header, cut off; CodeMirror now flips them below.
+    tooltips({ tooltipSpace: (view) => view.scrollDOM.getBoundingClientRect() }),
     lintGutter(),
     linter(async (view) => {
       const text = view.state.doc.toString();
@@ -141,6 +170,7 @@ export function createEditor(parent: HTMLElement, doc: string, client: LanguageC
       if (u.docChanged) onChange(u.state.doc.toString());
     }),
     EditorView.theme({ '&': { height: '100%', fontSize: '13.5px' }, '.cm-scroller': { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace' } }),
+    drawnByCss,
   ];
   return new EditorView({ state: EditorState.create({ doc, extensions }), parent });
 }

@@ -109,7 +109,15 @@ const results: Partial<Record<StudyName, unknown>> = {};
 const views: Partial<Record<StudyName, View>> = {};
 const timings: Record<string, number> = {};
 /** Exposed for the browser tests and for curious users: the last results (the CLI's --json objects). */
-(globalThis as Record<string, unknown>).__ntk = { results, views, timings, get state() { return state; }, get editor() { return editor; }, setText: (s: string) => setText(s) };
+(globalThis as Record<string, unknown>).__ntk = { results, views, timings, get state() { return state; }, get editor() { return editor; }, setText: (s: string) => setText(s), diagnosed: (n: number) => diagnosed(n) };
+
+/** Who waits for the editor's diagnostics (the benchmark: a promise, not a poll on this thread). */
+const diagnosisWaiters: { after: number; resolve: (count: number) => void }[] = [];
+/** Resolves once more than `after` analyses of the text have come back from the editor's worker. */
+function diagnosed(after: number): Promise<number> {
+  const count = timings.diagnoses ?? 0;
+  return count > after ? Promise.resolve(count) : new Promise((resolve) => diagnosisWaiters.push({ after, resolve }));
+}
 
 function message(text: string, kind: 'info' | 'error' = 'info') {
   const box = $('#message');
@@ -553,6 +561,8 @@ const lang: LanguageClient = {
     const r = await langWorker.request({ kind: 'analyze', job: { file: state.file, source, set: state.set, seed: state.seed } });
     timings.lastDiagnose = performance.now() - t0;
     timings.diagnoses = (timings.diagnoses ?? 0) + 1;
+    for (let i = diagnosisWaiters.length - 1; i >= 0; i--)
+      if (timings.diagnoses > diagnosisWaiters[i]!.after) diagnosisWaiters.splice(i, 1)[0]!.resolve(timings.diagnoses);
     if (r.kind !== 'result') return [];
     const ds = (r.result as { diagnostics: Diagnostic[] }).diagnostics;
     (globalThis as Record<string, unknown>).__ntkDiagnostics = ds;
