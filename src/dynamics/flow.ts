@@ -28,7 +28,7 @@ import type { Model } from '../ir/model.ts';
 import { Evaluator, jacobianBlockBytes } from '../evaluator/evaluator.ts';
 import { ntkFromJacobian } from '../linalg/dense.ts';
 import { boundsReport, withinBall, type BoundsReport } from './bounds.ts';
-import { kernelSpectrum, LinearizedFlow, type KernelSpectrum } from './linearized.ts';
+import { kernelSpectrum, LinearizedFlow } from './linearized.ts';
 import { lazyVariables, quadratureError } from './flow-lazy.ts';
 import { linearizedProducts } from './flow-linear.ts';
 import { gaussNewtonParts } from './gauss-newton.ts';
@@ -432,7 +432,7 @@ function deltaSystem(model: Model, ev: Evaluator, alpha: number, T: number, warn
   };
   const directFloor = Math.max(directRounding(alpha, ystar, h0, spectrum.values[k - 1]!, w0), Number.MIN_VALUE);
   const base = { alpha, T, square, ystar, k, p, w0, R0, spectrum, linAt, start, lossAt, nonSmooth: model.nonSmooth };
-  if (!square || !useLazy(model, ev, alpha, T, J0, spectrum, lin, directFloor, opts))
+  if (!square || !useLazy(model, ev, alpha, T, linAt, spectrum.values[k - 1]!, directFloor, opts))
     return { ...base, rhs, jvp, gaussNewton, at: direct, variables: 'direct', weightChange: directWeightChange };
 
   // Lazy variables (`flow-lazy.ts`): the state is ẽ = α²δ.
@@ -470,7 +470,7 @@ export function directRounding(alpha: number, ystar: Float64Array | null, h0: Fl
  * Ê = ‖D²h(w0)[ū(T), ū(T)]‖/(2α) (the leading term of q/α), and the lazy variables' quadrature,
  * probed over the linearized displacement ū(T)/α, is more accurate than that floor.
  */
-function useLazy(model: Model, ev: Evaluator, alpha: number, T: number, J0: Float64Array, spectrum: KernelSpectrum, lin: LinearizedFlow,
+function useLazy(model: Model, ev: Evaluator, alpha: number, T: number, linAt: DeltaSystem['linAt'], lambdaMax: number,
   floor: number, opts: Pick<FlowOptions, 'variables' | 'rtol' | 'method'>): boolean {
   const choice = opts.variables ?? 'auto';
   if (choice !== 'auto') {
@@ -479,10 +479,12 @@ function useLazy(model: Model, ev: Evaluator, alpha: number, T: number, J0: Floa
     return choice === 'lazy';
   }
   if (model.nonSmooth) return false;
-  const ubar = linearizedProducts(ev, J0, spectrum, lin.eigenCoordinates, 1, T).linAt(T, new Float64Array(0)).slice(0, ev.p);
+  // ū(T) = α·(w̄(T) − w0): the flow's own linearized products are linear in 1/α (the same B = J0ᵀV,
+  // built once: a second linearizedProducts at α = 1 was ~50 ms of W2 on each of its two threads)
+  const ubar = linAt(T, new Float64Array(0)).slice(0, ev.p).map((x) => alpha * x);
   const estimate = norm(ev.directional(model.w0, [ubar, ubar])) / (2 * alpha);
   if (!(estimate > 0)) return false;
-  const stiff = spectrum.values[ev.k - 1]! * T > STIFF_AUTO;
+  const stiff = lambdaMax * T > STIFF_AUTO;
   const method = opts.method && opts.method !== 'auto' ? opts.method : stiff ? 'exponential' : 'dop853';
   const rtol = opts.rtol ?? FLOW_TOLERANCE[method].rtol;
   if (!(floor > 0.1 * rtol * estimate)) return false;
