@@ -30,7 +30,7 @@ export interface TileCost { by: 'jacobian' | 'gram'; width: number; scratch: num
  * The tiles' method for a model with k outputs and p parameters: Gram factors when the model is
  * row-separable with factors narrower than the Jacobian and the kernel is large (2k²p above
  * STRUCTURED_K2_FLOPS, the whole kernel's rule), or when `structure` is 'gram'; else Jacobian rows.
- * @example tileCost(loadModel('w4.ntk'), 4096, 1_083_424) // { by: 'gram', width: 4130, scratch: 2 }
+ * @example tileCost(loadModel('w4.ntk'), 4096, 1_082_368) // { by: 'gram', width: 4130, scratch: 2 }
  */
 export function tileCost(m: Model, k: number, p: number, structure: 'auto' | 'gram' | 'jacobian' = 'auto'): TileCost {
   const g = structure === 'jacobian' ? null : gramStructure(m);
