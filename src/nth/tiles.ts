@@ -8,7 +8,7 @@
  *
  * A tile is computed from its rows' and columns' Jacobian rows (p values per output), or — for a
  * row-separable model where the whole NTK would take the Gram path — from their Gram factors
- * (`gramTile`: W values per output, W ≪ p for an MLP: 4,130 against 1.08M for W4's), the same
+ * (`gramTile`: W values per output, W ≪ p for an MLP: 4,128 against 1.08M for W4's), the same
  * rule for every tile of a kernel (`tileCost`), so a cluster's tiles agree with each other.
  */
 import type { Evaluator } from '../evaluator/evaluator.ts';
@@ -30,7 +30,7 @@ export interface TileCost { by: 'jacobian' | 'gram'; width: number; scratch: num
  * The tiles' method for a model with k outputs and p parameters: Gram factors when the model is
  * row-separable with factors narrower than the Jacobian and the kernel is large (2k²p above
  * STRUCTURED_K2_FLOPS, the whole kernel's rule), or when `structure` is 'gram'; else Jacobian rows.
- * @example tileCost(loadModel('w4.ntk'), 4096, 1_082_368) // { by: 'gram', width: 4130, scratch: 2 }
+ * @example tileCost(loadModel('w4.ntk'), 4096, 1_082_368) // { by: 'gram', width: 4128, scratch: 2 }
  */
 export function tileCost(m: Model, k: number, p: number, structure: 'auto' | 'gram' | 'jacobian' = 'auto'): TileCost {
   const g = structure === 'jacobian' ? null : gramStructure(m);
@@ -42,7 +42,7 @@ export function tileCost(m: Model, k: number, p: number, structure: 'auto' | 'gr
 /**
  * Bytes to compute an ni × nj tile: its rows' (and, off the diagonal, columns') `width` values,
  * the tile and its scratch: 8·((ni + nj)·width + (1 + scratch)·ni·nj).
- * @example tileBytes({ by: 'gram', width: 4130, scratch: 2 }, 241, 241, false) // 17319224 (16.5 MB)
+ * @example tileBytes({ by: 'gram', width: 4128, scratch: 2 }, 241, 241, false) // 17311512 (16.5 MB)
  */
 export function tileBytes(cost: TileCost, ni: number, nj: number, diagonal: boolean): number {
   return 8 * ((diagonal ? ni : ni + nj) * cost.width + (1 + cost.scratch) * ni * nj);
