@@ -161,6 +161,21 @@ for (let run = 0; run < RUNS; run++) {
   await context.close();
 }
 
+/**
+ * A new page of `context` at the playground, once settled: the first NTK drawn, the page ready,
+ * what it loads after the first result loaded (vega, vega-lite, KaTeX; a build before that hook:
+ * networkidle only) and the network quiet.
+ */
+async function settledPage(context) {
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 300_000 });
+  await page.waitForSelector('body[data-ready="true"]', { timeout: 300_000 });
+  await page.evaluate(() => globalThis.__ntk.loaded);
+  await page.waitForLoadState('networkidle');
+  return page;
+}
+
 // ------------------------------------------------------------------ what a first visit downloads
 // One more cold load (untimed): every file the page and its workers fetch until the first NTK is
 // drawn and the network is quiet (the editor, vega, KaTeX's script and stylesheet), gzip as the
@@ -173,12 +188,7 @@ const visit = await (async () => {
     const u = new URL(r.url());
     if (u.origin === new URL(base).origin) fetched.add(decodeURIComponent(u.pathname).replace(/^\//, '') || 'index.html');
   });
-  const page = await context.newPage();
-  await page.goto(base);
-  await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 300_000 });
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 300_000 });
-  await page.evaluate(() => globalThis.__ntk.loaded); // vega, vega-lite, KaTeX (a build before it: networkidle only)
-  await page.waitForLoadState('networkidle');
+  await settledPage(context);
   await context.close();
   const files = [...fetched].sort();
   const gz = files.reduce((sum, f) => sum + (weight.files?.[f]?.[1] ?? gzipSync(readFileSync(resolve(dist, f)), { level: 9 }).length), 0);
@@ -187,14 +197,9 @@ const visit = await (async () => {
 
 // ------------------------------------------------------------------ typing
 const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-const page = await context.newPage();
-await page.goto(base);
-await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 300_000 });
 // Typing, not start-up: the page has loaded what it loads after the first result (KaTeX, the
 // editor's worker) before the first key.
-await page.waitForSelector('body[data-ready="true"]', { timeout: 300_000 });
-await page.evaluate(() => globalThis.__ntk.loaded); // vega, vega-lite, KaTeX (a build before it: networkidle only)
-await page.waitForLoadState('networkidle');
+const page = await settledPage(context);
 await page.click('.cm-content');
 await page.keyboard.press('Control+End');
 await page.evaluate(() => {

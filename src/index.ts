@@ -34,9 +34,9 @@ export { tidy } from './ir/simplify.ts';
 export { truncatedHierarchy, lossGradient, trueFlow, type TruncatedOptions, type TruncatedResult } from './nth/truncated.ts';
 export { widthScaling, slopeFit, theorySlope, type ScalingOptions, type ScalingPoint, type SlopeFit } from './nth/scaling.ts';
 export { fitLogLog, fitLine, type LogLogFit } from './math/fit.ts';
-export { limitKernels, limitKernelsDense, nestedLimit, type LimitOptions, type LimitReport, type LimitDense, type LimitReportOf, type DenseMatrix, type LimitMethod } from './nth/limit.ts';
+export { limitKernels, limitKernelsDense, nestedLimit, LIMIT_KERNEL_KEYS, type LimitOptions, type LimitReport, type LimitDense, type LimitReportOf, type DenseMatrix, type LimitMethod } from './nth/limit.ts';
 export { gpPredict, ensemblePredict, gpPredictWorkingSet, ensembleWorkingSet, squareTargets, commonRate, type GpPredictOptions, type GpPrediction, type EnsembleOptions, type EnsemblePrediction } from './nth/gp-predict.ts';
-export { writeKernelFiles, LIMIT_KERNEL_KEYS } from './nth/limit-out.ts';
+export { writeKernelFiles } from './nth/limit-out.ts';
 export { limitScaling, type LimitScalingOptions, type LimitScalingReport, type LimitScalingPoint } from './nth/limit-scaling.ts';
 export { pairExpectation, expect1, atomMoment, atomFn, type GaussFn, type PairResult, type Expect1Result } from './math/gaussian.ts';
 export {

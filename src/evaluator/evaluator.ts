@@ -16,7 +16,7 @@ import { vjp } from '../ad/transpose.ts';
 import type { NodeId } from '../ir/graph.ts';
 import type { Model } from '../ir/model.ts';
 import { sizeOf } from '../ir/shape.ts';
-import { rowRestriction } from '../ir/rows.ts';
+import { pairBlock, rowRestriction } from '../ir/rows.ts';
 import { fmtBytes, memoryBudget, MemoryError, resultLimit } from '../runtime/memory.ts';
 import type { Backend } from '../runtime/backend.ts';
 import { compile, type Bindings, type Plan } from '../runtime/compile.ts';
@@ -456,7 +456,7 @@ export class Evaluator {
     const rm = this.built('rowModel', () => rowRestriction(this.model));
     if (!rm) return null;
     const { k, p } = this;
-    const { n, c } = rm;
+    const { c } = rm;
     const build = (b: number) =>
       this.built(`rowjac-${b}`, () => {
         const g = this.model.graph;
@@ -471,19 +471,12 @@ export class Evaluator {
     const B = Math.max(1, Math.min(rows, opts.blockSize ?? this.blockSizeOf(k, build, opts.blockBudget ?? DEFAULT_BLOCK_BUDGET, (b) => `rowjac-${b}`)));
     const { varying, out } = build(B);
     const plan = this.plan(`rowjac-${B}`, [out], varying);
-    const E = new Float64Array(B * c);
-    const rowSizes = rm.rows.map((r) => sizeOf(r.data.shape) / n);
-    const R = rowSizes.map((size) => new Float64Array(B * size));
-    const bind = this.bindings(w, [[varying[0]!, E], ...R.map((r, j): [NodeId, Float64Array] => [varying[j + 1]!, r])]);
+    const blk = pairBlock(rm, B);
+    const bind = this.bindings(w, [[varying[0]!, blk.E], ...blk.R.map((r, j): [NodeId, Float64Array] => [varying[j + 1]!, r])]);
     const J = jacobianBuffer(opts.out, rows * p);
     for (let start = 0; start < rows; start += B) {
       const count = Math.min(B, rows - start);
-      E.fill(0);
-      for (let b = 0; b < count; b++) {
-        const a = r0 + start + b, i = Math.floor(a / c);
-        E[b * c + (a % c)] = 1;
-        rm.rows.forEach((r, j) => R[j]!.set(r.data.value.subarray(i * rowSizes[j]!, (i + 1) * rowSizes[j]!), b * rowSizes[j]!));
-      }
+      blk.load(r0 + start, count);
       // a whole block's rows are written into J itself (no copy of p·B values)
       if (count === B) plan.run(bind, { into: J.subarray(start * p, (start + B) * p) });
       else J.set(plan.run(bind, { copy: false })[0]!.subarray(0, count * p), start * p);

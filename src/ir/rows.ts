@@ -29,6 +29,30 @@ export interface RowModel {
   output: NodeId;
 }
 
+/**
+ * The batched inputs of a block of B (row, output) pairs of a row model, pair a = i·c + o: E
+ * (B × c) holds in its row t the unit cotangent e_o of the block's t-th pair, and R[j]
+ * (B × row size) the row i of data input j. `load(first, count)` fills them for the pairs
+ * first … first + count − 1 (the rest of E zero). The blocks the per-row Jacobian and the Gram
+ * factors run their batched one-row graph on.
+ * @example const blk = pairBlock(rm, 64); blk.load(128, 64); // pairs 128…191: rows ⌊a/c⌋, outputs a mod c
+ */
+export function pairBlock(rm: RowModel, B: number): { E: Float64Array; R: Float64Array[]; load(first: number, count: number): void } {
+  const { c } = rm;
+  const E = new Float64Array(B * c);
+  const sizes = rm.rows.map((r) => sizeOf(r.data.shape) / rm.n);
+  const R = sizes.map((size) => new Float64Array(B * size));
+  const load = (first: number, count: number) => {
+    E.fill(0);
+    for (let t = 0; t < count; t++) {
+      const a = first + t, i = Math.floor(a / c);
+      E[t * c + (a % c)] = 1;
+      rm.rows.forEach((r, j) => R[j]!.set(r.data.value.subarray(i * sizes[j]!, (i + 1) * sizes[j]!), t * sizes[j]!));
+    }
+  };
+  return { E, R, load };
+}
+
 class NotSeparable extends Error {}
 
 /** A node of the one-row graph: its id, and the axis of size 1 that stands for the rows (or null). */

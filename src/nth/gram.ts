@@ -47,8 +47,8 @@ import { vmap } from '../ad/vmap.ts';
 import type { Evaluator } from '../evaluator/evaluator.ts';
 import type { Graph, NodeId } from '../ir/graph.ts';
 import type { Model, ParamInfo } from '../ir/model.ts';
-import { rowRestriction, type RowModel } from '../ir/rows.ts';
-import { sizeOf, stridesOf } from '../ir/shape.ts';
+import { pairBlock, rowRestriction, type RowModel } from '../ir/rows.ts';
+import { stridesOf } from '../ir/shape.ts';
 import type { NpyWriter } from '../io/npy.ts';
 import type { Backend } from '../runtime/backend.ts';
 import { fmtBytes, MemoryError } from '../runtime/memory.ts';
@@ -516,21 +516,13 @@ function factors(
   }
   const { varying, outs } = batched(g, a, B);
   const plan = ev.plan(key(B), outs, varying);
-  const c = rm.c;
-  const E = new Float64Array(B * c);
-  const rowSizes = rm.rows.map((r) => sizeOf(r.data.shape) / rm.n);
-  const R = rowSizes.map((size) => new Float64Array(B * size));
-  const bind = ev.bindings(w, [[varying[0]!, E], ...R.map((r, j): [NodeId, Float64Array] => [varying[j + 1]!, r])]);
+  const blk = pairBlock(rm, B);
+  const bind = ev.bindings(w, [[varying[0]!, blk.E], ...blk.R.map((r, j): [NodeId, Float64Array] => [varying[j + 1]!, r])]);
   const F = a.widths.map((wd) => new Float64Array(k * wd));
   let blocks = 0;
   for (let start = 0; start < k; start += B) {
     const count = Math.min(B, k - start);
-    E.fill(0);
-    for (let t = 0; t < count; t++) {
-      const pair = from + start + t, i = Math.floor(pair / c);
-      E[t * c + (pair % c)] = 1;
-      rm.rows.forEach((r, j) => R[j]!.set(r.data.value.subarray(i * rowSizes[j]!, (i + 1) * rowSizes[j]!), t * rowSizes[j]!));
-    }
+    blk.load(from + start, count);
     const got = plan.run(bind, { copy: false });
     got.forEach((x, f) => F[f]!.set(x.subarray(0, count * a.widths[f]!), start * a.widths[f]!));
     blocks++;

@@ -8,8 +8,6 @@
 import { writeArrays, type WrittenFile } from '../io/arrays.ts';
 import { LIMIT_KERNEL_KEYS, type LimitDense } from './limit.ts';
 
-export { LIMIT_KERNEL_KEYS };
-
 /**
  * Write the report's kernels next to `path` (see the module comment); returns the files written.
  * @example writeKernelFiles('out/K.npy', limitKernelsDense(model, { width: ['m'] })).map((f) => f.path)  // ['out/K.nngp.npy', 'out/K.ntk.npy']

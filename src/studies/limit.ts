@@ -4,8 +4,8 @@
  * `ensemblePredict`), as the CLI prints them.
  */
 import type { Model } from '../ir/model.ts';
-import { limitKernels, limitKernelsDense, type LimitOptions, type LimitReport } from '../nth/limit.ts';
-import { writeKernelFiles, LIMIT_KERNEL_KEYS } from '../nth/limit-out.ts';
+import { limitKernels, limitKernelsDense, LIMIT_KERNEL_KEYS, type LimitOptions, type LimitReport } from '../nth/limit.ts';
+import { writeKernelFiles } from '../nth/limit-out.ts';
 import { ensembleWorkingSet, gpPredictWorkingSet, type EnsemblePrediction, type GpPrediction } from '../nth/gp-predict.ts';
 import type { ResultArray, WrittenFile } from '../io/arrays.ts';
 import { checkOut, guardResult, matrixArray, vectorArray, withFiles, type OutOptions } from './out.ts';

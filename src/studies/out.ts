@@ -10,7 +10,7 @@
  */
 import { arrayPaths, checkArrayOut, writeArrays, type ResultArray, type WrittenFile } from '../io/arrays.ts';
 import { ensureResult, type ResultSink } from '../io/memory.ts';
-import { LIMIT_KERNEL_KEYS } from '../nth/limit-out.ts';
+import { LIMIT_KERNEL_KEYS } from '../nth/limit.ts';
 
 /**
  * How a report leaves the process: `out` — its arrays go to files there (the report then names
