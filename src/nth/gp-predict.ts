@@ -84,8 +84,9 @@ export function squareTargets(model: Model): Float64Array {
   return y;
 }
 
-/** A kernel as one row-major Float64Array (a copy: the caller may update it), and its row count. */
-const flat = (M: number[][] | DenseMatrix): Float64Array => (Array.isArray(M) ? Float64Array.from(M.flat()) : M.data.slice());
+/** A kernel as one row-major Float64Array: a dense one's own array (read only) unless `copy`. */
+const flat = (M: number[][] | DenseMatrix, copy = false): Float64Array =>
+  Array.isArray(M) ? Float64Array.from(M.flat()) : copy ? M.data.slice() : M.data;
 const rowsOf = (M: number[][] | DenseMatrix): number => (Array.isArray(M) ? M.length : M.rows);
 
 /**
@@ -94,6 +95,8 @@ const rowsOf = (M: number[][] | DenseMatrix): number => (Array.isArray(M) ? M.le
  * eigendecomposition (the vectors, LAPACK's copy and workspace ≈ 1 + 2n² values: 3n²), 𝒦(X, X)
  * copied (n²), five nt × n arrays (the cross kernels copied, Θx·V·φ, A, D = A·𝒦 − 𝒦x) and, for
  * the covariance (not with `diag`), the test × test block copied and the two nt × nt products.
+ * The copies are those of nested kernels (`limitKernels`); dense ones (`limitKernelsDense`, what
+ * `ntk predict` passes) are read in place but the train kernel, so the bound is then generous.
  * @example gpPredictWorkingSet(1000, 200, true) // 8·(5·10⁶ + 5·2·10⁵ + 200) bytes ≈ 46 MB
  */
 export function gpPredictWorkingSet(n: number, nt: number, diag: boolean): number {
@@ -126,7 +129,7 @@ export function gpPredict(lim: LimitReport | LimitDense, y: Float64Array, opts: 
     throw new NtkError([{ severity: 'error', file: '--width', span: null, message: "predictions need test inputs: declare 'test NAME = f(Xt)' with the model's function on them" }]);
   const n = rowsOf(K), nt = rowsOf(Kx), ridge = opts.ridge ?? 0;
   if (y.length !== n) throw new Error(`internal: ${y.length} targets for ${n} training outputs`);
-  const Km = flat(K);
+  const Km = flat(K, true); // the ridge is added in place
   for (let i = 0; i < n; i++) Km[i * n + i]! += ridge;
   const { values, vectors: V } = symmetricEigen(Km, n);
   const lmax = values[n - 1]!, lmin = values[0]!;
