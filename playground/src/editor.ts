@@ -4,7 +4,7 @@
  * completion and hover (also the worker's: src/lang/service.ts, the same code as `ntk lsp`).
  */
 import { EditorView, keymap, hoverTooltip, tooltips, lineNumbers, highlightSpecialChars, highlightActiveLine, highlightActiveLineGutter } from '@codemirror/view';
-import { EditorState, type Extension } from '@codemirror/state';
+import { EditorState, type Extension, type Transaction } from '@codemirror/state';
 import { StreamLanguage, HighlightStyle, syntaxHighlighting, bracketMatching } from '@codemirror/language';
 import { linter, lintGutter, lintKeymap, setDiagnostics, type Diagnostic as CmDiagnostic } from '@codemirror/lint';
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap, type CompletionContext, type CompletionResult } from '@codemirror/autocomplete';
@@ -112,6 +112,35 @@ const drawnByCss = EditorView.theme({
   '.cm-completionIcon-function:after': { content: "'f'" },
 });
 
+/**
+ * A typed character goes into the document as a transaction, without the browser editing the
+ * page first. CodeMirror's own path lets the browser insert the character into the
+ * contenteditable (native editing and a layout), then reads the changed DOM back (a mutation
+ * observer, the DOM selection) and dispatches what it finds. For a plain `insertText` the
+ * outcome is known from the beforeinput event: the same transaction is made here (the input
+ * handlers first, closeBrackets' among them; else the selection replaced, userEvent
+ * 'input.type', scrolled into view, as CodeMirror's applyDefaultInsert makes it) and the native
+ * insertion is cancelled. An IME composition, an EditContext (CodeMirror's on Android), or a
+ * DOM selection that is not CodeMirror's (one the editor has not read yet) stays on
+ * CodeMirror's path. The page thread's time per keystroke, measured by
+ * npm run bench:playground, is in docs/decisions.md.
+ */
+const typedAsTransaction = EditorView.domEventHandlers({
+  beforeinput(event, view) {
+    if (event.inputType !== 'insertText' || !event.data || event.isComposing || view.composing || view.compositionStarted || view.state.readOnly) return false;
+    if ((view.contentDOM as HTMLElement & { editContext?: unknown }).editContext) return false;
+    // Where the browser would insert: its selection (beforeinput's target ranges are empty for
+    // insertText in chromium), in the document as CodeMirror reads it.
+    const dom = view.dom.ownerDocument.getSelection(), sel = view.state.selection.main;
+    if (!dom?.anchorNode || !dom.focusNode || view.posAtDOM(dom.anchorNode, dom.anchorOffset) !== sel.anchor || view.posAtDOM(dom.focusNode, dom.focusOffset) !== sel.head) return false;
+    const text = event.data;
+    let tr: Transaction | undefined;
+    const insert = () => (tr ??= view.state.update(view.state.replaceSelection(text), { userEvent: 'input.type', scrollIntoView: true }));
+    if (!view.state.facet(EditorView.inputHandler).some((h) => h(view, sel.from, sel.to, text, insert))) view.dispatch(insert());
+    return true; // (CodeMirror then cancels the event: preventDefault)
+  },
+});
+
 export function createEditor(parent: HTMLElement, doc: string, client: LanguageClient, onChange: (text: string) => void, onRun: () => void): EditorView {
   // CodeMirror's extensions one by one rather than its basicSetup, for the page thread's time per
   // keystroke (measured by npm run bench:playground, docs/decisions.md): no drawn selection
@@ -130,6 +159,7 @@ export function createEditor(parent: HTMLElement, doc: string, client: LanguageC
     // Before the default keymap, whose Mod-Enter inserts a blank line.
     keymap.of([{ key: 'Mod-Enter', run: () => (onRun(), true) }, indentWithTab]),
     keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap, ...completionKeymap, ...lintKeymap]),
+    typedAsTransaction,
     ntkLanguage,
     syntaxHighlighting(style),
     // Tooltips (hover, a diagnostic's message) placed within the editor's own box: above the

@@ -159,6 +159,41 @@ describe.skipIf(!haveChromium)('the playground in headless chromium', () => {
     await page.close();
   }, 240_000);
 
+  it('types characters as CodeMirror transactions: brackets close and are stepped over, a selection is typed over, undo restores, the lines shown are the document', async () => {
+    const page = await open(base);
+    type G = { __ntk: { editor: { state: { doc: { toString(): string } } } }; __typed: [string, boolean][] };
+    // Whether each typed character took the editor's transaction path (the native insertion
+    // cancelled) is seen by a listener after CodeMirror's.
+    await page.evaluate(() => {
+      const g = globalThis as unknown as G;
+      g.__typed = [];
+      addEventListener('beforeinput', (e) => g.__typed.push([(e as InputEvent).data ?? '', e.defaultPrevented]));
+    });
+    const doc = () => page.evaluate(() => (globalThis as unknown as G).__ntk.editor.state.doc.toString());
+    const shown = () => page.evaluate(() => [...document.querySelectorAll('.cm-line')].map((l) => l.textContent).join('\n'));
+    const before = await doc();
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+End');
+    // '(' , '"', '[' insert their closing partner; typing the partner steps over it.
+    await page.keyboard.type('\nmodel q = sum(a * [1, 2]) + "b"', { delay: 10 });
+    expect(await doc()).toBe(`${before}\nmodel q = sum(a * [1, 2]) + "b"`);
+    const typed = await page.evaluate(() => (globalThis as unknown as G).__typed);
+    expect(typed.length).toBe('model q = sum(a * [1, 2]) + "b"'.length);
+    expect(typed.filter(([, cancelled]) => !cancelled)).toEqual([]);
+    // Typed over a selection (the last line), then one undo step back to the line typed (the
+    // history's new group: a pause longer than its 500 ms).
+    await page.waitForTimeout(600);
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.type('model r = a', { delay: 10 });
+    expect(await doc()).toBe(`${before}\nmodel r = a`);
+    expect((await shown()).split('\n').slice(-1)[0]).toBe('model r = a');
+    await page.keyboard.press('Control+z');
+    expect(await doc()).toBe(`${before}\nmodel q = sum(a * [1, 2]) + "b"`);
+    expect((await shown()).split('\n').slice(-1)[0]).toBe('model q = sum(a * [1, 2]) + "b"');
+    await page.close();
+  }, 240_000);
+
   it.skipIf(!haveCli)('runs check, kernel, flow, lip, derive and nth on meanfield.ntk with the CLI\'s numbers, and a shared link reproduces them', async () => {
     const page = await open(`${base}`);
     await page.waitForSelector('.panel[data-panel="kernel"][data-state="drawn"]', { timeout: 60_000 });
