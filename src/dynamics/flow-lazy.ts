@@ -63,9 +63,9 @@ export interface LazyVariables {
 /**
  * The lazy variables of the flow of α·h under the square loss.
  * @param ubarAt t ↦ [ū(t), dū/dt] (2p values): the linearized flow's weights scaled by α
- *   (`linearizedProducts` with α = 1).
+ *   (`linearizedProducts`' `unscaledAt`).
  * @example
- *   const lazy = lazyVariables(ev, model.w0, J0, 1e300, lin, linearizedProducts(ev, J0, spectrum, q, 1, T).linAt);
+ *   const lazy = lazyVariables(ev, model.w0, J0, 1e300, lin, linearizedProducts(ev, J0, spectrum, q, 1e300, T).unscaledAt!);
  *   solve('dop853', lazy.rhs, 0, new Float64Array(p), T); // ẽ(T); E(T) = ‖lazy.at(T, ẽ).d‖/α
  */
 export function lazyVariables(ev: Evaluator, w0: Float64Array, J0: Float64Array, alpha: number, lin: LinearizedFlow,

@@ -31,6 +31,12 @@ export interface LinearizedProducts {
    * before the next call with another t.
    */
   linAt(t: number, y: Float64Array): Float64Array;
+  /**
+   * Square loss: α·[w̄(t) − w0, dw̄/dt] = [ū(t), dū/dt], the linearized flow's weights scaled by α
+   * (what `linAt` would give at α = 1, from the same products and bit-identical to them; the lazy
+   * variables read it, where α is too large for w̄ − w0 itself). Null for other losses.
+   */
+  unscaledAt: ((t: number) => Float64Array) | null;
   /** J0ᵀV's columns for the square loss (null otherwise). */
   JtV: JtVColumns | null;
   /** Other losses: ∇R(v̄) at the last `linAt` (its state's v̄). */
@@ -89,34 +95,42 @@ export function linearizedProducts(ev: Evaluator, J0: Float64Array, spectrum: Ke
   const lin2 = new Float64Array(2 * p), gradR = new Float64Array(k);
   const products = (M: Float64Array, transposed: boolean, out: Float64Array) =>
     ev.backend.gemm(false, !transposed, 2, p, coefLen, 1, coef, 0, coefLen, M, 0, transposed ? p : coefLen, 0, out, 0, p);
-  // The square loss's values by time, the last four kept: the stages of a step ask for the same
-  // times more than once (ETDRK4 with step doubling: t + h/4, h/2, 3h/4 and h; Adams: t + h twice).
-  const linCache = new Map<number, Float64Array>();
-  const linAt = (t: number, y: Float64Array) => {
-    if (square) {
-      const hit = linCache.get(t);
+  // The square loss's values by time at a scale 1/a (a = α: w̄ − w0; a = 1: α(w̄ − w0)), the last
+  // four of each kept: the stages of a step ask for the same times more than once (ETDRK4 with
+  // step doubling: t + h/4, h/2, 3h/4 and h; Adams: t + h twice).
+  const squareAt = (a: number) => {
+    const cache = new Map<number, Float64Array>();
+    return (t: number) => {
+      const hit = cache.get(t);
       if (hit) return hit;
-      // the moments' coefficients t^m/m!/α and t^{m+1}/(m+1)!/α, then the other modes' closed forms
-      for (let m = 0, c = 1 / alpha; m < moments; m++) {
+      // the moments' coefficients t^m/m!/a and t^{m+1}/(m+1)!/a, then the other modes' closed forms
+      for (let m = 0, c = 1 / a; m < moments; m++) {
         coefV[m] = c;
         c *= t / (m + 1);
         coefS[m] = c;
       }
       for (let j = slow; j < k; j++) {
         const l = lambda[j]!;
-        coefS[col(j)] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q[j]!) / alpha;
-        coefV[col(j)] = (Math.exp(-l * t) * q[j]!) / alpha;
+        coefS[col(j)] = ((l === 0 ? t : -Math.expm1(-l * t) / l) * q![j]!) / a;
+        coefV[col(j)] = (Math.exp(-l * t) * q![j]!) / a;
       }
       let out: Float64Array;
-      if (linCache.size >= 4) {
-        const oldest = linCache.keys().next().value!;
-        out = linCache.get(oldest)!;
-        linCache.delete(oldest);
+      if (cache.size >= 4) {
+        const oldest = cache.keys().next().value!;
+        out = cache.get(oldest)!;
+        cache.delete(oldest);
       } else out = new Float64Array(2 * p);
       products(Lin, false, out);
-      linCache.set(t, out);
+      cache.set(t, out);
       return out;
-    }
+    };
+  };
+  if (square) {
+    const scaled = squareAt(alpha);
+    let unscaled: ((t: number) => Float64Array) | undefined;
+    return { linAt: (t) => scaled(t), unscaledAt: (t) => (unscaled ??= squareAt(1))(t), JtV: { B: Lin, ld: cols, col }, gradR };
+  }
+  const linAt = (t: number, y: Float64Array) => {
     gradR.set(ev.outputLoss(y.subarray(p, p + k)).grad);
     for (let j = 0; j < k; j++) {
       coefS[j] = -y[p + k + j]! / alpha;
@@ -125,5 +139,5 @@ export function linearizedProducts(ev: Evaluator, J0: Float64Array, spectrum: Ke
     products(J0, true, lin2);
     return lin2;
   };
-  return { linAt, JtV: square ? { B: Lin, ld: cols, col } : null, gradR };
+  return { linAt, unscaledAt: null, JtV: null, gradR };
 }

@@ -370,7 +370,7 @@ function deltaSystem(model: Model, ev: Evaluator, alpha: number, T: number, warn
   if (spectrum.indefinite)
     warnings.push(`the kernel K0 has a negative eigenvalue ${spectrum.minRaw.toExponential(3)} beyond round-off; it was clipped to 0`);
   const lin = new LinearizedFlow(spectrum, r0);
-  const { linAt, JtV, gradR } = linearizedProducts(ev, J0, spectrum, square ? lin.eigenCoordinates : null, alpha, T);
+  const { linAt, unscaledAt, JtV, gradR } = linearizedProducts(ev, J0, spectrum, square ? lin.eigenCoordinates : null, alpha, T);
 
   // The deviation δ = w − w̄ and its right-hand side.
   const w = new Float64Array(p), shift = new Float64Array(p);
@@ -432,12 +432,12 @@ function deltaSystem(model: Model, ev: Evaluator, alpha: number, T: number, warn
   };
   const directFloor = Math.max(directRounding(alpha, ystar, h0, spectrum.values[k - 1]!, w0), Number.MIN_VALUE);
   const base = { alpha, T, square, ystar, k, p, w0, R0, spectrum, linAt, start, lossAt, nonSmooth: model.nonSmooth };
-  if (!square || !useLazy(model, ev, alpha, T, linAt, spectrum.values[k - 1]!, directFloor, opts))
+  if (!square || !unscaledAt || !useLazy(model, ev, alpha, T, unscaledAt, spectrum.values[k - 1]!, directFloor, opts))
     return { ...base, rhs, jvp, gaussNewton, at: direct, variables: 'direct', weightChange: directWeightChange };
 
-  // Lazy variables (`flow-lazy.ts`): the state is ẽ = α²δ.
-  const scaled = linearizedProducts(ev, J0, spectrum, lin.eigenCoordinates, 1, T).linAt;
-  const lazy = lazyVariables(ev, w0, J0, alpha, lin, scaled);
+  // Lazy variables (`flow-lazy.ts`): the state is ẽ = α²δ; they read ū = α(w̄ − w0) from the same
+  // linearized products (unscaled: w̄ − w0 itself is below the smallest normal number at α ~ 1e300).
+  const lazy = lazyVariables(ev, w0, J0, alpha, lin, unscaledAt);
   const at = (t: number, y: Float64Array) => {
     const { d, u, ubar, scale, quadrature } = lazy.at(t, y);
     const linOut = lin.residual(t).map((x, i) => ystar[i]! - x);
@@ -470,7 +470,7 @@ export function directRounding(alpha: number, ystar: Float64Array | null, h0: Fl
  * Ê = ‖D²h(w0)[ū(T), ū(T)]‖/(2α) (the leading term of q/α), and the lazy variables' quadrature,
  * probed over the linearized displacement ū(T)/α, is more accurate than that floor.
  */
-function useLazy(model: Model, ev: Evaluator, alpha: number, T: number, linAt: DeltaSystem['linAt'], lambdaMax: number,
+function useLazy(model: Model, ev: Evaluator, alpha: number, T: number, unscaledAt: (t: number) => Float64Array, lambdaMax: number,
   floor: number, opts: Pick<FlowOptions, 'variables' | 'rtol' | 'method'>): boolean {
   const choice = opts.variables ?? 'auto';
   if (choice !== 'auto') {
@@ -479,9 +479,9 @@ function useLazy(model: Model, ev: Evaluator, alpha: number, T: number, linAt: D
     return choice === 'lazy';
   }
   if (model.nonSmooth) return false;
-  // ū(T) = α·(w̄(T) − w0): the flow's own linearized products are linear in 1/α (the same B = J0ᵀV,
-  // built once: a second linearizedProducts at α = 1 was ~50 ms of W2 on each of its two threads)
-  const ubar = linAt(T, new Float64Array(0)).slice(0, ev.p).map((x) => alpha * x);
+  // ū(T) = α·(w̄(T) − w0), from the flow's own linearized products (the same B = J0ᵀV, built
+  // once: a second linearizedProducts at α = 1 was ~50 ms of W2 on each of its two threads)
+  const ubar = unscaledAt(T).slice(0, ev.p);
   const estimate = norm(ev.directional(model.w0, [ubar, ubar])) / (2 * alpha);
   if (!(estimate > 0)) return false;
   const stiff = lambdaMax * T > STIFF_AUTO;

@@ -16,6 +16,9 @@ import { describe, expect, it } from 'vitest';
 import { compile, loadModel } from '../../src/index.ts';
 import { flow } from '../../src/dynamics/flow.ts';
 import { Evaluator } from '../../src/evaluator/evaluator.ts';
+import { ntkFromJacobian } from '../../src/linalg/dense.ts';
+import { kernelSpectrum } from '../../src/dynamics/linearized.ts';
+import { linearizedProducts } from '../../src/dynamics/flow-linear.ts';
 import { lcg, randomArray } from '../helpers.ts';
 
 /** φ(x) − e^{−x} = Σ_{n≥1} (−1)^{n+1} n xⁿ/(n+1)! ≥ 0, without cancellation (series below 1/2). */
@@ -121,6 +124,32 @@ describe('the centred mean-field network (examples/meanfield-centered.ntk): sigm
   });
   it("'auto' keeps the direct variables where the quadrature would be the larger error (α = 1)", () => {
     expect(flow(model, { alpha: 1, T: 10, accuracy: false }).variables).toBe('direct');
+  });
+});
+
+describe("the linearized products' unscaled view (what the lazy variables read)", () => {
+  it('unscaledAt is bit-identical to linAt at α = 1, and α·linAt at α to rounding, on the mean-field network at T = 10', () => {
+    const model = loadModel('examples/meanfield.ntk');
+    const ev = new Evaluator(model);
+    const J0 = ev.jacobian(model.w0);
+    const spectrum = kernelSpectrum(ntkFromJacobian(ev, J0), ev.k, ev.backend);
+    const rand = lcg(3);
+    const q = randomArray(rand, ev.k);
+    const one = linearizedProducts(ev, J0, spectrum, q, 1, 10);
+    for (const alpha of [1, 16, 1e300]) {
+      const at = linearizedProducts(ev, J0, spectrum, q, alpha, 10);
+      for (const t of [0, 0.3, 10, 0.3]) {
+        const u = at.unscaledAt!(t), ref = one.linAt(t, new Float64Array(0));
+        expect(Array.from(u)).toEqual(Array.from(ref));
+        if (alpha < 1e300) {
+          const scaled = at.linAt(t, new Float64Array(0));
+          let worst = 0, size = 0;
+          for (let i = 0; i < u.length; i++) { worst = Math.max(worst, Math.abs(alpha * scaled[i]! - u[i]!)); size = Math.max(size, Math.abs(u[i]!)); }
+          expect(worst).toBeLessThan(1e-14 * size);
+        }
+      }
+    }
+    expect(linearizedProducts(ev, J0, spectrum, null, 1, 10).unscaledAt).toBeNull();
   });
 });
 
