@@ -8,7 +8,7 @@ import { checkOutputPath, checkOut, flowFiles, descentFiles, flowPlotSpec, sweep
 import { displayWidth, num, padStart, progress, table, vector, written } from './format.ts';
 import { duration, type StepWatchState } from '../index.ts';
 import { slurmOptions, sweepToCluster, type SlurmCli } from './cluster.ts';
-import { common, constantOption, emitJson, intOption, load, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
+import { common, constantOption, emitJson, intOption, load, maxMemoryOption, out, parseSet, positive, printWarnings, summaryHeader, UsageError, type Common } from './options.ts';
 
 
 /** --times t1,t2,…: positive numbers, at most `max` when the horizon is known here. */
@@ -306,6 +306,8 @@ export function registerFlowCommands(program: Command): void {
     .option('--max-steps <N>', 'per point: stop a flow after N attempted solver steps (default 1e6)')
     .option('--max-time <S>', 'per point: stop a flow after S seconds of integration')
     .option('--chunk <N>', 'with --plan/--slurm: grid points per task (default 1, more past 1000 points)')
+    // the whole sweep's: the points running at once (one per worker) share it
+    .addOption(maxMemoryOption())
     .action((file: string, o: SweepCli) => cmdSweep(file, o));
   slurmOptions(program.commands.find((c) => c.name() === 'sweep')!);
 }

@@ -3,7 +3,7 @@
  * option values, loading the model, printing JSON and the model's summary and warnings.
  * Parsing and formatting only: what a value means for a model is the studies' (`src/index.ts`).
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatDiagnostic, loadModel, modelWarnings, type Model } from '../index.ts';
 
 /** A usage error: exit 2. */
@@ -17,14 +17,17 @@ export interface Common {
   debug?: boolean;
 }
 
-/** `--json`, `--set NAME=VALUE` (repeatable), `--seed S` and `--debug` on a command. */
+/** `--max-memory SIZE`: the run's memory budget (main.ts sets it before the command runs). */
+export const maxMemoryOption = () => new Option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: half the memory available)');
+
+/** `--json`, `--set NAME=VALUE` (repeatable), `--seed S`, `--debug` and `--max-memory SIZE` on a command. */
 export function common(cmd: Command): Command {
   return cmd
     .option('--json', 'print one JSON object instead of a summary')
     .option('--set <NAME=VALUE>', 'override a dim or const (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--seed <S>', 'seed of random initializers (default 0)')
     .option('--debug', 'show stack traces of internal errors')
-    .option('--max-memory <SIZE>', 'memory budget for large arrays, e.g. 2G or 512M (default: half the memory available)');
+    .addOption(maxMemoryOption());
 }
 
 export const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : s + '\n');

@@ -27,13 +27,18 @@ export const MAX_RESULT_BYTES = 4 * 1024 ** 3;
 let override: number | null = null;
 
 /**
- * Set the budget in bytes (the CLI's `--max-memory`), or null for the available memory.
+ * Set the budget in bytes (the CLI's `--max-memory`), or null for the available memory;
+ * `source` names it in messages when it is not --max-memory (a worker's share).
  * @example setMemoryBudget(parseBytes('2G')) // every later check allows at most 2 GiB
  */
-export function setMemoryBudget(bytes: number | null): void {
+export function setMemoryBudget(bytes: number | null, source?: string): void {
   if (bytes !== null && !(Number.isFinite(bytes) && bytes > 0)) throw new RangeError(`a memory budget must be a positive number of bytes, got ${bytes}`);
   override = bytes;
+  overrideSource = bytes === null ? null : (source ?? null);
 }
+
+/** What the override is, when not --max-memory itself (a worker's share of the process's budget). */
+let overrideSource: string | null = null;
 
 /**
  * The budget now, in bytes: --max-memory (`setMemoryBudget`), else half the memory available
@@ -49,7 +54,7 @@ export function memoryBudget(): number {
 
 /** Where the budget comes from, for messages. */
 export function budgetSource(): string {
-  return override === null ? 'the default budget (half the memory available now)' : 'the --max-memory budget';
+  return override === null ? 'the default budget (half the memory available now)' : (overrideSource ?? 'the --max-memory budget');
 }
 
 /** Bytes as text: 1.5 GB, 12.0 MB, 3 kB (powers of 1024). @example fmtBytes(1.5 * 1024 ** 3) // '1.5 GB' */

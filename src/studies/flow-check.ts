@@ -45,7 +45,8 @@ export type FlowCheckResult = { error: number; method: Exclude<FlowMethod, 'auto
 export function startFlowCheck(job: FlowCheckJob): { result: Promise<FlowCheckResult>; cancel: () => void } | null {
   const self = bundleFile();
   if (!self) return null;
-  const w = startWorker(self, 'flow-check', { job });
+  // half the budget: the flow's memory check counted two solves, the flow and this one
+  const w = startWorker(self, 'flow-check', { job }, { parts: 2, among: 'the flow and its accuracy check' });
   // two JS threads computing: one BLAS thread each until the check is done
   capNativeThreads(1);
   const result = new Promise<FlowCheckResult>((resolve) => {

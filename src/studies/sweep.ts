@@ -170,7 +170,8 @@ function inWorkers(script: string, todo: GridPoint[], shared: SweepOptions, n: n
       w.postMessage(todo[next++]);
     };
     for (let i = 0; i < n; i++) {
-      const w = startWorker(script, 'sweep', { shared });
+      // each worker its share of the budget the check above was against
+      const w = startWorker(script, 'sweep', { shared }, { parts: n, among: `${n} workers` });
       workers.push(w);
       running++;
       w.on('message', (m: { row?: SweepRow } & PointFailure) => {

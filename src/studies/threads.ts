@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { budgetSource, fmtBytes, memoryBudget, setMemoryBudget } from '../io/memory.ts';
 
 /**
  * The command's bundle (dist/ntk.cjs, a CommonJS file that Node can run as a worker), or null
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
  * playground's worker). From the library's bundles (dist/index.js,
  * dist/index.cjs, which have no worker entry) it is their neighbour dist/ntk.cjs, built and
  * shipped with them, so a script's studies get the same worker threads as the command.
- * @example const self = bundleFile(); if (self) startWorker(self, 'sweep', { shared });
+ * @example const self = bundleFile(); if (self) startWorker(self, 'sweep', { shared }, { parts: 2, among: '2 workers' });
  */
 export function bundleFile(): string | null {
   // Not loaded from a file (a browser's bundle, fetched over http): no bundle to start.
@@ -42,16 +43,21 @@ export function threads(): typeof import('node:worker_threads') {
 }
 
 /**
- * A worker thread on `file` (the bundle) in the given role, with `data` as its workerData. The
+ * A worker thread on `file` (the bundle) in the given role, with `data` as its workerData and a
+ * memory budget: its share (1/`share.parts`) of the process's (`memoryBudget`), which the main
+ * thread checked for all of them at once; the worker's own checks (a sweep point larger than
+ * the first, say) are against that share, named in their messages. The
  * worker compiles the bundle as bin/ntk.js does, with the code cache the build recorded next to
  * it (`file.cache`; V8 rejects one that does not match, and the bundle compiles as usual): its
  * start, to the first message of a flow check, took 103 ms against 151 ms compiling from source
  * (medians of 8), and the check ends after the main solve often enough for that to be the
  * process's wall time.
- * @example const w = startWorker(self, 'flow-check', { job });
+ * @example const w = startWorker(self, 'flow-check', { job }, { parts: 2, among: 'the flow and its accuracy check' });
  */
-export function startWorker(file: string, role: string, data: Record<string, unknown>): import('node:worker_threads').Worker {
-  return new (threads().Worker)(workerBoot(file), { eval: true, workerData: { ntk: role, ...data }, argv: [WORKER_ARG] });
+export function startWorker(file: string, role: string, data: Record<string, unknown>, share: { parts: number; among: string }): import('node:worker_threads').Worker {
+  const total = memoryBudget();
+  const budget = { bytes: Math.floor(total / share.parts), source: `its share of ${budgetSource()} (${fmtBytes(total)} shared by ${share.among})` };
+  return new (threads().Worker)(workerBoot(file), { eval: true, workerData: { ntk: role, budget, ...data }, argv: [WORKER_ARG] });
 }
 
 /** The worker's bootstrap (a CommonJS script): `file` compiled with its code cache, then run. */
@@ -80,4 +86,14 @@ export function workerRole(): string | null {
   if (!process.argv.includes(WORKER_ARG)) return null;
   const t = threads();
   return t.isMainThread ? null : ((t.workerData as { ntk?: string } | null)?.ntk ?? null);
+}
+
+/**
+ * The memory share a worker was started with (`startWorker`), made its budget; on the main
+ * thread nothing changes.
+ * @example if (workerRole()) adoptWorkerBudget();
+ */
+export function adoptWorkerBudget(): void {
+  const budget = (threads().workerData as { budget?: { bytes: number; source: string } } | null)?.budget;
+  if (budget && budget.bytes > 0) setMemoryBudget(budget.bytes, budget.source);
 }

@@ -2,7 +2,7 @@
  * The studies' worker threads, by role: the bundle re-entered on a worker thread runs the role
  * it was started in (`threads.ts: startWorker`) instead of the command line.
  */
-import { workerRole } from './threads.ts';
+import { adoptWorkerBudget, workerRole } from './threads.ts';
 import { sweepWorker } from './sweep.ts';
 import { flowCheckWorker } from './flow-check.ts';
 
@@ -13,6 +13,7 @@ import { flowCheckWorker } from './flow-check.ts';
  */
 export function runWorkerRole(): boolean {
   const role = workerRole();
+  if (role === 'sweep' || role === 'flow-check') adoptWorkerBudget();
   if (role === 'sweep') sweepWorker();
   else if (role === 'flow-check') flowCheckWorker();
   else return false;

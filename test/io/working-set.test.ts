@@ -205,6 +205,29 @@ describe('a tight --max-memory refuses before allocating; a sufficient one runs'
     }
   });
 
+  it('ntk sweep takes --max-memory (in process: the points one after another)', async () => {
+    const refused = await ntk('sweep', mlp, '--alpha', '1,2', '--T', '0.1', '--no-lip', '--max-memory', '1M');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^ntk: error: the flow on 64 outputs and 2304 parameters needs [\d.]+ MB, more than the --max-memory budget, 1\.0 MB: fewer outputs or parameters/);
+    const ok = await ntk('sweep', mlp, '--alpha', '1,2', '--T', '0.1', '--no-lip', '--max-memory', '64M');
+    expect(ok.code, ok.stderr).toBe(0);
+  });
+
+  // Workers need the bundle (bin/ntk.js runs dist/ntk.cjs; a sweep from the sources runs in one thread).
+  it.skipIf(!existsSync(resolve('dist/ntk.cjs')))("a sweep's workers: the points running at once against --max-memory, and each worker against its share", () => {
+    const cli = (...args: string[]) => spawnSync(process.execPath, ['bin/ntk.js', 'sweep', mlp, '--alpha', '1', '--T', '0.1', '--no-lip', ...args], { encoding: 'utf8', env: { ...process.env, NTK_SNAPSHOT: 'off' } });
+    const both = cli('--alpha', '1,2', '--workers', '2', '--max-memory', '12M');
+    expect(both.status).toBe(1);
+    expect(both.stderr).toMatch(/^ntk: error: the flow on 64 outputs and 2304 parameters \(2 solves at once, one per worker\) needs [\d.]+ MB, more than the --max-memory budget, 12\.0 MB: fewer --workers/);
+    // The first point (m = 8) fits the budget twice over; the second (m = 2048: 18,432
+    // parameters, ~64 MB) fits 100 MB but not a worker's half of it.
+    const larger = cli('--workers', '2', '--set', 'm=8,2048', '--max-memory', '100M');
+    expect(larger.status).toBe(1);
+    expect(larger.stderr).toMatch(/^ntk: error: at α = 1, T = 0\.1, \{"m":2048\}: the flow on 64 outputs and 18432 parameters needs [\d.]+ MB, more than its share of the --max-memory budget \(100\.0 MB shared by 2 workers\), 50\.0 MB/);
+    const alone = cli('--workers', '1', '--set', 'm=8,2048', '--max-memory', '100M');
+    expect(alone.status, alone.stderr).toBe(0);
+  }, 120_000);
+
   it('kernel --structure dense refuses J and K together, naming the products; auto takes them', async () => {
     const dense = await ntk('kernel', mlp, '--structure', 'dense', '--max-memory', '2M');
     expect(dense.code).toBe(1);
