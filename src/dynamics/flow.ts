@@ -436,7 +436,8 @@ function deltaSystem(model: Model, ev: Evaluator, alpha: number, T: number, warn
     return { ...base, rhs, jvp, gaussNewton, at: direct, variables: 'direct', weightChange: directWeightChange };
 
   // Lazy variables (`flow-lazy.ts`): the state is ẽ = α²δ; they read ū = α(w̄ − w0) from the same
-  // linearized products (unscaled: w̄ − w0 itself is below the smallest normal number at α ~ 1e300).
+  // linearized products, unscaled (at α ~ 1e300, w̄ − w0 itself is within a few powers of ten of
+  // the subnormal numbers, where digits are lost).
   const lazy = lazyVariables(ev, w0, J0, alpha, lin, unscaledAt);
   const at = (t: number, y: Float64Array) => {
     const { d, u, ubar, scale, quadrature } = lazy.at(t, y);

@@ -25,6 +25,8 @@ export class MemoryError extends Error {}
 export const MAX_RESULT_BYTES = 4 * 1024 ** 3;
 
 let override: number | null = null;
+/** What the override is, when not --max-memory itself (a worker's share of the process's budget). */
+let overrideSource: string | null = null;
 
 /**
  * Set the budget in bytes (the CLI's `--max-memory`), or null for the available memory;
@@ -36,9 +38,6 @@ export function setMemoryBudget(bytes: number | null, source?: string): void {
   override = bytes;
   overrideSource = bytes === null ? null : (source ?? null);
 }
-
-/** What the override is, when not --max-memory itself (a worker's share of the process's budget). */
-let overrideSource: string | null = null;
 
 /**
  * The budget now, in bytes: --max-memory (`setMemoryBudget`), else half the memory available
