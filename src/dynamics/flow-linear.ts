@@ -128,7 +128,7 @@ export function linearizedProducts(ev: Evaluator, J0: Float64Array, spectrum: Ke
   if (square) {
     const scaled = squareAt(alpha);
     let unscaled: ((t: number) => Float64Array) | undefined;
-    return { linAt: (t) => scaled(t), unscaledAt: (t) => (unscaled ??= squareAt(1))(t), JtV: { B: Lin, ld: cols, col }, gradR };
+    return { linAt: scaled, unscaledAt: (t) => (unscaled ??= squareAt(1))(t), JtV: { B: Lin, ld: cols, col }, gradR };
   }
   const linAt = (t: number, y: Float64Array) => {
     gradR.set(ev.outputLoss(y.subarray(p, p + k)).grad);

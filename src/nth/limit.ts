@@ -1443,23 +1443,15 @@ export function limitKernelsDense(model: Model, opts: LimitOptions): LimitDense 
   const preps = probes.models.map((m) => prepare(m));
   if (!aligned(probes.models)) throw new Error('internal: the probe graphs diverged while restricting rows');
   const pm = probes.models[0]!, prep = preps[0]!;
+  const progress = new Thousandths(opts.onProgress);
   try {
     const bytes = limitWorkingSet(probes, prep, opts);
     if (opts.checkWorkingSet) opts.checkWorkingSet(bytes);
     else ensureMemory(bytes, `the infinite-width derivation on ${prep.inputs.N} inputs`, 'take fewer inputs, or raise --max-memory');
-  } catch (e) {
-    if (e instanceof Unsupported) throw located(pm, e, prep.trace);
-    throw e;
-  }
-  const progress = new Thousandths(opts.onProgress);
-  progress.start();
-  try {
+    progress.start();
     // with testDiag, chunk c of `chunks` covers [c, c + 1)/chunks of the progress
-    const derive = (inputs: Inputs, c = 0, chunks = 1) => {
-      const d = new Deriver(probes, inputs, opts.tol ?? 1e-12, opts.quadrature === true);
-      d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut], progress.on ? (f) => progress.at((c + f) / chunks) : undefined);
-      return assemble(d, opts, inputs, prep.k, prep.trainOut, prep.testOut);
-    };
+    const derive = (inputs: Inputs, c = 0, chunks = 1) =>
+      assemble(runDeriver(probes, prep, inputs, opts, progress.on ? (f) => progress.at((c + f) / chunks) : undefined), opts, inputs, prep.k, prep.trainOut, prep.testOut);
     const r = !opts.testDiag || prep.testOut === null ? derive(prep.inputs) : diagonalChunks(pm, prep.inputs, opts.testChunk, derive);
     progress.end();
     return r;
@@ -1504,10 +1496,16 @@ function limitWorkingSet(probes: Probes, prep: Prepared, opts: LimitOptions): nu
       return { standIn: r.standIn, batched: g.fresh('data', [dryN, ...g.shape(r.batched).slice(1)], 'dry_rows'), values };
     }),
   };
-  const d = new Deriver(probes, dry, opts.tol ?? 1e-12, opts.quadrature === true);
-  d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut]);
+  const d = runDeriver(probes, prep, dry, opts);
   const quadrature = [...d.methods.values()].some((m) => m.method === 'quadrature');
   return 8 * chunkN * chunkN * (d.pool.fresh + (quadrature ? QUADRATURE_UNITS : 0));
+}
+
+/** The recursion on `inputs` up to the model's outputs (the training one, and the test one). */
+function runDeriver(probes: Probes, prep: Prepared, inputs: Inputs, opts: LimitOptions, onProgress?: (fraction: number) => void): Deriver {
+  const d = new Deriver(probes, inputs, opts.tol ?? 1e-12, opts.quadrature === true);
+  d.run(prep.testOut !== null ? [prep.trainOut, prep.testOut] : [prep.trainOut], onProgress);
+  return d;
 }
 
 interface Prepared {
